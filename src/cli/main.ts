@@ -1,0 +1,33 @@
+import { Command, CommanderError } from 'commander';
+import { LarderError } from '../core/errors.js';
+import { initCommand } from './init.js';
+import { repoCommands } from './repos.js';
+import { serveCommand } from './serve.js';
+import { tokenCommands } from './tokens.js';
+import { userCommands } from './users.js';
+
+/** The `larder` program. */
+export function buildProgram(): Command {
+  const program = new Command('larder')
+    .description('A self-hosted package registry and mirror for Cargo, Bazel, Julia, MoonBit and Brioche')
+    .version('0.1.0')
+    .showHelpAfterError();
+  serveCommand(program);
+  initCommand(program);
+  tokenCommands(program);
+  userCommands(program);
+  repoCommands(program);
+  return program;
+}
+
+/** Runs the CLI; errors are printed as one line (the config errors as several) and exit 1. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    const message = err instanceof LarderError || err instanceof Error ? err.message : String(err);
+    process.stderr.write(`larder: ${message}\n`);
+    process.exit(1);
+  }
+}

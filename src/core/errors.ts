@@ -1,0 +1,80 @@
+/**
+ * The one error catalogue. Every error Larder answers with has a stable code and an
+ * HTTP status here; formats decide only how to render it for their client.
+ */
+export const ErrorCatalogue = {
+  // Authentication and authorisation
+  AUTH_REQUIRED: 401,
+  TOKEN_INVALID: 401,
+  TOKEN_EXPIRED: 401,
+  TOKEN_REVOKED: 401,
+  SCOPE_MISSING: 403,
+  REPO_NOT_PERMITTED: 403,
+  PACKAGE_NOT_PERMITTED: 403,
+  NOT_OWNER: 403,
+  // Lookups
+  NOT_FOUND: 404,
+  REPO_NOT_FOUND: 404,
+  PACKAGE_NOT_FOUND: 404,
+  VERSION_NOT_FOUND: 404,
+  USER_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  REPO_READ_ONLY: 405,
+  // Bad input
+  BODY_MALFORMED: 400,
+  BODY_TOO_LARGE: 413,
+  METADATA_INVALID: 400,
+  NAME_INVALID: 400,
+  VERSION_INVALID: 400,
+  DEPENDENCY_INVALID: 400,
+  ARCHIVE_INVALID: 400,
+  ARCHIVE_TOO_LARGE: 413,
+  MANIFEST_MISMATCH: 400,
+  OWNER_INVALID: 400,
+  LAST_OWNER: 400,
+  // Conflicts
+  VERSION_EXISTS: 409,
+  NAME_COLLISION: 409,
+  USER_EXISTS: 409,
+  // Configuration and internal
+  CONFIG_INVALID: 500,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCatalogue;
+
+/** An error a client may see: its code is stable, its message says what to fix. */
+export class LarderError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Extra response headers (for example a WWW-Authenticate challenge). */
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'LarderError';
+    this.code = code;
+    this.status = ErrorCatalogue[code];
+    this.headers = headers;
+  }
+}
+
+/** Shorthand for `new LarderError(code, message)`, for use in expressions. */
+export function fail(code: ErrorCode, message: string, headers?: Record<string, string>): never {
+  throw new LarderError(code, message, headers);
+}
+
+/** Maps anything thrown to a LarderError; unknown errors become INTERNAL without leaking details. */
+export function toLarderError(err: unknown): LarderError {
+  if (err instanceof LarderError) return err;
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  // Fastify's own client errors (bad JSON, body too large, unsupported media type).
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    if (e.statusCode === 413) return new LarderError('BODY_TOO_LARGE', e.message ?? 'request body too large');
+    if (e.statusCode === 404) return new LarderError('NOT_FOUND', e.message ?? 'not found');
+    if (e.statusCode === 405) return new LarderError('METHOD_NOT_ALLOWED', e.message ?? 'method not allowed');
+    return new LarderError('BODY_MALFORMED', e.message ?? 'malformed request');
+  }
+  return new LarderError('INTERNAL', 'internal server error; the server log has the details');
+}

@@ -1,0 +1,42 @@
+import type { Kysely } from 'kysely';
+import type { Dialect, DialectMigration } from '../../storage/db.js';
+import { millis, withId } from '../../storage/migrations.js';
+
+export const cargoMigrations: DialectMigration[] = [
+  {
+    name: 'cargo_0001_crates',
+    async up(db: Kysely<unknown>, dialect: Dialect) {
+      await withId(db.schema.createTable('cargo_crates'), dialect)
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('norm_name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('max_version', 'text')
+        .addColumn('created_at', millis, (c) => c.notNull())
+        .addColumn('updated_at', millis, (c) => c.notNull())
+        .addUniqueConstraint('cargo_crates_norm', ['repo_id', 'norm_name'])
+        .execute();
+
+      await withId(db.schema.createTable('cargo_versions'), dialect)
+        .addColumn('crate_id', 'integer', (c) => c.notNull().references('cargo_crates.id'))
+        .addColumn('vers', 'text', (c) => c.notNull())
+        .addColumn('vers_key', 'text', (c) => c.notNull())
+        .addColumn('line', 'text', (c) => c.notNull())
+        .addColumn('yanked', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('cksum', 'text', (c) => c.notNull())
+        .addColumn('size', millis, (c) => c.notNull())
+        .addColumn('pubtime', millis, (c) => c.notNull())
+        .addColumn('published_by', 'integer')
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addUniqueConstraint('cargo_versions_key', ['crate_id', 'vers_key'])
+        .execute();
+
+      await db.schema
+        .createTable('cargo_owners')
+        .addColumn('crate_id', 'integer', (c) => c.notNull().references('cargo_crates.id'))
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+        .addPrimaryKeyConstraint('cargo_owners_pk', ['crate_id', 'user_id'])
+        .execute();
+    },
+  },
+];

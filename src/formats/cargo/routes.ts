@@ -1,0 +1,164 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import { LarderError, toLarderError } from '../../core/errors.js';
+import { permits, requirePermission, type Principal } from '../../registry/auth.js';
+import { tokenFromAuthorization } from '../../registry/credentials.js';
+import { publicBaseUrl } from '../../registry/base-url.js';
+import type { Registry } from '../../registry/registry.js';
+import type { Repo } from '../../registry/repos.js';
+import { cargoRegistryConfig, cargoUrls, type CargoUrls } from './urls.js';
+import { cargoRegistryName } from './client-setup.js';
+import { loginPage } from './login-page.js';
+import { crateNameFromIndexPath } from './names.js';
+import { readPublishFrame } from './publish-frame.js';
+import { CargoService } from './service.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    cargoPrincipal?: Principal | null;
+  }
+}
+
+/** Cargo's sparse index and Web API for one hosted repo, mounted at `/{repo}`. */
+export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
+  const service = new CargoService(registry, repo);
+  const isPrivate = repo.visibility === 'private';
+  const urlsOf = (req: FastifyRequest): CargoUrls => cargoUrls(publicBaseUrl(registry.config, req), repo.name);
+
+  /** The token's principal, or null when no credentials came with the request. */
+  async function principalOf(req: FastifyRequest): Promise<Principal | null> {
+    if (req.cargoPrincipal !== undefined) return req.cargoPrincipal;
+    const token = tokenFromAuthorization(req.headers.authorization);
+    req.cargoPrincipal = token ? await registry.auth.authenticate(token) : null;
+    return req.cargoPrincipal;
+  }
+
+  async function requireAuth(req: FastifyRequest): Promise<Principal> {
+    const p = await principalOf(req);
+    if (!p) throw new LarderError('AUTH_REQUIRED', `this request needs a token: run \`cargo login --registry ${cargoRegistryName(repo)}\` with a token from ${urlsOf(req).api}/me`);
+    return p;
+  }
+
+  // Cargo renders `{"errors":[{"detail":…}]}` for any status; 401s also carry the challenge
+  // whose login_url Cargo shows and passes to credential providers.
+  app.setErrorHandler((err, req, reply) => {
+    const e = toLarderError(err);
+    if (e.status >= 500) req.log.error({ err }, 'cargo request failed');
+    if (e.status === 401) reply.header('www-authenticate', `Cargo login_url="${urlsOf(req).api}/me"`);
+    reply.headers(e.headers).code(e.status).type('application/json').send({ errors: [{ detail: e.message }] });
+  });
+  app.setNotFoundHandler(async (req, reply) => {
+    if (isPrivate) await readGate(req);
+    reply.code(404).type('application/json').send({ errors: [{ detail: `not found: ${req.method} ${req.url}` }] });
+  });
+
+  /** Private repos answer nothing, not even a 404, to a request without a read token. */
+  async function readGate(req: FastifyRequest): Promise<void> {
+    if (!isPrivate) return;
+    const p = await requireAuth(req);
+    requirePermission(p, 'read', repo.name);
+  }
+
+  app.get('/index/config.json', async (req, reply) => {
+    await readGate(req);
+    reply.header('cache-control', 'no-cache').type('application/json');
+    return cargoRegistryConfig(urlsOf(req), isPrivate);
+  });
+
+  app.get('/index/*', async (req, reply) => {
+    await readGate(req);
+    const path = (req.params as { '*': string })['*'];
+    const name = crateNameFromIndexPath(path);
+    const doc = name ? await registry.docs.get(repo.id, path) : null;
+    if (!doc) throw new LarderError('PACKAGE_NOT_FOUND', `no crate at index path ${path}`);
+    reply.header('etag', doc.etag).header('last-modified', doc.lastModified).header('cache-control', 'no-cache');
+    if (notModified(req, doc.etag, doc.updatedAt)) return reply.code(304).send();
+    return reply.type('text/plain; charset=utf-8').send(doc.body);
+  });
+
+  app.get('/api/v1/crates/:crate/:version/download', async (req, reply) => {
+    await readGate(req);
+    const { crate, version } = req.params as { crate: string; version: string };
+    const file = await service.crateFile(crate, version);
+    const blob = file ? await registry.blobs.open(file.cksum) : null;
+    if (!file || !blob) throw new LarderError('VERSION_NOT_FOUND', `crate \`${crate}\` has no version ${version} in this registry`);
+    reply
+      .header('content-type', 'application/gzip')
+      .header('content-length', String(blob.size))
+      .header('cache-control', isPrivate ? 'private, max-age=31536000, immutable' : 'public, max-age=31536000, immutable')
+      .header('etag', `"${file.cksum}"`);
+    if (req.headers['if-none-match'] === `"${file.cksum}"`) return reply.code(304).send();
+    return reply.send(blob.stream());
+  });
+
+  app.get('/api/v1/crates', async (req) => {
+    await readGate(req);
+    const query = req.query as { q?: string; per_page?: string };
+    const perPage = Math.min(100, Math.max(1, Number.parseInt(query.per_page ?? '10', 10) || 10));
+    const { crates, total } = await service.search(query.q ?? '', perPage);
+    return { crates, meta: { total } };
+  });
+
+  app.delete('/api/v1/crates/:crate/:version/yank', async (req) => {
+    const { crate, version } = req.params as { crate: string; version: string };
+    await service.setYanked(await requireAuth(req), crate, version, true);
+    return { ok: true };
+  });
+
+  app.put('/api/v1/crates/:crate/:version/unyank', async (req) => {
+    const { crate, version } = req.params as { crate: string; version: string };
+    await service.setYanked(await requireAuth(req), crate, version, false);
+    return { ok: true };
+  });
+
+  app.get('/api/v1/crates/:crate/owners', async (req) => {
+    await readGate(req);
+    return { users: await service.listOwners((req.params as { crate: string }).crate) };
+  });
+
+  for (const [method, add] of [['PUT', true], ['DELETE', false]] as const) {
+    app.route({
+      method,
+      url: '/api/v1/crates/:crate/owners',
+      handler: async (req) => {
+        const p = await requireAuth(req);
+        const body = req.body as { users?: unknown } | undefined;
+        const msg = await service.changeOwners(p, (req.params as { crate: string }).crate, body?.users, add);
+        return { ok: true, msg };
+      },
+    });
+  }
+
+  // Publish streams its body: Cargo ≤ 1.95 sends no Content-Type at all, so the route takes
+  // any (or none) and reads the binary frame itself with its own size limits.
+  await app.register(async (publish) => {
+    publish.removeAllContentTypeParsers();
+    publish.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    publish.put('/api/v1/crates/new', async (req) => {
+      const p = await requireAuth(req);
+      requirePermission(p, 'publish', repo.name);
+      const { limits } = registry.config;
+      const length = req.headers['content-length'] ? Number(req.headers['content-length']) : undefined;
+      const frame = await readPublishFrame(req.body as Readable, { maxMetadataSize: limits.maxMetadataSize, maxCrateSize: limits.maxCrateSize }, length);
+      const urls = urlsOf(req);
+      await service.publish(p, frame, [urls.sparseIndex, urls.index]);
+      return { warnings: { invalid_categories: [], invalid_badges: [], other: [] } };
+    });
+  });
+
+  app.get('/me', async (req, reply) => {
+    const p = await principalOf(req).catch(() => null);
+    reply.type('text/html; charset=utf-8');
+    return loginPage(repo, urlsOf(req), p && permits(p, 'read', repo.name) ? p.login : null);
+  });
+}
+
+/** Exact strong-ETag comparison (lists and `*` included); If-Modified-Since only without an ETag. */
+function notModified(req: FastifyRequest, etag: string, updatedAt: number): boolean {
+  const inm = req.headers['if-none-match'];
+  if (inm !== undefined) return inm.trim() === '*' || inm.split(',').some((t) => t.trim() === etag);
+  const ims = req.headers['if-modified-since'];
+  if (ims === undefined) return false;
+  const since = Date.parse(ims);
+  return Number.isFinite(since) && Math.floor(updatedAt / 1000) * 1000 <= since;
+}

@@ -1,0 +1,30 @@
+import { fail } from '../../core/errors.js';
+
+// SemVer 2.0.0, exactly (no leading `v`, no leading zeros), as Cargo's `semver` crate accepts it.
+const NUM = '(?:0|[1-9]\\d*)';
+const PRE_ID = '(?:0|[1-9]\\d*|\\d*[A-Za-z-][0-9A-Za-z-]*)';
+const SEMVER = new RegExp(`^${NUM}\\.${NUM}\\.${NUM}(?:-${PRE_ID}(?:\\.${PRE_ID})*)?(?:\\+[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?$`);
+
+/** Throws VERSION_INVALID unless `vers` is a SemVer 2.0.0 version. */
+export function validateVersion(vers: unknown): asserts vers is string {
+  if (typeof vers !== 'string' || !SEMVER.test(vers)) {
+    fail('VERSION_INVALID', `invalid version ${JSON.stringify(vers)}: versions must be SemVer 2.0.0, like 1.2.3, 1.2.3-beta.1 or 1.2.3+build.5`);
+  }
+}
+
+/** The version without build metadata: two versions that differ only there are the same release. */
+export function versionKey(vers: string): string {
+  const plus = vers.indexOf('+');
+  return plus < 0 ? vers : vers.slice(0, plus);
+}
+
+const PART = '(?:0|[1-9]\\d*|\\*|x|X)';
+const COMPARATOR = new RegExp(
+  `^\\s*(?:=|>=|>|<=|<|~|\\^)?\\s*${PART}(?:\\.${PART}(?:\\.${PART}(?:-[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?(?:\\+[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?)?)?\\s*$`,
+);
+
+/** True when `req` is a Cargo version requirement (comma-separated comparators, or `*`). */
+export function isVersionReq(req: unknown): req is string {
+  if (typeof req !== 'string' || req.trim() === '') return false;
+  return req.split(',').every((c) => COMPARATOR.test(c));
+}

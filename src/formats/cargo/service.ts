@@ -1,0 +1,320 @@
+import { PassThrough } from 'node:stream';
+import semver from 'semver';
+import { sql, type Kysely } from 'kysely';
+import { fail, LarderError } from '../../core/errors.js';
+import { audit } from '../../registry/audit.js';
+import { isAdmin, requirePermission, type Principal } from '../../registry/auth.js';
+import type { Registry } from '../../registry/registry.js';
+import type { Repo } from '../../registry/repos.js';
+import { inTransaction, type UnitOfWork } from '../../registry/tx.js';
+import { isUniqueViolation } from '../../storage/db.js';
+import type { Database, UserRow } from '../../storage/schema.js';
+import type { StagedBlob } from '../../storage/blobs.js';
+import { inspectCrateArchive } from './crate-archive.js';
+import { indexLineFromNewCrate, serializeIndexLine, validateIndexLine, withYanked } from './index-line.js';
+import { indexPath, normCrateName } from './names.js';
+import { parseNewCrate, type NewCrate } from './new-crate.js';
+import type { PublishFrame } from './publish-frame.js';
+import type { CargoCrateRow, CargoTables } from './schema.js';
+import { versionKey } from './semver.js';
+
+type CargoDb = Kysely<Database & CargoTables>;
+
+export interface PublishResult {
+  name: string;
+  vers: string;
+  warnings: string[];
+}
+
+export interface OwnerEntry {
+  id: number;
+  login: string;
+  name: string | null;
+}
+
+export interface SearchHit {
+  name: string;
+  max_version: string;
+  description: string | null;
+}
+
+export interface CrateFile {
+  cksum: string;
+  size: number;
+}
+
+/** The hosted Cargo registry of one repo: publish, yank, owners, search, and the index it keeps. */
+export class CargoService {
+  private readonly db: CargoDb;
+
+  constructor(
+    private readonly registry: Registry,
+    readonly repo: Repo,
+  ) {
+    this.db = registry.db.withTables<CargoTables>();
+  }
+
+  private async findCrate(name: string): Promise<CargoCrateRow | undefined> {
+    return this.db
+      .selectFrom('cargo_crates')
+      .selectAll()
+      .where('repo_id', '=', this.repo.id)
+      .where('norm_name', '=', normCrateName(name))
+      .executeTakeFirst();
+  }
+
+  private async isOwner(crateId: number, userId: number): Promise<boolean> {
+    const row = await this.db.selectFrom('cargo_owners').select('user_id').where('crate_id', '=', crateId).where('user_id', '=', userId).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Throws unless the principal may change this crate: an owner, or an admin. */
+  private async requireOwner(p: Principal, crate: CargoCrateRow): Promise<void> {
+    if (isAdmin(p) || (await this.isOwner(crate.id, p.userId))) return;
+    fail('NOT_OWNER', `you (${p.login}) are not an owner of crate \`${crate.name}\`; ask an owner to run \`cargo owner --add ${p.login} ${crate.name}\``);
+  }
+
+  /** Checks that would reject the publish, done before the archive is read so bad requests cost nothing. */
+  private async precheck(p: Principal, meta: NewCrate): Promise<void> {
+    const existing = await this.findCrate(meta.name);
+    if (existing) {
+      if (existing.name !== meta.name) {
+        fail('NAME_COLLISION', `crate \`${meta.name}\` collides with the existing crate \`${existing.name}\` (names differing only in case or '-' versus '_' are the same crate); publish under the name \`${existing.name}\``);
+      }
+      await this.requireOwner(p, existing);
+      const key = versionKey(meta.vers);
+      const dup = await this.db.selectFrom('cargo_versions').select('vers').where('crate_id', '=', existing.id).where('vers_key', '=', key).executeTakeFirst();
+      if (dup) fail('VERSION_EXISTS', `crate \`${meta.name}\` version ${dup.vers} is already published${dup.vers !== meta.vers ? ` (build metadata does not make ${meta.vers} a new version)` : ''}; bump the version in Cargo.toml`);
+    }
+    for (const dep of meta.deps) {
+      if (dep.registry) continue;
+      if (!(await this.findCrate(dep.name))) {
+        fail('DEPENDENCY_INVALID', `dependency \`${dep.name}\` is not in this registry; publish it here first, or depend on it from the registry that has it`);
+      }
+    }
+  }
+
+  /** Validates and stores a publish; the index file is updated before this resolves. */
+  async publish(p: Principal, frame: PublishFrame, ownIndexUrls: string[]): Promise<PublishResult> {
+    let staged: StagedBlob | undefined;
+    try {
+      const meta = parseNewCrate(frame.metadataJson);
+      requirePermission(p, 'publish', this.repo.name, meta.name);
+      await this.precheck(p, meta);
+      staged = await this.receiveCrate(frame, meta);
+      const line = indexLineFromNewCrate(meta, staged.sha256, Date.now(), ownIndexUrls);
+      validateIndexLine(line);
+      await this.commitPublish(p, meta, serializeIndexLine(line), staged);
+      this.registry.metrics.publishes.inc({ repo: this.repo.name, format: 'cargo' });
+      return { name: meta.name, vers: meta.vers, warnings: [] };
+    } catch (err) {
+      frame.crate.destroy();
+      await staged?.discard();
+      const code = err instanceof LarderError ? err.code : 'INTERNAL';
+      this.registry.metrics.publishFailures.inc({ repo: this.repo.name, format: 'cargo', code });
+      throw err;
+    }
+  }
+
+  /** Streams the .crate once, into the blob store and through the archive checks at the same time. */
+  private async receiveCrate(frame: PublishFrame, meta: NewCrate): Promise<StagedBlob> {
+    const { limits } = this.registry.config;
+    const toStore = new PassThrough();
+    const toInspect = new PassThrough();
+    // `pipe` does not forward errors: a body cut off mid-crate must fail both readers.
+    frame.crate.on('error', (err) => {
+      toStore.destroy(err);
+      toInspect.destroy(err);
+    });
+    frame.crate.pipe(toStore);
+    frame.crate.pipe(toInspect);
+    const stage = this.registry.blobs.stage(toStore, { maxSize: limits.maxCrateSize });
+    const inspect = inspectCrateArchive(toInspect, meta, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
+    const [staged, inspected] = await Promise.allSettled([stage, inspect]);
+    const failure = [inspected, staged, await settle(frame.done)].find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failure) {
+      if (staged.status === 'fulfilled') await staged.value.discard();
+      throw failure.reason;
+    }
+    return (staged as PromiseFulfilledResult<StagedBlob>).value;
+  }
+
+  private async commitPublish(p: Principal, meta: NewCrate, line: string, blob: StagedBlob): Promise<void> {
+    const now = Date.now();
+    try {
+      await inTransaction(this.registry.db, async (uow) => {
+        const trx = uow.trx.withTables<CargoTables>();
+        const { crate, created } = await this.lockOrCreateCrate(uow, meta, now);
+        if (created) {
+          await trx.insertInto('cargo_owners').values({ crate_id: crate.id, user_id: p.userId }).execute();
+        } else if (crate.name !== meta.name) {
+          fail('NAME_COLLISION', `crate \`${meta.name}\` collides with the existing crate \`${crate.name}\`; publish under the name \`${crate.name}\``);
+        } else if (!isAdmin(p)) {
+          const owner = await trx.selectFrom('cargo_owners').select('user_id').where('crate_id', '=', crate.id).where('user_id', '=', p.userId).executeTakeFirst();
+          if (!owner) fail('NOT_OWNER', `you (${p.login}) are not an owner of crate \`${crate.name}\``);
+        }
+        await trx
+          .insertInto('cargo_versions')
+          .values({
+            crate_id: crate.id, vers: meta.vers, vers_key: versionKey(meta.vers), line, yanked: 0, cksum: blob.sha256, size: blob.size,
+            pubtime: now, published_by: p.userId, metadata: JSON.stringify(publishMetadata(meta)),
+          })
+          .execute();
+        await uow.trx.insertInto('blobs').values({ sha256: blob.sha256, size: blob.size, created_at: now }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
+        await this.rewriteIndexFile(uow, crate, meta.description);
+        await audit(uow.trx, { userId: p.userId, repoId: this.repo.id, action: 'cargo.publish', subject: `${meta.name}@${meta.vers}`, detail: { cksum: blob.sha256, size: blob.size } });
+        await blob.commit();
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        fail('VERSION_EXISTS', `crate \`${meta.name}\` version ${meta.vers} was published at the same moment by another request; bump the version in Cargo.toml`);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Fetches the crate row, creating it for a first publish, and on PostgreSQL locks it: concurrent
+   * publishes of one crate then rewrite its index file one after another and never lose a line.
+   * SQLite serialises writers anyway.
+   */
+  private async lockOrCreateCrate(uow: UnitOfWork, meta: NewCrate, now: number): Promise<{ crate: CargoCrateRow; created: boolean }> {
+    const trx = uow.trx.withTables<CargoTables>();
+    const select = () => {
+      const q = trx.selectFrom('cargo_crates').selectAll().where('repo_id', '=', this.repo.id).where('norm_name', '=', normCrateName(meta.name));
+      return this.registry.dialect === 'postgres' ? q.forUpdate() : q;
+    };
+    const found = await select().executeTakeFirst();
+    if (found) return { crate: found, created: false };
+    // Two first publishes of one new crate race here: the loser's insert waits for the winner and does nothing.
+    const inserted = await trx
+      .insertInto('cargo_crates')
+      .values({ repo_id: this.repo.id, name: meta.name, norm_name: normCrateName(meta.name), description: meta.description, max_version: null, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.columns(['repo_id', 'norm_name']).doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (inserted) return { crate: inserted, created: true };
+    return { crate: await select().executeTakeFirstOrThrow(), created: false };
+  }
+
+  /** Recomputes a crate's index file and search fields from its versions, inside the transaction. */
+  private async rewriteIndexFile(uow: UnitOfWork, crate: CargoCrateRow, description?: string | null): Promise<void> {
+    const trx = uow.trx.withTables<CargoTables>();
+    const versions = await trx.selectFrom('cargo_versions').select(['vers', 'line', 'yanked']).where('crate_id', '=', crate.id).orderBy('id').execute();
+    const body = Buffer.from(versions.map((v) => v.line + '\n').join(''), 'utf8');
+    await this.registry.docs.put(uow, this.repo.id, indexPath(crate.name), body);
+    const live = versions.filter((v) => !v.yanked).map((v) => v.vers);
+    const max = live.length ? live.reduce((a, b) => (semver.gt(b, a) ? b : a)) : null;
+    const set: { max_version: string | null; updated_at: number; description?: string | null } = { max_version: max, updated_at: Date.now() };
+    if (description !== undefined) set.description = description;
+    await trx.updateTable('cargo_crates').set(set).where('id', '=', crate.id).execute();
+  }
+
+  /** Sets or clears the yanked flag of one version; idempotent. */
+  async setYanked(p: Principal, name: string, vers: string, yanked: boolean): Promise<void> {
+    requirePermission(p, 'yank', this.repo.name, name);
+    const crate = await this.findCrate(name);
+    if (!crate) fail('PACKAGE_NOT_FOUND', `crate \`${name}\` does not exist in this registry`);
+    await this.requireOwner(p, crate);
+    await inTransaction(this.registry.db, async (uow) => {
+      const trx = uow.trx.withTables<CargoTables>();
+      const version = await trx.selectFrom('cargo_versions').select(['id', 'line', 'yanked']).where('crate_id', '=', crate.id).where('vers', '=', vers).executeTakeFirst();
+      if (!version) fail('VERSION_NOT_FOUND', `crate \`${crate.name}\` has no version ${vers}`);
+      if (Boolean(version.yanked) === yanked) return;
+      await trx.updateTable('cargo_versions').set({ yanked: yanked ? 1 : 0, line: withYanked(version.line, yanked) }).where('id', '=', version.id).execute();
+      await this.rewriteIndexFile(uow, crate);
+      await audit(uow.trx, { userId: p.userId, repoId: this.repo.id, action: yanked ? 'cargo.yank' : 'cargo.unyank', subject: `${crate.name}@${vers}` });
+    });
+  }
+
+  async listOwners(name: string): Promise<OwnerEntry[]> {
+    const crate = await this.findCrate(name);
+    if (!crate) fail('PACKAGE_NOT_FOUND', `crate \`${name}\` does not exist in this registry`);
+    return this.db
+      .selectFrom('cargo_owners')
+      .innerJoin('users', 'users.id', 'cargo_owners.user_id')
+      .select(['users.id', 'users.login', 'users.name'])
+      .where('cargo_owners.crate_id', '=', crate.id)
+      .orderBy('users.login')
+      .execute();
+  }
+
+  /** Adds or removes owners by login; returns the message Cargo prints. */
+  async changeOwners(p: Principal, name: string, logins: unknown, add: boolean): Promise<string> {
+    requirePermission(p, 'owners', this.repo.name, name);
+    if (!Array.isArray(logins) || logins.length === 0 || !logins.every((l) => typeof l === 'string' && l.length > 0)) {
+      fail('OWNER_INVALID', 'the request body must be {"users":["login", …]} with at least one user');
+    }
+    const crate = await this.findCrate(name);
+    if (!crate) fail('PACKAGE_NOT_FOUND', `crate \`${name}\` does not exist in this registry`);
+    await this.requireOwner(p, crate);
+    const users: UserRow[] = [];
+    for (const login of logins as string[]) {
+      const user = await this.registry.auth.findUser(login);
+      if (!user) fail('USER_NOT_FOUND', `there is no user \`${login}\` on this registry; an admin can create it with \`larder user add ${login}\``);
+      users.push(user);
+    }
+    await inTransaction(this.registry.db, async (uow) => {
+      const trx = uow.trx.withTables<CargoTables>();
+      for (const user of users) {
+        if (add) {
+          await trx.insertInto('cargo_owners').values({ crate_id: crate.id, user_id: user.id }).onConflict((oc) => oc.columns(['crate_id', 'user_id']).doNothing()).execute();
+        } else {
+          await trx.deleteFrom('cargo_owners').where('crate_id', '=', crate.id).where('user_id', '=', user.id).execute();
+        }
+      }
+      const left = await trx.selectFrom('cargo_owners').select('user_id').where('crate_id', '=', crate.id).execute();
+      if (left.length === 0) fail('LAST_OWNER', `crate \`${crate.name}\` must keep at least one owner; add the new owner before removing the last one`);
+      await audit(uow.trx, { userId: p.userId, repoId: this.repo.id, action: add ? 'cargo.owner_add' : 'cargo.owner_remove', subject: crate.name, detail: { users: logins } });
+    });
+    const list = (logins as string[]).join(', ');
+    return add ? `user(s) ${list} added as owner(s) of crate ${crate.name}` : `user(s) ${list} removed as owner(s) of crate ${crate.name}`;
+  }
+
+  /** Crates whose name (or description) contains the query; exact name matches first. */
+  async search(query: string, perPage: number): Promise<{ crates: SearchHit[]; total: number }> {
+    const q = query.trim().toLowerCase();
+    const normQ = normCrateName(q);
+    const like = `%${escapeLike(normQ)}%`;
+    const likeDesc = `%${escapeLike(q)}%`;
+    const base = this.db
+      .selectFrom('cargo_crates')
+      .where('repo_id', '=', this.repo.id)
+      .where('max_version', 'is not', null)
+      .where(sql<boolean>`(norm_name like ${like} escape '\\' or lower(description) like ${likeDesc} escape '\\')`);
+    const { total } = await base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
+    const rows = await base
+      .select(['name', 'max_version', 'description', 'norm_name'])
+      .orderBy((eb) => eb.case().when('norm_name', '=', normQ).then(0).else(1).end())
+      .orderBy('norm_name')
+      .limit(perPage)
+      .execute();
+    return { crates: rows.map((r) => ({ name: r.name, max_version: r.max_version!, description: r.description })), total: Number(total) };
+  }
+
+  /** The stored .crate of a version (the name as Cargo sends it, any case), or null. */
+  async crateFile(name: string, vers: string): Promise<CrateFile | null> {
+    const row = await this.db
+      .selectFrom('cargo_versions')
+      .innerJoin('cargo_crates', 'cargo_crates.id', 'cargo_versions.crate_id')
+      .select(['cargo_versions.cksum', 'cargo_versions.size'])
+      .where('cargo_crates.repo_id', '=', this.repo.id)
+      .where('cargo_crates.norm_name', '=', normCrateName(name))
+      .where('cargo_versions.vers', '=', vers)
+      .executeTakeFirst();
+    return row ?? null;
+  }
+}
+
+function publishMetadata(meta: NewCrate): Record<string, unknown> {
+  const { deps: _deps, features: _features, ...rest } = meta;
+  return rest;
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+async function settle(p: Promise<void>): Promise<PromiseSettledResult<void>> {
+  return Promise.allSettled([p]).then((r) => r[0]);
+}

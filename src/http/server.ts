@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { toLarderError } from '../core/errors.js';
+import type { Registry } from '../registry/registry.js';
+import { adminRoutes } from './admin-routes.js';
+import { observe } from './observe.js';
+
+export interface TlsMaterial {
+  key: string;
+  cert: string;
+}
+
+export interface ServerOptions {
+  /** TLS key and certificate: the server then speaks HTTP/2 (ALPN h2) with HTTP/1.1 fallback. */
+  tls?: TlsMaterial | null;
+  /** pino options, or false for no logging (tests). */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Builds the HTTP server: every repo mounted at `/{name}`, Larder's own routes under `/-/`. */
+export async function buildServer(registry: Registry, opts: ServerOptions = {}): Promise<FastifyInstance> {
+  const common: FastifyServerOptions = {
+    logger: opts.logger ?? false,
+    // One log line per request (in `observe`) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // Cargo builds `{api}/api/v1/…` by concatenation; a configured trailing slash doubles it.
+    routerOptions: { ignoreDuplicateSlashes: true, maxParamLength: 500 },
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  };
+  const app = (
+    opts.tls
+      ? Fastify({ ...common, http2: true, https: { allowHTTP1: true, key: opts.tls.key, cert: opts.tls.cert } } as FastifyServerOptions)
+      : Fastify(common)
+  ) as FastifyInstance;
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = toLarderError(err);
+    if (e.status >= 500) req.log.error({ err }, 'request failed');
+    reply.headers(e.headers).code(e.status).send({ error: { code: e.code, message: e.message } });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `nothing at ${req.method} ${req.url}` } });
+  });
+
+  observe(app, registry);
+  await app.register(adminRoutes, { registry });
+  for (const repo of registry.repos.values()) {
+    const plugin = registry.formats.get(repo.format);
+    if (!plugin) continue;
+    await app.register(async (scope) => plugin.routes(scope, { registry, repo }), { prefix: `/${repo.name}` });
+  }
+  return app;
+}

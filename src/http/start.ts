@@ -1,0 +1,67 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { LarderConfig } from '../core/config.js';
+import type { FormatPlugin } from '../registry/format.js';
+import { openRegistry, type Registry } from '../registry/registry.js';
+import { buildServer, type TlsMaterial } from './server.js';
+import { ensureSelfSignedTls } from './tls.js';
+
+export interface RunningLarder {
+  app: FastifyInstance;
+  registry: Registry;
+  /** The base URL clients use, e.g. https://127.0.0.1:8080 */
+  url: string;
+  /** The CA certificate to trust when serving a self-signed certificate. */
+  caCertPath: string | null;
+  /** The admin token generated on first start (null when one existed or LARDER_ADMIN_TOKEN was used). */
+  adminToken: string | null;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  formats: FormatPlugin[];
+  logger?: boolean;
+  /** Adopted as the admin token on first start (LARDER_ADMIN_TOKEN). */
+  adminToken?: string;
+}
+
+/** Opens storage, prepares TLS, and listens: everything `larder serve` does before printing. */
+export async function startLarder(config: LarderConfig, opts: StartOptions): Promise<RunningLarder> {
+  fs.mkdirSync(config.data, { recursive: true });
+  const registry = await openRegistry(config, opts.formats);
+  try {
+    const adminToken = await registry.auth.bootstrapAdmin(opts.adminToken);
+    let tls: TlsMaterial | null = null;
+    let caCertPath: string | null = null;
+    if (config.tls.mode === 'self-signed') {
+      const names = [...config.tls.hostnames, ...(isWildcard(config.listen.host) ? [] : [config.listen.host])];
+      const made = await ensureSelfSignedTls(path.join(config.data, 'tls'), names);
+      tls = { key: made.key, cert: made.cert };
+      caCertPath = made.caCertPath;
+    } else if (config.tls.mode === 'files') {
+      tls = { key: fs.readFileSync(config.tls.key, 'utf8'), cert: fs.readFileSync(config.tls.cert, 'utf8') };
+    }
+    const logger = opts.logger === false ? false : { level: config.logLevel };
+    const app = await buildServer(registry, { tls, logger });
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.listen.port;
+    const host = isWildcard(config.listen.host) ? '127.0.0.1' : config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+    const url = config.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`;
+    return {
+      app, registry, url, caCertPath, adminToken,
+      close: async () => {
+        await app.close();
+        await registry.close();
+      },
+    };
+  } catch (err) {
+    await registry.close();
+    throw err;
+  }
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}

@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import type { Format } from '../core/config.js';
+import type { DialectMigration } from '../storage/db.js';
+import type { Registry } from './registry.js';
+import type { Repo } from './repos.js';
+
+/** What a client needs to be told to use a repo: printed at start and shown in the UI. */
+export interface ClientSetup {
+  /** A one-line summary, e.g. the index URL. */
+  url: string;
+  /** The configuration to paste, with a comment saying where it goes. */
+  snippet: string;
+}
+
+export interface ClientSetupOptions {
+  /** The CA certificate clients must trust, when serving a self-signed certificate. */
+  caCertPath?: string;
+}
+
+/** The one interface through which a format plugs into Larder. */
+export interface FormatPlugin {
+  format: Format;
+  /** Tables the format owns; names start with the format's name. */
+  migrations: DialectMigration[];
+  /** Registers the repo's routes; Larder mounts them under `/{repo.name}`. */
+  routes(app: FastifyInstance, opts: { registry: Registry; repo: Repo }): Promise<void>;
+  clientSetup(repo: Repo, baseUrl: string, opts: ClientSetupOptions): ClientSetup;
+}

@@ -1,0 +1,88 @@
+import { LRUCache } from 'lru-cache';
+import { strongEtag } from '../core/hash.js';
+import type { Db } from '../storage/db.js';
+import type { UnitOfWork } from './tx.js';
+
+/** A materialised file a client reads for metadata, with the validators HTTP caching needs. */
+export interface IndexDoc {
+  body: Buffer;
+  etag: string;
+  updatedAt: number;
+  /** `updatedAt` as an HTTP date, formatted once rather than per request. */
+  lastModified: string;
+}
+
+const MISSING = Symbol('missing');
+type Cached = IndexDoc | typeof MISSING;
+
+export interface IndexDocStats {
+  hits: number;
+  misses: number;
+}
+
+/**
+ * Index documents, written inside the transaction that changes them and read by primary
+ * key behind an in-memory LRU. Absent paths are cached too: Cargo probes `foo_bar` for
+ * every unknown `foo-bar`, and a not-found must stay fast.
+ */
+export class IndexDocs {
+  private readonly cache: LRUCache<string, Cached>;
+  readonly stats: IndexDocStats = { hits: 0, misses: 0 };
+
+  constructor(
+    private readonly db: Db,
+    maxBytes = 256 * 1024 * 1024,
+  ) {
+    this.cache = new LRUCache<string, Cached>({
+      maxSize: maxBytes,
+      sizeCalculation: (v, k) => (v === MISSING ? 64 : v.body.length + 128) + k.length,
+    });
+  }
+
+  /** The document at `path` of a repo, or null. */
+  async get(repoId: number, path: string): Promise<IndexDoc | null> {
+    const key = `${repoId}\0${path}`;
+    const cached = this.cache.get(key);
+    if (cached !== undefined) {
+      this.stats.hits++;
+      return cached === MISSING ? null : cached;
+    }
+    this.stats.misses++;
+    const row = await this.db
+      .selectFrom('index_docs')
+      .select(['body', 'etag', 'updated_at'])
+      .where('repo_id', '=', repoId)
+      .where('path', '=', path)
+      .executeTakeFirst();
+    const doc = row ? toDoc(Buffer.from(row.body), row.etag, row.updated_at) : null;
+    this.cache.set(key, doc ?? MISSING);
+    return doc;
+  }
+
+  /** Writes a document inside `uow`; readers see it once the transaction commits. */
+  async put(uow: UnitOfWork, repoId: number, path: string, body: Buffer): Promise<IndexDoc> {
+    const doc = toDoc(body, strongEtag(body), Date.now());
+    await uow.trx
+      .insertInto('index_docs')
+      .values({ repo_id: repoId, path, body, etag: doc.etag, updated_at: doc.updatedAt })
+      .onConflict((oc) => oc.columns(['repo_id', 'path']).doUpdateSet({ body, etag: doc.etag, updated_at: doc.updatedAt }))
+      .execute();
+    uow.afterCommit(() => this.invalidate(repoId, path));
+    return doc;
+  }
+
+  /** Deletes a document inside `uow`. */
+  async remove(uow: UnitOfWork, repoId: number, path: string): Promise<void> {
+    await uow.trx.deleteFrom('index_docs').where('repo_id', '=', repoId).where('path', '=', path).execute();
+    uow.afterCommit(() => this.invalidate(repoId, path));
+  }
+
+  /** Forgets a cached document (after a local commit, or a change announced by another node). */
+  invalidate(repoId: number, path: string): void {
+    this.cache.delete(`${repoId}\0${path}`);
+  }
+}
+
+function toDoc(body: Buffer, etag: string, updatedAt: number): IndexDoc {
+  return { body, etag, updatedAt, lastModified: new Date(updatedAt).toUTCString() };
+}

@@ -1,0 +1,57 @@
+import client from 'prom-client';
+import type { IndexDocStats } from './index-docs.js';
+
+/** The Prometheus metrics of one server, in their own registry so several servers can share a process. */
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly requests = new client.Counter({
+    name: 'larder_http_requests_total',
+    help: 'HTTP requests by repository, format and status code',
+    labelNames: ['repo', 'format', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new client.Histogram({
+    name: 'larder_http_request_duration_seconds',
+    help: 'HTTP request latency by repository and format',
+    labelNames: ['repo', 'format'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  });
+  readonly publishes = new client.Counter({
+    name: 'larder_publishes_total',
+    help: 'Accepted publishes by repository and format',
+    labelNames: ['repo', 'format'] as const,
+    registers: [this.registry],
+  });
+  readonly publishFailures = new client.Counter({
+    name: 'larder_publish_rejections_total',
+    help: 'Refused publishes by repository, format and error code',
+    labelNames: ['repo', 'format', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(cacheStats: IndexDocStats) {
+    new client.Gauge({
+      name: 'larder_index_cache_hits_total',
+      help: 'Index document reads answered from memory',
+      registers: [this.registry],
+      collect() { this.set(cacheStats.hits); },
+    });
+    new client.Gauge({
+      name: 'larder_index_cache_misses_total',
+      help: 'Index document reads that went to the database',
+      registers: [this.registry],
+      collect() { this.set(cacheStats.misses); },
+    });
+    new client.Gauge({
+      name: 'larder_index_cache_hit_ratio',
+      help: 'Share of index document reads answered from memory since start',
+      registers: [this.registry],
+      collect() {
+        const total = cacheStats.hits + cacheStats.misses;
+        this.set(total === 0 ? 0 : cacheStats.hits / total);
+      },
+    });
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'larder_' });
+  }
+}

@@ -1,0 +1,51 @@
+import path from 'node:path';
+import type { LarderConfig } from '../core/config.js';
+import type { BlobStore } from '../storage/blobs.js';
+import { openDatabase, type Db, type DatabaseHandle, type Dialect } from '../storage/db.js';
+import { FsBlobStore } from '../storage/fs-blobs.js';
+import { Auth } from './auth.js';
+import type { FormatPlugin } from './format.js';
+import { IndexDocs } from './index-docs.js';
+import { Metrics } from './metrics.js';
+import { syncRepos, type Repo } from './repos.js';
+
+/** The format-independent services every route and command works through. */
+export interface Registry {
+  config: LarderConfig;
+  db: Db;
+  dialect: Dialect;
+  blobs: BlobStore;
+  docs: IndexDocs;
+  auth: Auth;
+  metrics: Metrics;
+  repos: Map<string, Repo>;
+  formats: Map<string, FormatPlugin>;
+  close(): Promise<void>;
+}
+
+/** Opens storage for a config, migrates it, and syncs the configured repositories. */
+export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]): Promise<Registry> {
+  const handle: DatabaseHandle = await openDatabase(
+    config.database,
+    formats.flatMap((f) => f.migrations),
+  );
+  try {
+    const repos = await syncRepos(handle.db, config.repos);
+    const docs = new IndexDocs(handle.db);
+    return {
+      config,
+      db: handle.db,
+      dialect: handle.dialect,
+      blobs: new FsBlobStore(path.join(config.data, 'blobs')),
+      docs,
+      auth: new Auth(handle.db),
+      metrics: new Metrics(docs.stats),
+      repos: new Map(repos.map((r) => [r.name, r])),
+      formats: new Map(formats.map((f) => [f.format, f])),
+      close: () => handle.close(),
+    };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}

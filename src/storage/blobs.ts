@@ -1,0 +1,33 @@
+import type { Readable } from 'node:stream';
+
+/** A blob written to a temporary place and hashed; nothing can read it until `commit`. */
+export interface StagedBlob {
+  readonly sha256: string;
+  readonly size: number;
+  /**
+   * Moves the blob to its content address. Call it right before the database transaction
+   * that references the blob commits: a crash in between leaves an unreferenced blob for
+   * `larder gc`, never a reference to a missing blob.
+   */
+  commit(): Promise<void>;
+  /** Removes the temporary file; safe to call after commit (then it does nothing). */
+  discard(): Promise<void>;
+}
+
+export interface BlobHandle {
+  size: number;
+  stream(range?: { start: number; end: number }): Readable;
+}
+
+/** Content-addressed (sha256) storage of immutable bytes: archives, tarballs, crates. */
+export interface BlobStore {
+  /** Streams `source` to a temporary object, hashing while writing; rejects past `maxSize` bytes. */
+  stage(source: Readable, opts?: { maxSize?: number }): Promise<StagedBlob>;
+  open(sha256: string): Promise<BlobHandle | null>;
+  has(sha256: string): Promise<boolean>;
+  delete(sha256: string): Promise<void>;
+  /** Every stored digest, for garbage collection and consistency checks. */
+  list(): AsyncIterable<string>;
+}
+
+export const SHA256_HEX = /^[0-9a-f]{64}$/;

@@ -1,0 +1,83 @@
+import { sql, type ColumnDefinitionBuilder, type CreateTableBuilder, type Kysely } from 'kysely';
+import type { Dialect, DialectMigration } from './db.js';
+
+/** Adds an auto-increment integer primary key named `id`, in the dialect's own spelling. */
+export function withId<T extends string>(table: CreateTableBuilder<T, never>, dialect: Dialect): CreateTableBuilder<T, 'id'> {
+  return dialect === 'postgres'
+    ? table.addColumn('id', 'serial', (c) => c.primaryKey())
+    : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+}
+
+/** Milliseconds since the epoch: bigint in PostgreSQL (integers are 64-bit in SQLite anyway). */
+export const millis = 'bigint' as const;
+
+/** The binary column type of each dialect. */
+export function blobType(dialect: Dialect) {
+  return dialect === 'postgres' ? sql`bytea` : sql`blob`;
+}
+
+const notNull = (c: ColumnDefinitionBuilder) => c.notNull();
+
+export const coreMigrations: DialectMigration[] = [
+  {
+    name: '0001_core',
+    async up(db: Kysely<unknown>, dialect: Dialect) {
+      await withId(db.schema.createTable('repos'), dialect)
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('format', 'text', notNull)
+        .addColumn('kind', 'text', notNull)
+        .addColumn('visibility', 'text', notNull)
+        .addColumn('created_at', millis, notNull)
+        .execute();
+
+      await withId(db.schema.createTable('users'), dialect)
+        .addColumn('login', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text')
+        .addColumn('is_admin', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', millis, notNull)
+        .execute();
+
+      await withId(db.schema.createTable('tokens'), dialect)
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+        .addColumn('name', 'text', notNull)
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('prefix', 'text', notNull)
+        .addColumn('scopes', 'text', notNull)
+        .addColumn('repo_pattern', 'text')
+        .addColumn('package_pattern', 'text')
+        .addColumn('expires_at', millis)
+        .addColumn('last_used_at', millis)
+        .addColumn('created_at', millis, notNull)
+        .addColumn('revoked_at', millis)
+        .execute();
+      await db.schema.createIndex('tokens_user').on('tokens').column('user_id').execute();
+
+      await db.schema
+        .createTable('blobs')
+        .addColumn('sha256', 'text', (c) => c.primaryKey())
+        .addColumn('size', millis, notNull)
+        .addColumn('created_at', millis, notNull)
+        .execute();
+
+      await db.schema
+        .createTable('index_docs')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('path', 'text', notNull)
+        .addColumn('body', blobType(dialect), notNull)
+        .addColumn('etag', 'text', notNull)
+        .addColumn('updated_at', millis, notNull)
+        .addPrimaryKeyConstraint('index_docs_pk', ['repo_id', 'path'])
+        .execute();
+
+      await withId(db.schema.createTable('audit_log'), dialect)
+        .addColumn('at', millis, notNull)
+        .addColumn('user_id', 'integer')
+        .addColumn('repo_id', 'integer')
+        .addColumn('action', 'text', notNull)
+        .addColumn('subject', 'text', notNull)
+        .addColumn('detail', 'text')
+        .execute();
+      await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
+    },
+  },
+];

@@ -1,0 +1,77 @@
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+/** Times are milliseconds since the epoch, as numbers, in both SQLite and PostgreSQL. */
+export type Millis = number;
+
+export interface ReposTable {
+  id: Generated<number>;
+  name: string;
+  format: string;
+  kind: string;
+  visibility: string;
+  created_at: Millis;
+}
+
+export interface UsersTable {
+  id: Generated<number>;
+  login: string;
+  name: string | null;
+  is_admin: number;
+  created_at: Millis;
+}
+
+export interface TokensTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  /** sha256 hex of the token; the token itself is shown once and never stored. */
+  token_hash: string;
+  /** First characters of the token, so a user can tell tokens apart in a list. */
+  prefix: string;
+  scopes: string;
+  repo_pattern: string | null;
+  package_pattern: string | null;
+  expires_at: Millis | null;
+  last_used_at: Millis | null;
+  created_at: Millis;
+  revoked_at: Millis | null;
+}
+
+export interface BlobsTable {
+  sha256: string;
+  size: number;
+  created_at: Millis;
+}
+
+export interface IndexDocsTable {
+  repo_id: number;
+  path: string;
+  body: Uint8Array;
+  etag: string;
+  updated_at: Millis;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: Millis;
+  user_id: number | null;
+  repo_id: number | null;
+  action: string;
+  subject: string;
+  detail: string | null;
+}
+
+/** The tables every format shares; a format adds its own with `db.withTables<…>()`. */
+export interface Database {
+  repos: ReposTable;
+  users: UsersTable;
+  tokens: TokensTable;
+  blobs: BlobsTable;
+  index_docs: IndexDocsTable;
+  audit_log: AuditLogTable;
+}
+
+export type RepoRow = Selectable<ReposTable>;
+export type UserRow = Selectable<UsersTable>;
+export type TokenRow = Selectable<TokensTable>;
+export type NewToken = Insertable<TokensTable>;

@@ -1,0 +1,44 @@
+import path from 'node:path';
+import { loadConfig, type RepoConfig } from '../../src/core/config.js';
+import { FORMATS } from '../../src/cli/context.js';
+import { startLarder, type RunningLarder } from '../../src/http/start.js';
+import { tempDir } from './tmp.js';
+
+export interface TestLarder extends RunningLarder {
+  data: string;
+  /** An admin token, fixed for the test. */
+  adminToken: string;
+  stop(): Promise<void>;
+}
+
+export interface TestLarderOptions {
+  /** "sqlite" (default) or a postgres:// URL. */
+  database?: string;
+  tls?: boolean;
+  repos?: RepoConfig[];
+  limits?: Partial<Record<'maxCrateSize' | 'maxUnpackedSize' | 'maxArchiveEntries' | 'maxMetadataSize', number>>;
+}
+
+export const TEST_ADMIN_TOKEN = 'larder_test-admin-token-0123456789';
+
+/** Starts Larder on 127.0.0.1 with a free port and a temporary data directory. */
+export async function startTestLarder(opts: TestLarderOptions = {}): Promise<TestLarder> {
+  const dir = tempDir('larder-data-');
+  const config = loadConfig({
+    cwd: dir.path,
+    env: {},
+    overrides: { listen: '127.0.0.1:0', data: path.join(dir.path, 'data'), database: opts.database ?? 'sqlite', tls: opts.tls ? 'self-signed' : 'off' },
+  });
+  if (opts.repos) config.repos = opts.repos;
+  Object.assign(config.limits, opts.limits ?? {});
+  const running = await startLarder(config, { formats: FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN });
+  return {
+    ...running,
+    data: config.data,
+    adminToken: TEST_ADMIN_TOKEN,
+    async stop() {
+      await running.close();
+      dir.remove();
+    },
+  };
+}

