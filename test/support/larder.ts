@@ -42,3 +42,40 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
     },
   };
 }
+
+export interface TestApp {
+  app: import('fastify').FastifyInstance;
+  registry: import('../../src/registry/registry.js').Registry;
+  data: string;
+  adminToken: string;
+  stop(): Promise<void>;
+}
+
+/** Builds Larder without listening, for `app.inject` protocol tests. */
+export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publicUrl?: string } = {}): Promise<TestApp> {
+  const { openRegistry } = await import('../../src/registry/registry.js');
+  const { buildServer } = await import('../../src/http/server.js');
+  const dir = tempDir('larder-data-');
+  const config = loadConfig({
+    cwd: dir.path,
+    env: {},
+    overrides: { data: path.join(dir.path, 'data'), database: opts.database ?? 'sqlite', publicUrl: opts.publicUrl ?? 'https://larder.test' },
+  });
+  if (opts.repos) config.repos = opts.repos;
+  Object.assign(config.limits, opts.limits ?? {});
+  const registry = await openRegistry(config, FORMATS);
+  await registry.auth.bootstrapAdmin(TEST_ADMIN_TOKEN);
+  const app = await buildServer(registry, { logger: false });
+  await app.ready();
+  return {
+    app,
+    registry,
+    data: config.data,
+    adminToken: TEST_ADMIN_TOKEN,
+    async stop() {
+      await app.close();
+      await registry.close();
+      dir.remove();
+    },
+  };
+}
