@@ -16,7 +16,15 @@ export function cargoClientSnippet(repo: Repo, urls: CargoUrls, caCertPath?: str
     // Needed for private repos and harmless for public ones: a token alone is not enough for Cargo.
     'credential-provider = "cargo:token"',
   ];
-  if (caCertPath) lines.push('', '[http]', `cainfo = "${caCertPath}"   # trust Larder's local CA (or export CARGO_HTTP_CAINFO)`);
+  if (caCertPath) {
+    // http.cainfo replaces the system CA bundle for every registry, crates.io included.
+    lines.push(
+      '',
+      `# Trust Larder's local CA: add ${caCertPath} to the system store`,
+      '# (Debian: copy to /usr/local/share/ca-certificates/larder.crt && update-ca-certificates),',
+      `# or for Larder-only builds: export CARGO_HTTP_CAINFO=${caCertPath}`,
+    );
+  }
   lines.push('', `# then: cargo login --registry ${name}    and in Cargo.toml:  foo = { version = "1", registry = "${name}" }`);
   return lines.join('\n');
 }
