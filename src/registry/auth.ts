@@ -146,13 +146,25 @@ export class Auth {
     };
   }
 
+  /** The `admin` user exists from the first open on, so `larder token create` works before any serve. */
+  async ensureAdminUser(): Promise<UserRow> {
+    const admin = await this.findUser('admin');
+    if (admin) return admin;
+    try {
+      return await this.createUser('admin', { name: 'Administrator', admin: true });
+    } catch (err) {
+      // Another process (a CLI command beside the server) created it first.
+      if (err instanceof LarderError && err.code === 'USER_EXISTS') return (await this.findUser('admin'))!;
+      throw err;
+    }
+  }
+
   /**
    * On first start: creates the `admin` user and an admin token (or adopts `presetToken`,
    * e.g. LARDER_ADMIN_TOKEN). Returns the token only when it was newly generated here.
    */
   async bootstrapAdmin(presetToken?: string): Promise<string | null> {
-    let admin = await this.findUser('admin');
-    if (!admin) admin = await this.createUser('admin', { name: 'Administrator', admin: true });
+    const admin = await this.ensureAdminUser();
     if (presetToken) {
       const hash = sha256Hex(presetToken);
       const existing = await this.db.selectFrom('tokens').select('id').where('token_hash', '=', hash).executeTakeFirst();

@@ -32,13 +32,15 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
   try {
     const repos = await syncRepos(handle.db, config.repos);
     const docs = new IndexDocs(handle.db);
+    const auth = new Auth(handle.db);
+    await auth.ensureAdminUser();
     return {
       config,
       db: handle.db,
       dialect: handle.dialect,
       blobs: new FsBlobStore(path.join(config.data, 'blobs')),
       docs,
-      auth: new Auth(handle.db),
+      auth,
       metrics: new Metrics(docs.stats),
       repos: new Map(repos.map((r) => [r.name, r])),
       formats: new Map(formats.map((f) => [f.format, f])),
