@@ -31,6 +31,8 @@ export class IndexDocs {
 
   constructor(
     private readonly db: Db,
+    /** Set when several nodes share the database: changes are then announced to all of them. */
+    private readonly announce: ((uow: UnitOfWork, repoId: number, path: string) => Promise<void>) | null = null,
     maxBytes = 256 * 1024 * 1024,
   ) {
     this.cache = new LRUCache<string, Cached>({
@@ -67,6 +69,7 @@ export class IndexDocs {
       .values({ repo_id: repoId, path, body, etag: doc.etag, updated_at: doc.updatedAt })
       .onConflict((oc) => oc.columns(['repo_id', 'path']).doUpdateSet({ body, etag: doc.etag, updated_at: doc.updatedAt }))
       .execute();
+    await this.announce?.(uow, repoId, path);
     uow.afterCommit(() => this.invalidate(repoId, path));
     return doc;
   }
@@ -74,12 +77,18 @@ export class IndexDocs {
   /** Deletes a document inside `uow`. */
   async remove(uow: UnitOfWork, repoId: number, path: string): Promise<void> {
     await uow.trx.deleteFrom('index_docs').where('repo_id', '=', repoId).where('path', '=', path).execute();
+    await this.announce?.(uow, repoId, path);
     uow.afterCommit(() => this.invalidate(repoId, path));
   }
 
   /** Forgets a cached document (after a local commit, or a change announced by another node). */
   invalidate(repoId: number, path: string): void {
     this.cache.delete(`${repoId}\0${path}`);
+  }
+
+  /** Forgets every cached document (when change announcements may have been missed). */
+  clear(): void {
+    this.cache.clear();
   }
 }
 

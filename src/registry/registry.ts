@@ -5,6 +5,7 @@ import { openDatabase, type Db, type DatabaseHandle, type Dialect } from '../sto
 import { FsBlobStore } from '../storage/fs-blobs.js';
 import { Auth } from './auth.js';
 import type { FormatPlugin } from './format.js';
+import { announceIndexChange, listenForIndexChanges } from './events.js';
 import { IndexDocs } from './index-docs.js';
 import { Metrics } from './metrics.js';
 import { syncRepos, type Repo } from './repos.js';
@@ -31,7 +32,12 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
   );
   try {
     const repos = await syncRepos(handle.db, config.repos);
-    const docs = new IndexDocs(handle.db);
+    const shared = config.database.kind === 'postgres';
+    const docs = new IndexDocs(handle.db, shared ? (uow, repoId, p) => announceIndexChange(uow.trx, repoId, p) : null);
+    // Other nodes change index documents too; their commits reach this node's cache as notifications.
+    const listener = config.database.kind === 'postgres'
+      ? await listenForIndexChanges(config.database.url, (repoId, p) => docs.invalidate(repoId, p), () => docs.clear())
+      : null;
     const auth = new Auth(handle.db);
     await auth.ensureAdminUser();
     return {
@@ -44,7 +50,10 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
       metrics: new Metrics(docs.stats),
       repos: new Map(repos.map((r) => [r.name, r])),
       formats: new Map(formats.map((f) => [f.format, f])),
-      close: () => handle.close(),
+      close: async () => {
+        await listener?.close();
+        await handle.close();
+      },
     };
   } catch (err) {
     await handle.close();

@@ -1,0 +1,89 @@
+import fs from 'node:fs';
+import http2 from 'node:http2';
+import https from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestLarder, type TestLarder } from '../../test/support/larder.js';
+
+let larder: TestLarder;
+let ca: Buffer;
+
+beforeAll(async () => {
+  larder = await startTestLarder({ tls: true });
+  ca = fs.readFileSync(larder.caCertPath!);
+});
+afterAll(async () => {
+  await larder?.stop();
+});
+
+function getH1(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string; alpn: string | false }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(`${larder.url}${path}`, { ca, headers, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, alpn: (res.socket as import('node:tls').TLSSocket).alpnProtocol }));
+    });
+    req.on('error', reject);
+  });
+}
+
+function getH2(path: string): Promise<{ status: number; body: string; alpn: string | false | undefined }> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(larder.url, { ca });
+    session.on('error', reject);
+    const req = session.request({ ':path': path });
+    let status = 0;
+    let body = '';
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const alpn = session.alpnProtocol;
+      session.close();
+      resolve({ status, body, alpn });
+    });
+    req.end();
+  });
+}
+
+describe('HTTP server', () => {
+  it('speaks HTTP/2 through ALPN and falls back to HTTP/1.1 on the same port', async () => {
+    const h2 = await getH2('/-/healthz');
+    expect(h2).toEqual({ status: 200, body: '{"status":"ok"}', alpn: 'h2' });
+    const h1 = await getH1('/-/healthz');
+    expect(h1.status).toBe(200);
+    expect(h1.alpn).toBe(false);
+  });
+
+  it('gives every response a request id and keeps one the client sent', async () => {
+    const generated = await getH1('/-/healthz');
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const kept = await getH1('/-/healthz', { 'x-request-id': 'trace-abc-123' });
+    expect(kept.headers['x-request-id']).toBe('trace-abc-123');
+  });
+
+  it('answers unknown paths with a 404 in the catalogue shape', async () => {
+    const res = await getH1('/-/nothing-here');
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.body)).toEqual({ error: { code: 'NOT_FOUND', message: 'nothing at GET /-/nothing-here' } });
+  });
+
+  it('reports readiness with the database it checked', async () => {
+    const res = await getH1('/-/readyz');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ status: 'ready', database: 'sqlite' });
+  });
+
+  it('counts requests by repo, format and status, with latency histograms', async () => {
+    await getH1('/cargo/index/config.json');
+    await getH1('/cargo/index/no/ne/nonexistent');
+    const metrics = (await getH1('/-/metrics')).body;
+    expect(metrics).toMatch(/larder_http_requests_total\{repo="cargo",format="cargo",status="200"\} \d+/);
+    expect(metrics).toMatch(/larder_http_requests_total\{repo="cargo",format="cargo",status="404"\} \d+/);
+    expect(metrics).toMatch(/larder_http_request_duration_seconds_bucket\{le="0.005",repo="cargo",format="cargo"\} \d+/);
+    expect(metrics).toMatch(/larder_index_cache_misses_total \d+/);
+  });
+
+  it('lists repositories with their client URLs', async () => {
+    const res = JSON.parse((await getH1('/-/api/repos')).body);
+    expect(res.repos).toEqual([{ name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public', url: `sparse+${larder.url}/cargo/index/` }]);
+  });
+});
