@@ -15,7 +15,7 @@ afterAll(async () => {
   await larder?.stop();
 });
 
-function getH1(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string; alpn: string | false }> {
+function getH1(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string; alpn: string | false | null }> {
   return new Promise((resolve, reject) => {
     const req = https.get(`${larder.url}${path}`, { ca, headers, agent: false }, (res) => {
       let body = '';
