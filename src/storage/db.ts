@@ -58,6 +58,11 @@ const pgTypes = {
 
 function openPostgres(url: string): DatabaseHandle {
   const pool = new pg.Pool({ connectionString: url, max: 10, types: pgTypes });
+  // An idle connection that drops (server restart, or shutdown racing pool.end) makes the pool emit
+  // 'error', which crashes the process without a listener; the pool discards that client itself.
+  // An idle client whose server went away (restart, failover) errors here; pg drops it from
+  // the pool and the next query connects afresh, so this must not crash the process.
+  pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }

@@ -1,6 +1,6 @@
 import { fail } from '../../core/errors.js';
 import type { NewCrate, NewCrateDependency } from './new-crate.js';
-import { isVersionReq } from './semver.js';
+import { isVersionReq, validateVersion } from './semver.js';
 
 /** A dependency in an index line (`RegistryDependency`), keys in the order crates.io writes them. */
 export interface IndexDependency {
@@ -41,6 +41,10 @@ export function formatPubtime(ms: number): string {
 
 const PUBTIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$/;
 const SHA256 = /^[0-9a-f]{64}$/;
+const RUST_VERSION = /^\d+(\.\d+){0,2}$/;
+/** The regex alone lets 2025-02-30 through; Cargo's parser does not. */
+const isPubtime = (v: string): boolean => PUBTIME.test(v) && new Date(Date.parse(v)).toISOString() === `${v.slice(0, 19)}.000Z`;
+const isSemver = (v: unknown): boolean => { try { validateVersion(v); return true; } catch { return false; } };
 
 /**
  * Builds the index line for a publish. `ownIndexUrls` are this registry's own index URLs:
@@ -96,16 +100,16 @@ export function validateIndexLine(line: unknown): asserts line is IndexLine {
   if (typeof line !== 'object' || line === null) return bad('not an object');
   const l = line as Record<string, unknown>;
   if (typeof l.name !== 'string' || l.name === '') bad('name');
-  if (typeof l.vers !== 'string' || l.vers === '') bad('vers');
+  if (typeof l.vers !== 'string' || !isSemver(l.vers)) bad(`vers ${JSON.stringify(l.vers)} is not SemVer`);
   if (typeof l.cksum !== 'string' || !SHA256.test(l.cksum)) bad('cksum is not a sha256 hex digest');
   if (!Array.isArray(l.deps)) bad('deps is missing');
   if (!isFeatureMap(l.features)) bad('features must map names to lists of strings');
   if (l.features2 !== undefined && !isFeatureMap(l.features2)) bad('features2 must map names to lists of strings');
   if (l.yanked !== undefined && typeof l.yanked !== 'boolean') bad('yanked must be a boolean');
   if (!isNullableString(l.links)) bad('links');
-  if (!isNullableString(l.rust_version)) bad('rust_version');
+  if (!isNullableString(l.rust_version) || (typeof l.rust_version === 'string' && !RUST_VERSION.test(l.rust_version))) bad('rust_version');
   if (l.v !== undefined && !(l.v === 1 || l.v === 2)) bad(`v ${JSON.stringify(l.v)} is higher than Cargo understands`);
-  if (l.pubtime !== undefined && (typeof l.pubtime !== 'string' || !PUBTIME.test(l.pubtime))) {
+  if (l.pubtime !== undefined && (typeof l.pubtime !== 'string' || !isPubtime(l.pubtime))) {
     bad(`pubtime ${JSON.stringify(l.pubtime)} is not YYYY-MM-DDTHH:MM:SSZ`);
   }
   for (const d of l.deps as unknown[]) {
@@ -121,6 +125,10 @@ export function validateIndexLine(line: unknown): asserts line is IndexLine {
     if (dep.kind != null && dep.kind !== 'normal' && dep.kind !== 'dev' && dep.kind !== 'build') bad(`${who} kind ${JSON.stringify(dep.kind)}`);
     if (!isNullableString(dep.registry)) bad(`${who} registry`);
     if (!isNullableString(dep.package)) bad(`${who} package`);
+    if (dep.public !== undefined && typeof dep.public !== 'boolean') bad(`${who} public`);
+    if (dep.artifact !== undefined && !isStringList(dep.artifact)) bad(`${who} artifact`);
+    if (dep.bindep_target !== undefined && typeof dep.bindep_target !== 'string') bad(`${who} bindep_target`);
+    if (dep.lib !== undefined && typeof dep.lib !== 'boolean') bad(`${who} lib`);
   }
 }
 

@@ -155,7 +155,8 @@ function parseDependency(d: unknown, i: number): NewCrateDependency {
 function parseFeatures(v: unknown): Record<string, string[]> {
   if (v === undefined || v === null) return {};
   if (!isObject(v)) fail('METADATA_INVALID', 'features must be an object mapping feature names to lists');
-  const out: Record<string, string[]> = {};
+  // No prototype: `__proto__` is a valid feature name and must stay an own key.
+  const out: Record<string, string[]> = Object.create(null);
   for (const [name, list] of Object.entries(v)) {
     if (!FEATURE_NAME.test(name)) fail('METADATA_INVALID', `invalid feature name "${name}": use letters, digits, '_', '-', '+' and '.'`);
     if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) fail('METADATA_INVALID', `feature "${name}" must list strings`);

@@ -50,6 +50,13 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
     if (e.status === 401) reply.header('www-authenticate', `Cargo login_url="${urlsOf(req).api}/me"`);
     reply.headers(e.headers).code(e.status).type('application/json').send({ errors: [{ detail: e.message }] });
   });
+  // `cargo yank --undo` sends `Content-Type: application/json` with an empty body, which
+  // Fastify's JSON parser rejects with a 400: treat an empty JSON body as no body.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') done(null, undefined);
+    else jsonParser(req, body as string, done);
+  });
   app.setNotFoundHandler(async (req, reply) => {
     if (isPrivate) await readGate(req);
     reply.code(404).type('application/json').send({ errors: [{ detail: `not found: ${req.method} ${req.url}` }] });
@@ -142,7 +149,8 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
       requirePermission(p, 'publish', repo.name);
       const { limits } = registry.config;
       const length = req.headers['content-length'] ? Number(req.headers['content-length']) : undefined;
-      const frame = await readPublishFrame(req.body as Readable, { maxMetadataSize: limits.maxMetadataSize, maxCrateSize: limits.maxCrateSize }, length);
+      // A body-less PUT without Content-Type skips every parser (req.body undefined): read the raw, empty stream.
+      const frame = await readPublishFrame((req.body ?? req.raw) as Readable, { maxMetadataSize: limits.maxMetadataSize, maxCrateSize: limits.maxCrateSize }, length);
       const urls = urlsOf(req);
       await service.publish(p, frame, [urls.sparseIndex, urls.index]);
       return { warnings: { invalid_categories: [], invalid_badges: [], other: [] } };
@@ -159,7 +167,7 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
 /** Exact strong-ETag comparison (lists and `*` included); If-Modified-Since only without an ETag. */
 function notModified(req: FastifyRequest, etag: string, updatedAt: number): boolean {
   const inm = req.headers['if-none-match'];
-  if (inm !== undefined) return inm.trim() === '*' || inm.split(',').some((t) => t.trim() === etag);
+  if (inm !== undefined) return inm.trim() === '*' || inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
   const ims = req.headers['if-modified-since'];
   if (ims === undefined) return false;
   const since = Date.parse(ims);

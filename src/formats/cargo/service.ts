@@ -75,7 +75,7 @@ export class CargoService {
   }
 
   /** Checks that would reject the publish, done before the archive is read so bad requests cost nothing. */
-  private async precheck(p: Principal, meta: NewCrate): Promise<void> {
+  private async precheck(p: Principal, meta: NewCrate, ownIndexUrls: string[]): Promise<void> {
     const existing = await this.findCrate(meta.name);
     if (existing) {
       if (existing.name !== meta.name) {
@@ -87,7 +87,7 @@ export class CargoService {
       if (dup) fail('VERSION_EXISTS', `crate \`${meta.name}\` version ${dup.vers} is already published${dup.vers !== meta.vers ? ` (build metadata does not make ${meta.vers} a new version)` : ''}; bump the version in Cargo.toml`);
     }
     for (const dep of meta.deps) {
-      if (dep.registry) continue;
+      if (dep.registry && !ownIndexUrls.includes(dep.registry)) continue;
       if (!(await this.findCrate(dep.name))) {
         fail('DEPENDENCY_INVALID', `dependency \`${dep.name}\` is not in this registry; publish it here first, or depend on it from the registry that has it`);
       }
@@ -100,7 +100,7 @@ export class CargoService {
     try {
       const meta = parseNewCrate(frame.metadataJson);
       requirePermission(p, 'publish', this.repo.name, meta.name);
-      await this.precheck(p, meta);
+      await this.precheck(p, meta, ownIndexUrls);
       staged = await this.receiveCrate(frame, meta);
       const line = indexLineFromNewCrate(meta, staged.sha256, Date.now(), ownIndexUrls);
       validateIndexLine(line);
@@ -218,6 +218,8 @@ export class CargoService {
     await this.requireOwner(p, crate);
     await inTransaction(this.registry.db, async (uow) => {
       const trx = uow.trx.withTables<CargoTables>();
+      // The lock publish takes first: otherwise a yank and a publish of one crate deadlock (40P01) or drop a line.
+      if (this.registry.dialect === 'postgres') await trx.selectFrom('cargo_crates').select('id').where('id', '=', crate.id).forUpdate().execute();
       const version = await trx.selectFrom('cargo_versions').select(['id', 'line', 'yanked']).where('crate_id', '=', crate.id).where('vers', '=', vers).executeTakeFirst();
       if (!version) fail('VERSION_NOT_FOUND', `crate \`${crate.name}\` has no version ${vers}`);
       if (Boolean(version.yanked) === yanked) return;
