@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 /** Polls node `app` until `path` answers with `status` (notifications are asynchronous). */
-async function eventually(app: TestApp, path: string, check: (res: { statusCode: number; body: string }) => boolean): Promise<{ statusCode: number; body: string }> {
+async function eventually(app: TestApp, path: string, check: (res: { statusCode: number; body: string }) => boolean) {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const res = await app.app.inject({ method: 'GET', url: path });

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_REPOS, initConfigText, loadConfig, locateKeys, type ConfigOverrides, type LarderConfig } from './config.js';
-import { LarderError } from './errors.js';
+import { DEFAULT_REPOS, initConfigText, loadConfig, locateKeys, type ConfigOverrides, type LarderConfig } from '../config.js';
+import { LarderError } from '../errors.js';
 
 const MiB = 1024 * 1024;
 let dir: string;

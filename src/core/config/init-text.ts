@@ -1,0 +1,68 @@
+/** The commented larder.toml that `larder init` writes; it loads back to the defaults. */
+export function initConfigText(): string {
+  return `# Larder configuration. Every key is optional; the values below are the defaults.
+# Relative paths are resolved against this file's directory.
+# LARDER_* environment variables (LARDER_LISTEN, LARDER_DATA, LARDER_TLS_MODE, ...)
+# and command-line options override what is set here.
+
+# Address to listen on, HOST:PORT ("[::1]:8080" for IPv6, "0.0.0.0:8080" for every interface).
+listen = "127.0.0.1:8080"
+
+# Where packages and the sqlite database are stored.
+data = "./larder-data"
+
+# "sqlite" (DATA/larder.db), "sqlite:PATH", or "postgres://user:pass@host:5432/db".
+database = "sqlite"
+
+# External base URL, e.g. "https://larder.example" when behind a reverse proxy.
+# Empty: derived from each request's Host header.
+public_url = ""
+
+# fatal, error, warn, info, debug, trace or silent.
+log_level = "info"
+
+[tls]
+# "off", "self-signed" (a certificate generated for you) or "files" (cert and key below).
+mode = "off"
+# PEM files, required with mode = "files".
+cert = ""
+key = ""
+# Extra host names for the self-signed certificate.
+hostnames = []
+
+[limits]
+# Sizes are a number of bytes or a number with a unit: KB, KiB, MB, MiB, GB, GiB.
+max_crate_size = "10MiB"
+max_unpacked_size = "512MiB"
+max_archive_entries = 20000
+max_metadata_size = "1MiB"
+
+# Repositories, each served under its name.
+#   name:       lowercase letters, digits, ".", "_" and "-"
+#   format:     "cargo", "bazel", "julia", "moonbit" or "brioche"
+#   kind:       "hosted" (published to), "proxy" (mirrors upstream) or "group" (serves its members as one)
+#   visibility: "public" (the default: anyone may read) or "private" (reading needs a token)
+# Without any [[repos]], Larder serves one hosted "cargo" repository, as below.
+[[repos]]
+name = "cargo"
+format = "cargo"
+kind = "hosted"
+visibility = "public"
+
+# A caching mirror of crates.io:
+# [[repos]]
+# name = "crates-io"
+# format = "cargo"
+# kind = "proxy"
+# visibility = "public"
+# upstream = "https://index.crates.io/"
+
+# Both of the above behind one name:
+# [[repos]]
+# name = "all"
+# format = "cargo"
+# kind = "group"
+# visibility = "public"
+# members = ["cargo", "crates-io"]
+`;
+}

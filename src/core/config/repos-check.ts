@@ -1,0 +1,60 @@
+/** Cross checks between [[repos]] entries, which the per-entry schema cannot see. */
+import { suggest, type Path, type Problem } from './problems.js';
+import type { RepoConfig } from './types.js';
+
+/**
+ * Duplicate names, kind-specific keys and group membership (existence, format, cycles):
+ * mistakes the per-entry schema cannot see, which would otherwise only surface at request time.
+ */
+export function checkRepos(repos: RepoConfig[]): Problem[] {
+  const problems: Problem[] = [];
+  const byName = new Map<string, RepoConfig>();
+  repos.forEach((r, i) => {
+    const first = repos.findIndex((other) => other.name === r.name);
+    if (first < i) problems.push({ path: ['repos', i, 'name'], message: `duplicate repository name "${r.name}" (also repos[${first}])` });
+    else byName.set(r.name, r);
+  });
+  repos.forEach((r, i) => {
+    const at = (...rest: Path): Path => ['repos', i, ...rest];
+    if (r.kind === 'proxy' && r.upstream === undefined) {
+      problems.push({ path: at('upstream'), message: 'missing (a proxy repository needs upstream, the http(s) URL it mirrors)' });
+    }
+    if (r.kind !== 'proxy' && r.upstream !== undefined) {
+      problems.push({ path: at('upstream'), message: `only proxy repositories take upstream (this one is ${r.kind})` });
+    }
+    if (r.kind !== 'group') {
+      if (r.members !== undefined) problems.push({ path: at('members'), message: `only group repositories take members (this one is ${r.kind})` });
+      return;
+    }
+    if (!r.members?.length) {
+      problems.push({ path: at('members'), message: 'missing (a group repository needs members, a list of repository names)' });
+      return;
+    }
+    r.members.forEach((m, j) => {
+      const member = byName.get(m);
+      const guess = member ? undefined : suggest(m, [...byName.keys()]);
+      if (m === r.name) problems.push({ path: at('members', j), message: `a group cannot contain itself` });
+      else if (!member) problems.push({ path: at('members', j), message: `no repository named "${m}"${guess ? ` (did you mean "${guess}"?)` : ''}` });
+      else if (member.format !== r.format) {
+        problems.push({ path: at('members', j), message: `"${m}" is a ${member.format} repository; members of a ${r.format} group must be ${r.format} repositories` });
+      }
+    });
+    const cycle = r.members.includes(r.name) ? null : groupCycle(r, byName);
+    if (cycle) problems.push({ path: at('members'), message: `groups contain each other: ${cycle.join(' → ')}` });
+  });
+  return problems;
+}
+
+/** A chain of group memberships leading from `start` back to itself, if there is one. */
+function groupCycle(start: RepoConfig, byName: Map<string, RepoConfig>): string[] | null {
+  const visit = (r: RepoConfig, trail: string[]): string[] | null => {
+    for (const m of r.kind === 'group' ? (r.members ?? []) : []) {
+      if (m === start.name) return [...trail, m];
+      const next = byName.get(m);
+      const found = next && !trail.includes(m) ? visit(next, [...trail, m]) : null;
+      if (found) return found;
+    }
+    return null;
+  };
+  return visit(start, [start.name]);
+}

@@ -1,0 +1,43 @@
+/** The config's public shapes: what loadConfig returns and what callers may override. */
+
+export type Format = 'cargo' | 'bazel' | 'julia' | 'moonbit' | 'brioche';
+export interface RepoConfig {
+  name: string;
+  format: Format;
+  kind: 'hosted' | 'proxy' | 'group';
+  visibility: 'public' | 'private';
+  upstream?: string;
+  members?: string[];
+}
+export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+export type TlsConfig = { mode: 'off' } | { mode: 'self-signed'; hostnames: string[] } | { mode: 'files'; cert: string; key: string };
+export interface LarderConfig {
+  listen: { host: string; port: number };
+  /** Absolute. */
+  data: string;
+  /** A sqlite path is absolute. */
+  database: DatabaseConfig;
+  /** External base URL without a trailing slash; null = derive it from each request. */
+  publicUrl: string | null;
+  logLevel: string;
+  /** File paths are absolute. */
+  tls: TlsConfig;
+  limits: { maxCrateSize: number; maxUnpackedSize: number; maxArchiveEntries: number; maxMetadataSize: number };
+  repos: RepoConfig[];
+  /** Absolute path of the larder.toml that was read, or null. */
+  file: string | null;
+}
+export interface ConfigOverrides {
+  listen?: string;
+  data?: string;
+  database?: string;
+  publicUrl?: string;
+  /** "off" | "self-signed" */
+  tls?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  logLevel?: string;
+}
+
+/** Used when larder.toml defines no [[repos]]: a hosted repo per implemented format. */
+export const DEFAULT_REPOS: RepoConfig[] = [{ name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public' }];

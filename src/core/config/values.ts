@@ -1,0 +1,125 @@
+/**
+ * Value parsers and the zod schemas for larder.toml's shape.
+ * Parsers throw an Error whose message says what was expected; `via` turns that into a zod issue.
+ */
+import { z } from 'zod';
+import { parseSize } from '../units.js';
+
+const FORMATS = ['cargo', 'bazel', 'julia', 'moonbit', 'brioche'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Quotes strings, names other values by kind: for "got ..." in messages, which must not dump whole tables. */
+export function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === undefined || v === null) return 'nothing';
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof Date) return 'a date'; // smol-toml's TomlDate
+  if (typeof v === 'object') return 'a table';
+  return String(v);
+}
+
+// ---------------------------------------------------------------------------
+// Field parsers.
+
+function parseListen(v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v.trim());
+  if (!m || Number(m[3]) > 65535) {
+    throw new Error(`expected HOST:PORT with a port from 0 to 65535 (e.g. "127.0.0.1:8080" or "[::1]:8080"), got ${show(v)}`);
+  }
+  return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
+}
+
+/** sqlite with a null path means DATA/larder.db, decided once `data` is known. */
+export type DatabaseSetting = { kind: 'sqlite'; path: string | null } | { kind: 'postgres'; url: string };
+
+function parseDatabase(v: string): DatabaseSetting {
+  if (v === 'sqlite') return { kind: 'sqlite', path: null };
+  if (v.startsWith('sqlite:') && v.length > 'sqlite:'.length) return { kind: 'sqlite', path: v.slice('sqlite:'.length) };
+  if (/^postgres(ql)?:\/\//.test(v) && URL.canParse(v)) return { kind: 'postgres', url: v };
+  // Hide a password that may sit in a mistyped URL.
+  const safe = v.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+  throw new Error(`expected "sqlite", "sqlite:PATH" or "postgres://user:pass@host:5432/db", got ${show(safe)}`);
+}
+
+function parseHttpUrl(v: string): string {
+  const url = URL.canParse(v) ? new URL(v) : null;
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new Error(`expected an http(s) URL, got ${show(v)}`);
+  return v;
+}
+
+function parsePublicUrl(v: string): string | null {
+  return v === '' ? null : parseHttpUrl(v).replace(/\/+$/, '');
+}
+
+function parseRepoName(v: string): string {
+  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(v)) {
+    throw new Error(`expected 1-64 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit, got ${show(v)}`);
+  }
+  return v;
+}
+
+function nonEmpty(v: string): string {
+  if (v === '') throw new Error('expected a path, got ""');
+  return v;
+}
+
+/** Runs a throwing parser inside a zod transform, so its message becomes the validation error. */
+function via<I, O>(parse: (v: I) => O) {
+  return (v: I, ctx: z.RefinementCtx<I>): O => {
+    try {
+      return parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Schema: the TOML shape. Strict objects, so a typo is an error rather than a silently ignored key.
+
+const size = z.unknown().transform(via((v) => parseSize(v as string | number)));
+// An empty cert/key (as `larder init` writes) means unset.
+const optionalPath = z.string().transform((v) => v || undefined);
+
+const RepoSchema = z.strictObject({
+  name: z.string().transform(via(parseRepoName)),
+  format: z.enum(FORMATS),
+  kind: z.enum(['hosted', 'proxy', 'group']),
+  visibility: z.enum(['public', 'private']).default('public'),
+  upstream: z.string().transform(via(parseHttpUrl)).optional(),
+  members: z.array(z.string()).optional(),
+});
+const TlsSchema = z.strictObject({
+  mode: z.enum(['off', 'self-signed', 'files']),
+  cert: optionalPath,
+  key: optionalPath,
+  hostnames: z.array(z.string()),
+}).partial();
+const LimitsSchema = z.strictObject({
+  max_crate_size: size,
+  max_unpacked_size: size,
+  max_archive_entries: z.int().min(1),
+  max_metadata_size: size,
+}).partial();
+export const SettingsSchema = z.strictObject({
+  listen: z.string().transform(via(parseListen)),
+  data: z.string().transform(via(nonEmpty)),
+  database: z.string().transform(via(parseDatabase)),
+  public_url: z.string().transform(via(parsePublicUrl)),
+  log_level: z.enum(LOG_LEVELS),
+  tls: TlsSchema,
+  limits: LimitsSchema,
+  repos: z.array(RepoSchema),
+}).partial();
+
+/** What one source (file, environment, command line) sets. */
+export type Layer = z.output<typeof SettingsSchema>;
+
+/** Top-level and table keys, by table path ('' = top level): the candidates for "did you mean". */
+export const KNOWN_KEYS: Record<string, string[]> = {
+  '': Object.keys(SettingsSchema.shape),
+  tls: Object.keys(TlsSchema.shape),
+  limits: Object.keys(LimitsSchema.shape),
+  repos: Object.keys(RepoSchema.shape),
+};
