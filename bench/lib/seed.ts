@@ -1,0 +1,60 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { loadConfig } from '../../src/core/config.js';
+import { FORMATS } from '../../src/cli/context.js';
+import { indexPath } from '../../src/formats/cargo/names.js';
+import { formatPubtime, serializeIndexLine, type IndexDependency, type IndexLine } from '../../src/formats/cargo/index-line.js';
+import { openRegistry } from '../../src/registry/registry.js';
+import { inTransaction } from '../../src/registry/tx.js';
+
+export interface IndexFile {
+  name: string;
+  /** Path relative to the index root, e.g. `ab/cd/abcd`. */
+  path: string;
+  body: Buffer;
+}
+
+/** One crate's index file with `versions` lines, each like a real crates.io line (~250 bytes). */
+export function indexFile(name: string, versions: number, deps: IndexDependency[] = []): IndexFile {
+  const lines: string[] = [];
+  for (let v = 0; v < versions; v++) {
+    const vers = `${Math.floor(v / 100)}.${Math.floor(v / 10) % 10}.${v % 10}`;
+    const line: IndexLine = {
+      name, vers, deps,
+      cksum: createHash('sha256').update(`${name}@${vers}`).digest('hex'),
+      features: { default: ['std'], std: [] },
+      yanked: false, links: null, rust_version: '1.70',
+      pubtime: formatPubtime(Date.UTC(2025, 0, 1) + v * 86_400_000),
+    };
+    lines.push(serializeIndexLine(line) + '\n');
+  }
+  return { name, path: indexPath(name), body: Buffer.from(lines.join('')) };
+}
+
+/**
+ * Writes the same index files into a Larder data directory (through the registry's own
+ * index-document store, as publishes would) and as static files for nginx under `nginxRoot/cargo/index/`.
+ */
+export async function seedCargoIndex(data: string, files: IndexFile[], nginxRoot: string | null): Promise<void> {
+  fs.mkdirSync(data, { recursive: true });
+  const config = loadConfig({ cwd: data, env: {}, overrides: { data, database: 'sqlite' } });
+  const registry = await openRegistry(config, FORMATS);
+  try {
+    const repo = registry.repos.get('cargo')!;
+    for (let i = 0; i < files.length; i += 1000) {
+      await inTransaction(registry.db, async (uow) => {
+        for (const f of files.slice(i, i + 1000)) await registry.docs.put(uow, repo.id, f.path, f.body);
+      });
+    }
+  } finally {
+    await registry.close();
+  }
+  if (nginxRoot) {
+    const root = path.join(nginxRoot, 'cargo', 'index');
+    for (const f of files) {
+      fs.mkdirSync(path.dirname(path.join(root, f.path)), { recursive: true });
+      fs.writeFileSync(path.join(root, f.path), f.body);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/** The p-th percentile (0–100) of some numbers, by nearest rank. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank];
+}
+
+export function median(values: number[]): number {
+  return percentile(values, 50);
+}
+
+/** `a / b` rounded for a table: how Larder compares with its peer. */
+export function ratio(a: number, b: number): string {
+  return b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`;
+}
+
+/** Zipf-distributed ranks in [0, n): a few hot items, a long tail, as real registries see. */
+export function zipfSampler(n: number, s = 1.0, seed = 42): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let k = 1; k <= n; k++) {
+    sum += 1 / Math.pow(k, s);
+    cdf[k - 1] = sum;
+  }
+  let state = seed >>> 0;
+  const random = () => {
+    // xorshift32: reproducible across runs, unlike Math.random.
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4294967296;
+  };
+  return () => {
+    const u = random() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}

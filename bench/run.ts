@@ -1,0 +1,40 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { indexRead } from './index-read.js';
+import { appendResults, machineLine, textTable, type BenchReport } from './lib/results.js';
+
+type Bench = (dir: string) => Promise<BenchReport>;
+
+/** Every benchmark, by the name `npm run bench -- <name>` takes, with the peers it reports versions of. */
+const BENCHES: Record<string, { run: Bench; peers: string[] }> = {
+  'index-read': { run: indexRead, peers: ['nginx', 'h2load'] },
+};
+
+async function main(): Promise<void> {
+  const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const selected = names.length ? names : Object.keys(BENCHES);
+  const unknown = selected.filter((n) => !BENCHES[n]);
+  if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; available: ${Object.keys(BENCHES).join(', ')}`);
+  let failed = 0;
+  for (const name of selected) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `larder-bench-${name}-`));
+    // nginx workers run as an unprivileged user and must read the files it serves.
+    fs.chmodSync(dir, 0o755);
+    try {
+      process.stderr.write(`\n== ${name} ==\n`);
+      const report = await BENCHES[name].run(dir);
+      process.stdout.write(`\n${name}\n${textTable(report.table)}\n${report.targets.map((t) => `${t.ok ? 'ok  ' : 'MISS'} ${t.what}`).join('\n')}\n`);
+      appendResults(report, machineLine(BENCHES[name].peers));
+      failed += report.targets.filter((t) => !t.ok).length;
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  if (failed) process.stderr.write(`\n${failed} target(s) missed; see bench/RESULTS.md\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
