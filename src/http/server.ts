@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { toLarderError } from '../core/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { adminRoutes } from './admin-routes.js';
+import type { AccessLine } from './logger.js';
 import { observe } from './observe.js';
 
 export interface TlsMaterial {
@@ -13,14 +14,19 @@ export interface TlsMaterial {
 export interface ServerOptions {
   /** TLS key and certificate: the server then speaks HTTP/2 (ALPN h2) with HTTP/1.1 fallback. */
   tls?: TlsMaterial | null;
-  /** pino options, or false for no logging (tests). */
-  logger?: FastifyServerOptions['logger'];
+  /** A pino logger, or none (tests). */
+  logger?: FastifyBaseLogger | null;
+  /** Where one line per request goes (see http/logger.ts), or nowhere. */
+  accessLog?: ((line: AccessLine) => void) | null;
 }
 
 /** Builds the HTTP server: every repo mounted at `/{name}`, Larder's own routes under `/-/`. */
 export async function buildServer(registry: Registry, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const common: FastifyServerOptions = {
-    logger: opts.logger ?? false,
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    // No child logger per request (pino serialises its bindings each time): log lines that
+    // concern a request carry `reqId` themselves.
+    childLoggerFactory: (logger) => logger,
     // One log line per request (in `observe`) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
@@ -39,14 +45,14 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
 
   app.setErrorHandler((err, req, reply) => {
     const e = toLarderError(err);
-    if (e.status >= 500) req.log.error({ err }, 'request failed');
+    if (e.status >= 500) req.log.error({ reqId: req.id, err }, 'request failed');
     reply.headers(e.headers).code(e.status).send({ error: { code: e.code, message: e.message } });
   });
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({ error: { code: 'NOT_FOUND', message: `nothing at ${req.method} ${req.url}` } });
   });
 
-  observe(app, registry);
+  observe(app, registry, opts.accessLog ?? null);
   await app.register(adminRoutes, { registry });
   for (const repo of registry.repos.values()) {
     const plugin = registry.formats.get(repo.format);

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LarderConfig } from '../core/config.js';
 import type { FormatPlugin } from '../registry/format.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
+import { createLogging } from './logger.js';
 import { buildServer, type TlsMaterial } from './server.js';
 import { ensureSelfSignedTls } from './tls.js';
 
@@ -42,8 +43,8 @@ export async function startLarder(config: LarderConfig, opts: StartOptions): Pro
     } else if (config.tls.mode === 'files') {
       tls = { key: fs.readFileSync(config.tls.key, 'utf8'), cert: fs.readFileSync(config.tls.cert, 'utf8') };
     }
-    const logger = opts.logger === false ? false : { level: config.logLevel };
-    const app = await buildServer(registry, { tls, logger });
+    const logging = opts.logger === false ? null : createLogging(config.logLevel);
+    const app = await buildServer(registry, { tls, logger: logging?.logger ?? null, accessLog: logging?.access ?? null });
     await app.listen({ host: config.listen.host, port: config.listen.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;
@@ -54,6 +55,7 @@ export async function startLarder(config: LarderConfig, opts: StartOptions): Pro
       close: async () => {
         await app.close();
         await registry.close();
+        logging?.flush();
       },
     };
   } catch (err) {

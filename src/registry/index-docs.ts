@@ -41,14 +41,22 @@ export class IndexDocs {
     });
   }
 
+  /**
+   * The cached answer for a path without any asynchronous step: a document, null for a cached
+   * absence, or undefined when only `get` can tell. Hot index reads stay on this path.
+   */
+  peek(repoId: number, path: string): IndexDoc | null | undefined {
+    const cached = this.cache.get(`${repoId}\0${path}`);
+    if (cached === undefined) return undefined;
+    this.stats.hits++;
+    return cached === MISSING ? null : cached;
+  }
+
   /** The document at `path` of a repo, or null. */
   async get(repoId: number, path: string): Promise<IndexDoc | null> {
+    const cached = this.peek(repoId, path);
+    if (cached !== undefined) return cached;
     const key = `${repoId}\0${path}`;
-    const cached = this.cache.get(key);
-    if (cached !== undefined) {
-      this.stats.hits++;
-      return cached === MISSING ? null : cached;
-    }
     this.stats.misses++;
     const row = await this.db
       .selectFrom('index_docs')

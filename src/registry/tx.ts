@@ -1,16 +1,42 @@
-import type { Db, Trx } from '../storage/db.js';
+import { sql } from 'kysely';
+import type { Db, Dialect, Trx } from '../storage/db.js';
 
 /** A database transaction plus the work that may only happen once it has committed. */
 export interface UnitOfWork {
   trx: Trx;
-  /** Runs after a successful commit (cache invalidation, notifications); never on rollback. */
-  afterCommit(fn: () => void): void;
+  /**
+   * Runs after a successful commit (cache invalidation, telling other processes); never on
+   * rollback. `inTransaction` resolves only once these have finished.
+   */
+  afterCommit(fn: () => void | Promise<void>): void;
 }
 
-/** Runs `fn` in one transaction, then the unit's after-commit work. */
-export async function inTransaction<T>(db: Db, fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
-  const after: Array<() => void> = [];
-  const result = await db.transaction().execute((trx) => fn({ trx, afterCommit: (f) => after.push(f) }));
-  for (const f of after) f();
+/** Runs `fn` in one write transaction, then the unit's after-commit work. */
+export async function inTransaction<T>(store: { db: Db; dialect: Dialect }, fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
+  const after: Array<() => void | Promise<void>> = [];
+  const afterCommit = (f: () => void | Promise<void>) => after.push(f);
+  const result = store.dialect === 'sqlite'
+    ? await sqliteImmediate(store.db, (trx) => fn({ trx, afterCommit }))
+    : await store.db.transaction().execute((trx) => fn({ trx, afterCommit }));
+  for (const f of after) await f();
   return result;
+}
+
+/**
+ * SQLite write transactions start with BEGIN IMMEDIATE: a deferred transaction that reads and
+ * then writes fails at once with SQLITE_BUSY when another process (a worker, the CLI) committed
+ * in between, whereas IMMEDIATE takes the write lock up front and waits for it (busy_timeout).
+ */
+async function sqliteImmediate<T>(db: Db, fn: (trx: Trx) => Promise<T>): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      const result = await fn(conn as unknown as Trx);
+      await sql`commit`.execute(conn);
+      return result;
+    } catch (err) {
+      await sql`rollback`.execute(conn);
+      throw err;
+    }
+  });
 }

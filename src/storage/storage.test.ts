@@ -63,13 +63,13 @@ describe.each(targets)('database on %s', (_name, target) => {
     expect(await docs.get(repo.id, 'ab/cd/abcd')).toBeNull();
     const body = Buffer.from('{"name":"abcd"}\r\n\u00e9\n', 'utf8');
     await expect(
-      inTransaction(handle.db, async (uow) => {
+      inTransaction(handle, async (uow) => {
         await docs.put(uow, repo.id, 'ab/cd/abcd', body);
         throw new Error('roll back');
       }),
     ).rejects.toThrow('roll back');
     expect(await docs.get(repo.id, 'ab/cd/abcd')).toBeNull();
-    await inTransaction(handle.db, (uow) => docs.put(uow, repo.id, 'ab/cd/abcd', body));
+    await inTransaction(handle, (uow) => docs.put(uow, repo.id, 'ab/cd/abcd', body));
     const doc = await docs.get(repo.id, 'ab/cd/abcd');
     expect(doc?.body.equals(body)).toBe(true);
     expect(doc?.etag).toMatch(/^"[A-Za-z0-9_-]{43}"$/);

@@ -65,7 +65,7 @@ export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publi
   Object.assign(config.limits, opts.limits ?? {});
   const registry = await openRegistry(config, FORMATS);
   await registry.auth.bootstrapAdmin(TEST_ADMIN_TOKEN);
-  const app = await buildServer(registry, { logger: false });
+  const app = await buildServer(registry, { logger: null });
   await app.ready();
   return {
     app,

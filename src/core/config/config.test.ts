@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_REPOS, initConfigText, loadConfig, locateKeys, type ConfigOverrides, type LarderConfig } from '../config.js';
@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       database: { kind: 'sqlite', path: join(dir, 'larder-data', 'larder.db') },
       publicUrl: null,
       logLevel: 'info',
+      workers: 1,
       tls: { mode: 'off' },
       limits: { maxCrateSize: 10 * MiB, maxUnpackedSize: 512 * MiB, maxArchiveEntries: 20000, maxMetadataSize: MiB },
       repos: DEFAULT_REPOS,
@@ -55,6 +56,7 @@ describe('loadConfig', () => {
       'database = "postgresql://larder:pw@db:5432/larder"',
       'public_url = "https://larder.example/"',
       'log_level = "debug"',
+      'workers = 3',
       '[tls]',
       'mode = "files"',
       'cert = "tls/cert.pem"',
@@ -86,6 +88,7 @@ describe('loadConfig', () => {
       database: { kind: 'postgres', url: 'postgresql://larder:pw@db:5432/larder' },
       publicUrl: 'https://larder.example',
       logLevel: 'debug',
+      workers: 3,
       tls: { mode: 'files', cert: join(dir, 'tls/cert.pem'), key: '/etc/larder/key.pem' },
       limits: { maxCrateSize: 20_000_000, maxUnpackedSize: MiB, maxArchiveEntries: 500, maxMetadataSize: 64 * 1024 },
       repos: [
@@ -300,5 +303,15 @@ describe('locateKeys', () => {
     expect([at('listen'), at('tls'), at('tls', 'mode'), at('public_url'), at('fake')]).toEqual([1, 2, 2, 3, undefined]);
     expect([at('limits'), at('limits', 'max_crate_size')]).toEqual([6, 7]);
     expect([at('repos', 0), at('repos', 0, 'name'), at('repos', 1), at('repos', 1, 'name'), at('repos', 1, 'extra', 'x')]).toEqual([8, 9, 10, 11, 13]);
+  });
+});
+
+describe('workers', () => {
+  it('takes a count or "auto" from the file, LARDER_WORKERS and --workers, and refuses anything else', () => {
+    expect(load(['workers = "auto"']).workers).toBe(availableParallelism());
+    expect(load(null, { LARDER_WORKERS: '2' }).workers).toBe(2);
+    expect(load(null, {}, { workers: '4' }).workers).toBe(4);
+    expect(failure(['log_level = "info"', 'workers = 0'])).toMatch(/^larder\.toml:2: workers/);
+    expect(() => load(null, { LARDER_WORKERS: 'many' })).toThrow(/LARDER_WORKERS/);
   });
 });

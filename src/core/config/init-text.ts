@@ -21,6 +21,9 @@ public_url = ""
 # fatal, error, warn, info, debug, trace or silent.
 log_level = "info"
 
+# Server processes sharing the port: 1, a number, or "auto" (one per CPU).
+workers = 1
+
 [tls]
 # "off", "self-signed" (a certificate generated for you) or "files" (cert and key below).
 mode = "off"

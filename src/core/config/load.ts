@@ -5,6 +5,7 @@
  * Relative paths in the file are resolved against its directory; those from the
  * environment or the command line against the working directory.
  */
+import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LarderError } from '../errors.js';
@@ -19,6 +20,7 @@ interface Settings {
   database: DatabaseSetting;
   public_url: string | null;
   log_level: string;
+  workers: number | 'auto';
   tls: { mode: TlsConfig['mode']; cert?: string; key?: string; hostnames: string[] };
   limits: { max_crate_size: number; max_unpacked_size: number; max_archive_entries: number; max_metadata_size: number };
   repos: RepoConfig[];
@@ -31,6 +33,7 @@ function defaults(baseDir: string): Settings {
     database: { kind: 'sqlite', path: null },
     public_url: null,
     log_level: 'info',
+    workers: 1,
     tls: { mode: 'off', hostnames: [] },
     limits: { max_crate_size: 10 * 2 ** 20, max_unpacked_size: 512 * 2 ** 20, max_archive_entries: 20000, max_metadata_size: 2 ** 20 },
     repos: DEFAULT_REPOS,
@@ -93,6 +96,7 @@ export function loadConfig(opts: {
     database: s.database.kind === 'sqlite' ? { kind: 'sqlite', path: s.database.path ?? join(s.data, 'larder.db') } : s.database,
     publicUrl: s.public_url,
     logLevel: s.log_level,
+    workers: s.workers === 'auto' ? availableParallelism() : s.workers,
     tls,
     limits: {
       maxCrateSize: s.limits.max_crate_size,

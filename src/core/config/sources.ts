@@ -8,6 +8,7 @@
  *   LARDER_DATABASE                    database
  *   LARDER_PUBLIC_URL                  public_url
  *   LARDER_LOG_LEVEL                   log_level
+ *   LARDER_WORKERS                     workers
  *   LARDER_TLS_MODE                    tls.mode
  *   LARDER_TLS_CERT                    tls.cert
  *   LARDER_TLS_KEY                     tls.key
@@ -112,6 +113,7 @@ export function envSource(env: Record<string, string | undefined>, problems: str
       ['LARDER_DATABASE', ['database'], get('LARDER_DATABASE')],
       ['LARDER_PUBLIC_URL', ['public_url'], get('LARDER_PUBLIC_URL')],
       ['LARDER_LOG_LEVEL', ['log_level'], get('LARDER_LOG_LEVEL')],
+      ['LARDER_WORKERS', ['workers'], workersValue(get('LARDER_WORKERS'))],
       ['LARDER_TLS_MODE', ['tls', 'mode'], get('LARDER_TLS_MODE')],
       ['LARDER_TLS_CERT', ['tls', 'cert'], get('LARDER_TLS_CERT')],
       ['LARDER_TLS_KEY', ['tls', 'key'], get('LARDER_TLS_KEY')],
@@ -138,6 +140,7 @@ export function cliSource(o: ConfigOverrides, problems: string[], cwd: string): 
       ['--database', ['database'], o.database],
       ['--public-url', ['public_url'], o.publicUrl],
       ['--log-level', ['log_level'], o.logLevel],
+      ['--workers', ['workers'], workersValue(o.workers)],
       [o.tls !== undefined ? '--tls' : '--tls-cert/--tls-key', ['tls', 'mode'], tlsMode],
       ['--tls-cert', ['tls', 'cert'], o.tlsCert],
       ['--tls-key', ['tls', 'key'], o.tlsKey],
@@ -145,4 +148,9 @@ export function cliSource(o: ConfigOverrides, problems: string[], cwd: string): 
     problems,
     cwd,
   );
+}
+
+/** Strings from the environment or a flag: digits become the integer the schema wants. */
+function workersValue(v: string | undefined): number | string | undefined {
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : v;
 }

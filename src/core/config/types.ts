@@ -20,6 +20,8 @@ export interface LarderConfig {
   /** External base URL without a trailing slash; null = derive it from each request. */
   publicUrl: string | null;
   logLevel: string;
+  /** Server processes sharing the port (`workers = "auto"`: one per CPU). */
+  workers: number;
   /** File paths are absolute. */
   tls: TlsConfig;
   limits: { maxCrateSize: number; maxUnpackedSize: number; maxArchiveEntries: number; maxMetadataSize: number };
@@ -37,6 +39,8 @@ export interface ConfigOverrides {
   tlsCert?: string;
   tlsKey?: string;
   logLevel?: string;
+  /** A number or "auto". */
+  workers?: string;
 }
 
 /** Used when larder.toml defines no [[repos]]: a hosted repo per implemented format. */

@@ -108,6 +108,7 @@ export const SettingsSchema = z.strictObject({
   database: z.string().transform(via(parseDatabase)),
   public_url: z.string().transform(via(parsePublicUrl)),
   log_level: z.enum(LOG_LEVELS),
+  workers: z.union([z.int().min(1).max(256), z.literal('auto')]),
   tls: TlsSchema,
   limits: LimitsSchema,
   repos: z.array(RepoSchema),

@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { LarderError, toLarderError } from '../../core/errors.js';
 import { permits, requirePermission, type Principal } from '../../registry/auth.js';
 import { tokenFromAuthorization } from '../../registry/credentials.js';
 import { publicBaseUrl } from '../../registry/base-url.js';
+import type { IndexDoc } from '../../registry/index-docs.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { cargoRegistryConfig, cargoUrls, type CargoUrls } from './urls.js';
@@ -46,7 +47,7 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
   // whose login_url Cargo shows and passes to credential providers.
   app.setErrorHandler((err, req, reply) => {
     const e = toLarderError(err);
-    if (e.status >= 500) req.log.error({ err }, 'cargo request failed');
+    if (e.status >= 500) req.log.error({ reqId: req.id, err }, 'cargo request failed');
     if (e.status === 401) reply.header('www-authenticate', `Cargo login_url="${urlsOf(req).api}/me"`);
     reply.headers(e.headers).code(e.status).type('application/json').send({ errors: [{ detail: e.message }] });
   });
@@ -75,15 +76,26 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
     return cargoRegistryConfig(urlsOf(req), isPrivate);
   });
 
-  app.get('/index/*', async (req, reply) => {
-    await readGate(req);
-    const path = (req.params as { '*': string })['*'];
-    const name = crateNameFromIndexPath(path);
-    const doc = name ? await registry.docs.get(repo.id, path) : null;
+  /** Sends an index file, or 304 when the client's copy is current. */
+  function sendIndexDoc(req: FastifyRequest, reply: FastifyReply, path: string, doc: IndexDoc | null): FastifyReply {
     if (!doc) throw new LarderError('PACKAGE_NOT_FOUND', `no crate at index path ${path}`);
     reply.header('etag', doc.etag).header('last-modified', doc.lastModified).header('cache-control', 'no-cache');
     if (notModified(req, doc.etag, doc.updatedAt)) return reply.code(304).send();
     return reply.type('text/plain; charset=utf-8').send(doc.body);
+  }
+
+  // The hottest route: a cached public file is answered without a single await.
+  app.get('/index/*', (req, reply) => {
+    const path = (req.params as { '*': string })['*'];
+    if (!isPrivate) {
+      const cached = crateNameFromIndexPath(path) ? registry.docs.peek(repo.id, path) : null;
+      if (cached !== undefined) return sendIndexDoc(req, reply, path, cached);
+    }
+    return (async () => {
+      await readGate(req);
+      const doc = crateNameFromIndexPath(path) ? await registry.docs.get(repo.id, path) : null;
+      return sendIndexDoc(req, reply, path, doc);
+    })();
   });
 
   app.get('/api/v1/crates/:crate/:version/download', async (req, reply) => {

@@ -142,7 +142,7 @@ export class CargoService {
   private async commitPublish(p: Principal, meta: NewCrate, line: string, blob: StagedBlob): Promise<void> {
     const now = Date.now();
     try {
-      await inTransaction(this.registry.db, async (uow) => {
+      await inTransaction(this.registry, async (uow) => {
         const trx = uow.trx.withTables<CargoTables>();
         const { crate, created } = await this.lockOrCreateCrate(uow, meta, now);
         if (created) {
@@ -216,7 +216,7 @@ export class CargoService {
     const crate = await this.findCrate(name);
     if (!crate) fail('PACKAGE_NOT_FOUND', `crate \`${name}\` does not exist in this registry`);
     await this.requireOwner(p, crate);
-    await inTransaction(this.registry.db, async (uow) => {
+    await inTransaction(this.registry, async (uow) => {
       const trx = uow.trx.withTables<CargoTables>();
       // The lock publish takes first: otherwise a yank and a publish of one crate deadlock (40P01) or drop a line.
       if (this.registry.dialect === 'postgres') await trx.selectFrom('cargo_crates').select('id').where('id', '=', crate.id).forUpdate().execute();
@@ -256,7 +256,7 @@ export class CargoService {
       if (!user) fail('USER_NOT_FOUND', `there is no user \`${login}\` on this registry; an admin can create it with \`larder user add ${login}\``);
       users.push(user);
     }
-    await inTransaction(this.registry.db, async (uow) => {
+    await inTransaction(this.registry, async (uow) => {
       const trx = uow.trx.withTables<CargoTables>();
       for (const user of users) {
         if (add) {
