@@ -1,16 +1,26 @@
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import type { ConfigOverrides } from '../core/config.js';
-import { startLarder, type RunningLarder } from '../http/start.js';
+import type { ConfigOverrides, LarderConfig } from '../core/config.js';
+import { runPrimary } from '../http/cluster.js';
+import { clientBaseUrl, prepareLarder, startLarder } from '../http/start.js';
+import type { Registry } from '../registry/registry.js';
 import { configFrom, FORMATS, withStorageOptions, type StorageFlags } from './context.js';
 
 interface ServeFlags extends StorageFlags, ConfigOverrides {}
 
+export interface BannerInfo {
+  registry: Registry;
+  url: string;
+  caCertPath: string | null;
+  adminToken: string | null;
+  workers: number;
+}
+
 /** The banner `larder serve` prints: where it listens and how each client is configured. */
-export function startBanner(running: RunningLarder): string {
-  const { registry, url, caCertPath, adminToken } = running;
+export function startBanner({ registry, url, caCertPath, adminToken, workers }: BannerInfo): string {
   const cfg = registry.config;
   const out: string[] = [];
-  out.push(`Larder is serving on ${url}`);
+  out.push(`Larder is serving on ${url}${workers > 1 ? ` (${workers} worker processes)` : ''}`);
   out.push(`  data:     ${cfg.data}`);
   out.push(`  database: ${cfg.database.kind === 'sqlite' ? `SQLite ${cfg.database.path}` : 'PostgreSQL'}`);
   if (caCertPath) {
@@ -29,6 +39,46 @@ export function startBanner(running: RunningLarder): string {
   return out.join('\n');
 }
 
+/** Runs `stop` once on SIGINT or SIGTERM, then exits. */
+function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) return;
+    stopping = true;
+    void stop().finally(() => process.exit(0));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+async function serveSingle(config: LarderConfig): Promise<void> {
+  const running = await startLarder(config, { formats: FORMATS, adminToken: process.env.LARDER_ADMIN_TOKEN || undefined });
+  if (cluster.isWorker) {
+    // The primary printed the banner; a disconnect from it means shut down.
+    process.on('disconnect', () => void running.close().finally(() => process.exit(0)));
+    onShutdown(() => running.close());
+    return;
+  }
+  process.stdout.write(startBanner({ ...running, workers: 1 }));
+  onShutdown(async () => {
+    running.app.log.info('shutting down');
+    await running.close();
+  });
+}
+
+async function servePrimary(config: LarderConfig): Promise<void> {
+  const prepared = await prepareLarder(config, { formats: FORMATS, adminToken: process.env.LARDER_ADMIN_TOKEN || undefined });
+  cluster.setupPrimary({ exec: process.argv[1], args: process.argv.slice(2) });
+  const primary = runPrimary(config.workers, (port) => {
+    const url = clientBaseUrl(config, prepared.tls !== null, port);
+    process.stdout.write(startBanner({ ...prepared, url, workers: config.workers }));
+  });
+  onShutdown(async () => {
+    await primary.stop();
+    await prepared.registry.close();
+  });
+}
+
 /** `larder serve`. */
 export function serveCommand(program: Command): void {
   withStorageOptions(program.command('serve').description('run the registry server'))
@@ -37,20 +87,11 @@ export function serveCommand(program: Command): void {
     .option('--tls <mode>', '"self-signed" (local CA under DATA/tls) or "off"')
     .option('--tls-cert <file>', 'PEM certificate (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key')
+    .option('--workers <n>', 'server processes sharing the port: a number or "auto" (one per CPU)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .action(async (flags: ServeFlags) => {
       const config = configFrom(flags);
-      const running = await startLarder(config, { formats: FORMATS, adminToken: process.env.LARDER_ADMIN_TOKEN || undefined });
-      process.stdout.write(startBanner(running));
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        running.app.log.info({ signal }, 'shutting down');
-        await running.close();
-        process.exit(0);
-      };
-      process.on('SIGINT', () => void stop('SIGINT'));
-      process.on('SIGTERM', () => void stop('SIGTERM'));
+      if (config.workers > 1 && cluster.isPrimary) await servePrimary(config);
+      else await serveSingle(config);
     });
 }

@@ -27,8 +27,16 @@ export interface StartOptions {
   adminToken?: string;
 }
 
-/** Opens storage, prepares TLS, and listens: everything `larder serve` does before printing. */
-export async function startLarder(config: LarderConfig, opts: StartOptions): Promise<RunningLarder> {
+/** Storage opened and migrated, the admin bootstrapped and TLS material ready: all but listening. */
+export interface PreparedLarder {
+  registry: Registry;
+  tls: TlsMaterial | null;
+  caCertPath: string | null;
+  adminToken: string | null;
+}
+
+/** Everything `larder serve` does before it listens; the cluster primary does only this. */
+export async function prepareLarder(config: LarderConfig, opts: StartOptions): Promise<PreparedLarder> {
   fs.mkdirSync(config.data, { recursive: true });
   const registry = await openRegistry(config, opts.formats);
   try {
@@ -43,15 +51,30 @@ export async function startLarder(config: LarderConfig, opts: StartOptions): Pro
     } else if (config.tls.mode === 'files') {
       tls = { key: fs.readFileSync(config.tls.key, 'utf8'), cert: fs.readFileSync(config.tls.cert, 'utf8') };
     }
+    return { registry, tls, caCertPath, adminToken };
+  } catch (err) {
+    await registry.close();
+    throw err;
+  }
+}
+
+/** The base URL clients use for a server listening on `port`. */
+export function clientBaseUrl(config: LarderConfig, tls: boolean, port: number): string {
+  const host = isWildcard(config.listen.host) ? '127.0.0.1' : config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  return config.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`;
+}
+
+/** Opens storage, prepares TLS, and listens: one server process. */
+export async function startLarder(config: LarderConfig, opts: StartOptions): Promise<RunningLarder> {
+  const { registry, tls, caCertPath, adminToken } = await prepareLarder(config, opts);
+  try {
     const logging = opts.logger === false ? null : createLogging(config.logLevel);
     const app = await buildServer(registry, { tls, logger: logging?.logger ?? null, accessLog: logging?.access ?? null });
     await app.listen({ host: config.listen.host, port: config.listen.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;
-    const host = isWildcard(config.listen.host) ? '127.0.0.1' : config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
-    const url = config.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`;
     return {
-      app, registry, url, caCertPath, adminToken,
+      app, registry, url: clientBaseUrl(config, tls !== null, port), caCertPath, adminToken,
       close: async () => {
         await app.close();
         await registry.close();

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { sql } from 'kysely';
 import type { Trx } from '../storage/db.js';
 
@@ -31,8 +31,9 @@ export async function listenForIndexChanges(
   let client: pg.Client | null = null;
   let retry: NodeJS.Timeout | null = null;
 
+  const { default: pgModule } = await import('pg');
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: url });
+    const c = new pgModule.Client({ connectionString: url });
     c.on('notification', (msg) => {
       if (msg.channel !== INDEX_CHANNEL || !msg.payload) return;
       const nl = msg.payload.indexOf('\n');

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { strongEtag } from '../core/hash.js';
 import type { Db } from '../storage/db.js';
+import type { IndexPeers } from './cluster-peers.js';
 import type { UnitOfWork } from './tx.js';
 
 /** A materialised file a client reads for metadata, with the validators HTTP caching needs. */
@@ -33,6 +34,8 @@ export class IndexDocs {
     private readonly db: Db,
     /** Set when several nodes share the database: changes are then announced to all of them. */
     private readonly announce: ((uow: UnitOfWork, repoId: number, path: string) => Promise<void>) | null = null,
+    /** Set in a cluster worker: sibling processes drop their copy before the write is acknowledged. */
+    private readonly peers: IndexPeers | null = null,
     maxBytes = 256 * 1024 * 1024,
   ) {
     this.cache = new LRUCache<string, Cached>({
@@ -78,7 +81,7 @@ export class IndexDocs {
       .onConflict((oc) => oc.columns(['repo_id', 'path']).doUpdateSet({ body, etag: doc.etag, updated_at: doc.updatedAt }))
       .execute();
     await this.announce?.(uow, repoId, path);
-    uow.afterCommit(() => this.invalidate(repoId, path));
+    this.afterCommit(uow, repoId, path);
     return doc;
   }
 
@@ -86,7 +89,14 @@ export class IndexDocs {
   async remove(uow: UnitOfWork, repoId: number, path: string): Promise<void> {
     await uow.trx.deleteFrom('index_docs').where('repo_id', '=', repoId).where('path', '=', path).execute();
     await this.announce?.(uow, repoId, path);
-    uow.afterCommit(() => this.invalidate(repoId, path));
+    this.afterCommit(uow, repoId, path);
+  }
+
+  private afterCommit(uow: UnitOfWork, repoId: number, path: string): void {
+    uow.afterCommit(async () => {
+      this.invalidate(repoId, path);
+      await this.peers?.changed(repoId, path);
+    });
   }
 
   /** Forgets a cached document (after a local commit, or a change announced by another node). */

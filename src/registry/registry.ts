@@ -5,6 +5,7 @@ import { openDatabase, type Db, type DatabaseHandle, type Dialect } from '../sto
 import { FsBlobStore } from '../storage/fs-blobs.js';
 import { Auth } from './auth.js';
 import type { FormatPlugin } from './format.js';
+import { clusterPeers } from './cluster-peers.js';
 import { announceIndexChange, listenForIndexChanges } from './events.js';
 import { IndexDocs } from './index-docs.js';
 import { Metrics } from './metrics.js';
@@ -33,7 +34,9 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
   try {
     const repos = await syncRepos(handle.db, config.repos);
     const shared = config.database.kind === 'postgres';
-    const docs = new IndexDocs(handle.db, shared ? (uow, repoId, p) => announceIndexChange(uow.trx, repoId, p) : null);
+    // Sibling worker processes learn of changes through the primary (and answer before the write is acknowledged).
+    const peers = clusterPeers((repoId, p) => docs.invalidate(repoId, p));
+    const docs: IndexDocs = new IndexDocs(handle.db, shared ? (uow, repoId, p) => announceIndexChange(uow.trx, repoId, p) : null, peers);
     // Other nodes change index documents too; their commits reach this node's cache as notifications.
     const listener = config.database.kind === 'postgres'
       ? await listenForIndexChanges(config.database.url, (repoId, p) => docs.invalidate(repoId, p), () => docs.clear())

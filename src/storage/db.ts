@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { coreMigrations } from './migrations.js';
@@ -26,7 +26,7 @@ export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgre
 
 /** Opens SQLite (WAL) or PostgreSQL and brings the schema up to date with every migration given. */
 export async function openDatabase(target: DatabaseTarget, extra: DialectMigration[] = []): Promise<DatabaseHandle> {
-  const handle = target.kind === 'sqlite' ? openSqlite(target.path) : openPostgres(target.url);
+  const handle = target.kind === 'sqlite' ? openSqlite(target.path) : await openPostgres(target.url);
   try {
     await migrate(handle, [...coreMigrations, ...extra]);
   } catch (err) {
@@ -48,16 +48,17 @@ function openSqlite(file: string): DatabaseHandle {
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 
-// int8 and numeric come back from pg as strings; Larder's counters and times fit in a double.
-const pgTypes = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === 20 || oid === 1700) return (v: string) => Number(v);
-    return pg.types.getTypeParser(oid, format);
-  },
-} as pg.CustomTypesConfig;
-
-function openPostgres(url: string): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max: 10, types: pgTypes });
+// Loaded only when PostgreSQL is configured: it costs ~100 ms of every SQLite start.
+async function openPostgres(url: string): Promise<DatabaseHandle> {
+  const { default: pgModule } = await import('pg');
+  // int8 and numeric come back from pg as strings; Larder's counters and times fit in a double.
+  const types = {
+    getTypeParser(oid: number, format?: 'text' | 'binary') {
+      if (oid === 20 || oid === 1700) return (v: string) => Number(v);
+      return pgModule.types.getTypeParser(oid, format);
+    },
+  } as pg.CustomTypesConfig;
+  const pool = new pgModule.Pool({ connectionString: url, max: 10, types });
   // An idle connection that drops (server restart, or shutdown racing pool.end) makes the pool emit
   // 'error', which crashes the process without a listener; the pool discards that client itself.
   // An idle client whose server went away (restart, failover) errors here; pg drops it from
