@@ -43,42 +43,53 @@ export async function indexRead(dir: string): Promise<BenchReport> {
   const targets: BenchReport['targets'] = [];
   const hot = files[order[0]];
 
+  /** One server under the Zipf load and under the 304 load. */
+  const measure = async (name: string, url: string, ca: Buffer | null, tls: boolean) => {
+    const list = uris(url);
+    await h2load({ uris: list, clients: CLIENTS, requests: 20_000, h1: !tls, dir }); // warm-up
+    const full = await h2load({ uris: list, clients: CLIENTS, requests: REQUESTS, h1: !tls, dir });
+    const etag = String((await request(`${url}/cargo/index/${hot.path}`, { ca })).headers.etag);
+    const hotList = path.join(dir, `hot-${name}.txt`);
+    fs.writeFileSync(hotList, `${url}/cargo/index/${hot.path}\n`);
+    const notModified = await h2load({ uris: hotList, clients: CLIENTS, requests: REQUESTS, h1: !tls, dir, headers: [`if-none-match: ${etag}`] });
+    return { full, notModified };
+  };
+  const non200 = (r: LoadResult, ok: string) => String(r.requests - (r.statuses[ok] ?? 0));
+
   for (const tls of [true, false]) {
     const transport = tls ? 'TLS + HTTP/2' : 'HTTP/1.1';
-    const larder = await startLarder({ data, tls });
-    const ca = larder.caCertPath ? fs.readFileSync(larder.caCertPath) : null;
     const nginx = await startNginx({
       dir: path.join(dir, `nginx-${tls}`), root: nginxRoot,
       tls: tls ? { cert: path.join(data, 'tls', 'server.pem'), key: path.join(data, 'tls', 'server-key.pem') } : undefined,
     });
+    const results: Record<string, { full: LoadResult; notModified: LoadResult }> = {};
     try {
-      const results: Record<string, { full: LoadResult; notModified: LoadResult }> = {};
-      for (const [name, url] of [['nginx', nginx.url], ['larder', larder.url]] as const) {
-        const list = uris(url);
-        await h2load({ uris: list, clients: CLIENTS, requests: 20_000, h1: !tls, dir }); // warm-up
-        const full = await h2load({ uris: list, clients: CLIENTS, requests: REQUESTS, h1: !tls, dir });
-        const first = await request(`${url}/cargo/index/${hot.path}`, { ca });
-        const etag = String(first.headers.etag);
-        const hotList = path.join(dir, `hot-${name}.txt`);
-        fs.writeFileSync(hotList, `${url}/cargo/index/${hot.path}\n`);
-        const notModified = await h2load({ uris: hotList, clients: CLIENTS, requests: REQUESTS, h1: !tls, dir, headers: [`if-none-match: ${etag}`] });
-        results[name] = { full, notModified };
-      }
-      for (const kind of ['full', 'notModified'] as const) {
-        const n = results.nginx[kind];
-        const l = results.larder[kind];
-        const label = kind === 'full' ? transport : `${transport}, 304`;
-        const non200 = (r: LoadResult, ok: string) => String(r.requests - (r.statuses[ok] ?? 0));
-        const ok = kind === 'full' ? '200' : '304';
-        rows.push([label, 'nginx', n.reqPerSec.toFixed(0), n.p50ms.toFixed(2), n.p99ms.toFixed(2), non200(n, ok), '', '']);
-        rows.push([label, 'larder', l.reqPerSec.toFixed(0), l.p50ms.toFixed(2), l.p99ms.toFixed(2), non200(l, ok), ratio(l.reqPerSec, n.reqPerSec), ratio(l.p99ms, n.p99ms)]);
-        targets.push({ what: `${label}: req/s ${ratio(l.reqPerSec, n.reqPerSec)} of nginx (target ≥ 0.6x)`, ok: l.reqPerSec >= 0.6 * n.reqPerSec });
-        targets.push({ what: `${label}: p99 ${ratio(l.p99ms, n.p99ms)} of nginx (target ≤ 2x)`, ok: l.p99ms <= 2 * n.p99ms });
-        if (l.statuses[ok] !== l.requests) targets.push({ what: `${label}: every Larder response was ${ok}`, ok: false });
-      }
+      results.nginx = await measure('nginx', nginx.url, null, tls);
     } finally {
-      await larder.stop();
       await nginx.stop();
+    }
+    // One process, then one per CPU (`workers = "auto"`, as nginx's `worker_processes auto`).
+    for (const workers of ['1', 'auto']) {
+      const larder = await startLarder({ data, tls, env: { LARDER_WORKERS: workers } });
+      try {
+        results[`larder, workers ${workers}`] = await measure(`larder-${workers}`, larder.url, larder.caCertPath ? fs.readFileSync(larder.caCertPath) : null, tls);
+      } finally {
+        await larder.stop();
+      }
+    }
+    for (const kind of ['full', 'notModified'] as const) {
+      const label = kind === 'full' ? transport : `${transport}, 304`;
+      const ok = kind === 'full' ? '200' : '304';
+      const n = results.nginx[kind];
+      if (n.statuses[ok] !== n.requests) throw new Error(`nginx answered ${non200(n, ok)} of ${n.requests} requests with something other than ${ok}`);
+      rows.push([label, 'nginx', n.reqPerSec.toFixed(0), n.p50ms.toFixed(2), n.p99ms.toFixed(2), non200(n, ok), '', '']);
+      for (const [name, r] of Object.entries(results).filter(([k]) => k !== 'nginx')) {
+        const l = r[kind];
+        rows.push([label, name, l.reqPerSec.toFixed(0), l.p50ms.toFixed(2), l.p99ms.toFixed(2), non200(l, ok), ratio(l.reqPerSec, n.reqPerSec), ratio(l.p99ms, n.p99ms)]);
+        targets.push({ what: `${label}, ${name}: req/s ${ratio(l.reqPerSec, n.reqPerSec)} of nginx (target ≥ 0.6x)`, ok: l.reqPerSec >= 0.6 * n.reqPerSec });
+        targets.push({ what: `${label}, ${name}: p99 ${ratio(l.p99ms, n.p99ms)} of nginx (target ≤ 2x)`, ok: l.p99ms <= 2 * n.p99ms });
+        if (l.statuses[ok] !== l.requests) targets.push({ what: `${label}, ${name}: every response was ${ok}`, ok: false });
+      }
     }
   }
   return {
@@ -87,7 +98,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     targets,
     notes: [
       `${CRATES} index files, median ${sizes[CRATES >> 1]} B, p99 ${sizes[Math.floor(CRATES * 0.99)]} B, max ${sizes[CRATES - 1]} B; ${REQUESTS} requests by ${CLIENTS} connections (h2load, 10 streams each over h2), Zipf s=1 over crates; 304 rows: one hot file with its ETag in If-None-Match.`,
-      'nginx: worker_processes auto, access log on; Larder: one process, request log on.',
+      'nginx: worker_processes auto, access log on; Larder: request log on, one process and `workers = "auto"`; the load generator shares the 2 cores.',
     ],
   };
 }

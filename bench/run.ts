@@ -1,7 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { coldStartBench } from './cold-start.js';
+import { download } from './download.js';
 import { indexRead } from './index-read.js';
+import { publish } from './publish.js';
+import { resolveBench } from './resolve.js';
 import { appendResults, machineLine, textTable, type BenchReport } from './lib/results.js';
 
 type Bench = (dir: string) => Promise<BenchReport>;
@@ -9,6 +13,10 @@ type Bench = (dir: string) => Promise<BenchReport>;
 /** Every benchmark, by the name `npm run bench -- <name>` takes, with the peers it reports versions of. */
 const BENCHES: Record<string, { run: Bench; peers: string[] }> = {
   'index-read': { run: indexRead, peers: ['nginx', 'h2load'] },
+  publish: { run: publish, peers: ['nginx'] },
+  download: { run: download, peers: ['nginx'] },
+  resolve: { run: resolveBench, peers: ['nginx', 'cargo'] },
+  'cold-start': { run: coldStartBench, peers: ['nginx'] },
 };
 
 async function main(): Promise<void> {

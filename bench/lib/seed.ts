@@ -43,7 +43,7 @@ export async function seedCargoIndex(data: string, files: IndexFile[], nginxRoot
   try {
     const repo = registry.repos.get('cargo')!;
     for (let i = 0; i < files.length; i += 1000) {
-      await inTransaction(registry.db, async (uow) => {
+      await inTransaction(registry, async (uow) => {
         for (const f of files.slice(i, i + 1000)) await registry.docs.put(uow, repo.id, f.path, f.body);
       });
     }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /** A blob written to a temporary place and hashed; nothing can read it until `commit`. */
 export interface StagedBlob {
@@ -17,6 +17,12 @@ export interface StagedBlob {
 export interface BlobHandle {
   size: number;
   stream(range?: { start: number; end: number }): Readable;
+  /**
+   * Writes the whole blob to `dest` (not ending it) through one reused buffer, waiting for each
+   * write to be taken before reading on: constant memory, where a stream would leave a fresh
+   * 64 KiB Buffer per chunk for the garbage collector (≈ 85 MB resident under 100 downloads).
+   */
+  copyTo(dest: Writable): Promise<void>;
 }
 
 /** Content-addressed (sha256) storage of immutable bytes: archives, tarballs, crates. */

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LarderError } from '../core/errors.js';
 import { formatSize } from '../core/units.js';
@@ -80,6 +80,7 @@ export class FsBlobStore implements BlobStore {
     return {
       size,
       stream: (range) => fs.createReadStream(file, range ? { start: range.start, end: range.end } : {}),
+      copyTo: (dest) => copyFile(file, dest),
     };
   }
 
@@ -107,5 +108,23 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
     return (await fsp.readdir(dir)).sort();
   } catch {
     return [];
+  }
+}
+
+const COPY_CHUNK = 64 * 1024;
+
+async function copyFile(file: string, dest: Writable): Promise<void> {
+  const handle = await fsp.open(file, 'r');
+  const buffer = Buffer.allocUnsafe(COPY_CHUNK);
+  try {
+    for (let position = 0; ; ) {
+      const { bytesRead } = await handle.read(buffer, 0, COPY_CHUNK, position);
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      if (dest.destroyed) throw new Error('the client went away');
+      await new Promise<void>((resolve, reject) => dest.write(buffer.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve())));
+    }
+  } finally {
+    await handle.close();
   }
 }

@@ -6,6 +6,7 @@ import { tokenFromAuthorization } from '../../registry/credentials.js';
 import { publicBaseUrl } from '../../registry/base-url.js';
 import type { IndexDoc } from '../../registry/index-docs.js';
 import type { Registry } from '../../registry/registry.js';
+import { sendBlob } from '../../registry/send-blob.js';
 import type { Repo } from '../../registry/repos.js';
 import { cargoRegistryConfig, cargoUrls, type CargoUrls } from './urls.js';
 import { cargoRegistryName } from './client-setup.js';
@@ -106,11 +107,10 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
     if (!file || !blob) throw new LarderError('VERSION_NOT_FOUND', `crate \`${crate}\` has no version ${version} in this registry`);
     reply
       .header('content-type', 'application/gzip')
-      .header('content-length', String(blob.size))
       .header('cache-control', isPrivate ? 'private, max-age=31536000, immutable' : 'public, max-age=31536000, immutable')
       .header('etag', `"${file.cksum}"`);
     if (req.headers['if-none-match'] === `"${file.cksum}"`) return reply.code(304).send();
-    return reply.send(blob.stream());
+    return sendBlob(req, reply, blob);
   });
 
   app.get('/api/v1/crates', async (req) => {
