@@ -3,10 +3,13 @@ import type { Counter, Histogram } from 'prom-client';
 import type { Registry } from '../registry/registry.js';
 import type { AccessLine } from './logger.js';
 
-interface Labels {
+export interface Labels {
   repo: string;
   format: string;
 }
+
+/** Accounts for one answered request: metrics and the access log line. */
+export type RequestRecorder = (labels: Labels, status: number, ms: number, reqId: string, method: string, url: string) => void;
 
 /** Labels a request by the repo its first path segment names (or `-` for Larder's own routes). */
 function labelsOf(registry: Registry, req: FastifyRequest): Labels {
@@ -18,20 +21,14 @@ function labelsOf(registry: Registry, req: FastifyRequest): Labels {
 }
 
 /**
- * Request metrics and one JSON log line per request, with its request id. This runs on every
- * request, index reads included, so labelled metric children are looked up once and reused.
+ * The recorder behind every request, index reads included, so labelled metric children are
+ * looked up once and reused.
  */
-export function observe(app: FastifyInstance, registry: Registry, accessLog: ((line: AccessLine) => void) | null): void {
+export function requestRecorder(registry: Registry, accessLog: ((line: AccessLine) => void) | null): RequestRecorder {
   const { metrics } = registry;
   const counters = new Map<string, Counter.Internal>();
   const timers = new Map<string, Histogram.Internal<'repo' | 'format'>>();
-  app.addHook('onRequest', (req, reply, done) => {
-    reply.header('x-request-id', req.id);
-    done();
-  });
-  app.addHook('onResponse', (req, reply, done) => {
-    const labels = labelsOf(registry, req);
-    const status = reply.statusCode;
+  return (labels, status, ms, reqId, method, url) => {
     const key = `${labels.repo}\0${labels.format}`;
     let counter = counters.get(`${key}\0${status}`);
     if (!counter) {
@@ -44,8 +41,19 @@ export function observe(app: FastifyInstance, registry: Registry, accessLog: ((l
       timers.set(key, timer);
     }
     counter.inc();
-    timer.observe(reply.elapsedTime / 1000);
-    accessLog?.({ reqId: req.id, method: req.method, url: req.url, status, ms: Math.round(reply.elapsedTime * 100) / 100, repo: labels.repo });
+    timer.observe(ms / 1000);
+    accessLog?.({ reqId, method, url, status, ms: Math.round(ms * 100) / 100, repo: labels.repo });
+  };
+}
+
+/** Request ids on every response, and the recorder run for every request Fastify answers. */
+export function observe(app: FastifyInstance, registry: Registry, record: RequestRecorder): void {
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header('x-request-id', req.id);
+    done();
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    record(labelsOf(registry, req), reply.statusCode, reply.elapsedTime, req.id, req.method, req.url);
     done();
   });
 }

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2 from 'node:http2';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { toLarderError } from '../core/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { adminRoutes } from './admin-routes.js';
 import type { AccessLine } from './logger.js';
-import { observe } from './observe.js';
+import { observe, requestRecorder } from './observe.js';
+import { fastIndexReader } from './fast-index.js';
 
 export interface TlsMaterial {
   key: string;
@@ -37,10 +40,22 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
     return503OnClosing: true,
     forceCloseConnections: true,
   };
+  const record = requestRecorder(registry, opts.accessLog ?? null);
+  const fastRoutes = [...registry.repos.values()].flatMap((repo) => registry.formats.get(repo.format)?.fastIndex?.(repo) ?? []);
+  const fast = fastIndexReader(fastRoutes, registry.docs, record);
+  // Our own server, so cached index reads are answered before Fastify's router (http/fast-index.ts).
+  const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
+      if (!fast(req, res)) handler(req, res);
+    };
+    return opts.tls
+      ? http2.createSecureServer({ allowHTTP1: true, key: opts.tls.key, cert: opts.tls.cert }, listener as never)
+      : http.createServer(listener);
+  };
   const app = (
     opts.tls
-      ? Fastify({ ...common, http2: true, https: { allowHTTP1: true, key: opts.tls.key, cert: opts.tls.cert } } as FastifyServerOptions)
-      : Fastify(common)
+      ? Fastify({ ...common, http2: true, https: { allowHTTP1: true }, serverFactory } as unknown as FastifyServerOptions)
+      : Fastify({ ...common, serverFactory } as FastifyServerOptions)
   ) as FastifyInstance;
 
   app.setErrorHandler((err, req, reply) => {
@@ -52,7 +67,7 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
     reply.code(404).send({ error: { code: 'NOT_FOUND', message: `nothing at ${req.method} ${req.url}` } });
   });
 
-  observe(app, registry, opts.accessLog ?? null);
+  observe(app, registry, record);
   await app.register(adminRoutes, { registry });
   for (const repo of registry.repos.values()) {
     const plugin = registry.formats.get(repo.format);

@@ -17,6 +17,22 @@ export interface ClientSetupOptions {
   caCertPath?: string;
 }
 
+/**
+ * Index documents the HTTP layer may answer straight from the cache for one public repo:
+ * URLs under `prefix` whose rest `docPath` maps to a document path.
+ */
+export interface FastIndexRoute {
+  repoId: number;
+  repo: string;
+  format: string;
+  /** e.g. `/cargo/index/` */
+  prefix: string;
+  /** The document path for the rest of the URL, or null when the route must decide. */
+  docPath(rest: string): string | null;
+  contentType: string;
+  cacheControl: string;
+}
+
 /** The one interface through which a format plugs into Larder. */
 export interface FormatPlugin {
   format: Format;
@@ -25,4 +41,6 @@ export interface FormatPlugin {
   /** Registers the repo's routes; Larder mounts them under `/{repo.name}`. */
   routes(app: FastifyInstance, opts: { registry: Registry; repo: Repo }): Promise<void>;
   clientSetup(repo: Repo, baseUrl: string, opts: ClientSetupOptions): ClientSetup;
+  /** Cached documents of this repo that need no route logic (public reads), if any. */
+  fastIndex?(repo: Repo): FastIndexRoute | null;
 }

@@ -1,7 +1,8 @@
 import type { FormatPlugin } from '../../registry/format.js';
 import { cargoClientSnippet } from './client-setup.js';
 import { cargoMigrations } from './migrations.js';
-import { cargoRoutes } from './routes.js';
+import { crateNameFromIndexPath } from './names.js';
+import { cargoRoutes, INDEX_CACHE_CONTROL, INDEX_CONTENT_TYPE } from './routes.js';
 import { cargoUrls } from './urls.js';
 
 /** Cargo: a sparse index, `.crate` downloads and the crates.io Web API. */
@@ -9,6 +10,18 @@ export const cargoFormat: FormatPlugin = {
   format: 'cargo',
   migrations: cargoMigrations,
   routes: cargoRoutes,
+  fastIndex(repo) {
+    if (repo.visibility !== 'public' || repo.kind !== 'hosted') return null;
+    return {
+      repoId: repo.id,
+      repo: repo.name,
+      format: 'cargo',
+      prefix: `/${repo.name}/index/`,
+      docPath: (rest) => (crateNameFromIndexPath(rest) ? rest : null),
+      contentType: INDEX_CONTENT_TYPE,
+      cacheControl: INDEX_CACHE_CONTROL,
+    };
+  },
   clientSetup(repo, baseUrl, opts) {
     const urls = cargoUrls(baseUrl, repo.name);
     return { url: urls.sparseIndex, snippet: cargoClientSnippet(repo, urls, opts.caCertPath) };

@@ -21,6 +21,10 @@ declare module 'fastify' {
   }
 }
 
+export const INDEX_CONTENT_TYPE = 'text/plain; charset=utf-8';
+// Cargo revalidates with If-None-Match; a max-age would hide new versions from `cargo publish`.
+export const INDEX_CACHE_CONTROL = 'no-cache';
+
 /** Cargo's sparse index and Web API for one hosted repo, mounted at `/{repo}`. */
 export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
   if (repo.kind !== 'hosted') {
@@ -80,9 +84,9 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
   /** Sends an index file, or 304 when the client's copy is current. */
   function sendIndexDoc(req: FastifyRequest, reply: FastifyReply, path: string, doc: IndexDoc | null): FastifyReply {
     if (!doc) throw new LarderError('PACKAGE_NOT_FOUND', `no crate at index path ${path}`);
-    reply.header('etag', doc.etag).header('last-modified', doc.lastModified).header('cache-control', 'no-cache');
+    reply.header('etag', doc.etag).header('last-modified', doc.lastModified).header('cache-control', INDEX_CACHE_CONTROL);
     if (notModified(req, doc.etag, doc.updatedAt)) return reply.code(304).send();
-    return reply.type('text/plain; charset=utf-8').send(doc.body);
+    return reply.type(INDEX_CONTENT_TYPE).send(doc.body);
   }
 
   // The hottest route: a cached public file is answered without a single await.
