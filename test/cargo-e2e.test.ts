@@ -345,10 +345,26 @@ interface SeenRequest {
   session: object | null;
 }
 
-/** Records every request as the raw Node server sees it: HTTP version, HTTP/2 session, headers. */
+/**
+ * Records every request as the raw Node server sees it: HTTP version, HTTP/2 session, headers.
+ * HTTP/2 requests are taken from the server's streams (Larder answers cached index reads on the
+ * stream itself), HTTP/1.1 requests from its request events.
+ */
 function recordRequests(larder: TestLarder, into: SeenRequest[]): void {
-  type AnyRequest = import('node:http2').Http2ServerRequest | import('node:http').IncomingMessage;
-  (larder.app.server as unknown as EventEmitter).on('request', (req: AnyRequest) => {
+  const server = larder.app.server as unknown as EventEmitter;
+  server.on('stream', (stream: import('node:http2').ServerHttp2Stream, headers: import('node:http2').IncomingHttpHeaders) => {
+    into.push({
+      method: String(headers[':method'] ?? ''),
+      url: String(headers[':path'] ?? ''),
+      httpVersion: '2.0',
+      userAgent: String(headers['user-agent'] ?? ''),
+      authorization: headers.authorization !== undefined,
+      expect: headers.expect as string | undefined,
+      session: stream.session ?? null,
+    });
+  });
+  server.on('request', (req: import('node:http').IncomingMessage) => {
+    if (req.httpVersionMajor === 2) return;
     into.push({
       method: req.method ?? '',
       url: req.url ?? '',
@@ -356,7 +372,7 @@ function recordRequests(larder: TestLarder, into: SeenRequest[]): void {
       userAgent: String(req.headers['user-agent'] ?? ''),
       authorization: req.headers.authorization !== undefined,
       expect: req.headers.expect as string | undefined,
-      session: 'stream' in req ? (req.stream.session ?? null) : null,
+      session: null,
     });
   });
 }

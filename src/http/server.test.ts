@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simplePublishBody } from '../../test/support/cargo.js';
 import { startTestLarder, type TestLarder } from '../../test/support/larder.js';
 
 let larder: TestLarder;
@@ -80,6 +81,41 @@ describe('HTTP server', () => {
     expect(metrics).toMatch(/larder_http_requests_total\{repo="cargo",format="cargo",status="404"\} \d+/);
     expect(metrics).toMatch(/larder_http_request_duration_seconds_bucket\{le="0.005",repo="cargo",format="cargo"\} \d+/);
     expect(metrics).toMatch(/larder_index_cache_misses_total \d+/);
+  });
+
+  it('answers a cached index read (fast path) exactly as the route answered the first, uncached one', async () => {
+    const { body } = await simplePublishBody('fastpath', '1.0.0');
+    const published = await new Promise<number>((resolve, reject) => {
+      const req = https.request(`${larder.url}/cargo/api/v1/crates/new`, { method: 'PUT', ca, headers: { authorization: larder.adminToken } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(published).toBe(200);
+    const path = '/cargo/index/fa/st/fastpath';
+    const strip = (h: Record<string, unknown>) => {
+      const { date: _d, 'x-request-id': id, connection: _c, 'keep-alive': _k, ...rest } = h;
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      return rest;
+    };
+    const first = await getH1(path);
+    const second = await getH1(path);
+    expect(second.body).toBe(first.body);
+    expect(strip(second.headers)).toEqual(strip(first.headers));
+    expect(strip(first.headers)).toMatchObject({ 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+    const h2 = await getH2(path);
+    expect(h2.body).toBe(first.body);
+    const etag = String(first.headers.etag);
+    const revalidated = await getH1(path, { 'if-none-match': etag });
+    expect(revalidated.status).toBe(304);
+    expect(revalidated.body).toBe('');
+    expect(revalidated.headers.etag).toBe(etag);
+    const kept = await getH1(path, { 'x-request-id': 'fast-123' });
+    expect(kept.headers['x-request-id']).toBe('fast-123');
+    const metrics = (await getH1('/-/metrics')).body;
+    expect(metrics).toMatch(/larder_http_requests_total\{repo="cargo",format="cargo",status="304"\} 1/);
   });
 
   it('lists repositories with their client URLs', async () => {

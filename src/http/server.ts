@@ -7,7 +7,7 @@ import type { Registry } from '../registry/registry.js';
 import { adminRoutes } from './admin-routes.js';
 import type { AccessLine } from './logger.js';
 import { observe, requestRecorder } from './observe.js';
-import { fastIndexReader } from './fast-index.js';
+import { answerHttp1, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
 
 export interface TlsMaterial {
   key: string;
@@ -42,15 +42,16 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
   };
   const record = requestRecorder(registry, opts.accessLog ?? null);
   const fastRoutes = [...registry.repos.values()].flatMap((repo) => registry.formats.get(repo.format)?.fastIndex?.(repo) ?? []);
-  const fast = fastIndexReader(fastRoutes, registry.docs, record);
+  const answer = fastIndexAnswerer(fastRoutes, registry.docs, record);
   // Our own server, so cached index reads are answered before Fastify's router (http/fast-index.ts).
   const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
     const listener = (req: IncomingMessage, res: ServerResponse) => {
-      if (!fast(req, res)) handler(req, res);
+      if (!answerHttp1(answer, req, res)) handler(req, res);
     };
-    return opts.tls
-      ? http2.createSecureServer({ allowHTTP1: true, key: opts.tls.key, cert: opts.tls.cert }, listener as never)
-      : http.createServer(listener);
+    if (!opts.tls) return http.createServer(listener);
+    const server = http2.createSecureServer({ allowHTTP1: true, key: opts.tls.key, cert: opts.tls.cert }, listener as never);
+    answerHttp2Streams(server, answer);
+    return server;
   };
   const app = (
     opts.tls
