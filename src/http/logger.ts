@@ -19,25 +19,38 @@ export interface AccessLine {
 
 const LEVEL_INFO = 30;
 
+const ACCESS_FLUSH_BYTES = 32 * 1024;
+const ACCESS_FLUSH_MS = 200;
+
 /**
- * JSON lines on stdout through one buffered destination (flushed at 4 KiB, every second and
- * at exit). Request lines bypass pino's generic serialiser: with one per request, pino's
- * ~5 µs per line was a quarter of an index read's cost. They have pino's shape, so log
- * tooling sees one stream.
+ * JSON lines on stdout. Request lines bypass pino's generic serialiser and are batched: with
+ * one per request, pino's ~5 µs per line (and sonic-boom's own buffering, ~4 µs) were a
+ * quarter of an index read's cost; a joined 32 KiB write is well under 1 µs a line. They have
+ * pino's shape, so log tooling sees one stream; they reach it within 200 ms.
  */
 export function createLogging(level: string): Logging {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  setInterval(() => destination.flush(), 1000).unref();
-  process.once('exit', () => destination.flushSync());
+  const destination = pino.destination({ dest: 1, sync: true });
   const logger = pino({ level }, destination);
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  const flush = () => {
+    if (pending.length === 0) return;
+    const chunk = pending.join('');
+    pending = [];
+    pendingBytes = 0;
+    destination.write(chunk);
+  };
+  setInterval(flush, ACCESS_FLUSH_MS).unref();
+  process.once('exit', flush);
   const prefix = `{"level":${LEVEL_INFO},"time":`;
   const bindings = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`;
   const access = logger.isLevelEnabled('info')
     ? (l: AccessLine) => {
-        destination.write(
-          `${prefix}${Date.now()}${bindings},"reqId":${JSON.stringify(l.reqId)},"method":"${l.method}","url":${JSON.stringify(l.url)},"status":${l.status},"ms":${l.ms},"repo":${JSON.stringify(l.repo)},"msg":"request"}\n`,
-        );
+        const line = `${prefix}${Date.now()}${bindings},"reqId":${JSON.stringify(l.reqId)},"method":"${l.method}","url":${JSON.stringify(l.url)},"status":${l.status},"ms":${l.ms},"repo":${JSON.stringify(l.repo)},"msg":"request"}\n`;
+        pending.push(line);
+        pendingBytes += line.length;
+        if (pendingBytes >= ACCESS_FLUSH_BYTES) flush();
       }
     : null;
-  return { logger, access, flush: () => destination.flushSync() };
+  return { logger, access, flush };
 }
