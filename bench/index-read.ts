@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { ensureSelfSignedTls } from '../src/http/tls.js';
 import { h2load, type LoadResult } from './lib/h2load.js';
 import { request } from './lib/http.js';
 import { startLarder } from './lib/larder.js';
@@ -56,6 +57,8 @@ export async function indexRead(dir: string): Promise<BenchReport> {
   };
   const non200 = (r: LoadResult, ok: string) => String(r.requests - (r.statuses[ok] ?? 0));
 
+  // The certificate Larder will use (it reuses these files), so nginx can serve the same one.
+  const ca = fs.readFileSync((await ensureSelfSignedTls(path.join(data, 'tls'), ['127.0.0.1'])).caCertPath);
   for (const tls of [true, false]) {
     const transport = tls ? 'TLS + HTTP/2' : 'HTTP/1.1';
     const nginx = await startNginx({
@@ -64,7 +67,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     });
     const results: Record<string, { full: LoadResult; notModified: LoadResult }> = {};
     try {
-      results.nginx = await measure('nginx', nginx.url, null, tls);
+      results.nginx = await measure('nginx', nginx.url, tls ? ca : null, tls);
     } finally {
       await nginx.stop();
     }
@@ -72,7 +75,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     for (const workers of ['1', 'auto']) {
       const larder = await startLarder({ data, tls, env: { LARDER_WORKERS: workers } });
       try {
-        results[`larder, workers ${workers}`] = await measure(`larder-${workers}`, larder.url, larder.caCertPath ? fs.readFileSync(larder.caCertPath) : null, tls);
+        results[`larder, workers ${workers}`] = await measure(`larder-${workers}`, larder.url, tls ? ca : null, tls);
       } finally {
         await larder.stop();
       }

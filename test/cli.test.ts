@@ -4,7 +4,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from './support/postgres.js';
+import { freePort } from './support/net.js';
 import { tempDir } from './support/tmp.js';
 
 const run = promisify(execFile);

@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simplePublishBody } from './support/cargo.js';
-import { freePort } from './support/postgres.js';
+import { freePort } from './support/net.js';
 import { tempDir } from './support/tmp.js';
 
 const TOKEN = 'larder_cluster-test-admin-token-000000';
