@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { LarderError } from '../core/errors.js';
+import { importCommands } from './import.js';
 import { initCommand } from './init.js';
 import { repoCommands } from './repos.js';
 import { serveCommand } from './serve.js';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   tokenCommands(program);
   userCommands(program);
   repoCommands(program);
+  importCommands(program);
   return program;
 }
 

@@ -120,6 +120,9 @@ describe('HTTP server', () => {
 
   it('lists repositories with their client URLs', async () => {
     const res = JSON.parse((await getH1('/-/api/repos')).body);
-    expect(res.repos).toEqual([{ name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public', url: `sparse+${larder.url}/cargo/index/` }]);
+    expect(res.repos).toEqual([
+      { name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public', url: `sparse+${larder.url}/cargo/index/` },
+      { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public', url: `${larder.url}/bazel` },
+    ]);
   });
 });

@@ -41,6 +41,8 @@ export interface FormatPlugin {
   /** Registers the repo's routes; Larder mounts them under `/{repo.name}`. */
   routes(app: FastifyInstance, opts: { registry: Registry; repo: Repo }): Promise<void>;
   clientSetup(repo: Repo, baseUrl: string, opts: ClientSetupOptions): ClientSetup;
+  /** Creates what a new repo of this format must have (idempotent; runs at every open). */
+  initRepo?(registry: Registry, repo: Repo): Promise<void>;
   /** Cached documents of this repo that need no route logic (public reads), if any. */
   fastIndex?(repo: Repo): FastIndexRoute | null;
 }

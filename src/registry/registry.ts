@@ -6,7 +6,7 @@ import { FsBlobStore } from '../storage/fs-blobs.js';
 import { Auth } from './auth.js';
 import type { FormatPlugin } from './format.js';
 import { clusterPeers } from './cluster-peers.js';
-import { announceIndexChange, listenForIndexChanges } from './events.js';
+import { announceIndexChange, listenForIndexChanges, type IndexChangeListener } from './events.js';
 import { IndexDocs } from './index-docs.js';
 import { Metrics } from './metrics.js';
 import { syncRepos, type Repo } from './repos.js';
@@ -31,6 +31,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
     config.database,
     formats.flatMap((f) => f.migrations),
   );
+  let listener: IndexChangeListener | null = null;
   try {
     const repos = await syncRepos(handle.db, config.repos);
     const shared = config.database.kind === 'postgres';
@@ -38,12 +39,12 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
     const peers = clusterPeers((repoId, p) => docs.invalidate(repoId, p));
     const docs: IndexDocs = new IndexDocs(handle.db, shared ? (uow, repoId, p) => announceIndexChange(uow.trx, repoId, p) : null, peers);
     // Other nodes change index documents too; their commits reach this node's cache as notifications.
-    const listener = config.database.kind === 'postgres'
+    listener = config.database.kind === 'postgres'
       ? await listenForIndexChanges(config.database.url, (repoId, p) => docs.invalidate(repoId, p), () => docs.clear())
       : null;
     const auth = new Auth(handle.db);
     await auth.ensureAdminUser();
-    return {
+    const registry: Registry = {
       config,
       db: handle.db,
       dialect: handle.dialect,
@@ -58,7 +59,10 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
         await handle.close();
       },
     };
+    for (const repo of repos) await registry.formats.get(repo.format)?.initRepo?.(registry, repo);
+    return registry;
   } catch (err) {
+    await listener?.close();
     await handle.close();
     throw err;
   }

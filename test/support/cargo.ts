@@ -146,16 +146,21 @@ export interface StorageState {
   indexDocs: Array<{ path: string; etag: string }>;
 }
 
-const COUNTED_TABLES = ['cargo_crates', 'cargo_versions', 'cargo_owners', 'index_docs', 'blobs'] as const;
+const COUNTED_TABLES = ['cargo_crates', 'cargo_versions', 'cargo_owners', 'blobs'] as const;
 
-/** Row counts, index document etags and the blob store's files: equal before and after a refused request. */
+/**
+ * Row counts, the cargo repo's index document etags and the blob store's files: equal before
+ * and after a refused request.
+ */
 export async function storageState(registry: Registry, data: string): Promise<StorageState> {
   const rows: Record<string, number> = {};
   for (const table of COUNTED_TABLES) {
     const r = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(registry.db);
     rows[table] = Number(r.rows[0].n);
   }
-  const docs = await registry.db.selectFrom('index_docs').select(['path', 'etag']).orderBy('path').execute();
+  const cargoRepo = registry.repos.get('cargo')!.id;
+  const docs = await registry.db.selectFrom('index_docs').select(['path', 'etag']).where('repo_id', '=', cargoRepo).orderBy('path').execute();
+  rows.index_docs = docs.length;
   const blobs = path.join(data, 'blobs');
   const tmp = path.join(blobs, 'tmp');
   return { rows, blobFiles: snapshotFiles(blobs), tmpFiles: fs.existsSync(tmp) ? fs.readdirSync(tmp) : [], indexDocs: docs };

@@ -45,12 +45,19 @@ max_metadata_size = "1MiB"
 #   format:     "cargo", "bazel", "julia", "moonbit" or "brioche"
 #   kind:       "hosted" (published to), "proxy" (mirrors upstream) or "group" (serves its members as one)
 #   visibility: "public" (the default: anyone may read) or "private" (reading needs a token)
-# Without any [[repos]], Larder serves one hosted "cargo" repository, as below.
+# Without any [[repos]], Larder serves a hosted repository per format, as below.
 [[repos]]
 name = "cargo"
 format = "cargo"
 kind = "hosted"
 visibility = "public"
+
+[[repos]]
+name = "bazel"
+format = "bazel"
+kind = "hosted"
+visibility = "public"
+# mirrors = ["https://larder.example/bazel-mirror"]   # written once into bazel_registry.json
 
 # A caching mirror of crates.io:
 # [[repos]]

@@ -22,6 +22,9 @@ export function checkRepos(repos: RepoConfig[]): Problem[] {
     if (r.kind !== 'proxy' && r.upstream !== undefined) {
       problems.push({ path: at('upstream'), message: `only proxy repositories take upstream (this one is ${r.kind})` });
     }
+    if (r.mirrors !== undefined && (r.format !== 'bazel' || r.kind !== 'hosted')) {
+      problems.push({ path: at('mirrors'), message: `only hosted bazel repositories take mirrors (this one is ${r.format} ${r.kind})` });
+    }
     if (r.kind !== 'group') {
       if (r.members !== undefined) problems.push({ path: at('members'), message: `only group repositories take members (this one is ${r.kind})` });
       return;

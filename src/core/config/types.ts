@@ -8,6 +8,8 @@ export interface RepoConfig {
   visibility: 'public' | 'private';
   upstream?: string;
   members?: string[];
+  /** Bazel hosted repos: archive mirror base URLs written once into bazel_registry.json. */
+  mirrors?: string[];
 }
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 export type TlsConfig = { mode: 'off' } | { mode: 'self-signed'; hostnames: string[] } | { mode: 'files'; cert: string; key: string };
@@ -44,4 +46,7 @@ export interface ConfigOverrides {
 }
 
 /** Used when larder.toml defines no [[repos]]: a hosted repo per implemented format. */
-export const DEFAULT_REPOS: RepoConfig[] = [{ name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public' }];
+export const DEFAULT_REPOS: RepoConfig[] = [
+  { name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public' },
+  { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public' },
+];

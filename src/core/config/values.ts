@@ -89,6 +89,7 @@ const RepoSchema = z.strictObject({
   visibility: z.enum(['public', 'private']).default('public'),
   upstream: z.string().transform(via(parseHttpUrl)).optional(),
   members: z.array(z.string()).optional(),
+  mirrors: z.array(z.string().transform(via(parseHttpUrl))).optional(),
 });
 const TlsSchema = z.strictObject({
   mode: z.enum(['off', 'self-signed', 'files']),

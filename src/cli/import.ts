@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { importBazelTree } from '../formats/bazel/import.js';
+import type { Registry } from '../registry/registry.js';
+import type { Repo } from '../registry/repos.js';
+import { withRegistry, withStorageOptions, type StorageFlags } from './context.js';
+
+/** The hosted repo of a format to import into: the one named, or the only one configured. */
+function targetRepo(registry: Registry, format: string, name: string | undefined): Repo {
+  const hosted = [...registry.repos.values()].filter((r) => r.format === format && r.kind === 'hosted');
+  const repo = name ? registry.repos.get(name) : hosted.length === 1 ? hosted[0] : undefined;
+  if (!repo) {
+    throw new Error(name ? `no repository "${name}"` : `${hosted.length} hosted ${format} repositories are configured; name one with --repo (${hosted.map((r) => r.name).join(', ') || 'none'})`);
+  }
+  if (repo.format !== format || repo.kind !== 'hosted') throw new Error(`repository "${repo.name}" is a ${repo.format} ${repo.kind} repository, not a hosted ${format} one`);
+  return repo;
+}
+
+/** A local directory as is; a git URL shallow-cloned into a temporary directory first. */
+async function checkout(source: string): Promise<{ dir: string; cleanup(): void }> {
+  if (fs.existsSync(source)) return { dir: path.resolve(source), cleanup: () => {} };
+  if (!/^(https?|git|ssh|file):\/\/|^[\w.-]+@[\w.-]+:/.test(source)) throw new Error(`${source} is neither a directory nor a git URL`);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-import-'));
+  await promisify(execFile)('git', ['clone', '--quiet', '--depth', '1', source, tmp]);
+  return { dir: tmp, cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }) };
+}
+
+/** `larder import bazel <dir|git URL>`. */
+export function importCommands(program: Command): void {
+  const imp = program.command('import').description('load an existing registry into a hosted repository');
+  withStorageOptions(imp.command('bazel <source>').description('import a Bazel index registry (a directory or a git URL), byte for byte; again imports only what changed'))
+    .option('--repo <name>', 'the hosted bazel repository (default: the only one)')
+    .action(async (source: string, flags: StorageFlags & { repo?: string }) => {
+      const { dir, cleanup } = await checkout(source);
+      try {
+        await withRegistry(flags, async (registry) => {
+          const repo = targetRepo(registry, 'bazel', flags.repo);
+          const bar = new cliProgress.SingleBar({ format: 'importing {bar} {value}/{total} files', stream: process.stderr, noTTYOutput: false }, cliProgress.Presets.shades_classic);
+          let started = false;
+          const summary = await importBazelTree(registry, repo, dir, (done, total) => {
+            if (!started) bar.start(total, done);
+            started = true;
+            bar.update(done);
+          });
+          if (started) bar.stop();
+          process.stdout.write(
+            `imported into ${repo.name}: ${summary.added} new, ${summary.changed} changed, ${summary.unchanged} unchanged files; ${summary.versions} module versions; ${summary.ignored} non-registry entries ignored\n`,
+          );
+        });
+      } finally {
+        cleanup();
+      }
+    });
+}

@@ -1,0 +1,17 @@
+import type { FormatPlugin } from '../../registry/format.js';
+import { bazelClientSnippet, bazelRegistryUrl } from './client-setup.js';
+import { bazelMigrations } from './migrations.js';
+import { ensureRegistryJson } from './registry-json.js';
+import { bazelRoutes } from './routes.js';
+
+/** Bazel: a Bzlmod index registry served as static files. */
+export const bazelFormat: FormatPlugin = {
+  format: 'bazel',
+  migrations: bazelMigrations,
+  routes: bazelRoutes,
+  initRepo: (registry, repo) => (repo.kind === 'hosted' ? ensureRegistryJson(registry, repo) : Promise.resolve()),
+  clientSetup(repo, baseUrl, opts) {
+    const url = bazelRegistryUrl(baseUrl, repo);
+    return { url, snippet: bazelClientSnippet(repo, url, opts.caCertPath) };
+  },
+};

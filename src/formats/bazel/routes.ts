@@ -1,0 +1,60 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { LarderError, toLarderError } from '../../core/errors.js';
+import { permits, type Principal } from '../../registry/auth.js';
+import { tokenFromAuthorization } from '../../registry/credentials.js';
+import type { Registry } from '../../registry/registry.js';
+import type { Repo } from '../../registry/repos.js';
+import { cacheControlOf, classifyRegistryPath, contentTypeOf } from './paths.js';
+
+/**
+ * A hosted Bazel index registry, mounted at `/{repo}`: static files, byte for byte. Bazel
+ * treats 404 as "try the next --registry" and nearly everything else as fatal, so every
+ * "not here" is a 404, including modules a token may not see.
+ */
+export async function bazelRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
+  if (repo.kind !== 'hosted') {
+    throw new LarderError('CONFIG_INVALID', `repository "${repo.name}": bazel ${repo.kind} repositories are not available yet; use kind = "hosted"`);
+  }
+  const isPrivate = repo.visibility === 'private';
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = toLarderError(err);
+    if (e.status >= 500) req.log.error({ reqId: req.id, err }, 'bazel request failed');
+    // What .netrc (Basic) and credential helpers (Bearer) answer to.
+    if (e.status === 401) reply.header('www-authenticate', `Basic realm="larder ${repo.name}"`);
+    reply.headers(e.headers).code(e.status).header('cache-control', 'no-cache').type('text/plain; charset=utf-8').send(`${e.message}\n`);
+  });
+  app.setNotFoundHandler(async (req, reply) => {
+    await principalFor(req);
+    reply.code(404).header('cache-control', 'no-cache').type('text/plain; charset=utf-8').send(`not found: ${req.url}\n`);
+  });
+
+  /** A private repo's reader; null for a public repo. Throws 401 for missing or bad credentials. */
+  async function principalFor(req: FastifyRequest): Promise<Principal | null> {
+    if (!isPrivate) return null;
+    const token = tokenFromAuthorization(req.headers.authorization);
+    if (!token) throw new LarderError('AUTH_REQUIRED', `registry ${repo.name} is private: put a token in ~/.netrc (machine <host> login <you> password <token>) or use a credential helper`);
+    const p = await registry.auth.authenticate(token);
+    if (!permits(p, 'read', repo.name)) throw new LarderError('REPO_NOT_PERMITTED', `this token may not read registry ${repo.name}`);
+    return p;
+  }
+
+  async function serve(req: FastifyRequest, reply: FastifyReply, path: string): Promise<FastifyReply> {
+    const p = await principalFor(req);
+    const file = classifyRegistryPath(path);
+    const hidden = p && file && file.kind !== 'registry-json' && !permits(p, 'read', repo.name, file.module);
+    const doc = file && !hidden ? await registry.docs.get(repo.id, path) : null;
+    if (!file || !doc) throw new LarderError('NOT_FOUND', `${path} is not in registry ${repo.name}`);
+    reply
+      .header('etag', doc.etag)
+      .header('last-modified', doc.lastModified)
+      .header('cache-control', cacheControlOf(file))
+      .type(contentTypeOf(path));
+    const inm = req.headers['if-none-match'];
+    if (inm !== undefined && inm.split(',').some((t) => t.trim() === doc.etag || t.trim() === '*')) return reply.code(304).send();
+    return reply.send(doc.body);
+  }
+
+  app.get('/bazel_registry.json', (req, reply) => serve(req, reply, 'bazel_registry.json'));
+  app.get('/modules/*', (req, reply) => serve(req, reply, `modules/${(req.params as { '*': string })['*']}`));
+}

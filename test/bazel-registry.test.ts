@@ -1,0 +1,201 @@
+/**
+ * A hosted Bazel registry loaded from a real BCR snapshot (../shared/fixtures/bcr-sample):
+ * every file served byte for byte, and a model of Bazel's registry client (protocols/bazel.md
+ * §1, §3, §4, §6) resolving against Larder.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importBazelTree } from '../src/formats/bazel/import.js';
+import { openTestApp, type TestApp } from './support/larder.js';
+
+const FIXTURE = path.resolve('../shared/fixtures/bcr-sample');
+const BCR_REGISTRY_JSON_SHA256 = '8a28e4aff06ee60aed2a8c281907fb8bcbf3b753c91fb5a5c57da3215d5b3497';
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+let larder: TestApp;
+
+beforeAll(async () => {
+  larder = await openTestApp({
+    repos: [
+      { name: 'bcr', format: 'bazel', kind: 'hosted', visibility: 'public' },
+      { name: 'internal', format: 'bazel', kind: 'hosted', visibility: 'private' },
+      { name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public' },
+    ],
+  });
+  await importBazelTree(larder.registry, larder.registry.repos.get('bcr')!, FIXTURE);
+});
+afterAll(async () => {
+  await larder?.stop();
+});
+
+const get = (url: string, headers: Record<string, string> = {}) => larder.app.inject({ method: 'GET', url, headers });
+
+describe('serving an imported BCR snapshot', () => {
+  it('serves every file with the sha256 of MANIFEST.sha256, CRLF files included', async () => {
+    const manifest = fs.readFileSync(path.join(FIXTURE, 'MANIFEST.sha256'), 'utf8').trim().split('\n');
+    expect(manifest.length).toBeGreaterThan(1000);
+    const mismatches: string[] = [];
+    for (const line of manifest) {
+      const [hash, rel] = line.split(/\s+/);
+      const res = await get(`/bcr/${rel.replace(/^\.\//, '')}`);
+      if (res.statusCode !== 200 || sha256(res.rawPayload) !== hash) mismatches.push(`${rel}: ${res.statusCode}`);
+    }
+    expect(mismatches).toEqual([]);
+    const crlf = await get('/bcr/modules/bzlws/0.2.0/MODULE.bazel');
+    expect(crlf.rawPayload.includes(Buffer.from('\r\n'))).toBe(true);
+  });
+
+  it('serves bazel_registry.json with the hash real lockfiles record', async () => {
+    const res = await get('/bcr/bazel_registry.json');
+    expect(sha256(res.rawPayload)).toBe(BCR_REGISTRY_JSON_SHA256);
+    expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+  });
+
+  it('gives a new hosted registry the BCR\'s own bazel_registry.json bytes', async () => {
+    const res = await get('/internal/bazel_registry.json', { authorization: larder.adminToken });
+    expect(sha256(res.rawPayload)).toBe(BCR_REGISTRY_JSON_SHA256);
+  });
+
+  it('marks metadata.json no-cache and version files immutable', async () => {
+    expect((await get('/bcr/modules/rules_xz/metadata.json')).headers['cache-control']).toBe('no-cache');
+    expect((await get('/bcr/modules/rules_xz/1.0.1/source.json')).headers['cache-control']).toBe('public, max-age=31536000, immutable');
+  });
+
+  it('answers 404 (never 400/401/403/308 or an HTML page) for everything that is not there', async () => {
+    for (const url of [
+      '/bcr/modules/no_such_module/1.0.0/MODULE.bazel',
+      '/bcr/modules/no_such_module/metadata.json',
+      '/bcr/modules/rules_xz/9.9.9/source.json',
+      '/bcr/modules/rules_xz/1.0.1/patches/none.patch',
+      '/bcr/modules/rules_xz/1.0.1/overlay/BUILD.bazel',
+      '/bcr/modules/rules_xz/%2e%2e/metadata.json',
+      '/bcr/index.html',
+      '/bcr/',
+    ]) {
+      const res = await get(url);
+      expect(res.statusCode, url).toBe(404);
+      expect(res.headers['content-type'], url).toMatch(/^text\/plain/);
+      expect(res.headers['cache-control'], url).toBe('no-cache');
+    }
+  });
+
+  it('answers HEAD and conditional GETs', async () => {
+    const first = await get('/bcr/modules/rules_xz/1.0.1/MODULE.bazel');
+    const head = await larder.app.inject({ method: 'HEAD', url: '/bcr/modules/rules_xz/1.0.1/MODULE.bazel' });
+    expect(head.statusCode).toBe(200);
+    expect(head.rawPayload.length).toBe(0);
+    expect(head.headers['content-length']).toBe(String(first.rawPayload.length));
+    const again = await get('/bcr/modules/rules_xz/1.0.1/MODULE.bazel', { 'if-none-match': String(first.headers.etag) });
+    expect(again.statusCode).toBe(304);
+  });
+});
+
+describe('private registry credentials (netrc Basic, credential-helper Bearer)', () => {
+  it('refuses anonymous reads with 401 and a Basic challenge, and accepts Basic and Bearer', async () => {
+    const anon = await get('/internal/bazel_registry.json');
+    expect(anon.statusCode).toBe(401);
+    expect(anon.headers['www-authenticate']).toBe('Basic realm="larder internal"');
+    const basic = `Basic ${Buffer.from(`anyone:${larder.adminToken}`).toString('base64')}`;
+    expect((await get('/internal/bazel_registry.json', { authorization: basic })).statusCode).toBe(200);
+    expect((await get('/internal/bazel_registry.json', { authorization: `Bearer ${larder.adminToken}` })).statusCode).toBe(200);
+    expect((await get('/internal/bazel_registry.json', { authorization: 'Bearer larder_wrong' })).statusCode).toBe(401);
+  });
+
+  it('answers 404 for modules a token may not see, so Bazel tries the next registry', async () => {
+    await larder.registry.auth.createUser('carol');
+    const { token } = await larder.registry.auth.createToken({ login: 'carol', scopes: ['read'], packagePattern: 'team_*' });
+    const res = await get('/internal/modules/secret_lib/metadata.json', { authorization: `Bearer ${token}` });
+    expect(res.statusCode).toBe(404);
+  });
+});
+
+/** Bazel's registry client, reduced to what protocols/bazel.md §1–§6 specify. */
+class BazelClientModel {
+  /** URL → sha256 hex, or "not found": MODULE.bazel.lock's registryFileHashes. */
+  readonly registryFileHashes: Record<string, string> = {};
+
+  constructor(private readonly registries: string[]) {}
+
+  /** §1: append segments, adding `/` only when the previous text does not end with one; no encoding. */
+  static join(base: string, ...segments: string[]): string {
+    return segments.reduce((url, s) => (url.endsWith('/') ? url + s : `${url}/${s}`), base);
+  }
+
+  private async fetch(url: string): Promise<Buffer | null> {
+    const res = await larder.app.inject({ method: 'GET', url: new URL(url).pathname, headers: { 'user-agent': 'Bazel/release 8.4.2', 'accept-encoding': 'gzip' } });
+    if (res.statusCode === 404 || res.statusCode === 410) return null;
+    if (res.statusCode !== 200) throw new Error(`Error accessing registry ${url}: ${res.statusCode}`);
+    return res.rawPayload;
+  }
+
+  /** §3.1: the first registry (in --registry order) that has name@version's MODULE.bazel. */
+  async discover(name: string, version: string): Promise<{ registry: string; moduleFile: string }> {
+    const normalized = version.replace(/\+.*$/, '');
+    for (const registry of this.registries) {
+      const url = BazelClientModel.join(registry, 'modules', name, normalized, 'MODULE.bazel');
+      const body = await this.fetch(url);
+      this.registryFileHashes[url] = body ? sha256(body) : 'not found';
+      if (body) {
+        const text = body.toString('utf8');
+        expect(text).toMatch(new RegExp(`name\\s*=\\s*"${name}"`));
+        return { registry, moduleFile: text };
+      }
+    }
+    throw new Error(`module not found in registries: ${name}@${version}`);
+  }
+
+  /** §3.3: the yank check against the registry that supplied the module. */
+  async yankedReason(registry: string, name: string, version: string): Promise<string | null> {
+    const body = await this.fetch(BazelClientModel.join(registry, 'modules', name, 'metadata.json'));
+    if (!body) return null;
+    const yanked = (JSON.parse(body.toString('utf8')).yanked_versions ?? {}) as Record<string, string>;
+    return yanked[version] ?? null;
+  }
+
+  /** §3.4: source.json and, for archives, bazel_registry.json (both pinned in the lockfile). */
+  async repoSpec(registry: string, name: string, version: string): Promise<{ source: Record<string, unknown>; mirrors: string[] }> {
+    const url = BazelClientModel.join(registry, 'modules', name, version, 'source.json');
+    const body = await this.fetch(url);
+    if (!body) throw new Error(`Module ${name}@${version}'s source.json not found in registry ${registry}`);
+    this.registryFileHashes[url] = sha256(body);
+    const regUrl = BazelClientModel.join(registry, 'bazel_registry.json');
+    const reg = await this.fetch(regUrl);
+    this.registryFileHashes[regUrl] = reg ? sha256(reg) : 'not found';
+    const mirrors = reg && reg.toString().trim() ? ((JSON.parse(reg.toString()).mirrors ?? []) as string[]) : [];
+    return { source: JSON.parse(body.toString('utf8')), mirrors };
+  }
+}
+
+describe('a model of the Bazel client against Larder', () => {
+  const base = 'http://larder.test';
+
+  it('builds identical URLs with and without a trailing slash on --registry', () => {
+    expect(BazelClientModel.join(`${base}/bcr`, 'modules', 'm', '1.0', 'MODULE.bazel')).toBe(BazelClientModel.join(`${base}/bcr/`, 'modules', 'm', '1.0', 'MODULE.bazel'));
+  });
+
+  it('falls through a registry that 404s to the next, records hashes like MODULE.bazel.lock, and sees yanks', async () => {
+    const client = new BazelClientModel([`${base}/internal-empty`, `${base}/bcr/`]);
+    // The first registry does not exist on this server at all: a 404 like any missing module.
+    const found = await client.discover('rules_xz', '1.0.0');
+    expect(found.registry).toBe(`${base}/bcr/`);
+    expect(client.registryFileHashes[`${base}/internal-empty/modules/rules_xz/1.0.0/MODULE.bazel`]).toBe('not found');
+    const expected = fs.readFileSync(path.join(FIXTURE, 'modules/rules_xz/1.0.0/MODULE.bazel'));
+    expect(client.registryFileHashes[`${base}/bcr/modules/rules_xz/1.0.0/MODULE.bazel`]).toBe(sha256(expected));
+    expect(await client.yankedReason(found.registry, 'rules_xz', '1.0.0')).toBe('rules_xz 1.0.0 is yanked due to incorrect source integrity');
+    expect(await client.yankedReason(found.registry, 'rules_xz', '1.0.1')).toBeNull();
+    const spec = await client.repoSpec(found.registry, 'rules_xz', '1.0.1');
+    expect(spec.source.integrity).toMatch(/^sha(256|384|512)-/);
+    expect(spec.mirrors).toEqual([]);
+    expect(client.registryFileHashes[`${base}/bcr/bazel_registry.json`]).toBe(BCR_REGISTRY_JSON_SHA256);
+  });
+
+  it('strips build metadata before building URLs, and reaches upper-case and prerelease versions', async () => {
+    const client = new BazelClientModel([`${base}/bcr`]);
+    await expect(client.discover('rules_xz', '1.0.1+build.7')).resolves.toMatchObject({ registry: `${base}/bcr` });
+    await expect(client.discover('rules_xz', '1.0.0-beta.1')).resolves.toMatchObject({ registry: `${base}/bcr` });
+    await expect(client.discover('rules_xz', '7.7.7')).rejects.toThrow('module not found in registries: rules_xz@7.7.7');
+  });
+});
