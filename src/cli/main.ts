@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { LarderError } from '../core/errors.js';
+import { bazelCommands } from './bazel.js';
 import { importCommands } from './import.js';
 import { initCommand } from './init.js';
 import { repoCommands } from './repos.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   userCommands(program);
   repoCommands(program);
   importCommands(program);
+  bazelCommands(program);
   return program;
 }
 

@@ -72,6 +72,15 @@ export class IndexDocs {
     return doc;
   }
 
+  /**
+   * Reads a document inside `uow`, bypassing the cache: for read-modify-write of a document
+   * (the connection is the transaction's; `get` would wait for it, forever on SQLite).
+   */
+  async read(uow: UnitOfWork, repoId: number, path: string): Promise<Buffer | null> {
+    const row = await uow.trx.selectFrom('index_docs').select('body').where('repo_id', '=', repoId).where('path', '=', path).executeTakeFirst();
+    return row ? Buffer.from(row.body) : null;
+  }
+
   /** Writes a document inside `uow`; readers see it once the transaction commits. */
   async put(uow: UnitOfWork, repoId: number, path: string, body: Buffer): Promise<IndexDoc> {
     const doc = toDoc(body, strongEtag(body), Date.now());

@@ -16,7 +16,7 @@ export interface TestLarderOptions {
   database?: string;
   tls?: boolean;
   repos?: RepoConfig[];
-  limits?: Partial<Record<'maxCrateSize' | 'maxUnpackedSize' | 'maxArchiveEntries' | 'maxMetadataSize', number>>;
+  limits?: Partial<Record<'maxCrateSize' | 'maxUnpackedSize' | 'maxArchiveEntries' | 'maxMetadataSize' | 'maxArchiveSize', number>>;
 }
 
 export const TEST_ADMIN_TOKEN = 'larder_test-admin-token-0123456789';

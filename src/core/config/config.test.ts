@@ -43,7 +43,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       workers: 1,
       tls: { mode: 'off' },
-      limits: { maxCrateSize: 10 * MiB, maxUnpackedSize: 512 * MiB, maxArchiveEntries: 20000, maxMetadataSize: MiB },
+      limits: { maxCrateSize: 10 * MiB, maxUnpackedSize: 512 * MiB, maxArchiveEntries: 20000, maxMetadataSize: MiB, maxArchiveSize: 100 * MiB },
       repos: DEFAULT_REPOS,
       file: null,
     });
@@ -90,7 +90,7 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       workers: 3,
       tls: { mode: 'files', cert: join(dir, 'tls/cert.pem'), key: '/etc/larder/key.pem' },
-      limits: { maxCrateSize: 20_000_000, maxUnpackedSize: MiB, maxArchiveEntries: 500, maxMetadataSize: 64 * 1024 },
+      limits: { maxCrateSize: 20_000_000, maxUnpackedSize: MiB, maxArchiveEntries: 500, maxMetadataSize: 64 * 1024, maxArchiveSize: 100 * MiB },
       repos: [
         { name: 'internal', format: 'cargo', kind: 'hosted', visibility: 'private' },
         { name: 'crates-io', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: 'https://index.crates.io/' },

@@ -39,6 +39,8 @@ max_crate_size = "10MiB"
 max_unpacked_size = "512MiB"
 max_archive_entries = 20000
 max_metadata_size = "1MiB"
+# Largest Bazel source archive a publish may upload (or Larder may download to verify).
+max_archive_size = "100MiB"
 
 # Repositories, each served under its name.
 #   name:       lowercase letters, digits, ".", "_" and "-"

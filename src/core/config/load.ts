@@ -22,7 +22,7 @@ interface Settings {
   log_level: string;
   workers: number | 'auto';
   tls: { mode: TlsConfig['mode']; cert?: string; key?: string; hostnames: string[] };
-  limits: { max_crate_size: number; max_unpacked_size: number; max_archive_entries: number; max_metadata_size: number };
+  limits: { max_crate_size: number; max_unpacked_size: number; max_archive_entries: number; max_metadata_size: number; max_archive_size: number };
   repos: RepoConfig[];
 }
 
@@ -35,7 +35,7 @@ function defaults(baseDir: string): Settings {
     log_level: 'info',
     workers: 1,
     tls: { mode: 'off', hostnames: [] },
-    limits: { max_crate_size: 10 * 2 ** 20, max_unpacked_size: 512 * 2 ** 20, max_archive_entries: 20000, max_metadata_size: 2 ** 20 },
+    limits: { max_crate_size: 10 * 2 ** 20, max_unpacked_size: 512 * 2 ** 20, max_archive_entries: 20000, max_metadata_size: 2 ** 20, max_archive_size: 100 * 2 ** 20 },
     repos: DEFAULT_REPOS,
   };
 }
@@ -103,6 +103,7 @@ export function loadConfig(opts: {
       maxUnpackedSize: s.limits.max_unpacked_size,
       maxArchiveEntries: s.limits.max_archive_entries,
       maxMetadataSize: s.limits.max_metadata_size,
+      maxArchiveSize: s.limits.max_archive_size,
     },
     // Copies, so no caller can change DEFAULT_REPOS through the result.
     repos: s.repos.map((r) => defined({ ...r, members: r.members && [...r.members] })),

@@ -123,6 +123,7 @@ export function envSource(env: Record<string, string | undefined>, problems: str
       // Environment values are strings; the schema wants an integer here.
       ['LARDER_LIMITS_MAX_ARCHIVE_ENTRIES', ['limits', 'max_archive_entries'], entries && /^\d+$/.test(entries) ? Number(entries) : entries],
       ['LARDER_LIMITS_MAX_METADATA_SIZE', ['limits', 'max_metadata_size'], get('LARDER_LIMITS_MAX_METADATA_SIZE')],
+      ['LARDER_LIMITS_MAX_ARCHIVE_SIZE', ['limits', 'max_archive_size'], get('LARDER_LIMITS_MAX_ARCHIVE_SIZE')],
     ],
     problems,
     cwd,

@@ -26,7 +26,7 @@ export interface LarderConfig {
   workers: number;
   /** File paths are absolute. */
   tls: TlsConfig;
-  limits: { maxCrateSize: number; maxUnpackedSize: number; maxArchiveEntries: number; maxMetadataSize: number };
+  limits: { maxCrateSize: number; maxUnpackedSize: number; maxArchiveEntries: number; maxMetadataSize: number; maxArchiveSize: number };
   repos: RepoConfig[];
   /** Absolute path of the larder.toml that was read, or null. */
   file: string | null;

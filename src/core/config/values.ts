@@ -102,6 +102,7 @@ const LimitsSchema = z.strictObject({
   max_unpacked_size: size,
   max_archive_entries: z.int().min(1),
   max_metadata_size: size,
+  max_archive_size: size,
 }).partial();
 export const SettingsSchema = z.strictObject({
   listen: z.string().transform(via(parseListen)),

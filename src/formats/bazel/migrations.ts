@@ -15,4 +15,20 @@ export const bazelMigrations: DialectMigration[] = [
         .execute();
     },
   },
+  {
+    name: 'bazel_0002_archives',
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('bazel_archives')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('module', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('file_name', 'text', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('size', millis, (c) => c.notNull())
+        .addColumn('created_at', millis, (c) => c.notNull())
+        .addPrimaryKeyConstraint('bazel_archives_pk', ['repo_id', 'module', 'version', 'file_name'])
+        .execute();
+    },
+  },
 ];

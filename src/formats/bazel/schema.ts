@@ -10,6 +10,18 @@ export interface BazelVersionsTable {
   created_at: Millis;
 }
 
+/** A source archive Larder hosts for a published version, served at a stable URL. */
+export interface BazelArchivesTable {
+  repo_id: number;
+  module: string;
+  version: string;
+  file_name: string;
+  sha256: string;
+  size: number;
+  created_at: Millis;
+}
+
 export type BazelTables = {
   bazel_versions: BazelVersionsTable;
+  bazel_archives: BazelArchivesTable;
 };

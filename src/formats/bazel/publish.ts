@@ -1,0 +1,228 @@
+import { Readable } from 'node:stream';
+import type { Kysely } from 'kysely';
+import { fail, LarderError } from '../../core/errors.js';
+import { parseSri, sri, sriHasher, type SriAlgorithm } from '../../core/sri.js';
+import { formatSize } from '../../core/units.js';
+import { audit } from '../../registry/audit.js';
+import { requirePermission, type Principal } from '../../registry/auth.js';
+import type { Registry } from '../../registry/registry.js';
+import type { Repo } from '../../registry/repos.js';
+import { inTransaction } from '../../registry/tx.js';
+import { isUniqueViolation } from '../../storage/db.js';
+import type { Database } from '../../storage/schema.js';
+import { parseMetadata, serializeMetadata, withVersion, type BazelMetadata } from './metadata.js';
+import { readModuleFile, sameModuleFile } from './module-file.js';
+import type { BazelTables } from './schema.js';
+import { applyOverlay, applyPatches, unpackArchive } from './source-tree.js';
+import { compareBazelVersions, validateModuleName, validatePublishVersion } from './version.js';
+
+/** What a publish brings: the registry files, and either an archive to host or a source.json naming one. */
+export interface BazelPublish {
+  module: string;
+  version: string;
+  moduleFile: Buffer;
+  sourceJson?: Buffer;
+  archive?: { fileName: string; data: Buffer };
+  stripPrefix?: string;
+  archiveType?: string;
+  patchStrip?: number;
+  patches: Map<string, Buffer>;
+  overlay: Map<string, Buffer>;
+  presubmit?: Buffer;
+  /** homepage, maintainers, repository: used when the module is new. */
+  metadata?: Partial<BazelMetadata>;
+}
+
+interface SourceJson {
+  type?: string;
+  url: string;
+  integrity: string;
+  strip_prefix?: string;
+  patch_strip?: number;
+  patches?: Record<string, string>;
+  overlay?: Record<string, string>;
+  archive_type?: string;
+  mirror_urls?: string[];
+  [key: string]: unknown;
+}
+
+const ARCHIVE_NAME = /^[A-Za-z0-9._+-]+$/;
+const PATCH_NAME = /^[A-Za-z0-9._+-]+$/;
+
+/** The URL at which Larder hosts a published archive: stable forever, since source.json pins it. */
+export function archiveUrl(base: string, repo: Repo, module: string, version: string, fileName: string): string {
+  return `${base.replace(/\/+$/, '')}/${repo.name}/archives/${module}/${version}/${fileName}`;
+}
+
+/** source.json as BCR tooling writes it: indent 4, keys in a fixed (unsorted) order, a trailing newline. */
+function sourceJsonBytes(s: SourceJson): Buffer {
+  return Buffer.from(`${JSON.stringify(s, null, 4)}\n`);
+}
+
+function parseSourceJson(bytes: Buffer): SourceJson {
+  let s: SourceJson;
+  try {
+    s = JSON.parse(bytes.toString('utf8')) as SourceJson;
+  } catch {
+    fail('METADATA_INVALID', 'source.json is not valid JSON');
+  }
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) fail('METADATA_INVALID', 'source.json must be a JSON object');
+  if ((s.type ?? 'archive') !== 'archive') fail('METADATA_INVALID', `source.json type "${s.type}" is not accepted: only "archive" sources have a content hash`);
+  if (typeof s.url !== 'string' || !/^https?:\/\//.test(s.url)) fail('METADATA_INVALID', 'source.json needs "url", an http(s) URL of the source archive');
+  if (typeof s.integrity !== 'string') fail('METADATA_INVALID', 'source.json needs "integrity", the SRI of the archive (sha256-…)');
+  parseSri(s.integrity);
+  for (const key of ['patches', 'overlay'] as const) {
+    const v = s[key];
+    if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string'))) {
+      fail('METADATA_INVALID', `source.json "${key}" must map file names to SRI values`);
+    }
+  }
+  return s;
+}
+
+/** Downloads an archive a source.json names, hashing as it streams, within the size limit. */
+async function download(url: string, algorithm: SriAlgorithm, maxSize: number): Promise<{ data: Buffer; integrity: string }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(60_000) });
+  } catch (err) {
+    fail('ARCHIVE_INVALID', `could not download ${url}: ${(err as Error).message}`);
+  }
+  if (!res.ok || !res.body) fail('ARCHIVE_INVALID', `downloading ${url} answered ${res.status}; source.json must name a reachable archive`);
+  const hasher = sriHasher(algorithm);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of Readable.fromWeb(res.body as import('node:stream/web').ReadableStream)) {
+    size += (chunk as Buffer).length;
+    if (size > maxSize) fail('ARCHIVE_TOO_LARGE', `${url} is larger than this registry's ${formatSize(maxSize)} archive limit`);
+    hasher.update(chunk as Buffer);
+    chunks.push(chunk as Buffer);
+  }
+  return { data: Buffer.concat(chunks), integrity: hasher.digest() };
+}
+
+/** Checks that the files sent are exactly the ones listed, each with the SRI listed. */
+function checkListed(kind: 'patches' | 'overlay', listed: Record<string, string>, sent: Map<string, Buffer>): void {
+  for (const [name, integrity] of Object.entries(listed)) {
+    const bytes = sent.get(name);
+    if (!bytes) fail('METADATA_INVALID', `source.json lists ${kind}/${name}, but the publish does not include that file`);
+    const { algorithm } = parseSri(integrity);
+    if (sri(bytes, algorithm) !== integrity) fail('ARCHIVE_INVALID', `${kind}/${name} does not match its integrity in source.json (${integrity}); it hashes to ${sri(bytes, algorithm)}`);
+  }
+  for (const name of sent.keys()) {
+    if (!(name in listed)) fail('METADATA_INVALID', `${kind}/${name} was sent but source.json does not list it`);
+  }
+}
+
+/** Overlay support arrived in Bazel 7.2.1: older ones ignore it and build an incomplete tree. */
+function requireOverlayBazel(bazelCompatibility: string[]): void {
+  const ok = bazelCompatibility.some((c) => {
+    const m = /^(>=|>)\s*([0-9][0-9A-Za-z.+-]*)$/.exec(c.trim());
+    if (!m) return false;
+    const cmp = compareBazelVersions(m[2], '7.2.1');
+    return m[1] === '>=' ? cmp >= 0 : compareBazelVersions(m[2], '7.2.0') > 0;
+  });
+  if (!ok) fail('METADATA_INVALID', 'a module with overlay files needs bazel_compatibility = [">=7.2.1"] (or later) in MODULE.bazel: older Bazel ignores overlays');
+}
+
+/**
+ * Validates a publish as the BCR's tooling does (protocols/bazel.md §8.1) and stores it: the
+ * registry files byte for byte, a hosted archive when one was uploaded, and the new metadata.json,
+ * in one transaction.
+ */
+export async function publishBazelModule(registry: Registry, repo: Repo, p: Principal, pub: BazelPublish, baseUrl: string): Promise<{ sourceJson: Buffer }> {
+  validateModuleName(pub.module);
+  validatePublishVersion(pub.version);
+  requirePermission(p, 'publish', repo.name, pub.module);
+  const { limits } = registry.config;
+  const decl = readModuleFile(pub.moduleFile.toString('utf8'));
+  if (decl.name !== pub.module || decl.version !== pub.version) {
+    fail('MANIFEST_MISMATCH', `MODULE.bazel declares module(name = ${JSON.stringify(decl.name)}, version = ${JSON.stringify(decl.version)}), but this publish is ${pub.module}@${pub.version}`);
+  }
+  const db = registry.db.withTables<BazelTables>() as Kysely<Database & BazelTables>;
+  const exists = await db.selectFrom('bazel_versions').select('id').where('repo_id', '=', repo.id).where('module', '=', pub.module).where('version', '=', pub.version).executeTakeFirst();
+  if (exists) fail('VERSION_EXISTS', `${pub.module}@${pub.version} is already published, and published versions never change; publish a new version`);
+  for (const name of pub.patches.keys()) if (!PATCH_NAME.test(name)) fail('METADATA_INVALID', `patch name "${name}" may only use letters, digits, '.', '_', '+' and '-'`);
+
+  let source: SourceJson;
+  let archive: Buffer;
+  let hosted: { fileName: string; data: Buffer } | null = null;
+  if (pub.archive) {
+    if (pub.sourceJson) fail('METADATA_INVALID', 'send either an archive (Larder hosts it and writes source.json) or a source.json naming one, not both');
+    if (!ARCHIVE_NAME.test(pub.archive.fileName)) fail('METADATA_INVALID', `archive file name "${pub.archive.fileName}" may only use letters, digits, '.', '_', '+' and '-'`);
+    if (pub.archive.data.length > limits.maxArchiveSize) fail('ARCHIVE_TOO_LARGE', `the archive is larger than this registry's ${formatSize(limits.maxArchiveSize)} limit`);
+    archive = pub.archive.data;
+    hosted = pub.archive;
+    source = { url: archiveUrl(baseUrl, repo, pub.module, pub.version, pub.archive.fileName), integrity: sri(archive, 'sha256') };
+    if (pub.stripPrefix) source.strip_prefix = pub.stripPrefix;
+    if (pub.archiveType) source.archive_type = pub.archiveType;
+    if (pub.overlay.size) source.overlay = Object.fromEntries([...pub.overlay].map(([k, v]) => [k, sri(v)]));
+    if (pub.patches.size) {
+      source.patches = Object.fromEntries([...pub.patches].map(([k, v]) => [k, sri(v)]));
+      source.patch_strip = pub.patchStrip ?? 1;
+    }
+  } else if (pub.sourceJson) {
+    source = parseSourceJson(pub.sourceJson);
+    const { algorithm } = parseSri(source.integrity);
+    const got = await download(source.url, algorithm, limits.maxArchiveSize);
+    if (got.integrity !== source.integrity) fail('ARCHIVE_INVALID', `${source.url} hashes to ${got.integrity}, not to the integrity in source.json (${source.integrity})`);
+    for (const mirror of source.mirror_urls ?? []) {
+      const m = await download(mirror, algorithm, limits.maxArchiveSize);
+      if (m.integrity !== source.integrity) fail('ARCHIVE_INVALID', `mirror ${mirror} hashes to ${m.integrity}, not to ${source.integrity}`);
+    }
+    archive = got.data;
+  } else {
+    fail('METADATA_INVALID', 'a publish needs the source: an archive to host, or a source.json naming one');
+  }
+  checkListed('patches', source.patches ?? {}, pub.patches);
+  checkListed('overlay', source.overlay ?? {}, pub.overlay);
+  if (pub.overlay.size) requireOverlayBazel(decl.bazelCompatibility);
+
+  // The tree Bazel will build: the archive, overlays, then patches; its MODULE.bazel must be ours.
+  const fileName = pub.archive?.fileName ?? new URL(source.url).pathname.split('/').pop() ?? 'archive';
+  const tree = await unpackArchive(archive, {
+    fileName, archiveType: source.archive_type, stripPrefix: source.strip_prefix,
+    limits: { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries },
+  });
+  applyOverlay(tree, pub.overlay);
+  applyPatches(tree, [...pub.patches].map(([name, data]) => ({ name, text: data.toString('utf8') })), source.patch_strip ?? 0);
+  const inTree = tree.get('MODULE.bazel');
+  if (inTree && !sameModuleFile(inTree.data.toString('utf8'), pub.moduleFile.toString('utf8'))) {
+    fail('MANIFEST_MISMATCH', 'the MODULE.bazel in the source tree (after overlay and patches) differs from the one published; add a patch that makes them equal (the BCR names it module_dot_bazel.patch)');
+  }
+
+  const sourceJson = pub.sourceJson ?? sourceJsonBytes(source);
+  const staged = hosted ? await registry.blobs.stage(Readable.from([hosted.data]), { maxSize: limits.maxArchiveSize }) : null;
+  try {
+    await inTransaction(registry, async (uow) => {
+      const trx = uow.trx.withTables<BazelTables>();
+      const dir = `modules/${pub.module}/${pub.version}`;
+      await trx.insertInto('bazel_versions').values({ repo_id: repo.id, module: pub.module, version: pub.version, created_at: Date.now() }).execute();
+      await registry.docs.put(uow, repo.id, `${dir}/MODULE.bazel`, pub.moduleFile);
+      await registry.docs.put(uow, repo.id, `${dir}/source.json`, sourceJson);
+      for (const [name, data] of pub.patches) await registry.docs.put(uow, repo.id, `${dir}/patches/${name}`, data);
+      for (const [rel, data] of pub.overlay) await registry.docs.put(uow, repo.id, `${dir}/overlay/${rel}`, data);
+      if (pub.presubmit) await registry.docs.put(uow, repo.id, `${dir}/presubmit.yml`, pub.presubmit);
+      const metaPath = `modules/${pub.module}/metadata.json`;
+      const current = await registry.docs.read(uow, repo.id, metaPath);
+      const base: BazelMetadata = current
+        ? parseMetadata(current, pub.module)
+        : { homepage: pub.metadata?.homepage ?? '', maintainers: pub.metadata?.maintainers ?? [], repository: pub.metadata?.repository ?? [], versions: [], yanked_versions: {} };
+      await registry.docs.put(uow, repo.id, metaPath, serializeMetadata(withVersion(base, pub.version)));
+      if (staged && hosted) {
+        await trx.insertInto('bazel_archives').values({ repo_id: repo.id, module: pub.module, version: pub.version, file_name: hosted.fileName, sha256: staged.sha256, size: staged.size, created_at: Date.now() }).execute();
+        await uow.trx.insertInto('blobs').values({ sha256: staged.sha256, size: staged.size, created_at: Date.now() }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
+      }
+      await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'bazel.publish', subject: `${pub.module}@${pub.version}`, detail: { integrity: source.integrity, url: source.url } });
+      await staged?.commit();
+    });
+  } catch (err) {
+    await staged?.discard();
+    if (err instanceof LarderError) throw err;
+    if (isUniqueViolation(err)) {
+      fail('VERSION_EXISTS', `${pub.module}@${pub.version} was published at the same moment by another request`);
+    }
+    throw err;
+  }
+  return { sourceJson };
+}

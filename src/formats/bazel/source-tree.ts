@@ -1,0 +1,374 @@
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import yauzl from 'yauzl';
+import { parsePatch, applyPatch, type StructuredPatch } from 'diff';
+import { LarderError, fail } from '../../core/errors.js';
+import { formatSize } from '../../core/units.js';
+
+/** The published source tree: relative POSIX paths of regular files. */
+export type SourceTree = Map<string, { data: Buffer; executable: boolean }>;
+
+/** Limits on what an archive may unpack to. */
+export interface TreeLimits { maxUnpackedSize: number; maxEntries: number }
+
+type ArchiveKind = 'tar.gz' | 'tar' | 'zip';
+const KINDS: Record<string, ArchiveKind> = { 'tar.gz': 'tar.gz', tgz: 'tar.gz', tar: 'tar', zip: 'zip' };
+const SUPPORTED = 'tar.gz, tgz, tar or zip';
+/** Room for tar headers, long-name records and the final record padding on top of the file contents. */
+const TAR_OVERHEAD_PER_ENTRY = 2048;
+const TAR_RECORD = 10240;
+
+/**
+ * Unpacks a .tar.gz/.tgz, .tar or .zip archive (kind from `archiveType`, else from `fileName`) and strips
+ * `stripPrefix`; rejects links, devices and unsafe paths, and enforces `limits` while inflating.
+ */
+export async function unpackArchive(
+  archive: Buffer,
+  opts: { fileName: string; archiveType?: string; stripPrefix?: string; limits: TreeLimits },
+): Promise<SourceTree> {
+  const kind = archiveKind(opts.fileName, opts.archiveType);
+  const prefix = opts.stripPrefix ? prefixParts(opts.stripPrefix) : [];
+  const tree: SourceTree = new Map();
+  const budget = { entries: 0, bytes: 0, limits: opts.limits };
+  const add = (rawPath: string, type: 'file' | 'directory', data: Buffer | null, executable: boolean) => {
+    const path = treePath(rawPath, prefix, type);
+    if (path && data) tree.set(path, { data, executable });
+  };
+  if (kind === 'zip') await readZip(archive, budget, add);
+  else await readTar(archive, kind === 'tar.gz', budget, add);
+  checkNoFileIsADirectory(tree);
+  return tree;
+}
+
+/** Copies overlay files over the tree (validating every path first); overlay files are not executable. */
+export function applyOverlay(tree: SourceTree, overlay: Map<string, Buffer>): void {
+  const files = [...overlay].map(([raw, data]) => {
+    const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
+    if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw) || raw.includes('\\') || raw.includes('\0') || parts.includes('..') || parts.length === 0) {
+      fail('ARCHIVE_INVALID', `overlay path ${JSON.stringify(raw)} must be a relative path inside the source tree (no "..", no leading "/", no backslashes); rename the overlay file`);
+    }
+    return [parts.join('/'), data] as const;
+  });
+  for (const [path, data] of files) tree.set(path, { data, executable: false });
+  checkNoFileIsADirectory(tree, 'overlay');
+}
+
+/**
+ * Applies unified diffs in order like `patch -p<strip> --fuzz 0 --ignore-whitespace`: modified, created
+ * (/dev/null or epoch-dated source) and deleted files. A hunk that does not apply → ARCHIVE_INVALID.
+ */
+export function applyPatches(tree: SourceTree, patches: Array<{ name: string; text: string }>, strip: number): void {
+  for (const patch of patches) {
+    let files: StructuredPatch[];
+    try {
+      files = parsePatch(patch.text);
+    } catch (err) {
+      fail('ARCHIVE_INVALID', `patch ${patch.name} is not a valid unified diff (${(err as Error).message}); regenerate it with \`diff -u\` or \`git diff\``);
+    }
+    files = files.filter((f) => f.hunks.length > 0);
+    if (files.length === 0) fail('ARCHIVE_INVALID', `patch ${patch.name} contains no hunks; regenerate it with \`diff -u\` or \`git diff\``);
+    let hunksBefore = 0;
+    for (const file of files) {
+      applyFilePatch(tree, patch, file, strip, hunksBefore);
+      hunksBefore += file.hunks.length;
+    }
+  }
+}
+
+// --- archives ---------------------------------------------------------------------------------
+
+function archiveKind(fileName: string, archiveType?: string): ArchiveKind {
+  if (archiveType !== undefined) {
+    return KINDS[archiveType] ?? fail('METADATA_INVALID',
+      `archive_type ${JSON.stringify(archiveType)} is not supported by this registry; use ${SUPPORTED}`);
+  }
+  const base = (fileName.split(/[?#]/)[0].split('/').pop() ?? '').toLowerCase();
+  const ext = Object.keys(KINDS).find((k) => base.endsWith(`.${k}`));
+  return ext ? KINDS[ext] : fail('METADATA_INVALID',
+    `cannot tell the archive type of ${JSON.stringify(fileName)}; its name must end in .${SUPPORTED.replace(/, /g, ', .').replace(' or ', ' or .')}, or set archive_type in source.json`);
+}
+
+function prefixParts(stripPrefix: string): string[] {
+  const parts = stripPrefix.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..') || stripPrefix.includes('\\')) {
+    fail('METADATA_INVALID', `strip_prefix ${JSON.stringify(stripPrefix)} must not contain ".." or backslashes; name the top directory of the archive`);
+  }
+  return parts;
+}
+
+/** Normalises an entry path and strips the prefix; null for the prefix directory itself and its parents. */
+function treePath(raw: string, prefix: string[], type: 'file' | 'directory'): string | null {
+  const shown = printable(raw);
+  const bad = (why: string): never => fail('ARCHIVE_INVALID', `the archive entry ${shown} ${why}; rebuild the archive without it`);
+  if (raw.includes('\0')) bad('contains a NUL byte');
+  if (raw.includes('\\')) bad('contains a backslash');
+  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) bad('is an absolute path');
+  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) bad('contains a ".." component');
+  const under = parts.length > prefix.length && prefix.every((p, i) => parts[i] === p);
+  if (!under) {
+    const isPrefixDir = type === 'directory' && parts.every((p, i) => prefix[i] === p);
+    if (isPrefixDir) return null;
+    if (parts.length === 0) bad('has an empty path');
+    bad(`is not under strip_prefix ${JSON.stringify(prefix.join('/'))}; every file must lie under it (check strip_prefix in source.json)`);
+  }
+  return type === 'directory' ? null : parts.slice(prefix.length).join('/');
+}
+
+function checkNoFileIsADirectory(tree: SourceTree, what = 'archive'): void {
+  for (const path of tree.keys()) {
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      if (tree.has(dir)) fail('ARCHIVE_INVALID', `the ${what} has both a file ${dir} and a file ${path} under it; remove one of them`);
+    }
+  }
+}
+
+type Budget = { entries: number; bytes: number; limits: TreeLimits };
+type Add = (path: string, type: 'file' | 'directory', data: Buffer | null, executable: boolean) => void;
+
+function countEntry(budget: Budget): void {
+  if (++budget.entries > budget.limits.maxEntries) {
+    fail('ARCHIVE_TOO_LARGE', `the source archive has more than ${budget.limits.maxEntries} entries, the limit of this registry; publish a smaller archive`);
+  }
+}
+
+function countBytes(budget: Budget, n: number): void {
+  budget.bytes += n;
+  if (budget.bytes > budget.limits.maxUnpackedSize) throw tooLarge(budget.limits.maxUnpackedSize);
+}
+
+function tooLarge(max: number): LarderError {
+  return new LarderError('ARCHIVE_TOO_LARGE',
+    `the source archive unpacks to more than ${formatSize(max)}, the limit of this registry; publish a smaller archive`);
+}
+
+async function readTar(archive: Buffer, gzipped: boolean, budget: Budget, add: Add): Promise<void> {
+  if (gzipped && !(archive[0] === 0x1f && archive[1] === 0x8b)) {
+    fail('ARCHIVE_INVALID', 'the source archive is not gzip-compressed (it must start with bytes 1f 8b); check archive_type or the file name');
+  }
+  const extractor = tar.extract();
+  const max = budget.limits.maxUnpackedSize + TAR_OVERHEAD_PER_ENTRY * budget.limits.maxEntries + TAR_RECORD;
+  const stages = gzipped ? [createGunzip(), streamBudget(max)] : [];
+  const piping = pipeline([Readable.from([archive]), ...stages, extractor]);
+  const reading = (async () => {
+    for await (const entry of extractor as AsyncIterable<Readable & { header: tar.Header }>) {
+      const h = entry.header;
+      countEntry(budget);
+      const type = h.type === 'contiguous-file' ? 'file' : h.type;
+      if (type === 'symlink' || type === 'link') {
+        fail('ARCHIVE_INVALID', `the source archive contains a link ${printable(h.name)} -> ${printable(h.linkname ?? '')}; links are not allowed, replace it with a copy of the file`);
+      }
+      if (type !== 'file' && type !== 'directory') {
+        fail('ARCHIVE_INVALID', `the source archive entry ${printable(h.name)} is a ${type ?? 'entry of unknown type'}; only regular files and directories are allowed`);
+      }
+      countBytes(budget, type === 'file' ? h.size ?? 0 : 0); // fails a bomb before it is inflated
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry) chunks.push(chunk as Buffer);
+      add(h.name, type, type === 'file' ? Buffer.concat(chunks) : null, ((h.mode ?? 0) & 0o111) !== 0);
+    }
+  })();
+  const [piped, read] = await Promise.allSettled([piping, reading]);
+  if (piped.status === 'fulfilled' && read.status === 'fulfilled') return;
+  const errors = [read, piped].flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+  const own = errors.find((e) => e instanceof LarderError);
+  if (own) throw own;
+  const what = gzipped ? 'a valid gzip-compressed tar archive' : 'a valid tar archive';
+  fail('ARCHIVE_INVALID', `the source archive is not ${what} (${errors[0]?.message}); it may be truncated or of another type`);
+}
+
+/** Aborts a stream as soon as more than `max` bytes pass (gzip bombs). */
+function streamBudget(max: number): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      total += chunk.length;
+      callback(total > max ? tooLarge(max) : null, chunk);
+    },
+  });
+}
+
+async function readZip(archive: Buffer, budget: Budget, add: Add): Promise<void> {
+  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
+    yauzl.fromBuffer(archive, { lazyEntries: true, validateEntrySizes: true }, (err, z) => (err ? reject(zipError(err)) : resolve(z)));
+  });
+  try {
+    if (zip.entryCount > budget.limits.maxEntries) countEntry({ ...budget, entries: budget.limits.maxEntries });
+    await new Promise<void>((resolve, reject) => {
+      zip.on('error', (err: Error) => reject(err instanceof LarderError ? err : zipError(err)));
+      zip.on('end', () => resolve());
+      zip.on('entry', (entry: yauzl.Entry) => {
+        readZipEntry(zip, entry, budget, add).then(() => zip.readEntry(), reject);
+      });
+      zip.readEntry();
+    });
+  } finally {
+    zip.close();
+  }
+}
+
+async function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, budget: Budget, add: Add): Promise<void> {
+  countEntry(budget);
+  const unix = entry.versionMadeBy >> 8 === 3;
+  const mode = unix ? entry.externalFileAttributes >>> 16 : 0;
+  const fileType = mode & 0o170000;
+  const isDir = entry.fileName.endsWith('/');
+  if (fileType === 0o120000) fail('ARCHIVE_INVALID', `the source archive contains a symlink ${printable(entry.fileName)}; links are not allowed, replace it with a copy of the file`);
+  if (fileType !== 0 && fileType !== (isDir ? 0o040000 : 0o100000)) {
+    fail('ARCHIVE_INVALID', `the source archive entry ${printable(entry.fileName)} is not a regular file or directory; remove it`);
+  }
+  if (isDir) return add(entry.fileName, 'directory', null, false);
+  countBytes(budget, entry.uncompressedSize); // declared size; yauzl checks the real size against it
+  const stream = await new Promise<Readable>((resolve, reject) => {
+    zip.openReadStream(entry, (err, s) => (err ? reject(zipError(err)) : resolve(s)));
+  });
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+  } catch (err) {
+    throw zipError(err as Error);
+  }
+  add(entry.fileName, 'file', Buffer.concat(chunks), (mode & 0o111) !== 0);
+}
+
+function zipError(err: Error): LarderError {
+  return new LarderError('ARCHIVE_INVALID', `the source zip archive is invalid (${err.message}); rebuild it without such entries, or check archive_type and the file name`);
+}
+
+// --- patches ----------------------------------------------------------------------------------
+
+function applyFilePatch(tree: SourceTree, patch: { name: string; text: string }, file: StructuredPatch, strip: number, hunksBefore: number): void {
+  const absent = (name: string | undefined, header: string | undefined) => name === '/dev/null' || isEpoch(header);
+  const creates = absent(file.oldFileName, file.oldHeader);
+  const deletes = absent(file.newFileName, file.newHeader);
+  const candidates = [creates ? null : stripPath(file.oldFileName, strip), deletes ? null : stripPath(file.newFileName, strip)];
+  const named = candidates.filter((c): c is string => c !== null);
+  const where = `patch ${patch.name}`;
+  if (named.length === 0) fail('ARCHIVE_INVALID', `${where} has a file header with no usable name for --strip ${strip} (${file.oldFileName} / ${file.newFileName}); check patch_strip`);
+  for (const n of named) {
+    if (n.startsWith('/') || n.split('/').includes('..') || n.includes('\0')) fail('ARCHIVE_INVALID', `${where} names ${printable(n)}, which is outside the source tree; fix the file names in the patch`);
+  }
+  let target: string;
+  if (creates) {
+    target = named[0];
+    if (tree.has(target)) fail('ARCHIVE_INVALID', `${where} creates ${target}, which already exists in the source tree; patch it instead, or check patch_strip`);
+    checkFreePath(tree, target, where);
+  } else {
+    // Like GNU patch: among the names that exist, fewest components, then shortest basename, then shortest.
+    const existing = named.filter((n) => tree.has(n));
+    const score = (n: string) => [n.split('/').length, n.split('/').pop()!.length, n.length];
+    existing.sort((a, b) => score(a).reduce((d, v, i) => d || v - score(b)[i], 0));
+    if (existing.length === 0) fail('ARCHIVE_INVALID', `${where} modifies ${named.join(' / ')}, which is not in the source tree (after overlays, with --strip ${strip}); check patch_strip and the file names`);
+    target = existing[0];
+  }
+  const old = tree.get(target);
+  const { text, encoding } = decode(old?.data ?? Buffer.alloc(0));
+  const options = { fuzzFactor: 0, compareLine: (_n: number, line: string, _op: string, content: string) => looseEqual(line, content) };
+  const { anchored, misfit } = anchorHunks(file, text);
+  const result = misfit < 0 ? applyPatch(text, anchored, options) : false;
+  if (result === false) {
+    // Find the first hunk that fails: earlier hunks apply on their own (hunk positions refer to the original).
+    let i = 0;
+    while (i < file.hunks.length - 1 && i !== misfit && applyPatch(text, { ...anchored, hunks: anchored.hunks.slice(0, i + 1) }, options) !== false) i++;
+    const at = hunkHeader(patch.text, hunksBefore + i);
+    fail('ARCHIVE_INVALID',
+      `${where}: hunk #${i + 1} for ${target} (line ${at.line}: ${at.header}) does not apply to the source tree; regenerate the patch against the published archive (after overlays and earlier patches)`);
+  }
+  if (deletes) {
+    if (result !== '') fail('ARCHIVE_INVALID', `${where} deletes ${target}, but the file has content the patch does not remove; regenerate the patch`);
+    tree.delete(target);
+    return;
+  }
+  tree.set(target, { data: Buffer.from(result, encoding), executable: old?.executable ?? false });
+}
+
+/** A created file must not sit under another file nor where a directory is. */
+function checkFreePath(tree: SourceTree, path: string, where: string): void {
+  const parts = path.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const dir = parts.slice(0, i).join('/');
+    if (tree.has(dir)) fail('ARCHIVE_INVALID', `${where} creates ${path}, but ${dir} is a file; fix the file names in the patch`);
+  }
+  for (const other of tree.keys()) {
+    if (other.startsWith(`${path}/`)) fail('ARCHIVE_INVALID', `${where} creates ${path}, but it is a directory in the source tree; fix the file names in the patch`);
+  }
+}
+
+/**
+ * GNU patch without fuzz: a hunk with less leading than trailing context that starts at line 1 must match
+ * at the start of the file, one with less trailing context at its end. jsdiff tries a hunk's stated
+ * position first, so such hunks are pinned there; `misfit` is the first that does not match there.
+ */
+function anchorHunks(file: StructuredPatch, text: string): { anchored: StructuredPatch; misfit: number } {
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  let misfit = -1;
+  const hunks = file.hunks.map((h, i) => {
+    const body = h.lines.filter((l) => !l.startsWith('\\'));
+    const prefix = body.findIndex((l) => l[0] !== ' ');
+    const suffix = [...body].reverse().findIndex((l) => l[0] !== ' ');
+    const old = body.filter((l) => l[0] === ' ' || l[0] === '-').map((l) => l.slice(1));
+    let start: number;
+    if (prefix < 0 || suffix < 0 || prefix === suffix) return h;
+    else if (prefix < suffix && h.oldStart <= 1) start = 1;
+    else if (suffix < prefix) start = lines.length - old.length + 1;
+    else return h;
+    const cr = (s: string) => s.replace(/\r$/, '');
+    if (start < 1 || !old.every((l, k) => looseEqual(cr(lines[start - 1 + k]), cr(l)))) {
+      if (misfit < 0) misfit = i;
+      return h;
+    }
+    return { ...h, oldStart: start };
+  });
+  return { anchored: { ...file, hunks }, misfit };
+}
+
+/** `patch -p<n>`: drops n leading components; null when the name has too few. */
+function stripPath(name: string | undefined, strip: number): string | null {
+  if (!name) return null;
+  const parts = name.split('/');
+  // Repeated slashes count as one separator; a leading "/" is the first component boundary.
+  const kept = parts.slice(0, 1).concat(parts.slice(1).filter((p) => p !== ''));
+  if (kept.length <= strip) return null;
+  const rest = kept.slice(strip);
+  const names = rest.filter((p) => p !== '' && p !== '.');
+  return names.length ? (rest[0] === '' ? '/' : '') + names.join('/') : null;
+}
+
+/** `diff -N` marks a missing file with a timestamp of the epoch (in any time zone). */
+function isEpoch(header: string | undefined): boolean {
+  const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d\d)(\d\d)$/.exec(header?.trim() ?? '');
+  return m !== null && Date.parse(`${m[1]}T${m[2]}${m[3]}:${m[4]}`) === 0;
+}
+
+/** GNU patch --ignore-whitespace: runs of blanks match runs of blanks; trailing blanks are ignored. */
+function looseEqual(a: string, b: string): boolean {
+  const norm = (s: string) => s.replace(/[ \t]+/g, ' ').replace(/ $/, '');
+  return a === b || norm(a) === norm(b);
+}
+
+/** UTF-8 when valid, else latin1, so that bytes survive a round trip. */
+function decode(data: Buffer): { text: string; encoding: BufferEncoding } {
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(data), encoding: 'utf8' };
+  } catch {
+    return { text: data.toString('latin1'), encoding: 'latin1' };
+  }
+}
+
+/** The n-th (0-based) hunk header of the patch text and its 1-based line. */
+function hunkHeader(text: string, n: number): { line: number; header: string } {
+  const lines = text.split('\n');
+  let seen = -1;
+  for (let i = 0; i < lines.length; i++) {
+    if (/^@@ -\d/.test(lines[i]) && ++seen === n) return { line: i + 1, header: printable(lines[i].replace(/\r$/, '')) };
+  }
+  return { line: 0, header: '' };
+}
+
+function printable(s: string): string {
+  return JSON.stringify(s).slice(1, -1);
+}
