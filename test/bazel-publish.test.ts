@@ -147,6 +147,21 @@ describe('publishing a module with an archive Larder hosts', () => {
     expect(byReader.statusCode).toBe(403);
   });
 
+  it('serves upper-case prerelease versions, and records publishes, yanks and edits in the audit log', async () => {
+    const text = moduleFile('shouty', '1.1.1-RC1');
+    const res = await publish('shouty', '1.1.1-RC1', [['MODULE.bazel', text], ['archive', await sourceArchive('src', text), 'src.tar.gz'], ['strip_prefix', 'src']]);
+    expect(res.statusCode, res.body).toBe(201);
+    expect((await get('/bazel/modules/shouty/1.1.1-RC1/MODULE.bazel')).body).toBe(text);
+    const actions = await larder.registry.db.selectFrom('audit_log').select(['action', 'subject']).orderBy('id').execute();
+    expect(actions).toEqual(expect.arrayContaining([
+      { action: 'bazel.publish', subject: 'greeter@1.0.0' },
+      { action: 'bazel.yank', subject: 'greeter' },
+      { action: 'bazel.unyank', subject: 'greeter' },
+      { action: 'bazel.metadata', subject: 'greeter' },
+      { action: 'bazel.publish', subject: 'shouty@1.1.1-RC1' },
+    ]));
+  });
+
   it('unpacks zip archives too', async () => {
     const text = moduleFile('zipped', '2.0.0');
     const dir = path.join(work.path, 'zip-src');

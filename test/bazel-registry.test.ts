@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importBazelTree } from '../src/formats/bazel/import.js';
@@ -90,6 +91,32 @@ describe('serving an imported BCR snapshot', () => {
     expect(head.headers['content-length']).toBe(String(first.rawPayload.length));
     const again = await get('/bcr/modules/rules_xz/1.0.1/MODULE.bazel', { 'if-none-match': String(first.headers.etag) });
     expect(again.statusCode).toBe(304);
+  });
+});
+
+describe('registry files with quirks, and configured mirrors', () => {
+  it('serves a mirrored version directory with `+` in its name, literally and percent-encoded', async () => {
+    const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-plus-'));
+    try {
+      fs.mkdirSync(path.join(tree, 'modules/libplus/1.1.0+abc'), { recursive: true });
+      fs.writeFileSync(path.join(tree, 'modules/libplus/1.1.0+abc/MODULE.bazel'), 'module(name = "libplus", version = "1.1.0+abc")\n');
+      await importBazelTree(larder.registry, larder.registry.repos.get('bcr')!, tree);
+    } finally {
+      fs.rmSync(tree, { recursive: true, force: true });
+    }
+    expect((await get('/bcr/modules/libplus/1.1.0+abc/MODULE.bazel')).statusCode).toBe(200);
+    expect((await get('/bcr/modules/libplus/1.1.0%2Babc/MODULE.bazel')).statusCode).toBe(200);
+    expect((await get('/bcr/modules/libplus/1.1.0 abc/MODULE.bazel')).statusCode).toBe(404);
+  });
+
+  it('writes configured mirrors into a new registry\'s bazel_registry.json', async () => {
+    const other = await openTestApp({ repos: [{ name: 'mirrored', format: 'bazel', kind: 'hosted', visibility: 'public', mirrors: ['https://larder.example/bazel-mirror'] }] });
+    try {
+      const res = await other.app.inject({ method: 'GET', url: '/mirrored/bazel_registry.json' });
+      expect(res.body).toBe('{\n    "mirrors": [\n        "https://larder.example/bazel-mirror"\n    ]\n}\n');
+    } finally {
+      await other.stop();
+    }
   });
 });
 
