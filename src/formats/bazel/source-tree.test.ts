@@ -1,26 +1,17 @@
+import { tarball, type TarEntry as Entry } from '../../../test/support/archives.js';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { LarderError } from '../../core/errors.js';
 import { applyOverlay, applyPatches, unpackArchive, type SourceTree, type TreeLimits } from './source-tree.js';
 
 const MiB = 1024 * 1024;
 const limits: TreeLimits = { maxUnpackedSize: 10 * MiB, maxEntries: 1000 };
 
-type Entry = Partial<tar.Header> & { name: string; body?: string | Buffer };
 
-async function tarball(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const { body, ...header } of entries) pack.entry(header, body ?? '');
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 function run(cmd: string, args: string[], opts: { cwd?: string; input?: Buffer; env?: NodeJS.ProcessEnv } = {}) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {

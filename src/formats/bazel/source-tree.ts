@@ -1,10 +1,11 @@
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import yauzl from 'yauzl';
 import { parsePatch, applyPatch, type StructuredPatch } from 'diff';
 import { LarderError, fail } from '../../core/errors.js';
+import { byteBudget } from '../../core/byte-budget.js';
 import { formatSize } from '../../core/units.js';
 
 /** The published source tree: relative POSIX paths of regular files. */
@@ -152,7 +153,7 @@ async function readTar(archive: Buffer, gzipped: boolean, budget: Budget, add: A
   }
   const extractor = tar.extract();
   const max = budget.limits.maxUnpackedSize + TAR_OVERHEAD_PER_ENTRY * budget.limits.maxEntries + TAR_RECORD;
-  const stages = gzipped ? [createGunzip(), streamBudget(max)] : [];
+  const stages = gzipped ? [createGunzip(), byteBudget(max, () => tooLarge(max))] : [];
   const piping = pipeline([Readable.from([archive]), ...stages, extractor]);
   const reading = (async () => {
     for await (const entry of extractor as AsyncIterable<Readable & { header: tar.Header }>) {
@@ -180,16 +181,6 @@ async function readTar(archive: Buffer, gzipped: boolean, budget: Budget, add: A
   fail('ARCHIVE_INVALID', `the source archive is not ${what} (${errors[0]?.message}); it may be truncated or of another type`);
 }
 
-/** Aborts a stream as soon as more than `max` bytes pass (gzip bombs). */
-function streamBudget(max: number): Transform {
-  let total = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      total += chunk.length;
-      callback(total > max ? tooLarge(max) : null, chunk);
-    },
-  });
-}
 
 async function readZip(archive: Buffer, budget: Budget, add: Add): Promise<void> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { thrown } from '../../../test/support/errors.js';
 import { describe, expect, it } from 'vitest';
 import { LarderError } from '../../core/errors.js';
 import {
@@ -11,16 +12,6 @@ import {
   validatePublishVersion,
 } from './version.js';
 
-/** The LarderError `fn` throws (fails the test when it does not throw one). */
-function thrown(fn: () => unknown): LarderError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(LarderError);
-    return err as LarderError;
-  }
-  throw new Error('expected a LarderError');
-}
 
 /** Asserts that `versions` is strictly ascending, checking every pair both ways. */
 function expectAscending(versions: string[]): void {

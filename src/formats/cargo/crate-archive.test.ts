@@ -1,7 +1,7 @@
+import { tarball, type TarEntry as Entry } from '../../../test/support/archives.js';
 import { describe, it, expect } from 'vitest';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { LarderError } from '../../core/errors.js';
 import { inspectCrateArchive, type CrateArchiveLimits } from './crate-archive.js';
 
@@ -9,21 +9,11 @@ const MiB = 1024 * 1024;
 const limits: CrateArchiveLimits = { maxUnpackedSize: 50 * MiB, maxEntries: 100 };
 const expected = { name: 'foo', vers: '1.0.0' };
 
-type Entry = Partial<tar.Header> & { name: string; body?: string | Buffer };
 
 function manifest(name = 'foo', version = '1.0.0'): string {
   return `[package]\nname = "${name}"\nversion = "${version}"\nedition = "2021"\n`;
 }
 
-async function tarball(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  // Entries with buffered bodies are queued synchronously; the pack is drained below.
-  for (const { body, ...header } of entries) pack.entry(header, body ?? '');
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 function validEntries(): Entry[] {
   return [

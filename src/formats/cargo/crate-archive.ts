@@ -4,6 +4,7 @@ import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { parse } from 'smol-toml';
 import { LarderError } from '../../core/errors.js';
+import { byteBudget } from '../../core/byte-budget.js';
 import { formatSize } from '../../core/units.js';
 
 export interface CrateArchiveLimits {
@@ -44,7 +45,7 @@ export async function inspectCrateArchive(
   gunzip.on('error', () => { origin ??= 'gzip'; });
   extractor.on('error', () => { origin ??= 'tar'; });
 
-  const piping = pipeline(crate, gzipMagicCheck(), gunzip, byteBudget(limits.maxUnpackedSize), extractor);
+  const piping = pipeline(crate, gzipMagicCheck(), gunzip, byteBudget(limits.maxUnpackedSize, () => tooLarge(limits.maxUnpackedSize)), extractor);
   const reading = readEntries(extractor, `${expected.name}-${expected.vers}`, expected, limits);
   const [piped, read] = await Promise.allSettled([piping, reading]);
   crate.off('error', onSourceError);
@@ -171,16 +172,6 @@ function gzipMagicCheck(): Transform {
   });
 }
 
-/** Counts inflated bytes and aborts as soon as they exceed the limit (gzip bombs). */
-function byteBudget(max: number): Transform {
-  let total = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      total += chunk.length;
-      callback(total > max ? tooLarge(max) : null, chunk);
-    },
-  });
-}
 
 function tooLarge(max: number): LarderError {
   return new LarderError('ARCHIVE_TOO_LARGE',

@@ -1,18 +1,9 @@
+import { thrown } from '../../../test/support/errors.js';
 import { describe, it, expect } from 'vitest';
 import { LarderError } from '../../core/errors.js';
 import { crateNameFromIndexPath, indexPath, normCrateName, validateCrateName } from './names.js';
 import { isVersionReq, validateVersion, versionKey } from './semver.js';
 
-/** The LarderError `fn` throws (fails the test when it does not throw one). */
-function thrown(fn: () => unknown): LarderError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(LarderError);
-    return err as LarderError;
-  }
-  throw new Error('expected a LarderError');
-}
 
 describe('indexPath (cargo.md §4.1)', () => {
   it.each([
