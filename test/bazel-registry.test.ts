@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importBazelTree } from '../src/formats/bazel/import.js';
+import { publishBazelModule } from '../src/formats/bazel/publish.js';
+import { tarGz } from './support/archives.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 
 const FIXTURE = path.resolve('../shared/fixtures/bcr-sample');
@@ -144,7 +146,10 @@ class BazelClientModel {
   /** URL → sha256 hex, or "not found": MODULE.bazel.lock's registryFileHashes. */
   readonly registryFileHashes: Record<string, string> = {};
 
-  constructor(private readonly registries: string[]) {}
+  constructor(
+    private readonly app: TestApp['app'],
+    private readonly registries: string[],
+  ) {}
 
   /** §1: append segments, adding `/` only when the previous text does not end with one; no encoding. */
   static join(base: string, ...segments: string[]): string {
@@ -152,7 +157,7 @@ class BazelClientModel {
   }
 
   private async fetch(url: string): Promise<Buffer | null> {
-    const res = await larder.app.inject({ method: 'GET', url: new URL(url).pathname, headers: { 'user-agent': 'Bazel/release 8.4.2', 'accept-encoding': 'gzip' } });
+    const res = await this.app.inject({ method: 'GET', url: new URL(url).pathname, headers: { 'user-agent': 'Bazel/release 8.4.2', 'accept-encoding': 'gzip' } });
     if (res.statusCode === 404 || res.statusCode === 410) return null;
     if (res.statusCode !== 200) throw new Error(`Error accessing registry ${url}: ${res.statusCode}`);
     return res.rawPayload;
@@ -194,6 +199,22 @@ class BazelClientModel {
     const mirrors = reg && reg.toString().trim() ? ((JSON.parse(reg.toString()).mirrors ?? []) as string[]) : [];
     return { source: JSON.parse(body.toString('utf8')), mirrors };
   }
+
+  /** §5.3.1: the archive URLs in the order Bazel tries them: mirrors (authority + path appended), url, mirror_urls. */
+  static archiveUrls(source: Record<string, unknown>, mirrors: string[]): string[] {
+    const url = new URL(String(source.url));
+    const viaMirror = mirrors.map((m) => BazelClientModel.join(m, `${url.host}${url.pathname}${url.search}`.replace(/^\//, '')));
+    return [...new Set([...viaMirror, url.href, ...((source.mirror_urls as string[] | undefined) ?? [])])];
+  }
+
+  /** §3.5: downloads an archive from a URL this test server answers, and checks it against the integrity. */
+  async fetchArchive(url: string, integrity: string): Promise<Buffer> {
+    const body = await this.fetch(url);
+    if (!body) throw new Error(`archive ${url} not found`);
+    const [algo] = integrity.split('-');
+    expect(`${algo}-${createHash(algo).update(body).digest('base64')}`).toBe(integrity);
+    return body;
+  }
 }
 
 describe('a model of the Bazel client against Larder', () => {
@@ -204,7 +225,7 @@ describe('a model of the Bazel client against Larder', () => {
   });
 
   it('falls through a registry that 404s to the next, records hashes like MODULE.bazel.lock, and sees yanks', async () => {
-    const client = new BazelClientModel([`${base}/internal-empty`, `${base}/bcr/`]);
+    const client = new BazelClientModel(larder.app, [`${base}/internal-empty`, `${base}/bcr/`]);
     // The first registry does not exist on this server at all: a 404 like any missing module.
     const found = await client.discover('rules_xz', '1.0.0');
     expect(found.registry).toBe(`${base}/bcr/`);
@@ -219,8 +240,41 @@ describe('a model of the Bazel client against Larder', () => {
     expect(client.registryFileHashes[`${base}/bcr/bazel_registry.json`]).toBe(BCR_REGISTRY_JSON_SHA256);
   });
 
+  it('resolves across two real registries, builds mirror URLs from bazel_registry.json, and verifies the hosted archive', async () => {
+    const two = await openTestApp({
+      repos: [
+        { name: 'team', format: 'bazel', kind: 'hosted', visibility: 'public', mirrors: ['https://mirror.example/bazel-mirror'] },
+        { name: 'bcr', format: 'bazel', kind: 'hosted', visibility: 'public' },
+      ],
+    });
+    try {
+      await importBazelTree(two.registry, two.registry.repos.get('bcr')!, FIXTURE);
+      const text = 'module(name = "team_lib", version = "1.0.0")\n';
+      const archive = await tarGz([{ name: 'team_lib-1.0.0/MODULE.bazel', body: text }]);
+      const admin = await two.registry.auth.authenticate(two.adminToken);
+      await publishBazelModule(two.registry, two.registry.repos.get('team')!, admin, {
+        module: 'team_lib', version: '1.0.0', moduleFile: Buffer.from(text), archive: { fileName: 'team_lib-1.0.0.tar.gz', data: archive },
+        stripPrefix: 'team_lib-1.0.0', patches: new Map(), overlay: new Map(),
+      }, 'https://larder.test');
+      const client = new BazelClientModel(two.app, ['https://larder.test/team', 'https://larder.test/bcr']);
+      expect((await client.discover('team_lib', '1.0.0')).registry).toBe('https://larder.test/team');
+      expect((await client.discover('rules_xz', '1.0.1')).registry).toBe('https://larder.test/bcr');
+      expect(client.registryFileHashes['https://larder.test/team/modules/rules_xz/1.0.1/MODULE.bazel']).toBe('not found');
+      const spec = await client.repoSpec('https://larder.test/team', 'team_lib', '1.0.0');
+      expect(spec.mirrors).toEqual(['https://mirror.example/bazel-mirror']);
+      expect(BazelClientModel.archiveUrls(spec.source, spec.mirrors)).toEqual([
+        'https://mirror.example/bazel-mirror/larder.test/team/archives/team_lib/1.0.0/team_lib-1.0.0.tar.gz',
+        'https://larder.test/team/archives/team_lib/1.0.0/team_lib-1.0.0.tar.gz',
+      ]);
+      const got = await client.fetchArchive(String(spec.source.url), String(spec.source.integrity));
+      expect(got.equals(archive)).toBe(true);
+    } finally {
+      await two.stop();
+    }
+  });
+
   it('strips build metadata before building URLs, and reaches upper-case and prerelease versions', async () => {
-    const client = new BazelClientModel([`${base}/bcr`]);
+    const client = new BazelClientModel(larder.app, [`${base}/bcr`]);
     await expect(client.discover('rules_xz', '1.0.1+build.7')).resolves.toMatchObject({ registry: `${base}/bcr` });
     await expect(client.discover('rules_xz', '1.0.0-beta.1')).resolves.toMatchObject({ registry: `${base}/bcr` });
     await expect(client.discover('rules_xz', '7.7.7')).rejects.toThrow('module not found in registries: rules_xz@7.7.7');
