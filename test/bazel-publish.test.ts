@@ -52,7 +52,7 @@ type Part = [name: string, value: Buffer | string, fileName?: string];
 async function publish(module: string, version: string, parts: Part[], token: string | null = larder.adminToken) {
   const form = new FormData();
   // Files go as Blobs: FormData turns the line ends of plain string fields into CRLF.
-  const scalar = new Set(['strip_prefix', 'archive_type', 'patch_strip', 'metadata']);
+  const scalar = new Set(['strip_prefix', 'archive_type', 'patch_strip', 'metadata', 'allow_compatibility_level_change']);
   for (const [name, value, fileName] of parts) {
     if (typeof value === 'string' && scalar.has(name)) form.append(name, value);
     else form.append(name, new Blob([typeof value === 'string' ? value : new Uint8Array(value)]), fileName ?? name);
@@ -160,6 +160,20 @@ describe('publishing a module with an archive Larder hosts', () => {
       { action: 'bazel.metadata', subject: 'greeter' },
       { action: 'bazel.publish', subject: 'shouty@1.1.1-RC1' },
     ]));
+  });
+
+  it('keeps compatibility_level as the previous version has it unless the break is confirmed', async () => {
+    const leveled = (version: string, level: number) => `module(name = "levels", version = "${version}", compatibility_level = ${level})\n`;
+    const parts = async (version: string, level: number, extra: Part[] = []): Promise<Part[]> => [
+      ['MODULE.bazel', leveled(version, level)], ['archive', await sourceArchive('src', leveled(version, level)), 'src.tar.gz'], ['strip_prefix', 'src'], ...extra,
+    ];
+    expect((await publish('levels', '1.0.0', await parts('1.0.0', 1))).statusCode).toBe(201);
+    const before = await storage();
+    await refused(await publish('levels', '2.0.0', await parts('2.0.0', 2)), 400, /levels@1\.0\.0 has 1.*allow_compatibility_level_change=true/, before);
+    expect((await publish('levels', '2.0.0', await parts('2.0.0', 2, [['allow_compatibility_level_change', 'true']]))).statusCode).toBe(201);
+    const middle = await storage();
+    await refused(await publish('levels', '1.5.0', await parts('1.5.0', 2)), 400, /levels@1\.0\.0 has 1/, middle);
+    expect((await publish('levels', '1.5.0', await parts('1.5.0', 1))).statusCode).toBe(201);
   });
 
   it('unpacks zip archives too', async () => {

@@ -29,8 +29,9 @@ async function readPublish(req: FastifyRequest, module: string, version: string)
       if (!Number.isInteger(pub.patchStrip) || pub.patchStrip < 0) fail('METADATA_INVALID', 'patch_strip must be a whole number ≥ 0');
     } else if (name.startsWith('patches/')) pub.patches.set(name.slice('patches/'.length), data);
     else if (name.startsWith('overlay/')) pub.overlay.set(name.slice('overlay/'.length), data);
+    else if (name === 'allow_compatibility_level_change') pub.allowCompatibilityLevelChange = data.toString() === 'true';
     else if (name === 'metadata') pub.metadata = parseJsonField(data, 'metadata') as Partial<BazelMetadata>;
-    else fail('METADATA_INVALID', `unknown part "${name}"; expected MODULE.bazel, source.json or archive, patches/<name>, overlay/<path>, presubmit.yml, strip_prefix, archive_type, patch_strip, metadata`);
+    else fail('METADATA_INVALID', `unknown part "${name}"; expected MODULE.bazel, source.json or archive, patches/<name>, overlay/<path>, presubmit.yml, strip_prefix, archive_type, patch_strip, metadata, allow_compatibility_level_change`);
   }
   if (!sawModule) fail('METADATA_INVALID', 'the publish has no MODULE.bazel part');
   return pub;

@@ -31,6 +31,8 @@ export interface BazelPublish {
   presubmit?: Buffer;
   /** homepage, maintainers, repository: used when the module is new. */
   metadata?: Partial<BazelMetadata>;
+  /** The publisher confirms a compatibility_level change (a deliberate breaking release). */
+  allowCompatibilityLevelChange?: boolean;
 }
 
 interface SourceJson {
@@ -126,6 +128,40 @@ function requireOverlayBazel(bazelCompatibility: string[]): void {
 }
 
 /**
+ * The BCR's rule: compatibility_level equals the previous (non-yanked) version's and is not above
+ * the next one's, unless the publisher says the break is intended.
+ */
+async function checkCompatibilityLevel(registry: Registry, repo: Repo, db: Kysely<Database & BazelTables>, pub: BazelPublish, level: number): Promise<void> {
+  if (pub.allowCompatibilityLevelChange) return;
+  const meta = await registry.docs.get(repo.id, `modules/${pub.module}/metadata.json`);
+  const yanked = meta ? parseMetadata(meta.body, pub.module).yanked_versions : {};
+  const rows = await db.selectFrom('bazel_versions').select('version').where('repo_id', '=', repo.id).where('module', '=', pub.module).execute();
+  const others = rows.map((r) => r.version).filter((v) => !(v in yanked) && isBazelVersion(v));
+  const prev = others.filter((v) => compareBazelVersions(v, pub.version) < 0).sort(compareBazelVersions).at(-1);
+  const next = others.filter((v) => compareBazelVersions(v, pub.version) > 0).sort(compareBazelVersions)[0];
+  const levelOf = async (v: string) => {
+    const doc = await registry.docs.get(repo.id, `modules/${pub.module}/${v}/MODULE.bazel`);
+    return doc ? readModuleFile(doc.body.toString('utf8')).compatibilityLevel : level;
+  };
+  const hint = 'if the break is intended, publish again with allow_compatibility_level_change=true';
+  if (prev !== undefined && (await levelOf(prev)) !== level) {
+    fail('METADATA_INVALID', `compatibility_level is ${level}, but ${pub.module}@${prev} has ${await levelOf(prev)}: a change makes every user choose one side; ${hint}`);
+  }
+  if (next !== undefined && level > (await levelOf(next))) {
+    fail('METADATA_INVALID', `compatibility_level ${level} is above ${pub.module}@${next}'s ${await levelOf(next)}; ${hint}`);
+  }
+}
+
+function isBazelVersion(v: string): boolean {
+  try {
+    compareBazelVersions(v, v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Validates a publish as the BCR's tooling does (protocols/bazel.md §8.1) and stores it: the
  * registry files byte for byte, a hosted archive when one was uploaded, and the new metadata.json,
  * in one transaction.
@@ -142,6 +178,7 @@ export async function publishBazelModule(registry: Registry, repo: Repo, p: Prin
   const db = registry.db.withTables<BazelTables>() as Kysely<Database & BazelTables>;
   const exists = await db.selectFrom('bazel_versions').select('id').where('repo_id', '=', repo.id).where('module', '=', pub.module).where('version', '=', pub.version).executeTakeFirst();
   if (exists) fail('VERSION_EXISTS', `${pub.module}@${pub.version} is already published, and published versions never change; publish a new version`);
+  await checkCompatibilityLevel(registry, repo, db, pub, decl.compatibilityLevel);
   for (const name of pub.patches.keys()) if (!PATCH_NAME.test(name)) fail('METADATA_INVALID', `patch name "${name}" may only use letters, digits, '.', '_', '+' and '-'`);
 
   let source: SourceJson;
