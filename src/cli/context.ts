@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 import { loadConfig, type ConfigOverrides, type LarderConfig } from '../core/config.js';
 import { bazelFormat } from '../formats/bazel/index.js';
 import { cargoFormat } from '../formats/cargo/index.js';
+import { juliaFormat } from '../formats/julia/index.js';
 import type { FormatPlugin } from '../registry/format.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 
 /** Every implemented format, in the order repos are listed. */
-export const FORMATS: FormatPlugin[] = [cargoFormat, bazelFormat];
+export const FORMATS: FormatPlugin[] = [cargoFormat, bazelFormat, juliaFormat];
 
 /** Options every command that touches storage accepts. */
 export function withStorageOptions(cmd: Command): Command {

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { importBazelTree } from '../formats/bazel/import.js';
+import { importJuliaRegistry } from '../formats/julia/import.js';
 import type { Registry } from '../registry/registry.js';
 import type { Repo } from '../registry/repos.js';
 import { withRegistry, withStorageOptions, type StorageFlags } from './context.js';
@@ -50,6 +51,31 @@ export function importCommands(program: Command): void {
           if (started) bar.stop();
           process.stdout.write(
             `imported into ${repo.name}: ${summary.added} new, ${summary.changed} changed, ${summary.unchanged} unchanged files; ${summary.versions} module versions; ${summary.ignored} non-registry entries ignored\n`,
+          );
+        });
+      } finally {
+        cleanup();
+      }
+    });
+  withStorageOptions(imp.command('julia <source>').description('import a Julia registry (a directory or a git URL): its current tree, served by the Pkg server protocol'))
+    .option('--repo <name>', 'the hosted julia repository (default: the only one)')
+    .action(async (source: string, flags: StorageFlags & { repo?: string }) => {
+      const { dir, cleanup } = await checkout(source);
+      try {
+        await withRegistry(flags, async (registry) => {
+          const repo = targetRepo(registry, 'julia', flags.repo);
+          const bar = new cliProgress.SingleBar({ format: 'importing {bar} {value}/{total} files', stream: process.stderr }, cliProgress.Presets.shades_classic);
+          let started = false;
+          const s = await importJuliaRegistry(registry, repo, dir, (done, total) => {
+            if (!started) bar.start(total, 0);
+            started = true;
+            bar.update(done);
+          });
+          if (started) bar.stop();
+          process.stdout.write(
+            s.changed
+              ? `imported registry ${s.name} (${s.uuid}) into ${repo.name}: ${s.files} files, tree ${s.treeHash}\n`
+              : `registry ${s.name} in ${repo.name} is already at tree ${s.treeHash}\n`,
           );
         });
       } finally {

@@ -123,6 +123,7 @@ describe('HTTP server', () => {
     expect(res.repos).toEqual([
       { name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public', url: `sparse+${larder.url}/cargo/index/` },
       { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public', url: `${larder.url}/bazel` },
+      { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public', url: `${larder.url}/julia` },
     ]);
   });
 });

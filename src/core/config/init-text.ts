@@ -61,6 +61,12 @@ kind = "hosted"
 visibility = "public"
 # mirrors = ["https://larder.example/bazel-mirror"]   # written once into bazel_registry.json
 
+[[repos]]
+name = "julia"
+format = "julia"
+kind = "hosted"
+visibility = "public"
+
 # A caching mirror of crates.io:
 # [[repos]]
 # name = "crates-io"

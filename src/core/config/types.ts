@@ -49,4 +49,5 @@ export interface ConfigOverrides {
 export const DEFAULT_REPOS: RepoConfig[] = [
   { name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public' },
   { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public' },
+  { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' },
 ];

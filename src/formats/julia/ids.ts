@@ -1,0 +1,12 @@
+/** A UUID as Pkg writes it: lower-case RFC 4122 text form. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A git tree SHA-1, lower-case hex. */
+export const TREE_HASH = /^[0-9a-f]{40}$/;
+
+/** Where a registry's files are kept among the repo's index documents. */
+export function registryDocPath(uuid: string, rel: string): string {
+  return `registry/${uuid}/${rel}`;
+}
+
+/** The index document holding the `/registries` listing. */
+export const REGISTRIES_DOC = 'registries';

@@ -1,0 +1,46 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fail } from '../../core/errors.js';
+import type { Registry } from '../../registry/registry.js';
+import type { Repo } from '../../registry/repos.js';
+import { inTransaction } from '../../registry/tx.js';
+import { readRegistryFiles, recordTarball, registryIdentity, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
+import { readDirTree } from './tree-hash.js';
+
+export interface JuliaImportSummary {
+  name: string;
+  uuid: string;
+  treeHash: string;
+  files: number;
+  /** False when the registry was already at this tree. */
+  changed: boolean;
+}
+
+/**
+ * Loads a registry's current tree (a clone of it; history is not needed) into a hosted repo:
+ * its files, its canonical tarball (verified to hash to the tree), and its `/registries` line.
+ * The tree hash equals `git write-tree` of the source, so clients see the same registry.
+ */
+export async function importJuliaRegistry(registry: Registry, repo: Repo, dir: string, progress?: (done: number, total: number) => void): Promise<JuliaImportSummary> {
+  if (!fs.existsSync(path.join(dir, 'Registry.toml'))) fail('NOT_FOUND', `${dir} has no Registry.toml: is it the root of a Julia registry?`);
+  const tree = await readDirTree(dir);
+  for (const [rel, f] of tree) {
+    if (f.kind === 'symlink') fail('ARCHIVE_INVALID', `${rel} is a symbolic link; a registry holds plain files`);
+  }
+  const { name, uuid } = registryIdentity(tree);
+  const tarball = await verifiedTarball(tree);
+  const changed = await inTransaction(registry, async (uow) => {
+    const trx = uow.trx.withTables<import('./schema.js').JuliaTables>();
+    const current = await trx.selectFrom('julia_registries').selectAll().where('repo_id', '=', repo.id).where('uuid', '=', uuid).executeTakeFirst();
+    if (current?.tree_hash === tarball.treeHash) return false;
+    const previous = await readRegistryFiles(uow, repo, uuid);
+    await writeRegistryFiles(registry, uow, repo, uuid, tree, previous, progress);
+    if (current) await trx.updateTable('julia_registries').set({ name, tree_hash: tarball.treeHash, updated_at: Date.now() }).where('id', '=', current.id).execute();
+    else await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid, name, tree_hash: tarball.treeHash, updated_at: Date.now() }).execute();
+    const staged = await recordTarball(registry, uow, repo, 'registry', uuid, tarball);
+    await rewriteRegistries(registry, uow, repo);
+    await staged.commit();
+    return true;
+  });
+  return { name, uuid, treeHash: tarball.treeHash, files: tree.size, changed };
+}

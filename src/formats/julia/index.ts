@@ -1,0 +1,20 @@
+import type { FormatPlugin } from '../../registry/format.js';
+import { juliaMigrations } from './migrations.js';
+import { juliaRoutes } from './routes.js';
+
+/** Julia: hosted registries served by the Pkg server protocol. */
+export const juliaFormat: FormatPlugin = {
+  format: 'julia',
+  migrations: juliaMigrations,
+  routes: juliaRoutes,
+  clientSetup(repo, baseUrl, opts) {
+    const url = `${baseUrl.replace(/\/+$/, '')}/${repo.name}`;
+    const lines = [
+      '# in the shell that runs julia (Pkg installs every registry this server lists):',
+      `export JULIA_PKG_SERVER=${url}`,
+    ];
+    if (repo.visibility === 'private') lines.push(`# ~/.julia/servers/${new URL(url).host.replace(/[:/<>"\\|?*]/g, '_')}/auth.toml:  access_token = "<token>"`);
+    if (opts.caCertPath) lines.push(`# trust ${opts.caCertPath}: export JULIA_SSL_CA_ROOTS_PATH=${opts.caCertPath}`);
+    return { url, snippet: lines.join('\n') };
+  },
+};

@@ -1,0 +1,30 @@
+import type { Kysely } from 'kysely';
+import type { Dialect, DialectMigration } from '../../storage/db.js';
+import { millis, withId } from '../../storage/migrations.js';
+
+export const juliaMigrations: DialectMigration[] = [
+  {
+    name: 'julia_0001_registries',
+    async up(db: Kysely<unknown>, dialect: Dialect) {
+      await withId(db.schema.createTable('julia_registries'), dialect)
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('uuid', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('tree_hash', 'text', (c) => c.notNull())
+        .addColumn('updated_at', millis, (c) => c.notNull())
+        .addUniqueConstraint('julia_registries_uuid', ['repo_id', 'uuid'])
+        .execute();
+      await db.schema
+        .createTable('julia_tarballs')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('uuid', 'text', (c) => c.notNull())
+        .addColumn('tree_hash', 'text', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('size', millis, (c) => c.notNull())
+        .addColumn('created_at', millis, (c) => c.notNull())
+        .addPrimaryKeyConstraint('julia_tarballs_pk', ['repo_id', 'kind', 'uuid', 'tree_hash'])
+        .execute();
+    },
+  },
+];

@@ -1,0 +1,73 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LarderError, toLarderError } from '../../core/errors.js';
+import { permits, type Principal } from '../../registry/auth.js';
+import { tokenFromAuthorization } from '../../registry/credentials.js';
+import type { Registry } from '../../registry/registry.js';
+import type { Repo } from '../../registry/repos.js';
+import { sendBlob } from '../../registry/send-blob.js';
+import { REGISTRIES_DOC, TREE_HASH, UUID } from './ids.js';
+import { juliaDb } from './store.js';
+
+/**
+ * The Pkg server protocol for one hosted Julia repo, mounted at `/{repo}` (the JULIA_PKG_SERVER
+ * base): `/registries`, and registry, package and artifact tarballs by tree hash. Anything
+ * unknown is a fast 404, so Pkg falls back to its other sources.
+ */
+export async function juliaRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
+  if (repo.kind !== 'hosted') {
+    throw new LarderError('CONFIG_INVALID', `repository "${repo.name}": julia ${repo.kind} repositories are not available yet; use kind = "hosted"`);
+  }
+  const db = juliaDb(registry);
+  const isPrivate = repo.visibility === 'private';
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = toLarderError(err);
+    if (e.status >= 500) req.log.error({ reqId: req.id, err }, 'julia request failed');
+    reply.headers(e.headers).code(e.status).header('cache-control', 'no-cache').type('text/plain; charset=utf-8').send(`${e.message}\n`);
+  });
+  app.setNotFoundHandler(async (req, reply) => {
+    await reader(req);
+    reply.code(404).header('cache-control', 'no-cache').type('text/plain; charset=utf-8').send(`not found: ${req.url}\n`);
+  });
+
+  /** Pkg sends `Authorization: Bearer <token>` from auth.toml; a private repo needs it for everything. */
+  async function reader(req: FastifyRequest): Promise<Principal | null> {
+    const token = tokenFromAuthorization(req.headers.authorization);
+    if (!isPrivate) return null;
+    if (!token) throw new LarderError('AUTH_REQUIRED', `this Pkg server is private: put access_token = "<token>" in ~/.julia/servers/<host>/auth.toml`);
+    const p = await registry.auth.authenticate(token);
+    if (!permits(p, 'read', repo.name)) throw new LarderError('REPO_NOT_PERMITTED', `this token may not read ${repo.name}`);
+    return p;
+  }
+
+  for (const path of ['/registries', '/registries.eager', '/registries.conservative']) {
+    app.get(path, async (req, reply) => {
+      await reader(req);
+      const doc = await registry.docs.get(repo.id, REGISTRIES_DOC);
+      reply.header('cache-control', 'no-cache').type('text/plain; charset=utf-8');
+      if (doc) reply.header('etag', doc.etag);
+      return reply.send(doc?.body ?? Buffer.alloc(0));
+    });
+  }
+
+  /** A tarball by kind and tree hash; never a Content-Encoding (Pkg sniffs the gzip magic itself). */
+  async function tarball(req: FastifyRequest, reply: import('fastify').FastifyReply, kind: 'registry' | 'package' | 'artifact', uuid: string, hash: string) {
+    const p = await reader(req);
+    if ((kind !== 'artifact' && !UUID.test(uuid)) || !TREE_HASH.test(hash)) throw new LarderError('NOT_FOUND', `not found: ${req.url}`);
+    const row = await db.selectFrom('julia_tarballs').select(['sha256']).where('repo_id', '=', repo.id).where('kind', '=', kind).where('uuid', '=', uuid).where('tree_hash', '=', hash).executeTakeFirst();
+    const blob = row ? await registry.blobs.open(row.sha256) : null;
+    if (!row || !blob || (p && !permits(p, 'read', repo.name))) throw new LarderError('NOT_FOUND', `no ${kind} with tree ${hash} here`);
+    reply.header('content-type', 'application/x-gzip').header('cache-control', 'public, max-age=31536000, immutable').header('etag', `"${row.sha256}"`);
+    return sendBlob(req, reply, blob);
+  }
+
+  app.get('/registry/:uuid/:hash', (req, reply) => {
+    const { uuid, hash } = req.params as { uuid: string; hash: string };
+    return tarball(req, reply, 'registry', uuid, hash);
+  });
+  app.get('/package/:uuid/:hash', (req, reply) => {
+    const { uuid, hash } = req.params as { uuid: string; hash: string };
+    return tarball(req, reply, 'package', uuid, hash);
+  });
+  app.get('/artifact/:hash', (req, reply) => tarball(req, reply, 'artifact', '', (req.params as { hash: string }).hash));
+}

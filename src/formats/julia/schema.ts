@@ -1,0 +1,29 @@
+import type { Generated } from 'kysely';
+import type { Millis } from '../../storage/schema.js';
+
+/** A registry held by a hosted Julia repo; its files live in index_docs under `registry/{uuid}/`. */
+export interface JuliaRegistriesTable {
+  id: Generated<number>;
+  repo_id: number;
+  uuid: string;
+  name: string;
+  tree_hash: string;
+  updated_at: Millis;
+}
+
+/** A served tarball (registry, package or artifact), by its git tree hash; the bytes are a blob. */
+export interface JuliaTarballsTable {
+  repo_id: number;
+  kind: 'registry' | 'package' | 'artifact';
+  /** The registry's or package's UUID; empty for artifacts. */
+  uuid: string;
+  tree_hash: string;
+  sha256: string;
+  size: number;
+  created_at: Millis;
+}
+
+export type JuliaTables = {
+  julia_registries: JuliaRegistriesTable;
+  julia_tarballs: JuliaTarballsTable;
+};

@@ -1,0 +1,97 @@
+import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import type { Kysely } from 'kysely';
+import { parse as parseToml } from 'smol-toml';
+import { fail } from '../../core/errors.js';
+import type { Registry } from '../../registry/registry.js';
+import type { Repo } from '../../registry/repos.js';
+import type { UnitOfWork } from '../../registry/tx.js';
+import type { Database } from '../../storage/schema.js';
+import { REGISTRIES_DOC, registryDocPath, UUID } from './ids.js';
+import type { JuliaTables } from './schema.js';
+import { canonicalTarball } from './tarball.js';
+import { tarTreeHashes, treeHash, type FileTree } from './tree-hash.js';
+
+export type JuliaDb = Kysely<Database & JuliaTables>;
+
+/** The Julia tables of a registry's database. */
+export function juliaDb(registry: Registry): JuliaDb {
+  return registry.db.withTables<JuliaTables>() as JuliaDb;
+}
+
+/** A tarball ready to store: its bytes and the tree hash they were verified to have. */
+export interface VerifiedTarball {
+  treeHash: string;
+  gz: Buffer;
+}
+
+/**
+ * The canonical tarball of a tree, checked the way Pkg checks it (tar tree hash with empty
+ * directories kept) before anything is stored: a tarball that would fail on every client is never served.
+ */
+export async function verifiedTarball(tree: FileTree): Promise<VerifiedTarball> {
+  const expected = treeHash(tree);
+  const gz = await canonicalTarball(tree);
+  const { keepEmpty } = await tarTreeHashes(Readable.from([gunzipSync(gz)]));
+  if (keepEmpty !== expected) fail('INTERNAL', `the tarball of tree ${expected} hashes to ${keepEmpty}`);
+  return { treeHash: expected, gz };
+}
+
+/** `name` and `uuid` of a registry tree, from its Registry.toml. */
+export function registryIdentity(tree: FileTree): { name: string; uuid: string } {
+  const file = tree.get('Registry.toml');
+  if (!file || file.kind === 'symlink') fail('METADATA_INVALID', 'the registry has no Registry.toml at its root');
+  let toml: Record<string, unknown>;
+  try {
+    toml = parseToml(file.data.toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    fail('METADATA_INVALID', `Registry.toml does not parse: ${(err as Error).message}`);
+  }
+  const { name, uuid } = toml;
+  if (typeof name !== 'string' || !name) fail('METADATA_INVALID', 'Registry.toml needs name = "…"');
+  if (typeof uuid !== 'string' || !UUID.test(uuid)) fail('METADATA_INVALID', `Registry.toml uuid ${JSON.stringify(uuid)} is not a lower-case UUID`);
+  return { name, uuid };
+}
+
+/**
+ * Stores a tarball blob and its row inside `uow`; the blob is committed as the last step the
+ * caller takes before the transaction ends (see BlobStore).
+ */
+export async function recordTarball(registry: Registry, uow: UnitOfWork, repo: Repo, kind: 'registry' | 'package' | 'artifact', uuid: string, tarball: VerifiedTarball) {
+  const staged = await registry.blobs.stage(Readable.from([tarball.gz]));
+  const trx = uow.trx.withTables<JuliaTables>();
+  const now = Date.now();
+  await trx
+    .insertInto('julia_tarballs')
+    .values({ repo_id: repo.id, kind, uuid, tree_hash: tarball.treeHash, sha256: staged.sha256, size: staged.size, created_at: now })
+    .onConflict((oc) => oc.columns(['repo_id', 'kind', 'uuid', 'tree_hash']).doNothing())
+    .execute();
+  await uow.trx.insertInto('blobs').values({ sha256: staged.sha256, size: staged.size, created_at: now }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
+  return staged;
+}
+
+/** Rewrites the `/registries` listing from the registries table, inside `uow`. */
+export async function rewriteRegistries(registry: Registry, uow: UnitOfWork, repo: Repo): Promise<void> {
+  const rows = await uow.trx.withTables<JuliaTables>().selectFrom('julia_registries').select(['uuid', 'tree_hash']).where('repo_id', '=', repo.id).orderBy('uuid').execute();
+  const body = rows.map((r) => `/registry/${r.uuid}/${r.tree_hash}\n`).join('');
+  await registry.docs.put(uow, repo.id, REGISTRIES_DOC, Buffer.from(body));
+}
+
+/** Writes a registry's files as index documents (only those that changed) inside `uow`. */
+export async function writeRegistryFiles(registry: Registry, uow: UnitOfWork, repo: Repo, uuid: string, tree: FileTree, previous: Map<string, Buffer>, progress: (done: number, total: number) => void = () => {}): Promise<void> {
+  let done = 0;
+  for (const [rel, file] of tree) {
+    if (++done % 100 === 0 || done === tree.size) progress(done, tree.size);
+    const before = previous.get(rel);
+    if (before && before.equals(file.data)) continue;
+    await registry.docs.put(uow, repo.id, registryDocPath(uuid, rel), file.data);
+  }
+  for (const rel of previous.keys()) if (!tree.has(rel)) await registry.docs.remove(uow, repo.id, registryDocPath(uuid, rel));
+}
+
+/** The stored files of a registry, read inside `uow` (for registration, which rewrites some of them). */
+export async function readRegistryFiles(uow: UnitOfWork, repo: Repo, uuid: string): Promise<Map<string, Buffer>> {
+  const prefix = registryDocPath(uuid, '');
+  const rows = await uow.trx.selectFrom('index_docs').select(['path', 'body']).where('repo_id', '=', repo.id).where('path', 'like', `${prefix}%`).execute();
+  return new Map(rows.map((r) => [r.path.slice(prefix.length), Buffer.from(r.body)]));
+}
