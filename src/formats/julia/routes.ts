@@ -5,6 +5,7 @@ import { tokenFromAuthorization } from '../../registry/credentials.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { sendBlob } from '../../registry/send-blob.js';
+import { juliaApiRoutes } from './api-routes.js';
 import { REGISTRIES_DOC, TREE_HASH, UUID } from './ids.js';
 import { juliaDb } from './store.js';
 
@@ -70,4 +71,6 @@ export async function juliaRoutes(app: FastifyInstance, { registry, repo }: { re
     return tarball(req, reply, 'package', uuid, hash);
   });
   app.get('/artifact/:hash', (req, reply) => tarball(req, reply, 'artifact', '', (req.params as { hash: string }).hash));
+
+  await app.register(juliaApiRoutes, { registry, repo });
 }

@@ -1,0 +1,93 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { fail, LarderError, toLarderError } from '../../core/errors.js';
+import type { Principal } from '../../registry/auth.js';
+import { publicBaseUrl } from '../../registry/base-url.js';
+import { tokenFromAuthorization } from '../../registry/credentials.js';
+import type { Registry } from '../../registry/registry.js';
+import type { Repo } from '../../registry/repos.js';
+import { createRegistry, registerPackage, setJuliaYanked } from './register.js';
+import { treeFromTarball } from './tarball.js';
+import { readDirTree, type FileTree } from './tree-hash.js';
+
+const run = promisify(execFile);
+
+/** A package tree from a git URL and revision the server can reach (`subdir` for monorepos). */
+async function treeFromGit(url: string, rev: string, subdir?: string): Promise<FileTree> {
+  if (!/^(https?|git|ssh|file):\/\//.test(url)) fail('METADATA_INVALID', `git must be a URL (https://…, file://…), got ${JSON.stringify(url)}`);
+  if (!/^[A-Za-z0-9._/-]+$/.test(rev) || rev.startsWith('-')) fail('METADATA_INVALID', `rev ${JSON.stringify(rev)} is not a commit, tag or branch name`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-julia-git-'));
+  try {
+    await run('git', ['clone', '--quiet', '--no-checkout', '--', url, dir]).catch((err) => fail('ARCHIVE_INVALID', `git clone ${url} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`));
+    await run('git', ['-C', dir, '-c', 'core.autocrlf=false', 'checkout', '--quiet', rev]).catch(() => fail('ARCHIVE_INVALID', `${url} has no revision ${rev}`));
+    const { stdout } = await run('git', ['-C', dir, 'ls-tree', '-r', 'HEAD']);
+    if (stdout.split('\n').some((l) => l.startsWith('160000 '))) fail('ARCHIVE_INVALID', 'the package has git submodules; their contents cannot be reproduced from a tarball');
+    const root = subdir ? path.join(dir, subdir) : dir;
+    if (subdir && (subdir.includes('..') || !fs.existsSync(root))) fail('METADATA_INVALID', `subdir ${subdir} is not in ${url} at ${rev}`);
+    return await readDirTree(root);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Larder's registration API for a hosted Julia repo, under `/{repo}/api/`: create a registry,
+ * register a package version (from a tarball of its tree, or a git URL and revision), yank.
+ */
+export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
+  const { limits } = registry.config;
+  async function principal(req: FastifyRequest): Promise<Principal> {
+    const token = tokenFromAuthorization(req.headers.authorization);
+    if (!token) throw new LarderError('AUTH_REQUIRED', 'this needs a token: send Authorization: Bearer <token>');
+    return registry.auth.authenticate(token);
+  }
+  app.setErrorHandler((err, req, reply) => {
+    const e = toLarderError(err);
+    if (e.status >= 500) req.log.error({ reqId: req.id, err }, 'julia api request failed');
+    reply.code(e.status).send({ error: { code: e.code, message: e.message } });
+  });
+  app.addContentTypeParser(['application/gzip', 'application/x-gzip', 'application/x-tar', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: limits.maxArchiveSize }, (_req, body, done) => done(null, body));
+
+  app.post('/api/registries', async (req, reply) => {
+    const p = await principal(req);
+    const b = (req.body ?? {}) as { name?: unknown; uuid?: unknown; description?: unknown };
+    if (typeof b.name !== 'string' || typeof b.uuid !== 'string') fail('METADATA_INVALID', 'send {"name": "MyRegistry", "uuid": "<uuid>", "description": "…"}');
+    const tree = await createRegistry(registry, repo, p, { name: b.name, uuid: b.uuid, description: typeof b.description === 'string' ? b.description : undefined });
+    reply.code(201);
+    return { name: b.name, uuid: b.uuid, tree };
+  });
+
+  app.put('/api/registries/:uuid/packages', { bodyLimit: limits.maxArchiveSize }, async (req, reply) => {
+    const p = await principal(req);
+    const { uuid } = req.params as { uuid: string };
+    let tree: FileTree;
+    if (Buffer.isBuffer(req.body)) {
+      tree = await treeFromTarball(req.body, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
+    } else {
+      const b = (req.body ?? {}) as { git?: unknown; rev?: unknown; subdir?: unknown };
+      if (typeof b.git !== 'string' || typeof b.rev !== 'string') fail('BODY_MALFORMED', 'send the package tree as a tarball (Content-Type: application/gzip), or JSON {"git": "<url>", "rev": "<commit or tag>", "subdir": "…"}');
+      tree = await treeFromGit(b.git, b.rev, typeof b.subdir === 'string' ? b.subdir : undefined);
+    }
+    const query = req.query as { repo?: string };
+    const base = publicBaseUrl(registry.config, req);
+    const result = await registerPackage(registry, repo, p, uuid, tree, { repoUrl: query.repo ?? `${base}/${repo.name}/packages/${uuid}.git` });
+    reply.code(201);
+    return result;
+  });
+
+  for (const [method, yanked] of [['POST', true], ['DELETE', false]] as const) {
+    app.route({
+      method,
+      url: '/api/registries/:uuid/packages/:name/:version/yank',
+      handler: async (req) => {
+        const p = await principal(req);
+        const { uuid, name, version } = req.params as { uuid: string; name: string; version: string };
+        return { tree: await setJuliaYanked(registry, repo, p, uuid, name, version, yanked) };
+      },
+    });
+  }
+}

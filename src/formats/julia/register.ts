@@ -1,0 +1,264 @@
+import { parse as parseToml } from 'smol-toml';
+import { fail } from '../../core/errors.js';
+import { audit } from '../../registry/audit.js';
+import { requirePermission, type Principal } from '../../registry/auth.js';
+import type { Registry } from '../../registry/registry.js';
+import type { Repo } from '../../registry/repos.js';
+import { inTransaction } from '../../registry/tx.js';
+import { compress, loadCompressed } from './compress.js';
+import { UUID } from './ids.js';
+import { writePackageToml, writeRangeTable, writeRegistryToml, writeVersionsToml, type VersionEntry } from './registry-toml.js';
+import type { JuliaTables } from './schema.js';
+import { STDLIBS } from './stdlibs.js';
+import { readRegistryFiles, recordTarball, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
+import type { FileTree } from './tree-hash.js';
+import { compareVersions, parseBound, parseVersion, semverToRegistry } from './versions.js';
+
+/** What a package's Project.toml says, as far as registration needs it. */
+export interface ProjectToml {
+  name: string;
+  uuid: string;
+  version: string;
+  deps: Record<string, string>;
+  weakdeps: Record<string, string>;
+  compat: Record<string, string>;
+  extras: Record<string, string>;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+type Toml = Record<string, unknown>;
+
+function tomlOf(bytes: Buffer, what: string): Toml {
+  try {
+    return parseToml(bytes.toString('utf8')) as Toml;
+  } catch (err) {
+    fail('METADATA_INVALID', `${what} does not parse: ${(err as Error).message}`);
+  }
+}
+
+function stringTable(v: unknown, what: string): Record<string, string> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) {
+    fail('METADATA_INVALID', `[${what}] in Project.toml must map names to strings`);
+  }
+  return v as Record<string, string>;
+}
+
+/** Reads and checks Project.toml (or JuliaProject.toml) at the root of a package tree. */
+export function readProject(tree: FileTree): ProjectToml {
+  const file = tree.get('JuliaProject.toml') ?? tree.get('Project.toml');
+  if (!file) fail('METADATA_INVALID', 'the package has no Project.toml at its root (a tarball of the package tree, not of a directory containing it)');
+  const t = tomlOf(file.data, 'Project.toml');
+  if (typeof t.name !== 'string' || !IDENTIFIER.test(t.name)) fail('NAME_INVALID', `Project.toml name ${JSON.stringify(t.name)} is not an ASCII Julia identifier`);
+  if (typeof t.uuid !== 'string' || !UUID.test(t.uuid.toLowerCase())) fail('METADATA_INVALID', `Project.toml uuid ${JSON.stringify(t.uuid)} is not a UUID`);
+  if (typeof t.version !== 'string') fail('VERSION_INVALID', 'Project.toml has no version = "x.y.z"');
+  const v = parseVersion(t.version);
+  if (v.major === 0 && v.minor === 0 && v.patch === 0) fail('VERSION_INVALID', 'version 0.0.0 cannot be registered (version_zero); start at 0.0.1, 0.1.0 or 1.0.0');
+  return {
+    name: t.name,
+    uuid: t.uuid.toLowerCase(),
+    version: t.version,
+    deps: stringTable(t.deps, 'deps'),
+    weakdeps: stringTable(t.weakdeps, 'weakdeps'),
+    compat: stringTable(t.compat, 'compat'),
+    extras: stringTable(t.extras, 'extras'),
+  };
+}
+
+/** The conventional place of a package in a registry: `E/Example`, `jll/L/Libfoo_jll`. */
+export function packagePath(name: string): string {
+  const letter = name[0].toUpperCase();
+  return name.endsWith('_jll') ? `jll/${letter}/${name}` : `${letter}/${name}`;
+}
+
+interface RegistryState {
+  toml: Toml;
+  packages: Map<string, { name: string; path: string }>;
+}
+
+function registryState(files: Map<string, Buffer>): RegistryState {
+  const raw = files.get('Registry.toml');
+  if (!raw) fail('INTERNAL', 'the registry has no Registry.toml');
+  const toml = tomlOf(raw, 'Registry.toml');
+  const packages = new Map(Object.entries((toml.packages ?? {}) as Record<string, { name: string; path: string }>));
+  return { toml, packages };
+}
+
+function writeRegistry(state: RegistryState): Buffer {
+  const { name, uuid, repo, description, packages: _p, ...extra } = state.toml as Toml & { name: string; uuid: string; repo?: string; description?: string };
+  return Buffer.from(writeRegistryToml({
+    name, uuid, repo, description, extra,
+    packages: [...state.packages].map(([u, p]) => ({ uuid: u, name: p.name, path: p.path })),
+  }));
+}
+
+/** Per-version data of a range file, expanded over the old pool, with the new version's data added. */
+function updateRangeFile(files: Map<string, Buffer>, path: string, oldPool: string[], newPool: string[], version: string, data: Record<string, unknown>): string {
+  const raw = files.get(path);
+  const table = raw ? (tomlOf(raw, path) as Record<string, Record<string, unknown>>) : {};
+  const perVersion = loadCompressed(table, oldPool);
+  if (Object.keys(data).length) perVersion.set(version, data);
+  return writeRangeTable(compress(perVersion, newPool));
+}
+
+/** Project.toml `[compat]` for the given names, converted to registry ranges (§8.3). */
+function compatFor(project: ProjectToml, names: Set<string>, withJulia: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(project.compat)) {
+    if (name === 'julia' ? !withJulia : !names.has(name)) continue;
+    out[name] = semverToRegistry(spec);
+  }
+  return out;
+}
+
+export interface RegistrationResult {
+  registryTree: string;
+  packageTree: string;
+  path: string;
+}
+
+/**
+ * Registers one version of a package in a hosted registry with RegistryTools' semantics
+ * (protocols/julia.md §10): registry files rewritten (ranges recompressed), a new registry tree
+ * and tarball, the package tarball stored by tree hash, `/registries` updated — in one transaction.
+ */
+export async function registerPackage(registry: Registry, repo: Repo, p: Principal, registryUuid: string, tree: FileTree, opts: { repoUrl: string }): Promise<RegistrationResult> {
+  const project = readProject(tree);
+  requirePermission(p, 'publish', repo.name, project.name);
+  for (const [rel, f] of tree) if (rel === '.gitmodules' && f.kind === 'file') fail('ARCHIVE_INVALID', 'the package has git submodules (.gitmodules); their contents cannot be reproduced from a tarball');
+  const names = new Set([...Object.keys(project.deps), ...Object.keys(project.weakdeps)]);
+  for (const name of Object.keys(project.compat)) {
+    if (name !== 'julia' && !names.has(name) && !(name in project.extras)) fail('DEPENDENCY_INVALID', `[compat] names ${name}, which is not in [deps], [weakdeps] or [extras] (invalid_compat)`);
+  }
+  const juliaCompat = project.compat.julia;
+  if (juliaCompat !== undefined) {
+    const ranges = semverToRegistry(juliaCompat);
+    for (const r of Array.isArray(ranges) ? ranges : [ranges]) {
+      const lo = parseBound(r.split('-')[0]);
+      if (lo.n > 0 && (lo.t[0] < 0 || (lo.t[0] === 0 && lo.t[1] < 7))) fail('DEPENDENCY_INVALID', `julia compat "${juliaCompat}" reaches below 0.7 (julia_before_07_in_compat); require julia 1.x`);
+    }
+  }
+  const pkgTarball = await verifiedTarball(tree);
+
+  return inTransaction(registry, async (uow) => {
+    const trx = uow.trx.withTables<JuliaTables>();
+    const reg = await trx.selectFrom('julia_registries').selectAll().where('repo_id', '=', repo.id).where('uuid', '=', registryUuid).executeTakeFirst();
+    if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
+    const files = await readRegistryFiles(uow, repo, registryUuid);
+    const state = registryState(files);
+
+    const existing = state.packages.get(project.uuid);
+    if (existing && existing.name !== project.name) fail('NAME_INVALID', `package ${project.uuid} is registered as ${existing.name}, not ${project.name} (change_package_name)`);
+    if (!existing) {
+      for (const [u, other] of state.packages) {
+        if (other.name.toLowerCase() === project.name.toLowerCase()) fail('NAME_COLLISION', `the name ${project.name} is taken by package ${u}${other.name !== project.name ? ` (as ${other.name})` : ''} (change_package_uuid)`);
+      }
+      if (Object.values(STDLIBS).includes(project.uuid) || project.name in STDLIBS) fail('NAME_COLLISION', `${project.name} / ${project.uuid} is a Julia standard library`);
+    }
+    const path = existing?.path ?? packagePath(project.name);
+    if (!existing && [...state.packages.values()].some((o) => o.path.toLowerCase() === path.toLowerCase())) fail('NAME_COLLISION', `the registry path ${path} is taken`);
+
+    // Dependencies: this registry (same name and UUID) or a standard library.
+    for (const [name, uuid] of Object.entries({ ...project.deps, ...project.weakdeps })) {
+      if (uuid === project.uuid) fail('DEPENDENCY_INVALID', `${project.name} depends on itself (package_self_dep)`);
+      if (name in STDLIBS) {
+        if (STDLIBS[name] !== uuid) fail('DEPENDENCY_INVALID', `${name} is a standard library with UUID ${STDLIBS[name]}, not ${uuid} (wrong_stdlib_uuid)`);
+        continue;
+      }
+      const known = state.packages.get(uuid);
+      if (!known) fail('DEPENDENCY_INVALID', `dependency ${name} (${uuid}) is not in this registry; register it first (dependency_not_found)`);
+      if (known.name !== name) fail('DEPENDENCY_INVALID', `dependency ${uuid} is registered as ${known.name}, not ${name} (name_mismatch)`);
+    }
+
+    const versionsPath = `${path}/Versions.toml`;
+    const versionsToml = files.get(versionsPath) ? (tomlOf(files.get(versionsPath)!, versionsPath) as Record<string, { 'git-tree-sha1': string; yanked?: boolean }>) : {};
+    const oldPool = Object.keys(versionsToml);
+    if (oldPool.some((v) => compareVersions(v, project.version) === 0)) fail('VERSION_EXISTS', `${project.name} ${project.version} is already registered (version_exists); bump the version in Project.toml`);
+    if (oldPool.length && oldPool.every((v) => compareVersions(v, project.version) > 0)) {
+      fail('VERSION_INVALID', `${project.version} is lower than every registered version of ${project.name} (version_less_than_all_existing)`);
+    }
+    const entries: VersionEntry[] = [...Object.entries(versionsToml).map(([version, e]) => ({ version, treeSha1: e['git-tree-sha1'], yanked: e.yanked === true })), { version: project.version, treeSha1: pkgTarball.treeHash }];
+    const newPool = [...oldPool, project.version];
+
+    const updated = new Map(files);
+    const set = (rel: string, text: string) => updated.set(rel, Buffer.from(text));
+    if (!existing) {
+      state.packages.set(project.uuid, { name: project.name, path });
+      set('Registry.toml', writeRegistry(state).toString());
+      set(`${path}/Package.toml`, writePackageToml({ name: project.name, uuid: project.uuid, repo: opts.repoUrl }));
+    }
+    set(versionsPath, writeVersionsToml(entries));
+    const deps = Object.keys(project.deps);
+    const weak = Object.keys(project.weakdeps);
+    set(`${path}/Deps.toml`, updateRangeFile(files, `${path}/Deps.toml`, oldPool, newPool, project.version, project.deps));
+    set(`${path}/Compat.toml`, updateRangeFile(files, `${path}/Compat.toml`, oldPool, newPool, project.version, compatFor(project, new Set(deps), true)));
+    for (const [file, data] of [['WeakDeps.toml', project.weakdeps], ['WeakCompat.toml', compatFor(project, new Set(weak), false)]] as const) {
+      const text = updateRangeFile(files, `${path}/${file}`, oldPool, newPool, project.version, data);
+      if (text) set(`${path}/${file}`, text);
+      else updated.delete(`${path}/${file}`);
+    }
+
+    const regTree: FileTree = new Map([...updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
+    const regTarball = await verifiedTarball(regTree);
+    await writeRegistryFiles(registry, uow, repo, registryUuid, regTree, files);
+    await trx.updateTable('julia_registries').set({ tree_hash: regTarball.treeHash, updated_at: Date.now() }).where('id', '=', reg.id).execute();
+    const stagedRegistry = await recordTarball(registry, uow, repo, 'registry', registryUuid, regTarball);
+    const stagedPackage = await recordTarball(registry, uow, repo, 'package', project.uuid, pkgTarball);
+    await rewriteRegistries(registry, uow, repo);
+    await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.register', subject: `${project.name}@${project.version}`, detail: { tree: pkgTarball.treeHash, registry: registryUuid } });
+    await stagedPackage.commit();
+    await stagedRegistry.commit();
+    return { registryTree: regTarball.treeHash, packageTree: pkgTarball.treeHash, path };
+  });
+}
+
+/** Creates an empty registry (Registry.toml only) in a hosted repo. */
+export async function createRegistry(registry: Registry, repo: Repo, p: Principal, r: { name: string; uuid: string; description?: string; repoUrl?: string }): Promise<string> {
+  requirePermission(p, 'admin', repo.name);
+  if (!IDENTIFIER.test(r.name)) fail('NAME_INVALID', `registry name ${JSON.stringify(r.name)} must be an identifier like MyRegistry`);
+  if (!UUID.test(r.uuid)) fail('METADATA_INVALID', `registry uuid ${JSON.stringify(r.uuid)} must be a lower-case UUID`);
+  const tree: FileTree = new Map([['Registry.toml', { kind: 'file', data: Buffer.from(writeRegistryToml({ name: r.name, uuid: r.uuid, repo: r.repoUrl, description: r.description, packages: [] })) }]]);
+  const tarball = await verifiedTarball(tree);
+  return inTransaction(registry, async (uow) => {
+    const trx = uow.trx.withTables<JuliaTables>();
+    const taken = await trx.selectFrom('julia_registries').select(['uuid', 'name']).where('repo_id', '=', repo.id).execute();
+    if (taken.some((t) => t.uuid === r.uuid || t.name === r.name)) fail('NAME_COLLISION', `a registry named ${r.name} or with uuid ${r.uuid} already exists in ${repo.name}`);
+    await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid: r.uuid, name: r.name, tree_hash: tarball.treeHash, updated_at: Date.now() }).execute();
+    await writeRegistryFiles(registry, uow, repo, r.uuid, tree, new Map());
+    const staged = await recordTarball(registry, uow, repo, 'registry', r.uuid, tarball);
+    await rewriteRegistries(registry, uow, repo);
+    await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.registry_create', subject: r.name, detail: { uuid: r.uuid } });
+    await staged.commit();
+    return tarball.treeHash;
+  });
+}
+
+
+/** Sets or clears `yanked = true` on one version: a new registry tree, tarball and `/registries` line. */
+export async function setJuliaYanked(registry: Registry, repo: Repo, p: Principal, registryUuid: string, name: string, version: string, yanked: boolean): Promise<string> {
+  requirePermission(p, 'yank', repo.name, name);
+  return inTransaction(registry, async (uow) => {
+    const trx = uow.trx.withTables<JuliaTables>();
+    const reg = await trx.selectFrom('julia_registries').selectAll().where('repo_id', '=', repo.id).where('uuid', '=', registryUuid).executeTakeFirst();
+    if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
+    const files = await readRegistryFiles(uow, repo, registryUuid);
+    const pkg = [...registryState(files).packages.values()].find((x) => x.name === name);
+    if (!pkg) fail('PACKAGE_NOT_FOUND', `no package ${name} in registry ${reg.name}`);
+    const versionsPath = `${pkg.path}/Versions.toml`;
+    const table = tomlOf(files.get(versionsPath) ?? Buffer.alloc(0), versionsPath) as Record<string, { 'git-tree-sha1': string; yanked?: boolean }>;
+    const key = Object.keys(table).find((v) => v === version);
+    if (!key) fail('VERSION_NOT_FOUND', `${name} has no version ${version}`);
+    if ((table[key].yanked === true) === yanked) return reg.tree_hash;
+    const entries = Object.entries(table).map(([v, e]) => ({ version: v, treeSha1: e['git-tree-sha1'], yanked: v === key ? yanked : e.yanked === true }));
+    const updated = new Map(files).set(versionsPath, Buffer.from(writeVersionsToml(entries)));
+    const tree: FileTree = new Map([...updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
+    const tarball = await verifiedTarball(tree);
+    await writeRegistryFiles(registry, uow, repo, registryUuid, tree, files);
+    await trx.updateTable('julia_registries').set({ tree_hash: tarball.treeHash, updated_at: Date.now() }).where('id', '=', reg.id).execute();
+    const staged = await recordTarball(registry, uow, repo, 'registry', registryUuid, tarball);
+    await rewriteRegistries(registry, uow, repo);
+    await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: yanked ? 'julia.yank' : 'julia.unyank', subject: `${name}@${version}` });
+    await staged.commit();
+    return tarball.treeHash;
+  });
+}

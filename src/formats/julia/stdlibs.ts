@@ -1,0 +1,46 @@
+/**
+ * Julia's standard libraries by name: a dependency on one of these needs no registry entry,
+ * but must carry exactly this UUID (RegistryTools' `wrong_stdlib_uuid`).
+ */
+export const STDLIBS: Readonly<Record<string, string>> = {
+  ArgTools: '0dad84c5-d112-42e6-8d28-ef12dabb789f',
+  Artifacts: '56f22d72-fd6d-98f1-02f0-08ddc0907c33',
+  Base64: '2a0f44e3-6c83-55bd-87e4-b1978d98bd5f',
+  CRC32c: '8bf52ea8-c179-5cab-976a-9e18b702a9bc',
+  Dates: 'ade2ca70-3891-5945-98fb-dc099432e06a',
+  DelimitedFiles: '8bb1440f-4735-579b-a4ab-409b98df4dab',
+  Distributed: '8ba89e20-285c-5b6f-9357-94700520ee1b',
+  Downloads: 'f43a241f-c20a-4ad4-852c-f6b1247861c6',
+  FileWatching: '7b1f6079-737a-58dc-b8bc-7a2ca5c1b5ee',
+  Future: '9fa8497b-333b-5362-9e8d-4d0656e87820',
+  InteractiveUtils: 'b77e0a4c-d291-57a0-90e8-8db25a27a240',
+  LazyArtifacts: '4af54fe1-eca0-43a8-85a7-787d91b784e3',
+  LibCURL: 'b27032c2-a3e7-50c8-80cd-2d36dbcbfd21',
+  LibGit2: '76f85450-5226-5b5a-8eaa-529ad045b433',
+  Libdl: '8f399da3-3557-5675-b5ff-fb832c97cbdb',
+  LinearAlgebra: '37e2e46d-f89d-539d-b4ee-838fcccc9c8e',
+  Logging: '56ddb016-857b-54e1-b83d-db4d58db5568',
+  Markdown: 'd6f4376e-aef5-505a-96c1-9c027394607a',
+  Mmap: 'a63ad114-7e13-5084-954f-fe012c677804',
+  NetworkOptions: 'ca575930-c2e3-43a9-ace4-1e988b2c1908',
+  Pkg: '44cfe95a-1eb2-52ea-b672-e2afdf69b78f',
+  Printf: 'de0858da-6303-5e67-8744-51eddeeeb8d7',
+  Profile: '9abbd945-dff8-562f-b5e8-e1ebf5ef1b79',
+  REPL: '3fa0cd96-eef1-5676-8a61-b3b8758bbffb',
+  Random: '9a3f8284-a2c9-5f02-9a11-845980a1fd5c',
+  SHA: 'ea8e919c-243c-51af-8825-aaa63cd721ce',
+  Serialization: '9e88b42a-f829-5b0c-bbe9-9e923198166b',
+  SharedArrays: '1a1011a3-84de-559e-8e89-a11a2f7dc383',
+  Sockets: '6462fe0b-24de-5631-8697-dd941f90decc',
+  SparseArrays: '2f01184e-e22b-5df5-ae63-d93ebab69eaf',
+  Statistics: '10745b16-79ce-11e8-11f9-7d13ad32a3b2',
+  SuiteSparse: '4607b0f0-06f3-5cda-b6b1-a6196a1729e9',
+  TOML: 'fa267f1f-6049-4f14-aa54-33bafae1ed76',
+  Tar: 'a4e569a6-e804-4fa4-b0f3-eef7a1d5b13e',
+  Test: '8dfed614-e22c-5e08-85e1-65c5234f0b40',
+  UUIDs: 'cf7118a7-6976-5b1a-9a39-7adc72f591a4',
+  Unicode: '4ec0a83e-493e-50e2-b9ac-8f72acf5a8f5',
+};
+
+/** The implicit dependency of every version, which Compat.toml bounds but Deps.toml never lists. */
+export const JULIA_UUID = '1222c4b2-2114-5bfd-aeef-88e4692bbb3e';

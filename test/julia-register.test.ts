@@ -1,0 +1,182 @@
+/**
+ * Registering packages in a hosted Julia registry (protocols/julia.md §10): the registry files
+ * RegistryTools would write, new tree hashes git agrees with, tarballs served, refusals.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalTarball } from '../src/formats/julia/tarball.js';
+import { tarTreeHashes, type FileTree } from '../src/formats/julia/tree-hash.js';
+import { tarGz } from './support/archives.js';
+import { openTestApp, type TestApp } from './support/larder.js';
+import { snapshotFiles, tempDir } from './support/tmp.js';
+
+const run = promisify(execFile);
+const REG = '1b2c3d4e-0000-4000-8000-000000000001';
+const FOO = '11111111-2222-4333-8444-555555555555';
+const BAR = '66666666-7777-4888-8999-aaaaaaaaaaaa';
+const LINALG = '37e2e46d-f89d-539d-b4ee-838fcccc9c8e';
+let larder: TestApp;
+const work = tempDir('larder-julia-reg-');
+
+beforeAll(async () => {
+  larder = await openTestApp({ repos: [{ name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' }] });
+  const created = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'TeamRegistry', uuid: REG, description: 'Our packages' }, headers: { authorization: `Bearer ${larder.adminToken}` } });
+  expect(created.statusCode, created.body).toBe(201);
+});
+afterAll(async () => {
+  await larder?.stop();
+  work.remove();
+});
+
+function project(name: string, uuid: string, version: string, extra = ''): string {
+  return `name = "${name}"\nuuid = "${uuid}"\nversion = "${version}"\n${extra}`;
+}
+
+async function packageTarball(projectToml: string, files: Record<string, string> = {}): Promise<Buffer> {
+  const tree: FileTree = new Map([['Project.toml', { kind: 'file', data: Buffer.from(projectToml) }], ['src/Pkg.jl', { kind: 'file', data: Buffer.from('module Pkg end\n') }]]);
+  for (const [k, v] of Object.entries(files)) tree.set(k, { kind: 'file', data: Buffer.from(v) });
+  return canonicalTarball(tree);
+}
+
+const register = (body: Buffer | object, token: string | null = larder.adminToken) =>
+  larder.app.inject({
+    method: 'PUT',
+    url: `/julia/api/registries/${REG}/packages`,
+    payload: body as Buffer,
+    headers: { 'content-type': Buffer.isBuffer(body) ? 'application/gzip' : 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
+
+/** The current registry tarball's files, read as Pkg reads a packed registry. */
+async function registryFiles(): Promise<{ hash: string; files: Map<string, string> }> {
+  const line = (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body.trim();
+  const hash = line.split('/')[3];
+  const res = await larder.app.inject({ method: 'GET', url: `/julia${line}` });
+  const raw = gunzipSync(res.rawPayload);
+  expect((await tarTreeHashes(Readable.from([raw]))).keepEmpty).toBe(hash);
+  const dir = fs.mkdtempSync(path.join(work.path, 'x-'));
+  fs.writeFileSync(path.join(dir, 'r.tar'), raw);
+  await run('tar', ['-xf', 'r.tar'], { cwd: dir });
+  fs.rmSync(path.join(dir, 'r.tar'));
+  // git agrees: the extracted tree's write-tree is the advertised hash.
+  await run('git', ['init', '-q'], { cwd: dir });
+  await run('git', ['add', '-A'], { cwd: dir });
+  expect((await run('git', ['write-tree'], { cwd: dir })).stdout.trim()).toBe(hash);
+  const files = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.name === '.git') continue;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else files.set(path.relative(dir, p), fs.readFileSync(p, 'utf8'));
+    }
+  };
+  walk(dir);
+  return { hash, files };
+}
+
+describe('registering packages', () => {
+  it('creates the registry with a Registry.toml and lists it in /registries', async () => {
+    const { files } = await registryFiles();
+    expect(files.get('Registry.toml')).toBe(`name = "TeamRegistry"\nuuid = "${REG}"\ndescription = "Our packages"\n\n[packages]\n`);
+  });
+
+  it('registers versions with dependencies and compat, writing RegistryTools\' range compression', async () => {
+    expect((await register(await packageTarball(project('Foo', FOO, '0.1.0', '\n[compat]\njulia = "1.6"\n')))).statusCode).toBe(201);
+    const bar = (v: string, deps: string, compat: string) => project('Bar', BAR, v, `\n[deps]\n${deps}\n[compat]\n${compat}`);
+    const r1 = await register(await packageTarball(bar('1.0.0', `Foo = "${FOO}"\nLinearAlgebra = "${LINALG}"\n`, 'Foo = "0.1"\njulia = "1.9"\n')));
+    expect(r1.statusCode, r1.body).toBe(201);
+    expect((await register(await packageTarball(bar('1.1.0', `Foo = "${FOO}"\nLinearAlgebra = "${LINALG}"\n`, 'Foo = "0.1, 0.2"\njulia = "1.9"\n')))).statusCode).toBe(201);
+    const r3 = await register(await packageTarball(bar('2.0.0', `LinearAlgebra = "${LINALG}"\n`, 'julia = "1.10"\n')));
+    expect(r3.statusCode, r3.body).toBe(201);
+    const { packageTree } = JSON.parse(r3.body) as { packageTree: string };
+
+    const { files } = await registryFiles();
+    expect(files.get('Registry.toml')).toBe(
+      `name = "TeamRegistry"\nuuid = "${REG}"\ndescription = "Our packages"\n\n[packages]\n${FOO} = { name = "Foo", path = "F/Foo" }\n${BAR} = { name = "Bar", path = "B/Bar" }\n`,
+    );
+    expect(files.get('B/Bar/Package.toml')).toBe(`name = "Bar"\nuuid = "${BAR}"\nrepo = "https://larder.test/julia/packages/${REG}.git"\n`);
+    expect(files.get('B/Bar/Deps.toml')).toBe(`[1]\nFoo = "${FOO}"\n\n[1-2]\nLinearAlgebra = "${LINALG}"\n`);
+    expect(files.get('B/Bar/Compat.toml')).toBe('[1]\njulia = "1.9.0-1"\n\n["1.0"]\nFoo = "0.1"\n\n["1.1-1"]\nFoo = "0.1-0.2"\n\n[2]\njulia = "1.10.0-1"\n');
+    expect(files.get('B/Bar/Versions.toml')).toMatch(/^\["1\.0\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\n\n\["1\.1\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\n\n\["2\.0\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\n$/);
+    expect(files.get('B/Bar/Versions.toml')).toContain(`["2.0.0"]\ngit-tree-sha1 = "${packageTree}"`);
+    expect(files.get('F/Foo/Deps.toml')).toBe('');
+    expect(files.get('F/Foo/Compat.toml')).toBe('[0]\njulia = "1.6.0-1"\n');
+
+    // The package tarball is served by its tree hash, and hashes to it.
+    const pkg = await larder.app.inject({ method: 'GET', url: `/julia/package/${BAR}/${packageTree}` });
+    expect(pkg.statusCode).toBe(200);
+    expect((await tarTreeHashes(Readable.from([gunzipSync(pkg.rawPayload)]))).keepEmpty).toBe(packageTree);
+  });
+
+  it('keeps serving older registry tarballs after a change', async () => {
+    const before = await registryFiles();
+    expect((await register(await packageTarball(project('Foo', FOO, '0.1.1', '\n[compat]\njulia = "1.6"\n')))).statusCode).toBe(201);
+    const after = await registryFiles();
+    expect(after.hash).not.toBe(before.hash);
+    expect((await larder.app.inject({ method: 'GET', url: `/julia/registry/${REG}/${before.hash}` })).statusCode).toBe(200);
+  });
+
+  it('yanks and unyanks a version with a new registry tree each time', async () => {
+    const yank = (method: 'POST' | 'DELETE') => larder.app.inject({ method, url: `/julia/api/registries/${REG}/packages/Foo/0.1.0/yank`, headers: { authorization: `Bearer ${larder.adminToken}` } });
+    expect((await yank('POST')).statusCode).toBe(200);
+    expect((await registryFiles()).files.get('F/Foo/Versions.toml')).toMatch(/\["0\.1\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\nyanked = true\n/);
+    expect((await yank('DELETE')).statusCode).toBe(200);
+    expect((await registryFiles()).files.get('F/Foo/Versions.toml')).not.toContain('yanked');
+  });
+
+  it('registers from a git URL and revision', async () => {
+    const repo = path.join(work.path, 'Baz.jl');
+    fs.mkdirSync(path.join(repo, 'src'), { recursive: true });
+    fs.writeFileSync(path.join(repo, 'Project.toml'), project('Baz', 'abcdefab-cdef-4abc-8def-abcdefabcdef', '0.1.0'));
+    fs.writeFileSync(path.join(repo, 'src', 'Baz.jl'), 'module Baz end\n');
+    const git = (...a: string[]) => run('git', ['-C', repo, ...a]);
+    await git('init', '-q');
+    await git('add', '-A');
+    await git('-c', 'user.email=t@example.com', '-c', 'user.name=t', 'commit', '-qm', 'v0.1.0');
+    await git('tag', 'v0.1.0');
+    const tree = (await git('rev-parse', 'HEAD^{tree}')).stdout.trim();
+    const res = await register({ git: `file://${repo}`, rev: 'v0.1.0' });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(JSON.parse(res.body).packageTree).toBe(tree);
+  });
+});
+
+describe('registration refusals change nothing', () => {
+  async function state() {
+    const regs = await larder.app.inject({ method: 'GET', url: '/julia/registries' });
+    return { registries: regs.body, blobs: snapshotFiles(path.join(larder.data, 'blobs')) };
+  }
+
+  it('refuses existing versions, renamed or re-UUIDed packages, unknown and self dependencies, bad compat, bad tarballs, missing tokens', async () => {
+    const before = await state();
+    const cases: Array<[Buffer | object, number, RegExp, string | null]> = [
+      [await packageTarball(project('Foo', FOO, '0.1.0')), 409, /version_exists/, larder.adminToken],
+      [await packageTarball(project('Food', FOO, '0.2.0')), 400, /change_package_name/, larder.adminToken],
+      [await packageTarball(project('Foo', 'ffffffff-2222-4333-8444-555555555555', '1.0.0')), 409, /change_package_uuid/, larder.adminToken],
+      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[deps]\nNope = "bbbbbbbb-2222-4333-8444-555555555555"\n')), 400, /dependency_not_found/, larder.adminToken],
+      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${BAR}"\n`)), 400, /name_mismatch/, larder.adminToken],
+      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[deps]\nQux = "aaaaaaaa-2222-4333-8444-555555555555"\n')), 400, /package_self_dep/, larder.adminToken],
+      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[deps]\nLinearAlgebra = "37e2e46d-f89d-539d-b4ee-000000000000"\n')), 400, /wrong_stdlib_uuid/, larder.adminToken],
+      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[compat]\nJSON = "0.21"\n')), 400, /invalid_compat/, larder.adminToken],
+      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[compat]\njulia = "0.6"\n')), 400, /julia_before_07/, larder.adminToken],
+      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '0.0.0')), 400, /version_zero/, larder.adminToken],
+      [await packageTarball(project('1Bad', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0')), 400, /identifier/, larder.adminToken],
+      [await packageTarball(project('Qux', 'not-a-uuid', '1.0.0')), 400, /not a UUID/, larder.adminToken],
+      [await tarGz([{ name: 'Project.toml', body: project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0') }, { name: '../evil', body: 'x' }]), 400, /\.\./, larder.adminToken],
+      [await tarGz([{ name: 'pkg/Project.toml', body: project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0') }]), 400, /no Project\.toml at its root/, larder.adminToken],
+      [Buffer.from('not a tarball'), 400, /./, larder.adminToken],
+      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0')), 401, /token/, null],
+    ];
+    for (const [body, status, message, token] of cases) {
+      const res = await register(body, token);
+      expect(res.statusCode, `${message}: ${res.body}`).toBe(status);
+      expect(JSON.parse(res.body).error.message).toMatch(message);
+    }
+    expect(await state()).toEqual(before);
+  });
+});
