@@ -129,6 +129,16 @@ describe('registering packages', () => {
     expect((await registryFiles()).files.get('F/Foo/Versions.toml')).not.toContain('yanked');
   });
 
+  it('stores artifacts by tree hash and serves them at /artifact/{hash}', async () => {
+    const tree: FileTree = new Map([['lib/libdemo.so', { kind: 'executable', data: Buffer.from('\x7fELF demo') }], ['share/README', { kind: 'file', data: Buffer.from('demo\n') }]]);
+    const res = await larder.app.inject({ method: 'PUT', url: '/julia/api/artifacts', payload: await canonicalTarball(tree), headers: { 'content-type': 'application/gzip', authorization: `Bearer ${larder.adminToken}` } });
+    expect(res.statusCode, res.body).toBe(201);
+    const hash = JSON.parse(res.body)['git-tree-sha1'] as string;
+    const served = await larder.app.inject({ method: 'GET', url: `/julia/artifact/${hash}` });
+    expect(served.statusCode).toBe(200);
+    expect((await tarTreeHashes(Readable.from([gunzipSync(served.rawPayload)]))).keepEmpty).toBe(hash);
+  });
+
   it('registers from a git URL and revision', async () => {
     const repo = path.join(work.path, 'Baz.jl');
     fs.mkdirSync(path.join(repo, 'src'), { recursive: true });

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { LarderError } from '../core/errors.js';
 import { bazelCommands } from './bazel.js';
 import { importCommands } from './import.js';
+import { juliaCommands } from './julia.js';
 import { initCommand } from './init.js';
 import { repoCommands } from './repos.js';
 import { serveCommand } from './serve.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   repoCommands(program);
   importCommands(program);
   bazelCommands(program);
+  juliaCommands(program);
   return program;
 }
 

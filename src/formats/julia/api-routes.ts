@@ -10,7 +10,7 @@ import { publicBaseUrl } from '../../registry/base-url.js';
 import { tokenFromAuthorization } from '../../registry/credentials.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
-import { createRegistry, registerPackage, setJuliaYanked } from './register.js';
+import { createRegistry, registerPackage, setJuliaYanked, storeArtifact } from './register.js';
 import { treeFromTarball } from './tarball.js';
 import { readDirTree, type FileTree } from './tree-hash.js';
 
@@ -77,6 +77,16 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     const result = await registerPackage(registry, repo, p, uuid, tree, { repoUrl: query.repo ?? `${base}/${repo.name}/packages/${uuid}.git` });
     reply.code(201);
     return result;
+  });
+
+  // Artifacts (a package's Artifacts.toml names them by tree hash); served at /artifact/{hash}.
+  app.put('/api/artifacts', { bodyLimit: limits.maxArchiveSize }, async (req, reply) => {
+    const p = await principal(req);
+    if (!Buffer.isBuffer(req.body)) fail('BODY_MALFORMED', 'send the artifact as a tarball (Content-Type: application/gzip)');
+    const tree = await treeFromTarball(req.body, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
+    const treeHash = await storeArtifact(registry, repo, p, tree);
+    reply.code(201);
+    return { 'git-tree-sha1': treeHash };
   });
 
   for (const [method, yanked] of [['POST', true], ['DELETE', false]] as const) {

@@ -262,3 +262,16 @@ export async function setJuliaYanked(registry: Registry, repo: Repo, p: Principa
     return tarball.treeHash;
   });
 }
+
+/** Stores an artifact tarball by its tree hash (what Artifacts.toml's git-tree-sha1 names). */
+export async function storeArtifact(registry: Registry, repo: Repo, p: Principal, tree: FileTree): Promise<string> {
+  requirePermission(p, 'publish', repo.name);
+  if (tree.size === 0) fail('ARCHIVE_INVALID', 'the artifact is empty');
+  const tarball = await verifiedTarball(tree);
+  await inTransaction(registry, async (uow) => {
+    const staged = await recordTarball(registry, uow, repo, 'artifact', '', tarball);
+    await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.artifact', subject: tarball.treeHash });
+    await staged.commit();
+  });
+  return tarball.treeHash;
+}
