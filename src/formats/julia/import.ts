@@ -4,7 +4,7 @@ import { fail } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
-import { readRegistryFiles, recordTarball, registryIdentity, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
+import { readRegistryFiles, recordCommit, recordTarball, registryIdentity, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
 import { readDirTree } from './tree-hash.js';
 
 export interface JuliaImportSummary {
@@ -39,6 +39,7 @@ export async function importJuliaRegistry(registry: Registry, repo: Repo, dir: s
     else await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid, name, tree_hash: tarball.treeHash, updated_at: Date.now() }).execute();
     const staged = await recordTarball(registry, uow, repo, 'registry', uuid, tarball);
     await rewriteRegistries(registry, uow, repo);
+    await recordCommit(uow, repo, uuid, tarball.treeHash, `Import registry ${name}`);
     await staged.commit();
     return true;
   });

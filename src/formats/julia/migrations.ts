@@ -27,4 +27,17 @@ export const juliaMigrations: DialectMigration[] = [
         .execute();
     },
   },
+  {
+    name: 'julia_0002_commits',
+    async up(db: Kysely<unknown>, dialect: Dialect) {
+      await withId(db.schema.createTable('julia_commits'), dialect)
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('registry_uuid', 'text', (c) => c.notNull())
+        .addColumn('tree_hash', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('at', millis, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('julia_commits_registry').on('julia_commits').columns(['repo_id', 'registry_uuid', 'id']).execute();
+    },
+  },
 ];

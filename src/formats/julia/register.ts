@@ -10,7 +10,7 @@ import { UUID } from './ids.js';
 import { writePackageToml, writeRangeTable, writeRegistryToml, writeVersionsToml, type VersionEntry } from './registry-toml.js';
 import type { JuliaTables } from './schema.js';
 import { STDLIBS } from './stdlibs.js';
-import { readRegistryFiles, recordTarball, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
+import { readRegistryFiles, recordCommit, recordTarball, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
 import type { FileTree } from './tree-hash.js';
 import { compareVersions, parseBound, parseVersion, semverToRegistry } from './versions.js';
 
@@ -205,6 +205,7 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
     const stagedRegistry = await recordTarball(registry, uow, repo, 'registry', registryUuid, regTarball);
     const stagedPackage = await recordTarball(registry, uow, repo, 'package', project.uuid, pkgTarball);
     await rewriteRegistries(registry, uow, repo);
+    await recordCommit(uow, repo, registryUuid, regTarball.treeHash, `New version: ${project.name} v${project.version}\n\nUUID: ${project.uuid}\nRepo: ${opts.repoUrl}\nTree: ${pkgTarball.treeHash}`);
     await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.register', subject: `${project.name}@${project.version}`, detail: { tree: pkgTarball.treeHash, registry: registryUuid } });
     await stagedPackage.commit();
     await stagedRegistry.commit();
@@ -227,6 +228,7 @@ export async function createRegistry(registry: Registry, repo: Repo, p: Principa
     await writeRegistryFiles(registry, uow, repo, r.uuid, tree, new Map());
     const staged = await recordTarball(registry, uow, repo, 'registry', r.uuid, tarball);
     await rewriteRegistries(registry, uow, repo);
+    await recordCommit(uow, repo, r.uuid, tarball.treeHash, `Create registry ${r.name}`);
     await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.registry_create', subject: r.name, detail: { uuid: r.uuid } });
     await staged.commit();
     return tarball.treeHash;
@@ -257,6 +259,7 @@ export async function setJuliaYanked(registry: Registry, repo: Repo, p: Principa
     await trx.updateTable('julia_registries').set({ tree_hash: tarball.treeHash, updated_at: Date.now() }).where('id', '=', reg.id).execute();
     const staged = await recordTarball(registry, uow, repo, 'registry', registryUuid, tarball);
     await rewriteRegistries(registry, uow, repo);
+    await recordCommit(uow, repo, registryUuid, tarball.treeHash, `${yanked ? 'Yank' : 'Unyank'}: ${name} v${version}`);
     await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: yanked ? 'julia.yank' : 'julia.unyank', subject: `${name}@${version}` });
     await staged.commit();
     return tarball.treeHash;

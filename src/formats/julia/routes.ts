@@ -6,6 +6,7 @@ import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { sendBlob } from '../../registry/send-blob.js';
 import { juliaApiRoutes } from './api-routes.js';
+import { serveGit } from './git-view.js';
 import { REGISTRIES_DOC, TREE_HASH, UUID } from './ids.js';
 import { juliaDb } from './store.js';
 
@@ -71,6 +72,18 @@ export async function juliaRoutes(app: FastifyInstance, { registry, repo }: { re
     return tarball(req, reply, 'package', uuid, hash);
   });
   app.get('/artifact/:hash', (req, reply) => tarball(req, reply, 'artifact', '', (req.params as { hash: string }).hash));
+
+  // The registry as git (smart HTTP, clone and fetch), for `registry add https://host/<repo>/<Name>.git`.
+  await app.register(async (git) => {
+    git.addContentTypeParser('application/x-git-upload-pack-request', (_req, payload, done) => done(null, payload));
+    const handler = async (req: FastifyRequest, reply: import('fastify').FastifyReply) => {
+      await reader(req);
+      const { reg, '*': rest } = req.params as { reg: string; '*': string };
+      return serveGit(registry, repo, req, reply, reg, rest);
+    };
+    git.get('/:reg.git/*', handler);
+    git.post('/:reg.git/*', handler);
+  });
 
   await app.register(juliaApiRoutes, { registry, repo });
 }

@@ -70,6 +70,11 @@ export async function recordTarball(registry: Registry, uow: UnitOfWork, repo: R
   return staged;
 }
 
+/** Records a change of a registry's tree, from which its git commits are derived (git-view.ts). */
+export async function recordCommit(uow: UnitOfWork, repo: Repo, uuid: string, treeHash: string, message: string): Promise<void> {
+  await uow.trx.withTables<JuliaTables>().insertInto('julia_commits').values({ repo_id: repo.id, registry_uuid: uuid, tree_hash: treeHash, message, at: Math.floor(Date.now() / 1000) }).execute();
+}
+
 /** Rewrites the `/registries` listing from the registries table, inside `uow`. */
 export async function rewriteRegistries(registry: Registry, uow: UnitOfWork, repo: Repo): Promise<void> {
   const rows = await uow.trx.withTables<JuliaTables>().selectFrom('julia_registries').select(['uuid', 'tree_hash']).where('repo_id', '=', repo.id).orderBy('uuid').execute();
