@@ -53,7 +53,7 @@ const register = (body: Buffer | object, token: string | null = larder.adminToke
 
 /** The current registry tarball's files, read as Pkg reads a packed registry. */
 async function registryFiles(): Promise<{ hash: string; files: Map<string, string> }> {
-  const line = (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body.trim();
+  const line = (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body.trim().split('\n')[0];
   const hash = line.split('/')[3];
   const res = await larder.app.inject({ method: 'GET', url: `/julia${line}` });
   const raw = gunzipSync(res.rawPayload);
@@ -137,6 +137,20 @@ describe('registering packages', () => {
     const served = await larder.app.inject({ method: 'GET', url: `/julia/artifact/${hash}` });
     expect(served.statusCode).toBe(200);
     expect((await tarTreeHashes(Readable.from([gunzipSync(served.rawPayload)]))).keepEmpty).toBe(hash);
+  });
+
+  it('accepts dependencies from a registry the target registry declares, and only those', async () => {
+    const DOWN = '1b2c3d4e-0000-4000-8000-000000000002';
+    const auth = { authorization: `Bearer ${larder.adminToken}` };
+    const bad = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Broken', uuid: '1b2c3d4e-0000-4000-8000-000000000003', depends_on: ['1b2c3d4e-0000-4000-8000-0000000000ff'] }, headers: auth });
+    expect(bad.statusCode).toBe(400);
+    const created = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Downstream', uuid: DOWN, depends_on: [REG] }, headers: auth });
+    expect(created.statusCode, created.body).toBe(201);
+    const app = project('Appy', 'cccccccc-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${FOO}"\n`);
+    const res = await larder.app.inject({ method: 'PUT', url: `/julia/api/registries/${DOWN}/packages`, payload: await packageTarball(app), headers: { ...auth, 'content-type': 'application/gzip' } });
+    expect(res.statusCode, res.body).toBe(201);
+    const listing = (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body.trim().split('\n');
+    expect(listing.map((l) => l.split('/')[2])).toEqual([REG, DOWN]);
   });
 
   it('registers from a git URL and revision', async () => {

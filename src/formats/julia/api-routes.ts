@@ -54,9 +54,10 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
 
   app.post('/api/registries', async (req, reply) => {
     const p = await principal(req);
-    const b = (req.body ?? {}) as { name?: unknown; uuid?: unknown; description?: unknown };
-    if (typeof b.name !== 'string' || typeof b.uuid !== 'string') fail('METADATA_INVALID', 'send {"name": "MyRegistry", "uuid": "<uuid>", "description": "…"}');
-    const tree = await createRegistry(registry, repo, p, { name: b.name, uuid: b.uuid, description: typeof b.description === 'string' ? b.description : undefined });
+    const b = (req.body ?? {}) as { name?: unknown; uuid?: unknown; description?: unknown; depends_on?: unknown };
+    if (typeof b.name !== 'string' || typeof b.uuid !== 'string') fail('METADATA_INVALID', 'send {"name": "MyRegistry", "uuid": "<uuid>", "description": "…", "depends_on": ["<registry uuid>"]}');
+    if (b.depends_on !== undefined && (!Array.isArray(b.depends_on) || !b.depends_on.every((d) => typeof d === 'string'))) fail('METADATA_INVALID', 'depends_on must be a list of registry UUIDs');
+    const tree = await createRegistry(registry, repo, p, { name: b.name, uuid: b.uuid, description: typeof b.description === 'string' ? b.description : undefined, dependsOn: b.depends_on as string[] | undefined });
     reply.code(201);
     return { name: b.name, uuid: b.uuid, tree };
   });

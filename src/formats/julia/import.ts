@@ -36,7 +36,7 @@ export async function importJuliaRegistry(registry: Registry, repo: Repo, dir: s
     const previous = await readRegistryFiles(uow, repo, uuid);
     await writeRegistryFiles(registry, uow, repo, uuid, tree, previous, progress);
     if (current) await trx.updateTable('julia_registries').set({ name, tree_hash: tarball.treeHash, updated_at: Date.now() }).where('id', '=', current.id).execute();
-    else await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid, name, tree_hash: tarball.treeHash, updated_at: Date.now() }).execute();
+    else await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid, name, tree_hash: tarball.treeHash, updated_at: Date.now(), depends_on: '[]' }).execute();
     const staged = await recordTarball(registry, uow, repo, 'registry', uuid, tarball);
     await rewriteRegistries(registry, uow, repo);
     await recordCommit(uow, repo, uuid, tarball.treeHash, `Import registry ${name}`);

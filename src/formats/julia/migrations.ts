@@ -28,6 +28,12 @@ export const juliaMigrations: DialectMigration[] = [
     },
   },
   {
+    name: 'julia_0003_registry_dependencies',
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('julia_registries').addColumn('depends_on', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+    },
+  },
+  {
     name: 'julia_0002_commits',
     async up(db: Kysely<unknown>, dialect: Dialect) {
       await withId(db.schema.createTable('julia_commits'), dialect)

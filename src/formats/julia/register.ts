@@ -158,15 +158,19 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
     const path = existing?.path ?? packagePath(project.name);
     if (!existing && [...state.packages.values()].some((o) => o.path.toLowerCase() === path.toLowerCase())) fail('NAME_COLLISION', `the registry path ${path} is taken`);
 
-    // Dependencies: this registry (same name and UUID) or a standard library.
+    // Dependencies: this registry, a registry it declares (same name and UUID), or a standard library.
+    const declared = new Map<string, { name: string; path: string }>();
+    for (const dep of JSON.parse(reg.depends_on) as string[]) {
+      for (const [u, pkg] of registryState(await readRegistryFiles(uow, repo, dep)).packages) declared.set(u, pkg);
+    }
     for (const [name, uuid] of Object.entries({ ...project.deps, ...project.weakdeps })) {
       if (uuid === project.uuid) fail('DEPENDENCY_INVALID', `${project.name} depends on itself (package_self_dep)`);
       if (name in STDLIBS) {
         if (STDLIBS[name] !== uuid) fail('DEPENDENCY_INVALID', `${name} is a standard library with UUID ${STDLIBS[name]}, not ${uuid} (wrong_stdlib_uuid)`);
         continue;
       }
-      const known = state.packages.get(uuid);
-      if (!known) fail('DEPENDENCY_INVALID', `dependency ${name} (${uuid}) is not in this registry; register it first (dependency_not_found)`);
+      const known = state.packages.get(uuid) ?? declared.get(uuid);
+      if (!known) fail('DEPENDENCY_INVALID', `dependency ${name} (${uuid}) is not in this registry or the registries it declares; register it first (dependency_not_found)`);
       if (known.name !== name) fail('DEPENDENCY_INVALID', `dependency ${uuid} is registered as ${known.name}, not ${name} (name_mismatch)`);
     }
 
@@ -214,7 +218,7 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
 }
 
 /** Creates an empty registry (Registry.toml only) in a hosted repo. */
-export async function createRegistry(registry: Registry, repo: Repo, p: Principal, r: { name: string; uuid: string; description?: string; repoUrl?: string }): Promise<string> {
+export async function createRegistry(registry: Registry, repo: Repo, p: Principal, r: { name: string; uuid: string; description?: string; repoUrl?: string; dependsOn?: string[] }): Promise<string> {
   requirePermission(p, 'admin', repo.name);
   if (!IDENTIFIER.test(r.name)) fail('NAME_INVALID', `registry name ${JSON.stringify(r.name)} must be an identifier like MyRegistry`);
   if (!UUID.test(r.uuid)) fail('METADATA_INVALID', `registry uuid ${JSON.stringify(r.uuid)} must be a lower-case UUID`);
@@ -224,7 +228,10 @@ export async function createRegistry(registry: Registry, repo: Repo, p: Principa
     const trx = uow.trx.withTables<JuliaTables>();
     const taken = await trx.selectFrom('julia_registries').select(['uuid', 'name']).where('repo_id', '=', repo.id).execute();
     if (taken.some((t) => t.uuid === r.uuid || t.name === r.name)) fail('NAME_COLLISION', `a registry named ${r.name} or with uuid ${r.uuid} already exists in ${repo.name}`);
-    await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid: r.uuid, name: r.name, tree_hash: tarball.treeHash, updated_at: Date.now() }).execute();
+    for (const dep of r.dependsOn ?? []) {
+      if (!taken.some((t) => t.uuid === dep)) fail('DEPENDENCY_INVALID', `depends_on names ${dep}, which is not a registry in ${repo.name}`);
+    }
+    await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid: r.uuid, name: r.name, tree_hash: tarball.treeHash, updated_at: Date.now(), depends_on: JSON.stringify(r.dependsOn ?? []) }).execute();
     await writeRegistryFiles(registry, uow, repo, r.uuid, tree, new Map());
     const staged = await recordTarball(registry, uow, repo, 'registry', r.uuid, tarball);
     await rewriteRegistries(registry, uow, repo);

@@ -9,6 +9,8 @@ export interface JuliaRegistriesTable {
   name: string;
   tree_hash: string;
   updated_at: Millis;
+  /** JSON list of registry UUIDs (in the same repo) whose packages may be dependencies. */
+  depends_on: string;
 }
 
 /** A served tarball (registry, package or artifact), by its git tree hash; the bytes are a blob. */
