@@ -18,7 +18,7 @@ const work = tempDir('larder-julia-git-');
 let larder: TestLarder;
 
 async function registerFoo(version: string): Promise<void> {
-  const tree: FileTree = new Map([['Project.toml', { kind: 'file', data: Buffer.from(`name = "Foo"\nuuid = "11111111-2222-4333-8444-555555555555"\nversion = "${version}"\n`) }]]);
+  const tree: FileTree = new Map([['Project.toml', { kind: 'file', data: Buffer.from(`name = "Foo"\nuuid = "11111111-2222-4333-8444-555555555555"\nversion = "${version}"\n\n[compat]\njulia = "1.6"\n`) }]]);
   const res = await fetch(`${larder.url}/julia/api/registries/${REG}/packages`, {
     method: 'PUT', body: new Uint8Array(await canonicalTarball(tree)), headers: { 'content-type': 'application/gzip', authorization: `Bearer ${larder.adminToken}` },
   });

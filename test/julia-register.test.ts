@@ -146,7 +146,7 @@ describe('registering packages', () => {
     expect(bad.statusCode).toBe(400);
     const created = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Downstream', uuid: DOWN, depends_on: [REG] }, headers: auth });
     expect(created.statusCode, created.body).toBe(201);
-    const app = project('Appy', 'cccccccc-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${FOO}"\n`);
+    const app = project('Appy', 'cccccccc-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${FOO}"\n\n[compat]\nFoo = "0.1"\njulia = "1.6"\n`);
     const res = await larder.app.inject({ method: 'PUT', url: `/julia/api/registries/${DOWN}/packages`, payload: await packageTarball(app), headers: { ...auth, 'content-type': 'application/gzip' } });
     expect(res.statusCode, res.body).toBe(201);
     const listing = (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body.trim().split('\n');
@@ -156,7 +156,7 @@ describe('registering packages', () => {
   it('registers from a git URL and revision', async () => {
     const repo = path.join(work.path, 'Baz.jl');
     fs.mkdirSync(path.join(repo, 'src'), { recursive: true });
-    fs.writeFileSync(path.join(repo, 'Project.toml'), project('Baz', 'abcdefab-cdef-4abc-8def-abcdefabcdef', '0.1.0'));
+    fs.writeFileSync(path.join(repo, 'Project.toml'), project('Baz', 'abcdefab-cdef-4abc-8def-abcdefabcdef', '0.1.0', '\n[compat]\njulia = "1.6"\n'));
     fs.writeFileSync(path.join(repo, 'src', 'Baz.jl'), 'module Baz end\n');
     const git = (...a: string[]) => run('git', ['-C', repo, ...a]);
     await git('init', '-q');
@@ -194,6 +194,10 @@ describe('registration refusals change nothing', () => {
       [await tarGz([{ name: 'Project.toml', body: project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0') }, { name: '../evil', body: 'x' }]), 400, /\.\./, larder.adminToken],
       [await tarGz([{ name: 'pkg/Project.toml', body: project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0') }]), 400, /no Project\.toml at its root/, larder.adminToken],
       [Buffer.from('not a tarball'), 400, /./, larder.adminToken],
+      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0')), 400, /no entry for julia/, larder.adminToken],
+      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${FOO}"\n\n[compat]\njulia = "1.6"\n`)), 400, /no entry for Foo/, larder.adminToken],
+      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${FOO}"\n\n[compat]\nFoo = ">= 0.1"\njulia = "1.6"\n`)), 400, /no upper bound/, larder.adminToken],
+      [await packageTarball(project('QUX', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[compat]\njulia = "1.6"\n')), 400, /naming rules/, larder.adminToken],
       [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0')), 401, /token/, null],
     ];
     for (const [body, status, message, token] of cases) {

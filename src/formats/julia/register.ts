@@ -111,6 +111,30 @@ function compatFor(project: ProjectToml, names: Set<string>, withJulia: boolean)
   return out;
 }
 
+// AutoMerge's name format for new packages: capitalised, ASCII, with a lower-case letter.
+const AUTOMERGE_NAME = /^[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*[0-9]?$/;
+
+/**
+ * General's AutoMerge rules that hold for every registry: the name format (new packages), a
+ * julia compat entry, and an upper-bounded compat entry for every dependency that is not a
+ * standard library — without them a new release of a dependency can break every user.
+ */
+function checkAutoMergeRules(project: ProjectToml, isNew: boolean): void {
+  if (isNew && !AUTOMERGE_NAME.test(project.name)) {
+    fail('NAME_INVALID', `package name ${project.name} does not follow the naming rules: start with an upper-case letter, use only ASCII letters and digits, include a lower-case letter`);
+  }
+  const bounded = (name: string) => {
+    const spec = project.compat[name];
+    if (spec === undefined) fail('DEPENDENCY_INVALID', `[compat] has no entry for ${name}; add one (for example ${name === 'julia' ? 'julia = "1.6"' : `${name} = "1"`})`);
+    const ranges = semverToRegistry(spec);
+    if ((Array.isArray(ranges) ? ranges : [ranges]).some((r) => r === '*' || r.endsWith('-*'))) {
+      fail('DEPENDENCY_INVALID', `[compat] ${name} = "${spec}" has no upper bound; bound it (for example "${name === 'julia' ? '1' : '0.5, 1'}")`);
+    }
+  };
+  bounded('julia');
+  for (const name of [...Object.keys(project.deps), ...Object.keys(project.weakdeps)]) if (!(name in STDLIBS)) bounded(name);
+}
+
 export interface RegistrationResult {
   registryTree: string;
   packageTree: string;
@@ -201,6 +225,8 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
       if (text) set(`${path}/${file}`, text);
       else updated.delete(`${path}/${file}`);
     }
+
+    checkAutoMergeRules(project, !existing);
 
     const regTree: FileTree = new Map([...updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
     const regTarball = await verifiedTarball(regTree);
