@@ -118,6 +118,26 @@ describe('Pkg client flow', () => {
     expect(installed.get('bin/run')?.kind).toBe('executable');
   });
 
+  it('stores artifacts sent with a registration, by tree hash', async () => {
+    const artifact: FileTree = new Map([['data/table.csv', { kind: 'file', data: Buffer.from('a,b\n1,2\n') }]]);
+    const pkgTree: FileTree = new Map([
+      ['Project.toml', { kind: 'file', data: Buffer.from(`name = "Foo"\nuuid = "${FOO}"\nversion = "0.4.0"\n\n[compat]\njulia = "1.6"\n`) }],
+      ['Artifacts.toml', { kind: 'file', data: Buffer.from(`[table]\ngit-tree-sha1 = "${treeHash(artifact)}"\n`) }],
+    ]);
+    const form = new FormData();
+    form.append('package', new Blob([new Uint8Array(await canonicalTarball(pkgTree))]), 'Foo.tar.gz');
+    form.append('artifact', new Blob([new Uint8Array(await canonicalTarball(artifact))]), 'table.tar.gz');
+    const encoded = new Response(form);
+    const res = await larder.app.inject({
+      method: 'PUT', url: `/julia/api/registries/${REG}/packages`, payload: Buffer.from(await encoded.arrayBuffer()),
+      headers: { 'content-type': encoded.headers.get('content-type')!, authorization: `Bearer ${larder.adminToken}` },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(JSON.parse(res.body).artifacts).toEqual([treeHash(artifact)]);
+    const served = await larder.app.inject({ method: 'GET', url: `/julia/artifact/${treeHash(artifact)}` });
+    expect(served.statusCode).toBe(200);
+  });
+
   it('falls back (404) for a package the server does not have', async () => {
     const res = await larder.app.inject({ method: 'GET', url: `/julia/package/${FOO}/${'a'.repeat(40)}` });
     expect(res.statusCode).toBe(404);

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fail, LarderError, toLarderError } from '../../core/errors.js';
 import type { Principal } from '../../registry/auth.js';
@@ -50,6 +51,7 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     if (e.status >= 500) req.log.error({ reqId: req.id, err }, 'julia api request failed');
     reply.code(e.status).send({ error: { code: e.code, message: e.message } });
   });
+  await app.register(multipart, { limits: { fileSize: limits.maxArchiveSize, files: 100, fields: 0 } });
   app.addContentTypeParser(['application/gzip', 'application/x-gzip', 'application/x-tar', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: limits.maxArchiveSize }, (_req, body, done) => done(null, body));
 
   app.post('/api/registries', async (req, reply) => {
@@ -66,7 +68,20 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     const p = await principal(req);
     const { uuid } = req.params as { uuid: string };
     let tree: FileTree;
-    if (Buffer.isBuffer(req.body)) {
+    const artifacts: FileTree[] = [];
+    if (req.isMultipart()) {
+      // A package tarball plus the artifacts its Artifacts.toml names, in one request.
+      let pkg: Buffer | null = null;
+      for await (const part of req.parts()) {
+        if (part.type !== 'file') continue;
+        const data = await part.toBuffer();
+        if (part.fieldname === 'package') pkg = data;
+        else if (part.fieldname === 'artifact') artifacts.push(await treeFromTarball(data, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries }));
+        else fail('BODY_MALFORMED', `unknown part "${part.fieldname}"; send "package" and any number of "artifact" tarballs`);
+      }
+      if (!pkg) fail('BODY_MALFORMED', 'the multipart registration has no "package" part');
+      tree = await treeFromTarball(pkg, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
+    } else if (Buffer.isBuffer(req.body)) {
       tree = await treeFromTarball(req.body, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
     } else {
       const b = (req.body ?? {}) as { git?: unknown; rev?: unknown; subdir?: unknown };
@@ -76,8 +91,10 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     const query = req.query as { repo?: string };
     const base = publicBaseUrl(registry.config, req);
     const result = await registerPackage(registry, repo, p, uuid, tree, { repoUrl: query.repo ?? `${base}/${repo.name}/packages/${uuid}.git` });
+    const artifactTrees = [];
+    for (const a of artifacts) artifactTrees.push(await storeArtifact(registry, repo, p, a));
     reply.code(201);
-    return result;
+    return { ...result, artifacts: artifactTrees };
   });
 
   // Artifacts (a package's Artifacts.toml names them by tree hash); served at /artifact/{hash}.
