@@ -22,6 +22,22 @@ function targetRepo(registry: Registry, format: string, name: string | undefined
   return repo;
 }
 
+/** A progress bar on stderr (drawn only on a terminal) that starts on the first update. */
+function progressBar(): { update(done: number, total: number): void; stop(): void } {
+  const bar = new cliProgress.SingleBar({ format: 'importing {bar} {value}/{total} files', stream: process.stderr }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    update(done, total) {
+      if (!started) bar.start(total, done);
+      started = true;
+      bar.update(done);
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
 /** A local directory as is; a git URL shallow-cloned into a temporary directory first. */
 async function checkout(source: string): Promise<{ dir: string; cleanup(): void }> {
   if (fs.existsSync(source)) return { dir: path.resolve(source), cleanup: () => {} };
@@ -41,14 +57,9 @@ export function importCommands(program: Command): void {
       try {
         await withRegistry(flags, async (registry) => {
           const repo = targetRepo(registry, 'bazel', flags.repo);
-          const bar = new cliProgress.SingleBar({ format: 'importing {bar} {value}/{total} files', stream: process.stderr, noTTYOutput: false }, cliProgress.Presets.shades_classic);
-          let started = false;
-          const summary = await importBazelTree(registry, repo, dir, (done, total) => {
-            if (!started) bar.start(total, done);
-            started = true;
-            bar.update(done);
-          });
-          if (started) bar.stop();
+          const bar = progressBar();
+          const summary = await importBazelTree(registry, repo, dir, bar.update);
+          bar.stop();
           process.stdout.write(
             `imported into ${repo.name}: ${summary.added} new, ${summary.changed} changed, ${summary.unchanged} unchanged files; ${summary.versions} module versions; ${summary.ignored} non-registry entries ignored\n`,
           );
@@ -64,14 +75,9 @@ export function importCommands(program: Command): void {
       try {
         await withRegistry(flags, async (registry) => {
           const repo = targetRepo(registry, 'julia', flags.repo);
-          const bar = new cliProgress.SingleBar({ format: 'importing {bar} {value}/{total} files', stream: process.stderr }, cliProgress.Presets.shades_classic);
-          let started = false;
-          const s = await importJuliaRegistry(registry, repo, dir, (done, total) => {
-            if (!started) bar.start(total, 0);
-            started = true;
-            bar.update(done);
-          });
-          if (started) bar.stop();
+          const bar = progressBar();
+          const s = await importJuliaRegistry(registry, repo, dir, bar.update);
+          bar.stop();
           process.stdout.write(
             s.changed
               ? `imported registry ${s.name} (${s.uuid}) into ${repo.name}: ${s.files} files, tree ${s.treeHash}\n`

@@ -4,7 +4,7 @@ import tar from 'tar-stream';
 import { LarderError, fail } from '../../core/errors.js';
 import { byteBudget } from '../../core/byte-budget.js';
 import { formatSize } from '../../core/units.js';
-import { pathParts, readTarEntries, type FileTree } from './tree-hash.js';
+import { nestTree, pathParts, readTarEntries, type FileTree } from './tree-hash.js';
 
 type Dir = Map<string, Dir | { kind: 'file' | 'executable' | 'symlink'; data: Buffer }>;
 const EPOCH = new Date(0);
@@ -17,21 +17,7 @@ const TAR_RECORD = 10240;
  * bytewise, directories (0755) before their contents, uid/gid/mtime 0, no `./`, no empty dirs, no `.git`.
  */
 export async function canonicalTarball(tree: FileTree): Promise<Buffer> {
-  const root: Dir = new Map();
-  for (const [path, file] of tree) {
-    const parts = pathParts(path);
-    if (parts.includes('.git')) continue;
-    const name = parts.pop()!;
-    let dir = root;
-    for (const part of parts) {
-      const next = dir.get(part) ?? new Map();
-      if (!(next instanceof Map)) fail('ARCHIVE_INVALID', `the tree has both a file ${parts.join('/')} and files under it; remove one of them`);
-      dir.set(part, next);
-      dir = next;
-    }
-    if (dir.get(name) instanceof Map) fail('ARCHIVE_INVALID', `the tree has both a file ${path} and files under it; remove one of them`);
-    dir.set(name, file);
-  }
+  const root: Dir = nestTree(tree, (file) => file);
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const collecting = (async () => { for await (const chunk of pack) chunks.push(chunk as Buffer); })();

@@ -57,10 +57,13 @@ export function pathParts(path: string): string[] {
   return parts;
 }
 
-/** Git tree SHA-1 of the tree (GitTools semantics: directories without files skipped, entries named .git skipped). */
-export function treeHash(tree: FileTree): string {
-  const root: Dir = new Map();
-  for (const [path, { kind, data }] of tree) {
+/** A nested map of a tree's directories (`.git` left out), with `leaf(file)` at each file. */
+export type Nested<L> = Map<string, Nested<L> | L>;
+
+/** Nests a FileTree's paths into directories; a path that is both a file and a directory is refused. */
+export function nestTree<L>(tree: FileTree, leaf: (file: { kind: 'file' | 'executable' | 'symlink'; data: Buffer }) => L): Nested<L> {
+  const root: Nested<L> = new Map();
+  for (const [path, file] of tree) {
     const parts = pathParts(path);
     if (parts.includes('.git')) continue;
     const name = parts.pop()!;
@@ -72,8 +75,14 @@ export function treeHash(tree: FileTree): string {
       dir = next;
     }
     if (dir.get(name) instanceof Map) fail('ARCHIVE_INVALID', `the tree has both a file ${path} and files under it; remove one of them`);
-    dir.set(name, { mode: MODES[kind], hash: gitObject('blob', data) });
+    dir.set(name, leaf(file));
   }
+  return root;
+}
+
+/** Git tree SHA-1 of the tree (GitTools semantics: directories without files skipped, entries named .git skipped). */
+export function treeHash(tree: FileTree): string {
+  const root: Dir = nestTree<Leaf>(tree, ({ kind, data }) => ({ mode: MODES[kind], hash: gitObject('blob', data) }));
   return rootHash(root, true);
 }
 
