@@ -82,7 +82,7 @@ async function registryFiles(): Promise<{ hash: string; files: Map<string, strin
 describe('registering packages', () => {
   it('creates the registry with a Registry.toml and lists it in /registries', async () => {
     const { files } = await registryFiles();
-    expect(files.get('Registry.toml')).toBe(`name = "TeamRegistry"\nuuid = "${REG}"\ndescription = "Our packages"\n\n[packages]\n`);
+    expect(files.get('Registry.toml')).toBe(`name = "TeamRegistry"\nuuid = "${REG}"\nrepo = "https://larder.test/julia/TeamRegistry.git"\ndescription = "Our packages"\n\n[packages]\n`);
   });
 
   it('registers versions with dependencies and compat, writing RegistryTools\' range compression', async () => {
@@ -97,9 +97,9 @@ describe('registering packages', () => {
 
     const { files } = await registryFiles();
     expect(files.get('Registry.toml')).toBe(
-      `name = "TeamRegistry"\nuuid = "${REG}"\ndescription = "Our packages"\n\n[packages]\n${FOO} = { name = "Foo", path = "F/Foo" }\n${BAR} = { name = "Bar", path = "B/Bar" }\n`,
+      `name = "TeamRegistry"\nuuid = "${REG}"\nrepo = "https://larder.test/julia/TeamRegistry.git"\ndescription = "Our packages"\n\n[packages]\n${FOO} = { name = "Foo", path = "F/Foo" }\n${BAR} = { name = "Bar", path = "B/Bar" }\n`,
     );
-    expect(files.get('B/Bar/Package.toml')).toBe(`name = "Bar"\nuuid = "${BAR}"\nrepo = "https://larder.test/julia/packages/${REG}.git"\n`);
+    expect(files.get('B/Bar/Package.toml')).toBe(`name = "Bar"\nuuid = "${BAR}"\nrepo = "https://larder.test/julia/packages/Bar.jl.git"\n`);
     expect(files.get('B/Bar/Deps.toml')).toBe(`[1]\nFoo = "${FOO}"\n\n[1-2]\nLinearAlgebra = "${LINALG}"\n`);
     expect(files.get('B/Bar/Compat.toml')).toBe('[1]\njulia = "1.9.0-1"\n\n["1.0"]\nFoo = "0.1"\n\n["1.1-1"]\nFoo = "0.1-0.2"\n\n[2]\njulia = "1.10.0-1"\n');
     expect(files.get('B/Bar/Versions.toml')).toMatch(/^\["1\.0\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\n\n\["1\.1\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\n\n\["2\.0\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\n$/);
@@ -142,13 +142,15 @@ describe('registering packages', () => {
   it('accepts dependencies from a registry the target registry declares, and only those', async () => {
     const DOWN = '1b2c3d4e-0000-4000-8000-000000000002';
     const auth = { authorization: `Bearer ${larder.adminToken}` };
-    const bad = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Broken', uuid: '1b2c3d4e-0000-4000-8000-000000000003', depends_on: ['1b2c3d4e-0000-4000-8000-0000000000ff'] }, headers: auth });
+    const bad = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Broken', uuid: '1b2c3d4e-0000-4000-8000-000000000003', trusted_registries: ['1b2c3d4e-0000-4000-8000-0000000000ff'] }, headers: auth });
     expect(bad.statusCode).toBe(400);
-    const created = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Downstream', uuid: DOWN, depends_on: [REG] }, headers: auth });
+    const created = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Downstream', uuid: DOWN, trusted_registries: [REG] }, headers: auth });
     expect(created.statusCode, created.body).toBe(201);
     const app = project('Appy', 'cccccccc-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${FOO}"\n\n[compat]\nFoo = "0.1"\njulia = "1.6"\n`);
     const res = await larder.app.inject({ method: 'PUT', url: `/julia/api/registries/${DOWN}/packages`, payload: await packageTarball(app), headers: { ...auth, 'content-type': 'application/gzip' } });
     expect(res.statusCode, res.body).toBe(201);
+    const packageToml = await larder.registry.docs.get(larder.registry.repos.get('julia')!.id, `registry/${DOWN}/A/Appy/Package.toml`);
+    expect(packageToml?.body.toString()).toBe(`name = "Appy"\nuuid = "cccccccc-2222-4333-8444-555555555555"\nrepo = "https://larder.test/julia/packages/Appy.jl.git"\ntrusted_registries = ["${REG}"]\n`);
     const listing = (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body.trim().split('\n');
     expect(listing.map((l) => l.split('/')[2])).toEqual([REG, DOWN]);
   });

@@ -56,10 +56,10 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
 
   app.post('/api/registries', async (req, reply) => {
     const p = await principal(req);
-    const b = (req.body ?? {}) as { name?: unknown; uuid?: unknown; description?: unknown; depends_on?: unknown };
-    if (typeof b.name !== 'string' || typeof b.uuid !== 'string') fail('METADATA_INVALID', 'send {"name": "MyRegistry", "uuid": "<uuid>", "description": "…", "depends_on": ["<registry uuid>"]}');
-    if (b.depends_on !== undefined && (!Array.isArray(b.depends_on) || !b.depends_on.every((d) => typeof d === 'string'))) fail('METADATA_INVALID', 'depends_on must be a list of registry UUIDs');
-    const tree = await createRegistry(registry, repo, p, { name: b.name, uuid: b.uuid, description: typeof b.description === 'string' ? b.description : undefined, dependsOn: b.depends_on as string[] | undefined });
+    const b = (req.body ?? {}) as { name?: unknown; uuid?: unknown; description?: unknown; trusted_registries?: unknown };
+    if (typeof b.name !== 'string' || typeof b.uuid !== 'string') fail('METADATA_INVALID', 'send {"name": "MyRegistry", "uuid": "<uuid>", "description": "…", "trusted_registries": ["<registry uuid>"]}');
+    if (b.trusted_registries !== undefined && (!Array.isArray(b.trusted_registries) || !b.trusted_registries.every((d) => typeof d === 'string'))) fail('METADATA_INVALID', 'trusted_registries must be a list of registry UUIDs');
+    const tree = await createRegistry(registry, repo, p, { name: b.name, uuid: b.uuid, repoUrl: `${publicBaseUrl(registry.config, req)}/${repo.name}/${b.name}.git`, description: typeof b.description === 'string' ? b.description : undefined, trustedRegistries: b.trusted_registries as string[] | undefined });
     reply.code(201);
     return { name: b.name, uuid: b.uuid, tree };
   });
@@ -90,7 +90,7 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     }
     const query = req.query as { repo?: string };
     const base = publicBaseUrl(registry.config, req);
-    const result = await registerPackage(registry, repo, p, uuid, tree, { repoUrl: query.repo ?? `${base}/${repo.name}/packages/${uuid}.git` });
+    const result = await registerPackage(registry, repo, p, uuid, tree, { repoUrl: query.repo, baseUrl: base });
     const artifactTrees = [];
     for (const a of artifacts) artifactTrees.push(await storeArtifact(registry, repo, p, a));
     reply.code(201);

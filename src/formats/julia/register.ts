@@ -146,8 +146,10 @@ export interface RegistrationResult {
  * (protocols/julia.md §10): registry files rewritten (ranges recompressed), a new registry tree
  * and tarball, the package tarball stored by tree hash, `/registries` updated — in one transaction.
  */
-export async function registerPackage(registry: Registry, repo: Repo, p: Principal, registryUuid: string, tree: FileTree, opts: { repoUrl: string }): Promise<RegistrationResult> {
+export async function registerPackage(registry: Registry, repo: Repo, p: Principal, registryUuid: string, tree: FileTree, opts: { repoUrl?: string; baseUrl: string }): Promise<RegistrationResult> {
   const project = readProject(tree);
+  // Package.toml needs a repo (RegistryCI requires it; Pkg only falls back to it): one under Larder's URL by default.
+  const repoUrl = opts.repoUrl ?? `${opts.baseUrl.replace(/\/+$/, '')}/${repo.name}/packages/${project.name}.jl.git`;
   requirePermission(p, 'publish', repo.name, project.name);
   for (const [rel, f] of tree) if (rel === '.gitmodules' && f.kind === 'file') fail('ARCHIVE_INVALID', 'the package has git submodules (.gitmodules); their contents cannot be reproduced from a tarball');
   const names = new Set([...Object.keys(project.deps), ...Object.keys(project.weakdeps)]);
@@ -194,7 +196,7 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
         continue;
       }
       const known = state.packages.get(uuid) ?? declared.get(uuid);
-      if (!known) fail('DEPENDENCY_INVALID', `dependency ${name} (${uuid}) is not in this registry or the registries it declares; register it first (dependency_not_found)`);
+      if (!known) fail('DEPENDENCY_INVALID', `dependency ${name} (${uuid}) is not in this registry or its trusted_registries; register it first (dependency_not_found)`);
       if (known.name !== name) fail('DEPENDENCY_INVALID', `dependency ${uuid} is registered as ${known.name}, not ${name} (name_mismatch)`);
     }
 
@@ -213,7 +215,8 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
     if (!existing) {
       state.packages.set(project.uuid, { name: project.name, path });
       set('Registry.toml', writeRegistry(state).toString());
-      set(`${path}/Package.toml`, writePackageToml({ name: project.name, uuid: project.uuid, repo: opts.repoUrl }));
+      const trusted = JSON.parse(reg.depends_on) as string[];
+      set(`${path}/Package.toml`, writePackageToml({ name: project.name, uuid: project.uuid, repo: repoUrl, trustedRegistries: trusted.length ? trusted : undefined }));
     }
     set(versionsPath, writeVersionsToml(entries));
     const deps = Object.keys(project.deps);
@@ -235,7 +238,7 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
     const stagedRegistry = await recordTarball(registry, uow, repo, 'registry', registryUuid, regTarball);
     const stagedPackage = await recordTarball(registry, uow, repo, 'package', project.uuid, pkgTarball);
     await rewriteRegistries(registry, uow, repo);
-    await recordCommit(uow, repo, registryUuid, regTarball.treeHash, `New version: ${project.name} v${project.version}\n\nUUID: ${project.uuid}\nRepo: ${opts.repoUrl}\nTree: ${pkgTarball.treeHash}`);
+    await recordCommit(uow, repo, registryUuid, regTarball.treeHash, `New version: ${project.name} v${project.version}\n\nUUID: ${project.uuid}\nRepo: ${repoUrl}\nTree: ${pkgTarball.treeHash}`);
     await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.register', subject: `${project.name}@${project.version}`, detail: { tree: pkgTarball.treeHash, registry: registryUuid } });
     await stagedPackage.commit();
     await stagedRegistry.commit();
@@ -244,7 +247,7 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
 }
 
 /** Creates an empty registry (Registry.toml only) in a hosted repo. */
-export async function createRegistry(registry: Registry, repo: Repo, p: Principal, r: { name: string; uuid: string; description?: string; repoUrl?: string; dependsOn?: string[] }): Promise<string> {
+export async function createRegistry(registry: Registry, repo: Repo, p: Principal, r: { name: string; uuid: string; description?: string; repoUrl?: string; trustedRegistries?: string[] }): Promise<string> {
   requirePermission(p, 'admin', repo.name);
   if (!IDENTIFIER.test(r.name)) fail('NAME_INVALID', `registry name ${JSON.stringify(r.name)} must be an identifier like MyRegistry`);
   if (!UUID.test(r.uuid)) fail('METADATA_INVALID', `registry uuid ${JSON.stringify(r.uuid)} must be a lower-case UUID`);
@@ -254,10 +257,10 @@ export async function createRegistry(registry: Registry, repo: Repo, p: Principa
     const trx = uow.trx.withTables<JuliaTables>();
     const taken = await trx.selectFrom('julia_registries').select(['uuid', 'name']).where('repo_id', '=', repo.id).execute();
     if (taken.some((t) => t.uuid === r.uuid || t.name === r.name)) fail('NAME_COLLISION', `a registry named ${r.name} or with uuid ${r.uuid} already exists in ${repo.name}`);
-    for (const dep of r.dependsOn ?? []) {
-      if (!taken.some((t) => t.uuid === dep)) fail('DEPENDENCY_INVALID', `depends_on names ${dep}, which is not a registry in ${repo.name}`);
+    for (const dep of r.trustedRegistries ?? []) {
+      if (!taken.some((t) => t.uuid === dep)) fail('DEPENDENCY_INVALID', `trusted_registries names ${dep}, which is not a registry in ${repo.name}`);
     }
-    await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid: r.uuid, name: r.name, tree_hash: tarball.treeHash, updated_at: Date.now(), depends_on: JSON.stringify(r.dependsOn ?? []) }).execute();
+    await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid: r.uuid, name: r.name, tree_hash: tarball.treeHash, updated_at: Date.now(), depends_on: JSON.stringify(r.trustedRegistries ?? []) }).execute();
     await writeRegistryFiles(registry, uow, repo, r.uuid, tree, new Map());
     const staged = await recordTarball(registry, uow, repo, 'registry', r.uuid, tarball);
     await rewriteRegistries(registry, uow, repo);

@@ -127,12 +127,15 @@ export interface PackageToml {
   uuid: string;
   repo: string;
   subdir?: string;
+  /** Registries (UUIDs) whose packages this package may depend on, where the registry is configured so. */
+  trustedRegistries?: string[];
 }
 
 /** Writes Package.toml as RegistryTools does. */
 export function writePackageToml(p: PackageToml): string {
   let out = `name = ${str(p.name)}\nuuid = ${str(p.uuid)}\nrepo = ${str(p.repo)}\n`;
   if (p.subdir !== undefined) out += `subdir = ${str(p.subdir)}\n`;
+  if (p.trustedRegistries?.length) out += `trusted_registries = [${p.trustedRegistries.map(str).join(', ')}]\n`;
   return out;
 }
 
