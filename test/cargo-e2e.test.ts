@@ -74,6 +74,8 @@ function runCargo(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; i
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr, output: stdout + stderr, ms: Date.now() - started });
     });
+    // cargo may exit without reading its input; that must not surface as an EPIPE.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }

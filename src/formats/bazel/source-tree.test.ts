@@ -20,6 +20,7 @@ function run(cmd: string, args: string[], opts: { cwd?: string; input?: Buffer; 
       if (typeof code !== 'number') return reject(err);
       resolve({ code, stdout, stderr });
     });
+    child.stdin!.on('error', () => {});
     if (opts.input) child.stdin!.end(opts.input);
   });
 }

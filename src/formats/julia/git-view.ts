@@ -110,6 +110,9 @@ export async function serveGit(registry: Registry, repo: Repo, req: FastifyReque
   });
   reply.hijack();
   const res = reply.raw;
+  // git may stop reading early (a bad request); that must not become an unhandled EPIPE.
+  child.stdin.on('error', () => {});
+  child.on('error', (err) => req.log.error({ reqId: req.id, err }, 'git http-backend could not run'));
   if (req.method === 'POST') req.raw.pipe(child.stdin);
   else child.stdin.end();
   // CGI: headers (with an optional Status line), a blank line, then the body.

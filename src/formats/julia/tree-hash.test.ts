@@ -19,6 +19,8 @@ function run(cmd: string, args: string[], input?: string): Promise<Buffer> {
       if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr.toString()}`));
       else resolve(stdout);
     });
+    // A command that exits without reading its input (most git calls) would otherwise fail with EPIPE.
+    child.stdin!.on('error', () => {});
     child.stdin!.end(input ?? '');
   });
 }
