@@ -12,6 +12,7 @@ export function bazelClientSnippet(repo: Repo, url: string, caCertPath?: string)
     `common --registry=${url}`,
     'common --registry=https://bcr.bazel.build',
   ];
+  lines.push(`# publish: larder bazel publish --registry ${url} --token <token> --archive src.tar.gz --strip-prefix <dir>`);
   if (repo.visibility === 'private') lines.push(`# ~/.netrc: machine ${new URL(url).hostname} login <you> password <token>`);
   if (caCertPath) lines.push(`# trust ${caCertPath}: add it to the JDK truststore Bazel uses, or the system store`);
   return lines.join('\n');

@@ -12,6 +12,8 @@ export const juliaFormat: FormatPlugin = {
     const lines = [
       '# in the shell that runs julia (Pkg installs every registry this server lists):',
       `export JULIA_PKG_SERVER=${url}`,
+      `# create a registry:  larder julia create-registry MyRegistry --server ${url} --token <admin token>`,
+      `# register a package: larder julia register path/to/Pkg --server ${url} --registry <uuid> --token <token>`,
     ];
     if (repo.visibility === 'private') lines.push(`# ~/.julia/servers/${new URL(url).host.replace(/[:/<>"\\|?*]/g, '_')}/auth.toml:  access_token = "<token>"`);
     if (opts.caCertPath) lines.push(`# trust ${opts.caCertPath}: export JULIA_SSL_CA_ROOTS_PATH=${opts.caCertPath}`);
