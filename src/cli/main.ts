@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { LarderError } from '../core/errors.js';
 import { bazelCommands } from './bazel.js';
+import { gcCommand } from './gc.js';
 import { importCommands } from './import.js';
 import { juliaCommands } from './julia.js';
 import { initCommand } from './init.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   userCommands(program);
   repoCommands(program);
   importCommands(program);
+  gcCommand(program);
   bazelCommands(program);
   juliaCommands(program);
   return program;
