@@ -21,21 +21,15 @@ export async function collectGarbage(registry: Registry, opts: { dryRun?: boolea
   const now = opts.now ?? Date.now();
   const referenced = new Set((await registry.db.selectFrom('blobs').select('sha256').execute()).map((r) => r.sha256));
   const result: GcResult = { kept: 0, removed: [], tmpRemoved: 0 };
-  const root = path.join(registry.config.data, 'blobs');
-  for await (const sha of registry.blobs.list()) {
-    if (referenced.has(sha)) {
-      result.kept++;
-      continue;
-    }
-    const file = path.join(root, 'sha256', sha.slice(0, 2), sha.slice(2, 4), sha);
-    if (now - fs.statSync(file).mtimeMs < grace) {
+  for await (const { sha256: sha, modifiedAt } of registry.blobs.list()) {
+    if (referenced.has(sha) || now - modifiedAt < grace) {
       result.kept++;
       continue;
     }
     if (!opts.dryRun) await registry.blobs.delete(sha);
     result.removed.push(sha);
   }
-  const tmp = path.join(root, 'tmp');
+  const tmp = path.join(registry.config.data, 'blobs', 'tmp');
   for (const name of fs.existsSync(tmp) ? fs.readdirSync(tmp) : []) {
     const file = path.join(tmp, name);
     if (now - fs.statSync(file).mtimeMs < grace) continue;

@@ -3,6 +3,7 @@ import type { LarderConfig } from '../core/config.js';
 import type { BlobStore } from '../storage/blobs.js';
 import { openDatabase, type Db, type DatabaseHandle, type Dialect } from '../storage/db.js';
 import { FsBlobStore } from '../storage/fs-blobs.js';
+import { parseS3Url, S3BlobStore } from '../storage/s3-blobs.js';
 import { Auth } from './auth.js';
 import type { FormatPlugin } from './format.js';
 import { clusterPeers } from './cluster-peers.js';
@@ -42,13 +43,14 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
     listener = config.database.kind === 'postgres'
       ? await listenForIndexChanges(config.database.url, (repoId, p) => docs.invalidate(repoId, p), () => docs.clear())
       : null;
+    const blobs = config.blobs === 'fs' ? new FsBlobStore(path.join(config.data, 'blobs')) : await S3BlobStore.open(parseS3Url(config.blobs), path.join(config.data, 'blobs', 'tmp'));
     const auth = new Auth(handle.db);
     await auth.ensureAdminUser();
     const registry: Registry = {
       config,
       db: handle.db,
       dialect: handle.dialect,
-      blobs: new FsBlobStore(path.join(config.data, 'blobs')),
+      blobs,
       docs,
       auth,
       metrics: new Metrics(docs.stats),

@@ -32,8 +32,8 @@ export interface BlobStore {
   open(sha256: string): Promise<BlobHandle | null>;
   has(sha256: string): Promise<boolean>;
   delete(sha256: string): Promise<void>;
-  /** Every stored digest, for garbage collection and consistency checks. */
-  list(): AsyncIterable<string>;
+  /** Every stored blob with its write time, for garbage collection and consistency checks. */
+  list(): AsyncIterable<{ sha256: string; modifiedAt: number }>;
 }
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;

@@ -26,26 +26,8 @@ export class FsBlobStore implements BlobStore {
   }
 
   async stage(source: Readable, opts: { maxSize?: number } = {}): Promise<StagedBlob> {
-    const tmp = path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
-    const hash = createHash('sha256');
-    let size = 0;
-    const max = opts.maxSize ?? Number.POSITIVE_INFINITY;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        size += chunk.length;
-        if (size > max) return cb(new LarderError('BODY_TOO_LARGE', `upload exceeds the ${formatSize(max)} limit`));
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    try {
-      // `flush` fsyncs before close: an acknowledged blob survives a power cut.
-      await pipeline(source, meter, fs.createWriteStream(tmp, { mode: 0o644, flush: true }));
-    } catch (err) {
-      await fsp.rm(tmp, { force: true });
-      throw err;
-    }
-    return this.staged(tmp, hash.digest('hex'), size);
+    const { tmp, sha256, size } = await stageToFile(this.tmpDir, source, opts.maxSize);
+    return this.staged(tmp, sha256, size);
   }
 
   private staged(tmp: string, sha256: string, size: number): StagedBlob {
@@ -92,11 +74,11 @@ export class FsBlobStore implements BlobStore {
     await fsp.rm(this.pathOf(sha256), { force: true });
   }
 
-  async *list(): AsyncIterable<string> {
+  async *list(): AsyncIterable<{ sha256: string; modifiedAt: number }> {
     for (const a of await readdirOrEmpty(this.objDir)) {
       for (const b of await readdirOrEmpty(path.join(this.objDir, a))) {
         for (const name of await readdirOrEmpty(path.join(this.objDir, a, b))) {
-          if (SHA256_HEX.test(name)) yield name;
+          if (SHA256_HEX.test(name)) yield { sha256: name, modifiedAt: (await fsp.stat(path.join(this.objDir, a, b, name))).mtimeMs };
         }
       }
     }
@@ -127,4 +109,29 @@ async function copyFile(file: string, dest: Writable): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Streams `source` into a new file under `tmpDir`, hashing as it goes and refusing more than
+ * `maxSize` bytes; the file is fsynced, so an acknowledged blob survives a power cut.
+ */
+export async function stageToFile(tmpDir: string, source: Readable, maxSize = Number.POSITIVE_INFINITY): Promise<{ tmp: string; sha256: string; size: number }> {
+  const tmp = path.join(tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+  const hash = createHash('sha256');
+  let size = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > maxSize) return cb(new LarderError('BODY_TOO_LARGE', `upload exceeds the ${formatSize(maxSize)} limit`));
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  try {
+    await pipeline(source, meter, fs.createWriteStream(tmp, { mode: 0o644, flush: true }));
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  return { tmp, sha256: hash.digest('hex'), size };
 }

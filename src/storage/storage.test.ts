@@ -114,7 +114,7 @@ describe('filesystem blob store', () => {
     expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
     expect(fs.readdirSync(path.join(d.path, 'tmp'))).toEqual([]);
     const listed: string[] = [];
-    for await (const s of store.list()) listed.push(s);
+    for await (const s of store.list()) listed.push(s.sha256);
     expect(listed).toEqual([staged.sha256]);
   });
 

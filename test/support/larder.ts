@@ -12,6 +12,8 @@ export interface TestLarder extends RunningLarder {
 }
 
 export interface TestLarderOptions {
+  /** "fs" (default) or an s3:// URL. */
+  blobs?: string;
   /** "sqlite" (default) or a postgres:// URL. */
   database?: string;
   tls?: boolean;
@@ -30,6 +32,7 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
     overrides: { listen: '127.0.0.1:0', data: path.join(dir.path, 'data'), database: opts.database ?? 'sqlite', tls: opts.tls ? 'self-signed' : 'off' },
   });
   if (opts.repos) config.repos = opts.repos;
+  if (opts.blobs) config.blobs = opts.blobs;
   Object.assign(config.limits, opts.limits ?? {});
   const running = await startLarder(config, { formats: FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN });
   return {
@@ -62,6 +65,7 @@ export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publi
     overrides: { data: path.join(dir.path, 'data'), database: opts.database ?? 'sqlite', publicUrl: opts.publicUrl ?? 'https://larder.test' },
   });
   if (opts.repos) config.repos = opts.repos;
+  if (opts.blobs) config.blobs = opts.blobs;
   Object.assign(config.limits, opts.limits ?? {});
   const registry = await openRegistry(config, FORMATS);
   await registry.auth.bootstrapAdmin(TEST_ADMIN_TOKEN);

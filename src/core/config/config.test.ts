@@ -39,6 +39,7 @@ describe('loadConfig', () => {
       listen: { host: '127.0.0.1', port: 8080 },
       data: join(dir, 'larder-data'),
       database: { kind: 'sqlite', path: join(dir, 'larder-data', 'larder.db') },
+      blobs: 'fs',
       publicUrl: null,
       logLevel: 'info',
       workers: 1,
@@ -86,6 +87,7 @@ describe('loadConfig', () => {
       listen: { host: '::1', port: 9000 },
       data: join(dir, 'store'),
       database: { kind: 'postgres', url: 'postgresql://larder:pw@db:5432/larder' },
+      blobs: 'fs',
       publicUrl: 'https://larder.example',
       logLevel: 'debug',
       workers: 3,
@@ -313,5 +315,13 @@ describe('workers', () => {
     expect(load(null, {}, { workers: '4' }).workers).toBe(4);
     expect(failure(['log_level = "info"', 'workers = 0'])).toMatch(/^larder\.toml:2: workers/);
     expect(() => load(null, { LARDER_WORKERS: 'many' })).toThrow(/LARDER_WORKERS/);
+  });
+});
+
+describe('blobs', () => {
+  it('takes "fs" or an s3:// URL and says what else it could be', () => {
+    expect(load(['blobs = "s3://larder-blobs/prod?endpoint=http://127.0.0.1:9000&path_style=true"']).blobs).toBe('s3://larder-blobs/prod?endpoint=http://127.0.0.1:9000&path_style=true');
+    expect(load(null, { LARDER_BLOBS: 's3://bucket-x' }).blobs).toBe('s3://bucket-x');
+    expect(failure(['blobs = "ftp://x"'])).toMatch(/^larder\.toml:1: blobs: expected "fs"/);
   });
 });

@@ -14,6 +14,11 @@ data = "./larder-data"
 # "sqlite" (DATA/larder.db), "sqlite:PATH", or "postgres://user:pass@host:5432/db".
 database = "sqlite"
 
+# Where archives are stored: "fs" (data/blobs) or S3-compatible storage shared by several nodes,
+# e.g. "s3://bucket/larder?endpoint=https://minio.example&region=us-east-1&path_style=true"
+# (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+blobs = "fs"
+
 # External base URL, e.g. "https://larder.example" when behind a reverse proxy.
 # Empty: derived from each request's Host header.
 public_url = ""

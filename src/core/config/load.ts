@@ -18,6 +18,7 @@ interface Settings {
   listen: { host: string; port: number };
   data: string;
   database: DatabaseSetting;
+  blobs: string;
   public_url: string | null;
   log_level: string;
   workers: number | 'auto';
@@ -31,6 +32,7 @@ function defaults(baseDir: string): Settings {
     listen: { host: '127.0.0.1', port: 8080 },
     data: resolve(baseDir, 'larder-data'),
     database: { kind: 'sqlite', path: null },
+    blobs: 'fs',
     public_url: null,
     log_level: 'info',
     workers: 1,
@@ -93,6 +95,7 @@ export function loadConfig(opts: {
   return {
     listen: s.listen,
     data: s.data,
+    blobs: s.blobs,
     database: s.database.kind === 'sqlite' ? { kind: 'sqlite', path: s.database.path ?? join(s.data, 'larder.db') } : s.database,
     publicUrl: s.public_url,
     logLevel: s.log_level,

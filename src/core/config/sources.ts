@@ -6,6 +6,7 @@
  *   LARDER_LISTEN                      listen
  *   LARDER_DATA                        data
  *   LARDER_DATABASE                    database
+ *   LARDER_BLOBS                       blobs
  *   LARDER_PUBLIC_URL                  public_url
  *   LARDER_LOG_LEVEL                   log_level
  *   LARDER_WORKERS                     workers
@@ -111,6 +112,7 @@ export function envSource(env: Record<string, string | undefined>, problems: str
       ['LARDER_LISTEN', ['listen'], get('LARDER_LISTEN')],
       ['LARDER_DATA', ['data'], get('LARDER_DATA')],
       ['LARDER_DATABASE', ['database'], get('LARDER_DATABASE')],
+      ['LARDER_BLOBS', ['blobs'], get('LARDER_BLOBS')],
       ['LARDER_PUBLIC_URL', ['public_url'], get('LARDER_PUBLIC_URL')],
       ['LARDER_LOG_LEVEL', ['log_level'], get('LARDER_LOG_LEVEL')],
       ['LARDER_WORKERS', ['workers'], workersValue(get('LARDER_WORKERS'))],

@@ -19,6 +19,8 @@ export interface LarderConfig {
   data: string;
   /** A sqlite path is absolute. */
   database: DatabaseConfig;
+  /** "fs" (DATA/blobs) or an s3:// URL (several nodes share blobs there). */
+  blobs: string;
   /** External base URL without a trailing slash; null = derive it from each request. */
   publicUrl: string | null;
   logLevel: string;

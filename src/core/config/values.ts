@@ -41,6 +41,11 @@ function parseDatabase(v: string): DatabaseSetting {
   throw new Error(`expected "sqlite", "sqlite:PATH" or "postgres://user:pass@host:5432/db", got ${show(safe)}`);
 }
 
+function parseBlobs(v: string): string {
+  if (v === 'fs' || (/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/|\?|$)/.test(v) && URL.canParse(v))) return v;
+  throw new Error(`expected "fs" (files under data/blobs) or "s3://bucket/prefix?endpoint=URL&region=R&path_style=true", got ${show(v)}`);
+}
+
 function parseHttpUrl(v: string): string {
   const url = URL.canParse(v) ? new URL(v) : null;
   if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new Error(`expected an http(s) URL, got ${show(v)}`);
@@ -108,6 +113,7 @@ export const SettingsSchema = z.strictObject({
   listen: z.string().transform(via(parseListen)),
   data: z.string().transform(via(nonEmpty)),
   database: z.string().transform(via(parseDatabase)),
+  blobs: z.string().transform(via(parseBlobs)),
   public_url: z.string().transform(via(parsePublicUrl)),
   log_level: z.enum(LOG_LEVELS),
   workers: z.union([z.int().min(1).max(256), z.literal('auto')]),
