@@ -112,6 +112,9 @@ describe('publishing a module with an archive Larder hosts', () => {
     expect(hosted.statusCode).toBe(200);
     expect(sha256(hosted.rawPayload)).toBe(sha256(archive));
     expect(hosted.headers['content-encoding']).toBeUndefined();
+    const resumed = await larder.app.inject({ method: 'GET', url: '/bazel/archives/greeter/1.0.0/greeter-1.0.0.tar.gz', headers: { range: 'bytes=100-' } });
+    expect(resumed.statusCode).toBe(206);
+    expect(resumed.rawPayload.equals(archive.subarray(100))).toBe(true);
     expect((await get('/bazel/modules/greeter/1.0.0/overlay/BUILD.bazel')).body).toBe(overlay);
     expect((await get('/bazel/modules/greeter/1.0.0/patches/fix.patch')).body).toBe(PATCH);
     const metadata = await get('/bazel/modules/greeter/metadata.json');
