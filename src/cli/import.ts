@@ -47,45 +47,39 @@ async function checkout(source: string): Promise<{ dir: string; cleanup(): void 
   return { dir: tmp, cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }) };
 }
 
-/** `larder import bazel <dir|git URL>`. */
+type Importer = (registry: Registry, repo: Repo, dir: string, progress: (done: number, total: number) => void) => Promise<string>;
+
+/** One `larder import <format> <source>` command: check out the source, import with a progress bar, print the summary. */
+function importCommand(parent: Command, format: string, description: string, run: Importer): void {
+  withStorageOptions(parent.command(`${format} <source>`).description(description))
+    .option('--repo <name>', `the hosted ${format} repository (default: the only one)`)
+    .action(async (source: string, flags: StorageFlags & { repo?: string }) => {
+      const { dir, cleanup } = await checkout(source);
+      try {
+        await withRegistry(flags, async (registry) => {
+          const repo = targetRepo(registry, format, flags.repo);
+          const bar = progressBar();
+          const summary = await run(registry, repo, dir, bar.update);
+          bar.stop();
+          process.stdout.write(`${summary}\n`);
+        });
+      } finally {
+        cleanup();
+      }
+    });
+}
+
+/** `larder import bazel|julia <dir|git URL>`. */
 export function importCommands(program: Command): void {
   const imp = program.command('import').description('load an existing registry into a hosted repository');
-  withStorageOptions(imp.command('bazel <source>').description('import a Bazel index registry (a directory or a git URL), byte for byte; again imports only what changed'))
-    .option('--repo <name>', 'the hosted bazel repository (default: the only one)')
-    .action(async (source: string, flags: StorageFlags & { repo?: string }) => {
-      const { dir, cleanup } = await checkout(source);
-      try {
-        await withRegistry(flags, async (registry) => {
-          const repo = targetRepo(registry, 'bazel', flags.repo);
-          const bar = progressBar();
-          const summary = await importBazelTree(registry, repo, dir, bar.update);
-          bar.stop();
-          process.stdout.write(
-            `imported into ${repo.name}: ${summary.added} new, ${summary.changed} changed, ${summary.unchanged} unchanged files; ${summary.versions} module versions; ${summary.ignored} non-registry entries ignored\n`,
-          );
-        });
-      } finally {
-        cleanup();
-      }
-    });
-  withStorageOptions(imp.command('julia <source>').description('import a Julia registry (a directory or a git URL): its current tree, served by the Pkg server protocol'))
-    .option('--repo <name>', 'the hosted julia repository (default: the only one)')
-    .action(async (source: string, flags: StorageFlags & { repo?: string }) => {
-      const { dir, cleanup } = await checkout(source);
-      try {
-        await withRegistry(flags, async (registry) => {
-          const repo = targetRepo(registry, 'julia', flags.repo);
-          const bar = progressBar();
-          const s = await importJuliaRegistry(registry, repo, dir, bar.update);
-          bar.stop();
-          process.stdout.write(
-            s.changed
-              ? `imported registry ${s.name} (${s.uuid}) into ${repo.name}: ${s.files} files, tree ${s.treeHash}\n`
-              : `registry ${s.name} in ${repo.name} is already at tree ${s.treeHash}\n`,
-          );
-        });
-      } finally {
-        cleanup();
-      }
-    });
+  importCommand(imp, 'bazel', 'import a Bazel index registry (a directory or a git URL), byte for byte; again imports only what changed', async (registry, repo, dir, progress) => {
+    const s = await importBazelTree(registry, repo, dir, progress);
+    return `imported into ${repo.name}: ${s.added} new, ${s.changed} changed, ${s.unchanged} unchanged files; ${s.versions} module versions; ${s.ignored} non-registry entries ignored`;
+  });
+  importCommand(imp, 'julia', 'import a Julia registry (a directory or a git URL): its current tree, served by the Pkg server protocol', async (registry, repo, dir, progress) => {
+    const s = await importJuliaRegistry(registry, repo, dir, progress);
+    return s.changed
+      ? `imported registry ${s.name} (${s.uuid}) into ${repo.name}: ${s.files} files, tree ${s.treeHash}`
+      : `registry ${s.name} in ${repo.name} is already at tree ${s.treeHash}`;
+  });
 }

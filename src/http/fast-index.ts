@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SecureServer, IncomingHttpHeaders as H2Headers, ServerHttp2Stream } from 'node:http2';
+import { etagMatches } from '../registry/conditional.js';
 import type { FastIndexRoute } from '../registry/format.js';
 import type { IndexDocs } from '../registry/index-docs.js';
 import type { RequestRecorder } from './observe.js';
@@ -32,8 +33,7 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], docs: IndexDocs, rec
     const started = performance.now();
     const incomingId = headers['x-request-id'];
     const reqId = typeof incomingId === 'string' && incomingId ? incomingId : randomUUID();
-    const inm = headers['if-none-match'];
-    const fresh = typeof inm === 'string' && (inm.trim() === '*' || inm.split(',').some((t) => t.trim().replace(/^W\//, '') === doc.etag));
+    const fresh = etagMatches(headers['if-none-match'], doc.etag);
     const status = fresh ? 304 : 200;
     const out: Record<string, string | number> = { 'x-request-id': reqId, etag: doc.etag, 'last-modified': doc.lastModified, 'cache-control': route.cacheControl };
     if (!fresh) {

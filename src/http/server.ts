@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { toLarderError } from '../core/errors.js';
+import { jsonErrorHandler } from '../registry/api-errors.js';
 import type { Registry } from '../registry/registry.js';
 import { adminRoutes } from './admin-routes.js';
 import type { AccessLine } from './logger.js';
@@ -59,11 +59,7 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
       : Fastify({ ...common, serverFactory } as FastifyServerOptions)
   ) as FastifyInstance;
 
-  app.setErrorHandler((err, req, reply) => {
-    const e = toLarderError(err);
-    if (e.status >= 500) req.log.error({ reqId: req.id, err }, 'request failed');
-    reply.headers(e.headers).code(e.status).send({ error: { code: e.code, message: e.message } });
-  });
+  app.setErrorHandler(jsonErrorHandler('request'));
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({ error: { code: 'NOT_FOUND', message: `nothing at ${req.method} ${req.url}` } });
   });

@@ -1,3 +1,5 @@
+import type { Auth, Principal } from './auth.js';
+
 /**
  * The token in an Authorization header, however the client sends it: Cargo sends the bare
  * token, credential helpers send `Bearer <token>`, `.netrc` and git send Basic with the token
@@ -17,4 +19,10 @@ export function tokenFromAuthorization(header: string | undefined): string | nul
     return password || null;
   }
   return value;
+}
+
+/** The principal behind a request's Authorization header; null when it carries no token, an error when the token is not accepted. */
+export async function principalFromHeader(auth: Auth, header: string | undefined): Promise<Principal | null> {
+  const token = tokenFromAuthorization(header);
+  return token ? auth.authenticate(token) : null;
 }

@@ -4,7 +4,8 @@ import { fail, LarderError } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
 import { requirePermission, type Principal } from '../../registry/auth.js';
 import { publicBaseUrl } from '../../registry/base-url.js';
-import { tokenFromAuthorization } from '../../registry/credentials.js';
+import { jsonErrorHandler } from '../../registry/api-errors.js';
+import { principalFromHeader } from '../../registry/credentials.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
@@ -53,18 +54,12 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
   const { limits } = registry.config;
 
   async function principal(req: FastifyRequest): Promise<Principal> {
-    const token = tokenFromAuthorization(req.headers.authorization);
-    if (!token) throw new LarderError('AUTH_REQUIRED', 'this needs a token: send Authorization: Bearer <token> (create one with `larder token create --scopes publish`)');
-    return registry.auth.authenticate(token);
+    const p = await principalFromHeader(registry.auth, req.headers.authorization);
+    if (!p) throw new LarderError('AUTH_REQUIRED', 'this needs a token: send Authorization: Bearer <token> (create one with `larder token create --scopes publish`)');
+    return p;
   }
 
-  app.setErrorHandler((err, req, reply) => {
-    const e = err instanceof LarderError ? err : (err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE'
-      ? new LarderError('ARCHIVE_TOO_LARGE', 'a file in the publish is larger than this registry allows') : null;
-    const out = e ?? new LarderError(((err as { statusCode?: number }).statusCode ?? 500) < 500 ? 'BODY_MALFORMED' : 'INTERNAL', (err as Error).message);
-    if (out.status >= 500) req.log.error({ reqId: req.id, err }, 'bazel api request failed');
-    reply.code(out.status).send({ error: { code: out.code, message: out.status >= 500 ? 'internal server error' : out.message } });
-  });
+  app.setErrorHandler(jsonErrorHandler('bazel api request'));
 
   await app.register(multipart, { limits: { fileSize: limits.maxArchiveSize, files: 10_000, fields: 20, fieldSize: limits.maxMetadataSize } });
 

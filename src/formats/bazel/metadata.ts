@@ -1,5 +1,5 @@
 import { fail } from '../../core/errors.js';
-import { compareBazelVersions, parseBazelVersion } from './version.js';
+import { compareBazelVersions, isBazelVersion } from './version.js';
 
 export interface Maintainer {
   email?: string;
@@ -48,14 +48,7 @@ export function serializeMetadata(m: BazelMetadata): Buffer {
 
 /** Versions in Bazel's order; entries that do not parse (imported quirks) keep their place at the end. */
 function sortVersions(versions: string[]): string[] {
-  const valid = versions.filter((v) => {
-    try {
-      parseBazelVersion(v);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const valid = versions.filter(isBazelVersion);
   const rest = versions.filter((v) => !valid.includes(v));
   return [...valid.sort(compareBazelVersions), ...rest];
 }
@@ -78,7 +71,7 @@ export function withYank(m: BazelMetadata, module: string, version: string, reas
     return { ...m, yanked_versions: yanked };
   }
   if (reason.trim() === '') fail('METADATA_INVALID', 'a yank needs a reason (what is wrong, and which version to use instead)');
-  const latest = sortVersions(m.versions).filter((v) => { try { parseBazelVersion(v); return true; } catch { return false; } }).at(-1);
+  const latest = sortVersions(m.versions).filter(isBazelVersion).at(-1);
   if (version === latest && !m.deprecated) {
     fail('METADATA_INVALID', `${module}@${version} is the latest version: publish a fixed version first, or deprecate the module (set "deprecated") to yank it`);
   }

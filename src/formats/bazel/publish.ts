@@ -14,7 +14,7 @@ import { parseMetadata, serializeMetadata, withVersion, type BazelMetadata } fro
 import { readModuleFile, sameModuleFile } from './module-file.js';
 import type { BazelTables } from './schema.js';
 import { applyOverlay, applyPatches, unpackArchive } from './source-tree.js';
-import { compareBazelVersions, validateModuleName, validatePublishVersion } from './version.js';
+import { compareBazelVersions, isBazelVersion, validateModuleName, validatePublishVersion } from './version.js';
 
 /** What a publish brings: the registry files, and either an archive to host or a source.json naming one. */
 export interface BazelPublish {
@@ -149,15 +149,6 @@ async function checkCompatibilityLevel(registry: Registry, repo: Repo, db: Kysel
   }
   if (next !== undefined && level > (await levelOf(next))) {
     fail('METADATA_INVALID', `compatibility_level ${level} is above ${pub.module}@${next}'s ${await levelOf(next)}; ${hint}`);
-  }
-}
-
-function isBazelVersion(v: string): boolean {
-  try {
-    compareBazelVersions(v, v);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LarderError, toLarderError } from '../../core/errors.js';
 import { permits, type Principal } from '../../registry/auth.js';
-import { tokenFromAuthorization } from '../../registry/credentials.js';
+import { etagMatches } from '../../registry/conditional.js';
+import { principalFromHeader } from '../../registry/credentials.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import type { Kysely } from 'kysely';
@@ -37,9 +38,8 @@ export async function bazelRoutes(app: FastifyInstance, { registry, repo }: { re
   /** A private repo's reader; null for a public repo. Throws 401 for missing or bad credentials. */
   async function principalFor(req: FastifyRequest): Promise<Principal | null> {
     if (!isPrivate) return null;
-    const token = tokenFromAuthorization(req.headers.authorization);
-    if (!token) throw new LarderError('AUTH_REQUIRED', `registry ${repo.name} is private: put a token in ~/.netrc (machine <host> login <you> password <token>) or use a credential helper`);
-    const p = await registry.auth.authenticate(token);
+    const p = await principalFromHeader(registry.auth, req.headers.authorization);
+    if (!p) throw new LarderError('AUTH_REQUIRED', `registry ${repo.name} is private: put a token in ~/.netrc (machine <host> login <you> password <token>) or use a credential helper`);
     if (!permits(p, 'read', repo.name)) throw new LarderError('REPO_NOT_PERMITTED', `this token may not read registry ${repo.name}`);
     return p;
   }
@@ -55,8 +55,7 @@ export async function bazelRoutes(app: FastifyInstance, { registry, repo }: { re
       .header('last-modified', doc.lastModified)
       .header('cache-control', cacheControlOf(file))
       .type(contentTypeOf(path));
-    const inm = req.headers['if-none-match'];
-    if (inm !== undefined && inm.split(',').some((t) => t.trim() === doc.etag || t.trim() === '*')) return reply.code(304).send();
+    if (etagMatches(req.headers['if-none-match'], doc.etag)) return reply.code(304).send();
     return reply.send(doc.body);
   }
 

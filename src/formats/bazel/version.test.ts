@@ -2,7 +2,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { thrown } from '../../../test/support/errors.js';
 import { describe, expect, it } from 'vitest';
-import { LarderError } from '../../core/errors.js';
 import {
   compareBazelVersions,
   normalizeBazelVersion,

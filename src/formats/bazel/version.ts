@@ -91,3 +91,13 @@ export function sortBazelVersions(versions: string[]): string[] {
     .sort((a, b) => compareParsed(a.parsed, b.parsed))
     .map((e) => e.raw);
 }
+
+/** True when `v` parses as a Bazel version (imported registries may hold some that do not). */
+export function isBazelVersion(v: string): boolean {
+  try {
+    parseBazelVersion(v);
+    return true;
+  } catch {
+    return false;
+  }
+}

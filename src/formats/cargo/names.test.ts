@@ -1,6 +1,5 @@
 import { thrown } from '../../../test/support/errors.js';
 import { describe, it, expect } from 'vitest';
-import { LarderError } from '../../core/errors.js';
 import { crateNameFromIndexPath, indexPath, normCrateName, validateCrateName } from './names.js';
 import { isVersionReq, validateVersion, versionKey } from './semver.js';
 

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { LarderError, toLarderError } from '../../core/errors.js';
 import { permits, requirePermission, type Principal } from '../../registry/auth.js';
-import { tokenFromAuthorization } from '../../registry/credentials.js';
+import { etagMatches } from '../../registry/conditional.js';
+import { principalFromHeader } from '../../registry/credentials.js';
 import { publicBaseUrl } from '../../registry/base-url.js';
 import type { IndexDoc } from '../../registry/index-docs.js';
 import type { Registry } from '../../registry/registry.js';
@@ -37,8 +38,7 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
   /** The token's principal, or null when no credentials came with the request. */
   async function principalOf(req: FastifyRequest): Promise<Principal | null> {
     if (req.cargoPrincipal !== undefined) return req.cargoPrincipal;
-    const token = tokenFromAuthorization(req.headers.authorization);
-    req.cargoPrincipal = token ? await registry.auth.authenticate(token) : null;
+    req.cargoPrincipal = await principalFromHeader(registry.auth, req.headers.authorization);
     return req.cargoPrincipal;
   }
 
@@ -113,7 +113,7 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
       .header('content-type', 'application/gzip')
       .header('cache-control', isPrivate ? 'private, max-age=31536000, immutable' : 'public, max-age=31536000, immutable')
       .header('etag', `"${file.cksum}"`);
-    if (req.headers['if-none-match'] === `"${file.cksum}"`) return reply.code(304).send();
+    if (etagMatches(req.headers['if-none-match'], `"${file.cksum}"`)) return reply.code(304).send();
     return sendBlob(req, reply, blob);
   });
 
@@ -182,8 +182,7 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
 
 /** Exact strong-ETag comparison (lists and `*` included); If-Modified-Since only without an ETag. */
 function notModified(req: FastifyRequest, etag: string, updatedAt: number): boolean {
-  const inm = req.headers['if-none-match'];
-  if (inm !== undefined) return inm.trim() === '*' || inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+  if (req.headers['if-none-match'] !== undefined) return etagMatches(req.headers['if-none-match'], etag);
   const ims = req.headers['if-modified-since'];
   if (ims === undefined) return false;
   const since = Date.parse(ims);

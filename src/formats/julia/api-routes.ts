@@ -5,10 +5,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { fail, LarderError, toLarderError } from '../../core/errors.js';
+import { fail, LarderError } from '../../core/errors.js';
 import type { Principal } from '../../registry/auth.js';
 import { publicBaseUrl } from '../../registry/base-url.js';
-import { tokenFromAuthorization } from '../../registry/credentials.js';
+import { jsonErrorHandler } from '../../registry/api-errors.js';
+import { principalFromHeader } from '../../registry/credentials.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { createRegistry, registerPackage, setJuliaYanked, storeArtifact } from './register.js';
@@ -42,15 +43,11 @@ async function treeFromGit(url: string, rev: string, subdir?: string): Promise<F
 export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
   const { limits } = registry.config;
   async function principal(req: FastifyRequest): Promise<Principal> {
-    const token = tokenFromAuthorization(req.headers.authorization);
-    if (!token) throw new LarderError('AUTH_REQUIRED', 'this needs a token: send Authorization: Bearer <token>');
-    return registry.auth.authenticate(token);
+    const p = await principalFromHeader(registry.auth, req.headers.authorization);
+    if (!p) throw new LarderError('AUTH_REQUIRED', 'this needs a token: send Authorization: Bearer <token>');
+    return p;
   }
-  app.setErrorHandler((err, req, reply) => {
-    const e = toLarderError(err);
-    if (e.status >= 500) req.log.error({ reqId: req.id, err }, 'julia api request failed');
-    reply.code(e.status).send({ error: { code: e.code, message: e.message } });
-  });
+  app.setErrorHandler(jsonErrorHandler('julia api request'));
   await app.register(multipart, { limits: { fileSize: limits.maxArchiveSize, files: 100, fields: 0 } });
   app.addContentTypeParser(['application/gzip', 'application/x-gzip', 'application/x-tar', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: limits.maxArchiveSize }, (_req, body, done) => done(null, body));
 

@@ -37,7 +37,8 @@ async function syncGitView(registry: Registry, repo: Repo, uuid: string): Promis
     const applied = fs.existsSync(stateFile) ? Number(fs.readFileSync(stateFile, 'utf8')) : 0;
     const db = juliaDb(registry);
     const commits = await db.selectFrom('julia_commits').selectAll().where('repo_id', '=', repo.id).where('registry_uuid', '=', uuid).where('id', '>', applied).orderBy('id').execute();
-    let parent = applied ? (await run('git', ['--git-dir', dir, 'rev-parse', 'refs/heads/master'])).stdout.trim() : '';
+    // Usually nothing is new: then no git process runs for this request at all.
+    let parent = applied && commits.length ? (await run('git', ['--git-dir', dir, 'rev-parse', 'refs/heads/master'])).stdout.trim() : '';
     for (const c of commits) {
       await writeTree(registry, repo, uuid, c.tree_hash, dir);
       const env = {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LarderError, toLarderError } from '../../core/errors.js';
 import { permits, type Principal } from '../../registry/auth.js';
-import { tokenFromAuthorization } from '../../registry/credentials.js';
+import { principalFromHeader } from '../../registry/credentials.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { sendBlob } from '../../registry/send-blob.js';
@@ -34,10 +34,9 @@ export async function juliaRoutes(app: FastifyInstance, { registry, repo }: { re
 
   /** Pkg sends `Authorization: Bearer <token>` from auth.toml; a private repo needs it for everything. */
   async function reader(req: FastifyRequest): Promise<Principal | null> {
-    const token = tokenFromAuthorization(req.headers.authorization);
     if (!isPrivate) return null;
-    if (!token) throw new LarderError('AUTH_REQUIRED', `this Pkg server is private: put access_token = "<token>" in ~/.julia/servers/<host>/auth.toml`);
-    const p = await registry.auth.authenticate(token);
+    const p = await principalFromHeader(registry.auth, req.headers.authorization);
+    if (!p) throw new LarderError('AUTH_REQUIRED', `this Pkg server is private: put access_token = "<token>" in ~/.julia/servers/<host>/auth.toml`);
     if (!permits(p, 'read', repo.name)) throw new LarderError('REPO_NOT_PERMITTED', `this token may not read ${repo.name}`);
     return p;
   }

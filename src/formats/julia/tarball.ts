@@ -4,7 +4,7 @@ import tar from 'tar-stream';
 import { LarderError, fail } from '../../core/errors.js';
 import { byteBudget } from '../../core/byte-budget.js';
 import { formatSize } from '../../core/units.js';
-import { nestTree, pathParts, readTarEntries, type FileTree } from './tree-hash.js';
+import { nestTree, readTarEntries, type FileTree } from './tree-hash.js';
 
 type Dir = Map<string, Dir | { kind: 'file' | 'executable' | 'symlink'; data: Buffer }>;
 const EPOCH = new Date(0);
