@@ -127,3 +127,12 @@ describe('HTTP server', () => {
     ]);
   });
 });
+
+describe('repository kinds', () => {
+  it('refuses to start a repository of a kind its format does not serve yet, naming it', async () => {
+    const { openTestApp } = await import('../../test/support/larder.js');
+    await expect(
+      openTestApp({ repos: [{ name: 'crates-io', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: 'https://index.crates.io/' }] }),
+    ).rejects.toThrow('repository "crates-io": cargo proxy repositories are not available yet; use kind = "hosted"');
+  });
+});

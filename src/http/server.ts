@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { LarderError } from '../core/errors.js';
 import { jsonErrorHandler } from '../registry/api-errors.js';
 import type { Registry } from '../registry/registry.js';
 import { adminRoutes } from './admin-routes.js';
@@ -69,6 +70,9 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
   for (const repo of registry.repos.values()) {
     const plugin = registry.formats.get(repo.format);
     if (!plugin) continue;
+    if (!plugin.kinds.includes(repo.kind)) {
+      throw new LarderError('CONFIG_INVALID', `repository "${repo.name}": ${repo.format} ${repo.kind} repositories are not available yet; use kind = "${plugin.kinds.join('" or "')}"`);
+    }
     await app.register(async (scope) => plugin.routes(scope, { registry, repo }), { prefix: `/${repo.name}` });
   }
   return app;

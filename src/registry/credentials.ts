@@ -1,4 +1,7 @@
-import type { Auth, Principal } from './auth.js';
+import type { FastifyRequest } from 'fastify';
+import { LarderError } from '../core/errors.js';
+import { permits, type Auth, type Principal } from './auth.js';
+import type { Repo } from './repos.js';
 
 /**
  * The token in an Authorization header, however the client sends it: Cargo sends the bare
@@ -25,4 +28,18 @@ export function tokenFromAuthorization(header: string | undefined): string | nul
 export async function principalFromHeader(auth: Auth, header: string | undefined): Promise<Principal | null> {
   const token = tokenFromAuthorization(header);
   return token ? auth.authenticate(token) : null;
+}
+
+/**
+ * The read gate of a repo whose clients send tokens on every request: null for a public repo;
+ * for a private one the reader's principal, or 401 (`howTo` says how the client sends a token).
+ */
+export function readGate(auth: Auth, repo: Repo, howTo: string): (req: FastifyRequest) => Promise<Principal | null> {
+  return async (req) => {
+    if (repo.visibility !== 'private') return null;
+    const p = await principalFromHeader(auth, req.headers.authorization);
+    if (!p) throw new LarderError('AUTH_REQUIRED', `${repo.name} is private: ${howTo}`);
+    if (!permits(p, 'read', repo.name)) throw new LarderError('REPO_NOT_PERMITTED', `this token may not read ${repo.name}`);
+    return p;
+  };
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Format } from '../core/config.js';
+import type { Format, RepoConfig } from '../core/config.js';
 import type { DialectMigration } from '../storage/db.js';
 import type { Registry } from './registry.js';
 import type { Repo } from './repos.js';
@@ -36,6 +36,8 @@ export interface FastIndexRoute {
 /** The one interface through which a format plugs into Larder. */
 export interface FormatPlugin {
   format: Format;
+  /** The repository kinds this format serves; Larder refuses to start a repo of another kind. */
+  kinds: ReadonlyArray<RepoConfig['kind']>;
   /** Tables the format owns; names start with the format's name. */
   migrations: DialectMigration[];
   /** Registers the repo's routes; Larder mounts them under `/{repo.name}`. */

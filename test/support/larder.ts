@@ -68,9 +68,16 @@ export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publi
   if (opts.blobs) config.blobs = opts.blobs;
   Object.assign(config.limits, opts.limits ?? {});
   const registry = await openRegistry(config, FORMATS);
-  await registry.auth.bootstrapAdmin(TEST_ADMIN_TOKEN);
-  const app = await buildServer(registry, { logger: null });
-  await app.ready();
+  let app: import('fastify').FastifyInstance;
+  try {
+    await registry.auth.bootstrapAdmin(TEST_ADMIN_TOKEN);
+    app = await buildServer(registry, { logger: null });
+    await app.ready();
+  } catch (err) {
+    await registry.close();
+    dir.remove();
+    throw err;
+  }
   return {
     app,
     registry,

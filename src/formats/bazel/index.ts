@@ -7,6 +7,7 @@ import { bazelRoutes } from './routes.js';
 /** Bazel: a Bzlmod index registry served as static files. */
 export const bazelFormat: FormatPlugin = {
   format: 'bazel',
+  kinds: ['hosted'],
   migrations: bazelMigrations,
   routes: bazelRoutes,
   initRepo: (registry, repo) => (repo.kind === 'hosted' ? ensureRegistryJson(registry, repo) : Promise.resolve()),

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { LarderError, toLarderError } from '../../core/errors.js';
-import { permits, type Principal } from '../../registry/auth.js';
+import { LarderError } from '../../core/errors.js';
+import { permits } from '../../registry/auth.js';
 import { etagMatches } from '../../registry/conditional.js';
-import { principalFromHeader } from '../../registry/credentials.js';
+import { plainErrorHandler, plainNotFound } from '../../registry/api-errors.js';
+import { readGate } from '../../registry/credentials.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import type { Kysely } from 'kysely';
@@ -18,31 +19,11 @@ import type { BazelTables } from './schema.js';
  * "not here" is a 404, including modules a token may not see.
  */
 export async function bazelRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
-  if (repo.kind !== 'hosted') {
-    throw new LarderError('CONFIG_INVALID', `repository "${repo.name}": bazel ${repo.kind} repositories are not available yet; use kind = "hosted"`);
-  }
-  const isPrivate = repo.visibility === 'private';
 
-  app.setErrorHandler((err, req, reply) => {
-    const e = toLarderError(err);
-    if (e.status >= 500) req.log.error({ reqId: req.id, err }, 'bazel request failed');
-    // What .netrc (Basic) and credential helpers (Bearer) answer to.
-    if (e.status === 401) reply.header('www-authenticate', `Basic realm="larder ${repo.name}"`);
-    reply.headers(e.headers).code(e.status).header('cache-control', 'no-cache').type('text/plain; charset=utf-8').send(`${e.message}\n`);
-  });
-  app.setNotFoundHandler(async (req, reply) => {
-    await principalFor(req);
-    reply.code(404).header('cache-control', 'no-cache').type('text/plain; charset=utf-8').send(`not found: ${req.url}\n`);
-  });
-
-  /** A private repo's reader; null for a public repo. Throws 401 for missing or bad credentials. */
-  async function principalFor(req: FastifyRequest): Promise<Principal | null> {
-    if (!isPrivate) return null;
-    const p = await principalFromHeader(registry.auth, req.headers.authorization);
-    if (!p) throw new LarderError('AUTH_REQUIRED', `registry ${repo.name} is private: put a token in ~/.netrc (machine <host> login <you> password <token>) or use a credential helper`);
-    if (!permits(p, 'read', repo.name)) throw new LarderError('REPO_NOT_PERMITTED', `this token may not read registry ${repo.name}`);
-    return p;
-  }
+  // .netrc sends Basic (the token as the password), credential helpers send Bearer.
+  const principalFor = readGate(registry.auth, repo, 'put a token in ~/.netrc (machine <host> login <you> password <token>) or use a credential helper');
+  app.setErrorHandler(plainErrorHandler('bazel request', `Basic realm="larder ${repo.name}"`));
+  app.setNotFoundHandler(plainNotFound(principalFor));
 
   async function serve(req: FastifyRequest, reply: FastifyReply, path: string): Promise<FastifyReply> {
     const p = await principalFor(req);

@@ -8,6 +8,7 @@ import { cargoUrls } from './urls.js';
 /** Cargo: a sparse index, `.crate` downloads and the crates.io Web API. */
 export const cargoFormat: FormatPlugin = {
   format: 'cargo',
+  kinds: ['hosted'],
   migrations: cargoMigrations,
   routes: cargoRoutes,
   fastIndex(repo) {

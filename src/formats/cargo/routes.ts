@@ -28,9 +28,6 @@ export const INDEX_CACHE_CONTROL = 'no-cache';
 
 /** Cargo's sparse index and Web API for one hosted repo, mounted at `/{repo}`. */
 export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
-  if (repo.kind !== 'hosted') {
-    throw new LarderError('CONFIG_INVALID', `repository "${repo.name}": cargo ${repo.kind} repositories are not available yet; use kind = "hosted"`);
-  }
   const service = new CargoService(registry, repo);
   const isPrivate = repo.visibility === 'private';
   const urlsOf = (req: FastifyRequest): CargoUrls => cargoUrls(publicBaseUrl(registry.config, req), repo.name);

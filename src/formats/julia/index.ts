@@ -5,6 +5,7 @@ import { juliaRoutes } from './routes.js';
 /** Julia: hosted registries served by the Pkg server protocol. */
 export const juliaFormat: FormatPlugin = {
   format: 'julia',
+  kinds: ['hosted'],
   migrations: juliaMigrations,
   routes: juliaRoutes,
   clientSetup(repo, baseUrl, opts) {

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { LarderError, toLarderError } from '../../core/errors.js';
-import { permits, type Principal } from '../../registry/auth.js';
-import { principalFromHeader } from '../../registry/credentials.js';
+import { LarderError } from '../../core/errors.js';
+import { permits } from '../../registry/auth.js';
+import { plainErrorHandler, plainNotFound } from '../../registry/api-errors.js';
+import { readGate } from '../../registry/credentials.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { sendBlob } from '../../registry/send-blob.js';
@@ -16,30 +17,12 @@ import { juliaDb } from './store.js';
  * unknown is a fast 404, so Pkg falls back to its other sources.
  */
 export async function juliaRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
-  if (repo.kind !== 'hosted') {
-    throw new LarderError('CONFIG_INVALID', `repository "${repo.name}": julia ${repo.kind} repositories are not available yet; use kind = "hosted"`);
-  }
   const db = juliaDb(registry);
-  const isPrivate = repo.visibility === 'private';
 
-  app.setErrorHandler((err, req, reply) => {
-    const e = toLarderError(err);
-    if (e.status >= 500) req.log.error({ reqId: req.id, err }, 'julia request failed');
-    reply.headers(e.headers).code(e.status).header('cache-control', 'no-cache').type('text/plain; charset=utf-8').send(`${e.message}\n`);
-  });
-  app.setNotFoundHandler(async (req, reply) => {
-    await reader(req);
-    reply.code(404).header('cache-control', 'no-cache').type('text/plain; charset=utf-8').send(`not found: ${req.url}\n`);
-  });
-
-  /** Pkg sends `Authorization: Bearer <token>` from auth.toml; a private repo needs it for everything. */
-  async function reader(req: FastifyRequest): Promise<Principal | null> {
-    if (!isPrivate) return null;
-    const p = await principalFromHeader(registry.auth, req.headers.authorization);
-    if (!p) throw new LarderError('AUTH_REQUIRED', `this Pkg server is private: put access_token = "<token>" in ~/.julia/servers/<host>/auth.toml`);
-    if (!permits(p, 'read', repo.name)) throw new LarderError('REPO_NOT_PERMITTED', `this token may not read ${repo.name}`);
-    return p;
-  }
+  // Pkg sends `Authorization: Bearer <token>` from auth.toml on every request.
+  const reader = readGate(registry.auth, repo, 'put access_token = "<token>" in ~/.julia/servers/<host>/auth.toml');
+  app.setErrorHandler(plainErrorHandler('julia request'));
+  app.setNotFoundHandler(plainNotFound(reader));
 
   for (const path of ['/registries', '/registries.eager', '/registries.conservative']) {
     app.get(path, async (req, reply) => {
