@@ -46,7 +46,8 @@ describe('publish: bad input', () => {
     t = await openTestApp({ limits: { maxUnpackedSize: MiB, maxCrateSize: 256 * KiB, maxMetadataSize: 16 * KiB } });
     alice = await tokenFor(t.registry, 'alice', { scopes: ['publish', 'yank', 'owners'] });
     const first = await simplePublishBody('hello_reg', '1.0.0');
-    expect((await put(t, first.body, { authorization: alice })).statusCode).toBe(200);
+    const published = await put(t, first.body, { authorization: alice });
+    expect(published.statusCode, published.body).toBe(200);
     const next = await simplePublishBody('hello_reg', '2.0.0');
     good = next.body;
     goodCrate = next.crate;
