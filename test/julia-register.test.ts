@@ -113,6 +113,18 @@ describe('registering packages', () => {
     expect((await tarTreeHashes(Readable.from([gunzipSync(pkg.rawPayload)]))).keepEmpty).toBe(packageTree);
   });
 
+  it('writes WeakDeps.toml and WeakCompat.toml for weak dependencies, and julia only in Compat.toml', async () => {
+    const weaky = project('Weaky', 'dddddddd-2222-4333-8444-555555555555', '0.1.0', `\n[weakdeps]\nFoo = "${FOO}"\n\n[compat]\nFoo = "0.1"\njulia = "1.6"\n`);
+    const res = await register(await packageTarball(weaky));
+    expect(res.statusCode, res.body).toBe(201);
+    const { files } = await registryFiles();
+    expect(files.get('W/Weaky/Deps.toml')).toBe('');
+    expect(files.get('W/Weaky/WeakDeps.toml')).toBe(`[0]\nFoo = "${FOO}"\n`);
+    expect(files.get('W/Weaky/WeakCompat.toml')).toBe('[0]\nFoo = "0.1"\n');
+    expect(files.get('W/Weaky/Compat.toml')).toBe('[0]\njulia = "1.6.0-1"\n');
+    expect(files.has('B/Bar/WeakDeps.toml')).toBe(false);
+  });
+
   it('keeps serving older registry tarballs after a change', async () => {
     const before = await registryFiles();
     expect((await register(await packageTarball(project('Foo', FOO, '0.1.1', '\n[compat]\njulia = "1.6"\n')))).statusCode).toBe(201);
