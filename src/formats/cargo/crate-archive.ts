@@ -193,5 +193,7 @@ function describeStreamError(err: unknown, origin: string | undefined): unknown 
 }
 
 function printable(s: string): string {
+  // Control characters are exactly what must not reach a message unescaped.
+  // eslint-disable-next-line no-control-regex
   return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
