@@ -246,6 +246,7 @@ export async function abuse(dir: string, options: BenchOptions): Promise<BenchRe
     });
     await sleep(2000);
     idle = await phase(`${scale.idleSessions} idle HTTP/2 sessions`, () => idleSessions(larder.url, ca, scale.idleSessions, idleWaitMs));
+    await sleep(1500); // checks due in the last phase get their answers
   } finally {
     rss.stop();
     await probe.stop();

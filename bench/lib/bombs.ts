@@ -25,7 +25,7 @@ export async function writeJuliaBomb(file: string, pkg: { name: string; uuid: st
   const pack = tar.pack();
   const written = pipeline(pack, createGzip({ level: 9 }), fs.createWriteStream(file));
   const base = { mtime: new Date(0), uid: 0, gid: 0 };
-  pack.entry({ ...base, name: 'Project.toml' }, `name = "${pkg.name}"\nuuid = "${pkg.uuid}"\nversion = "${pkg.version}"\n`);
+  pack.entry({ ...base, name: 'Project.toml' }, `name = "${pkg.name}"\nuuid = "${pkg.uuid}"\nversion = "${pkg.version}"\n\n[compat]\njulia = "1.6"\n`);
   pack.entry({ ...base, name: `src/${pkg.name}.jl` }, `module ${pkg.name}\nend\n`);
   const entry = pack.entry({ ...base, name: 'data/zeros.bin', size: pkg.zeroBytes });
   await pipeline(zeros(pkg.zeroBytes), entry);
@@ -36,11 +36,11 @@ export async function writeJuliaBomb(file: string, pkg: { name: string; uuid: st
 /** Raw deflate of `bytes` zeros (level 9), with the CRC-32 a zip entry needs. */
 export async function deflatedZeros(bytes: number): Promise<{ data: Buffer; crc: number; size: number }> {
   const chunks: Buffer[] = [];
-  const deflate = createDeflateRaw({ level: 9 });
-  deflate.on('data', (c: Buffer) => chunks.push(c));
   let crc = 0;
   for (let left = bytes; left > 0; left -= CHUNK.length) crc = crc32(left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left), crc);
-  await pipeline(zeros(bytes), deflate);
+  await pipeline(zeros(bytes), createDeflateRaw({ level: 9 }), async (source: AsyncIterable<Buffer>) => {
+    for await (const c of source) chunks.push(c);
+  });
   return { data: Buffer.concat(chunks), crc, size: bytes };
 }
 

@@ -44,8 +44,9 @@ export interface ClassStats {
 
 export interface SoakInterval {
   kind: 'interval';
-  /** Date.now() at the end of the interval. */
+  /** Date.now() at the end of the interval, and its length. */
   t: number;
+  ms: number;
   ops: number;
   classes: Record<OpKind, ClassStats>;
   errors: number;
@@ -137,13 +138,17 @@ async function op(kind: OpKind, due: number): Promise<void> {
 
 const stats = (lat: Record<OpKind, number[]>) => Object.fromEntries(KINDS.map((k) => [k, { n: lat[k].length, p50: percentile(lat[k], 50), p99: percentile(lat[k], 99) }])) as Record<OpKind, ClassStats>;
 
+let intervalStart = performance.now();
 function report(): void {
-  const line: SoakInterval = { kind: 'interval', t: Date.now(), ops: KINDS.reduce((n, k) => n + interval.lat[k].length, 0), classes: stats(interval.lat), errors: interval.errors, shed: interval.shed, samples: interval.samples };
+  const now = performance.now();
+  const line: SoakInterval = { kind: 'interval', t: Date.now(), ms: now - intervalStart, ops: KINDS.reduce((n, k) => n + interval.lat[k].length, 0), classes: stats(interval.lat), errors: interval.errors, shed: interval.shed, samples: interval.samples };
   process.stdout.write(`${JSON.stringify(line)}\n`);
   interval = { lat: fresh(), errors: 0, shed: 0, samples: [] };
+  intervalStart = now;
 }
 
 const started = performance.now();
+intervalStart = started;
 const end = started + job.durationMs;
 const reporter = setInterval(report, job.reportEveryMs);
 if (job.mode === 'max') {
@@ -177,7 +182,8 @@ if (job.mode === 'max') {
   await Promise.all(running);
 }
 clearInterval(reporter);
-report();
+// The last, partial interval (unless the run ended right at a report).
+if (performance.now() - intervalStart > 1000) report();
 const done: SoakDone = { kind: 'done', elapsedMs: performance.now() - started, ops: total.ops, errors: total.errors, shed: total.shed, publishes, classes: stats(total.lat) };
 process.stdout.write(`${JSON.stringify(done)}\n`);
 fs.closeSync(acks);
