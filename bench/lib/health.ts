@@ -25,7 +25,7 @@ const PROBE = path.join(ROOT, 'bench/lib/healthprobe.ts');
  * Starts a separate process that GETs `${url}/-/healthz` every `intervalMs` over its own connections
  * (bench/lib/healthprobe.ts); `stop()` ends it and returns every sample, unanswered ones included.
  */
-export function startHealthProbe(url: string, ca: string | null, intervalMs = 50): { samples: HealthSample[]; stop(): Promise<HealthSample[]> } {
+export function startHealthProbe(url: string, ca: string | null, intervalMs = 50): { samples: HealthSample[]; ready(count?: number): Promise<void>; stop(): Promise<HealthSample[]> } {
   const child = spawn(process.execPath, ['--import', 'tsx', PROBE, `${url}/-/healthz`, ca ?? '-', String(intervalMs)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const samples: HealthSample[] = [];
   let rest = '';
@@ -38,8 +38,19 @@ export function startHealthProbe(url: string, ca: string | null, intervalMs = 50
     }
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let exitedEarly = false;
+  void exited.then(() => (exitedEarly = true));
   return {
     samples,
+    /** Resolves once `count` checks were answered 200 (the process is up and its connections are open). */
+    ready: async (count = 10) => {
+      const deadline = Date.now() + 60_000;
+      while (samples.filter((s) => s.status === 200).length < count) {
+        if (exitedEarly) throw new Error('the health probe exited before it was ready');
+        if (Date.now() > deadline) throw new Error(`the health probe got no ${count} answers in 60 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     stop: async () => {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
