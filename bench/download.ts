@@ -8,6 +8,7 @@ import { BENCH_ADMIN_TOKEN, startLarder } from './lib/larder.js';
 import { failures, runLoad, type LoadReport } from './lib/load.js';
 import { startNginx } from './lib/nginx.js';
 import type { BenchReport } from './lib/results.js';
+import { sampleRss } from './lib/rss.js';
 import { percentile, ratio } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
 
@@ -18,13 +19,6 @@ const DOWNLOADS = 100;
 const CONCURRENCY = 100;
 const RSS_GROWTH_LIMIT = 50 * MB;
 const LARDER_ENV = { LARDER_LIMITS_MAX_CRATE_SIZE: '64MiB', LARDER_LIMITS_MAX_UNPACKED_SIZE: '128MiB' };
-
-/** Samples a process's RSS every 100 ms until stopped; returns the highest value seen. */
-function sampleRss(rss: () => number): { stop(): number } {
-  let max = rss();
-  const timer = setInterval(() => (max = Math.max(max, rss())), 100);
-  return { stop: () => (clearInterval(timer), Math.max(max, rss())) };
-}
 
 /** Throws unless every download was a 200 whose body had the crate's SHA-256. */
 function check(server: string, r: LoadReport): void {

@@ -1,9 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { indexPath } from '../src/formats/cargo/names.js';
-import { makeCrate, newCrateJson, publishBody, sha256Hex } from '../test/support/cargo.js';
-import { request } from './lib/http.js';
+import { prepareCrates as prepare, verifyIndex, type PreparedCrate as Prepared } from './lib/crates.js';
 import { BENCH_ADMIN_TOKEN, startLarder } from './lib/larder.js';
 import { failures, runLoad, type LoadReport } from './lib/load.js';
 import { startNginx } from './lib/nginx.js';
@@ -16,45 +14,6 @@ const VERSIONS = 4;
 const WARMUP = 100;
 const LEVELS = [1, 8, 32];
 const TARGET_PER_SEC = 300;
-
-interface Prepared {
-  name: string;
-  vers: string;
-  cksum: string;
-  /** The publish frame (cargo.md §8.2) and the bare .crate, as files for the load process. */
-  frameFile: string;
-  crateFile: string;
-}
-
-/** Writes `count` small crates: names cycle through `names` (prefixed), versions 1.0.0, 1.0.1, … per round. */
-async function prepare(dir: string, prefix: string, names: number, count: number): Promise<Prepared[]> {
-  fs.mkdirSync(dir, { recursive: true });
-  const out: Prepared[] = [];
-  for (let i = 0; i < count; i++) {
-    const name = `${prefix}-${(i % names).toString(36)}`;
-    const vers = `1.0.${Math.floor(i / names)}`;
-    const crate = await makeCrate({ name, vers });
-    const frameFile = path.join(dir, `${name}-${vers}.frame`);
-    const crateFile = path.join(dir, `${name}-${vers}.crate`);
-    fs.writeFileSync(frameFile, publishBody(newCrateJson({ name, vers }), crate));
-    fs.writeFileSync(crateFile, crate);
-    out.push({ name, vers, cksum: sha256Hex(crate), frameFile, crateFile });
-  }
-  return out;
-}
-
-/** Throws unless every prepared version is in its crate's index file, with the right checksum. */
-async function verifyIndex(url: string, crates: Prepared[]): Promise<void> {
-  const byName = new Map<string, Prepared[]>();
-  for (const c of crates) byName.set(c.name, [...(byName.get(c.name) ?? []), c]);
-  const missing: string[] = [];
-  for (const [name, versions] of byName) {
-    const res = await request(`${url}/cargo/index/${indexPath(name)}`);
-    const lines = res.status === 200 ? res.body.toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { vers: string; cksum: string }) : [];
-    for (const v of versions) if (!lines.some((l) => l.vers === v.vers && l.cksum === v.cksum)) missing.push(`${name}@${v.vers}`);
-  }
-  if (missing.length) throw new Error(`${missing.length} published version(s) missing from the index, e.g. ${missing.slice(0, 5).join(', ')}`);
-}
 
 /** Runs a PUT job and fails loudly when no request succeeded at all (misconfigured peer). */
 async function put(dir: string, concurrency: number, requests: Array<{ url: string; bodyFile: string }>, headers: Record<string, string> = {}): Promise<LoadReport> {

@@ -1,27 +1,35 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { abuse } from './abuse.js';
+import { parseBenchArgs, type BenchOptions } from './lib/args.js';
 import { coldStartBench } from './cold-start.js';
 import { download } from './download.js';
 import { indexRead } from './index-read.js';
 import { publish } from './publish.js';
 import { resolveBench } from './resolve.js';
+import { soak } from './soak.js';
 import { appendResults, machineLine, textTable, type BenchReport } from './lib/results.js';
 
-type Bench = (dir: string) => Promise<BenchReport>;
+type Bench = (dir: string, options: BenchOptions) => Promise<BenchReport>;
 
-/** Every benchmark, by the name `npm run bench -- <name>` takes, with the peers it reports versions of. */
-const BENCHES: Record<string, { run: Bench; peers: string[] }> = {
+/**
+ * Every benchmark, by the name `npm run bench -- <name>` takes, with the peers it reports versions of.
+ * `named`: long runs (abuse, soak) that run only when named, not in a bare `npm run bench`.
+ */
+const BENCHES: Record<string, { run: Bench; peers: string[]; named?: boolean }> = {
   'index-read': { run: indexRead, peers: ['nginx', 'h2load'] },
   publish: { run: publish, peers: ['nginx'] },
   download: { run: download, peers: ['nginx'] },
   resolve: { run: resolveBench, peers: ['nginx', 'cargo'] },
   'cold-start': { run: coldStartBench, peers: ['nginx'] },
+  abuse: { run: abuse, peers: [], named: true },
+  soak: { run: soak, peers: [], named: true },
 };
 
 async function main(): Promise<void> {
-  const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-  const selected = names.length ? names : Object.keys(BENCHES);
+  const { names, options } = parseBenchArgs(process.argv.slice(2));
+  const selected = names.length ? names : Object.keys(BENCHES).filter((n) => !BENCHES[n].named);
   const unknown = selected.filter((n) => !BENCHES[n]);
   if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; available: ${Object.keys(BENCHES).join(', ')}`);
   let failed = 0;
@@ -31,15 +39,16 @@ async function main(): Promise<void> {
     fs.chmodSync(dir, 0o755);
     try {
       process.stderr.write(`\n== ${name} ==\n`);
-      const report = await BENCHES[name].run(dir);
-      process.stdout.write(`\n${name}\n${textTable(report.table)}\n${report.targets.map((t) => `${t.ok ? 'ok  ' : 'MISS'} ${t.what}`).join('\n')}\n`);
-      appendResults(report, machineLine(BENCHES[name].peers));
+      const report = await BENCHES[name].run(dir, options);
+      process.stdout.write(`\n${name}\n${textTable(report.table)}\n${report.targets.map((t) => `${t.ok ? 'ok  ' : 'MISS'} ${t.what}`).join('\n')}\n${(report.notes ?? []).map((n) => `- ${n}`).join('\n')}\n`);
+      if (options.record) appendResults(report, machineLine(BENCHES[name].peers));
+      else process.stderr.write('(--no-record: not appended to bench/RESULTS.md)\n');
       failed += report.targets.filter((t) => !t.ok).length;
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  if (failed) process.stderr.write(`\n${failed} target(s) missed; see bench/RESULTS.md\n`);
+  if (failed) process.stderr.write(`\n${failed} target(s) missed${options.record ? '; see bench/RESULTS.md' : ''}\n`);
 }
 
 main().catch((err) => {

@@ -18,7 +18,7 @@ export interface BenchReport {
 export function machineLine(peers: string[]): string {
   const cpu = /model name\s*:\s*(.+)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
   const versions = peers.map((p) => (p === 'nginx' ? toolVersion('nginx', ['-v']) : p === 'cargo' ? toolVersion('cargo', ['--version']) : p === 'h2load' ? toolVersion('h2load', ['--version']) : p));
-  return `nproc ${os.availableParallelism()}, ${cpu}, Node ${process.version}; ${versions.join('; ')}`;
+  return [`nproc ${os.availableParallelism()}, ${cpu}, Node ${process.version}`, ...versions].join('; ');
 }
 
 /** Markdown table from rows (header first). */

@@ -43,3 +43,18 @@ export function zipfSampler(n: number, s = 1.0, seed = 42): () => number {
     return lo;
   };
 }
+
+/** Least-squares slope of y on x (NaN with fewer than two points). */
+export function linearSlope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  if (n < 2) return NaN;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den === 0 ? NaN : num / den;
+}
