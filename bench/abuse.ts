@@ -230,7 +230,7 @@ export async function abuse(dir: string, options: BenchOptions): Promise<BenchRe
 
   const rss = sampleRss(() => larder.rss());
   const probe = startHealthProbe(larder.url, larder.caCertPath, 50);
-  let uploads: Outcome[] = [];
+  let uploads: Outcome[];
   const bombOutcomes: Outcome[] = [];
   let idle: IdleResult;
   let baselineRss: number;
