@@ -5,8 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
+import { expect } from 'vitest';
 import type { Registry } from '../../src/registry/registry.js';
+import { expectNot5xx, within } from './arbitraries.js';
 import { snapshotFiles } from './tmp.js';
 
 export interface RegistryState {
@@ -35,4 +38,21 @@ export async function registryState(registry: Registry, data: string): Promise<R
   const blobs = path.join(data, 'blobs');
   const tmp = path.join(blobs, 'tmp');
   return { tables, blobFiles: snapshotFiles(blobs), tmpFiles: fs.existsSync(tmp) ? fs.readdirSync(tmp) : [] };
+}
+
+/**
+ * Sends one request and checks the fuzz properties over HTTP: an answer within `ms`, never a 5xx,
+ * and on a refusal (4xx) every table row and blob exactly as before. Returns the response.
+ */
+export async function sendChecked(
+  t: { registry: Registry; data: string },
+  send: () => Promise<LightMyRequestResponse>,
+  what: string,
+  ms = 15_000,
+): Promise<LightMyRequestResponse> {
+  const before = await registryState(t.registry, t.data);
+  const res = await within(send(), ms, what);
+  expectNot5xx(res, what);
+  if (res.statusCode >= 400) expect(await registryState(t.registry, t.data), `${what} was refused (${res.statusCode}) but changed the registry`).toEqual(before);
+  return res;
 }
