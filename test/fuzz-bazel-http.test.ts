@@ -98,7 +98,7 @@ describe('Bazel publish over HTTP (fuzz)', () => {
     const contentType = fc.oneof(fc.constant(type), fc.constantFrom('multipart/form-data', 'multipart/form-data; boundary=', 'multipart/form-data; boundary=nope', 'application/json', 'text/plain'));
     await fc.assert(fc.asyncProperty(mutatedBytes(payload), contentType, async (body, ct) => {
       await sendChecked(t, () => t.app.inject({ method: 'PUT', url: '/bazel/api/modules/fuzzmod/2.0.0', payload: body, headers: { 'content-type': ct, ...auth(t.adminToken) } }), 'bazel publish (damaged multipart)');
-    }), fuzzParams(80));
+    }), fuzzParams(50));
   });
 });
 
@@ -110,7 +110,7 @@ describe('Bazel yank and metadata edits over HTTP (fuzz)', () => {
     const body = fc.oneof(mutatedJson({ reason: 'broken, use 0.9.1' }), weirdJson);
     await fc.assert(fc.asyncProperty(module, version, fc.boolean(), body, token(), async (m, v, yank, b, tok) => {
       await sendChecked(t, () => t.app.inject({ method: yank ? 'POST' : 'DELETE', url: `/bazel/api/modules/${m}/${v}/yank`, payload: JSON.stringify(b) ?? '', headers: { 'content-type': 'application/json', ...auth(tok) } }), 'bazel yank');
-    }), fuzzParams(80));
+    }), fuzzParams(50));
   });
 
   it('answers metadata PATCHes with any body with 2xx or 4xx, changing nothing on refusal', async () => {
@@ -121,7 +121,7 @@ describe('Bazel yank and metadata edits over HTTP (fuzz)', () => {
     const seen = new Outcomes();
     await fc.assert(fc.asyncProperty(module, body, token(), async (m, b, tok) => {
       seen.record(await sendChecked(t, () => t.app.inject({ method: 'PATCH', url: `/bazel/api/modules/${m}`, payload: b, headers: { 'content-type': 'application/json', ...auth(tok) } }), 'bazel metadata PATCH'));
-    }), fuzzParams(80));
+    }), fuzzParams(50));
     seen.report('bazel PATCH');
     expect(seen.ok).toBeGreaterThan(0);
   });

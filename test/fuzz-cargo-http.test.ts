@@ -72,13 +72,13 @@ describe('cargo yank, unyank and owners over HTTP (fuzz)', () => {
   it('answers yanks and unyanks with 2xx or 4xx, changing nothing on refusal', async () => {
     await fc.assert(fc.asyncProperty(crateName, version, fc.boolean(), token(), async (name, vers, yank, auth) => {
       await sendChecked(t, () => t.app.inject({ method: yank ? 'DELETE' : 'PUT', url: `${API}/${name}/${vers}/${yank ? 'yank' : 'unyank'}`, headers: { authorization: auth } }), 'yank');
-    }), fuzzParams(60));
+    }), fuzzParams(40));
   });
 
   it('answers owner changes with mutated bodies with 2xx or 4xx, changing nothing on refusal', async () => {
     const body = fc.oneof(mutatedJson({ users: ['carol'] }).map((v) => JSON.stringify(v) ?? ''), randomBytes.map((b) => b.toString('latin1')));
     await fc.assert(fc.asyncProperty(crateName, body, fc.boolean(), token(), async (name, payload, add) => {
       await sendChecked(t, () => t.app.inject({ method: add ? 'PUT' : 'DELETE', url: `${API}/${name}/owners`, headers: { authorization: tokens[0], 'content-type': 'application/json' }, payload }), 'owners');
-    }), fuzzParams(60));
+    }), fuzzParams(40));
   });
 });
