@@ -8,7 +8,7 @@ import { stringify } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalTarball } from '../src/formats/julia/tarball.js';
 import type { FileTree } from '../src/formats/julia/tree-hash.js';
-import { fuzzParams, gz, mutatedJson, mutatedToml, oddName, Outcomes, randomBytes, tarVariants } from './support/arbitraries.js';
+import { fuzzParams, gz, mutatedBytes, mutatedJson, mutatedToml, oddName, Outcomes, randomBytes, tarVariants } from './support/arbitraries.js';
 import { tarball, type TarEntry } from './support/archives.js';
 import { tokenFor } from './support/cargo.js';
 import { openTestApp, type TestApp } from './support/larder.js';
@@ -86,6 +86,18 @@ describe('Julia registration over HTTP (fuzz)', () => {
     seen.report('julia registration');
     expect(seen.ok).toBeGreaterThan(0);
     expect(seen.refusals.size).toBeGreaterThan(8);
+  });
+
+  // Known finding: a truncated multipart body (no closing boundary) answers 500 here too: @fastify/multipart
+  // fails with ERR_STREAM_PREMATURE_CLOSE, which maps to INTERNAL. The same fix as for Bazel's multipart
+  // (issue 8, item 7, on another branch) is needed in src/formats/julia/api-routes.ts; until it is merged,
+  // this property runs only with FUZZ_KNOWN_BUGS=1. Then make it a plain `it`.
+  it.skipIf(!process.env.FUZZ_KNOWN_BUGS)('answers registrations whose multipart bytes are damaged with 2xx or 4xx, changing nothing on refusal', async () => {
+    const { payload, type } = await multipart([['package', await packageTarball(stringify({ ...PROJECT, version: '2.0.0' }))]]);
+    const contentType = fc.oneof(fc.constant(type), fc.constantFrom('multipart/form-data', 'multipart/form-data; boundary=', 'multipart/form-data; boundary=nope'));
+    await fc.assert(fc.asyncProperty(mutatedBytes(payload), contentType, async (body, ct) => {
+      await sendChecked(t, () => t.app.inject({ method: 'PUT', url: `/julia/api/registries/${REG}/packages`, payload: body, headers: { 'content-type': ct, ...auth(t.adminToken) } }), 'julia registration (damaged multipart)');
+    }), fuzzParams(50));
   });
 
   it('answers registry creation with mutated bodies with 2xx or 4xx, changing nothing on refusal', async () => {
