@@ -10,7 +10,7 @@ import { fuzzParams, gz, mutatedBytes, mutatedJson, mutatedJsonBytes, oddName, O
 import { tarball, type TarEntry } from './support/archives.js';
 import { cargoToml, newCrateJson, newDep, publishBody, simplePublishBody, tokenFor, u32le } from './support/cargo.js';
 import { openTestApp, type TestApp } from './support/larder.js';
-import { sendChecked } from './support/state.js';
+import { registryState, sendChecked } from './support/state.js';
 
 const API = '/cargo/api/v1/crates';
 let t: TestApp;
@@ -23,8 +23,14 @@ beforeAll(async () => {
   const reader = await tokenFor(t.registry, 'reader', { scopes: ['read'] });
   tokens = [alice, alice, alice, alice, alice, alice, bob, reader, 'garbage', ''];
   const first = await simplePublishBody('fuzzhttp', '0.1.0');
+  const empty = await registryState(t.registry, t.data);
   const res = await t.app.inject({ method: 'PUT', url: `${API}/new`, headers: { authorization: alice }, payload: first.body });
   expect(res.statusCode, res.body).toBe(200);
+  // The snapshot sees a publish (rows, index document, blob): its equality on refusal means something.
+  const published = await registryState(t.registry, t.data);
+  expect(published.tables.index_docs).not.toEqual(empty.tables.index_docs);
+  expect(published.tables.cargo_versions).toHaveLength(1);
+  expect(Object.keys(published.blobFiles).length).toBeGreaterThan(Object.keys(empty.blobFiles).length);
   await t.registry.auth.createUser('carol');
 });
 afterAll(async () => { await t?.stop(); });

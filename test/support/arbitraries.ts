@@ -46,13 +46,19 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
 }
 
 /**
- * Runs `fn`: it must return, or throw a LarderError with a 4xx status (anything else, such as a
- * TypeError or a hang, fails the test). Returns the value, or the LarderError.
+ * Runs `fn`: it must return, or throw a LarderError with a 4xx status, within `ms` (anything else,
+ * such as a TypeError, a hang or a long synchronous stall, fails the test). Returns the value, or the LarderError.
  */
 export async function returnsOrRefuses<T>(fn: () => T | Promise<T>, ms = 5_000): Promise<{ ok: true; value: T } | { ok: false; error: LarderError }> {
+  const start = performance.now();
+  // A timer cannot interrupt synchronous work: time it too, so a parser that blocks the event loop fails.
+  const inTime = () => expect(performance.now() - start, `the parser took ${Math.round(performance.now() - start)} ms`).toBeLessThan(ms);
   try {
-    return { ok: true, value: await within(Promise.resolve().then(fn), ms, 'the parser') };
+    const value = await within(Promise.resolve().then(fn), ms, 'the parser');
+    inTime();
+    return { ok: true, value };
   } catch (err) {
+    inTime();
     if (!(err instanceof LarderError)) throw err;
     expect(err.status, `${err.code}: ${err.message}`).toBeGreaterThanOrEqual(400);
     expect(err.status, `${err.code}: ${err.message}`).toBeLessThan(500);
