@@ -69,6 +69,9 @@ export function applyPatches(tree: SourceTree, patches: Array<{ name: string; te
       fail('ARCHIVE_INVALID', `patch ${patch.name} is not a valid unified diff (${(err as Error).message}); regenerate it with \`diff -u\` or \`git diff\``);
     }
     files = files.filter((f) => f.hunks.length > 0);
+    // jsdiff reads a garbled "@@ … @@" line as a hunk with null positions, which it cannot apply.
+    const garbled = files.flatMap((f) => f.hunks).find((h) => ![h.oldStart, h.oldLines, h.newStart, h.newLines].every(Number.isSafeInteger));
+    if (garbled) fail('ARCHIVE_INVALID', `patch ${patch.name} has a malformed hunk header (@@ -${garbled.oldStart},${garbled.oldLines} +${garbled.newStart},${garbled.newLines} @@); regenerate it with \`diff -u\` or \`git diff\``);
     if (files.length === 0) fail('ARCHIVE_INVALID', `patch ${patch.name} contains no hunks; regenerate it with \`diff -u\` or \`git diff\``);
     let hunksBefore = 0;
     for (const file of files) {
@@ -165,6 +168,10 @@ async function readTar(archive: Buffer, gzipped: boolean, budget: Budget, add: A
       }
       if (type !== 'file' && type !== 'directory') {
         fail('ARCHIVE_INVALID', `the source archive entry ${printable(h.name)} is a ${type ?? 'entry of unknown type'}; only regular files and directories are allowed`);
+      }
+      // tar-stream ignores a directory's declared size and never ends its body: refuse, as GNU tar would skip those bytes.
+      if (type === 'directory' && (h.size ?? 0) > 0) {
+        fail('ARCHIVE_INVALID', `the source archive's directory entry ${printable(h.name)} claims to have content; rebuild the archive`);
       }
       countBytes(budget, type === 'file' ? h.size ?? 0 : 0); // fails a bomb before it is inflated
       const chunks: Buffer[] = [];
@@ -307,14 +314,17 @@ function anchorHunks(file: StructuredPatch, text: string): { anchored: Structure
     else if (prefix < suffix && h.oldStart <= 1) start = 1;
     else if (suffix < prefix) start = lines.length - old.length + 1;
     else return h;
-    const cr = (s: string) => s.replace(/\r$/, '');
+    const cr = (s: string | undefined) => s?.replace(/\r$/, '');
     if (start < 1 || !old.every((l, k) => looseEqual(cr(lines[start - 1 + k]), cr(l)))) {
       if (misfit < 0) misfit = i;
       return h;
     }
     return { ...h, oldStart: start };
   });
-  return { anchored: { ...file, hunks }, misfit };
+  // jsdiff searches outwards from a hunk's position one line at a time: a position far past the end of
+  // the file (@@ -99999999999 …) would hold the event loop for hours. From just past the end, it finds the same lines.
+  const near = hunks.map((h) => (h.oldStart > lines.length + 1 ? { ...h, oldStart: lines.length + 1 } : h));
+  return { anchored: { ...file, hunks: near }, misfit };
 }
 
 /** `patch -p<n>`: drops n leading components; null when the name has too few. */
@@ -336,7 +346,8 @@ function isEpoch(header: string | undefined): boolean {
 }
 
 /** GNU patch --ignore-whitespace: runs of blanks match runs of blanks; trailing blanks are ignored. */
-function looseEqual(a: string, b: string): boolean {
+function looseEqual(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return false; // lines past the end of the file
   const norm = (s: string) => s.replace(/[ \t]+/g, ' ').replace(/ $/, '');
   return a === b || norm(a) === norm(b);
 }

@@ -151,6 +151,8 @@ function checkTarPath(h: Header, symlinks: Set<string>): string[] {
   if (h.name.includes('\0') || link.includes('\0')) bad('contains a NUL byte');
   if (h.name.startsWith('/')) bad('has an absolute path');
   if (/(^|\/)\.\.(\/|$)/.test(h.name)) bad('has a ".." path component');
+  // tar-stream ignores a directory's declared size and never ends its body (a hang); Tar.jl refuses it too.
+  if (h.type === 'directory' && h.size > 0) bad('is a directory that claims to have content');
   if (h.type !== 'directory' && (h.name.endsWith('/') || h.name === '.' || h.name.endsWith('/.'))) bad('is not a directory but its path ends in "/" or "."');
   if ((h.type === 'symlink' || h.type === 'link') && link === '') bad(`is a ${h.type} with an empty target`);
   if (h.type === 'link' && (link.startsWith('/') || /(^|\/)\.\.(\/|$)/.test(link))) bad('is a hardlink pointing outside the archive');
