@@ -26,7 +26,7 @@ const RULES: Record<string, string> = {
   teredo: 'a Teredo address (2001::/32), which reaches an IPv4 address behind it',
 };
 
-/** How to say "this host" for the allow_private hint: IPv6 literals lose their URL brackets. */
+/** A host or address as compared: without URL brackets, lower-case. */
 function bare(host: string): string {
   return host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
 }
@@ -52,7 +52,7 @@ export class AddressRules {
   /** True when the operator listed this host name (the address it resolves to is then not checked). */
   allowsHost(host: string): boolean {
     const name = bare(host).replace(/\.$/, '');
-    return this.hosts.some((h) => name === h.name || (h.subdomains && name.endsWith(`.${h.name}`)));
+    return this.hosts.some((h) => (h.subdomains ? name.endsWith(`.${h.name}`) : name === h.name));
   }
 
   /** Null when Larder may connect to `address` (reached through `host`), else the rule that refuses it. */
