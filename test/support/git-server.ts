@@ -19,6 +19,8 @@ export interface GitServer {
   caFile: string | null;
   /** Directory the served repositories live in (`${root}/<name>`). */
   root: string;
+  /** Requests answered so far. */
+  readonly hits: number;
   close(): Promise<void>;
 }
 
@@ -32,9 +34,14 @@ export async function commitRepo(dir: string, tag?: string): Promise<string> {
   return dir;
 }
 
-/** Serves every repository under `root` (non-bare ones too: their .git) over smart HTTP, or HTTPS with `tls`. */
-export async function startGitServer(root: string, opts: { tls?: boolean } = {}): Promise<GitServer> {
+/**
+ * Serves every repository under `root` (non-bare ones too: their .git) over smart HTTP, or HTTPS with
+ * `tls`, on `host` (127.0.0.1 unless given); `hits` counts the requests it answered.
+ */
+export async function startGitServer(root: string, opts: { tls?: boolean; host?: string } = {}): Promise<GitServer> {
+  let hits = 0;
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    hits++;
     const url = new URL(req.url ?? '/', 'http://x');
     const child = spawn('git', ['http-backend'], {
       env: {
@@ -79,18 +86,22 @@ export async function startGitServer(root: string, opts: { tls?: boolean } = {})
   if (opts.tls) {
     const dir = tempDir('larder-git-tls-');
     certs = dir;
-    const tls = await ensureSelfSignedTls(dir.path, []);
+    const tls = await ensureSelfSignedTls(dir.path, opts.host ? [opts.host] : []);
     caFile = tls.caCertPath;
     server = https.createServer({ key: tls.key, cert: tls.cert }, handler);
   } else {
     server = http.createServer(handler);
   }
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((r) => server.listen(0, host, r));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${host}:${port}`,
     caFile,
     root,
+    get hits() {
+      return hits;
+    },
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
