@@ -79,6 +79,10 @@ function parseSourceJson(bytes: Buffer): SourceJson {
       fail('METADATA_INVALID', `source.json "${key}" must map file names to SRI values`);
     }
   }
+  const mirrors = s.mirror_urls;
+  if (mirrors !== undefined && (!Array.isArray(mirrors) || !mirrors.every((u) => typeof u === 'string' && /^https?:\/\//.test(u)))) {
+    fail('METADATA_INVALID', 'source.json "mirror_urls" must be a list of http(s) URLs of the same archive');
+  }
   return s;
 }
 
