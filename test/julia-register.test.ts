@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalTarball } from '../src/formats/julia/tarball.js';
 import { tarTreeHashes, type FileTree } from '../src/formats/julia/tree-hash.js';
 import { tarGz } from './support/archives.js';
+import { commitRepo, startGitServer, type GitServer } from './support/git-server.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 import { snapshotFiles, tempDir } from './support/tmp.js';
 
@@ -21,15 +22,19 @@ const FOO = '11111111-2222-4333-8444-555555555555';
 const BAR = '66666666-7777-4888-8999-aaaaaaaaaaaa';
 const LINALG = '37e2e46d-f89d-539d-b4ee-838fcccc9c8e';
 let larder: TestApp;
+let gitServer: GitServer;
 const work = tempDir('larder-julia-reg-');
 
 beforeAll(async () => {
-  larder = await openTestApp({ repos: [{ name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' }] });
+  // Repositories to register from are served over HTTPS on 127.0.0.1: allowed here as an operator would.
+  gitServer = await startGitServer(work.path, { tls: true });
+  larder = await openTestApp({ repos: [{ name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' }], outbound: { allowPrivate: ['127.0.0.1'], caFile: gitServer.caFile } });
   const created = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'TeamRegistry', uuid: REG, description: 'Our packages' }, headers: { authorization: `Bearer ${larder.adminToken}` } });
   expect(created.statusCode, created.body).toBe(201);
 });
 afterAll(async () => {
   await larder?.stop();
+  await gitServer?.close();
   work.remove();
 });
 
@@ -172,13 +177,9 @@ describe('registering packages', () => {
     fs.mkdirSync(path.join(repo, 'src'), { recursive: true });
     fs.writeFileSync(path.join(repo, 'Project.toml'), project('Baz', 'abcdefab-cdef-4abc-8def-abcdefabcdef', '0.1.0', '\n[compat]\njulia = "1.6"\n'));
     fs.writeFileSync(path.join(repo, 'src', 'Baz.jl'), 'module Baz end\n');
-    const git = (...a: string[]) => run('git', ['-C', repo, ...a]);
-    await git('init', '-q');
-    await git('add', '-A');
-    await git('-c', 'user.email=t@example.com', '-c', 'user.name=t', 'commit', '-qm', 'v0.1.0');
-    await git('tag', 'v0.1.0');
-    const tree = (await git('rev-parse', 'HEAD^{tree}')).stdout.trim();
-    const res = await register({ git: `file://${repo}`, rev: 'v0.1.0' });
+    await commitRepo(repo, 'v0.1.0');
+    const tree = (await run('git', ['-C', repo, 'rev-parse', 'HEAD^{tree}'])).stdout.trim();
+    const res = await register({ git: `${gitServer.url}/Baz.jl`, rev: 'v0.1.0' });
     expect(res.statusCode, res.body).toBe(201);
     expect(JSON.parse(res.body).packageTree).toBe(tree);
   });

@@ -38,7 +38,7 @@ export function juliaCommands(program: Command): void {
     .requiredOption('--server <url>', 'the Pkg server URL, e.g. https://host/julia')
     .requiredOption('--registry <uuid>', 'the registry UUID')
     .option('--token <token>', 'a token with the publish scope (default: $LARDER_TOKEN)')
-    .option('--git <url>', 'register from a git repository the server can reach')
+    .option('--git <url>', 'register from a git repository the server may fetch (https; see [outbound] in larder.toml)')
     .option('--rev <rev>', 'with --git: the commit or tag')
     .option('--subdir <dir>', 'with --git: the package directory inside the repository')
     .action(async (dir: string | undefined, flags: ServerFlags & { registry: string; git?: string; rev?: string; subdir?: string }) => {

@@ -40,6 +40,8 @@ export const ErrorCatalogue = {
   CONFIG_INVALID: 500,
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  // Outbound: a URL a request names that the server will not fetch ([outbound] in larder.toml)
+  URL_NOT_ALLOWED: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

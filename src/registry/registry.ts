@@ -3,6 +3,7 @@ import type { LarderConfig } from '../core/config.js';
 import type { BlobStore } from '../storage/blobs.js';
 import { openDatabase, type Db, type DatabaseHandle, type Dialect } from '../storage/db.js';
 import { FsBlobStore } from '../storage/fs-blobs.js';
+import { OutboundClient } from '../upstream/outbound.js';
 import { parseS3Url, S3BlobStore } from '../storage/s3-blobs.js';
 import { Auth } from './auth.js';
 import type { FormatPlugin } from './format.js';
@@ -23,6 +24,8 @@ export interface Registry {
   metrics: Metrics;
   repos: Map<string, Repo>;
   formats: Map<string, FormatPlugin>;
+  /** The one outbound HTTP client (address rules, redirects re-checked, bounded): every server-side fetch uses it. */
+  outbound: OutboundClient;
   close(): Promise<void>;
 }
 
@@ -46,6 +49,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
     const blobs = config.blobs === 'fs' ? new FsBlobStore(path.join(config.data, 'blobs')) : await S3BlobStore.open(parseS3Url(config.blobs), path.join(config.data, 'blobs', 'tmp'));
     const auth = new Auth(handle.db);
     await auth.ensureAdminUser();
+    const outbound = new OutboundClient(config.outbound);
     const registry: Registry = {
       config,
       db: handle.db,
@@ -56,7 +60,9 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
       metrics: new Metrics(docs.stats),
       repos: new Map(repos.map((r) => [r.name, r])),
       formats: new Map(formats.map((f) => [f.format, f])),
+      outbound,
       close: async () => {
+        await outbound.close();
         await listener?.close();
         await handle.close();
       },

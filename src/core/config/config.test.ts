@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       tls: { mode: 'off' },
       limits: { maxCrateSize: 10 * MiB, maxUnpackedSize: 512 * MiB, maxArchiveEntries: 20000, maxMetadataSize: MiB, maxArchiveSize: 100 * MiB },
       repos: DEFAULT_REPOS,
+      outbound: { allowPrivate: [], caFile: null, gitAllowHttp: false, timeoutMs: 120_000 },
       file: null,
     });
   });
@@ -67,6 +68,11 @@ describe('loadConfig', () => {
       'max_unpacked_size = 1048576',
       'max_archive_entries = 500',
       'max_metadata_size = "64KiB"',
+      '[outbound]',
+      'allow_private = ["10.1.0.0/16", "127.0.0.1", "git.internal.example"]',
+      'ca_file = "tls/internal-ca.pem"',
+      'git_allow_http = true',
+      'timeout = "5m"',
       '[[repos]]',
       'name = "internal"',
       'format = "cargo"',
@@ -98,6 +104,7 @@ describe('loadConfig', () => {
         { name: 'crates-io', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: 'https://index.crates.io/' },
         { name: 'all', format: 'cargo', kind: 'group', visibility: 'public', members: ['internal', 'crates-io'] },
       ],
+      outbound: { allowPrivate: ['10.1.0.0/16', '127.0.0.1', 'git.internal.example'], caFile: join(dir, 'tls/internal-ca.pem'), gitAllowHttp: true, timeoutMs: 300_000 },
       file: join(dir, 'larder.toml'),
     });
   });
@@ -323,5 +330,21 @@ describe('blobs', () => {
     expect(load(['blobs = "s3://larder-blobs/prod?endpoint=http://127.0.0.1:9000&path_style=true"']).blobs).toBe('s3://larder-blobs/prod?endpoint=http://127.0.0.1:9000&path_style=true');
     expect(load(null, { LARDER_BLOBS: 's3://bucket-x' }).blobs).toBe('s3://bucket-x');
     expect(failure(['blobs = "ftp://x"'])).toMatch(/^larder\.toml:1: blobs: expected "fs"/);
+  });
+});
+
+describe('outbound', () => {
+  it('takes addresses, ranges and host names in allow_private, from the file or LARDER_OUTBOUND_ALLOW_PRIVATE', () => {
+    expect(load(['[outbound]', 'allow_private = ["::1", "fd00::/8", "*.corp.example", "::ffff:10.0.0.0/104"]']).outbound.allowPrivate).toEqual(['::1', 'fd00::/8', '*.corp.example', '::ffff:10.0.0.0/104']);
+    expect(load(null, { LARDER_OUTBOUND_ALLOW_PRIVATE: '127.0.0.1, git.internal.example', LARDER_OUTBOUND_CA_FILE: 'ca.pem' }).outbound).toMatchObject({ allowPrivate: ['127.0.0.1', 'git.internal.example'], caFile: join(dir, 'ca.pem') });
+  });
+
+  it('refuses entries that are neither, naming the line and what is expected', () => {
+    expect(failure(['[outbound]', 'allow_private = ["10.0.0.0/33"]'])).toMatch(/^larder\.toml:2: outbound\.allow_private\[0\]: expected a CIDR range such as "10\.1\.0\.0\/16"/);
+    expect(failure(['[outbound]', 'allow_private = ["http://10.0.0.1/"]'])).toMatch(/^larder\.toml:2: .*expected an IP address .*got "http:\/\/10\.0\.0\.1\/"/);
+    expect(failure(['[outbound]', 'allow_privat = []'])).toMatch(/unknown key "outbound\.allow_privat" \(did you mean "allow_private"\?\)/);
+    expect(failure(['[outbound]', 'timeout = "soon"'])).toMatch(/outbound\.timeout: invalid duration "soon"/);
+    rmSync(join(dir, 'larder.toml'));
+    expect(failure(null, { LARDER_OUTBOUND_ALLOW_PRIVATE: '10.0.0.0/40' })).toMatch(/^LARDER_OUTBOUND_ALLOW_PRIVATE: expected a CIDR range/);
   });
 });

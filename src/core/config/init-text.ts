@@ -1,3 +1,5 @@
+import { OUTBOUND_INIT_TEXT } from './outbound.js';
+
 /** The commented larder.toml that `larder init` writes; it loads back to the defaults. */
 export function initConfigText(): string {
   return `# Larder configuration. Every key is optional; the values below are the defaults.
@@ -47,6 +49,7 @@ max_metadata_size = "1MiB"
 # Largest Bazel source archive a publish may upload (or Larder may download to verify).
 max_archive_size = "100MiB"
 
+${OUTBOUND_INIT_TEXT}
 # Repositories, each served under its name.
 #   name:       lowercase letters, digits, ".", "_" and "-"
 #   format:     "cargo", "bazel", "julia", "moonbit" or "brioche"

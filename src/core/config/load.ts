@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LarderError } from '../errors.js';
+import { OUTBOUND_DEFAULTS, resolveOutbound, type OutboundSettings } from './outbound.js';
 import { cliSource, envSource, fileSource, type Source } from './sources.js';
 import { DEFAULT_REPOS, type ConfigOverrides, type LarderConfig, type RepoConfig, type TlsConfig } from './types.js';
 import type { DatabaseSetting, Layer } from './values.js';
@@ -25,6 +26,7 @@ interface Settings {
   tls: { mode: TlsConfig['mode']; cert?: string; key?: string; hostnames: string[] };
   limits: { max_crate_size: number; max_unpacked_size: number; max_archive_entries: number; max_metadata_size: number; max_archive_size: number };
   repos: RepoConfig[];
+  outbound: OutboundSettings;
 }
 
 function defaults(baseDir: string): Settings {
@@ -39,6 +41,7 @@ function defaults(baseDir: string): Settings {
     tls: { mode: 'off', hostnames: [] },
     limits: { max_crate_size: 10 * 2 ** 20, max_unpacked_size: 512 * 2 ** 20, max_archive_entries: 20000, max_metadata_size: 2 ** 20, max_archive_size: 100 * 2 ** 20 },
     repos: DEFAULT_REPOS,
+    outbound: OUTBOUND_DEFAULTS,
   };
 }
 
@@ -52,6 +55,7 @@ function overlay(s: Settings, layer: Layer): Settings {
     ...defined(layer),
     tls: { ...s.tls, ...defined(layer.tls ?? {}) },
     limits: { ...s.limits, ...defined(layer.limits ?? {}) },
+    outbound: { ...s.outbound, ...defined(layer.outbound ?? {}) },
   };
 }
 
@@ -110,6 +114,7 @@ export function loadConfig(opts: {
     },
     // Copies, so no caller can change DEFAULT_REPOS through the result.
     repos: s.repos.map((r) => defined({ ...r, members: r.members && [...r.members] })),
+    outbound: resolveOutbound(s.outbound),
     file,
   };
 }

@@ -18,6 +18,8 @@
  *   LARDER_LIMITS_MAX_UNPACKED_SIZE    limits.max_unpacked_size
  *   LARDER_LIMITS_MAX_ARCHIVE_ENTRIES  limits.max_archive_entries
  *   LARDER_LIMITS_MAX_METADATA_SIZE    limits.max_metadata_size
+ *   LARDER_OUTBOUND_ALLOW_PRIVATE      outbound.allow_private (comma-separated)
+ *   LARDER_OUTBOUND_CA_FILE            outbound.ca_file
  * Other LARDER_* variables (LARDER_CONFIG, LARDER_ADMIN_TOKEN, ...) are not config keys and are ignored here.
  */
 import { readFileSync } from 'node:fs';
@@ -47,6 +49,7 @@ function absolutize(layer: Layer, base: string): Layer {
   if (layer.database?.kind === 'sqlite' && layer.database.path) layer.database.path = resolve(base, layer.database.path);
   if (layer.tls?.cert) layer.tls.cert = resolve(base, layer.tls.cert);
   if (layer.tls?.key) layer.tls.key = resolve(base, layer.tls.key);
+  if (layer.outbound?.ca_file) layer.outbound.ca_file = resolve(base, layer.outbound.ca_file);
   return layer;
 }
 
@@ -126,6 +129,8 @@ export function envSource(env: Record<string, string | undefined>, problems: str
       ['LARDER_LIMITS_MAX_ARCHIVE_ENTRIES', ['limits', 'max_archive_entries'], entries && /^\d+$/.test(entries) ? Number(entries) : entries],
       ['LARDER_LIMITS_MAX_METADATA_SIZE', ['limits', 'max_metadata_size'], get('LARDER_LIMITS_MAX_METADATA_SIZE')],
       ['LARDER_LIMITS_MAX_ARCHIVE_SIZE', ['limits', 'max_archive_size'], get('LARDER_LIMITS_MAX_ARCHIVE_SIZE')],
+      ['LARDER_OUTBOUND_ALLOW_PRIVATE', ['outbound', 'allow_private'], get('LARDER_OUTBOUND_ALLOW_PRIVATE')?.split(',').map((h) => h.trim()).filter(Boolean)],
+      ['LARDER_OUTBOUND_CA_FILE', ['outbound', 'ca_file'], get('LARDER_OUTBOUND_CA_FILE')],
     ],
     problems,
     cwd,

@@ -1,4 +1,7 @@
 /** The config's public shapes: what loadConfig returns and what callers may override. */
+import type { OutboundConfig } from './outbound.js';
+
+export type { OutboundConfig } from './outbound.js';
 
 export type Format = 'cargo' | 'bazel' | 'julia' | 'moonbit' | 'brioche';
 export interface RepoConfig {
@@ -30,6 +33,8 @@ export interface LarderConfig {
   tls: TlsConfig;
   limits: { maxCrateSize: number; maxUnpackedSize: number; maxArchiveEntries: number; maxMetadataSize: number; maxArchiveSize: number };
   repos: RepoConfig[];
+  /** [outbound]: what URLs named by requests may reach, and the CA trusted there. */
+  outbound: OutboundConfig;
   /** Absolute path of the larder.toml that was read, or null. */
   file: string | null;
 }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { parseSize } from '../units.js';
+import { OutboundSchema } from './outbound.js';
 
 const FORMATS = ['cargo', 'bazel', 'julia', 'moonbit', 'brioche'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -120,6 +121,7 @@ export const SettingsSchema = z.strictObject({
   tls: TlsSchema,
   limits: LimitsSchema,
   repos: z.array(RepoSchema),
+  outbound: OutboundSchema,
 }).partial();
 
 /** What one source (file, environment, command line) sets. */
@@ -131,4 +133,5 @@ export const KNOWN_KEYS: Record<string, string[]> = {
   tls: Object.keys(TlsSchema.shape),
   limits: Object.keys(LimitsSchema.shape),
   repos: Object.keys(RepoSchema.shape),
+  outbound: Object.keys(OutboundSchema.shape),
 };

@@ -79,28 +79,21 @@ function parseSourceJson(bytes: Buffer): SourceJson {
       fail('METADATA_INVALID', `source.json "${key}" must map file names to SRI values`);
     }
   }
+  const mirrors = s.mirror_urls;
+  if (mirrors !== undefined && (!Array.isArray(mirrors) || !mirrors.every((u) => typeof u === 'string' && /^https?:\/\//.test(u)))) {
+    fail('METADATA_INVALID', 'source.json "mirror_urls" must be a list of http(s) URLs of the same archive');
+  }
   return s;
 }
 
-/** Downloads an archive a source.json names, hashing as it streams, within the size limit. */
-async function download(url: string, algorithm: SriAlgorithm, maxSize: number): Promise<{ data: Buffer; integrity: string }> {
-  let res: Response;
-  try {
-    res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(60_000) });
-  } catch (err) {
-    fail('ARCHIVE_INVALID', `could not download ${url}: ${(err as Error).message}`);
-  }
-  if (!res.ok || !res.body) fail('ARCHIVE_INVALID', `downloading ${url} answered ${res.status}; source.json must name a reachable archive`);
+/**
+ * Downloads an archive a source.json names through the outbound client (address rules, redirects
+ * re-checked, size and time bounds), hashing as it streams.
+ */
+async function download(registry: Registry, url: string, what: string, algorithm: SriAlgorithm, maxSize: number): Promise<{ data: Buffer; integrity: string }> {
   const hasher = sriHasher(algorithm);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of Readable.fromWeb(res.body as import('node:stream/web').ReadableStream)) {
-    size += (chunk as Buffer).length;
-    if (size > maxSize) fail('ARCHIVE_TOO_LARGE', `${url} is larger than this registry's ${formatSize(maxSize)} archive limit`);
-    hasher.update(chunk as Buffer);
-    chunks.push(chunk as Buffer);
-  }
-  return { data: Buffer.concat(chunks), integrity: hasher.digest() };
+  const data = await registry.outbound.download(url, { maxSize, onChunk: (c) => hasher.update(c), failCode: 'ARCHIVE_INVALID', what });
+  return { data, integrity: hasher.digest() };
 }
 
 /** Checks that the files sent are exactly the ones listed, each with the SRI listed. */
@@ -192,11 +185,12 @@ export async function publishBazelModule(registry: Registry, repo: Repo, p: Prin
   } else if (pub.sourceJson) {
     source = parseSourceJson(pub.sourceJson);
     const { algorithm } = parseSri(source.integrity);
-    const got = await download(source.url, algorithm, limits.maxArchiveSize);
-    if (got.integrity !== source.integrity) fail('ARCHIVE_INVALID', `${source.url} hashes to ${got.integrity}, not to the integrity in source.json (${source.integrity})`);
+    const got = await download(registry, source.url, 'source.json url', algorithm, limits.maxArchiveSize);
+    // The computed hash is not echoed: it would make any reachable URL's content an oracle.
+    if (got.integrity !== source.integrity) fail('ARCHIVE_INVALID', `the archive at ${source.url} does not match the integrity in source.json (${source.integrity}); check the URL and recompute the integrity from the archive`);
     for (const mirror of source.mirror_urls ?? []) {
-      const m = await download(mirror, algorithm, limits.maxArchiveSize);
-      if (m.integrity !== source.integrity) fail('ARCHIVE_INVALID', `mirror ${mirror} hashes to ${m.integrity}, not to ${source.integrity}`);
+      const m = await download(registry, mirror, 'source.json mirror_urls entry', algorithm, limits.maxArchiveSize);
+      if (m.integrity !== source.integrity) fail('ARCHIVE_INVALID', `the archive at mirror ${mirror} does not match the integrity in source.json (${source.integrity}); every mirror must serve the same bytes`);
     }
     archive = got.data;
   } else {

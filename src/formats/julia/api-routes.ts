@@ -1,8 +1,3 @@
-import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fail, LarderError } from '../../core/errors.js';
@@ -14,27 +9,8 @@ import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { createRegistry, registerPackage, setJuliaYanked, storeArtifact } from './register.js';
 import { treeFromTarball } from './tarball.js';
-import { readDirTree, type FileTree } from './tree-hash.js';
-
-const run = promisify(execFile);
-
-/** A package tree from a git URL and revision the server can reach (`subdir` for monorepos). */
-async function treeFromGit(url: string, rev: string, subdir?: string): Promise<FileTree> {
-  if (!/^(https?|git|ssh|file):\/\//.test(url)) fail('METADATA_INVALID', `git must be a URL (https://…, file://…), got ${JSON.stringify(url)}`);
-  if (!/^[A-Za-z0-9._/-]+$/.test(rev) || rev.startsWith('-')) fail('METADATA_INVALID', `rev ${JSON.stringify(rev)} is not a commit, tag or branch name`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-julia-git-'));
-  try {
-    await run('git', ['clone', '--quiet', '--no-checkout', '--', url, dir]).catch((err) => fail('ARCHIVE_INVALID', `git clone ${url} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`));
-    await run('git', ['-C', dir, '-c', 'core.autocrlf=false', 'checkout', '--quiet', rev]).catch(() => fail('ARCHIVE_INVALID', `${url} has no revision ${rev}`));
-    const { stdout } = await run('git', ['-C', dir, 'ls-tree', '-r', 'HEAD']);
-    if (stdout.split('\n').some((l) => l.startsWith('160000 '))) fail('ARCHIVE_INVALID', 'the package has git submodules; their contents cannot be reproduced from a tarball');
-    const root = subdir ? path.join(dir, subdir) : dir;
-    if (subdir && (subdir.includes('..') || !fs.existsSync(root))) fail('METADATA_INVALID', `subdir ${subdir} is not in ${url} at ${rev}`);
-    return await readDirTree(root);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { treeFromGit } from './git-source.js';
+import type { FileTree } from './tree-hash.js';
 
 /**
  * Larder's registration API for a hosted Julia repo, under `/{repo}/api/`: create a registry,
@@ -83,7 +59,7 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     } else {
       const b = (req.body ?? {}) as { git?: unknown; rev?: unknown; subdir?: unknown };
       if (typeof b.git !== 'string' || typeof b.rev !== 'string') fail('BODY_MALFORMED', 'send the package tree as a tarball (Content-Type: application/gzip), or JSON {"git": "<url>", "rev": "<commit or tag>", "subdir": "…"}');
-      tree = await treeFromGit(b.git, b.rev, typeof b.subdir === 'string' ? b.subdir : undefined);
+      tree = await treeFromGit(registry, b.git, b.rev, typeof b.subdir === 'string' ? b.subdir : undefined);
     }
     const query = req.query as { repo?: string };
     const base = publicBaseUrl(registry.config, req);

@@ -111,6 +111,20 @@ describe('treeHash', () => {
     }
   });
 
+  it('readDirTree records symlinks that point outside as git symlinks (mode 120000, the link text), never following them', async () => {
+    const dir = await fresh();
+    await writeFile(join(dir, 'Project.toml'), 'name = "X"\n');
+    await symlink('/', join(dir, 'root'));
+    await symlink('/etc/passwd', join(dir, 'passwd'));
+    await symlink('../../..', join(dir, 'up'));
+    const read = await readDirTree(dir);
+    expect([...read.keys()].sort()).toEqual(['Project.toml', 'passwd', 'root', 'up']);
+    expect(read.get('root')).toEqual(file('/', 'symlink'));
+    expect(read.get('passwd')).toEqual(file('/etc/passwd', 'symlink'));
+    expect(read.get('up')).toEqual(file('../../..', 'symlink'));
+    expect(treeHash(read)).toBe(await gitWriteTree(dir));
+  });
+
   it('sorts a-b, a.b, a/, a0 bytewise with the trailing slash rule', async () => {
     const tree: FileTree = new Map([['a0', file('0')], ['a/x', file('x')], ['a.b', file('.')], ['a-b', file('-')]]);
     const dir = await fresh();

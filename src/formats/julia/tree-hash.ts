@@ -86,7 +86,10 @@ export function treeHash(tree: FileTree): string {
   return rootHash(root, true);
 }
 
-/** Reads a directory from disk into a FileTree (lstat; symlinks as links, exec bit = owner x; skips .git). */
+/**
+ * Reads a directory from disk into a FileTree (lstat; skips .git; exec bit = owner x). Symlinks below
+ * `dir` are recorded as links (their text), never followed, so nothing read resolves outside `dir`.
+ */
 export async function readDirTree(dir: string): Promise<FileTree> {
   const tree: FileTree = new Map();
   async function walk(abs: string, rel: string): Promise<void> {

@@ -1,0 +1,110 @@
+/**
+ * The [outbound] table: what Larder may connect to when a request names a URL (a Bazel source.json
+ * archive, a git repository to register), and the CA it trusts there. Self-contained: the schema,
+ * defaults, resolved shape and `larder init` text of this one table.
+ */
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+import { parseDuration } from '../units.js';
+
+/** One allow_private entry: an address or CIDR range, or a host name (`*.example.com` for its subdomains). */
+export type Allowance =
+  | { kind: 'range'; range: [ipaddr.IPv4 | ipaddr.IPv6, number] }
+  | { kind: 'host'; name: string; subdomains: boolean };
+
+const HOST = /^(\*\.)?((?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)*)\.?$/i;
+
+/** IPv4-mapped IPv6 (::ffff:a.b.c.d) stands for the IPv4 address it maps: rules and ranges apply to that. */
+export function unmapped(addr: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv4 | ipaddr.IPv6 {
+  return addr instanceof ipaddr.IPv6 && addr.isIPv4MappedAddress() ? addr.toIPv4Address() : addr;
+}
+
+/** Parses an allow_private entry; throws an Error saying what is expected (the config loader reports it). */
+export function parseAllowance(entry: string): Allowance {
+  const text = entry.trim().replace(/^\[(.*)\]$/, '$1');
+  if (/^[^/]+\/\d+$/.test(text) && isIP(text.split('/')[0]!)) {
+    if (!ipaddr.isValidCIDR(text)) throw new Error(`expected a CIDR range such as "10.1.0.0/16" or "fd00::/8", got ${JSON.stringify(entry)}`);
+    const [addr, bits] = ipaddr.parseCIDR(text);
+    const plain = unmapped(addr);
+    return { kind: 'range', range: [plain, plain === addr ? bits : Math.max(0, bits - 96)] };
+  }
+  if (isIP(text)) {
+    const addr = unmapped(ipaddr.parse(text));
+    return { kind: 'range', range: [addr, addr.kind() === 'ipv4' ? 32 : 128] };
+  }
+  const m = HOST.exec(text);
+  if (m && !/^[\d.]+$/.test(text)) return { kind: 'host', name: m[2]!.toLowerCase(), subdomains: Boolean(m[1]) };
+  throw new Error(`expected an IP address ("10.1.2.3", "::1"), a CIDR range ("10.1.0.0/16") or a host name ("git.internal.example", "*.internal.example"), got ${JSON.stringify(entry)}`);
+}
+
+function checkAllowance(v: string, ctx: z.RefinementCtx<string>): string {
+  try {
+    parseAllowance(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+  return v;
+}
+
+function checkDuration(v: string, ctx: z.RefinementCtx<string>): number {
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+}
+
+/** [outbound] as written in larder.toml. */
+export const OutboundSchema = z.strictObject({
+  allow_private: z.array(z.string().transform(checkAllowance)),
+  // An empty path (as `larder init` writes) means unset.
+  ca_file: z.string().transform((v) => v || undefined),
+  git_allow_http: z.boolean(),
+  timeout: z.string().transform(checkDuration),
+}).partial();
+
+/** [outbound] after defaults, in TOML terms. */
+export interface OutboundSettings {
+  allow_private: string[];
+  ca_file?: string;
+  git_allow_http: boolean;
+  timeout: number;
+}
+
+/** What the server uses. */
+export interface OutboundConfig {
+  /** Addresses, CIDR ranges and host names that may be fetched although they are not public. */
+  allowPrivate: string[];
+  /** Absolute path of a PEM file of extra CA certificates (an internal CA), trusted besides the public ones. */
+  caFile: string | null;
+  /** Git repositories may be registered over plain http (https only otherwise). */
+  gitAllowHttp: boolean;
+  /** Longest one outbound fetch or clone may take, in milliseconds. */
+  timeoutMs: number;
+}
+
+export const OUTBOUND_DEFAULTS: OutboundSettings = { allow_private: [], git_allow_http: false, timeout: 120_000 };
+
+/** The resolved [outbound] settings. */
+export function resolveOutbound(s: OutboundSettings): OutboundConfig {
+  return { allowPrivate: [...s.allow_private], caFile: s.ca_file ?? null, gitAllowHttp: s.git_allow_http, timeoutMs: s.timeout };
+}
+
+/** The [outbound] block of the larder.toml that `larder init` writes. */
+export const OUTBOUND_INIT_TEXT = `[outbound]
+# URLs that requests name (Bazel source.json archives, git repositories to register) are fetched
+# only from public addresses over http(s): never loopback, private (RFC 1918, fc00::/7), link-local,
+# carrier-grade NAT, multicast or unspecified addresses, and redirects are checked the same way.
+# List here what may be fetched anyway: addresses, CIDR ranges or host names, e.g.
+# allow_private = ["10.1.0.0/16", "127.0.0.1", "git.internal.example", "*.corp.example"]
+allow_private = []
+# A PEM file of extra CA certificates (an internal CA), trusted besides the public ones, by
+# archive downloads and git alike.
+ca_file = ""
+# Git repositories are registered over https; true also allows plain http.
+git_allow_http = false
+# Longest one download or git clone may take.
+timeout = "2m"
+`;
