@@ -44,6 +44,8 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
       ? await listenForIndexChanges(config.database.url, (repoId, p) => docs.invalidate(repoId, p), () => docs.clear())
       : null;
     const blobs = config.blobs === 'fs' ? new FsBlobStore(path.join(config.data, 'blobs')) : await S3BlobStore.open(parseS3Url(config.blobs), path.join(config.data, 'blobs', 'tmp'));
+    // What a killed process was staging will never be committed by anyone.
+    await blobs.reapStaging();
     const auth = new Auth(handle.db);
     await auth.ensureAdminUser();
     const registry: Registry = {
@@ -58,6 +60,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
       formats: new Map(formats.map((f) => [f.format, f])),
       close: async () => {
         await listener?.close();
+        await blobs.close();
         await handle.close();
       },
     };
