@@ -9,6 +9,7 @@ import { repoCommands } from './repos.js';
 import { serveCommand } from './serve.js';
 import { tokenCommands } from './tokens.js';
 import { userCommands } from './users.js';
+import { verifyCommand } from './verify.js';
 
 /** The `larder` program. */
 export function buildProgram(): Command {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   repoCommands(program);
   importCommands(program);
   gcCommand(program);
+  verifyCommand(program);
   bazelCommands(program);
   juliaCommands(program);
   return program;

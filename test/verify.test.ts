@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simplePublishBody } from './support/cargo.js';
+import { larder } from './support/cli.js';
+import { openTestApp, type TestApp } from './support/larder.js';
+
+let t: TestApp;
+const shas: Record<string, string> = {};
+
+/** The file a blob is stored in (fs store layout). */
+function blobFile(sha: string): string {
+  return path.join(t.data, 'blobs', 'sha256', sha.slice(0, 2), sha.slice(2, 4), sha);
+}
+
+async function verify(): Promise<{ code: number; stdout: string; stderr: string }> {
+  return larder(path.dirname(t.data), ['verify', '--data', t.data]);
+}
+
+beforeAll(async () => {
+  t = await openTestApp();
+  for (const [name, vers] of [['alpha', '1.0.0'], ['alpha', '1.1.0'], ['beta', '0.1.0']] as const) {
+    const { body } = await simplePublishBody(name, vers);
+    const res = await t.app.inject({ method: 'PUT', url: '/cargo/api/v1/crates/new', payload: body, headers: { authorization: t.adminToken } });
+    expect(res.statusCode, res.body).toBe(200);
+    const line = JSON.parse((await t.app.inject({ url: `/cargo/index/${name === 'alpha' ? 'al/ph' : 'be/ta'}/${name}` })).body.trim().split('\n').pop()!) as { cksum: string };
+    shas[`${name}@${vers}`] = line.cksum;
+  }
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+describe('larder verify', () => {
+  it('passes on a consistent store and says what it checked', async () => {
+    const r = await verify();
+    expect(r.stderr).not.toContain('problem');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('checked 3 blobs re-hashed');
+    expect(r.stdout).toContain('checked 2 cargo: index files');
+    expect(r.stdout).toContain('ok: no problems found');
+  });
+
+  it('names a blob with a flipped byte and the crate that needs it', async () => {
+    const file = blobFile(shas['alpha@1.1.0']);
+    const original = fs.readFileSync(file);
+    const flipped = Buffer.from(original);
+    flipped[100] ^= 0x01;
+    fs.writeFileSync(file, flipped);
+    try {
+      const r = await verify();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`blob ${shas['alpha@1.1.0']} is corrupt`);
+      expect(r.stderr).toContain('.crate of alpha@1.1.0');
+      expect(r.stderr).not.toContain('beta');
+    } finally {
+      fs.writeFileSync(file, original);
+    }
+  });
+
+  it('names a deleted blob', async () => {
+    const file = blobFile(shas['beta@0.1.0']);
+    const original = fs.readFileSync(file);
+    fs.rmSync(file);
+    try {
+      const r = await verify();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`blob ${shas['beta@0.1.0']} is missing from the blob store`);
+      expect(r.stderr).toContain('.crate of beta@0.1.0');
+    } finally {
+      fs.writeFileSync(file, original);
+    }
+  });
+
+  it('names a tampered index document', async () => {
+    const repoId = t.registry.repos.get('cargo')!.id;
+    const doc = await t.registry.db.selectFrom('index_docs').select('body').where('repo_id', '=', repoId).where('path', '=', 'al/ph/alpha').executeTakeFirstOrThrow();
+    const tampered = Buffer.from(Buffer.from(doc.body).toString('utf8').replace('"yanked":false', '"yanked":true'));
+    await t.registry.db.updateTable('index_docs').set({ body: tampered }).where('repo_id', '=', repoId).where('path', '=', 'al/ph/alpha').execute();
+    try {
+      const r = await verify();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('cargo: index file al/ph/alpha of crate alpha differs from its 2 version(s) in the database');
+      expect(r.stderr).toContain('1 problem(s) found');
+    } finally {
+      await t.registry.db.updateTable('index_docs').set({ body: doc.body }).where('repo_id', '=', repoId).where('path', '=', 'al/ph/alpha').execute();
+    }
+    expect((await verify()).code).toBe(0);
+  });
+});
