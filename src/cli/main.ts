@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { LarderError } from '../core/errors.js';
+import { backupCommands } from './backup.js';
 import { bazelCommands } from './bazel.js';
 import { gcCommand } from './gc.js';
 import { importCommands } from './import.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   importCommands(program);
   gcCommand(program);
   verifyCommand(program);
+  backupCommands(program);
   bazelCommands(program);
   juliaCommands(program);
   return program;

@@ -40,6 +40,10 @@ export const ErrorCatalogue = {
   CONFIG_INVALID: 500,
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  // Operations (backup, restore)
+  TARGET_NOT_EMPTY: 409,
+  BACKUP_INVALID: 400,
+  NOT_SUPPORTED: 501,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

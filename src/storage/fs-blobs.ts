@@ -61,6 +61,22 @@ export class FsBlobStore implements BlobStore {
     };
   }
 
+  /** The file holding a blob (it may not exist): backup hard-links it instead of copying. */
+  fileOf(sha256: string): string {
+    return this.pathOf(sha256);
+  }
+
+  /**
+   * Stores an existing file under its digest by hard link (a copy across filesystems), for
+   * restore; the caller vouches for the digest (`larder verify` re-hashes afterwards).
+   */
+  async adopt(file: string, sha256: string): Promise<void> {
+    const dest = this.pathOf(sha256);
+    if (fs.existsSync(dest)) return;
+    await fsp.mkdir(path.dirname(dest), { recursive: true });
+    await linkOrCopy(file, dest);
+  }
+
   async open(sha256: string): Promise<BlobHandle | null> {
     const file = this.pathOf(sha256);
     let size: number;
@@ -92,6 +108,19 @@ export class FsBlobStore implements BlobStore {
         }
       }
     }
+  }
+}
+
+/** A hard link where the filesystem allows one (same device), else a copy. */
+export async function linkOrCopy(from: string, to: string): Promise<'linked' | 'copied'> {
+  try {
+    await fsp.link(from, to);
+    return 'linked';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
+    await fsp.copyFile(from, to);
+    return 'copied';
   }
 }
 
