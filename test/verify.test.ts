@@ -1,10 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalTarball } from '../src/formats/julia/tarball.js';
+import { tarGz } from './support/archives.js';
 import { simplePublishBody } from './support/cargo.js';
 import { larder } from './support/cli.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 
+const JULIA_REG = '1b2c3d4e-0000-4000-8000-00000000beef';
 let t: TestApp;
 const shas: Record<string, string> = {};
 
@@ -26,6 +29,24 @@ beforeAll(async () => {
     const line = JSON.parse((await t.app.inject({ url: `/cargo/index/${name === 'alpha' ? 'al/ph' : 'be/ta'}/${name}` })).body.trim().split('\n').pop()!) as { cksum: string };
     shas[`${name}@${vers}`] = line.cksum;
   }
+  // A Bazel module with a hosted archive, and a Julia registry with one package.
+  const moduleText = 'module(\n    name = "vmod",\n    version = "1.0.0",\n)\n';
+  const form = new FormData();
+  form.append('MODULE.bazel', new Blob([moduleText]), 'MODULE.bazel');
+  form.append('archive', new Blob([new Uint8Array(await tarGz([{ name: 'src/MODULE.bazel', body: moduleText }, { name: 'src/lib.cc', body: 'int f();\n' }]))]), 'src.tar.gz');
+  form.append('strip_prefix', 'src');
+  const encoded = new Response(form);
+  const auth = { authorization: `Bearer ${t.adminToken}` };
+  const bazel = await t.app.inject({ method: 'PUT', url: '/bazel/api/modules/vmod/1.0.0', payload: Buffer.from(await encoded.arrayBuffer()), headers: { 'content-type': encoded.headers.get('content-type')!, ...auth } });
+  expect(bazel.statusCode, bazel.body).toBe(201);
+  const created = await t.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'VerifyRegistry', uuid: JULIA_REG, description: 'verify test' }, headers: auth });
+  expect(created.statusCode, created.body).toBe(201);
+  const pkg = await canonicalTarball(new Map([
+    ['Project.toml', { kind: 'file', data: Buffer.from('name = "Vpkg"\nuuid = "11111111-2222-4333-8444-555555555555"\nversion = "0.1.0"\n\n[compat]\njulia = "1.6"\n') }],
+    ['src/Vpkg.jl', { kind: 'file', data: Buffer.from('module Vpkg end\n') }],
+  ]));
+  const registered = await t.app.inject({ method: 'PUT', url: `/julia/api/registries/${JULIA_REG}/packages`, payload: pkg, headers: { 'content-type': 'application/gzip', ...auth } });
+  expect(registered.statusCode, registered.body).toBe(201);
 });
 afterAll(async () => {
   await t?.stop();
@@ -36,8 +57,11 @@ describe('larder verify', () => {
     const r = await verify();
     expect(r.stderr).not.toContain('problem');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('checked 3 blobs re-hashed');
+    expect(r.stdout).toMatch(/checked \d+ blobs re-hashed/);
     expect(r.stdout).toContain('checked 2 cargo: index files');
+    expect(r.stdout).toContain('checked 1 bazel: hosted archives');
+    expect(r.stdout).toContain('checked 1 julia: registries');
+    expect(r.stdout).toMatch(/checked [3-9] julia: tarballs/);
     expect(r.stdout).toContain('ok: no problems found');
   });
 
@@ -86,5 +110,19 @@ describe('larder verify', () => {
       await t.registry.db.updateTable('index_docs').set({ body: doc.body }).where('repo_id', '=', repoId).where('path', '=', 'al/ph/alpha').execute();
     }
     expect((await verify()).code).toBe(0);
+  });
+
+  it('names a Julia registry whose files no longer hash to its recorded tree', async () => {
+    const repoId = t.registry.repos.get('julia')!.id;
+    const docPath = `registry/${JULIA_REG}/Registry.toml`;
+    const doc = await t.registry.db.selectFrom('index_docs').select('body').where('repo_id', '=', repoId).where('path', '=', docPath).executeTakeFirstOrThrow();
+    await t.registry.db.updateTable('index_docs').set({ body: Buffer.concat([Buffer.from(doc.body), Buffer.from('# edited by hand\n')]) }).where('repo_id', '=', repoId).where('path', '=', docPath).execute();
+    try {
+      const r = await verify();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`julia: registry VerifyRegistry \\(${JULIA_REG}\\): its \\d+ files hash to tree [0-9a-f]{40}, the database says [0-9a-f]{40}`));
+    } finally {
+      await t.registry.db.updateTable('index_docs').set({ body: doc.body }).where('repo_id', '=', repoId).where('path', '=', docPath).execute();
+    }
   });
 });
