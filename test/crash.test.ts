@@ -112,10 +112,15 @@ function crashSuite(label: string, database: () => Promise<string>) {
             lineCount++;
           }
         }
+        // What the crash left unreferenced (committed blobs whose transaction never did) is visible at once.
+        const gc = await larder(dir.path, ['gc', '--dry-run', '--grace', '0', '--data', data, ...args]);
+        expect(gc.code).toBe(0);
+        const orphans = Number(/would remove (\d+) unreferenced blob/.exec(gc.stdout)?.[1]);
+        expect(orphans).toBeGreaterThanOrEqual(0);
         const verify = await larder(dir.path, ['verify', '--data', data, ...args]);
         expect(verify.stderr).toBe('');
         expect(verify.code).toBe(0);
-        console.log(`crash test (${label}): killed after ${acked.length} of ${PUBLISHES} publishes acknowledged (${failed} cut off); ${verified} acknowledged publishes verified, ${lineCount} index lines each with a matching download; ${leftByCrash} staging file(s) left by the kill, 0 after restart`);
+        console.log(`crash test (${label}): killed after ${acked.length} of ${PUBLISHES} publishes acknowledged (${failed} cut off); ${verified} acknowledged publishes verified, ${lineCount} index lines each with a matching download; ${leftByCrash} staging file(s) left by the kill, 0 after restart; gc --grace 0 finds ${orphans} orphan blob(s)`);
         expect(acked.length).toBeGreaterThanOrEqual(killAfter);
         expect(lineCount).toBeGreaterThanOrEqual(acked.length);
       } finally {

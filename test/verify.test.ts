@@ -1,11 +1,20 @@
+/**
+ * `larder verify` as a user runs it: a consistent store (Cargo, Bazel, Julia) passes; a flipped
+ * byte, a deleted blob and a tampered index document are each named and make it exit 1. With S3
+ * blobs, the same re-hash runs against the bucket.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
+import * as sdk from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalTarball } from '../src/formats/julia/tarball.js';
+import { verifyRegistry } from '../src/registry/verify.js';
+import { parseS3Url } from '../src/storage/s3-blobs.js';
 import { tarGz } from './support/archives.js';
-import { simplePublishBody } from './support/cargo.js';
+import { sha256Hex, simplePublishBody } from './support/cargo.js';
 import { larder } from './support/cli.js';
 import { openTestApp, type TestApp } from './support/larder.js';
+import { startS3 } from './support/s3.js';
 
 const JULIA_REG = '1b2c3d4e-0000-4000-8000-00000000beef';
 let t: TestApp;
@@ -125,4 +134,33 @@ describe('larder verify', () => {
       await t.registry.db.updateTable('index_docs').set({ body: doc.body }).where('repo_id', '=', repoId).where('path', '=', docPath).execute();
     }
   });
+});
+
+describe('verify with S3 blobs', () => {
+  it('re-hashes blobs in the bucket and names a corrupt and a missing one', async () => {
+    const s3 = await startS3();
+    const url = await s3.newBucketUrl();
+    const app = await openTestApp({ blobs: url, repos: [{ name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public' }] });
+    const target = parseS3Url(url);
+    const client = new sdk.S3Client({ endpoint: target.endpoint, region: target.region, forcePathStyle: true });
+    try {
+      const cksums: string[] = [];
+      for (const name of ['s3_one', 's3_two']) {
+        const { body, crate } = await simplePublishBody(name, '1.0.0');
+        expect((await app.app.inject({ method: 'PUT', url: '/cargo/api/v1/crates/new', payload: body, headers: { authorization: app.adminToken } })).statusCode).toBe(200);
+        cksums.push(sha256Hex(crate));
+      }
+      expect((await verifyRegistry(app.registry)).problems).toEqual([]);
+      const key = (sha: string) => `${target.prefix}/sha256/${sha.slice(0, 2)}/${sha}`;
+      await client.send(new sdk.PutObjectCommand({ Bucket: target.bucket, Key: key(cksums[0]), Body: Buffer.from('not the crate') }));
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: target.bucket, Key: key(cksums[1]) }));
+      const { problems } = await verifyRegistry(app.registry);
+      expect(problems).toContain(`cargo: .crate of s3_one@1.0.0 needs blob ${cksums[0]}, which is corrupt: its 13 bytes hash to ${sha256Hex(Buffer.from('not the crate'))}`);
+      expect(problems).toContain(`cargo: .crate of s3_two@1.0.0 needs blob ${cksums[1]}, which is missing from the blob store`);
+    } finally {
+      client.destroy();
+      await app.stop();
+      await s3.stop();
+    }
+  }, 60_000);
 });
