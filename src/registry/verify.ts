@@ -48,9 +48,10 @@ export async function verifyRegistry(registry: Registry, progress: VerifyProgres
   const report: VerifyReport = { checked: [], problems: [] };
   const rows = await registry.db.selectFrom('blobs').select(['sha256', 'size']).orderBy('sha256').execute();
   const states = new Map<string, BlobState>();
+  const sizes = new Map(rows.map((r) => [r.sha256, Number(r.size)]));
   let done = 0;
   for (const row of rows) {
-    const state = await rehashBlob(registry.blobs, row.sha256, row.size);
+    const state = await rehashBlob(registry.blobs, row.sha256, Number(row.size));
     states.set(row.sha256, state);
     if (!state.ok) report.problems.push(`blob ${row.sha256} ${state.reason}; restore it from a backup, or republish what references it`);
     progress('blobs', ++done, rows.length);
@@ -74,6 +75,7 @@ export async function verifyRegistry(registry: Registry, progress: VerifyProgres
         if (!state.ok) report.problems.push(`blob ${ref.sha256} ${state.reason}`);
       }
       if (!state.ok) report.problems.push(`${repo.name}: ${ref.what} needs blob ${ref.sha256}, which ${state.reason}`);
+      else if (sizes.has(ref.sha256) && sizes.get(ref.sha256) !== Number(ref.size)) report.problems.push(`${repo.name}: ${ref.what} records ${ref.size} bytes for blob ${ref.sha256}, which has ${sizes.get(ref.sha256)}`);
     }
     report.checked.push({ what: `${repo.name}: blob references`, count: found.references.length });
     progress(`repo ${repo.name}`, 1, 1);

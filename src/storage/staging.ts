@@ -98,11 +98,15 @@ export async function removeStaleStaging(stale: StaleStaging): Promise<number> {
  * what dead processes left, so a restart after kill -9 starts clean.
  */
 export class StagingDir {
+  /** Open stores per directory: several registries in one process (tests, nodes) share one. */
+  private static readonly users = new Map<string, number>();
   readonly path: string;
   private ready: Promise<void> | null = null;
+  private closed = false;
 
   constructor(readonly tmpDir: string) {
     this.path = path.join(tmpDir, ownStagingName());
+    StagingDir.users.set(this.path, (StagingDir.users.get(this.path) ?? 0) + 1);
   }
 
   /** Removes dead processes' staging now (called when a store opens). */
@@ -124,8 +128,16 @@ export class StagingDir {
     return this.path;
   }
 
-  /** Removes this process's directory at a clean shutdown (nothing is staged by then). */
+  /** Removes this process's directory at a clean shutdown (nothing is staged by then), once its last user closes. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const left = (StagingDir.users.get(this.path) ?? 1) - 1;
+    if (left > 0) {
+      StagingDir.users.set(this.path, left);
+      return;
+    }
+    StagingDir.users.delete(this.path);
     await fsp.rm(this.path, { recursive: true, force: true });
   }
 }
