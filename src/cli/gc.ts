@@ -18,7 +18,7 @@ function parseGrace(text: string): number {
 export function gcCommand(program: Command): void {
   withStorageOptions(program.command('gc').description('delete blobs nothing references (older than --grace) and temporary files of processes that are gone'))
     .option('--dry-run', 'only report what would be deleted')
-    .option('--grace <duration>', 'keep unreferenced blobs younger than this (default 1h); "0" only when no publish is running, e.g. after a crash', '1h')
+    .option('--grace <duration>', 'keep unreferenced blobs younger than this; "0" only while nothing publishes, e.g. right after a crash', '1h')
     .action(async (flags: StorageFlags & { dryRun?: boolean; grace: string }) => {
       const graceMs = parseGrace(flags.grace);
       await withRegistry(flags, async (registry) => {
