@@ -1,14 +1,12 @@
-import { spawn, execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, larder } from './support/cli.js';
 import { freePort } from './support/net.js';
 import { tempDir } from './support/tmp.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/larder.js');
 const cleanups: Array<() => void> = [];
 afterEach(() => {
   while (cleanups.length) cleanups.pop()!();
@@ -18,17 +16,6 @@ function workdir(): string {
   const d = tempDir('larder-cli-');
   cleanups.push(d.remove);
   return d.path;
-}
-
-/** Runs `larder …` as a user would; resolves with exit code and output instead of throwing. */
-async function larder(cwd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env, LARDER_CONFIG: '' } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
 }
 
 function get(url: string, ca: Buffer): Promise<{ status: number; body: string }> {

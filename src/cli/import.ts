@@ -3,13 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { importBazelTree } from '../formats/bazel/import.js';
 import { importJuliaRegistry } from '../formats/julia/import.js';
 import type { Registry } from '../registry/registry.js';
 import type { Repo } from '../registry/repos.js';
 import { withRegistry, withStorageOptions, type StorageFlags } from './context.js';
+import { progressBar } from './progress.js';
 
 /** The hosted repo of a format to import into: the one named, or the only one configured. */
 function targetRepo(registry: Registry, format: string, name: string | undefined): Repo {
@@ -20,22 +20,6 @@ function targetRepo(registry: Registry, format: string, name: string | undefined
   }
   if (repo.format !== format || repo.kind !== 'hosted') throw new Error(`repository "${repo.name}" is a ${repo.format} ${repo.kind} repository, not a hosted ${format} one`);
   return repo;
-}
-
-/** A progress bar on stderr (drawn only on a terminal) that starts on the first update. */
-function progressBar(): { update(done: number, total: number): void; stop(): void } {
-  const bar = new cliProgress.SingleBar({ format: 'importing {bar} {value}/{total} files', stream: process.stderr }, cliProgress.Presets.shades_classic);
-  let started = false;
-  return {
-    update(done, total) {
-      if (!started) bar.start(total, done);
-      started = true;
-      bar.update(done);
-    },
-    stop() {
-      if (started) bar.stop();
-    },
-  };
 }
 
 /** A local directory as is; a git URL shallow-cloned into a temporary directory first. */
@@ -58,7 +42,7 @@ function importCommand(parent: Command, format: string, description: string, run
       try {
         await withRegistry(flags, async (registry) => {
           const repo = targetRepo(registry, format, flags.repo);
-          const bar = progressBar();
+          const bar = progressBar('importing {bar} {value}/{total} files');
           const summary = await run(registry, repo, dir, bar.update);
           bar.stop();
           process.stdout.write(`${summary}\n`);

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { LarderError } from '../core/errors.js';
+import { backupCommands } from './backup.js';
 import { bazelCommands } from './bazel.js';
 import { gcCommand } from './gc.js';
 import { importCommands } from './import.js';
@@ -9,6 +10,7 @@ import { repoCommands } from './repos.js';
 import { serveCommand } from './serve.js';
 import { tokenCommands } from './tokens.js';
 import { userCommands } from './users.js';
+import { verifyCommand } from './verify.js';
 
 /** The `larder` program. */
 export function buildProgram(): Command {
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
   repoCommands(program);
   importCommands(program);
   gcCommand(program);
+  verifyCommand(program);
+  backupCommands(program);
   bazelCommands(program);
   juliaCommands(program);
   return program;

@@ -42,6 +42,10 @@ export const ErrorCatalogue = {
   UNAVAILABLE: 503,
   // Outbound: a URL a request names that the server will not fetch ([outbound] in larder.toml)
   URL_NOT_ALLOWED: 400,
+  // Operations (backup, restore)
+  TARGET_NOT_EMPTY: 409,
+  BACKUP_INVALID: 400,
+  NOT_SUPPORTED: 501,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

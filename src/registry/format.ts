@@ -33,6 +33,23 @@ export interface FastIndexRoute {
   cacheControl: string;
 }
 
+/** A blob a repo's rows reference: `larder verify` checks it against the re-hashed store. */
+export interface BlobReference {
+  sha256: string;
+  size: number;
+  /** What refers to it, as a user names it: `crate foo@1.0.0`. */
+  what: string;
+}
+
+/** What a format's `verify` found in one repo. */
+export interface RepoVerification {
+  /** Counts of what was checked, for the summary: `{ 'index files': 12 }`. */
+  checked: Record<string, number>;
+  /** One line per problem, naming the document or package and what to do. */
+  problems: string[];
+  references: BlobReference[];
+}
+
 /** The one interface through which a format plugs into Larder. */
 export interface FormatPlugin {
   format: Format;
@@ -47,4 +64,9 @@ export interface FormatPlugin {
   initRepo?(registry: Registry, repo: Repo): Promise<void>;
   /** Cached documents of this repo that need no route logic (public reads), if any. */
   fastIndex?(repo: Repo): FastIndexRoute | null;
+  /**
+   * Checks a repo's index documents against its rows (`larder verify`): each document equals what
+   * the rows say it should be, and every blob it relies on is listed in `references`.
+   */
+  verify?(registry: Registry, repo: Repo): Promise<RepoVerification>;
 }

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simplePublishBody } from '../../test/support/cargo.js';
 import { openTestApp, type TestApp } from '../../test/support/larder.js';
+import { ownStagingName } from '../storage/staging.js';
 import { collectGarbage } from './gc.js';
 
 let larder: TestApp;
@@ -34,5 +35,19 @@ describe('larder gc', () => {
     expect(await larder.registry.blobs.has(orphan.sha256)).toBe(false);
     const download = await larder.app.inject({ method: 'GET', url: '/cargo/api/v1/crates/kept_crate/1.0.0/download' });
     expect(download.statusCode).toBe(200);
+  });
+
+  it('with --grace 0 removes what dead processes staged, never a live process\'s staging', async () => {
+    const tmp = path.join(larder.data, 'blobs', 'tmp');
+    // A process killed mid-upload: same host, a pid that is not running.
+    const dead = path.join(tmp, ownStagingName().replace(`.${process.pid}.`, '.2147483646.'));
+    fs.mkdirSync(dead, { recursive: true });
+    for (const n of ['a', 'b', 'c']) fs.writeFileSync(path.join(dead, n), 'half an upload');
+    const live = await larder.registry.blobs.stage(Readable.from([Buffer.from('in flight')]));
+    const r = await collectGarbage(larder.registry, { graceMs: 0 });
+    expect(r.tmpRemoved).toBe(3);
+    expect(fs.existsSync(dead)).toBe(false);
+    await live.commit();
+    expect(await larder.registry.blobs.has(live.sha256)).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import path from 'node:path';
+import { findStaleStaging, removeStaleStaging } from '../storage/staging.js';
 import type { Registry } from './registry.js';
 
 export interface GcResult {
@@ -29,12 +29,8 @@ export async function collectGarbage(registry: Registry, opts: { dryRun?: boolea
     if (!opts.dryRun) await registry.blobs.delete(sha);
     result.removed.push(sha);
   }
-  const tmp = path.join(registry.config.data, 'blobs', 'tmp');
-  for (const name of fs.existsSync(tmp) ? fs.readdirSync(tmp) : []) {
-    const file = path.join(tmp, name);
-    if (now - fs.statSync(file).mtimeMs < grace) continue;
-    if (!opts.dryRun) fs.rmSync(file, { force: true });
-    result.tmpRemoved++;
-  }
+  // A running process's staging directory is never touched, whatever the grace: its uploads are live.
+  const stale = await findStaleStaging(path.join(registry.config.data, 'blobs', 'tmp'), { looseAgeMs: grace, now });
+  result.tmpRemoved = opts.dryRun ? stale.files + stale.looseFiles.length : await removeStaleStaging(stale);
   return result;
 }

@@ -47,6 +47,8 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
       ? await listenForIndexChanges(config.database.url, (repoId, p) => docs.invalidate(repoId, p), () => docs.clear())
       : null;
     const blobs = config.blobs === 'fs' ? new FsBlobStore(path.join(config.data, 'blobs')) : await S3BlobStore.open(parseS3Url(config.blobs), path.join(config.data, 'blobs', 'tmp'));
+    // What a killed process was staging will never be committed by anyone.
+    await blobs.reapStaging();
     const auth = new Auth(handle.db);
     await auth.ensureAdminUser();
     const outbound = new OutboundClient(config.outbound);
@@ -64,6 +66,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
       close: async () => {
         await outbound.close();
         await listener?.close();
+        await blobs.close();
         await handle.close();
       },
     };

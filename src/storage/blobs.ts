@@ -34,6 +34,10 @@ export interface BlobStore {
   delete(sha256: string): Promise<void>;
   /** Every stored blob with its write time, for garbage collection and consistency checks. */
   list(): AsyncIterable<{ sha256: string; modifiedAt: number }>;
+  /** Removes staging files of processes that died (kill -9) before committing; returns how many. */
+  reapStaging(): Promise<number>;
+  /** Removes this process's staging directory at a clean shutdown. */
+  close(): Promise<void>;
 }
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;

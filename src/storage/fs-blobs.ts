@@ -7,17 +7,27 @@ import { pipeline } from 'node:stream/promises';
 import { LarderError } from '../core/errors.js';
 import { formatSize } from '../core/units.js';
 import { SHA256_HEX, type BlobHandle, type BlobStore, type StagedBlob } from './blobs.js';
+import { StagingDir } from './staging.js';
 
-/** Blobs as files under `root/sha256/ab/cd/<digest>`, staged in `root/tmp`. */
+/** Blobs as files under `root/sha256/ab/cd/<digest>`, staged in this process's directory under `root/tmp`. */
 export class FsBlobStore implements BlobStore {
-  private readonly tmpDir: string;
+  private readonly staging: StagingDir;
   private readonly objDir: string;
 
   constructor(readonly root: string) {
-    this.tmpDir = path.join(root, 'tmp');
+    const tmpDir = path.join(root, 'tmp');
     this.objDir = path.join(root, 'sha256');
-    fs.mkdirSync(this.tmpDir, { recursive: true });
+    fs.mkdirSync(tmpDir, { recursive: true });
     fs.mkdirSync(this.objDir, { recursive: true });
+    this.staging = new StagingDir(tmpDir);
+  }
+
+  reapStaging(): Promise<number> {
+    return this.staging.reap();
+  }
+
+  close(): Promise<void> {
+    return this.staging.close();
   }
 
   private pathOf(sha256: string): string {
@@ -26,7 +36,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   async stage(source: Readable, opts: { maxSize?: number } = {}): Promise<StagedBlob> {
-    const { tmp, sha256, size } = await stageToFile(this.tmpDir, source, opts.maxSize);
+    const { tmp, sha256, size } = await stageToFile(await this.staging.dir(), source, opts.maxSize);
     return this.staged(tmp, sha256, size);
   }
 
@@ -49,6 +59,22 @@ export class FsBlobStore implements BlobStore {
         done = true;
       },
     };
+  }
+
+  /** The file holding a blob (it may not exist): backup hard-links it instead of copying. */
+  fileOf(sha256: string): string {
+    return this.pathOf(sha256);
+  }
+
+  /**
+   * Stores an existing file under its digest by hard link (a copy across filesystems), for
+   * restore; the caller vouches for the digest (`larder verify` re-hashes afterwards).
+   */
+  async adopt(file: string, sha256: string): Promise<void> {
+    const dest = this.pathOf(sha256);
+    if (fs.existsSync(dest)) return;
+    await fsp.mkdir(path.dirname(dest), { recursive: true });
+    await linkOrCopy(file, dest);
   }
 
   async open(sha256: string): Promise<BlobHandle | null> {
@@ -82,6 +108,19 @@ export class FsBlobStore implements BlobStore {
         }
       }
     }
+  }
+}
+
+/** A hard link where the filesystem allows one (same device), else a copy. */
+export async function linkOrCopy(from: string, to: string): Promise<'linked' | 'copied'> {
+  try {
+    await fsp.link(from, to);
+    return 'linked';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
+    await fsp.copyFile(from, to);
+    return 'copied';
   }
 }
 

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SHA256_HEX, type BlobHandle, type BlobStore, type StagedBlob } from './blobs.js';
 import { stageToFile } from './fs-blobs.js';
+import { StagingDir } from './staging.js';
 
 type S3 = typeof import('@aws-sdk/client-s3');
 
@@ -40,8 +41,17 @@ export class S3BlobStore implements BlobStore {
     private readonly sdk: S3,
     private readonly client: S3Client,
     private readonly target: S3Target,
-    private readonly tmpDir: string,
+    private readonly staging: StagingDir,
   ) {}
+
+  reapStaging(): Promise<number> {
+    return this.staging.reap();
+  }
+
+  async close(): Promise<void> {
+    await this.staging.close();
+    this.client.destroy();
+  }
 
   /** Loads the AWS SDK only when S3 is configured (it is large, and warns on load). */
   static async open(target: S3Target, tmpDir: string): Promise<S3BlobStore> {
@@ -53,7 +63,7 @@ export class S3BlobStore implements BlobStore {
       region: target.region, endpoint: target.endpoint, forcePathStyle: target.pathStyle,
       requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
     });
-    return new S3BlobStore(sdk, client, target, tmpDir);
+    return new S3BlobStore(sdk, client, target, new StagingDir(tmpDir));
   }
 
   private key(sha256: string): string {
@@ -62,7 +72,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async stage(source: Readable, opts: { maxSize?: number } = {}): Promise<StagedBlob> {
-    const { tmp, sha256, size } = await stageToFile(this.tmpDir, source, opts.maxSize);
+    const { tmp, sha256, size } = await stageToFile(await this.staging.dir(), source, opts.maxSize);
     let done = false;
     return {
       sha256,

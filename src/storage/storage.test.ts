@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import { Auth } from '../registry/auth.js';
 import { IndexDocs } from '../registry/index-docs.js';
 import { inTransaction } from '../registry/tx.js';
 import { startPostgres, type TestPostgres } from '../../test/support/postgres.js';
-import { tempDir } from '../../test/support/tmp.js';
+import { snapshotFiles, tempDir } from '../../test/support/tmp.js';
 import { isUniqueViolation, openDatabase, type DatabaseHandle, type DatabaseTarget } from './db.js';
 import { FsBlobStore } from './fs-blobs.js';
 
@@ -112,7 +111,7 @@ describe('filesystem blob store', () => {
     const chunks: Buffer[] = [];
     for await (const c of handle!.stream()) chunks.push(c as Buffer);
     expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
-    expect(fs.readdirSync(path.join(d.path, 'tmp'))).toEqual([]);
+    expect(snapshotFiles(path.join(d.path, 'tmp'))).toEqual({});
     const listed: string[] = [];
     for await (const s of store.list()) listed.push(s.sha256);
     expect(listed).toEqual([staged.sha256]);
@@ -123,10 +122,10 @@ describe('filesystem blob store', () => {
     dirs.push(d);
     const store = new FsBlobStore(d.path);
     await expect(store.stage(Readable.from([Buffer.alloc(2048)]), { maxSize: 1024 })).rejects.toMatchObject({ code: 'BODY_TOO_LARGE' });
-    expect(fs.readdirSync(path.join(d.path, 'tmp'))).toEqual([]);
+    expect(snapshotFiles(path.join(d.path, 'tmp'))).toEqual({});
     const discarded = await store.stage(Readable.from([Buffer.from('x')]));
     await discarded.discard();
     expect(await store.has(discarded.sha256)).toBe(false);
-    expect(fs.readdirSync(path.join(d.path, 'tmp'))).toEqual([]);
+    expect(snapshotFiles(path.join(d.path, 'tmp'))).toEqual({});
   });
 });

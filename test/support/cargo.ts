@@ -4,7 +4,6 @@
  * tests (storage snapshots for "nothing changed" assertions).
  */
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
 import type { LightMyRequestResponse } from 'fastify';
@@ -140,7 +139,7 @@ export async function storageState(registry: Registry, data: string): Promise<St
   rows.index_docs = docs.length;
   const blobs = path.join(data, 'blobs');
   const tmp = path.join(blobs, 'tmp');
-  return { rows, blobFiles: snapshotFiles(blobs), tmpFiles: fs.existsSync(tmp) ? fs.readdirSync(tmp) : [], indexDocs: docs };
+  return { rows, blobFiles: snapshotFiles(blobs), tmpFiles: Object.keys(snapshotFiles(tmp)), indexDocs: docs };
 }
 
 /**

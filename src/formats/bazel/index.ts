@@ -3,6 +3,7 @@ import { bazelClientSnippet, bazelRegistryUrl } from './client-setup.js';
 import { bazelMigrations } from './migrations.js';
 import { ensureRegistryJson } from './registry-json.js';
 import { bazelRoutes } from './routes.js';
+import { verifyBazelRepo } from './verify.js';
 
 /** Bazel: a Bzlmod index registry served as static files. */
 export const bazelFormat: FormatPlugin = {
@@ -10,6 +11,7 @@ export const bazelFormat: FormatPlugin = {
   kinds: ['hosted'],
   migrations: bazelMigrations,
   routes: bazelRoutes,
+  verify: verifyBazelRepo,
   initRepo: (registry, repo) => (repo.kind === 'hosted' ? ensureRegistryJson(registry, repo) : Promise.resolve()),
   clientSetup(repo, baseUrl, opts) {
     const url = bazelRegistryUrl(baseUrl, repo);

@@ -4,6 +4,7 @@ import { cargoMigrations } from './migrations.js';
 import { crateNameFromIndexPath } from './names.js';
 import { cargoRoutes, INDEX_CACHE_CONTROL, INDEX_CONTENT_TYPE } from './routes.js';
 import { cargoUrls } from './urls.js';
+import { verifyCargoRepo } from './verify.js';
 
 /** Cargo: a sparse index, `.crate` downloads and the crates.io Web API. */
 export const cargoFormat: FormatPlugin = {
@@ -11,6 +12,7 @@ export const cargoFormat: FormatPlugin = {
   kinds: ['hosted'],
   migrations: cargoMigrations,
   routes: cargoRoutes,
+  verify: verifyCargoRepo,
   fastIndex(repo) {
     if (repo.visibility !== 'public' || repo.kind !== 'hosted') return null;
     return {

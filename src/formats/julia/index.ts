@@ -1,6 +1,7 @@
 import type { FormatPlugin } from '../../registry/format.js';
 import { juliaMigrations } from './migrations.js';
 import { juliaRoutes } from './routes.js';
+import { verifyJuliaRepo } from './verify.js';
 
 /** Julia: hosted registries served by the Pkg server protocol. */
 export const juliaFormat: FormatPlugin = {
@@ -8,6 +9,7 @@ export const juliaFormat: FormatPlugin = {
   kinds: ['hosted'],
   migrations: juliaMigrations,
   routes: juliaRoutes,
+  verify: verifyJuliaRepo,
   clientSetup(repo, baseUrl, opts) {
     const url = `${baseUrl.replace(/\/+$/, '')}/${repo.name}`;
     const lines = [

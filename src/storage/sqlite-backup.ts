@@ -1,0 +1,25 @@
+import SqliteDatabase from 'better-sqlite3';
+
+/**
+ * SQLite's online backup of `from` into the new file `to`: a consistent snapshot taken page by
+ * page while other processes keep writing (better-sqlite3 `db.backup`).
+ */
+export async function backupSqliteFile(from: string, to: string): Promise<void> {
+  const source = new SqliteDatabase(from, { fileMustExist: true });
+  try {
+    source.pragma('busy_timeout = 5000');
+    await source.backup(to);
+  } finally {
+    source.close();
+  }
+}
+
+/** The `blobs` rows of a database file (a backup snapshot), without migrating or opening a registry. */
+export function blobRowsOf(file: string): Array<{ sha256: string; size: number }> {
+  const db = new SqliteDatabase(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('select sha256, size from blobs order by sha256').all() as Array<{ sha256: string; size: number }>;
+  } finally {
+    db.close();
+  }
+}
