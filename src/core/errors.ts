@@ -40,6 +40,8 @@ export const ErrorCatalogue = {
   CONFIG_INVALID: 500,
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  // Appended (codes are append-only)
+  TOKEN_TOO_WIDE: 403,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;
