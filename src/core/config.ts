@@ -9,7 +9,7 @@
  *   load.ts         loadConfig: precedence, defaults and the resolved result
  *   init-text.ts    the commented larder.toml that `larder init` writes
  */
-export type { ConfigOverrides, DatabaseConfig, Format, LarderConfig, RepoConfig, TlsConfig } from './config/types.js';
+export type { ConfigOverrides, DatabaseConfig, Format, LarderConfig, RepoConfig, TimeoutsConfig, TlsConfig } from './config/types.js';
 export { DEFAULT_REPOS } from './config/types.js';
 export { initConfigText } from './config/init-text.js';
 export { locateKeys } from './config/key-lines.js';

@@ -42,6 +42,7 @@ export const ErrorCatalogue = {
   UNAVAILABLE: 503,
   // Appended (codes are append-only)
   TOKEN_TOO_WIDE: 403,
+  REQUEST_TIMEOUT: 408,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

@@ -19,6 +19,8 @@ export interface TestLarderOptions {
   tls?: boolean;
   repos?: RepoConfig[];
   limits?: Partial<Record<'maxCrateSize' | 'maxUnpackedSize' | 'maxArchiveEntries' | 'maxMetadataSize' | 'maxArchiveSize', number>>;
+  /** Milliseconds; the rest keep their defaults. */
+  timeouts?: Partial<import('../../src/core/config.js').TimeoutsConfig>;
 }
 
 export const TEST_ADMIN_TOKEN = 'larder_test-admin-token-0123456789';
@@ -34,6 +36,7 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
   if (opts.repos) config.repos = opts.repos;
   if (opts.blobs) config.blobs = opts.blobs;
   Object.assign(config.limits, opts.limits ?? {});
+  Object.assign(config.timeouts, opts.timeouts ?? {});
   const running = await startLarder(config, { formats: FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN });
   return {
     ...running,

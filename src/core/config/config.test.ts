@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       tls: { mode: 'off' },
       limits: { maxCrateSize: 10 * MiB, maxUnpackedSize: 512 * MiB, maxArchiveEntries: 20000, maxMetadataSize: MiB, maxArchiveSize: 100 * MiB },
       repos: DEFAULT_REPOS,
+      timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000 },
       file: null,
     });
   });
@@ -98,6 +99,7 @@ describe('loadConfig', () => {
         { name: 'crates-io', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: 'https://index.crates.io/' },
         { name: 'all', format: 'cargo', kind: 'group', visibility: 'public', members: ['internal', 'crates-io'] },
       ],
+      timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000 },
       file: join(dir, 'larder.toml'),
     });
   });
@@ -323,5 +325,18 @@ describe('blobs', () => {
     expect(load(['blobs = "s3://larder-blobs/prod?endpoint=http://127.0.0.1:9000&path_style=true"']).blobs).toBe('s3://larder-blobs/prod?endpoint=http://127.0.0.1:9000&path_style=true');
     expect(load(null, { LARDER_BLOBS: 's3://bucket-x' }).blobs).toBe('s3://bucket-x');
     expect(failure(['blobs = "ftp://x"'])).toMatch(/^larder\.toml:1: blobs: expected "fs"/);
+  });
+});
+
+describe('[timeouts]', () => {
+  it('reads durations and seconds, 0 turning one off, keeping the other defaults', () => {
+    const config = load(['[timeouts]', 'idle = "2m"', 'body_idle = 10', 'request = 0']);
+    expect(config.timeouts).toEqual({ idleMs: 120_000, headersMs: 30_000, bodyIdleMs: 10_000, requestMs: 0 });
+  });
+
+  it('says which key is wrong and what it expects', () => {
+    expect(failure(['[timeouts]', 'body_idle = "soon"'])).toMatch(/^larder\.toml:2: timeouts\.body_idle: invalid duration "soon": expected a number with a unit/);
+    expect(failure(['[timeouts]', 'idle = -1'])).toMatch(/^larder\.toml:2: timeouts\.idle: expected a duration such as "30s"/);
+    expect(failure(['[timeouts]', 'body_idel = "1m"'])).toBe('larder.toml:2: unknown key "timeouts.body_idel" (did you mean "body_idle"?)');
   });
 });

@@ -3,7 +3,7 @@
  * Parsers throw an Error whose message says what was expected; `via` turns that into a zod issue.
  */
 import { z } from 'zod';
-import { parseSize } from '../units.js';
+import { parseDuration, parseSize } from '../units.js';
 
 const FORMATS = ['cargo', 'bazel', 'julia', 'moonbit', 'brioche'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -109,6 +109,19 @@ const LimitsSchema = z.strictObject({
   max_metadata_size: size,
   max_archive_size: size,
 }).partial();
+// A duration ("30s", "5m", "1h30m") or a number of seconds; 0 turns the timeout off.
+const timeout = z.unknown().transform(via((v) => {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v * 1000);
+  if (v === '0') return 0;
+  if (typeof v !== 'string') throw new Error(`expected a duration such as "30s" or "5m" (or 0 for none), got ${show(v)}`);
+  return parseDuration(v);
+}));
+const TimeoutsSchema = z.strictObject({
+  idle: timeout,
+  headers: timeout,
+  body_idle: timeout,
+  request: timeout,
+}).partial();
 export const SettingsSchema = z.strictObject({
   listen: z.string().transform(via(parseListen)),
   data: z.string().transform(via(nonEmpty)),
@@ -120,6 +133,7 @@ export const SettingsSchema = z.strictObject({
   tls: TlsSchema,
   limits: LimitsSchema,
   repos: z.array(RepoSchema),
+  timeouts: TimeoutsSchema,
 }).partial();
 
 /** What one source (file, environment, command line) sets. */
@@ -131,4 +145,5 @@ export const KNOWN_KEYS: Record<string, string[]> = {
   tls: Object.keys(TlsSchema.shape),
   limits: Object.keys(LimitsSchema.shape),
   repos: Object.keys(RepoSchema.shape),
+  timeouts: Object.keys(TimeoutsSchema.shape),
 };
