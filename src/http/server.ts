@@ -54,7 +54,11 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
       handler(req, res);
     };
     if (!opts.tls) return http.createServer(http1ServerOptions(timeouts), listener);
-    const server = http2.createSecureServer({ allowHTTP1: true, key: opts.tls.key, cert: opts.tls.cert }, listener as never);
+    const server = http2.createSecureServer(
+      // A TLS handshake that never finishes is cut like headers that never arrive.
+      { allowHTTP1: true, key: opts.tls.key, cert: opts.tls.cert, ...(timeouts.headersMs > 0 ? { handshakeTimeout: timeouts.headersMs } : {}) },
+      listener as never,
+    );
     applyHttp1Timeouts(server, timeouts);
     answerHttp2Streams(server, answer);
     guardHttp2Sessions(server, timeouts);

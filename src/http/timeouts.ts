@@ -38,6 +38,14 @@ export function guardHttp2Sessions(server: Http2SecureServer, t: TimeoutsConfig)
   server.prependListener('stream', (stream: ServerHttp2Stream, _headers: unknown, flags: number) => {
     if (!(flags & NGHTTP2_FLAG_END_STREAM)) withBody.add(stream);
   });
+  // Fastify calls this on close (it does so only for servers it makes itself): without it a
+  // client's open session would hold shutdown up until the idle timeout.
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  Object.assign(server, { closeHttp2Sessions: () => sessions.forEach((s) => !s.closed && s.close()) });
   if (t.idleMs <= 0) return;
   server.on('session', (session: ServerHttp2Session) => {
     let open = 0;
