@@ -58,6 +58,16 @@ export function watchSqliteChanges(
   let lastPrune = 0;
   let closed = false;
 
+  const tryPrune = () => {
+    lastPrune = Date.now();
+    try {
+      prune.run(Date.now() - keepMs);
+    } catch {
+      // Busy: another process is writing; prune next time.
+    }
+  };
+  tryPrune();
+
   const poll = () => {
     if (closed) return;
     try {
@@ -74,14 +84,7 @@ export function watchSqliteChanges(
       }
       for (const r of rows) if (r.origin !== origin) onChange(r.repo_id, r.path);
       lastSeq = rows[rows.length - 1]!.id;
-      if (Date.now() - lastPrune > 60_000) {
-        lastPrune = Date.now();
-        try {
-          prune.run(Date.now() - keepMs);
-        } catch {
-          // Busy: another process is writing; prune next time.
-        }
-      }
+      if (Date.now() - lastPrune > 60_000) tryPrune();
     } catch (err) {
       // Unsure what changed: forget everything rather than serve something stale.
       log('could not read index changes from the database; cleared the index cache', err);
