@@ -102,6 +102,15 @@ describe('tokens', () => {
     expect(bobs.body.tokens.every((x: { user: string }) => x.user === 'bob')).toBe(true);
   });
 
+  it('keeps an admin token limited to a repository from minting an unlimited one', async () => {
+    const limitedAdmin = (await t.registry.auth.createToken({ login: 'admin', scopes: ['admin'], repoPattern: 'cargo' })).token;
+    const before = await tokenCount();
+    const refused = await call('POST', '/-/api/tokens', limitedAdmin, { user: 'bob', scopes: ['admin'] });
+    expect(refused).toMatchObject({ status: 403, body: { error: { code: 'TOKEN_TOO_WIDE' } } });
+    expect(await tokenCount()).toBe(before);
+    expect((await call('POST', '/-/api/tokens', limitedAdmin, { user: 'bob', scopes: ['publish'], repo: 'cargo' })).status).toBe(201);
+  });
+
   it("refuses a non-admin listing another user's tokens", async () => {
     expect(await call('GET', '/-/api/tokens?user=bob', aliceToken)).toMatchObject({ status: 403, body: { error: { code: 'SCOPE_MISSING' } } });
   });

@@ -24,12 +24,11 @@ export function reachOfRow(row: TokenRow): TokenReach {
 /**
  * Refuses (TOKEN_TOO_WIDE) when `wanted` could do anything `holder` cannot: more scopes, wider
  * repo or package patterns, or a later expiry. Keeps a leaked narrow token from minting a wider one.
- * An admin-scoped holder may do anything.
+ * An admin-scoped holder has every scope, but its patterns and expiry still bound what it makes.
  */
 export function requireWithin(holder: TokenReach, wanted: TokenReach, what = 'a token'): void {
-  if (holder.scopes.includes('admin')) return;
   // Any token may read, so `read` is within every token.
-  const extra = wanted.scopes.filter((s) => s !== 'read' && !holder.scopes.includes(s));
+  const extra = holder.scopes.includes('admin') ? [] : wanted.scopes.filter((s) => s !== 'read' && !holder.scopes.includes(s));
   if (extra.length) fail('TOKEN_TOO_WIDE', `${what} may not have the scope(s) ${extra.join(', ')}: this token has only ${holder.scopes.join(', ')}`);
   for (const [label, mine, theirs] of [
     ['repositories', holder.repoPattern, wanted.repoPattern],
