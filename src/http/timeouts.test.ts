@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex, simplePublishBody } from '../../test/support/cargo.js';
 import { startTestLarder, type TestLarder } from '../../test/support/larder.js';
@@ -156,6 +157,19 @@ describe('HTTP/1.1', () => {
     });
   }
 
+  it('answers a stalled upload 408 on the TLS server too (ALPN http/1.1)', async () => {
+    const got = await within(new Promise<{ status: number; body: string } | { error: string }>((resolve) => {
+      const req = https.request(`${h2.url}/-/api/tokens`, { method: 'POST', ca, agent: false, headers: { authorization: `Bearer ${h2.adminToken}`, 'content-type': 'application/json', 'content-length': 1_000_000 } }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', (err) => resolve({ error: err.message }));
+      req.write(Buffer.alloc(64 * 1024, ' '));
+    }));
+    expect(got).toMatchObject({ status: 408 });
+  });
+
   it('answers a stalled upload 408', async () => {
     const got = await within(h1Request((req) => void req.write(Buffer.alloc(64 * 1024, ' ')), { 'content-length': 1_000_000 }));
     expect(got).toMatchObject({ status: 408 });
@@ -171,5 +185,38 @@ describe('HTTP/1.1', () => {
       req.end(tokenJson);
     }, { 'transfer-encoding': 'chunked' });
     expect(got).toMatchObject({ status: 201 });
+  });
+});
+
+describe('HTTP/2 request deadline', () => {
+  let short: TestLarder;
+  beforeAll(async () => {
+    short = await startTestLarder({ tls: true, timeouts: { ...TIMEOUTS, requestMs: 1500 } });
+  });
+  afterAll(async () => {
+    await short?.stop();
+  });
+
+  it('answers 408 when an upload that keeps trickling is not complete within timeouts.request', async () => {
+    const session = http2.connect(short.url, { ca: fs.readFileSync(short.caCertPath!) });
+    session.on('error', () => {});
+    let sending = true;
+    try {
+      const got = await within(h2Request(
+        session,
+        { ':method': 'POST', ':path': '/-/api/tokens', authorization: `Bearer ${short.adminToken}`, 'content-type': 'application/json' },
+        async (req) => {
+          while (sending && !req.destroyed) {
+            req.write(' ');
+            await sleep(200);
+          }
+        },
+      ));
+      expect(got).toMatchObject({ status: 408 });
+      expect(JSON.parse((got as H2Answer).body.toString()).error.message).toContain('timeouts.request');
+    } finally {
+      sending = false;
+      session.destroy();
+    }
   });
 });
