@@ -10,7 +10,7 @@
  *   outbound.ts     the [outbound] table: address allowances, CA file, timeouts
  *   init-text.ts    the commented larder.toml that `larder init` writes
  */
-export type { ConfigOverrides, DatabaseConfig, Format, LarderConfig, OutboundConfig, RepoConfig, TlsConfig } from './config/types.js';
+export type { ConfigOverrides, DatabaseConfig, Format, LarderConfig, OutboundConfig, RepoConfig, TimeoutsConfig, TlsConfig } from './config/types.js';
 export { DEFAULT_REPOS } from './config/types.js';
 export { initConfigText } from './config/init-text.js';
 export { locateKeys } from './config/key-lines.js';

@@ -46,6 +46,9 @@ export const ErrorCatalogue = {
   TARGET_NOT_EMPTY: 409,
   BACKUP_INVALID: 400,
   NOT_SUPPORTED: 501,
+  // Appended (codes are append-only)
+  TOKEN_TOO_WIDE: 403,
+  REQUEST_TIMEOUT: 408,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

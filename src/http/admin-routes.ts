@@ -2,9 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { publicBaseUrl } from '../registry/base-url.js';
 import type { Registry } from '../registry/registry.js';
+import { apiUsersRoutes } from './api-users.js';
 
 /** Larder's own routes: health, readiness, metrics, and the repository list. */
 export async function adminRoutes(app: FastifyInstance, { registry }: { registry: Registry }): Promise<void> {
+  await app.register(apiUsersRoutes, { registry });
   app.get('/-/healthz', async () => ({ status: 'ok' }));
 
   app.get('/-/readyz', async (_req, reply) => {

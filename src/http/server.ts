@@ -9,6 +9,7 @@ import { adminRoutes } from './admin-routes.js';
 import type { AccessLine } from './logger.js';
 import { observe, requestRecorder } from './observe.js';
 import { answerHttp1, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
+import { applyHttp1Timeouts, guardHttp2Sessions, guardRequestBody, http1ServerOptions } from './timeouts.js';
 
 export interface TlsMaterial {
   key: string;
@@ -44,14 +45,23 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
   const record = requestRecorder(registry, opts.accessLog ?? null);
   const fastRoutes = [...registry.repos.values()].flatMap((repo) => registry.formats.get(repo.format)?.fastIndex?.(repo) ?? []);
   const answer = fastIndexAnswerer(fastRoutes, registry.docs, record);
+  const timeouts = registry.config.timeouts;
   // Our own server, so cached index reads are answered before Fastify's router (http/fast-index.ts).
   const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
     const listener = (req: IncomingMessage, res: ServerResponse) => {
-      if (!answerHttp1(answer, req, res)) handler(req, res);
+      if (answerHttp1(answer, req, res)) return;
+      guardRequestBody(req, res, timeouts);
+      handler(req, res);
     };
-    if (!opts.tls) return http.createServer(listener);
-    const server = http2.createSecureServer({ allowHTTP1: true, key: opts.tls.key, cert: opts.tls.cert }, listener as never);
+    if (!opts.tls) return http.createServer(http1ServerOptions(timeouts), listener);
+    const server = http2.createSecureServer(
+      // A TLS handshake that never finishes is cut like headers that never arrive.
+      { allowHTTP1: true, key: opts.tls.key, cert: opts.tls.cert, ...(timeouts.headersMs > 0 ? { handshakeTimeout: timeouts.headersMs } : {}) },
+      listener as never,
+    );
+    applyHttp1Timeouts(server, timeouts);
     answerHttp2Streams(server, answer);
+    guardHttp2Sessions(server, timeouts);
     return server;
   };
   const app = (

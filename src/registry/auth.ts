@@ -105,6 +105,11 @@ export class Auth {
     return q.orderBy('tokens.id').execute();
   }
 
+  /** One token with its user's login, or undefined. */
+  async findToken(id: number): Promise<(TokenRow & { login: string }) | undefined> {
+    return this.db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id').selectAll('tokens').select('users.login').where('tokens.id', '=', id).executeTakeFirst();
+  }
+
   /** Revokes by id or by the prefix shown in `token list`. */
   async revokeToken(idOrPrefix: string): Promise<TokenRow> {
     const q = this.db.selectFrom('tokens').selectAll();

@@ -11,6 +11,7 @@ import { clusterPeers } from './cluster-peers.js';
 import { announceIndexChange, listenForIndexChanges, type IndexChangeListener } from './events.js';
 import { IndexDocs } from './index-docs.js';
 import { Metrics } from './metrics.js';
+import { logIndexChange, newOrigin, watchSqliteChanges, type SqliteChangeWatcher } from './sqlite-changes.js';
 import { syncRepos, type Repo } from './repos.js';
 
 /** The format-independent services every route and command works through. */
@@ -36,16 +37,21 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
     formats.flatMap((f) => f.migrations),
   );
   let listener: IndexChangeListener | null = null;
+  let watcher: SqliteChangeWatcher | null = null;
   try {
     const repos = await syncRepos(handle.db, config.repos);
     const shared = config.database.kind === 'postgres';
     // Sibling worker processes learn of changes through the primary (and answer before the write is acknowledged).
     const peers = clusterPeers((repoId, p) => docs.invalidate(repoId, p));
-    const docs: IndexDocs = new IndexDocs(handle.db, shared ? (uow, repoId, p) => announceIndexChange(uow.trx, repoId, p) : null, peers);
-    // Other nodes change index documents too; their commits reach this node's cache as notifications.
-    listener = config.database.kind === 'postgres'
-      ? await listenForIndexChanges(config.database.url, (repoId, p) => docs.invalidate(repoId, p), () => docs.clear())
-      : null;
+    const origin = newOrigin();
+    // Every change is announced inside its transaction: PostgreSQL NOTIFY, or a row in SQLite's index_changes.
+    const docs: IndexDocs = new IndexDocs(handle.db, shared ? (uow, repoId, p) => announceIndexChange(uow.trx, repoId, p) : (uow, repoId, p) => logIndexChange(uow.trx, origin, repoId, p), peers);
+    // Other nodes and processes change index documents too; their commits reach this process's cache.
+    if (config.database.kind === 'postgres') {
+      listener = await listenForIndexChanges(config.database.url, (repoId, p) => docs.invalidate(repoId, p), () => docs.clear());
+    } else if (config.database.path !== ':memory:') {
+      watcher = watchSqliteChanges(config.database.path, (repoId, p) => docs.invalidate(repoId, p), () => docs.clear(), { origin });
+    }
     const blobs = config.blobs === 'fs' ? new FsBlobStore(path.join(config.data, 'blobs')) : await S3BlobStore.open(parseS3Url(config.blobs), path.join(config.data, 'blobs', 'tmp'));
     // What a killed process was staging will never be committed by anyone.
     await blobs.reapStaging();
@@ -65,6 +71,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
       outbound,
       close: async () => {
         await outbound.close();
+        watcher?.close();
         await listener?.close();
         await blobs.close();
         await handle.close();
@@ -73,6 +80,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
     for (const repo of repos) await registry.formats.get(repo.format)?.initRepo?.(registry, repo);
     return registry;
   } catch (err) {
+    watcher?.close();
     await listener?.close();
     await handle.close();
     throw err;

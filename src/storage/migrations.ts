@@ -80,4 +80,18 @@ export const coreMigrations: DialectMigration[] = [
       await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
     },
   },
+  {
+    // Appended by IndexDocs.put/remove in the writing transaction; read by every other process on
+    // the same SQLite file, whose caches would otherwise serve what it changed forever.
+    name: '0002_index_changes',
+    async up(db: Kysely<unknown>, dialect: Dialect) {
+      await withId(db.schema.createTable('index_changes'), dialect)
+        .addColumn('repo_id', 'integer', notNull)
+        .addColumn('path', 'text', notNull)
+        .addColumn('at', millis, notNull)
+        .addColumn('origin', 'text', notNull)
+        .execute();
+      await db.schema.createIndex('index_changes_at').on('index_changes').column('at').execute();
+    },
+  },
 ];

@@ -61,6 +61,16 @@ export interface AuditLogTable {
   detail: string | null;
 }
 
+/** Which index documents a commit changed, for other processes on the same SQLite file (registry/sqlite-changes.ts). */
+export interface IndexChangesTable {
+  id: Generated<number>;
+  repo_id: number;
+  path: string;
+  at: Millis;
+  /** The writing process, which needs no reminder of its own changes. */
+  origin: string;
+}
+
 /** The tables every format shares; a format adds its own with `db.withTables<…>()`. */
 export interface Database {
   repos: ReposTable;
@@ -69,6 +79,7 @@ export interface Database {
   blobs: BlobsTable;
   index_docs: IndexDocsTable;
   audit_log: AuditLogTable;
+  index_changes: IndexChangesTable;
 }
 
 export type RepoRow = Selectable<ReposTable>;

@@ -21,6 +21,8 @@ export interface TestLarderOptions {
   limits?: Partial<Record<'maxCrateSize' | 'maxUnpackedSize' | 'maxArchiveEntries' | 'maxMetadataSize' | 'maxArchiveSize', number>>;
   /** [outbound] settings, e.g. `{ allowPrivate: ['127.0.0.1'] }` for fixtures served on loopback. */
   outbound?: Partial<OutboundConfig>;
+  /** Milliseconds; the rest keep their defaults. */
+  timeouts?: Partial<import('../../src/core/config.js').TimeoutsConfig>;
 }
 
 export const TEST_ADMIN_TOKEN = 'larder_test-admin-token-0123456789';
@@ -37,6 +39,7 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
   if (opts.blobs) config.blobs = opts.blobs;
   Object.assign(config.limits, opts.limits ?? {});
   Object.assign(config.outbound, opts.outbound ?? {});
+  Object.assign(config.timeouts, opts.timeouts ?? {});
   const running = await startLarder(config, { formats: FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN });
   return {
     ...running,

@@ -47,6 +47,7 @@ describe('loadConfig', () => {
       limits: { maxCrateSize: 10 * MiB, maxUnpackedSize: 512 * MiB, maxArchiveEntries: 20000, maxMetadataSize: MiB, maxArchiveSize: 100 * MiB },
       repos: DEFAULT_REPOS,
       outbound: { allowPrivate: [], caFile: null, gitAllowHttp: false, timeoutMs: 120_000 },
+      timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000 },
       file: null,
     });
   });
@@ -105,6 +106,7 @@ describe('loadConfig', () => {
         { name: 'all', format: 'cargo', kind: 'group', visibility: 'public', members: ['internal', 'crates-io'] },
       ],
       outbound: { allowPrivate: ['10.1.0.0/16', '127.0.0.1', 'git.internal.example'], caFile: join(dir, 'tls/internal-ca.pem'), gitAllowHttp: true, timeoutMs: 300_000 },
+      timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000 },
       file: join(dir, 'larder.toml'),
     });
   });
@@ -346,5 +348,18 @@ describe('outbound', () => {
     expect(failure(['[outbound]', 'timeout = "soon"'])).toMatch(/outbound\.timeout: invalid duration "soon"/);
     rmSync(join(dir, 'larder.toml'));
     expect(failure(null, { LARDER_OUTBOUND_ALLOW_PRIVATE: '10.0.0.0/40' })).toMatch(/^LARDER_OUTBOUND_ALLOW_PRIVATE: expected a CIDR range/);
+  });
+});
+
+describe('[timeouts]', () => {
+  it('reads durations and seconds, 0 turning one off, keeping the other defaults', () => {
+    const config = load(['[timeouts]', 'idle = "2m"', 'body_idle = 10', 'request = 0']);
+    expect(config.timeouts).toEqual({ idleMs: 120_000, headersMs: 30_000, bodyIdleMs: 10_000, requestMs: 0 });
+  });
+
+  it('says which key is wrong and what it expects', () => {
+    expect(failure(['[timeouts]', 'body_idle = "soon"'])).toMatch(/^larder\.toml:2: timeouts\.body_idle: invalid duration "soon": expected a number with a unit/);
+    expect(failure(['[timeouts]', 'idle = -1'])).toMatch(/^larder\.toml:2: timeouts\.idle: expected a duration such as "30s"/);
+    expect(failure(['[timeouts]', 'body_idel = "1m"'])).toBe('larder.toml:2: unknown key "timeouts.body_idel" (did you mean "body_idle"?)');
   });
 });

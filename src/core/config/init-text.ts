@@ -50,6 +50,18 @@ max_metadata_size = "1MiB"
 max_archive_size = "100MiB"
 
 ${OUTBOUND_INIT_TEXT}
+[timeouts]
+# How long a client may keep a connection or a request waiting: a duration ("30s", "5m") or
+# a number of seconds; 0 turns one off.
+# A connection with no request in flight (HTTP/1.1 keep-alive, an HTTP/2 session without streams).
+idle = "60s"
+# Receiving a request's headers (HTTP/1.1).
+headers = "30s"
+# An upload whose body stops arriving for this long is answered 408 (HTTP/2: and reset).
+body_idle = "30s"
+# Receiving a whole request, body included; downloads are never cut while data flows.
+request = "5m"
+
 # Repositories, each served under its name.
 #   name:       lowercase letters, digits, ".", "_" and "-"
 #   format:     "cargo", "bazel", "julia", "moonbit" or "brioche"

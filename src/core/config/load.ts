@@ -27,6 +27,7 @@ interface Settings {
   limits: { max_crate_size: number; max_unpacked_size: number; max_archive_entries: number; max_metadata_size: number; max_archive_size: number };
   repos: RepoConfig[];
   outbound: OutboundSettings;
+  timeouts: { idle: number; headers: number; body_idle: number; request: number };
 }
 
 function defaults(baseDir: string): Settings {
@@ -42,6 +43,7 @@ function defaults(baseDir: string): Settings {
     limits: { max_crate_size: 10 * 2 ** 20, max_unpacked_size: 512 * 2 ** 20, max_archive_entries: 20000, max_metadata_size: 2 ** 20, max_archive_size: 100 * 2 ** 20 },
     repos: DEFAULT_REPOS,
     outbound: OUTBOUND_DEFAULTS,
+    timeouts: { idle: 60_000, headers: 30_000, body_idle: 30_000, request: 300_000 },
   };
 }
 
@@ -56,6 +58,7 @@ function overlay(s: Settings, layer: Layer): Settings {
     tls: { ...s.tls, ...defined(layer.tls ?? {}) },
     limits: { ...s.limits, ...defined(layer.limits ?? {}) },
     outbound: { ...s.outbound, ...defined(layer.outbound ?? {}) },
+    timeouts: { ...s.timeouts, ...defined(layer.timeouts ?? {}) },
   };
 }
 
@@ -115,6 +118,7 @@ export function loadConfig(opts: {
     // Copies, so no caller can change DEFAULT_REPOS through the result.
     repos: s.repos.map((r) => defined({ ...r, members: r.members && [...r.members] })),
     outbound: resolveOutbound(s.outbound),
+    timeouts: { idleMs: s.timeouts.idle, headersMs: s.timeouts.headers, bodyIdleMs: s.timeouts.body_idle, requestMs: s.timeouts.request },
     file,
   };
 }

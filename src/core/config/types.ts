@@ -35,8 +35,21 @@ export interface LarderConfig {
   repos: RepoConfig[];
   /** [outbound]: what URLs named by requests may reach, and the CA trusted there. */
   outbound: OutboundConfig;
+  /** Connection and request timeouts in milliseconds; 0 turns one off. */
+  timeouts: TimeoutsConfig;
   /** Absolute path of the larder.toml that was read, or null. */
   file: string | null;
+}
+/** `[timeouts]`: how long a client may keep a connection or a request waiting (milliseconds, 0 = never). */
+export interface TimeoutsConfig {
+  /** An open connection with no request in flight (HTTP/1.1 keep-alive, an HTTP/2 session without streams). */
+  idleMs: number;
+  /** Receiving a request's headers (HTTP/1.1). */
+  headersMs: number;
+  /** An upload whose body stops arriving: answered 408 (HTTP/1.1) or 408 and reset (HTTP/2). */
+  bodyIdleMs: number;
+  /** Receiving a whole request, body included (HTTP/1.1 and each HTTP/2 stream); downloads are not limited. */
+  requestMs: number;
 }
 export interface ConfigOverrides {
   listen?: string;

@@ -3,8 +3,8 @@
  * Parsers throw an Error whose message says what was expected; `via` turns that into a zod issue.
  */
 import { z } from 'zod';
-import { parseSize } from '../units.js';
 import { OutboundSchema } from './outbound.js';
+import { parseDuration, parseSize } from '../units.js';
 
 const FORMATS = ['cargo', 'bazel', 'julia', 'moonbit', 'brioche'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -110,6 +110,19 @@ const LimitsSchema = z.strictObject({
   max_metadata_size: size,
   max_archive_size: size,
 }).partial();
+// A duration ("30s", "5m", "1h30m") or a number of seconds; 0 turns the timeout off.
+const timeout = z.unknown().transform(via((v) => {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v * 1000);
+  if (v === '0') return 0;
+  if (typeof v !== 'string') throw new Error(`expected a duration such as "30s" or "5m" (or 0 for none), got ${show(v)}`);
+  return parseDuration(v);
+}));
+const TimeoutsSchema = z.strictObject({
+  idle: timeout,
+  headers: timeout,
+  body_idle: timeout,
+  request: timeout,
+}).partial();
 export const SettingsSchema = z.strictObject({
   listen: z.string().transform(via(parseListen)),
   data: z.string().transform(via(nonEmpty)),
@@ -122,6 +135,7 @@ export const SettingsSchema = z.strictObject({
   limits: LimitsSchema,
   repos: z.array(RepoSchema),
   outbound: OutboundSchema,
+  timeouts: TimeoutsSchema,
 }).partial();
 
 /** What one source (file, environment, command line) sets. */
@@ -134,4 +148,5 @@ export const KNOWN_KEYS: Record<string, string[]> = {
   limits: Object.keys(LimitsSchema.shape),
   repos: Object.keys(RepoSchema.shape),
   outbound: Object.keys(OutboundSchema.shape),
+  timeouts: Object.keys(TimeoutsSchema.shape),
 };

@@ -48,7 +48,11 @@ async function syncGitView(registry: Registry, repo: Repo, uuid: string): Promis
       };
       const args = ['--git-dir', dir, 'commit-tree', c.tree_hash, ...(parent ? ['-p', parent] : []), '-m', c.message];
       parent = (await run('git', args, { env })).stdout.trim();
-      await run('git', ['--git-dir', dir, 'update-ref', 'refs/heads/master', parent]);
+      await run('git', ['--git-dir', dir, 'update-ref', 'refs/heads/master', parent]).catch(async (err: unknown) => {
+        // Another process on this data directory may be applying the same commit (same id) at once.
+        const now = await run('git', ['--git-dir', dir, 'rev-parse', 'refs/heads/master']).then((r) => r.stdout.trim(), () => '');
+        if (now !== parent) throw err;
+      });
       fs.writeFileSync(stateFile, String(c.id));
     }
   })();
