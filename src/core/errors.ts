@@ -40,6 +40,8 @@ export const ErrorCatalogue = {
   CONFIG_INVALID: 500,
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  // Appended (issue 8): uploads that cannot be buffered now.
+  UPLOAD_BUDGET_EXHAUSTED: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

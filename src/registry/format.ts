@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Format, RepoConfig } from '../core/config.js';
 import type { DialectMigration } from '../storage/db.js';
+import type { PackageRef } from './owners.js';
 import type { Registry } from './registry.js';
 import type { Repo } from './repos.js';
 
@@ -47,4 +48,9 @@ export interface FormatPlugin {
   initRepo?(registry: Registry, repo: Repo): Promise<void>;
   /** Cached documents of this repo that need no route logic (public reads), if any. */
   fastIndex?(repo: Repo): FastIndexRoute | null;
+  /**
+   * The package a user names (in the owners API and `larder owner`) as ownership keys it, or null
+   * when the repo has no such package. Formats without it have no owners to manage.
+   */
+  packageRef?(registry: Registry, repo: Repo, name: string): Promise<PackageRef | null>;
 }

@@ -80,4 +80,18 @@ export const coreMigrations: DialectMigration[] = [
       await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
     },
   },
+  {
+    name: '0002_package_owners',
+    async up(db: Kysely<unknown>) {
+      // Owners of every format's packages, keyed by the format's canonical package id.
+      await db.schema
+        .createTable('package_owners')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('package', 'text', notNull)
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+        .addColumn('created_at', millis, notNull)
+        .addPrimaryKeyConstraint('package_owners_pk', ['repo_id', 'package', 'user_id'])
+        .execute();
+    },
+  },
 ];

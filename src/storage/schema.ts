@@ -61,6 +61,14 @@ export interface AuditLogTable {
   detail: string | null;
 }
 
+/** One owner of one package: `package` is the format's canonical id (see registry/owners.ts). */
+export interface PackageOwnersTable {
+  repo_id: number;
+  package: string;
+  user_id: number;
+  created_at: Millis;
+}
+
 /** The tables every format shares; a format adds its own with `db.withTables<…>()`. */
 export interface Database {
   repos: ReposTable;
@@ -69,6 +77,7 @@ export interface Database {
   blobs: BlobsTable;
   index_docs: IndexDocsTable;
   audit_log: AuditLogTable;
+  package_owners: PackageOwnersTable;
 }
 
 export type RepoRow = Selectable<ReposTable>;
