@@ -42,6 +42,7 @@ export const ErrorCatalogue = {
   UNAVAILABLE: 503,
   // Appended (issue 8): uploads that cannot be buffered now.
   UPLOAD_BUDGET_EXHAUSTED: 503,
+  LENGTH_REQUIRED: 411,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

@@ -11,6 +11,7 @@ import { announceIndexChange, listenForIndexChanges, type IndexChangeListener } 
 import { IndexDocs } from './index-docs.js';
 import { Metrics } from './metrics.js';
 import { syncRepos, type Repo } from './repos.js';
+import { UploadBudget } from './upload-budget.js';
 
 /** The format-independent services every route and command works through. */
 export interface Registry {
@@ -23,6 +24,8 @@ export interface Registry {
   metrics: Metrics;
   repos: Map<string, Repo>;
   formats: Map<string, FormatPlugin>;
+  /** The memory bound every buffered upload reserves from ([uploads] in larder.toml). */
+  uploads: UploadBudget;
   close(): Promise<void>;
 }
 
@@ -56,6 +59,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
       metrics: new Metrics(docs.stats),
       repos: new Map(repos.map((r) => [r.name, r])),
       formats: new Map(formats.map((f) => [f.format, f])),
+      uploads: new UploadBudget(config.uploads.memory, config.uploads.waitMs),
       close: async () => {
         await listener?.close();
         await handle.close();

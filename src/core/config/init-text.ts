@@ -47,6 +47,13 @@ max_metadata_size = "1MiB"
 # Largest Bazel source archive a publish may upload (or Larder may download to verify).
 max_archive_size = "100MiB"
 
+[uploads]
+# Request bodies the server holds in memory at once, over all repositories (per process with
+# workers > 1). An upload reserves its Content-Length before its body is read; when the budget
+# is taken it waits up to \`wait\`, then gets 503 with Retry-After.
+memory = "256MiB"
+wait = "10s"
+
 # Repositories, each served under its name.
 #   name:       lowercase letters, digits, ".", "_" and "-"
 #   format:     "cargo", "bazel", "julia", "moonbit" or "brioche"

@@ -25,6 +25,7 @@ interface Settings {
   tls: { mode: TlsConfig['mode']; cert?: string; key?: string; hostnames: string[] };
   limits: { max_crate_size: number; max_unpacked_size: number; max_archive_entries: number; max_metadata_size: number; max_archive_size: number };
   repos: RepoConfig[];
+  uploads: { memory: number; wait: number };
 }
 
 function defaults(baseDir: string): Settings {
@@ -39,6 +40,7 @@ function defaults(baseDir: string): Settings {
     tls: { mode: 'off', hostnames: [] },
     limits: { max_crate_size: 10 * 2 ** 20, max_unpacked_size: 512 * 2 ** 20, max_archive_entries: 20000, max_metadata_size: 2 ** 20, max_archive_size: 100 * 2 ** 20 },
     repos: DEFAULT_REPOS,
+    uploads: { memory: 256 * 2 ** 20, wait: 10_000 },
   };
 }
 
@@ -52,6 +54,7 @@ function overlay(s: Settings, layer: Layer): Settings {
     ...defined(layer),
     tls: { ...s.tls, ...defined(layer.tls ?? {}) },
     limits: { ...s.limits, ...defined(layer.limits ?? {}) },
+    uploads: { ...s.uploads, ...defined(layer.uploads ?? {}) },
   };
 }
 
@@ -110,6 +113,7 @@ export function loadConfig(opts: {
     },
     // Copies, so no caller can change DEFAULT_REPOS through the result.
     repos: s.repos.map((r) => defined({ ...r, members: r.members && [...r.members] })),
+    uploads: { memory: s.uploads.memory, waitMs: s.uploads.wait },
     file,
   };
 }

@@ -30,6 +30,8 @@ export interface LarderConfig {
   tls: TlsConfig;
   limits: { maxCrateSize: number; maxUnpackedSize: number; maxArchiveEntries: number; maxMetadataSize: number; maxArchiveSize: number };
   repos: RepoConfig[];
+  /** [uploads]: bytes of request bodies buffered at once (all repos of a process), and how long an upload waits for room before a 503. */
+  uploads: { memory: number; waitMs: number };
   /** Absolute path of the larder.toml that was read, or null. */
   file: string | null;
 }

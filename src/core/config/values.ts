@@ -3,7 +3,7 @@
  * Parsers throw an Error whose message says what was expected; `via` turns that into a zod issue.
  */
 import { z } from 'zod';
-import { parseSize } from '../units.js';
+import { parseDuration, parseSize } from '../units.js';
 
 const FORMATS = ['cargo', 'bazel', 'julia', 'moonbit', 'brioche'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -109,6 +109,11 @@ const LimitsSchema = z.strictObject({
   max_metadata_size: size,
   max_archive_size: size,
 }).partial();
+// [uploads]: the one bound on memory held by uploads buffered at once (registry/upload-budget.ts).
+const UploadsSchema = z.strictObject({
+  memory: size,
+  wait: z.string().transform(via(parseDuration)),
+}).partial();
 export const SettingsSchema = z.strictObject({
   listen: z.string().transform(via(parseListen)),
   data: z.string().transform(via(nonEmpty)),
@@ -120,6 +125,7 @@ export const SettingsSchema = z.strictObject({
   tls: TlsSchema,
   limits: LimitsSchema,
   repos: z.array(RepoSchema),
+  uploads: UploadsSchema,
 }).partial();
 
 /** What one source (file, environment, command line) sets. */
@@ -131,4 +137,5 @@ export const KNOWN_KEYS: Record<string, string[]> = {
   tls: Object.keys(TlsSchema.shape),
   limits: Object.keys(LimitsSchema.shape),
   repos: Object.keys(RepoSchema.shape),
+  uploads: Object.keys(UploadsSchema.shape),
 };

@@ -9,6 +9,8 @@ import { principalFromHeader } from '../../registry/credentials.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
+import { authorizeWrite } from '../../registry/owners.js';
+import { moduleRef } from './owners.js';
 import { parseMetadata, serializeMetadata, withYank, type BazelMetadata, type Maintainer } from './metadata.js';
 import { publishBazelModule, type BazelPublish } from './publish.js';
 
@@ -80,6 +82,7 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
     return inTransaction(registry, async (uow) => {
       const doc = await registry.docs.read(uow, repo.id, path);
       if (!doc) fail('PACKAGE_NOT_FOUND', `module ${module} is not in registry ${repo.name}`);
+      await authorizeWrite(uow.trx, registry.dialect, p, moduleRef(repo, module), true);
       const next = change(parseMetadata(doc, module));
       await registry.docs.put(uow, repo.id, path, serializeMetadata(next));
       await audit(uow.trx, { userId: p.userId, repoId: repo.id, action, subject: module });
