@@ -1,5 +1,6 @@
 import type { FormatPlugin } from '../../registry/format.js';
 import { juliaMigrations } from './migrations.js';
+import { findJuliaPackageRef } from './owners.js';
 import { juliaRoutes } from './routes.js';
 
 /** Julia: hosted registries served by the Pkg server protocol. */
@@ -8,6 +9,7 @@ export const juliaFormat: FormatPlugin = {
   kinds: ['hosted'],
   migrations: juliaMigrations,
   routes: juliaRoutes,
+  packageRef: findJuliaPackageRef,
   clientSetup(repo, baseUrl, opts) {
     const url = `${baseUrl.replace(/\/+$/, '')}/${repo.name}`;
     const lines = [
