@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { publicBaseUrl } from '../registry/base-url.js';
 import type { Registry } from '../registry/registry.js';
+import { ownersApiRoutes } from './api-owners.js';
 
 /** Larder's own routes: health, readiness, metrics, and the repository list. */
 export async function adminRoutes(app: FastifyInstance, { registry }: { registry: Registry }): Promise<void> {
@@ -20,6 +21,8 @@ export async function adminRoutes(app: FastifyInstance, { registry }: { registry
     reply.type(registry.metrics.registry.contentType);
     return registry.metrics.registry.metrics();
   });
+
+  await app.register(ownersApiRoutes, { registry });
 
   app.get('/-/api/repos', async (req) => {
     const base = publicBaseUrl(registry.config, req);
