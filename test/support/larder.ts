@@ -19,6 +19,8 @@ export interface TestLarderOptions {
   tls?: boolean;
   repos?: RepoConfig[];
   limits?: Partial<Record<'maxCrateSize' | 'maxUnpackedSize' | 'maxArchiveEntries' | 'maxMetadataSize' | 'maxArchiveSize', number>>;
+  /** [uploads] memory budget and wait. */
+  uploads?: Partial<{ memory: number; waitMs: number }>;
 }
 
 export const TEST_ADMIN_TOKEN = 'larder_test-admin-token-0123456789';
@@ -34,6 +36,7 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
   if (opts.repos) config.repos = opts.repos;
   if (opts.blobs) config.blobs = opts.blobs;
   Object.assign(config.limits, opts.limits ?? {});
+  Object.assign(config.uploads, opts.uploads ?? {});
   const running = await startLarder(config, { formats: FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN });
   return {
     ...running,
@@ -55,7 +58,7 @@ export interface TestApp {
 }
 
 /** Builds Larder without listening, for `app.inject` protocol tests. */
-export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publicUrl?: string } = {}): Promise<TestApp> {
+export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publicUrl?: string; onRoute?: (route: { method: string | string[]; url: string }) => void } = {}): Promise<TestApp> {
   const { openRegistry } = await import('../../src/registry/registry.js');
   const { buildServer } = await import('../../src/http/server.js');
   const dir = tempDir('larder-data-');
@@ -67,11 +70,12 @@ export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publi
   if (opts.repos) config.repos = opts.repos;
   if (opts.blobs) config.blobs = opts.blobs;
   Object.assign(config.limits, opts.limits ?? {});
+  Object.assign(config.uploads, opts.uploads ?? {});
   const registry = await openRegistry(config, FORMATS);
   let app: import('fastify').FastifyInstance;
   try {
     await registry.auth.bootstrapAdmin(TEST_ADMIN_TOKEN);
-    app = await buildServer(registry, { logger: null });
+    app = await buildServer(registry, { logger: null, onRoute: opts.onRoute });
     await app.ready();
   } catch (err) {
     await registry.close();
