@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       tls: { mode: 'off' },
       limits: { maxCrateSize: 10 * MiB, maxUnpackedSize: 512 * MiB, maxArchiveEntries: 20000, maxMetadataSize: MiB, maxArchiveSize: 100 * MiB },
       repos: DEFAULT_REPOS,
+      uploads: { memory: 256 * MiB, waitMs: 10_000 },
       file: null,
     });
   });
@@ -98,6 +99,7 @@ describe('loadConfig', () => {
         { name: 'crates-io', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: 'https://index.crates.io/' },
         { name: 'all', format: 'cargo', kind: 'group', visibility: 'public', members: ['internal', 'crates-io'] },
       ],
+      uploads: { memory: 256 * MiB, waitMs: 10_000 },
       file: join(dir, 'larder.toml'),
     });
   });
