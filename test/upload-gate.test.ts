@@ -3,7 +3,9 @@
  * still sending (its body is never buffered), and uploads that are accepted share one memory
  * budget ([uploads] memory): past it an upload waits, then gets 503 with Retry-After.
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,5 +133,43 @@ describe('one memory budget for buffered uploads', () => {
     expect(chunked.status).toBe(411);
     expect(JSON.parse(chunked.body).error.message).toContain('Content-Length');
     expect(larder.registry.uploads.inUse).toBe(0);
+  });
+});
+
+describe('over HTTP/2', () => {
+  let tls: TestLarder;
+  beforeAll(async () => {
+    tls = await startTestLarder({ tls: true, uploads: { memory: 1024 * 1024, waitMs: 300 } });
+  });
+  afterAll(async () => {
+    await tls?.stop();
+  });
+
+  /** One HTTP/2 request that sends `send` bytes of its body and then waits for the answer. */
+  async function h2(headers: Record<string, string>, send: number): Promise<{ status: number; body: string }> {
+    const client = http2.connect(tls.url, { ca: fs.readFileSync(tls.caCertPath!) });
+    try {
+      return await new Promise((resolve, reject) => {
+        const stream = client.request({ ':method': 'PUT', ':path': `/julia/api/registries/${REG}/packages`, ...headers });
+        let status = 0;
+        let body = '';
+        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.on('data', (c) => (body += c));
+        stream.on('end', () => resolve({ status, body }));
+        stream.on('error', reject);
+        stream.write(Buffer.alloc(send, 1));
+      });
+    } finally {
+      client.close();
+    }
+  }
+
+  it('answers an anonymous upload before its body, and refuses a body without Content-Length (411)', async () => {
+    const anonymous = await h2({ 'content-type': 'application/gzip', 'content-length': String(95 * 1024 * 1024) }, 64 * 1024);
+    expect(anonymous.status).toBe(401);
+    const token = await tokenFor(tls.registry, 'pat', { scopes: ['publish'] });
+    const unsized = await h2({ 'content-type': 'application/gzip', authorization: `Bearer ${token}` }, 1024);
+    expect(unsized.status, unsized.body).toBe(411);
+    expect(tls.registry.uploads.inUse).toBe(0);
   });
 });

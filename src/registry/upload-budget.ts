@@ -63,6 +63,7 @@ export class UploadBudget {
 /** What `reserveUpload` needs of a request and its reply; Fastify's fit without importing it. */
 interface UploadRequest {
   headers: Record<string, string | string[] | undefined>;
+  raw: { httpVersionMajor: number };
 }
 interface UploadReply {
   raw: { once(event: 'close' | 'finish', fn: () => void): unknown };
@@ -77,7 +78,9 @@ export function reserveUpload(budget: UploadBudget) {
   return async <P>(req: UploadRequest, reply: UploadReply, payload: P): Promise<P> => {
     const length = req.headers['content-length'];
     if (length === undefined) {
-      if (req.headers['transfer-encoding'] !== undefined) throw new LarderError('LENGTH_REQUIRED', 'send the upload with a Content-Length header (the server reserves memory for it before reading it)');
+      // HTTP/1.1 says a body without a length with Transfer-Encoding; HTTP/2 streams one after any request headers.
+      const body = req.headers['transfer-encoding'] !== undefined || (req.raw.httpVersionMajor === 2 && req.headers['content-type'] !== undefined);
+      if (body) throw new LarderError('LENGTH_REQUIRED', 'send the upload with a Content-Length header (the server reserves memory for it before reading it)');
       return payload;
     }
     const bytes = Number(length);
