@@ -162,3 +162,23 @@ describe('owners add and remove owners; admins override; the last owner stays', 
     expect(actions.map((a) => a.action)).toEqual(['cargo.owner_add', 'bazel.owner_add', 'bazel.owner_remove', 'julia.owner_add', 'julia.owner_remove']);
   });
 });
+
+describe('a private repo', () => {
+  it('shows owners only to readers, and no package to a token that may not see it', async () => {
+    const priv = await openTestApp({ repos: [{ name: 'secret', format: 'bazel', kind: 'hosted', visibility: 'private' }] });
+    try {
+      const { payload, contentType } = await hostedPublishBody('hidden', '1.0.0');
+      expect((await priv.app.inject({ method: 'PUT', url: '/secret/api/modules/hidden/1.0.0', payload, headers: { 'content-type': contentType, ...auth(priv.adminToken) } })).statusCode).toBe(201);
+      const url = '/-/api/repos/secret/packages/hidden/owners';
+      const anonymous = await priv.app.inject({ method: 'GET', url });
+      expect(anonymous.statusCode).toBe(401);
+      expect(anonymous.json().error.code).toBe('AUTH_REQUIRED');
+      const other = await tokenFor(priv.registry, 'carol', { scopes: ['read'], packagePattern: 'visible-*' });
+      expect((await priv.app.inject({ method: 'GET', url, headers: auth(other) })).json().error.code).toBe('PACKAGE_NOT_FOUND');
+      const reader = await tokenFor(priv.registry, 'dave', { scopes: ['read'] });
+      expect((await priv.app.inject({ method: 'GET', url, headers: auth(reader) })).json()).toEqual({ package: 'hidden', users: ['admin'] });
+    } finally {
+      await priv.stop();
+    }
+  });
+});
