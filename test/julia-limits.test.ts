@@ -21,6 +21,6 @@ it('answers 413 for a multipart package or artifact and for a raw tarball over t
   });
   expect(multipart.statusCode).toBe(413);
   expect(JSON.parse(multipart.body).error.message).toContain('max_archive_size');
-  const raw = await larder.app.inject({ method: 'PUT', url: '/julia/api/artifacts', payload: Buffer.from(big), headers: { 'content-type': 'application/gzip', authorization: `Bearer ${larder.adminToken}` } });
+  const raw = await larder.app.inject({ method: 'PUT', url: '/julia/api/registries/1b2c3d4e-0000-4000-8000-000000000001/packages', payload: Buffer.from(big), headers: { 'content-type': 'application/gzip', authorization: `Bearer ${larder.adminToken}` } });
   expect(raw.statusCode).toBe(413);
 });

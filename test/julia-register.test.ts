@@ -148,7 +148,7 @@ describe('registering packages', () => {
 
   it('stores artifacts by tree hash and serves them at /artifact/{hash}', async () => {
     const tree: FileTree = new Map([['lib/libdemo.so', { kind: 'executable', data: Buffer.from('\x7fELF demo') }], ['share/README', { kind: 'file', data: Buffer.from('demo\n') }]]);
-    const res = await larder.app.inject({ method: 'PUT', url: '/julia/api/artifacts', payload: await canonicalTarball(tree), headers: { 'content-type': 'application/gzip', authorization: `Bearer ${larder.adminToken}` } });
+    const res = await larder.app.inject({ method: 'PUT', url: `/julia/api/registries/${REG}/packages/Foo/artifacts`, payload: await canonicalTarball(tree), headers: { 'content-type': 'application/gzip', authorization: `Bearer ${larder.adminToken}` } });
     expect(res.statusCode, res.body).toBe(201);
     const hash = JSON.parse(res.body)['git-tree-sha1'] as string;
     const served = await larder.app.inject({ method: 'GET', url: `/julia/artifact/${hash}` });

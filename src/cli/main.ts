@@ -6,6 +6,7 @@ import { gcCommand } from './gc.js';
 import { importCommands } from './import.js';
 import { juliaCommands } from './julia.js';
 import { initCommand } from './init.js';
+import { ownerCommands } from './owners.js';
 import { repoCommands } from './repos.js';
 import { serveCommand } from './serve.js';
 import { tokenCommands } from './tokens.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   backupCommands(program);
   bazelCommands(program);
   juliaCommands(program);
+  ownerCommands(program);
   return program;
 }
 

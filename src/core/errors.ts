@@ -49,6 +49,9 @@ export const ErrorCatalogue = {
   // Appended (codes are append-only)
   TOKEN_TOO_WIDE: 403,
   REQUEST_TIMEOUT: 408,
+  // Appended (issue 8): uploads that cannot be buffered now.
+  UPLOAD_BUDGET_EXHAUSTED: 503,
+  LENGTH_REQUIRED: 411,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { publicBaseUrl } from '../registry/base-url.js';
 import type { Registry } from '../registry/registry.js';
 import { apiUsersRoutes } from './api-users.js';
+import { ownersApiRoutes } from './api-owners.js';
 
 /** Larder's own routes: health, readiness, metrics, and the repository list. */
 export async function adminRoutes(app: FastifyInstance, { registry }: { registry: Registry }): Promise<void> {
@@ -22,6 +23,8 @@ export async function adminRoutes(app: FastifyInstance, { registry }: { registry
     reply.type(registry.metrics.registry.contentType);
     return registry.metrics.registry.metrics();
   });
+
+  await app.register(ownersApiRoutes, { registry });
 
   app.get('/-/api/repos', async (req) => {
     const base = publicBaseUrl(registry.config, req);

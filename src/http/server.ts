@@ -23,6 +23,8 @@ export interface ServerOptions {
   logger?: FastifyBaseLogger | null;
   /** Where one line per request goes (see http/logger.ts), or nowhere. */
   accessLog?: ((line: AccessLine) => void) | null;
+  /** Told of every route as it is registered (the auth matrix test collects the route table with it). */
+  onRoute?: (route: { method: string | string[]; url: string }) => void;
 }
 
 /** Builds the HTTP server: every repo mounted at `/{name}`, Larder's own routes under `/-/`. */
@@ -70,6 +72,7 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
       : Fastify({ ...common, serverFactory } as FastifyServerOptions)
   ) as FastifyInstance;
 
+  if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   app.setErrorHandler(jsonErrorHandler('request'));
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({ error: { code: 'NOT_FOUND', message: `nothing at ${req.method} ${req.url}` } });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Format, RepoConfig } from '../core/config.js';
 import type { DialectMigration } from '../storage/db.js';
+import type { PackageRef } from './owners.js';
 import type { Registry } from './registry.js';
 import type { Repo } from './repos.js';
 
@@ -69,4 +70,9 @@ export interface FormatPlugin {
    * the rows say it should be, and every blob it relies on is listed in `references`.
    */
   verify?(registry: Registry, repo: Repo): Promise<RepoVerification>;
+  /**
+   * The package a user names (in the owners API and `larder owner`) as ownership keys it, or null
+   * when the repo has no such package. Formats without it have no owners to manage.
+   */
+  packageRef?(registry: Registry, repo: Repo, name: string): Promise<PackageRef | null>;
 }

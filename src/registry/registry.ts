@@ -13,6 +13,7 @@ import { IndexDocs } from './index-docs.js';
 import { Metrics } from './metrics.js';
 import { logIndexChange, newOrigin, watchSqliteChanges, type SqliteChangeWatcher } from './sqlite-changes.js';
 import { syncRepos, type Repo } from './repos.js';
+import { UploadBudget } from './upload-budget.js';
 
 /** The format-independent services every route and command works through. */
 export interface Registry {
@@ -27,6 +28,8 @@ export interface Registry {
   formats: Map<string, FormatPlugin>;
   /** The one outbound HTTP client (address rules, redirects re-checked, bounded): every server-side fetch uses it. */
   outbound: OutboundClient;
+  /** The memory bound every buffered upload reserves from ([uploads] in larder.toml). */
+  uploads: UploadBudget;
   close(): Promise<void>;
 }
 
@@ -69,6 +72,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
       repos: new Map(repos.map((r) => [r.name, r])),
       formats: new Map(formats.map((f) => [f.format, f])),
       outbound,
+      uploads: new UploadBudget(config.uploads.memory, config.uploads.waitMs),
       close: async () => {
         await outbound.close();
         watcher?.close();

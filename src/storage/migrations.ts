@@ -94,4 +94,18 @@ export const coreMigrations: DialectMigration[] = [
       await db.schema.createIndex('index_changes_at').on('index_changes').column('at').execute();
     },
   },
+  {
+    name: '0003_package_owners',
+    async up(db: Kysely<unknown>) {
+      // Owners of every format's packages, keyed by the format's canonical package id.
+      await db.schema
+        .createTable('package_owners')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('package', 'text', notNull)
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+        .addColumn('created_at', millis, notNull)
+        .addPrimaryKeyConstraint('package_owners_pk', ['repo_id', 'package', 'user_id'])
+        .execute();
+    },
+  },
 ];

@@ -71,6 +71,14 @@ export interface IndexChangesTable {
   origin: string;
 }
 
+/** One owner of one package: `package` is the format's canonical id (see registry/owners.ts). */
+export interface PackageOwnersTable {
+  repo_id: number;
+  package: string;
+  user_id: number;
+  created_at: Millis;
+}
+
 /** The tables every format shares; a format adds its own with `db.withTables<…>()`. */
 export interface Database {
   repos: ReposTable;
@@ -80,6 +88,7 @@ export interface Database {
   index_docs: IndexDocsTable;
   audit_log: AuditLogTable;
   index_changes: IndexChangesTable;
+  package_owners: PackageOwnersTable;
 }
 
 export type RepoRow = Selectable<ReposTable>;

@@ -1,4 +1,5 @@
-/** Building Bazel publish requests (Larder's `PUT /{repo}/api/modules/{m}/{v}` multipart body). */
+/** Builders for Bazel publishes through Larder's API (`PUT /{repo}/api/modules/{m}/{v}`): MODULE.bazel text, source archives, the multipart body. */
+import { tarGz } from './archives.js';
 
 /** One multipart part: a field name, its value and an optional file name. */
 export type Part = [name: string, value: Buffer | string, fileName?: string];
@@ -16,7 +17,22 @@ export async function publishBody(parts: Part[]): Promise<{ payload: Buffer; con
   return { payload: Buffer.from(await encoded.arrayBuffer()), contentType: encoded.headers.get('content-type')! };
 }
 
-/** A MODULE.bazel declaring `name` at `version`. */
-export function moduleFile(name: string, version: string): string {
-  return `module(\n    name = "${name}",\n    version = "${version}",\n    compatibility_level = 1,\n)\n`;
+/** A MODULE.bazel declaring `name@version` at compatibility level 1 (`extra` goes inside module(…)). */
+export function moduleFile(name: string, version: string, extra = ''): string {
+  return `module(\n    name = "${name}",\n    version = "${version}",\n    compatibility_level = 1,\n${extra})\n`;
+}
+
+/** A source archive whose tree lives under `prefix/` and carries its own MODULE.bazel. */
+export async function sourceArchive(prefix: string, moduleText: string): Promise<Buffer> {
+  return tarGz([{ name: `${prefix}/MODULE.bazel`, body: moduleText }, { name: `${prefix}/lib.cc`, body: 'int answer() { return 42; }\n' }]);
+}
+
+/** The multipart body (and its Content-Type) of a publish that uploads an archive for Larder to host. */
+export async function hostedPublishBody(module: string, version: string): Promise<{ payload: Buffer; contentType: string }> {
+  const text = moduleFile(module, version);
+  return publishBody([
+    ['MODULE.bazel', text],
+    ['archive', await sourceArchive(`${module}-${version}`, text), `${module}-${version}.tar.gz`],
+    ['strip_prefix', `${module}-${version}`],
+  ]);
 }

@@ -122,7 +122,7 @@ export interface StorageState {
   indexDocs: Array<{ path: string; etag: string }>;
 }
 
-const COUNTED_TABLES = ['cargo_crates', 'cargo_versions', 'cargo_owners', 'blobs'] as const;
+const COUNTED_TABLES = ['cargo_crates', 'cargo_versions', 'package_owners', 'blobs', 'audit_log'] as const;
 
 /**
  * Row counts, the cargo repo's index document etags and the blob store's files: equal before

@@ -23,6 +23,8 @@ export interface TestLarderOptions {
   outbound?: Partial<OutboundConfig>;
   /** Milliseconds; the rest keep their defaults. */
   timeouts?: Partial<import('../../src/core/config.js').TimeoutsConfig>;
+  /** [uploads] memory budget and wait. */
+  uploads?: Partial<{ memory: number; waitMs: number }>;
 }
 
 export const TEST_ADMIN_TOKEN = 'larder_test-admin-token-0123456789';
@@ -40,6 +42,7 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
   Object.assign(config.limits, opts.limits ?? {});
   Object.assign(config.outbound, opts.outbound ?? {});
   Object.assign(config.timeouts, opts.timeouts ?? {});
+  Object.assign(config.uploads, opts.uploads ?? {});
   const running = await startLarder(config, { formats: FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN });
   return {
     ...running,
@@ -61,7 +64,7 @@ export interface TestApp {
 }
 
 /** Builds Larder without listening, for `app.inject` protocol tests. */
-export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publicUrl?: string } = {}): Promise<TestApp> {
+export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publicUrl?: string; onRoute?: (route: { method: string | string[]; url: string }) => void } = {}): Promise<TestApp> {
   const { openRegistry } = await import('../../src/registry/registry.js');
   const { buildServer } = await import('../../src/http/server.js');
   const dir = tempDir('larder-data-');
@@ -74,11 +77,12 @@ export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publi
   if (opts.blobs) config.blobs = opts.blobs;
   Object.assign(config.limits, opts.limits ?? {});
   Object.assign(config.outbound, opts.outbound ?? {});
+  Object.assign(config.uploads, opts.uploads ?? {});
   const registry = await openRegistry(config, FORMATS);
   let app: import('fastify').FastifyInstance;
   try {
     await registry.auth.bootstrapAdmin(TEST_ADMIN_TOKEN);
-    app = await buildServer(registry, { logger: null });
+    app = await buildServer(registry, { logger: null, onRoute: opts.onRoute });
     await app.ready();
   } catch (err) {
     await registry.close();

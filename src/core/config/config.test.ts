@@ -48,6 +48,7 @@ describe('loadConfig', () => {
       repos: DEFAULT_REPOS,
       outbound: { allowPrivate: [], caFile: null, gitAllowHttp: false, timeoutMs: 120_000 },
       timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000 },
+      uploads: { memory: 256 * MiB, waitMs: 10_000 },
       file: null,
     });
   });
@@ -107,6 +108,7 @@ describe('loadConfig', () => {
       ],
       outbound: { allowPrivate: ['10.1.0.0/16', '127.0.0.1', 'git.internal.example'], caFile: join(dir, 'tls/internal-ca.pem'), gitAllowHttp: true, timeoutMs: 300_000 },
       timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000 },
+      uploads: { memory: 256 * MiB, waitMs: 10_000 },
       file: join(dir, 'larder.toml'),
     });
   });

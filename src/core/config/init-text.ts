@@ -61,6 +61,12 @@ headers = "30s"
 body_idle = "30s"
 # Receiving a whole request, body included; downloads are never cut while data flows.
 request = "5m"
+[uploads]
+# Request bodies the server holds in memory at once, over all repositories (per process with
+# workers > 1). An upload reserves its Content-Length before its body is read; when the budget
+# is taken it waits up to \`wait\`, then gets 503 with Retry-After.
+memory = "256MiB"
+wait = "10s"
 
 # Repositories, each served under its name.
 #   name:       lowercase letters, digits, ".", "_" and "-"

@@ -28,6 +28,7 @@ interface Settings {
   repos: RepoConfig[];
   outbound: OutboundSettings;
   timeouts: { idle: number; headers: number; body_idle: number; request: number };
+  uploads: { memory: number; wait: number };
 }
 
 function defaults(baseDir: string): Settings {
@@ -44,6 +45,7 @@ function defaults(baseDir: string): Settings {
     repos: DEFAULT_REPOS,
     outbound: OUTBOUND_DEFAULTS,
     timeouts: { idle: 60_000, headers: 30_000, body_idle: 30_000, request: 300_000 },
+    uploads: { memory: 256 * 2 ** 20, wait: 10_000 },
   };
 }
 
@@ -59,6 +61,7 @@ function overlay(s: Settings, layer: Layer): Settings {
     limits: { ...s.limits, ...defined(layer.limits ?? {}) },
     outbound: { ...s.outbound, ...defined(layer.outbound ?? {}) },
     timeouts: { ...s.timeouts, ...defined(layer.timeouts ?? {}) },
+    uploads: { ...s.uploads, ...defined(layer.uploads ?? {}) },
   };
 }
 
@@ -119,6 +122,7 @@ export function loadConfig(opts: {
     repos: s.repos.map((r) => defined({ ...r, members: r.members && [...r.members] })),
     outbound: resolveOutbound(s.outbound),
     timeouts: { idleMs: s.timeouts.idle, headersMs: s.timeouts.headers, bodyIdleMs: s.timeouts.body_idle, requestMs: s.timeouts.request },
+    uploads: { memory: s.uploads.memory, waitMs: s.uploads.wait },
     file,
   };
 }

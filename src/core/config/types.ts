@@ -37,6 +37,8 @@ export interface LarderConfig {
   outbound: OutboundConfig;
   /** Connection and request timeouts in milliseconds; 0 turns one off. */
   timeouts: TimeoutsConfig;
+  /** [uploads]: bytes of request bodies buffered at once (all repos of a process), and how long an upload waits for room before a 503. */
+  uploads: { memory: number; waitMs: number };
   /** Absolute path of the larder.toml that was read, or null. */
   file: string | null;
 }

@@ -122,6 +122,12 @@ const TimeoutsSchema = z.strictObject({
   headers: timeout,
   body_idle: timeout,
   request: timeout,
+});
+
+// [uploads]: the one bound on memory held by uploads buffered at once (registry/upload-budget.ts).
+const UploadsSchema = z.strictObject({
+  memory: size,
+  wait: z.string().transform(via(parseDuration)),
 }).partial();
 export const SettingsSchema = z.strictObject({
   listen: z.string().transform(via(parseListen)),
@@ -136,6 +142,7 @@ export const SettingsSchema = z.strictObject({
   repos: z.array(RepoSchema),
   outbound: OutboundSchema,
   timeouts: TimeoutsSchema,
+  uploads: UploadsSchema,
 }).partial();
 
 /** What one source (file, environment, command line) sets. */
@@ -149,4 +156,5 @@ export const KNOWN_KEYS: Record<string, string[]> = {
   repos: Object.keys(RepoSchema.shape),
   outbound: Object.keys(OutboundSchema.shape),
   timeouts: Object.keys(TimeoutsSchema.shape),
+  uploads: Object.keys(UploadsSchema.shape),
 };

@@ -2,18 +2,31 @@ import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fail, LarderError } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
-import { requirePermission, type Principal } from '../../registry/auth.js';
+import type { Principal, Scope } from '../../registry/auth.js';
 import { publicBaseUrl } from '../../registry/base-url.js';
 import { jsonErrorHandler } from '../../registry/api-errors.js';
-import { principalFromHeader } from '../../registry/credentials.js';
+import { writeGate } from '../../registry/credentials.js';
+import { reserveUpload } from '../../registry/upload-budget.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
+import { authorizeWrite, checkWriter } from '../../registry/owners.js';
+import { moduleExists, moduleRef } from './owners.js';
 import { parseMetadata, serializeMetadata, withYank, type BazelMetadata, type Maintainer } from './metadata.js';
 import { publishBazelModule, type BazelPublish } from './publish.js';
 
 /** Reads the multipart publish body into a BazelPublish (see the README for the part names). */
 async function readPublish(req: FastifyRequest, module: string, version: string): Promise<BazelPublish> {
+  try {
+    return await readParts(req, module, version);
+  } catch (err) {
+    // busboy's own errors (no boundary, no closing boundary, truncated parts) are the client's.
+    if (err instanceof LarderError || (err as { statusCode?: number }).statusCode !== undefined) throw err;
+    fail('BODY_MALFORMED', `the multipart body is malformed (${(err as Error).message}); send multipart/form-data with a boundary= parameter, each part framed by it, and the closing boundary`);
+  }
+}
+
+async function readParts(req: FastifyRequest, module: string, version: string): Promise<BazelPublish> {
   const pub: BazelPublish = { module, version, moduleFile: Buffer.alloc(0), patches: new Map(), overlay: new Map() };
   let sawModule = false;
   for await (const part of req.parts()) {
@@ -52,21 +65,26 @@ function parseJsonField(data: Buffer, what: string): unknown {
  */
 export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
   const { limits } = registry.config;
+  const gate = writeGate(registry.auth, repo, 'this needs a token: send Authorization: Bearer <token> (create one with `larder token create --scopes publish`)');
+  const reserve = reserveUpload(registry.uploads);
 
-  async function principal(req: FastifyRequest): Promise<Principal> {
-    const p = await principalFromHeader(registry.auth, req.headers.authorization);
-    if (!p) throw new LarderError('AUTH_REQUIRED', 'this needs a token: send Authorization: Bearer <token> (create one with `larder token create --scopes publish`)');
-    return p;
-  }
+  /**
+   * The `onRequest` check of every write: token, scope and package limit for the module in the
+   * URL, and ownership of it, before a byte of the body is read (the transaction checks ownership again).
+   */
+  const guard = (scope: Scope) => async (req: FastifyRequest) => {
+    const { module } = req.params as { module: string };
+    const p = await gate.check(req, scope, module);
+    await checkWriter(registry.db, p, moduleRef(repo, module), await moduleExists(registry.db, repo, module));
+  };
 
   app.setErrorHandler(jsonErrorHandler('bazel api request'));
 
   await app.register(multipart, { limits: { fileSize: limits.maxArchiveSize, files: 10_000, fields: 20, fieldSize: limits.maxMetadataSize } });
 
-  app.put('/api/modules/:module/:version', async (req, reply) => {
-    const p = await principal(req);
+  app.put('/api/modules/:module/:version', { onRequest: guard('publish'), preParsing: reserve }, async (req, reply) => {
+    const p = gate.of(req);
     const { module, version } = req.params as { module: string; version: string };
-    requirePermission(p, 'publish', repo.name, module);
     if (!req.isMultipart()) fail('BODY_MALFORMED', 'send the publish as multipart/form-data (see the README for the parts)');
     const pub = await readPublish(req, module, version);
     const { sourceJson } = await publishBazelModule(registry, repo, p, pub, publicBaseUrl(registry.config, req));
@@ -80,6 +98,7 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
     return inTransaction(registry, async (uow) => {
       const doc = await registry.docs.read(uow, repo.id, path);
       if (!doc) fail('PACKAGE_NOT_FOUND', `module ${module} is not in registry ${repo.name}`);
+      await authorizeWrite(uow.trx, registry.dialect, p, moduleRef(repo, module), true);
       const next = change(parseMetadata(doc, module));
       await registry.docs.put(uow, repo.id, path, serializeMetadata(next));
       await audit(uow.trx, { userId: p.userId, repoId: repo.id, action, subject: module });
@@ -91,10 +110,11 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
     app.route({
       method,
       url: '/api/modules/:module/:version/yank',
+      onRequest: guard('yank'),
+      preParsing: reserve,
       handler: async (req) => {
-        const p = await principal(req);
+        const p = gate.of(req);
         const { module, version } = req.params as { module: string; version: string };
-        requirePermission(p, 'yank', repo.name, module);
         const reason = yank ? (req.body as { reason?: unknown } | undefined)?.reason : null;
         if (yank && typeof reason !== 'string') fail('METADATA_INVALID', 'send {"reason": "…"}: what is wrong with this version and which to use instead');
         const m = await editMetadata(p, module, yank ? 'bazel.yank' : 'bazel.unyank', (cur) => withYank(cur, module, version, reason as string | null));
@@ -103,10 +123,9 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
     });
   }
 
-  app.patch('/api/modules/:module', async (req) => {
-    const p = await principal(req);
+  app.patch('/api/modules/:module', { onRequest: guard('publish'), preParsing: reserve }, async (req) => {
+    const p = gate.of(req);
     const { module } = req.params as { module: string };
-    requirePermission(p, 'publish', repo.name, module);
     const body = (req.body ?? {}) as { homepage?: unknown; maintainers?: unknown; repository?: unknown; deprecated?: unknown };
     const m = await editMetadata(p, module, 'bazel.metadata', (cur) => {
       const next = { ...cur };

@@ -1,6 +1,7 @@
 import type { FormatPlugin } from '../../registry/format.js';
 import { bazelClientSnippet, bazelRegistryUrl } from './client-setup.js';
 import { bazelMigrations } from './migrations.js';
+import { findModuleRef } from './owners.js';
 import { ensureRegistryJson } from './registry-json.js';
 import { bazelRoutes } from './routes.js';
 import { verifyBazelRepo } from './verify.js';
@@ -13,6 +14,7 @@ export const bazelFormat: FormatPlugin = {
   routes: bazelRoutes,
   verify: verifyBazelRepo,
   initRepo: (registry, repo) => (repo.kind === 'hosted' ? ensureRegistryJson(registry, repo) : Promise.resolve()),
+  packageRef: findModuleRef,
   clientSetup(repo, baseUrl, opts) {
     const url = bazelRegistryUrl(baseUrl, repo);
     return { url, snippet: bazelClientSnippet(repo, url, opts.caCertPath) };

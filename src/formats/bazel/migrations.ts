@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Dialect, DialectMigration } from '../../storage/db.js';
 import { millis, withId } from '../../storage/migrations.js';
 
@@ -29,6 +29,22 @@ export const bazelMigrations: DialectMigration[] = [
         .addColumn('created_at', millis, (c) => c.notNull())
         .addPrimaryKeyConstraint('bazel_archives_pk', ['repo_id', 'module', 'version', 'file_name'])
         .execute();
+    },
+  },
+  {
+    // Modules published before packages had owners: their first publisher (from the audit log) owns them.
+    name: 'bazel_0003_owners',
+    async up(db: Kysely<unknown>) {
+      const { rows } = await sql<{ repo_id: number; user_id: number; subject: string; at: number }>`
+        select repo_id, user_id, subject, at from audit_log where action = 'bazel.publish' and user_id is not null and repo_id is not null order by id`.execute(db);
+      const seen = new Set<string>();
+      for (const r of rows) {
+        const module = r.subject.slice(0, r.subject.lastIndexOf('@'));
+        const key = `${r.repo_id}\n${module}`;
+        if (!module || seen.has(key)) continue;
+        seen.add(key);
+        await sql`insert into package_owners (repo_id, package, user_id, created_at) values (${r.repo_id}, ${module}, ${r.user_id}, ${Number(r.at)})`.execute(db);
+      }
     },
   },
 ];

@@ -5,6 +5,7 @@ import { parseSri, sri, sriHasher, type SriAlgorithm } from '../../core/sri.js';
 import { formatSize } from '../../core/units.js';
 import { audit } from '../../registry/audit.js';
 import { requirePermission, type Principal } from '../../registry/auth.js';
+import { authorizeWrite, checkWriter } from '../../registry/owners.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
@@ -12,6 +13,7 @@ import { isUniqueViolation } from '../../storage/db.js';
 import type { Database } from '../../storage/schema.js';
 import { parseMetadata, serializeMetadata, withVersion, type BazelMetadata } from './metadata.js';
 import { readModuleFile, sameModuleFile } from './module-file.js';
+import { moduleExists, moduleRef } from './owners.js';
 import type { BazelTables } from './schema.js';
 import { applyOverlay, applyPatches, unpackArchive } from './source-tree.js';
 import { compareBazelVersions, isBazelVersion, validateModuleName, validatePublishVersion } from './version.js';
@@ -160,6 +162,7 @@ export async function publishBazelModule(registry: Registry, repo: Repo, p: Prin
     fail('MANIFEST_MISMATCH', `MODULE.bazel declares module(name = ${JSON.stringify(decl.name)}, version = ${JSON.stringify(decl.version)}), but this publish is ${pub.module}@${pub.version}`);
   }
   const db = registry.db.withTables<BazelTables>() as Kysely<Database & BazelTables>;
+  await checkWriter(registry.db, p, moduleRef(repo, pub.module), await moduleExists(registry.db, repo, pub.module));
   const exists = await db.selectFrom('bazel_versions').select('id').where('repo_id', '=', repo.id).where('module', '=', pub.module).where('version', '=', pub.version).executeTakeFirst();
   if (exists) fail('VERSION_EXISTS', `${pub.module}@${pub.version} is already published, and published versions never change; publish a new version`);
   await checkCompatibilityLevel(registry, repo, db, pub, decl.compatibilityLevel);
@@ -218,6 +221,7 @@ export async function publishBazelModule(registry: Registry, repo: Repo, p: Prin
   try {
     await inTransaction(registry, async (uow) => {
       const trx = uow.trx.withTables<BazelTables>();
+      await authorizeWrite(uow.trx, registry.dialect, p, moduleRef(repo, pub.module), await moduleExists(uow.trx, repo, pub.module));
       const dir = `modules/${pub.module}/${pub.version}`;
       await trx.insertInto('bazel_versions').values({ repo_id: repo.id, module: pub.module, version: pub.version, created_at: Date.now() }).execute();
       await registry.docs.put(uow, repo.id, `${dir}/MODULE.bazel`, pub.moduleFile);

@@ -3,6 +3,7 @@ import { cargoClientSnippet } from './client-setup.js';
 import { cargoMigrations } from './migrations.js';
 import { crateNameFromIndexPath } from './names.js';
 import { cargoRoutes, INDEX_CACHE_CONTROL, INDEX_CONTENT_TYPE } from './routes.js';
+import { CargoService } from './service.js';
 import { cargoUrls } from './urls.js';
 import { verifyCargoRepo } from './verify.js';
 
@@ -25,6 +26,7 @@ export const cargoFormat: FormatPlugin = {
       cacheControl: INDEX_CACHE_CONTROL,
     };
   },
+  packageRef: (registry, repo, name) => new CargoService(registry, repo).findCrateRef(name),
   clientSetup(repo, baseUrl, opts) {
     const urls = cargoUrls(baseUrl, repo.name);
     return { url: urls.sparseIndex, snippet: cargoClientSnippet(repo, urls, opts.caCertPath) };

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Dialect, DialectMigration } from '../../storage/db.js';
 import { millis, withId } from '../../storage/migrations.js';
 
@@ -37,6 +37,15 @@ export const cargoMigrations: DialectMigration[] = [
         .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
         .addPrimaryKeyConstraint('cargo_owners_pk', ['crate_id', 'user_id'])
         .execute();
+    },
+  },
+  {
+    // Owners moved below the formats (registry/owners.ts): keyed by the normalised crate name.
+    name: 'cargo_0002_shared_owners',
+    async up(db: Kysely<unknown>) {
+      await sql`insert into package_owners (repo_id, package, user_id, created_at)
+        select c.repo_id, c.norm_name, o.user_id, c.created_at from cargo_owners o join cargo_crates c on c.id = o.crate_id`.execute(db);
+      await db.schema.dropTable('cargo_owners').execute();
     },
   },
 ];

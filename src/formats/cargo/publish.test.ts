@@ -375,7 +375,7 @@ function concurrencySuite(open: () => Promise<TestApp>): void {
     const owners = await t.app.inject({ method: 'GET', url: `${API}/burst/owners` });
     expect(owners.json().users.map((u: { login: string }) => u.login)).toEqual(['alice']);
     const state = await storageState(t.registry, t.data);
-    expect(state.rows).toMatchObject({ cargo_crates: 21, cargo_versions: 40, cargo_owners: 21, index_docs: 21, blobs: 40 });
+    expect(state.rows).toMatchObject({ cargo_crates: 21, cargo_versions: 40, package_owners: 21, index_docs: 21, blobs: 40 });
     expect(Object.keys(state.blobFiles)).toHaveLength(40);
     expect(state.tmpFiles).toEqual([]);
     const search = await t.app.inject({ method: 'GET', url: `${API}?q=burst&per_page=1` });

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { LarderError, toLarderError } from '../../core/errors.js';
-import { permits, requirePermission, type Principal } from '../../registry/auth.js';
+import { permits, requirePermission, type Principal, type Scope } from '../../registry/auth.js';
 import { etagMatches } from '../../registry/conditional.js';
 import { principalFromHeader } from '../../registry/credentials.js';
 import { publicBaseUrl } from '../../registry/base-url.js';
@@ -122,15 +122,26 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
     return { crates, meta: { total } };
   });
 
-  app.delete('/api/v1/crates/:crate/:version/yank', async (req) => {
+  /**
+   * The `onRequest` check of a write route: token and scope (for the crate the URL names, if it
+   * names one) from the headers, before a byte of the body is read.
+   */
+  const writer = (scope: Scope) => async (req: FastifyRequest) => {
+    const p = await requireAuth(req);
+    const crate = (req.params as { crate?: string }).crate;
+    requirePermission(p, scope, repo.name, crate);
+  };
+  const writerOf = (req: FastifyRequest): Principal => req.cargoPrincipal!;
+
+  app.delete('/api/v1/crates/:crate/:version/yank', { onRequest: writer('yank') }, async (req) => {
     const { crate, version } = req.params as { crate: string; version: string };
-    await service.setYanked(await requireAuth(req), crate, version, true);
+    await service.setYanked(writerOf(req), crate, version, true);
     return { ok: true };
   });
 
-  app.put('/api/v1/crates/:crate/:version/unyank', async (req) => {
+  app.put('/api/v1/crates/:crate/:version/unyank', { onRequest: writer('yank') }, async (req) => {
     const { crate, version } = req.params as { crate: string; version: string };
-    await service.setYanked(await requireAuth(req), crate, version, false);
+    await service.setYanked(writerOf(req), crate, version, false);
     return { ok: true };
   });
 
@@ -143,8 +154,9 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
     app.route({
       method,
       url: '/api/v1/crates/:crate/owners',
+      onRequest: writer('owners'),
       handler: async (req) => {
-        const p = await requireAuth(req);
+        const p = writerOf(req);
         const body = req.body as { users?: unknown } | undefined;
         const msg = await service.changeOwners(p, (req.params as { crate: string }).crate, body?.users, add);
         return { ok: true, msg };
@@ -157,9 +169,8 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
   await app.register(async (publish) => {
     publish.removeAllContentTypeParsers();
     publish.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
-    publish.put('/api/v1/crates/new', async (req) => {
-      const p = await requireAuth(req);
-      requirePermission(p, 'publish', repo.name);
+    publish.put('/api/v1/crates/new', { onRequest: writer('publish') }, async (req) => {
+      const p = writerOf(req);
       const { limits } = registry.config;
       const length = req.headers['content-length'] ? Number(req.headers['content-length']) : undefined;
       // A body-less PUT without Content-Type skips every parser (req.body undefined): read the raw, empty stream.

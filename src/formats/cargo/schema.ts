@@ -31,15 +31,9 @@ export interface CargoVersionsTable {
   metadata: string;
 }
 
-export interface CargoOwnersTable {
-  crate_id: number;
-  user_id: number;
-}
-
 export type CargoTables = {
   cargo_crates: CargoCratesTable;
   cargo_versions: CargoVersionsTable;
-  cargo_owners: CargoOwnersTable;
 };
 
 export type CargoCrateRow = Selectable<CargoCratesTable>;

@@ -3,12 +3,13 @@ import semver from 'semver';
 import { sql, type Kysely } from 'kysely';
 import { fail, LarderError } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
-import { isAdmin, requirePermission, type Principal } from '../../registry/auth.js';
+import { requirePermission, type Principal } from '../../registry/auth.js';
+import { authorizeWrite, changeOwners, checkWriter, listOwners, validateLogins, type PackageRef } from '../../registry/owners.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction, type UnitOfWork } from '../../registry/tx.js';
 import { isUniqueViolation } from '../../storage/db.js';
-import type { Database, UserRow } from '../../storage/schema.js';
+import type { Database } from '../../storage/schema.js';
 import type { StagedBlob } from '../../storage/blobs.js';
 import { inspectCrateArchive } from './crate-archive.js';
 import { indexLineFromNewCrate, serializeIndexLine, validateIndexLine, withYanked } from './index-line.js';
@@ -63,15 +64,23 @@ export class CargoService {
       .executeTakeFirst();
   }
 
-  private async isOwner(crateId: number, userId: number): Promise<boolean> {
-    const row = await this.db.selectFrom('cargo_owners').select('user_id').where('crate_id', '=', crateId).where('user_id', '=', userId).executeTakeFirst();
-    return row !== undefined;
+  /** How ownership names a crate: its normalised name, with Cargo's wording and hint. */
+  crateRef(crate: Pick<CargoCrateRow, 'name'>): PackageRef {
+    return {
+      repo: this.repo, id: normCrateName(crate.name), display: crate.name, label: `crate \`${crate.name}\``,
+      addHint: (login) => `ask an owner to run \`cargo owner --add ${login} ${crate.name}\``,
+    };
+  }
+
+  /** The ownership ref of a crate named in any spelling, or null when there is no such crate. */
+  async findCrateRef(name: string): Promise<PackageRef | null> {
+    const crate = await this.findCrate(name);
+    return crate ? this.crateRef(crate) : null;
   }
 
   /** Throws unless the principal may change this crate: an owner, or an admin. */
   private async requireOwner(p: Principal, crate: CargoCrateRow): Promise<void> {
-    if (isAdmin(p) || (await this.isOwner(crate.id, p.userId))) return;
-    fail('NOT_OWNER', `you (${p.login}) are not an owner of crate \`${crate.name}\`; ask an owner to run \`cargo owner --add ${p.login} ${crate.name}\``);
+    await checkWriter(this.registry.db, p, this.crateRef(crate), true);
   }
 
   /** Checks that would reject the publish, done before the archive is read so bad requests cost nothing. */
@@ -145,14 +154,10 @@ export class CargoService {
       await inTransaction(this.registry, async (uow) => {
         const trx = uow.trx.withTables<CargoTables>();
         const { crate, created } = await this.lockOrCreateCrate(uow, meta, now);
-        if (created) {
-          await trx.insertInto('cargo_owners').values({ crate_id: crate.id, user_id: p.userId }).execute();
-        } else if (crate.name !== meta.name) {
+        if (!created && crate.name !== meta.name) {
           fail('NAME_COLLISION', `crate \`${meta.name}\` collides with the existing crate \`${crate.name}\`; publish under the name \`${crate.name}\``);
-        } else if (!isAdmin(p)) {
-          const owner = await trx.selectFrom('cargo_owners').select('user_id').where('crate_id', '=', crate.id).where('user_id', '=', p.userId).executeTakeFirst();
-          if (!owner) fail('NOT_OWNER', `you (${p.login}) are not an owner of crate \`${crate.name}\``);
         }
+        await authorizeWrite(uow.trx, this.registry.dialect, p, this.crateRef(crate), !created);
         await trx
           .insertInto('cargo_versions')
           .values({
@@ -232,44 +237,17 @@ export class CargoService {
   async listOwners(name: string): Promise<OwnerEntry[]> {
     const crate = await this.findCrate(name);
     if (!crate) fail('PACKAGE_NOT_FOUND', `crate \`${name}\` does not exist in this registry`);
-    return this.db
-      .selectFrom('cargo_owners')
-      .innerJoin('users', 'users.id', 'cargo_owners.user_id')
-      .select(['users.id', 'users.login', 'users.name'])
-      .where('cargo_owners.crate_id', '=', crate.id)
-      .orderBy('users.login')
-      .execute();
+    return listOwners(this.registry.db, this.crateRef(crate));
   }
 
   /** Adds or removes owners by login; returns the message Cargo prints. */
   async changeOwners(p: Principal, name: string, logins: unknown, add: boolean): Promise<string> {
     requirePermission(p, 'owners', this.repo.name, name);
-    if (!Array.isArray(logins) || logins.length === 0 || !logins.every((l) => typeof l === 'string' && l.length > 0)) {
-      fail('OWNER_INVALID', 'the request body must be {"users":["login", …]} with at least one user');
-    }
+    validateLogins(logins);
     const crate = await this.findCrate(name);
     if (!crate) fail('PACKAGE_NOT_FOUND', `crate \`${name}\` does not exist in this registry`);
-    await this.requireOwner(p, crate);
-    const users: UserRow[] = [];
-    for (const login of logins as string[]) {
-      const user = await this.registry.auth.findUser(login);
-      if (!user) fail('USER_NOT_FOUND', `there is no user \`${login}\` on this registry; an admin can create it with \`larder user add ${login}\``);
-      users.push(user);
-    }
-    await inTransaction(this.registry, async (uow) => {
-      const trx = uow.trx.withTables<CargoTables>();
-      for (const user of users) {
-        if (add) {
-          await trx.insertInto('cargo_owners').values({ crate_id: crate.id, user_id: user.id }).onConflict((oc) => oc.columns(['crate_id', 'user_id']).doNothing()).execute();
-        } else {
-          await trx.deleteFrom('cargo_owners').where('crate_id', '=', crate.id).where('user_id', '=', user.id).execute();
-        }
-      }
-      const left = await trx.selectFrom('cargo_owners').select('user_id').where('crate_id', '=', crate.id).execute();
-      if (left.length === 0) fail('LAST_OWNER', `crate \`${crate.name}\` must keep at least one owner; add the new owner before removing the last one`);
-      await audit(uow.trx, { userId: p.userId, repoId: this.repo.id, action: add ? 'cargo.owner_add' : 'cargo.owner_remove', subject: crate.name, detail: { users: logins } });
-    });
-    const list = (logins as string[]).join(', ');
+    await changeOwners(this.registry, p, this.crateRef(crate), logins, add);
+    const list = logins.join(', ');
     return add ? `user(s) ${list} added as owner(s) of crate ${crate.name}` : `user(s) ${list} removed as owner(s) of crate ${crate.name}`;
   }
 

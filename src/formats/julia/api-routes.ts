@@ -1,12 +1,14 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { fail, LarderError } from '../../core/errors.js';
-import type { Principal } from '../../registry/auth.js';
+import { fail } from '../../core/errors.js';
 import { publicBaseUrl } from '../../registry/base-url.js';
 import { jsonErrorHandler } from '../../registry/api-errors.js';
-import { principalFromHeader } from '../../registry/credentials.js';
+import { writeGate } from '../../registry/credentials.js';
+import { checkWriter, type PackageRef } from '../../registry/owners.js';
+import { reserveUpload } from '../../registry/upload-budget.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
+import { juliaPackageRef, packagesIn } from './owners.js';
 import { createRegistry, registerPackage, setJuliaYanked, storeArtifact } from './register.js';
 import { treeFromTarball } from './tarball.js';
 import { treeFromGit } from './git-source.js';
@@ -18,17 +20,17 @@ import type { FileTree } from './tree-hash.js';
  */
 export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
   const { limits } = registry.config;
-  async function principal(req: FastifyRequest): Promise<Principal> {
-    const p = await principalFromHeader(registry.auth, req.headers.authorization);
-    if (!p) throw new LarderError('AUTH_REQUIRED', 'this needs a token: send Authorization: Bearer <token>');
-    return p;
-  }
+  // Credentials and permission come from the headers before the body is read; the body then
+  // reserves its size from the process-wide upload budget before it is buffered.
+  const gate = writeGate(registry.auth, repo, 'this needs a token: send Authorization: Bearer <token>');
+  const reserve = reserveUpload(registry.uploads);
   app.setErrorHandler(jsonErrorHandler('julia api request'));
   await app.register(multipart, { limits: { fileSize: limits.maxArchiveSize, files: 100, fields: 0 } });
   app.addContentTypeParser(['application/gzip', 'application/x-gzip', 'application/x-tar', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: limits.maxArchiveSize }, (_req, body, done) => done(null, body));
 
-  app.post('/api/registries', async (req, reply) => {
-    const p = await principal(req);
+  // Creating a registry changes the repo itself (what /registries lists to every client): admins only.
+  app.post('/api/registries', { onRequest: async (req) => void (await gate.check(req, 'admin')), preParsing: reserve }, async (req, reply) => {
+    const p = gate.of(req);
     const b = (req.body ?? {}) as { name?: unknown; uuid?: unknown; description?: unknown; trusted_registries?: unknown };
     if (typeof b.name !== 'string' || typeof b.uuid !== 'string') fail('METADATA_INVALID', 'send {"name": "MyRegistry", "uuid": "<uuid>", "description": "…", "trusted_registries": ["<registry uuid>"]}');
     if (b.trusted_registries !== undefined && (!Array.isArray(b.trusted_registries) || !b.trusted_registries.every((d) => typeof d === 'string'))) fail('METADATA_INVALID', 'trusted_registries must be a list of registry UUIDs');
@@ -37,8 +39,10 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     return { name: b.name, uuid: b.uuid, tree };
   });
 
-  app.put('/api/registries/:uuid/packages', { bodyLimit: limits.maxArchiveSize }, async (req, reply) => {
-    const p = await principal(req);
+  // The package is named only inside the body: the token's package limit and ownership are checked once it is read.
+  const registerHooks = { onRequest: async (req: FastifyRequest) => void (await gate.check(req, 'publish')), preParsing: reserve };
+  app.put('/api/registries/:uuid/packages', { bodyLimit: limits.maxArchiveSize, ...registerHooks }, async (req, reply) => {
+    const p = gate.of(req);
     const { uuid } = req.params as { uuid: string };
     let tree: FileTree;
     const artifacts: FileTree[] = [];
@@ -64,18 +68,32 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     const query = req.query as { repo?: string };
     const base = publicBaseUrl(registry.config, req);
     const result = await registerPackage(registry, repo, p, uuid, tree, { repoUrl: query.repo, baseUrl: base });
+    const owned = juliaPackageRef(repo, result.uuid, result.name);
     const artifactTrees = [];
-    for (const a of artifacts) artifactTrees.push(await storeArtifact(registry, repo, p, a));
+    for (const a of artifacts) artifactTrees.push(await storeArtifact(registry, repo, p, owned, a));
     reply.code(201);
     return { ...result, artifacts: artifactTrees };
   });
 
+  /** The package a URL names in a registry, refused before the body unless the caller may publish it and owns it. */
+  async function artifactPackage(req: FastifyRequest): Promise<PackageRef> {
+    const { uuid, name } = req.params as { uuid: string; name: string };
+    const p = await gate.check(req, 'publish', name);
+    const found = (await packagesIn(registry, repo, uuid)).find((x) => x.name === name);
+    if (!found) fail('PACKAGE_NOT_FOUND', `no package ${name} in registry ${uuid} of ${repo.name}; register it first (a new package can bring its artifacts in a multipart registration)`);
+    const ref = juliaPackageRef(repo, found.uuid, found.name);
+    await checkWriter(registry.db, p, ref, true);
+    artifactRefs.set(req, ref);
+    return ref;
+  }
+  const artifactRefs = new WeakMap<FastifyRequest, PackageRef>();
+
   // Artifacts (a package's Artifacts.toml names them by tree hash); served at /artifact/{hash}.
-  app.put('/api/artifacts', { bodyLimit: limits.maxArchiveSize }, async (req, reply) => {
-    const p = await principal(req);
+  app.put('/api/registries/:uuid/packages/:name/artifacts', { bodyLimit: limits.maxArchiveSize, onRequest: async (req) => void (await artifactPackage(req)), preParsing: reserve }, async (req, reply) => {
+    const p = gate.of(req);
     if (!Buffer.isBuffer(req.body)) fail('BODY_MALFORMED', 'send the artifact as a tarball (Content-Type: application/gzip)');
     const tree = await treeFromTarball(req.body, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
-    const treeHash = await storeArtifact(registry, repo, p, tree);
+    const treeHash = await storeArtifact(registry, repo, p, artifactRefs.get(req)!, tree);
     reply.code(201);
     return { 'git-tree-sha1': treeHash };
   });
@@ -84,10 +102,11 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     app.route({
       method,
       url: '/api/registries/:uuid/packages/:name/:version/yank',
+      onRequest: async (req) => void (await gate.check(req, 'yank', (req.params as { name: string }).name)),
+      preParsing: reserve,
       handler: async (req) => {
-        const p = await principal(req);
         const { uuid, name, version } = req.params as { uuid: string; name: string; version: string };
-        return { tree: await setJuliaYanked(registry, repo, p, uuid, name, version, yanked) };
+        return { tree: await setJuliaYanked(registry, repo, gate.of(req), uuid, name, version, yanked) };
       },
     });
   }

@@ -1,5 +1,6 @@
 import type { FormatPlugin } from '../../registry/format.js';
 import { juliaMigrations } from './migrations.js';
+import { findJuliaPackageRef } from './owners.js';
 import { juliaRoutes } from './routes.js';
 import { verifyJuliaRepo } from './verify.js';
 
@@ -10,6 +11,7 @@ export const juliaFormat: FormatPlugin = {
   migrations: juliaMigrations,
   routes: juliaRoutes,
   verify: verifyJuliaRepo,
+  packageRef: findJuliaPackageRef,
   clientSetup(repo, baseUrl, opts) {
     const url = `${baseUrl.replace(/\/+$/, '')}/${repo.name}`;
     const lines = [

@@ -2,6 +2,7 @@ import { parse as parseToml } from 'smol-toml';
 import { fail } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
 import { requirePermission, type Principal } from '../../registry/auth.js';
+import { authorizeWrite, type PackageRef } from '../../registry/owners.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
@@ -9,6 +10,7 @@ import { compress, loadCompressed } from './compress.js';
 import { UUID } from './ids.js';
 import { writePackageToml, writeRangeTable, writeRegistryToml, writeVersionsToml, type VersionEntry } from './registry-toml.js';
 import type { JuliaTables } from './schema.js';
+import { juliaPackageExists, juliaPackageRef } from './owners.js';
 import { STDLIBS } from './stdlibs.js';
 import { readRegistryFiles, recordCommit, recordTarball, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
 import type { FileTree } from './tree-hash.js';
@@ -136,6 +138,9 @@ function checkAutoMergeRules(project: ProjectToml, isNew: boolean): void {
 }
 
 export interface RegistrationResult {
+  /** The package registered: its name and UUID (what artifacts sent with it belong to). */
+  name: string;
+  uuid: string;
   registryTree: string;
   packageTree: string;
   path: string;
@@ -175,6 +180,7 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
 
     const existing = state.packages.get(project.uuid);
     if (existing && existing.name !== project.name) fail('NAME_INVALID', `package ${project.uuid} is registered as ${existing.name}, not ${project.name} (change_package_name)`);
+    await authorizeWrite(uow.trx, registry.dialect, p, juliaPackageRef(repo, project.uuid, project.name), existing !== undefined || (await juliaPackageExists(uow.trx, repo, project.uuid)));
     if (!existing) {
       for (const [u, other] of state.packages) {
         if (other.name.toLowerCase() === project.name.toLowerCase()) fail('NAME_COLLISION', `the name ${project.name} is taken by package ${u}${other.name !== project.name ? ` (as ${other.name})` : ''} (change_package_uuid)`);
@@ -242,7 +248,7 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
     await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.register', subject: `${project.name}@${project.version}`, detail: { tree: pkgTarball.treeHash, registry: registryUuid } });
     await stagedPackage.commit();
     await stagedRegistry.commit();
-    return { registryTree: regTarball.treeHash, packageTree: pkgTarball.treeHash, path };
+    return { name: project.name, uuid: project.uuid, registryTree: regTarball.treeHash, packageTree: pkgTarball.treeHash, path };
   });
 }
 
@@ -280,8 +286,9 @@ export async function setJuliaYanked(registry: Registry, repo: Repo, p: Principa
     const reg = await trx.selectFrom('julia_registries').selectAll().where('repo_id', '=', repo.id).where('uuid', '=', registryUuid).executeTakeFirst();
     if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
     const files = await readRegistryFiles(uow, repo, registryUuid);
-    const pkg = [...registryState(files).packages.values()].find((x) => x.name === name);
-    if (!pkg) fail('PACKAGE_NOT_FOUND', `no package ${name} in registry ${reg.name}`);
+    const [uuid, pkg] = [...registryState(files).packages].find(([, x]) => x.name === name) ?? [];
+    if (!pkg || !uuid) fail('PACKAGE_NOT_FOUND', `no package ${name} in registry ${reg.name}`);
+    await authorizeWrite(uow.trx, registry.dialect, p, juliaPackageRef(repo, uuid, name), true);
     const versionsPath = `${pkg.path}/Versions.toml`;
     const table = tomlOf(files.get(versionsPath) ?? Buffer.alloc(0), versionsPath) as Record<string, { 'git-tree-sha1': string; yanked?: boolean }>;
     const key = Object.keys(table).find((v) => v === version);
@@ -302,14 +309,18 @@ export async function setJuliaYanked(registry: Registry, repo: Repo, p: Principa
   });
 }
 
-/** Stores an artifact tarball by its tree hash (what Artifacts.toml's git-tree-sha1 names). */
-export async function storeArtifact(registry: Registry, repo: Repo, p: Principal, tree: FileTree): Promise<string> {
-  requirePermission(p, 'publish', repo.name);
+/**
+ * Stores an artifact tarball by its tree hash (what Artifacts.toml's git-tree-sha1 names), for a
+ * package the principal may publish and owns: artifacts are served to everyone who installs it.
+ */
+export async function storeArtifact(registry: Registry, repo: Repo, p: Principal, pkg: PackageRef, tree: FileTree): Promise<string> {
+  requirePermission(p, 'publish', repo.name, pkg.display);
   if (tree.size === 0) fail('ARCHIVE_INVALID', 'the artifact is empty');
   const tarball = await verifiedTarball(tree);
   await inTransaction(registry, async (uow) => {
+    await authorizeWrite(uow.trx, registry.dialect, p, pkg, true);
     const staged = await recordTarball(registry, uow, repo, 'artifact', '', tarball);
-    await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.artifact', subject: tarball.treeHash });
+    await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.artifact', subject: tarball.treeHash, detail: { package: pkg.id } });
     await staged.commit();
   });
   return tarball.treeHash;

@@ -1,0 +1,185 @@
+/**
+ * The ownership and auth matrix, generated from the server's own route table: every write route
+ * (not GET/HEAD) of every format and of Larder's API × every kind of caller, asserting the status
+ * and error shape a client sees, and that a refusal changed nothing. A write route missing from
+ * ROUTES below fails the test: new routes must say how they are authorised.
+ */
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { sql } from 'kysely';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostedPublishBody } from './support/bazel.js';
+import { expectCargoError, simplePublishBody, tokenFor } from './support/cargo.js';
+import { artifactTarball, juliaPackageTarball } from './support/julia.js';
+import { openTestApp, type TestApp } from './support/larder.js';
+import { snapshotFiles } from './support/tmp.js';
+
+const WHO = ['none', 'garbage', 'revoked', 'expired', 'otherRepo', 'otherPackage', 'missingScope', 'nonOwner', 'owner', 'admin'] as const;
+type Who = (typeof WHO)[number];
+
+const REFUSED: Record<Exclude<Who, 'owner' | 'admin'>, [number, string]> = {
+  none: [401, 'AUTH_REQUIRED'],
+  garbage: [401, 'TOKEN_INVALID'],
+  revoked: [401, 'TOKEN_REVOKED'],
+  expired: [401, 'TOKEN_EXPIRED'],
+  otherRepo: [403, 'REPO_NOT_PERMITTED'],
+  otherPackage: [403, 'PACKAGE_NOT_PERMITTED'],
+  missingScope: [403, 'SCOPE_MISSING'],
+  nonOwner: [403, 'NOT_OWNER'],
+};
+
+const REG = '1b2c3d4e-0000-4000-8000-0000000000aa';
+const PKG = '22222222-3333-4444-8555-666666666666';
+
+interface Entry {
+  /** How the client renders errors: Cargo's `{"errors":[{"detail"}]}` or Larder's `{"error":{"code","message"}}`. */
+  shape: 'cargo' | 'json';
+  /** A request as this caller would send it; `n` is unique per call, so successes never collide. */
+  build(n: number): Promise<Omit<InjectOptions, 'headers'> & { headers?: Record<string, string> }>;
+  /** Outcomes that differ from the defaults (REFUSED, and 2xx for owner and admin). */
+  expect?: Partial<Record<Who, [number, string] | 'ok'>>;
+}
+
+const json = (method: InjectOptions['method'], url: string, body?: unknown) => async () => ({
+  method, url, ...(body === undefined ? {} : { payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+});
+
+/** Every write route, by `METHOD /url` as Fastify registered it. */
+const ROUTES: Record<string, Entry | { exempt: string }> = {
+  'PUT /cargo/api/v1/crates/new': { shape: 'cargo', build: async (n) => ({ method: 'PUT', url: '/cargo/api/v1/crates/new', payload: (await simplePublishBody('owned', `1.${n}.0`)).body }) },
+  'DELETE /cargo/api/v1/crates/:crate/:version/yank': { shape: 'cargo', build: json('DELETE', '/cargo/api/v1/crates/owned/1.0.0/yank') },
+  'PUT /cargo/api/v1/crates/:crate/:version/unyank': { shape: 'cargo', build: json('PUT', '/cargo/api/v1/crates/owned/1.0.0/unyank') },
+  'PUT /cargo/api/v1/crates/:crate/owners': { shape: 'cargo', build: json('PUT', '/cargo/api/v1/crates/owned/owners', { users: ['bob'] }) },
+  'DELETE /cargo/api/v1/crates/:crate/owners': { shape: 'cargo', build: json('DELETE', '/cargo/api/v1/crates/owned/owners', { users: ['bob'] }) },
+  'PUT /bazel/api/modules/:module/:version': {
+    shape: 'json',
+    build: async (n) => {
+      const { payload, contentType } = await hostedPublishBody('owned', `3.${n}.0`);
+      return { method: 'PUT', url: `/bazel/api/modules/owned/3.${n}.0`, payload, headers: { 'content-type': contentType } };
+    },
+  },
+  'POST /bazel/api/modules/:module/:version/yank': { shape: 'json', build: json('POST', '/bazel/api/modules/owned/1.0.0/yank', { reason: 'broken, use 2.0.0' }) },
+  'DELETE /bazel/api/modules/:module/:version/yank': { shape: 'json', build: json('DELETE', '/bazel/api/modules/owned/1.0.0/yank') },
+  'PATCH /bazel/api/modules/:module': { shape: 'json', build: json('PATCH', '/bazel/api/modules/owned', { homepage: 'https://example.com/owned' }) },
+  'POST /julia/api/registries': {
+    shape: 'json',
+    build: async (n) => json('POST', '/julia/api/registries', { name: `Reg${n}`, uuid: `1b2c3d4e-0000-4000-8000-${String(n).padStart(12, '0')}` })(),
+    // Creating a registry changes the repo: admins only, whoever owns what.
+    expect: { otherRepo: [403, 'SCOPE_MISSING'], otherPackage: [403, 'SCOPE_MISSING'], nonOwner: [403, 'SCOPE_MISSING'], owner: [403, 'SCOPE_MISSING'] },
+  },
+  'PUT /julia/api/registries/:uuid/packages': {
+    shape: 'json',
+    build: async (n) => ({ method: 'PUT', url: `/julia/api/registries/${REG}/packages`, payload: await juliaPackageTarball('Owned', PKG, `0.${n}.0`), headers: { 'content-type': 'application/gzip' } }),
+  },
+  'PUT /julia/api/registries/:uuid/packages/:name/artifacts': {
+    shape: 'json',
+    build: async (n) => ({ method: 'PUT', url: `/julia/api/registries/${REG}/packages/Owned/artifacts`, payload: await artifactTarball(`artifact ${n}\n`), headers: { 'content-type': 'application/gzip' } }),
+  },
+  'POST /julia/api/registries/:uuid/packages/:name/:version/yank': { shape: 'json', build: json('POST', `/julia/api/registries/${REG}/packages/Owned/0.1.0/yank`) },
+  'DELETE /julia/api/registries/:uuid/packages/:name/:version/yank': { shape: 'json', build: json('DELETE', `/julia/api/registries/${REG}/packages/Owned/0.1.0/yank`) },
+  'POST /julia/:reg.git/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
+  'PUT /-/api/repos/:repo/packages/:package/owners': { shape: 'json', build: json('PUT', '/-/api/repos/bazel/packages/owned/owners', { users: ['bob'] }) },
+  'DELETE /-/api/repos/:repo/packages/:package/owners': { shape: 'json', build: json('DELETE', '/-/api/repos/bazel/packages/owned/owners', { users: ['bob'] }) },
+};
+
+let larder: TestApp;
+const routes = new Set<string>();
+const tokens = {} as Record<Who, string | null>;
+let counter = 0;
+
+beforeAll(async () => {
+  larder = await openTestApp({
+    repos: [
+      { name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public' },
+      { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public' },
+      { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' },
+    ],
+    onRoute: (r) => {
+      for (const m of [r.method].flat()) if (!['GET', 'HEAD', 'OPTIONS'].includes(m)) routes.add(`${m} ${r.url}`);
+    },
+  });
+  const { registry } = larder;
+  const all = { scopes: ['publish', 'yank', 'owners'] as const };
+  tokens.none = null;
+  tokens.garbage = 'larder_not-a-real-token';
+  tokens.owner = await tokenFor(registry, 'alice', { scopes: [...all.scopes] });
+  tokens.nonOwner = await tokenFor(registry, 'mallory', { scopes: [...all.scopes] });
+  tokens.otherRepo = await tokenFor(registry, 'alice', { scopes: [...all.scopes], repoPattern: 'elsewhere' });
+  tokens.otherPackage = await tokenFor(registry, 'alice', { scopes: [...all.scopes], packagePattern: 'zzz*' });
+  tokens.missingScope = await tokenFor(registry, 'alice', { scopes: ['read'] });
+  tokens.revoked = await tokenFor(registry, 'alice', { scopes: [...all.scopes] });
+  await registry.auth.revokeToken(String((await registry.auth.authenticate(tokens.revoked)).tokenId));
+  tokens.expired = await tokenFor(registry, 'alice', { scopes: [...all.scopes], expiresInMs: 1 });
+  tokens.admin = larder.adminToken;
+  await registry.auth.createUser('bob');
+
+  // alice publishes one package per format, so she owns each.
+  const as = (token: string | null) => (token ? { authorization: token } : {});
+  const ok = async (req: Awaited<ReturnType<Entry['build']>>, token: string | null) => {
+    const res = await larder.app.inject({ ...req, headers: { ...req.headers, ...as(token) } } as InjectOptions);
+    expect(res.statusCode, `${req.method} ${req.url}: ${res.body}`).toBeLessThan(300);
+  };
+  await ok({ method: 'PUT', url: '/cargo/api/v1/crates/new', payload: (await simplePublishBody('owned', '1.0.0')).body }, tokens.owner);
+  for (const v of ['1.0.0', '2.0.0']) {
+    const { payload, contentType } = await hostedPublishBody('owned', v);
+    await ok({ method: 'PUT', url: `/bazel/api/modules/owned/${v}`, payload, headers: { 'content-type': contentType } }, tokens.owner);
+  }
+  await ok(await json('POST', '/julia/api/registries', { name: 'Team', uuid: REG })(), tokens.admin);
+  await ok({ method: 'PUT', url: `/julia/api/registries/${REG}/packages`, payload: await juliaPackageTarball('Owned', PKG, '0.1.0'), headers: { 'content-type': 'application/gzip' } }, tokens.owner);
+});
+afterAll(async () => {
+  await larder?.stop();
+});
+
+/** Everything a write could change: row counts, every index document's ETag, the blob files. */
+async function state() {
+  const counts: Record<string, number> = {};
+  for (const table of ['package_owners', 'audit_log', 'blobs', 'cargo_crates', 'cargo_versions', 'bazel_versions', 'bazel_archives', 'julia_registries', 'julia_tarballs', 'julia_commits']) {
+    const r = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(larder.registry.db);
+    counts[table] = Number(r.rows[0].n);
+  }
+  const docs = await larder.registry.db.selectFrom('index_docs').select(['repo_id', 'path', 'etag']).orderBy('repo_id').orderBy('path').execute();
+  return { counts, docs, blobs: snapshotFiles(path.join(larder.data, 'blobs')) };
+}
+
+function expectJsonError(res: LightMyRequestResponse, status: number, code: string): void {
+  expect({ status: res.statusCode, body: res.body }).toMatchObject({ status });
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  const body = res.json() as { error?: { code?: unknown; message?: unknown } };
+  expect(Object.keys(body)).toEqual(['error']);
+  expect(body.error?.code).toBe(code);
+  expect(typeof body.error?.message === 'string' && body.error.message.length > 10).toBe(true);
+}
+
+describe('the auth matrix', () => {
+  it('has an entry for every write route the server registers, and no stale ones', () => {
+    expect(routes.size).toBeGreaterThan(10);
+    const missing = [...routes].filter((r) => !(r in ROUTES));
+    expect(missing, 'write routes without an auth matrix entry: add them to ROUTES in test/auth-matrix.test.ts').toEqual([]);
+    expect(Object.keys(ROUTES).filter((r) => !routes.has(r)), 'ROUTES entries for routes the server no longer has').toEqual([]);
+  });
+
+  for (const [route, entry] of Object.entries(ROUTES)) {
+    if ('exempt' in entry) continue;
+    it(`${route}: refuses every caller but owners and admins, and a refusal changes nothing`, async () => {
+      for (const who of WHO) {
+        const outcome = entry.expect?.[who] ?? (who === 'owner' || who === 'admin' ? 'ok' : REFUSED[who]);
+        const req = await entry.build(++counter);
+        const token = tokens[who];
+        const before = outcome === 'ok' ? null : await state();
+        const res = await larder.app.inject({ ...req, headers: { ...req.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) } } as InjectOptions);
+        const label = `${route} as ${who}: ${res.statusCode} ${res.body}`;
+        if (outcome === 'ok') {
+          expect(res.statusCode, label).toBeGreaterThanOrEqual(200);
+          expect(res.statusCode, label).toBeLessThan(300);
+          continue;
+        }
+        const [status, code] = outcome;
+        expect(res.statusCode, label).toBe(status);
+        if (entry.shape === 'cargo') expectCargoError(res, status);
+        else expectJsonError(res, status, code);
+        expect(await state(), label).toEqual(before);
+      }
+    });
+  }
+});
