@@ -13,6 +13,7 @@ import { principalFromHeader } from '../../registry/credentials.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { createRegistry, registerPackage, setJuliaYanked, storeArtifact } from './register.js';
+import { disposeTree } from './spool.js';
 import { treeFromTarball } from './tarball.js';
 import { readDirTree, type FileTree } from './tree-hash.js';
 
@@ -64,34 +65,39 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
   app.put('/api/registries/:uuid/packages', { bodyLimit: limits.maxArchiveSize }, async (req, reply) => {
     const p = await principal(req);
     const { uuid } = req.params as { uuid: string };
-    let tree: FileTree;
+    let tree: FileTree | undefined;
     const artifacts: FileTree[] = [];
-    if (req.isMultipart()) {
-      // A package tarball plus the artifacts its Artifacts.toml names, in one request.
-      let pkg: Buffer | null = null;
-      for await (const part of req.parts()) {
-        if (part.type !== 'file') continue;
-        const data = await part.toBuffer();
-        if (part.fieldname === 'package') pkg = data;
-        else if (part.fieldname === 'artifact') artifacts.push(await treeFromTarball(data, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries }));
-        else fail('BODY_MALFORMED', `unknown part "${part.fieldname}"; send "package" and any number of "artifact" tarballs`);
+    try {
+      if (req.isMultipart()) {
+        // A package tarball plus the artifacts its Artifacts.toml names, in one request.
+        let pkg: Buffer | null = null;
+        for await (const part of req.parts()) {
+          if (part.type !== 'file') continue;
+          const data = await part.toBuffer();
+          if (part.fieldname === 'package') pkg = data;
+          else if (part.fieldname === 'artifact') artifacts.push(await treeFromTarball(data, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries }));
+          else fail('BODY_MALFORMED', `unknown part "${part.fieldname}"; send "package" and any number of "artifact" tarballs`);
+        }
+        if (!pkg) fail('BODY_MALFORMED', 'the multipart registration has no "package" part');
+        tree = await treeFromTarball(pkg, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
+      } else if (Buffer.isBuffer(req.body)) {
+        tree = await treeFromTarball(req.body, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
+      } else {
+        const b = (req.body ?? {}) as { git?: unknown; rev?: unknown; subdir?: unknown };
+        if (typeof b.git !== 'string' || typeof b.rev !== 'string') fail('BODY_MALFORMED', 'send the package tree as a tarball (Content-Type: application/gzip), or JSON {"git": "<url>", "rev": "<commit or tag>", "subdir": "…"}');
+        tree = await treeFromGit(b.git, b.rev, typeof b.subdir === 'string' ? b.subdir : undefined);
       }
-      if (!pkg) fail('BODY_MALFORMED', 'the multipart registration has no "package" part');
-      tree = await treeFromTarball(pkg, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
-    } else if (Buffer.isBuffer(req.body)) {
-      tree = await treeFromTarball(req.body, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
-    } else {
-      const b = (req.body ?? {}) as { git?: unknown; rev?: unknown; subdir?: unknown };
-      if (typeof b.git !== 'string' || typeof b.rev !== 'string') fail('BODY_MALFORMED', 'send the package tree as a tarball (Content-Type: application/gzip), or JSON {"git": "<url>", "rev": "<commit or tag>", "subdir": "…"}');
-      tree = await treeFromGit(b.git, b.rev, typeof b.subdir === 'string' ? b.subdir : undefined);
+      const query = req.query as { repo?: string };
+      const base = publicBaseUrl(registry.config, req);
+      const result = await registerPackage(registry, repo, p, uuid, tree, { repoUrl: query.repo, baseUrl: base });
+      const artifactTrees = [];
+      for (const a of artifacts) artifactTrees.push(await storeArtifact(registry, repo, p, a));
+      reply.code(201);
+      return { ...result, artifacts: artifactTrees };
+    } finally {
+      // Large files of the trees were spooled to disk (spool.ts).
+      for (const t of [tree, ...artifacts]) if (t) await disposeTree(t);
     }
-    const query = req.query as { repo?: string };
-    const base = publicBaseUrl(registry.config, req);
-    const result = await registerPackage(registry, repo, p, uuid, tree, { repoUrl: query.repo, baseUrl: base });
-    const artifactTrees = [];
-    for (const a of artifacts) artifactTrees.push(await storeArtifact(registry, repo, p, a));
-    reply.code(201);
-    return { ...result, artifacts: artifactTrees };
   });
 
   // Artifacts (a package's Artifacts.toml names them by tree hash); served at /artifact/{hash}.
@@ -99,7 +105,7 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     const p = await principal(req);
     if (!Buffer.isBuffer(req.body)) fail('BODY_MALFORMED', 'send the artifact as a tarball (Content-Type: application/gzip)');
     const tree = await treeFromTarball(req.body, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
-    const treeHash = await storeArtifact(registry, repo, p, tree);
+    const treeHash = await storeArtifact(registry, repo, p, tree).finally(() => disposeTree(tree));
     reply.code(201);
     return { 'git-tree-sha1': treeHash };
   });
