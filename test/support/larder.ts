@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { loadConfig, type RepoConfig } from '../../src/core/config.js';
+import { loadConfig, type RepoConfig, type UnpackedLimits } from '../../src/core/config.js';
 import { FORMATS } from '../../src/cli/context.js';
 import { startLarder, type RunningLarder } from '../../src/http/start.js';
 import { tempDir } from './tmp.js';
@@ -19,6 +19,8 @@ export interface TestLarderOptions {
   tls?: boolean;
   repos?: RepoConfig[];
   limits?: Partial<Record<'maxCrateSize' | 'maxUnpackedSize' | 'maxArchiveEntries' | 'maxMetadataSize' | 'maxArchiveSize', number>>;
+  /** Per-format unpacked limits ([unpacked_limits]). */
+  unpackedLimits?: Partial<UnpackedLimits>;
 }
 
 export const TEST_ADMIN_TOKEN = 'larder_test-admin-token-0123456789';
@@ -34,6 +36,7 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
   if (opts.repos) config.repos = opts.repos;
   if (opts.blobs) config.blobs = opts.blobs;
   Object.assign(config.limits, opts.limits ?? {});
+  Object.assign(config.unpackedLimits, opts.unpackedLimits ?? {});
   const running = await startLarder(config, { formats: FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN });
   return {
     ...running,
@@ -67,6 +70,7 @@ export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publi
   if (opts.repos) config.repos = opts.repos;
   if (opts.blobs) config.blobs = opts.blobs;
   Object.assign(config.limits, opts.limits ?? {});
+  Object.assign(config.unpackedLimits, opts.unpackedLimits ?? {});
   const registry = await openRegistry(config, FORMATS);
   let app: import('fastify').FastifyInstance;
   try {

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
@@ -34,10 +35,13 @@ function healthz(baseUrl: string): Promise<void> {
 
 /**
  * Runs `task` while probing `GET /-/healthz` over a real socket and sampling this process's RSS (the
- * server runs in it): the worst health-check latency (ms) and the RSS growth (bytes) while it ran.
+ * server runs in it): the worst health-check latency (ms), the longest event-loop delay (ms) and the RSS
+ * growth (bytes) while it ran.
  */
-export async function watchServer<T>(baseUrl: string, task: () => Promise<T>): Promise<{ result: T; worstLatency: number; rssGrowth: number }> {
+export async function watchServer<T>(baseUrl: string, task: () => Promise<T>): Promise<{ result: T; worstLatency: number; rssGrowth: number; worstLoopDelay: number }> {
   await new Promise((r) => setTimeout(r, 200));
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const base = process.memoryUsage().rss;
   let peak = base;
   let worstLatency = 0;
@@ -53,8 +57,9 @@ export async function watchServer<T>(baseUrl: string, task: () => Promise<T>): P
   })();
   try {
     const result = await task();
-    return { result, worstLatency, rssGrowth: Math.max(peak, process.memoryUsage().rss) - base };
+    return { result, worstLatency, rssGrowth: Math.max(peak, process.memoryUsage().rss) - base, worstLoopDelay: loop.max / 1e6 };
   } finally {
+    loop.disable();
     done = true;
     clearInterval(sampler);
     await probing;

@@ -47,6 +47,13 @@ max_metadata_size = "1MiB"
 # Largest Bazel source archive a publish may upload (or Larder may download to verify).
 max_archive_size = "100MiB"
 
+[unpacked_limits]
+# How much one upload may unpack to, by what it is; a key left out uses limits.max_unpacked_size.
+# crate = "512MiB"            # a .crate (crates.io allows 512 MiB)
+# julia_package = "512MiB"    # a Julia package's source tree
+# julia_artifact = "2GiB"     # a Julia artifact (binaries, data sets)
+# bazel_source = "2GiB"       # a Bazel module's source archive (often a whole upstream project)
+
 # Repositories, each served under its name.
 #   name:       lowercase letters, digits, ".", "_" and "-"
 #   format:     "cargo", "bazel", "julia", "moonbit" or "brioche"

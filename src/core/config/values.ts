@@ -109,6 +109,13 @@ const LimitsSchema = z.strictObject({
   max_metadata_size: size,
   max_archive_size: size,
 }).partial();
+/** [unpacked_limits]: per-format unpacked sizes; an unset key falls back to limits.max_unpacked_size. */
+const UnpackedLimitsSchema = z.strictObject({
+  crate: size,
+  julia_package: size,
+  julia_artifact: size,
+  bazel_source: size,
+}).partial();
 export const SettingsSchema = z.strictObject({
   listen: z.string().transform(via(parseListen)),
   data: z.string().transform(via(nonEmpty)),
@@ -119,6 +126,7 @@ export const SettingsSchema = z.strictObject({
   workers: z.union([z.int().min(1).max(256), z.literal('auto')]),
   tls: TlsSchema,
   limits: LimitsSchema,
+  unpacked_limits: UnpackedLimitsSchema,
   repos: z.array(RepoSchema),
 }).partial();
 
@@ -130,5 +138,6 @@ export const KNOWN_KEYS: Record<string, string[]> = {
   '': Object.keys(SettingsSchema.shape),
   tls: Object.keys(TlsSchema.shape),
   limits: Object.keys(LimitsSchema.shape),
+  unpacked_limits: Object.keys(UnpackedLimitsSchema.shape),
   repos: Object.keys(RepoSchema.shape),
 };

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
+import { unpackedLimit } from '../../core/config.js';
 import { fail, LarderError } from '../../core/errors.js';
 import { parseSri, sri, sriHasher, type SriAlgorithm } from '../../core/sri.js';
 import { formatSize } from '../../core/units.js';
@@ -212,7 +213,7 @@ export async function publishBazelModule(registry: Registry, repo: Repo, p: Prin
   const keep = filesToKeep(patches, source.patch_strip ?? 0);
   const tree = await unpackArchive(archive, {
     fileName, archiveType: source.archive_type, stripPrefix: source.strip_prefix,
-    limits: { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries },
+    limits: { maxUnpackedSize: unpackedLimit(registry.config, 'bazelSource'), maxEntries: limits.maxArchiveEntries },
     keep: (path) => keep.has(path),
   });
   applyOverlay(tree, pub.overlay);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { unpackedLimit } from '../../core/config.js';
 import { fail, LarderError } from '../../core/errors.js';
 import type { Principal } from '../../registry/auth.js';
 import { publicBaseUrl } from '../../registry/base-url.js';
@@ -48,6 +49,8 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     if (!p) throw new LarderError('AUTH_REQUIRED', 'this needs a token: send Authorization: Bearer <token>');
     return p;
   }
+  // Read per request: the limits in effect are those of registry.config when the upload arrives.
+  const limitsFor = (kind: 'juliaPackage' | 'juliaArtifact') => ({ maxUnpackedSize: unpackedLimit(registry.config, kind), maxEntries: limits.maxArchiveEntries });
   app.setErrorHandler(jsonErrorHandler('julia api request'));
   await app.register(multipart, { limits: { fileSize: limits.maxArchiveSize, files: 100, fields: 0 } });
   app.addContentTypeParser(['application/gzip', 'application/x-gzip', 'application/x-tar', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: limits.maxArchiveSize }, (_req, body, done) => done(null, body));
@@ -75,13 +78,13 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
           if (part.type !== 'file') continue;
           const data = await part.toBuffer();
           if (part.fieldname === 'package') pkg = data;
-          else if (part.fieldname === 'artifact') artifacts.push(await treeFromTarball(data, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries }));
+          else if (part.fieldname === 'artifact') artifacts.push(await treeFromTarball(data, limitsFor('juliaArtifact')));
           else fail('BODY_MALFORMED', `unknown part "${part.fieldname}"; send "package" and any number of "artifact" tarballs`);
         }
         if (!pkg) fail('BODY_MALFORMED', 'the multipart registration has no "package" part');
-        tree = await treeFromTarball(pkg, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
+        tree = await treeFromTarball(pkg, limitsFor('juliaPackage'));
       } else if (Buffer.isBuffer(req.body)) {
-        tree = await treeFromTarball(req.body, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
+        tree = await treeFromTarball(req.body, limitsFor('juliaPackage'));
       } else {
         const b = (req.body ?? {}) as { git?: unknown; rev?: unknown; subdir?: unknown };
         if (typeof b.git !== 'string' || typeof b.rev !== 'string') fail('BODY_MALFORMED', 'send the package tree as a tarball (Content-Type: application/gzip), or JSON {"git": "<url>", "rev": "<commit or tag>", "subdir": "…"}');
@@ -104,7 +107,7 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
   app.put('/api/artifacts', { bodyLimit: limits.maxArchiveSize }, async (req, reply) => {
     const p = await principal(req);
     if (!Buffer.isBuffer(req.body)) fail('BODY_MALFORMED', 'send the artifact as a tarball (Content-Type: application/gzip)');
-    const tree = await treeFromTarball(req.body, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
+    const tree = await treeFromTarball(req.body, limitsFor('juliaArtifact'));
     const treeHash = await storeArtifact(registry, repo, p, tree).finally(() => disposeTree(tree));
     reply.code(201);
     return { 'git-tree-sha1': treeHash };
