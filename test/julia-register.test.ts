@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { parse as parseToml } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifiedTarball } from '../src/formats/julia/store.js';
 import { canonicalTarball } from '../src/formats/julia/tarball.js';
 import { readTarEntries, tarTreeHashes, type FileTree } from '../src/formats/julia/tree-hash.js';
 import { tarGz } from './support/archives.js';
@@ -209,6 +210,12 @@ describe('registering packages', () => {
 });
 
 describe('registration refusals change nothing', () => {
+  it('leaves no staged blob when a tarball cannot be written', async () => {
+    const tree: FileTree = new Map([['Project.toml', { kind: 'file', data: Buffer.alloc(2 << 20, 'x') }], ['link', { kind: 'symlink', data: Buffer.from([0xff]) }]]);
+    await expect(verifiedTarball(larder.registry, tree)).rejects.toMatchObject({ code: 'ARCHIVE_INVALID', message: expect.stringMatching(/symlink link/) });
+    expect(fs.readdirSync(path.join(larder.data, 'blobs', 'tmp'))).toEqual([]);
+  });
+
   async function state() {
     const regs = await larder.app.inject({ method: 'GET', url: '/julia/registries' });
     return { registries: regs.body, blobs: snapshotFiles(path.join(larder.data, 'blobs')) };

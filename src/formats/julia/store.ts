@@ -1,10 +1,9 @@
-import { once } from 'node:events';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Kysely } from 'kysely';
 import { parse as parseToml } from 'smol-toml';
-import { fail } from '../../core/errors.js';
+import { fail, LarderError } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import type { UnitOfWork } from '../../registry/tx.js';
@@ -46,8 +45,12 @@ export async function verifiedTarball(registry: Registry, tree: FileTree): Promi
   const hashing = tarTreeHashes(toHash);
   const teeing = tee(tarStream, [toGzip, toHash]);
   const [teed, zipped, staged, hashed] = await Promise.allSettled([teeing, gzipping, staging, hashing]);
-  if (staged.status === 'fulfilled' && (teed.status === 'rejected' || zipped.status === 'rejected' || hashed.status === 'rejected')) await staged.value.discard();
-  for (const r of [teed, hashed, zipped, staged]) if (r.status === 'rejected') throw r.reason;
+  const errors = [teed, hashed, zipped, staged].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (errors.length) {
+    if (staged.status === 'fulfilled') await staged.value.discard();
+    // The stage that failed first says why (a LarderError); the others failed because it did.
+    throw errors.find((e) => e instanceof LarderError) ?? errors[0];
+  }
   const stagedBlob = (staged as PromiseFulfilledResult<StagedBlob>).value;
   const { keepEmpty } = (hashed as PromiseFulfilledResult<{ keepEmpty: string }>).value;
   if (keepEmpty !== expected) {
@@ -57,11 +60,25 @@ export async function verifiedTarball(registry: Registry, tree: FileTree): Promi
   return { treeHash: expected, staged: stagedBlob };
 }
 
+/** Resolves when `out` wants more data; rejects if it fails or closes first (its reader gave up). */
+function drained(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      out.off('drain', onDrain).off('error', done).off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('the stream closed before taking all the data'));
+    out.on('drain', onDrain).on('error', done).on('close', onClose);
+  });
+}
+
 /** Copies `source` into every output, each chunk taken by all before the next is read; ends them all. */
 async function tee(source: Readable, outs: Writable[]): Promise<void> {
   try {
     for await (const chunk of source) {
-      await Promise.all(outs.map((o) => (o.write(chunk) ? undefined : once(o, 'drain'))));
+      await Promise.all(outs.map((o) => (o.destroyed ? drained(o) : o.write(chunk) ? undefined : drained(o))));
     }
     for (const o of outs) o.end();
   } catch (err) {
