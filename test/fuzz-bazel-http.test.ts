@@ -90,10 +90,8 @@ describe('Bazel publish over HTTP (fuzz)', () => {
     expect(seen.refusals.size).toBeGreaterThan(8);
   });
 
-  // Known finding (issue 8, item 7): a multipart body without its closing boundary answers 500
-  // (@fastify/multipart fails with ERR_STREAM_PREMATURE_CLOSE, which maps to INTERNAL). The fix is being made in src/formats/bazel/api-routes.ts on another
-  // branch; until it is merged this property runs only with FUZZ_KNOWN_BUGS=1. Then make it a plain `it`.
-  it.skipIf(!process.env.FUZZ_KNOWN_BUGS)('answers publishes whose multipart bytes are damaged with 2xx or 4xx, changing nothing on refusal', async () => {
+  // Found by this property: a multipart body without its closing boundary answered 500 (http/multipart-parts.ts).
+  it('answers publishes whose multipart bytes are damaged with 2xx or 4xx, changing nothing on refusal', async () => {
     const { payload, type } = await multipart([['MODULE.bazel', moduleFile('2.0.0')], ['archive', gz(await tarball(entries('2.0.0'))), `${ROOT}.tar.gz`], ['strip_prefix', ROOT]]);
     const contentType = fc.oneof(fc.constant(type), fc.constantFrom('multipart/form-data', 'multipart/form-data; boundary=', 'multipart/form-data; boundary=nope', 'application/json', 'text/plain'));
     await fc.assert(fc.asyncProperty(mutatedBytes(payload), contentType, async (body, ct) => {

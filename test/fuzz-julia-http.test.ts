@@ -88,11 +88,8 @@ describe('Julia registration over HTTP (fuzz)', () => {
     expect(seen.refusals.size).toBeGreaterThan(8);
   });
 
-  // Known finding: a truncated multipart body (no closing boundary) answers 500 here too: @fastify/multipart
-  // fails with ERR_STREAM_PREMATURE_CLOSE, which maps to INTERNAL. The same fix as for Bazel's multipart
-  // (issue 8, item 7, on another branch) is needed in src/formats/julia/api-routes.ts; until it is merged,
-  // this property runs only with FUZZ_KNOWN_BUGS=1. Then make it a plain `it`.
-  it.skipIf(!process.env.FUZZ_KNOWN_BUGS)('answers registrations whose multipart bytes are damaged with 2xx or 4xx, changing nothing on refusal', async () => {
+  // Found by this property: a truncated multipart body (no closing boundary) answered 500 (http/multipart-parts.ts).
+  it('answers registrations whose multipart bytes are damaged with 2xx or 4xx, changing nothing on refusal', async () => {
     const { payload, type } = await multipart([['package', await packageTarball(stringify({ ...PROJECT, version: '2.0.0' }))]]);
     const contentType = fc.oneof(fc.constant(type), fc.constantFrom('multipart/form-data', 'multipart/form-data; boundary=', 'multipart/form-data; boundary=nope'));
     await fc.assert(fc.asyncProperty(mutatedBytes(payload), contentType, async (body, ct) => {

@@ -70,3 +70,29 @@ it('refuses pushes and answers 404 for registries that do not exist', async () =
   expect((await fetch(`${larder.url}/julia/Nope.git/info/refs?service=git-upload-pack`)).status).toBe(404);
   expect((await fetch(`${larder.url}/julia/Team.git/info/refs?service=git-receive-pack`)).status).toBe(405);
 });
+
+it('answers 404 for paths outside the repository, plain or encoded, and never hands them to git', async () => {
+  const { request } = await import('node:http');
+  const get = (p: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    // node:http sends the path verbatim (fetch would normalise the dots away).
+    const req = request(`${larder.url}${p}`, { method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject).end();
+  });
+  for (const p of [
+    '/julia/Team.git/objects/../../config',
+    '/julia/Team.git/objects/%2e%2e/%2e%2e/config',
+    '/julia/Team.git/objects%2F..%2F..%2Fconfig',
+    '/julia/Team.git/objects/..%2F..%2Fconfig',
+    '/julia/Team.git/objects/%2E%2E%2F%2E%2E%2Fconfig',
+    '/julia/Team.git/objects/info/../../config',
+    '/julia/Team.git/objects/ab/../../../config',
+  ]) {
+    const res = await get(p);
+    expect([400, 404], `${p}: ${res.status} ${res.body}`).toContain(res.status);
+    expect(res.body).not.toContain('repositoryformatversion');
+  }
+  expect((await get('/julia/Team.git/info/refs?service=git-upload-pack')).status).toBe(200);
+});

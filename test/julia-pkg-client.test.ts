@@ -8,6 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { parse as parseToml } from 'smol-toml';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { treeFileData } from '../src/formats/julia/spool.js';
 import { canonicalTarball, treeFromTarball } from '../src/formats/julia/tarball.js';
 import { tarTreeHashes, treeHash, type FileTree } from '../src/formats/julia/tree-hash.js';
 import { openTestApp, type TestApp } from './support/larder.js';
@@ -114,7 +115,7 @@ describe('Pkg client flow', () => {
     const chosen = pkg.resolve(files, 'Foo');
     expect(chosen).toMatchObject({ uuid: FOO, version: '0.2.0' });
     const installed = await pkg.installPackage(chosen.uuid, chosen.tree);
-    expect(installed.get('src/Foo.jl')?.data.toString()).toContain('v"0.2.0"');
+    expect((await treeFileData(installed.get('src/Foo.jl')!)).toString()).toContain('v"0.2.0"');
     expect(installed.get('bin/run')?.kind).toBe('executable');
   });
 

@@ -8,9 +8,11 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { parse as parseToml } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifiedTarball } from '../src/formats/julia/store.js';
 import { canonicalTarball } from '../src/formats/julia/tarball.js';
-import { tarTreeHashes, type FileTree } from '../src/formats/julia/tree-hash.js';
+import { readTarEntries, tarTreeHashes, type FileTree } from '../src/formats/julia/tree-hash.js';
 import { tarGz } from './support/archives.js';
 import { commitRepo, startGitServer, type GitServer } from './support/git-server.js';
 import { openTestApp, type TestApp } from './support/larder.js';
@@ -172,6 +174,29 @@ describe('registering packages', () => {
     expect(listing.map((l) => l.split('/')[2])).toEqual([REG, DOWN]);
   });
 
+  it('keeps Registry.toml and Package.toml parseable when a description or repo URL holds control characters', async () => {
+    const CTRL = '1b2c3d4e-0000-4000-8000-000000000004';
+    const auth = { authorization: `Bearer ${larder.adminToken}` };
+    const description = 'Line one\nline two with a NUL \u0000, a DEL \u007f, a CR \r and a "quote" \\ """';
+    const created = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Controlled', uuid: CTRL, description }, headers: auth });
+    expect(created.statusCode, created.body).toBe(201);
+    const pkg = project('Ctrly', 'dddddddd-2222-4333-8444-555555555555', '1.0.0', '\n[compat]\njulia = "1.6"\n');
+    const repoUrl = 'https://example.com/a\u0000b\u0001c.git';
+    const res = await larder.app.inject({ method: 'PUT', url: `/julia/api/registries/${CTRL}/packages?repo=${encodeURIComponent(repoUrl)}`, payload: await packageTarball(pkg), headers: { ...auth, 'content-type': 'application/gzip' } });
+    expect(res.statusCode, res.body).toBe(201);
+    // What Pkg reads: the served registry tarball's files.
+    const line = (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body.split('\n').find((l) => l.includes(CTRL))!;
+    const served = await larder.app.inject({ method: 'GET', url: `/julia${line}` });
+    const files = new Map<string, string>();
+    await readTarEntries(Readable.from([gunzipSync(served.rawPayload)]), async ({ parts, body }) => {
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c);
+      files.set(parts.join('/'), Buffer.concat(chunks).toString('utf8'));
+    });
+    expect(parseToml(files.get('Registry.toml')!).description).toBe(description);
+    expect(parseToml(files.get('C/Ctrly/Package.toml')!).repo).toBe(repoUrl);
+  });
+
   it('registers from a git URL and revision', async () => {
     const repo = path.join(work.path, 'Baz.jl');
     fs.mkdirSync(path.join(repo, 'src'), { recursive: true });
@@ -186,6 +211,12 @@ describe('registering packages', () => {
 });
 
 describe('registration refusals change nothing', () => {
+  it('leaves no staged blob when a tarball cannot be written', async () => {
+    const tree: FileTree = new Map([['Project.toml', { kind: 'file', data: Buffer.alloc(2 << 20, 'x') }], ['link', { kind: 'symlink', data: Buffer.from([0xff]) }]]);
+    await expect(verifiedTarball(larder.registry, tree)).rejects.toMatchObject({ code: 'ARCHIVE_INVALID', message: expect.stringMatching(/symlink link/) });
+    expect(fs.readdirSync(path.join(larder.data, 'blobs', 'tmp'))).toEqual([]);
+  });
+
   async function state() {
     const regs = await larder.app.inject({ method: 'GET', url: '/julia/registries' });
     return { registries: regs.body, blobs: snapshotFiles(path.join(larder.data, 'blobs')) };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
+import { disposeTree } from '../formats/julia/spool.js';
 import { canonicalTarball } from '../formats/julia/tarball.js';
 import { readDirTree } from '../formats/julia/tree-hash.js';
 
@@ -48,7 +49,8 @@ export function juliaCommands(program: Command): void {
         if (!flags.rev) throw new Error('--git needs --rev');
         out = await call(flags, 'PUT', path, JSON.stringify({ git: flags.git, rev: flags.rev, subdir: flags.subdir }), 'application/json');
       } else {
-        const tarball = await canonicalTarball(await readDirTree(dir ?? '.'));
+        const tree = await readDirTree(dir ?? '.');
+        const tarball = await canonicalTarball(tree).finally(() => disposeTree(tree));
         out = await call(flags, 'PUT', path, new Blob([new Uint8Array(tarball)]), 'application/gzip');
       }
       process.stdout.write(`registered at ${out.path}: package tree ${out.packageTree}, registry tree ${out.registryTree}\n`);

@@ -9,9 +9,11 @@
  *   load.ts         loadConfig: precedence, defaults and the resolved result
  *   outbound.ts     the [outbound] table: address allowances, CA file, timeouts
  *   init-text.ts    the commented larder.toml that `larder init` writes
+ *   unpacked-limits.ts  the per-format unpacked-size limit in effect
  */
-export type { ConfigOverrides, DatabaseConfig, Format, LarderConfig, OutboundConfig, RepoConfig, TimeoutsConfig, TlsConfig } from './config/types.js';
+export type { ConfigOverrides, DatabaseConfig, Format, LarderConfig, OutboundConfig, RepoConfig, TimeoutsConfig, TlsConfig, UnpackedLimits } from './config/types.js';
 export { DEFAULT_REPOS } from './config/types.js';
 export { initConfigText } from './config/init-text.js';
 export { locateKeys } from './config/key-lines.js';
 export { loadConfig } from './config/load.js';
+export { unpackedLimit } from './config/unpacked-limits.js';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { loadConfig, type OutboundConfig, type RepoConfig } from '../../src/core/config.js';
+import { loadConfig, type OutboundConfig, type RepoConfig, type UnpackedLimits } from '../../src/core/config.js';
 import { FORMATS } from '../../src/cli/context.js';
 import { startLarder, type RunningLarder } from '../../src/http/start.js';
 import { tempDir } from './tmp.js';
@@ -25,6 +25,8 @@ export interface TestLarderOptions {
   timeouts?: Partial<import('../../src/core/config.js').TimeoutsConfig>;
   /** [uploads] memory budget and wait. */
   uploads?: Partial<{ memory: number; waitMs: number }>;
+  /** Per-format unpacked limits ([unpacked_limits]). */
+  unpackedLimits?: Partial<UnpackedLimits>;
 }
 
 export const TEST_ADMIN_TOKEN = 'larder_test-admin-token-0123456789';
@@ -43,6 +45,7 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
   Object.assign(config.outbound, opts.outbound ?? {});
   Object.assign(config.timeouts, opts.timeouts ?? {});
   Object.assign(config.uploads, opts.uploads ?? {});
+  Object.assign(config.unpackedLimits, opts.unpackedLimits ?? {});
   const running = await startLarder(config, { formats: FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN });
   return {
     ...running,
@@ -78,6 +81,7 @@ export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publi
   Object.assign(config.limits, opts.limits ?? {});
   Object.assign(config.outbound, opts.outbound ?? {});
   Object.assign(config.uploads, opts.uploads ?? {});
+  Object.assign(config.unpackedLimits, opts.unpackedLimits ?? {});
   const registry = await openRegistry(config, FORMATS);
   let app: import('fastify').FastifyInstance;
   try {

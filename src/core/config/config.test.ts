@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_REPOS, initConfigText, loadConfig, locateKeys, type ConfigOverrides, type LarderConfig } from '../config.js';
+import { DEFAULT_REPOS, initConfigText, loadConfig, locateKeys, unpackedLimit, type ConfigOverrides, type LarderConfig } from '../config.js';
 import { LarderError } from '../errors.js';
 
 const MiB = 1024 * 1024;
@@ -45,12 +45,22 @@ describe('loadConfig', () => {
       workers: 1,
       tls: { mode: 'off' },
       limits: { maxCrateSize: 10 * MiB, maxUnpackedSize: 512 * MiB, maxArchiveEntries: 20000, maxMetadataSize: MiB, maxArchiveSize: 100 * MiB },
+      unpackedLimits: { crate: null, juliaPackage: null, juliaArtifact: null, bazelSource: null },
       repos: DEFAULT_REPOS,
       outbound: { allowPrivate: [], caFile: null, gitAllowHttp: false, timeoutMs: 120_000 },
       timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000 },
       uploads: { memory: 256 * MiB, waitMs: 10_000 },
       file: null,
     });
+  });
+
+  it('reads per-format unpacked limits; a format without one uses limits.max_unpacked_size', () => {
+    const config = load(['[limits]', 'max_unpacked_size = "256MiB"', '[unpacked_limits]', 'julia_artifact = "2GiB"', 'bazel_source = 1048576']);
+    expect(config.unpackedLimits).toEqual({ crate: null, juliaPackage: null, juliaArtifact: 2 * 1024 * MiB, bazelSource: MiB });
+    expect(unpackedLimit(config, 'juliaArtifact')).toBe(2 * 1024 * MiB);
+    expect(unpackedLimit(config, 'juliaPackage')).toBe(256 * MiB);
+    expect(failure(['[unpacked_limits]', 'julia_pakage = "1MiB"'])).toBe('larder.toml:2: unknown key "unpacked_limits.julia_pakage" (did you mean "julia_package"?)');
+    expect(failure(['[unpacked_limits]', 'crate = "lots"'])).toMatch(/^larder\.toml:2: unpacked_limits\.crate: invalid size "lots"/);
   });
 
   it('reads a full file', () => {
@@ -101,6 +111,7 @@ describe('loadConfig', () => {
       workers: 3,
       tls: { mode: 'files', cert: join(dir, 'tls/cert.pem'), key: '/etc/larder/key.pem' },
       limits: { maxCrateSize: 20_000_000, maxUnpackedSize: MiB, maxArchiveEntries: 500, maxMetadataSize: 64 * 1024, maxArchiveSize: 100 * MiB },
+      unpackedLimits: { crate: null, juliaPackage: null, juliaArtifact: null, bazelSource: null },
       repos: [
         { name: 'internal', format: 'cargo', kind: 'hosted', visibility: 'private' },
         { name: 'crates-io', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: 'https://index.crates.io/' },

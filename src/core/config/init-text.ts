@@ -68,6 +68,13 @@ request = "5m"
 memory = "256MiB"
 wait = "10s"
 
+[unpacked_limits]
+# How much one upload may unpack to, by what it is; a key left out uses limits.max_unpacked_size.
+# crate = "512MiB"            # a .crate (crates.io allows 512 MiB)
+# julia_package = "512MiB"    # a Julia package's source tree
+# julia_artifact = "2GiB"     # a Julia artifact (binaries, data sets)
+# bazel_source = "2GiB"       # a Bazel module's source archive (often a whole upstream project)
+
 # Repositories, each served under its name.
 #   name:       lowercase letters, digits, ".", "_" and "-"
 #   format:     "cargo", "bazel", "julia", "moonbit" or "brioche"

@@ -25,6 +25,7 @@ interface Settings {
   workers: number | 'auto';
   tls: { mode: TlsConfig['mode']; cert?: string; key?: string; hostnames: string[] };
   limits: { max_crate_size: number; max_unpacked_size: number; max_archive_entries: number; max_metadata_size: number; max_archive_size: number };
+  unpacked_limits: { crate?: number; julia_package?: number; julia_artifact?: number; bazel_source?: number };
   repos: RepoConfig[];
   outbound: OutboundSettings;
   timeouts: { idle: number; headers: number; body_idle: number; request: number };
@@ -42,6 +43,7 @@ function defaults(baseDir: string): Settings {
     workers: 1,
     tls: { mode: 'off', hostnames: [] },
     limits: { max_crate_size: 10 * 2 ** 20, max_unpacked_size: 512 * 2 ** 20, max_archive_entries: 20000, max_metadata_size: 2 ** 20, max_archive_size: 100 * 2 ** 20 },
+    unpacked_limits: {},
     repos: DEFAULT_REPOS,
     outbound: OUTBOUND_DEFAULTS,
     timeouts: { idle: 60_000, headers: 30_000, body_idle: 30_000, request: 300_000 },
@@ -62,6 +64,7 @@ function overlay(s: Settings, layer: Layer): Settings {
     outbound: { ...s.outbound, ...defined(layer.outbound ?? {}) },
     timeouts: { ...s.timeouts, ...defined(layer.timeouts ?? {}) },
     uploads: { ...s.uploads, ...defined(layer.uploads ?? {}) },
+    unpacked_limits: { ...s.unpacked_limits, ...defined(layer.unpacked_limits ?? {}) },
   };
 }
 
@@ -117,6 +120,12 @@ export function loadConfig(opts: {
       maxArchiveEntries: s.limits.max_archive_entries,
       maxMetadataSize: s.limits.max_metadata_size,
       maxArchiveSize: s.limits.max_archive_size,
+    },
+    unpackedLimits: {
+      crate: s.unpacked_limits.crate ?? null,
+      juliaPackage: s.unpacked_limits.julia_package ?? null,
+      juliaArtifact: s.unpacked_limits.julia_artifact ?? null,
+      bazelSource: s.unpacked_limits.bazel_source ?? null,
     },
     // Copies, so no caller can change DEFAULT_REPOS through the result.
     repos: s.repos.map((r) => defined({ ...r, members: r.members && [...r.members] })),

@@ -16,6 +16,13 @@ export interface RepoConfig {
 }
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 export type TlsConfig = { mode: 'off' } | { mode: 'self-signed'; hostnames: string[] } | { mode: 'files'; cert: string; key: string };
+/** Per-format unpacked-size limits ([unpacked_limits]): what fits a crate is not what fits a Bazel source archive. */
+export interface UnpackedLimits {
+  crate: number | null;
+  juliaPackage: number | null;
+  juliaArtifact: number | null;
+  bazelSource: number | null;
+}
 export interface LarderConfig {
   listen: { host: string; port: number };
   /** Absolute. */
@@ -32,6 +39,8 @@ export interface LarderConfig {
   /** File paths are absolute. */
   tls: TlsConfig;
   limits: { maxCrateSize: number; maxUnpackedSize: number; maxArchiveEntries: number; maxMetadataSize: number; maxArchiveSize: number };
+  /** How much one upload of each kind may unpack to; null = `limits.maxUnpackedSize` (see unpacked-limits.ts). */
+  unpackedLimits: UnpackedLimits;
   repos: RepoConfig[];
   /** [outbound]: what URLs named by requests may reach, and the CA trusted there. */
   outbound: OutboundConfig;

@@ -128,6 +128,14 @@ const TimeoutsSchema = z.strictObject({
 const UploadsSchema = z.strictObject({
   memory: size,
   wait: z.string().transform(via(parseDuration)),
+});
+
+/** [unpacked_limits]: per-format unpacked sizes; an unset key falls back to limits.max_unpacked_size. */
+const UnpackedLimitsSchema = z.strictObject({
+  crate: size,
+  julia_package: size,
+  julia_artifact: size,
+  bazel_source: size,
 }).partial();
 export const SettingsSchema = z.strictObject({
   listen: z.string().transform(via(parseListen)),
@@ -139,6 +147,7 @@ export const SettingsSchema = z.strictObject({
   workers: z.union([z.int().min(1).max(256), z.literal('auto')]),
   tls: TlsSchema,
   limits: LimitsSchema,
+  unpacked_limits: UnpackedLimitsSchema,
   repos: z.array(RepoSchema),
   outbound: OutboundSchema,
   timeouts: TimeoutsSchema,
@@ -153,6 +162,7 @@ export const KNOWN_KEYS: Record<string, string[]> = {
   '': Object.keys(SettingsSchema.shape),
   tls: Object.keys(TlsSchema.shape),
   limits: Object.keys(LimitsSchema.shape),
+  unpacked_limits: Object.keys(UnpackedLimitsSchema.shape),
   repos: Object.keys(RepoSchema.shape),
   outbound: Object.keys(OutboundSchema.shape),
   timeouts: Object.keys(TimeoutsSchema.shape),

@@ -1,6 +1,6 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { fail, LarderError } from '../../core/errors.js';
+import { fail } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
 import type { Principal, Scope } from '../../registry/auth.js';
 import { publicBaseUrl } from '../../registry/base-url.js';
@@ -12,24 +12,15 @@ import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
 import { authorizeWrite, checkWriter } from '../../registry/owners.js';
 import { moduleExists, moduleRef } from './owners.js';
+import { multipartParts } from '../../http/multipart-parts.js';
 import { parseMetadata, serializeMetadata, withYank, type BazelMetadata, type Maintainer } from './metadata.js';
 import { publishBazelModule, type BazelPublish } from './publish.js';
 
 /** Reads the multipart publish body into a BazelPublish (see the README for the part names). */
 async function readPublish(req: FastifyRequest, module: string, version: string): Promise<BazelPublish> {
-  try {
-    return await readParts(req, module, version);
-  } catch (err) {
-    // busboy's own errors (no boundary, no closing boundary, truncated parts) are the client's.
-    if (err instanceof LarderError || (err as { statusCode?: number }).statusCode !== undefined) throw err;
-    fail('BODY_MALFORMED', `the multipart body is malformed (${(err as Error).message}); send multipart/form-data with a boundary= parameter, each part framed by it, and the closing boundary`);
-  }
-}
-
-async function readParts(req: FastifyRequest, module: string, version: string): Promise<BazelPublish> {
   const pub: BazelPublish = { module, version, moduleFile: Buffer.alloc(0), patches: new Map(), overlay: new Map() };
   let sawModule = false;
-  for await (const part of req.parts()) {
+  for await (const part of multipartParts(req)) {
     const data = part.type === 'file' ? await part.toBuffer() : Buffer.from(String(part.value));
     const name = part.fieldname;
     if (name === 'MODULE.bazel') [pub.moduleFile, sawModule] = [data, true];

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
+import { unpackedLimit } from '../../core/config.js';
 import { fail, LarderError } from '../../core/errors.js';
 import { parseSri, sri, sriHasher, type SriAlgorithm } from '../../core/sri.js';
 import { formatSize } from '../../core/units.js';
@@ -15,7 +16,7 @@ import { parseMetadata, serializeMetadata, withVersion, type BazelMetadata } fro
 import { readModuleFile, sameModuleFile } from './module-file.js';
 import { moduleExists, moduleRef } from './owners.js';
 import type { BazelTables } from './schema.js';
-import { applyOverlay, applyPatches, unpackArchive } from './source-tree.js';
+import { applyOverlay, applyPatches, filesToKeep, unpackArchive } from './source-tree.js';
 import { compareBazelVersions, isBazelVersion, validateModuleName, validatePublishVersion } from './version.js';
 
 /** What a publish brings: the registry files, and either an archive to host or a source.json naming one. */
@@ -205,12 +206,15 @@ export async function publishBazelModule(registry: Registry, repo: Repo, p: Prin
 
   // The tree Bazel will build: the archive, overlays, then patches; its MODULE.bazel must be ours.
   const fileName = pub.archive?.fileName ?? new URL(source.url).pathname.split('/').pop() ?? 'archive';
+  const patches = [...pub.patches].map(([name, data]) => ({ name, text: data.toString('utf8') }));
+  const keep = filesToKeep(patches, source.patch_strip ?? 0);
   const tree = await unpackArchive(archive, {
     fileName, archiveType: source.archive_type, stripPrefix: source.strip_prefix,
-    limits: { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries },
+    limits: { maxUnpackedSize: unpackedLimit(registry.config, 'bazelSource'), maxEntries: limits.maxArchiveEntries },
+    keep: (path) => keep.has(path),
   });
   applyOverlay(tree, pub.overlay);
-  applyPatches(tree, [...pub.patches].map(([name, data]) => ({ name, text: data.toString('utf8') })), source.patch_strip ?? 0);
+  applyPatches(tree, patches, source.patch_strip ?? 0);
   const inTree = tree.get('MODULE.bazel');
   if (inTree && !sameModuleFile(inTree.data.toString('utf8'), pub.moduleFile.toString('utf8'))) {
     fail('MANIFEST_MISMATCH', 'the MODULE.bazel in the source tree (after overlay and patches) differs from the one published; add a patch that makes them equal (the BCR names it module_dot_bazel.patch)');

@@ -8,8 +8,11 @@ import { LarderError, fail } from '../../core/errors.js';
 import { byteBudget } from '../../core/byte-budget.js';
 import { formatSize } from '../../core/units.js';
 
-/** The published source tree: relative POSIX paths of regular files. */
-export type SourceTree = Map<string, { data: Buffer; executable: boolean }>;
+/**
+ * The published source tree: relative POSIX paths of regular files. A file unpacked with a `keep`
+ * filter that left it out has `skipped` set and empty `data`: its path is known, its bytes were not kept.
+ */
+export type SourceTree = Map<string, { data: Buffer; executable: boolean; skipped?: true }>;
 
 /** Limits on what an archive may unpack to. */
 export interface TreeLimits { maxUnpackedSize: number; maxEntries: number }
@@ -23,24 +26,57 @@ const TAR_RECORD = 10240;
 
 /**
  * Unpacks a .tar.gz/.tgz, .tar or .zip archive (kind from `archiveType`, else from `fileName`) and strips
- * `stripPrefix`; rejects links, devices and unsafe paths, and enforces `limits` while inflating.
+ * `stripPrefix`; rejects links, devices and unsafe paths, and enforces `limits` while inflating (async
+ * zlib). Only the files `keep` accepts (default: all) are held in memory; the others are checked and dropped.
  */
 export async function unpackArchive(
   archive: Buffer,
-  opts: { fileName: string; archiveType?: string; stripPrefix?: string; limits: TreeLimits },
+  opts: { fileName: string; archiveType?: string; stripPrefix?: string; limits: TreeLimits; keep?: (path: string) => boolean },
 ): Promise<SourceTree> {
   const kind = archiveKind(opts.fileName, opts.archiveType);
   const prefix = opts.stripPrefix ? prefixParts(opts.stripPrefix) : [];
   const tree: SourceTree = new Map();
   const budget = { entries: 0, bytes: 0, limits: opts.limits };
-  const add = (rawPath: string, type: 'file' | 'directory', data: Buffer | null, executable: boolean) => {
+  const keep = opts.keep ?? (() => true);
+  const add: Add = async (rawPath, type, body, executable) => {
     const path = treePath(rawPath, prefix, type);
-    if (path && data) tree.set(path, { data, executable });
+    if (!path || !body) return;
+    if (!keep(path)) {
+      for await (const _ of body); // inflated (so a damaged entry is still refused), not kept
+      tree.set(path, { data: EMPTY, executable, skipped: true });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk);
+    tree.set(path, { data: Buffer.concat(chunks), executable });
   };
   if (kind === 'zip') await readZip(archive, budget, add);
   else await readTar(archive, kind === 'tar.gz', budget, add);
   checkNoFileIsADirectory(tree);
   return tree;
+}
+
+/**
+ * The paths a set of patches may read or create (after `-p<strip>`), plus MODULE.bazel: the only files
+ * whose bytes a publish needs, so a large archive is checked without holding the rest in memory.
+ */
+export function filesToKeep(patches: Array<{ name: string; text: string }>, strip: number): Set<string> {
+  const keep = new Set(['MODULE.bazel']);
+  for (const patch of patches) {
+    let files: StructuredPatch[];
+    try {
+      files = parsePatch(patch.text);
+    } catch {
+      continue; // applyPatches reports it
+    }
+    for (const f of files) {
+      for (const name of [f.oldFileName, f.newFileName]) {
+        const p = stripPath(name, strip);
+        if (p) keep.add(p);
+      }
+    }
+  }
+  return keep;
 }
 
 /** Copies overlay files over the tree (validating every path first); overlay files are not executable. */
@@ -132,7 +168,8 @@ function checkNoFileIsADirectory(tree: SourceTree, what = 'archive'): void {
 }
 
 type Budget = { entries: number; bytes: number; limits: TreeLimits };
-type Add = (path: string, type: 'file' | 'directory', data: Buffer | null, executable: boolean) => void;
+type Add = (path: string, type: 'file' | 'directory', body: AsyncIterable<Buffer> | null, executable: boolean) => Promise<void>;
+const EMPTY = Buffer.alloc(0);
 
 function countEntry(budget: Budget): void {
   if (++budget.entries > budget.limits.maxEntries) {
@@ -174,9 +211,8 @@ async function readTar(archive: Buffer, gzipped: boolean, budget: Budget, add: A
         fail('ARCHIVE_INVALID', `the source archive's directory entry ${printable(h.name)} claims to have content; rebuild the archive`);
       }
       countBytes(budget, type === 'file' ? h.size ?? 0 : 0); // fails a bomb before it is inflated
-      const chunks: Buffer[] = [];
-      for await (const chunk of entry) chunks.push(chunk as Buffer);
-      add(h.name, type, type === 'file' ? Buffer.concat(chunks) : null, ((h.mode ?? 0) & 0o111) !== 0);
+      await add(h.name, type, type === 'file' ? (entry as AsyncIterable<Buffer>) : null, ((h.mode ?? 0) & 0o111) !== 0);
+      for await (const _ of entry); // a directory's (empty) body
     }
   })();
   const [piped, read] = await Promise.allSettled([piping, reading]);
@@ -223,13 +259,11 @@ async function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, budget: Budg
   const stream = await new Promise<Readable>((resolve, reject) => {
     zip.openReadStream(entry, (err, s) => (err ? reject(zipError(err)) : resolve(s)));
   });
-  const chunks: Buffer[] = [];
   try {
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    await add(entry.fileName, 'file', stream as AsyncIterable<Buffer>, (mode & 0o111) !== 0);
   } catch (err) {
-    throw zipError(err as Error);
+    throw err instanceof LarderError ? err : zipError(err as Error);
   }
-  add(entry.fileName, 'file', Buffer.concat(chunks), (mode & 0o111) !== 0);
 }
 
 function zipError(err: Error): LarderError {
@@ -263,6 +297,7 @@ function applyFilePatch(tree: SourceTree, patch: { name: string; text: string },
     target = existing[0];
   }
   const old = tree.get(target);
+  if (old?.skipped) fail('INTERNAL', `${where} modifies ${target}, whose contents were not kept while unpacking`);
   const { text, encoding } = decode(old?.data ?? Buffer.alloc(0));
   const options = { fuzzFactor: 0, compareLine: (_n: number, line: string, _op: string, content: string) => looseEqual(line, content) };
   const { anchored, misfit } = anchorHunks(file, text);

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import semver from 'semver';
 import { sql, type Kysely } from 'kysely';
+import { unpackedLimit } from '../../core/config.js';
 import { fail, LarderError } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
 import { requirePermission, type Principal } from '../../registry/auth.js';
@@ -138,7 +139,7 @@ export class CargoService {
     frame.crate.pipe(toStore);
     frame.crate.pipe(toInspect);
     const stage = this.registry.blobs.stage(toStore, { maxSize: limits.maxCrateSize });
-    const inspect = inspectCrateArchive(toInspect, meta, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
+    const inspect = inspectCrateArchive(toInspect, meta, { maxUnpackedSize: unpackedLimit(this.registry.config, 'crate'), maxEntries: limits.maxArchiveEntries });
     const [staged, inspected] = await Promise.allSettled([stage, inspect]);
     const failure = [inspected, staged, await settle(frame.done)].find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failure) {

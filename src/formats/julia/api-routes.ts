@@ -1,6 +1,8 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { unpackedLimit } from '../../core/config.js';
 import { fail } from '../../core/errors.js';
+import { multipartParts } from '../../http/multipart-parts.js';
 import { publicBaseUrl } from '../../registry/base-url.js';
 import { jsonErrorHandler } from '../../registry/api-errors.js';
 import { writeGate } from '../../registry/credentials.js';
@@ -10,6 +12,7 @@ import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { juliaPackageRef, packagesIn } from './owners.js';
 import { createRegistry, registerPackage, setJuliaYanked, storeArtifact } from './register.js';
+import { disposeTree } from './spool.js';
 import { treeFromTarball } from './tarball.js';
 import { treeFromGit } from './git-source.js';
 import type { FileTree } from './tree-hash.js';
@@ -24,6 +27,8 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
   // reserves its size from the process-wide upload budget before it is buffered.
   const gate = writeGate(registry.auth, repo, 'this needs a token: send Authorization: Bearer <token>');
   const reserve = reserveUpload(registry.uploads);
+  // Read per request: the limits in effect are those of registry.config when the upload arrives.
+  const limitsFor = (kind: 'juliaPackage' | 'juliaArtifact') => ({ maxUnpackedSize: unpackedLimit(registry.config, kind), maxEntries: limits.maxArchiveEntries });
   app.setErrorHandler(jsonErrorHandler('julia api request'));
   await app.register(multipart, { limits: { fileSize: limits.maxArchiveSize, files: 100, fields: 0 } });
   app.addContentTypeParser(['application/gzip', 'application/x-gzip', 'application/x-tar', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: limits.maxArchiveSize }, (_req, body, done) => done(null, body));
@@ -44,35 +49,40 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
   app.put('/api/registries/:uuid/packages', { bodyLimit: limits.maxArchiveSize, ...registerHooks }, async (req, reply) => {
     const p = gate.of(req);
     const { uuid } = req.params as { uuid: string };
-    let tree: FileTree;
+    let tree: FileTree | undefined;
     const artifacts: FileTree[] = [];
-    if (req.isMultipart()) {
-      // A package tarball plus the artifacts its Artifacts.toml names, in one request.
-      let pkg: Buffer | null = null;
-      for await (const part of req.parts()) {
-        if (part.type !== 'file') continue;
-        const data = await part.toBuffer();
-        if (part.fieldname === 'package') pkg = data;
-        else if (part.fieldname === 'artifact') artifacts.push(await treeFromTarball(data, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries }));
-        else fail('BODY_MALFORMED', `unknown part "${part.fieldname}"; send "package" and any number of "artifact" tarballs`);
+    try {
+      if (req.isMultipart()) {
+        // A package tarball plus the artifacts its Artifacts.toml names, in one request.
+        let pkg: Buffer | null = null;
+        for await (const part of multipartParts(req)) {
+          if (part.type !== 'file') continue;
+          const data = await part.toBuffer();
+          if (part.fieldname === 'package') pkg = data;
+          else if (part.fieldname === 'artifact') artifacts.push(await treeFromTarball(data, limitsFor('juliaArtifact')));
+          else fail('BODY_MALFORMED', `unknown part "${part.fieldname}"; send "package" and any number of "artifact" tarballs`);
+        }
+        if (!pkg) fail('BODY_MALFORMED', 'the multipart registration has no "package" part');
+        tree = await treeFromTarball(pkg, limitsFor('juliaPackage'));
+      } else if (Buffer.isBuffer(req.body)) {
+        tree = await treeFromTarball(req.body, limitsFor('juliaPackage'));
+      } else {
+        const b = (req.body ?? {}) as { git?: unknown; rev?: unknown; subdir?: unknown };
+        if (typeof b.git !== 'string' || typeof b.rev !== 'string') fail('BODY_MALFORMED', 'send the package tree as a tarball (Content-Type: application/gzip), or JSON {"git": "<url>", "rev": "<commit or tag>", "subdir": "…"}');
+        tree = await treeFromGit(registry, b.git, b.rev, typeof b.subdir === 'string' ? b.subdir : undefined);
       }
-      if (!pkg) fail('BODY_MALFORMED', 'the multipart registration has no "package" part');
-      tree = await treeFromTarball(pkg, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
-    } else if (Buffer.isBuffer(req.body)) {
-      tree = await treeFromTarball(req.body, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
-    } else {
-      const b = (req.body ?? {}) as { git?: unknown; rev?: unknown; subdir?: unknown };
-      if (typeof b.git !== 'string' || typeof b.rev !== 'string') fail('BODY_MALFORMED', 'send the package tree as a tarball (Content-Type: application/gzip), or JSON {"git": "<url>", "rev": "<commit or tag>", "subdir": "…"}');
-      tree = await treeFromGit(registry, b.git, b.rev, typeof b.subdir === 'string' ? b.subdir : undefined);
+      const query = req.query as { repo?: string };
+      const base = publicBaseUrl(registry.config, req);
+      const result = await registerPackage(registry, repo, p, uuid, tree, { repoUrl: query.repo, baseUrl: base });
+      const owned = juliaPackageRef(repo, result.uuid, result.name);
+      const artifactTrees = [];
+      for (const a of artifacts) artifactTrees.push(await storeArtifact(registry, repo, p, owned, a));
+      reply.code(201);
+      return { ...result, artifacts: artifactTrees };
+    } finally {
+      // Large files of the trees were spooled to disk (spool.ts).
+      for (const t of [tree, ...artifacts]) if (t) await disposeTree(t);
     }
-    const query = req.query as { repo?: string };
-    const base = publicBaseUrl(registry.config, req);
-    const result = await registerPackage(registry, repo, p, uuid, tree, { repoUrl: query.repo, baseUrl: base });
-    const owned = juliaPackageRef(repo, result.uuid, result.name);
-    const artifactTrees = [];
-    for (const a of artifacts) artifactTrees.push(await storeArtifact(registry, repo, p, owned, a));
-    reply.code(201);
-    return { ...result, artifacts: artifactTrees };
   });
 
   /** The package a URL names in a registry, refused before the body unless the caller may publish it and owns it. */
@@ -92,8 +102,8 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
   app.put('/api/registries/:uuid/packages/:name/artifacts', { bodyLimit: limits.maxArchiveSize, onRequest: async (req) => void (await artifactPackage(req)), preParsing: reserve }, async (req, reply) => {
     const p = gate.of(req);
     if (!Buffer.isBuffer(req.body)) fail('BODY_MALFORMED', 'send the artifact as a tarball (Content-Type: application/gzip)');
-    const tree = await treeFromTarball(req.body, { maxUnpackedSize: limits.maxUnpackedSize, maxEntries: limits.maxArchiveEntries });
-    const treeHash = await storeArtifact(registry, repo, p, artifactRefs.get(req)!, tree);
+    const tree = await treeFromTarball(req.body, limitsFor('juliaArtifact'));
+    const treeHash = await storeArtifact(registry, repo, p, artifactRefs.get(req)!, tree).finally(() => disposeTree(tree));
     reply.code(201);
     return { 'git-tree-sha1': treeHash };
   });

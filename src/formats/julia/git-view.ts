@@ -89,12 +89,19 @@ async function writeTree(registry: Registry, repo: Repo, uuid: string, treeHash:
 }
 
 /**
+ * The paths git's dumb and smart HTTP clients ask for (as `git http-backend` serves them); anything
+ * else, such as `objects/../../config`, never reaches the backend.
+ */
+const GIT_PATHS = /^(info\/refs|HEAD|git-upload-pack|objects\/info\/(packs|alternates|http-alternates)|objects\/[0-9a-f]{2}\/[0-9a-f]{38}|objects\/pack\/pack-[0-9a-f]{40}\.(pack|idx))$/;
+
+/**
  * Serves a registry's git repository over smart HTTP (clone and fetch only) through git's own
  * `git http-backend`, so `pkg> registry add https://host/<repo>/<Name>.git` works.
  */
 export async function serveGit(registry: Registry, repo: Repo, req: FastifyRequest, reply: FastifyReply, name: string, rest: string): Promise<void> {
   const reg = await juliaDb(registry).selectFrom('julia_registries').select('uuid').where('repo_id', '=', repo.id).where('name', '=', name).executeTakeFirst();
-  if (!reg || !/^(info\/refs|HEAD|git-upload-pack|objects\/.+)$/.test(rest)) throw new LarderError('NOT_FOUND', `no git repository ${name}.git here`);
+  if (!reg) throw new LarderError('NOT_FOUND', `no git repository ${name}.git here`);
+  if (!GIT_PATHS.test(rest)) throw new LarderError('NOT_FOUND', `${name}.git has no ${JSON.stringify(rest)}; only git's HTTP paths are served (info/refs, HEAD, git-upload-pack, objects/…)`);
   const dir = await syncGitView(registry, repo, reg.uuid);
   const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
   if (/service=git-receive-pack/.test(query) || rest === 'git-receive-pack') throw new LarderError('METHOD_NOT_ALLOWED', 'registries are changed through registration, not git push');

@@ -5,6 +5,7 @@ import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
 import { readRegistryFiles, recordCommit, recordTarball, registryIdentity, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
+import { disposeTree } from './spool.js';
 import { readDirTree } from './tree-hash.js';
 
 export interface JuliaImportSummary {
@@ -24,24 +25,32 @@ export interface JuliaImportSummary {
 export async function importJuliaRegistry(registry: Registry, repo: Repo, dir: string, progress?: (done: number, total: number) => void): Promise<JuliaImportSummary> {
   if (!fs.existsSync(path.join(dir, 'Registry.toml'))) fail('NOT_FOUND', `${dir} has no Registry.toml: is it the root of a Julia registry?`);
   const tree = await readDirTree(dir);
-  for (const [rel, f] of tree) {
-    if (f.kind === 'symlink') fail('ARCHIVE_INVALID', `${rel} is a symbolic link; a registry holds plain files`);
+  try {
+    for (const [rel, f] of tree) {
+      if (f.kind === 'symlink') fail('ARCHIVE_INVALID', `${rel} is a symbolic link; a registry holds plain files`);
+    }
+    const { name, uuid } = await registryIdentity(tree);
+    const tarball = await verifiedTarball(registry, tree);
+    try {
+      const changed = await inTransaction(registry, async (uow) => {
+        const trx = uow.trx.withTables<import('./schema.js').JuliaTables>();
+        const current = await trx.selectFrom('julia_registries').selectAll().where('repo_id', '=', repo.id).where('uuid', '=', uuid).executeTakeFirst();
+        if (current?.tree_hash === tarball.treeHash) return false;
+        const previous = await readRegistryFiles(uow, repo, uuid);
+        await writeRegistryFiles(registry, uow, repo, uuid, tree, previous, progress);
+        if (current) await trx.updateTable('julia_registries').set({ name, tree_hash: tarball.treeHash, updated_at: Date.now() }).where('id', '=', current.id).execute();
+        else await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid, name, tree_hash: tarball.treeHash, updated_at: Date.now(), depends_on: '[]' }).execute();
+        const staged = await recordTarball(registry, uow, repo, 'registry', uuid, tarball);
+        await rewriteRegistries(registry, uow, repo);
+        await recordCommit(uow, repo, uuid, tarball.treeHash, `Import registry ${name}`);
+        await staged.commit();
+        return true;
+      });
+      return { name, uuid, treeHash: tarball.treeHash, files: tree.size, changed };
+    } finally {
+      await tarball.staged.discard(); // nothing after a commit; an unchanged or failed import leaves no staged blob
+    }
+  } finally {
+    await disposeTree(tree);
   }
-  const { name, uuid } = registryIdentity(tree);
-  const tarball = await verifiedTarball(tree);
-  const changed = await inTransaction(registry, async (uow) => {
-    const trx = uow.trx.withTables<import('./schema.js').JuliaTables>();
-    const current = await trx.selectFrom('julia_registries').selectAll().where('repo_id', '=', repo.id).where('uuid', '=', uuid).executeTakeFirst();
-    if (current?.tree_hash === tarball.treeHash) return false;
-    const previous = await readRegistryFiles(uow, repo, uuid);
-    await writeRegistryFiles(registry, uow, repo, uuid, tree, previous, progress);
-    if (current) await trx.updateTable('julia_registries').set({ name, tree_hash: tarball.treeHash, updated_at: Date.now() }).where('id', '=', current.id).execute();
-    else await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid, name, tree_hash: tarball.treeHash, updated_at: Date.now(), depends_on: '[]' }).execute();
-    const staged = await recordTarball(registry, uow, repo, 'registry', uuid, tarball);
-    await rewriteRegistries(registry, uow, repo);
-    await recordCommit(uow, repo, uuid, tarball.treeHash, `Import registry ${name}`);
-    await staged.commit();
-    return true;
-  });
-  return { name, uuid, treeHash: tarball.treeHash, files: tree.size, changed };
 }

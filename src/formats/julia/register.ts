@@ -6,11 +6,13 @@ import { authorizeWrite, type PackageRef } from '../../registry/owners.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
+import type { StagedBlob } from '../../storage/blobs.js';
 import { compress, loadCompressed } from './compress.js';
 import { UUID } from './ids.js';
 import { writePackageToml, writeRangeTable, writeRegistryToml, writeVersionsToml, type VersionEntry } from './registry-toml.js';
 import type { JuliaTables } from './schema.js';
 import { juliaPackageExists, juliaPackageRef } from './owners.js';
+import { treeFileData } from './spool.js';
 import { STDLIBS } from './stdlibs.js';
 import { readRegistryFiles, recordCommit, recordTarball, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
 import type { FileTree } from './tree-hash.js';
@@ -28,6 +30,7 @@ export interface ProjectToml {
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const MAX_PROJECT_TOML = 1 << 20;
 type Toml = Record<string, unknown>;
 
 function tomlOf(bytes: Buffer, what: string): Toml {
@@ -47,10 +50,11 @@ function stringTable(v: unknown, what: string): Record<string, string> {
 }
 
 /** Reads and checks Project.toml (or JuliaProject.toml) at the root of a package tree. */
-export function readProject(tree: FileTree): ProjectToml {
+export async function readProject(tree: FileTree): Promise<ProjectToml> {
   const file = tree.get('JuliaProject.toml') ?? tree.get('Project.toml');
   if (!file) fail('METADATA_INVALID', 'the package has no Project.toml at its root (a tarball of the package tree, not of a directory containing it)');
-  const t = tomlOf(file.data, 'Project.toml');
+  if ('size' in file && file.size > MAX_PROJECT_TOML) fail('METADATA_INVALID', `Project.toml is larger than ${MAX_PROJECT_TOML} bytes; it should only name the package, its dependencies and compat`);
+  const t = tomlOf(await treeFileData(file), 'Project.toml');
   if (typeof t.name !== 'string' || !IDENTIFIER.test(t.name)) fail('NAME_INVALID', `Project.toml name ${JSON.stringify(t.name)} is not an ASCII Julia identifier`);
   if (typeof t.uuid !== 'string' || !UUID.test(t.uuid.toLowerCase())) fail('METADATA_INVALID', `Project.toml uuid ${JSON.stringify(t.uuid)} is not a UUID`);
   if (typeof t.version !== 'string') fail('VERSION_INVALID', 'Project.toml has no version = "x.y.z"');
@@ -152,7 +156,7 @@ export interface RegistrationResult {
  * and tarball, the package tarball stored by tree hash, `/registries` updated — in one transaction.
  */
 export async function registerPackage(registry: Registry, repo: Repo, p: Principal, registryUuid: string, tree: FileTree, opts: { repoUrl?: string; baseUrl: string }): Promise<RegistrationResult> {
-  const project = readProject(tree);
+  const project = await readProject(tree);
   // Package.toml needs a repo (RegistryCI requires it; Pkg only falls back to it): one under Larder's URL by default.
   const repoUrl = opts.repoUrl ?? `${opts.baseUrl.replace(/\/+$/, '')}/${repo.name}/packages/${project.name}.jl.git`;
   requirePermission(p, 'publish', repo.name, project.name);
@@ -169,9 +173,10 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
       if (lo.n > 0 && (lo.t[0] < 0 || (lo.t[0] === 0 && lo.t[1] < 7))) fail('DEPENDENCY_INVALID', `julia compat "${juliaCompat}" reaches below 0.7 (julia_before_07_in_compat); require julia 1.x`);
     }
   }
-  const pkgTarball = await verifiedTarball(tree);
+  const pkgTarball = await verifiedTarball(registry, tree);
+  const staged: StagedBlob[] = [pkgTarball.staged];
 
-  return inTransaction(registry, async (uow) => {
+  return discardOnFailure(staged, () => inTransaction(registry, async (uow) => {
     const trx = uow.trx.withTables<JuliaTables>();
     const reg = await trx.selectFrom('julia_registries').selectAll().where('repo_id', '=', repo.id).where('uuid', '=', registryUuid).executeTakeFirst();
     if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
@@ -238,7 +243,8 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
     checkAutoMergeRules(project, !existing);
 
     const regTree: FileTree = new Map([...updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
-    const regTarball = await verifiedTarball(regTree);
+    const regTarball = await verifiedTarball(registry, regTree);
+    staged.push(regTarball.staged);
     await writeRegistryFiles(registry, uow, repo, registryUuid, regTree, files);
     await trx.updateTable('julia_registries').set({ tree_hash: regTarball.treeHash, updated_at: Date.now() }).where('id', '=', reg.id).execute();
     const stagedRegistry = await recordTarball(registry, uow, repo, 'registry', registryUuid, regTarball);
@@ -249,7 +255,17 @@ export async function registerPackage(registry: Registry, repo: Repo, p: Princip
     await stagedPackage.commit();
     await stagedRegistry.commit();
     return { name: project.name, uuid: project.uuid, registryTree: regTarball.treeHash, packageTree: pkgTarball.treeHash, path };
-  });
+  }));
+}
+
+/** Runs `work`; if it fails, the blobs it staged (and never committed) are removed. */
+async function discardOnFailure<T>(staged: StagedBlob[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    for (const s of staged) await s.discard();
+    throw err;
+  }
 }
 
 /** Creates an empty registry (Registry.toml only) in a hosted repo. */
@@ -258,8 +274,8 @@ export async function createRegistry(registry: Registry, repo: Repo, p: Principa
   if (!IDENTIFIER.test(r.name)) fail('NAME_INVALID', `registry name ${JSON.stringify(r.name)} must be an identifier like MyRegistry`);
   if (!UUID.test(r.uuid)) fail('METADATA_INVALID', `registry uuid ${JSON.stringify(r.uuid)} must be a lower-case UUID`);
   const tree: FileTree = new Map([['Registry.toml', { kind: 'file', data: Buffer.from(writeRegistryToml({ name: r.name, uuid: r.uuid, repo: r.repoUrl, description: r.description, packages: [] })) }]]);
-  const tarball = await verifiedTarball(tree);
-  return inTransaction(registry, async (uow) => {
+  const tarball = await verifiedTarball(registry, tree);
+  return discardOnFailure([tarball.staged], () => inTransaction(registry, async (uow) => {
     const trx = uow.trx.withTables<JuliaTables>();
     const taken = await trx.selectFrom('julia_registries').select(['uuid', 'name']).where('repo_id', '=', repo.id).execute();
     if (taken.some((t) => t.uuid === r.uuid || t.name === r.name)) fail('NAME_COLLISION', `a registry named ${r.name} or with uuid ${r.uuid} already exists in ${repo.name}`);
@@ -274,14 +290,15 @@ export async function createRegistry(registry: Registry, repo: Repo, p: Principa
     await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.registry_create', subject: r.name, detail: { uuid: r.uuid } });
     await staged.commit();
     return tarball.treeHash;
-  });
+  }));
 }
 
 
 /** Sets or clears `yanked = true` on one version: a new registry tree, tarball and `/registries` line. */
 export async function setJuliaYanked(registry: Registry, repo: Repo, p: Principal, registryUuid: string, name: string, version: string, yanked: boolean): Promise<string> {
   requirePermission(p, 'yank', repo.name, name);
-  return inTransaction(registry, async (uow) => {
+  const staged: StagedBlob[] = [];
+  return discardOnFailure(staged, () => inTransaction(registry, async (uow) => {
     const trx = uow.trx.withTables<JuliaTables>();
     const reg = await trx.selectFrom('julia_registries').selectAll().where('repo_id', '=', repo.id).where('uuid', '=', registryUuid).executeTakeFirst();
     if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
@@ -297,16 +314,17 @@ export async function setJuliaYanked(registry: Registry, repo: Repo, p: Principa
     const entries = Object.entries(table).map(([v, e]) => ({ version: v, treeSha1: e['git-tree-sha1'], yanked: v === key ? yanked : e.yanked === true }));
     const updated = new Map(files).set(versionsPath, Buffer.from(writeVersionsToml(entries)));
     const tree: FileTree = new Map([...updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
-    const tarball = await verifiedTarball(tree);
+    const tarball = await verifiedTarball(registry, tree);
+    staged.push(tarball.staged);
     await writeRegistryFiles(registry, uow, repo, registryUuid, tree, files);
     await trx.updateTable('julia_registries').set({ tree_hash: tarball.treeHash, updated_at: Date.now() }).where('id', '=', reg.id).execute();
-    const staged = await recordTarball(registry, uow, repo, 'registry', registryUuid, tarball);
+    const blob = await recordTarball(registry, uow, repo, 'registry', registryUuid, tarball);
     await rewriteRegistries(registry, uow, repo);
     await recordCommit(uow, repo, registryUuid, tarball.treeHash, `${yanked ? 'Yank' : 'Unyank'}: ${name} v${version}`);
     await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: yanked ? 'julia.yank' : 'julia.unyank', subject: `${name}@${version}` });
-    await staged.commit();
+    await blob.commit();
     return tarball.treeHash;
-  });
+  }));
 }
 
 /**
@@ -316,12 +334,12 @@ export async function setJuliaYanked(registry: Registry, repo: Repo, p: Principa
 export async function storeArtifact(registry: Registry, repo: Repo, p: Principal, pkg: PackageRef, tree: FileTree): Promise<string> {
   requirePermission(p, 'publish', repo.name, pkg.display);
   if (tree.size === 0) fail('ARCHIVE_INVALID', 'the artifact is empty');
-  const tarball = await verifiedTarball(tree);
-  await inTransaction(registry, async (uow) => {
+  const tarball = await verifiedTarball(registry, tree);
+  await discardOnFailure([tarball.staged], () => inTransaction(registry, async (uow) => {
     await authorizeWrite(uow.trx, registry.dialect, p, pkg, true);
     const staged = await recordTarball(registry, uow, repo, 'artifact', '', tarball);
     await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.artifact', subject: tarball.treeHash, detail: { package: pkg.id } });
     await staged.commit();
-  });
+  }));
   return tarball.treeHash;
 }

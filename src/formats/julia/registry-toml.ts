@@ -20,6 +20,19 @@ function escape(s: string): string {
 
 const str = (s: string) => `"${escape(s)}"`;
 
+/**
+ * The body of a multi-line basic string: backslashes and `"""` escaped, control characters other than
+ * newline and tab as `\uXXXX` (TOML forbids them raw: a NUL would make the whole file unreadable).
+ */
+function multiline(s: string): string {
+  return s
+    .replace(/\\/g, '\\\\')
+    .replace(/"""/g, '""\\"')
+    // Control characters are exactly what a TOML string may not hold raw.
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A key, bare when it is only `A-Za-z0-9_-`, otherwise double-quoted. */
 export function tomlKey(k: string): string {
   return /^[A-Za-z0-9_-]+$/.test(k) ? k : str(k);
@@ -157,7 +170,7 @@ export function writeRegistryToml(r: RegistryToml): string {
   if (r.repo !== undefined) out += `repo = ${str(r.repo)}\n`;
   if (r.description !== undefined) {
     out += r.description.includes('\n')
-      ? `\ndescription = """\n${r.description.replace(/\\/g, '\\\\').replace(/"""/g, '""\\"')}"""\n`
+      ? `\ndescription = """\n${multiline(r.description)}"""\n`
       : `description = ${str(r.description)}\n`;
   }
   for (const k of Object.keys(r.extra ?? {}).sort(byCodePoint)) {

@@ -1,15 +1,18 @@
-import { Readable } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import type { Kysely } from 'kysely';
 import { parse as parseToml } from 'smol-toml';
-import { fail } from '../../core/errors.js';
+import { fail, LarderError } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import type { UnitOfWork } from '../../registry/tx.js';
+import type { StagedBlob } from '../../storage/blobs.js';
 import type { Database } from '../../storage/schema.js';
 import { REGISTRIES_DOC, registryDocPath, UUID } from './ids.js';
 import type { JuliaTables } from './schema.js';
-import { canonicalTarball } from './tarball.js';
+import { treeFileData } from './spool.js';
+import { canonicalTar } from './tarball.js';
 import { tarTreeHashes, treeHash, type FileTree } from './tree-hash.js';
 
 export type JuliaDb = Kysely<Database & JuliaTables>;
@@ -19,31 +22,79 @@ export function juliaDb(registry: Registry): JuliaDb {
   return registry.db.withTables<JuliaTables>() as JuliaDb;
 }
 
-/** A tarball ready to store: its bytes and the tree hash they were verified to have. */
+/** A tarball staged in blob storage and the tree hash it was verified to have. */
 export interface VerifiedTarball {
   treeHash: string;
-  gz: Buffer;
+  /** Commit it as the last step of the transaction that records it; discard it if that fails. */
+  staged: StagedBlob;
 }
 
 /**
- * The canonical tarball of a tree, checked the way Pkg checks it (tar tree hash with empty
- * directories kept) before anything is stored: a tarball that would fail on every client is never served.
+ * The canonical tarball of a tree, streamed into blob staging while the tar stream is checked the way
+ * Pkg checks it (tar tree hash with empty directories kept): a tarball that would fail on every client
+ * is never stored. Memory stays bounded and zlib runs off the event loop, whatever the tree's size.
  */
-export async function verifiedTarball(tree: FileTree): Promise<VerifiedTarball> {
+export async function verifiedTarball(registry: Registry, tree: FileTree): Promise<VerifiedTarball> {
   const expected = treeHash(tree);
-  const gz = await canonicalTarball(tree);
-  const { keepEmpty } = await tarTreeHashes(Readable.from([gunzipSync(gz)]));
-  if (keepEmpty !== expected) fail('INTERNAL', `the tarball of tree ${expected} hashes to ${keepEmpty}`);
-  return { treeHash: expected, gz };
+  const tarStream = canonicalTar(tree);
+  const toGzip = new PassThrough();
+  const toHash = new PassThrough();
+  const gz = createGzip({ level: 9 });
+  const gzipping = pipeline(toGzip, gz);
+  const staging = registry.blobs.stage(gz);
+  const hashing = tarTreeHashes(toHash);
+  const teeing = tee(tarStream, [toGzip, toHash]);
+  const [teed, zipped, staged, hashed] = await Promise.allSettled([teeing, gzipping, staging, hashing]);
+  const errors = [teed, hashed, zipped, staged].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (errors.length) {
+    if (staged.status === 'fulfilled') await staged.value.discard();
+    // The stage that failed first says why (a LarderError); the others failed because it did.
+    throw errors.find((e) => e instanceof LarderError) ?? errors[0];
+  }
+  const stagedBlob = (staged as PromiseFulfilledResult<StagedBlob>).value;
+  const { keepEmpty } = (hashed as PromiseFulfilledResult<{ keepEmpty: string }>).value;
+  if (keepEmpty !== expected) {
+    await stagedBlob.discard();
+    fail('INTERNAL', `the tarball of tree ${expected} hashes to ${keepEmpty}`);
+  }
+  return { treeHash: expected, staged: stagedBlob };
+}
+
+/** Resolves when `out` wants more data; rejects if it fails or closes first (its reader gave up). */
+function drained(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      out.off('drain', onDrain).off('error', done).off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('the stream closed before taking all the data'));
+    out.on('drain', onDrain).on('error', done).on('close', onClose);
+  });
+}
+
+/** Copies `source` into every output, each chunk taken by all before the next is read; ends them all. */
+async function tee(source: Readable, outs: Writable[]): Promise<void> {
+  try {
+    for await (const chunk of source) {
+      await Promise.all(outs.map((o) => (o.destroyed ? drained(o) : o.write(chunk) ? undefined : drained(o))));
+    }
+    for (const o of outs) o.end();
+  } catch (err) {
+    for (const o of outs) o.destroy(err as Error);
+    source.destroy();
+    throw err;
+  }
 }
 
 /** `name` and `uuid` of a registry tree, from its Registry.toml. */
-export function registryIdentity(tree: FileTree): { name: string; uuid: string } {
+export async function registryIdentity(tree: FileTree): Promise<{ name: string; uuid: string }> {
   const file = tree.get('Registry.toml');
   if (!file || file.kind === 'symlink') fail('METADATA_INVALID', 'the registry has no Registry.toml at its root');
   let toml: Record<string, unknown>;
   try {
-    toml = parseToml(file.data.toString('utf8')) as Record<string, unknown>;
+    toml = parseToml((await treeFileData(file)).toString('utf8')) as Record<string, unknown>;
   } catch (err) {
     fail('METADATA_INVALID', `Registry.toml does not parse: ${(err as Error).message}`);
   }
@@ -58,7 +109,7 @@ export function registryIdentity(tree: FileTree): { name: string; uuid: string }
  * caller takes before the transaction ends (see BlobStore).
  */
 export async function recordTarball(registry: Registry, uow: UnitOfWork, repo: Repo, kind: 'registry' | 'package' | 'artifact', uuid: string, tarball: VerifiedTarball) {
-  const staged = await registry.blobs.stage(Readable.from([tarball.gz]));
+  const { staged } = tarball;
   const trx = uow.trx.withTables<JuliaTables>();
   const now = Date.now();
   await trx
@@ -87,9 +138,10 @@ export async function writeRegistryFiles(registry: Registry, uow: UnitOfWork, re
   let done = 0;
   for (const [rel, file] of tree) {
     if (++done % 100 === 0 || done === tree.size) progress(done, tree.size);
+    const data = await treeFileData(file);
     const before = previous.get(rel);
-    if (before && before.equals(file.data)) continue;
-    await registry.docs.put(uow, repo.id, registryDocPath(uuid, rel), file.data);
+    if (before && before.equals(data)) continue;
+    await registry.docs.put(uow, repo.id, registryDocPath(uuid, rel), data);
   }
   for (const rel of previous.keys()) if (!tree.has(rel)) await registry.docs.remove(uow, repo.id, registryDocPath(uuid, rel));
 }

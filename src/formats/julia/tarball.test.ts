@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
 import { tarball, tarGz, type TarEntry } from '../../../test/support/archives.js';
+import { disposeTree, treeFileData } from './spool.js';
 import { canonicalTarball, treeFromTarball } from './tarball.js';
 import { readDirTree, tarTreeHashes, treeHash, type FileTree } from './tree-hash.js';
 
@@ -185,5 +186,31 @@ describe('treeFromTarball', () => {
       await expect(treeFromTarball(bad, limits)).rejects.toMatchObject({ code: 'ARCHIVE_INVALID' });
     }
     await expect(treeFromTarball(Buffer.from('PK\x03\x04rest', 'latin1'), limits)).rejects.toThrow(/zip/);
+  });
+});
+
+describe('large trees (spooled to disk)', () => {
+  it('hash and pack exactly as the same tree held in memory, and leave no spool files once disposed', async () => {
+    const big = randomBytes(3 * 1024 * 1024); // over the in-memory size of one file
+    const inMemory: FileTree = new Map([...sampleTree(), ['data/big.bin', file(big, 'executable')]]);
+    const gz = await canonicalTarball(inMemory);
+    // The streamed gzip is the one-shot gzip of the canonical tar: the stored bytes did not change.
+    expect(gzipSync(gunzipSync(gz), { level: 9 }).equals(gz)).toBe(true);
+    const before = new Set((await readdir(tmpdir())).filter((n) => n.startsWith('larder-tree-')));
+    const read = await treeFromTarball(gz, limits);
+    const spooled = read.get('data/big.bin')!;
+    expect('spooled' in spooled && spooled.kind).toBe('executable');
+    expect((await treeFileData(spooled)).equals(big)).toBe(true);
+    expect(treeHash(read)).toBe(treeHash(inMemory));
+    expect((await canonicalTarball(read)).equals(gz)).toBe(true);
+    await disposeTree(read);
+    expect((await readdir(tmpdir())).filter((n) => n.startsWith('larder-tree-') && !before.has(n))).toEqual([]);
+  });
+
+  it('removes what it spooled when the archive is refused', async () => {
+    const before = new Set((await readdir(tmpdir())).filter((n) => n.startsWith('larder-tree-')));
+    const entries: TarEntry[] = [{ name: 'big.bin', body: randomBytes(2 * 1024 * 1024) }, { name: '../evil', body: 'x' }];
+    await expect(treeFromTarball(await tarGz(entries), limits)).rejects.toMatchObject({ code: 'ARCHIVE_INVALID' });
+    expect((await readdir(tmpdir())).filter((n) => n.startsWith('larder-tree-') && !before.has(n))).toEqual([]);
   });
 });

@@ -1,55 +1,83 @@
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { createGunzip, gzipSync } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { LarderError, fail } from '../../core/errors.js';
 import { byteBudget } from '../../core/byte-budget.js';
 import { formatSize } from '../../core/units.js';
-import { nestTree, readTarEntries, type FileTree } from './tree-hash.js';
+import { TreeSpooler } from './spool.js';
+import { nestTree, readTarEntries, type FileTree, type TreeFile } from './tree-hash.js';
 
-type Dir = Map<string, Dir | { kind: 'file' | 'executable' | 'symlink'; data: Buffer }>;
+type Dir = Map<string, Dir | TreeFile>;
 const EPOCH = new Date(0);
 /** Room for tar headers, long-name records and the final record padding on top of the file contents. */
 const TAR_OVERHEAD_PER_ENTRY = 2048;
 const TAR_RECORD = 10240;
 
 /**
- * Canonical tar (Tar.jl `Tar.create` form) of a FileTree, gzip level 9: depth-first with names sorted
- * bytewise, directories (0755) before their contents, uid/gid/mtime 0, no `./`, no empty dirs, no `.git`.
+ * Canonical tar (Tar.jl `Tar.create` form) of a FileTree as a stream, uncompressed: depth-first with
+ * names sorted bytewise, directories (0755) before their contents, uid/gid/mtime 0, no `./`, no empty
+ * dirs, no `.git`. Spooled files are streamed from disk, so memory stays bounded for any tree.
  */
-export async function canonicalTarball(tree: FileTree): Promise<Buffer> {
+export function canonicalTar(tree: FileTree): Readable {
   const root: Dir = nestTree(tree, (file) => file);
   const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const collecting = (async () => { for await (const chunk of pack) chunks.push(chunk as Buffer); })();
   const base = { uid: 0, gid: 0, mtime: EPOCH, uname: '', gname: '' };
-  const write = (dir: Dir, prefix: string): void => {
+  const write = async (dir: Dir, prefix: string): Promise<void> => {
     const names = [...dir.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     for (const name of names) {
       const node = dir.get(name)!;
       const path = prefix + name;
       if (node instanceof Map) {
         pack.entry({ ...base, name: `${path}/`, type: 'directory', mode: 0o755 });
-        write(node, `${path}/`);
+        await write(node, `${path}/`);
       } else if (node.kind === 'symlink') {
-        const target = node.data.toString('utf8');
-        if (!target || target.includes('\0') || !Buffer.from(target).equals(node.data)) {
+        const data = 'data' in node ? node.data : Buffer.alloc(0);
+        const target = data.toString('utf8');
+        if (!target || target.includes('\0') || !Buffer.from(target).equals(data)) {
           fail('ARCHIVE_INVALID', `the symlink ${path} has an empty or non-UTF-8 target, or one with a NUL byte`);
         }
         pack.entry({ ...base, name: path, type: 'symlink', mode: 0o755, linkname: target });
       } else {
-        pack.entry({ ...base, name: path, type: 'file', mode: node.kind === 'executable' ? 0o755 : 0o644 }, node.data);
+        const header = { ...base, name: path, type: 'file' as const, mode: node.kind === 'executable' ? 0o755 : 0o644 };
+        if ('data' in node) {
+          await new Promise<void>((resolve, reject) => pack.entry(header, node.data, (err) => (err ? reject(err) : resolve())));
+        } else {
+          // The entry's writable waits for the pack's reader: one spooled file flows through at a time.
+          await new Promise<void>((resolve, reject) => {
+            const entry = pack.entry({ ...header, size: node.size }, (err) => (err ? reject(err) : resolve()));
+            pipeline(createReadStream(node.spooled), entry).catch(reject);
+          });
+        }
       }
     }
   };
-  write(root, '');
-  pack.finalize();
-  await collecting;
-  return gzipSync(Buffer.concat(chunks), { level: 9 });
+  write(root, '').then(() => pack.finalize(), (err: Error) => pack.destroy(err));
+  return Readable.from(pack as AsyncIterable<Buffer>);
+}
+
+/**
+ * The canonical tarball of a FileTree, gzip level 9 (what Pkg downloads), as a stream; zlib runs off
+ * the event loop. Byte-identical to gzipping the whole canonical tar at once.
+ */
+export function canonicalTarballStream(tree: FileTree): Readable {
+  const gz = createGzip({ level: 9 });
+  pipeline(canonicalTar(tree), gz).catch((err: Error) => gz.destroy(err));
+  return gz;
+}
+
+/** The canonical tarball of a small tree in one Buffer (the CLI's upload, tests). */
+export async function canonicalTarball(tree: FileTree): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of canonicalTarballStream(tree)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 /**
  * Reads a package tree from an uploaded .tar or .tar.gz/.tgz (by magic bytes), rejecting absolute paths,
  * `..`, devices, hardlinks and nested `.git` (gitlinks); empty directories and a top-level `.git` dropped.
+ * Inflates off the event loop; large files are spooled to disk: call `disposeTree` when done with the tree.
  */
 export async function treeFromTarball(archive: Buffer, limits: { maxUnpackedSize: number; maxEntries: number }): Promise<FileTree> {
   const gzipped = archive[0] === 0x1f && archive[1] === 0x8b;
@@ -62,11 +90,12 @@ export async function treeFromTarball(archive: Buffer, limits: { maxUnpackedSize
   const tooLarge = () => new LarderError('ARCHIVE_TOO_LARGE', `the archive unpacks to more than ${formatSize(limits.maxUnpackedSize)}, the limit of this registry; upload a smaller package`);
   const maxTar = limits.maxUnpackedSize + TAR_OVERHEAD_PER_ENTRY * limits.maxEntries + TAR_RECORD;
   const stages = gzipped ? [createGunzip(), byteBudget(maxTar, tooLarge)] : [];
-  const tree: FileTree = new Map();
+  const spool = new TreeSpooler();
+  const tree = spool.tree;
   const dirs = new Set<string>();
   let entries = 0;
   let bytes = 0;
-  await readTarEntries(Readable.from([archive]), async ({ header: h, parts, body }) => {
+  const reading = readTarEntries(Readable.from([archive]), async ({ header: h, parts, body }) => {
     if (++entries > limits.maxEntries) {
       fail('ARCHIVE_TOO_LARGE', `the archive has more than ${limits.maxEntries} entries, the limit of this registry; upload a smaller package`);
     }
@@ -89,17 +118,21 @@ export async function treeFromTarball(archive: Buffer, limits: { maxUnpackedSize
     if (dirs.has(path)) fail('ARCHIVE_INVALID', `the archive has both a directory and a file ${path}; remove one of them`);
     if (tree.has(path)) fail('ARCHIVE_INVALID', `the archive contains ${shown} twice; remove the duplicate`);
     if (h.type === 'symlink') {
-      tree.set(path, { kind: 'symlink', data: Buffer.from(h.linkname ?? '') });
+      spool.addSymlink(path, Buffer.from(h.linkname ?? ''));
     } else if (h.type === 'file' || h.type === 'contiguous-file') {
-      if ((bytes += h.size) > limits.maxUnpackedSize) throw tooLarge();
-      const chunks: Buffer[] = [];
-      for await (const chunk of body) chunks.push(chunk);
-      tree.set(path, { kind: h.mode & 0o100 ? 'executable' : 'file', data: Buffer.concat(chunks) });
+      if ((bytes += h.size ?? 0) > limits.maxUnpackedSize) throw tooLarge();
+      await spool.addFile(path, (h.mode ?? 0) & 0o100 ? 'executable' : 'file', h.size ?? 0, body);
     } else if (h.type === 'link') {
       fail('ARCHIVE_INVALID', `the archive contains a hardlink ${shown} -> ${JSON.stringify(h.linkname)}; replace it with a copy of the file`);
     } else {
       fail('ARCHIVE_INVALID', `the archive entry ${shown} is a ${h.type ?? 'entry of unknown type'}; only files, directories and symlinks are allowed`);
     }
   }, stages);
+  try {
+    await reading;
+  } catch (err) {
+    await spool.discard();
+    throw err;
+  }
   return tree;
 }

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { tarball } from '../../../test/support/archives.js';
 import { LarderError } from '../../core/errors.js';
+import { treeFileData } from './spool.js';
 import { EMPTY_TREE, blobHash, readDirTree, tarTreeHashes, treeHash, type FileTree } from './tree-hash.js';
 
 const HOLYLAB = fileURLToPath(new URL('../../../../shared/fixtures/julia/HolyLabRegistry', import.meta.url));
@@ -41,7 +42,9 @@ async function gitArchive(dir: string, tree: string): Promise<Buffer> {
 }
 
 async function writeTree(dir: string, tree: FileTree): Promise<void> {
-  for (const [path, { kind, data }] of tree) {
+  for (const [path, file] of tree) {
+    const { kind } = file;
+    const data = await treeFileData(file);
     const abs = join(dir, path);
     await mkdir(dirname(abs), { recursive: true });
     if (kind === 'symlink') await symlink(data, abs);

@@ -1,13 +1,23 @@
 import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar, { type Header } from 'tar-stream';
 import { LarderError, fail } from '../../core/errors.js';
+import { TreeSpooler } from './spool.js';
 
-/** A file tree in memory: relative POSIX paths of files and symlinks (directories are implied). */
-export type FileTree = Map<string, { kind: 'file' | 'executable' | 'symlink'; data: Buffer /* link target bytes for symlinks */ }>;
+/**
+ * A file of a tree: its bytes in memory (link target bytes for symlinks), or, for large files, a
+ * temporary file (spool.ts) with its size and git blob hash, so no tree needs its size in memory.
+ */
+export type TreeFile =
+  | { kind: 'file' | 'executable' | 'symlink'; data: Buffer }
+  | { kind: 'file' | 'executable'; spooled: string; size: number; blob: Buffer };
+
+/** A file tree: relative POSIX paths of files and symlinks (directories are implied). */
+export type FileTree = Map<string, TreeFile>;
 
 /** The git tree hash of an empty directory. */
 export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
@@ -61,7 +71,7 @@ export function pathParts(path: string): string[] {
 export type Nested<L> = Map<string, Nested<L> | L>;
 
 /** Nests a FileTree's paths into directories; a path that is both a file and a directory is refused. */
-export function nestTree<L>(tree: FileTree, leaf: (file: { kind: 'file' | 'executable' | 'symlink'; data: Buffer }) => L): Nested<L> {
+export function nestTree<L>(tree: FileTree, leaf: (file: TreeFile) => L): Nested<L> {
   const root: Nested<L> = new Map();
   for (const [path, file] of tree) {
     const parts = pathParts(path);
@@ -82,16 +92,17 @@ export function nestTree<L>(tree: FileTree, leaf: (file: { kind: 'file' | 'execu
 
 /** Git tree SHA-1 of the tree (GitTools semantics: directories without files skipped, entries named .git skipped). */
 export function treeHash(tree: FileTree): string {
-  const root: Dir = nestTree<Leaf>(tree, ({ kind, data }) => ({ mode: MODES[kind], hash: gitObject('blob', data) }));
+  const root: Dir = nestTree<Leaf>(tree, (file) => ({ mode: MODES[file.kind], hash: 'data' in file ? gitObject('blob', file.data) : file.blob }));
   return rootHash(root, true);
 }
 
 /**
  * Reads a directory from disk into a FileTree (lstat; skips .git; exec bit = owner x). Symlinks below
  * `dir` are recorded as links (their text), never followed, so nothing read resolves outside `dir`.
+ * Large files are copied to a spool: call `disposeTree` when done with it.
  */
 export async function readDirTree(dir: string): Promise<FileTree> {
-  const tree: FileTree = new Map();
+  const spool = new TreeSpooler();
   async function walk(abs: string, rel: string): Promise<void> {
     for (const name of await readdir(abs)) {
       if (name === '.git') continue;
@@ -99,13 +110,18 @@ export async function readDirTree(dir: string): Promise<FileTree> {
       const key = rel ? `${rel}/${name}` : name;
       const st = await lstat(path);
       if (st.isDirectory()) await walk(path, key);
-      else if (st.isSymbolicLink()) tree.set(key, { kind: 'symlink', data: await readlink(path, { encoding: 'buffer' }) });
-      else if (st.isFile()) tree.set(key, { kind: st.mode & 0o100 ? 'executable' : 'file', data: await readFile(path) });
+      else if (st.isSymbolicLink()) spool.addSymlink(key, await readlink(path, { encoding: 'buffer' }));
+      else if (st.isFile()) await spool.addFile(key, st.mode & 0o100 ? 'executable' : 'file', st.size, createReadStream(path));
       else fail('ARCHIVE_INVALID', `${path} is neither a file, a directory nor a symlink; remove it`);
     }
   }
-  await walk(dir, '');
-  return tree;
+  try {
+    await walk(dir, '');
+  } catch (err) {
+    await spool.discard();
+    throw err;
+  }
+  return spool.tree;
 }
 
 /** One tar entry, long names applied and its path checked (Tar.jl `check_header` rules). */
