@@ -80,6 +80,23 @@ const ROUTES: Record<string, Entry | { exempt: string }> = {
   'POST /julia/:reg.git/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
   'PUT /-/api/repos/:repo/packages/:package/owners': { shape: 'json', build: json('PUT', '/-/api/repos/bazel/packages/owned/owners', { users: ['bob'] }) },
   'DELETE /-/api/repos/:repo/packages/:package/owners': { shape: 'json', build: json('DELETE', '/-/api/repos/bazel/packages/owned/owners', { users: ['bob'] }) },
+  // Tokens: every user manages their own ("owner" and "nonOwner" alike), never wider than the calling token.
+  'POST /-/api/tokens': {
+    shape: 'json',
+    build: async (n) => json('POST', '/-/api/tokens', { name: `t${n}`, scopes: ['publish'] })(),
+    expect: { otherRepo: [403, 'TOKEN_TOO_WIDE'], otherPackage: [403, 'TOKEN_TOO_WIDE'], missingScope: [403, 'TOKEN_TOO_WIDE'], nonOwner: 'ok' },
+  },
+  'DELETE /-/api/tokens/:id': {
+    shape: 'json',
+    // A fresh publish token of alice's each time; another user's token is "not found" to a non-admin.
+    build: async () => json('DELETE', `/-/api/tokens/${(await larder.registry.auth.createToken({ login: 'alice', scopes: ['publish'] })).row.id}`)(),
+    expect: { otherRepo: [403, 'TOKEN_TOO_WIDE'], otherPackage: [403, 'TOKEN_TOO_WIDE'], missingScope: [403, 'TOKEN_TOO_WIDE'], nonOwner: [404, 'NOT_FOUND'] },
+  },
+  'POST /-/api/users': {
+    shape: 'json',
+    build: async (n) => json('POST', '/-/api/users', { login: `user${n}` })(),
+    expect: { otherRepo: [403, 'SCOPE_MISSING'], otherPackage: [403, 'SCOPE_MISSING'], nonOwner: [403, 'SCOPE_MISSING'], owner: [403, 'SCOPE_MISSING'] },
+  },
 };
 
 let larder: TestApp;
@@ -134,10 +151,12 @@ afterAll(async () => {
 /** Everything a write could change: row counts, every index document's ETag, the blob files. */
 async function state() {
   const counts: Record<string, number> = {};
-  for (const table of ['package_owners', 'audit_log', 'blobs', 'cargo_crates', 'cargo_versions', 'bazel_versions', 'bazel_archives', 'julia_registries', 'julia_tarballs', 'julia_commits']) {
+  for (const table of ['users', 'tokens', 'package_owners', 'audit_log', 'blobs', 'cargo_crates', 'cargo_versions', 'bazel_versions', 'bazel_archives', 'julia_registries', 'julia_tarballs', 'julia_commits']) {
     const r = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(larder.registry.db);
     counts[table] = Number(r.rows[0].n);
   }
+  const active = await larder.registry.db.selectFrom('tokens').select('id').where('revoked_at', 'is', null).execute();
+  counts.active_tokens = active.length;
   const docs = await larder.registry.db.selectFrom('index_docs').select(['repo_id', 'path', 'etag']).orderBy('repo_id').orderBy('path').execute();
   return { counts, docs, blobs: snapshotFiles(path.join(larder.data, 'blobs')) };
 }

@@ -32,7 +32,11 @@ it('refuses a Julia package over julia_package with 413, and takes the same byte
   expect(refused.statusCode, refused.body).toBe(413);
   expect(JSON.parse(refused.body).error.message).toMatch(/unpacks to more than 64 KiB/);
   expect((await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body).toBe(before);
-  const artifact = await larder.app.inject({ method: 'PUT', url: '/julia/api/artifacts', payload: await tarGz([{ name: 'data.bin', body: data }]), headers: { ...auth(), 'content-type': 'application/gzip' } });
+  // Artifacts belong to a package: register it without the big file, then upload the same bytes as its artifact.
+  const small = await tarGz([{ name: 'Project.toml', body: project }]);
+  const registered = await larder.app.inject({ method: 'PUT', url: `/julia/api/registries/${REG}/packages`, payload: small, headers: { ...auth(), 'content-type': 'application/gzip' } });
+  expect(registered.statusCode, registered.body).toBe(201);
+  const artifact = await larder.app.inject({ method: 'PUT', url: `/julia/api/registries/${REG}/packages/Biggish/artifacts`, payload: await tarGz([{ name: 'data.bin', body: data }]), headers: { ...auth(), 'content-type': 'application/gzip' } });
   expect(artifact.statusCode, artifact.body).toBe(201);
 });
 

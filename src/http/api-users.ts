@@ -38,15 +38,24 @@ export async function apiUsersRoutes(app: FastifyInstance, { registry }: { regis
     if (!p) throw new LarderError('AUTH_REQUIRED', 'this API needs a token: send `Authorization: Bearer <token>` (create one with `larder token create`)');
     return p;
   };
-
-  app.get('/-/api/me', async (req) => {
+  // Credentials are checked in onRequest, before a byte of a body is read (issue 8: bodies after credentials).
+  const callers = new WeakMap<FastifyRequest, Principal>();
+  const authenticated = { onRequest: async (req: FastifyRequest) => void callers.set(req, await caller(req)) };
+  const adminOnly = (what: string) => ({ onRequest: async (req: FastifyRequest) => {
     const p = await caller(req);
+    requireAdmin(p, what);
+    callers.set(req, p);
+  } });
+  const who = (req: FastifyRequest): Principal => callers.get(req)!;
+
+  app.get('/-/api/me', authenticated, async (req) => {
+    const p = who(req);
     const [user, token] = await Promise.all([auth.findUser(p.login), auth.findToken(p.tokenId)]);
     return { user: userJson(user!), token: tokenJson(token!) };
   });
 
-  app.get('/-/api/tokens', async (req) => {
-    const p = await caller(req);
+  app.get('/-/api/tokens', authenticated, async (req) => {
+    const p = who(req);
     const { user } = req.query as { user?: string };
     if (user !== undefined && user !== p.login) requireAdmin(p, "listing another user's tokens");
     // An admin without ?user= sees every token.
@@ -54,8 +63,8 @@ export async function apiUsersRoutes(app: FastifyInstance, { registry }: { regis
     return { tokens: (await auth.listTokens(login)).map(tokenJson) };
   });
 
-  app.post('/-/api/tokens', async (req, reply) => {
-    const p = await caller(req);
+  app.post('/-/api/tokens', authenticated, async (req, reply) => {
+    const p = who(req);
     const body = parseBody(NewTokenBody, req.body);
     const login = body.user ?? p.login;
     if (login !== p.login) requireAdmin(p, 'creating a token for another user');
@@ -74,8 +83,8 @@ export async function apiUsersRoutes(app: FastifyInstance, { registry }: { regis
     return reply.code(201).send({ secret: created.token, token: tokenJson(row!) });
   });
 
-  app.delete('/-/api/tokens/:id', async (req) => {
-    const p = await caller(req);
+  app.delete('/-/api/tokens/:id', authenticated, async (req) => {
+    const p = who(req);
     const { id } = req.params as { id: string };
     const row = /^\d{1,15}$/.test(id) ? await auth.findToken(Number(id)) : undefined;
     // Another user's token is "not found" to a non-admin: ids must not reveal what exists.
@@ -88,13 +97,11 @@ export async function apiUsersRoutes(app: FastifyInstance, { registry }: { regis
     return { token: tokenJson((await auth.findToken(row.id))!) };
   });
 
-  app.get('/-/api/users', async (req) => {
-    requireAdmin(await caller(req), 'listing users');
+  app.get('/-/api/users', adminOnly('listing users'), async () => {
     return { users: (await auth.listUsers()).map(userJson) };
   });
 
-  app.post('/-/api/users', async (req, reply) => {
-    requireAdmin(await caller(req), 'adding a user');
+  app.post('/-/api/users', adminOnly('adding a user'), async (req, reply) => {
     const body = parseBody(NewUserBody, req.body);
     const user = await auth.createUser(body.login, { name: body.name ?? null, admin: body.admin ?? false });
     return reply.code(201).send({ user: userJson(user) });

@@ -110,6 +110,7 @@ const LimitsSchema = z.strictObject({
   max_metadata_size: size,
   max_archive_size: size,
 }).partial();
+
 // A duration ("30s", "5m", "1h30m") or a number of seconds; 0 turns the timeout off.
 const timeout = z.unknown().transform(via((v) => {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v * 1000);
@@ -122,13 +123,13 @@ const TimeoutsSchema = z.strictObject({
   headers: timeout,
   body_idle: timeout,
   request: timeout,
-});
+}).partial();
 
 // [uploads]: the one bound on memory held by uploads buffered at once (registry/upload-budget.ts).
 const UploadsSchema = z.strictObject({
   memory: size,
   wait: z.string().transform(via(parseDuration)),
-});
+}).partial();
 
 /** [unpacked_limits]: per-format unpacked sizes; an unset key falls back to limits.max_unpacked_size. */
 const UnpackedLimitsSchema = z.strictObject({

@@ -1,4 +1,4 @@
-import multipart from '@fastify/multipart';
+import multipart, { type Multipart } from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fail } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
@@ -12,15 +12,19 @@ import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
 import { authorizeWrite, checkWriter } from '../../registry/owners.js';
 import { moduleExists, moduleRef } from './owners.js';
-import { multipartParts } from '../../http/multipart-parts.js';
+import { readMultipart } from '../../http/multipart-parts.js';
 import { parseMetadata, serializeMetadata, withYank, type BazelMetadata, type Maintainer } from './metadata.js';
 import { publishBazelModule, type BazelPublish } from './publish.js';
 
 /** Reads the multipart publish body into a BazelPublish (see the README for the part names). */
-async function readPublish(req: FastifyRequest, module: string, version: string): Promise<BazelPublish> {
+function readPublish(req: FastifyRequest, module: string, version: string): Promise<BazelPublish> {
+  return readMultipart(req, (parts) => readParts(parts, module, version));
+}
+
+async function readParts(parts: AsyncIterable<Multipart>, module: string, version: string): Promise<BazelPublish> {
   const pub: BazelPublish = { module, version, moduleFile: Buffer.alloc(0), patches: new Map(), overlay: new Map() };
   let sawModule = false;
-  for await (const part of multipartParts(req)) {
+  for await (const part of parts) {
     const data = part.type === 'file' ? await part.toBuffer() : Buffer.from(String(part.value));
     const name = part.fieldname;
     if (name === 'MODULE.bazel') [pub.moduleFile, sawModule] = [data, true];

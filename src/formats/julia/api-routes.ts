@@ -2,7 +2,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { unpackedLimit } from '../../core/config.js';
 import { fail } from '../../core/errors.js';
-import { multipartParts } from '../../http/multipart-parts.js';
+import { readMultipart } from '../../http/multipart-parts.js';
 import { publicBaseUrl } from '../../registry/base-url.js';
 import { jsonErrorHandler } from '../../registry/api-errors.js';
 import { writeGate } from '../../registry/credentials.js';
@@ -54,14 +54,17 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     try {
       if (req.isMultipart()) {
         // A package tarball plus the artifacts its Artifacts.toml names, in one request.
-        let pkg: Buffer | null = null;
-        for await (const part of multipartParts(req)) {
-          if (part.type !== 'file') continue;
-          const data = await part.toBuffer();
-          if (part.fieldname === 'package') pkg = data;
-          else if (part.fieldname === 'artifact') artifacts.push(await treeFromTarball(data, limitsFor('juliaArtifact')));
-          else fail('BODY_MALFORMED', `unknown part "${part.fieldname}"; send "package" and any number of "artifact" tarballs`);
-        }
+        const pkg = await readMultipart(req, async (parts) => {
+          let found: Buffer | null = null;
+          for await (const part of parts) {
+            if (part.type !== 'file') continue;
+            const data = await part.toBuffer();
+            if (part.fieldname === 'package') found = data;
+            else if (part.fieldname === 'artifact') artifacts.push(await treeFromTarball(data, limitsFor('juliaArtifact')));
+            else fail('BODY_MALFORMED', `unknown part "${part.fieldname}"; send "package" and any number of "artifact" tarballs`);
+          }
+          return found;
+        });
         if (!pkg) fail('BODY_MALFORMED', 'the multipart registration has no "package" part');
         tree = await treeFromTarball(pkg, limitsFor('juliaPackage'));
       } else if (Buffer.isBuffer(req.body)) {
