@@ -32,8 +32,24 @@ interface Scale {
   /** How long to wait for idle sessions when no timeout is configured. */
   idleWaitMs: number;
 }
-const FULL: Scale = { uploads: 12, uploadBytes: 95 * MiB, juliaBombs: 3, bazelBombs: 2, bombBytes: 450 * MiB, idleSessions: 200, idleWaitMs: 180_000 };
-const QUICK: Scale = { uploads: 3, uploadBytes: 20 * MiB, juliaBombs: 1, bazelBombs: 1, bombBytes: 40 * MiB, idleSessions: 20, idleWaitMs: 20_000 };
+const FULL: Scale = {
+  uploads: 12,
+  uploadBytes: 95 * MiB,
+  juliaBombs: 3,
+  bazelBombs: 2,
+  bombBytes: 450 * MiB,
+  idleSessions: 200,
+  idleWaitMs: 180_000,
+};
+const QUICK: Scale = {
+  uploads: 3,
+  uploadBytes: 20 * MiB,
+  juliaBombs: 1,
+  bazelBombs: 1,
+  bombBytes: 40 * MiB,
+  idleSessions: 20,
+  idleWaitMs: 20_000,
+};
 
 interface Outcome {
   what: string;
@@ -65,14 +81,18 @@ function streamingUpload(url: string, ca: Buffer, bytes: number, headers: Record
       req.destroy();
     };
     const timer = setTimeout(() => finish(0, `no answer after ${timeoutMs / 1000} s`), timeoutMs);
-    const req = https.request(url, { method: 'PUT', ca, agent: false, headers: { 'content-type': 'application/gzip', 'content-length': String(bytes), ...headers } }, (res) => {
-      answered = true;
-      const status = res.statusCode ?? 0;
-      let body = '';
-      res.on('data', (c: Buffer) => (body += body.length < 300 ? c.toString() : ''));
-      res.on('end', () => finish(status, body.slice(0, 200)));
-      res.on('error', (err) => finish(status, String(err)));
-    });
+    const req = https.request(
+      url,
+      { method: 'PUT', ca, agent: false, headers: { 'content-type': 'application/gzip', 'content-length': String(bytes), ...headers } },
+      (res) => {
+        answered = true;
+        const status = res.statusCode ?? 0;
+        let body = '';
+        res.on('data', (c: Buffer) => (body += body.length < 300 ? c.toString() : ''));
+        res.on('end', () => finish(status, body.slice(0, 200)));
+        res.on('error', (err) => finish(status, String(err)));
+      },
+    );
     req.on('error', (err) => finish(answered ? -2 : -1, String(err)));
     const pump = () => {
       while (!answered && !settled && sent < bytes) {
@@ -140,12 +160,17 @@ export async function idleSessions(url: string, ca: Buffer, n: number, waitMs: n
     s.on('close', () => (state.closedAt = Date.now()));
     return state;
   });
-  await Promise.all(sessions.map((st) => new Promise<void>((resolve) => {
-    const done = () => resolve();
-    st.session.once('connect', () => ((st.connected = true), (st.connectedAt = Date.now()), done()));
-    st.session.once('close', done);
-    setTimeout(done, 30_000);
-  })));
+  await Promise.all(
+    sessions.map(
+      (st) =>
+        new Promise<void>((resolve) => {
+          const done = () => resolve();
+          st.session.once('connect', () => ((st.connected = true), (st.connectedAt = Date.now()), done()));
+          st.session.once('close', done);
+          setTimeout(done, 30_000);
+        }),
+    ),
+  );
   const t0 = Date.now();
   const live = sessions.filter((s) => s.connected);
   const openBySecond: number[] = [];
@@ -169,7 +194,10 @@ export async function idleSessions(url: string, ca: Buffer, n: number, waitMs: n
 
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
 const mb = (b: number) => (b / MB).toFixed(1);
-const statusCounts = (outs: Outcome[]) => Object.entries(outs.reduce<Record<string, number>>((m, o) => ((m[o.status] = (m[o.status] ?? 0) + 1), m), {})).map(([s, c]) => `${c} × ${s === '-1' ? 'conn error' : s === '0' ? 'no answer' : s}`).join(', ');
+const statusCounts = (outs: Outcome[]) =>
+  Object.entries(outs.reduce<Record<string, number>>((m, o) => ((m[o.status] = (m[o.status] ?? 0) + 1), m), {}))
+    .map(([s, c]) => `${c} × ${s === '-1' ? 'conn error' : s === '0' ? 'no answer' : s}`)
+    .join(', ');
 
 /**
  * abuse: while a separate process checks /-/healthz every 50 ms and RSS is sampled, 12 anonymous
@@ -189,18 +217,35 @@ export async function abuse(dir: string, options: BenchOptions): Promise<BenchRe
   for (let i = 0; i < scale.juliaBombs; i++) {
     const file = path.join(dir, `julia-bomb-${i}.tar.gz`);
     await writeJuliaBomb(file, { name: `AbuseBomb${i}`, uuid: randomUUID(), version: '1.0.0', zeroBytes: scale.bombBytes });
-    bombs.push({ what: 'julia bomb', url: `/julia/api/registries/${REGISTRY_UUID}/packages`, headers: { ...auth, 'content-type': 'application/gzip' }, file });
+    bombs.push({
+      what: 'julia bomb',
+      url: `/julia/api/registries/${REGISTRY_UUID}/packages`,
+      headers: { ...auth, 'content-type': 'application/gzip' },
+      file,
+    });
   }
   const zeros = scale.bazelBombs ? await deflatedZeros(scale.bombBytes) : null;
   for (let i = 0; i < scale.bazelBombs; i++) {
     const module = `abuse_bomb_${i}`;
     const moduleText = `module(\n    name = "${module}",\n    version = "1.0.0",\n)\n`;
     const prefix = `${module}-1.0.0`;
-    const zip = zipArchive([{ name: `${prefix}/MODULE.bazel`, stored: Buffer.from(moduleText) }, { name: `${prefix}/zeros.bin`, deflated: zeros! }]);
-    const { body, contentType } = multipartBody([['MODULE.bazel', moduleText, 'MODULE.bazel'], ['archive', zip, `${prefix}.zip`], ['strip_prefix', prefix]]);
+    const zip = zipArchive([
+      { name: `${prefix}/MODULE.bazel`, stored: Buffer.from(moduleText) },
+      { name: `${prefix}/zeros.bin`, deflated: zeros! },
+    ]);
+    const { body, contentType } = multipartBody([
+      ['MODULE.bazel', moduleText, 'MODULE.bazel'],
+      ['archive', zip, `${prefix}.zip`],
+      ['strip_prefix', prefix],
+    ]);
     const file = path.join(dir, `bazel-bomb-${i}.multipart`);
     fs.writeFileSync(file, body);
-    bombs.push({ what: 'bazel zip bomb', url: `/bazel/api/modules/${module}/1.0.0`, headers: { ...auth, 'content-type': contentType }, file });
+    bombs.push({
+      what: 'bazel zip bomb',
+      url: `/bazel/api/modules/${module}/1.0.0`,
+      headers: { ...auth, 'content-type': contentType },
+      file,
+    });
   }
   // Interleave the two kinds: julia, bazel, julia, bazel, julia.
   const julia = bombs.filter((b) => b.what === 'julia bomb');
@@ -213,7 +258,10 @@ export async function abuse(dir: string, options: BenchOptions): Promise<BenchRe
   const larder = await startLarder({ data, tls: true });
   const ca = fs.readFileSync(larder.caCertPath!);
   const created = await request(`${larder.url}/julia/api/registries`, {
-    method: 'POST', ca, headers: { ...auth, 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ name: 'AbuseRegistry', uuid: REGISTRY_UUID })),
+    method: 'POST',
+    ca,
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify({ name: 'AbuseRegistry', uuid: REGISTRY_UUID })),
   });
   if (created.status !== 201) throw new Error(`creating the Julia registry failed: ${created.status} ${created.body.toString()}`);
 
@@ -239,7 +287,12 @@ export async function abuse(dir: string, options: BenchOptions): Promise<BenchRe
     await phase('baseline (idle)', () => sleep(options.quick ? 3000 : 5000));
     baselineRss = median(rss.samples.filter((s) => s.t >= phases[0].from).map((s) => s.bytes));
     uploads = await phase(`${scale.uploads} anonymous ${scale.uploadBytes / MiB} MiB uploads`, () =>
-      Promise.all(Array.from({ length: scale.uploads }, () => streamingUpload(`${larder.url}/julia/api/registries/${REGISTRY_UUID}/packages`, ca, scale.uploadBytes, {}, 300_000))));
+      Promise.all(
+        Array.from({ length: scale.uploads }, () =>
+          streamingUpload(`${larder.url}/julia/api/registries/${REGISTRY_UUID}/packages`, ca, scale.uploadBytes, {}, 300_000),
+        ),
+      ),
+    );
     await sleep(2000);
     await phase(`${bombs.length} decompression bombs`, async () => {
       for (const b of bombs) bombOutcomes.push(await send(b.what, `${larder.url}${b.url}`, ca, b.headers, fs.readFileSync(b.file)));
@@ -262,21 +315,45 @@ export async function abuse(dir: string, options: BenchOptions): Promise<BenchRe
     rows.push([phaseName, figure, value, target, ok === null ? '' : ok ? 'PASS' : 'FAIL']);
     if (ok !== null) targets.push({ what: `${phaseName}: ${figure} ${value} (target ${target})`, ok });
   };
-  check('all', 'RSS growth (peak − baseline)', `${mb(growth)} MB (${mb(baselineRss)} → ${mb(peak)})`, '< 100 MB', growth < RSS_GROWTH_LIMIT);
+  check(
+    'all',
+    'RSS growth (peak − baseline)',
+    `${mb(growth)} MB (${mb(baselineRss)} → ${mb(peak)})`,
+    '< 100 MB',
+    growth < RSS_GROWTH_LIMIT,
+  );
   for (const p of phases) {
     const h = health.get(p.name)!;
     const attack = p !== phases[0];
-    check(p.name, 'health p50 / p99 / max', `${ms(h.p50)} / ${ms(h.p99)} / ${ms(h.max)} ms (${h.n} checks${h.failed ? `, ${h.failed} not 200` : ''})`, attack ? 'p99 < 50 ms' : '', attack ? h.p99 < HEALTH_P99_LIMIT_MS && h.failed === 0 : null);
+    check(
+      p.name,
+      'health p50 / p99 / max',
+      `${ms(h.p50)} / ${ms(h.p99)} / ${ms(h.max)} ms (${h.n} checks${h.failed ? `, ${h.failed} not 200` : ''})`,
+      attack ? 'p99 < 50 ms' : '',
+      attack ? h.p99 < HEALTH_P99_LIMIT_MS && h.failed === 0 : null,
+    );
     if (attack) check(p.name, 'RSS peak − baseline', `${mb(rss.maxBetween(p.from, p.to) - baselineRss)} MB`, '', null);
   }
   const upName = phases[1].name;
-  check(upName, 'answers', `${statusCounts(uploads)}; median ${(median(uploads.map((u) => u.ms)) / 1000).toFixed(2)} s, ${(median(uploads.map((u) => u.sent ?? 0)) / MiB).toFixed(1)} MiB written before the answer`, 'refused (4xx)', null);
+  check(
+    upName,
+    'answers',
+    `${statusCounts(uploads)}; median ${(median(uploads.map((u) => u.ms)) / 1000).toFixed(2)} s, ${(median(uploads.map((u) => u.sent ?? 0)) / MiB).toFixed(1)} MiB written before the answer`,
+    'refused (4xx)',
+    null,
+  );
   check(phases[2].name, 'answers', bombOutcomes.map((b) => `${b.what} ${b.status} in ${(b.ms / 1000).toFixed(2)} s`).join('; '), '', null);
   const lastClose = idle!.closeTimes.at(-1);
   const allClosed = idle!.closed === idle!.connected && idle!.connected > 0;
   const timeoutText = configured ? `${configured.ms / 1000} s (${configured.key})` : 'not configured';
-  const inTime = allClosed && (!configured || (lastClose! <= configured.ms / 1000 + Math.max(5, configured.ms / 5000)));
-  check(phases[3].name, 'closed by the server', `${idle!.closed} of ${idle!.connected}${allClosed ? `, after ${idle!.closeTimes[0].toFixed(1)}–${lastClose!.toFixed(1)} s idle` : `, ${idle!.connected - idle!.closed} not closed after ${(idleWaitMs / 1000).toFixed(0)} s`}`, `all, by the idle timeout: ${timeoutText}`, inTime);
+  const inTime = allClosed && (!configured || lastClose! <= configured.ms / 1000 + Math.max(5, configured.ms / 5000));
+  check(
+    phases[3].name,
+    'closed by the server',
+    `${idle!.closed} of ${idle!.connected}${allClosed ? `, after ${idle!.closeTimes[0].toFixed(1)}–${lastClose!.toFixed(1)} s idle` : `, ${idle!.connected - idle!.closed} not closed after ${(idleWaitMs / 1000).toFixed(0)} s`}`,
+    `all, by the idle timeout: ${timeoutText}`,
+    inTime,
+  );
 
   const checkpoints = [0, 5, 10, 30, 60, 90, 120, 150, 180, 240, 300].filter((s) => s < idle!.openBySecond.length);
   return {
@@ -291,7 +368,10 @@ export async function abuse(dir: string, options: BenchOptions): Promise<BenchRe
       `Idle sessions: ${idle!.connected} HTTP/2 sessions over TLS connected (${idle!.failedToConnect} failed), then silent; ${idle!.goaways} got a GOAWAY; waited up to ${(idleWaitMs / 1000).toFixed(0)} s. Open after ${checkpoints.map((s) => `${s} s: ${idle!.openBySecond[s]}`).join(', ')}.`,
       `1-minute load average ${loadBefore.toFixed(2)} before, ${os.loadavg()[0].toFixed(2)} after.`,
       ...bombOutcomes.map((o) => `${o.what}: ${o.status} ${(o.detail ?? '').replace(/\s+/g, ' ').slice(0, 160)}`.trim()),
-      ...uploads.filter((o) => o.status < 400 || o.status >= 500).slice(0, 3).map((o) => `upload: ${o.status} ${o.detail ?? ''}`.trim()),
+      ...uploads
+        .filter((o) => o.status < 400 || o.status >= 500)
+        .slice(0, 3)
+        .map((o) => `upload: ${o.status} ${o.detail ?? ''}`.trim()),
     ],
   };
 }

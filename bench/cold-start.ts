@@ -24,7 +24,8 @@ function versionCount(i: number): number {
 async function first200(url: string, body: Buffer, child: ChildProcess, timeoutMs = 30_000): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before answering`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before answering`);
     const res = await request(url).catch(() => null);
     if (res?.status === 200) {
       if (!res.body.equals(body)) throw new Error(`${url} answered 200 with other bytes than were seeded`);
@@ -65,16 +66,28 @@ export async function coldStartBench(dir: string): Promise<BenchReport> {
   const larderPort = await freePort();
 
   const log = fs.openSync(path.join(data, 'larder.log'), 'a');
-  const larder = () => spawn(process.execPath, [path.join(ROOT, 'bin/larder.js'), 'serve', '--data', data, '--listen', `127.0.0.1:${larderPort}`, '--tls', 'off'], {
-    cwd: data, env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: BENCH_ADMIN_TOKEN }, stdio: ['ignore', log, log],
-  });
+  const larder = () =>
+    spawn(
+      process.execPath,
+      [path.join(ROOT, 'bin/larder.js'), 'serve', '--data', data, '--listen', `127.0.0.1:${larderPort}`, '--tls', 'off'],
+      {
+        cwd: data,
+        env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: BENCH_ADMIN_TOKEN },
+        stdio: ['ignore', log, log],
+      },
+    );
   const nginx = () => spawn('nginx', ['-p', nginxDir, '-c', path.join(nginxDir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
 
   const times: Record<string, number[]> = { nginx: [], larder: [] };
   for (let i = 0; i < RUNS; i++) {
     for (const name of i % 2 ? ['larder', 'nginx'] : ['nginx', 'larder']) {
       const port = name === 'larder' ? larderPort : nginxPort;
-      const ms = await coldStart(name === 'larder' ? larder : nginx, `http://127.0.0.1:${port}/cargo/index/${target.path}`, target.body, name === 'larder' ? 'SIGTERM' : 'SIGQUIT');
+      const ms = await coldStart(
+        name === 'larder' ? larder : nginx,
+        `http://127.0.0.1:${port}/cargo/index/${target.path}`,
+        target.body,
+        name === 'larder' ? 'SIGTERM' : 'SIGQUIT',
+      );
       times[name].push(ms);
     }
   }

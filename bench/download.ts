@@ -44,7 +44,9 @@ export async function download(dir: string): Promise<BenchReport> {
   fs.mkdirSync(data);
   let larder = await startLarder({ data, tls: false, env: LARDER_ENV });
   const published = await request(`${larder.url}/cargo/api/v1/crates/new`, {
-    method: 'PUT', headers: { authorization: BENCH_ADMIN_TOKEN }, body: publishBody(newCrateJson({ name, vers }), crate),
+    method: 'PUT',
+    headers: { authorization: BENCH_ADMIN_TOKEN },
+    body: publishBody(newCrateJson({ name, vers }), crate),
   });
   if (published.status !== 200) throw new Error(`publishing the big crate failed: ${published.status} ${published.body.toString()}`);
   // Restart, so the baseline is a server that has not just buffered a 50 MiB publish.
@@ -52,7 +54,12 @@ export async function download(dir: string): Promise<BenchReport> {
   larder = await startLarder({ data, tls: false, env: LARDER_ENV });
   const nginx = await startNginx({ dir: path.join(dir, 'nginx'), root: www });
 
-  const job = (url: string) => ({ method: 'GET' as const, requests: Array.from({ length: DOWNLOADS }, () => ({ url })), concurrency: CONCURRENCY, sha256: cksum });
+  const job = (url: string) => ({
+    method: 'GET' as const,
+    requests: Array.from({ length: DOWNLOADS }, () => ({ url })),
+    concurrency: CONCURRENCY,
+    sha256: cksum,
+  });
   try {
     const warm = await request(`${larder.url}/cargo/index/config.json`);
     if (warm.status !== 200) throw new Error(`larder config.json: ${warm.status}`);
@@ -65,7 +72,14 @@ export async function download(dir: string): Promise<BenchReport> {
     check('nginx', n);
 
     const mbps = (r: LoadReport) => r.bytesIn / MB / (r.elapsedMs / 1000);
-    const cells = (server: string, r: LoadReport) => [server, String(r.latenciesMs.length), (r.elapsedMs / 1000).toFixed(2), mbps(r).toFixed(0), (percentile(r.latenciesMs, 50) / 1000).toFixed(2), (percentile(r.latenciesMs, 99) / 1000).toFixed(2)];
+    const cells = (server: string, r: LoadReport) => [
+      server,
+      String(r.latenciesMs.length),
+      (r.elapsedMs / 1000).toFixed(2),
+      mbps(r).toFixed(0),
+      (percentile(r.latenciesMs, 50) / 1000).toFixed(2),
+      (percentile(r.latenciesMs, 99) / 1000).toFixed(2),
+    ];
     const growth = maxRss - baseline;
     const mb = (b: number) => (b / MB).toFixed(1);
     return {
@@ -75,7 +89,12 @@ export async function download(dir: string): Promise<BenchReport> {
         [...cells('nginx', n), '', '', '', ''],
         [...cells('larder', l), ratio(mbps(l), mbps(n)), mb(baseline), mb(maxRss), mb(growth)],
       ],
-      targets: [{ what: `Larder RSS growth ${mb(growth)} MB during ${CONCURRENCY} concurrent downloads (target < ${mb(RSS_GROWTH_LIMIT)} MB)`, ok: growth < RSS_GROWTH_LIMIT }],
+      targets: [
+        {
+          what: `Larder RSS growth ${mb(growth)} MB during ${CONCURRENCY} concurrent downloads (target < ${mb(RSS_GROWTH_LIMIT)} MB)`,
+          ok: growth < RSS_GROWTH_LIMIT,
+        },
+      ],
       notes: [
         `One ${(crate.length / MB).toFixed(1)} MB .crate (random data), ${DOWNLOADS} downloads at concurrency ${CONCURRENCY} over keep-alive HTTP/1.1 from a separate Node process that streams and SHA-256-hashes each body; every body matched the crate's checksum.`,
         'Larder: restarted after the publish, RSS sampled every 100 ms; nginx: static file, sendfile on. MB = 10^6 bytes.',

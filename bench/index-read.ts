@@ -52,7 +52,14 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     const etag = String((await request(`${url}/cargo/index/${hot.path}`, { ca })).headers.etag);
     const hotList = path.join(dir, `hot-${name}.txt`);
     fs.writeFileSync(hotList, `${url}/cargo/index/${hot.path}\n`);
-    const notModified = await h2load({ uris: hotList, clients: CLIENTS, requests: REQUESTS, h1: !tls, dir, headers: [`if-none-match: ${etag}`] });
+    const notModified = await h2load({
+      uris: hotList,
+      clients: CLIENTS,
+      requests: REQUESTS,
+      h1: !tls,
+      dir,
+      headers: [`if-none-match: ${etag}`],
+    });
     return { full, notModified };
   };
   const non200 = (r: LoadResult, ok: string) => String(r.requests - (r.statuses[ok] ?? 0));
@@ -62,7 +69,8 @@ export async function indexRead(dir: string): Promise<BenchReport> {
   for (const tls of [true, false]) {
     const transport = tls ? 'TLS + HTTP/2' : 'HTTP/1.1';
     const nginx = await startNginx({
-      dir: path.join(dir, `nginx-${tls}`), root: nginxRoot,
+      dir: path.join(dir, `nginx-${tls}`),
+      root: nginxRoot,
       tls: tls ? { cert: path.join(data, 'tls', 'server.pem'), key: path.join(data, 'tls', 'server-key.pem') } : undefined,
     });
     const results: Record<string, { full: LoadResult; notModified: LoadResult }> = {};
@@ -84,12 +92,25 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       const label = kind === 'full' ? transport : `${transport}, 304`;
       const ok = kind === 'full' ? '200' : '304';
       const n = results.nginx[kind];
-      if (n.statuses[ok] !== n.requests) throw new Error(`nginx answered ${non200(n, ok)} of ${n.requests} requests with something other than ${ok}`);
+      if (n.statuses[ok] !== n.requests)
+        throw new Error(`nginx answered ${non200(n, ok)} of ${n.requests} requests with something other than ${ok}`);
       rows.push([label, 'nginx', n.reqPerSec.toFixed(0), n.p50ms.toFixed(2), n.p99ms.toFixed(2), non200(n, ok), '', '']);
       for (const [name, r] of Object.entries(results).filter(([k]) => k !== 'nginx')) {
         const l = r[kind];
-        rows.push([label, name, l.reqPerSec.toFixed(0), l.p50ms.toFixed(2), l.p99ms.toFixed(2), non200(l, ok), ratio(l.reqPerSec, n.reqPerSec), ratio(l.p99ms, n.p99ms)]);
-        targets.push({ what: `${label}, ${name}: req/s ${ratio(l.reqPerSec, n.reqPerSec)} of nginx (target ≥ 0.6x)`, ok: l.reqPerSec >= 0.6 * n.reqPerSec });
+        rows.push([
+          label,
+          name,
+          l.reqPerSec.toFixed(0),
+          l.p50ms.toFixed(2),
+          l.p99ms.toFixed(2),
+          non200(l, ok),
+          ratio(l.reqPerSec, n.reqPerSec),
+          ratio(l.p99ms, n.p99ms),
+        ]);
+        targets.push({
+          what: `${label}, ${name}: req/s ${ratio(l.reqPerSec, n.reqPerSec)} of nginx (target ≥ 0.6x)`,
+          ok: l.reqPerSec >= 0.6 * n.reqPerSec,
+        });
         targets.push({ what: `${label}, ${name}: p99 ${ratio(l.p99ms, n.p99ms)} of nginx (target ≤ 2x)`, ok: l.p99ms <= 2 * n.p99ms });
         if (l.statuses[ok] !== l.requests) targets.push({ what: `${label}, ${name}: every response was ${ok}`, ok: false });
       }

@@ -16,7 +16,12 @@ const LEVELS = [1, 8, 32];
 const TARGET_PER_SEC = 300;
 
 /** Runs a PUT job and fails loudly when no request succeeded at all (misconfigured peer). */
-async function put(dir: string, concurrency: number, requests: Array<{ url: string; bodyFile: string }>, headers: Record<string, string> = {}): Promise<LoadReport> {
+async function put(
+  dir: string,
+  concurrency: number,
+  requests: Array<{ url: string; bodyFile: string }>,
+  headers: Record<string, string> = {},
+): Promise<LoadReport> {
   const r = await runLoad({ method: 'PUT', requests, headers, concurrency }, dir);
   if (failures(r, (s) => s >= 200 && s < 300) === requests.length) throw new Error(`every PUT failed: ${r.samples.join('\n')}`);
   return r;
@@ -40,7 +45,14 @@ export async function publish(dir: string): Promise<BenchReport> {
   const line = (level: number, server: string, r: LoadReport, peer?: LoadReport) => {
     const rate = (r.latenciesMs.length * 1000) / r.elapsedMs;
     const p99 = percentile(r.latenciesMs, 99);
-    const cells = [String(level), server, rate.toFixed(0), percentile(r.latenciesMs, 50).toFixed(2), p99.toFixed(2), String(failures(r, (s) => s >= 200 && s < 300))];
+    const cells = [
+      String(level),
+      server,
+      rate.toFixed(0),
+      percentile(r.latenciesMs, 50).toFixed(2),
+      p99.toFixed(2),
+      String(failures(r, (s) => s >= 200 && s < 300)),
+    ];
     if (peer) cells.push(ratio(rate, (peer.latenciesMs.length * 1000) / peer.elapsedMs), ratio(p99, percentile(peer.latenciesMs, 99)));
     rows.push(cells);
     return rate;
@@ -48,8 +60,16 @@ export async function publish(dir: string): Promise<BenchReport> {
   try {
     for (const level of LEVELS) {
       const davUrl = (c: Prepared, run: string) => ({ url: `${nginx.url}/dav/${run}/${c.name}-${c.vers}.crate`, bodyFile: c.crateFile });
-      await put(dir, level, warm.map((c) => davUrl(c, `warm-${level}`)));
-      const peer = await put(dir, level, crates.map((c) => davUrl(c, `c${level}`)));
+      await put(
+        dir,
+        level,
+        warm.map((c) => davUrl(c, `warm-${level}`)),
+      );
+      const peer = await put(
+        dir,
+        level,
+        crates.map((c) => davUrl(c, `c${level}`)),
+      );
       line(level, 'nginx PUT', peer);
 
       // A fresh data directory per level, so one run's database does not slow the next.
@@ -58,8 +78,18 @@ export async function publish(dir: string): Promise<BenchReport> {
       const larder = await startLarder({ data, tls: false });
       try {
         const api = `${larder.url}/cargo/api/v1/crates/new`;
-        await put(dir, level, warm.map((c) => ({ url: api, bodyFile: c.frameFile })), auth);
-        const r = await put(dir, level, crates.map((c) => ({ url: api, bodyFile: c.frameFile })), auth);
+        await put(
+          dir,
+          level,
+          warm.map((c) => ({ url: api, bodyFile: c.frameFile })),
+          auth,
+        );
+        const r = await put(
+          dir,
+          level,
+          crates.map((c) => ({ url: api, bodyFile: c.frameFile })),
+          auth,
+        );
         if (r.samples.length) notes.push(`${level} publishers: ${r.samples.join('; ')}`);
         larderRates.push({ level, rate: line(level, 'larder', r, peer) });
         await verifyIndex(larder.url, crates);
@@ -74,7 +104,12 @@ export async function publish(dir: string): Promise<BenchReport> {
   return {
     name: 'publish',
     table: rows,
-    targets: [{ what: `best Larder rate ${best.rate.toFixed(0)} publishes/s at ${best.level} publishers (target ≥ ${TARGET_PER_SEC}/s on SQLite)`, ok: best.rate >= TARGET_PER_SEC }],
+    targets: [
+      {
+        what: `best Larder rate ${best.rate.toFixed(0)} publishes/s at ${best.level} publishers (target ≥ ${TARGET_PER_SEC}/s on SQLite)`,
+        ok: best.rate >= TARGET_PER_SEC,
+      },
+    ],
     notes: [
       `${NAMES * VERSIONS} publishes per level (${NAMES} crates × ${VERSIONS} versions, ~${fs.statSync(crates[0].frameFile).size} B frames), after ${WARMUP} warm-up publishes; Larder on SQLite, fresh data dir per level, HTTP/1.1, request log on.`,
       'nginx peer: WebDAV PUT of the same .crate bytes; load from a separate Node process (keep-alive http.Agent). Every published version was found in its index file with the right cksum.',

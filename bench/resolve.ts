@@ -25,7 +25,10 @@ function writeProject(dir: string, url: string): void {
   fs.mkdirSync(path.join(dir, 'src'), { recursive: true });
   fs.mkdirSync(path.join(dir, '.cargo'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'src', 'lib.rs'), '');
-  fs.writeFileSync(path.join(dir, 'Cargo.toml'), `[package]\nname = "resolve-root"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n${deps.join('\n')}\n`);
+  fs.writeFileSync(
+    path.join(dir, 'Cargo.toml'),
+    `[package]\nname = "resolve-root"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n${deps.join('\n')}\n`,
+  );
   fs.writeFileSync(path.join(dir, '.cargo', 'config.toml'), `[registries.larder]\nindex = "sparse+${url}/cargo/index/"\n`);
 }
 
@@ -59,7 +62,15 @@ function larderInFlight(log: string, from: number, to: number): { requests: numb
     const { time, ms } = JSON.parse(line) as { time: number; ms: number };
     if (time >= from && time <= to) spans.push([time - ms, time]);
   }
-  const edges = spans.flatMap(([s, e]) => [[s, 1], [e, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const edges = spans
+    .flatMap(
+      ([s, e]) =>
+        [
+          [s, 1],
+          [e, -1],
+        ] as const,
+    )
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let now = 0;
   let max = 0;
   for (const [, d] of edges) max = Math.max(max, (now += d));
@@ -73,24 +84,37 @@ export async function resolveBench(dir: string): Promise<BenchReport> {
   const load = os.loadavg()[0].toFixed(1);
   const data = path.join(dir, 'larder');
   const www = path.join(dir, 'www');
-  await seedCargoIndex(data, Array.from({ length: DEPS }, (_, i) => depCrate(i)), www);
+  await seedCargoIndex(
+    data,
+    Array.from({ length: DEPS }, (_, i) => depCrate(i)),
+    www,
+  );
 
   const larder = await startLarder({ data, tls: true });
   const nginx = await startNginx({
-    dir: path.join(dir, 'nginx'), root: www,
+    dir: path.join(dir, 'nginx'),
+    root: www,
     tls: { cert: path.join(data, 'tls', 'server.pem'), key: path.join(data, 'tls', 'server-key.pem') },
   });
   const times: Record<string, number[]> = { nginx: [], larder: [] };
   const windows: Array<[number, number]> = [];
   try {
-    fs.writeFileSync(path.join(www, 'cargo', 'index', 'config.json'), JSON.stringify({ dl: `${nginx.url}/cargo/api/v1/crates`, api: `${nginx.url}/cargo` }));
+    fs.writeFileSync(
+      path.join(www, 'cargo', 'index', 'config.json'),
+      JSON.stringify({ dl: `${nginx.url}/cargo/api/v1/crates`, api: `${nginx.url}/cargo` }),
+    );
     const servers = { nginx: nginx.url, larder: larder.url };
     for (const [name, url] of Object.entries(servers)) writeProject(path.join(dir, `project-${name}`), url);
     // Run 0 of each warms the server (and the OS caches for cargo) and is not counted.
     for (let i = 0; i <= RUNS; i++) {
       for (const name of i % 2 ? ['larder', 'nginx'] : ['nginx', 'larder']) {
         const from = Date.now();
-        const ms = await resolveOnce(cargo, path.join(dir, `project-${name}`), path.join(dir, `cargo-home-${name}-${i}`), larder.caCertPath!);
+        const ms = await resolveOnce(
+          cargo,
+          path.join(dir, `project-${name}`),
+          path.join(dir, `cargo-home-${name}-${i}`),
+          larder.caCertPath!,
+        );
         if (i > 0) times[name].push(ms);
         if (i > 0 && name === 'larder') windows.push([from, Date.now()]);
       }
@@ -102,7 +126,10 @@ export async function resolveBench(dir: string): Promise<BenchReport> {
   // Read after stop: Larder's log reaches the file through this process, a little behind.
   const flight = windows.map(([from, to]) => larderInFlight(path.join(data, 'larder.log'), from, to));
   const access = fs.readFileSync(path.join(dir, 'nginx', 'logs', 'access.log'), 'utf8');
-  const nginxH2 = access.split('\n').filter((l) => l.includes('"GET /cargo/index/')).every((l) => l.includes('HTTP/2.0"'));
+  const nginxH2 = access
+    .split('\n')
+    .filter((l) => l.includes('"GET /cargo/index/'))
+    .every((l) => l.includes('HTTP/2.0"'));
   const [n, l] = [median(times.nginx), median(times.larder)];
   const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
   return {
@@ -114,7 +141,10 @@ export async function resolveBench(dir: string): Promise<BenchReport> {
     ],
     targets: [
       { what: `resolve of ${DEPS} crates: Larder ${ratio(l, n)} of nginx's time (target ≤ 1.2x)`, ok: l <= 1.2 * n },
-      { what: `Larder multiplexed: up to ${Math.min(...flight.map((f) => f.maxInFlight))}–${Math.max(...flight.map((f) => f.maxInFlight))} index requests in flight at once per run (> 2 needs h2; Cargo opens ≤ 2 connections)`, ok: flight.every((f) => f.maxInFlight > 2) },
+      {
+        what: `Larder multiplexed: up to ${Math.min(...flight.map((f) => f.maxInFlight))}–${Math.max(...flight.map((f) => f.maxInFlight))} index requests in flight at once per run (> 2 needs h2; Cargo opens ≤ 2 connections)`,
+        ok: flight.every((f) => f.maxInFlight > 2),
+      },
     ],
     notes: [
       `cargo generate-lockfile, fresh CARGO_HOME per run, ${DEPS} index-only registry deps (1–3 versions each, no deps); median of ${RUNS} runs per server after one uncounted warm-up, servers alternating; every run exited 0 with all ${DEPS} packages in Cargo.lock.`,

@@ -40,7 +40,9 @@ async function main(): Promise<void> {
     try {
       process.stderr.write(`\n== ${name} ==\n`);
       const report = await BENCHES[name].run(dir, options);
-      process.stdout.write(`\n${name}\n${textTable(report.table)}\n${report.targets.map((t) => `${t.ok ? 'ok  ' : 'MISS'} ${t.what}`).join('\n')}\n${(report.notes ?? []).map((n) => `- ${n}`).join('\n')}\n`);
+      process.stdout.write(
+        `\n${name}\n${textTable(report.table)}\n${report.targets.map((t) => `${t.ok ? 'ok  ' : 'MISS'} ${t.what}`).join('\n')}\n${(report.notes ?? []).map((n) => `- ${n}`).join('\n')}\n`,
+      );
       if (options.record) appendResults(report, machineLine(BENCHES[name].peers));
       else process.stderr.write('(--no-record: not appended to bench/RESULTS.md)\n');
       failed += report.targets.filter((t) => !t.ok).length;

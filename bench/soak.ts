@@ -54,7 +54,14 @@ function runSoakgen(job: SoakJob, dir: string, onInterval: (i: SoakInterval) => 
   });
 }
 
-const readAcks = (file: string): CrateVersion[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CrateVersion) : []);
+const readAcks = (file: string): CrateVersion[] =>
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as CrateVersion)
+    : [];
 
 /** The RSS sample nearest before `t`. */
 function rssAt(rss: RssSampler, t: number): number {
@@ -85,13 +92,31 @@ export async function soak(dir: string, options: BenchOptions): Promise<BenchRep
   try {
     process.stderr.write(`soak: publishing ${SEED_NAMES * SEED_VERSIONS} seed crates…\n`);
     const seed = await prepareCrates(path.join(dir, 'seed'), 'soak-seed', SEED_NAMES, SEED_NAMES * SEED_VERSIONS);
-    const seeded = await runLoad({ method: 'PUT', requests: seed.map((c) => ({ url: `${larder.url}/cargo/api/v1/crates/new`, bodyFile: c.frameFile })), headers: auth, concurrency: 8 }, dir);
+    const seeded = await runLoad(
+      {
+        method: 'PUT',
+        requests: seed.map((c) => ({ url: `${larder.url}/cargo/api/v1/crates/new`, bodyFile: c.frameFile })),
+        headers: auth,
+        concurrency: 8,
+      },
+      dir,
+    );
     if (failures(seeded, (s) => s === 200)) throw new Error(`seed publishes failed: ${seeded.samples.join('\n')}`);
     acked.push(...seed.map(({ name, vers, cksum }) => ({ name, vers, cksum })));
 
     const job = (mode: SoakJob['mode'], prefix: string, ms: number, r: number, ackFile: string): SoakJob => ({
-      url: larder.url, token: BENCH_ADMIN_TOKEN, mode, concurrency: mode === 'max' ? MAX_CONCURRENCY : CONNECTIONS, rate: r, durationMs: ms,
-      reportEveryMs: 60_000, mix: MIX, pool: acked, prefix, names: PUBLISH_NAMES, ackFile,
+      url: larder.url,
+      token: BENCH_ADMIN_TOKEN,
+      mode,
+      concurrency: mode === 'max' ? MAX_CONCURRENCY : CONNECTIONS,
+      rate: r,
+      durationMs: ms,
+      reportEveryMs: 60_000,
+      mix: MIX,
+      pool: acked,
+      prefix,
+      names: PUBLISH_NAMES,
+      ackFile,
     });
     if (options.rate !== null) rate = options.rate;
     else {
@@ -110,7 +135,9 @@ export async function soak(dir: string, options: BenchOptions): Promise<BenchRep
     done = await runSoakgen(job('rate', 'soak', duration, rate, ackFile), dir, (i) => {
       minutes.push({ i, rssEnd: rssAt(rss!, i.t), rssMax: rss!.maxBetween(prevT, i.t) });
       prevT = i.t;
-      process.stderr.write(`soak: minute ${minutes.length}: ${i.ops} ops, ${i.errors} errors, RSS ${(rssAt(rss!, i.t) / MB).toFixed(1)} MB\n`);
+      process.stderr.write(
+        `soak: minute ${minutes.length}: ${i.ops} ops, ${i.errors} errors, RSS ${(rssAt(rss!, i.t) / MB).toFixed(1)} MB\n`,
+      );
     });
     soakTo = Date.now();
     rss.stop();
@@ -132,7 +159,8 @@ export async function soak(dir: string, options: BenchOptions): Promise<BenchRep
     for (let i = 0; i < Math.min(DOWNLOAD_CHECKS, acked.length); i++) {
       const v = acked[Math.floor((i * acked.length) / Math.min(DOWNLOAD_CHECKS, acked.length))];
       const res = await request(`${larder.url}/cargo/api/v1/crates/${v.name}/${v.vers}/download`);
-      if (res.status !== 200 || createHash('sha256').update(res.body).digest('hex') !== v.cksum) badDownloads.push(`${v.name}@${v.vers} (${res.status})`);
+      if (res.status !== 200 || createHash('sha256').update(res.body).digest('hex') !== v.cksum)
+        badDownloads.push(`${v.name}@${v.vers} (${res.status})`);
     }
   } finally {
     await larder.stop();
@@ -142,29 +170,76 @@ export async function soak(dir: string, options: BenchOptions): Promise<BenchRep
   const mins = (soakTo - soakFrom) / 60_000;
   // Linear regression of RSS (MB) on time (min) over the second half of the soak.
   const half = rss!.samples.filter((s) => s.t >= soakFrom + (soakTo - soakFrom) / 2 && s.t <= soakTo);
-  const slope = linearSlope(half.map((s) => (s.t - soakFrom) / 60_000), half.map((s) => s.bytes / MB));
+  const slope = linearSlope(
+    half.map((s) => (s.t - soakFrom) / 60_000),
+    half.map((s) => s.bytes / MB),
+  );
   const lineBytes = check.indexLines ? check.indexBytes / check.indexLines : 0;
   const indexGrowth = (soakAcks * lineBytes) / MB / mins;
   const flat = slope <= SLOPE_LIMIT_MB_PER_MIN + indexGrowth;
   const totalErrors = done!.errors;
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
 
-  const table: string[][] = [['minute', 'ops/s', 'index p50/p99 ms', 'download p50/p99 ms', 'publish p50/p99 ms', 'publishes', 'errors', 'shed', 'RSS MB', 'RSS max MB']];
+  const table: string[][] = [
+    [
+      'minute',
+      'ops/s',
+      'index p50/p99 ms',
+      'download p50/p99 ms',
+      'publish p50/p99 ms',
+      'publishes',
+      'errors',
+      'shed',
+      'RSS MB',
+      'RSS max MB',
+    ],
+  ];
   minutes.forEach(({ i, rssEnd, rssMax }, n) => {
     const c = i.classes;
-    table.push([String(n + 1), (i.ops / (i.ms / 1000)).toFixed(0), `${f(c.index.p50)} / ${f(c.index.p99)}`, `${f(c.download.p50)} / ${f(c.download.p99)}`, `${f(c.publish.p50)} / ${f(c.publish.p99)}`, String(c.publish.n), String(i.errors), String(i.shed), f(rssEnd / MB), f(rssMax / MB)]);
+    table.push([
+      String(n + 1),
+      (i.ops / (i.ms / 1000)).toFixed(0),
+      `${f(c.index.p50)} / ${f(c.index.p99)}`,
+      `${f(c.download.p50)} / ${f(c.download.p99)}`,
+      `${f(c.publish.p50)} / ${f(c.publish.p99)}`,
+      String(c.publish.n),
+      String(i.errors),
+      String(i.shed),
+      f(rssEnd / MB),
+      f(rssMax / MB),
+    ]);
   });
   const c = done!.classes;
-  table.push(['all', ((done!.ops * 1000) / done!.elapsedMs).toFixed(0), `${f(c.index.p50)} / ${f(c.index.p99)}`, `${f(c.download.p50)} / ${f(c.download.p99)}`, `${f(c.publish.p50)} / ${f(c.publish.p99)}`, String(done!.publishes), String(totalErrors), String(done!.shed), '', f(rss!.maxBetween() / MB)]);
+  table.push([
+    'all',
+    ((done!.ops * 1000) / done!.elapsedMs).toFixed(0),
+    `${f(c.index.p50)} / ${f(c.index.p99)}`,
+    `${f(c.download.p50)} / ${f(c.download.p99)}`,
+    `${f(c.publish.p50)} / ${f(c.publish.p99)}`,
+    String(done!.publishes),
+    String(totalErrors),
+    String(done!.shed),
+    '',
+    f(rss!.maxBetween() / MB),
+  ]);
 
   const samples = minutes.flatMap((m) => m.i.samples).slice(0, 5);
   return {
     name: `soak (${(duration / 60_000).toFixed(0)} min)`,
     table,
     targets: [
-      { what: `errors: ${totalErrors} of ${done!.ops} operations${done!.shed ? `, ${done!.shed} more not sent (backlog over 5 s)` : ''} (target 0)`, ok: totalErrors === 0 && done!.shed === 0 },
-      { what: `RSS slope over the second half ${slope.toFixed(2)} MB/min; new index lines ${indexGrowth.toFixed(2)} MB/min (target flat: ≤ ${SLOPE_LIMIT_MB_PER_MIN} MB/min beyond the index growth)`, ok: flat },
-      { what: `acknowledged publishes verified: ${acked.length - check.missing.length} of ${acked.length} in the index with their checksum${check.missing.length ? ` (missing e.g. ${check.missing.slice(0, 3).join(', ')})` : ''}; ${Math.min(DOWNLOAD_CHECKS, acked.length) - badDownloads.length} of ${Math.min(DOWNLOAD_CHECKS, acked.length)} sampled downloads matched`, ok: check.missing.length === 0 && badDownloads.length === 0 },
+      {
+        what: `errors: ${totalErrors} of ${done!.ops} operations${done!.shed ? `, ${done!.shed} more not sent (backlog over 5 s)` : ''} (target 0)`,
+        ok: totalErrors === 0 && done!.shed === 0,
+      },
+      {
+        what: `RSS slope over the second half ${slope.toFixed(2)} MB/min; new index lines ${indexGrowth.toFixed(2)} MB/min (target flat: ≤ ${SLOPE_LIMIT_MB_PER_MIN} MB/min beyond the index growth)`,
+        ok: flat,
+      },
+      {
+        what: `acknowledged publishes verified: ${acked.length - check.missing.length} of ${acked.length} in the index with their checksum${check.missing.length ? ` (missing e.g. ${check.missing.slice(0, 3).join(', ')})` : ''}; ${Math.min(DOWNLOAD_CHECKS, acked.length) - badDownloads.length} of ${Math.min(DOWNLOAD_CHECKS, acked.length)} sampled downloads matched`,
+        ok: check.missing.length === 0 && badDownloads.length === 0,
+      },
     ],
     notes: [
       `Rate ${rate} operations/s: ${options.rate !== null ? '--rate' : `half the ${((measured!.ops * 1000) / measured!.elapsedMs).toFixed(0)}/s measured in ${(measured!.elapsedMs / 1000).toFixed(0)} s with ${MAX_CONCURRENCY} in flight`}; mix ${MIX.index * 100} % sparse-index reads, ${MIX.download * 100} % downloads (hashed), ${MIX.publish * 100} % publishes of new versions (${PUBLISH_NAMES} names) with the admin token; reads pick uniformly among published versions, new ones included.`,

@@ -41,16 +41,24 @@ interface Entry {
 }
 
 const json = (method: InjectOptions['method'], url: string, body?: unknown) => async () => ({
-  method, url, ...(body === undefined ? {} : { payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  method,
+  url,
+  ...(body === undefined ? {} : { payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
 });
 
 /** Every write route, by `METHOD /url` as Fastify registered it. */
 const ROUTES: Record<string, Entry | { exempt: string }> = {
-  'PUT /cargo/api/v1/crates/new': { shape: 'cargo', build: async (n) => ({ method: 'PUT', url: '/cargo/api/v1/crates/new', payload: (await simplePublishBody('owned', `1.${n}.0`)).body }) },
+  'PUT /cargo/api/v1/crates/new': {
+    shape: 'cargo',
+    build: async (n) => ({ method: 'PUT', url: '/cargo/api/v1/crates/new', payload: (await simplePublishBody('owned', `1.${n}.0`)).body }),
+  },
   'DELETE /cargo/api/v1/crates/:crate/:version/yank': { shape: 'cargo', build: json('DELETE', '/cargo/api/v1/crates/owned/1.0.0/yank') },
   'PUT /cargo/api/v1/crates/:crate/:version/unyank': { shape: 'cargo', build: json('PUT', '/cargo/api/v1/crates/owned/1.0.0/unyank') },
   'PUT /cargo/api/v1/crates/:crate/owners': { shape: 'cargo', build: json('PUT', '/cargo/api/v1/crates/owned/owners', { users: ['bob'] }) },
-  'DELETE /cargo/api/v1/crates/:crate/owners': { shape: 'cargo', build: json('DELETE', '/cargo/api/v1/crates/owned/owners', { users: ['bob'] }) },
+  'DELETE /cargo/api/v1/crates/:crate/owners': {
+    shape: 'cargo',
+    build: json('DELETE', '/cargo/api/v1/crates/owned/owners', { users: ['bob'] }),
+  },
   'PUT /bazel/api/modules/:module/:version': {
     shape: 'json',
     build: async (n) => {
@@ -58,44 +66,94 @@ const ROUTES: Record<string, Entry | { exempt: string }> = {
       return { method: 'PUT', url: `/bazel/api/modules/owned/3.${n}.0`, payload, headers: { 'content-type': contentType } };
     },
   },
-  'POST /bazel/api/modules/:module/:version/yank': { shape: 'json', build: json('POST', '/bazel/api/modules/owned/1.0.0/yank', { reason: 'broken, use 2.0.0' }) },
+  'POST /bazel/api/modules/:module/:version/yank': {
+    shape: 'json',
+    build: json('POST', '/bazel/api/modules/owned/1.0.0/yank', { reason: 'broken, use 2.0.0' }),
+  },
   'DELETE /bazel/api/modules/:module/:version/yank': { shape: 'json', build: json('DELETE', '/bazel/api/modules/owned/1.0.0/yank') },
-  'PATCH /bazel/api/modules/:module': { shape: 'json', build: json('PATCH', '/bazel/api/modules/owned', { homepage: 'https://example.com/owned' }) },
+  'PATCH /bazel/api/modules/:module': {
+    shape: 'json',
+    build: json('PATCH', '/bazel/api/modules/owned', { homepage: 'https://example.com/owned' }),
+  },
   'POST /julia/api/registries': {
     shape: 'json',
-    build: async (n) => json('POST', '/julia/api/registries', { name: `Reg${n}`, uuid: `1b2c3d4e-0000-4000-8000-${String(n).padStart(12, '0')}` })(),
+    build: async (n) =>
+      json('POST', '/julia/api/registries', { name: `Reg${n}`, uuid: `1b2c3d4e-0000-4000-8000-${String(n).padStart(12, '0')}` })(),
     // Creating a registry changes the repo: admins only, whoever owns what.
-    expect: { otherRepo: [403, 'SCOPE_MISSING'], otherPackage: [403, 'SCOPE_MISSING'], nonOwner: [403, 'SCOPE_MISSING'], owner: [403, 'SCOPE_MISSING'] },
+    expect: {
+      otherRepo: [403, 'SCOPE_MISSING'],
+      otherPackage: [403, 'SCOPE_MISSING'],
+      nonOwner: [403, 'SCOPE_MISSING'],
+      owner: [403, 'SCOPE_MISSING'],
+    },
   },
   'PUT /julia/api/registries/:uuid/packages': {
     shape: 'json',
-    build: async (n) => ({ method: 'PUT', url: `/julia/api/registries/${REG}/packages`, payload: await juliaPackageTarball('Owned', PKG, `0.${n}.0`), headers: { 'content-type': 'application/gzip' } }),
+    build: async (n) => ({
+      method: 'PUT',
+      url: `/julia/api/registries/${REG}/packages`,
+      payload: await juliaPackageTarball('Owned', PKG, `0.${n}.0`),
+      headers: { 'content-type': 'application/gzip' },
+    }),
   },
   'PUT /julia/api/registries/:uuid/packages/:name/artifacts': {
     shape: 'json',
-    build: async (n) => ({ method: 'PUT', url: `/julia/api/registries/${REG}/packages/Owned/artifacts`, payload: await artifactTarball(`artifact ${n}\n`), headers: { 'content-type': 'application/gzip' } }),
+    build: async (n) => ({
+      method: 'PUT',
+      url: `/julia/api/registries/${REG}/packages/Owned/artifacts`,
+      payload: await artifactTarball(`artifact ${n}\n`),
+      headers: { 'content-type': 'application/gzip' },
+    }),
   },
-  'POST /julia/api/registries/:uuid/packages/:name/:version/yank': { shape: 'json', build: json('POST', `/julia/api/registries/${REG}/packages/Owned/0.1.0/yank`) },
-  'DELETE /julia/api/registries/:uuid/packages/:name/:version/yank': { shape: 'json', build: json('DELETE', `/julia/api/registries/${REG}/packages/Owned/0.1.0/yank`) },
+  'POST /julia/api/registries/:uuid/packages/:name/:version/yank': {
+    shape: 'json',
+    build: json('POST', `/julia/api/registries/${REG}/packages/Owned/0.1.0/yank`),
+  },
+  'DELETE /julia/api/registries/:uuid/packages/:name/:version/yank': {
+    shape: 'json',
+    build: json('DELETE', `/julia/api/registries/${REG}/packages/Owned/0.1.0/yank`),
+  },
   'POST /julia/:reg.git/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
-  'PUT /-/api/repos/:repo/packages/:package/owners': { shape: 'json', build: json('PUT', '/-/api/repos/bazel/packages/owned/owners', { users: ['bob'] }) },
-  'DELETE /-/api/repos/:repo/packages/:package/owners': { shape: 'json', build: json('DELETE', '/-/api/repos/bazel/packages/owned/owners', { users: ['bob'] }) },
+  'PUT /-/api/repos/:repo/packages/:package/owners': {
+    shape: 'json',
+    build: json('PUT', '/-/api/repos/bazel/packages/owned/owners', { users: ['bob'] }),
+  },
+  'DELETE /-/api/repos/:repo/packages/:package/owners': {
+    shape: 'json',
+    build: json('DELETE', '/-/api/repos/bazel/packages/owned/owners', { users: ['bob'] }),
+  },
   // Tokens: every user manages their own ("owner" and "nonOwner" alike), never wider than the calling token.
   'POST /-/api/tokens': {
     shape: 'json',
     build: async (n) => json('POST', '/-/api/tokens', { name: `t${n}`, scopes: ['publish'] })(),
-    expect: { otherRepo: [403, 'TOKEN_TOO_WIDE'], otherPackage: [403, 'TOKEN_TOO_WIDE'], missingScope: [403, 'TOKEN_TOO_WIDE'], nonOwner: 'ok' },
+    expect: {
+      otherRepo: [403, 'TOKEN_TOO_WIDE'],
+      otherPackage: [403, 'TOKEN_TOO_WIDE'],
+      missingScope: [403, 'TOKEN_TOO_WIDE'],
+      nonOwner: 'ok',
+    },
   },
   'DELETE /-/api/tokens/:id': {
     shape: 'json',
     // A fresh publish token of alice's each time; another user's token is "not found" to a non-admin.
-    build: async () => json('DELETE', `/-/api/tokens/${(await larder.registry.auth.createToken({ login: 'alice', scopes: ['publish'] })).row.id}`)(),
-    expect: { otherRepo: [403, 'TOKEN_TOO_WIDE'], otherPackage: [403, 'TOKEN_TOO_WIDE'], missingScope: [403, 'TOKEN_TOO_WIDE'], nonOwner: [404, 'NOT_FOUND'] },
+    build: async () =>
+      json('DELETE', `/-/api/tokens/${(await larder.registry.auth.createToken({ login: 'alice', scopes: ['publish'] })).row.id}`)(),
+    expect: {
+      otherRepo: [403, 'TOKEN_TOO_WIDE'],
+      otherPackage: [403, 'TOKEN_TOO_WIDE'],
+      missingScope: [403, 'TOKEN_TOO_WIDE'],
+      nonOwner: [404, 'NOT_FOUND'],
+    },
   },
   'POST /-/api/users': {
     shape: 'json',
     build: async (n) => json('POST', '/-/api/users', { login: `user${n}` })(),
-    expect: { otherRepo: [403, 'SCOPE_MISSING'], otherPackage: [403, 'SCOPE_MISSING'], nonOwner: [403, 'SCOPE_MISSING'], owner: [403, 'SCOPE_MISSING'] },
+    expect: {
+      otherRepo: [403, 'SCOPE_MISSING'],
+      otherPackage: [403, 'SCOPE_MISSING'],
+      nonOwner: [403, 'SCOPE_MISSING'],
+      owner: [403, 'SCOPE_MISSING'],
+    },
   },
 };
 
@@ -142,7 +200,15 @@ beforeAll(async () => {
     await ok({ method: 'PUT', url: `/bazel/api/modules/owned/${v}`, payload, headers: { 'content-type': contentType } }, tokens.owner);
   }
   await ok(await json('POST', '/julia/api/registries', { name: 'Team', uuid: REG })(), tokens.admin);
-  await ok({ method: 'PUT', url: `/julia/api/registries/${REG}/packages`, payload: await juliaPackageTarball('Owned', PKG, '0.1.0'), headers: { 'content-type': 'application/gzip' } }, tokens.owner);
+  await ok(
+    {
+      method: 'PUT',
+      url: `/julia/api/registries/${REG}/packages`,
+      payload: await juliaPackageTarball('Owned', PKG, '0.1.0'),
+      headers: { 'content-type': 'application/gzip' },
+    },
+    tokens.owner,
+  );
 });
 afterAll(async () => {
   await larder?.stop();
@@ -151,13 +217,31 @@ afterAll(async () => {
 /** Everything a write could change: row counts, every index document's ETag, the blob files. */
 async function state() {
   const counts: Record<string, number> = {};
-  for (const table of ['users', 'tokens', 'package_owners', 'audit_log', 'blobs', 'cargo_crates', 'cargo_versions', 'bazel_versions', 'bazel_archives', 'julia_registries', 'julia_tarballs', 'julia_commits']) {
+  for (const table of [
+    'users',
+    'tokens',
+    'package_owners',
+    'audit_log',
+    'blobs',
+    'cargo_crates',
+    'cargo_versions',
+    'bazel_versions',
+    'bazel_archives',
+    'julia_registries',
+    'julia_tarballs',
+    'julia_commits',
+  ]) {
     const r = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(larder.registry.db);
     counts[table] = Number(r.rows[0].n);
   }
   const active = await larder.registry.db.selectFrom('tokens').select('id').where('revoked_at', 'is', null).execute();
   counts.active_tokens = active.length;
-  const docs = await larder.registry.db.selectFrom('index_docs').select(['repo_id', 'path', 'etag']).orderBy('repo_id').orderBy('path').execute();
+  const docs = await larder.registry.db
+    .selectFrom('index_docs')
+    .select(['repo_id', 'path', 'etag'])
+    .orderBy('repo_id')
+    .orderBy('path')
+    .execute();
   return { counts, docs, blobs: snapshotFiles(path.join(larder.data, 'blobs')) };
 }
 
@@ -175,7 +259,10 @@ describe('the auth matrix', () => {
     expect(routes.size).toBeGreaterThan(10);
     const missing = [...routes].filter((r) => !(r in ROUTES));
     expect(missing, 'write routes without an auth matrix entry: add them to ROUTES in test/auth-matrix.test.ts').toEqual([]);
-    expect(Object.keys(ROUTES).filter((r) => !routes.has(r)), 'ROUTES entries for routes the server no longer has').toEqual([]);
+    expect(
+      Object.keys(ROUTES).filter((r) => !routes.has(r)),
+      'ROUTES entries for routes the server no longer has',
+    ).toEqual([]);
   });
 
   for (const [route, entry] of Object.entries(ROUTES)) {
@@ -186,7 +273,10 @@ describe('the auth matrix', () => {
         const req = await entry.build(++counter);
         const token = tokens[who];
         const before = outcome === 'ok' ? null : await state();
-        const res = await larder.app.inject({ ...req, headers: { ...req.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) } } as InjectOptions);
+        const res = await larder.app.inject({
+          ...req,
+          headers: { ...req.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        } as InjectOptions);
         const label = `${route} as ${who}: ${res.statusCode} ${res.body}`;
         if (outcome === 'ok') {
           expect(res.statusCode, label).toBeGreaterThanOrEqual(200);

@@ -35,9 +35,14 @@ function cargoIn(dir: string, server: ServeProcess, data: string) {
   fs.mkdirSync(path.join(dir, '.cargo'), { recursive: true });
   fs.writeFileSync(path.join(dir, '.cargo', 'config.toml'), `[registries.larder]\nindex = "sparse+${server.url}/cargo/index/"\n`);
   const env = {
-    ...cleanEnv(), CARGO_HOME: path.join(dir, 'cargo-home'), CARGO_TARGET_DIR: path.join(dir, 'target'),
-    CARGO_HTTP_CAINFO: path.join(data, 'tls', 'ca.pem'), CARGO_REGISTRIES_LARDER_TOKEN: TEST_ADMIN_TOKEN,
-    CARGO_TERM_COLOR: 'never', CARGO_TERM_PROGRESS_WHEN: 'never', CARGO_NET_RETRY: '0',
+    ...cleanEnv(),
+    CARGO_HOME: path.join(dir, 'cargo-home'),
+    CARGO_TARGET_DIR: path.join(dir, 'target'),
+    CARGO_HTTP_CAINFO: path.join(data, 'tls', 'ca.pem'),
+    CARGO_REGISTRIES_LARDER_TOKEN: TEST_ADMIN_TOKEN,
+    CARGO_TERM_COLOR: 'never',
+    CARGO_TERM_PROGRESS_WHEN: 'never',
+    CARGO_NET_RETRY: '0',
   };
   return (cwd: string, args: string[]) => runCargo(args, { cwd, env });
 }
@@ -49,7 +54,10 @@ describe('larder backup / restore', () => {
     servers.push(server);
     const pub = path.join(root.path, 'publisher');
     const cargo = cargoIn(pub, server, data);
-    const base = writeProject(path.join(pub, 'bk_base'), { 'Cargo.toml': manifest('bk_base', '0.1.0'), 'src/lib.rs': 'pub fn base() -> &\'static str { "restored" }\n' });
+    const base = writeProject(path.join(pub, 'bk_base'), {
+      'Cargo.toml': manifest('bk_base', '0.1.0'),
+      'src/lib.rs': 'pub fn base() -> &\'static str { "restored" }\n',
+    });
     const util = writeProject(path.join(pub, 'bk_util'), {
       'Cargo.toml': manifest('bk_util', '0.2.0', 'bk_base = { version = "0.1", registry = "larder" }\n'),
       'src/lib.rs': 'pub fn util() -> String { format!("util {}", bk_base::base()) }\n',
@@ -90,7 +98,9 @@ describe('larder backup / restore', () => {
     });
     const build = expectOk(await consumerCargo(app, ['run', '--quiet']));
     expect(build.stdout).toBe('util restored\n');
-    expect(fs.readFileSync(path.join(app, 'Cargo.lock'), 'utf8')).toMatch(/name = "bk_base"\nversion = "0.1.0"\nsource = "sparse\+https:\/\/127\.0\.0\.1:\d+\/cargo\/index\/"\nchecksum = "[0-9a-f]{64}"/);
+    expect(fs.readFileSync(path.join(app, 'Cargo.lock'), 'utf8')).toMatch(
+      /name = "bk_base"\nversion = "0.1.0"\nsource = "sparse\+https:\/\/127\.0\.0\.1:\d+\/cargo\/index\/"\nchecksum = "[0-9a-f]{64}"/,
+    );
   }, 240_000);
 
   it('on PostgreSQL says how to back up instead of doing half a job', async () => {

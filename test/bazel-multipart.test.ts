@@ -24,10 +24,21 @@ const part = `--b0undary\r\nContent-Disposition: form-data; name="MODULE.bazel";
 it.each([
   ['no closing boundary', 'multipart/form-data; boundary=b0undary', part, 'BODY_MALFORMED', 'closing boundary'],
   ['a Content-Type without boundary=', 'multipart/form-data', `${part}--b0undary--\r\n`, 'BODY_MALFORMED', 'boundary='],
-  ['a part cut off in its headers', 'multipart/form-data; boundary=b0undary', '--b0undary\r\nContent-Disposition: form-da', 'METADATA_INVALID', 'no MODULE.bazel part'],
+  [
+    'a part cut off in its headers',
+    'multipart/form-data; boundary=b0undary',
+    '--b0undary\r\nContent-Disposition: form-da',
+    'METADATA_INVALID',
+    'no MODULE.bazel part',
+  ],
 ])('answers 400 to a publish with %s, and stores nothing', async (_what, contentType, body, code, text) => {
   const before = await storage();
-  const res = await larder.app.inject({ method: 'PUT', url: '/bazel/api/modules/m/1.0.0', payload: body, headers: { 'content-type': contentType, authorization: `Bearer ${larder.adminToken}` } });
+  const res = await larder.app.inject({
+    method: 'PUT',
+    url: '/bazel/api/modules/m/1.0.0',
+    payload: body,
+    headers: { 'content-type': contentType, authorization: `Bearer ${larder.adminToken}` },
+  });
   expect(res.statusCode, res.body).toBe(400);
   expect(res.json().error).toMatchObject({ code, message: expect.stringContaining(text) });
   expect(await storage()).toEqual(before);

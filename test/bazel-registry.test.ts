@@ -57,7 +57,7 @@ describe('serving an imported BCR snapshot', () => {
     expect(res.headers['content-type']).toMatch(/^application\/json/);
   });
 
-  it('gives a new hosted registry the BCR\'s own bazel_registry.json bytes', async () => {
+  it("gives a new hosted registry the BCR's own bazel_registry.json bytes", async () => {
     const res = await get('/internal/bazel_registry.json', { authorization: larder.adminToken });
     expect(sha256(res.rawPayload)).toBe(BCR_REGISTRY_JSON_SHA256);
   });
@@ -111,8 +111,12 @@ describe('registry files with quirks, and configured mirrors', () => {
     expect((await get('/bcr/modules/libplus/1.1.0 abc/MODULE.bazel')).statusCode).toBe(404);
   });
 
-  it('writes configured mirrors into a new registry\'s bazel_registry.json', async () => {
-    const other = await openTestApp({ repos: [{ name: 'mirrored', format: 'bazel', kind: 'hosted', visibility: 'public', mirrors: ['https://larder.example/bazel-mirror'] }] });
+  it("writes configured mirrors into a new registry's bazel_registry.json", async () => {
+    const other = await openTestApp({
+      repos: [
+        { name: 'mirrored', format: 'bazel', kind: 'hosted', visibility: 'public', mirrors: ['https://larder.example/bazel-mirror'] },
+      ],
+    });
     try {
       const res = await other.app.inject({ method: 'GET', url: '/mirrored/bazel_registry.json' });
       expect(res.body).toBe('{\n    "mirrors": [\n        "https://larder.example/bazel-mirror"\n    ]\n}\n');
@@ -157,7 +161,11 @@ class BazelClientModel {
   }
 
   private async fetch(url: string): Promise<Buffer | null> {
-    const res = await this.app.inject({ method: 'GET', url: new URL(url).pathname, headers: { 'user-agent': 'Bazel/release 8.4.2', 'accept-encoding': 'gzip' } });
+    const res = await this.app.inject({
+      method: 'GET',
+      url: new URL(url).pathname,
+      headers: { 'user-agent': 'Bazel/release 8.4.2', 'accept-encoding': 'gzip' },
+    });
     if (res.statusCode === 404 || res.statusCode === 410) return null;
     if (res.statusCode !== 200) throw new Error(`Error accessing registry ${url}: ${res.statusCode}`);
     return res.rawPayload;
@@ -221,7 +229,9 @@ describe('a model of the Bazel client against Larder', () => {
   const base = 'http://larder.test';
 
   it('builds identical URLs with and without a trailing slash on --registry', () => {
-    expect(BazelClientModel.join(`${base}/bcr`, 'modules', 'm', '1.0', 'MODULE.bazel')).toBe(BazelClientModel.join(`${base}/bcr/`, 'modules', 'm', '1.0', 'MODULE.bazel'));
+    expect(BazelClientModel.join(`${base}/bcr`, 'modules', 'm', '1.0', 'MODULE.bazel')).toBe(
+      BazelClientModel.join(`${base}/bcr/`, 'modules', 'm', '1.0', 'MODULE.bazel'),
+    );
   });
 
   it('falls through a registry that 404s to the next, records hashes like MODULE.bazel.lock, and sees yanks', async () => {
@@ -232,7 +242,9 @@ describe('a model of the Bazel client against Larder', () => {
     expect(client.registryFileHashes[`${base}/internal-empty/modules/rules_xz/1.0.0/MODULE.bazel`]).toBe('not found');
     const expected = fs.readFileSync(path.join(FIXTURE, 'modules/rules_xz/1.0.0/MODULE.bazel'));
     expect(client.registryFileHashes[`${base}/bcr/modules/rules_xz/1.0.0/MODULE.bazel`]).toBe(sha256(expected));
-    expect(await client.yankedReason(found.registry, 'rules_xz', '1.0.0')).toBe('rules_xz 1.0.0 is yanked due to incorrect source integrity');
+    expect(await client.yankedReason(found.registry, 'rules_xz', '1.0.0')).toBe(
+      'rules_xz 1.0.0 is yanked due to incorrect source integrity',
+    );
     expect(await client.yankedReason(found.registry, 'rules_xz', '1.0.1')).toBeNull();
     const spec = await client.repoSpec(found.registry, 'rules_xz', '1.0.1');
     expect(spec.source.integrity).toMatch(/^sha(256|384|512)-/);
@@ -252,10 +264,21 @@ describe('a model of the Bazel client against Larder', () => {
       const text = 'module(name = "team_lib", version = "1.0.0")\n';
       const archive = await tarGz([{ name: 'team_lib-1.0.0/MODULE.bazel', body: text }]);
       const admin = await two.registry.auth.authenticate(two.adminToken);
-      await publishBazelModule(two.registry, two.registry.repos.get('team')!, admin, {
-        module: 'team_lib', version: '1.0.0', moduleFile: Buffer.from(text), archive: { fileName: 'team_lib-1.0.0.tar.gz', data: archive },
-        stripPrefix: 'team_lib-1.0.0', patches: new Map(), overlay: new Map(),
-      }, 'https://larder.test');
+      await publishBazelModule(
+        two.registry,
+        two.registry.repos.get('team')!,
+        admin,
+        {
+          module: 'team_lib',
+          version: '1.0.0',
+          moduleFile: Buffer.from(text),
+          archive: { fileName: 'team_lib-1.0.0.tar.gz', data: archive },
+          stripPrefix: 'team_lib-1.0.0',
+          patches: new Map(),
+          overlay: new Map(),
+        },
+        'https://larder.test',
+      );
       const client = new BazelClientModel(two.app, ['https://larder.test/team', 'https://larder.test/bcr']);
       expect((await client.discover('team_lib', '1.0.0')).registry).toBe('https://larder.test/team');
       expect((await client.discover('rules_xz', '1.0.1')).registry).toBe('https://larder.test/bcr');

@@ -31,26 +31,40 @@ it('publishes a zip that inflates to 300 MiB without stalling other requests or 
   const moduleText = 'module(\n    name = "zeros",\n    version = "1.0.0",\n    compatibility_level = 1,\n)\n';
   const zipPath = path.join(work.path, 'zeros-1.0.0.zip');
   // python3's zipfile streams the zeros into one deflated entry.
-  await promisify(execFile)('python3', ['-c', [
-    'import zipfile',
-    `z = zipfile.ZipFile(${JSON.stringify(zipPath)}, "w", zipfile.ZIP_DEFLATED)`,
-    `z.writestr("zeros-1.0.0/MODULE.bazel", ${JSON.stringify(moduleText)})`,
-    'w = z.open("zeros-1.0.0/zeros.bin", "w", force_zip64=True)',
-    `for _ in range(300): w.write(bytes(${MiB}))`,
-    'w.close(); z.close()',
-  ].join('\n')]);
+  await promisify(execFile)('python3', [
+    '-c',
+    [
+      'import zipfile',
+      `z = zipfile.ZipFile(${JSON.stringify(zipPath)}, "w", zipfile.ZIP_DEFLATED)`,
+      `z.writestr("zeros-1.0.0/MODULE.bazel", ${JSON.stringify(moduleText)})`,
+      'w = z.open("zeros-1.0.0/zeros.bin", "w", force_zip64=True)',
+      `for _ in range(300): w.write(bytes(${MiB}))`,
+      'w.close(); z.close()',
+    ].join('\n'),
+  ]);
   const archive = fs.readFileSync(zipPath);
   expect(archive.length).toBeLessThan(MiB);
   const form = new FormData();
   form.append('MODULE.bazel', new Blob([moduleText]), 'MODULE.bazel');
   form.append('archive', new Blob([new Uint8Array(archive)]), 'zeros-1.0.0.zip');
   form.append('strip_prefix', 'zeros-1.0.0');
-  const { result: res, worstLatency, rssGrowth, worstLoopDelay } = await watchServer(larder.url, () => fetch(`${larder.url}/bazel/api/modules/zeros/1.0.0`, {
-    method: 'PUT', body: form, headers: { authorization: `Bearer ${larder.adminToken}` },
-  }));
+  const {
+    result: res,
+    worstLatency,
+    rssGrowth,
+    worstLoopDelay,
+  } = await watchServer(larder.url, () =>
+    fetch(`${larder.url}/bazel/api/modules/zeros/1.0.0`, {
+      method: 'PUT',
+      body: form,
+      headers: { authorization: `Bearer ${larder.adminToken}` },
+    }),
+  );
   const body = await res.text();
   expect(res.status, body).toBe(201);
-  console.log(`bazel: worst health-check latency ${worstLatency.toFixed(0)} ms, longest event-loop delay ${worstLoopDelay.toFixed(0)} ms, RSS growth ${(rssGrowth / MiB).toFixed(0)} MiB`);
+  console.log(
+    `bazel: worst health-check latency ${worstLatency.toFixed(0)} ms, longest event-loop delay ${worstLoopDelay.toFixed(0)} ms, RSS growth ${(rssGrowth / MiB).toFixed(0)} MiB`,
+  );
   expect(worstLatency).toBeLessThan(MAX_STALL_MS);
   expect(rssGrowth).toBeLessThan(MAX_RSS_GROWTH);
   const served = await fetch(`${larder.url}/bazel/archives/zeros/1.0.0/zeros-1.0.0.zip`);

@@ -20,11 +20,13 @@ function workdir(): string {
 
 function get(url: string, ca: Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    https.get(url, { ca }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    https
+      .get(url, { ca }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -46,7 +48,10 @@ describe('larder CLI', () => {
 
   it('reports a bad config key with its file and line', async () => {
     const cwd = workdir();
-    fs.writeFileSync(path.join(cwd, 'larder.toml'), 'listen = "127.0.0.1:8080"\n\n[[repos]]\nname = "cargo"\nformat = "cargo"\nkind = "hosted"\nvisibility = "secret"\n');
+    fs.writeFileSync(
+      path.join(cwd, 'larder.toml'),
+      'listen = "127.0.0.1:8080"\n\n[[repos]]\nname = "cargo"\nformat = "cargo"\nkind = "hosted"\nvisibility = "secret"\n',
+    );
     const res = await larder(cwd, ['repo', 'list']);
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('larder.toml:7: repos[0].visibility');
@@ -59,7 +64,20 @@ describe('larder CLI', () => {
     const dup = await larder(cwd, ['user', 'add', 'alice', '--data', data]);
     expect(dup.code).toBe(1);
     expect(dup.stderr).toContain('already exists');
-    const created = await larder(cwd, ['token', 'create', '--data', data, '--user', 'alice', '--scopes', 'publish,yank', '--repo', 'cargo*', '--expires', '30d']);
+    const created = await larder(cwd, [
+      'token',
+      'create',
+      '--data',
+      data,
+      '--user',
+      'alice',
+      '--scopes',
+      'publish,yank',
+      '--repo',
+      'cargo*',
+      '--expires',
+      '30d',
+    ]);
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/^larder_[A-Za-z0-9_-]+\n$/);
     const token = created.stdout.trim();
@@ -68,7 +86,11 @@ describe('larder CLI', () => {
     expect(list.stdout).toContain('publish,yank');
     expect(list.stdout).toContain('cargo*');
     expect(list.stdout).not.toContain(token);
-    const id = list.stdout.split('\n').find((l) => l.includes('alice'))!.trim().split(/\s+/)[0];
+    const id = list.stdout
+      .split('\n')
+      .find((l) => l.includes('alice'))!
+      .trim()
+      .split(/\s+/)[0];
     expect((await larder(cwd, ['token', 'revoke', id, '--data', data])).code).toBe(0);
     expect((await larder(cwd, ['token', 'list', '--data', data])).stdout).toMatch(/revoked/);
     const badScope = await larder(cwd, ['token', 'create', '--data', data, '--scopes', 'publish,fly']);
@@ -83,9 +105,15 @@ describe('larder CLI', () => {
     const cwd = workdir();
     const port = await freePort();
     const start = () => {
-      const child = spawn(process.execPath, [BIN, 'serve', '--data', path.join(cwd, 'data'), '--listen', `127.0.0.1:${port}`, '--tls', 'self-signed', '--log-level', 'warn'], {
-        cwd, env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        [BIN, 'serve', '--data', path.join(cwd, 'data'), '--listen', `127.0.0.1:${port}`, '--tls', 'self-signed', '--log-level', 'warn'],
+        {
+          cwd,
+          env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: '' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       cleanups.push(() => child.kill('SIGKILL'));
       let out = '';
       child.stdout.on('data', (c) => (out += c));

@@ -19,11 +19,21 @@ let port: number;
 /** One request on a fresh connection, so the kernel's round robin spreads them over the workers. */
 function send(method: string, url: string, body?: Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: url, agent: false, headers: body ? { authorization: TOKEN, 'content-length': body.length } : {} }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: url,
+        agent: false,
+        headers: body ? { authorization: TOKEN, 'content-length': body.length } : {},
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -31,10 +41,25 @@ function send(method: string, url: string, body?: Buffer): Promise<{ status: num
 
 beforeAll(async () => {
   port = await freePort();
-  child = spawn(process.execPath, [path.resolve('bin/larder.js'), 'serve', '--data', path.join(dir.path, 'data'), '--listen', `127.0.0.1:${port}`, '--workers', '2', '--log-level', 'warn'], {
-    env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: TOKEN },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  child = spawn(
+    process.execPath,
+    [
+      path.resolve('bin/larder.js'),
+      'serve',
+      '--data',
+      path.join(dir.path, 'data'),
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--workers',
+      '2',
+      '--log-level',
+      'warn',
+    ],
+    {
+      env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: TOKEN },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (c) => {
@@ -72,7 +97,11 @@ describe('several worker processes', () => {
     const results = await Promise.all(bodies.map(({ body }) => send('PUT', '/cargo/api/v1/crates/new', body)));
     expect(results.map((r) => r.status)).toEqual(Array(16).fill(200));
     const index = await send('GET', '/cargo/index/cl/us/cluster_many');
-    const versions = index.body.trim().split('\n').map((l) => JSON.parse(l).vers).sort();
+    const versions = index.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).vers)
+      .sort();
     expect(versions).toEqual(Array.from({ length: 16 }, (_, i) => `0.${i}.0`).sort());
   });
 

@@ -32,7 +32,12 @@ async function makePublishes(): Promise<Publish[]> {
     const name = `crash_${i % CRATES}`;
     const vers = `1.0.${Math.floor(i / CRATES)}`;
     // A README of some size, so uploads take long enough to be cut off mid-body.
-    const { body, crate } = await simplePublishBody(name, vers, {}, { files: { 'README.md': `${name} ${vers}\n`.repeat(2000 + (i % 7) * 500) } });
+    const { body, crate } = await simplePublishBody(
+      name,
+      vers,
+      {},
+      { files: { 'README.md': `${name} ${vers}\n`.repeat(2000 + (i % 7) * 500) } },
+    );
     out.push({ name, vers, body, cksum: sha256Hex(crate) });
   }
   return out;
@@ -42,7 +47,11 @@ async function makePublishes(): Promise<Publish[]> {
  * Publishes with CONCURRENCY requests in flight and kills the server after `killAfter`
  * acknowledgements; returns what was acknowledged.
  */
-async function publishUntilKilled(server: ServeProcess, publishes: Publish[], killAfter: number): Promise<{ acked: Publish[]; failed: number }> {
+async function publishUntilKilled(
+  server: ServeProcess,
+  publishes: Publish[],
+  killAfter: number,
+): Promise<{ acked: Publish[]; failed: number }> {
   const acked: Publish[] = [];
   let failed = 0;
   let next = 0;
@@ -51,7 +60,11 @@ async function publishUntilKilled(server: ServeProcess, publishes: Publish[], ki
     while (next < publishes.length && !killing) {
       const p = publishes[next++];
       try {
-        const res = await fetch(`${server.url}/cargo/api/v1/crates/new`, { method: 'PUT', body: new Uint8Array(p.body), headers: { authorization: TEST_ADMIN_TOKEN } });
+        const res = await fetch(`${server.url}/cargo/api/v1/crates/new`, {
+          method: 'PUT',
+          body: new Uint8Array(p.body),
+          headers: { authorization: TEST_ADMIN_TOKEN },
+        });
         const text = await res.text();
         if (res.ok) acked.push(p);
         else if (!killing) throw new Error(`publish ${p.name}@${p.vers} answered ${res.status}: ${text}`);
@@ -95,7 +108,16 @@ function crashSuite(label: string, database: () => Promise<string>) {
         for (let c = 0; c < CRATES; c++) {
           const name = `crash_${c}`;
           const res = await getBuffer(`${server.url}/cargo/index/${indexPath(name)}`);
-          lines.set(name, res.status === 200 ? res.body.toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { vers: string; cksum: string }) : []);
+          lines.set(
+            name,
+            res.status === 200
+              ? res.body
+                  .toString('utf8')
+                  .trim()
+                  .split('\n')
+                  .map((l) => JSON.parse(l) as { vers: string; cksum: string })
+              : [],
+          );
         }
         for (const p of acked) {
           const line = lines.get(p.name)!.find((l) => l.vers === p.vers);
@@ -120,7 +142,9 @@ function crashSuite(label: string, database: () => Promise<string>) {
         const verify = await larder(dir.path, ['verify', '--data', data, ...args]);
         expect(verify.stderr).toBe('');
         expect(verify.code).toBe(0);
-        console.log(`crash test (${label}): killed after ${acked.length} of ${PUBLISHES} publishes acknowledged (${failed} cut off); ${verified} acknowledged publishes verified, ${lineCount} index lines each with a matching download; ${leftByCrash} staging file(s) left by the kill, 0 after restart; gc --grace 0 finds ${orphans} orphan blob(s)`);
+        console.log(
+          `crash test (${label}): killed after ${acked.length} of ${PUBLISHES} publishes acknowledged (${failed} cut off); ${verified} acknowledged publishes verified, ${lineCount} index lines each with a matching download; ${leftByCrash} staging file(s) left by the kill, 0 after restart; gc --grace 0 finds ${orphans} orphan blob(s)`,
+        );
         expect(acked.length).toBeGreaterThanOrEqual(killAfter);
         expect(lineCount).toBeGreaterThanOrEqual(acked.length);
       } finally {

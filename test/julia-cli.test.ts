@@ -28,7 +28,10 @@ it('creates a registry and registers a package directory; Pkg then sees both', a
   expect(created.stdout).toMatch(new RegExp(`created registry Team \\(${REG}\\), tree [0-9a-f]{40}`));
   const pkg = path.join(work.path, 'Foo');
   fs.mkdirSync(path.join(pkg, 'src'), { recursive: true });
-  fs.writeFileSync(path.join(pkg, 'Project.toml'), 'name = "Foo"\nuuid = "11111111-2222-4333-8444-555555555555"\nversion = "0.1.0"\n\n[compat]\njulia = "1.6"\n');
+  fs.writeFileSync(
+    path.join(pkg, 'Project.toml'),
+    'name = "Foo"\nuuid = "11111111-2222-4333-8444-555555555555"\nversion = "0.1.0"\n\n[compat]\njulia = "1.6"\n',
+  );
   fs.writeFileSync(path.join(pkg, 'src', 'Foo.jl'), 'module Foo end\n');
   const registered = await larderCli('julia', 'register', pkg, '--server', server, '--registry', REG, '--token', larder.adminToken);
   const m = /package tree ([0-9a-f]{40}), registry tree ([0-9a-f]{40})/.exec(registered.stdout);

@@ -18,9 +18,21 @@ const work = tempDir('larder-julia-git-');
 let larder: TestLarder;
 
 async function registerFoo(version: string): Promise<void> {
-  const tree: FileTree = new Map([['Project.toml', { kind: 'file', data: Buffer.from(`name = "Foo"\nuuid = "11111111-2222-4333-8444-555555555555"\nversion = "${version}"\n\n[compat]\njulia = "1.6"\n`) }]]);
+  const tree: FileTree = new Map([
+    [
+      'Project.toml',
+      {
+        kind: 'file',
+        data: Buffer.from(
+          `name = "Foo"\nuuid = "11111111-2222-4333-8444-555555555555"\nversion = "${version}"\n\n[compat]\njulia = "1.6"\n`,
+        ),
+      },
+    ],
+  ]);
   const res = await fetch(`${larder.url}/julia/api/registries/${REG}/packages`, {
-    method: 'PUT', body: new Uint8Array(await canonicalTarball(tree)), headers: { 'content-type': 'application/gzip', authorization: `Bearer ${larder.adminToken}` },
+    method: 'PUT',
+    body: new Uint8Array(await canonicalTarball(tree)),
+    headers: { 'content-type': 'application/gzip', authorization: `Bearer ${larder.adminToken}` },
   });
   expect(res.status).toBe(201);
 }
@@ -32,7 +44,9 @@ async function advertised(): Promise<string> {
 beforeAll(async () => {
   larder = await startTestLarder({ repos: [{ name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' }] });
   const created = await fetch(`${larder.url}/julia/api/registries`, {
-    method: 'POST', body: JSON.stringify({ name: 'Team', uuid: REG }), headers: { 'content-type': 'application/json', authorization: `Bearer ${larder.adminToken}` },
+    method: 'POST',
+    body: JSON.stringify({ name: 'Team', uuid: REG }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${larder.adminToken}` },
   });
   expect(created.status).toBe(201);
   await registerFoo('0.1.0');
@@ -50,7 +64,9 @@ it('clones the registry with the advertised tree, pulls new registrations, and k
   expect((await git(clone, 'rev-parse', 'HEAD^{tree}')).stdout.trim()).toBe(await advertised());
   expect(fs.readFileSync(path.join(clone, 'F/Foo/Versions.toml'), 'utf8')).toContain('["0.1.0"]');
   const first = (await git(clone, 'rev-parse', 'HEAD')).stdout.trim();
-  expect((await git(clone, 'log', '-1', '--format=%an <%ae>%n%s')).stdout.trim()).toBe('Larder <larder@localhost>\nNew version: Foo v0.1.0');
+  expect((await git(clone, 'log', '-1', '--format=%an <%ae>%n%s')).stdout.trim()).toBe(
+    'Larder <larder@localhost>\nNew version: Foo v0.1.0',
+  );
 
   await registerFoo('0.2.0');
   await git(clone, 'pull', '--quiet', 'origin', 'master');
@@ -73,14 +89,18 @@ it('refuses pushes and answers 404 for registries that do not exist', async () =
 
 it('answers 404 for paths outside the repository, plain or encoded, and never hands them to git', async () => {
   const { request } = await import('node:http');
-  const get = (p: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-    // node:http sends the path verbatim (fetch would normalise the dots away).
-    const req = request(`${larder.url}${p}`, { method: 'GET' }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+  const get = (p: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      // node:http sends the path verbatim (fetch would normalise the dots away).
+      const req = request(`${larder.url}${p}`, { method: 'GET' }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject).end();
     });
-    req.on('error', reject).end();
-  });
   for (const p of [
     '/julia/Team.git/objects/../../config',
     '/julia/Team.git/objects/%2e%2e/%2e%2e/config',

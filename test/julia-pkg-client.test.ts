@@ -22,7 +22,11 @@ class PkgClientModel {
   constructor(private readonly server: string) {}
 
   private async get(path: string) {
-    const res = await larder.app.inject({ method: 'GET', url: `${this.server}${path}`, headers: { 'julia-pkg-protocol': '1.0', 'julia-pkg-server': 'https://larder.test', 'accept-encoding': 'zstd, gzip' } });
+    const res = await larder.app.inject({
+      method: 'GET',
+      url: `${this.server}${path}`,
+      headers: { 'julia-pkg-protocol': '1.0', 'julia-pkg-server': 'https://larder.test', 'accept-encoding': 'zstd, gzip' },
+    });
     return res;
   }
 
@@ -34,7 +38,8 @@ class PkgClientModel {
     for (const line of res.body.split('\n')) {
       const m = /^\/registry\/([^/]+)\/([^/]+)$/.exec(line);
       if (!m) continue;
-      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(m[1]) || !/^[0-9a-f]{40}$/.test(m[2])) throw new Error(`unparsable registry line ${line}`);
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(m[1]) || !/^[0-9a-f]{40}$/.test(m[2]))
+        throw new Error(`unparsable registry line ${line}`);
       out.set(m[1], m[2]);
     }
     return out;
@@ -71,8 +76,13 @@ class PkgClientModel {
     const [uuid, entry] = Object.entries(reg.packages).find(([, p]) => p.name === name)!;
     const pkg = parseToml(files.get(`${entry.path}/Package.toml`)!.toString()) as { name: string };
     expect(pkg.name).toBe(name);
-    const versions = parseToml(files.get(`${entry.path}/Versions.toml`)!.toString()) as Record<string, { 'git-tree-sha1': string; yanked?: boolean }>;
-    const live = Object.entries(versions).filter(([, v]) => !v.yanked).map(([k]) => k);
+    const versions = parseToml(files.get(`${entry.path}/Versions.toml`)!.toString()) as Record<
+      string,
+      { 'git-tree-sha1': string; yanked?: boolean }
+    >;
+    const live = Object.entries(versions)
+      .filter(([, v]) => !v.yanked)
+      .map(([k]) => k);
     const version = live.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).at(-1)!;
     return { uuid, version, tree: versions[version]['git-tree-sha1'] };
   }
@@ -90,17 +100,30 @@ class PkgClientModel {
 beforeAll(async () => {
   larder = await openTestApp({ repos: [{ name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' }] });
   const auth = { authorization: `Bearer ${larder.adminToken}` };
-  expect((await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Team', uuid: REG }, headers: auth })).statusCode).toBe(201);
+  expect(
+    (await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Team', uuid: REG }, headers: auth }))
+      .statusCode,
+  ).toBe(201);
   for (const version of ['0.1.0', '0.2.0', '0.3.0']) {
     const tree: FileTree = new Map([
-      ['Project.toml', { kind: 'file', data: Buffer.from(`name = "Foo"\nuuid = "${FOO}"\nversion = "${version}"\n\n[compat]\njulia = "1.6"\n`) }],
+      [
+        'Project.toml',
+        { kind: 'file', data: Buffer.from(`name = "Foo"\nuuid = "${FOO}"\nversion = "${version}"\n\n[compat]\njulia = "1.6"\n`) },
+      ],
       ['src/Foo.jl', { kind: 'file', data: Buffer.from(`module Foo\nconst VERSION = v"${version}"\nend\n`) }],
       ['bin/run', { kind: 'executable', data: Buffer.from('#!/bin/sh\n') }],
     ]);
-    const res = await larder.app.inject({ method: 'PUT', url: `/julia/api/registries/${REG}/packages`, payload: await canonicalTarball(tree), headers: { ...auth, 'content-type': 'application/gzip' } });
+    const res = await larder.app.inject({
+      method: 'PUT',
+      url: `/julia/api/registries/${REG}/packages`,
+      payload: await canonicalTarball(tree),
+      headers: { ...auth, 'content-type': 'application/gzip' },
+    });
     expect(res.statusCode, res.body).toBe(201);
   }
-  expect((await larder.app.inject({ method: 'POST', url: `/julia/api/registries/${REG}/packages/Foo/0.3.0/yank`, headers: auth })).statusCode).toBe(200);
+  expect(
+    (await larder.app.inject({ method: 'POST', url: `/julia/api/registries/${REG}/packages/Foo/0.3.0/yank`, headers: auth })).statusCode,
+  ).toBe(200);
 });
 afterAll(async () => {
   await larder?.stop();
@@ -122,7 +145,10 @@ describe('Pkg client flow', () => {
   it('stores artifacts sent with a registration, by tree hash', async () => {
     const artifact: FileTree = new Map([['data/table.csv', { kind: 'file', data: Buffer.from('a,b\n1,2\n') }]]);
     const pkgTree: FileTree = new Map([
-      ['Project.toml', { kind: 'file', data: Buffer.from(`name = "Foo"\nuuid = "${FOO}"\nversion = "0.4.0"\n\n[compat]\njulia = "1.6"\n`) }],
+      [
+        'Project.toml',
+        { kind: 'file', data: Buffer.from(`name = "Foo"\nuuid = "${FOO}"\nversion = "0.4.0"\n\n[compat]\njulia = "1.6"\n`) },
+      ],
       ['Artifacts.toml', { kind: 'file', data: Buffer.from(`[table]\ngit-tree-sha1 = "${treeHash(artifact)}"\n`) }],
     ]);
     const form = new FormData();
@@ -130,7 +156,9 @@ describe('Pkg client flow', () => {
     form.append('artifact', new Blob([new Uint8Array(await canonicalTarball(artifact))]), 'table.tar.gz');
     const encoded = new Response(form);
     const res = await larder.app.inject({
-      method: 'PUT', url: `/julia/api/registries/${REG}/packages`, payload: Buffer.from(await encoded.arrayBuffer()),
+      method: 'PUT',
+      url: `/julia/api/registries/${REG}/packages`,
+      payload: Buffer.from(await encoded.arrayBuffer()),
       headers: { 'content-type': encoded.headers.get('content-type')!, authorization: `Bearer ${larder.adminToken}` },
     });
     expect(res.statusCode, res.body).toBe(201);

@@ -30,8 +30,16 @@ const work = tempDir('larder-julia-reg-');
 beforeAll(async () => {
   // Repositories to register from are served over HTTPS on 127.0.0.1: allowed here as an operator would.
   gitServer = await startGitServer(work.path, { tls: true });
-  larder = await openTestApp({ repos: [{ name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' }], outbound: { allowPrivate: ['127.0.0.1'], caFile: gitServer.caFile } });
-  const created = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'TeamRegistry', uuid: REG, description: 'Our packages' }, headers: { authorization: `Bearer ${larder.adminToken}` } });
+  larder = await openTestApp({
+    repos: [{ name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' }],
+    outbound: { allowPrivate: ['127.0.0.1'], caFile: gitServer.caFile },
+  });
+  const created = await larder.app.inject({
+    method: 'POST',
+    url: '/julia/api/registries',
+    payload: { name: 'TeamRegistry', uuid: REG, description: 'Our packages' },
+    headers: { authorization: `Bearer ${larder.adminToken}` },
+  });
   expect(created.statusCode, created.body).toBe(201);
 });
 afterAll(async () => {
@@ -45,7 +53,10 @@ function project(name: string, uuid: string, version: string, extra = ''): strin
 }
 
 async function packageTarball(projectToml: string, files: Record<string, string> = {}): Promise<Buffer> {
-  const tree: FileTree = new Map([['Project.toml', { kind: 'file', data: Buffer.from(projectToml) }], ['src/Pkg.jl', { kind: 'file', data: Buffer.from('module Pkg end\n') }]]);
+  const tree: FileTree = new Map([
+    ['Project.toml', { kind: 'file', data: Buffer.from(projectToml) }],
+    ['src/Pkg.jl', { kind: 'file', data: Buffer.from('module Pkg end\n') }],
+  ]);
   for (const [k, v] of Object.entries(files)) tree.set(k, { kind: 'file', data: Buffer.from(v) });
   return canonicalTarball(tree);
 }
@@ -55,7 +66,10 @@ const register = (body: Buffer | object, token: string | null = larder.adminToke
     method: 'PUT',
     url: `/julia/api/registries/${REG}/packages`,
     payload: body as Buffer,
-    headers: { 'content-type': Buffer.isBuffer(body) ? 'application/gzip' : 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      'content-type': Buffer.isBuffer(body) ? 'application/gzip' : 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
   });
 
 /** The current registry tarball's files, read as Pkg reads a packed registry. */
@@ -89,15 +103,25 @@ async function registryFiles(): Promise<{ hash: string; files: Map<string, strin
 describe('registering packages', () => {
   it('creates the registry with a Registry.toml and lists it in /registries', async () => {
     const { files } = await registryFiles();
-    expect(files.get('Registry.toml')).toBe(`name = "TeamRegistry"\nuuid = "${REG}"\nrepo = "https://larder.test/julia/TeamRegistry.git"\ndescription = "Our packages"\n\n[packages]\n`);
+    expect(files.get('Registry.toml')).toBe(
+      `name = "TeamRegistry"\nuuid = "${REG}"\nrepo = "https://larder.test/julia/TeamRegistry.git"\ndescription = "Our packages"\n\n[packages]\n`,
+    );
   });
 
-  it('registers versions with dependencies and compat, writing RegistryTools\' range compression', async () => {
+  it("registers versions with dependencies and compat, writing RegistryTools' range compression", async () => {
     expect((await register(await packageTarball(project('Foo', FOO, '0.1.0', '\n[compat]\njulia = "1.6"\n')))).statusCode).toBe(201);
     const bar = (v: string, deps: string, compat: string) => project('Bar', BAR, v, `\n[deps]\n${deps}\n[compat]\n${compat}`);
-    const r1 = await register(await packageTarball(bar('1.0.0', `Foo = "${FOO}"\nLinearAlgebra = "${LINALG}"\n`, 'Foo = "0.1"\njulia = "1.9"\n')));
+    const r1 = await register(
+      await packageTarball(bar('1.0.0', `Foo = "${FOO}"\nLinearAlgebra = "${LINALG}"\n`, 'Foo = "0.1"\njulia = "1.9"\n')),
+    );
     expect(r1.statusCode, r1.body).toBe(201);
-    expect((await register(await packageTarball(bar('1.1.0', `Foo = "${FOO}"\nLinearAlgebra = "${LINALG}"\n`, 'Foo = "0.1, 0.2"\njulia = "1.9"\n')))).statusCode).toBe(201);
+    expect(
+      (
+        await register(
+          await packageTarball(bar('1.1.0', `Foo = "${FOO}"\nLinearAlgebra = "${LINALG}"\n`, 'Foo = "0.1, 0.2"\njulia = "1.9"\n')),
+        )
+      ).statusCode,
+    ).toBe(201);
     const r3 = await register(await packageTarball(bar('2.0.0', `LinearAlgebra = "${LINALG}"\n`, 'julia = "1.10"\n')));
     expect(r3.statusCode, r3.body).toBe(201);
     const { packageTree } = JSON.parse(r3.body) as { packageTree: string };
@@ -108,8 +132,12 @@ describe('registering packages', () => {
     );
     expect(files.get('B/Bar/Package.toml')).toBe(`name = "Bar"\nuuid = "${BAR}"\nrepo = "https://larder.test/julia/packages/Bar.jl.git"\n`);
     expect(files.get('B/Bar/Deps.toml')).toBe(`[1]\nFoo = "${FOO}"\n\n[1-2]\nLinearAlgebra = "${LINALG}"\n`);
-    expect(files.get('B/Bar/Compat.toml')).toBe('[1]\njulia = "1.9.0-1"\n\n["1.0"]\nFoo = "0.1"\n\n["1.1-1"]\nFoo = "0.1-0.2"\n\n[2]\njulia = "1.10.0-1"\n');
-    expect(files.get('B/Bar/Versions.toml')).toMatch(/^\["1\.0\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\n\n\["1\.1\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\n\n\["2\.0\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\n$/);
+    expect(files.get('B/Bar/Compat.toml')).toBe(
+      '[1]\njulia = "1.9.0-1"\n\n["1.0"]\nFoo = "0.1"\n\n["1.1-1"]\nFoo = "0.1-0.2"\n\n[2]\njulia = "1.10.0-1"\n',
+    );
+    expect(files.get('B/Bar/Versions.toml')).toMatch(
+      /^\["1\.0\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\n\n\["1\.1\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\n\n\["2\.0\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\n$/,
+    );
     expect(files.get('B/Bar/Versions.toml')).toContain(`["2.0.0"]\ngit-tree-sha1 = "${packageTree}"`);
     expect(files.get('F/Foo/Deps.toml')).toBe('');
     expect(files.get('F/Foo/Compat.toml')).toBe('[0]\njulia = "1.6.0-1"\n');
@@ -121,7 +149,12 @@ describe('registering packages', () => {
   });
 
   it('writes WeakDeps.toml and WeakCompat.toml for weak dependencies, and julia only in Compat.toml', async () => {
-    const weaky = project('Weaky', 'dddddddd-2222-4333-8444-555555555555', '0.1.0', `\n[weakdeps]\nFoo = "${FOO}"\n\n[compat]\nFoo = "0.1"\njulia = "1.6"\n`);
+    const weaky = project(
+      'Weaky',
+      'dddddddd-2222-4333-8444-555555555555',
+      '0.1.0',
+      `\n[weakdeps]\nFoo = "${FOO}"\n\n[compat]\nFoo = "0.1"\njulia = "1.6"\n`,
+    );
     const res = await register(await packageTarball(weaky));
     expect(res.statusCode, res.body).toBe(201);
     const { files } = await registryFiles();
@@ -141,16 +174,31 @@ describe('registering packages', () => {
   });
 
   it('yanks and unyanks a version with a new registry tree each time', async () => {
-    const yank = (method: 'POST' | 'DELETE') => larder.app.inject({ method, url: `/julia/api/registries/${REG}/packages/Foo/0.1.0/yank`, headers: { authorization: `Bearer ${larder.adminToken}` } });
+    const yank = (method: 'POST' | 'DELETE') =>
+      larder.app.inject({
+        method,
+        url: `/julia/api/registries/${REG}/packages/Foo/0.1.0/yank`,
+        headers: { authorization: `Bearer ${larder.adminToken}` },
+      });
     expect((await yank('POST')).statusCode).toBe(200);
-    expect((await registryFiles()).files.get('F/Foo/Versions.toml')).toMatch(/\["0\.1\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\nyanked = true\n/);
+    expect((await registryFiles()).files.get('F/Foo/Versions.toml')).toMatch(
+      /\["0\.1\.0"\]\ngit-tree-sha1 = "[0-9a-f]{40}"\nyanked = true\n/,
+    );
     expect((await yank('DELETE')).statusCode).toBe(200);
     expect((await registryFiles()).files.get('F/Foo/Versions.toml')).not.toContain('yanked');
   });
 
   it('stores artifacts by tree hash and serves them at /artifact/{hash}', async () => {
-    const tree: FileTree = new Map([['lib/libdemo.so', { kind: 'executable', data: Buffer.from('\x7fELF demo') }], ['share/README', { kind: 'file', data: Buffer.from('demo\n') }]]);
-    const res = await larder.app.inject({ method: 'PUT', url: `/julia/api/registries/${REG}/packages/Foo/artifacts`, payload: await canonicalTarball(tree), headers: { 'content-type': 'application/gzip', authorization: `Bearer ${larder.adminToken}` } });
+    const tree: FileTree = new Map([
+      ['lib/libdemo.so', { kind: 'executable', data: Buffer.from('\x7fELF demo') }],
+      ['share/README', { kind: 'file', data: Buffer.from('demo\n') }],
+    ]);
+    const res = await larder.app.inject({
+      method: 'PUT',
+      url: `/julia/api/registries/${REG}/packages/Foo/artifacts`,
+      payload: await canonicalTarball(tree),
+      headers: { 'content-type': 'application/gzip', authorization: `Bearer ${larder.adminToken}` },
+    });
     expect(res.statusCode, res.body).toBe(201);
     const hash = JSON.parse(res.body)['git-tree-sha1'] as string;
     const served = await larder.app.inject({ method: 'GET', url: `/julia/artifact/${hash}` });
@@ -161,15 +209,41 @@ describe('registering packages', () => {
   it('accepts dependencies from a registry the target registry declares, and only those', async () => {
     const DOWN = '1b2c3d4e-0000-4000-8000-000000000002';
     const auth = { authorization: `Bearer ${larder.adminToken}` };
-    const bad = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Broken', uuid: '1b2c3d4e-0000-4000-8000-000000000003', trusted_registries: ['1b2c3d4e-0000-4000-8000-0000000000ff'] }, headers: auth });
+    const bad = await larder.app.inject({
+      method: 'POST',
+      url: '/julia/api/registries',
+      payload: {
+        name: 'Broken',
+        uuid: '1b2c3d4e-0000-4000-8000-000000000003',
+        trusted_registries: ['1b2c3d4e-0000-4000-8000-0000000000ff'],
+      },
+      headers: auth,
+    });
     expect(bad.statusCode).toBe(400);
-    const created = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Downstream', uuid: DOWN, trusted_registries: [REG] }, headers: auth });
+    const created = await larder.app.inject({
+      method: 'POST',
+      url: '/julia/api/registries',
+      payload: { name: 'Downstream', uuid: DOWN, trusted_registries: [REG] },
+      headers: auth,
+    });
     expect(created.statusCode, created.body).toBe(201);
-    const app = project('Appy', 'cccccccc-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${FOO}"\n\n[compat]\nFoo = "0.1"\njulia = "1.6"\n`);
-    const res = await larder.app.inject({ method: 'PUT', url: `/julia/api/registries/${DOWN}/packages`, payload: await packageTarball(app), headers: { ...auth, 'content-type': 'application/gzip' } });
+    const app = project(
+      'Appy',
+      'cccccccc-2222-4333-8444-555555555555',
+      '1.0.0',
+      `\n[deps]\nFoo = "${FOO}"\n\n[compat]\nFoo = "0.1"\njulia = "1.6"\n`,
+    );
+    const res = await larder.app.inject({
+      method: 'PUT',
+      url: `/julia/api/registries/${DOWN}/packages`,
+      payload: await packageTarball(app),
+      headers: { ...auth, 'content-type': 'application/gzip' },
+    });
     expect(res.statusCode, res.body).toBe(201);
     const packageToml = await larder.registry.docs.get(larder.registry.repos.get('julia')!.id, `registry/${DOWN}/A/Appy/Package.toml`);
-    expect(packageToml?.body.toString()).toBe(`name = "Appy"\nuuid = "cccccccc-2222-4333-8444-555555555555"\nrepo = "https://larder.test/julia/packages/Appy.jl.git"\ntrusted_registries = ["${REG}"]\n`);
+    expect(packageToml?.body.toString()).toBe(
+      `name = "Appy"\nuuid = "cccccccc-2222-4333-8444-555555555555"\nrepo = "https://larder.test/julia/packages/Appy.jl.git"\ntrusted_registries = ["${REG}"]\n`,
+    );
     const listing = (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body.trim().split('\n');
     expect(listing.map((l) => l.split('/')[2])).toEqual([REG, DOWN]);
   });
@@ -178,11 +252,21 @@ describe('registering packages', () => {
     const CTRL = '1b2c3d4e-0000-4000-8000-000000000004';
     const auth = { authorization: `Bearer ${larder.adminToken}` };
     const description = 'Line one\nline two with a NUL \u0000, a DEL \u007f, a CR \r and a "quote" \\ """';
-    const created = await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Controlled', uuid: CTRL, description }, headers: auth });
+    const created = await larder.app.inject({
+      method: 'POST',
+      url: '/julia/api/registries',
+      payload: { name: 'Controlled', uuid: CTRL, description },
+      headers: auth,
+    });
     expect(created.statusCode, created.body).toBe(201);
     const pkg = project('Ctrly', 'dddddddd-2222-4333-8444-555555555555', '1.0.0', '\n[compat]\njulia = "1.6"\n');
     const repoUrl = 'https://example.com/a\u0000b\u0001c.git';
-    const res = await larder.app.inject({ method: 'PUT', url: `/julia/api/registries/${CTRL}/packages?repo=${encodeURIComponent(repoUrl)}`, payload: await packageTarball(pkg), headers: { ...auth, 'content-type': 'application/gzip' } });
+    const res = await larder.app.inject({
+      method: 'PUT',
+      url: `/julia/api/registries/${CTRL}/packages?repo=${encodeURIComponent(repoUrl)}`,
+      payload: await packageTarball(pkg),
+      headers: { ...auth, 'content-type': 'application/gzip' },
+    });
     expect(res.statusCode, res.body).toBe(201);
     // What Pkg reads: the served registry tarball's files.
     const line = (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body.split('\n').find((l) => l.includes(CTRL))!;
@@ -200,7 +284,10 @@ describe('registering packages', () => {
   it('registers from a git URL and revision', async () => {
     const repo = path.join(work.path, 'Baz.jl');
     fs.mkdirSync(path.join(repo, 'src'), { recursive: true });
-    fs.writeFileSync(path.join(repo, 'Project.toml'), project('Baz', 'abcdefab-cdef-4abc-8def-abcdefabcdef', '0.1.0', '\n[compat]\njulia = "1.6"\n'));
+    fs.writeFileSync(
+      path.join(repo, 'Project.toml'),
+      project('Baz', 'abcdefab-cdef-4abc-8def-abcdefabcdef', '0.1.0', '\n[compat]\njulia = "1.6"\n'),
+    );
     fs.writeFileSync(path.join(repo, 'src', 'Baz.jl'), 'module Baz end\n');
     await commitRepo(repo, 'v0.1.0');
     const tree = (await run('git', ['-C', repo, 'rev-parse', 'HEAD^{tree}'])).stdout.trim();
@@ -212,8 +299,14 @@ describe('registering packages', () => {
 
 describe('registration refusals change nothing', () => {
   it('leaves no staged blob when a tarball cannot be written', async () => {
-    const tree: FileTree = new Map([['Project.toml', { kind: 'file', data: Buffer.alloc(2 << 20, 'x') }], ['link', { kind: 'symlink', data: Buffer.from([0xff]) }]]);
-    await expect(verifiedTarball(larder.registry, tree)).rejects.toMatchObject({ code: 'ARCHIVE_INVALID', message: expect.stringMatching(/symlink link/) });
+    const tree: FileTree = new Map([
+      ['Project.toml', { kind: 'file', data: Buffer.alloc(2 << 20, 'x') }],
+      ['link', { kind: 'symlink', data: Buffer.from([0xff]) }],
+    ]);
+    await expect(verifiedTarball(larder.registry, tree)).rejects.toMatchObject({
+      code: 'ARCHIVE_INVALID',
+      message: expect.stringMatching(/symlink link/),
+    });
     // Staging lives in a directory per process (storage/staging.ts): no file may be left in any.
     expect(Object.keys(snapshotFiles(path.join(larder.data, 'blobs', 'tmp')))).toEqual([]);
   });
@@ -228,23 +321,106 @@ describe('registration refusals change nothing', () => {
     const cases: Array<[Buffer | object, number, RegExp, string | null]> = [
       [await packageTarball(project('Foo', FOO, '0.1.0')), 409, /version_exists/, larder.adminToken],
       [await packageTarball(project('Food', FOO, '0.2.0')), 400, /change_package_name/, larder.adminToken],
-      [await packageTarball(project('Foo', 'ffffffff-2222-4333-8444-555555555555', '1.0.0')), 409, /change_package_uuid/, larder.adminToken],
-      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[deps]\nNope = "bbbbbbbb-2222-4333-8444-555555555555"\n')), 400, /dependency_not_found/, larder.adminToken],
-      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${BAR}"\n`)), 400, /name_mismatch/, larder.adminToken],
-      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[deps]\nQux = "aaaaaaaa-2222-4333-8444-555555555555"\n')), 400, /package_self_dep/, larder.adminToken],
-      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[deps]\nLinearAlgebra = "37e2e46d-f89d-539d-b4ee-000000000000"\n')), 400, /wrong_stdlib_uuid/, larder.adminToken],
-      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[compat]\nJSON = "0.21"\n')), 400, /invalid_compat/, larder.adminToken],
-      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[compat]\njulia = "0.6"\n')), 400, /julia_before_07/, larder.adminToken],
+      [
+        await packageTarball(project('Foo', 'ffffffff-2222-4333-8444-555555555555', '1.0.0')),
+        409,
+        /change_package_uuid/,
+        larder.adminToken,
+      ],
+      [
+        await packageTarball(
+          project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[deps]\nNope = "bbbbbbbb-2222-4333-8444-555555555555"\n'),
+        ),
+        400,
+        /dependency_not_found/,
+        larder.adminToken,
+      ],
+      [
+        await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${BAR}"\n`)),
+        400,
+        /name_mismatch/,
+        larder.adminToken,
+      ],
+      [
+        await packageTarball(
+          project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[deps]\nQux = "aaaaaaaa-2222-4333-8444-555555555555"\n'),
+        ),
+        400,
+        /package_self_dep/,
+        larder.adminToken,
+      ],
+      [
+        await packageTarball(
+          project(
+            'Qux',
+            'aaaaaaaa-2222-4333-8444-555555555555',
+            '1.0.0',
+            '\n[deps]\nLinearAlgebra = "37e2e46d-f89d-539d-b4ee-000000000000"\n',
+          ),
+        ),
+        400,
+        /wrong_stdlib_uuid/,
+        larder.adminToken,
+      ],
+      [
+        await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[compat]\nJSON = "0.21"\n')),
+        400,
+        /invalid_compat/,
+        larder.adminToken,
+      ],
+      [
+        await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[compat]\njulia = "0.6"\n')),
+        400,
+        /julia_before_07/,
+        larder.adminToken,
+      ],
       [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '0.0.0')), 400, /version_zero/, larder.adminToken],
       [await packageTarball(project('1Bad', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0')), 400, /identifier/, larder.adminToken],
       [await packageTarball(project('Qux', 'not-a-uuid', '1.0.0')), 400, /not a UUID/, larder.adminToken],
-      [await tarGz([{ name: 'Project.toml', body: project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0') }, { name: '../evil', body: 'x' }]), 400, /\.\./, larder.adminToken],
-      [await tarGz([{ name: 'pkg/Project.toml', body: project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0') }]), 400, /no Project\.toml at its root/, larder.adminToken],
+      [
+        await tarGz([
+          { name: 'Project.toml', body: project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0') },
+          { name: '../evil', body: 'x' },
+        ]),
+        400,
+        /\.\./,
+        larder.adminToken,
+      ],
+      [
+        await tarGz([{ name: 'pkg/Project.toml', body: project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0') }]),
+        400,
+        /no Project\.toml at its root/,
+        larder.adminToken,
+      ],
       [Buffer.from('not a tarball'), 400, /./, larder.adminToken],
       [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0')), 400, /no entry for julia/, larder.adminToken],
-      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${FOO}"\n\n[compat]\njulia = "1.6"\n`)), 400, /no entry for Foo/, larder.adminToken],
-      [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${FOO}"\n\n[compat]\nFoo = ">= 0.1"\njulia = "1.6"\n`)), 400, /no upper bound/, larder.adminToken],
-      [await packageTarball(project('QUX', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[compat]\njulia = "1.6"\n')), 400, /naming rules/, larder.adminToken],
+      [
+        await packageTarball(
+          project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', `\n[deps]\nFoo = "${FOO}"\n\n[compat]\njulia = "1.6"\n`),
+        ),
+        400,
+        /no entry for Foo/,
+        larder.adminToken,
+      ],
+      [
+        await packageTarball(
+          project(
+            'Qux',
+            'aaaaaaaa-2222-4333-8444-555555555555',
+            '1.0.0',
+            `\n[deps]\nFoo = "${FOO}"\n\n[compat]\nFoo = ">= 0.1"\njulia = "1.6"\n`,
+          ),
+        ),
+        400,
+        /no upper bound/,
+        larder.adminToken,
+      ],
+      [
+        await packageTarball(project('QUX', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0', '\n[compat]\njulia = "1.6"\n')),
+        400,
+        /naming rules/,
+        larder.adminToken,
+      ],
       [await packageTarball(project('Qux', 'aaaaaaaa-2222-4333-8444-555555555555', '1.0.0')), 401, /token/, null],
     ];
     for (const [body, status, message, token] of cases) {

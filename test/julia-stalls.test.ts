@@ -23,7 +23,9 @@ let larder: TestLarder;
 beforeAll(async () => {
   larder = await startTestLarder({ repos: [{ name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' }] });
   const created = await fetch(`${larder.url}/julia/api/registries`, {
-    method: 'POST', body: JSON.stringify({ name: 'Stalls', uuid: REG }), headers: { 'content-type': 'application/json', authorization: `Bearer ${larder.adminToken}` },
+    method: 'POST',
+    body: JSON.stringify({ name: 'Stalls', uuid: REG }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${larder.adminToken}` },
   });
   expect(created.status).toBe(201);
 });
@@ -35,12 +37,23 @@ it('registers a package that inflates to 300 MiB without stalling other requests
   const project = `name = "Zeros"\nuuid = "${PKG}"\nversion = "1.0.0"\n\n[compat]\njulia = "1.6"\n`;
   const upload = await zerosTarGz({ 'Project.toml': project, 'src/Zeros.jl': 'module Zeros end\n' }, 'data/zeros.bin', 300 * MiB);
   expect(upload.length).toBeLessThan(MiB);
-  const { result: res, worstLatency, rssGrowth, worstLoopDelay } = await watchServer(larder.url, () => fetch(`${larder.url}/julia/api/registries/${REG}/packages`, {
-    method: 'PUT', body: new Uint8Array(upload), headers: { 'content-type': 'application/gzip', authorization: `Bearer ${larder.adminToken}` },
-  }));
+  const {
+    result: res,
+    worstLatency,
+    rssGrowth,
+    worstLoopDelay,
+  } = await watchServer(larder.url, () =>
+    fetch(`${larder.url}/julia/api/registries/${REG}/packages`, {
+      method: 'PUT',
+      body: new Uint8Array(upload),
+      headers: { 'content-type': 'application/gzip', authorization: `Bearer ${larder.adminToken}` },
+    }),
+  );
   const body = await res.text();
   expect(res.status, body).toBe(201);
-  console.log(`julia: worst health-check latency ${worstLatency.toFixed(0)} ms, longest event-loop delay ${worstLoopDelay.toFixed(0)} ms, RSS growth ${(rssGrowth / MiB).toFixed(0)} MiB`);
+  console.log(
+    `julia: worst health-check latency ${worstLatency.toFixed(0)} ms, longest event-loop delay ${worstLoopDelay.toFixed(0)} ms, RSS growth ${(rssGrowth / MiB).toFixed(0)} MiB`,
+  );
   expect(worstLatency).toBeLessThan(MAX_STALL_MS);
   expect(rssGrowth).toBeLessThan(MAX_RSS_GROWTH);
   // What is served is the package's tree: the tarball's tree hash is the registered one.

@@ -38,7 +38,12 @@ describe('several nodes on PostgreSQL', () => {
     const path = '/cargo/index/sh/ar/shared_crate';
     expect((await b.app.inject({ method: 'GET', url: path })).statusCode).toBe(404);
     const { body } = await simplePublishBody('shared_crate', '1.0.0');
-    const published = await a.app.inject({ method: 'PUT', url: '/cargo/api/v1/crates/new', payload: body, headers: { authorization: a.adminToken } });
+    const published = await a.app.inject({
+      method: 'PUT',
+      url: '/cargo/api/v1/crates/new',
+      payload: body,
+      headers: { authorization: a.adminToken },
+    });
     expect(published.statusCode).toBe(200);
     const onA = await a.app.inject({ method: 'GET', url: path });
     const onB = await eventually(b, path, (r) => r.statusCode === 200);
@@ -51,7 +56,11 @@ describe('several nodes on PostgreSQL', () => {
     const path = '/cargo/index/sh/ar/shared_crate';
     const before = await b.app.inject({ method: 'GET', url: path });
     expect(JSON.parse(before.body).yanked).toBe(false);
-    const yank = await a.app.inject({ method: 'DELETE', url: '/cargo/api/v1/crates/shared_crate/1.0.0/yank', headers: { authorization: a.adminToken } });
+    const yank = await a.app.inject({
+      method: 'DELETE',
+      url: '/cargo/api/v1/crates/shared_crate/1.0.0/yank',
+      headers: { authorization: a.adminToken },
+    });
     expect(yank.body).toBe('{"ok":true}');
     const after = await eventually(b, path, (r) => r.body.includes('"yanked":true'));
     expect(JSON.parse(after.body).yanked).toBe(true);

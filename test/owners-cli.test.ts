@@ -12,7 +12,9 @@ let larder: TestApp;
 
 async function larderCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args, '--data', larder.data], { env: { ...process.env, LARDER_CONFIG: '' } });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args, '--data', larder.data], {
+      env: { ...process.env, LARDER_CONFIG: '' },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -24,7 +26,12 @@ beforeAll(async () => {
   larder = await openTestApp();
   const alice = await tokenFor(larder.registry, 'alice', { scopes: ['publish'] });
   await larder.registry.auth.createUser('bob');
-  const res = await larder.app.inject({ method: 'PUT', url: '/cargo/api/v1/crates/new', payload: (await simplePublishBody('owned', '1.0.0')).body, headers: { authorization: alice } });
+  const res = await larder.app.inject({
+    method: 'PUT',
+    url: '/cargo/api/v1/crates/new',
+    payload: (await simplePublishBody('owned', '1.0.0')).body,
+    headers: { authorization: alice },
+  });
   expect(res.statusCode).toBe(200);
 });
 afterAll(async () => {
@@ -43,8 +50,16 @@ it('lists, adds and removes owners; keeps the last one; names what is missing', 
   expect(last.code).toBe(1);
   expect(last.stderr).toContain('crate `owned` must keep at least one owner');
   expect((await larderCli(['owner', 'remove', 'cargo', 'owned', 'alice'])).stdout).toBe('removed alice; owners of crate `owned`: bob\n');
-  const audit = await larder.registry.db.selectFrom('audit_log').select(['action', 'user_id', 'detail']).where('action', 'like', 'cargo.owner_%').orderBy('id').execute();
-  expect(audit.map((a) => [a.action, a.user_id, JSON.parse(a.detail!).via])).toEqual([['cargo.owner_add', null, 'cli'], ['cargo.owner_remove', null, 'cli']]);
+  const audit = await larder.registry.db
+    .selectFrom('audit_log')
+    .select(['action', 'user_id', 'detail'])
+    .where('action', 'like', 'cargo.owner_%')
+    .orderBy('id')
+    .execute();
+  expect(audit.map((a) => [a.action, a.user_id, JSON.parse(a.detail!).via])).toEqual([
+    ['cargo.owner_add', null, 'cli'],
+    ['cargo.owner_remove', null, 'cli'],
+  ]);
   expect((await larderCli(['owner', 'list', 'nope', 'owned'])).stderr).toContain('there is no repository nope');
   expect((await larderCli(['owner', 'list', 'bazel', 'absent'])).stderr).toContain('repository bazel has no package absent');
 });

@@ -48,10 +48,22 @@ describe('S3 blob store', () => {
   });
 
   it('serves a published crate from S3 byte for byte, and gc keeps what is referenced', async () => {
-    const larder = await openTestApp({ blobs: await s3.newBucketUrl(), repos: [{ name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public' }] });
+    const larder = await openTestApp({
+      blobs: await s3.newBucketUrl(),
+      repos: [{ name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public' }],
+    });
     try {
       const { body, crate } = await simplePublishBody('s3_crate', '1.0.0');
-      expect((await larder.app.inject({ method: 'PUT', url: '/cargo/api/v1/crates/new', payload: body, headers: { authorization: larder.adminToken } })).statusCode).toBe(200);
+      expect(
+        (
+          await larder.app.inject({
+            method: 'PUT',
+            url: '/cargo/api/v1/crates/new',
+            payload: body,
+            headers: { authorization: larder.adminToken },
+          })
+        ).statusCode,
+      ).toBe(200);
       const dl = await larder.app.inject({ method: 'GET', url: '/cargo/api/v1/crates/s3_crate/1.0.0/download' });
       expect(dl.statusCode).toBe(200);
       expect(dl.rawPayload.equals(crate)).toBe(true);

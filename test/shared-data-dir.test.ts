@@ -75,7 +75,9 @@ describe('two servers on one data directory', () => {
     fs.cpSync(path.join(FIXTURE, 'modules/rules_xz'), path.join(source, 'modules/rules_xz'), { recursive: true });
     const url = '/bazel/modules/rules_xz/metadata.json';
     for (const s of [a, b, a, b]) expect((await send(s, 'GET', url)).status).toBe(404);
-    await run(process.execPath, [path.resolve('bin/larder.js'), 'import', 'bazel', source, '--data', data], { env: { ...process.env, LARDER_CONFIG: '' } });
+    await run(process.execPath, [path.resolve('bin/larder.js'), 'import', 'bazel', source, '--data', data], {
+      env: { ...process.env, LARDER_CONFIG: '' },
+    });
     for (const s of [a, b]) {
       const seen = await eventually(s, url, (r) => r.status === 200);
       expect(seen.status).toBe(200);

@@ -37,7 +37,11 @@ async function countingServer(host: string, route: (req: http.IncomingMessage, r
     hits: 0,
     port: (s.address() as AddressInfo).port,
     url: `http://${host}:${(s.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        s.closeAllConnections();
+        s.close(() => r());
+      }),
   };
   return srv;
 }
@@ -69,9 +73,17 @@ beforeAll(async () => {
   const julia = { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' } as const;
   const bazel = { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public' } as const;
   strict = await openTestApp({ repos: [julia, bazel] });
-  allowing = await openTestApp({ repos: [julia, bazel], outbound: { allowPrivate: ['127.0.0.1', 'localhost'], caFile: git.caFile, gitAllowHttp: true } });
+  allowing = await openTestApp({
+    repos: [julia, bazel],
+    outbound: { allowPrivate: ['127.0.0.1', 'localhost'], caFile: git.caFile, gitAllowHttp: true },
+  });
   for (const app of [strict, allowing]) {
-    const res = await app.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Probe', uuid: REG }, headers: { authorization: `Bearer ${app.adminToken}` } });
+    const res = await app.app.inject({
+      method: 'POST',
+      url: '/julia/api/registries',
+      payload: { name: 'Probe', uuid: REG },
+      headers: { authorization: `Bearer ${app.adminToken}` },
+    });
     expect(res.statusCode, res.body).toBe(201);
   }
 });
@@ -90,13 +102,26 @@ async function stored(app: TestApp) {
 }
 
 async function publish(app: TestApp, version: string, source: object) {
-  const parts: Part[] = [['MODULE.bazel', moduleFile('probe', version)], ['source.json', `${JSON.stringify(source, null, 4)}\n`]];
+  const parts: Part[] = [
+    ['MODULE.bazel', moduleFile('probe', version)],
+    ['source.json', `${JSON.stringify(source, null, 4)}\n`],
+  ];
   const { payload, contentType } = await publishBody(parts);
-  return app.app.inject({ method: 'PUT', url: `/bazel/api/modules/probe/${version}`, payload, headers: { 'content-type': contentType, authorization: `Bearer ${app.adminToken}` } });
+  return app.app.inject({
+    method: 'PUT',
+    url: `/bazel/api/modules/probe/${version}`,
+    payload,
+    headers: { 'content-type': contentType, authorization: `Bearer ${app.adminToken}` },
+  });
 }
 
 const register = (app: TestApp, body: object) =>
-  app.app.inject({ method: 'PUT', url: `/julia/api/registries/${REG}/packages`, payload: body, headers: { 'content-type': 'application/json', authorization: `Bearer ${app.adminToken}` } });
+  app.app.inject({
+    method: 'PUT',
+    url: `/julia/api/registries/${REG}/packages`,
+    payload: body,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${app.adminToken}` },
+  });
 
 /** A refusal as a user sees it: the status, code and message, with nothing of the target's answer in it. */
 function expectRefused(res: { statusCode: number; body: string }, code: string, message: RegExp): string {
@@ -122,7 +147,11 @@ describe('Bazel source.json archive URLs', () => {
       ['http://169.254.169.254/latest/meta-data/iam', /its host is a link-local address/],
     ];
     for (const [url, rule] of urls) {
-      const message = expectRefused(await publish(strict, '1.0.0', { url, integrity: sri(archive), strip_prefix: 'probe-1.0.0' }), 'URL_NOT_ALLOWED', rule);
+      const message = expectRefused(
+        await publish(strict, '1.0.0', { url, integrity: sri(archive), strip_prefix: 'probe-1.0.0' }),
+        'URL_NOT_ALLOWED',
+        rule,
+      );
       expect(message).toMatch(/\[outbound\] allow_private/);
     }
     expect(files.hits).toBe(0);
@@ -132,23 +161,52 @@ describe('Bazel source.json archive URLs', () => {
 
   it('refuses a redirect from an allowed server to an address that is not allowed, and such mirror_urls', async () => {
     const before = await stored(allowing);
-    expectRefused(await publish(allowing, '1.0.0', { url: `${files.url}/to-internal.tar.gz`, integrity: sri(archive), strip_prefix: 'probe-1.0.0' }), 'URL_NOT_ALLOWED', /redirects to a host that is a loopback address/);
-    expectRefused(await publish(allowing, '1.0.0', { url: `${files.url}/probe.tar.gz`, integrity: sri(archive), strip_prefix: 'probe-1.0.0', mirror_urls: [`${internal.url}/probe.tar.gz`] }), 'URL_NOT_ALLOWED', /mirror_urls entry .* its host is a loopback address/);
+    expectRefused(
+      await publish(allowing, '1.0.0', { url: `${files.url}/to-internal.tar.gz`, integrity: sri(archive), strip_prefix: 'probe-1.0.0' }),
+      'URL_NOT_ALLOWED',
+      /redirects to a host that is a loopback address/,
+    );
+    expectRefused(
+      await publish(allowing, '1.0.0', {
+        url: `${files.url}/probe.tar.gz`,
+        integrity: sri(archive),
+        strip_prefix: 'probe-1.0.0',
+        mirror_urls: [`${internal.url}/probe.tar.gz`],
+      }),
+      'URL_NOT_ALLOWED',
+      /mirror_urls entry .* its host is a loopback address/,
+    );
     expect(internal.hits).toBe(0);
     expect(await stored(allowing)).toEqual(before);
   });
 
   it('does not echo the status, body or hash of what an allowed URL answered', async () => {
     const before = await stored(allowing);
-    expectRefused(await publish(allowing, '1.0.0', { url: `${files.url}/error`, integrity: sri(archive) }), 'ARCHIVE_INVALID', /did not answer with the file/);
-    expectRefused(await publish(allowing, '1.0.0', { url: `${files.url}/probe.tar.gz`, integrity: sri(Buffer.from('other')) }), 'ARCHIVE_INVALID', /does not match the integrity in source\.json/);
+    expectRefused(
+      await publish(allowing, '1.0.0', { url: `${files.url}/error`, integrity: sri(archive) }),
+      'ARCHIVE_INVALID',
+      /did not answer with the file/,
+    );
+    expectRefused(
+      await publish(allowing, '1.0.0', { url: `${files.url}/probe.tar.gz`, integrity: sri(Buffer.from('other')) }),
+      'ARCHIVE_INVALID',
+      /does not match the integrity in source\.json/,
+    );
     expect(await stored(allowing)).toEqual(before);
   });
 
   it('fetches what the operator allows, by address or host name', async () => {
-    const res = await publish(allowing, '1.0.0', { url: `${files.url}/probe.tar.gz`, integrity: sri(archive), strip_prefix: 'probe-1.0.0' });
+    const res = await publish(allowing, '1.0.0', {
+      url: `${files.url}/probe.tar.gz`,
+      integrity: sri(archive),
+      strip_prefix: 'probe-1.0.0',
+    });
     expect(res.statusCode, res.body).toBe(201);
-    const byName = await publish(allowing, '1.0.1', { url: `http://localhost:${files.port}/probe.tar.gz`, integrity: sri(archive), strip_prefix: 'probe-1.0.0' });
+    const byName = await publish(allowing, '1.0.1', {
+      url: `http://localhost:${files.port}/probe.tar.gz`,
+      integrity: sri(archive),
+      strip_prefix: 'probe-1.0.0',
+    });
     expect(byName.statusCode).toBe(400); // reached and verified: only the version in MODULE.bazel differs
     expect(JSON.parse(byName.body).error.message).toMatch(/MODULE\.bazel in the source tree/);
   });
@@ -160,9 +218,15 @@ describe('Julia registration from git', () => {
     const repo = path.join(git.root, 'Probe.jl');
     fs.mkdirSync(path.join(repo, 'src'), { recursive: true });
     fs.mkdirSync(path.join(repo, 'lib', 'Sub'), { recursive: true });
-    fs.writeFileSync(path.join(repo, 'Project.toml'), 'name = "Probe"\nuuid = "5e5e5e5e-1111-4222-8333-444444444444"\nversion = "0.1.0"\n\n[compat]\njulia = "1.6"\n');
+    fs.writeFileSync(
+      path.join(repo, 'Project.toml'),
+      'name = "Probe"\nuuid = "5e5e5e5e-1111-4222-8333-444444444444"\nversion = "0.1.0"\n\n[compat]\njulia = "1.6"\n',
+    );
     fs.writeFileSync(path.join(repo, 'src', 'Probe.jl'), 'module Probe end\n');
-    fs.writeFileSync(path.join(repo, 'lib', 'Sub', 'Project.toml'), 'name = "Sub"\nuuid = "5e5e5e5e-1111-4222-8333-555555555555"\nversion = "0.1.0"\n\n[compat]\njulia = "1.6"\n');
+    fs.writeFileSync(
+      path.join(repo, 'lib', 'Sub', 'Project.toml'),
+      'name = "Sub"\nuuid = "5e5e5e5e-1111-4222-8333-555555555555"\nversion = "0.1.0"\n\n[compat]\njulia = "1.6"\n',
+    );
     fs.symlinkSync('/', path.join(repo, 'root'));
     fs.symlinkSync('/etc/passwd', path.join(repo, 'passwd'));
     fs.symlinkSync('/etc', path.join(repo, 'lib', 'etc'));
@@ -172,11 +236,20 @@ describe('Julia registration from git', () => {
   it('refuses file://, ssh://, git:// and scp-style URLs', async () => {
     const before = await stored(strict);
     const repo = path.join(git.root, 'Probe.jl');
-    for (const url of [`file://${repo}`, 'ssh://git@127.0.0.1/Probe.jl', 'git://127.0.0.1/Probe.jl', `ext::sh -c touch% ${work.path}/pwned`]) {
+    for (const url of [
+      `file://${repo}`,
+      'ssh://git@127.0.0.1/Probe.jl',
+      'git://127.0.0.1/Probe.jl',
+      `ext::sh -c touch% ${work.path}/pwned`,
+    ]) {
       expectRefused(await register(strict, { git: url, rev: 'v0.1.0' }), 'URL_NOT_ALLOWED', /Larder clones over https only/);
     }
     expectRefused(await register(strict, { git: `${repo}`, rev: 'v0.1.0' }), 'METADATA_INVALID', /git must be a https:\/\/ URL/);
-    expectRefused(await register(strict, { git: 'git@127.0.0.1:Probe.jl', rev: 'v0.1.0' }), 'METADATA_INVALID', /git must be a https:\/\/ URL/);
+    expectRefused(
+      await register(strict, { git: 'git@127.0.0.1:Probe.jl', rev: 'v0.1.0' }),
+      'METADATA_INVALID',
+      /git must be a https:\/\/ URL/,
+    );
     expect(fs.existsSync(path.join(work.path, 'pwned'))).toBe(false);
     expect(await stored(strict)).toEqual(before);
   });
@@ -193,16 +266,26 @@ describe('Julia registration from git', () => {
       ['https://169.254.169.254/Probe.jl', /its host is a link-local address/],
     ];
     for (const [url, rule] of urls) {
-      expect(expectRefused(await register(strict, { git: url, rev: 'v0.1.0' }), 'URL_NOT_ALLOWED', rule)).toMatch(/\[outbound\] allow_private/);
+      expect(expectRefused(await register(strict, { git: url, rev: 'v0.1.0' }), 'URL_NOT_ALLOWED', rule)).toMatch(
+        /\[outbound\] allow_private/,
+      );
     }
-    expectRefused(await register(strict, { git: `${internalGit.url}/Probe.jl`, rev: 'v0.1.0' }), 'URL_NOT_ALLOWED', /https only, not http; .*\[outbound\] git_allow_http = true/);
+    expectRefused(
+      await register(strict, { git: `${internalGit.url}/Probe.jl`, rev: 'v0.1.0' }),
+      'URL_NOT_ALLOWED',
+      /https only, not http; .*\[outbound\] git_allow_http = true/,
+    );
     expect(git.hits + internalGit.hits).toBe(0);
     expect(await stored(strict)).toEqual(before);
   });
 
   it('does not follow a redirect from an allowed server', async () => {
     const before = await stored(allowing);
-    expectRefused(await register(allowing, { git: `${gitRedirect.url}/Probe.jl`, rev: 'v0.1.0' }), 'ARCHIVE_INVALID', /could not clone .* it redirects \(use the final URL\)/);
+    expectRefused(
+      await register(allowing, { git: `${gitRedirect.url}/Probe.jl`, rev: 'v0.1.0' }),
+      'ARCHIVE_INVALID',
+      /could not clone .* it redirects \(use the final URL\)/,
+    );
     expect(gitRedirect.hits).toBeGreaterThan(0);
     expect(internalGit.hits).toBe(0);
     expect(await stored(allowing)).toEqual(before);
@@ -211,11 +294,31 @@ describe('Julia registration from git', () => {
   it('refuses a subdir that is a symlink (to / or to a file outside) or leaves the repository, storing nothing', async () => {
     const before = await stored(allowing);
     const url = `${git.url}/Probe.jl`;
-    expectRefused(await register(allowing, { git: url, rev: 'v0.1.0', subdir: 'root' }), 'METADATA_INVALID', /subdir root is not a directory .*symlink/);
-    expectRefused(await register(allowing, { git: url, rev: 'v0.1.0', subdir: 'passwd' }), 'METADATA_INVALID', /subdir passwd is not a directory/);
-    expectRefused(await register(allowing, { git: url, rev: 'v0.1.0', subdir: 'lib/etc' }), 'METADATA_INVALID', /subdir lib\/etc is not a directory/);
-    expectRefused(await register(allowing, { git: url, rev: 'v0.1.0', subdir: 'root/etc' }), 'METADATA_INVALID', /subdir root\/etc is not in/);
-    expectRefused(await register(allowing, { git: url, rev: 'v0.1.0', subdir: '../..' }), 'METADATA_INVALID', /must be a relative path inside the repository/);
+    expectRefused(
+      await register(allowing, { git: url, rev: 'v0.1.0', subdir: 'root' }),
+      'METADATA_INVALID',
+      /subdir root is not a directory .*symlink/,
+    );
+    expectRefused(
+      await register(allowing, { git: url, rev: 'v0.1.0', subdir: 'passwd' }),
+      'METADATA_INVALID',
+      /subdir passwd is not a directory/,
+    );
+    expectRefused(
+      await register(allowing, { git: url, rev: 'v0.1.0', subdir: 'lib/etc' }),
+      'METADATA_INVALID',
+      /subdir lib\/etc is not a directory/,
+    );
+    expectRefused(
+      await register(allowing, { git: url, rev: 'v0.1.0', subdir: 'root/etc' }),
+      'METADATA_INVALID',
+      /subdir root\/etc is not in/,
+    );
+    expectRefused(
+      await register(allowing, { git: url, rev: 'v0.1.0', subdir: '../..' }),
+      'METADATA_INVALID',
+      /must be a relative path inside the repository/,
+    );
     expect(await stored(allowing)).toEqual(before);
   });
 
@@ -224,14 +327,21 @@ describe('Julia registration from git', () => {
     expect(res.statusCode, res.body).toBe(201);
     const { packageTree } = JSON.parse(res.body) as { packageTree: string };
     expect(packageTree).toBe((await run('git', ['-C', path.join(git.root, 'Probe.jl'), 'rev-parse', 'HEAD^{tree}'])).stdout.trim());
-    const download = await allowing.app.inject({ method: 'GET', url: `/julia/package/5e5e5e5e-1111-4222-8333-444444444444/${packageTree}` });
+    const download = await allowing.app.inject({
+      method: 'GET',
+      url: `/julia/package/5e5e5e5e-1111-4222-8333-444444444444/${packageTree}`,
+    });
     expect(download.statusCode).toBe(200);
     const entries = new Map<string, { type: string; link?: string; body: string }>();
-    await readTarEntries(Readable.from([download.rawPayload]), async ({ header, body }) => {
-      const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(c);
-      entries.set(header.name, { type: header.type ?? '', link: header.linkname ?? undefined, body: Buffer.concat(chunks).toString() });
-    }, [createGunzip()]);
+    await readTarEntries(
+      Readable.from([download.rawPayload]),
+      async ({ header, body }) => {
+        const chunks: Buffer[] = [];
+        for await (const c of body) chunks.push(c);
+        entries.set(header.name, { type: header.type ?? '', link: header.linkname ?? undefined, body: Buffer.concat(chunks).toString() });
+      },
+      [createGunzip()],
+    );
     expect(entries.get('passwd')).toMatchObject({ type: 'symlink', link: '/etc/passwd', body: '' });
     expect(entries.get('root')).toMatchObject({ type: 'symlink', link: '/' });
     expect(entries.get('lib/etc')).toMatchObject({ type: 'symlink', link: '/etc' });

@@ -39,7 +39,13 @@ interface Sent {
  * Starts an upload announcing `length` bytes and sends them slowly in 64 KiB chunks, stopping
  * once an answer arrives (or after `stopAfter` bytes, holding the connection open).
  */
-function upload(method: string, urlPath: string, headers: Record<string, string>, length: number, stopAfter = length): { answer: Promise<Sent>; abort(): void } {
+function upload(
+  method: string,
+  urlPath: string,
+  headers: Record<string, string>,
+  length: number,
+  stopAfter = length,
+): { answer: Promise<Sent>; abort(): void } {
   const url = new URL(urlPath, larder.url);
   const req = http.request(url, { method, headers: { 'content-length': String(length), ...headers } });
   let sent = 0;
@@ -69,17 +75,46 @@ function upload(method: string, urlPath: string, headers: Record<string, string>
 
 async function state() {
   const counts: Record<string, number> = {};
-  for (const t of ['audit_log', 'blobs', 'index_docs', 'package_owners']) counts[t] = Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(t)}`.execute(larder.registry.db)).rows[0].n);
+  for (const t of ['audit_log', 'blobs', 'index_docs', 'package_owners'])
+    counts[t] = Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(t)}`.execute(larder.registry.db)).rows[0].n);
   return { counts, blobs: snapshotFiles(path.join(larder.data, 'blobs')) };
 }
 
 describe('credentials are checked before the body is read', () => {
   const big = 95 * 1024 * 1024;
   const cases: Array<[string, string, string, Record<string, string>, number, string]> = [
-    ['an anonymous Julia registration', 'PUT', `/julia/api/registries/${REG}/packages`, { 'content-type': 'application/gzip' }, 401, 'AUTH_REQUIRED'],
-    ['a garbage-token Julia artifact', 'PUT', `/julia/api/registries/${REG}/packages/Foo/artifacts`, { 'content-type': 'application/gzip', authorization: 'Bearer nope' }, 401, 'TOKEN_INVALID'],
-    ['a zzz*-limited token uploading an artifact of Foo', 'PUT', `/julia/api/registries/${REG}/packages/Foo/artifacts`, { 'content-type': 'application/gzip', authorization: '' }, 403, 'PACKAGE_NOT_PERMITTED'],
-    ['an anonymous Bazel publish', 'PUT', '/bazel/api/modules/m/1.0.0', { 'content-type': 'multipart/form-data; boundary=x' }, 401, 'AUTH_REQUIRED'],
+    [
+      'an anonymous Julia registration',
+      'PUT',
+      `/julia/api/registries/${REG}/packages`,
+      { 'content-type': 'application/gzip' },
+      401,
+      'AUTH_REQUIRED',
+    ],
+    [
+      'a garbage-token Julia artifact',
+      'PUT',
+      `/julia/api/registries/${REG}/packages/Foo/artifacts`,
+      { 'content-type': 'application/gzip', authorization: 'Bearer nope' },
+      401,
+      'TOKEN_INVALID',
+    ],
+    [
+      'a zzz*-limited token uploading an artifact of Foo',
+      'PUT',
+      `/julia/api/registries/${REG}/packages/Foo/artifacts`,
+      { 'content-type': 'application/gzip', authorization: '' },
+      403,
+      'PACKAGE_NOT_PERMITTED',
+    ],
+    [
+      'an anonymous Bazel publish',
+      'PUT',
+      '/bazel/api/modules/m/1.0.0',
+      { 'content-type': 'multipart/form-data; boundary=x' },
+      401,
+      'AUTH_REQUIRED',
+    ],
     ['an anonymous Cargo publish', 'PUT', '/cargo/api/v1/crates/new', {}, 401, ''],
   ];
   for (const [what, method, url, headers, status, code] of cases) {
@@ -98,16 +133,30 @@ describe('credentials are checked before the body is read', () => {
 
 describe('one memory budget for buffered uploads', () => {
   it('makes an upload that does not fit wait, then answers 503 with Retry-After; nothing is stored', async () => {
-    const holder = upload('PUT', `/julia/api/registries/${REG}/packages`, { 'content-type': 'application/gzip', authorization: `Bearer ${publisher}` }, 900 * 1024, 64 * 1024);
+    const holder = upload(
+      'PUT',
+      `/julia/api/registries/${REG}/packages`,
+      { 'content-type': 'application/gzip', authorization: `Bearer ${publisher}` },
+      900 * 1024,
+      64 * 1024,
+    );
     await new Promise((r) => setTimeout(r, 200));
     expect(larder.registry.uploads.inUse).toBe(900 * 1024);
     const before = await state();
     const started = Date.now();
-    const res = await upload('PUT', '/bazel/api/modules/m/1.0.0', { 'content-type': 'multipart/form-data; boundary=x', authorization: `Bearer ${publisher}` }, 200 * 1024).answer;
+    const res = await upload(
+      'PUT',
+      '/bazel/api/modules/m/1.0.0',
+      { 'content-type': 'multipart/form-data; boundary=x', authorization: `Bearer ${publisher}` },
+      200 * 1024,
+    ).answer;
     expect(res.status, res.body).toBe(503);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(res.headers['retry-after']).toBe('1');
-    expect(JSON.parse(res.body).error).toMatchObject({ code: 'UPLOAD_BUDGET_EXHAUSTED', message: expect.stringContaining('uploads.memory') });
+    expect(JSON.parse(res.body).error).toMatchObject({
+      code: 'UPLOAD_BUDGET_EXHAUSTED',
+      message: expect.stringContaining('uploads.memory'),
+    });
     expect(larder.registry.uploads.inUse).toBe(900 * 1024);
     expect(await state()).toEqual(before);
     holder.abort();
@@ -117,11 +166,19 @@ describe('one memory budget for buffered uploads', () => {
   });
 
   it('refuses with 413 an upload larger than the whole budget, and with 411 one without Content-Length', async () => {
-    const res = await upload('PUT', `/julia/api/registries/${REG}/packages`, { 'content-type': 'multipart/form-data; boundary=x', authorization: `Bearer ${publisher}` }, 2 * 1024 * 1024).answer;
+    const res = await upload(
+      'PUT',
+      `/julia/api/registries/${REG}/packages`,
+      { 'content-type': 'multipart/form-data; boundary=x', authorization: `Bearer ${publisher}` },
+      2 * 1024 * 1024,
+    ).answer;
     expect(res.status).toBe(413);
     expect(JSON.parse(res.body).error.message).toContain('uploads.memory');
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(new URL(`/julia/api/registries/${REG}/packages`, larder.url), { method: 'PUT', headers: { 'content-type': 'application/gzip', authorization: `Bearer ${publisher}`, 'transfer-encoding': 'chunked' } });
+      const req = http.request(new URL(`/julia/api/registries/${REG}/packages`, larder.url), {
+        method: 'PUT',
+        headers: { 'content-type': 'application/gzip', authorization: `Bearer ${publisher}`, 'transfer-encoding': 'chunked' },
+      });
       req.on('response', (r) => {
         let body = '';
         r.on('data', (c) => (body += c));

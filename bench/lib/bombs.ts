@@ -12,9 +12,11 @@ const CHUNK = Buffer.alloc(1 << 20);
 
 /** `bytes` zeros as a stream of one reused 1 MiB buffer. */
 function zeros(bytes: number): Readable {
-  return Readable.from((function* () {
-    for (let left = bytes; left > 0; left -= CHUNK.length) yield left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
-  })());
+  return Readable.from(
+    (function* () {
+      for (let left = bytes; left > 0; left -= CHUNK.length) yield left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
+    })(),
+  );
 }
 
 /**
@@ -25,7 +27,10 @@ export async function writeJuliaBomb(file: string, pkg: { name: string; uuid: st
   const pack = tar.pack();
   const written = pipeline(pack, createGzip({ level: 9 }), fs.createWriteStream(file));
   const base = { mtime: new Date(0), uid: 0, gid: 0 };
-  pack.entry({ ...base, name: 'Project.toml' }, `name = "${pkg.name}"\nuuid = "${pkg.uuid}"\nversion = "${pkg.version}"\n\n[compat]\njulia = "1.6"\n`);
+  pack.entry(
+    { ...base, name: 'Project.toml' },
+    `name = "${pkg.name}"\nuuid = "${pkg.uuid}"\nversion = "${pkg.version}"\n\n[compat]\njulia = "1.6"\n`,
+  );
   pack.entry({ ...base, name: `src/${pkg.name}.jl` }, `module ${pkg.name}\nend\n`);
   const entry = pack.entry({ ...base, name: 'data/zeros.bin', size: pkg.zeroBytes });
   await pipeline(zeros(pkg.zeroBytes), entry);
@@ -45,13 +50,16 @@ export async function deflatedZeros(bytes: number): Promise<{ data: Buffer; crc:
 }
 
 /** A zip archive (no zip64) of stored small files and already-deflated entries. */
-export function zipArchive(entries: Array<{ name: string; stored: Buffer } | { name: string; deflated: { data: Buffer; crc: number; size: number } }>): Buffer {
+export function zipArchive(
+  entries: Array<{ name: string; stored: Buffer } | { name: string; deflated: { data: Buffer; crc: number; size: number } }>,
+): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
   for (const e of entries) {
     const name = Buffer.from(e.name, 'utf8');
-    const [method, data, crc, size] = 'stored' in e ? [0, e.stored, crc32(e.stored), e.stored.length] : [8, e.deflated.data, e.deflated.crc, e.deflated.size];
+    const [method, data, crc, size] =
+      'stored' in e ? [0, e.stored, crc32(e.stored), e.stored.length] : [8, e.deflated.data, e.deflated.crc, e.deflated.size];
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
@@ -93,12 +101,21 @@ export function zipArchive(entries: Array<{ name: string; stored: Buffer } | { n
 }
 
 /** A multipart/form-data body: every part is sent as a file (FormData would turn string LFs into CRLF). */
-export function multipartBody(parts: Array<[name: string, data: Buffer | string, fileName?: string]>): { body: Buffer; contentType: string } {
+export function multipartBody(parts: Array<[name: string, data: Buffer | string, fileName?: string]>): {
+  body: Buffer;
+  contentType: string;
+} {
   const boundary = `----larder-bench-${Date.now().toString(36)}`;
   const chunks: Buffer[] = [];
   for (const [name, data, fileName] of parts) {
     const disposition = fileName ? `form-data; name="${name}"; filename="${fileName}"` : `form-data; name="${name}"`;
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n${fileName ? 'Content-Type: application/octet-stream\r\n' : ''}\r\n`), Buffer.from(data), Buffer.from('\r\n'));
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: ${disposition}\r\n${fileName ? 'Content-Type: application/octet-stream\r\n' : ''}\r\n`,
+      ),
+      Buffer.from(data),
+      Buffer.from('\r\n'),
+    );
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };

@@ -35,7 +35,10 @@ export async function prepareCrates(dir: string, prefix: string, names: number, 
 }
 
 /** Reads each crate's index file once; returns the versions not found with their checksum, and the index bytes read. */
-export async function checkIndex(url: string, crates: CrateVersion[]): Promise<{ missing: string[]; indexBytes: number; indexLines: number }> {
+export async function checkIndex(
+  url: string,
+  crates: CrateVersion[],
+): Promise<{ missing: string[]; indexBytes: number; indexLines: number }> {
   const byName = new Map<string, CrateVersion[]>();
   for (const c of crates) {
     const list = byName.get(c.name);
@@ -47,7 +50,14 @@ export async function checkIndex(url: string, crates: CrateVersion[]): Promise<{
   let indexLines = 0;
   for (const [name, versions] of byName) {
     const res = await request(`${url}/cargo/index/${indexPath(name)}`);
-    const lines = res.status === 200 ? res.body.toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { vers: string; cksum: string }) : [];
+    const lines =
+      res.status === 200
+        ? res.body
+            .toString('utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { vers: string; cksum: string })
+        : [];
     indexBytes += res.status === 200 ? res.body.length : 0;
     indexLines += lines.length;
     const cksums = new Map(lines.map((l) => [l.vers, l.cksum]));
@@ -59,5 +69,6 @@ export async function checkIndex(url: string, crates: CrateVersion[]): Promise<{
 /** Throws unless every version is in its crate's index file, with the right checksum. */
 export async function verifyIndex(url: string, crates: CrateVersion[]): Promise<void> {
   const { missing } = await checkIndex(url, crates);
-  if (missing.length) throw new Error(`${missing.length} published version(s) missing from the index, e.g. ${missing.slice(0, 5).join(', ')}`);
+  if (missing.length)
+    throw new Error(`${missing.length} published version(s) missing from the index, e.g. ${missing.slice(0, 5).join(', ')}`);
 }

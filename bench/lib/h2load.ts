@@ -16,11 +16,30 @@ export interface LoadResult {
  * Drives a server with h2load (nghttp2) — HTTP/2 over TLS, or HTTP/1.1 with `h1` — from
  * `uris` (a file of absolute URLs, used in order), and computes percentiles from its per-request log.
  */
-export async function h2load(opts: { uris: string; clients: number; requests: number; h1: boolean; streams?: number; headers?: string[]; dir: string; threads?: number }): Promise<LoadResult> {
+export async function h2load(opts: {
+  uris: string;
+  clients: number;
+  requests: number;
+  h1: boolean;
+  streams?: number;
+  headers?: string[];
+  dir: string;
+  threads?: number;
+}): Promise<LoadResult> {
   const log = path.join(opts.dir, `h2load-${Date.now()}.tsv`);
   const args = [
-    '-i', opts.uris, '-c', String(opts.clients), '-n', String(opts.requests), '-t', String(opts.threads ?? 1),
-    '-m', String(opts.h1 ? 1 : (opts.streams ?? 10)), '--log-file', log,
+    '-i',
+    opts.uris,
+    '-c',
+    String(opts.clients),
+    '-n',
+    String(opts.requests),
+    '-t',
+    String(opts.threads ?? 1),
+    '-m',
+    String(opts.h1 ? 1 : (opts.streams ?? 10)),
+    '--log-file',
+    log,
     ...(opts.h1 ? ['--h1'] : []),
     ...(opts.headers ?? []).flatMap((h) => ['-H', h]),
   ];

@@ -25,8 +25,15 @@ const PROBE = path.join(ROOT, 'bench/lib/healthprobe.ts');
  * Starts a separate process that GETs `${url}/-/healthz` every `intervalMs` over its own connections
  * (bench/lib/healthprobe.ts); `stop()` ends it and returns every sample, unanswered ones included.
  */
-export function startHealthProbe(url: string, ca: string | null, intervalMs = 50): { samples: HealthSample[]; ready(count?: number): Promise<void>; stop(): Promise<HealthSample[]> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', PROBE, `${url}/-/healthz`, ca ?? '-', String(intervalMs)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+export function startHealthProbe(
+  url: string,
+  ca: string | null,
+  intervalMs = 50,
+): { samples: HealthSample[]; ready(count?: number): Promise<void>; stop(): Promise<HealthSample[]> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', PROBE, `${url}/-/healthz`, ca ?? '-', String(intervalMs)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const samples: HealthSample[] = [];
   let rest = '';
   child.stdout.on('data', (c: Buffer) => {
@@ -65,5 +72,11 @@ export function startHealthProbe(url: string, ca: string | null, intervalMs = 50
 export function healthStats(samples: HealthSample[], from: number, to: number): HealthStats {
   const inWindow = samples.filter((s) => s.t >= from && s.t < to);
   const ms = inWindow.map((s) => s.ms);
-  return { n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.length ? Math.max(...ms) : NaN, failed: inWindow.filter((s) => s.status !== 200).length };
+  return {
+    n: ms.length,
+    p50: percentile(ms, 50),
+    p99: percentile(ms, 99),
+    max: ms.length ? Math.max(...ms) : NaN,
+    failed: inWindow.filter((s) => s.status !== 200).length,
+  };
 }

@@ -13,7 +13,9 @@ const [url, caFile, intervalArg] = process.argv.slice(2);
 const interval = Number(intervalArg);
 const secure = url.startsWith('https:');
 const agentOpts = { keepAlive: true, maxSockets: 16 };
-const agent = secure ? new https.Agent({ ...agentOpts, ca: caFile && caFile !== '-' ? fs.readFileSync(caFile) : undefined }) : new http.Agent(agentOpts);
+const agent = secure
+  ? new https.Agent({ ...agentOpts, ca: caFile && caFile !== '-' ? fs.readFileSync(caFile) : undefined })
+  : new http.Agent(agentOpts);
 const pending = new Set<{ scheduled: number; started: number }>();
 const out: string[] = [];
 const flush = () => {

@@ -8,7 +8,10 @@ export interface SimpleResponse {
 }
 
 /** One HTTP(S)/1.1 request, trusting `ca` when given. */
-export function request(url: string, opts: { method?: string; ca?: Buffer | null; headers?: Record<string, string>; body?: Buffer } = {}): Promise<SimpleResponse> {
+export function request(
+  url: string,
+  opts: { method?: string; ca?: Buffer | null; headers?: Record<string, string>; body?: Buffer } = {},
+): Promise<SimpleResponse> {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {

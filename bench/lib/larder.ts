@@ -21,10 +21,24 @@ export interface LarderProcess {
  * Runs `larder serve` from this checkout's build (dist/) as its own process, as users run it,
  * with request logging on (written to a file in the data dir, like nginx's access log).
  */
-export async function startLarder(opts: { data: string; tls: boolean; port?: number; env?: Record<string, string> }): Promise<LarderProcess> {
+export async function startLarder(opts: {
+  data: string;
+  tls: boolean;
+  port?: number;
+  env?: Record<string, string>;
+}): Promise<LarderProcess> {
   if (!fs.existsSync(path.join(ROOT, 'dist/cli/main.js'))) throw new Error('build first: npm run build');
   const port = opts.port ?? (await freePort());
-  const args = [path.join(ROOT, 'bin/larder.js'), 'serve', '--data', opts.data, '--listen', `127.0.0.1:${port}`, '--tls', opts.tls ? 'self-signed' : 'off'];
+  const args = [
+    path.join(ROOT, 'bin/larder.js'),
+    'serve',
+    '--data',
+    opts.data,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--tls',
+    opts.tls ? 'self-signed' : 'off',
+  ];
   const log = fs.openSync(path.join(opts.data, 'larder.log'), 'a');
   const started = performance.now();
   const child: ChildProcess = spawn(process.execPath, args, {

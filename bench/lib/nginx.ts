@@ -15,10 +15,18 @@ export interface NginxProcess {
  * Runs nginx as the peer: static files from `root` (URL path = file path), its default
  * worker count, access log on, optional TLS + HTTP/2, optional WebDAV PUT (`davRoot`).
  */
-export async function startNginx(opts: { dir: string; root: string; tls?: { cert: string; key: string }; davRoot?: string; extra?: string }): Promise<NginxProcess> {
+export async function startNginx(opts: {
+  dir: string;
+  root: string;
+  tls?: { cert: string; key: string };
+  davRoot?: string;
+  extra?: string;
+}): Promise<NginxProcess> {
   const port = await freePort();
   fs.mkdirSync(path.join(opts.dir, 'logs'), { recursive: true });
-  const listen = opts.tls ? `listen 127.0.0.1:${port} ssl http2;\n    ssl_certificate ${opts.tls.cert};\n    ssl_certificate_key ${opts.tls.key};` : `listen 127.0.0.1:${port};`;
+  const listen = opts.tls
+    ? `listen 127.0.0.1:${port} ssl http2;\n    ssl_certificate ${opts.tls.cert};\n    ssl_certificate_key ${opts.tls.key};`
+    : `listen 127.0.0.1:${port};`;
   const conf = `
 worker_processes auto;
 pid ${opts.dir}/nginx.pid;

@@ -17,7 +17,15 @@ export interface BenchReport {
 /** The machine and versions, so a result can be compared with another run. */
 export function machineLine(peers: string[]): string {
   const cpu = /model name\s*:\s*(.+)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
-  const versions = peers.map((p) => (p === 'nginx' ? toolVersion('nginx', ['-v']) : p === 'cargo' ? toolVersion('cargo', ['--version']) : p === 'h2load' ? toolVersion('h2load', ['--version']) : p));
+  const versions = peers.map((p) =>
+    p === 'nginx'
+      ? toolVersion('nginx', ['-v'])
+      : p === 'cargo'
+        ? toolVersion('cargo', ['--version'])
+        : p === 'h2load'
+          ? toolVersion('h2load', ['--version'])
+          : p,
+  );
   return [`nproc ${os.availableParallelism()}, ${cpu}, Node ${process.version}`, ...versions].join('; ');
 }
 
@@ -36,7 +44,11 @@ export function textTable(rows: string[][]): string {
 /** Appends a report to bench/RESULTS.md with the date and the machine. */
 export function appendResults(report: BenchReport, machine: string): void {
   const file = path.join(ROOT, 'bench', 'RESULTS.md');
-  if (!fs.existsSync(file)) fs.writeFileSync(file, '# Benchmark results\n\nAppended by `npm run bench`; newest last. Ratios are Larder ÷ peer from the same run.\n');
+  if (!fs.existsSync(file))
+    fs.writeFileSync(
+      file,
+      '# Benchmark results\n\nAppended by `npm run bench`; newest last. Ratios are Larder ÷ peer from the same run.\n',
+    );
   const lines = [
     '',
     `## ${report.name} — ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}`,

@@ -20,7 +20,8 @@ export function sampleRss(rss: () => number, intervalMs = 100): RssSampler {
   };
   take();
   const timer = setInterval(take, intervalMs);
-  const maxBetween = (from = -Infinity, to = Infinity) => samples.reduce((m, s) => (s.t >= from && s.t <= to ? Math.max(m, s.bytes) : m), 0);
+  const maxBetween = (from = -Infinity, to = Infinity) =>
+    samples.reduce((m, s) => (s.t >= from && s.t <= to ? Math.max(m, s.bytes) : m), 0);
   return {
     samples,
     maxBetween,

@@ -21,10 +21,14 @@ export function indexFile(name: string, versions: number, deps: IndexDependency[
   for (let v = 0; v < versions; v++) {
     const vers = `${Math.floor(v / 100)}.${Math.floor(v / 10) % 10}.${v % 10}`;
     const line: IndexLine = {
-      name, vers, deps,
+      name,
+      vers,
+      deps,
       cksum: createHash('sha256').update(`${name}@${vers}`).digest('hex'),
       features: { default: ['std'], std: [] },
-      yanked: false, links: null, rust_version: '1.70',
+      yanked: false,
+      links: null,
+      rust_version: '1.70',
       pubtime: formatPubtime(Date.UTC(2025, 0, 1) + v * 86_400_000),
     };
     lines.push(serializeIndexLine(line) + '\n');

@@ -90,14 +90,23 @@ function pick(): OpKind {
 }
 
 /** One HTTP request; resolves with the status (or -1) and the body, never rejects. */
-function call(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; body: Buffer; error?: string }> {
+function call(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+): Promise<{ status: number; body: Buffer; error?: string }> {
   return new Promise((resolve) => {
-    const req = http.request(url, { method, agent, headers: body ? { ...headers, 'content-length': String(body.length) } : headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on('error', (err) => resolve({ status: -1, body: Buffer.alloc(0), error: String(err) }));
-    });
+    const req = http.request(
+      url,
+      { method, agent, headers: body ? { ...headers, 'content-length': String(body.length) } : headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', (err) => resolve({ status: -1, body: Buffer.alloc(0), error: String(err) }));
+      },
+    );
     req.on('error', (err) => resolve({ status: -1, body: Buffer.alloc(0), error: String(err) }));
     req.end(body);
   });
@@ -116,7 +125,12 @@ async function op(kind: OpKind, due: number): Promise<void> {
     const name = `${job.prefix}-${(k % job.names).toString(36)}`;
     const vers = `1.0.${Math.floor(k / job.names)}`;
     const crate = await makeCrate({ name, vers });
-    const res = await call('PUT', `${job.url}/cargo/api/v1/crates/new`, { authorization: job.token }, publishBody(newCrateJson({ name, vers }), crate));
+    const res = await call(
+      'PUT',
+      `${job.url}/cargo/api/v1/crates/new`,
+      { authorization: job.token },
+      publishBody(newCrateJson({ name, vers }), crate),
+    );
     if (res.status === 200) {
       const v = { name, vers, cksum: sha256Hex(crate) };
       fs.writeSync(acks, `${JSON.stringify(v)}\n`);
@@ -124,10 +138,12 @@ async function op(kind: OpKind, due: number): Promise<void> {
     } else fail(`publish ${name}@${vers}: ${res.status} ${res.error ?? res.body.toString('utf8', 0, 200)}`);
   } else {
     const v = pool[Math.floor(random() * pool.length)];
-    const url = kind === 'index' ? `${job.url}/cargo/index/${indexPath(v.name)}` : `${job.url}/cargo/api/v1/crates/${v.name}/${v.vers}/download`;
+    const url =
+      kind === 'index' ? `${job.url}/cargo/index/${indexPath(v.name)}` : `${job.url}/cargo/api/v1/crates/${v.name}/${v.vers}/download`;
     const res = await call('GET', url, {});
     if (res.status !== 200) fail(`${kind} ${url}: ${res.status} ${res.error ?? res.body.toString('utf8', 0, 200)}`);
-    else if (kind === 'download' && createHash('sha256').update(res.body).digest('hex') !== v.cksum) fail(`download ${url}: body does not match the published checksum`);
+    else if (kind === 'download' && createHash('sha256').update(res.body).digest('hex') !== v.cksum)
+      fail(`download ${url}: body does not match the published checksum`);
     else if (kind === 'index' && !res.body.includes(`"vers":"${v.vers}"`)) fail(`index ${url}: no line for ${v.vers}`);
   }
   const ms = performance.now() - due;
@@ -136,12 +152,25 @@ async function op(kind: OpKind, due: number): Promise<void> {
   total.ops++;
 }
 
-const stats = (lat: Record<OpKind, number[]>) => Object.fromEntries(KINDS.map((k) => [k, { n: lat[k].length, p50: percentile(lat[k], 50), p99: percentile(lat[k], 99) }])) as Record<OpKind, ClassStats>;
+const stats = (lat: Record<OpKind, number[]>) =>
+  Object.fromEntries(KINDS.map((k) => [k, { n: lat[k].length, p50: percentile(lat[k], 50), p99: percentile(lat[k], 99) }])) as Record<
+    OpKind,
+    ClassStats
+  >;
 
 let intervalStart = performance.now();
 function report(): void {
   const now = performance.now();
-  const line: SoakInterval = { kind: 'interval', t: Date.now(), ms: now - intervalStart, ops: KINDS.reduce((n, k) => n + interval.lat[k].length, 0), classes: stats(interval.lat), errors: interval.errors, shed: interval.shed, samples: interval.samples };
+  const line: SoakInterval = {
+    kind: 'interval',
+    t: Date.now(),
+    ms: now - intervalStart,
+    ops: KINDS.reduce((n, k) => n + interval.lat[k].length, 0),
+    classes: stats(interval.lat),
+    errors: interval.errors,
+    shed: interval.shed,
+    samples: interval.samples,
+  };
   process.stdout.write(`${JSON.stringify(line)}\n`);
   interval = { lat: fresh(), errors: 0, shed: 0, samples: [] };
   intervalStart = now;
@@ -152,9 +181,11 @@ intervalStart = started;
 const end = started + job.durationMs;
 const reporter = setInterval(report, job.reportEveryMs);
 if (job.mode === 'max') {
-  await Promise.all(Array.from({ length: job.concurrency }, async () => {
-    while (performance.now() < end) await op(pick(), performance.now());
-  }));
+  await Promise.all(
+    Array.from({ length: job.concurrency }, async () => {
+      while (performance.now() < end) await op(pick(), performance.now());
+    }),
+  );
 } else {
   // Open loop: operation i is due at started + i / rate; at most 5 s of backlog in flight.
   const cap = Math.max(100, Math.ceil(job.rate * 5));
@@ -184,7 +215,15 @@ if (job.mode === 'max') {
 clearInterval(reporter);
 // The last, partial interval (unless the run ended right at a report).
 if (performance.now() - intervalStart > 1000) report();
-const done: SoakDone = { kind: 'done', elapsedMs: performance.now() - started, ops: total.ops, errors: total.errors, shed: total.shed, publishes, classes: stats(total.lat) };
+const done: SoakDone = {
+  kind: 'done',
+  elapsedMs: performance.now() - started,
+  ops: total.ops,
+  errors: total.errors,
+  shed: total.shed,
+  publishes,
+  classes: stats(total.lat),
+};
 process.stdout.write(`${JSON.stringify(done)}\n`);
 fs.closeSync(acks);
 agent.destroy();

@@ -72,7 +72,14 @@ export function bazelCommands(program: Command): void {
       }
       if (flags.presubmit) form.append('presubmit.yml', file(flags.presubmit), 'presubmit.yml');
       if (flags.homepage || flags.maintainer.length || flags.repository.length) {
-        form.append('metadata', JSON.stringify({ homepage: flags.homepage, maintainers: flags.maintainer.map((email) => ({ email })), repository: flags.repository }));
+        form.append(
+          'metadata',
+          JSON.stringify({
+            homepage: flags.homepage,
+            maintainers: flags.maintainer.map((email) => ({ email })),
+            repository: flags.repository,
+          }),
+        );
       }
       const url = `${flags.registry.replace(/\/+$/, '')}/api/modules/${module}/${version}`;
       const res = await fetch(url, { method: 'PUT', body: form, headers: { authorization: `Bearer ${token}` } });

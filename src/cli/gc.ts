@@ -16,9 +16,17 @@ function parseGrace(text: string): number {
 
 /** `larder gc`: `--grace` lets an operator collect right after a crash instead of an hour later. */
 export function gcCommand(program: Command): void {
-  withStorageOptions(program.command('gc').description('delete blobs nothing references (older than --grace) and temporary files of processes that are gone'))
+  withStorageOptions(
+    program
+      .command('gc')
+      .description('delete blobs nothing references (older than --grace) and temporary files of processes that are gone'),
+  )
     .option('--dry-run', 'only report what would be deleted')
-    .option('--grace <duration>', 'keep unreferenced blobs younger than this; "0" only while nothing publishes, e.g. right after a crash', '1h')
+    .option(
+      '--grace <duration>',
+      'keep unreferenced blobs younger than this; "0" only while nothing publishes, e.g. right after a crash',
+      '1h',
+    )
     .action(async (flags: StorageFlags & { dryRun?: boolean; grace: string }) => {
       const graceMs = parseGrace(flags.grace);
       await withRegistry(flags, async (registry) => {

@@ -16,9 +16,14 @@ function targetRepo(registry: Registry, format: string, name: string | undefined
   const hosted = [...registry.repos.values()].filter((r) => r.format === format && r.kind === 'hosted');
   const repo = name ? registry.repos.get(name) : hosted.length === 1 ? hosted[0] : undefined;
   if (!repo) {
-    throw new Error(name ? `no repository "${name}"` : `${hosted.length} hosted ${format} repositories are configured; name one with --repo (${hosted.map((r) => r.name).join(', ') || 'none'})`);
+    throw new Error(
+      name
+        ? `no repository "${name}"`
+        : `${hosted.length} hosted ${format} repositories are configured; name one with --repo (${hosted.map((r) => r.name).join(', ') || 'none'})`,
+    );
   }
-  if (repo.format !== format || repo.kind !== 'hosted') throw new Error(`repository "${repo.name}" is a ${repo.format} ${repo.kind} repository, not a hosted ${format} one`);
+  if (repo.format !== format || repo.kind !== 'hosted')
+    throw new Error(`repository "${repo.name}" is a ${repo.format} ${repo.kind} repository, not a hosted ${format} one`);
   return repo;
 }
 
@@ -56,14 +61,24 @@ function importCommand(parent: Command, format: string, description: string, run
 /** `larder import bazel|julia <dir|git URL>`. */
 export function importCommands(program: Command): void {
   const imp = program.command('import').description('load an existing registry into a hosted repository');
-  importCommand(imp, 'bazel', 'import a Bazel index registry (a directory or a git URL), byte for byte; again imports only what changed', async (registry, repo, dir, progress) => {
-    const s = await importBazelTree(registry, repo, dir, progress);
-    return `imported into ${repo.name}: ${s.added} new, ${s.changed} changed, ${s.unchanged} unchanged files; ${s.versions} module versions; ${s.ignored} non-registry entries ignored`;
-  });
-  importCommand(imp, 'julia', 'import a Julia registry (a directory or a git URL): its current tree, served by the Pkg server protocol', async (registry, repo, dir, progress) => {
-    const s = await importJuliaRegistry(registry, repo, dir, progress);
-    return s.changed
-      ? `imported registry ${s.name} (${s.uuid}) into ${repo.name}: ${s.files} files, tree ${s.treeHash}`
-      : `registry ${s.name} in ${repo.name} is already at tree ${s.treeHash}`;
-  });
+  importCommand(
+    imp,
+    'bazel',
+    'import a Bazel index registry (a directory or a git URL), byte for byte; again imports only what changed',
+    async (registry, repo, dir, progress) => {
+      const s = await importBazelTree(registry, repo, dir, progress);
+      return `imported into ${repo.name}: ${s.added} new, ${s.changed} changed, ${s.unchanged} unchanged files; ${s.versions} module versions; ${s.ignored} non-registry entries ignored`;
+    },
+  );
+  importCommand(
+    imp,
+    'julia',
+    'import a Julia registry (a directory or a git URL): its current tree, served by the Pkg server protocol',
+    async (registry, repo, dir, progress) => {
+      const s = await importJuliaRegistry(registry, repo, dir, progress);
+      return s.changed
+        ? `imported registry ${s.name} (${s.uuid}) into ${repo.name}: ${s.files} files, tree ${s.treeHash}`
+        : `registry ${s.name} in ${repo.name} is already at tree ${s.treeHash}`;
+    },
+  );
 }

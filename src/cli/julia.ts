@@ -10,10 +10,20 @@ interface ServerFlags {
 }
 
 /** Calls Larder's Julia API and prints its JSON answer, or fails with its message. */
-async function call(flags: ServerFlags, method: string, path: string, body: BodyInit, contentType: string): Promise<Record<string, unknown>> {
+async function call(
+  flags: ServerFlags,
+  method: string,
+  path: string,
+  body: BodyInit,
+  contentType: string,
+): Promise<Record<string, unknown>> {
   const token = flags.token ?? process.env.LARDER_TOKEN;
   if (!token) throw new Error('no token: pass --token or set LARDER_TOKEN');
-  const res = await fetch(`${flags.server.replace(/\/+$/, '')}${path}`, { method, body, headers: { authorization: `Bearer ${token}`, 'content-type': contentType } });
+  const res = await fetch(`${flags.server.replace(/\/+$/, '')}${path}`, {
+    method,
+    body,
+    headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+  });
   const json = (await res.json().catch(() => ({}))) as { error?: { message: string } } & Record<string, unknown>;
   if (!res.ok) throw new Error(`${res.status}: ${json.error?.message ?? res.statusText}`);
   return json;
@@ -30,7 +40,13 @@ export function juliaCommands(program: Command): void {
     .option('--uuid <uuid>', 'the registry UUID (default: a new random one)')
     .option('--description <text>', 'a description')
     .action(async (name: string, flags: ServerFlags & { uuid?: string; description?: string }) => {
-      const out = await call(flags, 'POST', '/api/registries', JSON.stringify({ name, uuid: flags.uuid ?? randomUUID(), description: flags.description }), 'application/json');
+      const out = await call(
+        flags,
+        'POST',
+        '/api/registries',
+        JSON.stringify({ name, uuid: flags.uuid ?? randomUUID(), description: flags.description }),
+        'application/json',
+      );
       process.stdout.write(`created registry ${out.name} (${out.uuid}), tree ${out.tree}\n`);
     });
   julia

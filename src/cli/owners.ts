@@ -21,25 +21,37 @@ async function packageRef(r: Registry, repoName: string, pkg: string): Promise<P
  */
 export function ownerCommands(program: Command): void {
   const owner = program.command('owner').description('package owners (who may publish, yank and change owners), for every format');
-  withStorageOptions(owner.command('list <repo> <package>').description('list the owners of a package')).action(async (repo: string, pkg: string, flags: StorageFlags) => {
-    await withRegistry(flags, async (r) => {
-      const ref = await packageRef(r, repo, pkg);
-      const owners = await listOwners(r.db, ref);
-      if (owners.length === 0) {
-        process.stdout.write(`${ref.label} has no owners; only admins may change it (add one with \`larder owner add ${repo} ${pkg} <login>\`)\n`);
-        return;
-      }
-      printTable([['LOGIN', 'NAME'], ...owners.map((u) => [u.login, u.name ?? ''])]);
-    });
-  });
-  for (const [verb, add] of [['add', true], ['remove', false]] as const) {
-    withStorageOptions(owner.command(`${verb} <repo> <package> <logins...>`).description(add ? 'make users owners of a package' : 'remove owners of a package (the last one stays)'))
-      .action(async (repo: string, pkg: string, logins: string[], flags: StorageFlags) => {
-        await withRegistry(flags, async (r) => {
-          const ref = await packageRef(r, repo, pkg);
-          const after = await changeOwners(r, null, ref, logins, add);
-          process.stdout.write(`${add ? 'added' : 'removed'} ${logins.join(', ')}; owners of ${ref.label}: ${after.map((u) => u.login).join(', ')}\n`);
-        });
+  withStorageOptions(owner.command('list <repo> <package>').description('list the owners of a package')).action(
+    async (repo: string, pkg: string, flags: StorageFlags) => {
+      await withRegistry(flags, async (r) => {
+        const ref = await packageRef(r, repo, pkg);
+        const owners = await listOwners(r.db, ref);
+        if (owners.length === 0) {
+          process.stdout.write(
+            `${ref.label} has no owners; only admins may change it (add one with \`larder owner add ${repo} ${pkg} <login>\`)\n`,
+          );
+          return;
+        }
+        printTable([['LOGIN', 'NAME'], ...owners.map((u) => [u.login, u.name ?? ''])]);
       });
+    },
+  );
+  for (const [verb, add] of [
+    ['add', true],
+    ['remove', false],
+  ] as const) {
+    withStorageOptions(
+      owner
+        .command(`${verb} <repo> <package> <logins...>`)
+        .description(add ? 'make users owners of a package' : 'remove owners of a package (the last one stays)'),
+    ).action(async (repo: string, pkg: string, logins: string[], flags: StorageFlags) => {
+      await withRegistry(flags, async (r) => {
+        const ref = await packageRef(r, repo, pkg);
+        const after = await changeOwners(r, null, ref, logins, add);
+        process.stdout.write(
+          `${add ? 'added' : 'removed'} ${logins.join(', ')}; owners of ${ref.label}: ${after.map((u) => u.login).join(', ')}\n`,
+        );
+      });
+    });
   }
 }

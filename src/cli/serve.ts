@@ -24,7 +24,12 @@ export function startBanner({ registry, url, caCertPath, adminToken, workers }: 
   out.push(`  data:     ${cfg.data}`);
   out.push(`  database: ${cfg.database.kind === 'sqlite' ? `SQLite ${cfg.database.path}` : 'PostgreSQL'}`);
   if (caCertPath) {
-    out.push('', `TLS uses a local CA. Trust it with:`, `  export CARGO_HTTP_CAINFO=${caCertPath}      # cargo`, `  curl --cacert ${caCertPath} ${url}/-/healthz`);
+    out.push(
+      '',
+      `TLS uses a local CA. Trust it with:`,
+      `  export CARGO_HTTP_CAINFO=${caCertPath}      # cargo`,
+      `  curl --cacert ${caCertPath} ${url}/-/healthz`,
+    );
   }
   if (adminToken) {
     out.push('', 'Admin token (shown once; store it now):', `  ${adminToken}`);

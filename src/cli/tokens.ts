@@ -29,29 +29,44 @@ export function tokenCommands(program: Command): void {
       const expiresInMs = flags.expires ? parseDuration(flags.expires) : null;
       await withRegistry(flags, async (r) => {
         const { token } = await r.auth.createToken({
-          login: flags.user, name: flags.name, scopes, repoPattern: flags.repo ?? null, packagePattern: flags.package ?? null, expiresInMs,
+          login: flags.user,
+          name: flags.name,
+          scopes,
+          repoPattern: flags.repo ?? null,
+          packagePattern: flags.package ?? null,
+          expiresInMs,
         });
         process.stdout.write(token + '\n');
       });
     });
   withStorageOptions(token.command('list').description('list tokens (never their secrets)'))
-    .option('--user <login>', 'only this user\'s tokens')
+    .option('--user <login>', "only this user's tokens")
     .action(async (flags: StorageFlags & { user?: string }) => {
       await withRegistry(flags, async (r) => {
         const rows = await r.auth.listTokens(flags.user);
         printTable([
           ['ID', 'PREFIX', 'USER', 'NAME', 'SCOPES', 'REPO', 'PACKAGE', 'EXPIRES', 'LAST USED', 'STATE'],
           ...rows.map((t) => [
-            String(t.id), t.prefix + '…', t.login, t.name, t.scopes, t.repo_pattern ?? '*', t.package_pattern ?? '*', iso(t.expires_at) || 'never', iso(t.last_used_at) || 'never',
+            String(t.id),
+            t.prefix + '…',
+            t.login,
+            t.name,
+            t.scopes,
+            t.repo_pattern ?? '*',
+            t.package_pattern ?? '*',
+            iso(t.expires_at) || 'never',
+            iso(t.last_used_at) || 'never',
             t.revoked_at ? 'revoked' : t.expires_at != null && t.expires_at <= Date.now() ? 'expired' : 'active',
           ]),
         ]);
       });
     });
-  withStorageOptions(token.command('revoke <id-or-prefix>').description('revoke a token by id or prefix')).action(async (id: string, flags: StorageFlags) => {
-    await withRegistry(flags, async (r) => {
-      const row = await r.auth.revokeToken(id);
-      process.stdout.write(`revoked token ${row.id} (${row.prefix}…)\n`);
-    });
-  });
+  withStorageOptions(token.command('revoke <id-or-prefix>').description('revoke a token by id or prefix')).action(
+    async (id: string, flags: StorageFlags) => {
+      await withRegistry(flags, async (r) => {
+        const row = await r.auth.revokeToken(id);
+        process.stdout.write(`revoked token ${row.id} (${row.prefix}…)\n`);
+      });
+    },
+  );
 }

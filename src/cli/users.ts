@@ -16,7 +16,10 @@ export function userCommands(program: Command): void {
   withStorageOptions(user.command('list').description('list users')).action(async (flags: StorageFlags) => {
     await withRegistry(flags, async (r) => {
       const users = await r.auth.listUsers();
-      printTable([['ID', 'LOGIN', 'NAME', 'ADMIN', 'CREATED'], ...users.map((u) => [String(u.id), u.login, u.name ?? '', u.is_admin ? 'yes' : '', new Date(u.created_at).toISOString()])]);
+      printTable([
+        ['ID', 'LOGIN', 'NAME', 'ADMIN', 'CREATED'],
+        ...users.map((u) => [String(u.id), u.login, u.name ?? '', u.is_admin ? 'yes' : '', new Date(u.created_at).toISOString()]),
+      ]);
     });
   });
 }

@@ -11,7 +11,17 @@
  *   init-text.ts    the commented larder.toml that `larder init` writes
  *   unpacked-limits.ts  the per-format unpacked-size limit in effect
  */
-export type { ConfigOverrides, DatabaseConfig, Format, LarderConfig, OutboundConfig, RepoConfig, TimeoutsConfig, TlsConfig, UnpackedLimits } from './config/types.js';
+export type {
+  ConfigOverrides,
+  DatabaseConfig,
+  Format,
+  LarderConfig,
+  OutboundConfig,
+  RepoConfig,
+  TimeoutsConfig,
+  TlsConfig,
+  UnpackedLimits,
+} from './config/types.js';
 export { DEFAULT_REPOS } from './config/types.js';
 export { initConfigText } from './config/init-text.js';
 export { locateKeys } from './config/key-lines.js';

@@ -82,7 +82,8 @@ export function toLarderError(err: unknown): LarderError {
   if (err instanceof LarderError) return err;
   const e = err as { statusCode?: number; code?: string; message?: string };
   // Fastify's own client errors (bad JSON, body too large, unsupported media type).
-  if (e?.code === 'FST_REQ_FILE_TOO_LARGE') return new LarderError('ARCHIVE_TOO_LARGE', 'a file in the upload is larger than this registry allows (limits.max_archive_size)');
+  if (e?.code === 'FST_REQ_FILE_TOO_LARGE')
+    return new LarderError('ARCHIVE_TOO_LARGE', 'a file in the upload is larger than this registry allows (limits.max_archive_size)');
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     if (e.statusCode === 413) return new LarderError('BODY_TOO_LARGE', e.message ?? 'request body too large');
     if (e.statusCode === 404) return new LarderError('NOT_FOUND', e.message ?? 'not found');

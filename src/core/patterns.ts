@@ -7,7 +7,12 @@ export function compilePattern(pattern: string): RegExp {
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p.length > 0)
-    .map((p) => p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.'));
+    .map((p) =>
+      p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.'),
+    );
   if (alternatives.length === 0) return /^$/;
   return new RegExp(`^(?:${alternatives.join('|')})$`);
 }

@@ -2,8 +2,14 @@
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
-  kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12,
-  kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
 };
 
 const SIZE_HINT = 'expected a number of bytes or a number with a unit (B, KB, KiB, MB, MiB, GB, GiB, TB, TiB), e.g. "10MiB"';
@@ -23,7 +29,12 @@ export function parseSize(v: string | number): number {
 }
 
 const DURATION_UNITS: Record<string, number> = {
-  ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
 };
 
 /** "30d", "12h", "15m", "90s", "2w" (or combined, "1h30m") → milliseconds. */

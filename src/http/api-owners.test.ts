@@ -19,17 +19,38 @@ let mallory: string;
 
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 const owners = (repo: string, pkg: string, method: 'GET' | 'PUT' | 'DELETE' = 'GET', token?: string, users?: unknown) =>
-  larder.app.inject({ method, url: `/-/api/repos/${repo}/packages/${pkg}/owners`, headers: { ...(token ? auth(token) : {}), ...(users !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(users !== undefined ? { payload: JSON.stringify({ users }) } : {}) });
+  larder.app.inject({
+    method,
+    url: `/-/api/repos/${repo}/packages/${pkg}/owners`,
+    headers: { ...(token ? auth(token) : {}), ...(users !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(users !== undefined ? { payload: JSON.stringify({ users }) } : {}),
+  });
 
 async function bazelPublish(version: string, token: string, module = 'greeter') {
   const { payload, contentType } = await hostedPublishBody(module, version);
-  return larder.app.inject({ method: 'PUT', url: `/bazel/api/modules/${module}/${version}`, payload, headers: { 'content-type': contentType, ...auth(token) } });
+  return larder.app.inject({
+    method: 'PUT',
+    url: `/bazel/api/modules/${module}/${version}`,
+    payload,
+    headers: { 'content-type': contentType, ...auth(token) },
+  });
 }
 const juliaRegister = async (version: string, token: string, reg = REG) =>
-  larder.app.inject({ method: 'PUT', url: `/julia/api/registries/${reg}/packages`, payload: await juliaPackageTarball('Owned', PKG, version), headers: { 'content-type': 'application/gzip', ...auth(token) } });
+  larder.app.inject({
+    method: 'PUT',
+    url: `/julia/api/registries/${reg}/packages`,
+    payload: await juliaPackageTarball('Owned', PKG, version),
+    headers: { 'content-type': 'application/gzip', ...auth(token) },
+  });
 
 async function ownerRows() {
-  return larder.registry.db.selectFrom('package_owners').select(['repo_id', 'package', 'user_id']).orderBy('repo_id').orderBy('package').orderBy('user_id').execute();
+  return larder.registry.db
+    .selectFrom('package_owners')
+    .select(['repo_id', 'package', 'user_id'])
+    .orderBy('repo_id')
+    .orderBy('package')
+    .orderBy('user_id')
+    .execute();
 }
 async function auditCount() {
   return Number((await sql<{ n: number }>`select count(*) as n from audit_log`.execute(larder.registry.db)).rows[0].n);
@@ -47,10 +68,25 @@ beforeAll(async () => {
   alice = await tokenFor(larder.registry, 'alice', { scopes, userName: 'Alice' });
   bob = await tokenFor(larder.registry, 'bob', { scopes });
   mallory = await tokenFor(larder.registry, 'mallory', { scopes });
-  expect((await larder.app.inject({ method: 'PUT', url: '/cargo/api/v1/crates/new', payload: (await simplePublishBody('Owned-Crate', '1.0.0')).body, headers: { authorization: alice } })).statusCode).toBe(200);
+  expect(
+    (
+      await larder.app.inject({
+        method: 'PUT',
+        url: '/cargo/api/v1/crates/new',
+        payload: (await simplePublishBody('Owned-Crate', '1.0.0')).body,
+        headers: { authorization: alice },
+      })
+    ).statusCode,
+  ).toBe(200);
   expect((await bazelPublish('1.0.0', alice)).statusCode).toBe(201);
-  for (const [name, uuid] of [['Team', REG], ['Other', OTHER_REG]]) {
-    expect((await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name, uuid }, headers: auth(larder.adminToken) })).statusCode).toBe(201);
+  for (const [name, uuid] of [
+    ['Team', REG],
+    ['Other', OTHER_REG],
+  ]) {
+    expect(
+      (await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name, uuid }, headers: auth(larder.adminToken) }))
+        .statusCode,
+    ).toBe(201);
   }
   expect((await juliaRegister('0.1.0', alice)).statusCode).toBe(201);
 });
@@ -59,15 +95,21 @@ afterAll(async () => {
 });
 
 describe('the first publisher owns a package, in every format', () => {
-  it('lists alice as the owner of what she published, under each format\'s own name for it', async () => {
-    for (const [repo, pkg, id] of [['cargo', 'owned_crate', 'owned_crate'], ['cargo', 'Owned-Crate', 'owned_crate'], ['bazel', 'greeter', 'greeter'], ['julia', 'Owned', PKG], ['julia', PKG, PKG]]) {
+  it("lists alice as the owner of what she published, under each format's own name for it", async () => {
+    for (const [repo, pkg, id] of [
+      ['cargo', 'owned_crate', 'owned_crate'],
+      ['cargo', 'Owned-Crate', 'owned_crate'],
+      ['bazel', 'greeter', 'greeter'],
+      ['julia', 'Owned', PKG],
+      ['julia', PKG, PKG],
+    ]) {
       const res = await owners(repo, pkg);
       expect(res.statusCode, res.body).toBe(200);
       expect(res.json()).toEqual({ package: id, users: ['alice'] });
     }
   });
 
-  it('answers 404 in Larder\'s JSON shape for an unknown repo or package', async () => {
+  it("answers 404 in Larder's JSON shape for an unknown repo or package", async () => {
     expect((await owners('nope', 'x')).json()).toMatchObject({ error: { code: 'REPO_NOT_FOUND' } });
     const missing = await owners('bazel', 'absent');
     expect(missing.statusCode).toBe(404);
@@ -75,25 +117,42 @@ describe('the first publisher owns a package, in every format', () => {
   });
 });
 
-describe('non-owners are refused on every write (the probe\'s findings), and nothing changes', () => {
-  it('Bazel: publish, yank, unyank and metadata edits of alice\'s module by mallory', async () => {
+describe("non-owners are refused on every write (the probe's findings), and nothing changes", () => {
+  it("Bazel: publish, yank, unyank and metadata edits of alice's module by mallory", async () => {
     const docs = async () => larder.registry.db.selectFrom('index_docs').select(['path', 'etag']).orderBy('path').execute();
     const before = { docs: await docs(), owners: await ownerRows(), audit: await auditCount() };
     const attempts = [
       await bazelPublish('1.1.0', mallory),
-      await larder.app.inject({ method: 'POST', url: '/bazel/api/modules/greeter/1.0.0/yank', payload: { reason: 'mine now' }, headers: auth(mallory) }),
+      await larder.app.inject({
+        method: 'POST',
+        url: '/bazel/api/modules/greeter/1.0.0/yank',
+        payload: { reason: 'mine now' },
+        headers: auth(mallory),
+      }),
       await larder.app.inject({ method: 'DELETE', url: '/bazel/api/modules/greeter/1.0.0/yank', headers: auth(mallory) }),
-      await larder.app.inject({ method: 'PATCH', url: '/bazel/api/modules/greeter', payload: { homepage: 'https://evil.example', maintainers: [{ name: 'mallory' }], deprecated: 'gone' }, headers: auth(mallory) }),
+      await larder.app.inject({
+        method: 'PATCH',
+        url: '/bazel/api/modules/greeter',
+        payload: { homepage: 'https://evil.example', maintainers: [{ name: 'mallory' }], deprecated: 'gone' },
+        headers: auth(mallory),
+      }),
     ];
     for (const res of attempts) {
       expect(res.statusCode, res.body).toBe(403);
-      expect(res.json().error).toEqual({ code: 'NOT_OWNER', message: expect.stringMatching(/^you \(mallory\) are not an owner of module greeter; ask an owner to add you/) });
+      expect(res.json().error).toEqual({
+        code: 'NOT_OWNER',
+        message: expect.stringMatching(/^you \(mallory\) are not an owner of module greeter; ask an owner to add you/),
+      });
     }
     expect({ docs: await docs(), owners: await ownerRows(), audit: await auditCount() }).toEqual(before);
   });
 
   it('Julia: a new version, a yank, and the same package UUID in another registry of the repo', async () => {
-    const before = { owners: await ownerRows(), audit: await auditCount(), registries: (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body };
+    const before = {
+      owners: await ownerRows(),
+      audit: await auditCount(),
+      registries: (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body,
+    };
     const attempts = [
       await juliaRegister('0.2.0', mallory),
       await juliaRegister('0.1.0', mallory, OTHER_REG),
@@ -103,11 +162,24 @@ describe('non-owners are refused on every write (the probe\'s findings), and not
       expect(res.statusCode, res.body).toBe(403);
       expect(res.json().error).toMatchObject({ code: 'NOT_OWNER', message: expect.stringContaining(`package Owned (${PKG})`) });
     }
-    expect({ owners: await ownerRows(), audit: await auditCount(), registries: (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body }).toEqual(before);
+    expect({
+      owners: await ownerRows(),
+      audit: await auditCount(),
+      registries: (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body,
+    }).toEqual(before);
   });
 
   it('a module nobody owns (imported) can be changed by admins only, and says how to get an owner', async () => {
-    await larder.registry.db.insertInto('index_docs').values({ repo_id: larder.registry.repos.get('bazel')!.id, path: 'modules/imported/metadata.json', body: Buffer.from('{"versions":["1.0.0"]}\n'), etag: '"x"', updated_at: Date.now() }).execute();
+    await larder.registry.db
+      .insertInto('index_docs')
+      .values({
+        repo_id: larder.registry.repos.get('bazel')!.id,
+        path: 'modules/imported/metadata.json',
+        body: Buffer.from('{"versions":["1.0.0"]}\n'),
+        etag: '"x"',
+        updated_at: Date.now(),
+      })
+      .execute();
     const res = await bazelPublish('2.0.0', alice, 'imported');
     expect(res.statusCode).toBe(403);
     expect(res.json().error.message).toContain('module imported has no owners');
@@ -116,7 +188,7 @@ describe('non-owners are refused on every write (the probe\'s findings), and not
 });
 
 describe('owners add and remove owners; admins override; the last owner stays', () => {
-  it('an owner adds bob through Larder\'s API, and Cargo\'s owners API shows the same list', async () => {
+  it("an owner adds bob through Larder's API, and Cargo's owners API shows the same list", async () => {
     const before = await auditCount();
     const res = await owners('cargo', 'owned-crate', 'PUT', alice, ['bob']);
     expect(res.statusCode, res.body).toBe(200);
@@ -128,7 +200,16 @@ describe('owners add and remove owners; admins override; the last owner stays', 
     expect(entry).toMatchObject({ action: 'cargo.owner_add', subject: 'Owned-Crate' });
     expect(JSON.parse(entry.detail!)).toEqual({ package: 'owned_crate', users: ['bob'] });
     // bob may now publish
-    expect((await larder.app.inject({ method: 'PUT', url: '/cargo/api/v1/crates/new', payload: (await simplePublishBody('Owned-Crate', '1.1.0')).body, headers: { authorization: bob } })).statusCode).toBe(200);
+    expect(
+      (
+        await larder.app.inject({
+          method: 'PUT',
+          url: '/cargo/api/v1/crates/new',
+          payload: (await simplePublishBody('Owned-Crate', '1.1.0')).body,
+          headers: { authorization: bob },
+        })
+      ).statusCode,
+    ).toBe(200);
   });
 
   it('refuses a non-owner, an unknown user, a bad body and removing the last owner, changing nothing', async () => {
@@ -149,8 +230,14 @@ describe('owners add and remove owners; admins override; the last owner stays', 
   });
 
   it('an admin adds and removes owners of a package it does not own; owners hand a Julia package over', async () => {
-    expect((await owners('bazel', 'greeter', 'PUT', larder.adminToken, ['bob'])).json()).toEqual({ package: 'greeter', users: ['alice', 'bob'] });
-    expect((await owners('bazel', 'greeter', 'DELETE', larder.adminToken, ['alice'])).json()).toEqual({ package: 'greeter', users: ['bob'] });
+    expect((await owners('bazel', 'greeter', 'PUT', larder.adminToken, ['bob'])).json()).toEqual({
+      package: 'greeter',
+      users: ['alice', 'bob'],
+    });
+    expect((await owners('bazel', 'greeter', 'DELETE', larder.adminToken, ['alice'])).json()).toEqual({
+      package: 'greeter',
+      users: ['bob'],
+    });
     expect((await bazelPublish('1.2.0', alice)).statusCode).toBe(403);
     expect((await bazelPublish('1.2.0', bob)).statusCode).toBe(201);
 
@@ -158,8 +245,19 @@ describe('owners add and remove owners; admins override; the last owner stays', 
     expect((await owners('julia', PKG, 'DELETE', mallory, ['alice'])).json()).toEqual({ package: PKG, users: ['mallory'] });
     expect((await juliaRegister('0.3.0', alice)).statusCode).toBe(403);
     expect((await juliaRegister('0.3.0', mallory)).statusCode).toBe(201);
-    const actions = await larder.registry.db.selectFrom('audit_log').select('action').where('action', 'like', '%.owner_%').orderBy('id').execute();
-    expect(actions.map((a) => a.action)).toEqual(['cargo.owner_add', 'bazel.owner_add', 'bazel.owner_remove', 'julia.owner_add', 'julia.owner_remove']);
+    const actions = await larder.registry.db
+      .selectFrom('audit_log')
+      .select('action')
+      .where('action', 'like', '%.owner_%')
+      .orderBy('id')
+      .execute();
+    expect(actions.map((a) => a.action)).toEqual([
+      'cargo.owner_add',
+      'bazel.owner_add',
+      'bazel.owner_remove',
+      'julia.owner_add',
+      'julia.owner_remove',
+    ]);
   });
 });
 
@@ -168,7 +266,16 @@ describe('a private repo', () => {
     const priv = await openTestApp({ repos: [{ name: 'secret', format: 'bazel', kind: 'hosted', visibility: 'private' }] });
     try {
       const { payload, contentType } = await hostedPublishBody('hidden', '1.0.0');
-      expect((await priv.app.inject({ method: 'PUT', url: '/secret/api/modules/hidden/1.0.0', payload, headers: { 'content-type': contentType, ...auth(priv.adminToken) } })).statusCode).toBe(201);
+      expect(
+        (
+          await priv.app.inject({
+            method: 'PUT',
+            url: '/secret/api/modules/hidden/1.0.0',
+            payload,
+            headers: { 'content-type': contentType, ...auth(priv.adminToken) },
+          })
+        ).statusCode,
+      ).toBe(201);
       const url = '/-/api/repos/secret/packages/hidden/owners';
       const anonymous = await priv.app.inject({ method: 'GET', url });
       expect(anonymous.statusCode).toBe(401);
@@ -176,7 +283,10 @@ describe('a private repo', () => {
       const other = await tokenFor(priv.registry, 'carol', { scopes: ['read'], packagePattern: 'visible-*' });
       expect((await priv.app.inject({ method: 'GET', url, headers: auth(other) })).json().error.code).toBe('PACKAGE_NOT_FOUND');
       const reader = await tokenFor(priv.registry, 'dave', { scopes: ['read'] });
-      expect((await priv.app.inject({ method: 'GET', url, headers: auth(reader) })).json()).toEqual({ package: 'hidden', users: ['admin'] });
+      expect((await priv.app.inject({ method: 'GET', url, headers: auth(reader) })).json()).toEqual({
+        package: 'hidden',
+        users: ['admin'],
+      });
     } finally {
       await priv.stop();
     }

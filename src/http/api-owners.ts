@@ -28,7 +28,8 @@ export async function ownersApiRoutes(app: FastifyInstance, { registry }: { regi
     const repo = registry.repos.get(name)!;
     const ref = await registry.formats.get(repo.format)?.packageRef?.(registry, repo, pkg);
     if (!ref) fail('PACKAGE_NOT_FOUND', `repository ${repo.name} has no package ${pkg}`);
-    if (p && repo.visibility === 'private' && !permits(p, 'read', repo.name, ref.display)) fail('PACKAGE_NOT_FOUND', `repository ${repo.name} has no package ${pkg}`);
+    if (p && repo.visibility === 'private' && !permits(p, 'read', repo.name, ref.display))
+      fail('PACKAGE_NOT_FOUND', `repository ${repo.name} has no package ${pkg}`);
     return { repo, ref };
   }
 
@@ -66,7 +67,10 @@ export async function ownersApiRoutes(app: FastifyInstance, { registry }: { regi
       await checkWriter(registry.db, p, target.ref, true);
       targets.set(req, { ...target, p });
     };
-    for (const [method, add] of [['PUT', true], ['DELETE', false]] as const) {
+    for (const [method, add] of [
+      ['PUT', true],
+      ['DELETE', false],
+    ] as const) {
       owners.route({
         method,
         url: URL,

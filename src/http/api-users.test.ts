@@ -9,7 +9,15 @@ beforeAll(async () => {
   t = await openTestApp();
   await t.registry.auth.createUser('alice');
   await t.registry.auth.createUser('bob');
-  aliceToken = (await t.registry.auth.createToken({ login: 'alice', scopes: ['publish', 'yank'], repoPattern: 'cargo', packagePattern: 'alice-*', expiresInMs: 10 * 86_400_000 })).token;
+  aliceToken = (
+    await t.registry.auth.createToken({
+      login: 'alice',
+      scopes: ['publish', 'yank'],
+      repoPattern: 'cargo',
+      packagePattern: 'alice-*',
+      expiresInMs: 10 * 86_400_000,
+    })
+  ).token;
 });
 afterAll(async () => {
   await t?.stop();
@@ -17,7 +25,12 @@ afterAll(async () => {
 
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 async function call(method: 'GET' | 'POST' | 'DELETE', url: string, token: string | null, payload?: unknown) {
-  const res = await t.app.inject({ method, url, headers: token ? auth(token) : {}, ...(payload !== undefined ? { payload: payload as object } : {}) });
+  const res = await t.app.inject({
+    method,
+    url,
+    headers: token ? auth(token) : {},
+    ...(payload !== undefined ? { payload: payload as object } : {}),
+  });
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are read field by field, as a client would
   return { status: res.statusCode, body: res.json() as Record<string, any> };
 }
@@ -42,7 +55,13 @@ describe('GET /-/api/me', () => {
 
 describe('tokens', () => {
   it('creates a narrower token for oneself, shows the secret once, and the secret works', async () => {
-    const { status, body } = await call('POST', '/-/api/tokens', aliceToken, { name: 'ci', scopes: ['publish'], repo: 'cargo', package: 'alice-core', expires_in: '1d' });
+    const { status, body } = await call('POST', '/-/api/tokens', aliceToken, {
+      name: 'ci',
+      scopes: ['publish'],
+      repo: 'cargo',
+      package: 'alice-core',
+      expires_in: '1d',
+    });
     expect(status).toBe(201);
     expect(body.secret).toMatch(/^larder_/);
     expect(body.token).toMatchObject({ user: 'alice', name: 'ci', scopes: ['publish'], package: 'alice-core', state: 'active' });
@@ -77,7 +96,13 @@ describe('tokens', () => {
 
   it('refuses a token for another user unless admin, creating nothing', async () => {
     const before = await tokenCount();
-    const { status, body } = await call('POST', '/-/api/tokens', aliceToken, { user: 'bob', scopes: ['read'], repo: 'cargo', package: 'alice-*', expires_in: '1d' });
+    const { status, body } = await call('POST', '/-/api/tokens', aliceToken, {
+      user: 'bob',
+      scopes: ['read'],
+      repo: 'cargo',
+      package: 'alice-*',
+      expires_in: '1d',
+    });
     expect(status).toBe(403);
     expect(body.error.code).toBe('SCOPE_MISSING');
     expect(await tokenCount()).toBe(before);
@@ -85,7 +110,13 @@ describe('tokens', () => {
 
   it('refuses malformed bodies with 400, creating nothing', async () => {
     const before = await tokenCount();
-    for (const payload of [{ scopes: ['root'] }, { scopes: [] }, { scopes: 'read', expires_in: 'soon' }, { scopes: 'read', colour: 'red' }, { name: 5, scopes: 'read' }]) {
+    for (const payload of [
+      { scopes: ['root'] },
+      { scopes: [] },
+      { scopes: 'read', expires_in: 'soon' },
+      { scopes: 'read', colour: 'red' },
+      { name: 5, scopes: 'read' },
+    ]) {
       const { status, body } = await call('POST', '/-/api/tokens', t.adminToken, payload);
       expect(status, JSON.stringify(payload)).toBe(400);
       expect(['BODY_MALFORMED', 'METADATA_INVALID']).toContain(body.error.code);
@@ -93,7 +124,7 @@ describe('tokens', () => {
     expect(await tokenCount()).toBe(before);
   });
 
-  it('lets an admin create any token for anyone and list everyone\'s', async () => {
+  it("lets an admin create any token for anyone and list everyone's", async () => {
     const { status, body } = await call('POST', '/-/api/tokens', t.adminToken, { user: 'bob', scopes: ['publish', 'owners'] });
     expect(status).toBe(201);
     expect(body.token).toMatchObject({ user: 'bob', scopes: ['publish', 'owners'], repo: null, expires_at: null });
@@ -113,16 +144,27 @@ describe('tokens', () => {
   });
 
   it("refuses a non-admin listing another user's tokens", async () => {
-    expect(await call('GET', '/-/api/tokens?user=bob', aliceToken)).toMatchObject({ status: 403, body: { error: { code: 'SCOPE_MISSING' } } });
+    expect(await call('GET', '/-/api/tokens?user=bob', aliceToken)).toMatchObject({
+      status: 403,
+      body: { error: { code: 'SCOPE_MISSING' } },
+    });
   });
 
-  it('revokes: own narrower token yes; a wider own token, another user\'s token, an unknown id no', async () => {
-    const narrow = (await call('POST', '/-/api/tokens', aliceToken, { scopes: ['publish'], repo: 'cargo', package: 'alice-x', expires_in: '1d' })).body;
+  it("revokes: own narrower token yes; a wider own token, another user's token, an unknown id no", async () => {
+    const narrow = (
+      await call('POST', '/-/api/tokens', aliceToken, { scopes: ['publish'], repo: 'cargo', package: 'alice-x', expires_in: '1d' })
+    ).body;
     const wide = (await t.registry.auth.createToken({ login: 'alice', scopes: ['publish', 'owners'] })).row;
     const bobs = (await t.registry.auth.createToken({ login: 'bob', scopes: ['read'] })).row;
     const before = await activeCount();
-    expect(await call('DELETE', `/-/api/tokens/${wide.id}`, aliceToken)).toMatchObject({ status: 403, body: { error: { code: 'TOKEN_TOO_WIDE' } } });
-    expect(await call('DELETE', `/-/api/tokens/${bobs.id}`, aliceToken)).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
+    expect(await call('DELETE', `/-/api/tokens/${wide.id}`, aliceToken)).toMatchObject({
+      status: 403,
+      body: { error: { code: 'TOKEN_TOO_WIDE' } },
+    });
+    expect(await call('DELETE', `/-/api/tokens/${bobs.id}`, aliceToken)).toMatchObject({
+      status: 404,
+      body: { error: { code: 'NOT_FOUND' } },
+    });
     expect(await call('DELETE', '/-/api/tokens/999999', aliceToken)).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
     expect(await call('DELETE', '/-/api/tokens/abc', aliceToken)).toMatchObject({ status: 404 });
     expect(await activeCount()).toBe(before);
@@ -130,7 +172,10 @@ describe('tokens', () => {
     const ok = await call('DELETE', `/-/api/tokens/${narrow.token.id}`, aliceToken);
     expect(ok).toMatchObject({ status: 200, body: { token: { id: narrow.token.id, state: 'revoked' } } });
     expect(await call('GET', '/-/api/me', narrow.secret)).toMatchObject({ status: 401, body: { error: { code: 'TOKEN_REVOKED' } } });
-    expect(await call('DELETE', `/-/api/tokens/${bobs.id}`, t.adminToken)).toMatchObject({ status: 200, body: { token: { state: 'revoked' } } });
+    expect(await call('DELETE', `/-/api/tokens/${bobs.id}`, t.adminToken)).toMatchObject({
+      status: 200,
+      body: { token: { state: 'revoked' } },
+    });
     expect(await activeCount()).toBe(before - 2);
   });
 
@@ -154,11 +199,26 @@ describe('users', () => {
   it('refuses everyone else, a duplicate and a bad name, adding nothing', async () => {
     const before = await userCount();
     expect(await call('GET', '/-/api/users', aliceToken)).toMatchObject({ status: 403, body: { error: { code: 'SCOPE_MISSING' } } });
-    expect(await call('POST', '/-/api/users', aliceToken, { login: 'mallory' })).toMatchObject({ status: 403, body: { error: { code: 'SCOPE_MISSING' } } });
-    expect(await call('POST', '/-/api/users', null, { login: 'mallory' })).toMatchObject({ status: 401, body: { error: { code: 'AUTH_REQUIRED' } } });
-    expect(await call('POST', '/-/api/users', t.adminToken, { login: 'alice' })).toMatchObject({ status: 409, body: { error: { code: 'USER_EXISTS' } } });
-    expect(await call('POST', '/-/api/users', t.adminToken, { login: '../x' })).toMatchObject({ status: 400, body: { error: { code: 'NAME_INVALID' } } });
-    expect(await call('POST', '/-/api/users', t.adminToken, { name: 'no login' })).toMatchObject({ status: 400, body: { error: { code: 'BODY_MALFORMED' } } });
+    expect(await call('POST', '/-/api/users', aliceToken, { login: 'mallory' })).toMatchObject({
+      status: 403,
+      body: { error: { code: 'SCOPE_MISSING' } },
+    });
+    expect(await call('POST', '/-/api/users', null, { login: 'mallory' })).toMatchObject({
+      status: 401,
+      body: { error: { code: 'AUTH_REQUIRED' } },
+    });
+    expect(await call('POST', '/-/api/users', t.adminToken, { login: 'alice' })).toMatchObject({
+      status: 409,
+      body: { error: { code: 'USER_EXISTS' } },
+    });
+    expect(await call('POST', '/-/api/users', t.adminToken, { login: '../x' })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'NAME_INVALID' } },
+    });
+    expect(await call('POST', '/-/api/users', t.adminToken, { name: 'no login' })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'BODY_MALFORMED' } },
+    });
     expect(await userCount()).toBe(before);
   });
 });

@@ -35,17 +35,23 @@ export async function apiUsersRoutes(app: FastifyInstance, { registry }: { regis
   const { auth } = registry;
   const caller = async (req: FastifyRequest): Promise<Principal> => {
     const p = await principalFromHeader(auth, req.headers.authorization);
-    if (!p) throw new LarderError('AUTH_REQUIRED', 'this API needs a token: send `Authorization: Bearer <token>` (create one with `larder token create`)');
+    if (!p)
+      throw new LarderError(
+        'AUTH_REQUIRED',
+        'this API needs a token: send `Authorization: Bearer <token>` (create one with `larder token create`)',
+      );
     return p;
   };
   // Credentials are checked in onRequest, before a byte of a body is read (issue 8: bodies after credentials).
   const callers = new WeakMap<FastifyRequest, Principal>();
   const authenticated = { onRequest: async (req: FastifyRequest) => void callers.set(req, await caller(req)) };
-  const adminOnly = (what: string) => ({ onRequest: async (req: FastifyRequest) => {
-    const p = await caller(req);
-    requireAdmin(p, what);
-    callers.set(req, p);
-  } });
+  const adminOnly = (what: string) => ({
+    onRequest: async (req: FastifyRequest) => {
+      const p = await caller(req);
+      requireAdmin(p, what);
+      callers.set(req, p);
+    },
+  });
   const who = (req: FastifyRequest): Principal => callers.get(req)!;
 
   app.get('/-/api/me', authenticated, async (req) => {
@@ -76,7 +82,11 @@ export async function apiUsersRoutes(app: FastifyInstance, { registry }: { regis
     const expiresAt = expiresInMs !== null ? Date.now() + expiresInMs : holder.expiresAt;
     requireWithin(holder, { scopes, repoPattern: body.repo || null, packagePattern: body.package || null, expiresAt }, 'the new token');
     const created = await auth.createToken({
-      login, name: body.name, scopes, repoPattern: body.repo || null, packagePattern: body.package || null,
+      login,
+      name: body.name,
+      scopes,
+      repoPattern: body.repo || null,
+      packagePattern: body.package || null,
       expiresInMs: expiresAt === null ? null : Math.max(1, expiresAt - Date.now()),
     });
     const row = await auth.findToken(created.row.id);
@@ -130,7 +140,17 @@ function userJson(u: UserRow) {
 function tokenJson(t: TokenRow & { login: string }) {
   const state = t.revoked_at != null ? 'revoked' : t.expires_at != null && t.expires_at <= Date.now() ? 'expired' : 'active';
   return {
-    id: t.id, prefix: t.prefix, user: t.login, name: t.name, scopes: t.scopes.split(','), repo: t.repo_pattern, package: t.package_pattern,
-    expires_at: iso(t.expires_at), last_used_at: iso(t.last_used_at), created_at: iso(t.created_at), revoked_at: iso(t.revoked_at), state,
+    id: t.id,
+    prefix: t.prefix,
+    user: t.login,
+    name: t.name,
+    scopes: t.scopes.split(','),
+    repo: t.repo_pattern,
+    package: t.package_pattern,
+    expires_at: iso(t.expires_at),
+    last_used_at: iso(t.last_used_at),
+    created_at: iso(t.created_at),
+    revoked_at: iso(t.revoked_at),
+    state,
   };
 }

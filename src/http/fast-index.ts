@@ -35,7 +35,12 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], docs: IndexDocs, rec
     const reqId = typeof incomingId === 'string' && incomingId ? incomingId : randomUUID();
     const fresh = etagMatches(headers['if-none-match'], doc.etag);
     const status = fresh ? 304 : 200;
-    const out: Record<string, string | number> = { 'x-request-id': reqId, etag: doc.etag, 'last-modified': doc.lastModified, 'cache-control': route.cacheControl };
+    const out: Record<string, string | number> = {
+      'x-request-id': reqId,
+      etag: doc.etag,
+      'last-modified': doc.lastModified,
+      'cache-control': route.cacheControl,
+    };
     if (!fresh) {
       out['content-type'] = route.contentType;
       out['content-length'] = doc.body.length;

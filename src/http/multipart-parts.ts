@@ -12,6 +12,9 @@ export async function readMultipart<T>(req: FastifyRequest, read: (parts: AsyncI
     return await read(req.parts());
   } catch (err) {
     if (err instanceof LarderError || (err as { statusCode?: number }).statusCode !== undefined) throw err;
-    fail('BODY_MALFORMED', `the multipart body is malformed (${(err as Error).message}); send multipart/form-data with a boundary= parameter, each part framed by it, and the closing boundary`);
+    fail(
+      'BODY_MALFORMED',
+      `the multipart body is malformed (${(err as Error).message}); send multipart/form-data with a boundary= parameter, each part framed by it, and the closing boundary`,
+    );
   }
 }

@@ -16,12 +16,22 @@ afterAll(async () => {
   await larder?.stop();
 });
 
-function getH1(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string; alpn: string | false | null }> {
+function getH1(
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string; alpn: string | false | null }> {
   return new Promise((resolve, reject) => {
     const req = https.get(`${larder.url}${path}`, { ca, headers, agent: false }, (res) => {
       let body = '';
       res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, alpn: (res.socket as import('node:tls').TLSSocket).alpnProtocol }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          alpn: (res.socket as import('node:tls').TLSSocket).alpnProtocol,
+        }),
+      );
     });
     req.on('error', reject);
   });
@@ -86,10 +96,14 @@ describe('HTTP server', () => {
   it('answers a cached index read (fast path) exactly as the route answered the first, uncached one', async () => {
     const { body } = await simplePublishBody('fastpath', '1.0.0');
     const published = await new Promise<number>((resolve, reject) => {
-      const req = https.request(`${larder.url}/cargo/api/v1/crates/new`, { method: 'PUT', ca, headers: { authorization: larder.adminToken } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
+      const req = https.request(
+        `${larder.url}/cargo/api/v1/crates/new`,
+        { method: 'PUT', ca, headers: { authorization: larder.adminToken } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -132,7 +146,9 @@ describe('repository kinds', () => {
   it('refuses to start a repository of a kind its format does not serve yet, naming it', async () => {
     const { openTestApp } = await import('../../test/support/larder.js');
     await expect(
-      openTestApp({ repos: [{ name: 'crates-io', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: 'https://index.crates.io/' }] }),
+      openTestApp({
+        repos: [{ name: 'crates-io', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: 'https://index.crates.io/' }],
+      }),
     ).rejects.toThrow('repository "crates-io": cargo proxy repositories are not available yet; use kind = "hosted"');
   });
 });

@@ -58,7 +58,12 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
     if (!opts.tls) return http.createServer(http1ServerOptions(timeouts), listener);
     const server = http2.createSecureServer(
       // A TLS handshake that never finishes is cut like headers that never arrive.
-      { allowHTTP1: true, key: opts.tls.key, cert: opts.tls.cert, ...(timeouts.headersMs > 0 ? { handshakeTimeout: timeouts.headersMs } : {}) },
+      {
+        allowHTTP1: true,
+        key: opts.tls.key,
+        cert: opts.tls.cert,
+        ...(timeouts.headersMs > 0 ? { handshakeTimeout: timeouts.headersMs } : {}),
+      },
       listener as never,
     );
     applyHttp1Timeouts(server, timeouts);
@@ -84,7 +89,10 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
     const plugin = registry.formats.get(repo.format);
     if (!plugin) continue;
     if (!plugin.kinds.includes(repo.kind)) {
-      throw new LarderError('CONFIG_INVALID', `repository "${repo.name}": ${repo.format} ${repo.kind} repositories are not available yet; use kind = "${plugin.kinds.join('" or "')}"`);
+      throw new LarderError(
+        'CONFIG_INVALID',
+        `repository "${repo.name}": ${repo.format} ${repo.kind} repositories are not available yet; use kind = "${plugin.kinds.join('" or "')}"`,
+      );
     }
     await app.register(async (scope) => plugin.routes(scope, { registry, repo }), { prefix: `/${repo.name}` });
   }

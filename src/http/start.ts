@@ -60,7 +60,11 @@ export async function prepareLarder(config: LarderConfig, opts: StartOptions): P
 
 /** The base URL clients use for a server listening on `port`. */
 export function clientBaseUrl(config: LarderConfig, tls: boolean, port: number): string {
-  const host = isWildcard(config.listen.host) ? '127.0.0.1' : config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  const host = isWildcard(config.listen.host)
+    ? '127.0.0.1'
+    : config.listen.host.includes(':')
+      ? `[${config.listen.host}]`
+      : config.listen.host;
   return config.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`;
 }
 
@@ -74,7 +78,11 @@ export async function startLarder(config: LarderConfig, opts: StartOptions): Pro
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;
     return {
-      app, registry, url: clientBaseUrl(config, tls !== null, port), caCertPath, adminToken,
+      app,
+      registry,
+      url: clientBaseUrl(config, tls !== null, port),
+      caCertPath,
+      adminToken,
       close: async () => {
         await app.close();
         await registry.close();

@@ -45,7 +45,12 @@ interface H2Answer {
 }
 
 /** Sends a request whose body `write` produces, and collects the answer (or the reset). */
-function h2Request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, write: (req: http2.ClientHttp2Stream) => void | Promise<void>, read?: (req: http2.ClientHttp2Stream, chunk: Buffer) => void): Promise<H2Answer> {
+function h2Request(
+  session: http2.ClientHttp2Session,
+  headers: http2.OutgoingHttpHeaders,
+  write: (req: http2.ClientHttp2Stream) => void | Promise<void>,
+  read?: (req: http2.ClientHttp2Stream, chunk: Buffer) => void,
+): Promise<H2Answer> {
   return new Promise((resolve) => {
     const req = session.request(headers);
     let status: number | null = null;
@@ -85,14 +90,22 @@ describe('HTTP/2', () => {
     try {
       const answer = h2Request(
         session,
-        { ':method': 'POST', ':path': '/-/api/tokens', authorization: `Bearer ${h2.adminToken}`, 'content-type': 'application/json', 'content-length': 1_000_000 },
+        {
+          ':method': 'POST',
+          ':path': '/-/api/tokens',
+          authorization: `Bearer ${h2.adminToken}`,
+          'content-type': 'application/json',
+          'content-length': 1_000_000,
+        },
         (req) => void req.write(Buffer.alloc(64 * 1024, ' ')),
       );
       const got = await within(answer);
       expect(got).not.toBe('no answer');
       const a = got as H2Answer;
       expect(a.status).toBe(408);
-      expect(JSON.parse(a.body.toString())).toMatchObject({ error: { code: 'REQUEST_TIMEOUT', message: expect.stringContaining('timeouts.body_idle') } });
+      expect(JSON.parse(a.body.toString())).toMatchObject({
+        error: { code: 'REQUEST_TIMEOUT', message: expect.stringContaining('timeouts.body_idle') },
+      });
       // Nothing was created from the half-sent body.
       expect((await h2.registry.auth.listTokens()).some((t) => t.name === 'slow')).toBe(false);
     } finally {
@@ -126,15 +139,24 @@ describe('HTTP/2', () => {
     const { body, crate } = await simplePublishBody('big_download', '1.0.0', {}, { files: { 'data.bin': randomBytes(3 * 1024 * 1024) } });
     const session = connect();
     try {
-      const published = await h2Request(session, { ':method': 'PUT', ':path': '/cargo/api/v1/crates/new', authorization: h2.adminToken }, (r) => void r.end(body));
+      const published = await h2Request(
+        session,
+        { ':method': 'PUT', ':path': '/cargo/api/v1/crates/new', authorization: h2.adminToken },
+        (r) => void r.end(body),
+      );
       expect(published.status).toBe(200);
       const started = Date.now();
       // A reader that takes ~3 s: the stream is never silent for a whole timeout.
-      const download = await h2Request(session, { ':path': '/cargo/api/v1/crates/big_download/1.0.0/download' }, (r) => void r.end(), (req) => {
-        if (Date.now() - started > 3000) return;
-        req.pause();
-        setTimeout(() => req.resume(), 150);
-      });
+      const download = await h2Request(
+        session,
+        { ':path': '/cargo/api/v1/crates/big_download/1.0.0/download' },
+        (r) => void r.end(),
+        (req) => {
+          if (Date.now() - started > 3000) return;
+          req.pause();
+          setTimeout(() => req.resume(), 150);
+        },
+      );
       expect(download.status).toBe(200);
       expect(sha256Hex(download.body)).toBe(sha256Hex(crate));
     } finally {
@@ -144,29 +166,53 @@ describe('HTTP/2', () => {
 });
 
 describe('HTTP/1.1', () => {
-  function h1Request(write: (req: http.ClientRequest) => void | Promise<void>, headers: http.OutgoingHttpHeaders): Promise<{ status: number; body: string } | { error: string }> {
+  function h1Request(
+    write: (req: http.ClientRequest) => void | Promise<void>,
+    headers: http.OutgoingHttpHeaders,
+  ): Promise<{ status: number; body: string } | { error: string }> {
     return new Promise((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port: new URL(h1.url).port, method: 'POST', path: '/-/api/tokens', agent: false, headers: { authorization: `Bearer ${h1.adminToken}`, 'content-type': 'application/json', ...headers } }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        res.on('error', (err) => resolve({ error: err.message }));
-      });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: new URL(h1.url).port,
+          method: 'POST',
+          path: '/-/api/tokens',
+          agent: false,
+          headers: { authorization: `Bearer ${h1.adminToken}`, 'content-type': 'application/json', ...headers },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          res.on('error', (err) => resolve({ error: err.message }));
+        },
+      );
       req.on('error', (err) => resolve({ error: err.message }));
       void write(req);
     });
   }
 
   it('answers a stalled upload 408 on the TLS server too (ALPN http/1.1)', async () => {
-    const got = await within(new Promise<{ status: number; body: string } | { error: string }>((resolve) => {
-      const req = https.request(`${h2.url}/-/api/tokens`, { method: 'POST', ca, agent: false, headers: { authorization: `Bearer ${h2.adminToken}`, 'content-type': 'application/json', 'content-length': 1_000_000 } }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      });
-      req.on('error', (err) => resolve({ error: err.message }));
-      req.write(Buffer.alloc(64 * 1024, ' '));
-    }));
+    const got = await within(
+      new Promise<{ status: number; body: string } | { error: string }>((resolve) => {
+        const req = https.request(
+          `${h2.url}/-/api/tokens`,
+          {
+            method: 'POST',
+            ca,
+            agent: false,
+            headers: { authorization: `Bearer ${h2.adminToken}`, 'content-type': 'application/json', 'content-length': 1_000_000 },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (c) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          },
+        );
+        req.on('error', (err) => resolve({ error: err.message }));
+        req.write(Buffer.alloc(64 * 1024, ' '));
+      }),
+    );
     expect(got).toMatchObject({ status: 408 });
   });
 
@@ -177,13 +223,16 @@ describe('HTTP/1.1', () => {
   });
 
   it('does not cut a slow upload that keeps sending', async () => {
-    const got = await h1Request(async (req) => {
-      for (let i = 0; i < 10; i++) {
-        req.write(' ');
-        await sleep(300);
-      }
-      req.end(tokenJson);
-    }, { 'transfer-encoding': 'chunked' });
+    const got = await h1Request(
+      async (req) => {
+        for (let i = 0; i < 10; i++) {
+          req.write(' ');
+          await sleep(300);
+        }
+        req.end(tokenJson);
+      },
+      { 'transfer-encoding': 'chunked' },
+    );
     expect(got).toMatchObject({ status: 201 });
   });
 });
@@ -202,16 +251,18 @@ describe('HTTP/2 request deadline', () => {
     session.on('error', () => {});
     let sending = true;
     try {
-      const got = await within(h2Request(
-        session,
-        { ':method': 'POST', ':path': '/-/api/tokens', authorization: `Bearer ${short.adminToken}`, 'content-type': 'application/json' },
-        async (req) => {
-          while (sending && !req.destroyed) {
-            req.write(' ');
-            await sleep(200);
-          }
-        },
-      ));
+      const got = await within(
+        h2Request(
+          session,
+          { ':method': 'POST', ':path': '/-/api/tokens', authorization: `Bearer ${short.adminToken}`, 'content-type': 'application/json' },
+          async (req) => {
+            while (sending && !req.destroyed) {
+              req.write(' ');
+              await sleep(200);
+            }
+          },
+        ),
+      );
       expect(got).toMatchObject({ status: 408 });
       expect(JSON.parse((got as H2Answer).body.toString()).error.message).toContain('timeouts.request');
     } finally {

@@ -1,6 +1,12 @@
 import type http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import http2, { type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import http2, {
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { TimeoutsConfig } from '../core/config.js';
 import { ErrorCatalogue } from '../core/errors.js';
 
@@ -25,7 +31,12 @@ export function http1ServerOptions(t: TimeoutsConfig): http.ServerOptions {
 /** Applies `http1ServerOptions` to a server made without them (the HTTP/2 server's HTTP/1.1 fallback). */
 export function applyHttp1Timeouts(server: http.Server | Http2SecureServer, t: TimeoutsConfig): void {
   const o = http1ServerOptions(t);
-  Object.assign(server, { keepAliveTimeout: o.keepAliveTimeout, headersTimeout: o.headersTimeout, requestTimeout: o.requestTimeout, connectionsCheckingInterval: o.connectionsCheckingInterval });
+  Object.assign(server, {
+    keepAliveTimeout: o.keepAliveTimeout,
+    headersTimeout: o.headersTimeout,
+    requestTimeout: o.requestTimeout,
+    connectionsCheckingInterval: o.connectionsCheckingInterval,
+  });
 }
 
 /**
@@ -86,7 +97,11 @@ function http1HasBody(headers: IncomingHttpHeaders): boolean {
  * connection (HTTP/1.1) or resets the stream (HTTP/2), so a stalled upload holds nothing.
  * Only the receiving side is limited: a download is never cut while it flows.
  */
-export function guardRequestBody(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, t: TimeoutsConfig): void {
+export function guardRequestBody(
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+  t: TimeoutsConfig,
+): void {
   const h2 = 'stream' in req ? (req as Http2ServerRequest).stream : null;
   if (h2 ? !withBody.has(h2) : !http1HasBody(req.headers as IncomingHttpHeaders)) return;
   let deadline: NodeJS.Timeout | null = null;
@@ -102,7 +117,10 @@ export function guardRequestBody(req: IncomingMessage | Http2ServerRequest, res:
     const answered = res.headersSent;
     if (!answered && !res.writableEnded) {
       const body = JSON.stringify({ error: { code: 'REQUEST_TIMEOUT', message } });
-      const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+      const headers: Record<string, string | number> = {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      };
       if (!h2) headers.connection = 'close';
       (res as ServerResponse).writeHead(ErrorCatalogue.REQUEST_TIMEOUT, headers);
       res.end(body);
@@ -117,7 +135,8 @@ export function guardRequestBody(req: IncomingMessage | Http2ServerRequest, res:
       setTimeout(() => req.socket.destroy(), 2000).unref();
     }
   };
-  const onIdle = () => expire(`the request body stopped arriving for ${seconds(t.bodyIdleMs)}; send it again (the server's timeouts.body_idle)`);
+  const onIdle = () =>
+    expire(`the request body stopped arriving for ${seconds(t.bodyIdleMs)}; send it again (the server's timeouts.body_idle)`);
   if (t.bodyIdleMs > 0) {
     // HTTP/1.1: Node emits 'timeout' on an incomplete request when its socket is idle.
     if (h2) h2.setTimeout(t.bodyIdleMs, onIdle);
@@ -127,7 +146,10 @@ export function guardRequestBody(req: IncomingMessage | Http2ServerRequest, res:
     }
   }
   if (h2 && t.requestMs > 0) {
-    deadline = setTimeout(() => expire(`the request was not received within ${seconds(t.requestMs)} (the server's timeouts.request)`), t.requestMs);
+    deadline = setTimeout(
+      () => expire(`the request was not received within ${seconds(t.requestMs)} (the server's timeouts.request)`),
+      t.requestMs,
+    );
     deadline.unref();
   }
   req.once('end', done);

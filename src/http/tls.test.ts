@@ -12,7 +12,11 @@ import { ensureSelfSignedTls, type SelfSignedTls } from './tls.js';
 
 // Async on purpose: the servers under test live in this process, so a sync child would deadlock them.
 const run = promisify(execFile);
-const hasTool = async (tool: string) => run('which', [tool]).then(() => true, () => false);
+const hasTool = async (tool: string) =>
+  run('which', [tool]).then(
+    () => true,
+    () => false,
+  );
 
 const dirs: string[] = [];
 function tempDir(): string {

@@ -52,7 +52,12 @@ export async function ensureSelfSignedTls(dir: string, hostnames: string[]): Pro
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const names = normalizeNames(hostnames);
   const result = (key: string, cert: string, created: boolean): SelfSignedTls => ({
-    key, cert, created, caCertPath: paths.caCertPath, certPath: paths.certPath, keyPath: paths.keyPath,
+    key,
+    cert,
+    created,
+    caCertPath: paths.caCertPath,
+    certPath: paths.certPath,
+    keyPath: paths.keyPath,
   });
 
   let ca = await loadUsableCa(paths.caCertPath, paths.caKeyPath);
@@ -71,8 +76,13 @@ export async function ensureSelfSignedTls(dir: string, hostnames: string[]): Pro
   return result(server.keyPem, server.certPem, true);
 }
 
-interface Pair { certPem: string; keyPem: string }
-interface Ca extends Pair { x509: X509Certificate }
+interface Pair {
+  certPem: string;
+  keyPem: string;
+}
+interface Ca extends Pair {
+  x509: X509Certificate;
+}
 
 /** localhost and both loopback addresses are always included so local tools work without configuration. */
 function normalizeNames(hostnames: string[]): string[] {

@@ -6,7 +6,10 @@ export function jsonErrorHandler(what: string) {
   return (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void => {
     const e = toLarderError(err);
     if (e.status >= 500) req.log.error({ reqId: req.id, err }, `${what} failed`);
-    reply.headers(e.headers).code(e.status).send({ error: { code: e.code, message: e.message } });
+    reply
+      .headers(e.headers)
+      .code(e.status)
+      .send({ error: { code: e.code, message: e.message } });
   };
 }
 

@@ -40,7 +40,10 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 
 /** Parses a comma list of scopes, rejecting unknown ones with the list of valid ones. */
 export function parseScopes(list: string): Scope[] {
-  const scopes = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const scopes = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const s of scopes) {
     if (!(SCOPES as readonly string[]).includes(s)) fail('METADATA_INVALID', `unknown scope "${s}"; valid scopes are ${SCOPES.join(', ')}`);
   }
@@ -53,7 +56,11 @@ export class Auth {
   constructor(private readonly db: Db) {}
 
   async createUser(login: string, opts: { name?: string | null; admin?: boolean } = {}): Promise<UserRow> {
-    if (!LOGIN.test(login)) fail('NAME_INVALID', `invalid user name "${login}": use letters, digits, '.', '_' and '-', at most 39 characters, starting with a letter or digit`);
+    if (!LOGIN.test(login))
+      fail(
+        'NAME_INVALID',
+        `invalid user name "${login}": use letters, digits, '.', '_' and '-', at most 39 characters, starting with a letter or digit`,
+      );
     try {
       return await this.db
         .insertInto('users')
@@ -107,7 +114,13 @@ export class Auth {
 
   /** One token with its user's login, or undefined. */
   async findToken(id: number): Promise<(TokenRow & { login: string }) | undefined> {
-    return this.db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id').selectAll('tokens').select('users.login').where('tokens.id', '=', id).executeTakeFirst();
+    return this.db
+      .selectFrom('tokens')
+      .innerJoin('users', 'users.id', 'tokens.user_id')
+      .selectAll('tokens')
+      .select('users.login')
+      .where('tokens.id', '=', id)
+      .executeTakeFirst();
   }
 
   /** Revokes by id or by the prefix shown in `token list`. */
@@ -133,13 +146,22 @@ export class Auth {
       .executeTakeFirst();
     if (!row) fail('TOKEN_INVALID', 'the token is not valid; create one with `larder token create` and log in again');
     const now = Date.now();
-    if (row.revoked_at != null) fail('TOKEN_REVOKED', `the token ${row.prefix}… was revoked; create a new one with \`larder token create\``);
+    if (row.revoked_at != null)
+      fail('TOKEN_REVOKED', `the token ${row.prefix}… was revoked; create a new one with \`larder token create\``);
     if (row.expires_at != null && row.expires_at <= now) {
-      fail('TOKEN_EXPIRED', `the token ${row.prefix}… expired on ${new Date(row.expires_at).toISOString()}; create a new one with \`larder token create\``);
+      fail(
+        'TOKEN_EXPIRED',
+        `the token ${row.prefix}… expired on ${new Date(row.expires_at).toISOString()}; create a new one with \`larder token create\``,
+      );
     }
     if (row.last_used_at == null || now - row.last_used_at > LAST_USED_RESOLUTION_MS) {
       // Best effort: a failed bookkeeping write must not fail the request.
-      this.db.updateTable('tokens').set({ last_used_at: now }).where('id', '=', row.id).execute().catch(() => {});
+      this.db
+        .updateTable('tokens')
+        .set({ last_used_at: now })
+        .where('id', '=', row.id)
+        .execute()
+        .catch(() => {});
     }
     return {
       userId: row.user_id,
@@ -177,8 +199,17 @@ export class Auth {
         await this.db
           .insertInto('tokens')
           .values({
-            user_id: admin.id, name: 'LARDER_ADMIN_TOKEN', token_hash: hash, prefix: presetToken.slice(0, 13), scopes: 'admin',
-            repo_pattern: null, package_pattern: null, expires_at: null, last_used_at: null, created_at: Date.now(), revoked_at: null,
+            user_id: admin.id,
+            name: 'LARDER_ADMIN_TOKEN',
+            token_hash: hash,
+            prefix: presetToken.slice(0, 13),
+            scopes: 'admin',
+            repo_pattern: null,
+            package_pattern: null,
+            expires_at: null,
+            last_used_at: null,
+            created_at: Date.now(),
+            revoked_at: null,
           })
           .execute();
       }
@@ -203,7 +234,10 @@ export function permits(p: Principal, scope: Scope, repo: string, pkg?: string):
 /** Like `permits`, but throws the error that tells the user which part is missing. */
 export function requirePermission(p: Principal, scope: Scope, repo: string, pkg?: string): void {
   if (!p.scopes.has('admin') && !p.scopes.has(scope) && !(scope === 'read' && p.scopes.size > 0)) {
-    throw new LarderError('SCOPE_MISSING', `this token lacks the "${scope}" scope (it has: ${[...p.scopes].join(', ')}); create one with \`larder token create --scopes ${scope}\``);
+    throw new LarderError(
+      'SCOPE_MISSING',
+      `this token lacks the "${scope}" scope (it has: ${[...p.scopes].join(', ')}); create one with \`larder token create --scopes ${scope}\``,
+    );
   }
   if (!matchesPattern(p.repoPattern, repo)) {
     throw new LarderError('REPO_NOT_PERMITTED', `this token is limited to repositories matching "${p.repoPattern}", not "${repo}"`);

@@ -93,8 +93,12 @@ export async function backupRegistry(registry: Registry, dir: string): Promise<B
   const hasTls = fs.existsSync(tls);
   if (hasTls) await fsp.cp(tls, path.join(dir, 'tls'), { recursive: true });
   result.manifest = {
-    kind: 'larder-backup', version: 1, createdAt: new Date().toISOString(), database: DB_FILE,
-    blobs: { count: rows.length - result.missing.length, bytes, layout: 'blobs/sha256/ab/cd/<sha256>' }, tls: hasTls,
+    kind: 'larder-backup',
+    version: 1,
+    createdAt: new Date().toISOString(),
+    database: DB_FILE,
+    blobs: { count: rows.length - result.missing.length, bytes, layout: 'blobs/sha256/ab/cd/<sha256>' },
+    tls: hasTls,
   };
   // Only a complete backup gets a manifest: restore refuses a directory without one.
   if (result.missing.length === 0) await fsp.writeFile(path.join(dir, MANIFEST), JSON.stringify(result.manifest, null, 2) + '\n');
@@ -104,9 +108,11 @@ export async function backupRegistry(registry: Registry, dir: string): Promise<B
 /** Reads and checks a backup's manifest. */
 export function readManifest(dir: string): BackupManifest {
   const file = path.join(dir, MANIFEST);
-  if (!fs.existsSync(file)) fail('BACKUP_INVALID', `${dir} is not a complete Larder backup (it has no ${MANIFEST}); pass the directory \`larder backup\` wrote`);
+  if (!fs.existsSync(file))
+    fail('BACKUP_INVALID', `${dir} is not a complete Larder backup (it has no ${MANIFEST}); pass the directory \`larder backup\` wrote`);
   const m = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<BackupManifest>;
-  if (m.kind !== 'larder-backup' || m.version !== 1 || typeof m.database !== 'string') fail('BACKUP_INVALID', `${file} is not a Larder backup manifest of a version this Larder reads (version 1)`);
+  if (m.kind !== 'larder-backup' || m.version !== 1 || typeof m.database !== 'string')
+    fail('BACKUP_INVALID', `${file} is not a Larder backup manifest of a version this Larder reads (version 1)`);
   if (!fs.existsSync(path.join(dir, m.database))) fail('BACKUP_INVALID', `${dir} lacks its database ${m.database}`);
   return m as BackupManifest;
 }
@@ -118,8 +124,13 @@ export function readManifest(dir: string): BackupManifest {
 export async function restoreDatabase(config: LarderConfig, dir: string): Promise<BackupManifest> {
   const manifest = readManifest(dir);
   const dbPath = requireSqlite(config);
-  if (!isEmptyDir(config.data)) fail('TARGET_NOT_EMPTY', `the data directory ${config.data} is not empty; restore into a new directory (--data) so nothing is overwritten`);
-  if (fs.existsSync(dbPath)) fail('TARGET_NOT_EMPTY', `the database ${dbPath} already exists; restore with a database path that does not exist yet`);
+  if (!isEmptyDir(config.data))
+    fail(
+      'TARGET_NOT_EMPTY',
+      `the data directory ${config.data} is not empty; restore into a new directory (--data) so nothing is overwritten`,
+    );
+  if (fs.existsSync(dbPath))
+    fail('TARGET_NOT_EMPTY', `the database ${dbPath} already exists; restore with a database path that does not exist yet`);
   await fsp.mkdir(config.data, { recursive: true });
   await fsp.mkdir(path.dirname(dbPath), { recursive: true });
   await fsp.copyFile(path.join(dir, manifest.database), dbPath);
@@ -135,7 +146,8 @@ export async function restoreBlobs(registry: Registry, dir: string): Promise<num
   const rows = await registry.db.selectFrom('blobs').select('sha256').orderBy('sha256').execute();
   for (const { sha256 } of rows) {
     const file = blobPath(dir, sha256);
-    if (!fs.existsSync(file)) fail('BACKUP_INVALID', `the backup lacks blob ${sha256}, which its database references; the backup is damaged`);
+    if (!fs.existsSync(file))
+      fail('BACKUP_INVALID', `the backup lacks blob ${sha256}, which its database references; the backup is damaged`);
     if (registry.blobs instanceof FsBlobStore) {
       await registry.blobs.adopt(file, sha256);
     } else {
@@ -149,4 +161,3 @@ export async function restoreBlobs(registry: Registry, dir: string): Promise<num
   }
   return rows.length;
 }
-

@@ -18,7 +18,16 @@ afterAll(async () => {
 describe('larder gc', () => {
   it('removes only unreferenced blobs past the grace period, and stale temporary files', async () => {
     const { body } = await simplePublishBody('kept_crate', '1.0.0');
-    expect((await larder.app.inject({ method: 'PUT', url: '/cargo/api/v1/crates/new', payload: body, headers: { authorization: larder.adminToken } })).statusCode).toBe(200);
+    expect(
+      (
+        await larder.app.inject({
+          method: 'PUT',
+          url: '/cargo/api/v1/crates/new',
+          payload: body,
+          headers: { authorization: larder.adminToken },
+        })
+      ).statusCode,
+    ).toBe(200);
     // An orphan: committed to the store, never referenced (a crash between blob and database commit).
     const orphan = await larder.registry.blobs.stage(Readable.from([Buffer.from('orphan bytes')]));
     await orphan.commit();
@@ -37,7 +46,7 @@ describe('larder gc', () => {
     expect(download.statusCode).toBe(200);
   });
 
-  it('with --grace 0 removes what dead processes staged, never a live process\'s staging', async () => {
+  it("with --grace 0 removes what dead processes staged, never a live process's staging", async () => {
     const tmp = path.join(larder.data, 'blobs', 'tmp');
     // A process killed mid-upload: same host, a pid that is not running.
     const dead = path.join(tmp, ownStagingName().replace(`.${process.pid}.`, '.2147483646.'));

@@ -16,7 +16,10 @@ export const GC_GRACE_MS = 60 * 60 * 1000;
  * between blob commit and database commit) and stale temporary files. Every format records the
  * blobs it references in the `blobs` table, in the transaction that references them.
  */
-export async function collectGarbage(registry: Registry, opts: { dryRun?: boolean; graceMs?: number; now?: number } = {}): Promise<GcResult> {
+export async function collectGarbage(
+  registry: Registry,
+  opts: { dryRun?: boolean; graceMs?: number; now?: number } = {},
+): Promise<GcResult> {
   const grace = opts.graceMs ?? GC_GRACE_MS;
   const now = opts.now ?? Date.now();
   const referenced = new Set((await registry.db.selectFrom('blobs').select('sha256').execute()).map((r) => r.sha256));

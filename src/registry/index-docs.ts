@@ -77,7 +77,12 @@ export class IndexDocs {
    * (the connection is the transaction's; `get` would wait for it, forever on SQLite).
    */
   async read(uow: UnitOfWork, repoId: number, path: string): Promise<Buffer | null> {
-    const row = await uow.trx.selectFrom('index_docs').select('body').where('repo_id', '=', repoId).where('path', '=', path).executeTakeFirst();
+    const row = await uow.trx
+      .selectFrom('index_docs')
+      .select('body')
+      .where('repo_id', '=', repoId)
+      .where('path', '=', path)
+      .executeTakeFirst();
     return row ? Buffer.from(row.body) : null;
   }
 

@@ -35,13 +35,17 @@ export class Metrics {
       name: 'larder_index_cache_hits_total',
       help: 'Index document reads answered from memory',
       registers: [this.registry],
-      collect() { this.set(cacheStats.hits); },
+      collect() {
+        this.set(cacheStats.hits);
+      },
     });
     new client.Gauge({
       name: 'larder_index_cache_misses_total',
       help: 'Index document reads that went to the database',
       registers: [this.registry],
-      collect() { this.set(cacheStats.misses); },
+      collect() {
+        this.set(cacheStats.misses);
+      },
     });
     new client.Gauge({
       name: 'larder_index_cache_hit_ratio',

@@ -21,21 +21,61 @@ it('copies cargo_owners into package_owners and backfills Bazel and Julia owners
   ]);
   const db = old.db as unknown as import('kysely').Kysely<Record<string, Record<string, unknown>>>;
   const now = Date.now();
-  for (const [name, format] of [['cargo', 'cargo'], ['bazel', 'bazel'], ['julia', 'julia']]) await db.insertInto('repos').values({ name, format, kind: 'hosted', visibility: 'public', created_at: now }).execute();
+  for (const [name, format] of [
+    ['cargo', 'cargo'],
+    ['bazel', 'bazel'],
+    ['julia', 'julia'],
+  ])
+    await db.insertInto('repos').values({ name, format, kind: 'hosted', visibility: 'public', created_at: now }).execute();
   for (const login of ['alice', 'bob']) await db.insertInto('users').values({ login, is_admin: 0, created_at: now }).execute();
-  await db.insertInto('cargo_crates').values({ repo_id: 1, name: 'Foo-Bar', norm_name: 'foo_bar', created_at: now, updated_at: now }).execute();
-  await db.insertInto('cargo_owners').values([{ crate_id: 1, user_id: 1 }, { crate_id: 1, user_id: 2 }]).execute();
-  await db.insertInto('audit_log').values([
-    { at: now, user_id: 2, repo_id: 2, action: 'bazel.publish', subject: 'rules_x@1.0.0' },
-    { at: now, user_id: 1, repo_id: 2, action: 'bazel.publish', subject: 'rules_x@1.1.0' },
-    { at: now, user_id: 1, repo_id: 3, action: 'julia.register', subject: 'Foo@0.1.0', detail: JSON.stringify({ tree: 'a'.repeat(40), registry: 'r' }) },
-  ]).execute();
-  await db.insertInto('julia_tarballs').values({ repo_id: 3, kind: 'package', uuid: '11111111-2222-4333-8444-555555555555', tree_hash: 'a'.repeat(40), sha256: 'x', size: 1, created_at: now }).execute();
+  await db
+    .insertInto('cargo_crates')
+    .values({ repo_id: 1, name: 'Foo-Bar', norm_name: 'foo_bar', created_at: now, updated_at: now })
+    .execute();
+  await db
+    .insertInto('cargo_owners')
+    .values([
+      { crate_id: 1, user_id: 1 },
+      { crate_id: 1, user_id: 2 },
+    ])
+    .execute();
+  await db
+    .insertInto('audit_log')
+    .values([
+      { at: now, user_id: 2, repo_id: 2, action: 'bazel.publish', subject: 'rules_x@1.0.0' },
+      { at: now, user_id: 1, repo_id: 2, action: 'bazel.publish', subject: 'rules_x@1.1.0' },
+      {
+        at: now,
+        user_id: 1,
+        repo_id: 3,
+        action: 'julia.register',
+        subject: 'Foo@0.1.0',
+        detail: JSON.stringify({ tree: 'a'.repeat(40), registry: 'r' }),
+      },
+    ])
+    .execute();
+  await db
+    .insertInto('julia_tarballs')
+    .values({
+      repo_id: 3,
+      kind: 'package',
+      uuid: '11111111-2222-4333-8444-555555555555',
+      tree_hash: 'a'.repeat(40),
+      sha256: 'x',
+      size: 1,
+      created_at: now,
+    })
+    .execute();
   await old.close();
 
   const upgraded = await openDatabase({ kind: 'sqlite', path: file }, [...cargoMigrations, ...bazelMigrations, ...juliaMigrations]);
   try {
-    const rows = await upgraded.db.selectFrom('package_owners').select(['repo_id', 'package', 'user_id']).orderBy('repo_id').orderBy('user_id').execute();
+    const rows = await upgraded.db
+      .selectFrom('package_owners')
+      .select(['repo_id', 'package', 'user_id'])
+      .orderBy('repo_id')
+      .orderBy('user_id')
+      .execute();
     expect(rows).toEqual([
       { repo_id: 1, package: 'foo_bar', user_id: 1 },
       { repo_id: 1, package: 'foo_bar', user_id: 2 },
@@ -48,4 +88,3 @@ it('copies cargo_owners into package_owners and backfills Bazel and Julia owners
     await upgraded.close();
   }
 });
-

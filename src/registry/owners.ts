@@ -57,7 +57,12 @@ function refusal(p: Principal, ref: PackageRef, owners: number[], exists: boolea
 }
 
 async function ownerIds(db: Db | Trx, ref: PackageRef): Promise<number[]> {
-  const rows = await db.selectFrom('package_owners').select('user_id').where('repo_id', '=', ref.repo.id).where('package', '=', ref.id).execute();
+  const rows = await db
+    .selectFrom('package_owners')
+    .select('user_id')
+    .where('repo_id', '=', ref.repo.id)
+    .where('package', '=', ref.id)
+    .execute();
   return rows.map((r) => r.user_id);
 }
 
@@ -81,7 +86,11 @@ export async function authorizeWrite(trx: Trx, dialect: Dialect, p: Principal, r
   const why = refusal(p, ref, owners, exists);
   if (why) fail('NOT_OWNER', why);
   if (owners.length === 0 && !exists) {
-    await trx.insertInto('package_owners').values({ repo_id: ref.repo.id, package: ref.id, user_id: p.userId, created_at: Date.now() }).onConflict((oc) => oc.doNothing()).execute();
+    await trx
+      .insertInto('package_owners')
+      .values({ repo_id: ref.repo.id, package: ref.id, user_id: p.userId, created_at: Date.now() })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
   }
 }
 
@@ -97,13 +106,20 @@ export function validateLogins(logins: unknown): asserts logins is string[] {
  * principal (an owner or an admin), or null for the server's operator (the local CLI).
  * The last owner cannot be removed. Returns the owners afterwards.
  */
-export async function changeOwners(store: Store, by: Principal | null, ref: PackageRef, logins: unknown, add: boolean): Promise<OwnerUser[]> {
+export async function changeOwners(
+  store: Store,
+  by: Principal | null,
+  ref: PackageRef,
+  logins: unknown,
+  add: boolean,
+): Promise<OwnerUser[]> {
   validateLogins(logins);
   if (by) await checkWriter(store.db, by, ref, true);
   const users: OwnerUser[] = [];
   for (const login of logins) {
     const user = await store.db.selectFrom('users').select(['id', 'login', 'name']).where('login', '=', login).executeTakeFirst();
-    if (!user) fail('USER_NOT_FOUND', `there is no user \`${login}\` on this registry; an admin can create it with \`larder user add ${login}\``);
+    if (!user)
+      fail('USER_NOT_FOUND', `there is no user \`${login}\` on this registry; an admin can create it with \`larder user add ${login}\``);
     users.push(user);
   }
   return inTransaction(store, async (uow) => {
@@ -115,15 +131,27 @@ export async function changeOwners(store: Store, by: Principal | null, ref: Pack
     }
     for (const user of users) {
       if (add) {
-        await trx.insertInto('package_owners').values({ repo_id: ref.repo.id, package: ref.id, user_id: user.id, created_at: Date.now() }).onConflict((oc) => oc.doNothing()).execute();
+        await trx
+          .insertInto('package_owners')
+          .values({ repo_id: ref.repo.id, package: ref.id, user_id: user.id, created_at: Date.now() })
+          .onConflict((oc) => oc.doNothing())
+          .execute();
       } else {
-        await trx.deleteFrom('package_owners').where('repo_id', '=', ref.repo.id).where('package', '=', ref.id).where('user_id', '=', user.id).execute();
+        await trx
+          .deleteFrom('package_owners')
+          .where('repo_id', '=', ref.repo.id)
+          .where('package', '=', ref.id)
+          .where('user_id', '=', user.id)
+          .execute();
       }
     }
     const left = await listOwners(trx, ref);
     if (left.length === 0) fail('LAST_OWNER', `${ref.label} must keep at least one owner; add the new owner before removing the last one`);
     await audit(trx, {
-      userId: by?.userId ?? null, repoId: ref.repo.id, action: `${ref.repo.format}.owner_${add ? 'add' : 'remove'}`, subject: ref.display,
+      userId: by?.userId ?? null,
+      repoId: ref.repo.id,
+      action: `${ref.repo.format}.owner_${add ? 'add' : 'remove'}`,
+      subject: ref.display,
       detail: { package: ref.id, users: logins, ...(by ? {} : { via: 'cli' }) },
     });
     return left;

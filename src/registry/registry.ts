@@ -48,14 +48,30 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
     const peers = clusterPeers((repoId, p) => docs.invalidate(repoId, p));
     const origin = newOrigin();
     // Every change is announced inside its transaction: PostgreSQL NOTIFY, or a row in SQLite's index_changes.
-    const docs: IndexDocs = new IndexDocs(handle.db, shared ? (uow, repoId, p) => announceIndexChange(uow.trx, repoId, p) : (uow, repoId, p) => logIndexChange(uow.trx, origin, repoId, p), peers);
+    const docs: IndexDocs = new IndexDocs(
+      handle.db,
+      shared ? (uow, repoId, p) => announceIndexChange(uow.trx, repoId, p) : (uow, repoId, p) => logIndexChange(uow.trx, origin, repoId, p),
+      peers,
+    );
     // Other nodes and processes change index documents too; their commits reach this process's cache.
     if (config.database.kind === 'postgres') {
-      listener = await listenForIndexChanges(config.database.url, (repoId, p) => docs.invalidate(repoId, p), () => docs.clear());
+      listener = await listenForIndexChanges(
+        config.database.url,
+        (repoId, p) => docs.invalidate(repoId, p),
+        () => docs.clear(),
+      );
     } else if (config.database.path !== ':memory:') {
-      watcher = watchSqliteChanges(config.database.path, (repoId, p) => docs.invalidate(repoId, p), () => docs.clear(), { origin });
+      watcher = watchSqliteChanges(
+        config.database.path,
+        (repoId, p) => docs.invalidate(repoId, p),
+        () => docs.clear(),
+        { origin },
+      );
     }
-    const blobs = config.blobs === 'fs' ? new FsBlobStore(path.join(config.data, 'blobs')) : await S3BlobStore.open(parseS3Url(config.blobs), path.join(config.data, 'blobs', 'tmp'));
+    const blobs =
+      config.blobs === 'fs'
+        ? new FsBlobStore(path.join(config.data, 'blobs'))
+        : await S3BlobStore.open(parseS3Url(config.blobs), path.join(config.data, 'blobs', 'tmp'));
     // What a killed process was staging will never be committed by anyone.
     await blobs.reapStaging();
     const auth = new Auth(handle.db);

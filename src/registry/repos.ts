@@ -18,7 +18,10 @@ export async function syncRepos(db: Db, configured: RepoConfig[]): Promise<Repo[
   for (const cfg of configured) {
     let row: RepoRow | undefined = existing.get(cfg.name);
     if (row && row.format !== cfg.format) {
-      fail('CONFIG_INVALID', `repository "${cfg.name}" holds ${row.format} packages and cannot become a ${cfg.format} repository; give it another name`);
+      fail(
+        'CONFIG_INVALID',
+        `repository "${cfg.name}" holds ${row.format} packages and cannot become a ${cfg.format} repository; give it another name`,
+      );
     }
     if (!row) {
       row = await db

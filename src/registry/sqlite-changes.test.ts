@@ -16,7 +16,12 @@ const events: string[] = [];
 beforeAll(async () => {
   writer = await openDatabase({ kind: 'sqlite', path: file });
   // A long interval: the test polls by hand.
-  watcher = watchSqliteChanges(file, (repo, p) => events.push(`${repo}:${p}`), () => events.push('reset'), { origin: mine, intervalMs: 60_000 });
+  watcher = watchSqliteChanges(
+    file,
+    (repo, p) => events.push(`${repo}:${p}`),
+    () => events.push('reset'),
+    { origin: mine, intervalMs: 60_000 },
+  );
 });
 afterAll(async () => {
   watcher?.close();
@@ -41,10 +46,12 @@ describe('watchSqliteChanges', () => {
 
   it('skips its own origin and anything rolled back', async () => {
     await commit(mine, 'own');
-    await expect(inTransaction({ db: writer.db, dialect: 'sqlite' }, async (uow) => {
-      await logIndexChange(uow.trx, other, 1, 'rolled-back');
-      throw new Error('abort');
-    })).rejects.toThrow('abort');
+    await expect(
+      inTransaction({ db: writer.db, dialect: 'sqlite' }, async (uow) => {
+        await logIndexChange(uow.trx, other, 1, 'rolled-back');
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
     await commit(other, 'c');
     watcher.poll();
     expect(events.splice(0)).toEqual(['1:c']);

@@ -18,7 +18,12 @@ export function reachOf(p: Principal, row: Pick<TokenRow, 'expires_at'>): TokenR
 
 /** The reach of a stored token. */
 export function reachOfRow(row: TokenRow): TokenReach {
-  return { scopes: row.scopes.split(',') as Scope[], repoPattern: row.repo_pattern, packagePattern: row.package_pattern, expiresAt: row.expires_at };
+  return {
+    scopes: row.scopes.split(',') as Scope[],
+    repoPattern: row.repo_pattern,
+    packagePattern: row.package_pattern,
+    expiresAt: row.expires_at,
+  };
 }
 
 /**
@@ -29,13 +34,17 @@ export function reachOfRow(row: TokenRow): TokenReach {
 export function requireWithin(holder: TokenReach, wanted: TokenReach, what = 'a token'): void {
   // Any token may read, so `read` is within every token.
   const extra = holder.scopes.includes('admin') ? [] : wanted.scopes.filter((s) => s !== 'read' && !holder.scopes.includes(s));
-  if (extra.length) fail('TOKEN_TOO_WIDE', `${what} may not have the scope(s) ${extra.join(', ')}: this token has only ${holder.scopes.join(', ')}`);
+  if (extra.length)
+    fail('TOKEN_TOO_WIDE', `${what} may not have the scope(s) ${extra.join(', ')}: this token has only ${holder.scopes.join(', ')}`);
   for (const [label, mine, theirs] of [
     ['repositories', holder.repoPattern, wanted.repoPattern],
     ['packages', holder.packagePattern, wanted.packagePattern],
   ] as const) {
     if (!patternWithin(theirs, mine)) {
-      fail('TOKEN_TOO_WIDE', `${what} must be limited to ${label} within "${mine}" (this token's limit), not ${theirs ? `"${theirs}"` : 'all of them'}`);
+      fail(
+        'TOKEN_TOO_WIDE',
+        `${what} must be limited to ${label} within "${mine}" (this token's limit), not ${theirs ? `"${theirs}"` : 'all of them'}`,
+      );
     }
   }
   if (holder.expiresAt !== null && (wanted.expiresAt === null || wanted.expiresAt > holder.expiresAt)) {
@@ -56,9 +65,20 @@ export function requireAdmin(p: Principal, action: string): void {
 export function patternWithin(inner: string | null, outer: string | null): boolean {
   if (!outer) return true;
   if (!inner) return false;
-  const alternatives = (p: string) => p.split(',').map((s) => s.trim()).filter(Boolean);
+  const alternatives = (p: string) =>
+    p
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const outerRe = new RegExp(
-    `^(?:${alternatives(outer).map((a) => a.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '[^*]')).join('|')})$`,
+    `^(?:${alternatives(outer)
+      .map((a) =>
+        a
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '[^*]'),
+      )
+      .join('|')})$`,
   );
   const inners = alternatives(inner);
   return inners.length > 0 && inners.every((a) => outerRe.test(a));

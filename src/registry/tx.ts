@@ -15,9 +15,10 @@ export interface UnitOfWork {
 export async function inTransaction<T>(store: { db: Db; dialect: Dialect }, fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
   const after: Array<() => void | Promise<void>> = [];
   const afterCommit = (f: () => void | Promise<void>) => after.push(f);
-  const result = store.dialect === 'sqlite'
-    ? await sqliteImmediate(store.db, (trx) => fn({ trx, afterCommit }))
-    : await store.db.transaction().execute((trx) => fn({ trx, afterCommit }));
+  const result =
+    store.dialect === 'sqlite'
+      ? await sqliteImmediate(store.db, (trx) => fn({ trx, afterCommit }))
+      : await store.db.transaction().execute((trx) => fn({ trx, afterCommit }));
   for (const f of after) await f();
   return result;
 }

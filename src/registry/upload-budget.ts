@@ -26,7 +26,10 @@ export class UploadBudget {
   /** Reserves `bytes`, waiting up to `waitMs` in line; refuses at once what could never fit. */
   async acquire(bytes: number): Promise<Release> {
     if (bytes > this.total) {
-      throw new LarderError('BODY_TOO_LARGE', `this upload is ${formatSize(bytes)}, more than the server buffers at once (uploads.memory = ${formatSize(this.total)}); send less at a time, or an operator can raise uploads.memory`);
+      throw new LarderError(
+        'BODY_TOO_LARGE',
+        `this upload is ${formatSize(bytes)}, more than the server buffers at once (uploads.memory = ${formatSize(this.total)}); send less at a time, or an operator can raise uploads.memory`,
+      );
     }
     if (this.queue.length === 0 && this.used + bytes <= this.total) return this.grant(bytes);
     return new Promise<Release>((resolve, reject) => {
@@ -38,7 +41,13 @@ export class UploadBudget {
         this.queue.splice(i, 1);
         this.drain();
         const retry = String(Math.max(1, Math.ceil(this.waitMs / 1000)));
-        reject(new LarderError('UPLOAD_BUDGET_EXHAUSTED', `the server is busy receiving other uploads (uploads.memory = ${formatSize(this.total)} in use); retry in ${retry} s`, { 'retry-after': retry }));
+        reject(
+          new LarderError(
+            'UPLOAD_BUDGET_EXHAUSTED',
+            `the server is busy receiving other uploads (uploads.memory = ${formatSize(this.total)} in use); retry in ${retry} s`,
+            { 'retry-after': retry },
+          ),
+        );
       }, this.waitMs).unref();
     });
   }
@@ -79,8 +88,13 @@ export function reserveUpload(budget: UploadBudget) {
     const length = req.headers['content-length'];
     if (length === undefined) {
       // HTTP/1.1 says a body without a length with Transfer-Encoding; HTTP/2 streams one after any request headers.
-      const body = req.headers['transfer-encoding'] !== undefined || (req.raw.httpVersionMajor === 2 && req.headers['content-type'] !== undefined);
-      if (body) throw new LarderError('LENGTH_REQUIRED', 'send the upload with a Content-Length header (the server reserves memory for it before reading it)');
+      const body =
+        req.headers['transfer-encoding'] !== undefined || (req.raw.httpVersionMajor === 2 && req.headers['content-type'] !== undefined);
+      if (body)
+        throw new LarderError(
+          'LENGTH_REQUIRED',
+          'send the upload with a Content-Length header (the server reserves memory for it before reading it)',
+        );
       return payload;
     }
     const bytes = Number(length);

@@ -70,12 +70,17 @@ export async function verifyRegistry(registry: Registry, progress: VerifyProgres
       if (!state) {
         // Referenced by a row but not listed in `blobs`: gc would delete it.
         state = await rehashBlob(registry.blobs, ref.sha256, ref.size);
-        report.problems.push(`${repo.name}: ${ref.what} references blob ${ref.sha256}, which the blobs table does not list (larder gc would delete it)`);
+        report.problems.push(
+          `${repo.name}: ${ref.what} references blob ${ref.sha256}, which the blobs table does not list (larder gc would delete it)`,
+        );
         states.set(ref.sha256, state);
         if (!state.ok) report.problems.push(`blob ${ref.sha256} ${state.reason}`);
       }
       if (!state.ok) report.problems.push(`${repo.name}: ${ref.what} needs blob ${ref.sha256}, which ${state.reason}`);
-      else if (sizes.has(ref.sha256) && sizes.get(ref.sha256) !== Number(ref.size)) report.problems.push(`${repo.name}: ${ref.what} records ${ref.size} bytes for blob ${ref.sha256}, which has ${sizes.get(ref.sha256)}`);
+      else if (sizes.has(ref.sha256) && sizes.get(ref.sha256) !== Number(ref.size))
+        report.problems.push(
+          `${repo.name}: ${ref.what} records ${ref.size} bytes for blob ${ref.sha256}, which has ${sizes.get(ref.sha256)}`,
+        );
     }
     report.checked.push({ what: `${repo.name}: blob references`, count: found.references.length });
     progress(`repo ${repo.name}`, 1, 1);

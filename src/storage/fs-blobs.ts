@@ -138,7 +138,7 @@ async function copyFile(file: string, dest: Writable): Promise<void> {
   const handle = await fsp.open(file, 'r');
   const buffer = Buffer.allocUnsafe(COPY_CHUNK);
   try {
-    for (let position = 0; ; ) {
+    for (let position = 0; ;) {
       const { bytesRead } = await handle.read(buffer, 0, COPY_CHUNK, position);
       if (bytesRead === 0) return;
       position += bytesRead;
@@ -154,7 +154,11 @@ async function copyFile(file: string, dest: Writable): Promise<void> {
  * Streams `source` into a new file under `tmpDir`, hashing as it goes and refusing more than
  * `maxSize` bytes; the file is fsynced, so an acknowledged blob survives a power cut.
  */
-export async function stageToFile(tmpDir: string, source: Readable, maxSize = Number.POSITIVE_INFINITY): Promise<{ tmp: string; sha256: string; size: number }> {
+export async function stageToFile(
+  tmpDir: string,
+  source: Readable,
+  maxSize = Number.POSITIVE_INFINITY,
+): Promise<{ tmp: string; sha256: string; size: number }> {
   const tmp = path.join(tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
   const hash = createHash('sha256');
   let size = 0;

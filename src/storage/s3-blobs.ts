@@ -60,8 +60,11 @@ export class S3BlobStore implements BlobStore {
     // Checksums only where S3 requires them: the default aws-chunked uploads with trailing
     // checksums are not understood by every S3-compatible server (and would be stored as bytes).
     const client = new sdk.S3Client({
-      region: target.region, endpoint: target.endpoint, forcePathStyle: target.pathStyle,
-      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+      region: target.region,
+      endpoint: target.endpoint,
+      forcePathStyle: target.pathStyle,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
     });
     return new S3BlobStore(sdk, client, target, new StagingDir(tmpDir));
   }
@@ -80,7 +83,14 @@ export class S3BlobStore implements BlobStore {
       commit: async () => {
         if (done) return;
         if (!(await this.has(sha256))) {
-          await this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.target.bucket, Key: this.key(sha256), Body: fs.createReadStream(tmp), ContentLength: size }));
+          await this.client.send(
+            new this.sdk.PutObjectCommand({
+              Bucket: this.target.bucket,
+              Key: this.key(sha256),
+              Body: fs.createReadStream(tmp),
+              ContentLength: size,
+            }),
+          );
         }
         await fsp.rm(tmp, { force: true });
         done = true;
@@ -93,7 +103,13 @@ export class S3BlobStore implements BlobStore {
   }
 
   private async get(sha256: string, range?: { start: number; end: number }): Promise<Readable> {
-    const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.target.bucket, Key: this.key(sha256), Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
+    const res = await this.client.send(
+      new this.sdk.GetObjectCommand({
+        Bucket: this.target.bucket,
+        Key: this.key(sha256),
+        Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+      }),
+    );
     return res.Body as Readable;
   }
 
@@ -109,7 +125,9 @@ export class S3BlobStore implements BlobStore {
       size,
       stream: (range) => {
         const out = new PassThrough();
-        this.get(sha256, range).then((body) => pipeline(body, out)).catch((err) => out.destroy(err));
+        this.get(sha256, range)
+          .then((body) => pipeline(body, out))
+          .catch((err) => out.destroy(err));
         return out;
       },
       copyTo: async (dest: Writable) => {
@@ -140,7 +158,9 @@ export class S3BlobStore implements BlobStore {
     let token: string | undefined;
     const prefix = `${this.target.prefix ? `${this.target.prefix}/` : ''}sha256/`;
     do {
-      const page = await this.client.send(new this.sdk.ListObjectsV2Command({ Bucket: this.target.bucket, Prefix: prefix, ContinuationToken: token }));
+      const page = await this.client.send(
+        new this.sdk.ListObjectsV2Command({ Bucket: this.target.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
       for (const o of page.Contents ?? []) {
         const sha = path.posix.basename(o.Key ?? '');
         if (SHA256_HEX.test(sha)) yield { sha256: sha, modifiedAt: o.LastModified?.getTime() ?? 0 };

@@ -22,11 +22,14 @@ afterAll(async () => {
 });
 
 const targets: Array<[string, () => Promise<DatabaseTarget>]> = [
-  ['sqlite', async () => {
-    const d = tempDir();
-    dirs.push(d);
-    return { kind: 'sqlite', path: path.join(d.path, 'larder.db') };
-  }],
+  [
+    'sqlite',
+    async () => {
+      const d = tempDir();
+      dirs.push(d);
+      return { kind: 'sqlite', path: path.join(d.path, 'larder.db') };
+    },
+  ],
   ['postgres', async () => ({ kind: 'postgres', url: await pg.newDatabase() })],
 ];
 
@@ -47,7 +50,10 @@ describe.each(targets)('database on %s', (_name, target) => {
   });
 
   it('reports unique violations the same way in both dialects', async () => {
-    await handle.db.insertInto('repos').values({ name: 'dup', format: 'cargo', kind: 'hosted', visibility: 'public', created_at: 1 }).execute();
+    await handle.db
+      .insertInto('repos')
+      .values({ name: 'dup', format: 'cargo', kind: 'hosted', visibility: 'public', created_at: 1 })
+      .execute();
     const err = await handle.db
       .insertInto('repos')
       .values({ name: 'dup', format: 'cargo', kind: 'hosted', visibility: 'public', created_at: 2 })
@@ -57,7 +63,11 @@ describe.each(targets)('database on %s', (_name, target) => {
   });
 
   it('stores index documents only when the transaction commits, with byte-exact bodies', async () => {
-    const repo = await handle.db.insertInto('repos').values({ name: 'docs', format: 'cargo', kind: 'hosted', visibility: 'public', created_at: 1 }).returning('id').executeTakeFirstOrThrow();
+    const repo = await handle.db
+      .insertInto('repos')
+      .values({ name: 'docs', format: 'cargo', kind: 'hosted', visibility: 'public', created_at: 1 })
+      .returning('id')
+      .executeTakeFirstOrThrow();
     const docs = new IndexDocs(handle.db);
     expect(await docs.get(repo.id, 'ab/cd/abcd')).toBeNull();
     const body = Buffer.from('{"name":"abcd"}\r\n\u00e9\n', 'utf8');

@@ -81,7 +81,10 @@ describe('cloneChecked', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     try {
       const started = Date.now();
-      const e = await failure({ allowPrivate: ['127.0.0.1'], gitAllowHttp: true, timeoutMs: 1000 }, `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/Big.jl`);
+      const e = await failure(
+        { allowPrivate: ['127.0.0.1'], gitAllowHttp: true, timeoutMs: 1000 },
+        `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/Big.jl`,
+      );
       expect(e.message).toMatch(/took longer than \[outbound\] timeout/);
       expect(Date.now() - started).toBeLessThan(10_000);
     } finally {

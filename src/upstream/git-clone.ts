@@ -38,13 +38,22 @@ async function checkedGitUrl(outbound: OutboundClient, url: string): Promise<{ h
   const schemes = allowHttp ? 'https:// or http://' : 'https://';
   if (!u) fail('METADATA_INVALID', `git must be a ${schemes} URL of the repository, got ${JSON.stringify(url)}`);
   if (u.protocol !== 'https:' && !(u.protocol === 'http:' && allowHttp)) {
-    const hint = u.protocol === 'http:' ? 'use https, or an operator can allow plain http in larder.toml: [outbound] git_allow_http = true' : `use the repository's ${schemes} URL`;
-    fail('URL_NOT_ALLOWED', `git URL ${url} is refused: Larder clones over ${allowHttp ? 'https and http' : 'https'} only, not ${u.protocol.replace(/:$/, '')}; ${hint}`);
+    const hint =
+      u.protocol === 'http:'
+        ? 'use https, or an operator can allow plain http in larder.toml: [outbound] git_allow_http = true'
+        : `use the repository's ${schemes} URL`;
+    fail(
+      'URL_NOT_ALLOWED',
+      `git URL ${url} is refused: Larder clones over ${allowHttp ? 'https and http' : 'https'} only, not ${u.protocol.replace(/:$/, '')}; ${hint}`,
+    );
   }
   const resolved = await outbound.rules.resolve(u.hostname);
   if ('refused' in resolved) {
     const is = isIP(u.hostname.replace(/^\[(.*)\]$/, '$1')) ? 'is' : 'resolves to';
-    fail('URL_NOT_ALLOWED', `git URL ${url} is refused: its host ${is} ${resolved.refused.rule}. Larder clones only from public addresses; ${ALLOW_HINT}`);
+    fail(
+      'URL_NOT_ALLOWED',
+      `git URL ${url} is refused: its host ${is} ${resolved.refused.rule}. Larder clones only from public addresses; ${ALLOW_HINT}`,
+    );
   }
   if ('error' in resolved) fail('ARCHIVE_INVALID', `could not clone ${url}: its host name does not resolve`);
   const config: string[] = [];
@@ -77,16 +86,29 @@ export async function cloneChecked(outbound: OutboundClient, url: string, workDi
   }
   const dest = path.join(workDir, 'repo.git');
   const args = [
-    '-c', 'protocol.allow=never',
-    '-c', 'protocol.https.allow=always',
+    '-c',
+    'protocol.allow=never',
+    '-c',
+    'protocol.https.allow=always',
     ...(outbound.config.gitAllowHttp ? ['-c', 'protocol.http.allow=always'] : []),
-    '-c', 'http.followRedirects=false',
-    '-c', 'credential.helper=',
-    '-c', 'core.askPass=',
-    '-c', 'http.proxy=',
-    '-c', 'core.hooksPath=/dev/null',
+    '-c',
+    'http.followRedirects=false',
+    '-c',
+    'credential.helper=',
+    '-c',
+    'core.askPass=',
+    '-c',
+    'http.proxy=',
+    '-c',
+    'core.hooksPath=/dev/null',
     ...config,
-    'clone', '--bare', '--quiet', '--no-local', '--', href, dest,
+    'clone',
+    '--bare',
+    '--quiet',
+    '--no-local',
+    '--',
+    href,
+    dest,
   ];
   // A minimal environment: no proxies, no askpass, no ~/.gitconfig or /etc/gitconfig (url.*.insteadOf could rewrite the URL).
   const env = {
@@ -130,11 +152,20 @@ export async function cloneChecked(outbound: OutboundClient, url: string, workDi
     child.on('error', () => done(false));
     child.on('exit', (code) => done(code === 0));
   });
-  if (outcome === 'ok' && (await diskUsage(dest)) > opts.maxSize) fail('ARCHIVE_TOO_LARGE', `the repository at ${url} is larger than this registry's ${formatSize(opts.maxSize)} limit`);
-  if (outcome === 'too-large') fail('ARCHIVE_TOO_LARGE', `the repository at ${url} is larger than this registry's ${formatSize(opts.maxSize)} limit`);
-  if (outcome === 'timeout') fail('ARCHIVE_INVALID', `could not clone ${url}: it took longer than [outbound] timeout (${Math.round(outbound.config.timeoutMs / 1000)} s)`);
+  if (outcome === 'ok' && (await diskUsage(dest)) > opts.maxSize)
+    fail('ARCHIVE_TOO_LARGE', `the repository at ${url} is larger than this registry's ${formatSize(opts.maxSize)} limit`);
+  if (outcome === 'too-large')
+    fail('ARCHIVE_TOO_LARGE', `the repository at ${url} is larger than this registry's ${formatSize(opts.maxSize)} limit`);
+  if (outcome === 'timeout')
+    fail(
+      'ARCHIVE_INVALID',
+      `could not clone ${url}: it took longer than [outbound] timeout (${Math.round(outbound.config.timeoutMs / 1000)} s)`,
+    );
   if (outcome === 'failed') {
-    fail('ARCHIVE_INVALID', `could not clone ${url}: the server did not answer as a git repository, the connection failed, it redirects (use the final URL), it needs credentials, or its TLS certificate is not trusted (an internal CA goes in [outbound] ca_file)`);
+    fail(
+      'ARCHIVE_INVALID',
+      `could not clone ${url}: the server did not answer as a git repository, the connection failed, it redirects (use the final URL), it needs credentials, or its TLS certificate is not trusted (an internal CA goes in [outbound] ca_file)`,
+    );
   }
   return dest;
 }

@@ -21,7 +21,11 @@ async function server(host: string, route: (req: http.IncomingMessage, res: http
     hits: 0,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${(s.address() as AddressInfo).port}`,
     port: (s.address() as AddressInfo).port,
-    close: () => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        s.closeAllConnections();
+        s.close(() => r());
+      }),
   };
   return srv;
 }

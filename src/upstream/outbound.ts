@@ -64,7 +64,11 @@ export class OutboundClient {
     this.rules = new AddressRules(config.allowPrivate);
     const rules = this.rules;
     // Names resolve here, and every address they resolve to must pass: the socket connects to what this returns.
-    const lookup = (hostname: string, options: LookupOptions, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
+    const lookup = (
+      hostname: string,
+      options: LookupOptions,
+      callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
+    ) => {
       dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
         if (err) return callback(err, []);
         for (const a of addresses) {
@@ -75,7 +79,11 @@ export class OutboundClient {
         else callback(null, addresses[0]!.address, addresses[0]!.family);
       });
     };
-    const connect = buildConnector({ ca: trustedCas(config.caFile), timeout: opts.connectTimeoutMs ?? 10_000, lookup } as buildConnector.BuildOptions);
+    const connect = buildConnector({
+      ca: trustedCas(config.caFile),
+      timeout: opts.connectTimeoutMs ?? 10_000,
+      lookup,
+    } as buildConnector.BuildOptions);
     this.agent = new Agent({
       headersTimeout: opts.idleTimeoutMs ?? 30_000,
       bodyTimeout: opts.idleTimeoutMs ?? 30_000,
@@ -144,7 +152,12 @@ export class OutboundClient {
     const u = URL.canParse(current) ? new URL(current) : null;
     if (!u) fail('METADATA_INVALID', `${what} ${original} is not a URL`);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') {
-      fail('URL_NOT_ALLOWED', hop === 0 ? `${what} ${original} is refused: only http and https URLs are fetched` : `${what} ${original} is refused: it redirects to a URL that is not http or https`);
+      fail(
+        'URL_NOT_ALLOWED',
+        hop === 0
+          ? `${what} ${original} is refused: only http and https URLs are fetched`
+          : `${what} ${original} is refused: it redirects to a URL that is not http or https`,
+      );
     }
     const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
     const refused = isIP(host) ? this.rules.refusal(host) : null;
@@ -152,8 +165,16 @@ export class OutboundClient {
     return u;
   }
 
-  private async readBody(res: Dispatcher.ResponseData, url: string, what: string, opts: DownloadOptions, deadline: AbortSignal, failed: (why: string) => never): Promise<Buffer> {
-    const tooLarge: () => never = () => fail('ARCHIVE_TOO_LARGE', `${what} ${url} is larger than this registry's ${formatSize(opts.maxSize)} limit`);
+  private async readBody(
+    res: Dispatcher.ResponseData,
+    url: string,
+    what: string,
+    opts: DownloadOptions,
+    deadline: AbortSignal,
+    failed: (why: string) => never,
+  ): Promise<Buffer> {
+    const tooLarge: () => never = () =>
+      fail('ARCHIVE_TOO_LARGE', `${what} ${url} is larger than this registry's ${formatSize(opts.maxSize)} limit`);
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > opts.maxSize) {
       res.body.destroy();

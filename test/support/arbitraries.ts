@@ -38,7 +38,9 @@ export function fuzzParams(runs: number, timeLimitMs = 8_000): fc.Parameters<unk
 /** Rejects with a plain Error when `p` has not settled within `ms` (a hang is a finding). */
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms); });
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
   try {
     return await Promise.race([p, timeout]);
   } finally {
@@ -50,7 +52,10 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
  * Runs `fn`: it must return, or throw a LarderError with a 4xx status, within `ms` (anything else,
  * such as a TypeError, a hang or a long synchronous stall, fails the test). Returns the value, or the LarderError.
  */
-export async function returnsOrRefuses<T>(fn: () => T | Promise<T>, ms = 5_000): Promise<{ ok: true; value: T } | { ok: false; error: LarderError }> {
+export async function returnsOrRefuses<T>(
+  fn: () => T | Promise<T>,
+  ms = 5_000,
+): Promise<{ ok: true; value: T } | { ok: false; error: LarderError }> {
   const start = performance.now();
   // A timer cannot interrupt synchronous work: time it too, so a parser that blocks the event loop fails.
   const inTime = () => expect(performance.now() - start, `the parser took ${Math.round(performance.now() - start)} ms`).toBeLessThan(ms);
@@ -121,7 +126,11 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
     c[i % c.length] = v;
     return c;
   }),
-  fc.nat().map((i): Mutation => (b) => b.subarray(0, b.length === 0 ? 0 : i % b.length)),
+  fc.nat().map(
+    (i): Mutation =>
+      (b) =>
+        b.subarray(0, b.length === 0 ? 0 : i % b.length),
+  ),
   fc.tuple(fc.nat(), fc.integer({ min: 1, max: 600 })).map(([i, n]): Mutation => (b) => {
     if (b.length === 0) return b;
     const at = i % b.length;
@@ -145,10 +154,9 @@ export function mutatedBytes(base: Buffer): fc.Arbitrary<Buffer> {
 }
 
 /** Random bytes, mostly short, sometimes with a recognisable magic number in front. */
-export const randomBytes: fc.Arbitrary<Buffer> = fc.tuple(
-  fc.constantFrom('', '\x1f\x8b', 'PK\x03\x04', '{', '\x1f\x8b\x08\x00'),
-  fc.uint8Array({ maxLength: 2048 }),
-).map(([magic, rest]) => Buffer.concat([Buffer.from(magic, 'latin1'), Buffer.from(rest)]));
+export const randomBytes: fc.Arbitrary<Buffer> = fc
+  .tuple(fc.constantFrom('', '\x1f\x8b', 'PK\x03\x04', '{', '\x1f\x8b\x08\x00'), fc.uint8Array({ maxLength: 2048 }))
+  .map(([magic, rest]) => Buffer.concat([Buffer.from(magic, 'latin1'), Buffer.from(rest)]));
 
 // ---------------------------------------------------------------------------------------------
 // Tar
@@ -156,34 +164,122 @@ export const randomBytes: fc.Arbitrary<Buffer> = fc.tuple(
 /** Entry names that have broken archive readers: traversal, absolute, NUL, very long, unicode, odd dots. */
 export const oddName: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(
-    '..', '../x', 'a/../../x', '/etc/passwd', '/', './', '.', 'a//b', 'a/./b', 'a\\..\\b', 'C:/x', 'a\0b', 'x\0', '.git/config',
-    'a/.git/HEAD', 'é/ü.txt', '\u202e.txt', 'ﬁle', '\ud83d\ude00', '\n', 'a\nb', ' ', 'a/', '//', '.git', '.gitignore',
-    'MODULE.bazel', 'Project.toml', 'Cargo.toml', 'src', 'src/lib.rs',
+    '..',
+    '../x',
+    'a/../../x',
+    '/etc/passwd',
+    '/',
+    './',
+    '.',
+    'a//b',
+    'a/./b',
+    'a\\..\\b',
+    'C:/x',
+    'a\0b',
+    'x\0',
+    '.git/config',
+    'a/.git/HEAD',
+    'é/ü.txt',
+    '\u202e.txt',
+    'ﬁle',
+    '\ud83d\ude00',
+    '\n',
+    'a\nb',
+    ' ',
+    'a/',
+    '//',
+    '.git',
+    '.gitignore',
+    'MODULE.bazel',
+    'Project.toml',
+    'Cargo.toml',
+    'src',
+    'src/lib.rs',
   ),
-  fc.integer({ min: 90, max: 400 }).map((n) => 'd/'.repeat(Math.floor(n / 4)) + 'x'.repeat(n % 300 + 1)),
+  fc.integer({ min: 90, max: 400 }).map((n) => 'd/'.repeat(Math.floor(n / 4)) + 'x'.repeat((n % 300) + 1)),
   fc.string({ unit: 'binary', maxLength: 20 }),
   fc.array(fc.constantFrom('a', 'b', '..', '.', '', 'src', '.git', 'x.txt'), { minLength: 1, maxLength: 5 }).map((p) => p.join('/')),
 );
 
-const entryType = fc.constantFrom<NonNullable<TarEntry['type']>>('file', 'file', 'file', 'directory', 'symlink', 'link', 'character-device', 'block-device', 'fifo', 'contiguous-file');
+const entryType = fc.constantFrom<NonNullable<TarEntry['type']>>(
+  'file',
+  'file',
+  'file',
+  'directory',
+  'symlink',
+  'link',
+  'character-device',
+  'block-device',
+  'fifo',
+  'contiguous-file',
+);
 
 /** One tar entry under `root` (or at an odd name), of any type, mode and small body. */
 export function tarEntry(root: string, names: fc.Arbitrary<string> = oddName): fc.Arbitrary<TarEntry> {
-  return fc.record({
-    name: fc.oneof(names.map((n) => `${root}/${n}`), names, fc.constantFrom(`${root}/a.txt`, `${root}/sub/b.txt`, `${root}/`)),
-    type: entryType,
-    mode: fc.constantFrom(0o644, 0o755, 0o4755, 0o777, 0),
-    linkname: fc.oneof(oddName, fc.constant('../../../../etc/passwd'), fc.constant('/')),
-    body: fc.oneof(fc.constant(''), fc.string({ maxLength: 200 }), fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u))),
-  }).map(({ body, ...e }) => (e.type === 'file' || e.type === 'contiguous-file' ? { ...e, body } : e));
+  return fc
+    .record({
+      name: fc.oneof(
+        names.map((n) => `${root}/${n}`),
+        names,
+        fc.constantFrom(`${root}/a.txt`, `${root}/sub/b.txt`, `${root}/`),
+      ),
+      type: entryType,
+      mode: fc.constantFrom(0o644, 0o755, 0o4755, 0o777, 0),
+      linkname: fc.oneof(oddName, fc.constant('../../../../etc/passwd'), fc.constant('/')),
+      body: fc.oneof(
+        fc.constant(''),
+        fc.string({ maxLength: 200 }),
+        fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)),
+      ),
+    })
+    .map(({ body, ...e }) => (e.type === 'file' || e.type === 'contiguous-file' ? { ...e, body } : e));
 }
 
 const TAR_FIELDS: Array<[offset: number, length: number]> = [
-  [0, 100], [100, 8], [108, 8], [116, 8], [124, 12], [136, 12], [156, 1], [157, 100], [257, 6], [263, 2], [329, 8], [337, 8], [345, 155],
+  [0, 100],
+  [100, 8],
+  [108, 8],
+  [116, 8],
+  [124, 12],
+  [136, 12],
+  [156, 1],
+  [157, 100],
+  [257, 6],
+  [263, 2],
+  [329, 8],
+  [337, 8],
+  [345, 155],
 ];
 const fieldValue = fc.oneof(
-  fc.constantFrom('77777777777', '99999999999', '-1', '', '\0', ' ', '0', '7', '1', '2', '3', '4', '5', '6', 'g', 'x', 'L', 'K', 'S', 'Z',
-    '../../x', '/abs', 'ustar', 'ustar\0', '00', '\x80\0\0\0\xff\xff\xff\xff\xff\xff\xff', '\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff'),
+  fc.constantFrom(
+    '77777777777',
+    '99999999999',
+    '-1',
+    '',
+    '\0',
+    ' ',
+    '0',
+    '7',
+    '1',
+    '2',
+    '3',
+    '4',
+    '5',
+    '6',
+    'g',
+    'x',
+    'L',
+    'K',
+    'S',
+    'Z',
+    '../../x',
+    '/abs',
+    'ustar',
+    'ustar\0',
+    '00',
+    '\x80\0\0\0\xff\xff\xff\xff\xff\xff\xff',
+    '\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff',
+  ),
   fc.string({ unit: 'binary-ascii', maxLength: 12 }),
 );
 
@@ -247,11 +343,14 @@ export function hugeDeclaredSize(base: Buffer): fc.Arbitrary<Buffer> {
  */
 export function tarVariants(base: Buffer, valid: TarEntry[], root: string): fc.Arbitrary<() => Promise<Buffer>> {
   return fc.oneof(
-    { weight: 3, arbitrary: fc.tuple(fc.array(tarEntry(root), { minLength: 1, maxLength: 4 }), fc.nat()).map(([extra, at]) => () => {
-      const entries = [...valid];
-      for (const e of extra) entries.splice(at % (entries.length + 1), 0, e);
-      return tarball(entries);
-    }) },
+    {
+      weight: 3,
+      arbitrary: fc.tuple(fc.array(tarEntry(root), { minLength: 1, maxLength: 4 }), fc.nat()).map(([extra, at]) => () => {
+        const entries = [...valid];
+        for (const e of extra) entries.splice(at % (entries.length + 1), 0, e);
+        return tarball(entries);
+      }),
+    },
     { weight: 3, arbitrary: corruptedTar(base).map((b) => () => Promise.resolve(b)) },
     { weight: 1, arbitrary: hugeDeclaredSize(base).map((b) => () => Promise.resolve(b)) },
     { weight: 2, arbitrary: mutatedBytes(base).map((b) => () => Promise.resolve(b)) },
@@ -337,13 +436,19 @@ export function makeZip(entries: ZipEntry[]): Buffer {
 
 /** Hostile zip entries under `root`: odd names, symlinks, devices, lying sizes and CRCs. */
 export function zipEntry(root: string): fc.Arbitrary<ZipEntry> {
-  return fc.record({
-    name: fc.oneof(oddName.map((n) => `${root}/${n}`), oddName),
-    data: fc.uint8Array({ maxLength: 200 }).map((u) => Buffer.from(u)),
-    mode: fc.constantFrom(0o100644, 0o100755, 0o120777, 0o40755, 0o20644, 0o10644, 0o140755, 0),
-    declaredSize: fc.option(fc.constantFrom(0, 1, 0xffffffff, 600 * 1024 * 1024), { nil: undefined }),
-    badCrc: fc.boolean(),
-  }, { requiredKeys: ['name', 'data'] });
+  return fc.record(
+    {
+      name: fc.oneof(
+        oddName.map((n) => `${root}/${n}`),
+        oddName,
+      ),
+      data: fc.uint8Array({ maxLength: 200 }).map((u) => Buffer.from(u)),
+      mode: fc.constantFrom(0o100644, 0o100755, 0o120777, 0o40755, 0o20644, 0o10644, 0o140755, 0),
+      declaredSize: fc.option(fc.constantFrom(0, 1, 0xffffffff, 600 * 1024 * 1024), { nil: undefined }),
+      badCrc: fc.boolean(),
+    },
+    { requiredKeys: ['name', 'data'] },
+  );
 }
 
 /** Broken zips: a valid tree plus hostile entries, and byte mutations of a valid zip. */
@@ -365,7 +470,29 @@ export function zipVariants(valid: ZipEntry[], root: string): fc.Arbitrary<Buffe
 
 /** Values of the wrong type, or at the edges of their type. */
 export const weirdJson: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(null, true, false, 0, -1, -0, 1e308, -1e308, 2 ** 53 + 1, 1.5, '', ' ', '\0', '..', '/', 'x'.repeat(5000), [], {}, [null], { '': null }, '__proto__'),
+  fc.constantFrom(
+    null,
+    true,
+    false,
+    0,
+    -1,
+    -0,
+    1e308,
+    -1e308,
+    2 ** 53 + 1,
+    1.5,
+    '',
+    ' ',
+    '\0',
+    '..',
+    '/',
+    'x'.repeat(5000),
+    [],
+    {},
+    [null],
+    { '': null },
+    '__proto__',
+  ),
   fc.string({ maxLength: 30 }),
   fc.integer(),
   fc.double(),
@@ -412,7 +539,14 @@ export function mutatedJson(base: unknown): fc.Arbitrary<unknown> {
       const p = paths[i % paths.length];
       if (kind === 'replace') v = setAt(v, p, () => value);
       else if (kind === 'delete' && p.length > 0) v = setAt(v, p, deleteIt);
-      else v = setAt(v, p, (old) => (old !== null && typeof old === 'object' && !Array.isArray(old) ? { ...old, [key]: value } : Array.isArray(old) ? [...old, value] : old));
+      else
+        v = setAt(v, p, (old) =>
+          old !== null && typeof old === 'object' && !Array.isArray(old)
+            ? { ...old, [key]: value }
+            : Array.isArray(old)
+              ? [...old, value]
+              : old,
+        );
     }
     return v;
   });
@@ -421,7 +555,11 @@ export function mutatedJson(base: unknown): fc.Arbitrary<unknown> {
 /** Bytes of `base` after JSON-level mutations, sometimes also byte-level ones (broken JSON). */
 export function mutatedJsonBytes(base: unknown): fc.Arbitrary<Buffer> {
   const text = mutatedJson(base).map((v) => Buffer.from(JSON.stringify(v) ?? 'undefined'));
-  return fc.oneof({ weight: 4, arbitrary: text }, { weight: 1, arbitrary: mutatedBytes(Buffer.from(JSON.stringify(base))) }, { weight: 1, arbitrary: randomBytes });
+  return fc.oneof(
+    { weight: 4, arbitrary: text },
+    { weight: 1, arbitrary: mutatedBytes(Buffer.from(JSON.stringify(base))) },
+    { weight: 1, arbitrary: randomBytes },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -441,8 +579,35 @@ export function mutatedToml(base: Record<string, unknown>): fc.Arbitrary<string>
   const text = tomlStringify(base);
   const damaged = fc.oneof(
     mutatedBytes(Buffer.from(text)).map((b) => b.toString('utf8')),
-    fc.tuple(fc.nat(), fc.constantFrom('[', ']', '"', "'''", '"""', '=', '\n', '#', '\\u0000', '\\', '[[x]]\n', 'name = 1\n', '[deps]\n', '\0', '\ud800', '99999999999999999999999', 'inf', 'nan', '1979-05-27T07:32:00Z'))
-      .map(([i, tok]) => { const at = i % (text.length + 1); return text.slice(0, at) + tok + text.slice(at); }),
+    fc
+      .tuple(
+        fc.nat(),
+        fc.constantFrom(
+          '[',
+          ']',
+          '"',
+          "'''",
+          '"""',
+          '=',
+          '\n',
+          '#',
+          '\\u0000',
+          '\\',
+          '[[x]]\n',
+          'name = 1\n',
+          '[deps]\n',
+          '\0',
+          '\ud800',
+          '99999999999999999999999',
+          'inf',
+          'nan',
+          '1979-05-27T07:32:00Z',
+        ),
+      )
+      .map(([i, tok]) => {
+        const at = i % (text.length + 1);
+        return text.slice(0, at) + tok + text.slice(at);
+      }),
   );
   return fc.oneof({ weight: 3, arbitrary: structured }, { weight: 2, arbitrary: damaged });
 }
@@ -450,19 +615,82 @@ export function mutatedToml(base: Record<string, unknown>): fc.Arbitrary<string>
 // ---------------------------------------------------------------------------------------------
 // Starlark (MODULE.bazel)
 
-const STARLARK_TOKEN = /"""[\s\S]*?"""|'''[\s\S]*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|[0-9]+|\s+|./gy;
+const STARLARK_TOKEN =
+  /"""[\s\S]*?"""|'''[\s\S]*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|[0-9]+|\s+|./gy;
 const POOL = [
-  '(', ')', '[', ']', '{', '}', ',', '=', '==', '.', ':', '+', '*', '**', '-', '\n', ' ', '\t', '#', '\\', '\\\n', '"', "'", '"""', "'''",
-  'module', 'bazel_dep', 'name', 'version', 'compatibility_level', 'bazel_compatibility', 'dev_dependency', 'True', 'False', 'None',
-  'VERSION', 'VERSION = "1.0.0"\n', 'load', 'use_extension', 'lambda', 'if', 'for', 'in', 'def', '0', '-1', '99999999999999999999999999',
-  '0x10', '1e9', '"x"', '"1.0.0"', '"\\x00"', '"\\u0000"', '"\\N{x}"', '"\\777"', 'r"\\"', '["a", 1]', '[]', '{"a": 1}', '"a" + "b"', '"é"',
+  '(',
+  ')',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  '=',
+  '==',
+  '.',
+  ':',
+  '+',
+  '*',
+  '**',
+  '-',
+  '\n',
+  ' ',
+  '\t',
+  '#',
+  '\\',
+  '\\\n',
+  '"',
+  "'",
+  '"""',
+  "'''",
+  'module',
+  'bazel_dep',
+  'name',
+  'version',
+  'compatibility_level',
+  'bazel_compatibility',
+  'dev_dependency',
+  'True',
+  'False',
+  'None',
+  'VERSION',
+  'VERSION = "1.0.0"\n',
+  'load',
+  'use_extension',
+  'lambda',
+  'if',
+  'for',
+  'in',
+  'def',
+  '0',
+  '-1',
+  '99999999999999999999999999',
+  '0x10',
+  '1e9',
+  '"x"',
+  '"1.0.0"',
+  '"\\x00"',
+  '"\\u0000"',
+  '"\\N{x}"',
+  '"\\777"',
+  'r"\\"',
+  '["a", 1]',
+  '[]',
+  '{"a": 1}',
+  '"a" + "b"',
+  '"é"',
   'module(name = "x", version = "1.0")\n',
 ];
 
 /** MODULE.bazel text after token-level mutations: tokens dropped, duplicated, swapped, or replaced from a pool of Starlark pieces. */
 export function mutatedStarlark(base: string): fc.Arbitrary<string> {
   const tokens = base.match(STARLARK_TOKEN) ?? [base];
-  const op = fc.tuple(fc.constantFrom('drop', 'dup', 'swap', 'insert', 'replace'), fc.nat(), fc.nat(), fc.oneof(fc.constantFrom(...POOL), fc.string({ maxLength: 6 })));
+  const op = fc.tuple(
+    fc.constantFrom('drop', 'dup', 'swap', 'insert', 'replace'),
+    fc.nat(),
+    fc.nat(),
+    fc.oneof(fc.constantFrom(...POOL), fc.string({ maxLength: 6 })),
+  );
   return fc.array(op, { minLength: 1, maxLength: 5 }).map((ops) => {
     const t = [...tokens];
     for (const [kind, i, j, tok] of ops) {

@@ -24,7 +24,10 @@ export function moduleFile(name: string, version: string, extra = ''): string {
 
 /** A source archive whose tree lives under `prefix/` and carries its own MODULE.bazel. */
 export async function sourceArchive(prefix: string, moduleText: string): Promise<Buffer> {
-  return tarGz([{ name: `${prefix}/MODULE.bazel`, body: moduleText }, { name: `${prefix}/lib.cc`, body: 'int answer() { return 42; }\n' }]);
+  return tarGz([
+    { name: `${prefix}/MODULE.bazel`, body: moduleText },
+    { name: `${prefix}/lib.cc`, body: 'int answer() { return 42; }\n' },
+  ]);
 }
 
 /** The multipart body (and its Content-Type) of a publish that uploads an archive for Larder to host. */

@@ -64,4 +64,3 @@ export function expectOk(run: CargoRun): CargoRun {
   if (run.code !== 0) throw new Error(`cargo exited with ${run.code ?? run.signal}:\n${run.output}`);
   return run;
 }
-

@@ -105,7 +105,12 @@ export function publishBody(meta: object | string | Buffer, crate: Buffer): Buff
 }
 
 /** A valid publish body for `name@vers` in one call. */
-export async function simplePublishBody(name: string, vers: string, meta: Record<string, unknown> = {}, crate: Partial<CrateSpec> = {}): Promise<{ body: Buffer; crate: Buffer; meta: Record<string, unknown> }> {
+export async function simplePublishBody(
+  name: string,
+  vers: string,
+  meta: Record<string, unknown> = {},
+  crate: Partial<CrateSpec> = {},
+): Promise<{ body: Buffer; crate: Buffer; meta: Record<string, unknown> }> {
   const m = newCrateJson({ name, vers, ...meta });
   const c = await makeCrate({ name, vers, ...crate });
   return { body: publishBody(m, c), crate: c, meta: m };
@@ -135,7 +140,12 @@ export async function storageState(registry: Registry, data: string): Promise<St
     rows[table] = Number(r.rows[0].n);
   }
   const cargoRepo = registry.repos.get('cargo')!.id;
-  const docs = await registry.db.selectFrom('index_docs').select(['path', 'etag']).where('repo_id', '=', cargoRepo).orderBy('path').execute();
+  const docs = await registry.db
+    .selectFrom('index_docs')
+    .select(['path', 'etag'])
+    .where('repo_id', '=', cargoRepo)
+    .orderBy('path')
+    .execute();
   rows.index_docs = docs.length;
   const blobs = path.join(data, 'blobs');
   const tmp = path.join(blobs, 'tmp');
@@ -160,7 +170,11 @@ export function expectCargoError(res: LightMyRequestResponse, status: number, de
 }
 
 /** Creates the user when missing, then a token for it. */
-export async function tokenFor(registry: Registry, login: string, request: Omit<TokenRequest, 'login'> & { userName?: string }): Promise<string> {
+export async function tokenFor(
+  registry: Registry,
+  login: string,
+  request: Omit<TokenRequest, 'login'> & { userName?: string },
+): Promise<string> {
   const { userName, ...rest } = request;
   if (!(await registry.auth.findUser(login))) await registry.auth.createUser(login, { name: userName ?? null });
   return (await registry.auth.createToken({ login, ...rest })).token;

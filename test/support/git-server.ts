@@ -26,7 +26,8 @@ export interface GitServer {
 
 /** Commits a directory's files as a new git repository (with a tag) and returns its path. */
 export async function commitRepo(dir: string, tag?: string): Promise<string> {
-  const git = (...a: string[]) => run('git', ['-C', dir, '-c', 'user.email=t@example.com', '-c', 'user.name=t', '-c', 'core.autocrlf=false', ...a]);
+  const git = (...a: string[]) =>
+    run('git', ['-C', dir, '-c', 'user.email=t@example.com', '-c', 'user.name=t', '-c', 'core.autocrlf=false', ...a]);
   await git('init', '-q');
   await git('add', '-A');
   await git('commit', '-qm', tag ?? 'commit');

@@ -37,7 +37,12 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
   const config = loadConfig({
     cwd: dir.path,
     env: {},
-    overrides: { listen: '127.0.0.1:0', data: path.join(dir.path, 'data'), database: opts.database ?? 'sqlite', tls: opts.tls ? 'self-signed' : 'off' },
+    overrides: {
+      listen: '127.0.0.1:0',
+      data: path.join(dir.path, 'data'),
+      database: opts.database ?? 'sqlite',
+      tls: opts.tls ? 'self-signed' : 'off',
+    },
   });
   if (opts.repos) config.repos = opts.repos;
   if (opts.blobs) config.blobs = opts.blobs;
@@ -67,14 +72,20 @@ export interface TestApp {
 }
 
 /** Builds Larder without listening, for `app.inject` protocol tests. */
-export async function openTestApp(opts: Omit<TestLarderOptions, 'tls'> & { publicUrl?: string; onRoute?: (route: { method: string | string[]; url: string }) => void } = {}): Promise<TestApp> {
+export async function openTestApp(
+  opts: Omit<TestLarderOptions, 'tls'> & { publicUrl?: string; onRoute?: (route: { method: string | string[]; url: string }) => void } = {},
+): Promise<TestApp> {
   const { openRegistry } = await import('../../src/registry/registry.js');
   const { buildServer } = await import('../../src/http/server.js');
   const dir = tempDir('larder-data-');
   const config = loadConfig({
     cwd: dir.path,
     env: {},
-    overrides: { data: path.join(dir.path, 'data'), database: opts.database ?? 'sqlite', publicUrl: opts.publicUrl ?? 'https://larder.test' },
+    overrides: {
+      data: path.join(dir.path, 'data'),
+      database: opts.database ?? 'sqlite',
+      publicUrl: opts.publicUrl ?? 'https://larder.test',
+    },
   });
   if (opts.repos) config.repos = opts.repos;
   if (opts.blobs) config.blobs = opts.blobs;

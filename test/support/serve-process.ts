@@ -11,12 +11,19 @@ export interface ServeProcess {
 }
 
 /** Runs `larder serve` (bin/larder.js: `npm run build` first) on a free 127.0.0.1 port until it printed its banner. */
-export async function startServeProcess(data: string, opts: { adminToken: string; args?: string[]; env?: Record<string, string> }): Promise<ServeProcess> {
+export async function startServeProcess(
+  data: string,
+  opts: { adminToken: string; args?: string[]; env?: Record<string, string> },
+): Promise<ServeProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.resolve('bin/larder.js'), 'serve', '--data', data, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...(opts.args ?? [])], {
-    env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: opts.adminToken, ...opts.env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [path.resolve('bin/larder.js'), 'serve', '--data', data, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...(opts.args ?? [])],
+    {
+      env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: opts.adminToken, ...opts.env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (c) => {

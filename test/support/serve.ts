@@ -20,10 +20,32 @@ export interface ServeProcess {
  * Runs a real `larder serve` (bin/larder.js; `npm run build` first) on 127.0.0.1 with the test
  * admin token, and resolves once its banner is printed. `args` adds flags (`--database`, `--workers`).
  */
-export async function startServeProcess(opts: { cwd: string; data: string; args?: string[]; port?: number; tls?: boolean }): Promise<ServeProcess> {
+export async function startServeProcess(opts: {
+  cwd: string;
+  data: string;
+  args?: string[];
+  port?: number;
+  tls?: boolean;
+}): Promise<ServeProcess> {
   const port = opts.port ?? (await freePort());
-  const args = [BIN, 'serve', '--data', opts.data, '--listen', `127.0.0.1:${port}`, '--tls', opts.tls ? 'self-signed' : 'off', '--log-level', 'warn', ...(opts.args ?? [])];
-  const child = spawn(process.execPath, args, { cwd: opts.cwd, env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: TEST_ADMIN_TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [
+    BIN,
+    'serve',
+    '--data',
+    opts.data,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--tls',
+    opts.tls ? 'self-signed' : 'off',
+    '--log-level',
+    'warn',
+    ...(opts.args ?? []),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: opts.cwd,
+    env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));

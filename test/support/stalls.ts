@@ -27,9 +27,11 @@ export async function zerosTarGz(files: Record<string, string>, zerosName: strin
 
 function healthz(baseUrl: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    http.get(`${baseUrl}/-/healthz`, { agent: false }, (res) => {
-      res.resume().on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`healthz answered ${res.statusCode}`))));
-    }).on('error', reject);
+    http
+      .get(`${baseUrl}/-/healthz`, { agent: false }, (res) => {
+        res.resume().on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`healthz answered ${res.statusCode}`))));
+      })
+      .on('error', reject);
   });
 }
 
@@ -38,7 +40,10 @@ function healthz(baseUrl: string): Promise<void> {
  * server runs in it): the worst health-check latency (ms), the longest event-loop delay (ms) and the RSS
  * growth (bytes) while it ran.
  */
-export async function watchServer<T>(baseUrl: string, task: () => Promise<T>): Promise<{ result: T; worstLatency: number; rssGrowth: number; worstLoopDelay: number }> {
+export async function watchServer<T>(
+  baseUrl: string,
+  task: () => Promise<T>,
+): Promise<{ result: T; worstLatency: number; rssGrowth: number; worstLoopDelay: number }> {
   await new Promise((r) => setTimeout(r, 200));
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();

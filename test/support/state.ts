@@ -22,7 +22,11 @@ export interface RegistryState {
 const VOLATILE = new Set(['last_used_at']);
 
 async function tableNames(registry: Registry): Promise<string[]> {
-  const r = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name`.execute(registry.db);
+  const r = await sql<{
+    name: string;
+  }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name`.execute(
+    registry.db,
+  );
   return r.rows.map((row) => row.name);
 }
 
@@ -32,7 +36,13 @@ export async function registryState(registry: Registry, data: string): Promise<R
   for (const name of await tableNames(registry)) {
     const r = await sql<Record<string, unknown>>`select * from ${sql.table(name)}`.execute(registry.db);
     tables[name] = r.rows
-      .map((row) => JSON.stringify(Object.entries(row).filter(([k]) => !VOLATILE.has(k)).map(([k, v]) => [k, Buffer.isBuffer(v) || v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v])))
+      .map((row) =>
+        JSON.stringify(
+          Object.entries(row)
+            .filter(([k]) => !VOLATILE.has(k))
+            .map(([k, v]) => [k, Buffer.isBuffer(v) || v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v]),
+        ),
+      )
       .sort();
   }
   const blobs = path.join(data, 'blobs');
@@ -53,6 +63,7 @@ export async function sendChecked(
   const before = await registryState(t.registry, t.data);
   const res = await within(send(), ms, what);
   expectNot5xx(res, what);
-  if (res.statusCode >= 400) expect(await registryState(t.registry, t.data), `${what} was refused (${res.statusCode}) but changed the registry`).toEqual(before);
+  if (res.statusCode >= 400)
+    expect(await registryState(t.registry, t.data), `${what} was refused (${res.statusCode}) but changed the registry`).toEqual(before);
   return res;
 }

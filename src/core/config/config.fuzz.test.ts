@@ -26,7 +26,13 @@ const VALID = {
   log_level: 'info',
   workers: 2,
   tls: { mode: 'self-signed', hostnames: ['larder.local'] },
-  limits: { max_crate_size: '10MiB', max_unpacked_size: 1024, max_archive_entries: 100, max_metadata_size: '1MiB', max_archive_size: '100MiB' },
+  limits: {
+    max_crate_size: '10MiB',
+    max_unpacked_size: 1024,
+    max_archive_entries: 100,
+    max_metadata_size: '1MiB',
+    max_archive_size: '100MiB',
+  },
   repos: [
     { name: 'crates', format: 'cargo', kind: 'hosted', visibility: 'private' },
     { name: 'bcr', format: 'bazel', kind: 'hosted' },
@@ -35,23 +41,26 @@ const VALID = {
 };
 
 /** A table made of real keys (and the odd misspelt one) with values of any type. */
-const tableOf = (keys: string[]) => fc.dictionary(fc.oneof(fc.constantFrom(...keys), fc.string({ maxLength: 8 })), weirdJson, { maxKeys: 6 });
-const randomDoc = fc.record({
-  top: tableOf(KNOWN_KEYS['']),
-  tls: fc.option(tableOf(KNOWN_KEYS.tls), { nil: undefined }),
-  limits: fc.option(tableOf(KNOWN_KEYS.limits), { nil: undefined }),
-  repos: fc.option(fc.array(tableOf(KNOWN_KEYS.repos), { maxLength: 3 }), { nil: undefined }),
-}).map(({ top, tls, limits, repos }) => {
-  const doc: Record<string, unknown> = { ...top };
-  if (tls) doc.tls = tls;
-  if (limits) doc.limits = limits;
-  if (repos) doc.repos = repos;
-  try {
-    return stringify(JSON.parse(JSON.stringify(doc, (_k, v: unknown) => (v === null ? undefined : v))) as Record<string, unknown>);
-  } catch {
-    return stringify(VALID);
-  }
-});
+const tableOf = (keys: string[]) =>
+  fc.dictionary(fc.oneof(fc.constantFrom(...keys), fc.string({ maxLength: 8 })), weirdJson, { maxKeys: 6 });
+const randomDoc = fc
+  .record({
+    top: tableOf(KNOWN_KEYS['']),
+    tls: fc.option(tableOf(KNOWN_KEYS.tls), { nil: undefined }),
+    limits: fc.option(tableOf(KNOWN_KEYS.limits), { nil: undefined }),
+    repos: fc.option(fc.array(tableOf(KNOWN_KEYS.repos), { maxLength: 3 }), { nil: undefined }),
+  })
+  .map(({ top, tls, limits, repos }) => {
+    const doc: Record<string, unknown> = { ...top };
+    if (tls) doc.tls = tls;
+    if (limits) doc.limits = limits;
+    if (repos) doc.repos = repos;
+    try {
+      return stringify(JSON.parse(JSON.stringify(doc, (_k, v: unknown) => (v === null ? undefined : v))) as Record<string, unknown>);
+    } catch {
+      return stringify(VALID);
+    }
+  });
 
 let seq = 0;
 function load(text: string) {
@@ -71,17 +80,27 @@ describe('larder.toml (fuzz)', () => {
 
   it('loads any document built from the real keys, or refuses it with CONFIG_INVALID and a message', async () => {
     const seen = new Outcomes();
-    await fc.assert(fc.asyncProperty(fc.oneof(randomDoc, mutatedToml(VALID)), async (text) => {
-      try {
-        await within(Promise.resolve().then(() => load(text)), 5_000, 'loadConfig');
-        seen.ok++;
-      } catch (err) {
-        expect(err).toBeInstanceOf(LarderError);
-        expect((err as LarderError).code).toBe('CONFIG_INVALID');
-        expect((err as LarderError).message.length).toBeGreaterThan(10);
-        seen.record({ ok: false, error: new LarderError('CONFIG_INVALID', (err as Error).message.split('\n')[0].replace(/larder-\d+\.toml/, 'larder.toml')) });
-      }
-    }), fuzzParams(300));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(randomDoc, mutatedToml(VALID)), async (text) => {
+        try {
+          await within(
+            Promise.resolve().then(() => load(text)),
+            5_000,
+            'loadConfig',
+          );
+          seen.ok++;
+        } catch (err) {
+          expect(err).toBeInstanceOf(LarderError);
+          expect((err as LarderError).code).toBe('CONFIG_INVALID');
+          expect((err as LarderError).message.length).toBeGreaterThan(10);
+          seen.record({
+            ok: false,
+            error: new LarderError('CONFIG_INVALID', (err as Error).message.split('\n')[0].replace(/larder-\d+\.toml/, 'larder.toml')),
+          });
+        }
+      }),
+      fuzzParams(300),
+    );
     seen.report('larder.toml');
     expect(seen.ok).toBeGreaterThan(0);
     expect(seen.refusals.size).toBeGreaterThan(10);

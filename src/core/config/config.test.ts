@@ -2,7 +2,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_REPOS, initConfigText, loadConfig, locateKeys, unpackedLimit, type ConfigOverrides, type LarderConfig } from '../config.js';
+import {
+  DEFAULT_REPOS,
+  initConfigText,
+  loadConfig,
+  locateKeys,
+  unpackedLimit,
+  type ConfigOverrides,
+  type LarderConfig,
+} from '../config.js';
 import { LarderError } from '../errors.js';
 
 const MiB = 1024 * 1024;
@@ -44,7 +52,13 @@ describe('loadConfig', () => {
       logLevel: 'info',
       workers: 1,
       tls: { mode: 'off' },
-      limits: { maxCrateSize: 10 * MiB, maxUnpackedSize: 512 * MiB, maxArchiveEntries: 20000, maxMetadataSize: MiB, maxArchiveSize: 100 * MiB },
+      limits: {
+        maxCrateSize: 10 * MiB,
+        maxUnpackedSize: 512 * MiB,
+        maxArchiveEntries: 20000,
+        maxMetadataSize: MiB,
+        maxArchiveSize: 100 * MiB,
+      },
       unpackedLimits: { crate: null, juliaPackage: null, juliaArtifact: null, bazelSource: null },
       repos: DEFAULT_REPOS,
       outbound: { allowPrivate: [], caFile: null, gitAllowHttp: false, timeoutMs: 120_000 },
@@ -55,11 +69,19 @@ describe('loadConfig', () => {
   });
 
   it('reads per-format unpacked limits; a format without one uses limits.max_unpacked_size', () => {
-    const config = load(['[limits]', 'max_unpacked_size = "256MiB"', '[unpacked_limits]', 'julia_artifact = "2GiB"', 'bazel_source = 1048576']);
+    const config = load([
+      '[limits]',
+      'max_unpacked_size = "256MiB"',
+      '[unpacked_limits]',
+      'julia_artifact = "2GiB"',
+      'bazel_source = 1048576',
+    ]);
     expect(config.unpackedLimits).toEqual({ crate: null, juliaPackage: null, juliaArtifact: 2 * 1024 * MiB, bazelSource: MiB });
     expect(unpackedLimit(config, 'juliaArtifact')).toBe(2 * 1024 * MiB);
     expect(unpackedLimit(config, 'juliaPackage')).toBe(256 * MiB);
-    expect(failure(['[unpacked_limits]', 'julia_pakage = "1MiB"'])).toBe('larder.toml:2: unknown key "unpacked_limits.julia_pakage" (did you mean "julia_package"?)');
+    expect(failure(['[unpacked_limits]', 'julia_pakage = "1MiB"'])).toBe(
+      'larder.toml:2: unknown key "unpacked_limits.julia_pakage" (did you mean "julia_package"?)',
+    );
     expect(failure(['[unpacked_limits]', 'crate = "lots"'])).toMatch(/^larder\.toml:2: unpacked_limits\.crate: invalid size "lots"/);
   });
 
@@ -110,14 +132,25 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       workers: 3,
       tls: { mode: 'files', cert: join(dir, 'tls/cert.pem'), key: '/etc/larder/key.pem' },
-      limits: { maxCrateSize: 20_000_000, maxUnpackedSize: MiB, maxArchiveEntries: 500, maxMetadataSize: 64 * 1024, maxArchiveSize: 100 * MiB },
+      limits: {
+        maxCrateSize: 20_000_000,
+        maxUnpackedSize: MiB,
+        maxArchiveEntries: 500,
+        maxMetadataSize: 64 * 1024,
+        maxArchiveSize: 100 * MiB,
+      },
       unpackedLimits: { crate: null, juliaPackage: null, juliaArtifact: null, bazelSource: null },
       repos: [
         { name: 'internal', format: 'cargo', kind: 'hosted', visibility: 'private' },
         { name: 'crates-io', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: 'https://index.crates.io/' },
         { name: 'all', format: 'cargo', kind: 'group', visibility: 'public', members: ['internal', 'crates-io'] },
       ],
-      outbound: { allowPrivate: ['10.1.0.0/16', '127.0.0.1', 'git.internal.example'], caFile: join(dir, 'tls/internal-ca.pem'), gitAllowHttp: true, timeoutMs: 300_000 },
+      outbound: {
+        allowPrivate: ['10.1.0.0/16', '127.0.0.1', 'git.internal.example'],
+        caFile: join(dir, 'tls/internal-ca.pem'),
+        gitAllowHttp: true,
+        timeoutMs: 300_000,
+      },
       timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000 },
       uploads: { memory: 256 * MiB, waitMs: 10_000 },
       file: join(dir, 'larder.toml'),
@@ -133,7 +166,10 @@ describe('loadConfig', () => {
 
   it('resolves relative paths against the config file directory', () => {
     mkdirSync(join(dir, 'etc'));
-    writeFileSync(join(dir, 'etc', 'larder.toml'), 'data = "../var"\ndatabase = "sqlite:db/larder.sqlite"\n[tls]\nmode = "files"\ncert = "c.pem"\nkey = "k.pem"\n');
+    writeFileSync(
+      join(dir, 'etc', 'larder.toml'),
+      'data = "../var"\ndatabase = "sqlite:db/larder.sqlite"\n[tls]\nmode = "files"\ncert = "c.pem"\nkey = "k.pem"\n',
+    );
     const config = loadConfig({ cwd: dir, file: 'etc/larder.toml', env: {} });
     expect(config.file).toBe(join(dir, 'etc', 'larder.toml'));
     expect(config.data).toBe(join(dir, 'var'));
@@ -146,7 +182,9 @@ describe('loadConfig', () => {
 
   it('fails when a named config file is missing', () => {
     expect(() => loadConfig({ cwd: dir, file: 'nope.toml', env: {} })).toThrow(`config file ${join(dir, 'nope.toml')} not found`);
-    expect(() => loadConfig({ cwd: dir, env: { LARDER_CONFIG: '/no/such/larder.toml' } })).toThrow('config file /no/such/larder.toml not found');
+    expect(() => loadConfig({ cwd: dir, env: { LARDER_CONFIG: '/no/such/larder.toml' } })).toThrow(
+      'config file /no/such/larder.toml not found',
+    );
   });
 
   it('lets the environment beat the file, and the command line beat the environment', () => {
@@ -169,7 +207,13 @@ describe('loadConfig', () => {
     expect(fromEnv.tls).toEqual({ mode: 'self-signed', hostnames: ['larder.lan', '10.0.0.5'] });
     expect(fromEnv.limits).toMatchObject({ maxCrateSize: 2 * MiB, maxArchiveEntries: 10 });
 
-    const fromCli = load(file, env, { listen: '127.0.0.1:3000', logLevel: 'error', tlsCert: 'c.pem', tlsKey: 'k.pem', publicUrl: 'http://x.test/' });
+    const fromCli = load(file, env, {
+      listen: '127.0.0.1:3000',
+      logLevel: 'error',
+      tlsCert: 'c.pem',
+      tlsKey: 'k.pem',
+      publicUrl: 'http://x.test/',
+    });
     expect(fromCli.listen).toEqual({ host: '127.0.0.1', port: 3000 });
     expect(fromCli.logLevel).toBe('error');
     expect(fromCli.tls).toEqual({ mode: 'files', cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') });
@@ -223,9 +267,18 @@ describe('loadConfig errors', () => {
   });
 
   it('requires upstream on a proxy, pointing at its [[repos]] header', () => {
-    expect(failure(['[[repos]]', 'name = "a"', 'format = "cargo"', 'kind = "hosted"', '[[repos]]', 'name = "mirror"', 'format = "cargo"', 'kind = "proxy"'])).toBe(
-      'larder.toml:5: repos[1].upstream: missing (a proxy repository needs upstream, the http(s) URL it mirrors)',
-    );
+    expect(
+      failure([
+        '[[repos]]',
+        'name = "a"',
+        'format = "cargo"',
+        'kind = "hosted"',
+        '[[repos]]',
+        'name = "mirror"',
+        'format = "cargo"',
+        'kind = "proxy"',
+      ]),
+    ).toBe('larder.toml:5: repos[1].upstream: missing (a proxy repository needs upstream, the http(s) URL it mirrors)');
   });
 
   it('rejects a group member of another format', () => {
@@ -244,11 +297,21 @@ describe('loadConfig errors', () => {
       'kind = "group"',
       'members = ["crates", "jl"]',
     ]);
-    expect(message).toBe('larder.toml:13: repos[2].members[1]: "jl" is a julia repository; members of a cargo group must be cargo repositories');
+    expect(message).toBe(
+      'larder.toml:13: repos[2].members[1]: "jl" is a julia repository; members of a cargo group must be cargo repositories',
+    );
   });
 
   it('reports every problem at once, in file order', () => {
-    const message = failure(['listen = "localhost"', '[tls]', 'mode = "on"', '[[repos]]', 'name = "Bad Name"', 'format = "cargo"', 'kind = "hosted"']);
+    const message = failure([
+      'listen = "localhost"',
+      '[tls]',
+      'mode = "on"',
+      '[[repos]]',
+      'name = "Bad Name"',
+      'format = "cargo"',
+      'kind = "hosted"',
+    ]);
     expect(message.split('\n')).toEqual([
       'larder.toml:1: listen: expected HOST:PORT with a port from 0 to 65535 (e.g. "127.0.0.1:8080" or "[::1]:8080"), got "localhost"',
       'larder.toml:3: tls.mode: expected "off", "self-signed" or "files", got "on"',
@@ -277,7 +340,13 @@ describe('loadConfig errors', () => {
   });
 
   it('rejects groups that contain each other', () => {
-    const group = (name: string, member: string) => ['[[repos]]', `name = "${name}"`, 'format = "cargo"', 'kind = "group"', `members = ["${member}"]`];
+    const group = (name: string, member: string) => [
+      '[[repos]]',
+      `name = "${name}"`,
+      'format = "cargo"',
+      'kind = "group"',
+      `members = ["${member}"]`,
+    ];
     expect(failure([...group('a', 'b'), ...group('b', 'a')]).split('\n')).toEqual([
       'larder.toml:5: repos[0].members: groups contain each other: a → b → a',
       'larder.toml:10: repos[1].members: groups contain each other: b → a → b',
@@ -285,9 +354,15 @@ describe('loadConfig errors', () => {
   });
 
   it('requires cert and key for tls mode "files"', () => {
-    expect(failure(['[tls]', 'mode = "files"', 'cert = "c.pem"'])).toBe('larder.toml:2: tls.mode: "files" needs both tls.cert and tls.key (PEM file paths)');
+    expect(failure(['[tls]', 'mode = "files"', 'cert = "c.pem"'])).toBe(
+      'larder.toml:2: tls.mode: "files" needs both tls.cert and tls.key (PEM file paths)',
+    );
     // The key may come from elsewhere.
-    expect(load(['[tls]', 'mode = "files"', 'cert = "c.pem"'], { LARDER_TLS_KEY: '/k.pem' }).tls).toEqual({ mode: 'files', cert: join(dir, 'c.pem'), key: '/k.pem' });
+    expect(load(['[tls]', 'mode = "files"', 'cert = "c.pem"'], { LARDER_TLS_KEY: '/k.pem' }).tls).toEqual({
+      mode: 'files',
+      cert: join(dir, 'c.pem'),
+      key: '/k.pem',
+    });
   });
 
   it('names the environment variable or option with a bad value', () => {
@@ -326,7 +401,9 @@ describe('locateKeys', () => {
     const at = (...path: (string | number)[]) => lines.get(path.join('\0'));
     expect([at('listen'), at('tls'), at('tls', 'mode'), at('public_url'), at('fake')]).toEqual([1, 2, 2, 3, undefined]);
     expect([at('limits'), at('limits', 'max_crate_size')]).toEqual([6, 7]);
-    expect([at('repos', 0), at('repos', 0, 'name'), at('repos', 1), at('repos', 1, 'name'), at('repos', 1, 'extra', 'x')]).toEqual([8, 9, 10, 11, 13]);
+    expect([at('repos', 0), at('repos', 0, 'name'), at('repos', 1), at('repos', 1, 'name'), at('repos', 1, 'extra', 'x')]).toEqual([
+      8, 9, 10, 11, 13,
+    ]);
   });
 });
 
@@ -342,7 +419,9 @@ describe('workers', () => {
 
 describe('blobs', () => {
   it('takes "fs" or an s3:// URL and says what else it could be', () => {
-    expect(load(['blobs = "s3://larder-blobs/prod?endpoint=http://127.0.0.1:9000&path_style=true"']).blobs).toBe('s3://larder-blobs/prod?endpoint=http://127.0.0.1:9000&path_style=true');
+    expect(load(['blobs = "s3://larder-blobs/prod?endpoint=http://127.0.0.1:9000&path_style=true"']).blobs).toBe(
+      's3://larder-blobs/prod?endpoint=http://127.0.0.1:9000&path_style=true',
+    );
     expect(load(null, { LARDER_BLOBS: 's3://bucket-x' }).blobs).toBe('s3://bucket-x');
     expect(failure(['blobs = "ftp://x"'])).toMatch(/^larder\.toml:1: blobs: expected "fs"/);
   });
@@ -350,17 +429,27 @@ describe('blobs', () => {
 
 describe('outbound', () => {
   it('takes addresses, ranges and host names in allow_private, from the file or LARDER_OUTBOUND_ALLOW_PRIVATE', () => {
-    expect(load(['[outbound]', 'allow_private = ["::1", "fd00::/8", "*.corp.example", "::ffff:10.0.0.0/104"]']).outbound.allowPrivate).toEqual(['::1', 'fd00::/8', '*.corp.example', '::ffff:10.0.0.0/104']);
-    expect(load(null, { LARDER_OUTBOUND_ALLOW_PRIVATE: '127.0.0.1, git.internal.example', LARDER_OUTBOUND_CA_FILE: 'ca.pem' }).outbound).toMatchObject({ allowPrivate: ['127.0.0.1', 'git.internal.example'], caFile: join(dir, 'ca.pem') });
+    expect(
+      load(['[outbound]', 'allow_private = ["::1", "fd00::/8", "*.corp.example", "::ffff:10.0.0.0/104"]']).outbound.allowPrivate,
+    ).toEqual(['::1', 'fd00::/8', '*.corp.example', '::ffff:10.0.0.0/104']);
+    expect(
+      load(null, { LARDER_OUTBOUND_ALLOW_PRIVATE: '127.0.0.1, git.internal.example', LARDER_OUTBOUND_CA_FILE: 'ca.pem' }).outbound,
+    ).toMatchObject({ allowPrivate: ['127.0.0.1', 'git.internal.example'], caFile: join(dir, 'ca.pem') });
   });
 
   it('refuses entries that are neither, naming the line and what is expected', () => {
-    expect(failure(['[outbound]', 'allow_private = ["10.0.0.0/33"]'])).toMatch(/^larder\.toml:2: outbound\.allow_private\[0\]: expected a CIDR range such as "10\.1\.0\.0\/16"/);
-    expect(failure(['[outbound]', 'allow_private = ["http://10.0.0.1/"]'])).toMatch(/^larder\.toml:2: .*expected an IP address .*got "http:\/\/10\.0\.0\.1\/"/);
+    expect(failure(['[outbound]', 'allow_private = ["10.0.0.0/33"]'])).toMatch(
+      /^larder\.toml:2: outbound\.allow_private\[0\]: expected a CIDR range such as "10\.1\.0\.0\/16"/,
+    );
+    expect(failure(['[outbound]', 'allow_private = ["http://10.0.0.1/"]'])).toMatch(
+      /^larder\.toml:2: .*expected an IP address .*got "http:\/\/10\.0\.0\.1\/"/,
+    );
     expect(failure(['[outbound]', 'allow_privat = []'])).toMatch(/unknown key "outbound\.allow_privat" \(did you mean "allow_private"\?\)/);
     expect(failure(['[outbound]', 'timeout = "soon"'])).toMatch(/outbound\.timeout: invalid duration "soon"/);
     rmSync(join(dir, 'larder.toml'));
-    expect(failure(null, { LARDER_OUTBOUND_ALLOW_PRIVATE: '10.0.0.0/40' })).toMatch(/^LARDER_OUTBOUND_ALLOW_PRIVATE: expected a CIDR range/);
+    expect(failure(null, { LARDER_OUTBOUND_ALLOW_PRIVATE: '10.0.0.0/40' })).toMatch(
+      /^LARDER_OUTBOUND_ALLOW_PRIVATE: expected a CIDR range/,
+    );
   });
 });
 
@@ -371,7 +460,9 @@ describe('[timeouts]', () => {
   });
 
   it('says which key is wrong and what it expects', () => {
-    expect(failure(['[timeouts]', 'body_idle = "soon"'])).toMatch(/^larder\.toml:2: timeouts\.body_idle: invalid duration "soon": expected a number with a unit/);
+    expect(failure(['[timeouts]', 'body_idle = "soon"'])).toMatch(
+      /^larder\.toml:2: timeouts\.body_idle: invalid duration "soon": expected a number with a unit/,
+    );
     expect(failure(['[timeouts]', 'idle = -1'])).toMatch(/^larder\.toml:2: timeouts\.idle: expected a duration such as "30s"/);
     expect(failure(['[timeouts]', 'body_idel = "1m"'])).toBe('larder.toml:2: unknown key "timeouts.body_idel" (did you mean "body_idle"?)');
   });

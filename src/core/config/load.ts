@@ -24,7 +24,13 @@ interface Settings {
   log_level: string;
   workers: number | 'auto';
   tls: { mode: TlsConfig['mode']; cert?: string; key?: string; hostnames: string[] };
-  limits: { max_crate_size: number; max_unpacked_size: number; max_archive_entries: number; max_metadata_size: number; max_archive_size: number };
+  limits: {
+    max_crate_size: number;
+    max_unpacked_size: number;
+    max_archive_entries: number;
+    max_metadata_size: number;
+    max_archive_size: number;
+  };
   unpacked_limits: { crate?: number; julia_package?: number; julia_artifact?: number; bazel_source?: number };
   repos: RepoConfig[];
   outbound: OutboundSettings;
@@ -42,7 +48,13 @@ function defaults(baseDir: string): Settings {
     log_level: 'info',
     workers: 1,
     tls: { mode: 'off', hostnames: [] },
-    limits: { max_crate_size: 10 * 2 ** 20, max_unpacked_size: 512 * 2 ** 20, max_archive_entries: 20000, max_metadata_size: 2 ** 20, max_archive_size: 100 * 2 ** 20 },
+    limits: {
+      max_crate_size: 10 * 2 ** 20,
+      max_unpacked_size: 512 * 2 ** 20,
+      max_archive_entries: 20000,
+      max_metadata_size: 2 ** 20,
+      max_archive_size: 100 * 2 ** 20,
+    },
     unpacked_limits: {},
     repos: DEFAULT_REPOS,
     outbound: OUTBOUND_DEFAULTS,
@@ -102,9 +114,11 @@ export function loadConfig(opts: {
   fail(problems);
 
   const tls: TlsConfig =
-    s.tls.mode === 'files' ? { mode: 'files', cert: s.tls.cert!, key: s.tls.key! }
-    : s.tls.mode === 'self-signed' ? { mode: 'self-signed', hostnames: s.tls.hostnames }
-    : { mode: 'off' };
+    s.tls.mode === 'files'
+      ? { mode: 'files', cert: s.tls.cert!, key: s.tls.key! }
+      : s.tls.mode === 'self-signed'
+        ? { mode: 'self-signed', hostnames: s.tls.hostnames }
+        : { mode: 'off' };
   return {
     listen: s.listen,
     data: s.data,

@@ -9,9 +9,7 @@ import { z } from 'zod';
 import { parseDuration } from '../units.js';
 
 /** One allow_private entry: an address or CIDR range, or a host name (`*.example.com` for its subdomains). */
-export type Allowance =
-  | { kind: 'range'; range: [ipaddr.IPv4 | ipaddr.IPv6, number] }
-  | { kind: 'host'; name: string; subdomains: boolean };
+export type Allowance = { kind: 'range'; range: [ipaddr.IPv4 | ipaddr.IPv6, number] } | { kind: 'host'; name: string; subdomains: boolean };
 
 const HOST = /^(\*\.)?((?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)*)\.?$/i;
 
@@ -24,7 +22,8 @@ export function unmapped(addr: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv4 | ipaddr.
 export function parseAllowance(entry: string): Allowance {
   const text = entry.trim().replace(/^\[(.*)\]$/, '$1');
   if (/^[^/]+\/\d+$/.test(text) && isIP(text.split('/')[0]!)) {
-    if (!ipaddr.isValidCIDR(text)) throw new Error(`expected a CIDR range such as "10.1.0.0/16" or "fd00::/8", got ${JSON.stringify(entry)}`);
+    if (!ipaddr.isValidCIDR(text))
+      throw new Error(`expected a CIDR range such as "10.1.0.0/16" or "fd00::/8", got ${JSON.stringify(entry)}`);
     const [addr, bits] = ipaddr.parseCIDR(text);
     const plain = unmapped(addr);
     return { kind: 'range', range: [plain, plain === addr ? bits : Math.max(0, bits - 96)] };
@@ -35,7 +34,9 @@ export function parseAllowance(entry: string): Allowance {
   }
   const m = HOST.exec(text);
   if (m && !/^[\d.]+$/.test(text)) return { kind: 'host', name: m[2]!.toLowerCase(), subdomains: Boolean(m[1]) };
-  throw new Error(`expected an IP address ("10.1.2.3", "::1"), a CIDR range ("10.1.0.0/16") or a host name ("git.internal.example", "*.internal.example"), got ${JSON.stringify(entry)}`);
+  throw new Error(
+    `expected an IP address ("10.1.2.3", "::1"), a CIDR range ("10.1.0.0/16") or a host name ("git.internal.example", "*.internal.example"), got ${JSON.stringify(entry)}`,
+  );
 }
 
 function checkAllowance(v: string, ctx: z.RefinementCtx<string>): string {
@@ -57,13 +58,15 @@ function checkDuration(v: string, ctx: z.RefinementCtx<string>): number {
 }
 
 /** [outbound] as written in larder.toml. */
-export const OutboundSchema = z.strictObject({
-  allow_private: z.array(z.string().transform(checkAllowance)),
-  // An empty path (as `larder init` writes) means unset.
-  ca_file: z.string().transform((v) => v || undefined),
-  git_allow_http: z.boolean(),
-  timeout: z.string().transform(checkDuration),
-}).partial();
+export const OutboundSchema = z
+  .strictObject({
+    allow_private: z.array(z.string().transform(checkAllowance)),
+    // An empty path (as `larder init` writes) means unset.
+    ca_file: z.string().transform((v) => v || undefined),
+    git_allow_http: z.boolean(),
+    timeout: z.string().transform(checkDuration),
+  })
+  .partial();
 
 /** [outbound] after defaults, in TOML terms. */
 export interface OutboundSettings {

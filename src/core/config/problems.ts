@@ -55,7 +55,12 @@ function unknownKey(parent: Path, key: string): Problem {
 }
 
 const NOUNS: Record<string, string> = {
-  string: 'a string', number: 'a number', int: 'an integer', array: 'an array', object: 'a table', boolean: 'true or false',
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  array: 'an array',
+  object: 'a table',
+  boolean: 'true or false',
 };
 
 /** Rewords zod issues as Problems, so messages speak TOML ("expected a string, got 42") rather than zod. */

@@ -26,7 +26,8 @@ export function checkRepos(repos: RepoConfig[]): Problem[] {
       problems.push({ path: at('mirrors'), message: `only hosted bazel repositories take mirrors (this one is ${r.format} ${r.kind})` });
     }
     if (r.kind !== 'group') {
-      if (r.members !== undefined) problems.push({ path: at('members'), message: `only group repositories take members (this one is ${r.kind})` });
+      if (r.members !== undefined)
+        problems.push({ path: at('members'), message: `only group repositories take members (this one is ${r.kind})` });
       return;
     }
     if (!r.members?.length) {
@@ -37,9 +38,13 @@ export function checkRepos(repos: RepoConfig[]): Problem[] {
       const member = byName.get(m);
       const guess = member ? undefined : suggest(m, [...byName.keys()]);
       if (m === r.name) problems.push({ path: at('members', j), message: `a group cannot contain itself` });
-      else if (!member) problems.push({ path: at('members', j), message: `no repository named "${m}"${guess ? ` (did you mean "${guess}"?)` : ''}` });
+      else if (!member)
+        problems.push({ path: at('members', j), message: `no repository named "${m}"${guess ? ` (did you mean "${guess}"?)` : ''}` });
       else if (member.format !== r.format) {
-        problems.push({ path: at('members', j), message: `"${m}" is a ${member.format} repository; members of a ${r.format} group must be ${r.format} repositories` });
+        problems.push({
+          path: at('members', j),
+          message: `"${m}" is a ${member.format} repository; members of a ${r.format} group must be ${r.format} repositories`,
+        });
       }
     });
     const cycle = r.members.includes(r.name) ? null : groupCycle(r, byName);

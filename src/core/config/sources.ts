@@ -122,14 +122,32 @@ export function envSource(env: Record<string, string | undefined>, problems: str
       ['LARDER_TLS_MODE', ['tls', 'mode'], get('LARDER_TLS_MODE')],
       ['LARDER_TLS_CERT', ['tls', 'cert'], get('LARDER_TLS_CERT')],
       ['LARDER_TLS_KEY', ['tls', 'key'], get('LARDER_TLS_KEY')],
-      ['LARDER_TLS_HOSTNAMES', ['tls', 'hostnames'], get('LARDER_TLS_HOSTNAMES')?.split(',').map((h) => h.trim()).filter(Boolean)],
+      [
+        'LARDER_TLS_HOSTNAMES',
+        ['tls', 'hostnames'],
+        get('LARDER_TLS_HOSTNAMES')
+          ?.split(',')
+          .map((h) => h.trim())
+          .filter(Boolean),
+      ],
       ['LARDER_LIMITS_MAX_CRATE_SIZE', ['limits', 'max_crate_size'], get('LARDER_LIMITS_MAX_CRATE_SIZE')],
       ['LARDER_LIMITS_MAX_UNPACKED_SIZE', ['limits', 'max_unpacked_size'], get('LARDER_LIMITS_MAX_UNPACKED_SIZE')],
       // Environment values are strings; the schema wants an integer here.
-      ['LARDER_LIMITS_MAX_ARCHIVE_ENTRIES', ['limits', 'max_archive_entries'], entries && /^\d+$/.test(entries) ? Number(entries) : entries],
+      [
+        'LARDER_LIMITS_MAX_ARCHIVE_ENTRIES',
+        ['limits', 'max_archive_entries'],
+        entries && /^\d+$/.test(entries) ? Number(entries) : entries,
+      ],
       ['LARDER_LIMITS_MAX_METADATA_SIZE', ['limits', 'max_metadata_size'], get('LARDER_LIMITS_MAX_METADATA_SIZE')],
       ['LARDER_LIMITS_MAX_ARCHIVE_SIZE', ['limits', 'max_archive_size'], get('LARDER_LIMITS_MAX_ARCHIVE_SIZE')],
-      ['LARDER_OUTBOUND_ALLOW_PRIVATE', ['outbound', 'allow_private'], get('LARDER_OUTBOUND_ALLOW_PRIVATE')?.split(',').map((h) => h.trim()).filter(Boolean)],
+      [
+        'LARDER_OUTBOUND_ALLOW_PRIVATE',
+        ['outbound', 'allow_private'],
+        get('LARDER_OUTBOUND_ALLOW_PRIVATE')
+          ?.split(',')
+          .map((h) => h.trim())
+          .filter(Boolean),
+      ],
       ['LARDER_OUTBOUND_CA_FILE', ['outbound', 'ca_file'], get('LARDER_OUTBOUND_CA_FILE')],
     ],
     problems,

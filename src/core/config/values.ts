@@ -97,63 +97,77 @@ const RepoSchema = z.strictObject({
   members: z.array(z.string()).optional(),
   mirrors: z.array(z.string().transform(via(parseHttpUrl))).optional(),
 });
-const TlsSchema = z.strictObject({
-  mode: z.enum(['off', 'self-signed', 'files']),
-  cert: optionalPath,
-  key: optionalPath,
-  hostnames: z.array(z.string()),
-}).partial();
-const LimitsSchema = z.strictObject({
-  max_crate_size: size,
-  max_unpacked_size: size,
-  max_archive_entries: z.int().min(1),
-  max_metadata_size: size,
-  max_archive_size: size,
-}).partial();
+const TlsSchema = z
+  .strictObject({
+    mode: z.enum(['off', 'self-signed', 'files']),
+    cert: optionalPath,
+    key: optionalPath,
+    hostnames: z.array(z.string()),
+  })
+  .partial();
+const LimitsSchema = z
+  .strictObject({
+    max_crate_size: size,
+    max_unpacked_size: size,
+    max_archive_entries: z.int().min(1),
+    max_metadata_size: size,
+    max_archive_size: size,
+  })
+  .partial();
 
 // A duration ("30s", "5m", "1h30m") or a number of seconds; 0 turns the timeout off.
-const timeout = z.unknown().transform(via((v) => {
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v * 1000);
-  if (v === '0') return 0;
-  if (typeof v !== 'string') throw new Error(`expected a duration such as "30s" or "5m" (or 0 for none), got ${show(v)}`);
-  return parseDuration(v);
-}));
-const TimeoutsSchema = z.strictObject({
-  idle: timeout,
-  headers: timeout,
-  body_idle: timeout,
-  request: timeout,
-}).partial();
+const timeout = z.unknown().transform(
+  via((v) => {
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v * 1000);
+    if (v === '0') return 0;
+    if (typeof v !== 'string') throw new Error(`expected a duration such as "30s" or "5m" (or 0 for none), got ${show(v)}`);
+    return parseDuration(v);
+  }),
+);
+const TimeoutsSchema = z
+  .strictObject({
+    idle: timeout,
+    headers: timeout,
+    body_idle: timeout,
+    request: timeout,
+  })
+  .partial();
 
 // [uploads]: the one bound on memory held by uploads buffered at once (registry/upload-budget.ts).
-const UploadsSchema = z.strictObject({
-  memory: size,
-  wait: z.string().transform(via(parseDuration)),
-}).partial();
+const UploadsSchema = z
+  .strictObject({
+    memory: size,
+    wait: z.string().transform(via(parseDuration)),
+  })
+  .partial();
 
 /** [unpacked_limits]: per-format unpacked sizes; an unset key falls back to limits.max_unpacked_size. */
-const UnpackedLimitsSchema = z.strictObject({
-  crate: size,
-  julia_package: size,
-  julia_artifact: size,
-  bazel_source: size,
-}).partial();
-export const SettingsSchema = z.strictObject({
-  listen: z.string().transform(via(parseListen)),
-  data: z.string().transform(via(nonEmpty)),
-  database: z.string().transform(via(parseDatabase)),
-  blobs: z.string().transform(via(parseBlobs)),
-  public_url: z.string().transform(via(parsePublicUrl)),
-  log_level: z.enum(LOG_LEVELS),
-  workers: z.union([z.int().min(1).max(256), z.literal('auto')]),
-  tls: TlsSchema,
-  limits: LimitsSchema,
-  unpacked_limits: UnpackedLimitsSchema,
-  repos: z.array(RepoSchema),
-  outbound: OutboundSchema,
-  timeouts: TimeoutsSchema,
-  uploads: UploadsSchema,
-}).partial();
+const UnpackedLimitsSchema = z
+  .strictObject({
+    crate: size,
+    julia_package: size,
+    julia_artifact: size,
+    bazel_source: size,
+  })
+  .partial();
+export const SettingsSchema = z
+  .strictObject({
+    listen: z.string().transform(via(parseListen)),
+    data: z.string().transform(via(nonEmpty)),
+    database: z.string().transform(via(parseDatabase)),
+    blobs: z.string().transform(via(parseBlobs)),
+    public_url: z.string().transform(via(parsePublicUrl)),
+    log_level: z.enum(LOG_LEVELS),
+    workers: z.union([z.int().min(1).max(256), z.literal('auto')]),
+    tls: TlsSchema,
+    limits: LimitsSchema,
+    unpacked_limits: UnpackedLimitsSchema,
+    repos: z.array(RepoSchema),
+    outbound: OutboundSchema,
+    timeouts: TimeoutsSchema,
+    uploads: UploadsSchema,
+  })
+  .partial();
 
 /** What one source (file, environment, command line) sets. */
 export type Layer = z.output<typeof SettingsSchema>;

@@ -40,7 +40,11 @@ async function readParts(parts: AsyncIterable<Multipart>, module: string, versio
     else if (name.startsWith('overlay/')) pub.overlay.set(name.slice('overlay/'.length), data);
     else if (name === 'allow_compatibility_level_change') pub.allowCompatibilityLevelChange = data.toString() === 'true';
     else if (name === 'metadata') pub.metadata = parseJsonField(data, 'metadata') as Partial<BazelMetadata>;
-    else fail('METADATA_INVALID', `unknown part "${name}"; expected MODULE.bazel, source.json or archive, patches/<name>, overlay/<path>, presubmit.yml, strip_prefix, archive_type, patch_strip, metadata, allow_compatibility_level_change`);
+    else
+      fail(
+        'METADATA_INVALID',
+        `unknown part "${name}"; expected MODULE.bazel, source.json or archive, patches/<name>, overlay/<path>, presubmit.yml, strip_prefix, archive_type, patch_strip, metadata, allow_compatibility_level_change`,
+      );
   }
   if (!sawModule) fail('METADATA_INVALID', 'the publish has no MODULE.bazel part');
   return pub;
@@ -60,7 +64,11 @@ function parseJsonField(data: Buffer, what: string): unknown {
  */
 export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
   const { limits } = registry.config;
-  const gate = writeGate(registry.auth, repo, 'this needs a token: send Authorization: Bearer <token> (create one with `larder token create --scopes publish`)');
+  const gate = writeGate(
+    registry.auth,
+    repo,
+    'this needs a token: send Authorization: Bearer <token> (create one with `larder token create --scopes publish`)',
+  );
   const reserve = reserveUpload(registry.uploads);
 
   /**
@@ -75,7 +83,9 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
 
   app.setErrorHandler(jsonErrorHandler('bazel api request'));
 
-  await app.register(multipart, { limits: { fileSize: limits.maxArchiveSize, files: 10_000, fields: 20, fieldSize: limits.maxMetadataSize } });
+  await app.register(multipart, {
+    limits: { fileSize: limits.maxArchiveSize, files: 10_000, fields: 20, fieldSize: limits.maxMetadataSize },
+  });
 
   app.put('/api/modules/:module/:version', { onRequest: guard('publish'), preParsing: reserve }, async (req, reply) => {
     const p = gate.of(req);
@@ -88,7 +98,12 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
   });
 
   /** Rewrites a module's metadata.json inside one transaction. */
-  async function editMetadata(p: Principal, module: string, action: string, change: (m: BazelMetadata) => BazelMetadata): Promise<BazelMetadata> {
+  async function editMetadata(
+    p: Principal,
+    module: string,
+    action: string,
+    change: (m: BazelMetadata) => BazelMetadata,
+  ): Promise<BazelMetadata> {
     const path = `modules/${module}/metadata.json`;
     return inTransaction(registry, async (uow) => {
       const doc = await registry.docs.read(uow, repo.id, path);
@@ -101,7 +116,10 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
     });
   }
 
-  for (const [method, yank] of [['POST', true], ['DELETE', false]] as const) {
+  for (const [method, yank] of [
+    ['POST', true],
+    ['DELETE', false],
+  ] as const) {
     app.route({
       method,
       url: '/api/modules/:module/:version/yank',
@@ -111,8 +129,11 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
         const p = gate.of(req);
         const { module, version } = req.params as { module: string; version: string };
         const reason = yank ? (req.body as { reason?: unknown } | undefined)?.reason : null;
-        if (yank && typeof reason !== 'string') fail('METADATA_INVALID', 'send {"reason": "…"}: what is wrong with this version and which to use instead');
-        const m = await editMetadata(p, module, yank ? 'bazel.yank' : 'bazel.unyank', (cur) => withYank(cur, module, version, reason as string | null));
+        if (yank && typeof reason !== 'string')
+          fail('METADATA_INVALID', 'send {"reason": "…"}: what is wrong with this version and which to use instead');
+        const m = await editMetadata(p, module, yank ? 'bazel.yank' : 'bazel.unyank', (cur) =>
+          withYank(cur, module, version, reason as string | null),
+        );
         return { module, yanked_versions: m.yanked_versions };
       },
     });
@@ -124,13 +145,20 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
     const body = (req.body ?? {}) as { homepage?: unknown; maintainers?: unknown; repository?: unknown; deprecated?: unknown };
     const m = await editMetadata(p, module, 'bazel.metadata', (cur) => {
       const next = { ...cur };
-      if (body.homepage !== undefined) next.homepage = typeof body.homepage === 'string' ? body.homepage : fail('METADATA_INVALID', 'homepage must be a string');
+      if (body.homepage !== undefined)
+        next.homepage = typeof body.homepage === 'string' ? body.homepage : fail('METADATA_INVALID', 'homepage must be a string');
       if (body.maintainers !== undefined) {
-        if (!Array.isArray(body.maintainers) || body.maintainers.length === 0 || !body.maintainers.every((x) => typeof x === 'object' && x !== null)) fail('METADATA_INVALID', 'maintainers must be a non-empty list of {email, name, github, …}');
+        if (
+          !Array.isArray(body.maintainers) ||
+          body.maintainers.length === 0 ||
+          !body.maintainers.every((x) => typeof x === 'object' && x !== null)
+        )
+          fail('METADATA_INVALID', 'maintainers must be a non-empty list of {email, name, github, …}');
         next.maintainers = body.maintainers as Maintainer[];
       }
       if (body.repository !== undefined) {
-        if (!Array.isArray(body.repository) || !body.repository.every((x) => typeof x === 'string')) fail('METADATA_INVALID', 'repository must be a list of strings');
+        if (!Array.isArray(body.repository) || !body.repository.every((x) => typeof x === 'string'))
+          fail('METADATA_INVALID', 'repository must be a list of strings');
         next.repository = body.repository as string[];
       }
       if (body.deprecated === null) delete next.deprecated;

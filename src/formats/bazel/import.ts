@@ -35,7 +35,10 @@ function registryFiles(root: string): { files: string[]; ignored: number } {
         if (rel === 'modules' || rel.startsWith('modules/')) walk(abs);
         else ignored++;
       } else if (e.isSymbolicLink()) {
-        fail('ARCHIVE_INVALID', `${rel} is a symbolic link; a registry serves no links (static hosts do not follow them): replace it with the file`);
+        fail(
+          'ARCHIVE_INVALID',
+          `${rel} is a symbolic link; a registry serves no links (static hosts do not follow them): replace it with the file`,
+        );
       } else if (e.isFile() && classifyRegistryPath(rel)) files.push(rel);
       else ignored++;
     }
@@ -49,13 +52,20 @@ function registryFiles(root: string): { files: string[]; ignored: number } {
  * byte for byte. Only new and changed files are written; a changed file that lockfiles pin
  * (anything but metadata.json) is refused, because every user's build would break on it.
  */
-export async function importBazelTree(registry: Registry, repo: Repo, root: string, progress: ImportProgress = () => {}): Promise<ImportSummary> {
+export async function importBazelTree(
+  registry: Registry,
+  repo: Repo,
+  root: string,
+  progress: ImportProgress = () => {},
+): Promise<ImportSummary> {
   if (!fs.existsSync(path.join(root, 'modules')) && !fs.existsSync(path.join(root, 'bazel_registry.json'))) {
     fail('NOT_FOUND', `${root} has neither bazel_registry.json nor modules/: is it the root of an index registry?`);
   }
   const db = registry.db.withTables<BazelTables>() as Kysely<Database & BazelTables>;
   const { files, ignored } = registryFiles(root);
-  const existing = new Map((await db.selectFrom('index_docs').select(['path', 'etag']).where('repo_id', '=', repo.id).execute()).map((r) => [r.path, r.etag]));
+  const existing = new Map(
+    (await db.selectFrom('index_docs').select(['path', 'etag']).where('repo_id', '=', repo.id).execute()).map((r) => [r.path, r.etag]),
+  );
   const hadVersions = (await db.selectFrom('bazel_versions').select('id').where('repo_id', '=', repo.id).executeTakeFirst()) !== undefined;
 
   // First pass: what would change. Nothing is written if a pinned file would.
@@ -75,10 +85,17 @@ export async function importBazelTree(registry: Registry, repo: Repo, root: stri
     if (i % 200 === 0) progress(0, files.length);
   });
   if (refused.length) {
-    fail('VERSION_EXISTS', `these files are already served with other bytes, and lockfiles pin them: ${refused.slice(0, 10).join(', ')}${refused.length > 10 ? ` and ${refused.length - 10} more` : ''}; publish a new version instead of changing one`);
+    fail(
+      'VERSION_EXISTS',
+      `these files are already served with other bytes, and lockfiles pin them: ${refused.slice(0, 10).join(', ')}${refused.length > 10 ? ` and ${refused.length - 10} more` : ''}; publish a new version instead of changing one`,
+    );
   }
 
-  const versions = new Set(files.map((rel) => classifyRegistryPath(rel)).flatMap((f) => (f?.kind === 'version-file' && f.name === 'MODULE.bazel' ? [`${f.module}\n${f.version}`] : [])));
+  const versions = new Set(
+    files
+      .map((rel) => classifyRegistryPath(rel))
+      .flatMap((f) => (f?.kind === 'version-file' && f.name === 'MODULE.bazel' ? [`${f.module}\n${f.version}`] : [])),
+  );
   let done = unchanged;
   progress(done, files.length);
   for (let i = 0; i < writes.length; i += BATCH) {
@@ -93,8 +110,11 @@ export async function importBazelTree(registry: Registry, repo: Repo, root: stri
     const trx = uow.trx.withTables<BazelTables>();
     for (const key of versions) {
       const [module, version] = key.split('\n');
-      await trx.insertInto('bazel_versions').values({ repo_id: repo.id, module, version, created_at: Date.now() })
-        .onConflict((oc) => oc.columns(['repo_id', 'module', 'version']).doNothing()).execute();
+      await trx
+        .insertInto('bazel_versions')
+        .values({ repo_id: repo.id, module, version, created_at: Date.now() })
+        .onConflict((oc) => oc.columns(['repo_id', 'module', 'version']).doNothing())
+        .execute();
     }
   });
   const added = writes.filter((w) => !existing.has(w.rel)).length;

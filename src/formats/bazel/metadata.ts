@@ -29,20 +29,29 @@ export function parseMetadata(bytes: Buffer, module: string): BazelMetadata {
     fail('METADATA_INVALID', `modules/${module}/metadata.json is not valid JSON`);
   }
   const m = raw as Partial<BazelMetadata>;
-  if (typeof m !== 'object' || m === null || !Array.isArray(m.versions)) fail('METADATA_INVALID', `modules/${module}/metadata.json has no versions list`);
+  if (typeof m !== 'object' || m === null || !Array.isArray(m.versions))
+    fail('METADATA_INVALID', `modules/${module}/metadata.json has no versions list`);
   return { homepage: '', maintainers: [], repository: [], yanked_versions: {}, ...m } as BazelMetadata;
 }
 
 /** Keys sorted at every level, as Python's `json.dumps(sort_keys=True)` orders them. */
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }
 
 /** BCR tooling's serialisation: `json.dumps(indent=4, sort_keys=True)` (ASCII-escaped) plus a newline. */
 export function serializeMetadata(m: BazelMetadata): Buffer {
-  const text = JSON.stringify(sortKeys(m), null, 4).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const text = JSON.stringify(sortKeys(m), null, 4).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return Buffer.from(`${text}\n`);
 }
 
@@ -73,7 +82,10 @@ export function withYank(m: BazelMetadata, module: string, version: string, reas
   if (reason.trim() === '') fail('METADATA_INVALID', 'a yank needs a reason (what is wrong, and which version to use instead)');
   const latest = sortVersions(m.versions).filter(isBazelVersion).at(-1);
   if (version === latest && !m.deprecated) {
-    fail('METADATA_INVALID', `${module}@${version} is the latest version: publish a fixed version first, or deprecate the module (set "deprecated") to yank it`);
+    fail(
+      'METADATA_INVALID',
+      `${module}@${version} is the latest version: publish a fixed version first, or deprecate the module (set "deprecated") to yank it`,
+    );
   }
   yanked[version] = reason;
   return { ...m, yanked_versions: yanked };

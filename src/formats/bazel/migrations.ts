@@ -36,14 +36,18 @@ export const bazelMigrations: DialectMigration[] = [
     name: 'bazel_0003_owners',
     async up(db: Kysely<unknown>) {
       const { rows } = await sql<{ repo_id: number; user_id: number; subject: string; at: number }>`
-        select repo_id, user_id, subject, at from audit_log where action = 'bazel.publish' and user_id is not null and repo_id is not null order by id`.execute(db);
+        select repo_id, user_id, subject, at from audit_log where action = 'bazel.publish' and user_id is not null and repo_id is not null order by id`.execute(
+        db,
+      );
       const seen = new Set<string>();
       for (const r of rows) {
         const module = r.subject.slice(0, r.subject.lastIndexOf('@'));
         const key = `${r.repo_id}\n${module}`;
         if (!module || seen.has(key)) continue;
         seen.add(key);
-        await sql`insert into package_owners (repo_id, package, user_id, created_at) values (${r.repo_id}, ${module}, ${r.user_id}, ${Number(r.at)})`.execute(db);
+        await sql`insert into package_owners (repo_id, package, user_id, created_at) values (${r.repo_id}, ${module}, ${r.user_id}, ${Number(r.at)})`.execute(
+          db,
+        );
       }
     },
   },

@@ -8,9 +8,11 @@ const MODULES = '/work/shared/fixtures/bcr-sample/modules';
 
 function fixtures(): Array<[string, string, string]> {
   if (!existsSync(MODULES)) return [];
-  return readdirSync(MODULES).flatMap((m) => readdirSync(join(MODULES, m), { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(MODULES, m, d.name, 'MODULE.bazel')))
-    .map((d): [string, string, string] => [m, d.name, join(MODULES, m, d.name, 'MODULE.bazel')]));
+  return readdirSync(MODULES).flatMap((m) =>
+    readdirSync(join(MODULES, m), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(join(MODULES, m, d.name, 'MODULE.bazel')))
+      .map((d): [string, string, string] => [m, d.name, join(MODULES, m, d.name, 'MODULE.bazel')]),
+  );
 }
 
 function invalid(text: string): LarderError {
@@ -107,7 +109,9 @@ register_toolchains("//:all", dev_dependency = True)
   });
 
   it('rejects attributes it cannot check and positional arguments', () => {
-    expect(invalid('module(name = "a", version = get_version())').message).toMatch(/version attribute on line 1 .* must be a string literal/);
+    expect(invalid('module(name = "a", version = get_version())').message).toMatch(
+      /version attribute on line 1 .* must be a string literal/,
+    );
     expect(invalid('module(name = "a", compatibility_level = "1")').message).toMatch(/compatibility_level .* int/);
     expect(invalid('module(name = "a", bazel_compatibility = [">=7", 8])').message).toMatch(/list of strings/);
     expect(invalid('bazel_dep("rules_cc", "1.0")').message).toMatch(/positional/);

@@ -46,7 +46,8 @@ export function readModuleFile(text: string): ModuleDecl {
     const close = matching(tokens, i + 1);
     const args = keywordArgs(tokens.slice(i + 2, close), t.text, t.line, globals);
     if (t.text === 'module') {
-      if (moduleLine) fail('METADATA_INVALID', `MODULE.bazel calls module() twice (lines ${moduleLine} and ${t.line}); keep only one module() call`);
+      if (moduleLine)
+        fail('METADATA_INVALID', `MODULE.bazel calls module() twice (lines ${moduleLine} and ${t.line}); keep only one module() call`);
       moduleLine = t.line;
       decl.name = typed(args, 'name', 'string', t.line) ?? null;
       decl.version = typed(args, 'version', 'string', t.line) ?? null;
@@ -68,7 +69,12 @@ export function readModuleFile(text: string): ModuleDecl {
 
 /** MODULE.bazel equality as the BCR checks it: line endings normalised and trailing whitespace stripped per line. */
 export function sameModuleFile(a: string, b: string): boolean {
-  const lines = (s: string) => s.replace(/\r\n?/g, '\n').replace(/\n$/, '').split('\n').map((l) => l.trimEnd());
+  const lines = (s: string) =>
+    s
+      .replace(/\r\n?/g, '\n')
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((l) => l.trimEnd());
   const x = lines(a);
   const y = lines(b);
   return x.length === y.length && x.every((l, i) => l === y[i]);
@@ -91,7 +97,13 @@ function tokenize(text: string): Token[] {
     } else if (c === '#') {
       while (i < text.length && text[i] !== '\n') i++;
     } else if (c === '\\') {
-      if (text[i + 1] === '\n') { i += 2; line++; } else if (text.startsWith('\r\n', i + 1)) { i += 3; line++; } else at('a backslash outside a string must end the line');
+      if (text[i + 1] === '\n') {
+        i += 2;
+        line++;
+      } else if (text.startsWith('\r\n', i + 1)) {
+        i += 3;
+        line++;
+      } else at('a backslash outside a string must end the line');
     } else if (/[A-Za-z_]/.test(c)) {
       const m = /[A-Za-z_][A-Za-z0-9_]*/y;
       m.lastIndex = i;
@@ -151,12 +163,27 @@ function readString(text: string, start: number, raw: boolean, line: number, at:
     if (text.startsWith(delim, i)) return { value, end: i + delim.length, lines };
     const c = text[i];
     if (c === '\n') lines++;
-    if (c !== '\\') { value += c; i++; continue; }
+    if (c !== '\\') {
+      value += c;
+      i++;
+      continue;
+    }
     const e = text[i + 1] ?? '';
     if (e === '\n') lines++;
-    if (raw) { value += c + e; i += 2; continue; }
-    if (e === '\n') { i += 2; continue; }
-    if (ESCAPES[e]) { value += ESCAPES[e]; i += 2; continue; }
+    if (raw) {
+      value += c + e;
+      i += 2;
+      continue;
+    }
+    if (e === '\n') {
+      i += 2;
+      continue;
+    }
+    if (ESCAPES[e]) {
+      value += ESCAPES[e];
+      i += 2;
+      continue;
+    }
     const hex = /^(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|([0-7]{1,3}))/.exec(text.slice(i + 1, i + 10));
     if (!hex) at(`invalid escape sequence \\${e} in a string`, line + lines);
     const code = hex[1] ?? hex[2] ?? hex[3];
@@ -193,7 +220,10 @@ function keywordArgs(tokens: Token[], fn: string, line: number, globals: Map<str
   for (const arg of splitCommas(tokens)) {
     const [key, eq] = arg;
     if (key?.kind !== 'ident' || !isOp(eq, '=')) {
-      fail('METADATA_INVALID', `${fn}() on line ${line} of MODULE.bazel has a positional argument; ${fn}() takes keyword arguments only (name = "...")`);
+      fail(
+        'METADATA_INVALID',
+        `${fn}() on line ${line} of MODULE.bazel has a positional argument; ${fn}() takes keyword arguments only (name = "...")`,
+      );
     }
     if (args.has(key.text)) fail('METADATA_INVALID', `${fn}() on line ${line} of MODULE.bazel sets ${key.text} twice; keep one`);
     args.set(key.text, evaluate(arg.slice(2), globals));
@@ -227,7 +257,8 @@ function evaluate(tokens: Token[], globals: Map<string, Value>): Value {
   }
   if (rest.length === 0) {
     if (t?.kind === 'string') return t.value;
-    if (t?.kind === 'number') return /^(0|[1-9][0-9]*)$/.test(t.text) ? Number(t.text) : /^0[xXoO]/.test(t.text) ? Number(t.text.toLowerCase()) : undefined;
+    if (t?.kind === 'number')
+      return /^(0|[1-9][0-9]*)$/.test(t.text) ? Number(t.text) : /^0[xXoO]/.test(t.text) ? Number(t.text.toLowerCase()) : undefined;
     if (t?.kind === 'ident') return t.text === 'True' ? true : t.text === 'False' ? false : globals.get(t.text);
     return undefined;
   }
@@ -258,13 +289,19 @@ type Kinds = { string: string; int: number; bool: boolean; 'list of strings': st
 function typed<K extends keyof Kinds>(args: Map<string, Value>, key: string, kind: K, line: number): Kinds[K] | undefined {
   if (!args.has(key)) return undefined;
   const v = args.get(key);
-  const ok = kind === 'string' ? typeof v === 'string'
-    : kind === 'int' ? Number.isSafeInteger(v)
-      : kind === 'bool' ? typeof v === 'boolean'
-        : Array.isArray(v);
+  const ok =
+    kind === 'string'
+      ? typeof v === 'string'
+      : kind === 'int'
+        ? Number.isSafeInteger(v)
+        : kind === 'bool'
+          ? typeof v === 'boolean'
+          : Array.isArray(v);
   if (!ok) {
-    fail('METADATA_INVALID',
-      `the ${key} attribute on line ${line} of MODULE.bazel must be a ${kind} literal (a computed value cannot be checked by the registry); write it out literally`);
+    fail(
+      'METADATA_INVALID',
+      `the ${key} attribute on line ${line} of MODULE.bazel must be a ${kind} literal (a computed value cannot be checked by the registry); write it out literally`,
+    );
   }
   return v as Kinds[K];
 }

@@ -14,9 +14,19 @@ export function moduleRef(repo: Repo, module: string): PackageRef {
 /** Whether the module has any version or a metadata.json here (published or imported): then it is not new. */
 export async function moduleExists(db: Db | Trx, repo: Repo, module: string): Promise<boolean> {
   const bazel = db.withTables<BazelTables>() as unknown as Kysely<Database & BazelTables>;
-  const version = await bazel.selectFrom('bazel_versions').select('id').where('repo_id', '=', repo.id).where('module', '=', module).executeTakeFirst();
+  const version = await bazel
+    .selectFrom('bazel_versions')
+    .select('id')
+    .where('repo_id', '=', repo.id)
+    .where('module', '=', module)
+    .executeTakeFirst();
   if (version) return true;
-  const doc = await db.selectFrom('index_docs').select('path').where('repo_id', '=', repo.id).where('path', '=', `modules/${module}/metadata.json`).executeTakeFirst();
+  const doc = await db
+    .selectFrom('index_docs')
+    .select('path')
+    .where('repo_id', '=', repo.id)
+    .where('path', '=', `modules/${module}/metadata.json`)
+    .executeTakeFirst();
   return doc !== undefined;
 }
 

@@ -72,13 +72,18 @@ function parseSourceJson(bytes: Buffer): SourceJson {
     fail('METADATA_INVALID', 'source.json is not valid JSON');
   }
   if (typeof s !== 'object' || s === null || Array.isArray(s)) fail('METADATA_INVALID', 'source.json must be a JSON object');
-  if ((s.type ?? 'archive') !== 'archive') fail('METADATA_INVALID', `source.json type "${s.type}" is not accepted: only "archive" sources have a content hash`);
-  if (typeof s.url !== 'string' || !/^https?:\/\//.test(s.url)) fail('METADATA_INVALID', 'source.json needs "url", an http(s) URL of the source archive');
+  if ((s.type ?? 'archive') !== 'archive')
+    fail('METADATA_INVALID', `source.json type "${s.type}" is not accepted: only "archive" sources have a content hash`);
+  if (typeof s.url !== 'string' || !/^https?:\/\//.test(s.url))
+    fail('METADATA_INVALID', 'source.json needs "url", an http(s) URL of the source archive');
   if (typeof s.integrity !== 'string') fail('METADATA_INVALID', 'source.json needs "integrity", the SRI of the archive (sha256-…)');
   parseSri(s.integrity);
   for (const key of ['patches', 'overlay'] as const) {
     const v = s[key];
-    if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string'))) {
+    if (
+      v !== undefined &&
+      (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string'))
+    ) {
       fail('METADATA_INVALID', `source.json "${key}" must map file names to SRI values`);
     }
   }
@@ -93,7 +98,13 @@ function parseSourceJson(bytes: Buffer): SourceJson {
  * Downloads an archive a source.json names through the outbound client (address rules, redirects
  * re-checked, size and time bounds), hashing as it streams.
  */
-async function download(registry: Registry, url: string, what: string, algorithm: SriAlgorithm, maxSize: number): Promise<{ data: Buffer; integrity: string }> {
+async function download(
+  registry: Registry,
+  url: string,
+  what: string,
+  algorithm: SriAlgorithm,
+  maxSize: number,
+): Promise<{ data: Buffer; integrity: string }> {
   const hasher = sriHasher(algorithm);
   const data = await registry.outbound.download(url, { maxSize, onChunk: (c) => hasher.update(c), failCode: 'ARCHIVE_INVALID', what });
   return { data, integrity: hasher.digest() };
@@ -105,7 +116,11 @@ function checkListed(kind: 'patches' | 'overlay', listed: Record<string, string>
     const bytes = sent.get(name);
     if (!bytes) fail('METADATA_INVALID', `source.json lists ${kind}/${name}, but the publish does not include that file`);
     const { algorithm } = parseSri(integrity);
-    if (sri(bytes, algorithm) !== integrity) fail('ARCHIVE_INVALID', `${kind}/${name} does not match its integrity in source.json (${integrity}); it hashes to ${sri(bytes, algorithm)}`);
+    if (sri(bytes, algorithm) !== integrity)
+      fail(
+        'ARCHIVE_INVALID',
+        `${kind}/${name} does not match its integrity in source.json (${integrity}); it hashes to ${sri(bytes, algorithm)}`,
+      );
   }
   for (const name of sent.keys()) {
     if (!(name in listed)) fail('METADATA_INVALID', `${kind}/${name} was sent but source.json does not list it`);
@@ -120,20 +135,38 @@ function requireOverlayBazel(bazelCompatibility: string[]): void {
     const cmp = compareBazelVersions(m[2], '7.2.1');
     return m[1] === '>=' ? cmp >= 0 : compareBazelVersions(m[2], '7.2.0') > 0;
   });
-  if (!ok) fail('METADATA_INVALID', 'a module with overlay files needs bazel_compatibility = [">=7.2.1"] (or later) in MODULE.bazel: older Bazel ignores overlays');
+  if (!ok)
+    fail(
+      'METADATA_INVALID',
+      'a module with overlay files needs bazel_compatibility = [">=7.2.1"] (or later) in MODULE.bazel: older Bazel ignores overlays',
+    );
 }
 
 /**
  * The BCR's rule: compatibility_level equals the previous (non-yanked) version's and is not above
  * the next one's, unless the publisher says the break is intended.
  */
-async function checkCompatibilityLevel(registry: Registry, repo: Repo, db: Kysely<Database & BazelTables>, pub: BazelPublish, level: number): Promise<void> {
+async function checkCompatibilityLevel(
+  registry: Registry,
+  repo: Repo,
+  db: Kysely<Database & BazelTables>,
+  pub: BazelPublish,
+  level: number,
+): Promise<void> {
   if (pub.allowCompatibilityLevelChange) return;
   const meta = await registry.docs.get(repo.id, `modules/${pub.module}/metadata.json`);
   const yanked = meta ? parseMetadata(meta.body, pub.module).yanked_versions : {};
-  const rows = await db.selectFrom('bazel_versions').select('version').where('repo_id', '=', repo.id).where('module', '=', pub.module).execute();
+  const rows = await db
+    .selectFrom('bazel_versions')
+    .select('version')
+    .where('repo_id', '=', repo.id)
+    .where('module', '=', pub.module)
+    .execute();
   const others = rows.map((r) => r.version).filter((v) => !(v in yanked) && isBazelVersion(v));
-  const prev = others.filter((v) => compareBazelVersions(v, pub.version) < 0).sort(compareBazelVersions).at(-1);
+  const prev = others
+    .filter((v) => compareBazelVersions(v, pub.version) < 0)
+    .sort(compareBazelVersions)
+    .at(-1);
   const next = others.filter((v) => compareBazelVersions(v, pub.version) > 0).sort(compareBazelVersions)[0];
   const levelOf = async (v: string) => {
     const doc = await registry.docs.get(repo.id, `modules/${pub.module}/${v}/MODULE.bazel`);
@@ -141,7 +174,10 @@ async function checkCompatibilityLevel(registry: Registry, repo: Repo, db: Kysel
   };
   const hint = 'if the break is intended, publish again with allow_compatibility_level_change=true';
   if (prev !== undefined && (await levelOf(prev)) !== level) {
-    fail('METADATA_INVALID', `compatibility_level is ${level}, but ${pub.module}@${prev} has ${await levelOf(prev)}: a change makes every user choose one side; ${hint}`);
+    fail(
+      'METADATA_INVALID',
+      `compatibility_level is ${level}, but ${pub.module}@${prev} has ${await levelOf(prev)}: a change makes every user choose one side; ${hint}`,
+    );
   }
   if (next !== undefined && level > (await levelOf(next))) {
     fail('METADATA_INVALID', `compatibility_level ${level} is above ${pub.module}@${next}'s ${await levelOf(next)}; ${hint}`);
@@ -153,29 +189,49 @@ async function checkCompatibilityLevel(registry: Registry, repo: Repo, db: Kysel
  * registry files byte for byte, a hosted archive when one was uploaded, and the new metadata.json,
  * in one transaction.
  */
-export async function publishBazelModule(registry: Registry, repo: Repo, p: Principal, pub: BazelPublish, baseUrl: string): Promise<{ sourceJson: Buffer }> {
+export async function publishBazelModule(
+  registry: Registry,
+  repo: Repo,
+  p: Principal,
+  pub: BazelPublish,
+  baseUrl: string,
+): Promise<{ sourceJson: Buffer }> {
   validateModuleName(pub.module);
   validatePublishVersion(pub.version);
   requirePermission(p, 'publish', repo.name, pub.module);
   const { limits } = registry.config;
   const decl = readModuleFile(pub.moduleFile.toString('utf8'));
   if (decl.name !== pub.module || decl.version !== pub.version) {
-    fail('MANIFEST_MISMATCH', `MODULE.bazel declares module(name = ${JSON.stringify(decl.name)}, version = ${JSON.stringify(decl.version)}), but this publish is ${pub.module}@${pub.version}`);
+    fail(
+      'MANIFEST_MISMATCH',
+      `MODULE.bazel declares module(name = ${JSON.stringify(decl.name)}, version = ${JSON.stringify(decl.version)}), but this publish is ${pub.module}@${pub.version}`,
+    );
   }
   const db = registry.db.withTables<BazelTables>() as Kysely<Database & BazelTables>;
   await checkWriter(registry.db, p, moduleRef(repo, pub.module), await moduleExists(registry.db, repo, pub.module));
-  const exists = await db.selectFrom('bazel_versions').select('id').where('repo_id', '=', repo.id).where('module', '=', pub.module).where('version', '=', pub.version).executeTakeFirst();
-  if (exists) fail('VERSION_EXISTS', `${pub.module}@${pub.version} is already published, and published versions never change; publish a new version`);
+  const exists = await db
+    .selectFrom('bazel_versions')
+    .select('id')
+    .where('repo_id', '=', repo.id)
+    .where('module', '=', pub.module)
+    .where('version', '=', pub.version)
+    .executeTakeFirst();
+  if (exists)
+    fail('VERSION_EXISTS', `${pub.module}@${pub.version} is already published, and published versions never change; publish a new version`);
   await checkCompatibilityLevel(registry, repo, db, pub, decl.compatibilityLevel);
-  for (const name of pub.patches.keys()) if (!PATCH_NAME.test(name)) fail('METADATA_INVALID', `patch name "${name}" may only use letters, digits, '.', '_', '+' and '-'`);
+  for (const name of pub.patches.keys())
+    if (!PATCH_NAME.test(name)) fail('METADATA_INVALID', `patch name "${name}" may only use letters, digits, '.', '_', '+' and '-'`);
 
   let source: SourceJson;
   let archive: Buffer;
   let hosted: { fileName: string; data: Buffer } | null = null;
   if (pub.archive) {
-    if (pub.sourceJson) fail('METADATA_INVALID', 'send either an archive (Larder hosts it and writes source.json) or a source.json naming one, not both');
-    if (!ARCHIVE_NAME.test(pub.archive.fileName)) fail('METADATA_INVALID', `archive file name "${pub.archive.fileName}" may only use letters, digits, '.', '_', '+' and '-'`);
-    if (pub.archive.data.length > limits.maxArchiveSize) fail('ARCHIVE_TOO_LARGE', `the archive is larger than this registry's ${formatSize(limits.maxArchiveSize)} limit`);
+    if (pub.sourceJson)
+      fail('METADATA_INVALID', 'send either an archive (Larder hosts it and writes source.json) or a source.json naming one, not both');
+    if (!ARCHIVE_NAME.test(pub.archive.fileName))
+      fail('METADATA_INVALID', `archive file name "${pub.archive.fileName}" may only use letters, digits, '.', '_', '+' and '-'`);
+    if (pub.archive.data.length > limits.maxArchiveSize)
+      fail('ARCHIVE_TOO_LARGE', `the archive is larger than this registry's ${formatSize(limits.maxArchiveSize)} limit`);
     archive = pub.archive.data;
     hosted = pub.archive;
     source = { url: archiveUrl(baseUrl, repo, pub.module, pub.version, pub.archive.fileName), integrity: sri(archive, 'sha256') };
@@ -191,10 +247,18 @@ export async function publishBazelModule(registry: Registry, repo: Repo, p: Prin
     const { algorithm } = parseSri(source.integrity);
     const got = await download(registry, source.url, 'source.json url', algorithm, limits.maxArchiveSize);
     // The computed hash is not echoed: it would make any reachable URL's content an oracle.
-    if (got.integrity !== source.integrity) fail('ARCHIVE_INVALID', `the archive at ${source.url} does not match the integrity in source.json (${source.integrity}); check the URL and recompute the integrity from the archive`);
+    if (got.integrity !== source.integrity)
+      fail(
+        'ARCHIVE_INVALID',
+        `the archive at ${source.url} does not match the integrity in source.json (${source.integrity}); check the URL and recompute the integrity from the archive`,
+      );
     for (const mirror of source.mirror_urls ?? []) {
       const m = await download(registry, mirror, 'source.json mirror_urls entry', algorithm, limits.maxArchiveSize);
-      if (m.integrity !== source.integrity) fail('ARCHIVE_INVALID', `the archive at mirror ${mirror} does not match the integrity in source.json (${source.integrity}); every mirror must serve the same bytes`);
+      if (m.integrity !== source.integrity)
+        fail(
+          'ARCHIVE_INVALID',
+          `the archive at mirror ${mirror} does not match the integrity in source.json (${source.integrity}); every mirror must serve the same bytes`,
+        );
     }
     archive = got.data;
   } else {
@@ -209,7 +273,9 @@ export async function publishBazelModule(registry: Registry, repo: Repo, p: Prin
   const patches = [...pub.patches].map(([name, data]) => ({ name, text: data.toString('utf8') }));
   const keep = filesToKeep(patches, source.patch_strip ?? 0);
   const tree = await unpackArchive(archive, {
-    fileName, archiveType: source.archive_type, stripPrefix: source.strip_prefix,
+    fileName,
+    archiveType: source.archive_type,
+    stripPrefix: source.strip_prefix,
     limits: { maxUnpackedSize: unpackedLimit(registry.config, 'bazelSource'), maxEntries: limits.maxArchiveEntries },
     keep: (path) => keep.has(path),
   });
@@ -217,7 +283,10 @@ export async function publishBazelModule(registry: Registry, repo: Repo, p: Prin
   applyPatches(tree, patches, source.patch_strip ?? 0);
   const inTree = tree.get('MODULE.bazel');
   if (inTree && !sameModuleFile(inTree.data.toString('utf8'), pub.moduleFile.toString('utf8'))) {
-    fail('MANIFEST_MISMATCH', 'the MODULE.bazel in the source tree (after overlay and patches) differs from the one published; add a patch that makes them equal (the BCR names it module_dot_bazel.patch)');
+    fail(
+      'MANIFEST_MISMATCH',
+      'the MODULE.bazel in the source tree (after overlay and patches) differs from the one published; add a patch that makes them equal (the BCR names it module_dot_bazel.patch)',
+    );
   }
 
   const sourceJson = pub.sourceJson ?? sourceJsonBytes(source);
@@ -227,7 +296,10 @@ export async function publishBazelModule(registry: Registry, repo: Repo, p: Prin
       const trx = uow.trx.withTables<BazelTables>();
       await authorizeWrite(uow.trx, registry.dialect, p, moduleRef(repo, pub.module), await moduleExists(uow.trx, repo, pub.module));
       const dir = `modules/${pub.module}/${pub.version}`;
-      await trx.insertInto('bazel_versions').values({ repo_id: repo.id, module: pub.module, version: pub.version, created_at: Date.now() }).execute();
+      await trx
+        .insertInto('bazel_versions')
+        .values({ repo_id: repo.id, module: pub.module, version: pub.version, created_at: Date.now() })
+        .execute();
       await registry.docs.put(uow, repo.id, `${dir}/MODULE.bazel`, pub.moduleFile);
       await registry.docs.put(uow, repo.id, `${dir}/source.json`, sourceJson);
       for (const [name, data] of pub.patches) await registry.docs.put(uow, repo.id, `${dir}/patches/${name}`, data);
@@ -237,13 +309,40 @@ export async function publishBazelModule(registry: Registry, repo: Repo, p: Prin
       const current = await registry.docs.read(uow, repo.id, metaPath);
       const base: BazelMetadata = current
         ? parseMetadata(current, pub.module)
-        : { homepage: pub.metadata?.homepage ?? '', maintainers: pub.metadata?.maintainers ?? [], repository: pub.metadata?.repository ?? [], versions: [], yanked_versions: {} };
+        : {
+            homepage: pub.metadata?.homepage ?? '',
+            maintainers: pub.metadata?.maintainers ?? [],
+            repository: pub.metadata?.repository ?? [],
+            versions: [],
+            yanked_versions: {},
+          };
       await registry.docs.put(uow, repo.id, metaPath, serializeMetadata(withVersion(base, pub.version)));
       if (staged && hosted) {
-        await trx.insertInto('bazel_archives').values({ repo_id: repo.id, module: pub.module, version: pub.version, file_name: hosted.fileName, sha256: staged.sha256, size: staged.size, created_at: Date.now() }).execute();
-        await uow.trx.insertInto('blobs').values({ sha256: staged.sha256, size: staged.size, created_at: Date.now() }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
+        await trx
+          .insertInto('bazel_archives')
+          .values({
+            repo_id: repo.id,
+            module: pub.module,
+            version: pub.version,
+            file_name: hosted.fileName,
+            sha256: staged.sha256,
+            size: staged.size,
+            created_at: Date.now(),
+          })
+          .execute();
+        await uow.trx
+          .insertInto('blobs')
+          .values({ sha256: staged.sha256, size: staged.size, created_at: Date.now() })
+          .onConflict((oc) => oc.column('sha256').doNothing())
+          .execute();
       }
-      await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'bazel.publish', subject: `${pub.module}@${pub.version}`, detail: { integrity: source.integrity, url: source.url } });
+      await audit(uow.trx, {
+        userId: p.userId,
+        repoId: repo.id,
+        action: 'bazel.publish',
+        subject: `${pub.module}@${pub.version}`,
+        detail: { integrity: source.integrity, url: source.url },
+      });
       await staged?.commit();
     });
   } catch (err) {

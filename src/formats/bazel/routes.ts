@@ -19,9 +19,12 @@ import type { BazelTables } from './schema.js';
  * "not here" is a 404, including modules a token may not see.
  */
 export async function bazelRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
-
   // .netrc sends Basic (the token as the password), credential helpers send Bearer.
-  const principalFor = readGate(registry.auth, repo, 'put a token in ~/.netrc (machine <host> login <you> password <token>) or use a credential helper');
+  const principalFor = readGate(
+    registry.auth,
+    repo,
+    'put a token in ~/.netrc (machine <host> login <you> password <token>) or use a credential helper',
+  );
   app.setErrorHandler(plainErrorHandler('bazel request', `Basic realm="larder ${repo.name}"`));
   app.setNotFoundHandler(plainNotFound(principalFor));
 
@@ -49,12 +52,22 @@ export async function bazelRoutes(app: FastifyInstance, { registry, repo }: { re
     const { module, version, file } = req.params as { module: string; version: string; file: string };
     const visible = !p || permits(p, 'read', repo.name, module);
     const row = visible
-      ? await db.selectFrom('bazel_archives').select(['sha256', 'size']).where('repo_id', '=', repo.id).where('module', '=', module).where('version', '=', version).where('file_name', '=', file).executeTakeFirst()
+      ? await db
+          .selectFrom('bazel_archives')
+          .select(['sha256', 'size'])
+          .where('repo_id', '=', repo.id)
+          .where('module', '=', module)
+          .where('version', '=', version)
+          .where('file_name', '=', file)
+          .executeTakeFirst()
       : undefined;
     const blob = row ? await registry.blobs.open(row.sha256) : null;
     if (!row || !blob) throw new LarderError('NOT_FOUND', `no archive ${file} for ${module}@${version}`);
     // Never a Content-Encoding: Bazel would decode it and the integrity check would fail.
-    reply.header('content-type', 'application/octet-stream').header('cache-control', 'public, max-age=31536000, immutable').header('etag', `"${row.sha256}"`);
+    reply
+      .header('content-type', 'application/octet-stream')
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .header('etag', `"${row.sha256}"`);
     return sendBlob(req, reply, blob);
   });
 

@@ -11,8 +11,6 @@ import { applyOverlay, applyPatches, unpackArchive, type SourceTree, type TreeLi
 const MiB = 1024 * 1024;
 const limits: TreeLimits = { maxUnpackedSize: 10 * MiB, maxEntries: 1000 };
 
-
-
 function run(cmd: string, args: string[], opts: { cwd?: string; input?: Buffer; env?: NodeJS.ProcessEnv } = {}) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = execFile(cmd, args, { cwd: opts.cwd, env: opts.env, maxBuffer: 64 * MiB }, (err, stdout, stderr) => {
@@ -26,8 +24,12 @@ function run(cmd: string, args: string[], opts: { cwd?: string; input?: Buffer; 
 }
 
 let tmp: string;
-beforeAll(async () => { tmp = await mkdtemp(join(tmpdir(), 'larder-source-tree-')); });
-afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'larder-source-tree-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
 
 /** Writes a zip with Python's zipfile: entries may be symlinks or carry any name. */
 async function zipball(entries: Array<{ name: string; body?: string; mode?: number }>): Promise<Buffer> {
@@ -49,7 +51,9 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
 
 async function failure(p: Promise<unknown> | (() => unknown)): Promise<LarderError> {
   const err = await (typeof p === 'function' ? Promise.resolve().then(p) : p).then(
-    () => { throw new Error('expected a LarderError'); },
+    () => {
+      throw new Error('expected a LarderError');
+    },
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(LarderError);
@@ -73,7 +77,11 @@ describe('unpackArchive', () => {
   ];
 
   it('unpacks a .tar.gz and strips the prefix', async () => {
-    const tree = await unpackArchive(gzipSync(await tarball(entries)), { fileName: 'https://x/pkg-1.0.tar.gz?raw=1', stripPrefix: 'pkg-1.0/', limits });
+    const tree = await unpackArchive(gzipSync(await tarball(entries)), {
+      fileName: 'https://x/pkg-1.0.tar.gz?raw=1',
+      stripPrefix: 'pkg-1.0/',
+      limits,
+    });
     expect(text(tree)).toEqual({ 'MODULE.bazel': 'module(name = "pkg")\n', 'src/lib.c': 'int x;\n', 'tool.sh': '#!/bin/sh\n' });
     expect(tree.get('tool.sh')!.executable).toBe(true);
     expect(tree.get('src/lib.c')!.executable).toBe(false);
@@ -99,7 +107,9 @@ describe('unpackArchive', () => {
     const err = await failure(unpackArchive(Buffer.alloc(10), { fileName: 'pkg.tar.xz', limits }));
     expect(err.code).toBe('METADATA_INVALID');
     expect(err.message).toMatch(/tar\.gz.*tgz.*tar.*zip/);
-    expect((await failure(unpackArchive(Buffer.alloc(10), { fileName: 'x.zip', archiveType: 'rar', limits }))).code).toBe('METADATA_INVALID');
+    expect((await failure(unpackArchive(Buffer.alloc(10), { fileName: 'x.zip', archiveType: 'rar', limits }))).code).toBe(
+      'METADATA_INVALID',
+    );
   });
 
   it('rejects entries outside strip_prefix', async () => {
@@ -125,11 +135,29 @@ describe('unpackArchive', () => {
   });
 
   it('rejects links and devices', async () => {
-    const symlink = await failure(unpackArchive(await tarball([{ name: 'a', type: 'symlink', linkname: '/etc/passwd' }]), { fileName: 'a.tar', limits }));
+    const symlink = await failure(
+      unpackArchive(await tarball([{ name: 'a', type: 'symlink', linkname: '/etc/passwd' }]), { fileName: 'a.tar', limits }),
+    );
     expect(symlink.message).toMatch(/link a -> \/etc\/passwd/);
-    expect((await failure(unpackArchive(await tarball([{ name: 'f', body: 'x' }, { name: 'h', type: 'link', linkname: 'f' }]), { fileName: 'a.tar', limits }))).code).toBe('ARCHIVE_INVALID');
-    expect((await failure(unpackArchive(await tarball([{ name: 'dev', type: 'character-device' }]), { fileName: 'a.tar', limits }))).message).toMatch(/character-device/);
-    const zipLink = await failure(unpackArchive(await zipball([{ name: 'link', body: '/etc/passwd', mode: 0o120777 }]), { fileName: 'a.zip', limits }));
+    expect(
+      (
+        await failure(
+          unpackArchive(
+            await tarball([
+              { name: 'f', body: 'x' },
+              { name: 'h', type: 'link', linkname: 'f' },
+            ]),
+            { fileName: 'a.tar', limits },
+          ),
+        )
+      ).code,
+    ).toBe('ARCHIVE_INVALID');
+    expect(
+      (await failure(unpackArchive(await tarball([{ name: 'dev', type: 'character-device' }]), { fileName: 'a.tar', limits }))).message,
+    ).toMatch(/character-device/);
+    const zipLink = await failure(
+      unpackArchive(await zipball([{ name: 'link', body: '/etc/passwd', mode: 0o120777 }]), { fileName: 'a.zip', limits }),
+    );
     expect(zipLink.message).toMatch(/symlink link/);
   });
 
@@ -160,7 +188,14 @@ describe('applyOverlay', () => {
   it('adds and replaces files', () => {
     const tree = treeOf({ 'a.txt': 'old', 'src/x.c': 'x' });
     tree.get('a.txt')!.executable = true;
-    applyOverlay(tree, new Map([['a.txt', Buffer.from('new')], ['./BUILD.bazel', Buffer.from('b')], ['src/sub/y.c', Buffer.from('y')]]));
+    applyOverlay(
+      tree,
+      new Map([
+        ['a.txt', Buffer.from('new')],
+        ['./BUILD.bazel', Buffer.from('b')],
+        ['src/sub/y.c', Buffer.from('y')],
+      ]),
+    );
     expect(text(tree)).toEqual({ 'a.txt': 'new', 'BUILD.bazel': 'b', 'src/sub/y.c': 'y', 'src/x.c': 'x' });
     expect(tree.get('a.txt')!.executable).toBe(false);
   });
@@ -168,7 +203,19 @@ describe('applyOverlay', () => {
   it('rejects paths that leave the tree, before changing anything', () => {
     for (const path of ['../x', '/etc/passwd', 'a/../../x', '', 'a\\b']) {
       const tree = treeOf({ 'a.txt': 'old' });
-      const err = (() => { try { applyOverlay(tree, new Map([['a.txt', Buffer.from('new')], [path, Buffer.from('x')]])); } catch (e) { return e; } })();
+      const err = (() => {
+        try {
+          applyOverlay(
+            tree,
+            new Map([
+              ['a.txt', Buffer.from('new')],
+              [path, Buffer.from('x')],
+            ]),
+          );
+        } catch (e) {
+          return e;
+        }
+      })();
       expect(err).toBeInstanceOf(LarderError);
       expect((err as LarderError).code).toBe('ARCHIVE_INVALID');
       expect(text(tree)).toEqual({ 'a.txt': 'old' });
@@ -222,7 +269,11 @@ describe('applyPatches (checked against GNU patch)', () => {
     const dir = await mkdtemp(join(tmp, 'patch-'));
     await writeTree(join(dir, 'tree'), files);
     await writeFile(join(dir, 'p.patch'), patch);
-    const r = await run('patch', [`-p${strip}`, '--force', '--fuzz', '0', '--ignore-whitespace', '--no-backup-if-mismatch', '-i', '../p.patch'], { cwd: join(dir, 'tree') });
+    const r = await run(
+      'patch',
+      [`-p${strip}`, '--force', '--fuzz', '0', '--ignore-whitespace', '--no-backup-if-mismatch', '-i', '../p.patch'],
+      { cwd: join(dir, 'tree') },
+    );
     return r.code === 0 ? readTree(join(dir, 'tree')) : null;
   }
 
@@ -238,11 +289,20 @@ describe('applyPatches (checked against GNU patch)', () => {
   });
 
   it('handles /dev/null headers (git diff style) and patches in order', async () => {
-    const create = 'diff --git a/gen.txt b/gen.txt\nnew file mode 100644\nindex 0000000..1111111\n--- /dev/null\n+++ b/gen.txt\n@@ -0,0 +1,2 @@\n+one\n+two\n';
+    const create =
+      'diff --git a/gen.txt b/gen.txt\nnew file mode 100644\nindex 0000000..1111111\n--- /dev/null\n+++ b/gen.txt\n@@ -0,0 +1,2 @@\n+one\n+two\n';
     const edit = await makePatch({ 'gen.txt': 'one\ntwo\n' }, { 'gen.txt': 'one\n2\n' });
     const remove = '--- a/keep.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-unchanged\n';
     const tree = treeOf(before);
-    applyPatches(tree, [{ name: '1.patch', text: create }, { name: '2.patch', text: edit }, { name: '3.patch', text: remove }], 1);
+    applyPatches(
+      tree,
+      [
+        { name: '1.patch', text: create },
+        { name: '2.patch', text: edit },
+        { name: '3.patch', text: remove },
+      ],
+      1,
+    );
     const oracle = await gnuPatch(before, create + edit + remove);
     expect(text(tree)).toEqual(oracle);
     expect(text(tree)['gen.txt']).toBe('one\n2\n');
@@ -279,13 +339,15 @@ describe('applyPatches (checked against GNU patch)', () => {
     const patch = await makePatch(before, after);
     const headed = { ...before, 'src/main.c': 'inserted\n' + before['src/main.c'] };
     expect(await gnuPatch(headed, patch)).toBeNull();
-    expect((await failure(() => applyPatches(treeOf(headed), [{ name: 'p', text: patch }], 1))).message).toMatch(/hunk #1 for src\/main\.c/);
+    expect((await failure(() => applyPatches(treeOf(headed), [{ name: 'p', text: patch }], 1))).message).toMatch(
+      /hunk #1 for src\/main\.c/,
+    );
 
-    const append = await makePatch({ 'f': 'a\nb\nc\nd\n' }, { 'f': 'a\nb\nc\nd\ne\n' });
-    const tailed = { 'f': 'a\nb\nc\nd\nz\n' };
+    const append = await makePatch({ f: 'a\nb\nc\nd\n' }, { f: 'a\nb\nc\nd\ne\n' });
+    const tailed = { f: 'a\nb\nc\nd\nz\n' };
     expect(await gnuPatch(tailed, append)).toBeNull();
     expect((await failure(() => applyPatches(treeOf(tailed), [{ name: 'p', text: append }], 1))).code).toBe('ARCHIVE_INVALID');
-    const moved = { 'f': 'x\na\nb\nc\nd\n' };
+    const moved = { f: 'x\na\nb\nc\nd\n' };
     const tree = treeOf(moved);
     applyPatches(tree, [{ name: 'p', text: append }], 1);
     expect(text(tree)).toEqual(await gnuPatch(moved, append));
@@ -294,12 +356,19 @@ describe('applyPatches (checked against GNU patch)', () => {
   it('rejects missing targets, existing created files, garbage and escaping names', async () => {
     const patch = await makePatch(before, after);
     expect((await failure(() => applyPatches(treeOf(before), [{ name: 'p', text: patch }], 0))).message).toMatch(/not in the source tree/);
-    expect((await failure(() => applyPatches(treeOf({ ...before, 'new/dir/created.txt': 'x' }), [{ name: 'p', text: patch }], 1))).message)
-      .toMatch(/creates new\/dir\/created\.txt, which already exists/);
-    expect((await failure(() => applyPatches(treeOf(before), [{ name: 'p', text: 'hello\n' }], 1))).message).toMatch(/no hunks|not a valid/);
+    expect(
+      (await failure(() => applyPatches(treeOf({ ...before, 'new/dir/created.txt': 'x' }), [{ name: 'p', text: patch }], 1))).message,
+    ).toMatch(/creates new\/dir\/created\.txt, which already exists/);
+    expect((await failure(() => applyPatches(treeOf(before), [{ name: 'p', text: 'hello\n' }], 1))).message).toMatch(
+      /no hunks|not a valid/,
+    );
     const escape = '--- /dev/null\n+++ b/../../evil\n@@ -0,0 +1 @@\n+x\n';
-    expect((await failure(() => applyPatches(treeOf(before), [{ name: 'p', text: escape }], 1))).message).toMatch(/outside the source tree/);
+    expect((await failure(() => applyPatches(treeOf(before), [{ name: 'p', text: escape }], 1))).message).toMatch(
+      /outside the source tree/,
+    );
     const partialDelete = '--- a/old.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-to be removed\n';
-    expect((await failure(() => applyPatches(treeOf(before), [{ name: 'p', text: partialDelete }], 1))).message).toMatch(/deletes old\.txt/);
+    expect((await failure(() => applyPatches(treeOf(before), [{ name: 'p', text: partialDelete }], 1))).message).toMatch(
+      /deletes old\.txt/,
+    );
   });
 });

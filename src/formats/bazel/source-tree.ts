@@ -15,7 +15,10 @@ import { formatSize } from '../../core/units.js';
 export type SourceTree = Map<string, { data: Buffer; executable: boolean; skipped?: true }>;
 
 /** Limits on what an archive may unpack to. */
-export interface TreeLimits { maxUnpackedSize: number; maxEntries: number }
+export interface TreeLimits {
+  maxUnpackedSize: number;
+  maxEntries: number;
+}
 
 type ArchiveKind = 'tar.gz' | 'tar' | 'zip';
 const KINDS: Record<string, ArchiveKind> = { 'tar.gz': 'tar.gz', tgz: 'tar.gz', tar: 'tar', zip: 'zip' };
@@ -83,8 +86,18 @@ export function filesToKeep(patches: Array<{ name: string; text: string }>, stri
 export function applyOverlay(tree: SourceTree, overlay: Map<string, Buffer>): void {
   const files = [...overlay].map(([raw, data]) => {
     const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-    if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw) || raw.includes('\\') || raw.includes('\0') || parts.includes('..') || parts.length === 0) {
-      fail('ARCHIVE_INVALID', `overlay path ${JSON.stringify(raw)} must be a relative path inside the source tree (no "..", no leading "/", no backslashes); rename the overlay file`);
+    if (
+      raw.startsWith('/') ||
+      /^[A-Za-z]:/.test(raw) ||
+      raw.includes('\\') ||
+      raw.includes('\0') ||
+      parts.includes('..') ||
+      parts.length === 0
+    ) {
+      fail(
+        'ARCHIVE_INVALID',
+        `overlay path ${JSON.stringify(raw)} must be a relative path inside the source tree (no "..", no leading "/", no backslashes); rename the overlay file`,
+      );
     }
     return [parts.join('/'), data] as const;
   });
@@ -102,13 +115,23 @@ export function applyPatches(tree: SourceTree, patches: Array<{ name: string; te
     try {
       files = parsePatch(patch.text);
     } catch (err) {
-      fail('ARCHIVE_INVALID', `patch ${patch.name} is not a valid unified diff (${(err as Error).message}); regenerate it with \`diff -u\` or \`git diff\``);
+      fail(
+        'ARCHIVE_INVALID',
+        `patch ${patch.name} is not a valid unified diff (${(err as Error).message}); regenerate it with \`diff -u\` or \`git diff\``,
+      );
     }
     files = files.filter((f) => f.hunks.length > 0);
     // jsdiff reads a garbled "@@ … @@" line as a hunk with null positions, which it cannot apply.
-    const garbled = files.flatMap((f) => f.hunks).find((h) => ![h.oldStart, h.oldLines, h.newStart, h.newLines].every(Number.isSafeInteger));
-    if (garbled) fail('ARCHIVE_INVALID', `patch ${patch.name} has a malformed hunk header (@@ -${garbled.oldStart},${garbled.oldLines} +${garbled.newStart},${garbled.newLines} @@); regenerate it with \`diff -u\` or \`git diff\``);
-    if (files.length === 0) fail('ARCHIVE_INVALID', `patch ${patch.name} contains no hunks; regenerate it with \`diff -u\` or \`git diff\``);
+    const garbled = files
+      .flatMap((f) => f.hunks)
+      .find((h) => ![h.oldStart, h.oldLines, h.newStart, h.newLines].every(Number.isSafeInteger));
+    if (garbled)
+      fail(
+        'ARCHIVE_INVALID',
+        `patch ${patch.name} has a malformed hunk header (@@ -${garbled.oldStart},${garbled.oldLines} +${garbled.newStart},${garbled.newLines} @@); regenerate it with \`diff -u\` or \`git diff\``,
+      );
+    if (files.length === 0)
+      fail('ARCHIVE_INVALID', `patch ${patch.name} contains no hunks; regenerate it with \`diff -u\` or \`git diff\``);
     let hunksBefore = 0;
     for (const file of files) {
       applyFilePatch(tree, patch, file, strip, hunksBefore);
@@ -121,19 +144,28 @@ export function applyPatches(tree: SourceTree, patches: Array<{ name: string; te
 
 function archiveKind(fileName: string, archiveType?: string): ArchiveKind {
   if (archiveType !== undefined) {
-    return KINDS[archiveType] ?? fail('METADATA_INVALID',
-      `archive_type ${JSON.stringify(archiveType)} is not supported by this registry; use ${SUPPORTED}`);
+    return (
+      KINDS[archiveType] ??
+      fail('METADATA_INVALID', `archive_type ${JSON.stringify(archiveType)} is not supported by this registry; use ${SUPPORTED}`)
+    );
   }
   const base = (fileName.split(/[?#]/)[0].split('/').pop() ?? '').toLowerCase();
   const ext = Object.keys(KINDS).find((k) => base.endsWith(`.${k}`));
-  return ext ? KINDS[ext] : fail('METADATA_INVALID',
-    `cannot tell the archive type of ${JSON.stringify(fileName)}; its name must end in .${SUPPORTED.replace(/, /g, ', .').replace(' or ', ' or .')}, or set archive_type in source.json`);
+  return ext
+    ? KINDS[ext]
+    : fail(
+        'METADATA_INVALID',
+        `cannot tell the archive type of ${JSON.stringify(fileName)}; its name must end in .${SUPPORTED.replace(/, /g, ', .').replace(' or ', ' or .')}, or set archive_type in source.json`,
+      );
 }
 
 function prefixParts(stripPrefix: string): string[] {
   const parts = stripPrefix.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..') || stripPrefix.includes('\\')) {
-    fail('METADATA_INVALID', `strip_prefix ${JSON.stringify(stripPrefix)} must not contain ".." or backslashes; name the top directory of the archive`);
+    fail(
+      'METADATA_INVALID',
+      `strip_prefix ${JSON.stringify(stripPrefix)} must not contain ".." or backslashes; name the top directory of the archive`,
+    );
   }
   return parts;
 }
@@ -173,7 +205,10 @@ const EMPTY = Buffer.alloc(0);
 
 function countEntry(budget: Budget): void {
   if (++budget.entries > budget.limits.maxEntries) {
-    fail('ARCHIVE_TOO_LARGE', `the source archive has more than ${budget.limits.maxEntries} entries, the limit of this registry; publish a smaller archive`);
+    fail(
+      'ARCHIVE_TOO_LARGE',
+      `the source archive has more than ${budget.limits.maxEntries} entries, the limit of this registry; publish a smaller archive`,
+    );
   }
 }
 
@@ -183,13 +218,18 @@ function countBytes(budget: Budget, n: number): void {
 }
 
 function tooLarge(max: number): LarderError {
-  return new LarderError('ARCHIVE_TOO_LARGE',
-    `the source archive unpacks to more than ${formatSize(max)}, the limit of this registry; publish a smaller archive`);
+  return new LarderError(
+    'ARCHIVE_TOO_LARGE',
+    `the source archive unpacks to more than ${formatSize(max)}, the limit of this registry; publish a smaller archive`,
+  );
 }
 
 async function readTar(archive: Buffer, gzipped: boolean, budget: Budget, add: Add): Promise<void> {
   if (gzipped && !(archive[0] === 0x1f && archive[1] === 0x8b)) {
-    fail('ARCHIVE_INVALID', 'the source archive is not gzip-compressed (it must start with bytes 1f 8b); check archive_type or the file name');
+    fail(
+      'ARCHIVE_INVALID',
+      'the source archive is not gzip-compressed (it must start with bytes 1f 8b); check archive_type or the file name',
+    );
   }
   const extractor = tar.extract();
   const max = budget.limits.maxUnpackedSize + TAR_OVERHEAD_PER_ENTRY * budget.limits.maxEntries + TAR_RECORD;
@@ -201,16 +241,22 @@ async function readTar(archive: Buffer, gzipped: boolean, budget: Budget, add: A
       countEntry(budget);
       const type = h.type === 'contiguous-file' ? 'file' : h.type;
       if (type === 'symlink' || type === 'link') {
-        fail('ARCHIVE_INVALID', `the source archive contains a link ${printable(h.name)} -> ${printable(h.linkname ?? '')}; links are not allowed, replace it with a copy of the file`);
+        fail(
+          'ARCHIVE_INVALID',
+          `the source archive contains a link ${printable(h.name)} -> ${printable(h.linkname ?? '')}; links are not allowed, replace it with a copy of the file`,
+        );
       }
       if (type !== 'file' && type !== 'directory') {
-        fail('ARCHIVE_INVALID', `the source archive entry ${printable(h.name)} is a ${type ?? 'entry of unknown type'}; only regular files and directories are allowed`);
+        fail(
+          'ARCHIVE_INVALID',
+          `the source archive entry ${printable(h.name)} is a ${type ?? 'entry of unknown type'}; only regular files and directories are allowed`,
+        );
       }
       // tar-stream ignores a directory's declared size and never ends its body: refuse, as GNU tar would skip those bytes.
       if (type === 'directory' && (h.size ?? 0) > 0) {
         fail('ARCHIVE_INVALID', `the source archive's directory entry ${printable(h.name)} claims to have content; rebuild the archive`);
       }
-      countBytes(budget, type === 'file' ? h.size ?? 0 : 0); // fails a bomb before it is inflated
+      countBytes(budget, type === 'file' ? (h.size ?? 0) : 0); // fails a bomb before it is inflated
       await add(h.name, type, type === 'file' ? (entry as AsyncIterable<Buffer>) : null, ((h.mode ?? 0) & 0o111) !== 0);
       for await (const _ of entry); // a directory's (empty) body
     }
@@ -223,7 +269,6 @@ async function readTar(archive: Buffer, gzipped: boolean, budget: Budget, add: A
   const what = gzipped ? 'a valid gzip-compressed tar archive' : 'a valid tar archive';
   fail('ARCHIVE_INVALID', `the source archive is not ${what} (${errors[0]?.message}); it may be truncated or of another type`);
 }
-
 
 async function readZip(archive: Buffer, budget: Budget, add: Add): Promise<void> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
@@ -250,7 +295,11 @@ async function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, budget: Budg
   const mode = unix ? entry.externalFileAttributes >>> 16 : 0;
   const fileType = mode & 0o170000;
   const isDir = entry.fileName.endsWith('/');
-  if (fileType === 0o120000) fail('ARCHIVE_INVALID', `the source archive contains a symlink ${printable(entry.fileName)}; links are not allowed, replace it with a copy of the file`);
+  if (fileType === 0o120000)
+    fail(
+      'ARCHIVE_INVALID',
+      `the source archive contains a symlink ${printable(entry.fileName)}; links are not allowed, replace it with a copy of the file`,
+    );
   if (fileType !== 0 && fileType !== (isDir ? 0o040000 : 0o100000)) {
     fail('ARCHIVE_INVALID', `the source archive entry ${printable(entry.fileName)} is not a regular file or directory; remove it`);
   }
@@ -267,33 +316,55 @@ async function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, budget: Budg
 }
 
 function zipError(err: Error): LarderError {
-  return new LarderError('ARCHIVE_INVALID', `the source zip archive is invalid (${err.message}); rebuild it without such entries, or check archive_type and the file name`);
+  return new LarderError(
+    'ARCHIVE_INVALID',
+    `the source zip archive is invalid (${err.message}); rebuild it without such entries, or check archive_type and the file name`,
+  );
 }
 
 // --- patches ----------------------------------------------------------------------------------
 
-function applyFilePatch(tree: SourceTree, patch: { name: string; text: string }, file: StructuredPatch, strip: number, hunksBefore: number): void {
+function applyFilePatch(
+  tree: SourceTree,
+  patch: { name: string; text: string },
+  file: StructuredPatch,
+  strip: number,
+  hunksBefore: number,
+): void {
   const absent = (name: string | undefined, header: string | undefined) => name === '/dev/null' || isEpoch(header);
   const creates = absent(file.oldFileName, file.oldHeader);
   const deletes = absent(file.newFileName, file.newHeader);
   const candidates = [creates ? null : stripPath(file.oldFileName, strip), deletes ? null : stripPath(file.newFileName, strip)];
   const named = candidates.filter((c): c is string => c !== null);
   const where = `patch ${patch.name}`;
-  if (named.length === 0) fail('ARCHIVE_INVALID', `${where} has a file header with no usable name for --strip ${strip} (${file.oldFileName} / ${file.newFileName}); check patch_strip`);
+  if (named.length === 0)
+    fail(
+      'ARCHIVE_INVALID',
+      `${where} has a file header with no usable name for --strip ${strip} (${file.oldFileName} / ${file.newFileName}); check patch_strip`,
+    );
   for (const n of named) {
-    if (n.startsWith('/') || n.split('/').includes('..') || n.includes('\0')) fail('ARCHIVE_INVALID', `${where} names ${printable(n)}, which is outside the source tree; fix the file names in the patch`);
+    if (n.startsWith('/') || n.split('/').includes('..') || n.includes('\0'))
+      fail('ARCHIVE_INVALID', `${where} names ${printable(n)}, which is outside the source tree; fix the file names in the patch`);
   }
   let target: string;
   if (creates) {
     target = named[0];
-    if (tree.has(target)) fail('ARCHIVE_INVALID', `${where} creates ${target}, which already exists in the source tree; patch it instead, or check patch_strip`);
+    if (tree.has(target))
+      fail(
+        'ARCHIVE_INVALID',
+        `${where} creates ${target}, which already exists in the source tree; patch it instead, or check patch_strip`,
+      );
     checkFreePath(tree, target, where);
   } else {
     // Like GNU patch: among the names that exist, fewest components, then shortest basename, then shortest.
     const existing = named.filter((n) => tree.has(n));
     const score = (n: string) => [n.split('/').length, n.split('/').pop()!.length, n.length];
     existing.sort((a, b) => score(a).reduce((d, v, i) => d || v - score(b)[i], 0));
-    if (existing.length === 0) fail('ARCHIVE_INVALID', `${where} modifies ${named.join(' / ')}, which is not in the source tree (after overlays, with --strip ${strip}); check patch_strip and the file names`);
+    if (existing.length === 0)
+      fail(
+        'ARCHIVE_INVALID',
+        `${where} modifies ${named.join(' / ')}, which is not in the source tree (after overlays, with --strip ${strip}); check patch_strip and the file names`,
+      );
     target = existing[0];
   }
   const old = tree.get(target);
@@ -305,13 +376,21 @@ function applyFilePatch(tree: SourceTree, patch: { name: string; text: string },
   if (result === false) {
     // Find the first hunk that fails: earlier hunks apply on their own (hunk positions refer to the original).
     let i = 0;
-    while (i < file.hunks.length - 1 && i !== misfit && applyPatch(text, { ...anchored, hunks: anchored.hunks.slice(0, i + 1) }, options) !== false) i++;
+    while (
+      i < file.hunks.length - 1 &&
+      i !== misfit &&
+      applyPatch(text, { ...anchored, hunks: anchored.hunks.slice(0, i + 1) }, options) !== false
+    )
+      i++;
     const at = hunkHeader(patch.text, hunksBefore + i);
-    fail('ARCHIVE_INVALID',
-      `${where}: hunk #${i + 1} for ${target} (line ${at.line}: ${at.header}) does not apply to the source tree; regenerate the patch against the published archive (after overlays and earlier patches)`);
+    fail(
+      'ARCHIVE_INVALID',
+      `${where}: hunk #${i + 1} for ${target} (line ${at.line}: ${at.header}) does not apply to the source tree; regenerate the patch against the published archive (after overlays and earlier patches)`,
+    );
   }
   if (deletes) {
-    if (result !== '') fail('ARCHIVE_INVALID', `${where} deletes ${target}, but the file has content the patch does not remove; regenerate the patch`);
+    if (result !== '')
+      fail('ARCHIVE_INVALID', `${where} deletes ${target}, but the file has content the patch does not remove; regenerate the patch`);
     tree.delete(target);
     return;
   }
@@ -326,7 +405,8 @@ function checkFreePath(tree: SourceTree, path: string, where: string): void {
     if (tree.has(dir)) fail('ARCHIVE_INVALID', `${where} creates ${path}, but ${dir} is a file; fix the file names in the patch`);
   }
   for (const other of tree.keys()) {
-    if (other.startsWith(`${path}/`)) fail('ARCHIVE_INVALID', `${where} creates ${path}, but it is a directory in the source tree; fix the file names in the patch`);
+    if (other.startsWith(`${path}/`))
+      fail('ARCHIVE_INVALID', `${where} creates ${path}, but it is a directory in the source tree; fix the file names in the patch`);
   }
 }
 

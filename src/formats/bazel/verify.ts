@@ -12,8 +12,17 @@ export async function verifyBazelRepo(registry: Registry, repo: Repo): Promise<R
   const db = registry.db.withTables<BazelTables>();
   const out: RepoVerification = { checked: {}, problems: [], references: [] };
   const versions = await db.selectFrom('bazel_versions').select(['module', 'version']).where('repo_id', '=', repo.id).execute();
-  const archives = await db.selectFrom('bazel_archives').select(['module', 'version', 'file_name', 'sha256', 'size']).where('repo_id', '=', repo.id).execute();
-  const docs = new Map((await db.selectFrom('index_docs').select(['path', 'body']).where('repo_id', '=', repo.id).execute()).map((d) => [d.path, Buffer.from(d.body)]));
+  const archives = await db
+    .selectFrom('bazel_archives')
+    .select(['module', 'version', 'file_name', 'sha256', 'size'])
+    .where('repo_id', '=', repo.id)
+    .execute();
+  const docs = new Map(
+    (await db.selectFrom('index_docs').select(['path', 'body']).where('repo_id', '=', repo.id).execute()).map((d) => [
+      d.path,
+      Buffer.from(d.body),
+    ]),
+  );
   const metadata = new Map<string, Set<string> | null>();
   for (const { module, version } of versions) {
     const dir = `modules/${module}/${version}`;

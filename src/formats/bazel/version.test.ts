@@ -11,13 +11,15 @@ import {
   validatePublishVersion,
 } from './version.js';
 
-
 /** Asserts that `versions` is strictly ascending, checking every pair both ways. */
 function expectAscending(versions: string[]): void {
   for (let i = 0; i < versions.length; i++) {
     for (let j = 0; j < versions.length; j++) {
-      expect([versions[i], versions[j], Math.sign(compareBazelVersions(versions[i], versions[j]))])
-        .toEqual([versions[i], versions[j], Math.sign(i - j)]);
+      expect([versions[i], versions[j], Math.sign(compareBazelVersions(versions[i], versions[j]))]).toEqual([
+        versions[i],
+        versions[j],
+        Math.sign(i - j),
+      ]);
     }
   }
 }
@@ -41,8 +43,25 @@ describe('parseBazelVersion (bazel.md §1)', () => {
   });
 
   it.each([
-    '1..0', '-1', '1.0-', '1.0+', '1.0 ', ' 1.0', 'v1 0', '../1', '1.0/2', '.1', '1.', '1.0-rc.', '1.0-.rc',
-    '1.0+a+b', '1_0', 'é', '+build', '1.0-rc..1', '18446744073709551616',
+    '1..0',
+    '-1',
+    '1.0-',
+    '1.0+',
+    '1.0 ',
+    ' 1.0',
+    'v1 0',
+    '../1',
+    '1.0/2',
+    '.1',
+    '1.',
+    '1.0-rc.',
+    '1.0-.rc',
+    '1.0+a+b',
+    '1_0',
+    'é',
+    '+build',
+    '1.0-rc..1',
+    '18446744073709551616',
   ])('rejects %j', (bad) => {
     const err = thrown(() => parseBazelVersion(bad));
     expect(err.code).toBe('VERSION_INVALID');
@@ -71,8 +90,16 @@ describe('compareBazelVersions (bazel.md §10)', () => {
 
   it('puts prereleases below their release and orders them element-wise', () => {
     expectAscending([
-      '1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-beta', '1.0.0-beta.2', '1.0.0-beta.11',
-      '1.0.0-rc.1', '1.0.0', '1.0.1-0', '1.0.1',
+      '1.0.0-alpha',
+      '1.0.0-alpha.1',
+      '1.0.0-alpha.beta',
+      '1.0.0-beta',
+      '1.0.0-beta.2',
+      '1.0.0-beta.11',
+      '1.0.0-rc.1',
+      '1.0.0',
+      '1.0.1-0',
+      '1.0.1',
     ]);
     expectAscending(['5.0.0-alpha2', '5.0.0', '5.0.1']);
     expectAscending(['1.0-rc.1', '1.0-rc-2']); // "rc-2" is one string identifier, and "rc" is its prefix
@@ -122,12 +149,15 @@ describe('validatePublishVersion', () => {
     expect(err.message).toMatch(/build metadata .*publish 1\.1\.0$/);
   });
 
-  it.each([['', ''], ['missing', undefined], ['number', 1], ['bad grammar', '1..0'], ['bare plus', '1.0+']])(
-    'rejects %s',
-    (_label, bad) => {
-      expect(thrown(() => validatePublishVersion(bad)).code).toBe('VERSION_INVALID');
-    },
-  );
+  it.each([
+    ['', ''],
+    ['missing', undefined],
+    ['number', 1],
+    ['bad grammar', '1..0'],
+    ['bare plus', '1.0+'],
+  ])('rejects %s', (_label, bad) => {
+    expect(thrown(() => validatePublishVersion(bad)).code).toBe('VERSION_INVALID');
+  });
 });
 
 describe('validateModuleName (bazel.md §1)', () => {
@@ -158,10 +188,12 @@ describe('sortBazelVersions', () => {
 
   // Real metadata.json files from the BCR: their `versions` lists are kept ascending by BCR tooling.
   const root = '/work/shared/fixtures/bcr-sample/modules';
-  const modules = readdirSync(root).sort().map((m) => ({
-    module: m,
-    versions: (JSON.parse(readFileSync(join(root, m, 'metadata.json'), 'utf8')) as { versions: string[] }).versions,
-  }));
+  const modules = readdirSync(root)
+    .sort()
+    .map((m) => ({
+      module: m,
+      versions: (JSON.parse(readFileSync(join(root, m, 'metadata.json'), 'utf8')) as { versions: string[] }).versions,
+    }));
 
   it('the fixture set includes prereleases, long lists and release-prefix cases', () => {
     const all = modules.flatMap((m) => m.versions);

@@ -1,10 +1,19 @@
 import { fail } from '../../core/errors.js';
 
 /** One dot-separated segment; digits-only ones compare as unsigned 64-bit numbers (as Bazel's Version.Identifier). */
-export interface Identifier { numeric: boolean; value: bigint; text: string }
+export interface Identifier {
+  numeric: boolean;
+  value: bigint;
+  text: string;
+}
 
 /** A parsed module version; the empty version has no identifiers at all. */
-export interface BazelVersion { release: Identifier[]; prerelease: Identifier[]; build: string; raw: string }
+export interface BazelVersion {
+  release: Identifier[];
+  prerelease: Identifier[];
+  build: string;
+  raw: string;
+}
 
 const VERSION = /^([a-zA-Z0-9.]+)(?:-([a-zA-Z0-9.-]+))?(?:\+([a-zA-Z0-9.-]+))?$/;
 const MODULE_NAME = /^[a-z]([a-z0-9._-]*[a-z0-9])?$/;
@@ -16,7 +25,8 @@ function identifiers(part: string, raw: string): Identifier[] {
     if (text === '') fail('VERSION_INVALID', `invalid version ${JSON.stringify(raw)}: empty segment between dots; ${HINT}`);
     const numeric = /^[0-9]+$/.test(text);
     const value = numeric ? BigInt(text) : 0n;
-    if (value > U64_MAX) fail('VERSION_INVALID', `invalid version ${JSON.stringify(raw)}: numeric segment ${text} is too large for Bazel (max 2^64-1)`);
+    if (value > U64_MAX)
+      fail('VERSION_INVALID', `invalid version ${JSON.stringify(raw)}: numeric segment ${text} is too large for Bazel (max 2^64-1)`);
     return { numeric, value, text };
   });
 }
@@ -44,11 +54,13 @@ function compareLists(a: Identifier[], b: Identifier[]): number {
 }
 
 function compareParsed(a: BazelVersion, b: BazelVersion): number {
-  const ae = a.release.length === 0, be = b.release.length === 0;
+  const ae = a.release.length === 0,
+    be = b.release.length === 0;
   if (ae || be) return ae === be ? 0 : ae ? 1 : -1;
   const c = compareLists(a.release, b.release);
   if (c !== 0) return c;
-  const ap = a.prerelease.length > 0, bp = b.prerelease.length > 0;
+  const ap = a.prerelease.length > 0,
+    bp = b.prerelease.length > 0;
   if (ap !== bp) return ap ? -1 : 1;
   return compareLists(a.prerelease, b.prerelease);
 }
@@ -70,8 +82,11 @@ export function validatePublishVersion(v: unknown): asserts v is string {
   const { build } = parseBazelVersion(v);
   if (build) {
     const plain = normalizeBazelVersion(v);
-    fail('VERSION_INVALID', `invalid version ${JSON.stringify(v)}: build metadata (+${build}) is not allowed because ` +
-      `Bazel drops it and would request ${plain}; remove it and publish ${plain}`);
+    fail(
+      'VERSION_INVALID',
+      `invalid version ${JSON.stringify(v)}: build metadata (+${build}) is not allowed because ` +
+        `Bazel drops it and would request ${plain}; remove it and publish ${plain}`,
+    );
   }
 }
 
@@ -79,8 +94,11 @@ export function validatePublishVersion(v: unknown): asserts v is string {
 export function validateModuleName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || !MODULE_NAME.test(name)) {
     const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 120)) : String(name);
-    fail('NAME_INVALID', `invalid module name ${shown}: use lower-case letters, digits, '.', '_' and '-', ` +
-      'starting with a letter and ending with a letter or digit (e.g. rules_cc, abseil-cpp)');
+    fail(
+      'NAME_INVALID',
+      `invalid module name ${shown}: use lower-case letters, digits, '.', '_' and '-', ` +
+        'starting with a letter and ending with a letter or digit (e.g. rules_cc, abseil-cpp)',
+    );
   }
 }
 

@@ -9,11 +9,9 @@ const MiB = 1024 * 1024;
 const limits: CrateArchiveLimits = { maxUnpackedSize: 50 * MiB, maxEntries: 100 };
 const expected = { name: 'foo', vers: '1.0.0' };
 
-
 function manifest(name = 'foo', version = '1.0.0'): string {
   return `[package]\nname = "${name}"\nversion = "${version}"\nedition = "2021"\n`;
 }
-
 
 function validEntries(): Entry[] {
   return [
@@ -38,7 +36,9 @@ function chunked(buf: Buffer, size = 1000): Readable {
 async function failure(input: Buffer | Readable, lim = limits, exp = expected): Promise<LarderError> {
   const stream = Buffer.isBuffer(input) ? chunked(input) : input;
   const err = await inspectCrateArchive(stream, exp, lim).then(
-    () => { throw new Error('expected inspectCrateArchive to reject'); },
+    () => {
+      throw new Error('expected inspectCrateArchive to reject');
+    },
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(LarderError);
@@ -119,17 +119,13 @@ describe('inspectCrateArchive', () => {
   });
 
   it('rejects symlinks and hard links, naming both ends', async () => {
-    let err = await failure(await crateOf([
-      ...validEntries(),
-      { name: 'foo-1.0.0/evil', type: 'symlink', linkname: '../../../etc/passwd' },
-    ]));
+    let err = await failure(
+      await crateOf([...validEntries(), { name: 'foo-1.0.0/evil', type: 'symlink', linkname: '../../../etc/passwd' }]),
+    );
     expect(err.code).toBe('ARCHIVE_INVALID');
     expect(err.message).toContain('links are not allowed in a .crate: foo-1.0.0/evil -> ../../../etc/passwd');
 
-    err = await failure(await crateOf([
-      ...validEntries(),
-      { name: 'foo-1.0.0/hard', type: 'link', linkname: 'foo-1.0.0/src/lib.rs' },
-    ]));
+    err = await failure(await crateOf([...validEntries(), { name: 'foo-1.0.0/hard', type: 'link', linkname: 'foo-1.0.0/src/lib.rs' }]));
     expect(err.code).toBe('ARCHIVE_INVALID');
     expect(err.message).toContain('links are not allowed in a .crate: foo-1.0.0/hard -> foo-1.0.0/src/lib.rs');
   });

@@ -40,12 +40,24 @@ export async function inspectCrateArchive(
   const extractor = tar.extract();
   // The stage that emits an error first is where it came from; later ones are pipeline teardown.
   let origin: 'source' | 'gzip' | 'tar' | undefined;
-  const onSourceError = () => { origin ??= 'source'; };
+  const onSourceError = () => {
+    origin ??= 'source';
+  };
   crate.on('error', onSourceError);
-  gunzip.on('error', () => { origin ??= 'gzip'; });
-  extractor.on('error', () => { origin ??= 'tar'; });
+  gunzip.on('error', () => {
+    origin ??= 'gzip';
+  });
+  extractor.on('error', () => {
+    origin ??= 'tar';
+  });
 
-  const piping = pipeline(crate, gzipMagicCheck(), gunzip, byteBudget(limits.maxUnpackedSize, () => tooLarge(limits.maxUnpackedSize)), extractor);
+  const piping = pipeline(
+    crate,
+    gzipMagicCheck(),
+    gunzip,
+    byteBudget(limits.maxUnpackedSize, () => tooLarge(limits.maxUnpackedSize)),
+    extractor,
+  );
   const reading = readEntries(extractor, `${expected.name}-${expected.vers}`, expected, limits);
   const [piped, read] = await Promise.allSettled([piping, reading]);
   crate.off('error', onSourceError);
@@ -70,8 +82,10 @@ async function readEntries(
   for await (const entry of extractor as AsyncIterable<TarEntry>) {
     const header = entry.header;
     if (++entries > limits.maxEntries) {
-      throw new LarderError('ARCHIVE_TOO_LARGE',
-        `the .crate has more than ${limits.maxEntries} entries, the limit of this registry; exclude files from the package (see \`cargo package --list\`)`);
+      throw new LarderError(
+        'ARCHIVE_TOO_LARGE',
+        `the .crate has more than ${limits.maxEntries} entries, the limit of this registry; exclude files from the package (see \`cargo package --list\`)`,
+      );
     }
     checkEntry(header, root);
     // Header sizes let a bomb fail before it is inflated; byteBudget still counts the real bytes.
@@ -92,12 +106,16 @@ function checkEntry(header: tar.Header, root: string): void {
   const path = header.name;
   const shown = printable(path);
   if (header.type === 'symlink' || header.type === 'link') {
-    throw new LarderError('ARCHIVE_INVALID',
-      `links are not allowed in a .crate: ${shown} -> ${printable(header.linkname ?? '')}; ${REBUILD} from a checkout without symlinked package files`);
+    throw new LarderError(
+      'ARCHIVE_INVALID',
+      `links are not allowed in a .crate: ${shown} -> ${printable(header.linkname ?? '')}; ${REBUILD} from a checkout without symlinked package files`,
+    );
   }
   if (header.type !== 'file' && header.type !== 'directory') {
-    throw new LarderError('ARCHIVE_INVALID',
-      `only regular files and directories are allowed in a .crate, but ${shown} is a ${header.type ?? 'entry of unknown type'}; ${REBUILD}`);
+    throw new LarderError(
+      'ARCHIVE_INVALID',
+      `only regular files and directories are allowed in a .crate, but ${shown} is a ${header.type ?? 'entry of unknown type'}; ${REBUILD}`,
+    );
   }
   if (header.type === 'directory' && (header.size ?? 0) > 0) {
     throw new LarderError('ARCHIVE_INVALID', `the directory entry ${shown} in the .crate claims to have content; ${REBUILD}`);
@@ -118,7 +136,8 @@ function checkEntry(header: tar.Header, root: string): void {
 
 async function readManifest(entry: TarEntry, manifestPath: string): Promise<string> {
   const size = entry.header.size ?? 0;
-  if (entry.header.type !== 'file') throw new LarderError('ARCHIVE_INVALID', `${manifestPath} in the .crate is not a regular file; ${REBUILD}`);
+  if (entry.header.type !== 'file')
+    throw new LarderError('ARCHIVE_INVALID', `${manifestPath} in the .crate is not a regular file; ${REBUILD}`);
   if (size > MAX_MANIFEST_SIZE) {
     throw new LarderError('ARCHIVE_TOO_LARGE', `${manifestPath} in the .crate is ${size} bytes, more than the 1 MiB allowed`);
   }
@@ -145,8 +164,10 @@ function parseManifest(text: string, manifestPath: string, expected: { name: str
     const found = table[key];
     if (typeof found === 'string' && found === want) return found;
     const says = typeof found === 'string' ? `says package.${key} = ${JSON.stringify(found)}` : `has no string package.${key}`;
-    throw new LarderError('MANIFEST_MISMATCH',
-      `Cargo.toml in the .crate ${says} but the publish metadata says ${JSON.stringify(want)}; publish the .crate that \`cargo package\` built for this version`);
+    throw new LarderError(
+      'MANIFEST_MISMATCH',
+      `Cargo.toml in the .crate ${says} but the publish metadata says ${JSON.stringify(want)}; publish the .crate that \`cargo package\` built for this version`,
+    );
   };
   return { name: mismatch('name', expected.name), version: mismatch('version', expected.vers), text, toml };
 }
@@ -154,7 +175,11 @@ function parseManifest(text: string, manifestPath: string, expected: { name: str
 /** Fails unless the first two bytes are the gzip magic, so non-gzip uploads get a clear message. */
 function gzipMagicCheck(): Transform {
   let head: Buffer | null = Buffer.alloc(0);
-  const notGzip = () => new LarderError('ARCHIVE_INVALID', 'the .crate is not a gzip file (it must start with bytes 1f 8b); upload the file `cargo package` produced');
+  const notGzip = () =>
+    new LarderError(
+      'ARCHIVE_INVALID',
+      'the .crate is not a gzip file (it must start with bytes 1f 8b); upload the file `cargo package` produced',
+    );
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       if (head === null) return callback(null, chunk);
@@ -172,16 +197,20 @@ function gzipMagicCheck(): Transform {
   });
 }
 
-
 function tooLarge(max: number): LarderError {
-  return new LarderError('ARCHIVE_TOO_LARGE',
-    `the .crate unpacks to more than ${formatSize(max)}, the limit of this registry; exclude large files from the package (see \`cargo package --list\`)`);
+  return new LarderError(
+    'ARCHIVE_TOO_LARGE',
+    `the .crate unpacks to more than ${formatSize(max)}, the limit of this registry; exclude large files from the package (see \`cargo package --list\`)`,
+  );
 }
 
 function describeStreamError(err: unknown, origin: string | undefined): unknown {
   const e = err as { code?: string; message?: string };
   if (origin === 'gzip' || e?.code?.startsWith('Z_')) {
-    return new LarderError('ARCHIVE_INVALID', `the .crate is not a valid gzip stream (${e?.message}); it may be truncated or corrupt, ${REBUILD}`);
+    return new LarderError(
+      'ARCHIVE_INVALID',
+      `the .crate is not a valid gzip stream (${e?.message}); it may be truncated or corrupt, ${REBUILD}`,
+    );
   }
   if (origin === 'tar') {
     return new LarderError('ARCHIVE_INVALID', `the .crate does not contain a valid tar archive (${e?.message}); ${REBUILD}`);

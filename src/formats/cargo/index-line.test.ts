@@ -13,9 +13,43 @@ function fullLine(): Record<string, unknown> {
     name: 'abc',
     vers: '0.2.0',
     deps: [
-      { name: 'hr', req: '^0.1', features: ['extra'], optional: true, default_features: false, target: null, kind: 'normal', registry: null, package: 'hello_reg' },
-      { name: 'hello_reg', req: '^0.1.0', features: [], optional: false, default_features: true, target: 'cfg(unix)', kind: 'dev', registry: null, package: null },
-      { name: 'cc', req: '1', features: [], optional: false, default_features: true, target: null, kind: 'build', registry: CRATES_IO, package: null, public: false, artifact: ['bin'], bindep_target: 'x86_64-unknown-linux-gnu', lib: true },
+      {
+        name: 'hr',
+        req: '^0.1',
+        features: ['extra'],
+        optional: true,
+        default_features: false,
+        target: null,
+        kind: 'normal',
+        registry: null,
+        package: 'hello_reg',
+      },
+      {
+        name: 'hello_reg',
+        req: '^0.1.0',
+        features: [],
+        optional: false,
+        default_features: true,
+        target: 'cfg(unix)',
+        kind: 'dev',
+        registry: null,
+        package: null,
+      },
+      {
+        name: 'cc',
+        req: '1',
+        features: [],
+        optional: false,
+        default_features: true,
+        target: null,
+        kind: 'build',
+        registry: CRATES_IO,
+        package: null,
+        public: false,
+        artifact: ['bin'],
+        bindep_target: 'x86_64-unknown-linux-gnu',
+        lib: true,
+      },
     ],
     cksum: CKSUM,
     features: { default: [] },
@@ -81,66 +115,142 @@ type Case = [string, unknown];
 const FIELDS: Array<{ field: string; valid: Case[]; invalid: Array<[string, unknown, RegExp?]> }> = [
   {
     field: 'name',
-    valid: [['case preserved', 'Hello_Reg'], ['hyphen', 'a-b']],
-    invalid: [['absent', ABSENT, /name/], ['empty', '', /name/], ['a number', 7, /name/], ['null', null, /name/]],
+    valid: [
+      ['case preserved', 'Hello_Reg'],
+      ['hyphen', 'a-b'],
+    ],
+    invalid: [
+      ['absent', ABSENT, /name/],
+      ['empty', '', /name/],
+      ['a number', 7, /name/],
+      ['null', null, /name/],
+    ],
   },
   {
     field: 'vers',
-    valid: [['plain', '1.0.0'], ['pre-release', '1.0.0-beta.1'], ['build metadata', '1.0.0+build.5']],
+    valid: [
+      ['plain', '1.0.0'],
+      ['pre-release', '1.0.0-beta.1'],
+      ['build metadata', '1.0.0+build.5'],
+    ],
     invalid: [
-      ['absent', ABSENT, /vers/], ['empty', '', /vers/], ['a number', 1, /vers/], ['two parts', '1.0', /vers/],
-      ['a leading v', 'v1.0.0', /vers/], ['leading zeros', '01.0.0', /vers/],
+      ['absent', ABSENT, /vers/],
+      ['empty', '', /vers/],
+      ['a number', 1, /vers/],
+      ['two parts', '1.0', /vers/],
+      ['a leading v', 'v1.0.0', /vers/],
+      ['leading zeros', '01.0.0', /vers/],
     ],
   },
   {
     field: 'deps',
     valid: [['empty list', []]],
-    invalid: [['absent', ABSENT, /deps is missing/], ['null', null, /deps/], ['an object', {}, /deps/], ['a string', 'serde', /deps/], ['a list of non-objects', [1], /not an object/]],
+    invalid: [
+      ['absent', ABSENT, /deps is missing/],
+      ['null', null, /deps/],
+      ['an object', {}, /deps/],
+      ['a string', 'serde', /deps/],
+      ['a list of non-objects', [1], /not an object/],
+    ],
   },
   {
     field: 'cksum',
     valid: [['64 lower-case hex', '0123456789abcdef'.repeat(4)]],
     invalid: [
-      ['absent', ABSENT, /cksum/], ['upper-case hex', 'A'.repeat(64), /cksum/], ['63 characters', 'a'.repeat(63), /cksum/],
-      ['65 characters', 'a'.repeat(65), /cksum/], ['prefixed', `sha256:${'a'.repeat(64)}`, /cksum/], ['non-hex', 'g'.repeat(64), /cksum/],
+      ['absent', ABSENT, /cksum/],
+      ['upper-case hex', 'A'.repeat(64), /cksum/],
+      ['63 characters', 'a'.repeat(63), /cksum/],
+      ['65 characters', 'a'.repeat(65), /cksum/],
+      ['prefixed', `sha256:${'a'.repeat(64)}`, /cksum/],
+      ['non-hex', 'g'.repeat(64), /cksum/],
     ],
   },
   {
     field: 'features',
-    valid: [['empty', {}], ['with dep: and ?/ values', { default: ['std'], std: [], fancy: ['dep:hr', 'hr?/greet'] }]],
+    valid: [
+      ['empty', {}],
+      ['with dep: and ?/ values', { default: ['std'], std: [], fancy: ['dep:hr', 'hr?/greet'] }],
+    ],
     invalid: [
-      ['absent (old Cargo needs it)', ABSENT, /features must map/], ['null', null, /features/], ['a list', ['std'], /features/],
-      ['a string value', { default: 'std' }, /features/], ['a non-string member', { default: [1] }, /features/],
+      ['absent (old Cargo needs it)', ABSENT, /features must map/],
+      ['null', null, /features/],
+      ['a list', ['std'], /features/],
+      ['a string value', { default: 'std' }, /features/],
+      ['a non-string member', { default: [1] }, /features/],
     ],
   },
   {
     field: 'features2',
-    valid: [['absent', ABSENT], ['a feature map', { fancy: ['dep:hr'] }]],
-    invalid: [['a list', ['dep:hr'], /features2/], ['a string value', { fancy: 'dep:hr' }, /features2/]],
+    valid: [
+      ['absent', ABSENT],
+      ['a feature map', { fancy: ['dep:hr'] }],
+    ],
+    invalid: [
+      ['a list', ['dep:hr'], /features2/],
+      ['a string value', { fancy: 'dep:hr' }, /features2/],
+    ],
   },
   {
     field: 'yanked',
-    valid: [['absent', ABSENT], ['true', true], ['false', false]],
-    invalid: [['a string', 'false', /yanked/], ['a number', 0, /yanked/]],
+    valid: [
+      ['absent', ABSENT],
+      ['true', true],
+      ['false', false],
+    ],
+    invalid: [
+      ['a string', 'false', /yanked/],
+      ['a number', 0, /yanked/],
+    ],
   },
   {
     field: 'links',
-    valid: [['absent', ABSENT], ['null', null], ['a string', 'z']],
-    invalid: [['a number', 1, /links/], ['a list', ['z'], /links/]],
+    valid: [
+      ['absent', ABSENT],
+      ['null', null],
+      ['a string', 'z'],
+    ],
+    invalid: [
+      ['a number', 1, /links/],
+      ['a list', ['z'], /links/],
+    ],
   },
   {
     field: 'v',
-    valid: [['absent', ABSENT], ['1', 1], ['2', 2]],
-    invalid: [['3 (unstable bindeps)', 3, /v 3 is higher/], ['a string', '2', /v "2"/], ['99', 99, /v 99/]],
+    valid: [
+      ['absent', ABSENT],
+      ['1', 1],
+      ['2', 2],
+    ],
+    invalid: [
+      ['3 (unstable bindeps)', 3, /v 3 is higher/],
+      ['a string', '2', /v "2"/],
+      ['99', 99, /v 99/],
+    ],
   },
   {
     field: 'rust_version',
-    valid: [['absent', ABSENT], ['null', null], ['major.minor', '1.70'], ['major.minor.patch', '1.70.0'], ['major', '1']],
-    invalid: [['a number', 1.7, /rust_version/], ['an operator', '^1.70', /rust_version/], ['words', 'stable', /rust_version/], ['a pre-release', '1.70.0-beta', /rust_version/]],
+    valid: [
+      ['absent', ABSENT],
+      ['null', null],
+      ['major.minor', '1.70'],
+      ['major.minor.patch', '1.70.0'],
+      ['major', '1'],
+    ],
+    invalid: [
+      ['a number', 1.7, /rust_version/],
+      ['an operator', '^1.70', /rust_version/],
+      ['words', 'stable', /rust_version/],
+      ['a pre-release', '1.70.0-beta', /rust_version/],
+    ],
   },
   {
     field: 'pubtime',
-    valid: [['absent', ABSENT], ['strict UTC', '2025-01-12T09:30:12Z'], ['end of a leap day', '2024-02-29T23:59:59Z'], ['epoch', '1970-01-01T00:00:00Z']],
+    valid: [
+      ['absent', ABSENT],
+      ['strict UTC', '2025-01-12T09:30:12Z'],
+      ['end of a leap day', '2024-02-29T23:59:59Z'],
+      ['epoch', '1970-01-01T00:00:00Z'],
+    ],
     invalid: [
       ['an unpadded month', '2025-1-12T09:30:12Z'],
       ['an unpadded day', '2025-01-2T09:30:12Z'],
@@ -182,68 +292,156 @@ for (const { field, valid, invalid } of FIELDS) {
 const DEP_FIELDS: Array<{ field: string; valid: Case[]; invalid: Array<[string, unknown, RegExp]> }> = [
   {
     field: 'name',
-    valid: [['an alias', 'hr'], ['case preserved', 'Serde_Json']],
-    invalid: [['absent', ABSENT, /dependency has no name/], ['empty', '', /no name/], ['a number', 1, /no name/]],
+    valid: [
+      ['an alias', 'hr'],
+      ['case preserved', 'Serde_Json'],
+    ],
+    invalid: [
+      ['absent', ABSENT, /dependency has no name/],
+      ['empty', '', /no name/],
+      ['a number', 1, /no name/],
+    ],
   },
   {
     field: 'req',
-    valid: [['caret', '^0.1'], ['a range', '>=1, <2'], ['any', '*'], ['exact with pre-release', '=1.0.0-beta.1']],
-    invalid: [['absent', ABSENT, /unparsable req/], ['empty', '', /unparsable req/], ['words', 'latest', /unparsable req "latest"/], ['no comma', '>=1 <2', /unparsable req/], ['a number', 1, /unparsable req/]],
+    valid: [
+      ['caret', '^0.1'],
+      ['a range', '>=1, <2'],
+      ['any', '*'],
+      ['exact with pre-release', '=1.0.0-beta.1'],
+    ],
+    invalid: [
+      ['absent', ABSENT, /unparsable req/],
+      ['empty', '', /unparsable req/],
+      ['words', 'latest', /unparsable req "latest"/],
+      ['no comma', '>=1 <2', /unparsable req/],
+      ['a number', 1, /unparsable req/],
+    ],
   },
   {
     field: 'features',
-    valid: [['absent (≥ 1.84 default)', ABSENT], ['a list', ['a', 'b']]],
-    invalid: [['a string', 'a', /"hr" features/], ['non-strings', [1], /features/]],
+    valid: [
+      ['absent (≥ 1.84 default)', ABSENT],
+      ['a list', ['a', 'b']],
+    ],
+    invalid: [
+      ['a string', 'a', /"hr" features/],
+      ['non-strings', [1], /features/],
+    ],
   },
   {
     field: 'optional',
-    valid: [['absent', ABSENT], ['false', false]],
+    valid: [
+      ['absent', ABSENT],
+      ['false', false],
+    ],
     invalid: [['a string', 'true', /"hr" optional/]],
   },
   {
     field: 'default_features',
-    valid: [['absent', ABSENT], ['true', true]],
+    valid: [
+      ['absent', ABSENT],
+      ['true', true],
+    ],
     invalid: [['a number', 1, /default_features/]],
   },
   {
     field: 'target',
-    valid: [['absent', ABSENT], ['null', null], ['a cfg', 'cfg(windows)'], ['a triple', 'x86_64-unknown-linux-gnu']],
-    invalid: [['a number', 1, /target/], ['a list', ['cfg(unix)'], /target/]],
+    valid: [
+      ['absent', ABSENT],
+      ['null', null],
+      ['a cfg', 'cfg(windows)'],
+      ['a triple', 'x86_64-unknown-linux-gnu'],
+    ],
+    invalid: [
+      ['a number', 1, /target/],
+      ['a list', ['cfg(unix)'], /target/],
+    ],
   },
   {
     field: 'kind',
-    valid: [['absent', ABSENT], ['null', null], ['normal', 'normal'], ['dev', 'dev'], ['build', 'build']],
-    invalid: [['Normal', 'Normal', /kind "Normal"/], ['DEV', 'DEV', /kind/], ['devel', 'devel', /kind/], ['empty', '', /kind/], ['a number', 1, /kind/]],
+    valid: [
+      ['absent', ABSENT],
+      ['null', null],
+      ['normal', 'normal'],
+      ['dev', 'dev'],
+      ['build', 'build'],
+    ],
+    invalid: [
+      ['Normal', 'Normal', /kind "Normal"/],
+      ['DEV', 'DEV', /kind/],
+      ['devel', 'devel', /kind/],
+      ['empty', '', /kind/],
+      ['a number', 1, /kind/],
+    ],
   },
   {
     field: 'registry',
-    valid: [['absent', ABSENT], ['null', null], ['crates.io', CRATES_IO], ['a sparse URL', 'sparse+https://other.example/index/']],
-    invalid: [['a number', 1, /registry/], ['an object', {}, /registry/]],
+    valid: [
+      ['absent', ABSENT],
+      ['null', null],
+      ['crates.io', CRATES_IO],
+      ['a sparse URL', 'sparse+https://other.example/index/'],
+    ],
+    invalid: [
+      ['a number', 1, /registry/],
+      ['an object', {}, /registry/],
+    ],
   },
   {
     field: 'package',
-    valid: [['absent', ABSENT], ['null', null], ['the real name', 'hello_reg']],
-    invalid: [['a number', 1, /package/], ['a boolean', true, /package/]],
+    valid: [
+      ['absent', ABSENT],
+      ['null', null],
+      ['the real name', 'hello_reg'],
+    ],
+    invalid: [
+      ['a number', 1, /package/],
+      ['a boolean', true, /package/],
+    ],
   },
   {
     field: 'public',
-    valid: [['absent', ABSENT], ['true', true], ['false', false]],
+    valid: [
+      ['absent', ABSENT],
+      ['true', true],
+      ['false', false],
+    ],
     invalid: [['a string', 'yes', /public/]],
   },
   {
     field: 'artifact',
-    valid: [['absent', ABSENT], ['a list', ['bin', 'cdylib']]],
-    invalid: [['a string', 'bin', /artifact/], ['non-strings', [1], /artifact/]],
+    valid: [
+      ['absent', ABSENT],
+      ['a list', ['bin', 'cdylib']],
+    ],
+    invalid: [
+      ['a string', 'bin', /artifact/],
+      ['non-strings', [1], /artifact/],
+    ],
   },
   {
     field: 'bindep_target',
-    valid: [['absent', ABSENT], ['a triple', 'wasm32-unknown-unknown']],
-    invalid: [['a number', 1, /bindep_target/], ['a list', ['x'], /bindep_target/]],
+    valid: [
+      ['absent', ABSENT],
+      ['a triple', 'wasm32-unknown-unknown'],
+    ],
+    invalid: [
+      ['a number', 1, /bindep_target/],
+      ['a list', ['x'], /bindep_target/],
+    ],
   },
   {
     field: 'lib',
-    valid: [['absent', ABSENT], ['true', true], ['false', false]],
-    invalid: [['a string', 'yes', /lib/], ['a number', 1, /lib/]],
+    valid: [
+      ['absent', ABSENT],
+      ['true', true],
+      ['false', false],
+    ],
+    invalid: [
+      ['a string', 'yes', /lib/],
+      ['a number', 1, /lib/],
+    ],
   },
 ];
 
@@ -274,33 +472,85 @@ describe('formatPubtime', () => {
 
 /** NewCrate JSON with every field `cargo publish` sends, for the builder tests. */
 function newCrate(overrides: Record<string, unknown> = {}) {
-  return parseNewCrate(Buffer.from(JSON.stringify({
-    name: 'Abc_Def',
-    vers: '0.2.0+build.1',
-    deps: [
-      { optional: true, default_features: false, name: 'hello_reg', features: ['extra'], version_req: '^0.1', target: null, kind: 'normal', explicit_name_in_toml: 'hr' },
-      { optional: false, default_features: true, name: 'hello_reg', features: [], version_req: '^0.1.0', target: 'cfg(unix)', kind: 'dev' },
-      { optional: false, default_features: true, name: 'serde', features: ['derive'], version_req: '^1.0.100', target: null, kind: 'normal', registry: CRATES_IO },
-      { optional: false, default_features: true, name: 'cc', features: [], version_req: '1', target: null, kind: 'build', registry: OWN_INDEX[0] },
-      { optional: false, default_features: true, name: 'binny', features: [], version_req: '=0.3', target: null, kind: 'build', registry: OWN_INDEX[1], artifact: ['bin'], bindep_target: 'x86_64-unknown-linux-gnu', lib: true, public: true },
-    ],
-    features: { default: ['fancy'], fancy: ['dep:hr', 'hr?/greet'], std: [] },
-    authors: ['A <a@example.com>'],
-    description: 'not in the index',
-    documentation: null,
-    homepage: null,
-    readme: '# readme',
-    readme_file: 'README.md',
-    keywords: ['k'],
-    categories: ['not-a-category'],
-    license: 'MIT',
-    license_file: null,
-    repository: 'https://example.com/repo',
-    badges: {},
-    links: 'abcnative',
-    rust_version: '1.70',
-    ...overrides,
-  })));
+  return parseNewCrate(
+    Buffer.from(
+      JSON.stringify({
+        name: 'Abc_Def',
+        vers: '0.2.0+build.1',
+        deps: [
+          {
+            optional: true,
+            default_features: false,
+            name: 'hello_reg',
+            features: ['extra'],
+            version_req: '^0.1',
+            target: null,
+            kind: 'normal',
+            explicit_name_in_toml: 'hr',
+          },
+          {
+            optional: false,
+            default_features: true,
+            name: 'hello_reg',
+            features: [],
+            version_req: '^0.1.0',
+            target: 'cfg(unix)',
+            kind: 'dev',
+          },
+          {
+            optional: false,
+            default_features: true,
+            name: 'serde',
+            features: ['derive'],
+            version_req: '^1.0.100',
+            target: null,
+            kind: 'normal',
+            registry: CRATES_IO,
+          },
+          {
+            optional: false,
+            default_features: true,
+            name: 'cc',
+            features: [],
+            version_req: '1',
+            target: null,
+            kind: 'build',
+            registry: OWN_INDEX[0],
+          },
+          {
+            optional: false,
+            default_features: true,
+            name: 'binny',
+            features: [],
+            version_req: '=0.3',
+            target: null,
+            kind: 'build',
+            registry: OWN_INDEX[1],
+            artifact: ['bin'],
+            bindep_target: 'x86_64-unknown-linux-gnu',
+            lib: true,
+            public: true,
+          },
+        ],
+        features: { default: ['fancy'], fancy: ['dep:hr', 'hr?/greet'], std: [] },
+        authors: ['A <a@example.com>'],
+        description: 'not in the index',
+        documentation: null,
+        homepage: null,
+        readme: '# readme',
+        readme_file: 'README.md',
+        keywords: ['k'],
+        categories: ['not-a-category'],
+        license: 'MIT',
+        license_file: null,
+        repository: 'https://example.com/repo',
+        badges: {},
+        links: 'abcnative',
+        rust_version: '1.70',
+        ...overrides,
+      }),
+    ),
+  );
 }
 
 describe('indexLineFromNewCrate + serializeIndexLine', () => {
@@ -324,7 +574,17 @@ describe('indexLineFromNewCrate + serializeIndexLine', () => {
     const meta = parseNewCrate(Buffer.from(JSON.stringify({ name: 'm', vers: '1.0.0', deps: [{ name: 'dep', version_req: '1' }] })));
     const line = indexLineFromNewCrate(meta, CKSUM, 0, OWN_INDEX);
     expect(Object.keys(line)).toEqual(['name', 'vers', 'deps', 'cksum', 'features', 'yanked', 'links', 'rust_version', 'pubtime']);
-    expect(Object.keys(line.deps[0])).toEqual(['name', 'req', 'features', 'optional', 'default_features', 'target', 'kind', 'registry', 'package']);
+    expect(Object.keys(line.deps[0])).toEqual([
+      'name',
+      'req',
+      'features',
+      'optional',
+      'default_features',
+      'target',
+      'kind',
+      'registry',
+      'package',
+    ]);
     expect(serializeIndexLine(line)).toBe(
       '{"name":"m","vers":"1.0.0","deps":[{"name":"dep","req":"1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal","registry":null,"package":null}],' +
         `"cksum":"${CKSUM}","features":{},"yanked":false,"links":null,"rust_version":null,"pubtime":"1970-01-01T00:00:00Z"}`,
@@ -333,13 +593,24 @@ describe('indexLineFromNewCrate + serializeIndexLine', () => {
 
   it('keeps descriptive metadata out of the line and never emits features2 or v', () => {
     const text = serializeIndexLine(indexLineFromNewCrate(newCrate(), CKSUM, pubtimeMs, OWN_INDEX));
-    for (const absent of ['description', 'readme', 'authors', 'keywords', 'categories', 'license', 'repository', 'badges', 'features2', '"v"']) {
+    for (const absent of [
+      'description',
+      'readme',
+      'authors',
+      'keywords',
+      'categories',
+      'license',
+      'repository',
+      'badges',
+      'features2',
+      '"v"',
+    ]) {
       expect(text).not.toContain(absent);
     }
   });
 
   it('serialises to one line even when strings hold newlines', () => {
-    const line = indexLineFromNewCrate(newCrate({ features: { 'a': ['x\ny'] } }), CKSUM, pubtimeMs, OWN_INDEX);
+    const line = indexLineFromNewCrate(newCrate({ features: { a: ['x\ny'] } }), CKSUM, pubtimeMs, OWN_INDEX);
     const text = serializeIndexLine(line);
     expect(text).not.toContain('\n');
     expect(JSON.parse(text)).toEqual(line);
@@ -376,9 +647,16 @@ describe('withYanked', () => {
   });
 
   it('touches only the top-level flag when features and dependencies are called "yanked"', () => {
-    const meta = parseNewCrate(Buffer.from(JSON.stringify({
-      name: 'y', vers: '1.0.0', deps: [{ name: 'yanked', version_req: '1', features: ['yanked'] }], features: { yanked: ['yanked/yanked'] },
-    })));
+    const meta = parseNewCrate(
+      Buffer.from(
+        JSON.stringify({
+          name: 'y',
+          vers: '1.0.0',
+          deps: [{ name: 'yanked', version_req: '1', features: ['yanked'] }],
+          features: { yanked: ['yanked/yanked'] },
+        }),
+      ),
+    );
     const line = serializeIndexLine(indexLineFromNewCrate(meta, CKSUM, 0, OWN_INDEX));
     const flipped = withYanked(line, true);
     expect(flipped).toBe(line.replace('"yanked":false', '"yanked":true'));
@@ -386,9 +664,16 @@ describe('withYanked', () => {
   });
 
   it('preserves unicode and escapes in a stored line', () => {
-    const meta = parseNewCrate(Buffer.from(JSON.stringify({
-      name: 'u', vers: '1.0.0', deps: [], features: { 'a': ['x/é', 'tab\there', 'quote"q', 'back\\slash', '\u2028', '😀'] },
-    })));
+    const meta = parseNewCrate(
+      Buffer.from(
+        JSON.stringify({
+          name: 'u',
+          vers: '1.0.0',
+          deps: [],
+          features: { a: ['x/é', 'tab\there', 'quote"q', 'back\\slash', '\u2028', '😀'] },
+        }),
+      ),
+    );
     const line = serializeIndexLine(indexLineFromNewCrate(meta, CKSUM, 0, OWN_INDEX));
     expect(withYanked(withYanked(line, true), false)).toBe(line);
     expect(withYanked(line, true)).toBe(line.replace('"yanked":false', '"yanked":true'));

@@ -44,7 +44,14 @@ const SHA256 = /^[0-9a-f]{64}$/;
 const RUST_VERSION = /^\d+(\.\d+){0,2}$/;
 /** The regex alone lets 2025-02-30 through; Cargo's parser does not. */
 const isPubtime = (v: string): boolean => PUBTIME.test(v) && new Date(Date.parse(v)).toISOString() === `${v.slice(0, 19)}.000Z`;
-const isSemver = (v: unknown): boolean => { try { validateVersion(v); return true; } catch { return false; } };
+const isSemver = (v: unknown): boolean => {
+  try {
+    validateVersion(v);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /**
  * Builds the index line for a publish. `ownIndexUrls` are this registry's own index URLs:
@@ -122,7 +129,8 @@ export function validateIndexLine(line: unknown): asserts line is IndexLine {
     if (dep.optional !== undefined && typeof dep.optional !== 'boolean') bad(`${who} optional`);
     if (dep.default_features !== undefined && typeof dep.default_features !== 'boolean') bad(`${who} default_features`);
     if (!isNullableString(dep.target)) bad(`${who} target`);
-    if (dep.kind != null && dep.kind !== 'normal' && dep.kind !== 'dev' && dep.kind !== 'build') bad(`${who} kind ${JSON.stringify(dep.kind)}`);
+    if (dep.kind != null && dep.kind !== 'normal' && dep.kind !== 'dev' && dep.kind !== 'build')
+      bad(`${who} kind ${JSON.stringify(dep.kind)}`);
     if (!isNullableString(dep.registry)) bad(`${who} registry`);
     if (!isNullableString(dep.package)) bad(`${who} package`);
     if (dep.public !== undefined && typeof dep.public !== 'boolean') bad(`${who} public`);

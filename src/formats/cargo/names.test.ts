@@ -3,7 +3,6 @@ import { describe, it, expect } from 'vitest';
 import { crateNameFromIndexPath, indexPath, normCrateName, validateCrateName } from './names.js';
 import { isVersionReq, validateVersion, versionKey } from './semver.js';
 
-
 describe('indexPath (cargo.md §4.1)', () => {
   it.each([
     ['a', '1/a'],
@@ -30,11 +29,14 @@ describe('indexPath (cargo.md §4.1)', () => {
 });
 
 describe('crateNameFromIndexPath', () => {
-  it.each(['1/a', '2/ab', '3/a/abc', 'ab/cd/abcd', 'ca/rg/cargo', 'my/cr/mycrate', 'fo/o-/foo-bar', 'fo/o_/foo_bar', 'x1/23/x123'])('%s is a crate path', (path) => {
-    const name = crateNameFromIndexPath(path);
-    expect(name).not.toBeNull();
-    expect(indexPath(name!)).toBe(path);
-  });
+  it.each(['1/a', '2/ab', '3/a/abc', 'ab/cd/abcd', 'ca/rg/cargo', 'my/cr/mycrate', 'fo/o-/foo-bar', 'fo/o_/foo_bar', 'x1/23/x123'])(
+    '%s is a crate path',
+    (path) => {
+      const name = crateNameFromIndexPath(path);
+      expect(name).not.toBeNull();
+      expect(indexPath(name!)).toBe(path);
+    },
+  );
 
   it.each([
     ['mixed-case directories', 'My/Cr/MyCrate'],
@@ -62,7 +64,22 @@ describe('crateNameFromIndexPath', () => {
 });
 
 describe('validateCrateName (cargo.md §4.2)', () => {
-  it.each(['a', 'Z', 'foo', 'foo-bar', 'foo_bar', 'Foo_Bar9', 'hello_reg', 'a1-_', 'nullable', 'console', 'com0', 'com10', 'lpt', 'x'.repeat(64)])('accepts %s', (name) => {
+  it.each([
+    'a',
+    'Z',
+    'foo',
+    'foo-bar',
+    'foo_bar',
+    'Foo_Bar9',
+    'hello_reg',
+    'a1-_',
+    'nullable',
+    'console',
+    'com0',
+    'com10',
+    'lpt',
+    'x'.repeat(64),
+  ])('accepts %s', (name) => {
     expect(() => validateCrateName(name)).not.toThrow();
   });
 
@@ -114,17 +131,53 @@ describe('normCrateName', () => {
 
 describe('validateVersion (SemVer 2.0.0)', () => {
   it.each([
-    '0.0.0', '1.0.0', '10.20.30', '1.2.3-beta.1', '1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-0.3.7', '1.0.0-x.7.z.92',
-    '1.0.0-x-y-z.--', '1.0.0-0a', '1.0.0+build', '1.0.0+build.5', '1.0.0+build.01', '1.0.0+20130313144700',
-    '1.0.0-alpha+001', '1.0.0-beta+exp.sha.5114f85', '999999999.999999999.999999999',
+    '0.0.0',
+    '1.0.0',
+    '10.20.30',
+    '1.2.3-beta.1',
+    '1.0.0-alpha',
+    '1.0.0-alpha.1',
+    '1.0.0-0.3.7',
+    '1.0.0-x.7.z.92',
+    '1.0.0-x-y-z.--',
+    '1.0.0-0a',
+    '1.0.0+build',
+    '1.0.0+build.5',
+    '1.0.0+build.01',
+    '1.0.0+20130313144700',
+    '1.0.0-alpha+001',
+    '1.0.0-beta+exp.sha.5114f85',
+    '999999999.999999999.999999999',
   ])('accepts %s', (vers) => {
     expect(() => validateVersion(vers)).not.toThrow();
   });
 
   it.each([
-    ['1.0'], ['1'], ['v1.0.0'], ['V1.0.0'], ['=1.0.0'], ['01.0.0'], ['1.00.0'], ['1.0.01'], ['1.0.0-01'], ['1.0.0-beta.01'],
-    ['1.0.0-'], ['1.0.0+'], ['1.0.0+build+x'], ['1.0.0-beta..1'], ['1.0.0+bu_ild'], ['1.0.0-bé'], [' 1.0.0'], ['1.0.0 '],
-    ['1.0.0.0'], ['1.0.x'], ['^1.0.0'], [''], [undefined], [1], [null],
+    ['1.0'],
+    ['1'],
+    ['v1.0.0'],
+    ['V1.0.0'],
+    ['=1.0.0'],
+    ['01.0.0'],
+    ['1.00.0'],
+    ['1.0.01'],
+    ['1.0.0-01'],
+    ['1.0.0-beta.01'],
+    ['1.0.0-'],
+    ['1.0.0+'],
+    ['1.0.0+build+x'],
+    ['1.0.0-beta..1'],
+    ['1.0.0+bu_ild'],
+    ['1.0.0-bé'],
+    [' 1.0.0'],
+    ['1.0.0 '],
+    ['1.0.0.0'],
+    ['1.0.x'],
+    ['^1.0.0'],
+    [''],
+    [undefined],
+    [1],
+    [null],
   ])('rejects %j', (vers) => {
     const err = thrown(() => validateVersion(vers));
     expect(err.code).toBe('VERSION_INVALID');
@@ -145,15 +198,58 @@ describe('versionKey', () => {
 
 describe('isVersionReq (Cargo version requirements)', () => {
   it.each([
-    '1', '1.2', '1.2.3', '0.6', '^0.6', '^1.2.3', '~1', '~1.2', '~1.2.3', '=1.0.3', '>1', '>=1.2.0', '<2', '<=1.5',
-    '>=1, <2', '>=1,<2', '>= 1.2.0, < 1.5', ' ^1 ', '*', '1.*', '1.2.*', '1.x', '1.2.X', '^1.2.3-beta.1', '=1.0.0-alpha.1',
+    '1',
+    '1.2',
+    '1.2.3',
+    '0.6',
+    '^0.6',
+    '^1.2.3',
+    '~1',
+    '~1.2',
+    '~1.2.3',
+    '=1.0.3',
+    '>1',
+    '>=1.2.0',
+    '<2',
+    '<=1.5',
+    '>=1, <2',
+    '>=1,<2',
+    '>= 1.2.0, < 1.5',
+    ' ^1 ',
+    '*',
+    '1.*',
+    '1.2.*',
+    '1.x',
+    '1.2.X',
+    '^1.2.3-beta.1',
+    '=1.0.0-alpha.1',
   ])('accepts %j', (req) => {
     expect(isVersionReq(req)).toBe(true);
   });
 
   it.each([
-    '', ' ', 'abc', 'latest', '1.0.0.0', '^', '>=', '>=1 <2', '1,', ',1', '1,,2', '01.0', '^01', '1.02', 'v1', '=>1', '=<1',
-    '1.2.3-', '1 2', '^1.2.3-beta..1', '||', '1 || 2',
+    '',
+    ' ',
+    'abc',
+    'latest',
+    '1.0.0.0',
+    '^',
+    '>=',
+    '>=1 <2',
+    '1,',
+    ',1',
+    '1,,2',
+    '01.0',
+    '^01',
+    '1.02',
+    'v1',
+    '=>1',
+    '=<1',
+    '1.2.3-',
+    '1 2',
+    '^1.2.3-beta..1',
+    '||',
+    '1 || 2',
   ])('rejects %j', (req) => {
     expect(isVersionReq(req)).toBe(false);
   });

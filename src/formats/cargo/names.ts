@@ -8,7 +8,8 @@ const RESERVED = new Set(['nul', 'con', 'prn', 'aux', ...[1, 2, 3, 4, 5, 6, 7, 8
 /** Throws NAME_INVALID unless `name` follows the crates.io rules for a new crate name. */
 export function validateCrateName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) fail('NAME_INVALID', 'the crate name is empty; set package.name in Cargo.toml');
-  if (name.length > MAX_NAME_LENGTH) fail('NAME_INVALID', `the crate name "${name.slice(0, 80)}…" is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`);
+  if (name.length > MAX_NAME_LENGTH)
+    fail('NAME_INVALID', `the crate name "${name.slice(0, 80)}…" is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`);
   if (!CRATE_NAME.test(name)) {
     fail('NAME_INVALID', `invalid crate name "${name}": use only ASCII letters, digits, '-' and '_', starting with a letter`);
   }

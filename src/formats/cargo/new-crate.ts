@@ -123,12 +123,17 @@ function parseDependency(d: unknown, i: number): NewCrateDependency {
     fail('DEPENDENCY_INVALID', `${where}name ${JSON.stringify(d.name)} is not a crate name`);
   }
   if (!isVersionReq(d.version_req)) {
-    fail('DEPENDENCY_INVALID', `${where}version requirement ${JSON.stringify(d.version_req)} does not parse; write it like "1.2", "^0.6", ">=1, <2" or "=1.0.3"`);
+    fail(
+      'DEPENDENCY_INVALID',
+      `${where}version requirement ${JSON.stringify(d.version_req)} does not parse; write it like "1.2", "^0.6", ">=1, <2" or "=1.0.3"`,
+    );
   }
   const kind = d.kind ?? 'normal';
-  if (typeof kind !== 'string' || !KINDS.has(kind)) fail('DEPENDENCY_INVALID', `${where}kind must be "normal", "dev" or "build", got ${JSON.stringify(d.kind)}`);
+  if (typeof kind !== 'string' || !KINDS.has(kind))
+    fail('DEPENDENCY_INVALID', `${where}kind must be "normal", "dev" or "build", got ${JSON.stringify(d.kind)}`);
   const alias = optString(d, 'explicit_name_in_toml', where);
-  if (alias !== null && !/^[A-Za-z0-9_-]{1,64}$/.test(alias)) fail('DEPENDENCY_INVALID', `${where}renamed to "${alias}", which is not a valid name`);
+  if (alias !== null && !/^[A-Za-z0-9_-]{1,64}$/.test(alias))
+    fail('DEPENDENCY_INVALID', `${where}renamed to "${alias}", which is not a valid name`);
   const registry = optString(d, 'registry', where);
   if (registry !== null && !/^(sparse\+)?(https?|file|ssh|git):\/\/\S+$/.test(registry)) {
     fail('DEPENDENCY_INVALID', `${where}registry ${JSON.stringify(registry)} is not an index URL`);

@@ -44,7 +44,12 @@ async function collect(stream: Readable): Promise<Buffer> {
 }
 
 async function rejection(promise: Promise<unknown>): Promise<LarderError> {
-  const err = await promise.then(() => { throw new Error('expected a rejection'); }, (e: unknown) => e);
+  const err = await promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(LarderError);
   return err as LarderError;
 }

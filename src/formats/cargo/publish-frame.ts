@@ -27,19 +27,25 @@ export async function readPublishFrame(body: Readable, limits: PublishFrameLimit
   try {
     const jsonLength = (await source.readExact(4, 'the metadata length')).readUInt32LE(0);
     if (jsonLength > limits.maxMetadataSize) {
-      throw new LarderError('BODY_TOO_LARGE',
-        `the publish metadata is ${formatSize(jsonLength)}, more than this registry's limit of ${formatSize(limits.maxMetadataSize)}; shorten the README or description`);
+      throw new LarderError(
+        'BODY_TOO_LARGE',
+        `the publish metadata is ${formatSize(jsonLength)}, more than this registry's limit of ${formatSize(limits.maxMetadataSize)}; shorten the README or description`,
+      );
     }
     const metadataJson = await source.readExact(jsonLength, 'the metadata JSON');
     const crateLength = (await source.readExact(4, 'the .crate length')).readUInt32LE(0);
     if (crateLength > limits.maxCrateSize) {
-      throw new LarderError('BODY_TOO_LARGE',
-        `the .crate is ${formatSize(crateLength)}, more than this registry's limit of ${formatSize(limits.maxCrateSize)}; exclude files from the package (see \`cargo package --list\`)`);
+      throw new LarderError(
+        'BODY_TOO_LARGE',
+        `the .crate is ${formatSize(crateLength)}, more than this registry's limit of ${formatSize(limits.maxCrateSize)}; exclude files from the package (see \`cargo package --list\`)`,
+      );
     }
     const total = 8 + jsonLength + crateLength;
     if (contentLength !== undefined && contentLength !== total) {
-      throw new LarderError('BODY_MALFORMED',
-        `the publish body is ${contentLength} bytes but its length fields add up to ${total}; the request was not framed the way cargo frames it`);
+      throw new LarderError(
+        'BODY_MALFORMED',
+        `the publish body is ${contentLength} bytes but its length fields add up to ${total}; the request was not framed the way cargo frames it`,
+      );
     }
     return { metadataJson, crateLength, ...streamCrate(source, crateLength, total) };
   } catch (err) {
@@ -59,8 +65,14 @@ class BodySource {
   onChange: () => void = () => {};
 
   private readonly notify = () => this.onChange();
-  private readonly onEnd = () => { this.ended = true; this.onChange(); };
-  private readonly onError = (err: unknown) => { this.failure ??= err; this.onChange(); };
+  private readonly onEnd = () => {
+    this.ended = true;
+    this.onChange();
+  };
+  private readonly onError = (err: unknown) => {
+    this.failure ??= err;
+    this.onChange();
+  };
   private readonly onClose = () => {
     this.closed = true;
     this.onChange();
@@ -102,11 +114,15 @@ class BodySource {
     while (missing > 0) {
       const chunk = this.take(missing);
       if (chunk === null) {
-        throw new LarderError('BODY_MALFORMED',
-          `the publish body ended after ${this.received} bytes, in ${what} (${length - missing} of ${length} bytes); ${RETRY}`);
+        throw new LarderError(
+          'BODY_MALFORMED',
+          `the publish body ended after ${this.received} bytes, in ${what} (${length - missing} of ${length} bytes); ${RETRY}`,
+        );
       }
       if (chunk === undefined) {
-        await new Promise<void>((resolve) => { this.onChange = resolve; });
+        await new Promise<void>((resolve) => {
+          this.onChange = resolve;
+        });
         continue;
       }
       chunks.push(chunk);
@@ -181,8 +197,10 @@ function streamCrate(source: BodySource, crateLength: number, total: number): Pi
         }
         if (mode === 'tail') {
           if (chunk.length === 0) continue;
-          throw new LarderError('BODY_MALFORMED',
-            `the publish body has bytes after the .crate (its length fields add up to ${total}); the request was not framed the way cargo frames it`);
+          throw new LarderError(
+            'BODY_MALFORMED',
+            `the publish body has bytes after the .crate (its length fields add up to ${total}); the request was not framed the way cargo frames it`,
+          );
         }
         remaining -= chunk.length;
         if (mode === 'crate') wanted = crate.push(chunk);

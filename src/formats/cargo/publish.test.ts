@@ -10,7 +10,17 @@ import type { LightMyRequestResponse } from 'fastify';
 import { openTestApp, type TestApp } from '../../../test/support/larder.js';
 import { startPostgres, type TestPostgres } from '../../../test/support/postgres.js';
 import {
-  cargoToml, expectCargoError, makeCrate, newCrateJson, newDep, publishBody, simplePublishBody, storageState, tarGz, tokenFor, u32le,
+  cargoToml,
+  expectCargoError,
+  makeCrate,
+  newCrateJson,
+  newDep,
+  publishBody,
+  simplePublishBody,
+  storageState,
+  tarGz,
+  tokenFor,
+  u32le,
 } from '../../../test/support/cargo.js';
 import { indexPath } from './names.js';
 
@@ -31,7 +41,10 @@ type Body = Buffer | { stream: Buffer };
 function put(t: TestApp, body: Body, headers: Record<string, string | undefined> = {}): Promise<LightMyRequestResponse> {
   if (Buffer.isBuffer(body)) return t.app.inject({ method: 'PUT', url: `${API}/new`, headers, payload: body });
   return t.app.inject({
-    method: 'PUT', url: `${API}/new`, headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked', ...headers }, payload: chunkedStream(body.stream),
+    method: 'PUT',
+    url: `${API}/new`,
+    headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked', ...headers },
+    payload: chunkedStream(body.stream),
   });
 }
 
@@ -53,10 +66,17 @@ describe('publish: bad input', () => {
     goodCrate = next.crate;
     jsonLength = good.readUInt32LE(0);
   });
-  afterAll(async () => { await t.stop(); });
+  afterAll(async () => {
+    await t.stop();
+  });
 
   /** Sends the body and asserts the refusal, and that the database and blob store did not change. */
-  async function refused(body: Body, status: number, detail: RegExp, headers: Record<string, string | undefined> = { authorization: alice }): Promise<string> {
+  async function refused(
+    body: Body,
+    status: number,
+    detail: RegExp,
+    headers: Record<string, string | undefined> = { authorization: alice },
+  ): Promise<string> {
     const before = await storageState(t.registry, t.data);
     const index = await t.app.inject({ method: 'GET', url: `/cargo/index/${indexPath('hello_reg')}` });
     const res = await put(t, body, headers);
@@ -72,7 +92,13 @@ describe('publish: bad input', () => {
 
   /** A publish of hello_reg@2.0.0 (or another name/version) with metadata changes. */
   async function withMeta(fields: Record<string, unknown>, name = 'hello_reg', vers = '2.0.0'): Promise<Buffer> {
-    return publishBody(newCrateJson({ name, vers, ...fields }), await makeCrate({ name: typeof fields.name === 'string' ? fields.name : name, vers: typeof fields.vers === 'string' ? fields.vers : vers }));
+    return publishBody(
+      newCrateJson({ name, vers, ...fields }),
+      await makeCrate({
+        name: typeof fields.name === 'string' ? fields.name : name,
+        vers: typeof fields.vers === 'string' ? fields.vers : vers,
+      }),
+    );
   }
 
   async function withEntries(entries: Parameters<typeof tarGz>[0]): Promise<Buffer> {
@@ -93,7 +119,11 @@ describe('publish: bad input', () => {
     });
 
     it('refuses a body cut in the metadata JSON', async () => {
-      await refused(good.subarray(0, 4 + 10), 400, /ended after 14 bytes, in the metadata JSON \(10 of \d+ bytes\); the upload was cut off/);
+      await refused(
+        good.subarray(0, 4 + 10),
+        400,
+        /ended after 14 bytes, in the metadata JSON \(10 of \d+ bytes\); the upload was cut off/,
+      );
       await refused({ stream: good.subarray(0, 4 + jsonLength - 1) }, 400, /in the metadata JSON/);
     });
 
@@ -104,15 +134,27 @@ describe('publish: bad input', () => {
 
     it('refuses a body cut in the .crate', async () => {
       const cut = good.subarray(0, good.length - 100);
-      await refused(cut, 400, new RegExp(`the publish body is ${cut.length} bytes but its length fields add up to ${good.length}; the request was not framed`));
-      await refused({ stream: cut }, 400, new RegExp(`ended after ${cut.length} bytes but its length fields add up to ${good.length}; the upload was cut off`));
+      await refused(
+        cut,
+        400,
+        new RegExp(`the publish body is ${cut.length} bytes but its length fields add up to ${good.length}; the request was not framed`),
+      );
+      await refused(
+        { stream: cut },
+        400,
+        new RegExp(`ended after ${cut.length} bytes but its length fields add up to ${good.length}; the upload was cut off`),
+      );
       await refused({ stream: good.subarray(0, 4 + jsonLength + 4 + 1) }, 400, RETRY);
     });
 
     it('refuses trailing bytes after the .crate', async () => {
       const long = Buffer.concat([good, Buffer.from('extra')]);
       await refused(long, 400, new RegExp(`the publish body is ${long.length} bytes but its length fields add up to ${good.length}`));
-      await refused({ stream: long }, 400, /the publish body has bytes after the \.crate \(its length fields add up to \d+\); the request was not framed the way cargo frames it/);
+      await refused(
+        { stream: long },
+        400,
+        /the publish body has bytes after the \.crate \(its length fields add up to \d+\); the request was not framed the way cargo frames it/,
+      );
     });
 
     it('refuses a Content-Length that disagrees with the frame', async () => {
@@ -121,19 +163,31 @@ describe('publish: bad input', () => {
 
     it('refuses json_len beyond the metadata limit before reading it', async () => {
       const json = Buffer.from(JSON.stringify(newCrateJson({ name: 'hello_reg', vers: '2.0.0', readme: 'x'.repeat(20 * KiB) })));
-      await refused(publishBody(json, goodCrate), 413, /the publish metadata is 20\.\d+ KiB, more than this registry's limit of 16 KiB; shorten the README or description/);
+      await refused(
+        publishBody(json, goodCrate),
+        413,
+        /the publish metadata is 20\.\d+ KiB, more than this registry's limit of 16 KiB; shorten the README or description/,
+      );
       await refused(Buffer.concat([u32le(0xffffffff), Buffer.from('{}')]), 413, /more than this registry's limit of 16 KiB/);
     });
 
     it('refuses crate_len beyond the crate limit before reading it', async () => {
       const json = Buffer.from(JSON.stringify(newCrateJson({ name: 'hello_reg', vers: '2.0.0' })));
-      await refused(Buffer.concat([u32le(json.length), json, u32le(0xffffffff), goodCrate]), 413, /the \.crate is 4 GiB, more than this registry's limit of 256 KiB; exclude files from the package \(see `cargo package --list`\)/);
+      await refused(
+        Buffer.concat([u32le(json.length), json, u32le(0xffffffff), goodCrate]),
+        413,
+        /the \.crate is 4 GiB, more than this registry's limit of 256 KiB; exclude files from the package \(see `cargo package --list`\)/,
+      );
     });
 
     it('refuses an oversized .crate', async () => {
       const crate = await makeCrate({ name: 'hello_reg', vers: '2.0.0', files: { 'noise.bin': randomBytes(300 * KiB) } });
       expect(crate.length).toBeGreaterThan(256 * KiB);
-      await refused(publishBody(newCrateJson({ name: 'hello_reg', vers: '2.0.0' }), crate), 413, /more than this registry's limit of 256 KiB; exclude files/);
+      await refused(
+        publishBody(newCrateJson({ name: 'hello_reg', vers: '2.0.0' }), crate),
+        413,
+        /more than this registry's limit of 256 KiB; exclude files/,
+      );
       await refused({ stream: publishBody(newCrateJson({ name: 'hello_reg', vers: '2.0.0' }), crate) }, 413, /limit of 256 KiB/);
     });
   });
@@ -167,7 +221,11 @@ describe('publish: bad input', () => {
     });
 
     it.each([['1.0'], ['v1.0.0'], ['01.0.0'], ['1.0.0-01'], ['1.0.0+'], [''], ['latest'], [1]])('refuses the version %j', async (vers) => {
-      await refused(publishBody(newCrateJson({ name: 'hello_reg', vers: vers as string }), goodCrate), 400, /versions must be SemVer 2\.0\.0, like 1\.2\.3/);
+      await refused(
+        publishBody(newCrateJson({ name: 'hello_reg', vers: vers as string }), goodCrate),
+        400,
+        /versions must be SemVer 2\.0\.0, like 1\.2\.3/,
+      );
     });
 
     it('refuses metadata without deps', async () => {
@@ -177,7 +235,11 @@ describe('publish: bad input', () => {
     });
 
     it.each([['>=1 <2'], ['latest'], [''], ['1.0.0.0'], [null]])('refuses the dependency requirement %j', async (req) => {
-      await refused(await withMeta({ deps: [newDep('hello_reg', req as string)] }), 400, /dependency "hello_reg": version requirement .* does not parse; write it like "1\.2", "\^0\.6"/);
+      await refused(
+        await withMeta({ deps: [newDep('hello_reg', req as string)] }),
+        400,
+        /dependency "hello_reg": version requirement .* does not parse; write it like "1\.2", "\^0\.6"/,
+      );
     });
 
     it.each([['Normal'], ['devel'], ['']])('refuses the dependency kind %j', async (kind) => {
@@ -185,14 +247,26 @@ describe('publish: bad input', () => {
     });
 
     it('refuses a dependency that is not in the registry', async () => {
-      await refused(await withMeta({ deps: [newDep('no-such-crate', '^1')] }), 400, /dependency `no-such-crate` is not in this registry; publish it here first/);
+      await refused(
+        await withMeta({ deps: [newDep('no-such-crate', '^1')] }),
+        400,
+        /dependency `no-such-crate` is not in this registry; publish it here first/,
+      );
     });
 
     it('refuses a malformed dependency', async () => {
       await refused(await withMeta({ deps: ['serde'] }), 400, /deps\[0\] must be an object/);
       await refused(await withMeta({ deps: [newDep('../evil', '1')] }), 400, /name "\.\.\/evil" is not a crate name/);
-      await refused(await withMeta({ deps: [newDep('hello_reg', '1', { registry: 'not a url' })] }), 400, /registry "not a url" is not an index URL/);
-      await refused(await withMeta({ deps: [newDep('hello_reg', '1', { optional: 'yes' as unknown as boolean })] }), 400, /optional must be true or false/);
+      await refused(
+        await withMeta({ deps: [newDep('hello_reg', '1', { registry: 'not a url' })] }),
+        400,
+        /registry "not a url" is not an index URL/,
+      );
+      await refused(
+        await withMeta({ deps: [newDep('hello_reg', '1', { optional: 'yes' as unknown as boolean })] }),
+        400,
+        /optional must be true or false/,
+      );
     });
 
     it('refuses bad features, rust_version and links', async () => {
@@ -207,40 +281,81 @@ describe('publish: bad input', () => {
 
   describe('conflicts', () => {
     it('refuses a version that is already published', async () => {
-      await refused(await withMeta({}, 'hello_reg', '1.0.0'), 409, /crate `hello_reg` version 1\.0\.0 is already published; bump the version in Cargo\.toml/);
+      await refused(
+        await withMeta({}, 'hello_reg', '1.0.0'),
+        409,
+        /crate `hello_reg` version 1\.0\.0 is already published; bump the version in Cargo\.toml/,
+      );
     });
 
     it('refuses 1.0.0+other when 1.0.0 exists (build metadata is not a new version)', async () => {
-      await refused(await withMeta({}, 'hello_reg', '1.0.0+other'), 409, /version 1\.0\.0 is already published \(build metadata does not make 1\.0\.0\+other a new version\)/);
+      await refused(
+        await withMeta({}, 'hello_reg', '1.0.0+other'),
+        409,
+        /version 1\.0\.0 is already published \(build metadata does not make 1\.0\.0\+other a new version\)/,
+      );
     });
 
-    it.each(['Hello_Reg', 'hello-reg', 'HELLO-REG', 'Hello-reg'])('refuses %s next to hello_reg (case and -/_ collisions)', async (name) => {
-      await refused(await withMeta({}, name, '3.0.0'), 409, new RegExp(`crate \`${name}\` collides with the existing crate \`hello_reg\`.*publish under the name \`hello_reg\``));
-    });
+    it.each(['Hello_Reg', 'hello-reg', 'HELLO-REG', 'Hello-reg'])(
+      'refuses %s next to hello_reg (case and -/_ collisions)',
+      async (name) => {
+        await refused(
+          await withMeta({}, name, '3.0.0'),
+          409,
+          new RegExp(`crate \`${name}\` collides with the existing crate \`hello_reg\`.*publish under the name \`hello_reg\``),
+        );
+      },
+    );
   });
 
   describe('the .crate', () => {
     it('refuses a Cargo.toml whose name or version disagrees with the metadata', async () => {
       const meta = newCrateJson({ name: 'hello_reg', vers: '2.0.0' });
-      await refused(publishBody(meta, await makeCrate({ name: 'hello_reg', vers: '2.0.0', manifest: cargoToml('other', '2.0.0') })), 400,
-        /Cargo\.toml in the \.crate says package\.name = "other" but the publish metadata says "hello_reg"; publish the \.crate that `cargo package` built/);
-      await refused(publishBody(meta, await makeCrate({ name: 'hello_reg', vers: '2.0.0', manifest: cargoToml('hello_reg', '9.9.9') })), 400,
-        /says package\.version = "9\.9\.9" but the publish metadata says "2\.0\.0"/);
-      await refused(publishBody(meta, await makeCrate({ name: 'hello_reg', vers: '2.0.0', manifest: '[package]\nname = "hello_reg"\n' })), 400, /has no string package\.version/);
+      await refused(
+        publishBody(meta, await makeCrate({ name: 'hello_reg', vers: '2.0.0', manifest: cargoToml('other', '2.0.0') })),
+        400,
+        /Cargo\.toml in the \.crate says package\.name = "other" but the publish metadata says "hello_reg"; publish the \.crate that `cargo package` built/,
+      );
+      await refused(
+        publishBody(meta, await makeCrate({ name: 'hello_reg', vers: '2.0.0', manifest: cargoToml('hello_reg', '9.9.9') })),
+        400,
+        /says package\.version = "9\.9\.9" but the publish metadata says "2\.0\.0"/,
+      );
+      await refused(
+        publishBody(meta, await makeCrate({ name: 'hello_reg', vers: '2.0.0', manifest: '[package]\nname = "hello_reg"\n' })),
+        400,
+        /has no string package\.version/,
+      );
     });
 
     it('refuses a .crate laid out for another crate or version', async () => {
-      await refused(publishBody(newCrateJson({ name: 'hello_reg', vers: '2.0.0' }), await makeCrate({ name: 'hello_reg', vers: '1.9.0' })), 400, /is not inside hello_reg-2\.0\.0\//);
+      await refused(
+        publishBody(newCrateJson({ name: 'hello_reg', vers: '2.0.0' }), await makeCrate({ name: 'hello_reg', vers: '1.9.0' })),
+        400,
+        /is not inside hello_reg-2\.0\.0\//,
+      );
     });
 
     it('refuses a .crate without Cargo.toml or with invalid TOML', async () => {
       const meta = newCrateJson({ name: 'hello_reg', vers: '2.0.0' });
-      await refused(publishBody(meta, await makeCrate({ name: 'hello_reg', vers: '2.0.0', manifest: null })), 400, /the \.crate has no hello_reg-2\.0\.0\/Cargo\.toml; rebuild it with `cargo package`/);
-      await refused(publishBody(meta, await makeCrate({ name: 'hello_reg', vers: '2.0.0', manifest: '[package\nname=' })), 400, /is not valid TOML/);
+      await refused(
+        publishBody(meta, await makeCrate({ name: 'hello_reg', vers: '2.0.0', manifest: null })),
+        400,
+        /the \.crate has no hello_reg-2\.0\.0\/Cargo\.toml; rebuild it with `cargo package`/,
+      );
+      await refused(
+        publishBody(meta, await makeCrate({ name: 'hello_reg', vers: '2.0.0', manifest: '[package\nname=' })),
+        400,
+        /is not valid TOML/,
+      );
     });
 
     it('refuses paths escaping the crate directory', async () => {
-      await refused(await withEntries([{ name: 'hello_reg-2.0.0/../evil', body: 'x' }]), 400, /the \.crate entry hello_reg-2\.0\.0\/\.\.\/evil contains a "\.\." component/);
+      await refused(
+        await withEntries([{ name: 'hello_reg-2.0.0/../evil', body: 'x' }]),
+        400,
+        /the \.crate entry hello_reg-2\.0\.0\/\.\.\/evil contains a "\.\." component/,
+      );
       await refused(await withEntries([{ name: '../evil', body: 'x' }]), 400, /\.\.\/evil contains a "\.\." component/);
       await refused(await withEntries([{ name: 'other-1.0.0/evil', body: 'x' }]), 400, /is not inside hello_reg-2\.0\.0\//);
     });
@@ -250,14 +365,24 @@ describe('publish: bad input', () => {
     });
 
     it('refuses a symlink pointing outside and a hard link', async () => {
-      await refused(await withEntries([{ name: 'hello_reg-2.0.0/link', type: 'symlink', linkname: '../../../etc/passwd' }]), 400,
-        /links are not allowed in a \.crate: hello_reg-2\.0\.0\/link -> \.\.\/\.\.\/\.\.\/etc\/passwd/);
-      await refused(await withEntries([{ name: 'hello_reg-2.0.0/hard', type: 'link', linkname: 'hello_reg-2.0.0/Cargo.toml' }]), 400, /links are not allowed in a \.crate: hello_reg-2\.0\.0\/hard/);
+      await refused(
+        await withEntries([{ name: 'hello_reg-2.0.0/link', type: 'symlink', linkname: '../../../etc/passwd' }]),
+        400,
+        /links are not allowed in a \.crate: hello_reg-2\.0\.0\/link -> \.\.\/\.\.\/\.\.\/etc\/passwd/,
+      );
+      await refused(
+        await withEntries([{ name: 'hello_reg-2.0.0/hard', type: 'link', linkname: 'hello_reg-2.0.0/Cargo.toml' }]),
+        400,
+        /links are not allowed in a \.crate: hello_reg-2\.0\.0\/hard/,
+      );
     });
 
     it('refuses device files', async () => {
-      await refused(await withEntries([{ name: 'hello_reg-2.0.0/dev', type: 'character-device', devmajor: 1, devminor: 3 }]), 400,
-        /only regular files and directories are allowed in a \.crate, but hello_reg-2\.0\.0\/dev is a character-device/);
+      await refused(
+        await withEntries([{ name: 'hello_reg-2.0.0/dev', type: 'character-device', devmajor: 1, devminor: 3 }]),
+        400,
+        /only regular files and directories are allowed in a \.crate, but hello_reg-2\.0\.0\/dev is a character-device/,
+      );
     });
 
     it('refuses a gzip bomb (20 MiB of zeros against a 1 MiB unpack limit)', async () => {
@@ -270,11 +395,23 @@ describe('publish: bad input', () => {
 
     it('refuses bytes that are not gzip, gzip that is not tar, and a cut gzip stream', async () => {
       const meta = newCrateJson({ name: 'hello_reg', vers: '2.0.0' });
-      await refused(publishBody(meta, Buffer.from('PK\x03\x04 this is a zip, not a crate')), 400, /the \.crate is not a gzip file \(it must start with bytes 1f 8b\)/);
+      await refused(
+        publishBody(meta, Buffer.from('PK\x03\x04 this is a zip, not a crate')),
+        400,
+        /the \.crate is not a gzip file \(it must start with bytes 1f 8b\)/,
+      );
       await refused(publishBody(meta, Buffer.alloc(0)), 400, /not a gzip file/);
       await refused(publishBody(meta, Buffer.from([0x1f])), 400, /not a gzip file/);
-      await refused(publishBody(meta, gzipSync(Buffer.from('just text, no tar here\n'.repeat(100)))), 400, /the \.crate does not contain a valid tar archive|has no hello_reg-2\.0\.0\/Cargo\.toml/);
-      await refused(publishBody(meta, goodCrate.subarray(0, Math.floor(goodCrate.length / 2))), 400, /not a valid gzip stream|ended before the archive was complete/);
+      await refused(
+        publishBody(meta, gzipSync(Buffer.from('just text, no tar here\n'.repeat(100)))),
+        400,
+        /the \.crate does not contain a valid tar archive|has no hello_reg-2\.0\.0\/Cargo\.toml/,
+      );
+      await refused(
+        publishBody(meta, goodCrate.subarray(0, Math.floor(goodCrate.length / 2))),
+        400,
+        /not a valid gzip stream|ended before the archive was complete/,
+      );
       const corrupt = Buffer.from(goodCrate);
       corrupt[20] ^= 0xff;
       corrupt[40] ^= 0xff;
@@ -286,7 +423,11 @@ describe('publish: bad input', () => {
     it('refuses a publish without a token with 401 and the Cargo challenge', async () => {
       const before = await storageState(t.registry, t.data);
       const res = await put(t, good, {});
-      expectCargoError(res, 401, /this request needs a token: run `cargo login --registry cargo` with a token from https:\/\/larder\.test\/cargo\/me/);
+      expectCargoError(
+        res,
+        401,
+        /this request needs a token: run `cargo login --registry cargo` with a token from https:\/\/larder\.test\/cargo\/me/,
+      );
       expect(res.headers['www-authenticate']).toBe(`Cargo login_url="${BASE}/cargo/me"`);
       expect(await storageState(t.registry, t.data)).toEqual(before);
     });
@@ -310,7 +451,12 @@ describe('publish: bad input', () => {
 
     it('refuses under-scoped tokens (403)', async () => {
       const readOnly = await tokenFor(t.registry, 'alice', { scopes: ['read'] });
-      await refused(good, 403, /this token lacks the "publish" scope \(it has: read\); create one with `larder token create --scopes publish`/, { authorization: readOnly });
+      await refused(
+        good,
+        403,
+        /this token lacks the "publish" scope \(it has: read\); create one with `larder token create --scopes publish`/,
+        { authorization: readOnly },
+      );
       const yankOnly = await tokenFor(t.registry, 'alice', { scopes: ['yank', 'owners'] });
       await refused(good, 403, /lacks the "publish" scope/, { authorization: yankOnly });
       const otherRepo = await tokenFor(t.registry, 'alice', { scopes: ['publish'], repoPattern: 'other' });
@@ -321,7 +467,9 @@ describe('publish: bad input', () => {
 
     it('refuses a user who does not own the crate (403)', async () => {
       const bob = await tokenFor(t.registry, 'bob', { scopes: ['publish'] });
-      await refused(good, 403, /you \(bob\) are not an owner of crate `hello_reg`; ask an owner to run `cargo owner --add bob hello_reg`/, { authorization: bob });
+      await refused(good, 403, /you \(bob\) are not an owner of crate `hello_reg`; ask an owner to run `cargo owner --add bob hello_reg`/, {
+        authorization: bob,
+      });
     });
 
     it('lets a package-limited token publish what it matches', async () => {
@@ -333,7 +481,12 @@ describe('publish: bad input', () => {
     it('still accepts the good body after all those refusals', async () => {
       expect((await put(t, good, { authorization: alice })).statusCode).toBe(200);
       const index = await t.app.inject({ method: 'GET', url: `/cargo/index/${indexPath('hello_reg')}` });
-      expect(index.body.split('\n').filter(Boolean).map((l) => JSON.parse(l).vers)).toEqual(['1.0.0', '2.0.0']);
+      expect(
+        index.body
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l).vers),
+      ).toEqual(['1.0.0', '2.0.0']);
       expect((await storageState(t.registry, t.data)).tmpFiles).toEqual([]);
     });
   });
@@ -347,13 +500,18 @@ function concurrencySuite(open: () => Promise<TestApp>): void {
     t = await open();
     alice = await tokenFor(t.registry, 'alice', { scopes: ['publish', 'yank', 'owners'] });
   });
-  afterAll(async () => { await t?.stop(); });
+  afterAll(async () => {
+    await t?.stop();
+  });
 
   const indexLines = async (name: string): Promise<Array<{ name: string; vers: string }>> => {
     const res = await t.app.inject({ method: 'GET', url: `/cargo/index/${indexPath(name)}` });
     expect(res.statusCode).toBe(200);
     expect(res.body.endsWith('\n')).toBe(true);
-    return res.body.slice(0, -1).split('\n').map((l) => JSON.parse(l));
+    return res.body
+      .slice(0, -1)
+      .split('\n')
+      .map((l) => JSON.parse(l));
   };
 
   it('takes 20 versions of one crate and 20 different crates at once, every line exactly once', async () => {
@@ -409,7 +567,13 @@ function concurrencySuite(open: () => Promise<TestApp>): void {
     const publishes = await Promise.all(Array.from({ length: 8 }, (_, i) => simplePublishBody('mixed', `0.2.${i}`)));
     const results = await Promise.all([
       ...publishes.map(({ body }) => put(t, body, { authorization: alice })),
-      ...Array.from({ length: 4 }, (_, i) => t.app.inject({ method: i % 2 ? 'PUT' : 'DELETE', url: `${API}/mixed/0.1.0/${i % 2 ? 'unyank' : 'yank'}`, headers: { authorization: alice } })),
+      ...Array.from({ length: 4 }, (_, i) =>
+        t.app.inject({
+          method: i % 2 ? 'PUT' : 'DELETE',
+          url: `${API}/mixed/0.1.0/${i % 2 ? 'unyank' : 'yank'}`,
+          headers: { authorization: alice },
+        }),
+      ),
     ]);
     expect(results.map((r) => r.statusCode)).toEqual(results.map(() => 200));
     const lines = await indexLines('mixed');
@@ -423,7 +587,11 @@ describe('publish: concurrency (SQLite)', () => {
 
 describe('publish: concurrency (PostgreSQL)', () => {
   let pg: TestPostgres;
-  beforeAll(async () => { pg = await startPostgres(); });
-  afterAll(async () => { await pg?.stop(); });
+  beforeAll(async () => {
+    pg = await startPostgres();
+  });
+  afterAll(async () => {
+    await pg?.stop();
+  });
   concurrencySuite(async () => openTestApp({ database: await pg.newDatabase() }));
 });

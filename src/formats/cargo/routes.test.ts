@@ -6,7 +6,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import { openTestApp, type TestApp } from '../../../test/support/larder.js';
-import { expectCargoError, makeCrate, newCrateJson, newDep, publishBody, sha256Hex, simplePublishBody, tokenFor } from '../../../test/support/cargo.js';
+import {
+  expectCargoError,
+  makeCrate,
+  newCrateJson,
+  newDep,
+  publishBody,
+  sha256Hex,
+  simplePublishBody,
+  tokenFor,
+} from '../../../test/support/cargo.js';
 import { indexPath } from './names.js';
 
 const BASE = 'https://larder.test';
@@ -16,7 +25,14 @@ const CRATES_IO = 'https://github.com/rust-lang/crates.io-index';
 const PUBTIME = /"pubtime":"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)"/;
 
 /** Publishes through the route; fails the test unless it answers 200. */
-async function publish(t: TestApp, token: string, name: string, vers: string, meta: Record<string, unknown> = {}, repo = 'cargo'): Promise<{ crate: Buffer; res: LightMyRequestResponse }> {
+async function publish(
+  t: TestApp,
+  token: string,
+  name: string,
+  vers: string,
+  meta: Record<string, unknown> = {},
+  repo = 'cargo',
+): Promise<{ crate: Buffer; res: LightMyRequestResponse }> {
   const { body, crate } = await simplePublishBody(name, vers, meta);
   const res = await t.app.inject({ method: 'PUT', url: `/${repo}/api/v1/crates/new`, headers: { authorization: token }, payload: body });
   expect({ status: res.statusCode, body: res.body }).toEqual({ status: 200, body: expect.any(String) });
@@ -34,8 +50,12 @@ function lines(body: string): string[] {
 
 describe('config.json', () => {
   let t: TestApp;
-  beforeAll(async () => { t = await openTestApp(); });
-  afterAll(async () => { await t.stop(); });
+  beforeAll(async () => {
+    t = await openTestApp();
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
 
   it('has dl and api (no trailing slash), no auth-required, JSON, no-cache', async () => {
     const res = await t.app.inject({ method: 'GET', url: `${INDEX}/config.json` });
@@ -67,7 +87,7 @@ describe('config.json', () => {
     }
   });
 
-  it('answers unknown routes of the repo with a 404 in Cargo\'s error shape', async () => {
+  it("answers unknown routes of the repo with a 404 in Cargo's error shape", async () => {
     expectCargoError(await t.app.inject({ method: 'POST', url: `${INDEX}/config.json` }), 404);
     expectCargoError(await t.app.inject({ method: 'GET', url: '/cargo/nothing-here' }), 404, /not found/);
     expectCargoError(await t.app.inject({ method: 'GET', url: `${API}/hello_reg` }), 404);
@@ -81,7 +101,9 @@ describe('index files', () => {
     t = await openTestApp();
     alice = await tokenFor(t.registry, 'alice', { scopes: ['publish', 'yank', 'owners'] });
   });
-  afterAll(async () => { await t.stop(); });
+  afterAll(async () => {
+    await t.stop();
+  });
 
   it('serve the exact line after a publish: keys in order, \\n-terminated, strict pubtime', async () => {
     const before = Date.now();
@@ -180,7 +202,12 @@ describe('index files', () => {
   });
 
   it('live at the lower-cased path for names of length 1, 2, 3 and ≥ 4; the line keeps the case', async () => {
-    for (const [name, path] of [['a', '1/a'], ['Ab', '2/ab'], ['aBc', '3/a/abc'], ['MixedCase', 'mi/xe/mixedcase']]) {
+    for (const [name, path] of [
+      ['a', '1/a'],
+      ['Ab', '2/ab'],
+      ['aBc', '3/a/abc'],
+      ['MixedCase', 'mi/xe/mixedcase'],
+    ]) {
       await publish(t, alice, name, '1.0.0');
       const res = await t.app.inject({ method: 'GET', url: `${INDEX}/${path}` });
       expect({ path, status: res.statusCode }).toEqual({ path, status: 200 });
@@ -195,8 +222,22 @@ describe('index files', () => {
   });
 
   it('answer mixed-case and malformed paths with 404', async () => {
-    for (const path of ['He/ll/hello_reg', 'he/ll/Hello_reg', 'Mi/xe/MixedCase', 'mi/xe/MixedCase', '1/A', 'he/hello_reg', 'hello_reg', 'xx/yy/hello_reg',
-      '3/hello_reg', '1/ab', 'he/ll/hello_reg/', 'he/ll/hello_reg.json', 'he/ll/hello_reg%00', 'he/ll/']) {
+    for (const path of [
+      'He/ll/hello_reg',
+      'he/ll/Hello_reg',
+      'Mi/xe/MixedCase',
+      'mi/xe/MixedCase',
+      '1/A',
+      'he/hello_reg',
+      'hello_reg',
+      'xx/yy/hello_reg',
+      '3/hello_reg',
+      '1/ab',
+      'he/ll/hello_reg/',
+      'he/ll/hello_reg.json',
+      'he/ll/hello_reg%00',
+      'he/ll/',
+    ]) {
       const res = await t.app.inject({ method: 'GET', url: `${INDEX}/${path}` });
       expect({ path, status: res.statusCode }).toEqual({ path, status: 404 });
       expectCargoError(res, 404);
@@ -225,11 +266,18 @@ describe('publish and download', () => {
     t = await openTestApp();
     alice = await tokenFor(t.registry, 'alice', { scopes: ['publish', 'yank', 'owners'], userName: 'Alice A' });
   });
-  afterAll(async () => { await t.stop(); });
+  afterAll(async () => {
+    await t.stop();
+  });
 
   it('accepts a body without any Content-Type header (Cargo ≤ 1.95)', async () => {
     const { body } = await simplePublishBody('no_ctype', '1.0.0');
-    const res = await t.app.inject({ method: 'PUT', url: `${API}/new`, headers: { authorization: alice, 'content-type': undefined }, payload: body });
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: `${API}/new`,
+      headers: { authorization: alice, 'content-type': undefined },
+      payload: body,
+    });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.body).toBe('{"warnings":{"invalid_categories":[],"invalid_badges":[],"other":[]}}');
@@ -238,7 +286,12 @@ describe('publish and download', () => {
 
   it('accepts application/octet-stream (Cargo ≥ 1.96) and a Bearer token', async () => {
     const { body } = await simplePublishBody('octet', '1.0.0');
-    const res = await t.app.inject({ method: 'PUT', url: `${API}/new`, headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/octet-stream' }, payload: body });
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: `${API}/new`,
+      headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/octet-stream' },
+      payload: body,
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ warnings: { invalid_categories: [], invalid_badges: [], other: [] } });
   });
@@ -253,7 +306,11 @@ describe('publish and download', () => {
 
   it('downloads the exact bytes as application/gzip, never with Content-Encoding', async () => {
     const { crate } = await publish(t, alice, 'dl_me', '1.0.0');
-    const res = await t.app.inject({ method: 'GET', url: `${API}/dl_me/1.0.0/download`, headers: { 'accept-encoding': 'deflate, gzip', accept: '*/*' } });
+    const res = await t.app.inject({
+      method: 'GET',
+      url: `${API}/dl_me/1.0.0/download`,
+      headers: { 'accept-encoding': 'deflate, gzip', accept: '*/*' },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.rawPayload.equals(crate)).toBe(true);
     expect(res.headers['content-type']).toBe('application/gzip');
@@ -311,11 +368,16 @@ describe('publish and download', () => {
     expect(JSON.parse((await getIndex(t, 'buildmeta')).body).yanked).toBe(false);
   });
 
-  it('stores a body just under 1 MiB+ (above Fastify\'s default body limit)', async () => {
+  it("stores a body just under 1 MiB+ (above Fastify's default body limit)", async () => {
     const big = Buffer.alloc(1536 * 1024);
     for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
     const crate = await makeCrate({ name: 'big_one', vers: '1.0.0', files: { 'data.bin': big } });
-    const res = await t.app.inject({ method: 'PUT', url: `${API}/new`, headers: { authorization: alice }, payload: publishBody(newCrateJson({ name: 'big_one', vers: '1.0.0' }), crate) });
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: `${API}/new`,
+      headers: { authorization: alice },
+      payload: publishBody(newCrateJson({ name: 'big_one', vers: '1.0.0' }), crate),
+    });
     expect(res.statusCode).toBe(200);
     const dl = await t.app.inject({ method: 'GET', url: `${API}/big_one/1.0.0/download` });
     expect(dl.rawPayload.equals(crate)).toBe(true);
@@ -335,7 +397,9 @@ describe('yank and unyank', () => {
     await publish(t, alice, 'yankee', '1.0.0');
     await publish(t, alice, 'yankee', '1.1.0');
   });
-  afterAll(async () => { await t.stop(); });
+  afterAll(async () => {
+    await t.stop();
+  });
 
   const yank = (token: string | undefined, vers: string, crate = 'yankee') =>
     t.app.inject({ method: 'DELETE', url: `${API}/${crate}/${vers}/yank`, headers: token ? { authorization: token } : {} });
@@ -377,8 +441,16 @@ describe('yank and unyank', () => {
   });
 
   it('accept the empty application/json body `cargo yank` sends', async () => {
-    for (const [method, how] of [['DELETE', 'yank'], ['PUT', 'unyank']] as const) {
-      const res = await t.app.inject({ method, url: `${API}/yankee/1.1.0/${how}`, headers: { authorization: alice, 'content-type': 'application/json' }, payload: '' });
+    for (const [method, how] of [
+      ['DELETE', 'yank'],
+      ['PUT', 'unyank'],
+    ] as const) {
+      const res = await t.app.inject({
+        method,
+        url: `${API}/yankee/1.1.0/${how}`,
+        headers: { authorization: alice, 'content-type': 'application/json' },
+        payload: '',
+      });
       expect({ how, status: res.statusCode, body: res.body }).toEqual({ how, status: 200, body: '{"ok":true}' });
     }
   });
@@ -425,11 +497,18 @@ describe('owners', () => {
     carol = await tokenFor(t.registry, 'carol', { scopes: ['publish', 'yank', 'owners'] });
     await publish(t, alice, 'owned', '1.0.0');
   });
-  afterAll(async () => { await t.stop(); });
+  afterAll(async () => {
+    await t.stop();
+  });
 
   const list = () => t.app.inject({ method: 'GET', url: `${API}/owned/owners` });
   const change = (method: 'PUT' | 'DELETE', token: string | undefined, body: unknown, crate = 'owned') =>
-    t.app.inject({ method, url: `${API}/${crate}/owners`, headers: token ? { authorization: token } : {}, ...(body === undefined ? {} : { payload: body as object }) });
+    t.app.inject({
+      method,
+      url: `${API}/${crate}/owners`,
+      headers: token ? { authorization: token } : {},
+      ...(body === undefined ? {} : { payload: body as object }),
+    });
 
   it('lists {"users":[{"id","login","name"}]} with u32 ids', async () => {
     const res = await list();
@@ -464,7 +543,11 @@ describe('owners', () => {
   it('lets a new owner publish, and stops a removed one', async () => {
     const bob = await tokenFor(t.registry, 'bob', { scopes: ['publish'] });
     const { body } = await simplePublishBody('owned', '2.0.0');
-    expectCargoError(await t.app.inject({ method: 'PUT', url: `${API}/new`, headers: { authorization: bob }, payload: body }), 403, /not an owner/);
+    expectCargoError(
+      await t.app.inject({ method: 'PUT', url: `${API}/new`, headers: { authorization: bob }, payload: body }),
+      403,
+      /not an owner/,
+    );
     await change('PUT', alice, { users: ['bob'] });
     expect((await t.app.inject({ method: 'PUT', url: `${API}/new`, headers: { authorization: bob }, payload: body })).statusCode).toBe(200);
     await change('DELETE', alice, { users: ['bob'] });
@@ -498,7 +581,15 @@ describe('owners', () => {
     for (const body of [undefined, {}, { users: [] }, { users: 'bob' }, { users: [1] }, { users: [''] }]) {
       expectCargoError(await change('PUT', alice, body), 400, /\{"users":\["login", …\]\}/);
     }
-    expectCargoError(await t.app.inject({ method: 'PUT', url: `${API}/owned/owners`, headers: { authorization: alice, 'content-type': 'application/json' }, payload: '{"users":' }), 400);
+    expectCargoError(
+      await t.app.inject({
+        method: 'PUT',
+        url: `${API}/owned/owners`,
+        headers: { authorization: alice, 'content-type': 'application/json' },
+        payload: '{"users":',
+      }),
+      400,
+    );
   });
 
   it('answers an unknown crate with 404', async () => {
@@ -521,7 +612,9 @@ describe('search', () => {
     await publish(t, alice, 'zzz-other', '1.0.0', { description: 'Works with Hello-Reg and says hello world' });
     await publish(t, alice, 'unrelated', '1.0.0', { description: 'nothing to see' });
   });
-  afterAll(async () => { await t.stop(); });
+  afterAll(async () => {
+    await t.stop();
+  });
 
   const search = async (qs: string) => {
     const res = await t.app.inject({ method: 'GET', url: `${API}?${qs}` });
@@ -547,7 +640,9 @@ describe('search', () => {
 
   it('treats % and _ in the query literally', async () => {
     expect((await search('q=%25')).meta.total).toBe(0);
-    expect((await search('q=hello_r')).crates.map((c) => c.name)).toEqual(expect.arrayContaining(['hello_reg', 'aaa-hello-reg', 'hello-reg-plus']));
+    expect((await search('q=hello_r')).crates.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['hello_reg', 'aaa-hello-reg', 'hello-reg-plus']),
+    );
   });
 
   it('defaults per_page to 10, ignores unknown parameters, lists everything for an empty query', async () => {
@@ -577,8 +672,12 @@ describe('search', () => {
 
 describe('/me', () => {
   let t: TestApp;
-  beforeAll(async () => { t = await openTestApp(); });
-  afterAll(async () => { await t.stop(); });
+  beforeAll(async () => {
+    t = await openTestApp();
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
 
   it('is an HTML page that says how to get a token and log in', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/cargo/me' });
@@ -592,7 +691,9 @@ describe('/me', () => {
 
   it('names the user of a valid token and ignores a bad one', async () => {
     const alice = await tokenFor(t.registry, 'alice', { scopes: ['read'] });
-    expect((await t.app.inject({ method: 'GET', url: '/cargo/me', headers: { authorization: alice } })).body).toContain('authenticated as <b>alice</b>');
+    expect((await t.app.inject({ method: 'GET', url: '/cargo/me', headers: { authorization: alice } })).body).toContain(
+      'authenticated as <b>alice</b>',
+    );
     const bad = await t.app.inject({ method: 'GET', url: '/cargo/me', headers: { authorization: 'larder_bogus' } });
     expect(bad.statusCode).toBe(200);
     expect(bad.body).not.toContain('You are authenticated');
@@ -617,7 +718,9 @@ describe('private repo', () => {
     otherRepoReader = await tokenFor(t.registry, 'reader', { scopes: ['read'], repoPattern: 'cargo' });
     ({ crate } = await publish(t, t.adminToken, 'hidden', '1.0.0', {}, 'secret'));
   });
-  afterAll(async () => { await t.stop(); });
+  afterAll(async () => {
+    await t.stop();
+  });
 
   const routes: Array<[string, 'GET' | 'PUT' | 'DELETE', string, object?]> = [
     ['config.json', 'GET', '/secret/index/config.json'],
@@ -663,7 +766,10 @@ describe('private repo', () => {
     expect(dl.rawPayload.equals(crate)).toBe(true);
     expect(dl.headers['cache-control']).toBe('private, max-age=31536000, immutable');
     const search = await t.app.inject({ method: 'GET', url: `${SAPI}?q=hidden&per_page=5`, headers: h });
-    expect(search.json()).toEqual({ crates: [{ name: 'hidden', max_version: '1.0.0', description: 'the hidden crate' }], meta: { total: 1 } });
+    expect(search.json()).toEqual({
+      crates: [{ name: 'hidden', max_version: '1.0.0', description: 'the hidden crate' }],
+      meta: { total: 1 },
+    });
     const owners = await t.app.inject({ method: 'GET', url: `${SAPI}/hidden/owners`, headers: h });
     expect(owners.json().users.map((u: { login: string }) => u.login)).toEqual(['admin']);
   });
@@ -678,13 +784,25 @@ describe('private repo', () => {
   });
 
   it('refuses a read token limited to another repo (403)', async () => {
-    expectCargoError(await getIndex(t, 'hidden', { authorization: otherRepoReader }, 'secret'), 403, /limited to repositories matching "cargo"/);
+    expectCargoError(
+      await getIndex(t, 'hidden', { authorization: otherRepoReader }, 'secret'),
+      403,
+      /limited to repositories matching "cargo"/,
+    );
   });
 
   it('refuses writes to a read token (403)', async () => {
-    expectCargoError(await t.app.inject({ method: 'DELETE', url: `${SAPI}/hidden/1.0.0/yank`, headers: { authorization: reader } }), 403, /lacks the "yank" scope/);
+    expectCargoError(
+      await t.app.inject({ method: 'DELETE', url: `${SAPI}/hidden/1.0.0/yank`, headers: { authorization: reader } }),
+      403,
+      /lacks the "yank" scope/,
+    );
     const { body } = await simplePublishBody('hidden', '2.0.0');
-    expectCargoError(await t.app.inject({ method: 'PUT', url: `${SAPI}/new`, headers: { authorization: reader }, payload: body }), 403, /lacks the "publish" scope/);
+    expectCargoError(
+      await t.app.inject({ method: 'PUT', url: `${SAPI}/new`, headers: { authorization: reader }, payload: body }),
+      403,
+      /lacks the "publish" scope/,
+    );
   });
 
   it('serves /me without a token', async () => {
@@ -695,7 +813,9 @@ describe('private repo', () => {
 
   it('leaves the public repo public: no auth-required, tokens ignored on reads', async () => {
     expect((await t.app.inject({ method: 'GET', url: '/cargo/index/config.json' })).json()).not.toHaveProperty('auth-required');
-    expect((await t.app.inject({ method: 'GET', url: '/cargo/index/config.json', headers: { authorization: 'larder_garbage' } })).statusCode).toBe(200);
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/cargo/index/config.json', headers: { authorization: 'larder_garbage' } })).statusCode,
+    ).toBe(200);
     // A crate of the private repo is not visible through the public one.
     expectCargoError(await getIndex(t, 'hidden', { authorization: reader }), 404);
     expectCargoError(await t.app.inject({ method: 'GET', url: `${API}/hidden/1.0.0/download` }), 404);

@@ -41,7 +41,11 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
 
   async function requireAuth(req: FastifyRequest): Promise<Principal> {
     const p = await principalOf(req);
-    if (!p) throw new LarderError('AUTH_REQUIRED', `this request needs a token: run \`cargo login --registry ${cargoRegistryName(repo)}\` with a token from ${urlsOf(req).api}/me`);
+    if (!p)
+      throw new LarderError(
+        'AUTH_REQUIRED',
+        `this request needs a token: run \`cargo login --registry ${cargoRegistryName(repo)}\` with a token from ${urlsOf(req).api}/me`,
+      );
     return p;
   }
 
@@ -51,7 +55,11 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
     const e = toLarderError(err);
     if (e.status >= 500) req.log.error({ reqId: req.id, err }, 'cargo request failed');
     if (e.status === 401) reply.header('www-authenticate', `Cargo login_url="${urlsOf(req).api}/me"`);
-    reply.headers(e.headers).code(e.status).type('application/json').send({ errors: [{ detail: e.message }] });
+    reply
+      .headers(e.headers)
+      .code(e.status)
+      .type('application/json')
+      .send({ errors: [{ detail: e.message }] });
   });
   // `cargo yank --undo` sends `Content-Type: application/json` with an empty body, which
   // Fastify's JSON parser rejects with a 400: treat an empty JSON body as no body.
@@ -62,7 +70,10 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
   });
   app.setNotFoundHandler(async (req, reply) => {
     if (isPrivate) await readGate(req);
-    reply.code(404).type('application/json').send({ errors: [{ detail: `not found: ${req.method} ${req.url}` }] });
+    reply
+      .code(404)
+      .type('application/json')
+      .send({ errors: [{ detail: `not found: ${req.method} ${req.url}` }] });
   });
 
   /** Private repos answer nothing, not even a 404, to a request without a read token. */
@@ -150,7 +161,10 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
     return { users: await service.listOwners((req.params as { crate: string }).crate) };
   });
 
-  for (const [method, add] of [['PUT', true], ['DELETE', false]] as const) {
+  for (const [method, add] of [
+    ['PUT', true],
+    ['DELETE', false],
+  ] as const) {
     app.route({
       method,
       url: '/api/v1/crates/:crate/owners',
@@ -174,7 +188,11 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
       const { limits } = registry.config;
       const length = req.headers['content-length'] ? Number(req.headers['content-length']) : undefined;
       // A body-less PUT without Content-Type skips every parser (req.body undefined): read the raw, empty stream.
-      const frame = await readPublishFrame((req.body ?? req.raw) as Readable, { maxMetadataSize: limits.maxMetadataSize, maxCrateSize: limits.maxCrateSize }, length);
+      const frame = await readPublishFrame(
+        (req.body ?? req.raw) as Readable,
+        { maxMetadataSize: limits.maxMetadataSize, maxCrateSize: limits.maxCrateSize },
+        length,
+      );
       const urls = urlsOf(req);
       await service.publish(p, frame, [urls.sparseIndex, urls.index]);
       return { warnings: { invalid_categories: [], invalid_badges: [], other: [] } };

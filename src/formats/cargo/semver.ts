@@ -8,7 +8,10 @@ const SEMVER = new RegExp(`^${NUM}\\.${NUM}\\.${NUM}(?:-${PRE_ID}(?:\\.${PRE_ID}
 /** Throws VERSION_INVALID unless `vers` is a SemVer 2.0.0 version. */
 export function validateVersion(vers: unknown): asserts vers is string {
   if (typeof vers !== 'string' || !SEMVER.test(vers)) {
-    fail('VERSION_INVALID', `invalid version ${JSON.stringify(vers)}: versions must be SemVer 2.0.0, like 1.2.3, 1.2.3-beta.1 or 1.2.3+build.5`);
+    fail(
+      'VERSION_INVALID',
+      `invalid version ${JSON.stringify(vers)}: versions must be SemVer 2.0.0, like 1.2.3, 1.2.3-beta.1 or 1.2.3+build.5`,
+    );
   }
 }
 

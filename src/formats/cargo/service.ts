@@ -68,7 +68,10 @@ export class CargoService {
   /** How ownership names a crate: its normalised name, with Cargo's wording and hint. */
   crateRef(crate: Pick<CargoCrateRow, 'name'>): PackageRef {
     return {
-      repo: this.repo, id: normCrateName(crate.name), display: crate.name, label: `crate \`${crate.name}\``,
+      repo: this.repo,
+      id: normCrateName(crate.name),
+      display: crate.name,
+      label: `crate \`${crate.name}\``,
       addHint: (login) => `ask an owner to run \`cargo owner --add ${login} ${crate.name}\``,
     };
   }
@@ -89,17 +92,32 @@ export class CargoService {
     const existing = await this.findCrate(meta.name);
     if (existing) {
       if (existing.name !== meta.name) {
-        fail('NAME_COLLISION', `crate \`${meta.name}\` collides with the existing crate \`${existing.name}\` (names differing only in case or '-' versus '_' are the same crate); publish under the name \`${existing.name}\``);
+        fail(
+          'NAME_COLLISION',
+          `crate \`${meta.name}\` collides with the existing crate \`${existing.name}\` (names differing only in case or '-' versus '_' are the same crate); publish under the name \`${existing.name}\``,
+        );
       }
       await this.requireOwner(p, existing);
       const key = versionKey(meta.vers);
-      const dup = await this.db.selectFrom('cargo_versions').select('vers').where('crate_id', '=', existing.id).where('vers_key', '=', key).executeTakeFirst();
-      if (dup) fail('VERSION_EXISTS', `crate \`${meta.name}\` version ${dup.vers} is already published${dup.vers !== meta.vers ? ` (build metadata does not make ${meta.vers} a new version)` : ''}; bump the version in Cargo.toml`);
+      const dup = await this.db
+        .selectFrom('cargo_versions')
+        .select('vers')
+        .where('crate_id', '=', existing.id)
+        .where('vers_key', '=', key)
+        .executeTakeFirst();
+      if (dup)
+        fail(
+          'VERSION_EXISTS',
+          `crate \`${meta.name}\` version ${dup.vers} is already published${dup.vers !== meta.vers ? ` (build metadata does not make ${meta.vers} a new version)` : ''}; bump the version in Cargo.toml`,
+        );
     }
     for (const dep of meta.deps) {
       if (dep.registry && !ownIndexUrls.includes(dep.registry)) continue;
       if (!(await this.findCrate(dep.name))) {
-        fail('DEPENDENCY_INVALID', `dependency \`${dep.name}\` is not in this registry; publish it here first, or depend on it from the registry that has it`);
+        fail(
+          'DEPENDENCY_INVALID',
+          `dependency \`${dep.name}\` is not in this registry; publish it here first, or depend on it from the registry that has it`,
+        );
       }
     }
   }
@@ -139,7 +157,10 @@ export class CargoService {
     frame.crate.pipe(toStore);
     frame.crate.pipe(toInspect);
     const stage = this.registry.blobs.stage(toStore, { maxSize: limits.maxCrateSize });
-    const inspect = inspectCrateArchive(toInspect, meta, { maxUnpackedSize: unpackedLimit(this.registry.config, 'crate'), maxEntries: limits.maxArchiveEntries });
+    const inspect = inspectCrateArchive(toInspect, meta, {
+      maxUnpackedSize: unpackedLimit(this.registry.config, 'crate'),
+      maxEntries: limits.maxArchiveEntries,
+    });
     const [staged, inspected] = await Promise.allSettled([stage, inspect]);
     const failure = [inspected, staged, await settle(frame.done)].find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failure) {
@@ -156,24 +177,48 @@ export class CargoService {
         const trx = uow.trx.withTables<CargoTables>();
         const { crate, created } = await this.lockOrCreateCrate(uow, meta, now);
         if (!created && crate.name !== meta.name) {
-          fail('NAME_COLLISION', `crate \`${meta.name}\` collides with the existing crate \`${crate.name}\`; publish under the name \`${crate.name}\``);
+          fail(
+            'NAME_COLLISION',
+            `crate \`${meta.name}\` collides with the existing crate \`${crate.name}\`; publish under the name \`${crate.name}\``,
+          );
         }
         await authorizeWrite(uow.trx, this.registry.dialect, p, this.crateRef(crate), !created);
         await trx
           .insertInto('cargo_versions')
           .values({
-            crate_id: crate.id, vers: meta.vers, vers_key: versionKey(meta.vers), line, yanked: 0, cksum: blob.sha256, size: blob.size,
-            pubtime: now, published_by: p.userId, metadata: JSON.stringify(publishMetadata(meta)),
+            crate_id: crate.id,
+            vers: meta.vers,
+            vers_key: versionKey(meta.vers),
+            line,
+            yanked: 0,
+            cksum: blob.sha256,
+            size: blob.size,
+            pubtime: now,
+            published_by: p.userId,
+            metadata: JSON.stringify(publishMetadata(meta)),
           })
           .execute();
-        await uow.trx.insertInto('blobs').values({ sha256: blob.sha256, size: blob.size, created_at: now }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
+        await uow.trx
+          .insertInto('blobs')
+          .values({ sha256: blob.sha256, size: blob.size, created_at: now })
+          .onConflict((oc) => oc.column('sha256').doNothing())
+          .execute();
         await this.rewriteIndexFile(uow, crate, meta.description);
-        await audit(uow.trx, { userId: p.userId, repoId: this.repo.id, action: 'cargo.publish', subject: `${meta.name}@${meta.vers}`, detail: { cksum: blob.sha256, size: blob.size } });
+        await audit(uow.trx, {
+          userId: p.userId,
+          repoId: this.repo.id,
+          action: 'cargo.publish',
+          subject: `${meta.name}@${meta.vers}`,
+          detail: { cksum: blob.sha256, size: blob.size },
+        });
         await blob.commit();
       });
     } catch (err) {
       if (isUniqueViolation(err)) {
-        fail('VERSION_EXISTS', `crate \`${meta.name}\` version ${meta.vers} was published at the same moment by another request; bump the version in Cargo.toml`);
+        fail(
+          'VERSION_EXISTS',
+          `crate \`${meta.name}\` version ${meta.vers} was published at the same moment by another request; bump the version in Cargo.toml`,
+        );
       }
       throw err;
     }
@@ -187,7 +232,11 @@ export class CargoService {
   private async lockOrCreateCrate(uow: UnitOfWork, meta: NewCrate, now: number): Promise<{ crate: CargoCrateRow; created: boolean }> {
     const trx = uow.trx.withTables<CargoTables>();
     const select = () => {
-      const q = trx.selectFrom('cargo_crates').selectAll().where('repo_id', '=', this.repo.id).where('norm_name', '=', normCrateName(meta.name));
+      const q = trx
+        .selectFrom('cargo_crates')
+        .selectAll()
+        .where('repo_id', '=', this.repo.id)
+        .where('norm_name', '=', normCrateName(meta.name));
       return this.registry.dialect === 'postgres' ? q.forUpdate() : q;
     };
     const found = await select().executeTakeFirst();
@@ -195,7 +244,15 @@ export class CargoService {
     // Two first publishes of one new crate race here: the loser's insert waits for the winner and does nothing.
     const inserted = await trx
       .insertInto('cargo_crates')
-      .values({ repo_id: this.repo.id, name: meta.name, norm_name: normCrateName(meta.name), description: meta.description, max_version: null, created_at: now, updated_at: now })
+      .values({
+        repo_id: this.repo.id,
+        name: meta.name,
+        norm_name: normCrateName(meta.name),
+        description: meta.description,
+        max_version: null,
+        created_at: now,
+        updated_at: now,
+      })
       .onConflict((oc) => oc.columns(['repo_id', 'norm_name']).doNothing())
       .returningAll()
       .executeTakeFirst();
@@ -206,12 +263,20 @@ export class CargoService {
   /** Recomputes a crate's index file and search fields from its versions, inside the transaction. */
   private async rewriteIndexFile(uow: UnitOfWork, crate: CargoCrateRow, description?: string | null): Promise<void> {
     const trx = uow.trx.withTables<CargoTables>();
-    const versions = await trx.selectFrom('cargo_versions').select(['vers', 'line', 'yanked']).where('crate_id', '=', crate.id).orderBy('id').execute();
+    const versions = await trx
+      .selectFrom('cargo_versions')
+      .select(['vers', 'line', 'yanked'])
+      .where('crate_id', '=', crate.id)
+      .orderBy('id')
+      .execute();
     const body = Buffer.from(versions.map((v) => v.line + '\n').join(''), 'utf8');
     await this.registry.docs.put(uow, this.repo.id, indexPath(crate.name), body);
     const live = versions.filter((v) => !v.yanked).map((v) => v.vers);
     const max = live.length ? live.reduce((a, b) => (semver.gt(b, a) ? b : a)) : null;
-    const set: { max_version: string | null; updated_at: number; description?: string | null } = { max_version: max, updated_at: Date.now() };
+    const set: { max_version: string | null; updated_at: number; description?: string | null } = {
+      max_version: max,
+      updated_at: Date.now(),
+    };
     if (description !== undefined) set.description = description;
     await trx.updateTable('cargo_crates').set(set).where('id', '=', crate.id).execute();
   }
@@ -225,13 +290,28 @@ export class CargoService {
     await inTransaction(this.registry, async (uow) => {
       const trx = uow.trx.withTables<CargoTables>();
       // The lock publish takes first: otherwise a yank and a publish of one crate deadlock (40P01) or drop a line.
-      if (this.registry.dialect === 'postgres') await trx.selectFrom('cargo_crates').select('id').where('id', '=', crate.id).forUpdate().execute();
-      const version = await trx.selectFrom('cargo_versions').select(['id', 'line', 'yanked']).where('crate_id', '=', crate.id).where('vers', '=', vers).executeTakeFirst();
+      if (this.registry.dialect === 'postgres')
+        await trx.selectFrom('cargo_crates').select('id').where('id', '=', crate.id).forUpdate().execute();
+      const version = await trx
+        .selectFrom('cargo_versions')
+        .select(['id', 'line', 'yanked'])
+        .where('crate_id', '=', crate.id)
+        .where('vers', '=', vers)
+        .executeTakeFirst();
       if (!version) fail('VERSION_NOT_FOUND', `crate \`${crate.name}\` has no version ${vers}`);
       if (Boolean(version.yanked) === yanked) return;
-      await trx.updateTable('cargo_versions').set({ yanked: yanked ? 1 : 0, line: withYanked(version.line, yanked) }).where('id', '=', version.id).execute();
+      await trx
+        .updateTable('cargo_versions')
+        .set({ yanked: yanked ? 1 : 0, line: withYanked(version.line, yanked) })
+        .where('id', '=', version.id)
+        .execute();
       await this.rewriteIndexFile(uow, crate);
-      await audit(uow.trx, { userId: p.userId, repoId: this.repo.id, action: yanked ? 'cargo.yank' : 'cargo.unyank', subject: `${crate.name}@${vers}` });
+      await audit(uow.trx, {
+        userId: p.userId,
+        repoId: this.repo.id,
+        action: yanked ? 'cargo.yank' : 'cargo.unyank',
+        subject: `${crate.name}@${vers}`,
+      });
     });
   }
 

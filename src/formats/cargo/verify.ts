@@ -27,7 +27,8 @@ export async function verifyCargoRepo(registry: Registry, repo: Repo): Promise<R
   for (const v of versions) {
     lines.set(v.crate_id, [...(lines.get(v.crate_id) ?? []), v.line]);
     const cksum = (JSON.parse(v.line) as { cksum?: string }).cksum;
-    if (cksum !== v.cksum) out.problems.push(`${nameOf.get(v.crate_id)}@${v.vers}: its index line says cksum ${cksum}, the database ${v.cksum}`);
+    if (cksum !== v.cksum)
+      out.problems.push(`${nameOf.get(v.crate_id)}@${v.vers}: its index line says cksum ${cksum}, the database ${v.cksum}`);
     out.references.push({ sha256: v.cksum, size: v.size, what: `.crate of ${nameOf.get(v.crate_id)}@${v.vers}` });
   }
   const expectedPaths = new Set<string>();
@@ -36,12 +37,19 @@ export async function verifyCargoRepo(registry: Registry, repo: Repo): Promise<R
     expectedPaths.add(p);
     const want = (lines.get(crate.id) ?? []).map((l) => `${l}\n`).join('');
     const have = byPath.get(p);
-    if (!have) out.problems.push(`index file ${p} of crate ${crate.name} is missing; republishing is not possible, restore the database from a backup`);
-    else if (have.toString('utf8') !== want) out.problems.push(`index file ${p} of crate ${crate.name} differs from its ${lines.get(crate.id)?.length ?? 0} version(s) in the database`);
+    if (!have)
+      out.problems.push(
+        `index file ${p} of crate ${crate.name} is missing; republishing is not possible, restore the database from a backup`,
+      );
+    else if (have.toString('utf8') !== want)
+      out.problems.push(
+        `index file ${p} of crate ${crate.name} differs from its ${lines.get(crate.id)?.length ?? 0} version(s) in the database`,
+      );
   }
   for (const d of docs) {
-    if (crateNameFromIndexPath(d.path) && !expectedPaths.has(d.path)) out.problems.push(`index file ${d.path} has no crate in the database`);
+    if (crateNameFromIndexPath(d.path) && !expectedPaths.has(d.path))
+      out.problems.push(`index file ${d.path} has no crate in the database`);
   }
-  out.checked = { 'index files': crates.length, 'versions': versions.length };
+  out.checked = { 'index files': crates.length, versions: versions.length };
   return out;
 }

@@ -28,21 +28,46 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
   const gate = writeGate(registry.auth, repo, 'this needs a token: send Authorization: Bearer <token>');
   const reserve = reserveUpload(registry.uploads);
   // Read per request: the limits in effect are those of registry.config when the upload arrives.
-  const limitsFor = (kind: 'juliaPackage' | 'juliaArtifact') => ({ maxUnpackedSize: unpackedLimit(registry.config, kind), maxEntries: limits.maxArchiveEntries });
+  const limitsFor = (kind: 'juliaPackage' | 'juliaArtifact') => ({
+    maxUnpackedSize: unpackedLimit(registry.config, kind),
+    maxEntries: limits.maxArchiveEntries,
+  });
   app.setErrorHandler(jsonErrorHandler('julia api request'));
   await app.register(multipart, { limits: { fileSize: limits.maxArchiveSize, files: 100, fields: 0 } });
-  app.addContentTypeParser(['application/gzip', 'application/x-gzip', 'application/x-tar', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: limits.maxArchiveSize }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(
+    ['application/gzip', 'application/x-gzip', 'application/x-tar', 'application/octet-stream'],
+    { parseAs: 'buffer', bodyLimit: limits.maxArchiveSize },
+    (_req, body, done) => done(null, body),
+  );
 
   // Creating a registry changes the repo itself (what /registries lists to every client): admins only.
-  app.post('/api/registries', { onRequest: async (req) => void (await gate.check(req, 'admin')), preParsing: reserve }, async (req, reply) => {
-    const p = gate.of(req);
-    const b = (req.body ?? {}) as { name?: unknown; uuid?: unknown; description?: unknown; trusted_registries?: unknown };
-    if (typeof b.name !== 'string' || typeof b.uuid !== 'string') fail('METADATA_INVALID', 'send {"name": "MyRegistry", "uuid": "<uuid>", "description": "…", "trusted_registries": ["<registry uuid>"]}');
-    if (b.trusted_registries !== undefined && (!Array.isArray(b.trusted_registries) || !b.trusted_registries.every((d) => typeof d === 'string'))) fail('METADATA_INVALID', 'trusted_registries must be a list of registry UUIDs');
-    const tree = await createRegistry(registry, repo, p, { name: b.name, uuid: b.uuid, repoUrl: `${publicBaseUrl(registry.config, req)}/${repo.name}/${b.name}.git`, description: typeof b.description === 'string' ? b.description : undefined, trustedRegistries: b.trusted_registries as string[] | undefined });
-    reply.code(201);
-    return { name: b.name, uuid: b.uuid, tree };
-  });
+  app.post(
+    '/api/registries',
+    { onRequest: async (req) => void (await gate.check(req, 'admin')), preParsing: reserve },
+    async (req, reply) => {
+      const p = gate.of(req);
+      const b = (req.body ?? {}) as { name?: unknown; uuid?: unknown; description?: unknown; trusted_registries?: unknown };
+      if (typeof b.name !== 'string' || typeof b.uuid !== 'string')
+        fail(
+          'METADATA_INVALID',
+          'send {"name": "MyRegistry", "uuid": "<uuid>", "description": "…", "trusted_registries": ["<registry uuid>"]}',
+        );
+      if (
+        b.trusted_registries !== undefined &&
+        (!Array.isArray(b.trusted_registries) || !b.trusted_registries.every((d) => typeof d === 'string'))
+      )
+        fail('METADATA_INVALID', 'trusted_registries must be a list of registry UUIDs');
+      const tree = await createRegistry(registry, repo, p, {
+        name: b.name,
+        uuid: b.uuid,
+        repoUrl: `${publicBaseUrl(registry.config, req)}/${repo.name}/${b.name}.git`,
+        description: typeof b.description === 'string' ? b.description : undefined,
+        trustedRegistries: b.trusted_registries as string[] | undefined,
+      });
+      reply.code(201);
+      return { name: b.name, uuid: b.uuid, tree };
+    },
+  );
 
   // The package is named only inside the body: the token's package limit and ownership are checked once it is read.
   const registerHooks = { onRequest: async (req: FastifyRequest) => void (await gate.check(req, 'publish')), preParsing: reserve };
@@ -71,7 +96,11 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
         tree = await treeFromTarball(req.body, limitsFor('juliaPackage'));
       } else {
         const b = (req.body ?? {}) as { git?: unknown; rev?: unknown; subdir?: unknown };
-        if (typeof b.git !== 'string' || typeof b.rev !== 'string') fail('BODY_MALFORMED', 'send the package tree as a tarball (Content-Type: application/gzip), or JSON {"git": "<url>", "rev": "<commit or tag>", "subdir": "…"}');
+        if (typeof b.git !== 'string' || typeof b.rev !== 'string')
+          fail(
+            'BODY_MALFORMED',
+            'send the package tree as a tarball (Content-Type: application/gzip), or JSON {"git": "<url>", "rev": "<commit or tag>", "subdir": "…"}',
+          );
         tree = await treeFromGit(registry, b.git, b.rev, typeof b.subdir === 'string' ? b.subdir : undefined);
       }
       const query = req.query as { repo?: string };
@@ -93,7 +122,11 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     const { uuid, name } = req.params as { uuid: string; name: string };
     const p = await gate.check(req, 'publish', name);
     const found = (await packagesIn(registry, repo, uuid)).find((x) => x.name === name);
-    if (!found) fail('PACKAGE_NOT_FOUND', `no package ${name} in registry ${uuid} of ${repo.name}; register it first (a new package can bring its artifacts in a multipart registration)`);
+    if (!found)
+      fail(
+        'PACKAGE_NOT_FOUND',
+        `no package ${name} in registry ${uuid} of ${repo.name}; register it first (a new package can bring its artifacts in a multipart registration)`,
+      );
     const ref = juliaPackageRef(repo, found.uuid, found.name);
     await checkWriter(registry.db, p, ref, true);
     artifactRefs.set(req, ref);
@@ -102,16 +135,23 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
   const artifactRefs = new WeakMap<FastifyRequest, PackageRef>();
 
   // Artifacts (a package's Artifacts.toml names them by tree hash); served at /artifact/{hash}.
-  app.put('/api/registries/:uuid/packages/:name/artifacts', { bodyLimit: limits.maxArchiveSize, onRequest: async (req) => void (await artifactPackage(req)), preParsing: reserve }, async (req, reply) => {
-    const p = gate.of(req);
-    if (!Buffer.isBuffer(req.body)) fail('BODY_MALFORMED', 'send the artifact as a tarball (Content-Type: application/gzip)');
-    const tree = await treeFromTarball(req.body, limitsFor('juliaArtifact'));
-    const treeHash = await storeArtifact(registry, repo, p, artifactRefs.get(req)!, tree).finally(() => disposeTree(tree));
-    reply.code(201);
-    return { 'git-tree-sha1': treeHash };
-  });
+  app.put(
+    '/api/registries/:uuid/packages/:name/artifacts',
+    { bodyLimit: limits.maxArchiveSize, onRequest: async (req) => void (await artifactPackage(req)), preParsing: reserve },
+    async (req, reply) => {
+      const p = gate.of(req);
+      if (!Buffer.isBuffer(req.body)) fail('BODY_MALFORMED', 'send the artifact as a tarball (Content-Type: application/gzip)');
+      const tree = await treeFromTarball(req.body, limitsFor('juliaArtifact'));
+      const treeHash = await storeArtifact(registry, repo, p, artifactRefs.get(req)!, tree).finally(() => disposeTree(tree));
+      reply.code(201);
+      return { 'git-tree-sha1': treeHash };
+    },
+  );
 
-  for (const [method, yanked] of [['POST', true], ['DELETE', false]] as const) {
+  for (const [method, yanked] of [
+    ['POST', true],
+    ['DELETE', false],
+  ] as const) {
     app.route({
       method,
       url: '/api/registries/:uuid/packages/:name/:version/yank',

@@ -10,8 +10,7 @@ const FIXTURE = '/work/shared/fixtures/julia/HolyLabRegistry';
 const U = { A: 'f6369f11-7733-5829-9624-2563aa707210', B: 'f2b01f46-fcfa-551c-844a-d8ac1e96c665' };
 
 /** Keys RegistryTools would produce for `subset` within `pool`. */
-const keys = (pool: string[], subset: string[]) =>
-  compressVersions(pool.map(parseVersion), subset.map(parseVersion)).map(formatRange);
+const keys = (pool: string[], subset: string[]) => compressVersions(pool.map(parseVersion), subset.map(parseVersion)).map(formatRange);
 
 describe('compressVersions (§9)', () => {
   it.each([
@@ -20,9 +19,17 @@ describe('compressVersions (§9)', () => {
     [['0.1.0', '0.2.0', '0.3.0'], ['0.1.0', '0.2.0'], ['0-0.2']],
     [['0.1.0', '0.2.0', '0.3.0'], ['0.2.0', '0.3.0'], ['0.2-0']],
     [['0.1.0', '1.0.0'], ['0.1.0', '1.0.0'], ['0-1']],
-    [['0.1.0', '0.2.0', '0.3.0', '1.0.0'], ['0.1.0', '0.2.0', '1.0.0'], ['0-0.2', '1']],
+    [
+      ['0.1.0', '0.2.0', '0.3.0', '1.0.0'],
+      ['0.1.0', '0.2.0', '1.0.0'],
+      ['0-0.2', '1'],
+    ],
     [['0.1.0', '0.1.1', '0.1.2'], ['0.1.1'], ['0.1.1']],
-    [['0.1.0', '0.1.1', '0.1.2'], ['0.1.0', '0.1.2'], ['0-0.1.0', '0.1.2-0']],
+    [
+      ['0.1.0', '0.1.1', '0.1.2'],
+      ['0.1.0', '0.1.2'],
+      ['0-0.1.0', '0.1.2-0'],
+    ],
     [['1.0.0', '1.0.1', '1.1.0', '2.0.0'], ['1.0.1', '1.1.0', '2.0.0'], ['1.0.1-2']],
     [['1.0.0-rc1', '1.0.0+b', '1.1.0'], ['1.0.0-rc1', '1.0.0+b'], ['1.0']],
   ])('pool %j, subset %j → %j', (pool, subset, expected) => {
@@ -37,7 +44,10 @@ describe('compressVersions (§9)', () => {
 describe('loadCompressed (§9 Load)', () => {
   it('expands ranges over the pool, accepting "a - b" keys', () => {
     const m = loadCompressed({ '0': { A: U.A }, '0.2 - 0': { B: U.B } }, ['0.2.0', '0.1.0', '1.0.0']);
-    expect([...m]).toEqual([['0.1.0', { A: U.A }], ['0.2.0', { A: U.A, B: U.B }]]);
+    expect([...m]).toEqual([
+      ['0.1.0', { A: U.A }],
+      ['0.2.0', { A: U.A, B: U.B }],
+    ]);
   });
 
   it('reports overlapping ranges with both keys', () => {
@@ -89,14 +99,31 @@ describe('compress (§9 Compress)', () => {
     const old = Object.keys(parse(readFileSync(`${FIXTURE}/A/Autosampler/Versions.toml`, 'utf8')));
     expect(old).toEqual(['0.1.1', '0.1.2', '0.1.3', '0.1.4']);
     const out = writeRangeTable(register(file, old, '0.2.0', { julia: '1', DataFrames: '1', CSV: '0.10' }));
-    expect(out).toBe([
-      '[0]', 'julia = "1"', '',
-      '["0-0.1.1"]', 'ImagineInterface = "0.0.0-0.1"', '',
-      '["0.1.2-0"]', 'DataFrames = "1"', '',
-      '["0.1.2-0.1"]', 'ImagineFormat = "1"', 'ImagineInterface = "0.1"', '',
-      '["0.1.2-0.1.3"]', 'CSV = "0.8"', '',
-      '["0.1.4-0.1"]', 'CSV = ["0.8", "0.10"]', '',
-      '["0.2-0"]', 'CSV = "0.10"', '',
-    ].join('\n'));
+    expect(out).toBe(
+      [
+        '[0]',
+        'julia = "1"',
+        '',
+        '["0-0.1.1"]',
+        'ImagineInterface = "0.0.0-0.1"',
+        '',
+        '["0.1.2-0"]',
+        'DataFrames = "1"',
+        '',
+        '["0.1.2-0.1"]',
+        'ImagineFormat = "1"',
+        'ImagineInterface = "0.1"',
+        '',
+        '["0.1.2-0.1.3"]',
+        'CSV = "0.8"',
+        '',
+        '["0.1.4-0.1"]',
+        'CSV = ["0.8", "0.10"]',
+        '',
+        '["0.2-0"]',
+        'CSV = "0.10"',
+        '',
+      ].join('\n'),
+    );
   });
 });

@@ -4,15 +4,21 @@
  */
 import { fail } from '../../core/errors.js';
 import {
-  bound, compareVersions, contains, formatRange, formatVersion, parseRange, parseVersion, range, unionRanges,
-  type VersionNumber, type VersionRange,
+  bound,
+  compareVersions,
+  contains,
+  formatRange,
+  formatVersion,
+  parseRange,
+  parseVersion,
+  range,
+  unionRanges,
+  type VersionNumber,
+  type VersionRange,
 } from './versions.js';
 
 /** Expands a compressed table to per-version data for the versions in `pool` (§9 Load). */
-export function loadCompressed(
-  table: Record<string, Record<string, unknown>>,
-  pool: string[],
-): Map<string, Record<string, unknown>> {
+export function loadCompressed(table: Record<string, Record<string, unknown>>, pool: string[]): Map<string, Record<string, unknown>> {
   const versions = [...pool].sort(compareVersions).map((s) => ({ s, v: parseVersion(s) }));
   const out = new Map<string, Map<string, { key: string; value: unknown }>>();
   for (const [key, data] of Object.entries(table)) {
@@ -27,7 +33,10 @@ export function loadCompressed(
       for (const [name, value] of Object.entries(data)) {
         const prev = entries.get(name);
         if (prev) {
-          fail('METADATA_INVALID', `Overlapping ranges for ${name}: version ${s} is covered by both [${JSON.stringify(prev.key)}] and [${JSON.stringify(key)}]; keep ${name} in only one of them`);
+          fail(
+            'METADATA_INVALID',
+            `Overlapping ranges for ${name}: version ${s} is covered by both [${JSON.stringify(prev.key)}] and [${JSON.stringify(key)}]; keep ${name} in only one of them`,
+          );
         }
         entries.set(name, { key, value });
       }
@@ -80,10 +89,7 @@ function normaliseValue(value: unknown): unknown {
 }
 
 /** Compresses per-version data into range-keyed tables over `pool` (§9 Compress). */
-export function compress(
-  perVersion: Map<string, Record<string, unknown>>,
-  pool: string[],
-): Record<string, Record<string, unknown>> {
+export function compress(perVersion: Map<string, Record<string, unknown>>, pool: string[]): Record<string, Record<string, unknown>> {
   const poolVersions = pool.map(parseVersion);
   const groups = new Map<string, { name: string; value: unknown; versions: VersionNumber[] }>();
   for (const [ver, data] of perVersion) {

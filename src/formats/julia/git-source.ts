@@ -51,7 +51,8 @@ async function readBlobs(dir: string, ids: string[], maxSize: number): Promise<M
   for (const id of ids) {
     const eol = out.indexOf(0x0a, at);
     const [got, type, len] = out.subarray(at, eol).toString().split(' ');
-    if (got !== id || type !== 'blob' || eol < 0) fail('ARCHIVE_INVALID', `the repository is missing the object ${id}; it may be a partial clone`);
+    if (got !== id || type !== 'blob' || eol < 0)
+      fail('ARCHIVE_INVALID', `the repository is missing the object ${id}; it may be a partial clone`);
     blobs.set(id, out.subarray(eol + 1, eol + 1 + Number(len)));
     at = eol + 1 + Number(len) + 1;
   }
@@ -63,13 +64,17 @@ async function readBlobs(dir: string, ids: string[], maxSize: number): Promise<M
  * monorepos), within the registry's archive size, unpacked size and entry limits.
  */
 export async function treeFromGit(registry: Registry, url: string, rev: string, subdir?: string): Promise<FileTree> {
-  if (!/^[A-Za-z0-9._/-]+$/.test(rev) || rev.startsWith('-')) fail('METADATA_INVALID', `rev ${JSON.stringify(rev)} is not a commit, tag or branch name`);
+  if (!/^[A-Za-z0-9._/-]+$/.test(rev) || rev.startsWith('-'))
+    fail('METADATA_INVALID', `rev ${JSON.stringify(rev)} is not a commit, tag or branch name`);
   const sub = subdir?.replace(/^\/+|\/+$/g, '') ?? '';
   if (sub !== '') {
     try {
       pathParts(sub);
     } catch {
-      fail('METADATA_INVALID', `subdir ${JSON.stringify(subdir)} must be a relative path inside the repository (no "..", ".", empty components or NUL)`);
+      fail(
+        'METADATA_INVALID',
+        `subdir ${JSON.stringify(subdir)} must be a relative path inside the repository (no "..", ".", empty components or NUL)`,
+      );
     }
   }
   const { limits } = registry.config;
@@ -82,7 +87,13 @@ export async function treeFromGit(registry: Registry, url: string, rev: string, 
     if (sub !== '') {
       // Resolved in git's tree objects: a symlink is a blob there, never followed out of the repository.
       const type = (await git(dir, ['cat-file', '-t', `${commit}:${sub}`]))?.toString().trim();
-      if (type !== 'tree') fail('METADATA_INVALID', type ? `subdir ${sub} is not a directory in ${url} at ${rev} (it is a symlink or a file)` : `subdir ${sub} is not in ${url} at ${rev}`);
+      if (type !== 'tree')
+        fail(
+          'METADATA_INVALID',
+          type
+            ? `subdir ${sub} is not a directory in ${url} at ${rev} (it is a symlink or a file)`
+            : `subdir ${sub} is not in ${url} at ${rev}`,
+        );
       tree = `${commit}:${sub}`;
     }
     const listing = await git(dir, ['ls-tree', '-r', '-z', '-l', '--full-tree', tree], 256 * 2 ** 20);
@@ -96,8 +107,13 @@ export async function treeFromGit(registry: Registry, url: string, rev: string, 
       const [, mode, , id, size, file] = m as unknown as [string, string, string, string, string, string];
       if (mode === '160000') fail('ARCHIVE_INVALID', 'the package has git submodules; their contents cannot be reproduced from a tarball');
       if (!(mode in KINDS)) fail('ARCHIVE_INVALID', `${file} in ${url} has the git mode ${mode}, which a package tree cannot hold`);
-      if (entries.length >= limits.maxArchiveEntries) fail('ARCHIVE_TOO_LARGE', `the package tree has more than ${limits.maxArchiveEntries} entries, the limit of this registry`);
-      if ((total += Number(size)) > limits.maxUnpackedSize) fail('ARCHIVE_TOO_LARGE', `the package tree unpacks to more than ${formatSize(limits.maxUnpackedSize)}, the limit of this registry`);
+      if (entries.length >= limits.maxArchiveEntries)
+        fail('ARCHIVE_TOO_LARGE', `the package tree has more than ${limits.maxArchiveEntries} entries, the limit of this registry`);
+      if ((total += Number(size)) > limits.maxUnpackedSize)
+        fail(
+          'ARCHIVE_TOO_LARGE',
+          `the package tree unpacks to more than ${formatSize(limits.maxUnpackedSize)}, the limit of this registry`,
+        );
       entries.push({ mode, id, path: file });
     }
     const blobs = await readBlobs(dir, [...new Set(entries.map((e) => e.id))], limits.maxUnpackedSize);

@@ -36,21 +36,35 @@ async function syncGitView(registry: Registry, repo: Repo, uuid: string): Promis
     const stateFile = path.join(dir, 'larder-applied');
     const applied = fs.existsSync(stateFile) ? Number(fs.readFileSync(stateFile, 'utf8')) : 0;
     const db = juliaDb(registry);
-    const commits = await db.selectFrom('julia_commits').selectAll().where('repo_id', '=', repo.id).where('registry_uuid', '=', uuid).where('id', '>', applied).orderBy('id').execute();
+    const commits = await db
+      .selectFrom('julia_commits')
+      .selectAll()
+      .where('repo_id', '=', repo.id)
+      .where('registry_uuid', '=', uuid)
+      .where('id', '>', applied)
+      .orderBy('id')
+      .execute();
     // Usually nothing is new: then no git process runs for this request at all.
     let parent = applied && commits.length ? (await run('git', ['--git-dir', dir, 'rev-parse', 'refs/heads/master'])).stdout.trim() : '';
     for (const c of commits) {
       await writeTree(registry, repo, uuid, c.tree_hash, dir);
       const env = {
         ...process.env,
-        GIT_AUTHOR_NAME: IDENTITY.name, GIT_AUTHOR_EMAIL: IDENTITY.email, GIT_AUTHOR_DATE: `${c.at} +0000`,
-        GIT_COMMITTER_NAME: IDENTITY.name, GIT_COMMITTER_EMAIL: IDENTITY.email, GIT_COMMITTER_DATE: `${c.at} +0000`,
+        GIT_AUTHOR_NAME: IDENTITY.name,
+        GIT_AUTHOR_EMAIL: IDENTITY.email,
+        GIT_AUTHOR_DATE: `${c.at} +0000`,
+        GIT_COMMITTER_NAME: IDENTITY.name,
+        GIT_COMMITTER_EMAIL: IDENTITY.email,
+        GIT_COMMITTER_DATE: `${c.at} +0000`,
       };
       const args = ['--git-dir', dir, 'commit-tree', c.tree_hash, ...(parent ? ['-p', parent] : []), '-m', c.message];
       parent = (await run('git', args, { env })).stdout.trim();
       await run('git', ['--git-dir', dir, 'update-ref', 'refs/heads/master', parent]).catch(async (err: unknown) => {
         // Another process on this data directory may be applying the same commit (same id) at once.
-        const now = await run('git', ['--git-dir', dir, 'rev-parse', 'refs/heads/master']).then((r) => r.stdout.trim(), () => '');
+        const now = await run('git', ['--git-dir', dir, 'rev-parse', 'refs/heads/master']).then(
+          (r) => r.stdout.trim(),
+          () => '',
+        );
         if (now !== parent) throw err;
       });
       fs.writeFileSync(stateFile, String(c.id));
@@ -67,15 +81,27 @@ async function syncGitView(registry: Registry, repo: Repo, uuid: string): Promis
 
 /** Writes a registry tree's objects into the bare repository, from the tree's stored tarball. */
 async function writeTree(registry: Registry, repo: Repo, uuid: string, treeHash: string, dir: string): Promise<void> {
-  const has = await run('git', ['--git-dir', dir, 'cat-file', '-e', `${treeHash}^{tree}`]).then(() => true, () => false);
+  const has = await run('git', ['--git-dir', dir, 'cat-file', '-e', `${treeHash}^{tree}`]).then(
+    () => true,
+    () => false,
+  );
   if (has) return;
-  const row = await juliaDb(registry).selectFrom('julia_tarballs').select('sha256').where('repo_id', '=', repo.id).where('kind', '=', 'registry').where('uuid', '=', uuid).where('tree_hash', '=', treeHash).executeTakeFirst();
+  const row = await juliaDb(registry)
+    .selectFrom('julia_tarballs')
+    .select('sha256')
+    .where('repo_id', '=', repo.id)
+    .where('kind', '=', 'registry')
+    .where('uuid', '=', uuid)
+    .where('tree_hash', '=', treeHash)
+    .executeTakeFirst();
   const blob = row ? await registry.blobs.open(row.sha256) : null;
   if (!blob) throw new LarderError('INTERNAL', `the tarball of registry tree ${treeHash} is missing`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-julia-tree-'));
   try {
     const tarFile = path.join(tmp, 'tree.tar.gz');
-    await new Promise<void>((resolve, reject) => blob.stream().pipe(fs.createWriteStream(tarFile)).on('finish', resolve).on('error', reject));
+    await new Promise<void>((resolve, reject) =>
+      blob.stream().pipe(fs.createWriteStream(tarFile)).on('finish', resolve).on('error', reject),
+    );
     const work = path.join(tmp, 'work');
     fs.mkdirSync(work);
     await run('tar', ['-xzf', tarFile, '-C', work]);
@@ -92,19 +118,37 @@ async function writeTree(registry: Registry, repo: Repo, uuid: string, treeHash:
  * The paths git's dumb and smart HTTP clients ask for (as `git http-backend` serves them); anything
  * else, such as `objects/../../config`, never reaches the backend.
  */
-const GIT_PATHS = /^(info\/refs|HEAD|git-upload-pack|objects\/info\/(packs|alternates|http-alternates)|objects\/[0-9a-f]{2}\/[0-9a-f]{38}|objects\/pack\/pack-[0-9a-f]{40}\.(pack|idx))$/;
+const GIT_PATHS =
+  /^(info\/refs|HEAD|git-upload-pack|objects\/info\/(packs|alternates|http-alternates)|objects\/[0-9a-f]{2}\/[0-9a-f]{38}|objects\/pack\/pack-[0-9a-f]{40}\.(pack|idx))$/;
 
 /**
  * Serves a registry's git repository over smart HTTP (clone and fetch only) through git's own
  * `git http-backend`, so `pkg> registry add https://host/<repo>/<Name>.git` works.
  */
-export async function serveGit(registry: Registry, repo: Repo, req: FastifyRequest, reply: FastifyReply, name: string, rest: string): Promise<void> {
-  const reg = await juliaDb(registry).selectFrom('julia_registries').select('uuid').where('repo_id', '=', repo.id).where('name', '=', name).executeTakeFirst();
+export async function serveGit(
+  registry: Registry,
+  repo: Repo,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  name: string,
+  rest: string,
+): Promise<void> {
+  const reg = await juliaDb(registry)
+    .selectFrom('julia_registries')
+    .select('uuid')
+    .where('repo_id', '=', repo.id)
+    .where('name', '=', name)
+    .executeTakeFirst();
   if (!reg) throw new LarderError('NOT_FOUND', `no git repository ${name}.git here`);
-  if (!GIT_PATHS.test(rest)) throw new LarderError('NOT_FOUND', `${name}.git has no ${JSON.stringify(rest)}; only git's HTTP paths are served (info/refs, HEAD, git-upload-pack, objects/…)`);
+  if (!GIT_PATHS.test(rest))
+    throw new LarderError(
+      'NOT_FOUND',
+      `${name}.git has no ${JSON.stringify(rest)}; only git's HTTP paths are served (info/refs, HEAD, git-upload-pack, objects/…)`,
+    );
   const dir = await syncGitView(registry, repo, reg.uuid);
   const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
-  if (/service=git-receive-pack/.test(query) || rest === 'git-receive-pack') throw new LarderError('METHOD_NOT_ALLOWED', 'registries are changed through registration, not git push');
+  if (/service=git-receive-pack/.test(query) || rest === 'git-receive-pack')
+    throw new LarderError('METHOD_NOT_ALLOWED', 'registries are changed through registration, not git push');
   const child = spawn('git', ['http-backend'], {
     env: {
       PATH: process.env.PATH,

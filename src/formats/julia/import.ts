@@ -4,7 +4,15 @@ import { fail } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
-import { readRegistryFiles, recordCommit, recordTarball, registryIdentity, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
+import {
+  readRegistryFiles,
+  recordCommit,
+  recordTarball,
+  registryIdentity,
+  rewriteRegistries,
+  verifiedTarball,
+  writeRegistryFiles,
+} from './store.js';
 import { disposeTree } from './spool.js';
 import { readDirTree } from './tree-hash.js';
 
@@ -22,8 +30,14 @@ export interface JuliaImportSummary {
  * its files, its canonical tarball (verified to hash to the tree), and its `/registries` line.
  * The tree hash equals `git write-tree` of the source, so clients see the same registry.
  */
-export async function importJuliaRegistry(registry: Registry, repo: Repo, dir: string, progress?: (done: number, total: number) => void): Promise<JuliaImportSummary> {
-  if (!fs.existsSync(path.join(dir, 'Registry.toml'))) fail('NOT_FOUND', `${dir} has no Registry.toml: is it the root of a Julia registry?`);
+export async function importJuliaRegistry(
+  registry: Registry,
+  repo: Repo,
+  dir: string,
+  progress?: (done: number, total: number) => void,
+): Promise<JuliaImportSummary> {
+  if (!fs.existsSync(path.join(dir, 'Registry.toml')))
+    fail('NOT_FOUND', `${dir} has no Registry.toml: is it the root of a Julia registry?`);
   const tree = await readDirTree(dir);
   try {
     for (const [rel, f] of tree) {
@@ -34,12 +48,26 @@ export async function importJuliaRegistry(registry: Registry, repo: Repo, dir: s
     try {
       const changed = await inTransaction(registry, async (uow) => {
         const trx = uow.trx.withTables<import('./schema.js').JuliaTables>();
-        const current = await trx.selectFrom('julia_registries').selectAll().where('repo_id', '=', repo.id).where('uuid', '=', uuid).executeTakeFirst();
+        const current = await trx
+          .selectFrom('julia_registries')
+          .selectAll()
+          .where('repo_id', '=', repo.id)
+          .where('uuid', '=', uuid)
+          .executeTakeFirst();
         if (current?.tree_hash === tarball.treeHash) return false;
         const previous = await readRegistryFiles(uow, repo, uuid);
         await writeRegistryFiles(registry, uow, repo, uuid, tree, previous, progress);
-        if (current) await trx.updateTable('julia_registries').set({ name, tree_hash: tarball.treeHash, updated_at: Date.now() }).where('id', '=', current.id).execute();
-        else await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid, name, tree_hash: tarball.treeHash, updated_at: Date.now(), depends_on: '[]' }).execute();
+        if (current)
+          await trx
+            .updateTable('julia_registries')
+            .set({ name, tree_hash: tarball.treeHash, updated_at: Date.now() })
+            .where('id', '=', current.id)
+            .execute();
+        else
+          await trx
+            .insertInto('julia_registries')
+            .values({ repo_id: repo.id, uuid, name, tree_hash: tarball.treeHash, updated_at: Date.now(), depends_on: '[]' })
+            .execute();
         const staged = await recordTarball(registry, uow, repo, 'registry', uuid, tarball);
         await rewriteRegistries(registry, uow, repo);
         await recordCommit(uow, repo, uuid, tarball.treeHash, `Import registry ${name}`);

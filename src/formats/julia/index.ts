@@ -20,7 +20,8 @@ export const juliaFormat: FormatPlugin = {
       `# create a registry:  larder julia create-registry MyRegistry --server ${url} --token <admin token>`,
       `# register a package: larder julia register path/to/Pkg --server ${url} --registry <uuid> --token <token>`,
     ];
-    if (repo.visibility === 'private') lines.push(`# ~/.julia/servers/${new URL(url).host.replace(/[:/<>"\\|?*]/g, '_')}/auth.toml:  access_token = "<token>"`);
+    if (repo.visibility === 'private')
+      lines.push(`# ~/.julia/servers/${new URL(url).host.replace(/[:/<>"\\|?*]/g, '_')}/auth.toml:  access_token = "<token>"`);
     if (opts.caCertPath) lines.push(`# trust ${opts.caCertPath}: export JULIA_SSL_CA_ROOTS_PATH=${opts.caCertPath}`);
     return { url, snippet: lines.join('\n') };
   },

@@ -30,7 +30,10 @@ export const juliaMigrations: DialectMigration[] = [
   {
     name: 'julia_0003_registry_dependencies',
     async up(db: Kysely<unknown>) {
-      await db.schema.alterTable('julia_registries').addColumn('depends_on', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+      await db.schema
+        .alterTable('julia_registries')
+        .addColumn('depends_on', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
     },
   },
   {
@@ -51,16 +54,22 @@ export const juliaMigrations: DialectMigration[] = [
     name: 'julia_0004_owners',
     async up(db: Kysely<unknown>) {
       const { rows } = await sql<{ repo_id: number; user_id: number; detail: string | null; at: number }>`
-        select repo_id, user_id, detail, at from audit_log where action = 'julia.register' and user_id is not null and repo_id is not null order by id`.execute(db);
+        select repo_id, user_id, detail, at from audit_log where action = 'julia.register' and user_id is not null and repo_id is not null order by id`.execute(
+        db,
+      );
       const seen = new Set<string>();
       for (const r of rows) {
         const tree = (JSON.parse(r.detail ?? '{}') as { tree?: string }).tree;
         if (!tree) continue;
-        const pkg = await sql<{ uuid: string }>`select uuid from julia_tarballs where repo_id = ${r.repo_id} and kind = 'package' and tree_hash = ${tree}`.execute(db);
+        const pkg = await sql<{
+          uuid: string;
+        }>`select uuid from julia_tarballs where repo_id = ${r.repo_id} and kind = 'package' and tree_hash = ${tree}`.execute(db);
         const uuid = pkg.rows[0]?.uuid;
         if (!uuid || seen.has(`${r.repo_id}\n${uuid}`)) continue;
         seen.add(`${r.repo_id}\n${uuid}`);
-        await sql`insert into package_owners (repo_id, package, user_id, created_at) values (${r.repo_id}, ${uuid}, ${r.user_id}, ${Number(r.at)})`.execute(db);
+        await sql`insert into package_owners (repo_id, package, user_id, created_at) values (${r.repo_id}, ${uuid}, ${r.user_id}, ${Number(r.at)})`.execute(
+          db,
+        );
       }
     },
   },

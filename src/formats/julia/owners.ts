@@ -18,7 +18,14 @@ export function juliaPackageRef(repo: Repo, uuid: string, name: string): Package
 
 /** Whether any registry of the repo has registered this package UUID (then it is not new). */
 export async function juliaPackageExists(db: Db | Trx, repo: Repo, uuid: string): Promise<boolean> {
-  const row = await db.withTables<JuliaTables>().selectFrom('julia_tarballs').select('uuid').where('repo_id', '=', repo.id).where('kind', '=', 'package').where('uuid', '=', uuid).executeTakeFirst();
+  const row = await db
+    .withTables<JuliaTables>()
+    .selectFrom('julia_tarballs')
+    .select('uuid')
+    .where('repo_id', '=', repo.id)
+    .where('kind', '=', 'package')
+    .where('uuid', '=', uuid)
+    .executeTakeFirst();
   return row !== undefined;
 }
 
@@ -47,7 +54,8 @@ export async function findJuliaPackageRef(registry: Registry, repo: Repo, nameOr
   const byUuid = UUID.test(nameOrUuid) ? all.find((p) => p.uuid === nameOrUuid) : undefined;
   if (byUuid) return juliaPackageRef(repo, byUuid.uuid, byUuid.name);
   const uuids = [...new Set(all.filter((p) => p.name === nameOrUuid).map((p) => p.uuid))];
-  if (uuids.length > 1) fail('NAME_COLLISION', `more than one package is called ${nameOrUuid} in ${repo.name} (${uuids.join(', ')}); name it by its UUID`);
+  if (uuids.length > 1)
+    fail('NAME_COLLISION', `more than one package is called ${nameOrUuid} in ${repo.name} (${uuids.join(', ')}); name it by its UUID`);
   if (uuids.length === 0) return null;
   return juliaPackageRef(repo, uuids[0], nameOrUuid);
 }

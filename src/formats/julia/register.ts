@@ -52,14 +52,25 @@ function stringTable(v: unknown, what: string): Record<string, string> {
 /** Reads and checks Project.toml (or JuliaProject.toml) at the root of a package tree. */
 export async function readProject(tree: FileTree): Promise<ProjectToml> {
   const file = tree.get('JuliaProject.toml') ?? tree.get('Project.toml');
-  if (!file) fail('METADATA_INVALID', 'the package has no Project.toml at its root (a tarball of the package tree, not of a directory containing it)');
-  if ('size' in file && file.size > MAX_PROJECT_TOML) fail('METADATA_INVALID', `Project.toml is larger than ${MAX_PROJECT_TOML} bytes; it should only name the package, its dependencies and compat`);
+  if (!file)
+    fail(
+      'METADATA_INVALID',
+      'the package has no Project.toml at its root (a tarball of the package tree, not of a directory containing it)',
+    );
+  if ('size' in file && file.size > MAX_PROJECT_TOML)
+    fail(
+      'METADATA_INVALID',
+      `Project.toml is larger than ${MAX_PROJECT_TOML} bytes; it should only name the package, its dependencies and compat`,
+    );
   const t = tomlOf(await treeFileData(file), 'Project.toml');
-  if (typeof t.name !== 'string' || !IDENTIFIER.test(t.name)) fail('NAME_INVALID', `Project.toml name ${JSON.stringify(t.name)} is not an ASCII Julia identifier`);
-  if (typeof t.uuid !== 'string' || !UUID.test(t.uuid.toLowerCase())) fail('METADATA_INVALID', `Project.toml uuid ${JSON.stringify(t.uuid)} is not a UUID`);
+  if (typeof t.name !== 'string' || !IDENTIFIER.test(t.name))
+    fail('NAME_INVALID', `Project.toml name ${JSON.stringify(t.name)} is not an ASCII Julia identifier`);
+  if (typeof t.uuid !== 'string' || !UUID.test(t.uuid.toLowerCase()))
+    fail('METADATA_INVALID', `Project.toml uuid ${JSON.stringify(t.uuid)} is not a UUID`);
   if (typeof t.version !== 'string') fail('VERSION_INVALID', 'Project.toml has no version = "x.y.z"');
   const v = parseVersion(t.version);
-  if (v.major === 0 && v.minor === 0 && v.patch === 0) fail('VERSION_INVALID', 'version 0.0.0 cannot be registered (version_zero); start at 0.0.1, 0.1.0 or 1.0.0');
+  if (v.major === 0 && v.minor === 0 && v.patch === 0)
+    fail('VERSION_INVALID', 'version 0.0.0 cannot be registered (version_zero); start at 0.0.1, 0.1.0 or 1.0.0');
   return {
     name: t.name,
     uuid: t.uuid.toLowerCase(),
@@ -91,15 +102,35 @@ function registryState(files: Map<string, Buffer>): RegistryState {
 }
 
 function writeRegistry(state: RegistryState): Buffer {
-  const { name, uuid, repo, description, packages: _p, ...extra } = state.toml as Toml & { name: string; uuid: string; repo?: string; description?: string };
-  return Buffer.from(writeRegistryToml({
-    name, uuid, repo, description, extra,
-    packages: [...state.packages].map(([u, p]) => ({ uuid: u, name: p.name, path: p.path })),
-  }));
+  const {
+    name,
+    uuid,
+    repo,
+    description,
+    packages: _p,
+    ...extra
+  } = state.toml as Toml & { name: string; uuid: string; repo?: string; description?: string };
+  return Buffer.from(
+    writeRegistryToml({
+      name,
+      uuid,
+      repo,
+      description,
+      extra,
+      packages: [...state.packages].map(([u, p]) => ({ uuid: u, name: p.name, path: p.path })),
+    }),
+  );
 }
 
 /** Per-version data of a range file, expanded over the old pool, with the new version's data added. */
-function updateRangeFile(files: Map<string, Buffer>, path: string, oldPool: string[], newPool: string[], version: string, data: Record<string, unknown>): string {
+function updateRangeFile(
+  files: Map<string, Buffer>,
+  path: string,
+  oldPool: string[],
+  newPool: string[],
+  version: string,
+  data: Record<string, unknown>,
+): string {
   const raw = files.get(path);
   const table = raw ? (tomlOf(raw, path) as Record<string, Record<string, unknown>>) : {};
   const perVersion = loadCompressed(table, oldPool);
@@ -127,14 +158,24 @@ const AUTOMERGE_NAME = /^[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*[0-9]?$/;
  */
 function checkAutoMergeRules(project: ProjectToml, isNew: boolean): void {
   if (isNew && !AUTOMERGE_NAME.test(project.name)) {
-    fail('NAME_INVALID', `package name ${project.name} does not follow the naming rules: start with an upper-case letter, use only ASCII letters and digits, include a lower-case letter`);
+    fail(
+      'NAME_INVALID',
+      `package name ${project.name} does not follow the naming rules: start with an upper-case letter, use only ASCII letters and digits, include a lower-case letter`,
+    );
   }
   const bounded = (name: string) => {
     const spec = project.compat[name];
-    if (spec === undefined) fail('DEPENDENCY_INVALID', `[compat] has no entry for ${name}; add one (for example ${name === 'julia' ? 'julia = "1.6"' : `${name} = "1"`})`);
+    if (spec === undefined)
+      fail(
+        'DEPENDENCY_INVALID',
+        `[compat] has no entry for ${name}; add one (for example ${name === 'julia' ? 'julia = "1.6"' : `${name} = "1"`})`,
+      );
     const ranges = semverToRegistry(spec);
     if ((Array.isArray(ranges) ? ranges : [ranges]).some((r) => r === '*' || r.endsWith('-*'))) {
-      fail('DEPENDENCY_INVALID', `[compat] ${name} = "${spec}" has no upper bound; bound it (for example "${name === 'julia' ? '1' : '0.5, 1'}")`);
+      fail(
+        'DEPENDENCY_INVALID',
+        `[compat] ${name} = "${spec}" has no upper bound; bound it (for example "${name === 'julia' ? '1' : '0.5, 1'}")`,
+      );
     }
   };
   bounded('julia');
@@ -155,107 +196,186 @@ export interface RegistrationResult {
  * (protocols/julia.md §10): registry files rewritten (ranges recompressed), a new registry tree
  * and tarball, the package tarball stored by tree hash, `/registries` updated — in one transaction.
  */
-export async function registerPackage(registry: Registry, repo: Repo, p: Principal, registryUuid: string, tree: FileTree, opts: { repoUrl?: string; baseUrl: string }): Promise<RegistrationResult> {
+export async function registerPackage(
+  registry: Registry,
+  repo: Repo,
+  p: Principal,
+  registryUuid: string,
+  tree: FileTree,
+  opts: { repoUrl?: string; baseUrl: string },
+): Promise<RegistrationResult> {
   const project = await readProject(tree);
   // Package.toml needs a repo (RegistryCI requires it; Pkg only falls back to it): one under Larder's URL by default.
   const repoUrl = opts.repoUrl ?? `${opts.baseUrl.replace(/\/+$/, '')}/${repo.name}/packages/${project.name}.jl.git`;
   requirePermission(p, 'publish', repo.name, project.name);
-  for (const [rel, f] of tree) if (rel === '.gitmodules' && f.kind === 'file') fail('ARCHIVE_INVALID', 'the package has git submodules (.gitmodules); their contents cannot be reproduced from a tarball');
+  for (const [rel, f] of tree)
+    if (rel === '.gitmodules' && f.kind === 'file')
+      fail('ARCHIVE_INVALID', 'the package has git submodules (.gitmodules); their contents cannot be reproduced from a tarball');
   const names = new Set([...Object.keys(project.deps), ...Object.keys(project.weakdeps)]);
   for (const name of Object.keys(project.compat)) {
-    if (name !== 'julia' && !names.has(name) && !(name in project.extras)) fail('DEPENDENCY_INVALID', `[compat] names ${name}, which is not in [deps], [weakdeps] or [extras] (invalid_compat)`);
+    if (name !== 'julia' && !names.has(name) && !(name in project.extras))
+      fail('DEPENDENCY_INVALID', `[compat] names ${name}, which is not in [deps], [weakdeps] or [extras] (invalid_compat)`);
   }
   const juliaCompat = project.compat.julia;
   if (juliaCompat !== undefined) {
     const ranges = semverToRegistry(juliaCompat);
     for (const r of Array.isArray(ranges) ? ranges : [ranges]) {
       const lo = parseBound(r.split('-')[0]);
-      if (lo.n > 0 && (lo.t[0] < 0 || (lo.t[0] === 0 && lo.t[1] < 7))) fail('DEPENDENCY_INVALID', `julia compat "${juliaCompat}" reaches below 0.7 (julia_before_07_in_compat); require julia 1.x`);
+      if (lo.n > 0 && (lo.t[0] < 0 || (lo.t[0] === 0 && lo.t[1] < 7)))
+        fail('DEPENDENCY_INVALID', `julia compat "${juliaCompat}" reaches below 0.7 (julia_before_07_in_compat); require julia 1.x`);
     }
   }
   const pkgTarball = await verifiedTarball(registry, tree);
   const staged: StagedBlob[] = [pkgTarball.staged];
 
-  return discardOnFailure(staged, () => inTransaction(registry, async (uow) => {
-    const trx = uow.trx.withTables<JuliaTables>();
-    const reg = await trx.selectFrom('julia_registries').selectAll().where('repo_id', '=', repo.id).where('uuid', '=', registryUuid).executeTakeFirst();
-    if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
-    const files = await readRegistryFiles(uow, repo, registryUuid);
-    const state = registryState(files);
+  return discardOnFailure(staged, () =>
+    inTransaction(registry, async (uow) => {
+      const trx = uow.trx.withTables<JuliaTables>();
+      const reg = await trx
+        .selectFrom('julia_registries')
+        .selectAll()
+        .where('repo_id', '=', repo.id)
+        .where('uuid', '=', registryUuid)
+        .executeTakeFirst();
+      if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
+      const files = await readRegistryFiles(uow, repo, registryUuid);
+      const state = registryState(files);
 
-    const existing = state.packages.get(project.uuid);
-    if (existing && existing.name !== project.name) fail('NAME_INVALID', `package ${project.uuid} is registered as ${existing.name}, not ${project.name} (change_package_name)`);
-    await authorizeWrite(uow.trx, registry.dialect, p, juliaPackageRef(repo, project.uuid, project.name), existing !== undefined || (await juliaPackageExists(uow.trx, repo, project.uuid)));
-    if (!existing) {
-      for (const [u, other] of state.packages) {
-        if (other.name.toLowerCase() === project.name.toLowerCase()) fail('NAME_COLLISION', `the name ${project.name} is taken by package ${u}${other.name !== project.name ? ` (as ${other.name})` : ''} (change_package_uuid)`);
+      const existing = state.packages.get(project.uuid);
+      if (existing && existing.name !== project.name)
+        fail('NAME_INVALID', `package ${project.uuid} is registered as ${existing.name}, not ${project.name} (change_package_name)`);
+      await authorizeWrite(
+        uow.trx,
+        registry.dialect,
+        p,
+        juliaPackageRef(repo, project.uuid, project.name),
+        existing !== undefined || (await juliaPackageExists(uow.trx, repo, project.uuid)),
+      );
+      if (!existing) {
+        for (const [u, other] of state.packages) {
+          if (other.name.toLowerCase() === project.name.toLowerCase())
+            fail(
+              'NAME_COLLISION',
+              `the name ${project.name} is taken by package ${u}${other.name !== project.name ? ` (as ${other.name})` : ''} (change_package_uuid)`,
+            );
+        }
+        if (Object.values(STDLIBS).includes(project.uuid) || project.name in STDLIBS)
+          fail('NAME_COLLISION', `${project.name} / ${project.uuid} is a Julia standard library`);
       }
-      if (Object.values(STDLIBS).includes(project.uuid) || project.name in STDLIBS) fail('NAME_COLLISION', `${project.name} / ${project.uuid} is a Julia standard library`);
-    }
-    const path = existing?.path ?? packagePath(project.name);
-    if (!existing && [...state.packages.values()].some((o) => o.path.toLowerCase() === path.toLowerCase())) fail('NAME_COLLISION', `the registry path ${path} is taken`);
+      const path = existing?.path ?? packagePath(project.name);
+      if (!existing && [...state.packages.values()].some((o) => o.path.toLowerCase() === path.toLowerCase()))
+        fail('NAME_COLLISION', `the registry path ${path} is taken`);
 
-    // Dependencies: this registry, a registry it declares (same name and UUID), or a standard library.
-    const declared = new Map<string, { name: string; path: string }>();
-    for (const dep of JSON.parse(reg.depends_on) as string[]) {
-      for (const [u, pkg] of registryState(await readRegistryFiles(uow, repo, dep)).packages) declared.set(u, pkg);
-    }
-    for (const [name, uuid] of Object.entries({ ...project.deps, ...project.weakdeps })) {
-      if (uuid === project.uuid) fail('DEPENDENCY_INVALID', `${project.name} depends on itself (package_self_dep)`);
-      if (name in STDLIBS) {
-        if (STDLIBS[name] !== uuid) fail('DEPENDENCY_INVALID', `${name} is a standard library with UUID ${STDLIBS[name]}, not ${uuid} (wrong_stdlib_uuid)`);
-        continue;
+      // Dependencies: this registry, a registry it declares (same name and UUID), or a standard library.
+      const declared = new Map<string, { name: string; path: string }>();
+      for (const dep of JSON.parse(reg.depends_on) as string[]) {
+        for (const [u, pkg] of registryState(await readRegistryFiles(uow, repo, dep)).packages) declared.set(u, pkg);
       }
-      const known = state.packages.get(uuid) ?? declared.get(uuid);
-      if (!known) fail('DEPENDENCY_INVALID', `dependency ${name} (${uuid}) is not in this registry or its trusted_registries; register it first (dependency_not_found)`);
-      if (known.name !== name) fail('DEPENDENCY_INVALID', `dependency ${uuid} is registered as ${known.name}, not ${name} (name_mismatch)`);
-    }
+      for (const [name, uuid] of Object.entries({ ...project.deps, ...project.weakdeps })) {
+        if (uuid === project.uuid) fail('DEPENDENCY_INVALID', `${project.name} depends on itself (package_self_dep)`);
+        if (name in STDLIBS) {
+          if (STDLIBS[name] !== uuid)
+            fail('DEPENDENCY_INVALID', `${name} is a standard library with UUID ${STDLIBS[name]}, not ${uuid} (wrong_stdlib_uuid)`);
+          continue;
+        }
+        const known = state.packages.get(uuid) ?? declared.get(uuid);
+        if (!known)
+          fail(
+            'DEPENDENCY_INVALID',
+            `dependency ${name} (${uuid}) is not in this registry or its trusted_registries; register it first (dependency_not_found)`,
+          );
+        if (known.name !== name)
+          fail('DEPENDENCY_INVALID', `dependency ${uuid} is registered as ${known.name}, not ${name} (name_mismatch)`);
+      }
 
-    const versionsPath = `${path}/Versions.toml`;
-    const versionsToml = files.get(versionsPath) ? (tomlOf(files.get(versionsPath)!, versionsPath) as Record<string, { 'git-tree-sha1': string; yanked?: boolean }>) : {};
-    const oldPool = Object.keys(versionsToml);
-    if (oldPool.some((v) => compareVersions(v, project.version) === 0)) fail('VERSION_EXISTS', `${project.name} ${project.version} is already registered (version_exists); bump the version in Project.toml`);
-    if (oldPool.length && oldPool.every((v) => compareVersions(v, project.version) > 0)) {
-      fail('VERSION_INVALID', `${project.version} is lower than every registered version of ${project.name} (version_less_than_all_existing)`);
-    }
-    const entries: VersionEntry[] = [...Object.entries(versionsToml).map(([version, e]) => ({ version, treeSha1: e['git-tree-sha1'], yanked: e.yanked === true })), { version: project.version, treeSha1: pkgTarball.treeHash }];
-    const newPool = [...oldPool, project.version];
+      const versionsPath = `${path}/Versions.toml`;
+      const versionsToml = files.get(versionsPath)
+        ? (tomlOf(files.get(versionsPath)!, versionsPath) as Record<string, { 'git-tree-sha1': string; yanked?: boolean }>)
+        : {};
+      const oldPool = Object.keys(versionsToml);
+      if (oldPool.some((v) => compareVersions(v, project.version) === 0))
+        fail(
+          'VERSION_EXISTS',
+          `${project.name} ${project.version} is already registered (version_exists); bump the version in Project.toml`,
+        );
+      if (oldPool.length && oldPool.every((v) => compareVersions(v, project.version) > 0)) {
+        fail(
+          'VERSION_INVALID',
+          `${project.version} is lower than every registered version of ${project.name} (version_less_than_all_existing)`,
+        );
+      }
+      const entries: VersionEntry[] = [
+        ...Object.entries(versionsToml).map(([version, e]) => ({ version, treeSha1: e['git-tree-sha1'], yanked: e.yanked === true })),
+        { version: project.version, treeSha1: pkgTarball.treeHash },
+      ];
+      const newPool = [...oldPool, project.version];
 
-    const updated = new Map(files);
-    const set = (rel: string, text: string) => updated.set(rel, Buffer.from(text));
-    if (!existing) {
-      state.packages.set(project.uuid, { name: project.name, path });
-      set('Registry.toml', writeRegistry(state).toString());
-      const trusted = JSON.parse(reg.depends_on) as string[];
-      set(`${path}/Package.toml`, writePackageToml({ name: project.name, uuid: project.uuid, repo: repoUrl, trustedRegistries: trusted.length ? trusted : undefined }));
-    }
-    set(versionsPath, writeVersionsToml(entries));
-    const deps = Object.keys(project.deps);
-    const weak = Object.keys(project.weakdeps);
-    set(`${path}/Deps.toml`, updateRangeFile(files, `${path}/Deps.toml`, oldPool, newPool, project.version, project.deps));
-    set(`${path}/Compat.toml`, updateRangeFile(files, `${path}/Compat.toml`, oldPool, newPool, project.version, compatFor(project, new Set(deps), true)));
-    for (const [file, data] of [['WeakDeps.toml', project.weakdeps], ['WeakCompat.toml', compatFor(project, new Set(weak), false)]] as const) {
-      const text = updateRangeFile(files, `${path}/${file}`, oldPool, newPool, project.version, data);
-      if (text) set(`${path}/${file}`, text);
-      else updated.delete(`${path}/${file}`);
-    }
+      const updated = new Map(files);
+      const set = (rel: string, text: string) => updated.set(rel, Buffer.from(text));
+      if (!existing) {
+        state.packages.set(project.uuid, { name: project.name, path });
+        set('Registry.toml', writeRegistry(state).toString());
+        const trusted = JSON.parse(reg.depends_on) as string[];
+        set(
+          `${path}/Package.toml`,
+          writePackageToml({
+            name: project.name,
+            uuid: project.uuid,
+            repo: repoUrl,
+            trustedRegistries: trusted.length ? trusted : undefined,
+          }),
+        );
+      }
+      set(versionsPath, writeVersionsToml(entries));
+      const deps = Object.keys(project.deps);
+      const weak = Object.keys(project.weakdeps);
+      set(`${path}/Deps.toml`, updateRangeFile(files, `${path}/Deps.toml`, oldPool, newPool, project.version, project.deps));
+      set(
+        `${path}/Compat.toml`,
+        updateRangeFile(files, `${path}/Compat.toml`, oldPool, newPool, project.version, compatFor(project, new Set(deps), true)),
+      );
+      for (const [file, data] of [
+        ['WeakDeps.toml', project.weakdeps],
+        ['WeakCompat.toml', compatFor(project, new Set(weak), false)],
+      ] as const) {
+        const text = updateRangeFile(files, `${path}/${file}`, oldPool, newPool, project.version, data);
+        if (text) set(`${path}/${file}`, text);
+        else updated.delete(`${path}/${file}`);
+      }
 
-    checkAutoMergeRules(project, !existing);
+      checkAutoMergeRules(project, !existing);
 
-    const regTree: FileTree = new Map([...updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
-    const regTarball = await verifiedTarball(registry, regTree);
-    staged.push(regTarball.staged);
-    await writeRegistryFiles(registry, uow, repo, registryUuid, regTree, files);
-    await trx.updateTable('julia_registries').set({ tree_hash: regTarball.treeHash, updated_at: Date.now() }).where('id', '=', reg.id).execute();
-    const stagedRegistry = await recordTarball(registry, uow, repo, 'registry', registryUuid, regTarball);
-    const stagedPackage = await recordTarball(registry, uow, repo, 'package', project.uuid, pkgTarball);
-    await rewriteRegistries(registry, uow, repo);
-    await recordCommit(uow, repo, registryUuid, regTarball.treeHash, `New version: ${project.name} v${project.version}\n\nUUID: ${project.uuid}\nRepo: ${repoUrl}\nTree: ${pkgTarball.treeHash}`);
-    await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.register', subject: `${project.name}@${project.version}`, detail: { tree: pkgTarball.treeHash, registry: registryUuid } });
-    await stagedPackage.commit();
-    await stagedRegistry.commit();
-    return { name: project.name, uuid: project.uuid, registryTree: regTarball.treeHash, packageTree: pkgTarball.treeHash, path };
-  }));
+      const regTree: FileTree = new Map([...updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
+      const regTarball = await verifiedTarball(registry, regTree);
+      staged.push(regTarball.staged);
+      await writeRegistryFiles(registry, uow, repo, registryUuid, regTree, files);
+      await trx
+        .updateTable('julia_registries')
+        .set({ tree_hash: regTarball.treeHash, updated_at: Date.now() })
+        .where('id', '=', reg.id)
+        .execute();
+      const stagedRegistry = await recordTarball(registry, uow, repo, 'registry', registryUuid, regTarball);
+      const stagedPackage = await recordTarball(registry, uow, repo, 'package', project.uuid, pkgTarball);
+      await rewriteRegistries(registry, uow, repo);
+      await recordCommit(
+        uow,
+        repo,
+        registryUuid,
+        regTarball.treeHash,
+        `New version: ${project.name} v${project.version}\n\nUUID: ${project.uuid}\nRepo: ${repoUrl}\nTree: ${pkgTarball.treeHash}`,
+      );
+      await audit(uow.trx, {
+        userId: p.userId,
+        repoId: repo.id,
+        action: 'julia.register',
+        subject: `${project.name}@${project.version}`,
+        detail: { tree: pkgTarball.treeHash, registry: registryUuid },
+      });
+      await stagedPackage.commit();
+      await stagedRegistry.commit();
+      return { name: project.name, uuid: project.uuid, registryTree: regTarball.treeHash, packageTree: pkgTarball.treeHash, path };
+    }),
+  );
 }
 
 /** Runs `work`; if it fails, the blobs it staged (and never committed) are removed. */
@@ -269,62 +389,125 @@ async function discardOnFailure<T>(staged: StagedBlob[], work: () => Promise<T>)
 }
 
 /** Creates an empty registry (Registry.toml only) in a hosted repo. */
-export async function createRegistry(registry: Registry, repo: Repo, p: Principal, r: { name: string; uuid: string; description?: string; repoUrl?: string; trustedRegistries?: string[] }): Promise<string> {
+export async function createRegistry(
+  registry: Registry,
+  repo: Repo,
+  p: Principal,
+  r: { name: string; uuid: string; description?: string; repoUrl?: string; trustedRegistries?: string[] },
+): Promise<string> {
   requirePermission(p, 'admin', repo.name);
   if (!IDENTIFIER.test(r.name)) fail('NAME_INVALID', `registry name ${JSON.stringify(r.name)} must be an identifier like MyRegistry`);
   if (!UUID.test(r.uuid)) fail('METADATA_INVALID', `registry uuid ${JSON.stringify(r.uuid)} must be a lower-case UUID`);
-  const tree: FileTree = new Map([['Registry.toml', { kind: 'file', data: Buffer.from(writeRegistryToml({ name: r.name, uuid: r.uuid, repo: r.repoUrl, description: r.description, packages: [] })) }]]);
+  const tree: FileTree = new Map([
+    [
+      'Registry.toml',
+      {
+        kind: 'file',
+        data: Buffer.from(writeRegistryToml({ name: r.name, uuid: r.uuid, repo: r.repoUrl, description: r.description, packages: [] })),
+      },
+    ],
+  ]);
   const tarball = await verifiedTarball(registry, tree);
-  return discardOnFailure([tarball.staged], () => inTransaction(registry, async (uow) => {
-    const trx = uow.trx.withTables<JuliaTables>();
-    const taken = await trx.selectFrom('julia_registries').select(['uuid', 'name']).where('repo_id', '=', repo.id).execute();
-    if (taken.some((t) => t.uuid === r.uuid || t.name === r.name)) fail('NAME_COLLISION', `a registry named ${r.name} or with uuid ${r.uuid} already exists in ${repo.name}`);
-    for (const dep of r.trustedRegistries ?? []) {
-      if (!taken.some((t) => t.uuid === dep)) fail('DEPENDENCY_INVALID', `trusted_registries names ${dep}, which is not a registry in ${repo.name}`);
-    }
-    await trx.insertInto('julia_registries').values({ repo_id: repo.id, uuid: r.uuid, name: r.name, tree_hash: tarball.treeHash, updated_at: Date.now(), depends_on: JSON.stringify(r.trustedRegistries ?? []) }).execute();
-    await writeRegistryFiles(registry, uow, repo, r.uuid, tree, new Map());
-    const staged = await recordTarball(registry, uow, repo, 'registry', r.uuid, tarball);
-    await rewriteRegistries(registry, uow, repo);
-    await recordCommit(uow, repo, r.uuid, tarball.treeHash, `Create registry ${r.name}`);
-    await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.registry_create', subject: r.name, detail: { uuid: r.uuid } });
-    await staged.commit();
-    return tarball.treeHash;
-  }));
+  return discardOnFailure([tarball.staged], () =>
+    inTransaction(registry, async (uow) => {
+      const trx = uow.trx.withTables<JuliaTables>();
+      const taken = await trx.selectFrom('julia_registries').select(['uuid', 'name']).where('repo_id', '=', repo.id).execute();
+      if (taken.some((t) => t.uuid === r.uuid || t.name === r.name))
+        fail('NAME_COLLISION', `a registry named ${r.name} or with uuid ${r.uuid} already exists in ${repo.name}`);
+      for (const dep of r.trustedRegistries ?? []) {
+        if (!taken.some((t) => t.uuid === dep))
+          fail('DEPENDENCY_INVALID', `trusted_registries names ${dep}, which is not a registry in ${repo.name}`);
+      }
+      await trx
+        .insertInto('julia_registries')
+        .values({
+          repo_id: repo.id,
+          uuid: r.uuid,
+          name: r.name,
+          tree_hash: tarball.treeHash,
+          updated_at: Date.now(),
+          depends_on: JSON.stringify(r.trustedRegistries ?? []),
+        })
+        .execute();
+      await writeRegistryFiles(registry, uow, repo, r.uuid, tree, new Map());
+      const staged = await recordTarball(registry, uow, repo, 'registry', r.uuid, tarball);
+      await rewriteRegistries(registry, uow, repo);
+      await recordCommit(uow, repo, r.uuid, tarball.treeHash, `Create registry ${r.name}`);
+      await audit(uow.trx, {
+        userId: p.userId,
+        repoId: repo.id,
+        action: 'julia.registry_create',
+        subject: r.name,
+        detail: { uuid: r.uuid },
+      });
+      await staged.commit();
+      return tarball.treeHash;
+    }),
+  );
 }
 
-
 /** Sets or clears `yanked = true` on one version: a new registry tree, tarball and `/registries` line. */
-export async function setJuliaYanked(registry: Registry, repo: Repo, p: Principal, registryUuid: string, name: string, version: string, yanked: boolean): Promise<string> {
+export async function setJuliaYanked(
+  registry: Registry,
+  repo: Repo,
+  p: Principal,
+  registryUuid: string,
+  name: string,
+  version: string,
+  yanked: boolean,
+): Promise<string> {
   requirePermission(p, 'yank', repo.name, name);
   const staged: StagedBlob[] = [];
-  return discardOnFailure(staged, () => inTransaction(registry, async (uow) => {
-    const trx = uow.trx.withTables<JuliaTables>();
-    const reg = await trx.selectFrom('julia_registries').selectAll().where('repo_id', '=', repo.id).where('uuid', '=', registryUuid).executeTakeFirst();
-    if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
-    const files = await readRegistryFiles(uow, repo, registryUuid);
-    const [uuid, pkg] = [...registryState(files).packages].find(([, x]) => x.name === name) ?? [];
-    if (!pkg || !uuid) fail('PACKAGE_NOT_FOUND', `no package ${name} in registry ${reg.name}`);
-    await authorizeWrite(uow.trx, registry.dialect, p, juliaPackageRef(repo, uuid, name), true);
-    const versionsPath = `${pkg.path}/Versions.toml`;
-    const table = tomlOf(files.get(versionsPath) ?? Buffer.alloc(0), versionsPath) as Record<string, { 'git-tree-sha1': string; yanked?: boolean }>;
-    const key = Object.keys(table).find((v) => v === version);
-    if (!key) fail('VERSION_NOT_FOUND', `${name} has no version ${version}`);
-    if ((table[key].yanked === true) === yanked) return reg.tree_hash;
-    const entries = Object.entries(table).map(([v, e]) => ({ version: v, treeSha1: e['git-tree-sha1'], yanked: v === key ? yanked : e.yanked === true }));
-    const updated = new Map(files).set(versionsPath, Buffer.from(writeVersionsToml(entries)));
-    const tree: FileTree = new Map([...updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
-    const tarball = await verifiedTarball(registry, tree);
-    staged.push(tarball.staged);
-    await writeRegistryFiles(registry, uow, repo, registryUuid, tree, files);
-    await trx.updateTable('julia_registries').set({ tree_hash: tarball.treeHash, updated_at: Date.now() }).where('id', '=', reg.id).execute();
-    const blob = await recordTarball(registry, uow, repo, 'registry', registryUuid, tarball);
-    await rewriteRegistries(registry, uow, repo);
-    await recordCommit(uow, repo, registryUuid, tarball.treeHash, `${yanked ? 'Yank' : 'Unyank'}: ${name} v${version}`);
-    await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: yanked ? 'julia.yank' : 'julia.unyank', subject: `${name}@${version}` });
-    await blob.commit();
-    return tarball.treeHash;
-  }));
+  return discardOnFailure(staged, () =>
+    inTransaction(registry, async (uow) => {
+      const trx = uow.trx.withTables<JuliaTables>();
+      const reg = await trx
+        .selectFrom('julia_registries')
+        .selectAll()
+        .where('repo_id', '=', repo.id)
+        .where('uuid', '=', registryUuid)
+        .executeTakeFirst();
+      if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
+      const files = await readRegistryFiles(uow, repo, registryUuid);
+      const [uuid, pkg] = [...registryState(files).packages].find(([, x]) => x.name === name) ?? [];
+      if (!pkg || !uuid) fail('PACKAGE_NOT_FOUND', `no package ${name} in registry ${reg.name}`);
+      await authorizeWrite(uow.trx, registry.dialect, p, juliaPackageRef(repo, uuid, name), true);
+      const versionsPath = `${pkg.path}/Versions.toml`;
+      const table = tomlOf(files.get(versionsPath) ?? Buffer.alloc(0), versionsPath) as Record<
+        string,
+        { 'git-tree-sha1': string; yanked?: boolean }
+      >;
+      const key = Object.keys(table).find((v) => v === version);
+      if (!key) fail('VERSION_NOT_FOUND', `${name} has no version ${version}`);
+      if ((table[key].yanked === true) === yanked) return reg.tree_hash;
+      const entries = Object.entries(table).map(([v, e]) => ({
+        version: v,
+        treeSha1: e['git-tree-sha1'],
+        yanked: v === key ? yanked : e.yanked === true,
+      }));
+      const updated = new Map(files).set(versionsPath, Buffer.from(writeVersionsToml(entries)));
+      const tree: FileTree = new Map([...updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
+      const tarball = await verifiedTarball(registry, tree);
+      staged.push(tarball.staged);
+      await writeRegistryFiles(registry, uow, repo, registryUuid, tree, files);
+      await trx
+        .updateTable('julia_registries')
+        .set({ tree_hash: tarball.treeHash, updated_at: Date.now() })
+        .where('id', '=', reg.id)
+        .execute();
+      const blob = await recordTarball(registry, uow, repo, 'registry', registryUuid, tarball);
+      await rewriteRegistries(registry, uow, repo);
+      await recordCommit(uow, repo, registryUuid, tarball.treeHash, `${yanked ? 'Yank' : 'Unyank'}: ${name} v${version}`);
+      await audit(uow.trx, {
+        userId: p.userId,
+        repoId: repo.id,
+        action: yanked ? 'julia.yank' : 'julia.unyank',
+        subject: `${name}@${version}`,
+      });
+      await blob.commit();
+      return tarball.treeHash;
+    }),
+  );
 }
 
 /**
@@ -335,11 +518,19 @@ export async function storeArtifact(registry: Registry, repo: Repo, p: Principal
   requirePermission(p, 'publish', repo.name, pkg.display);
   if (tree.size === 0) fail('ARCHIVE_INVALID', 'the artifact is empty');
   const tarball = await verifiedTarball(registry, tree);
-  await discardOnFailure([tarball.staged], () => inTransaction(registry, async (uow) => {
-    await authorizeWrite(uow.trx, registry.dialect, p, pkg, true);
-    const staged = await recordTarball(registry, uow, repo, 'artifact', '', tarball);
-    await audit(uow.trx, { userId: p.userId, repoId: repo.id, action: 'julia.artifact', subject: tarball.treeHash, detail: { package: pkg.id } });
-    await staged.commit();
-  }));
+  await discardOnFailure([tarball.staged], () =>
+    inTransaction(registry, async (uow) => {
+      await authorizeWrite(uow.trx, registry.dialect, p, pkg, true);
+      const staged = await recordTarball(registry, uow, repo, 'artifact', '', tarball);
+      await audit(uow.trx, {
+        userId: p.userId,
+        repoId: repo.id,
+        action: 'julia.artifact',
+        subject: tarball.treeHash,
+        detail: { package: pkg.id },
+      });
+      await staged.commit();
+    }),
+  );
   return tarball.treeHash;
 }

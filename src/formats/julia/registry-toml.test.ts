@@ -11,8 +11,17 @@ type Tables = Record<string, Record<string, unknown>>;
 
 describe('TOML printing rules (§7.6)', () => {
   it('quotes keys unless they are only A-Za-z0-9_-', () => {
-    expect(['0', '1', '0-1', 'a_B-9', '0.5-0', '1.2.3', '', 'a b', 'é'].map(tomlKey))
-      .toEqual(['0', '1', '0-1', 'a_B-9', '"0.5-0"', '"1.2.3"', '""', '"a b"', '"é"']);
+    expect(['0', '1', '0-1', 'a_B-9', '0.5-0', '1.2.3', '', 'a b', 'é'].map(tomlKey)).toEqual([
+      '0',
+      '1',
+      '0-1',
+      'a_B-9',
+      '"0.5-0"',
+      '"1.2.3"',
+      '""',
+      '"a b"',
+      '"é"',
+    ]);
   });
 
   it('writes range tables sorted by plain string order with one blank line between tables', () => {
@@ -46,40 +55,62 @@ describe('TOML printing rules (§7.6)', () => {
       { version: '0.9.0', treeSha1: SHA, yanked: true },
       { version: '0.9.0-rc1', treeSha1: SHA, yanked: false },
     ]);
-    expect(out).toBe(`["0.9.0-rc1"]\ngit-tree-sha1 = "${SHA}"\n\n["0.9.0"]\ngit-tree-sha1 = "${SHA}"\nyanked = true\n\n["0.10.0"]\ngit-tree-sha1 = "${SHA}"\n`);
+    expect(out).toBe(
+      `["0.9.0-rc1"]\ngit-tree-sha1 = "${SHA}"\n\n["0.9.0"]\ngit-tree-sha1 = "${SHA}"\nyanked = true\n\n["0.10.0"]\ngit-tree-sha1 = "${SHA}"\n`,
+    );
   });
 
   it('rejects bad tree hashes and duplicate versions in Versions.toml', () => {
     expect(thrown(() => writeVersionsToml([{ version: '1.0.0', treeSha1: SHA.toUpperCase() }])).code).toBe('METADATA_INVALID');
-    expect(thrown(() => writeVersionsToml([{ version: '1.0.0', treeSha1: SHA }, { version: '1.0', treeSha1: SHA }])).code).toBe('VERSION_INVALID');
+    expect(
+      thrown(() =>
+        writeVersionsToml([
+          { version: '1.0.0', treeSha1: SHA },
+          { version: '1.0', treeSha1: SHA },
+        ]),
+      ).code,
+    ).toBe('VERSION_INVALID');
     expect(thrown(() => writeVersionsToml([{ version: 'x', treeSha1: SHA }])).code).toBe('VERSION_INVALID');
   });
 
   it('writes Package.toml as name, uuid, repo, subdir', () => {
-    expect(writePackageToml({ subdir: 'lib/Foo', repo: 'https://x/Foo.jl.git', uuid: '7876af07-990d-54b4-ab0e-23690620f79a', name: 'Foo' }))
-      .toBe('name = "Foo"\nuuid = "7876af07-990d-54b4-ab0e-23690620f79a"\nrepo = "https://x/Foo.jl.git"\nsubdir = "lib/Foo"\n');
+    expect(
+      writePackageToml({ subdir: 'lib/Foo', repo: 'https://x/Foo.jl.git', uuid: '7876af07-990d-54b4-ab0e-23690620f79a', name: 'Foo' }),
+    ).toBe('name = "Foo"\nuuid = "7876af07-990d-54b4-ab0e-23690620f79a"\nrepo = "https://x/Foo.jl.git"\nsubdir = "lib/Foo"\n');
   });
 
   it('writes Registry.toml with single-line description, sorted extras and UUID-sorted packages', () => {
     const out = writeRegistryToml({
-      name: 'R', uuid: 'c72e0888-c1c3-11e8-0741-c1bd6f46e678', description: 'one line',
+      name: 'R',
+      uuid: 'c72e0888-c1c3-11e8-0741-c1bd6f46e678',
+      description: 'one line',
       extra: { zz: 1, aa: ['x'] },
       packages: [
         { uuid: '7876af07-990d-54b4-ab0e-23690620f79a', name: 'Example', path: 'E/Example' },
         { uuid: '03446670-6174-4c65-a0cf-8126b5696439', name: 'SupraCubicNumbers', path: 'S/SupraCubicNumbers' },
       ],
     });
-    expect(out).toBe([
-      'name = "R"', 'uuid = "c72e0888-c1c3-11e8-0741-c1bd6f46e678"', 'description = "one line"', 'aa = ["x"]', 'zz = 1', '',
-      '[packages]',
-      '03446670-6174-4c65-a0cf-8126b5696439 = { name = "SupraCubicNumbers", path = "S/SupraCubicNumbers" }',
-      '7876af07-990d-54b4-ab0e-23690620f79a = { name = "Example", path = "E/Example" }', '',
-    ].join('\n'));
+    expect(out).toBe(
+      [
+        'name = "R"',
+        'uuid = "c72e0888-c1c3-11e8-0741-c1bd6f46e678"',
+        'description = "one line"',
+        'aa = ["x"]',
+        'zz = 1',
+        '',
+        '[packages]',
+        '03446670-6174-4c65-a0cf-8126b5696439 = { name = "SupraCubicNumbers", path = "S/SupraCubicNumbers" }',
+        '7876af07-990d-54b4-ab0e-23690620f79a = { name = "Example", path = "E/Example" }',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('rejects bad package UUIDs and clashing extras in Registry.toml', () => {
     const base = { name: 'R', uuid: 'c72e0888-c1c3-11e8-0741-c1bd6f46e678', packages: [] };
-    expect(thrown(() => writeRegistryToml({ ...base, packages: [{ uuid: 'nope', name: 'A', path: 'A/A' }] })).code).toBe('METADATA_INVALID');
+    expect(thrown(() => writeRegistryToml({ ...base, packages: [{ uuid: 'nope', name: 'A', path: 'A/A' }] })).code).toBe(
+      'METADATA_INVALID',
+    );
     expect(thrown(() => writeRegistryToml({ ...base, extra: { name: 'x' } })).code).toBe('METADATA_INVALID');
   });
 });
@@ -107,7 +138,8 @@ const SPACED_FILES = 11;
 const stripSpaces = (s: string) => s.replace(/\s+-\s+/g, '-');
 
 describe('golden: HolyLabRegistry round trip', () => {
-  const dirs = readdirSync(FIXTURE).filter((l) => /^[A-Z]$/.test(l))
+  const dirs = readdirSync(FIXTURE)
+    .filter((l) => /^[A-Z]$/.test(l))
     .flatMap((l) => readdirSync(`${FIXTURE}/${l}`).map((p) => `${l}/${p}`));
   const read = (rel: string) => readFileSync(`${FIXTURE}/${rel}`, 'utf8');
   const results = { exact: 0, spaced: [] as string[], mismatched: [] as string[] };
@@ -131,7 +163,11 @@ describe('golden: HolyLabRegistry round trip', () => {
     for (const dir of dirs) {
       const versions = parse(read(`${dir}/Versions.toml`)) as Record<string, { 'git-tree-sha1': string; yanked?: boolean }>;
       const pool = Object.keys(versions);
-      check(`${dir}/Versions.toml`, writeVersionsToml(pool.map((v) => ({ version: v, treeSha1: versions[v]['git-tree-sha1'], yanked: versions[v].yanked }))), () => {});
+      check(
+        `${dir}/Versions.toml`,
+        writeVersionsToml(pool.map((v) => ({ version: v, treeSha1: versions[v]['git-tree-sha1'], yanked: versions[v].yanked }))),
+        () => {},
+      );
 
       const pkg = parse(read(`${dir}/Package.toml`)) as { name: string; uuid: string; repo: string; subdir?: string };
       check(`${dir}/Package.toml`, writePackageToml(pkg), () => {
@@ -158,10 +194,20 @@ describe('golden: HolyLabRegistry round trip', () => {
   });
 
   it('re-writes Registry.toml byte for byte', () => {
-    const reg = parse(read('Registry.toml')) as Record<string, unknown> & { name: string; uuid: string; repo?: string; description?: string; packages: Record<string, { name: string; path: string }> };
+    const reg = parse(read('Registry.toml')) as Record<string, unknown> & {
+      name: string;
+      uuid: string;
+      repo?: string;
+      description?: string;
+      packages: Record<string, { name: string; path: string }>;
+    };
     const { name, uuid, repo, description, packages, ...extra } = reg;
     const out = writeRegistryToml({
-      name, uuid, repo, description, extra,
+      name,
+      uuid,
+      repo,
+      description,
+      extra,
       packages: Object.entries(packages).map(([u, p]) => ({ uuid: u, name: p.name, path: p.path })),
     });
     expect(out).toBe(read('Registry.toml'));

@@ -25,12 +25,14 @@ const str = (s: string) => `"${escape(s)}"`;
  * newline and tab as `\uXXXX` (TOML forbids them raw: a NUL would make the whole file unreadable).
  */
 function multiline(s: string): string {
-  return s
-    .replace(/\\/g, '\\\\')
-    .replace(/"""/g, '""\\"')
-    // Control characters are exactly what a TOML string may not hold raw.
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return (
+    s
+      .replace(/\\/g, '\\\\')
+      .replace(/"""/g, '""\\"')
+      // Control characters are exactly what a TOML string may not hold raw.
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  );
 }
 
 /** A key, bare when it is only `A-Za-z0-9_-`, otherwise double-quoted. */
@@ -40,7 +42,8 @@ export function tomlKey(k: string): string {
 
 /** Plain code-point string order (Julia's `isless` on strings). */
 export function byCodePoint(a: string, b: string): number {
-  const x = [...a], y = [...b];
+  const x = [...a],
+    y = [...b];
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
     const d = x[i].codePointAt(0)! - y[i].codePointAt(0)!;
     if (d !== 0) return d;
@@ -57,14 +60,20 @@ function value(v: unknown, where: string): string {
   if (typeof v === 'boolean') return String(v);
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
   if (Array.isArray(v)) return `[${v.map((x) => value(x, where)).join(', ')}]`;
-  if (isTable(v)) return `{${Object.entries(v).map(([k, x]) => `${tomlKey(k)} = ${value(x, where)}`).join(', ')}}`;
+  if (isTable(v))
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${tomlKey(k)} = ${value(x, where)}`)
+      .join(', ')}}`;
   fail('METADATA_INVALID', `${where}: unsupported TOML value ${String(v)}; use strings, booleans, numbers, arrays or tables`);
 }
 
 /** Julia's `TOML.print` table printer (`print_table`): values first, then tables separated by blank lines. */
 function printTable(
-  t: Record<string, unknown>, order: (a: string, b: string) => number,
-  path: string[] = [], indent = 0, firstBlock = true,
+  t: Record<string, unknown>,
+  order: (a: string, b: string) => number,
+  path: string[] = [],
+  indent = 0,
+  firstBlock = true,
 ): string {
   let out = '';
   const keys = Object.keys(t).sort(order);
@@ -116,9 +125,7 @@ export function writeVersionsToml(versions: VersionEntry[]): string {
       fail('METADATA_INVALID', `version ${e.version}: git-tree-sha1 must be 40 lowercase hex digits, got ${JSON.stringify(e.treeSha1)}`);
     }
   });
-  return sorted
-    .map((e) => `[${tomlKey(e.version)}]\ngit-tree-sha1 = ${str(e.treeSha1)}\n${e.yanked ? 'yanked = true\n' : ''}`)
-    .join('\n');
+  return sorted.map((e) => `[${tomlKey(e.version)}]\ngit-tree-sha1 = ${str(e.treeSha1)}\n${e.yanked ? 'yanked = true\n' : ''}`).join('\n');
 }
 
 /** Writes Deps/Compat/WeakDeps/WeakCompat.toml from range-keyed tables; an empty table set gives an empty file. */
@@ -169,9 +176,7 @@ export function writeRegistryToml(r: RegistryToml): string {
   let out = `name = ${str(r.name)}\nuuid = ${str(r.uuid)}\n`;
   if (r.repo !== undefined) out += `repo = ${str(r.repo)}\n`;
   if (r.description !== undefined) {
-    out += r.description.includes('\n')
-      ? `\ndescription = """\n${multiline(r.description)}"""\n`
-      : `description = ${str(r.description)}\n`;
+    out += r.description.includes('\n') ? `\ndescription = """\n${multiline(r.description)}"""\n` : `description = ${str(r.description)}\n`;
   }
   for (const k of Object.keys(r.extra ?? {}).sort(byCodePoint)) {
     if (['name', 'uuid', 'repo', 'description', 'packages'].includes(k)) {
@@ -182,7 +187,8 @@ export function writeRegistryToml(r: RegistryToml): string {
   out += '\n[packages]\n';
   const seen = new Set<string>();
   for (const p of [...r.packages].sort((a, b) => byCodePoint(a.uuid, b.uuid))) {
-    if (!UUID_RE.test(p.uuid)) fail('METADATA_INVALID', `package ${p.name}: UUID ${JSON.stringify(p.uuid)} must be a lowercase hyphenated UUID`);
+    if (!UUID_RE.test(p.uuid))
+      fail('METADATA_INVALID', `package ${p.name}: UUID ${JSON.stringify(p.uuid)} must be a lowercase hyphenated UUID`);
     if (seen.has(p.uuid)) fail('METADATA_INVALID', `package UUID ${p.uuid} is listed twice in Registry.toml`);
     seen.add(p.uuid);
     out += `${p.uuid} = { name = ${str(p.name)}, path = ${str(p.path)} }\n`;

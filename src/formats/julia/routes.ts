@@ -35,13 +35,29 @@ export async function juliaRoutes(app: FastifyInstance, { registry, repo }: { re
   }
 
   /** A tarball by kind and tree hash; never a Content-Encoding (Pkg sniffs the gzip magic itself). */
-  async function tarball(req: FastifyRequest, reply: import('fastify').FastifyReply, kind: 'registry' | 'package' | 'artifact', uuid: string, hash: string) {
+  async function tarball(
+    req: FastifyRequest,
+    reply: import('fastify').FastifyReply,
+    kind: 'registry' | 'package' | 'artifact',
+    uuid: string,
+    hash: string,
+  ) {
     const p = await reader(req);
     if ((kind !== 'artifact' && !UUID.test(uuid)) || !TREE_HASH.test(hash)) throw new LarderError('NOT_FOUND', `not found: ${req.url}`);
-    const row = await db.selectFrom('julia_tarballs').select(['sha256']).where('repo_id', '=', repo.id).where('kind', '=', kind).where('uuid', '=', uuid).where('tree_hash', '=', hash).executeTakeFirst();
+    const row = await db
+      .selectFrom('julia_tarballs')
+      .select(['sha256'])
+      .where('repo_id', '=', repo.id)
+      .where('kind', '=', kind)
+      .where('uuid', '=', uuid)
+      .where('tree_hash', '=', hash)
+      .executeTakeFirst();
     const blob = row ? await registry.blobs.open(row.sha256) : null;
     if (!row || !blob || (p && !permits(p, 'read', repo.name))) throw new LarderError('NOT_FOUND', `no ${kind} with tree ${hash} here`);
-    reply.header('content-type', 'application/x-gzip').header('cache-control', 'public, max-age=31536000, immutable').header('etag', `"${row.sha256}"`);
+    reply
+      .header('content-type', 'application/x-gzip')
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .header('etag', `"${row.sha256}"`);
     return sendBlob(req, reply, blob);
   }
 

@@ -100,7 +100,8 @@ export async function registryIdentity(tree: FileTree): Promise<{ name: string; 
   }
   const { name, uuid } = toml;
   if (typeof name !== 'string' || !name) fail('METADATA_INVALID', 'Registry.toml needs name = "…"');
-  if (typeof uuid !== 'string' || !UUID.test(uuid)) fail('METADATA_INVALID', `Registry.toml uuid ${JSON.stringify(uuid)} is not a lower-case UUID`);
+  if (typeof uuid !== 'string' || !UUID.test(uuid))
+    fail('METADATA_INVALID', `Registry.toml uuid ${JSON.stringify(uuid)} is not a lower-case UUID`);
   return { name, uuid };
 }
 
@@ -108,7 +109,14 @@ export async function registryIdentity(tree: FileTree): Promise<{ name: string; 
  * Stores a tarball blob and its row inside `uow`; the blob is committed as the last step the
  * caller takes before the transaction ends (see BlobStore).
  */
-export async function recordTarball(registry: Registry, uow: UnitOfWork, repo: Repo, kind: 'registry' | 'package' | 'artifact', uuid: string, tarball: VerifiedTarball) {
+export async function recordTarball(
+  registry: Registry,
+  uow: UnitOfWork,
+  repo: Repo,
+  kind: 'registry' | 'package' | 'artifact',
+  uuid: string,
+  tarball: VerifiedTarball,
+) {
   const { staged } = tarball;
   const trx = uow.trx.withTables<JuliaTables>();
   const now = Date.now();
@@ -117,24 +125,46 @@ export async function recordTarball(registry: Registry, uow: UnitOfWork, repo: R
     .values({ repo_id: repo.id, kind, uuid, tree_hash: tarball.treeHash, sha256: staged.sha256, size: staged.size, created_at: now })
     .onConflict((oc) => oc.columns(['repo_id', 'kind', 'uuid', 'tree_hash']).doNothing())
     .execute();
-  await uow.trx.insertInto('blobs').values({ sha256: staged.sha256, size: staged.size, created_at: now }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
+  await uow.trx
+    .insertInto('blobs')
+    .values({ sha256: staged.sha256, size: staged.size, created_at: now })
+    .onConflict((oc) => oc.column('sha256').doNothing())
+    .execute();
   return staged;
 }
 
 /** Records a change of a registry's tree, from which its git commits are derived (git-view.ts). */
 export async function recordCommit(uow: UnitOfWork, repo: Repo, uuid: string, treeHash: string, message: string): Promise<void> {
-  await uow.trx.withTables<JuliaTables>().insertInto('julia_commits').values({ repo_id: repo.id, registry_uuid: uuid, tree_hash: treeHash, message, at: Math.floor(Date.now() / 1000) }).execute();
+  await uow.trx
+    .withTables<JuliaTables>()
+    .insertInto('julia_commits')
+    .values({ repo_id: repo.id, registry_uuid: uuid, tree_hash: treeHash, message, at: Math.floor(Date.now() / 1000) })
+    .execute();
 }
 
 /** Rewrites the `/registries` listing from the registries table, inside `uow`. */
 export async function rewriteRegistries(registry: Registry, uow: UnitOfWork, repo: Repo): Promise<void> {
-  const rows = await uow.trx.withTables<JuliaTables>().selectFrom('julia_registries').select(['uuid', 'tree_hash']).where('repo_id', '=', repo.id).orderBy('uuid').execute();
+  const rows = await uow.trx
+    .withTables<JuliaTables>()
+    .selectFrom('julia_registries')
+    .select(['uuid', 'tree_hash'])
+    .where('repo_id', '=', repo.id)
+    .orderBy('uuid')
+    .execute();
   const body = rows.map((r) => `/registry/${r.uuid}/${r.tree_hash}\n`).join('');
   await registry.docs.put(uow, repo.id, REGISTRIES_DOC, Buffer.from(body));
 }
 
 /** Writes a registry's files as index documents (only those that changed) inside `uow`. */
-export async function writeRegistryFiles(registry: Registry, uow: UnitOfWork, repo: Repo, uuid: string, tree: FileTree, previous: Map<string, Buffer>, progress: (done: number, total: number) => void = () => {}): Promise<void> {
+export async function writeRegistryFiles(
+  registry: Registry,
+  uow: UnitOfWork,
+  repo: Repo,
+  uuid: string,
+  tree: FileTree,
+  previous: Map<string, Buffer>,
+  progress: (done: number, total: number) => void = () => {},
+): Promise<void> {
   let done = 0;
   for (const [rel, file] of tree) {
     if (++done % 100 === 0 || done === tree.size) progress(done, tree.size);
@@ -149,6 +179,11 @@ export async function writeRegistryFiles(registry: Registry, uow: UnitOfWork, re
 /** The stored files of a registry, read inside `uow` (for registration, which rewrites some of them). */
 export async function readRegistryFiles(uow: UnitOfWork, repo: Repo, uuid: string): Promise<Map<string, Buffer>> {
   const prefix = registryDocPath(uuid, '');
-  const rows = await uow.trx.selectFrom('index_docs').select(['path', 'body']).where('repo_id', '=', repo.id).where('path', 'like', `${prefix}%`).execute();
+  const rows = await uow.trx
+    .selectFrom('index_docs')
+    .select(['path', 'body'])
+    .where('repo_id', '=', repo.id)
+    .where('path', 'like', `${prefix}%`)
+    .execute();
   return new Map(rows.map((r) => [r.path.slice(prefix.length), Buffer.from(r.body)]));
 }

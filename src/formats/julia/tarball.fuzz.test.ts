@@ -44,12 +44,15 @@ describe('Julia package tarball (fuzz)', () => {
   it('answers every hostile tar and tar.gz with a tree or a 4xx LarderError', async () => {
     const base = await tarball(ENTRIES);
     const seen = new Outcomes();
-    await fc.assert(fc.asyncProperty(tarVariants(base, ENTRIES, 'src'), fc.boolean(), async (make, gzipped) => {
-      const t = await make();
-      const r = await returnsOrRefuses(() => treeFromTarball(gzipped ? gz(t) : t, LIMITS));
-      seen.record(r);
-      if (r.ok) for (const [path] of r.value) expect(path.split('/')).not.toContain('..');
-    }), fuzzParams(400));
+    await fc.assert(
+      fc.asyncProperty(tarVariants(base, ENTRIES, 'src'), fc.boolean(), async (make, gzipped) => {
+        const t = await make();
+        const r = await returnsOrRefuses(() => treeFromTarball(gzipped ? gz(t) : t, LIMITS));
+        seen.record(r);
+        if (r.ok) for (const [path] of r.value) expect(path.split('/')).not.toContain('..');
+      }),
+      fuzzParams(400),
+    );
     seen.report('julia tarball');
     expect(seen.ok).toBeGreaterThan(0);
     expect(seen.refusals.size).toBeGreaterThan(8);
@@ -59,13 +62,16 @@ describe('Julia package tarball (fuzz)', () => {
 describe('Project.toml and compat (fuzz)', () => {
   it('reads every mutated Project.toml or refuses it with a 4xx', async () => {
     const seen = new Outcomes();
-    await fc.assert(fc.asyncProperty(mutatedToml(PROJECT), async (text) => {
-      const tree = new Map([['Project.toml', { kind: 'file' as const, data: Buffer.from(text) }]]);
-      const r = await returnsOrRefuses(() => readProject(tree));
-      seen.record(r);
-      // What registration does next with an accepted project: convert every compat entry.
-      if (r.ok) for (const spec of Object.values(r.value.compat)) await returnsOrRefuses(() => semverToRegistry(spec));
-    }), fuzzParams(800));
+    await fc.assert(
+      fc.asyncProperty(mutatedToml(PROJECT), async (text) => {
+        const tree = new Map([['Project.toml', { kind: 'file' as const, data: Buffer.from(text) }]]);
+        const r = await returnsOrRefuses(() => readProject(tree));
+        seen.record(r);
+        // What registration does next with an accepted project: convert every compat entry.
+        if (r.ok) for (const spec of Object.values(r.value.compat)) await returnsOrRefuses(() => semverToRegistry(spec));
+      }),
+      fuzzParams(800),
+    );
     seen.report('Project.toml');
     expect(seen.ok).toBeGreaterThan(20);
     expect(seen.refusals.size).toBeGreaterThan(5);
@@ -74,15 +80,35 @@ describe('Project.toml and compat (fuzz)', () => {
   it('parses any version, bound, range or compat string, or refuses it with a 4xx', async () => {
     const piece = fc.oneof(
       fc.stringMatching(/^[v^~=<>≥≤ ,.*0-9-]{0,16}$/),
-      fc.constantFrom('1.2.3-rc.1+b', '99999999999999999999', '1.2.3.4', '0.7 - 1.3', '^0.0', '~0', '>= 1, < 0.5', '1 - 0', '*', '-', ' - ', '', ',', 'v', '1e3', '0x10'),
+      fc.constantFrom(
+        '1.2.3-rc.1+b',
+        '99999999999999999999',
+        '1.2.3.4',
+        '0.7 - 1.3',
+        '^0.0',
+        '~0',
+        '>= 1, < 0.5',
+        '1 - 0',
+        '*',
+        '-',
+        ' - ',
+        '',
+        ',',
+        'v',
+        '1e3',
+        '0x10',
+      ),
       fc.string({ maxLength: 20 }),
     );
-    await fc.assert(fc.asyncProperty(piece, async (s) => {
-      await returnsOrRefuses(() => parseVersion(s));
-      await returnsOrRefuses(() => parseBound(s));
-      const r = await returnsOrRefuses(() => parseRange(s));
-      if (r.ok) formatRange(r.value);
-      await returnsOrRefuses(() => semverToRegistry(s));
-    }), fuzzParams(1500));
+    await fc.assert(
+      fc.asyncProperty(piece, async (s) => {
+        await returnsOrRefuses(() => parseVersion(s));
+        await returnsOrRefuses(() => parseBound(s));
+        const r = await returnsOrRefuses(() => parseRange(s));
+        if (r.ok) formatRange(r.value);
+        await returnsOrRefuses(() => semverToRegistry(s));
+      }),
+      fuzzParams(1500),
+    );
   });
 });

@@ -59,9 +59,17 @@ async function headers(gz: Buffer): Promise<Header[]> {
 
 let tmp: string;
 let seq = 0;
-const fresh = async () => { const d = join(tmp, `t${seq++}`); await mkdir(d); return d; };
-beforeAll(async () => { tmp = await mkdtemp(join(tmpdir(), 'larder-tarball-')); });
-afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
+const fresh = async () => {
+  const d = join(tmp, `t${seq++}`);
+  await mkdir(d);
+  return d;
+};
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'larder-tarball-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
 
 describe('canonicalTarball', () => {
   it('round-trips: its tar hash (empty dirs kept) equals treeHash', async () => {
@@ -158,11 +166,39 @@ describe('treeFromTarball', () => {
     ['char device', [{ name: 'null', type: 'character-device', devmajor: 1, devminor: 3 }], 'ARCHIVE_INVALID'],
     ['block device', [{ name: 'sda', type: 'block-device' }], 'ARCHIVE_INVALID'],
     ['fifo', [{ name: 'pipe', type: 'fifo' }], 'ARCHIVE_INVALID'],
-    ['hardlink', [{ name: 'f', body: 'x' }, { name: 'g', type: 'link', linkname: 'f' }], 'ARCHIVE_INVALID'],
+    [
+      'hardlink',
+      [
+        { name: 'f', body: 'x' },
+        { name: 'g', type: 'link', linkname: 'f' },
+      ],
+      'ARCHIVE_INVALID',
+    ],
     ['nested .git (gitlink)', [{ name: 'deps/sub/.git', body: 'gitdir: ../../.git/modules/sub' }], 'ARCHIVE_INVALID'],
-    ['path through a symlink', [{ name: 'l', type: 'symlink', linkname: '/etc' }, { name: 'l/passwd', body: 'x' }], 'ARCHIVE_INVALID'],
-    ['file and directory clash', [{ name: 'a', body: 'x' }, { name: 'a/b', body: 'y' }], 'ARCHIVE_INVALID'],
-    ['duplicate file', [{ name: 'a', body: 'x' }, { name: 'a', body: 'y' }], 'ARCHIVE_INVALID'],
+    [
+      'path through a symlink',
+      [
+        { name: 'l', type: 'symlink', linkname: '/etc' },
+        { name: 'l/passwd', body: 'x' },
+      ],
+      'ARCHIVE_INVALID',
+    ],
+    [
+      'file and directory clash',
+      [
+        { name: 'a', body: 'x' },
+        { name: 'a/b', body: 'y' },
+      ],
+      'ARCHIVE_INVALID',
+    ],
+    [
+      'duplicate file',
+      [
+        { name: 'a', body: 'x' },
+        { name: 'a', body: 'y' },
+      ],
+      'ARCHIVE_INVALID',
+    ],
     ['too many entries', Array.from({ length: 11 }, (_, i) => ({ name: `f${i}`, body: '' })), 'ARCHIVE_TOO_LARGE'],
     ['too large', [{ name: 'big', body: Buffer.alloc(2000) }], 'ARCHIVE_TOO_LARGE'],
   ];
@@ -182,7 +218,12 @@ describe('treeFromTarball', () => {
 
   it('rejects zip, garbage and truncated archives with ARCHIVE_INVALID', async () => {
     const tgz = await tarGz([{ name: 'f', body: randomBytes(5000) }]);
-    for (const bad of [Buffer.from('PK\x03\x04rest', 'latin1'), Buffer.from('hello world'), tgz.subarray(0, tgz.length - 20), (await tarball([{ name: 'f', body: 'x'.repeat(3000) }])).subarray(0, 1024)]) {
+    for (const bad of [
+      Buffer.from('PK\x03\x04rest', 'latin1'),
+      Buffer.from('hello world'),
+      tgz.subarray(0, tgz.length - 20),
+      (await tarball([{ name: 'f', body: 'x'.repeat(3000) }])).subarray(0, 1024),
+    ]) {
       await expect(treeFromTarball(bad, limits)).rejects.toMatchObject({ code: 'ARCHIVE_INVALID' });
     }
     await expect(treeFromTarball(Buffer.from('PK\x03\x04rest', 'latin1'), limits)).rejects.toThrow(/zip/);
@@ -209,7 +250,10 @@ describe('large trees (spooled to disk)', () => {
 
   it('removes what it spooled when the archive is refused', async () => {
     const before = new Set((await readdir(tmpdir())).filter((n) => n.startsWith('larder-tree-')));
-    const entries: TarEntry[] = [{ name: 'big.bin', body: randomBytes(2 * 1024 * 1024) }, { name: '../evil', body: 'x' }];
+    const entries: TarEntry[] = [
+      { name: 'big.bin', body: randomBytes(2 * 1024 * 1024) },
+      { name: '../evil', body: 'x' },
+    ];
     await expect(treeFromTarball(await tarGz(entries), limits)).rejects.toMatchObject({ code: 'ARCHIVE_INVALID' });
     expect((await readdir(tmpdir())).filter((n) => n.startsWith('larder-tree-') && !before.has(n))).toEqual([]);
   });

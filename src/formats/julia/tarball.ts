@@ -53,7 +53,10 @@ export function canonicalTar(tree: FileTree): Readable {
       }
     }
   };
-  write(root, '').then(() => pack.finalize(), (err: Error) => pack.destroy(err));
+  write(root, '').then(
+    () => pack.finalize(),
+    (err: Error) => pack.destroy(err),
+  );
   return Readable.from(pack as AsyncIterable<Buffer>);
 }
 
@@ -83,11 +86,18 @@ export async function treeFromTarball(archive: Buffer, limits: { maxUnpackedSize
   const gzipped = archive[0] === 0x1f && archive[1] === 0x8b;
   if (!gzipped && archive.subarray(257, 262).toString('latin1') !== 'ustar') {
     const zip = archive.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1'));
-    fail('ARCHIVE_INVALID', zip
-      ? 'zip archives are not accepted; upload the package as a .tar.gz'
-      : 'the upload is neither a gzip-compressed tar (it must start with bytes 1f 8b) nor a tar archive; upload a .tar.gz');
+    fail(
+      'ARCHIVE_INVALID',
+      zip
+        ? 'zip archives are not accepted; upload the package as a .tar.gz'
+        : 'the upload is neither a gzip-compressed tar (it must start with bytes 1f 8b) nor a tar archive; upload a .tar.gz',
+    );
   }
-  const tooLarge = () => new LarderError('ARCHIVE_TOO_LARGE', `the archive unpacks to more than ${formatSize(limits.maxUnpackedSize)}, the limit of this registry; upload a smaller package`);
+  const tooLarge = () =>
+    new LarderError(
+      'ARCHIVE_TOO_LARGE',
+      `the archive unpacks to more than ${formatSize(limits.maxUnpackedSize)}, the limit of this registry; upload a smaller package`,
+    );
   const maxTar = limits.maxUnpackedSize + TAR_OVERHEAD_PER_ENTRY * limits.maxEntries + TAR_RECORD;
   const stages = gzipped ? [createGunzip(), byteBudget(maxTar, tooLarge)] : [];
   const spool = new TreeSpooler();
@@ -95,39 +105,57 @@ export async function treeFromTarball(archive: Buffer, limits: { maxUnpackedSize
   const dirs = new Set<string>();
   let entries = 0;
   let bytes = 0;
-  const reading = readTarEntries(Readable.from([archive]), async ({ header: h, parts, body }) => {
-    if (++entries > limits.maxEntries) {
-      fail('ARCHIVE_TOO_LARGE', `the archive has more than ${limits.maxEntries} entries, the limit of this registry; upload a smaller package`);
-    }
-    const shown = JSON.stringify(h.name);
-    if (parts.length === 0) return; // the root directory itself
-    const git = parts.indexOf('.git');
-    if (git === 0) return;
-    if (git > 0) fail('ARCHIVE_INVALID', `the archive contains ${shown}, a nested git repository or submodule (a gitlink, which no tarball can reproduce); vendor its files instead`);
-    const path = parts.join('/');
-    for (let i = 1; i < parts.length; i++) {
-      const prefix = parts.slice(0, i).join('/');
-      if (tree.has(prefix)) fail('ARCHIVE_INVALID', `the archive has both a file ${prefix} and the entry ${shown} under it; remove one of them`);
-      dirs.add(prefix);
-    }
-    if (h.type === 'directory') {
-      if (tree.has(path)) fail('ARCHIVE_INVALID', `the archive has both a file and a directory ${path}; remove one of them`);
-      dirs.add(path);
-      return;
-    }
-    if (dirs.has(path)) fail('ARCHIVE_INVALID', `the archive has both a directory and a file ${path}; remove one of them`);
-    if (tree.has(path)) fail('ARCHIVE_INVALID', `the archive contains ${shown} twice; remove the duplicate`);
-    if (h.type === 'symlink') {
-      spool.addSymlink(path, Buffer.from(h.linkname ?? ''));
-    } else if (h.type === 'file' || h.type === 'contiguous-file') {
-      if ((bytes += h.size ?? 0) > limits.maxUnpackedSize) throw tooLarge();
-      await spool.addFile(path, (h.mode ?? 0) & 0o100 ? 'executable' : 'file', h.size ?? 0, body);
-    } else if (h.type === 'link') {
-      fail('ARCHIVE_INVALID', `the archive contains a hardlink ${shown} -> ${JSON.stringify(h.linkname)}; replace it with a copy of the file`);
-    } else {
-      fail('ARCHIVE_INVALID', `the archive entry ${shown} is a ${h.type ?? 'entry of unknown type'}; only files, directories and symlinks are allowed`);
-    }
-  }, stages);
+  const reading = readTarEntries(
+    Readable.from([archive]),
+    async ({ header: h, parts, body }) => {
+      if (++entries > limits.maxEntries) {
+        fail(
+          'ARCHIVE_TOO_LARGE',
+          `the archive has more than ${limits.maxEntries} entries, the limit of this registry; upload a smaller package`,
+        );
+      }
+      const shown = JSON.stringify(h.name);
+      if (parts.length === 0) return; // the root directory itself
+      const git = parts.indexOf('.git');
+      if (git === 0) return;
+      if (git > 0)
+        fail(
+          'ARCHIVE_INVALID',
+          `the archive contains ${shown}, a nested git repository or submodule (a gitlink, which no tarball can reproduce); vendor its files instead`,
+        );
+      const path = parts.join('/');
+      for (let i = 1; i < parts.length; i++) {
+        const prefix = parts.slice(0, i).join('/');
+        if (tree.has(prefix))
+          fail('ARCHIVE_INVALID', `the archive has both a file ${prefix} and the entry ${shown} under it; remove one of them`);
+        dirs.add(prefix);
+      }
+      if (h.type === 'directory') {
+        if (tree.has(path)) fail('ARCHIVE_INVALID', `the archive has both a file and a directory ${path}; remove one of them`);
+        dirs.add(path);
+        return;
+      }
+      if (dirs.has(path)) fail('ARCHIVE_INVALID', `the archive has both a directory and a file ${path}; remove one of them`);
+      if (tree.has(path)) fail('ARCHIVE_INVALID', `the archive contains ${shown} twice; remove the duplicate`);
+      if (h.type === 'symlink') {
+        spool.addSymlink(path, Buffer.from(h.linkname ?? ''));
+      } else if (h.type === 'file' || h.type === 'contiguous-file') {
+        if ((bytes += h.size ?? 0) > limits.maxUnpackedSize) throw tooLarge();
+        await spool.addFile(path, (h.mode ?? 0) & 0o100 ? 'executable' : 'file', h.size ?? 0, body);
+      } else if (h.type === 'link') {
+        fail(
+          'ARCHIVE_INVALID',
+          `the archive contains a hardlink ${shown} -> ${JSON.stringify(h.linkname)}; replace it with a copy of the file`,
+        );
+      } else {
+        fail(
+          'ARCHIVE_INVALID',
+          `the archive entry ${shown} is a ${h.type ?? 'entry of unknown type'}; only files, directories and symlinks are allowed`,
+        );
+      }
+    },
+    stages,
+  );
   try {
     await reading;
   } catch (err) {

@@ -80,9 +80,12 @@ function generatedTree(n: number): FileTree {
   const alphabet = ['a', 'b', '-', '.', '0', 'é', '_'];
   for (let i = 0; i < n; i++) {
     const depth = randomInt(1, 4);
-    const parts = Array.from({ length: depth }, () => Array.from({ length: randomInt(1, 4) }, () => alphabet[randomInt(alphabet.length)]).join(''));
+    const parts = Array.from({ length: depth }, () =>
+      Array.from({ length: randomInt(1, 4) }, () => alphabet[randomInt(alphabet.length)]).join(''),
+    );
     const path = ['r', ...parts].join('/');
-    if (parts.some((p) => p === '.' || p === '..') || [...tree.keys()].some((k) => k.startsWith(`${path}/`) || path.startsWith(`${k}/`))) continue;
+    if (parts.some((p) => p === '.' || p === '..') || [...tree.keys()].some((k) => k.startsWith(`${path}/`) || path.startsWith(`${k}/`)))
+      continue;
     tree.set(path, file(randomBytes(randomInt(0, 5000)), randomInt(4) === 0 ? 'executable' : 'file'));
   }
   return tree;
@@ -90,9 +93,17 @@ function generatedTree(n: number): FileTree {
 
 let tmp: string;
 let seq = 0;
-const fresh = async () => { const d = join(tmp, `t${seq++}`); await mkdir(d); return d; };
-beforeAll(async () => { tmp = await mkdtemp(join(tmpdir(), 'larder-tree-hash-')); });
-afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
+const fresh = async () => {
+  const d = join(tmp, `t${seq++}`);
+  await mkdir(d);
+  return d;
+};
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'larder-tree-hash-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
 
 describe('treeHash', () => {
   it('knows the constants', () => {
@@ -129,7 +140,12 @@ describe('treeHash', () => {
   });
 
   it('sorts a-b, a.b, a/, a0 bytewise with the trailing slash rule', async () => {
-    const tree: FileTree = new Map([['a0', file('0')], ['a/x', file('x')], ['a.b', file('.')], ['a-b', file('-')]]);
+    const tree: FileTree = new Map([
+      ['a0', file('0')],
+      ['a/x', file('x')],
+      ['a.b', file('.')],
+      ['a-b', file('-')],
+    ]);
     const dir = await fresh();
     await writeTree(dir, tree);
     expect(treeHash(tree)).toBe(await gitWriteTree(dir));
@@ -148,7 +164,14 @@ describe('treeHash', () => {
     for (const bad of ['/abs', '../up', 'a//b', './a', 'a/.', '']) {
       expect(() => treeHash(new Map([[bad, file('x')]]))).toThrow(LarderError);
     }
-    expect(() => treeHash(new Map([['a', file('x')], ['a/b', file('y')]]))).toThrow(/both a file a/);
+    expect(() =>
+      treeHash(
+        new Map([
+          ['a', file('x')],
+          ['a/b', file('y')],
+        ]),
+      ),
+    ).toThrow(/both a file a/);
   });
 
   it('hashes the HolyLabRegistry fixture to its known tree, as git does', async () => {
@@ -219,7 +242,10 @@ describe('tarTreeHashes', () => {
       [{ name: 'dev', type: 'character-device' as const, devmajor: 1, devminor: 3 }],
       [{ name: 'fifo', type: 'fifo' as const }],
       [{ name: 'h', type: 'link' as const, linkname: 'missing' }],
-      [{ name: 'l', type: 'symlink' as const, linkname: '/tmp' }, { name: 'l/x', body: 'x' }],
+      [
+        { name: 'l', type: 'symlink' as const, linkname: '/tmp' },
+        { name: 'l/x', body: 'x' },
+      ],
     ];
     for (const entries of cases) {
       await expect(hashesOf(await tarball(entries)), JSON.stringify(entries)).rejects.toMatchObject({ code: 'ARCHIVE_INVALID' });

@@ -13,8 +13,7 @@ import { TreeSpooler } from './spool.js';
  * temporary file (spool.ts) with its size and git blob hash, so no tree needs its size in memory.
  */
 export type TreeFile =
-  | { kind: 'file' | 'executable' | 'symlink'; data: Buffer }
-  | { kind: 'file' | 'executable'; spooled: string; size: number; blob: Buffer };
+  { kind: 'file' | 'executable' | 'symlink'; data: Buffer } | { kind: 'file' | 'executable'; spooled: string; size: number; blob: Buffer };
 
 /** A file tree: relative POSIX paths of files and symlinks (directories are implied). */
 export type FileTree = Map<string, TreeFile>;
@@ -62,7 +61,10 @@ function rootHash(root: Dir, skipEmpty: boolean): string {
 export function pathParts(path: string): string[] {
   const parts = path.split('/');
   if (path.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..')) {
-    fail('ARCHIVE_INVALID', `the path ${JSON.stringify(path)} is not a clean relative path (no leading "/", no empty, "." or ".." components, no NUL)`);
+    fail(
+      'ARCHIVE_INVALID',
+      `the path ${JSON.stringify(path)} is not a clean relative path (no leading "/", no empty, "." or ".." components, no NUL)`,
+    );
   }
   return parts;
 }
@@ -80,7 +82,8 @@ export function nestTree<L>(tree: FileTree, leaf: (file: TreeFile) => L): Nested
     let dir = root;
     for (const part of parts) {
       const next = dir.get(part) ?? new Map();
-      if (!(next instanceof Map)) fail('ARCHIVE_INVALID', `the tree has both a file ${parts.join('/')} and files under it; remove one of them`);
+      if (!(next instanceof Map))
+        fail('ARCHIVE_INVALID', `the tree has both a file ${parts.join('/')} and files under it; remove one of them`);
       dir.set(part, next);
       dir = next;
     }
@@ -92,7 +95,10 @@ export function nestTree<L>(tree: FileTree, leaf: (file: TreeFile) => L): Nested
 
 /** Git tree SHA-1 of the tree (GitTools semantics: directories without files skipped, entries named .git skipped). */
 export function treeHash(tree: FileTree): string {
-  const root: Dir = nestTree<Leaf>(tree, (file) => ({ mode: MODES[file.kind], hash: 'data' in file ? gitObject('blob', file.data) : file.blob }));
+  const root: Dir = nestTree<Leaf>(tree, (file) => ({
+    mode: MODES[file.kind],
+    hash: 'data' in file ? gitObject('blob', file.data) : file.blob,
+  }));
   return rootHash(root, true);
 }
 
@@ -172,7 +178,8 @@ function checkTarPath(h: Header, symlinks: Set<string>): string[] {
   if (/(^|\/)\.\.(\/|$)/.test(h.name)) bad('has a ".." path component');
   // tar-stream ignores a directory's declared size and never ends its body (a hang); Tar.jl refuses it too.
   if (h.type === 'directory' && h.size > 0) bad('is a directory that claims to have content');
-  if (h.type !== 'directory' && (h.name.endsWith('/') || h.name === '.' || h.name.endsWith('/.'))) bad('is not a directory but its path ends in "/" or "."');
+  if (h.type !== 'directory' && (h.name.endsWith('/') || h.name === '.' || h.name.endsWith('/.')))
+    bad('is not a directory but its path ends in "/" or "."');
   if ((h.type === 'symlink' || h.type === 'link') && link === '') bad(`is a ${h.type} with an empty target`);
   if (h.type === 'link' && (link.startsWith('/') || /(^|\/)\.\.(\/|$)/.test(link))) bad('is a hardlink pointing outside the archive');
   const parts = h.name.split('/').filter((p) => p !== '' && p !== '.');
@@ -212,11 +219,17 @@ export async function tarTreeHashes(input: NodeJS.ReadableStream | Readable): Pr
         target = target instanceof Map ? target.get(part) : undefined;
       }
       if (!target || target instanceof Map) {
-        fail('ARCHIVE_INVALID', `the hardlink ${JSON.stringify(h.name)} points to ${JSON.stringify(h.linkname)}, which is not an earlier file in the archive`);
+        fail(
+          'ARCHIVE_INVALID',
+          `the hardlink ${JSON.stringify(h.name)} points to ${JSON.stringify(h.linkname)}, which is not an earlier file in the archive`,
+        );
       }
       dir.set(name, { mode: h.mode & 0o100 ? '100755' : '100644', hash: target.hash });
     } else {
-      fail('ARCHIVE_INVALID', `the tar entry ${JSON.stringify(h.name)} is a ${h.type ?? 'entry of unknown type'}; only files, directories, symlinks and hardlinks can be hashed`);
+      fail(
+        'ARCHIVE_INVALID',
+        `the tar entry ${JSON.stringify(h.name)} is a ${h.type ?? 'entry of unknown type'}; only files, directories, symlinks and hardlinks can be hashed`,
+      );
     }
   });
   return { keepEmpty: rootHash(root, false), skipEmpty: rootHash(root, true) };

@@ -1,8 +1,16 @@
 import { describe, it, expect } from 'vitest';
 import { thrown } from '../../../test/support/errors.js';
 import {
-  compareVersions, contains, formatRange, formatVersion, isEmptyRange, parseBound, parseRange, parseVersion,
-  semverToRegistry, unionRanges,
+  compareVersions,
+  contains,
+  formatRange,
+  formatVersion,
+  isEmptyRange,
+  parseBound,
+  parseRange,
+  parseVersion,
+  semverToRegistry,
+  unionRanges,
 } from './versions.js';
 
 describe('VersionNumber', () => {
@@ -17,9 +25,28 @@ describe('VersionNumber', () => {
   });
 
   it('orders like semver (numbers numerically, prerelease before release, build after)', () => {
-    const sorted = ['0.10.0', '1.0.0', '0.2.0', '1.0.0-rc.1', '1.0.0-alpha', '1.0.0-alpha.2', '1.0.0-alpha.10', '1.0.0+b', '0.2.0-beta']
-      .sort(compareVersions);
-    expect(sorted).toEqual(['0.2.0-beta', '0.2.0', '0.10.0', '1.0.0-alpha', '1.0.0-alpha.2', '1.0.0-alpha.10', '1.0.0-rc.1', '1.0.0', '1.0.0+b']);
+    const sorted = [
+      '0.10.0',
+      '1.0.0',
+      '0.2.0',
+      '1.0.0-rc.1',
+      '1.0.0-alpha',
+      '1.0.0-alpha.2',
+      '1.0.0-alpha.10',
+      '1.0.0+b',
+      '0.2.0-beta',
+    ].sort(compareVersions);
+    expect(sorted).toEqual([
+      '0.2.0-beta',
+      '0.2.0',
+      '0.10.0',
+      '1.0.0-alpha',
+      '1.0.0-alpha.2',
+      '1.0.0-alpha.10',
+      '1.0.0-rc.1',
+      '1.0.0',
+      '1.0.0+b',
+    ]);
     expect(compareVersions('1.2', '1.2.0')).toBe(0);
   });
 });

@@ -25,13 +25,13 @@ function component(s: string | undefined, what: string, input: string): number {
   return n;
 }
 
-const idents = (s: string | undefined): Ident[] =>
-  s === undefined ? [] : s.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+const idents = (s: string | undefined): Ident[] => (s === undefined ? [] : s.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)));
 
 /** Parses a Julia version (`1.2.3`, `v1.2`, `1.0.0-rc.1+build.5`); missing components are 0. */
 export function parseVersion(s: string): VersionNumber {
   const m = VERSION_RE.exec(s);
-  if (!m) fail('VERSION_INVALID', `invalid version ${JSON.stringify(s)}: expected major[.minor[.patch]][-prerelease][+build], e.g. "1.2.3"`);
+  if (!m)
+    fail('VERSION_INVALID', `invalid version ${JSON.stringify(s)}: expected major[.minor[.patch]][-prerelease][+build], e.g. "1.2.3"`);
   return {
     major: component(m[1], 'version', s),
     minor: component(m[2], 'version', s),
@@ -71,9 +71,8 @@ export function compareVersions(x: VersionNumber | string, y: VersionNumber | st
   const d = a.major - b.major || a.minor - b.minor || a.patch - b.patch;
   if (d !== 0) return Math.sign(d);
   // A release sorts after its prereleases; extra build identifiers sort after none.
-  const pre = !a.prerelease.length || !b.prerelease.length
-    ? b.prerelease.length - a.prerelease.length
-    : cmpIdents(a.prerelease, b.prerelease);
+  const pre =
+    !a.prerelease.length || !b.prerelease.length ? b.prerelease.length - a.prerelease.length : cmpIdents(a.prerelease, b.prerelease);
   if (pre !== 0) return Math.sign(pre);
   const build = !a.build.length || !b.build.length ? a.build.length - b.build.length : cmpIdents(a.build, b.build);
   return Math.sign(build);
@@ -120,7 +119,8 @@ export function range(lo: VersionBound, hi: VersionBound): VersionRange {
 /** Parses a registry range: `lo-hi`, `lo - hi` or a single bound. */
 export function parseRange(s: string): VersionRange {
   const p = s.split('-');
-  if (p.length > 2) fail('VERSION_INVALID', `invalid version range ${JSON.stringify(s)}: use "lo-hi" or a single bound (no prerelease syntax)`);
+  if (p.length > 2)
+    fail('VERSION_INVALID', `invalid version range ${JSON.stringify(s)}: use "lo-hi" or a single bound (no prerelease syntax)`);
   const lo = parseBound(p[0]);
   return range(lo, p.length === 1 ? lo : parseBound(p[1]));
 }
@@ -178,10 +178,15 @@ function joinable(up: VersionBound, lo: VersionBound): boolean {
 
 /** Sorts, drops empty ranges and merges joinable ones, exactly as Pkg's `union!` (`0.8`+`0.9` → `0.8-0.9`). */
 export function unionRanges(input: VersionRange[]): VersionRange[] {
-  const rs = [...input].sort((a, b) =>
-    lessLower(a.lo, b.lo) || (sameBound(a.lo, b.lo) && lessUpper(a.hi, b.hi)) ? -1
-      : lessLower(b.lo, a.lo) || (sameBound(a.lo, b.lo) && lessUpper(b.hi, a.hi)) ? 1 : 0,
-  ).filter((r) => !isEmptyRange(r));
+  const rs = [...input]
+    .sort((a, b) =>
+      lessLower(a.lo, b.lo) || (sameBound(a.lo, b.lo) && lessUpper(a.hi, b.hi))
+        ? -1
+        : lessLower(b.lo, a.lo) || (sameBound(a.lo, b.lo) && lessUpper(b.hi, a.hi))
+          ? 1
+          : 0,
+    )
+    .filter((r) => !isEmptyRange(r));
   if (!rs.length) return [];
   const out: VersionRange[] = [];
   let { lo, hi } = rs[0];
@@ -214,7 +219,8 @@ function compatPart(s: string, entry: string): VersionRange {
   if ((m = CARET_RE.exec(s))) {
     const c = parts(m, 2, entry);
     const [major, minor = 0, patch = 0] = c;
-    if (c.length === 3 && major === 0 && minor === 0 && patch === 0) fail('VERSION_INVALID', `invalid compat ${JSON.stringify(entry)}: "0.0.0" matches nothing; use "0.0.1" or a range`);
+    if (c.length === 3 && major === 0 && minor === 0 && patch === 0)
+      fail('VERSION_INVALID', `invalid compat ${JSON.stringify(entry)}: "0.0.0" matches nothing; use "0.0.1" or a range`);
     const v0 = bound(major, minor, patch);
     if (m[1] === '~') return range(v0, c.length === 1 ? bound(major) : bound(major, minor));
     if (major !== 0) return range(v0, bound(major));
@@ -224,23 +230,37 @@ function compatPart(s: string, entry: string): VersionRange {
   if ((m = INEQ_RE.exec(s))) {
     const c = parts(m, 2, entry);
     const [major, minor = 0, patch = 0] = c;
-    if (c.length === 3 && major === 0 && minor === 0 && patch === 0) fail('VERSION_INVALID', `invalid compat ${JSON.stringify(entry)}: "0.0.0" is not a valid version`);
+    if (c.length === 3 && major === 0 && minor === 0 && patch === 0)
+      fail('VERSION_INVALID', `invalid compat ${JSON.stringify(entry)}: "0.0.0" is not a valid version`);
     const v = bound(major, minor, patch);
     const op = m[1].trim();
     if (op === '=') return range(v, v);
     if (op === '>=' || op === '≥') return range(v, bound());
     const below = patch !== 0 ? [major, minor, patch - 1] : minor !== 0 ? [major, minor - 1] : [major - 1];
-    if (below[below.length - 1] < 0) fail('VERSION_INVALID', `invalid compat ${JSON.stringify(entry)}: "< ${major}" excludes every version`);
+    if (below[below.length - 1] < 0)
+      fail('VERSION_INVALID', `invalid compat ${JSON.stringify(entry)}: "< ${major}" excludes every version`);
     return range(bound(0, 0, 0), bound(...below));
   }
   if ((m = HYPHEN_RE.exec(s))) return range(bound(...parts(m, 1, entry)), bound(...parts(m, 4, entry)));
-  fail('VERSION_INVALID', `invalid compat entry ${JSON.stringify(entry)}: use "1.2", "^1.2.3", "~1.2", "= 1.2", ">= 1.2", "< 2" or "0.7 - 1.3" (spaces required around "-"), comma-separated`);
+  fail(
+    'VERSION_INVALID',
+    `invalid compat entry ${JSON.stringify(entry)}: use "1.2", "^1.2.3", "~1.2", "= 1.2", ">= 1.2", "< 2" or "0.7 - 1.3" (spaces required around "-"), comma-separated`,
+  );
 }
 
 /** Converts a Project.toml `[compat]` value to the registry's string (or array for a union), §8.3. */
 export function semverToRegistry(compat: string): string | string[] {
-  const ranges = unionRanges(compat.trim().split(',').map((p) => compatPart(p.trim(), compat)));
-  if (!ranges.length) fail('VERSION_INVALID', `compat entry ${JSON.stringify(compat)} matches no version; check that each lower bound is below its upper bound`);
+  const ranges = unionRanges(
+    compat
+      .trim()
+      .split(',')
+      .map((p) => compatPart(p.trim(), compat)),
+  );
+  if (!ranges.length)
+    fail(
+      'VERSION_INVALID',
+      `compat entry ${JSON.stringify(compat)} matches no version; check that each lower bound is below its upper bound`,
+    );
   const out = ranges.map(formatRange);
   return out.length === 1 ? out[0] : out;
 }
