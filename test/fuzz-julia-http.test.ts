@@ -110,12 +110,10 @@ describe('Julia registration over HTTP (fuzz)', () => {
       { weight: 1, arbitrary: fc.constant<Req>(async (fresh) => gzipped(await packageTarball(stringify({ ...PROJECT, version: fresh })))) },
       {
         weight: 3,
-        arbitrary: fc
-          .tuple(tarVariants(base, ENTRIES, 'src'), fc.boolean())
-          .map(([make, z]): Req => async () => ({
-            payload: z ? gz(await make()) : await make(),
-            type: z ? 'application/gzip' : 'application/x-tar',
-          })),
+        arbitrary: fc.tuple(tarVariants(base, ENTRIES, 'src'), fc.boolean()).map(([make, z]): Req => async () => ({
+          payload: z ? gz(await make()) : await make(),
+          type: z ? 'application/gzip' : 'application/x-tar',
+        })),
       },
       {
         weight: 1,
