@@ -1,3 +1,5 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../storage/schema.js';
 import { parse as parseToml } from 'smol-toml';
 import { fail } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
@@ -231,13 +233,7 @@ export async function registerPackage(
   return discardOnFailure(staged, () =>
     inTransaction(registry, async (uow) => {
       const trx = uow.trx.withTables<JuliaTables>();
-      const reg = await trx
-        .selectFrom('julia_registries')
-        .selectAll()
-        .where('repo_id', '=', repo.id)
-        .where('uuid', '=', registryUuid)
-        .executeTakeFirst();
-      if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
+      const reg = await registryRow(trx, repo, registryUuid);
       const files = await readRegistryFiles(uow, repo, registryUuid);
       const state = registryState(files);
 
@@ -378,6 +374,18 @@ export async function registerPackage(
   );
 }
 
+/** The row of a registry this repo holds, or the 404 that names it. */
+async function registryRow(trx: Kysely<Database & JuliaTables>, repo: Repo, registryUuid: string) {
+  const reg = await trx
+    .selectFrom('julia_registries')
+    .selectAll()
+    .where('repo_id', '=', repo.id)
+    .where('uuid', '=', registryUuid)
+    .executeTakeFirst();
+  if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
+  return reg;
+}
+
 /** Runs `work`; if it fails, the blobs it staged (and never committed) are removed. */
 async function discardOnFailure<T>(staged: StagedBlob[], work: () => Promise<T>): Promise<T> {
   try {
@@ -461,13 +469,7 @@ export async function setJuliaYanked(
   return discardOnFailure(staged, () =>
     inTransaction(registry, async (uow) => {
       const trx = uow.trx.withTables<JuliaTables>();
-      const reg = await trx
-        .selectFrom('julia_registries')
-        .selectAll()
-        .where('repo_id', '=', repo.id)
-        .where('uuid', '=', registryUuid)
-        .executeTakeFirst();
-      if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
+      const reg = await registryRow(trx, repo, registryUuid);
       const files = await readRegistryFiles(uow, repo, registryUuid);
       const [uuid, pkg] = [...registryState(files).packages].find(([, x]) => x.name === name) ?? [];
       if (!pkg || !uuid) fail('PACKAGE_NOT_FOUND', `no package ${name} in registry ${reg.name}`);
