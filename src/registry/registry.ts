@@ -14,6 +14,7 @@ import { Metrics } from './metrics.js';
 import { logIndexChange, newOrigin, watchSqliteChanges, type SqliteChangeWatcher } from './sqlite-changes.js';
 import { syncRepos, type Repo } from './repos.js';
 import { UploadBudget } from './upload-budget.js';
+import { reapScratchDirs } from '../storage/staging.js';
 
 /** The format-independent services every route and command works through. */
 export interface Registry {
@@ -74,6 +75,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
         : await S3BlobStore.open(parseS3Url(config.blobs), path.join(config.data, 'blobs', 'tmp'));
     // What a killed process was staging will never be committed by anyone.
     await blobs.reapStaging();
+    await reapScratchDirs();
     const auth = new Auth(handle.db);
     await auth.ensureAdminUser();
     const outbound = new OutboundClient(config.outbound);

@@ -51,6 +51,30 @@ export function stagingOwnerAlive(name: string): boolean {
   return ticks !== null && (ticks === 0 || Number(m[3]) === 0 || ticks === Number(m[3]));
 }
 
+const SCRATCH_DIR = /^larder-([a-z]+)-(.+\.\d+\.\d+)-[A-Za-z0-9]{6}$/;
+
+/**
+ * A fresh scratch directory under the OS temp dir (spooled trees, checked clones), named for this
+ * process so that, should it be killed before removing it, the next process can tell it is dead.
+ * `purpose` is lower-case letters only.
+ */
+export function processScratchDir(purpose: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `larder-${purpose}-${ownStagingName()}-`));
+}
+
+/** Removes the scratch directories (`processScratchDir`) of processes on this host that are gone; returns how many. */
+export async function reapScratchDirs(tmp = os.tmpdir()): Promise<number> {
+  const names = await fsp.readdir(tmp).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    const m = SCRATCH_DIR.exec(name);
+    if (!m || m[2] === ownStagingName() || stagingOwnerAlive(m[2])) continue;
+    await fsp.rm(path.join(tmp, name), { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
 export interface StaleStaging {
   /** Directories of processes that are gone. */
   deadDirs: string[];

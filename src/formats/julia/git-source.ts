@@ -6,14 +6,13 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { fail } from '../../core/errors.js';
 import { formatSize } from '../../core/units.js';
 import type { Registry } from '../../registry/registry.js';
 import { cloneChecked } from '../../upstream/git-clone.js';
 import { pathParts, type FileTree } from './tree-hash.js';
+import { processScratchDir } from '../../storage/staging.js';
 
 const run = promisify(execFile);
 const KINDS = { '100644': 'file', '100755': 'executable', '120000': 'symlink' } as const;
@@ -78,7 +77,7 @@ export async function treeFromGit(registry: Registry, url: string, rev: string, 
     }
   }
   const { limits } = registry.config;
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-julia-git-'));
+  const work = processScratchDir('gitclone');
   try {
     const dir = await cloneChecked(registry.outbound, url, work, { maxSize: limits.maxArchiveSize });
     const commit = (await git(dir, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]))?.toString().trim();

@@ -1,6 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -8,6 +7,7 @@ import { LarderError } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { juliaDb } from './store.js';
+import { processScratchDir } from '../../storage/staging.js';
 
 const run = promisify(execFile);
 // Fixed identity: with the tree, parent, time and message from the database, every node
@@ -96,7 +96,7 @@ async function writeTree(registry: Registry, repo: Repo, uuid: string, treeHash:
     .executeTakeFirst();
   const blob = row ? await registry.blobs.open(row.sha256) : null;
   if (!blob) throw new LarderError('INTERNAL', `the tarball of registry tree ${treeHash} is missing`);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-julia-tree-'));
+  const tmp = processScratchDir('gittree');
   try {
     const tarFile = path.join(tmp, 'tree.tar.gz');
     await new Promise<void>((resolve, reject) =>

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
 import { fail } from '../../core/errors.js';
 import type { FileTree, TreeFile } from './tree-hash.js';
+import { processScratchDir } from '../../storage/staging.js';
 
 /** Files up to this size stay in memory, while the tree's in-memory total stays under MAX_IN_MEMORY. */
 const MAX_FILE_IN_MEMORY = 1 << 20;
@@ -33,7 +33,7 @@ export class TreeSpooler {
       this.tree.set(rel, { kind, data });
       return;
     }
-    this.dir ??= await mkdtemp(path.join(os.tmpdir(), 'larder-tree-'));
+    this.dir ??= processScratchDir('tree');
     spoolDirs.set(this.tree, this.dir);
     const file = path.join(this.dir, String(++this.files));
     const sha = createHash('sha1').update(`blob ${size}\0`);
