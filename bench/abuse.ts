@@ -7,7 +7,8 @@ import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { initConfigText } from '../src/core/config.js';
 import { parseDuration, type BenchOptions } from './lib/args.js';
-import { deflatedZeros, multipartBody, writeJuliaBomb, zipArchive } from './lib/bombs.js';
+import { makeZip } from '../test/support/archives.js';
+import { deflatedZeros, multipartBody, writeJuliaBomb } from './lib/bombs.js';
 import { healthStats, startHealthProbe, type HealthStats } from './lib/health.js';
 import { request } from './lib/http.js';
 import { BENCH_ADMIN_TOKEN, startLarder } from './lib/larder.js';
@@ -229,8 +230,8 @@ export async function abuse(dir: string, options: BenchOptions): Promise<BenchRe
     const module = `abuse_bomb_${i}`;
     const moduleText = `module(\n    name = "${module}",\n    version = "1.0.0",\n)\n`;
     const prefix = `${module}-1.0.0`;
-    const zip = zipArchive([
-      { name: `${prefix}/MODULE.bazel`, stored: Buffer.from(moduleText) },
+    const zip = makeZip([
+      { name: `${prefix}/MODULE.bazel`, data: Buffer.from(moduleText) },
       { name: `${prefix}/zeros.bin`, deflated: zeros! },
     ]);
     const { body, contentType } = multipartBody([

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { stringify as tomlStringify } from 'smol-toml';
 import { expect } from 'vitest';
 import { LarderError } from '../../src/core/errors.js';
-import { tarball, type TarEntry } from './archives.js';
+import { tarball, type TarEntry, makeZip, type ZipEntry } from './archives.js';
 
 // ---------------------------------------------------------------------------------------------
 // Run settings
@@ -364,75 +364,9 @@ export function gz(b: Buffer): Buffer {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Zip
+// Zip (makeZip and ZipEntry live in archives.ts; re-exported for the fuzz tests)
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(b: Buffer): number {
-  let c = 0xffffffff;
-  for (const x of b) c = CRC_TABLE[(c ^ x) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-/** A zip entry: name, data, unix mode (symlinks are 0o120777), and header lies for hostile zips. */
-export interface ZipEntry {
-  name: string;
-  data?: Buffer;
-  mode?: number;
-  /** Declared uncompressed size instead of the real one. */
-  declaredSize?: number;
-  /** Stored with a wrong CRC. */
-  badCrc?: boolean;
-}
-
-/** A zip of stored (uncompressed) entries made by a Unix zip (modes in the external attributes). */
-export function makeZip(entries: ZipEntry[]): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const name = Buffer.from(e.name, 'utf8');
-    const data = e.data ?? Buffer.alloc(0);
-    const crc = e.badCrc ? crc32(data) ^ 1 : crc32(data);
-    const size = e.declaredSize ?? data.length;
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x800, 6); // names are UTF-8
-    local.writeUInt16LE(0, 8);
-    local.writeUInt32LE(crc >>> 0, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(size >>> 0, 22);
-    local.writeUInt16LE(name.length, 26);
-    locals.push(local, name, data);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE((3 << 8) | 20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x800, 8);
-    central.writeUInt16LE(0, 10);
-    central.writeUInt32LE(crc >>> 0, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(size >>> 0, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE((((e.mode ?? (e.name.endsWith('/') ? 0o40755 : 0o100644)) & 0xffff) << 16) >>> 0, 38);
-    central.writeUInt32LE(offset, 42);
-    centrals.push(central, name);
-    offset += local.length + name.length + data.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
-}
+export { makeZip, type ZipEntry };
 
 /** Hostile zip entries under `root`: odd names, symlinks, devices, lying sizes and CRCs. */
 export function zipEntry(root: string): fc.Arbitrary<ZipEntry> {

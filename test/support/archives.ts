@@ -1,4 +1,4 @@
-import { gzipSync } from 'node:zlib';
+import { crc32, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 
 /** A tar entry: header fields plus an optional body. */
@@ -24,4 +24,64 @@ export async function tarball(entries: TarEntry[]): Promise<Buffer> {
 /** A gzip tar of the entries. */
 export async function tarGz(entries: TarEntry[]): Promise<Buffer> {
   return gzipSync(await tarball(entries), { level: 9 });
+}
+
+/** A zip entry: name, data, unix mode (symlinks are 0o120777), and header lies for hostile zips. */
+export interface ZipEntry {
+  name: string;
+  data?: Buffer;
+  mode?: number;
+  /** Declared uncompressed size instead of the real one. */
+  declaredSize?: number;
+  /** Stored with a wrong CRC. */
+  badCrc?: boolean;
+  /** Already deflated (method 8): the compressed bytes, the CRC and size of what they inflate to. */
+  deflated?: { data: Buffer; crc: number; size: number };
+}
+
+/** A zip (no zip64) as a Unix zip makes it (modes in the external attributes): stored entries, or already-deflated ones. */
+export function makeZip(entries: ZipEntry[]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name, 'utf8');
+    const method = e.deflated ? 8 : 0;
+    const data = e.deflated?.data ?? e.data ?? Buffer.alloc(0);
+    const realCrc = e.deflated?.crc ?? crc32(data);
+    const crc = e.badCrc ? realCrc ^ 1 : realCrc;
+    const size = e.declaredSize ?? e.deflated?.size ?? data.length;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(0x800, 6); // names are UTF-8
+    local.writeUInt16LE(method, 8);
+    local.writeUInt32LE(crc >>> 0, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(size >>> 0, 22);
+    local.writeUInt16LE(name.length, 26);
+    locals.push(local, name, data);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE((3 << 8) | 20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(0x800, 8);
+    central.writeUInt16LE(method, 10);
+    central.writeUInt32LE(crc >>> 0, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(size >>> 0, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE((((e.mode ?? (e.name.endsWith('/') ? 0o40755 : 0o100644)) & 0xffff) << 16) >>> 0, 38);
+    central.writeUInt32LE(offset, 42);
+    centrals.push(central, name);
+    offset += local.length + name.length + data.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, cd, end]);
 }

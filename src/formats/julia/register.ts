@@ -7,7 +7,7 @@ import { requirePermission, type Principal } from '../../registry/auth.js';
 import { authorizeWrite, type PackageRef } from '../../registry/owners.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
-import { inTransaction } from '../../registry/tx.js';
+import { inTransaction, type UnitOfWork } from '../../registry/tx.js';
 import type { StagedBlob } from '../../storage/blobs.js';
 import { compress, loadCompressed } from './compress.js';
 import { UUID } from './ids.js';
@@ -341,23 +341,13 @@ export async function registerPackage(
 
       checkAutoMergeRules(project, !existing);
 
-      const regTree: FileTree = new Map([...updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
-      const regTarball = await verifiedTarball(registry, regTree);
-      staged.push(regTarball.staged);
-      await writeRegistryFiles(registry, uow, repo, registryUuid, regTree, files);
-      await trx
-        .updateTable('julia_registries')
-        .set({ tree_hash: regTarball.treeHash, updated_at: Date.now() })
-        .where('id', '=', reg.id)
-        .execute();
-      const stagedRegistry = await recordTarball(registry, uow, repo, 'registry', registryUuid, regTarball);
       const stagedPackage = await recordTarball(registry, uow, repo, 'package', project.uuid, pkgTarball);
-      await rewriteRegistries(registry, uow, repo);
-      await recordCommit(
+      const regTarball = await replaceRegistryTree(
+        registry,
         uow,
         repo,
-        registryUuid,
-        regTarball.treeHash,
+        reg.id,
+        { registryUuid, files, updated, staged },
         `New version: ${project.name} v${project.version}\n\nUUID: ${project.uuid}\nRepo: ${repoUrl}\nTree: ${pkgTarball.treeHash}`,
       );
       await audit(uow.trx, {
@@ -368,10 +358,39 @@ export async function registerPackage(
         detail: { tree: pkgTarball.treeHash, registry: registryUuid },
       });
       await stagedPackage.commit();
-      await stagedRegistry.commit();
+      await regTarball.blob.commit();
       return { name: project.name, uuid: project.uuid, registryTree: regTarball.treeHash, packageTree: pkgTarball.treeHash, path };
     }),
   );
+}
+
+/**
+ * Makes `updated` the registry's new tree inside the transaction: its tarball verified and staged,
+ * its files and tree hash written, `/registries` rewritten and a commit recorded. The caller
+ * commits the returned blob as its last step.
+ */
+async function replaceRegistryTree(
+  registry: Registry,
+  uow: UnitOfWork,
+  repo: Repo,
+  registryId: number,
+  change: { registryUuid: string; files: Map<string, Buffer>; updated: Map<string, Buffer>; staged: StagedBlob[] },
+  message: string,
+): Promise<{ treeHash: string; blob: StagedBlob }> {
+  const tree: FileTree = new Map([...change.updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
+  const tarball = await verifiedTarball(registry, tree);
+  change.staged.push(tarball.staged);
+  await writeRegistryFiles(registry, uow, repo, change.registryUuid, tree, change.files);
+  await uow.trx
+    .withTables<JuliaTables>()
+    .updateTable('julia_registries')
+    .set({ tree_hash: tarball.treeHash, updated_at: Date.now() })
+    .where('id', '=', registryId)
+    .execute();
+  const blob = await recordTarball(registry, uow, repo, 'registry', change.registryUuid, tarball);
+  await rewriteRegistries(registry, uow, repo);
+  await recordCommit(uow, repo, change.registryUuid, tarball.treeHash, message);
+  return { treeHash: tarball.treeHash, blob };
 }
 
 /** The row of a registry this repo holds, or the 404 that names it. */
@@ -488,25 +507,21 @@ export async function setJuliaYanked(
         yanked: v === key ? yanked : e.yanked === true,
       }));
       const updated = new Map(files).set(versionsPath, Buffer.from(writeVersionsToml(entries)));
-      const tree: FileTree = new Map([...updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
-      const tarball = await verifiedTarball(registry, tree);
-      staged.push(tarball.staged);
-      await writeRegistryFiles(registry, uow, repo, registryUuid, tree, files);
-      await trx
-        .updateTable('julia_registries')
-        .set({ tree_hash: tarball.treeHash, updated_at: Date.now() })
-        .where('id', '=', reg.id)
-        .execute();
-      const blob = await recordTarball(registry, uow, repo, 'registry', registryUuid, tarball);
-      await rewriteRegistries(registry, uow, repo);
-      await recordCommit(uow, repo, registryUuid, tarball.treeHash, `${yanked ? 'Yank' : 'Unyank'}: ${name} v${version}`);
+      const tarball = await replaceRegistryTree(
+        registry,
+        uow,
+        repo,
+        reg.id,
+        { registryUuid, files, updated, staged },
+        `${yanked ? 'Yank' : 'Unyank'}: ${name} v${version}`,
+      );
       await audit(uow.trx, {
         userId: p.userId,
         repoId: repo.id,
         action: yanked ? 'julia.yank' : 'julia.unyank',
         subject: `${name}@${version}`,
       });
-      await blob.commit();
+      await tarball.blob.commit();
       return tarball.treeHash;
     }),
   );
