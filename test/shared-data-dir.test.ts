@@ -8,11 +8,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simplePublishBody } from './support/cargo.js';
-import { startServeProcess, type ServeProcess } from './support/serve-process.js';
+import { TEST_ADMIN_TOKEN } from './support/larder.js';
+import { startServeProcess, type ServeProcess } from './support/serve.js';
 import { tempDir } from './support/tmp.js';
 
 const run = promisify(execFile);
-const TOKEN = 'larder_shared-dir-test-admin-token-0000';
+const TOKEN = TEST_ADMIN_TOKEN;
 const FIXTURE = path.resolve('../shared/fixtures/bcr-sample');
 const dir = tempDir('larder-shared-dir-');
 const data = path.join(dir.path, 'data');
@@ -20,8 +21,8 @@ let a: ServeProcess;
 let b: ServeProcess;
 
 beforeAll(async () => {
-  a = await startServeProcess(data, { adminToken: TOKEN });
-  b = await startServeProcess(data, { adminToken: TOKEN });
+  a = await startServeProcess({ cwd: dir.path, data });
+  b = await startServeProcess({ cwd: dir.path, data });
 });
 afterAll(async () => {
   await a?.stop();
