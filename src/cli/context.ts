@@ -3,7 +3,7 @@ import { loadConfig, type ConfigOverrides, type LarderConfig } from '../core/con
 import { bazelFormat } from '../formats/bazel/index.js';
 import { cargoFormat } from '../formats/cargo/index.js';
 import { juliaFormat } from '../formats/julia/index.js';
-import type { FormatPlugin } from '../registry/format.js';
+import type { FormatPlugin } from '../http/format-plugin.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 
 /** Every implemented format, in the order repos are listed. */

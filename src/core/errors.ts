@@ -52,6 +52,10 @@ export const ErrorCatalogue = {
   // Appended (issue 8): uploads that cannot be buffered now.
   UPLOAD_BUDGET_EXHAUSTED: 503,
   LENGTH_REQUIRED: 411,
+  // Appended (issue 9): proxies. An upstream failure is never a 404 (Bazel would fall through to another registry).
+  UPSTREAM_FAILED: 502,
+  UPSTREAM_INTEGRITY: 502,
+  NOT_CACHED: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { publicBaseUrl } from '../registry/base-url.js';
+import { publicBaseUrl } from './base-url.js';
 import type { Registry } from '../registry/registry.js';
 import { apiUsersRoutes } from './api-users.js';
 import { ownersApiRoutes } from './api-owners.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fail, LarderError } from '../core/errors.js';
-import { jsonErrorHandler } from '../registry/api-errors.js';
+import { jsonErrorHandler } from './api-errors.js';
 import { permits, requirePermission, type Principal } from '../registry/auth.js';
 import { principalFromHeader } from '../registry/credentials.js';
 import { changeOwners, checkWriter, listOwners, type PackageRef } from '../registry/owners.js';

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SecureServer, IncomingHttpHeaders as H2Headers, ServerHttp2Stream } from 'node:http2';
-import { etagMatches } from '../registry/conditional.js';
-import type { FastIndexRoute } from '../registry/format.js';
-import type { IndexDocs } from '../registry/index-docs.js';
+import { notModified } from './conditional.js';
+import type { FastIndexRoute } from './format-plugin.js';
 import type { RequestRecorder } from './observe.js';
 
 /** The answer to a cached index read, before it is written to HTTP/1.1 or HTTP/2. */
@@ -20,7 +19,7 @@ interface FastAnswer {
  * a private repo, a query string, an encoded path — gets null and goes through Fastify,
  * whose route answers with the same headers and fills the cache for next time.
  */
-export function fastIndexAnswerer(routes: FastIndexRoute[], docs: IndexDocs, record: RequestRecorder) {
+export function fastIndexAnswerer(routes: FastIndexRoute[], record: RequestRecorder) {
   const byFirstSegment = new Map(routes.map((r) => [r.prefix.split('/')[1], r]));
   return (method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders | H2Headers): FastAnswer | null => {
     if ((method !== 'GET' && method !== 'HEAD') || !url) return null;
@@ -28,12 +27,12 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], docs: IndexDocs, rec
     const route = byFirstSegment.get(url.slice(1, url.indexOf('/', 1)));
     if (!route || !url.startsWith(route.prefix)) return null;
     const path = route.docPath(url.slice(route.prefix.length));
-    const doc = path === null ? undefined : docs.peek(route.repoId, path);
+    const doc = path === null ? undefined : route.source.peek(path);
     if (!doc) return null;
     const started = performance.now();
     const incomingId = headers['x-request-id'];
     const reqId = typeof incomingId === 'string' && incomingId ? incomingId : randomUUID();
-    const fresh = etagMatches(headers['if-none-match'], doc.etag);
+    const fresh = notModified(headers as { 'if-none-match'?: string }, doc.etag, doc.updatedAt);
     const status = fresh ? 304 : 200;
     const out: Record<string, string | number> = {
       'x-request-id': reqId,

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { LarderError } from '../core/errors.js';
-import { jsonErrorHandler } from '../registry/api-errors.js';
+import { jsonErrorHandler } from './api-errors.js';
 import type { Registry } from '../registry/registry.js';
+import type { FormatPlugin } from './format-plugin.js';
 import { adminRoutes } from './admin-routes.js';
 import type { AccessLine } from './logger.js';
 import { observe, requestRecorder } from './observe.js';
@@ -28,7 +28,14 @@ export interface ServerOptions {
 }
 
 /** Builds the HTTP server: every repo mounted at `/{name}`, Larder's own routes under `/-/`. */
-export async function buildServer(registry: Registry, opts: ServerOptions = {}): Promise<FastifyInstance> {
+export async function buildServer(registry: Registry, formats: FormatPlugin[], opts: ServerOptions = {}): Promise<FastifyInstance> {
+  const plugins = new Map(formats.map((f) => [f.format, f]));
+  if (opts.logger) registry.log = opts.logger;
+  const contexts = [...registry.repos.values()].flatMap((repo) => {
+    const plugin = plugins.get(repo.format);
+    const source = registry.sources.get(repo.name);
+    return plugin && source ? [{ plugin, ctx: { registry, repo, source } }] : [];
+  });
   const common: FastifyServerOptions = {
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     // No child logger per request (pino serialises its bindings each time): log lines that
@@ -45,8 +52,8 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
     forceCloseConnections: true,
   };
   const record = requestRecorder(registry, opts.accessLog ?? null);
-  const fastRoutes = [...registry.repos.values()].flatMap((repo) => registry.formats.get(repo.format)?.fastIndex?.(repo) ?? []);
-  const answer = fastIndexAnswerer(fastRoutes, registry.docs, record);
+  const fastRoutes = contexts.flatMap(({ plugin, ctx }) => plugin.fastIndex?.(ctx) ?? []);
+  const answer = fastIndexAnswerer(fastRoutes, record);
   const timeouts = registry.config.timeouts;
   // Our own server, so cached index reads are answered before Fastify's router (http/fast-index.ts).
   const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
@@ -85,16 +92,9 @@ export async function buildServer(registry: Registry, opts: ServerOptions = {}):
 
   observe(app, registry, record);
   await app.register(adminRoutes, { registry });
-  for (const repo of registry.repos.values()) {
-    const plugin = registry.formats.get(repo.format);
-    if (!plugin) continue;
-    if (!plugin.kinds.includes(repo.kind)) {
-      throw new LarderError(
-        'CONFIG_INVALID',
-        `repository "${repo.name}": ${repo.format} ${repo.kind} repositories are not available yet; use kind = "${plugin.kinds.join('" or "')}"`,
-      );
-    }
-    await app.register(async (scope) => plugin.routes(scope, { registry, repo }), { prefix: `/${repo.name}` });
+  // Sources were checked when the registry opened: every repo's kind is one its format serves.
+  for (const { plugin, ctx } of contexts) {
+    await app.register(async (scope) => plugin.routes(scope, ctx), { prefix: `/${ctx.repo.name}` });
   }
   return app;
 }

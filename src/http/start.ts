@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { LarderConfig } from '../core/config.js';
-import type { FormatPlugin } from '../registry/format.js';
+import type { FormatPlugin } from './format-plugin.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { createLogging } from './logger.js';
 import { buildServer, type TlsMaterial } from './server.js';
@@ -73,7 +73,7 @@ export async function startLarder(config: LarderConfig, opts: StartOptions): Pro
   const { registry, tls, caCertPath, adminToken } = await prepareLarder(config, opts);
   try {
     const logging = opts.logger === false ? null : createLogging(config.logLevel);
-    const app = await buildServer(registry, { tls, logger: logging?.logger ?? null, accessLog: logging?.access ?? null });
+    const app = await buildServer(registry, opts.formats, { tls, logger: logging?.logger ?? null, accessLog: logging?.access ?? null });
     await app.listen({ host: config.listen.host, port: config.listen.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;

@@ -1,9 +1,9 @@
-import type { FastifyInstance } from 'fastify';
 import type { Format, RepoConfig } from '../core/config.js';
 import type { DialectMigration } from '../storage/db.js';
 import type { PackageRef } from './owners.js';
 import type { Registry } from './registry.js';
 import type { Repo } from './repos.js';
+import type { SourceParts } from './source-parts.js';
 
 /** What a client needs to be told to use a repo: printed at start and shown in the UI. */
 export interface ClientSetup {
@@ -16,22 +16,6 @@ export interface ClientSetup {
 export interface ClientSetupOptions {
   /** The CA certificate clients must trust, when serving a self-signed certificate. */
   caCertPath?: string;
-}
-
-/**
- * Index documents the HTTP layer may answer straight from the cache for one public repo:
- * URLs under `prefix` whose rest `docPath` maps to a document path.
- */
-export interface FastIndexRoute {
-  repoId: number;
-  repo: string;
-  format: string;
-  /** e.g. `/cargo/index/` */
-  prefix: string;
-  /** The document path for the rest of the URL, or null when the route must decide. */
-  docPath(rest: string): string | null;
-  contentType: string;
-  cacheControl: string;
 }
 
 /** A blob a repo's rows reference: `larder verify` checks it against the re-hashed store. */
@@ -51,20 +35,21 @@ export interface RepoVerification {
   references: BlobReference[];
 }
 
-/** The one interface through which a format plugs into Larder. */
-export interface FormatPlugin {
+/**
+ * What the registry layer needs from a format: its tables, its parts of the hosted/proxy/group
+ * sources, and its commands. The HTTP side (routes) is added in http/format-plugin.ts.
+ */
+export interface FormatCore {
   format: Format;
   /** The repository kinds this format serves; Larder refuses to start a repo of another kind. */
   kinds: ReadonlyArray<RepoConfig['kind']>;
   /** Tables the format owns; names start with the format's name. */
   migrations: DialectMigration[];
-  /** Registers the repo's routes; Larder mounts them under `/{repo.name}`. */
-  routes(app: FastifyInstance, opts: { registry: Registry; repo: Repo }): Promise<void>;
+  /** The format's small parts of the shared sources (registry/source.ts, upstream/proxy-source.ts, group-source.ts). */
+  parts: SourceParts;
   clientSetup(repo: Repo, baseUrl: string, opts: ClientSetupOptions): ClientSetup;
   /** Creates what a new repo of this format must have (idempotent; runs at every open). */
   initRepo?(registry: Registry, repo: Repo): Promise<void>;
-  /** Cached documents of this repo that need no route logic (public reads), if any. */
-  fastIndex?(repo: Repo): FastIndexRoute | null;
   /**
    * Checks a repo's index documents against its rows (`larder verify`): each document equals what
    * the rows say it should be, and every blob it relies on is listed in `references`.

@@ -30,6 +30,37 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly upstreamRequests = new client.Counter({
+    name: 'larder_upstream_requests_total',
+    help: 'Requests proxies made to their upstreams, by repository and outcome (ok, not_modified, not_found, failed)',
+    labelNames: ['repo', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly staleServed = new client.Counter({
+    name: 'larder_proxy_stale_served_total',
+    help: 'Documents a proxy served from its cache because the upstream could not be reached',
+    labelNames: ['repo'] as const,
+    registers: [this.registry],
+  });
+  readonly integrityFailures = new client.Counter({
+    name: 'larder_proxy_integrity_failures_total',
+    help: 'Upstream artifacts refused because they did not match what the index promised',
+    labelNames: ['repo'] as const,
+    registers: [this.registry],
+  });
+  readonly confusionRefused = new client.Counter({
+    name: 'larder_group_confusion_refused_total',
+    help: 'Packages a group did not take from a proxy member because a hosted member holds that name',
+    labelNames: ['repo'] as const,
+    registers: [this.registry],
+  });
+  readonly registryConflicts = new client.Counter({
+    name: 'larder_registry_conflicts_total',
+    help: 'Packages (same name and UUID) held by two registries served together that do not trust each other',
+    labelNames: ['repo'] as const,
+    registers: [this.registry],
+  });
+
   constructor(cacheStats: IndexDocStats) {
     new client.Gauge({
       name: 'larder_index_cache_hits_total',

@@ -4,9 +4,12 @@ import type { BlobStore } from '../storage/blobs.js';
 import { openDatabase, type Db, type DatabaseHandle, type Dialect } from '../storage/db.js';
 import { FsBlobStore } from '../storage/fs-blobs.js';
 import { OutboundClient } from '../upstream/outbound.js';
+import { openSources } from '../upstream/sources.js';
+import { upstreamFetch } from '../upstream/upstream-fetch.js';
 import { parseS3Url, S3BlobStore } from '../storage/s3-blobs.js';
 import { Auth } from './auth.js';
-import type { FormatPlugin } from './format.js';
+import type { FormatCore } from './format.js';
+import type { Source } from './source.js';
 import { clusterPeers } from './cluster-peers.js';
 import { announceIndexChange, listenForIndexChanges, type IndexChangeListener } from './events.js';
 import { IndexDocs } from './index-docs.js';
@@ -26,16 +29,28 @@ export interface Registry {
   auth: Auth;
   metrics: Metrics;
   repos: Map<string, Repo>;
-  formats: Map<string, FormatPlugin>;
+  formats: Map<string, FormatCore>;
   /** The one outbound HTTP client (address rules, redirects re-checked, bounded): every server-side fetch uses it. */
   outbound: OutboundClient;
   /** The memory bound every buffered upload reserves from ([uploads] in larder.toml). */
   uploads: UploadBudget;
+  /** Where services log what an operator should see (the server sets its logger; silent otherwise). */
+  log: RegistryLog;
+  /** The source each repo is served from (hosted, proxy or group), set up by the composition root. */
+  sources: Map<string, Source>;
   close(): Promise<void>;
 }
 
+/** The part of a pino logger services use. */
+export interface RegistryLog {
+  warn(fields: object, msg: string): void;
+  info(fields: object, msg: string): void;
+}
+
+const silent: RegistryLog = { warn: () => {}, info: () => {} };
+
 /** Opens storage for a config, migrates it, and syncs the configured repositories. */
-export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]): Promise<Registry> {
+export async function openRegistry(config: LarderConfig, formats: FormatCore[]): Promise<Registry> {
   const handle: DatabaseHandle = await openDatabase(
     config.database,
     formats.flatMap((f) => f.migrations),
@@ -79,6 +94,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
     const auth = new Auth(handle.db);
     await auth.ensureAdminUser();
     const outbound = new OutboundClient(config.outbound);
+    const fetcher = upstreamFetch(outbound);
     const registry: Registry = {
       config,
       db: handle.db,
@@ -91,7 +107,10 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
       formats: new Map(formats.map((f) => [f.format, f])),
       outbound,
       uploads: new UploadBudget(config.uploads.memory, config.uploads.waitMs),
+      log: silent,
+      sources: new Map(),
       close: async () => {
+        await fetcher.close();
         await outbound.close();
         watcher?.close();
         await listener?.close();
@@ -99,7 +118,8 @@ export async function openRegistry(config: LarderConfig, formats: FormatPlugin[]
         await handle.close();
       },
     };
-    for (const repo of repos) await registry.formats.get(repo.format)?.initRepo?.(registry, repo);
+    for (const repo of repos) if (repo.kind === 'hosted') await registry.formats.get(repo.format)?.initRepo?.(registry, repo);
+    registry.sources = openSources(registry, fetcher);
     return registry;
   } catch (err) {
     watcher?.close();

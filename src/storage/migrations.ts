@@ -108,4 +108,36 @@ export const coreMigrations: DialectMigration[] = [
         .execute();
     },
   },
+  {
+    // Proxy repositories (issue 9): documents live in index_docs like hosted ones; these say what the upstream said.
+    name: '0005_proxy_cache',
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('proxy_docs')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('path', 'text', notNull)
+        .addColumn('status', 'integer', notNull)
+        .addColumn('upstream_etag', 'text')
+        .addColumn('fetched_at', millis, notNull)
+        .addPrimaryKeyConstraint('proxy_docs_pk', ['repo_id', 'path'])
+        .execute();
+      await db.schema
+        .createTable('proxy_artifacts')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('key', 'text', notNull)
+        .addColumn('sha256', 'text', notNull)
+        .addColumn('size', millis, notNull)
+        .addColumn('fetched_at', millis, notNull)
+        .addPrimaryKeyConstraint('proxy_artifacts_pk', ['repo_id', 'key'])
+        .execute();
+      await db.schema
+        .createTable('proxy_versions')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('path', 'text', notNull)
+        .addColumn('version', 'text', notNull)
+        .addColumn('first_seen', millis, notNull)
+        .addPrimaryKeyConstraint('proxy_versions_pk', ['repo_id', 'path', 'version'])
+        .execute();
+    },
+  },
 ];

@@ -79,8 +79,38 @@ export interface PackageOwnersTable {
   created_at: Millis;
 }
 
+/** What a proxy knows of each upstream document: its upstream ETag, when it was last confirmed, and whether the upstream has it. */
+export interface ProxyDocsTable {
+  repo_id: number;
+  path: string;
+  /** 200: the body is in index_docs; 404: the upstream said it has no such document. */
+  status: number;
+  upstream_etag: string | null;
+  fetched_at: number;
+}
+
+/** An artifact a proxy fetched, verified and stored, under the format's artifact key. */
+export interface ProxyArtifactsTable {
+  repo_id: number;
+  key: string;
+  sha256: string;
+  size: number;
+  fetched_at: number;
+}
+
+/** When a proxy first saw each version a document lists (cooldown), 0 for versions present at the first fetch. */
+export interface ProxyVersionsTable {
+  repo_id: number;
+  path: string;
+  version: string;
+  first_seen: number;
+}
+
 /** The tables every format shares; a format adds its own with `db.withTables<…>()`. */
 export interface Database {
+  proxy_docs: ProxyDocsTable;
+  proxy_artifacts: ProxyArtifactsTable;
+  proxy_versions: ProxyVersionsTable;
   repos: ReposTable;
   users: UsersTable;
   tokens: TokensTable;

@@ -97,7 +97,7 @@ export async function openTestApp(
   let app: import('fastify').FastifyInstance;
   try {
     await registry.auth.bootstrapAdmin(TEST_ADMIN_TOKEN);
-    app = await buildServer(registry, { logger: null, onRoute: opts.onRoute });
+    app = await buildServer(registry, FORMATS, { logger: null, onRoute: opts.onRoute });
     await app.ready();
   } catch (err) {
     await registry.close();

@@ -266,19 +266,32 @@ describe('loadConfig errors', () => {
     expect(failure([...repos, ...repos])).toBe('larder.toml:6: repos[1].name: duplicate repository name "cargo" (also repos[0])');
   });
 
-  it('requires upstream on a proxy, pointing at its [[repos]] header', () => {
-    expect(
-      failure([
+  it('refuses proxy settings on a hosted repo, pointing at the line', () => {
+    expect(failure(['[[repos]]', 'name = "a"', 'format = "cargo"', 'kind = "hosted"', 'cooldown = "3d"'])).toBe(
+      'larder.toml:5: repos[0].cooldown: only proxy repositories take cooldown (this one is hosted)',
+    );
+  });
+
+  it('reads a proxy with the sparse+ prefix, ttl, cooldown and offline', () => {
+    const config = load(
+      [
         '[[repos]]',
-        'name = "a"',
-        'format = "cargo"',
-        'kind = "hosted"',
-        '[[repos]]',
-        'name = "mirror"',
+        'name = "m"',
         'format = "cargo"',
         'kind = "proxy"',
-      ]),
-    ).toBe('larder.toml:5: repos[1].upstream: missing (a proxy repository needs upstream, the http(s) URL it mirrors)');
+        'upstream = "sparse+https://index.crates.io/"',
+        'ttl = "5m"',
+        'cooldown = "3d"',
+        'offline = true',
+      ],
+      {},
+    );
+    expect(config.repos[0]).toMatchObject({
+      upstream: 'sparse+https://index.crates.io/',
+      ttl: 300_000,
+      cooldown: 3 * 86_400_000,
+      offline: true,
+    });
   });
 
   it('rejects a group member of another format', () => {

@@ -16,11 +16,10 @@ export function checkRepos(repos: RepoConfig[]): Problem[] {
   });
   repos.forEach((r, i) => {
     const at = (...rest: Path): Path => ['repos', i, ...rest];
-    if (r.kind === 'proxy' && r.upstream === undefined) {
-      problems.push({ path: at('upstream'), message: 'missing (a proxy repository needs upstream, the http(s) URL it mirrors)' });
-    }
-    if (r.kind !== 'proxy' && r.upstream !== undefined) {
-      problems.push({ path: at('upstream'), message: `only proxy repositories take upstream (this one is ${r.kind})` });
+    for (const key of ['upstream', 'ttl', 'cooldown', 'offline'] as const) {
+      if (r.kind !== 'proxy' && r[key] !== undefined) {
+        problems.push({ path: at(key), message: `only proxy repositories take ${key} (this one is ${r.kind})` });
+      }
     }
     if (r.mirrors !== undefined && (r.format !== 'bazel' || r.kind !== 'hosted')) {
       problems.push({ path: at('mirrors'), message: `only hosted bazel repositories take mirrors (this one is ${r.format} ${r.kind})` });

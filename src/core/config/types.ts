@@ -13,6 +13,12 @@ export interface RepoConfig {
   members?: string[];
   /** Bazel hosted repos: archive mirror base URLs written once into bazel_registry.json. */
   mirrors?: string[];
+  /** Proxies: milliseconds a mutable document is served before revalidation (default 10 minutes). */
+  ttl?: number;
+  /** Proxies: milliseconds a version must have existed upstream before clients see it (default 0). */
+  cooldown?: number;
+  /** Proxies: never contact the upstream; serve only what is cached. */
+  offline?: boolean;
 }
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 export type TlsConfig = { mode: 'off' } | { mode: 'self-signed'; hostnames: string[] } | { mode: 'files'; cert: string; key: string };

@@ -93,9 +93,18 @@ const RepoSchema = z.strictObject({
   format: z.enum(FORMATS),
   kind: z.enum(['hosted', 'proxy', 'group']),
   visibility: z.enum(['public', 'private']).default('public'),
-  upstream: z.string().transform(via(parseHttpUrl)).optional(),
+  // Cargo writes sparse index URLs as `sparse+https://…`; the prefix is accepted here and dropped by the format.
+  upstream: z
+    .string()
+    .transform(via((v) => (v.startsWith('sparse+') ? `sparse+${parseHttpUrl(v.slice(7))}` : parseHttpUrl(v))))
+    .optional(),
   members: z.array(z.string()).optional(),
   mirrors: z.array(z.string().transform(via(parseHttpUrl))).optional(),
+  // Proxies: how long a mutable document is served before the upstream is asked again, how old a
+  // version must be before clients see it, and whether the upstream may be contacted at all.
+  ttl: z.string().transform(via(parseDuration)).optional(),
+  cooldown: z.string().transform(via(parseDuration)).optional(),
+  offline: z.boolean().optional(),
 });
 const TlsSchema = z
   .strictObject({

@@ -1,4 +1,5 @@
-import type { FormatPlugin } from '../../registry/format.js';
+import type { FormatPlugin } from '../../http/format-plugin.js';
+import { bazelParts } from './parts.js';
 import { bazelClientSnippet, bazelRegistryUrl } from './client-setup.js';
 import { bazelMigrations } from './migrations.js';
 import { findModuleRef } from './owners.js';
@@ -11,9 +12,10 @@ export const bazelFormat: FormatPlugin = {
   format: 'bazel',
   kinds: ['hosted'],
   migrations: bazelMigrations,
+  parts: bazelParts,
   routes: bazelRoutes,
   verify: verifyBazelRepo,
-  initRepo: (registry, repo) => (repo.kind === 'hosted' ? ensureRegistryJson(registry, repo) : Promise.resolve()),
+  initRepo: ensureRegistryJson,
   packageRef: findModuleRef,
   clientSetup(repo, baseUrl, opts) {
     const url = bazelRegistryUrl(baseUrl, repo);

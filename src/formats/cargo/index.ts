@@ -1,4 +1,5 @@
-import type { FormatPlugin } from '../../registry/format.js';
+import type { FormatPlugin } from '../../http/format-plugin.js';
+import { cargoParts } from './parts.js';
 import { cargoClientSnippet } from './client-setup.js';
 import { cargoMigrations } from './migrations.js';
 import { crateNameFromIndexPath } from './names.js';
@@ -12,12 +13,13 @@ export const cargoFormat: FormatPlugin = {
   format: 'cargo',
   kinds: ['hosted'],
   migrations: cargoMigrations,
+  parts: cargoParts,
   routes: cargoRoutes,
   verify: verifyCargoRepo,
-  fastIndex(repo) {
-    if (repo.visibility !== 'public' || repo.kind !== 'hosted') return null;
+  fastIndex({ repo, source }) {
+    if (repo.visibility !== 'public') return null;
     return {
-      repoId: repo.id,
+      source,
       repo: repo.name,
       format: 'cargo',
       prefix: `/${repo.name}/index/`,

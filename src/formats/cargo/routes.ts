@@ -2,17 +2,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { LarderError, toLarderError } from '../../core/errors.js';
 import { permits, requirePermission, type Principal, type Scope } from '../../registry/auth.js';
-import { etagMatches } from '../../registry/conditional.js';
 import { principalFromHeader } from '../../registry/credentials.js';
-import { publicBaseUrl } from '../../registry/base-url.js';
-import type { IndexDoc } from '../../registry/index-docs.js';
-import type { Registry } from '../../registry/registry.js';
-import { sendBlob } from '../../registry/send-blob.js';
-import type { Repo } from '../../registry/repos.js';
+import { publicBaseUrl } from '../../http/base-url.js';
+import { sendArtifact, sendDoc } from '../../http/send-doc.js';
+import type { RouteContext } from '../../http/format-plugin.js';
+import type { SourceDoc } from '../../registry/source.js';
+import { crateKey } from './parts.js';
 import { cargoRegistryConfig, cargoUrls, type CargoUrls } from './urls.js';
 import { cargoRegistryName } from './client-setup.js';
 import { loginPage } from './login-page.js';
 import { crateNameFromIndexPath } from './names.js';
+import { requireHosted } from '../../http/gates.js';
 import { readPublishFrame } from './publish-frame.js';
 import { CargoService } from './service.js';
 
@@ -27,7 +27,7 @@ export const INDEX_CONTENT_TYPE = 'text/plain; charset=utf-8';
 export const INDEX_CACHE_CONTROL = 'no-cache';
 
 /** Cargo's sparse index and Web API for one hosted repo, mounted at `/{repo}`. */
-export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
+export async function cargoRoutes(app: FastifyInstance, { registry, repo, source }: RouteContext): Promise<void> {
   const service = new CargoService(registry, repo);
   const isPrivate = repo.visibility === 'private';
   const urlsOf = (req: FastifyRequest): CargoUrls => cargoUrls(publicBaseUrl(registry.config, req), repo.name);
@@ -89,40 +89,37 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
     return cargoRegistryConfig(urlsOf(req), isPrivate);
   });
 
+  const indexFile = { contentType: INDEX_CONTENT_TYPE, cacheControl: INDEX_CACHE_CONTROL };
   /** Sends an index file, or 304 when the client's copy is current. */
-  function sendIndexDoc(req: FastifyRequest, reply: FastifyReply, path: string, doc: IndexDoc | null): FastifyReply {
+  function sendIndexDoc(req: FastifyRequest, reply: FastifyReply, path: string, doc: SourceDoc | null): FastifyReply {
     if (!doc) throw new LarderError('PACKAGE_NOT_FOUND', `no crate at index path ${path}`);
-    reply.header('etag', doc.etag).header('last-modified', doc.lastModified).header('cache-control', INDEX_CACHE_CONTROL);
-    if (notModified(req, doc.etag, doc.updatedAt)) return reply.code(304).send();
-    return reply.type(INDEX_CONTENT_TYPE).send(doc.body);
+    return sendDoc(req, reply, doc, indexFile);
   }
 
   // The hottest route: a cached public file is answered without a single await.
   app.get('/index/*', (req, reply) => {
     const path = (req.params as { '*': string })['*'];
     if (!isPrivate) {
-      const cached = crateNameFromIndexPath(path) ? registry.docs.peek(repo.id, path) : null;
+      const cached = crateNameFromIndexPath(path) ? source.peek(path) : null;
       if (cached !== undefined) return sendIndexDoc(req, reply, path, cached);
     }
     return (async () => {
       await readGate(req);
-      const doc = crateNameFromIndexPath(path) ? await registry.docs.get(repo.id, path) : null;
+      const doc = crateNameFromIndexPath(path) ? await source.doc(path) : null;
       return sendIndexDoc(req, reply, path, doc);
     })();
   });
 
+  const crateFile = {
+    contentType: 'application/gzip',
+    cacheControl: isPrivate ? 'private, max-age=31536000, immutable' : 'public, max-age=31536000, immutable',
+  };
   app.get('/api/v1/crates/:crate/:version/download', async (req, reply) => {
     await readGate(req);
     const { crate, version } = req.params as { crate: string; version: string };
-    const file = await service.crateFile(crate, version);
-    const blob = file ? await registry.blobs.open(file.cksum) : null;
-    if (!file || !blob) throw new LarderError('VERSION_NOT_FOUND', `crate \`${crate}\` has no version ${version} in this registry`);
-    reply
-      .header('content-type', 'application/gzip')
-      .header('cache-control', isPrivate ? 'private, max-age=31536000, immutable' : 'public, max-age=31536000, immutable')
-      .header('etag', `"${file.cksum}"`);
-    if (etagMatches(req.headers['if-none-match'], `"${file.cksum}"`)) return reply.code(304).send();
-    return sendBlob(req, reply, blob);
+    const artifact = await source.artifact(crateKey(crate, version));
+    if (!artifact) throw new LarderError('VERSION_NOT_FOUND', `crate \`${crate}\` has no version ${version} in this registry`);
+    return sendArtifact(req, reply, artifact, crateFile);
   });
 
   app.get('/api/v1/crates', async (req) => {
@@ -138,6 +135,7 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
    * names one) from the headers, before a byte of the body is read.
    */
   const writer = (scope: Scope) => async (req: FastifyRequest) => {
+    requireHosted(repo);
     const p = await requireAuth(req);
     const crate = (req.params as { crate?: string }).crate;
     requirePermission(p, scope, repo.name, crate);
@@ -204,13 +202,4 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo }: { re
     reply.type('text/html; charset=utf-8');
     return loginPage(repo, urlsOf(req), p && permits(p, 'read', repo.name) ? p.login : null);
   });
-}
-
-/** Exact strong-ETag comparison (lists and `*` included); If-Modified-Since only without an ETag. */
-function notModified(req: FastifyRequest, etag: string, updatedAt: number): boolean {
-  if (req.headers['if-none-match'] !== undefined) return etagMatches(req.headers['if-none-match'], etag);
-  const ims = req.headers['if-modified-since'];
-  if (ims === undefined) return false;
-  const since = Date.parse(ims);
-  return Number.isFinite(since) && Math.floor(updatedAt / 1000) * 1000 <= since;
 }

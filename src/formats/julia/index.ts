@@ -1,4 +1,5 @@
-import type { FormatPlugin } from '../../registry/format.js';
+import type { FormatPlugin } from '../../http/format-plugin.js';
+import { juliaParts } from './parts.js';
 import { juliaMigrations } from './migrations.js';
 import { findJuliaPackageRef } from './owners.js';
 import { juliaRoutes } from './routes.js';
@@ -9,6 +10,7 @@ export const juliaFormat: FormatPlugin = {
   format: 'julia',
   kinds: ['hosted'],
   migrations: juliaMigrations,
+  parts: juliaParts,
   routes: juliaRoutes,
   verify: verifyJuliaRepo,
   packageRef: findJuliaPackageRef,

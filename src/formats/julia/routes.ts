@@ -1,24 +1,20 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LarderError } from '../../core/errors.js';
 import { permits } from '../../registry/auth.js';
-import { plainErrorHandler, plainNotFound } from '../../registry/api-errors.js';
-import { readGate } from '../../registry/credentials.js';
-import type { Registry } from '../../registry/registry.js';
-import type { Repo } from '../../registry/repos.js';
-import { sendBlob } from '../../registry/send-blob.js';
+import { plainErrorHandler, plainNotFound } from '../../http/api-errors.js';
+import { readGate } from '../../http/gates.js';
+import type { RouteContext } from '../../http/format-plugin.js';
+import { sendArtifact, sendDoc } from '../../http/send-doc.js';
 import { juliaApiRoutes } from './api-routes.js';
 import { serveGit } from './git-view.js';
 import { REGISTRIES_DOC, TREE_HASH, UUID } from './ids.js';
-import { juliaDb } from './store.js';
 
 /**
  * The Pkg server protocol for one hosted Julia repo, mounted at `/{repo}` (the JULIA_PKG_SERVER
  * base): `/registries`, and registry, package and artifact tarballs by tree hash. Anything
  * unknown is a fast 404, so Pkg falls back to its other sources.
  */
-export async function juliaRoutes(app: FastifyInstance, { registry, repo }: { registry: Registry; repo: Repo }): Promise<void> {
-  const db = juliaDb(registry);
-
+export async function juliaRoutes(app: FastifyInstance, { registry, repo, source }: RouteContext): Promise<void> {
   // Pkg sends `Authorization: Bearer <token>` from auth.toml on every request.
   const reader = readGate(registry.auth, repo, 'put access_token = "<token>" in ~/.julia/servers/<host>/auth.toml');
   app.setErrorHandler(plainErrorHandler('julia request'));
@@ -27,13 +23,14 @@ export async function juliaRoutes(app: FastifyInstance, { registry, repo }: { re
   for (const path of ['/registries', '/registries.eager', '/registries.conservative']) {
     app.get(path, async (req, reply) => {
       await reader(req);
-      const doc = await registry.docs.get(repo.id, REGISTRIES_DOC);
-      reply.header('cache-control', 'no-cache').type('text/plain; charset=utf-8');
-      if (doc) reply.header('etag', doc.etag);
-      return reply.send(doc?.body ?? Buffer.alloc(0));
+      const doc = await source.doc(REGISTRIES_DOC);
+      // No registry yet: an empty list (Pkg then carries on without this server's registries).
+      if (!doc) return reply.header('cache-control', 'no-cache').type('text/plain; charset=utf-8').send(Buffer.alloc(0));
+      return sendDoc(req, reply, doc, { contentType: 'text/plain; charset=utf-8', cacheControl: 'no-cache' });
     });
   }
 
+  const tarballFile = { contentType: 'application/x-gzip', cacheControl: 'public, max-age=31536000, immutable' };
   /** A tarball by kind and tree hash; never a Content-Encoding (Pkg sniffs the gzip magic itself). */
   async function tarball(
     req: FastifyRequest,
@@ -44,21 +41,12 @@ export async function juliaRoutes(app: FastifyInstance, { registry, repo }: { re
   ) {
     const p = await reader(req);
     if ((kind !== 'artifact' && !UUID.test(uuid)) || !TREE_HASH.test(hash)) throw new LarderError('NOT_FOUND', `not found: ${req.url}`);
-    const row = await db
-      .selectFrom('julia_tarballs')
-      .select(['sha256'])
-      .where('repo_id', '=', repo.id)
-      .where('kind', '=', kind)
-      .where('uuid', '=', uuid)
-      .where('tree_hash', '=', hash)
-      .executeTakeFirst();
-    const blob = row ? await registry.blobs.open(row.sha256) : null;
-    if (!row || !blob || (p && !permits(p, 'read', repo.name))) throw new LarderError('NOT_FOUND', `no ${kind} with tree ${hash} here`);
-    reply
-      .header('content-type', 'application/x-gzip')
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .header('etag', `"${row.sha256}"`);
-    return sendBlob(req, reply, blob);
+    const found =
+      p && !permits(p, 'read', repo.name)
+        ? null
+        : await source.artifact(kind === 'artifact' ? `artifact/${hash}` : `${kind}/${uuid}/${hash}`);
+    if (!found) throw new LarderError('NOT_FOUND', `no ${kind} with tree ${hash} here`);
+    return sendArtifact(req, reply, found, tarballFile);
   }
 
   app.get('/registry/:uuid/:hash', (req, reply) => {

@@ -1,0 +1,48 @@
+/**
+ * Julia's parts of the shared sources. Documents (`registries`, registry files) name no package;
+ * artifacts are the three tarball kinds by tree hash: `registry/{uuid}/{hash}`, `package/{uuid}/{hash}`,
+ * `artifact/{hash}` (the Pkg server paths without the leading slash).
+ */
+import type { SourceParts } from '../../registry/source-parts.js';
+import { juliaDb } from './store.js';
+
+/** The tarball kind, UUID and tree hash an artifact key names, or null. */
+export function parseTarballKey(key: string): { kind: 'registry' | 'package' | 'artifact'; uuid: string; hash: string } | null {
+  const parts = key.split('/');
+  if (parts[0] === 'artifact' && parts.length === 2) return { kind: 'artifact', uuid: '', hash: parts[1]! };
+  if ((parts[0] === 'registry' || parts[0] === 'package') && parts.length === 3)
+    return { kind: parts[0], uuid: parts[1]!, hash: parts[2]! };
+  return null;
+}
+
+/** What Julia supplies to hosted, proxy and group sources. */
+export const juliaParts: SourceParts = {
+  packageOfDoc: () => null,
+  // A package tarball belongs to its package UUID: a UUID a hosted member holds is never taken from an upstream.
+  packageOfArtifact: (key) => (key.startsWith('package/') ? (key.split('/')[1] ?? null) : null),
+  hosted: {
+    async artifact(registry, repo, key) {
+      const t = parseTarballKey(key);
+      if (!t) return null;
+      const row = await juliaDb(registry)
+        .selectFrom('julia_tarballs')
+        .select(['sha256', 'size'])
+        .where('repo_id', '=', repo.id)
+        .where('kind', '=', t.kind)
+        .where('uuid', '=', t.uuid)
+        .where('tree_hash', '=', t.hash)
+        .executeTakeFirst();
+      return row ? { sha256: row.sha256, size: Number(row.size) } : null;
+    },
+    async hasPackage(registry, repo, uuid) {
+      const row = await juliaDb(registry)
+        .selectFrom('julia_tarballs')
+        .select('uuid')
+        .where('repo_id', '=', repo.id)
+        .where('kind', '=', 'package')
+        .where('uuid', '=', uuid)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+  },
+};

@@ -1,0 +1,74 @@
+/**
+ * The seam between a format's routes and where its files come from. A route speaks its client's
+ * protocol over a Source: documents by path (byte-exact, with an ETag) and artifacts by key, either
+ * of which may be marked stale. Hosted (here), proxy and group (src/upstream) implement it once for
+ * every format; a format supplies only its SourceParts.
+ */
+import { LRUCache } from 'lru-cache';
+import type { BlobHandle } from '../storage/blobs.js';
+import type { IndexDoc } from './index-docs.js';
+import type { Registry } from './registry.js';
+import type { Repo } from './repos.js';
+import type { SourceParts } from './source-parts.js';
+
+/** A document as a source answers it; `stale` when an upstream could not be asked and this is the last good copy. */
+export interface SourceDoc extends IndexDoc {
+  stale: boolean;
+}
+
+/** An immutable archive by content address. */
+export interface SourceArtifact {
+  sha256: string;
+  size: number;
+  blob: BlobHandle;
+}
+
+/** Where a repo's documents and artifacts come from: hosted rows, an upstream, or a group's members. */
+export interface Source {
+  readonly repo: Repo;
+  /** The cached answer without an asynchronous step: a document, null for a known absence, undefined when only `doc` can tell. */
+  peek(path: string): SourceDoc | null | undefined;
+  /** The document at a path (registry-relative, as the client asks for it), or null. */
+  doc(path: string): Promise<SourceDoc | null>;
+  /** The artifact an artifact key names (the format decides the key's shape), or null. */
+  artifact(key: string): Promise<SourceArtifact | null>;
+}
+
+const fresh = (doc: IndexDoc | null): SourceDoc | null => (doc ? Object.assign(doc, { stale: false }) : null);
+
+/** The source of a hosted repo: the documents its publishes wrote, the blobs its rows name. */
+export class HostedSource implements Source {
+  private readonly artifacts = new LRUCache<string, { sha256: string; size: number } | false>({ max: 10_000 });
+
+  constructor(
+    private readonly registry: Registry,
+    readonly repo: Repo,
+    private readonly parts: SourceParts,
+  ) {}
+
+  peek(path: string): SourceDoc | null | undefined {
+    const doc = this.registry.docs.peek(this.repo.id, path);
+    return doc === undefined ? undefined : fresh(doc);
+  }
+
+  async doc(path: string): Promise<SourceDoc | null> {
+    return fresh(await this.registry.docs.get(this.repo.id, path));
+  }
+
+  async artifact(key: string): Promise<SourceArtifact | null> {
+    // Artifacts are immutable, so a found key is cached; a missing one is asked again (it may be published).
+    let found = this.artifacts.get(key);
+    if (!found) {
+      found = (await this.parts.hosted.artifact(this.registry, this.repo, key)) ?? false;
+      if (found) this.artifacts.set(key, found);
+    }
+    if (!found) return null;
+    const blob = await this.registry.blobs.open(found.sha256);
+    return blob ? { ...found, blob } : null;
+  }
+
+  /** Whether this repo holds the package, compared the way the ecosystem compares names (the dependency-confusion rule). */
+  hasPackage(pkg: string): Promise<boolean> {
+    return this.parts.hosted.hasPackage(this.registry, this.repo, pkg);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The group source, shared by every format: one URL over member repos. A package is answered by one
+ * member only — a hosted member that holds it, else the first other member that has it — so a name
+ * published here is never taken from an upstream (dependency confusion). List documents merge.
+ */
+import { LRUCache } from 'lru-cache';
+import { strongEtag } from '../core/hash.js';
+import type { Registry } from '../registry/registry.js';
+import type { Repo } from '../registry/repos.js';
+import { HostedSource, type Source, type SourceArtifact, type SourceDoc } from '../registry/source.js';
+import type { SourceParts } from '../registry/source-parts.js';
+
+/** How long the member chosen for a package is kept before it is asked again. */
+const CHOICE_TTL_MS = 30_000;
+
+/** A group repo of any format. */
+export class GroupSource implements Source {
+  private readonly hosted: HostedSource[];
+  private readonly others: Source[];
+  /** package → index of the member answering it in `members` (-1: none). */
+  private readonly choices = new LRUCache<string, number>({ max: 100_000, ttl: CHOICE_TTL_MS });
+  private readonly merged = new LRUCache<string, { key: string; doc: SourceDoc }>({ max: 1_000 });
+  private readonly warned = new Set<string>();
+  private readonly members: Source[];
+
+  constructor(
+    private readonly registry: Registry,
+    readonly repo: Repo,
+    members: Source[],
+    private readonly parts: SourceParts,
+  ) {
+    // Hosted members first, each group in configured order.
+    this.hosted = members.filter((m): m is HostedSource => m instanceof HostedSource);
+    this.others = members.filter((m) => !(m instanceof HostedSource));
+    this.members = [...this.hosted, ...this.others];
+  }
+
+  peek(path: string): SourceDoc | null | undefined {
+    const pkg = this.parts.packageOfDoc(path);
+    if (pkg === null) return undefined;
+    const chosen = this.choices.get(pkg);
+    if (chosen === undefined) return undefined;
+    return chosen < 0 ? null : this.members[chosen]!.peek(path);
+  }
+
+  async doc(path: string): Promise<SourceDoc | null> {
+    const pkg = this.parts.packageOfDoc(path);
+    if (pkg === null) return this.repoLevelDoc(path);
+    const member = await this.memberFor(pkg, (m) => m.doc(path).then((d) => d !== null));
+    return member ? member.doc(path) : null;
+  }
+
+  async artifact(key: string): Promise<SourceArtifact | null> {
+    const pkg = this.parts.packageOfArtifact(key);
+    if (pkg !== null) {
+      const member = await this.memberFor(pkg, (m) => m.artifact(key).then((a) => a !== null));
+      return member ? member.artifact(key) : null;
+    }
+    // Content-addressed keys name no package: the first member that has the bytes.
+    for (const m of this.members) {
+      const found = await m.artifact(key);
+      if (found) return found;
+    }
+    return null;
+  }
+
+  /**
+   * The one member that answers for a package: a hosted member holding it (then no other member is
+   * asked), else the first other member that has it, probed with the package's own document when the
+   * format has one (so all of a package's files come from the same member), else with `has`.
+   */
+  private async memberFor(pkg: string, has: (m: Source) => Promise<boolean>): Promise<Source | null> {
+    const cached = this.choices.get(pkg);
+    if (cached !== undefined) return cached < 0 ? null : this.members[cached]!;
+    let chosen = -1;
+    for (let i = 0; i < this.hosted.length && chosen < 0; i++) if (await this.hosted[i]!.hasPackage(pkg)) chosen = i;
+    if (chosen >= 0) {
+      if (this.others.length > 0) this.noteConfusion(pkg);
+    } else {
+      const probe = this.parts.packageDoc?.(pkg) ?? null;
+      for (let j = 0; j < this.others.length && chosen < 0; j++) {
+        const m = this.others[j]!;
+        if (probe !== null ? (await m.doc(probe)) !== null : await has(m)) chosen = this.hosted.length + j;
+      }
+    }
+    this.choices.set(pkg, chosen);
+    return chosen < 0 ? null : this.members[chosen]!;
+  }
+
+  /** A hosted package that an upstream member also has is the dependency-confusion case: refused, logged, counted. */
+  private noteConfusion(pkg: string): void {
+    if (this.warned.has(pkg)) return;
+    this.warned.add(pkg);
+    const probe = this.parts.packageDoc?.(pkg) ?? null;
+    if (probe === null) return;
+    void (async () => {
+      for (const m of this.others) {
+        const shadowed = await m.doc(probe).catch(() => null);
+        if (!shadowed) continue;
+        this.registry.metrics.confusionRefused.inc({ repo: this.repo.name });
+        this.registry.log.warn(
+          { repo: this.repo.name, package: pkg, shadowed: m.repo.name },
+          `group ${this.repo.name}: ${pkg} is hosted in this group, so ${m.repo.name}'s package of that name is never served (dependency confusion refused)`,
+        );
+        return;
+      }
+    })();
+  }
+
+  /** A document that belongs to no package: merged when the format merges it, else the first member's. */
+  private async repoLevelDoc(path: string): Promise<SourceDoc | null> {
+    const found: Array<{ repo: Repo; doc: SourceDoc }> = [];
+    for (const m of this.members) {
+      const doc = await m.doc(path);
+      if (doc) found.push({ repo: m.repo, doc });
+      if (doc && !this.parts.group?.mergeDoc) return doc;
+    }
+    if (found.length === 0) return null;
+    const key = found.map((f) => f.doc.etag).join(',');
+    const cached = this.merged.get(path);
+    if (cached?.key === key) return { ...cached.doc, stale: found.some((f) => f.doc.stale) };
+    const body = this.parts.group?.mergeDoc?.(path, found);
+    if (body === undefined) return found[0]!.doc;
+    const updatedAt = Math.max(...found.map((f) => f.doc.updatedAt));
+    const doc: SourceDoc = {
+      body,
+      etag: strongEtag(body),
+      updatedAt,
+      lastModified: new Date(updatedAt).toUTCString(),
+      stale: found.some((f) => f.doc.stale),
+    };
+    this.merged.set(path, { key, doc });
+    return doc;
+  }
+}

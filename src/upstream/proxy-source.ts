@@ -1,0 +1,344 @@
+/**
+ * The proxy source, shared by every format: documents fetched from the upstream and cached with its
+ * ETag (revalidated after the TTL, immutable ones kept), artifacts fetched once and verified against
+ * what the documents promise before they are stored. Upstream down → the last copy, marked stale.
+ */
+import { createHash } from 'node:crypto';
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import { LRUCache } from 'lru-cache';
+import { fail, LarderError } from '../core/errors.js';
+import { strongEtag } from '../core/hash.js';
+import { parseSri, sriHasher } from '../core/sri.js';
+import type { IndexDoc } from '../registry/index-docs.js';
+import type { Registry } from '../registry/registry.js';
+import type { Repo } from '../registry/repos.js';
+import type { Source, SourceArtifact, SourceDoc } from '../registry/source.js';
+import type { ArtifactOrigin, ProxyContext, ProxyParts, SourceParts } from '../registry/source-parts.js';
+import { inTransaction } from '../registry/tx.js';
+import type { StagedBlob } from '../storage/blobs.js';
+import type { UpstreamFetch } from './upstream-fetch.js';
+
+/** Default revalidation interval of mutable documents: crates.io's own max-age. */
+export const DEFAULT_TTL_MS = 10 * 60_000;
+/** How long an upstream 404 is believed. */
+const NEGATIVE_TTL_MS = 60_000;
+const MAX_DOCUMENT = 64 * 1024 * 1024;
+
+/** What the proxy holds for one document path. */
+interface DocEntry {
+  /** The upstream's bytes, or null when the upstream said 404. */
+  raw: IndexDoc | null;
+  upstreamEtag: string | null;
+  fetchedAt: number;
+  /** What clients see: `raw` less the versions still in cooldown. */
+  served: SourceDoc | null;
+  /** When a hidden version comes out of cooldown (the served copy must be rebuilt then). */
+  servedUntil: number;
+  /** After an upstream failure: until when the held copy is served (stale) without asking again. */
+  failedUntil?: number;
+}
+
+/** How long after an upstream failure the held copy is served without trying the upstream again. */
+const RETRY_AFTER_FAILURE_MS = 15_000;
+
+type ArtifactRow = { sha256: string; size: number };
+
+/** A proxy repo of any format. */
+export class ProxySource implements Source {
+  readonly upstream: string;
+  private readonly ttl: number;
+  private readonly cooldown: number;
+  private readonly offline: boolean;
+  private readonly entries = new LRUCache<string, DocEntry>({ max: 100_000 });
+  private readonly artifactRows = new LRUCache<string, ArtifactRow>({ max: 100_000 });
+  private readonly missingArtifacts = new LRUCache<string, true>({ max: 10_000, ttl: NEGATIVE_TTL_MS });
+  private readonly docFlights = new Map<string, Promise<SourceDoc | null>>();
+  private readonly artifactFlights = new Map<string, Promise<SourceArtifact | null>>();
+  private readonly proxy: ProxyParts;
+  readonly context: ProxyContext;
+
+  constructor(
+    private readonly registry: Registry,
+    readonly repo: Repo,
+    parts: SourceParts,
+    private readonly fetcher: UpstreamFetch,
+  ) {
+    if (!parts.proxy) fail('CONFIG_INVALID', `repository "${repo.name}": ${repo.format} has no proxy repositories`);
+    this.proxy = parts.proxy;
+    const configured = repo.upstream ?? this.proxy.defaultUpstream;
+    this.upstream = this.proxy.upstreamBase ? this.proxy.upstreamBase(configured) : configured.replace(/\/$/, '');
+    this.ttl = repo.ttl ?? DEFAULT_TTL_MS;
+    this.cooldown = repo.cooldown ?? 0;
+    this.offline = repo.offline ?? false;
+    this.context = {
+      registry,
+      repo,
+      upstream: this.upstream,
+      doc: (p) => this.doc(p),
+      artifact: (k) => this.artifact(k),
+    };
+  }
+
+  peek(path: string): SourceDoc | null | undefined {
+    const e = this.entries.get(path);
+    return e && this.isFresh(path, e, Date.now()) ? e.served : undefined;
+  }
+
+  async doc(path: string): Promise<SourceDoc | null> {
+    const e = this.entries.get(path) ?? (await this.load(path));
+    const now = Date.now();
+    if (e && this.isFresh(path, e, now)) return e.served;
+    if (this.offline) return e ? (e.served ?? null) : null;
+    if (e?.failedUntil && now < e.failedUntil) return this.staleCopy(e);
+    return flight(this.docFlights, path, () => this.refresh(path, e));
+  }
+
+  async artifact(key: string): Promise<SourceArtifact | null> {
+    const row = this.artifactRows.get(key) ?? (await this.loadArtifact(key));
+    if (row) {
+      const blob = await this.registry.blobs.open(row.sha256);
+      if (blob) return { ...row, blob };
+    }
+    if (this.offline || this.missingArtifacts.has(key)) return null;
+    return flight(this.artifactFlights, key, () => this.fetchArtifact(key));
+  }
+
+  private isFresh(path: string, e: DocEntry, now: number): boolean {
+    if (this.offline) return true;
+    if (now >= e.servedUntil) return false;
+    if (!e.raw) return now - e.fetchedAt < Math.min(NEGATIVE_TTL_MS, this.ttl);
+    return this.proxy.docLifetime(path) === 'immutable' || now - e.fetchedAt < this.ttl;
+  }
+
+  /** The held copy, flagged stale (a known absence stays an absence). */
+  private staleCopy(e: DocEntry): SourceDoc | null {
+    if (!e.served) return null;
+    this.registry.metrics.staleServed.inc({ repo: this.repo.name });
+    return { ...e.served, stale: true };
+  }
+
+  /** What the database holds for a path (after a restart, or on another node). */
+  private async load(path: string): Promise<DocEntry | undefined> {
+    const row = await this.registry.db
+      .selectFrom('proxy_docs')
+      .select(['status', 'upstream_etag', 'fetched_at'])
+      .where('repo_id', '=', this.repo.id)
+      .where('path', '=', path)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const raw = row.status === 200 ? await this.registry.docs.get(this.repo.id, path) : null;
+    return this.remember(path, raw, row.upstream_etag, Number(row.fetched_at));
+  }
+
+  /** Builds what clients see of a document (cooldown applied) and caches the entry. */
+  private async remember(path: string, raw: IndexDoc | null, upstreamEtag: string | null, fetchedAt: number): Promise<DocEntry> {
+    const entry: DocEntry = { raw, upstreamEtag, fetchedAt, served: raw ? { ...raw, stale: false } : null, servedUntil: Infinity };
+    if (raw && this.cooldown > 0 && this.proxy.versions && this.proxy.withoutVersions) {
+      const stamps = this.proxy.versions(path, raw.body);
+      if (stamps.length > 0) {
+        const seen = new Map(
+          (
+            await this.registry.db
+              .selectFrom('proxy_versions')
+              .select(['version', 'first_seen'])
+              .where('repo_id', '=', this.repo.id)
+              .where('path', '=', path)
+              .execute()
+          ).map((r) => [r.version, Number(r.first_seen)]),
+        );
+        const now = Date.now();
+        const hidden = new Set<string>();
+        for (const s of stamps) {
+          const visibleAt = (s.publishedAt ?? seen.get(s.version) ?? 0) + this.cooldown;
+          if (visibleAt > now) {
+            hidden.add(s.version);
+            entry.servedUntil = Math.min(entry.servedUntil, visibleAt);
+          }
+        }
+        if (hidden.size > 0) {
+          const body = this.proxy.withoutVersions(path, raw.body, hidden);
+          entry.served = body
+            ? { body, etag: strongEtag(body), updatedAt: raw.updatedAt, lastModified: raw.lastModified, stale: false }
+            : null;
+        }
+      }
+    }
+    this.entries.set(path, entry);
+    return entry;
+  }
+
+  /** Asks the upstream (conditionally when a copy is held); on failure the held copy is served, marked stale. */
+  private async refresh(path: string, held: DocEntry | undefined): Promise<SourceDoc | null> {
+    const url = this.proxy.docUrl(this.upstream, path);
+    if (!url) return null;
+    const metric = this.registry.metrics.upstreamRequests;
+    let answer;
+    try {
+      answer = await this.fetcher.document(url, held?.raw ? held.upstreamEtag : null, MAX_DOCUMENT);
+    } catch (err) {
+      metric.inc({ repo: this.repo.name, outcome: 'failed' });
+      if (!held) throw err;
+      held.failedUntil = Date.now() + RETRY_AFTER_FAILURE_MS;
+      this.registry.log.warn(
+        { repo: this.repo.name, path, err: (err as Error).message },
+        `proxy ${this.repo.name}: upstream failed for ${path}; serving the cached copy`,
+      );
+      return this.staleCopy(held);
+    }
+    const now = Date.now();
+    if (answer.status === 304 && held?.raw) {
+      metric.inc({ repo: this.repo.name, outcome: 'not_modified' });
+      await this.registry.db
+        .updateTable('proxy_docs')
+        .set({ fetched_at: now })
+        .where('repo_id', '=', this.repo.id)
+        .where('path', '=', path)
+        .execute();
+      return (await this.remember(path, held.raw, held.upstreamEtag, now)).served;
+    }
+    if (answer.status !== 200) {
+      metric.inc({ repo: this.repo.name, outcome: 'not_found' });
+      await this.record(path, 404, null, now);
+      return (await this.remember(path, null, null, now)).served;
+    }
+    metric.inc({ repo: this.repo.name, outcome: 'ok' });
+    const raw = await this.store(path, answer.body, answer.etag, now, held?.raw != null);
+    return (await this.remember(path, raw, answer.etag, now)).served;
+  }
+
+  /** Stores a fetched document, its state, and the versions seen for the first time. */
+  private async store(path: string, body: Buffer, upstreamEtag: string | null, now: number, hadCopy: boolean): Promise<IndexDoc> {
+    const stamps = this.proxy.versions?.(path, body) ?? [];
+    return inTransaction(this.registry, async (uow) => {
+      const doc = await this.registry.docs.put(uow, this.repo.id, path, body);
+      await this.upsertState(uow.trx, path, 200, upstreamEtag, now);
+      if (stamps.length > 0) {
+        // Versions present at the first fetch were published before Larder looked: they are not young.
+        const firstSeen = hadCopy ? now : 0;
+        for (let i = 0; i < stamps.length; i += 200) {
+          await uow.trx
+            .insertInto('proxy_versions')
+            .values(stamps.slice(i, i + 200).map((s) => ({ repo_id: this.repo.id, path, version: s.version, first_seen: firstSeen })))
+            .onConflict((oc) => oc.columns(['repo_id', 'path', 'version']).doNothing())
+            .execute();
+        }
+      }
+      return doc;
+    });
+  }
+
+  private async record(path: string, status: number, upstreamEtag: string | null, now: number): Promise<void> {
+    await this.upsertState(this.registry.db, path, status, upstreamEtag, now);
+  }
+
+  private async upsertState(db: Registry['db'], path: string, status: number, upstreamEtag: string | null, now: number): Promise<void> {
+    await db
+      .insertInto('proxy_docs')
+      .values({ repo_id: this.repo.id, path, status, upstream_etag: upstreamEtag, fetched_at: now })
+      .onConflict((oc) => oc.columns(['repo_id', 'path']).doUpdateSet({ status, upstream_etag: upstreamEtag, fetched_at: now }))
+      .execute();
+  }
+
+  private async loadArtifact(key: string): Promise<ArtifactRow | undefined> {
+    const row = await this.registry.db
+      .selectFrom('proxy_artifacts')
+      .select(['sha256', 'size'])
+      .where('repo_id', '=', this.repo.id)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const found = { sha256: row.sha256, size: Number(row.size) };
+    this.artifactRows.set(key, found);
+    return found;
+  }
+
+  /** Downloads an artifact once, checks it against what the index promised, and only then stores it. */
+  private async fetchArtifact(key: string): Promise<SourceArtifact | null> {
+    const origin = await this.proxy.artifactOrigin(this.context, key);
+    if (!origin) return null;
+    const maxSize = origin.maxSize ?? this.registry.config.limits.maxArchiveSize;
+    const body = await this.fetcher.archive(origin.url, { trusted: origin.trusted, maxSize, what: origin.what });
+    if (!body) {
+      this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'not_found' });
+      this.missingArtifacts.set(key, true);
+      return null;
+    }
+    this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'ok' });
+    const staged = await this.stageVerified(body, origin, maxSize);
+    const row = { sha256: staged.sha256, size: staged.size };
+    await inTransaction(this.registry, async (uow) => {
+      await uow.trx
+        .insertInto('blobs')
+        .values({ sha256: row.sha256, size: row.size, created_at: Date.now() })
+        .onConflict((oc) => oc.column('sha256').doNothing())
+        .execute();
+      await uow.trx
+        .insertInto('proxy_artifacts')
+        .values({ repo_id: this.repo.id, key, sha256: row.sha256, size: row.size, fetched_at: Date.now() })
+        .onConflict((oc) => oc.columns(['repo_id', 'key']).doNothing())
+        .execute();
+      await staged.commit();
+    }).catch(async (err: unknown) => {
+      await staged.discard();
+      throw err;
+    });
+    this.artifactRows.set(key, row);
+    const blob = await this.registry.blobs.open(row.sha256);
+    if (!blob) fail('INTERNAL', `${origin.what} was stored but cannot be read back`);
+    return { ...row, blob };
+  }
+
+  /** Stages the bytes while hashing them (and feeding the format's check); a mismatch discards them. */
+  private async stageVerified(body: Readable, origin: ArtifactOrigin, maxSize: number): Promise<StagedBlob> {
+    const sha = createHash('sha256');
+    const sri = origin.sri ? sriHasher(parseSri(origin.sri).algorithm) : null;
+    const checkInput = origin.check ? new PassThrough() : null;
+    const checked = checkInput && origin.check ? origin.check(checkInput) : Promise.resolve();
+    // The check may fail early; its rejection is read below, after the stream is stopped.
+    checked.catch(() => {});
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        sha.update(chunk);
+        sri?.update(chunk);
+        if (checkInput && !checkInput.destroyed && !checkInput.write(chunk)) checkInput.once('drain', () => done(null, chunk));
+        else done(null, chunk);
+      },
+      flush(done) {
+        checkInput?.end();
+        done();
+      },
+    });
+    body.on('error', (err) => hashing.destroy(err));
+    let staged: StagedBlob;
+    try {
+      staged = await this.registry.blobs.stage(body.pipe(hashing), { maxSize });
+    } catch (err) {
+      checkInput?.destroy();
+      body.destroy();
+      if (err instanceof LarderError && err.code !== 'INTERNAL') throw err;
+      fail('UPSTREAM_FAILED', `${origin.what}: the download from ${new URL(origin.url).host} broke off; nothing was stored, try again`);
+    }
+    const refuse = async (why: string): Promise<never> => {
+      await staged.discard();
+      this.registry.metrics.integrityFailures.inc({ repo: this.repo.name });
+      fail('UPSTREAM_INTEGRITY', `${origin.what} from ${new URL(origin.url).host} ${why}; it was not stored or served`);
+    };
+    if (origin.sha256 && sha.digest('hex') !== origin.sha256) await refuse('does not match the sha256 its index promised');
+    if (origin.sri && sri && sri.digest() !== origin.sri) await refuse(`does not match the integrity ${origin.sri} its index promised`);
+    try {
+      await checked;
+    } catch (err) {
+      await refuse(err instanceof Error ? err.message : 'failed its check');
+    }
+    return staged;
+  }
+}
+
+/** Runs `fn` once per key at a time: concurrent misses for one file share one upstream request. */
+function flight<T>(flights: Map<string, Promise<T>>, key: string, fn: () => Promise<T>): Promise<T> {
+  const running = flights.get(key);
+  if (running) return running;
+  const p = fn().finally(() => flights.delete(key));
+  flights.set(key, p);
+  return p;
+}
