@@ -52,6 +52,9 @@ export const ErrorCatalogue = {
   // Appended (issue 8): uploads that cannot be buffered now.
   UPLOAD_BUDGET_EXHAUSTED: 503,
   LENGTH_REQUIRED: 411,
+  // Appended (issue 9): an upstream a proxy repository reads failed, or did not answer in time.
+  UPSTREAM_FAILED: 502,
+  UPSTREAM_TIMEOUT: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;
