@@ -152,12 +152,13 @@ export class OutboundClient {
   }
 
   /**
-   * The client of one upstream (a proxy repository's base URL): one per base URL and trust, so every
-   * repository reading the same upstream shares its concurrency limit. Options of later calls for the
-   * same upstream are ignored.
+   * The client of one upstream (a proxy repository's base URL): one per base URL (with or without its
+   * trailing slash) and trust, so every repository reading the same upstream shares its concurrency
+   * limit. Options of later calls for the same upstream are ignored.
    */
   upstream(baseUrl: string, opts: UpstreamOptions): UpstreamClient {
-    const key = `${opts.trusted ? 'trusted' : 'checked'} ${baseUrl}`;
+    const base = URL.canParse(baseUrl) ? new URL(baseUrl).href.replace(/\/?$/, '/') : baseUrl;
+    const key = `${opts.trusted ? 'trusted' : 'checked'} ${base}`;
     let client = this.upstreams.get(key);
     if (!client) {
       client = new UpstreamClient(this, baseUrl, opts);

@@ -263,8 +263,9 @@ describe('per-upstream concurrency', () => {
     const docs = await Promise.all(Array.from({ length: 6 }, () => c.get('/doc', { maxSize: 10 })));
     expect(docs.every((d) => d.status === 200)).toBe(true);
     expect(up.maxInFlight).toBe(2);
+    expect(o.upstream(`${up.url}/`, { trusted: true, concurrency: 5 })).toBe(c);
     up.resetHits();
-    const wide = o.upstream(`${up.url}/`, { trusted: true, concurrency: 5 });
+    const wide = outbound().upstream(up.url, { trusted: true, concurrency: 5 });
     await Promise.all(Array.from({ length: 5 }, () => wide.get('/doc', { maxSize: 10 })));
     expect(up.maxInFlight).toBe(5);
   });

@@ -147,7 +147,8 @@ allow_private = []
 ca_file = ""
 # Git repositories are registered over https; true also allows plain http.
 git_allow_http = false
-# Longest one download or git clone a request names may take.
+# Longest one download or git clone a request names may take, or one index document a proxy
+# repository fetches from its upstream (archives may take longer while their bytes keep flowing).
 timeout = "2m"
 # Upstreams of proxy repositories are the URLs written in this file: they are trusted wherever they
 # point (127.0.0.1 included) and reached through HTTPS_PROXY / HTTP_PROXY unless NO_PROXY lists
