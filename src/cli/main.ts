@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { LarderError } from '../core/errors.js';
+import { LARDER_VERSION } from '../core/version.js';
 import { backupCommands } from './backup.js';
 import { bazelCommands } from './bazel.js';
 import { gcCommand } from './gc.js';
@@ -17,7 +18,7 @@ import { verifyCommand } from './verify.js';
 export function buildProgram(): Command {
   const program = new Command('larder')
     .description('A self-hosted package registry and mirror for Cargo, Bazel, Julia, MoonBit and Brioche')
-    .version('0.1.0')
+    .version(LARDER_VERSION)
     .showHelpAfterError();
   serveCommand(program);
   initCommand(program);

@@ -52,10 +52,11 @@ export const ErrorCatalogue = {
   // Appended (issue 8): uploads that cannot be buffered now.
   UPLOAD_BUDGET_EXHAUSTED: 503,
   LENGTH_REQUIRED: 411,
-  // Appended (issue 9): proxies. An upstream failure is never a 404 (Bazel would fall through to another registry).
+  // Appended (issue 9): an upstream a proxy repository reads failed, did not answer in time, or sent
+  // bytes that do not match what its index promised. Never a 404: Bazel would fall through to another registry.
   UPSTREAM_FAILED: 502,
+  UPSTREAM_TIMEOUT: 504,
   UPSTREAM_INTEGRITY: 502,
-  NOT_CACHED: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitRepo, startGitServer, type GitServer } from '../../test/support/git-server.js';
 import { tempDir } from '../../test/support/tmp.js';
 import type { OutboundConfig } from '../core/config.js';
+import { OUTBOUND_DEFAULTS, resolveOutbound } from '../core/config/outbound.js';
 import { LarderError } from '../core/errors.js';
 import { cloneChecked } from './git-clone.js';
 import { OutboundClient } from './outbound.js';
@@ -30,7 +31,14 @@ afterAll(async () => {
 
 let seq = 0;
 async function clone(config: Partial<OutboundConfig>, url: string, maxSize = 10 << 20): Promise<string> {
-  const outbound = new OutboundClient({ allowPrivate: [], caFile: server.caFile, gitAllowHttp: false, timeoutMs: 30_000, ...config });
+  const outbound = new OutboundClient({
+    ...resolveOutbound(OUTBOUND_DEFAULTS),
+    allowPrivate: [],
+    caFile: server.caFile,
+    gitAllowHttp: false,
+    timeoutMs: 30_000,
+    ...config,
+  });
   const dir = path.join(work.path, `w${seq++}`);
   fs.mkdirSync(dir);
   try {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/support/tmp.js';
 import type { OutboundConfig } from '../core/config.js';
+import { OUTBOUND_DEFAULTS, resolveOutbound } from '../core/config/outbound.js';
 import { LarderError } from '../core/errors.js';
 import { ensureSelfSignedTls } from '../http/tls.js';
 import { OutboundClient } from './outbound.js';
@@ -31,7 +32,14 @@ async function server(host: string, route: (req: http.IncomingMessage, res: http
 }
 
 function client(over: Partial<OutboundConfig> = {}): OutboundClient {
-  return new OutboundClient({ allowPrivate: [], caFile: null, gitAllowHttp: false, timeoutMs: 10_000, ...over });
+  return new OutboundClient({
+    ...resolveOutbound(OUTBOUND_DEFAULTS),
+    allowPrivate: [],
+    caFile: null,
+    gitAllowHttp: false,
+    timeoutMs: 10_000,
+    ...over,
+  });
 }
 
 /** The LarderError a download fails with. */

@@ -3,16 +3,20 @@
  * a request names it enforces the address rules at connect time, on the address actually connected to
  * (so DNS rebinding cannot slip past), follows redirects by hand re-checking every hop, bounds time and
  * size, and words failures without echoing anything the far side answered (no body, hash or status).
+ * Upstreams the operator configured are reached through `upstream()` (upstream-client.ts): trusted
+ * wherever they point, through HTTPS_PROXY/HTTP_PROXY unless NO_PROXY lists them.
  */
 import { readFileSync } from 'node:fs';
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP, type Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import { Agent, buildConnector, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import type { OutboundConfig } from '../core/config.js';
 import { fail, LarderError, type ErrorCode } from '../core/errors.js';
 import { formatSize } from '../core/units.js';
+import { USER_AGENT } from '../core/version.js';
 import { AddressRules, type Refusal } from './address-rules.js';
+import { UpstreamClient, type UpstreamOptions } from './upstream-client.js';
 
 /** Thrown at connect time when the address is refused; carries the rule for the message. */
 class AddressRefused extends Error {
@@ -22,7 +26,7 @@ class AddressRefused extends Error {
 }
 
 /** A refusal and whether the host was a name (it "resolves to") or an address literal (it "is"). */
-type Refused = Refusal & { named: boolean };
+export type Refused = Refusal & { named: boolean };
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
@@ -53,14 +57,29 @@ export function trustedCas(caFile: string | null): string[] | undefined {
   return [...rootCertificates, extra];
 }
 
+/** Proxy settings, as the environment gives them (lower-case names win, as with curl). */
+function proxyEnv(env: NodeJS.ProcessEnv): { httpProxy: string; httpsProxy: string; noProxy: string } {
+  // Empty strings (not undefined) so undici does not read process.env behind our back.
+  return {
+    httpProxy: env.http_proxy ?? env.HTTP_PROXY ?? '',
+    httpsProxy: env.https_proxy ?? env.HTTPS_PROXY ?? '',
+    noProxy: env.no_proxy ?? env.NO_PROXY ?? '',
+  };
+}
+
 /** The outbound HTTP client of one server, built from [outbound]. */
 export class OutboundClient {
   readonly rules: AddressRules;
   readonly config: OutboundConfig;
   private readonly agent: Agent;
+  private readonly env: NodeJS.ProcessEnv;
+  private trustedAgent: Dispatcher | null = null;
+  private readonly upstreams = new Map<string, UpstreamClient>();
 
-  constructor(config: OutboundConfig, opts: { connectTimeoutMs?: number; idleTimeoutMs?: number } = {}) {
+  /** `env` is where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (process.env unless a test says otherwise). */
+  constructor(config: OutboundConfig, opts: { env?: NodeJS.ProcessEnv } = {}) {
     this.config = config;
+    this.env = opts.env ?? process.env;
     this.rules = new AddressRules(config.allowPrivate);
     const rules = this.rules;
     // Names resolve here, and every address they resolve to must pass: the socket connects to what this returns.
@@ -81,12 +100,12 @@ export class OutboundClient {
     };
     const connect = buildConnector({
       ca: trustedCas(config.caFile),
-      timeout: opts.connectTimeoutMs ?? 10_000,
+      timeout: config.connectTimeoutMs,
       lookup,
     } as buildConnector.BuildOptions);
     this.agent = new Agent({
-      headersTimeout: opts.idleTimeoutMs ?? 30_000,
-      bodyTimeout: opts.idleTimeoutMs ?? 30_000,
+      headersTimeout: config.headersTimeoutMs,
+      bodyTimeout: config.bodyTimeoutMs,
       connect: (options, callback) => {
         const host = options.hostname.replace(/^\[(.*)\]$/, '$1');
         // Address literals never reach the lookup: check them here.
@@ -108,7 +127,44 @@ export class OutboundClient {
 
   /** Closes pooled connections (at server shutdown). */
   async close(): Promise<void> {
-    await this.agent.close();
+    await Promise.all([this.agent.close(), this.trustedAgent?.close()]);
+  }
+
+  /**
+   * The dispatcher for a kind of URL: operator-configured upstreams (`trusted`) connect anywhere, through
+   * the environment's proxy; URLs from requests connect directly, only where the address rules allow
+   * (a proxy would resolve the host itself, out of reach of the rules).
+   */
+  dispatcher(trusted: boolean): Dispatcher {
+    if (!trusted) return this.agent;
+    if (!this.trustedAgent) {
+      const tls = { ca: trustedCas(this.config.caFile), timeout: this.config.connectTimeoutMs };
+      this.trustedAgent = new EnvHttpProxyAgent({
+        ...proxyEnv(this.env),
+        headersTimeout: this.config.headersTimeoutMs,
+        bodyTimeout: this.config.bodyTimeoutMs,
+        connect: tls,
+        requestTls: tls,
+        proxyTls: tls,
+      } as EnvHttpProxyAgent.Options);
+    }
+    return this.trustedAgent;
+  }
+
+  /**
+   * The client of one upstream (a proxy repository's base URL): one per base URL (with or without its
+   * trailing slash) and trust, so every repository reading the same upstream shares its concurrency
+   * limit. Options of later calls for the same upstream are ignored.
+   */
+  upstream(baseUrl: string, opts: UpstreamOptions): UpstreamClient {
+    const base = URL.canParse(baseUrl) ? new URL(baseUrl).href.replace(/\/?$/, '/') : baseUrl;
+    const key = `${opts.trusted ? 'trusted' : 'checked'} ${base}`;
+    let client = this.upstreams.get(key);
+    if (!client) {
+      client = new UpstreamClient(this, baseUrl, opts);
+      this.upstreams.set(key, client);
+    }
+    return client;
   }
 
   /**
@@ -124,7 +180,7 @@ export class OutboundClient {
       const target = this.checkUrl(current, url, hop, what);
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(target, { method: 'GET', dispatcher: this.agent, signal: deadline, headers: { 'user-agent': 'larder' } });
+        res = await request(target, { method: 'GET', dispatcher: this.agent, signal: deadline, headers: { 'user-agent': USER_AGENT } });
       } catch (err) {
         const refused = findRefusal(err);
         if (refused) refuse(url, hop, refused, what);
@@ -148,7 +204,7 @@ export class OutboundClient {
   }
 
   /** The URL of one hop, if its scheme is allowed and its host is not a refused address literal. */
-  private checkUrl(current: string, original: string, hop: number, what: string): URL {
+  checkUrl(current: string, original: string, hop: number, what: string): URL {
     const u = URL.canParse(current) ? new URL(current) : null;
     if (!u) fail('METADATA_INVALID', `${what} ${original} is not a URL`);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') {
@@ -203,14 +259,15 @@ export class OutboundClient {
 }
 
 /** The address refusal behind an undici error, if that is what it is. */
-function findRefusal(err: unknown): Refused | null {
+export function findRefusal(err: unknown): Refused | null {
   for (let e = err as { cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
     if (e instanceof AddressRefused) return { ...e.refusal, named: true };
   }
   return null;
 }
 
-function refuse(url: string, hop: number, refused: Refused, what: string): never {
+/** Fails with URL_NOT_ALLOWED, naming the rule (and whether a redirect led there) and the setting that would allow it. */
+export function refuse(url: string, hop: number, refused: Refused, what: string): never {
   const is = refused.named ? 'resolves to' : 'is';
   const where = hop === 0 ? `its host ${is} ${refused.rule}` : `it redirects to a host that ${is} ${refused.rule}`;
   fail('URL_NOT_ALLOWED', `${what} ${url} is refused: ${where}. Larder fetches only public addresses; ${ALLOW_HINT}`);

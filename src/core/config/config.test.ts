@@ -61,7 +61,17 @@ describe('loadConfig', () => {
       },
       unpackedLimits: { crate: null, juliaPackage: null, juliaArtifact: null, bazelSource: null },
       repos: DEFAULT_REPOS,
-      outbound: { allowPrivate: [], caFile: null, gitAllowHttp: false, timeoutMs: 120_000 },
+      outbound: {
+        allowPrivate: [],
+        caFile: null,
+        gitAllowHttp: false,
+        timeoutMs: 120_000,
+        connectTimeoutMs: 10_000,
+        headersTimeoutMs: 30_000,
+        bodyTimeoutMs: 30_000,
+        retries: 2,
+        concurrency: 8,
+      },
       timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000 },
       uploads: { memory: 256 * MiB, waitMs: 10_000 },
       file: null,
@@ -150,6 +160,11 @@ describe('loadConfig', () => {
         caFile: join(dir, 'tls/internal-ca.pem'),
         gitAllowHttp: true,
         timeoutMs: 300_000,
+        connectTimeoutMs: 10_000,
+        headersTimeoutMs: 30_000,
+        bodyTimeoutMs: 30_000,
+        retries: 2,
+        concurrency: 8,
       },
       timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000 },
       uploads: { memory: 256 * MiB, waitMs: 10_000 },
@@ -450,6 +465,24 @@ describe('outbound', () => {
     ).toMatchObject({ allowPrivate: ['127.0.0.1', 'git.internal.example'], caFile: join(dir, 'ca.pem') });
   });
 
+  it('reads the timeouts, retries and concurrency proxy repositories use for their upstreams', () => {
+    const lines = [
+      '[outbound]',
+      'connect_timeout = "3s"',
+      'headers_timeout = "1m"',
+      'body_timeout = "45s"',
+      'retries = 0',
+      'concurrency = 2',
+    ];
+    expect(load(lines).outbound).toMatchObject({
+      connectTimeoutMs: 3000,
+      headersTimeoutMs: 60_000,
+      bodyTimeoutMs: 45_000,
+      retries: 0,
+      concurrency: 2,
+    });
+  });
+
   it('refuses entries that are neither, naming the line and what is expected', () => {
     expect(failure(['[outbound]', 'allow_private = ["10.0.0.0/33"]'])).toMatch(
       /^larder\.toml:2: outbound\.allow_private\[0\]: expected a CIDR range such as "10\.1\.0\.0\/16"/,
@@ -459,6 +492,8 @@ describe('outbound', () => {
     );
     expect(failure(['[outbound]', 'allow_privat = []'])).toMatch(/unknown key "outbound\.allow_privat" \(did you mean "allow_private"\?\)/);
     expect(failure(['[outbound]', 'timeout = "soon"'])).toMatch(/outbound\.timeout: invalid duration "soon"/);
+    expect(failure(['[outbound]', 'retries = -1'])).toMatch(/^larder\.toml:2: outbound\.retries: /);
+    expect(failure(['[outbound]', 'concurrency = 0'])).toMatch(/^larder\.toml:2: outbound\.concurrency: /);
     rmSync(join(dir, 'larder.toml'));
     expect(failure(null, { LARDER_OUTBOUND_ALLOW_PRIVATE: '10.0.0.0/40' })).toMatch(
       /^LARDER_OUTBOUND_ALLOW_PRIVATE: expected a CIDR range/,

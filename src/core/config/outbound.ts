@@ -65,6 +65,11 @@ export const OutboundSchema = z
     ca_file: z.string().transform((v) => v || undefined),
     git_allow_http: z.boolean(),
     timeout: z.string().transform(checkDuration),
+    connect_timeout: z.string().transform(checkDuration),
+    headers_timeout: z.string().transform(checkDuration),
+    body_timeout: z.string().transform(checkDuration),
+    retries: z.int().min(0).max(10),
+    concurrency: z.int().min(1).max(1000),
   })
   .partial();
 
@@ -74,6 +79,11 @@ export interface OutboundSettings {
   ca_file?: string;
   git_allow_http: boolean;
   timeout: number;
+  connect_timeout: number;
+  headers_timeout: number;
+  body_timeout: number;
+  retries: number;
+  concurrency: number;
 }
 
 /** What the server uses. */
@@ -86,13 +96,42 @@ export interface OutboundConfig {
   gitAllowHttp: boolean;
   /** Longest one outbound fetch or clone may take, in milliseconds. */
   timeoutMs: number;
+  /** Longest a TCP (and TLS) connection may take to establish. */
+  connectTimeoutMs: number;
+  /** Longest an upstream may take to answer a request's headers. */
+  headersTimeoutMs: number;
+  /** Longest an upstream's body may stall between two chunks (a whole download may take longer). */
+  bodyTimeoutMs: number;
+  /** How many times a failed GET to an upstream is tried again (connection errors, timeouts, 5xx, 429). */
+  retries: number;
+  /** Requests in flight to one upstream at once; more wait their turn. */
+  concurrency: number;
 }
 
-export const OUTBOUND_DEFAULTS: OutboundSettings = { allow_private: [], git_allow_http: false, timeout: 120_000 };
+export const OUTBOUND_DEFAULTS: OutboundSettings = {
+  allow_private: [],
+  git_allow_http: false,
+  timeout: 120_000,
+  connect_timeout: 10_000,
+  headers_timeout: 30_000,
+  body_timeout: 30_000,
+  retries: 2,
+  concurrency: 8,
+};
 
 /** The resolved [outbound] settings. */
 export function resolveOutbound(s: OutboundSettings): OutboundConfig {
-  return { allowPrivate: [...s.allow_private], caFile: s.ca_file ?? null, gitAllowHttp: s.git_allow_http, timeoutMs: s.timeout };
+  return {
+    allowPrivate: [...s.allow_private],
+    caFile: s.ca_file ?? null,
+    gitAllowHttp: s.git_allow_http,
+    timeoutMs: s.timeout,
+    connectTimeoutMs: s.connect_timeout,
+    headersTimeoutMs: s.headers_timeout,
+    bodyTimeoutMs: s.body_timeout,
+    retries: s.retries,
+    concurrency: s.concurrency,
+  };
 }
 
 /** The [outbound] block of the larder.toml that `larder init` writes. */
@@ -108,6 +147,21 @@ allow_private = []
 ca_file = ""
 # Git repositories are registered over https; true also allows plain http.
 git_allow_http = false
-# Longest one download or git clone may take.
+# Longest one download or git clone a request names may take, or one index document a proxy
+# repository fetches from its upstream (archives may take longer while their bytes keep flowing).
 timeout = "2m"
+# Upstreams of proxy repositories are the URLs written in this file: they are trusted wherever they
+# point (127.0.0.1 included) and reached through HTTPS_PROXY / HTTP_PROXY unless NO_PROXY lists
+# them. URLs that requests name never go through the proxy and keep the address rules above.
+# Establishing a connection (TCP and TLS).
+connect_timeout = "10s"
+# Waiting for an answer's headers, and for the next chunk of its body (a download that keeps
+# flowing is never cut).
+headers_timeout = "30s"
+body_timeout = "30s"
+# A GET that fails to connect, times out or gets 5xx or 429 is tried again this many times, after
+# growing pauses (Retry-After is honoured up to 30 s); 404 never is.
+retries = 2
+# Requests in flight to one upstream at once; more wait their turn.
+concurrency = 8
 `;
