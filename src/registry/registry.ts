@@ -110,7 +110,6 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
       log: silent,
       sources: new Map(),
       close: async () => {
-        await fetcher.close();
         await outbound.close();
         watcher?.close();
         await listener?.close();

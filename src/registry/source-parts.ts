@@ -41,6 +41,14 @@ export interface VersionStamp {
   publishedAt?: number;
 }
 
+/** An artifact a document names, with what it must hash to: recorded when the document is fetched. */
+export interface ArtifactPromise {
+  key: string;
+  url: string;
+  sha256?: string;
+  sri?: string;
+}
+
 /** A proxy repo's view of itself, handed to the format's proxy parts. */
 export interface ProxyContext {
   registry: Registry;
@@ -51,6 +59,8 @@ export interface ProxyContext {
   doc(path: string): Promise<SourceDoc | null>;
   /** An artifact through this proxy (fetched and verified once, then stored). */
   artifact(key: string): Promise<SourceArtifact | null>;
+  /** What a fetched document promised about an artifact key (see `ProxyParts.promises`), or null. */
+  promise(key: string): Promise<ArtifactPromise | null>;
 }
 
 /** What one package needs in an offline mirror: fetched documents, artifacts to fetch, packages it depends on. */
@@ -69,6 +79,11 @@ export interface ProxyParts {
   docUrl(upstream: string, path: string): string | null;
   /** `immutable` for documents that never change once published; `mutable` ones are revalidated after the repo's TTL. */
   docLifetime(path: string): 'immutable' | 'mutable';
+  /**
+   * The artifacts a document names, when their key alone does not lead back to the document (Bazel's
+   * archive mirror: a URL → the source.json integrity). Recorded as the document is stored.
+   */
+  promises?(path: string, body: Buffer): ArtifactPromise[];
   /** Where an artifact comes from and what it must hash to, read from this proxy's documents; null when nothing names it. */
   artifactOrigin(ctx: ProxyContext, key: string): Promise<ArtifactOrigin | null>;
   /** The versions a document lists (for cooldown); documents without versions return []. */

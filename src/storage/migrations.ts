@@ -138,6 +138,15 @@ export const coreMigrations: DialectMigration[] = [
         .addColumn('first_seen', millis, notNull)
         .addPrimaryKeyConstraint('proxy_versions_pk', ['repo_id', 'path', 'version'])
         .execute();
+      await db.schema
+        .createTable('proxy_promises')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('key', 'text', notNull)
+        .addColumn('url', 'text', notNull)
+        .addColumn('sha256', 'text')
+        .addColumn('sri', 'text')
+        .addPrimaryKeyConstraint('proxy_promises_pk', ['repo_id', 'key'])
+        .execute();
     },
   },
 ];

@@ -106,11 +106,21 @@ export interface ProxyVersionsTable {
   first_seen: number;
 }
 
+/** What fetched documents promised about artifacts they name (the Bazel archive mirror's URL → integrity). */
+export interface ProxyPromisesTable {
+  repo_id: number;
+  key: string;
+  url: string;
+  sha256: string | null;
+  sri: string | null;
+}
+
 /** The tables every format shares; a format adds its own with `db.withTables<…>()`. */
 export interface Database {
   proxy_docs: ProxyDocsTable;
   proxy_artifacts: ProxyArtifactsTable;
   proxy_versions: ProxyVersionsTable;
+  proxy_promises: ProxyPromisesTable;
   repos: ReposTable;
   users: UsersTable;
   tokens: TokensTable;

@@ -76,6 +76,17 @@ export class ProxySource implements Source {
       upstream: this.upstream,
       doc: (p) => this.doc(p),
       artifact: (k) => this.artifact(k),
+      promise: async (k) => {
+        const row = await registry.db
+          .selectFrom('proxy_promises')
+          .select(['key', 'url', 'sha256', 'sri'])
+          .where('repo_id', '=', repo.id)
+          .where('key', '=', k)
+          .executeTakeFirst();
+        return row
+          ? { key: row.key, url: row.url, ...(row.sha256 ? { sha256: row.sha256 } : {}), ...(row.sri ? { sri: row.sri } : {}) }
+          : null;
+      },
     };
   }
 
@@ -209,9 +220,18 @@ export class ProxySource implements Source {
   /** Stores a fetched document, its state, and the versions seen for the first time. */
   private async store(path: string, body: Buffer, upstreamEtag: string | null, now: number, hadCopy: boolean): Promise<IndexDoc> {
     const stamps = this.proxy.versions?.(path, body) ?? [];
+    const promises = this.proxy.promises?.(path, body) ?? [];
     return inTransaction(this.registry, async (uow) => {
       const doc = await this.registry.docs.put(uow, this.repo.id, path, body);
       await this.upsertState(uow.trx, path, 200, upstreamEtag, now);
+      for (const p of promises) {
+        const row = { url: p.url, sha256: p.sha256 ?? null, sri: p.sri ?? null };
+        await uow.trx
+          .insertInto('proxy_promises')
+          .values({ repo_id: this.repo.id, key: p.key, ...row })
+          .onConflict((oc) => oc.columns(['repo_id', 'key']).doUpdateSet(row))
+          .execute();
+      }
       if (stamps.length > 0) {
         // Versions present at the first fetch were published before Larder looked: they are not young.
         const firstSeen = hadCopy ? now : 0;
