@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { BlobStore } from '../storage/blobs.js';
+import { verifyProxyRepo } from '../upstream/proxy-verify.js';
 import type { Registry } from './registry.js';
 
 /** Progress of a long check: `done` of `total` items of one phase. */
@@ -60,9 +61,11 @@ export async function verifyRegistry(registry: Registry, progress: VerifyProgres
 
   for (const repo of registry.repos.values()) {
     const plugin = registry.formats.get(repo.format);
-    if (!plugin?.verify) continue;
+    // A format checks its hosted rows; proxies share one check; a group holds nothing of its own.
+    const check = repo.kind === 'proxy' ? verifyProxyRepo : repo.kind === 'hosted' ? plugin?.verify : undefined;
+    if (!check) continue;
     progress(`repo ${repo.name}`, 0, 1);
-    const found = await plugin.verify(registry, repo);
+    const found = await check(registry, repo);
     for (const [what, count] of Object.entries(found.checked)) report.checked.push({ what: `${repo.name}: ${what}`, count });
     report.problems.push(...found.problems.map((p) => `${repo.name}: ${p}`));
     for (const ref of found.references) {
