@@ -1,0 +1,142 @@
+/**
+ * What the conformance suite (test/conformance.test.ts) needs to know of each format: how to publish
+ * one package to a hosted repo, which URLs a client reads for it, and the shape of its errors. The
+ * suite runs the same cases over every format × kind (as Hono runs one suite against every router).
+ */
+import type { LightMyRequestResponse } from 'fastify';
+import { expect } from 'vitest';
+import { treeHash, type FileTree } from '../../src/formats/julia/tree-hash.js';
+import { canonicalTarball } from '../../src/formats/julia/tarball.js';
+import { hostedPublishBody } from './bazel.js';
+import { simplePublishBody } from './cargo.js';
+import { projectToml } from './julia.js';
+import type { TestApp } from './larder.js';
+
+/** One package as a client of the format reaches it in a repo. */
+export interface PublishedPackage {
+  /** The package name as the format's parts name it (the group routing key). */
+  name: string;
+  /** The document a client resolves the package with (relative to the repo root). */
+  doc: string;
+  /** Repo-level documents the client reads first (relative to the repo root). */
+  repoDocs: string[];
+  /** The archive a client downloads (relative to the repo root). */
+  artifact: string;
+  /** Other files an upstream must serve for a proxy to answer the above (relative to the repo root). */
+  extra: string[];
+}
+
+/** A format as the conformance suite drives it. */
+export interface ConformanceFormat {
+  format: 'cargo' | 'bazel' | 'julia';
+  /** Publishes a package to hosted repo `repo` of `t`, through the format's publish API. */
+  publish(t: TestApp, repo: string, name: string): Promise<PublishedPackage>;
+  /** The path of a document (or archive) of a package nobody has, named `name`. */
+  missing(name: string): string;
+  /** A write request a read-only repo must refuse (relative to the repo root). */
+  write: { method: 'PUT' | 'POST'; url: string; payload: Buffer | object; headers?: Record<string, string> };
+  /** Asserts a response is an error in the shape the format's client prints, and returns its message. */
+  errorText(res: LightMyRequestResponse): string;
+}
+
+const auth = (t: TestApp) => ({ authorization: `Bearer ${t.adminToken}` });
+const plainText = (res: LightMyRequestResponse) => {
+  expect(res.headers['content-type']).toMatch(/^text\/plain/);
+  return res.body;
+};
+
+export const cargoConformance: ConformanceFormat = {
+  format: 'cargo',
+  async publish(t, repo, name) {
+    const { body } = await simplePublishBody(name, '1.0.0');
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: `/${repo}/api/v1/crates/new`,
+      headers: { authorization: t.adminToken },
+      payload: body,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const path = name.length > 3 ? `${name.slice(0, 2)}/${name.slice(2, 4)}/${name}` : `${name.length}/${name}`;
+    return { name, doc: `index/${path}`, repoDocs: ['index/config.json'], artifact: `api/v1/crates/${name}/1.0.0/download`, extra: [] };
+  },
+  missing: (name) => `index/${name.slice(0, 2)}/${name.slice(2, 4)}/${name}`,
+  write: { method: 'PUT', url: 'api/v1/crates/new', payload: Buffer.alloc(8) },
+  errorText(res) {
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    const detail = (res.json() as { errors: Array<{ detail: string }> }).errors[0]?.detail;
+    expect(typeof detail).toBe('string');
+    return detail!;
+  },
+};
+
+export const bazelConformance: ConformanceFormat = {
+  format: 'bazel',
+  async publish(t, repo, name) {
+    const { payload, contentType } = await hostedPublishBody(name, '1.0.0');
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: `/${repo}/api/modules/${name}/1.0.0`,
+      payload,
+      headers: { 'content-type': contentType, ...auth(t) },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    return {
+      name,
+      doc: `modules/${name}/metadata.json`,
+      repoDocs: ['bazel_registry.json'],
+      artifact: `archives/${name}/1.0.0/${name}-1.0.0.tar.gz`,
+      extra: [`modules/${name}/1.0.0/MODULE.bazel`, `modules/${name}/1.0.0/source.json`],
+    };
+  },
+  missing: (name) => `modules/${name}/metadata.json`,
+  write: {
+    method: 'PUT',
+    url: 'api/modules/x/1.0.0',
+    payload: Buffer.alloc(8),
+    headers: { 'content-type': 'multipart/form-data; boundary=x' },
+  },
+  errorText: plainText,
+};
+
+/** The registry every Julia conformance repo holds packages in (created on first publish). */
+const JULIA_REGISTRY = '7a2c46d4-1a3e-4d1c-9d5c-2f0d8c9b6a11';
+
+export const juliaConformance: ConformanceFormat = {
+  format: 'julia',
+  async publish(t, repo, lowerName) {
+    // Julia package names start with an upper-case letter.
+    const name = lowerName[0]!.toUpperCase() + lowerName.slice(1);
+    const exists = await t.app.inject({ method: 'GET', url: `/${repo}/registries` });
+    if (!exists.body.includes(JULIA_REGISTRY)) {
+      const created = await t.app.inject({
+        method: 'POST',
+        url: `/${repo}/api/registries`,
+        payload: { name: 'Conformance', uuid: JULIA_REGISTRY, description: 'conformance suite' },
+        headers: auth(t),
+      });
+      expect(created.statusCode, created.body).toBe(201);
+    }
+    // A UUID derived from the name, so each package is distinct and stable.
+    const hex = Buffer.from(name.padEnd(16, '0')).toString('hex').slice(0, 32);
+    const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+    const tree: FileTree = new Map([
+      ['Project.toml', { kind: 'file', data: Buffer.from(projectToml(name, uuid, '1.0.0')) }],
+      [`src/${name}.jl`, { kind: 'file', data: Buffer.from(`module ${name} end\n`) }],
+    ]);
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: `/${repo}/api/registries/${JULIA_REGISTRY}/packages`,
+      payload: await canonicalTarball(tree),
+      headers: { 'content-type': 'application/gzip', ...auth(t) },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const listing = (await t.app.inject({ method: 'GET', url: `/${repo}/registries` })).body.trim().split('\n');
+    const registryLine = listing.find((l) => l.includes(JULIA_REGISTRY))!;
+    return { name: uuid, doc: 'registries', repoDocs: [], artifact: `package/${uuid}/${treeHash(tree)}`, extra: [registryLine.slice(1)] };
+  },
+  missing: (name) => `package/00000000-0000-4000-8000-${Buffer.from(name).toString('hex').padEnd(12, '0').slice(0, 12)}/${'0'.repeat(40)}`,
+  write: { method: 'POST', url: 'api/registries', payload: { name: 'X', uuid: JULIA_REGISTRY } },
+  errorText: plainText,
+};
+
+export const CONFORMANCE_FORMATS = [cargoConformance, bazelConformance, juliaConformance];
