@@ -7,6 +7,7 @@ import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { sendBlob } from '../../registry/send-blob.js';
 import { juliaApiRoutes } from './api-routes.js';
+import { acceptGitBodies } from '../../http/git-smart.js';
 import { serveGit } from './git-view.js';
 import { REGISTRIES_DOC, TREE_HASH, UUID } from './ids.js';
 import { juliaDb } from './store.js';
@@ -73,7 +74,7 @@ export async function juliaRoutes(app: FastifyInstance, { registry, repo }: { re
 
   // The registry as git (smart HTTP, clone and fetch), for `registry add https://host/<repo>/<Name>.git`.
   await app.register(async (git) => {
-    git.addContentTypeParser('application/x-git-upload-pack-request', (_req, payload, done) => done(null, payload));
+    acceptGitBodies(git);
     const handler = async (req: FastifyRequest, reply: import('fastify').FastifyReply) => {
       await reader(req);
       const { reg, '*': rest } = req.params as { reg: string; '*': string };
