@@ -139,7 +139,7 @@ it('only fast-forwards when commits are appended, removals included', async () =
   const dir = await clone('mooncakes', 'ff', '-c', 'protocol.version=2');
   const old = (await git(dir, 'rev-parse', 'HEAD')).stdout.trim();
   await record('mooncakes', {
-    message: 'Remove 🦀/crab',
+    message: 'Remove 🦀/crab\0',
     at: 1_700_000_200,
     changes: [
       { path: 'user/🦀/crab "quoted"\\.index', data: null },
@@ -154,6 +154,7 @@ it('only fast-forwards when commits are appended, removals included', async () =
   await git(dir, 'merge', '--ff-only', '--quiet', 'origin/main');
   expect(fs.existsSync(path.join(dir, 'user/🦀/crab "quoted"\\.index'))).toBe(false);
   expect(fs.readFileSync(path.join(dir, 'user/Ünïcödé/ß.index'), 'utf8')).toBe('{}\n');
+  expect((await git(dir, 'log', '-1', '--format=%s')).stdout.trim()).toBe('Remove 🦀/crab\uFFFD');
   // Rebuilt after the append, the cache serves the same tip.
   fs.rmSync(path.join(data, 'git-history'), { recursive: true, force: true });
   expect((await git(dir, 'ls-remote', 'origin', 'HEAD')).stdout.split('\t')[0]).toBe(now);

@@ -47,7 +47,10 @@ export class FastImport {
 
   /** Starts a commit on `ref` (after `from`, or the ref's previous commit in this stream). */
   async commit(ref: string, at: number, message: string, from?: string): Promise<void> {
-    const msg = Buffer.from(message === '' || message.endsWith('\n') ? message : `${message}\n`, 'utf8');
+    // As `git commit-tree -m` writes it: the line completed. A NUL (which no argv, hence no earlier
+    // commit, could carry) becomes U+FFFD, so a message from user input never breaks the history.
+    const text = message.replaceAll('\0', '\uFFFD');
+    const msg = Buffer.from(text === '' || text.endsWith('\n') ? text : `${text}\n`, 'utf8');
     const ident = `${GIT_IDENTITY} ${at} +0000`;
     await this.write(`commit ${ref}\nauthor ${ident}\ncommitter ${ident}\ndata ${msg.length}\n`);
     await this.write(msg);

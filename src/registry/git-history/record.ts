@@ -60,7 +60,6 @@ export function checkGitPath(p: string): void {
 export async function recordGitCommit(trx: Kysely<Database>, ref: GitHistoryRef, commit: NewGitCommit): Promise<number> {
   checkHistoryName(ref.history);
   if ((commit.tree === undefined) === (commit.changes === undefined)) fail('INTERNAL', 'a git history commit has either a tree or changes');
-  if (commit.message.includes('\0')) fail('INTERNAL', 'a git commit message cannot contain NUL');
   if (commit.tree !== undefined && !/^[0-9a-f]{40}$/.test(commit.tree)) fail('INTERNAL', `${commit.tree} is not a git tree id`);
   const changes = commit.changes ?? [];
   const seen = new Set<string>();
