@@ -229,7 +229,7 @@ async function state() {
     'bazel_archives',
     'julia_registries',
     'julia_tarballs',
-    'julia_commits',
+    'git_history',
   ]) {
     const r = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(larder.registry.db);
     counts[table] = Number(r.rows[0].n);

@@ -146,6 +146,24 @@ export const coreMigrations: DialectMigration[] = [
         .addColumn('sha256', 'text')
         .addColumn('sri', 'text')
         .addPrimaryKeyConstraint('proxy_promises_pk', ['repo_id', 'key'])
+    // Deterministic git histories (Julia's registry view, MoonBit's index): commits by (repo, history).
+    name: '0004_git_history',
+    async up(db: Kysely<unknown>, dialect: Dialect) {
+      await withId(db.schema.createTable('git_history'), dialect)
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('history', 'text', notNull)
+        .addColumn('tree', 'text')
+        .addColumn('message', 'text', notNull)
+        .addColumn('at', millis, notNull)
+        .execute();
+      await db.schema.createIndex('git_history_by_name').on('git_history').columns(['repo_id', 'history', 'id']).execute();
+      await db.schema
+        .createTable('git_history_files')
+        .addColumn('commit_id', 'integer', (c) => c.notNull().references('git_history.id'))
+        .addColumn('path', 'text', notNull)
+        .addColumn('mode', 'text', notNull)
+        .addColumn('body', blobType(dialect))
+        .addPrimaryKeyConstraint('git_history_files_pk', ['commit_id', 'path'])
         .execute();
     },
   },

@@ -113,6 +113,28 @@ export interface ProxyPromisesTable {
   url: string;
   sha256: string | null;
   sri: string | null;
+/**
+ * One commit of a deterministic git history (registry/git-history): a repo holds any number of
+ * histories by name. The commit id is a function of these rows alone (and the files they name).
+ */
+export interface GitHistoryTable {
+  id: Generated<number>;
+  repo_id: number;
+  history: string;
+  /** The whole tree after this commit, as a git tree id the format can produce; null when `git_history_files` lists the changes. */
+  tree: string | null;
+  message: string;
+  /** Seconds since the epoch: the author and committer time of the commit. */
+  at: number;
+}
+
+/** A file a commit adds, replaces (`body`) or removes (`body` null), by UTF-8 path. */
+export interface GitHistoryFilesTable {
+  commit_id: number;
+  path: string;
+  /** `100644`, `100755` or `120000` (a symlink; `body` is the target). */
+  mode: string;
+  body: Uint8Array | null;
 }
 
 /** The tables every format shares; a format adds its own with `db.withTables<…>()`. */
@@ -129,6 +151,8 @@ export interface Database {
   audit_log: AuditLogTable;
   index_changes: IndexChangesTable;
   package_owners: PackageOwnersTable;
+  git_history: GitHistoryTable;
+  git_history_files: GitHistoryFilesTable;
 }
 
 export type RepoRow = Selectable<ReposTable>;

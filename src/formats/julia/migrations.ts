@@ -73,4 +73,24 @@ export const juliaMigrations: DialectMigration[] = [
       }
     },
   },
+  {
+    // The git view's commits move to the shared git_history (history = registry UUID), in their order:
+    // the commit ids are a function of (tree, message, time, order), so every served id stays the same.
+    name: 'julia_0005_git_history',
+    async up(db: Kysely<unknown>) {
+      for (let after = 0; ;) {
+        const { rows } = await sql<{ id: number; repo_id: number; registry_uuid: string; tree_hash: string; message: string; at: number }>`
+          select id, repo_id, registry_uuid, tree_hash, message, at from julia_commits where id > ${after} order by id limit 500`.execute(
+          db,
+        );
+        if (!rows.length) break;
+        for (const r of rows)
+          await sql`insert into git_history (repo_id, history, tree, message, at) values (${r.repo_id}, ${r.registry_uuid}, ${r.tree_hash}, ${r.message}, ${Number(r.at)})`.execute(
+            db,
+          );
+        after = Number(rows[rows.length - 1].id);
+      }
+      await db.schema.dropTable('julia_commits').execute();
+    },
+  },
 ];

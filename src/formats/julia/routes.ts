@@ -6,6 +6,7 @@ import { readGate } from '../../http/gates.js';
 import type { RouteContext } from '../../http/format-plugin.js';
 import { sendArtifact, sendDoc } from '../../http/send-doc.js';
 import { juliaApiRoutes } from './api-routes.js';
+import { acceptGitBodies } from '../../http/git-smart.js';
 import { serveGit } from './git-view.js';
 import { REGISTRIES_DOC, TREE_HASH, UUID } from './ids.js';
 
@@ -61,7 +62,7 @@ export async function juliaRoutes(app: FastifyInstance, { registry, repo, source
 
   // The registry as git (smart HTTP, clone and fetch), for `registry add https://host/<repo>/<Name>.git`.
   await app.register(async (git) => {
-    git.addContentTypeParser('application/x-git-upload-pack-request', (_req, payload, done) => done(null, payload));
+    acceptGitBodies(git);
     const handler = async (req: FastifyRequest, reply: import('fastify').FastifyReply) => {
       await reader(req);
       const { reg, '*': rest } = req.params as { reg: string; '*': string };

@@ -25,19 +25,7 @@ export interface JuliaTarballsTable {
   created_at: Millis;
 }
 
-/** One change of a registry, in order: the commits of its git view are derived from these rows alone. */
-export interface JuliaCommitsTable {
-  id: Generated<number>;
-  repo_id: number;
-  registry_uuid: string;
-  tree_hash: string;
-  message: string;
-  /** Seconds since the epoch: the author and committer time of the commit. */
-  at: number;
-}
-
 export type JuliaTables = {
   julia_registries: JuliaRegistriesTable;
   julia_tarballs: JuliaTarballsTable;
-  julia_commits: JuliaCommitsTable;
 };

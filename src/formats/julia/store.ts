@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import { parse as parseToml } from 'smol-toml';
 import { fail, LarderError } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
+import { recordGitCommit } from '../../registry/git-history/record.js';
 import type { Repo } from '../../registry/repos.js';
 import type { UnitOfWork } from '../../registry/tx.js';
 import type { StagedBlob } from '../../storage/blobs.js';
@@ -135,11 +136,7 @@ export async function recordTarball(
 
 /** Records a change of a registry's tree, from which its git commits are derived (git-view.ts). */
 export async function recordCommit(uow: UnitOfWork, repo: Repo, uuid: string, treeHash: string, message: string): Promise<void> {
-  await uow.trx
-    .withTables<JuliaTables>()
-    .insertInto('julia_commits')
-    .values({ repo_id: repo.id, registry_uuid: uuid, tree_hash: treeHash, message, at: Math.floor(Date.now() / 1000) })
-    .execute();
+  await recordGitCommit(uow.trx, { repoId: repo.id, history: uuid }, { tree: treeHash, message });
 }
 
 /** Rewrites the `/registries` listing from the registries table, inside `uow`. */
