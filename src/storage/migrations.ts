@@ -146,6 +146,10 @@ export const coreMigrations: DialectMigration[] = [
         .addColumn('sha256', 'text')
         .addColumn('sri', 'text')
         .addPrimaryKeyConstraint('proxy_promises_pk', ['repo_id', 'key'])
+        .execute();
+    },
+  },
+  {
     // Deterministic git histories (Julia's registry view, MoonBit's index): commits by (repo, history).
     name: '0004_git_history',
     async up(db: Kysely<unknown>, dialect: Dialect) {

@@ -113,6 +113,8 @@ export interface ProxyPromisesTable {
   url: string;
   sha256: string | null;
   sri: string | null;
+}
+
 /**
  * One commit of a deterministic git history (registry/git-history): a repo holds any number of
  * histories by name. The commit id is a function of these rows alone (and the files they name).
