@@ -10,12 +10,15 @@ export async function verifyProxyRepo(registry: Registry, repo: Repo): Promise<R
   const problems: string[] = [];
   const docs = await registry.db
     .selectFrom('proxy_docs')
-    .leftJoin('index_docs', (j) => j.onRef('index_docs.repo_id', '=', 'proxy_docs.repo_id').onRef('index_docs.path', '=', 'proxy_docs.path'))
+    .leftJoin('index_docs', (j) =>
+      j.onRef('index_docs.repo_id', '=', 'proxy_docs.repo_id').onRef('index_docs.path', '=', 'proxy_docs.path'),
+    )
     .select(['proxy_docs.path', 'proxy_docs.status', 'index_docs.etag'])
     .where('proxy_docs.repo_id', '=', repo.id)
     .execute();
   for (const d of docs) {
-    if (d.status === 200 && d.etag === null) problems.push(`cached document ${d.path} has no body; it is fetched again on the next request`);
+    if (d.status === 200 && d.etag === null)
+      problems.push(`cached document ${d.path} has no body; it is fetched again on the next request`);
   }
   const artifacts = await registry.db
     .selectFrom('proxy_artifacts')
