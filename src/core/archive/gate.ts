@@ -58,6 +58,8 @@ export interface GateMessages {
   outsideRoot(shown: string, root: string): string;
   link(shown: string, target: string, type: 'symlink' | 'link'): string;
   badType(shown: string, type: string): string;
+  /** A directory entry with a declared size (tar-stream would never end its body). */
+  directoryWithContent(shown: string): string;
   duplicate(shown: string): string;
   conflict(file: string, shown: string): string;
   notGzip(): string;
@@ -80,6 +82,7 @@ export function gateMessages(what: string, fix: string, overrides: Partial<GateM
     outsideRoot: (shown, root) => `${what} entry ${shown} is not inside ${root}/; ${fix}`,
     link: (shown, target, type) => `${what} contains a ${type === 'link' ? 'hardlink' : 'symlink'} ${shown} -> ${target}; ${fix}`,
     badType: (shown, type) => `${what} entry ${shown} is a ${type}; only regular files and directories are allowed; ${fix}`,
+    directoryWithContent: (shown) => `${what}'s directory entry ${shown} claims to have content; ${fix}`,
     duplicate: (shown) => `${what} contains ${shown} more than once; ${fix}`,
     conflict: (file, shown) => `${what} has both a file ${file} and the entry ${shown} at or under it; ${fix}`,
     notGzip: () => `${what} is not gzip-compressed (it must start with bytes 1f 8b); ${fix}`,
@@ -177,7 +180,7 @@ export class EntryGate {
       invalid(m.badType(shown, type || 'entry of unknown type'));
     }
     // tar-stream ignores a directory's declared size and never ends its body: refuse, as GNU tar and Tar.jl do.
-    if (type === 'directory' && raw.size > 0) bad('is a directory that claims to have content');
+    if (type === 'directory' && raw.size > 0) invalid(m.directoryWithContent(shown));
     const name = raw.name;
     if (name === '') bad('has an empty path');
     if (name.includes('\0') || (raw.linkname ?? '').includes('\0')) bad('contains a NUL byte');

@@ -55,6 +55,7 @@ function crateGate(root: string, limits: CrateArchiveLimits): GateOptions & { gz
     link: (shown, target) =>
       `links are not allowed in a .crate: ${shown} -> ${target}; ${REBUILD} from a checkout without symlinked package files`,
     badType: (shown, type) => `only regular files and directories are allowed in a .crate, but ${shown} is a ${type}; ${REBUILD}`,
+    directoryWithContent: (shown) => `the directory entry ${shown} in the .crate claims to have content; ${REBUILD}`,
     notGzip: () => 'the .crate is not a gzip file (it must start with bytes 1f 8b); upload the file `cargo package` produced',
     corrupt: (stage, detail) =>
       stage === 'gzip'
