@@ -23,8 +23,11 @@ export interface GatedEntry {
 /** Called once per entry, in archive order; the next entry is read after it resolves. */
 export type GateVisitor = (entry: GatedEntry) => Promise<void> | void;
 
-/** How links are treated: refused, or allowed when they stay inside the root (`inside`). */
-export type LinkPolicy = 'reject' | 'inside';
+/**
+ * How links are treated: refused; allowed when they stay inside the root (`inside`); or (symlinks only,
+ * for trees read back from storage) kept whatever they point to (`any`), since nothing follows them.
+ */
+export type LinkPolicy = 'reject' | 'inside' | 'any';
 
 /** Limits enforced while the archive streams. */
 export interface GateLimits {
@@ -217,6 +220,7 @@ export class EntryGate {
   /** A link's target must stay inside the root: symlinks relative to their directory, hardlinks to the archive's top. */
   private checkLink(type: 'symlink' | 'link', parts: string[], target: string, bad: (why: string) => never): string {
     if (target === '') bad(`is a ${type} with an empty target`);
+    if (type === 'symlink' && this.options.symlinks === 'any') return target;
     if (target.startsWith('/') || /^[A-Za-z]:/.test(target) || target.includes('\\')) bad(`is a ${type} pointing outside the archive`);
     const segments = target.split('/').filter((p) => p !== '' && p !== '.');
     if (type === 'symlink') {
