@@ -219,9 +219,10 @@ export class EntryGate {
 
   /** A link's target must stay inside the root: symlinks relative to their directory, hardlinks to the archive's top. */
   private checkLink(type: 'symlink' | 'link', parts: string[], target: string, bad: (why: string) => never): string {
-    if (target === '') bad(`is a ${type} with an empty target`);
+    const kind = type === 'link' ? 'hardlink' : 'symlink';
+    if (target === '') bad(`is a ${kind} with an empty target`);
     if (type === 'symlink' && this.options.symlinks === 'any') return target;
-    if (target.startsWith('/') || /^[A-Za-z]:/.test(target) || target.includes('\\')) bad(`is a ${type} pointing outside the archive`);
+    if (target.startsWith('/') || /^[A-Za-z]:/.test(target) || target.includes('\\')) bad(`is a ${kind} pointing outside the archive`);
     const segments = target.split('/').filter((p) => p !== '' && p !== '.');
     if (type === 'symlink') {
       const at = parts.slice(0, -1);

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
-import { EntryGate, asArchiveError, type GateOptions, type GateVisitor } from './gate.js';
+import { EntryGate, asArchiveError, printable, type GateOptions, type GateVisitor } from './gate.js';
 
 /** Longest symlink target read from a zip entry's body. */
 const MAX_LINK_TARGET = 4096;
@@ -43,10 +43,10 @@ async function gateEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, gate: EntryGate
   const isDir = entry.fileName.endsWith('/');
   const type = zipType(mode & 0o170000, isDir);
   let linkname: string | undefined;
-  if (type === 'symlink' && gate.options.symlinks === 'inside') {
+  if (type === 'symlink' && (gate.options.symlinks ?? 'reject') !== 'reject') {
     // The target is the entry's body: read it (bounded) so the gate can check where it points.
     if (entry.uncompressedSize > MAX_LINK_TARGET)
-      gate.refuse('ARCHIVE_INVALID', gate.options.messages.badPath(entry.fileName, 'is a symlink with an over-long target'));
+      gate.refuse('ARCHIVE_INVALID', gate.options.messages.badPath(printable(entry.fileName), 'is a symlink with an over-long target'));
     linkname = (await readAll(await openEntry(zip, entry))).toString('utf8');
   }
   const size = type === 'file' ? entry.uncompressedSize : 0;
