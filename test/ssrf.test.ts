@@ -11,7 +11,6 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { createGunzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sri } from '../src/core/sri.js';
 import { readTarEntries } from '../src/formats/julia/tree-hash.js';
@@ -340,7 +339,7 @@ describe('Julia registration from git', () => {
         for await (const c of body) chunks.push(c);
         entries.set(header.name, { type: header.type ?? '', link: header.linkname ?? undefined, body: Buffer.concat(chunks).toString() });
       },
-      [createGunzip()],
+      { gzip: true },
     );
     expect(entries.get('passwd')).toMatchObject({ type: 'symlink', link: '/etc/passwd', body: '' });
     expect(entries.get('root')).toMatchObject({ type: 'symlink', link: '/' });

@@ -9,16 +9,24 @@ export interface UnitOfWork {
    * rollback. `inTransaction` resolves only once these have finished.
    */
   afterCommit(fn: () => void | Promise<void>): void;
+  /**
+   * Runs inside the transaction once its callback has resolved, right before COMMIT, in order (a blob's
+   * rename to its content address: see blob-records.ts). If one fails, the transaction rolls back.
+   */
+  beforeCommit(fn: () => Promise<void>): void;
 }
 
 /** Runs `fn` in one write transaction, then the unit's after-commit work. */
 export async function inTransaction<T>(store: { db: Db; dialect: Dialect }, fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
   const after: Array<() => void | Promise<void>> = [];
   const afterCommit = (f: () => void | Promise<void>) => after.push(f);
-  const result =
-    store.dialect === 'sqlite'
-      ? await sqliteImmediate(store.db, (trx) => fn({ trx, afterCommit }))
-      : await store.db.transaction().execute((trx) => fn({ trx, afterCommit }));
+  const unit = async (trx: Trx) => {
+    const before: Array<() => Promise<void>> = [];
+    const value = await fn({ trx, afterCommit, beforeCommit: (f) => before.push(f) });
+    for (const f of before) await f();
+    return value;
+  };
+  const result = store.dialect === 'sqlite' ? await sqliteImmediate(store.db, unit) : await store.db.transaction().execute(unit);
   for (const f of after) await f();
   return result;
 }

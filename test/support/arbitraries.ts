@@ -225,7 +225,13 @@ export function tarEntry(root: string, names: fc.Arbitrary<string> = oddName): f
       ),
       type: entryType,
       mode: fc.constantFrom(0o644, 0o755, 0o4755, 0o777, 0),
-      linkname: fc.oneof(oddName, fc.constant('../../../../etc/passwd'), fc.constant('/')),
+      // Targets that escape, and ones that stay inside (relative to the link, or the archive top for hardlinks).
+      linkname: fc.oneof(
+        oddName,
+        fc.constant('../../../../etc/passwd'),
+        fc.constant('/'),
+        fc.constantFrom(`${root}/a.txt`, 'a.txt', '../a.txt', 'sub/../a.txt', '..'),
+      ),
       body: fc.oneof(
         fc.constant(''),
         fc.string({ maxLength: 200 }),

@@ -18,6 +18,7 @@ import { moduleExists, moduleRef } from './owners.js';
 import type { BazelTables } from './schema.js';
 import { applyOverlay, applyPatches, filesToKeep, unpackArchive } from './source-tree.js';
 import { compareBazelVersions, isBazelVersion, validateModuleName, validatePublishVersion } from './version.js';
+import { storeBlob } from '../../registry/blob-records.js';
 
 /** What a publish brings: the registry files, and either an archive to host or a source.json naming one. */
 export interface BazelPublish {
@@ -330,11 +331,7 @@ export async function publishBazelModule(
             created_at: Date.now(),
           })
           .execute();
-        await uow.trx
-          .insertInto('blobs')
-          .values({ sha256: staged.sha256, size: staged.size, created_at: Date.now() })
-          .onConflict((oc) => oc.column('sha256').doNothing())
-          .execute();
+        await storeBlob(uow, staged);
       }
       await audit(uow.trx, {
         userId: p.userId,
@@ -343,7 +340,6 @@ export async function publishBazelModule(
         subject: `${pub.module}@${pub.version}`,
         detail: { integrity: source.integrity, url: source.url },
       });
-      await staged?.commit();
     });
   } catch (err) {
     await staged?.discard();

@@ -1,12 +1,7 @@
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import tar from 'tar-stream';
-import yauzl from 'yauzl';
 import { parsePatch, applyPatch, type StructuredPatch } from 'diff';
-import { LarderError, fail } from '../../core/errors.js';
-import { byteBudget } from '../../core/byte-budget.js';
-import { formatSize } from '../../core/units.js';
+import { fail } from '../../core/errors.js';
+import { gateMessages, gateTar, gateZip, type GateOptions, type GateVisitor } from '../../core/archive/index.js';
 
 /**
  * The published source tree: relative POSIX paths of regular files. A file unpacked with a `keep`
@@ -23,9 +18,6 @@ export interface TreeLimits {
 type ArchiveKind = 'tar.gz' | 'tar' | 'zip';
 const KINDS: Record<string, ArchiveKind> = { 'tar.gz': 'tar.gz', tgz: 'tar.gz', tar: 'tar', zip: 'zip' };
 const SUPPORTED = 'tar.gz, tgz, tar or zip';
-/** Room for tar headers, long-name records and the final record padding on top of the file contents. */
-const TAR_OVERHEAD_PER_ENTRY = 2048;
-const TAR_RECORD = 10240;
 
 /**
  * Unpacks a .tar.gz/.tgz, .tar or .zip archive (kind from `archiveType`, else from `fileName`) and strips
@@ -37,24 +29,24 @@ export async function unpackArchive(
   opts: { fileName: string; archiveType?: string; stripPrefix?: string; limits: TreeLimits; keep?: (path: string) => boolean },
 ): Promise<SourceTree> {
   const kind = archiveKind(opts.fileName, opts.archiveType);
-  const prefix = opts.stripPrefix ? prefixParts(opts.stripPrefix) : [];
+  const root = opts.stripPrefix ? prefixParts(opts.stripPrefix).join('/') : undefined;
   const tree: SourceTree = new Map();
-  const budget = { entries: 0, bytes: 0, limits: opts.limits };
   const keep = opts.keep ?? (() => true);
-  const add: Add = async (rawPath, type, body, executable) => {
-    const path = treePath(rawPath, prefix, type);
-    if (!path || !body) return;
-    if (!keep(path)) {
-      for await (const _ of body); // inflated (so a damaged entry is still refused), not kept
-      tree.set(path, { data: EMPTY, executable, skipped: true });
+  const visit: GateVisitor = async (entry) => {
+    if (entry.type !== 'file') return;
+    const executable = (entry.mode & 0o111) !== 0;
+    if (!keep(entry.path)) {
+      for await (const _ of entry.body); // inflated (so a damaged entry is still refused), not kept
+      tree.set(entry.path, { data: EMPTY, executable, skipped: true });
       return;
     }
     const chunks: Buffer[] = [];
-    for await (const chunk of body) chunks.push(chunk);
-    tree.set(path, { data: Buffer.concat(chunks), executable });
+    for await (const chunk of entry.body) chunks.push(chunk);
+    tree.set(entry.path, { data: Buffer.concat(chunks), executable });
   };
-  if (kind === 'zip') await readZip(archive, budget, add);
-  else await readTar(archive, kind === 'tar.gz', budget, add);
+  const gate = sourceGate(root, opts.limits, kind);
+  if (kind === 'zip') await gateZip(archive, gate, visit);
+  else await gateTar(Readable.from([archive]), { ...gate, gzip: kind === 'tar.gz' }, visit);
   checkNoFileIsADirectory(tree);
   return tree;
 }
@@ -170,25 +162,6 @@ function prefixParts(stripPrefix: string): string[] {
   return parts;
 }
 
-/** Normalises an entry path and strips the prefix; null for the prefix directory itself and its parents. */
-function treePath(raw: string, prefix: string[], type: 'file' | 'directory'): string | null {
-  const shown = printable(raw);
-  const bad = (why: string): never => fail('ARCHIVE_INVALID', `the archive entry ${shown} ${why}; rebuild the archive without it`);
-  if (raw.includes('\0')) bad('contains a NUL byte');
-  if (raw.includes('\\')) bad('contains a backslash');
-  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) bad('is an absolute path');
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) bad('contains a ".." component');
-  const under = parts.length > prefix.length && prefix.every((p, i) => parts[i] === p);
-  if (!under) {
-    const isPrefixDir = type === 'directory' && parts.every((p, i) => prefix[i] === p);
-    if (isPrefixDir) return null;
-    if (parts.length === 0) bad('has an empty path');
-    bad(`is not under strip_prefix ${JSON.stringify(prefix.join('/'))}; every file must lie under it (check strip_prefix in source.json)`);
-  }
-  return type === 'directory' ? null : parts.slice(prefix.length).join('/');
-}
-
 function checkNoFileIsADirectory(tree: SourceTree, what = 'archive'): void {
   for (const path of tree.keys()) {
     const parts = path.split('/');
@@ -199,127 +172,26 @@ function checkNoFileIsADirectory(tree: SourceTree, what = 'archive'): void {
   }
 }
 
-type Budget = { entries: number; bytes: number; limits: TreeLimits };
-type Add = (path: string, type: 'file' | 'directory', body: AsyncIterable<Buffer> | null, executable: boolean) => Promise<void>;
 const EMPTY = Buffer.alloc(0);
 
-function countEntry(budget: Budget): void {
-  if (++budget.entries > budget.limits.maxEntries) {
-    fail(
-      'ARCHIVE_TOO_LARGE',
-      `the source archive has more than ${budget.limits.maxEntries} entries, the limit of this registry; publish a smaller archive`,
-    );
-  }
-}
-
-function countBytes(budget: Budget, n: number): void {
-  budget.bytes += n;
-  if (budget.bytes > budget.limits.maxUnpackedSize) throw tooLarge(budget.limits.maxUnpackedSize);
-}
-
-function tooLarge(max: number): LarderError {
-  return new LarderError(
-    'ARCHIVE_TOO_LARGE',
-    `the source archive unpacks to more than ${formatSize(max)}, the limit of this registry; publish a smaller archive`,
-  );
-}
-
-async function readTar(archive: Buffer, gzipped: boolean, budget: Budget, add: Add): Promise<void> {
-  if (gzipped && !(archive[0] === 0x1f && archive[1] === 0x8b)) {
-    fail(
-      'ARCHIVE_INVALID',
-      'the source archive is not gzip-compressed (it must start with bytes 1f 8b); check archive_type or the file name',
-    );
-  }
-  const extractor = tar.extract();
-  const max = budget.limits.maxUnpackedSize + TAR_OVERHEAD_PER_ENTRY * budget.limits.maxEntries + TAR_RECORD;
-  const stages = gzipped ? [createGunzip(), byteBudget(max, () => tooLarge(max))] : [];
-  const piping = pipeline([Readable.from([archive]), ...stages, extractor]);
-  const reading = (async () => {
-    for await (const entry of extractor as AsyncIterable<Readable & { header: tar.Header }>) {
-      const h = entry.header;
-      countEntry(budget);
-      const type = h.type === 'contiguous-file' ? 'file' : h.type;
-      if (type === 'symlink' || type === 'link') {
-        fail(
-          'ARCHIVE_INVALID',
-          `the source archive contains a link ${printable(h.name)} -> ${printable(h.linkname ?? '')}; links are not allowed, replace it with a copy of the file`,
-        );
-      }
-      if (type !== 'file' && type !== 'directory') {
-        fail(
-          'ARCHIVE_INVALID',
-          `the source archive entry ${printable(h.name)} is a ${type ?? 'entry of unknown type'}; only regular files and directories are allowed`,
-        );
-      }
-      // tar-stream ignores a directory's declared size and never ends its body: refuse, as GNU tar would skip those bytes.
-      if (type === 'directory' && (h.size ?? 0) > 0) {
-        fail('ARCHIVE_INVALID', `the source archive's directory entry ${printable(h.name)} claims to have content; rebuild the archive`);
-      }
-      countBytes(budget, type === 'file' ? (h.size ?? 0) : 0); // fails a bomb before it is inflated
-      await add(h.name, type, type === 'file' ? (entry as AsyncIterable<Buffer>) : null, ((h.mode ?? 0) & 0o111) !== 0);
-      for await (const _ of entry); // a directory's (empty) body
-    }
-  })();
-  const [piped, read] = await Promise.allSettled([piping, reading]);
-  if (piped.status === 'fulfilled' && read.status === 'fulfilled') return;
-  const errors = [read, piped].flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
-  const own = errors.find((e) => e instanceof LarderError);
-  if (own) throw own;
-  const what = gzipped ? 'a valid gzip-compressed tar archive' : 'a valid tar archive';
-  fail('ARCHIVE_INVALID', `the source archive is not ${what} (${errors[0]?.message}); it may be truncated or of another type`);
-}
-
-async function readZip(archive: Buffer, budget: Budget, add: Add): Promise<void> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
-    yauzl.fromBuffer(archive, { lazyEntries: true, validateEntrySizes: true }, (err, z) => (err ? reject(zipError(err)) : resolve(z)));
+/** Bazel's rules: files and directories only, under strip_prefix (removed), later entries win; in BCR's words. */
+function sourceGate(root: string | undefined, limits: TreeLimits, kind: ArchiveKind): GateOptions {
+  const fix = 'publish a smaller archive';
+  const messages = gateMessages('the source archive', fix, {
+    badPath: (shown, why) => `the archive entry ${shown} ${why}; rebuild the archive without it`,
+    outsideRoot: (shown, prefix) =>
+      `the archive entry ${shown} is not under strip_prefix ${JSON.stringify(prefix)}; every file must lie under it (check strip_prefix in source.json); rebuild the archive without it`,
+    link: (shown, target, type) =>
+      `the source archive contains a ${type === 'link' ? 'hardlink' : 'symlink'} ${shown} -> ${target}; links are not allowed, replace it with a copy of the file`,
+    badType: (shown, type) => `the source archive entry ${shown} is a ${type}; only regular files and directories are allowed`,
+    directoryWithContent: (shown) => `the source archive's directory entry ${shown} claims to have content; rebuild the archive`,
+    notGzip: () => 'the source archive is not gzip-compressed (it must start with bytes 1f 8b); check archive_type or the file name',
+    corrupt: (stage, detail) =>
+      stage === 'zip'
+        ? `the source zip archive is invalid (${detail}); rebuild it without such entries, or check archive_type and the file name`
+        : `the source archive is not ${kind === 'tar.gz' ? 'a valid gzip-compressed tar archive' : 'a valid tar archive'} (${detail}); it may be truncated or of another type`,
   });
-  try {
-    if (zip.entryCount > budget.limits.maxEntries) countEntry({ ...budget, entries: budget.limits.maxEntries });
-    await new Promise<void>((resolve, reject) => {
-      zip.on('error', (err: Error) => reject(err instanceof LarderError ? err : zipError(err)));
-      zip.on('end', () => resolve());
-      zip.on('entry', (entry: yauzl.Entry) => {
-        readZipEntry(zip, entry, budget, add).then(() => zip.readEntry(), reject);
-      });
-      zip.readEntry();
-    });
-  } finally {
-    zip.close();
-  }
-}
-
-async function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, budget: Budget, add: Add): Promise<void> {
-  countEntry(budget);
-  const unix = entry.versionMadeBy >> 8 === 3;
-  const mode = unix ? entry.externalFileAttributes >>> 16 : 0;
-  const fileType = mode & 0o170000;
-  const isDir = entry.fileName.endsWith('/');
-  if (fileType === 0o120000)
-    fail(
-      'ARCHIVE_INVALID',
-      `the source archive contains a symlink ${printable(entry.fileName)}; links are not allowed, replace it with a copy of the file`,
-    );
-  if (fileType !== 0 && fileType !== (isDir ? 0o040000 : 0o100000)) {
-    fail('ARCHIVE_INVALID', `the source archive entry ${printable(entry.fileName)} is not a regular file or directory; remove it`);
-  }
-  if (isDir) return add(entry.fileName, 'directory', null, false);
-  countBytes(budget, entry.uncompressedSize); // declared size; yauzl checks the real size against it
-  const stream = await new Promise<Readable>((resolve, reject) => {
-    zip.openReadStream(entry, (err, s) => (err ? reject(zipError(err)) : resolve(s)));
-  });
-  try {
-    await add(entry.fileName, 'file', stream as AsyncIterable<Buffer>, (mode & 0o111) !== 0);
-  } catch (err) {
-    throw err instanceof LarderError ? err : zipError(err as Error);
-  }
-}
-
-function zipError(err: Error): LarderError {
-  return new LarderError(
-    'ARCHIVE_INVALID',
-    `the source zip archive is invalid (${err.message}); rebuild it without such entries, or check archive_type and the file name`,
-  );
+  return { root, limits, messages };
 }
 
 // --- patches ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import { parseNewCrate, type NewCrate } from './new-crate.js';
 import type { PublishFrame } from './publish-frame.js';
 import type { CargoCrateRow, CargoTables } from './schema.js';
 import { versionKey } from './semver.js';
+import { storeBlob } from '../../registry/blob-records.js';
 
 type CargoDb = Kysely<Database & CargoTables>;
 
@@ -198,11 +199,7 @@ export class CargoService {
             metadata: JSON.stringify(publishMetadata(meta)),
           })
           .execute();
-        await uow.trx
-          .insertInto('blobs')
-          .values({ sha256: blob.sha256, size: blob.size, created_at: now })
-          .onConflict((oc) => oc.column('sha256').doNothing())
-          .execute();
+        await storeBlob(uow, blob);
         await this.rewriteIndexFile(uow, crate, meta.description);
         await audit(uow.trx, {
           userId: p.userId,
@@ -211,7 +208,6 @@ export class CargoService {
           subject: `${meta.name}@${meta.vers}`,
           detail: { cksum: blob.sha256, size: blob.size },
         });
-        await blob.commit();
       });
     } catch (err) {
       if (isUniqueViolation(err)) {

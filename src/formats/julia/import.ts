@@ -68,10 +68,9 @@ export async function importJuliaRegistry(
             .insertInto('julia_registries')
             .values({ repo_id: repo.id, uuid, name, tree_hash: tarball.treeHash, updated_at: Date.now(), depends_on: '[]' })
             .execute();
-        const staged = await recordTarball(registry, uow, repo, 'registry', uuid, tarball);
+        await recordTarball(registry, uow, repo, 'registry', uuid, tarball);
         await rewriteRegistries(registry, uow, repo);
         await recordCommit(uow, repo, uuid, tarball.treeHash, `Import registry ${name}`);
-        await staged.commit();
         return true;
       });
       return { name, uuid, treeHash: tarball.treeHash, files: tree.size, changed };

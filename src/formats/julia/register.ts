@@ -341,7 +341,7 @@ export async function registerPackage(
 
       checkAutoMergeRules(project, !existing);
 
-      const stagedPackage = await recordTarball(registry, uow, repo, 'package', project.uuid, pkgTarball);
+      await recordTarball(registry, uow, repo, 'package', project.uuid, pkgTarball);
       const regTarball = await replaceRegistryTree(
         registry,
         uow,
@@ -357,8 +357,6 @@ export async function registerPackage(
         subject: `${project.name}@${project.version}`,
         detail: { tree: pkgTarball.treeHash, registry: registryUuid },
       });
-      await stagedPackage.commit();
-      await regTarball.blob.commit();
       return { name: project.name, uuid: project.uuid, registryTree: regTarball.treeHash, packageTree: pkgTarball.treeHash, path };
     }),
   );
@@ -366,8 +364,8 @@ export async function registerPackage(
 
 /**
  * Makes `updated` the registry's new tree inside the transaction: its tarball verified and staged,
- * its files and tree hash written, `/registries` rewritten and a commit recorded. The caller
- * commits the returned blob as its last step.
+ * its files and tree hash written, `/registries` rewritten and a commit recorded (the blob is stored
+ * when the transaction commits).
  */
 async function replaceRegistryTree(
   registry: Registry,
@@ -376,7 +374,7 @@ async function replaceRegistryTree(
   registryId: number,
   change: { registryUuid: string; files: Map<string, Buffer>; updated: Map<string, Buffer>; staged: StagedBlob[] },
   message: string,
-): Promise<{ treeHash: string; blob: StagedBlob }> {
+): Promise<{ treeHash: string }> {
   const tree: FileTree = new Map([...change.updated].map(([rel, data]) => [rel, { kind: 'file' as const, data }]));
   const tarball = await verifiedTarball(registry, tree);
   change.staged.push(tarball.staged);
@@ -387,10 +385,10 @@ async function replaceRegistryTree(
     .set({ tree_hash: tarball.treeHash, updated_at: Date.now() })
     .where('id', '=', registryId)
     .execute();
-  const blob = await recordTarball(registry, uow, repo, 'registry', change.registryUuid, tarball);
+  await recordTarball(registry, uow, repo, 'registry', change.registryUuid, tarball);
   await rewriteRegistries(registry, uow, repo);
   await recordCommit(uow, repo, change.registryUuid, tarball.treeHash, message);
-  return { treeHash: tarball.treeHash, blob };
+  return { treeHash: tarball.treeHash };
 }
 
 /** The row of a registry this repo holds, or the 404 that names it. */
@@ -457,7 +455,7 @@ export async function createRegistry(
         })
         .execute();
       await writeRegistryFiles(registry, uow, repo, r.uuid, tree, new Map());
-      const staged = await recordTarball(registry, uow, repo, 'registry', r.uuid, tarball);
+      await recordTarball(registry, uow, repo, 'registry', r.uuid, tarball);
       await rewriteRegistries(registry, uow, repo);
       await recordCommit(uow, repo, r.uuid, tarball.treeHash, `Create registry ${r.name}`);
       await audit(uow.trx, {
@@ -467,7 +465,6 @@ export async function createRegistry(
         subject: r.name,
         detail: { uuid: r.uuid },
       });
-      await staged.commit();
       return tarball.treeHash;
     }),
   );
@@ -521,7 +518,6 @@ export async function setJuliaYanked(
         action: yanked ? 'julia.yank' : 'julia.unyank',
         subject: `${name}@${version}`,
       });
-      await tarball.blob.commit();
       return tarball.treeHash;
     }),
   );
@@ -538,7 +534,7 @@ export async function storeArtifact(registry: Registry, repo: Repo, p: Principal
   await discardOnFailure([tarball.staged], () =>
     inTransaction(registry, async (uow) => {
       await authorizeWrite(uow.trx, registry.dialect, p, pkg, true);
-      const staged = await recordTarball(registry, uow, repo, 'artifact', '', tarball);
+      await recordTarball(registry, uow, repo, 'artifact', '', tarball);
       await audit(uow.trx, {
         userId: p.userId,
         repoId: repo.id,
@@ -546,7 +542,6 @@ export async function storeArtifact(registry: Registry, repo: Repo, p: Principal
         subject: tarball.treeHash,
         detail: { package: pkg.id },
       });
-      await staged.commit();
     }),
   );
   return tarball.treeHash;

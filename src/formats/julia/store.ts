@@ -15,6 +15,7 @@ import type { JuliaTables } from './schema.js';
 import { treeFileData } from './spool.js';
 import { canonicalTar } from './tarball.js';
 import { tarTreeHashes, treeHash, type FileTree } from './tree-hash.js';
+import { storeBlob } from '../../registry/blob-records.js';
 
 export type JuliaDb = Kysely<Database & JuliaTables>;
 
@@ -106,10 +107,7 @@ export async function registryIdentity(tree: FileTree): Promise<{ name: string; 
   return { name, uuid };
 }
 
-/**
- * Stores a tarball blob and its row inside `uow`; the blob is committed as the last step the
- * caller takes before the transaction ends (see BlobStore).
- */
+/** Records a tarball's row and stores its blob as part of `uow` (storeBlob: committed right before the transaction). */
 export async function recordTarball(
   registry: Registry,
   uow: UnitOfWork,
@@ -126,12 +124,7 @@ export async function recordTarball(
     .values({ repo_id: repo.id, kind, uuid, tree_hash: tarball.treeHash, sha256: staged.sha256, size: staged.size, created_at: now })
     .onConflict((oc) => oc.columns(['repo_id', 'kind', 'uuid', 'tree_hash']).doNothing())
     .execute();
-  await uow.trx
-    .insertInto('blobs')
-    .values({ sha256: staged.sha256, size: staged.size, created_at: now })
-    .onConflict((oc) => oc.column('sha256').doNothing())
-    .execute();
-  return staged;
+  await storeBlob(uow, staged);
 }
 
 /** Records a change of a registry's tree, from which its git commits are derived (git-view.ts). */

@@ -1,19 +1,15 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { LarderError, fail } from '../../core/errors.js';
-import { byteBudget } from '../../core/byte-budget.js';
-import { formatSize } from '../../core/units.js';
+import { fail } from '../../core/errors.js';
+import { gateTar, printable, type GateOptions } from '../../core/archive/index.js';
 import { TreeSpooler } from './spool.js';
-import { nestTree, readTarEntries, type FileTree, type TreeFile } from './tree-hash.js';
+import { juliaGateMessages, nestTree, type FileTree, type TreeFile } from './tree-hash.js';
 
 type Dir = Map<string, Dir | TreeFile>;
 const EPOCH = new Date(0);
-/** Room for tar headers, long-name records and the final record padding on top of the file contents. */
-const TAR_OVERHEAD_PER_ENTRY = 2048;
-const TAR_RECORD = 10240;
 
 /**
  * Canonical tar (Tar.jl `Tar.create` form) of a FileTree as a stream, uncompressed: depth-first with
@@ -78,8 +74,9 @@ export async function canonicalTarball(tree: FileTree): Promise<Buffer> {
 }
 
 /**
- * Reads a package tree from an uploaded .tar or .tar.gz/.tgz (by magic bytes), rejecting absolute paths,
- * `..`, devices, hardlinks and nested `.git` (gitlinks); empty directories and a top-level `.git` dropped.
+ * Reads a package tree from an uploaded .tar or .tar.gz/.tgz (by magic bytes) through the archive gate:
+ * no absolute paths, `..`, devices, hardlinks, duplicates, symlinks leaving the tree or nested `.git`
+ * (gitlinks); empty directories and a top-level `.git` dropped.
  * Inflates off the event loop; large files are spooled to disk: call `disposeTree` when done with the tree.
  */
 export async function treeFromTarball(archive: Buffer, limits: { maxUnpackedSize: number; maxEntries: number }): Promise<FileTree> {
@@ -93,74 +90,24 @@ export async function treeFromTarball(archive: Buffer, limits: { maxUnpackedSize
         : 'the upload is neither a gzip-compressed tar (it must start with bytes 1f 8b) nor a tar archive; upload a .tar.gz',
     );
   }
-  const tooLarge = () =>
-    new LarderError(
-      'ARCHIVE_TOO_LARGE',
-      `the archive unpacks to more than ${formatSize(limits.maxUnpackedSize)}, the limit of this registry; upload a smaller package`,
-    );
-  const maxTar = limits.maxUnpackedSize + TAR_OVERHEAD_PER_ENTRY * limits.maxEntries + TAR_RECORD;
-  const stages = gzipped ? [createGunzip(), byteBudget(maxTar, tooLarge)] : [];
   const spool = new TreeSpooler();
-  const tree = spool.tree;
-  const dirs = new Set<string>();
-  let entries = 0;
-  let bytes = 0;
-  const reading = readTarEntries(
-    Readable.from([archive]),
-    async ({ header: h, parts, body }) => {
-      if (++entries > limits.maxEntries) {
-        fail(
-          'ARCHIVE_TOO_LARGE',
-          `the archive has more than ${limits.maxEntries} entries, the limit of this registry; upload a smaller package`,
-        );
-      }
-      const shown = JSON.stringify(h.name);
-      if (parts.length === 0) return; // the root directory itself
-      const git = parts.indexOf('.git');
-      if (git === 0) return;
-      if (git > 0)
-        fail(
-          'ARCHIVE_INVALID',
-          `the archive contains ${shown}, a nested git repository or submodule (a gitlink, which no tarball can reproduce); vendor its files instead`,
-        );
-      const path = parts.join('/');
-      for (let i = 1; i < parts.length; i++) {
-        const prefix = parts.slice(0, i).join('/');
-        if (tree.has(prefix))
-          fail('ARCHIVE_INVALID', `the archive has both a file ${prefix} and the entry ${shown} under it; remove one of them`);
-        dirs.add(prefix);
-      }
-      if (h.type === 'directory') {
-        if (tree.has(path)) fail('ARCHIVE_INVALID', `the archive has both a file and a directory ${path}; remove one of them`);
-        dirs.add(path);
-        return;
-      }
-      if (dirs.has(path)) fail('ARCHIVE_INVALID', `the archive has both a directory and a file ${path}; remove one of them`);
-      if (tree.has(path)) fail('ARCHIVE_INVALID', `the archive contains ${shown} twice; remove the duplicate`);
-      if (h.type === 'symlink') {
-        spool.addSymlink(path, Buffer.from(h.linkname ?? ''));
-      } else if (h.type === 'file' || h.type === 'contiguous-file') {
-        if ((bytes += h.size ?? 0) > limits.maxUnpackedSize) throw tooLarge();
-        await spool.addFile(path, (h.mode ?? 0) & 0o100 ? 'executable' : 'file', h.size ?? 0, body);
-      } else if (h.type === 'link') {
-        fail(
-          'ARCHIVE_INVALID',
-          `the archive contains a hardlink ${shown} -> ${JSON.stringify(h.linkname)}; replace it with a copy of the file`,
-        );
-      } else {
-        fail(
-          'ARCHIVE_INVALID',
-          `the archive entry ${shown} is a ${h.type ?? 'entry of unknown type'}; only files, directories and symlinks are allowed`,
-        );
-      }
-    },
-    stages,
-  );
+  const options: GateOptions = { limits, symlinks: 'inside', hardlinks: 'reject', duplicates: 'reject', messages: juliaGateMessages() };
+  const reading = gateTar(Readable.from([archive]), { ...options, gzip: gzipped }, async (entry) => {
+    const git = entry.parts.indexOf('.git');
+    if (git === 0) return; // a top-level .git is dropped
+    if (git > 0)
+      fail(
+        'ARCHIVE_INVALID',
+        `the archive contains "${printable(entry.name)}", a nested git repository or submodule (a gitlink, which no tarball can reproduce); vendor its files instead`,
+      );
+    if (entry.type === 'symlink') spool.addSymlink(entry.path, Buffer.from(entry.linkname ?? ''));
+    else if (entry.type === 'file') await spool.addFile(entry.path, entry.mode & 0o100 ? 'executable' : 'file', entry.size, entry.body);
+  });
   try {
     await reading;
   } catch (err) {
     await spool.discard();
     throw err;
   }
-  return tree;
+  return spool.tree;
 }

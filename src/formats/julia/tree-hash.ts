@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, type Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar, { type Header } from 'tar-stream';
-import { LarderError, fail } from '../../core/errors.js';
+import { Readable } from 'node:stream';
+import { fail } from '../../core/errors.js';
+import { gateMessages, gateTar, type GateMessages, type GatedEntry } from '../../core/archive/index.js';
 import { TreeSpooler } from './spool.js';
 
 /**
@@ -130,63 +129,43 @@ export async function readDirTree(dir: string): Promise<FileTree> {
   return spool.tree;
 }
 
-/** One tar entry, long names applied and its path checked (Tar.jl `check_header` rules). */
+/** One tar entry, long names applied and its path checked by the archive gate. */
 export interface TarEntry {
-  header: Header;
-  /** Path components without empty and `.` parts; empty for the root directory. */
+  header: { name: string; type: GatedEntry['type']; size: number; mode: number; linkname: string | null };
+  /** Path components without empty and `.` parts; never empty (the root directory is not visited). */
   parts: string[];
   body: AsyncIterable<Buffer>;
 }
 
+/** Archive gate messages for Julia tarballs, in Tar.jl's words. */
+export function juliaGateMessages(): GateMessages {
+  return gateMessages('the archive', 'upload a smaller package', {
+    badPath: (shown, why) => `the tar entry "${shown}" ${why}; rebuild the archive without it`,
+    directoryWithContent: (shown) => `the tar entry "${shown}" is a directory that claims to have content; rebuild the archive without it`,
+    link: (shown, target, type) =>
+      `the archive contains a ${type === 'link' ? 'hardlink' : 'symlink'} "${shown}" -> "${target}"; replace it with a copy of the file`,
+    badType: (shown, type) => `the archive entry "${shown}" is a ${type}; only files, directories and symlinks are allowed`,
+    duplicate: (shown) => `the archive contains "${shown}" twice; remove the duplicate`,
+    conflict: (file, shown) => `the archive has both a file ${file} and the entry "${shown}" at or under it; remove one of them`,
+    notGzip: () => 'the upload is not a gzip-compressed tar (it must start with bytes 1f 8b); upload a .tar.gz',
+    corrupt: (_stage, detail) => `the archive is not a valid tar stream (${detail}); it may be truncated or of another type`,
+  });
+}
+
 /**
- * Reads a tar stream entry by entry (after the optional `stages`, e.g. a gunzip), rejecting absolute
- * paths, `..`, NUL, and paths through an earlier symlink. Errors of the tar parser become ARCHIVE_INVALID.
+ * Reads a tar stream (gunzipped first with `gzip`) of a tree Larder stored or served, through the archive
+ * gate as Tar.jl reads it: symlinks kept whatever they point to, hardlinks inside, later entries win, no limits.
  */
 export async function readTarEntries(
   input: NodeJS.ReadableStream | Readable,
   visit: (entry: TarEntry) => Promise<void> | void,
-  stages: Transform[] = [],
+  opts: { gzip?: boolean } = {},
 ): Promise<void> {
-  const extractor = tar.extract();
-  const piping = pipeline([input as Readable, ...stages, extractor]);
-  const symlinks = new Set<string>();
-  const reading = (async () => {
-    for await (const entry of extractor) {
-      const header = entry.header;
-      const parts = checkTarPath(header, symlinks);
-      if (header.type === 'symlink') symlinks.add(parts.join('/'));
-      await visit({ header, parts, body: entry as AsyncIterable<Buffer> });
-      for await (const _ of entry); // drain what the visitor left
-    }
-  })();
-  const [piped, read] = await Promise.allSettled([piping, reading]);
-  if (piped.status === 'fulfilled' && read.status === 'fulfilled') return;
-  if (read.status === 'rejected') extractor.destroy();
-  const errors = [read, piped].flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
-  const own = errors.find((e) => e instanceof LarderError);
-  if (own) throw own;
-  fail('ARCHIVE_INVALID', `the archive is not a valid tar stream (${errors[0]?.message}); it may be truncated or of another type`);
-}
-
-function checkTarPath(h: Header, symlinks: Set<string>): string[] {
-  const shown = JSON.stringify(h.name);
-  const bad = (why: string): never => fail('ARCHIVE_INVALID', `the tar entry ${shown} ${why}; rebuild the archive without it`);
-  const link = h.linkname ?? '';
-  if (h.name === '') bad('has an empty path');
-  if (h.name.includes('\0') || link.includes('\0')) bad('contains a NUL byte');
-  if (h.name.startsWith('/')) bad('has an absolute path');
-  if (/(^|\/)\.\.(\/|$)/.test(h.name)) bad('has a ".." path component');
-  // tar-stream ignores a directory's declared size and never ends its body (a hang); Tar.jl refuses it too.
-  if (h.type === 'directory' && h.size > 0) bad('is a directory that claims to have content');
-  if (h.type !== 'directory' && (h.name.endsWith('/') || h.name === '.' || h.name.endsWith('/.')))
-    bad('is not a directory but its path ends in "/" or "."');
-  if ((h.type === 'symlink' || h.type === 'link') && link === '') bad(`is a ${h.type} with an empty target`);
-  if (h.type === 'link' && (link.startsWith('/') || /(^|\/)\.\.(\/|$)/.test(link))) bad('is a hardlink pointing outside the archive');
-  const parts = h.name.split('/').filter((p) => p !== '' && p !== '.');
-  for (let i = 1; i < parts.length; i++) {
-    if (symlinks.has(parts.slice(0, i).join('/'))) bad(`lies under the symlink ${parts.slice(0, i).join('/')}`);
-  }
-  return parts;
+  const limits = { maxEntries: Number.MAX_SAFE_INTEGER, maxUnpackedSize: Number.MAX_SAFE_INTEGER };
+  const options = { gzip: opts.gzip, limits, symlinks: 'any', hardlinks: 'inside', messages: juliaGateMessages() } as const;
+  await gateTar(input, options, ({ name, type, size, mode, linkname, parts, body }) =>
+    visit({ header: { name, type, size, mode, linkname: linkname ?? null }, parts, body }),
+  );
 }
 
 /**
@@ -196,7 +175,6 @@ function checkTarPath(h: Header, symlinks: Set<string>): string[] {
 export async function tarTreeHashes(input: NodeJS.ReadableStream | Readable): Promise<{ keepEmpty: string; skipEmpty: string }> {
   const root: Dir = new Map();
   await readTarEntries(input, async ({ header: h, parts, body }) => {
-    if (parts.length === 0) return; // the root directory itself
     const name = parts.pop()!;
     let dir = root;
     for (const part of parts) {

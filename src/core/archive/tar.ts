@@ -1,0 +1,125 @@
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import { LarderError } from '../errors.js';
+import { EntryGate, RATIO_FLOOR, asArchiveError, maxTarStream, type GateOptions, type GateVisitor } from './gate.js';
+
+/** What tar-stream yields per entry; at run time `type` and `linkname` may also be null. */
+type TarStreamEntry = AsyncIterable<Buffer> & { header: tar.Header };
+const NO_BODY: AsyncIterable<Buffer> = { async *[Symbol.asyncIterator]() {} };
+
+/**
+ * Streams a tar (or, with `gzip`, a tar.gz: magic bytes checked, inflated off the event loop) through
+ * the gate: every entry is checked, counted and sized before `visit` sees it, and the inflated stream
+ * is bounded, so a bomb stops at the limit. Memory stays constant whatever the archive's size.
+ * Errors of the input stream itself (a dropped connection) are rethrown as they are.
+ */
+export async function gateTar(
+  input: NodeJS.ReadableStream | Readable,
+  options: GateOptions & { gzip?: boolean },
+  visit: GateVisitor,
+): Promise<void> {
+  const gate = new EntryGate(options);
+  const m = options.messages;
+  const extractor = tar.extract();
+  // The stage that emits an error first is where it came from; later ones are pipeline teardown.
+  let origin: 'source' | 'gzip' | 'tar' | undefined;
+  const onSourceError = () => (origin ??= 'source');
+  input.on('error', onSourceError);
+  extractor.on('error', () => (origin ??= 'tar'));
+  const stages: Transform[] = [];
+  if (options.gzip) {
+    const gunzip = createGunzip();
+    gunzip.on('error', () => (origin ??= 'gzip'));
+    const sizes = { compressed: 0 };
+    stages.push(
+      gzipMagicCheck(() => new LarderError('ARCHIVE_INVALID', m.notGzip())),
+      counter(sizes),
+      gunzip,
+      inflateBudget(gate, sizes),
+    );
+  }
+  const piping = pipeline([input as Readable, ...stages, extractor]);
+  const reading = (async () => {
+    for await (const entry of extractor as AsyncIterable<TarStreamEntry>) {
+      const h = entry.header;
+      gate.count();
+      const admitted = gate.admit({
+        name: h.name,
+        type: h.type ?? '',
+        size: h.size ?? 0,
+        mode: h.mode ?? 0,
+        linkname: h.linkname ?? undefined,
+      });
+      if (admitted) {
+        gate.claim(admitted.size);
+        await visit({ ...admitted, body: admitted.type === 'file' ? entry : NO_BODY });
+      }
+      for await (const _ of entry); // drain what the visitor left (and a directory's empty body)
+    }
+  })();
+  const [piped, read] = await Promise.allSettled([piping, reading]);
+  input.off('error', onSourceError);
+  if (piped.status === 'fulfilled' && read.status === 'fulfilled') return;
+  if (read.status === 'rejected') extractor.destroy();
+  const errors = [read, piped].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  const own = errors.find((e) => e instanceof LarderError);
+  if (own) throw own;
+  const err = errors[0] as { code?: string } | undefined;
+  if (origin === 'gzip' || err?.code?.startsWith('Z_')) throw asArchiveError(err, m, 'gzip');
+  if (origin === 'tar') throw asArchiveError(err, m, 'tar');
+  if (err?.code === 'ERR_STREAM_PREMATURE_CLOSE') throw asArchiveError(err, m, 'truncated');
+  if (origin === 'source') throw err; // the source failed (e.g. the connection dropped): not the archive's fault
+  throw asArchiveError(err, m, 'tar');
+}
+
+/** Fails unless the first two bytes are the gzip magic, so a non-gzip upload gets a clear message. */
+function gzipMagicCheck(notGzip: () => Error): Transform {
+  let head: Buffer | null = Buffer.alloc(0);
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (head === null) return callback(null, chunk);
+      const seen: Buffer = Buffer.concat([head, chunk]);
+      if (seen.length < 2) {
+        head = seen;
+        return callback();
+      }
+      head = null;
+      callback(seen[0] === 0x1f && seen[1] === 0x8b ? null : notGzip(), seen);
+    },
+    flush(callback) {
+      callback(head === null ? null : notGzip());
+    },
+  });
+}
+
+function counter(sizes: { compressed: number }): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      sizes.compressed += chunk.length;
+      callback(null, chunk);
+    },
+  });
+}
+
+/** Stops inflation past the tar-stream bound for the limits, or past the ratio rule. */
+function inflateBudget(gate: EntryGate, sizes: { compressed: number }): Transform {
+  const { limits } = gate.options;
+  const max = maxTarStream(limits);
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      total += chunk.length;
+      const ratio = limits.maxRatio !== undefined && total > RATIO_FLOOR && total > limits.maxRatio * Math.max(sizes.compressed, 1);
+      if (total > max || ratio) {
+        try {
+          gate.tooLarge();
+        } catch (err) {
+          return callback(err as Error);
+        }
+      }
+      callback(null, chunk);
+    },
+  });
+}
