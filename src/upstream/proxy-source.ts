@@ -14,6 +14,7 @@ import type { Registry } from '../registry/registry.js';
 import type { Repo } from '../registry/repos.js';
 import type { Source, SourceArtifact, SourceDoc } from '../registry/source.js';
 import type { ArtifactOrigin, ProxyContext, ProxyParts, SourceParts } from '../registry/source-parts.js';
+import { storeBlob } from '../registry/blob-records.js';
 import { inTransaction } from '../registry/tx.js';
 import type { StagedBlob } from '../storage/blobs.js';
 import type { UpstreamFetch } from './upstream-fetch.js';
@@ -287,17 +288,12 @@ export class ProxySource implements Source {
     const staged = await this.stageVerified(body, origin, maxSize);
     const row = { sha256: staged.sha256, size: staged.size };
     await inTransaction(this.registry, async (uow) => {
-      await uow.trx
-        .insertInto('blobs')
-        .values({ sha256: row.sha256, size: row.size, created_at: Date.now() })
-        .onConflict((oc) => oc.column('sha256').doNothing())
-        .execute();
+      await storeBlob(uow, staged);
       await uow.trx
         .insertInto('proxy_artifacts')
         .values({ repo_id: this.repo.id, key, sha256: row.sha256, size: row.size, fetched_at: Date.now() })
         .onConflict((oc) => oc.columns(['repo_id', 'key']).doNothing())
         .execute();
-      await staged.commit();
     }).catch(async (err: unknown) => {
       await staged.discard();
       throw err;

@@ -1,4 +1,3 @@
-import { createGunzip } from 'node:zlib';
 import path from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LarderError } from '../../core/errors.js';
@@ -41,7 +40,7 @@ function registryTrees(registry: Registry, repo: Repo, uuid: string): TreeSource
         } else throw new LarderError('INTERNAL', `registry tree ${treeHash} holds a ${header.type} entry`);
         await add(file);
       },
-      [createGunzip()],
+      { gzip: true },
     );
   };
 }
