@@ -72,7 +72,8 @@ function pkg(name: string, versions: string[] = ['1.0.0'], deps: string[] = []):
   up.set(`/meta/${name}`, { body: `meta of ${name}` });
 }
 
-const run = (source: ProxySource, opts: Partial<MirrorOptions>) => mirror({ context: source.context, proxy: fakeProxy }, { patterns: [], ...opts });
+const run = (source: ProxySource, opts: Partial<MirrorOptions>) =>
+  mirror({ context: source.context, proxy: fakeProxy }, { patterns: [], ...opts });
 const fileHits = () => up.requests.filter((r) => r.path.startsWith('/files/')).length;
 const stored = async () =>
   (await registry.db.selectFrom('proxy_artifacts').select('key').where('repo_id', '=', registry.repos.get('fake')!.id).execute())
@@ -109,7 +110,11 @@ describe('mirror', () => {
     const source = await open();
     const r = await run(source, { patterns: ['app'] });
     expect(r.failures).toEqual([]);
-    expect({ packages: r.packagesDone, artifacts: r.artifactsDone, fetched: r.artifactsFetched }).toEqual({ packages: 3, artifacts: 4, fetched: 4 });
+    expect({ packages: r.packagesMirrored, artifacts: r.artifactsHeld, fetched: r.artifactsFetched }).toEqual({
+      packages: 3,
+      artifacts: 4,
+      fetched: 4,
+    });
     expect(await stored()).toEqual(['app@1.0.0', 'app@1.1.0', 'lib@0.1.0', 'util@2.0.0']);
     expect(up.hits('/index/lib')).toBe(1);
     expect(r.bytesFetched).toBeGreaterThan(0);
@@ -152,7 +157,9 @@ describe('mirror', () => {
     await expect(mirror({ context: source.context, proxy: unlisted }, { patterns: ['serde*'] })).rejects.toThrow(
       /cannot list their packages, so the glob "serde\*" cannot be mirrored; name the packages exactly/,
     );
-    await expect(mirror({ context: source.context, proxy: unlisted }, { patterns: [], full: true })).rejects.toThrow(/--full cannot be mirrored/);
+    await expect(mirror({ context: source.context, proxy: unlisted }, { patterns: [], full: true })).rejects.toThrow(
+      /--full cannot be mirrored/,
+    );
     expect(up.requests).toEqual([]);
   });
 
@@ -163,10 +170,16 @@ describe('mirror', () => {
     up.fault('/files/lib@2.0.0', { kind: 'status', status: 403 });
     const source = await open();
     const r = await run(source, { patterns: ['app', 'missing'], concurrency: 1 });
-    expect(r.failures.map((f) => f.subject).sort()).toEqual(['artifact lib@1.0.0', 'artifact lib@2.0.0', 'package gone', 'package missing']);
+    expect(r.failures.map((f) => f.subject).sort()).toEqual([
+      'artifact lib@1.0.0',
+      'artifact lib@2.0.0',
+      'package gone',
+      'package missing',
+    ]);
     expect(r.failures.find((f) => f.subject === 'package gone')?.message).toMatch(/not found at the upstream \(a dependency of app\)/);
     expect(r.failures.find((f) => f.subject === 'artifact lib@1.0.0')?.message).toMatch(/does not match the sha256/);
     expect(r.errors).toBe(4);
+    expect({ packages: r.packagesMirrored, artifacts: r.artifactsHeld }).toEqual({ packages: 2, artifacts: 1 });
     expect(r.stopped).toBe(false);
     expect(await stored()).toEqual(['app@1.0.0']);
 

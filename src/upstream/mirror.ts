@@ -45,10 +45,12 @@ export interface MirrorError {
 
 /** The outcome of a run. */
 export interface MirrorReport extends MirrorProgress {
-  errors: number;
+  /** Packages whose documents are now held, and artifacts now stored (fetched in this run or before). */
+  packagesMirrored: number;
+  artifactsHeld: number;
   /** Every failure, in the order they happened. */
   failures: MirrorError[];
-  /** True when `--fail-fast` stopped the run before everything was done. */
+  /** True when `--fail-fast` stopped the run at an error (what was still queued was not mirrored). */
   stopped: boolean;
   elapsedMs: number;
 }
@@ -94,7 +96,8 @@ export function compileGlob(glob: string): RegExp {
 export function checkMirrorRequest(proxy: ProxyParts, opts: Pick<MirrorOptions, 'patterns' | 'full'>, format: string): void {
   const globs = opts.patterns.filter(isGlob);
   if (opts.full && opts.patterns.length > 0) fail('CONFIG_INVALID', '--full mirrors every package: give no patterns with it');
-  if (!opts.full && opts.patterns.length === 0) fail('CONFIG_INVALID', 'name the packages to mirror (names or globs such as "serde*"), or --full');
+  if (!opts.full && opts.patterns.length === 0)
+    fail('CONFIG_INVALID', 'name the packages to mirror (names or globs such as "serde*"), or --full');
   if (!proxy.listPackages && (opts.full || globs.length > 0)) {
     const what = opts.full ? '--full' : `the glob ${globs.map((g) => `"${g}"`).join(', ')}`;
     fail('NOT_SUPPORTED', `${format} upstreams cannot list their packages, so ${what} cannot be mirrored; name the packages exactly`);
@@ -124,6 +127,8 @@ export async function mirror(target: MirrorTarget, opts: MirrorOptions): Promise
     errors: 0,
   };
   const failures: MirrorError[] = [];
+  let packagesMirrored = 0;
+  let artifactsHeld = 0;
   const report = () => opts.onProgress?.({ ...p });
 
   // Names already queued, so each package is mirrored once. `--full` needs none: the listing names each package once
@@ -231,8 +236,13 @@ export async function mirror(target: MirrorTarget, opts: MirrorOptions): Promise
       if (!task) break;
       running++;
       try {
-        if (task.kind === 'package') await runPackage(task);
-        else await runArtifact(task);
+        if (task.kind === 'package') {
+          await runPackage(task);
+          packagesMirrored++;
+        } else {
+          await runArtifact(task);
+          artifactsHeld++;
+        }
       } catch (err) {
         failed(task.kind === 'package' ? `package ${task.name}` : `artifact ${task.key}`, err);
       } finally {
@@ -249,7 +259,7 @@ export async function mirror(target: MirrorTarget, opts: MirrorOptions): Promise
   try {
     await Promise.all(Array.from({ length: concurrency }, worker));
   } finally {
-    await listing?.return?.();
+    await listing?.return?.()?.catch(() => {});
   }
-  return { ...p, failures, stopped: stopped && (packages.length > 0 || artifacts.length > 0 || listingOpen), elapsedMs: Date.now() - started };
+  return { ...p, packagesMirrored, artifactsHeld, failures, stopped, elapsedMs: Date.now() - started };
 }
