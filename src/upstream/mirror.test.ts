@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FORMATS } from '../cli/context.js';
-import { loadConfig } from '../core/config.js';
+import { loadConfig, type RepoConfig } from '../core/config.js';
+import type { FormatCore } from '../registry/format.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import type { ProxyContext, ProxyParts, SourceParts } from '../registry/source-parts.js';
 import { startFakeUpstream, type FakeUpstream } from '../../test/support/fake-upstream.js';
 import { tempDir } from '../../test/support/tmp.js';
+import { mirrorTarget } from './mirror-target.js';
 import { compileGlob, mirror, type MirrorOptions, type MirrorProgress } from './mirror.js';
 import { ProxySource } from './proxy-source.js';
 import { upstreamFetch } from './upstream-fetch.js';
@@ -52,14 +54,26 @@ let registry: Registry;
 let dir: { path: string; remove(): void };
 
 /** Opens a registry with one proxy repo of the fake format (its ttl in ms) and builds its ProxySource directly. */
-async function open(ttl?: number): Promise<ProxySource> {
+async function open(ttl?: number, more: Partial<RepoConfig> = {}, formats: FormatCore[] = FORMATS): Promise<ProxySource> {
   dir = tempDir('larder-mirror-');
   const config = loadConfig({ cwd: dir.path, env: {}, overrides: { data: path.join(dir.path, 'data'), database: 'sqlite' } });
-  // A format no plugin serves yet: the registry keeps the repo (and its id) and builds no source for it.
-  config.repos = [{ name: 'fake', format: 'moonbit', kind: 'proxy', visibility: 'public', upstream: up.url, ...(ttl ? { ttl } : {}) }];
-  registry = await openRegistry(config, FORMATS);
+  // A format no plugin of FORMATS serves: the registry keeps the repo (and its id) and builds no source for it.
+  config.repos = [
+    { name: 'fake', format: 'moonbit', kind: 'proxy', visibility: 'public', upstream: up.url, ...(ttl ? { ttl } : {}), ...more },
+    { name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public' },
+  ];
+  registry = await openRegistry(config, formats);
   return new ProxySource(registry, registry.repos.get('fake')!, fakeParts, upstreamFetch(registry.outbound));
 }
+
+/** A test-only plugin serving the fake format's proxy repos. */
+const fakeFormat: FormatCore = {
+  format: 'moonbit',
+  kinds: ['proxy'],
+  migrations: [],
+  parts: fakeParts,
+  clientSetup: () => ({ url: '', snippet: '' }),
+};
 
 /** Publishes a package at the fake upstream: one artifact per version, and its dependencies. */
 function pkg(name: string, versions: string[] = ['1.0.0'], deps: string[] = []): void {
@@ -256,5 +270,23 @@ describe('mirror', () => {
     const full = await mirror({ context: source.context, proxy: lazy }, { patterns: [], full: true, concurrency: 4 });
     expect(full.packagesDone).toBe(names.length);
     expect(maxAhead).toBeLessThanOrEqual(5);
+  });
+
+  it('mirrorTarget: an offline proxy is mirrored all the same (and then served offline); a hosted repo is refused', async () => {
+    pkg('app');
+    const served = await open(undefined, { offline: true }, [...FORMATS, fakeFormat]);
+    expect(() => mirrorTarget(registry, 'cargo')).toThrow(
+      'repository "cargo" is a hosted cargo repository; larder mirror fills proxy repositories (kind = "proxy" in larder.toml)',
+    );
+    expect(() => mirrorTarget(registry, 'nope')).toThrow('no repository named "nope"; proxy repositories: fake');
+    const target = mirrorTarget(registry, 'fake');
+    expect(target.offline).toBe(true);
+    const r = await mirror(target, { patterns: ['app'] });
+    expect(r.failures).toEqual([]);
+    expect(await stored()).toEqual(['app@1.0.0']);
+    up.resetHits();
+    expect((await served.artifact('app@1.0.0'))?.size).toBeGreaterThan(0);
+    expect((await (registry.sources.get('fake') as ProxySource).doc('index/app'))?.body.toString()).toContain('app@1.0.0');
+    expect(up.requests).toEqual([]);
   });
 });
