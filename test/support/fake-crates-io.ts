@@ -8,7 +8,7 @@
  *   const { crate, cksum } = await io.add({ name: 'serde', vers: '1.0.0' });
  *   // GET {up.url}/se/rd/serde, GET {up.url}/crates/serde/1.0.0/download
  */
-import { cargoToml, makeCrate, sha256Hex } from './cargo.js';
+import { cargoToml, sha256Hex, tarGz } from './cargo.js';
 import type { FakeUpstream } from './fake-upstream.js';
 
 /** One dependency as crates.io writes it. */
@@ -64,12 +64,12 @@ export function fakeCratesIo(up: FakeUpstream, opts: { dl?: string } = {}) {
   return {
     /** Builds a .crate, serves it at `/crates/{name}/{vers}/download` and appends its line to the index file. */
     async add(v: UpstreamVersion): Promise<PublishedUpstream> {
-      const crate = await makeCrate({
-        name: v.name,
-        vers: v.vers,
-        manifest: manifestOf(v),
-        ...(v.lib ? { files: { 'src/lib.rs': v.lib } } : {}),
-      });
+      const root = `${v.name}-${v.vers}`;
+      const crate = await tarGz([
+        { name: `${root}/`, type: 'directory' },
+        { name: `${root}/Cargo.toml`, body: manifestOf(v) },
+        { name: `${root}/src/lib.rs`, body: v.lib ?? `pub fn hello() -> &'static str { "${v.name} ${v.vers}" }\n` },
+      ]);
       const cksum = sha256Hex(crate);
       const deps = (v.deps ?? []).map((d) => ({
         name: d.name,
