@@ -33,10 +33,10 @@ describe.each(CONFORMANCE_FORMATS)('$format', (f) => {
     t = await openTestApp({
       repos: [
         { name: 'h', format: f.format, kind: 'hosted', visibility: 'public' },
-        { name: 'p', format: f.format, kind: 'proxy', visibility: 'public', upstream: `${up.url}/origin`, ttl: 100 },
+        { name: 'p', format: f.format, kind: 'proxy', visibility: 'public', upstream: `${up.url}/origin/${f.root}`, ttl: 100 },
         { name: 'e', format: f.format, kind: 'hosted', visibility: 'public' },
         { name: 'g', format: f.format, kind: 'group', visibility: 'public', members: ['e', 'p'] },
-        { name: 'sealed', format: f.format, kind: 'proxy', visibility: 'private', upstream: `${up.url}/origin` },
+        { name: 'sealed', format: f.format, kind: 'proxy', visibility: 'private', upstream: `${up.url}/origin/${f.root}` },
       ],
     });
     hostedPkg = await f.publish(t, 'h', 'alpha');

@@ -29,6 +29,8 @@ export interface PublishedPackage {
 /** A format as the conformance suite drives it. */
 export interface ConformanceFormat {
   format: 'cargo' | 'bazel' | 'julia';
+  /** Where the client's registry root is within a hosted repo (Cargo: the sparse index at `index/`); a proxy's upstream points there. */
+  root: string;
   /** Publishes a package to hosted repo `repo` of `t`, through the format's publish API. */
   publish(t: TestApp, repo: string, name: string): Promise<PublishedPackage>;
   /** The path of a document (or archive) of a package nobody has, named `name`. */
@@ -47,6 +49,7 @@ const plainText = (res: LightMyRequestResponse) => {
 
 export const cargoConformance: ConformanceFormat = {
   format: 'cargo',
+  root: 'index',
   async publish(t, repo, name) {
     const { body } = await simplePublishBody(name, '1.0.0');
     const res = await t.app.inject({
@@ -71,6 +74,7 @@ export const cargoConformance: ConformanceFormat = {
 
 export const bazelConformance: ConformanceFormat = {
   format: 'bazel',
+  root: '',
   async publish(t, repo, name) {
     const { payload, contentType } = await hostedPublishBody(name, '1.0.0');
     const res = await t.app.inject({
@@ -103,6 +107,7 @@ const JULIA_REGISTRY = '7a2c46d4-1a3e-4d1c-9d5c-2f0d8c9b6a11';
 
 export const juliaConformance: ConformanceFormat = {
   format: 'julia',
+  root: '',
   async publish(t, repo, lowerName) {
     // Julia package names start with an upper-case letter.
     const name = lowerName[0]!.toUpperCase() + lowerName.slice(1);
