@@ -46,6 +46,7 @@ type ArtifactRow = { sha256: string; size: number };
 /** A proxy repo of any format. */
 export class ProxySource implements Source {
   readonly upstream: string;
+  readonly fetchesArtifacts = true;
   private readonly ttl: number;
   private readonly cooldown: number;
   private readonly offline: boolean;
