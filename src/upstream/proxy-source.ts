@@ -330,6 +330,8 @@ export class ProxySource implements Source {
       },
     });
     body.on('error', (err) => hashing.destroy(err));
+    // blobs.stage may await (its staging dir) before it listens: an early break must not go unhandled; stage sees it as `errored`.
+    hashing.on('error', () => {});
     let staged: StagedBlob;
     try {
       staged = await this.registry.blobs.stage(body.pipe(hashing), { maxSize });
