@@ -16,7 +16,8 @@ export function bazelClientSnippet(repo: Repo, url: string, caCertPath?: string)
     lines.push('common --registry=https://bcr.bazel.build');
     lines.push(`# publish: larder bazel publish --registry ${url} --token <token> --archive src.tar.gz --strip-prefix <dir>`);
   } else {
-    const what = repo.kind === 'proxy' ? `a cache of ${repo.upstream ?? 'https://bcr.bazel.build'}, used instead of it` : 'the only registry';
+    const what =
+      repo.kind === 'proxy' ? `a cache of ${repo.upstream ?? 'https://bcr.bazel.build'}, used instead of it` : 'the only registry';
     lines.push(`# ${repo.name} is ${what}; its bazel_registry.json lists ${mirrorBaseUrl(url)} first, so source archives come`);
     lines.push('# through Larder, checked against source.json. To mirror the archives of other registries too, add:');
     lines.push(`# common --module_mirrors=${mirrorBaseUrl(url)}   (Bazel >= 7.7.0 / 8.4.0)`);

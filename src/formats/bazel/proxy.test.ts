@@ -37,7 +37,9 @@ const open: TestApp[] = [];
 function serveRegistry(integrity = sri(archive)): void {
   for (const rel of MANIFEST.keys()) up.set(`/${rel}`, { body: fs.readFileSync(path.join(FIXTURE, rel)) });
   up.set('/modules/demo/metadata.json', { body: JSON.stringify({ versions: ['1.0'], yanked_versions: {} }, null, 4) + '\n' });
-  up.set('/modules/demo/1.0/MODULE.bazel', { body: 'module(name = "demo", version = "1.0")\nbazel_dep(name = "ahab", version = "0.2.0")\n' });
+  up.set('/modules/demo/1.0/MODULE.bazel', {
+    body: 'module(name = "demo", version = "1.0")\nbazel_dep(name = "ahab", version = "0.2.0")\n',
+  });
   up.set('/modules/demo/1.0/source.json', {
     body: JSON.stringify({ url: `${up.url}/dl/demo-1.0.tar.gz?raw=1`, integrity, strip_prefix: 'demo-1.0' }, null, 4) + '\n',
   });
