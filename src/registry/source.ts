@@ -26,6 +26,11 @@ export interface SourceArtifact {
 /** Where a repo's documents and artifacts come from: hosted rows, an upstream, or a group's members. */
 export interface Source {
   readonly repo: Repo;
+  /**
+   * True when `artifact(key)` may fetch from an upstream on a miss (a proxy, or a group with one):
+   * a format that advertises where its archives are (Bazel's mirrors) then points clients at Larder.
+   */
+  readonly fetchesArtifacts?: boolean;
   /** The cached answer without an asynchronous step: a document, null for a known absence, undefined when only `doc` can tell. */
   peek(path: string): SourceDoc | null | undefined;
   /** The document at a path (registry-relative, as the client asks for it), or null. */

@@ -22,6 +22,7 @@ export class GroupSource implements Source {
   private readonly merged = new LRUCache<string, { key: string; doc: SourceDoc }>({ max: 1_000 });
   private readonly warned = new Set<string>();
   private readonly members: Source[];
+  readonly fetchesArtifacts: boolean;
 
   constructor(
     private readonly registry: Registry,
@@ -33,6 +34,7 @@ export class GroupSource implements Source {
     this.hosted = members.filter((m): m is HostedSource => m instanceof HostedSource);
     this.others = members.filter((m) => !(m instanceof HostedSource));
     this.members = [...this.hosted, ...this.others];
+    this.fetchesArtifacts = members.some((m) => m.fetchesArtifacts === true);
   }
 
   peek(path: string): SourceDoc | null | undefined {

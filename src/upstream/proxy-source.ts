@@ -47,6 +47,7 @@ type ArtifactRow = { sha256: string; size: number };
 /** A proxy repo of any format. */
 export class ProxySource implements Source {
   readonly upstream: string;
+  readonly fetchesArtifacts = true;
   private readonly ttl: number;
   private readonly cooldown: number;
   private readonly offline: boolean;
@@ -325,6 +326,8 @@ export class ProxySource implements Source {
       },
     });
     body.on('error', (err) => hashing.destroy(err));
+    // blobs.stage may await (its staging dir) before it listens: an early break must not go unhandled; stage sees it as `errored`.
+    hashing.on('error', () => {});
     let staged: StagedBlob;
     try {
       staged = await this.registry.blobs.stage(body.pipe(hashing), { maxSize });

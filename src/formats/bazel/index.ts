@@ -10,7 +10,7 @@ import { verifyBazelRepo } from './verify.js';
 /** Bazel: a Bzlmod index registry served as static files. */
 export const bazelFormat: FormatPlugin = {
   format: 'bazel',
-  kinds: ['hosted'],
+  kinds: ['hosted', 'proxy', 'group'],
   migrations: bazelMigrations,
   parts: bazelParts,
   routes: bazelRoutes,

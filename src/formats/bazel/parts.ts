@@ -3,6 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Registry } from '../../registry/registry.js';
 import type { SourceParts } from '../../registry/source-parts.js';
 import type { Database } from '../../storage/schema.js';
+import { bazelGroupParts } from './group.js';
+import { bazelProxyParts } from './proxy.js';
 import type { BazelTables } from './schema.js';
 
 const db = (registry: Registry) => registry.db.withTables<BazelTables>() as Kysely<Database & BazelTables>;
@@ -12,10 +14,15 @@ export function hostedArchiveKey(module: string, version: string, file: string):
   return `archives/${module}/${version}/${file}`;
 }
 
-/** What Bazel supplies to hosted, proxy and group sources. */
+/**
+ * What Bazel supplies to hosted, proxy and group sources. Mirror keys (`mirror/{host}/{path}`, see
+ * mirror.ts) name no module: a group asks each member for them.
+ */
 export const bazelParts: SourceParts = {
   packageOfDoc: (path) => (path.startsWith('modules/') ? path.split('/')[1] || null : null),
   packageOfArtifact: (key) => (key.startsWith('archives/') ? key.split('/')[1] || null : null),
+  proxy: bazelProxyParts,
+  group: bazelGroupParts,
   packageDoc: (module) => `modules/${module}/metadata.json`,
   hosted: {
     async artifact(registry, repo, key) {

@@ -5,7 +5,11 @@ import { plainErrorHandler, plainNotFound } from '../../http/api-errors.js';
 import { readGate } from '../../http/gates.js';
 import type { RouteContext } from '../../http/format-plugin.js';
 import { sendArtifact, sendDoc } from '../../http/send-doc.js';
+import { publicBaseUrl } from '../../http/base-url.js';
+import type { SourceDoc } from '../../registry/source.js';
 import { bazelApiRoutes } from './api-routes.js';
+import { bazelRegistryUrl } from './client-setup.js';
+import { mirrorBaseUrl, mirrorKeyOfRequest, MIRROR_SEGMENT, withSelfMirror } from './mirror.js';
 import { cacheControlOf, classifyRegistryPath, contentTypeOf } from './paths.js';
 import { hostedArchiveKey } from './parts.js';
 
@@ -23,6 +27,8 @@ export async function bazelRoutes(app: FastifyInstance, { registry, repo, source
   );
   app.setErrorHandler(plainErrorHandler('bazel request', `Basic realm="larder ${repo.name}"`));
   app.setNotFoundHandler(plainNotFound(principalFor));
+  // Never a Content-Encoding on archives: Bazel would decode them and the integrity check would fail.
+  const archive = { contentType: 'application/octet-stream', cacheControl: 'public, max-age=31536000, immutable' };
 
   async function serve(req: FastifyRequest, reply: FastifyReply, path: string): Promise<FastifyReply> {
     const p = await principalFor(req);
@@ -33,10 +39,40 @@ export async function bazelRoutes(app: FastifyInstance, { registry, repo, source
     return sendDoc(req, reply, doc, { contentType: contentTypeOf(path), cacheControl: cacheControlOf(file) });
   }
 
-  app.get('/bazel_registry.json', (req, reply) => serve(req, reply, 'bazel_registry.json'));
+  // bazel_registry.json tells Bazel where to look for source archives first. When this repo's source
+  // fetches artifacts on a miss (a proxy, or a group with one), its mirror is listed first so archives
+  // come through Larder, checked against their source.json. The mirror URL depends on the base URL of
+  // the request, so this is a presentation step every request takes, decided by what the source can do
+  // rather than by the repo's kind; a hosted repo's file, decided once at creation, is served as stored.
+  let presented: { key: string; doc: SourceDoc | null } | undefined;
+  app.get('/bazel_registry.json', async (req, reply) => {
+    if (!source.fetchesArtifacts) return serve(req, reply, 'bazel_registry.json');
+    await principalFor(req);
+    const doc = await source.doc('bazel_registry.json');
+    const selfMirror = mirrorBaseUrl(bazelRegistryUrl(publicBaseUrl(registry.config, req), repo));
+    const key = `${selfMirror} ${doc?.etag ?? ''} ${doc?.stale ?? ''}`;
+    if (presented?.key !== key) presented = { key, doc: withSelfMirror(doc, selfMirror) };
+    if (!presented.doc) throw new LarderError('NOT_FOUND', `bazel_registry.json is not in registry ${repo.name}`);
+    return sendDoc(req, reply, presented.doc, { contentType: 'application/json', cacheControl: cacheControlOf({ kind: 'registry-json' }) });
+  });
+
+  // The archive mirror (bazel.md §9.2 rule 4): `{mirror}/{host[:port]}/{path}[?query]`, answered only for
+  // archives a source.json read through this repo promised (never an open proxy); a 404 sends Bazel on
+  // to the archive's own URL.
+  app.get(`/${MIRROR_SEGMENT}/*`, async (req, reply) => {
+    await principalFor(req);
+    const key = mirrorKeyOfRequest(req.url, repo.name);
+    const found = key ? await source.artifact(key) : null;
+    if (!found) {
+      throw new LarderError(
+        'NOT_FOUND',
+        `registry ${repo.name} mirrors only source archives named by a source.json it served; no source.json fetched here names ${req.url}`,
+      );
+    }
+    return sendArtifact(req, reply, found, archive);
+  });
 
   // Hosted source archives, at the URL source.json names; Bazel sends the same credentials here.
-  const archive = { contentType: 'application/octet-stream', cacheControl: 'public, max-age=31536000, immutable' };
   app.get('/archives/:module/:version/:file', async (req, reply) => {
     const p = await principalFor(req);
     const { module, version, file } = req.params as { module: string; version: string; file: string };
