@@ -38,6 +38,8 @@ describe.each(CONFORMANCE_FORMATS)('$format', (f) => {
         { name: 'g', format: f.format, kind: 'group', visibility: 'public', members: ['e', 'p'] },
         { name: 'sealed', format: f.format, kind: 'proxy', visibility: 'private', upstream: `${up.url}/origin/${f.root}` },
       ],
+      // Archive URLs named by documents keep the address rules; this upstream is on loopback.
+      outbound: { allowPrivate: ['127.0.0.1'] },
     });
     hostedPkg = await f.publish(t, 'h', 'alpha');
   });
@@ -47,11 +49,12 @@ describe.each(CONFORMANCE_FORMATS)('$format', (f) => {
     await up?.close();
   });
 
+  const viaProxy = (p: PublishedPackage): PublishedPackage => ({ ...p, artifact: p.proxiedArtifact ?? p.artifact });
   const get = (url: string, headers: Record<string, string> = {}) => t.app.inject({ method: 'GET', url, headers });
   const kinds = [
     { kind: 'hosted', repo: 'h', pkg: () => hostedPkg, upstream: false },
-    { kind: 'proxy', repo: 'p', pkg: () => upstreamPkg, upstream: true },
-    { kind: 'group', repo: 'g', pkg: () => upstreamPkg, upstream: true },
+    { kind: 'proxy', repo: 'p', pkg: () => viaProxy(upstreamPkg), upstream: true },
+    { kind: 'group', repo: 'g', pkg: () => viaProxy(upstreamPkg), upstream: true },
   ];
 
   describe.each(kinds)('$kind', ({ repo, pkg, upstream }) => {
@@ -65,9 +68,11 @@ describe.each(CONFORMANCE_FORMATS)('$format', (f) => {
     });
 
     it('serves the archive byte for byte, immutable, with HEAD and Range', async () => {
+      // As clients do, the documents naming the archive are read first (Bazel: source.json).
+      for (const p of pkg().extra) expect((await get(`/${repo}/${p}`)).statusCode).toBe(200);
       const res = await get(`/${repo}/${pkg().artifact}`);
       expect(res.statusCode, res.body).toBe(200);
-      if (upstream) expect(sha256(res.rawPayload)).toBe(sha256(originBytes.get(pkg().artifact)!));
+      if (upstream) expect(sha256(res.rawPayload)).toBe(sha256(originBytes.get(upstreamPkg.artifact)!));
       expect(res.headers['content-encoding']).toBeUndefined();
       expect(res.headers['cache-control']).toMatch(/immutable/);
       const head = await t.app.inject({ method: 'HEAD', url: `/${repo}/${pkg().artifact}` });
@@ -94,7 +99,7 @@ describe.each(CONFORMANCE_FORMATS)('$format', (f) => {
         headers: { authorization: `Bearer ${t.adminToken}`, ...f.write.headers },
       });
       expect(res.statusCode, res.body).toBe(405);
-      expect(f.errorText(res)).toMatch(new RegExp(`${repo} is a .*read-only`));
+      expect(f.writeErrorText(res)).toMatch(new RegExp(`${repo} is a .*read-only`));
       expect(upstreamHits()).toBe(before);
     });
   });
@@ -111,7 +116,8 @@ describe.each(CONFORMANCE_FORMATS)('$format', (f) => {
     beforeAll(async () => {
       // Everything the client needs is cached first, then the upstream stops answering.
       for (const repo of ['p', 'g']) {
-        for (const p of [...upstreamPkg.repoDocs, upstreamPkg.doc, upstreamPkg.artifact]) await get(`/${repo}/${p}`);
+        const pkg = viaProxy(upstreamPkg);
+        for (const p of [...pkg.repoDocs, pkg.doc, ...pkg.extra, pkg.artifact]) await get(`/${repo}/${p}`);
       }
       await up.stop();
       await new Promise((r) => setTimeout(r, 150));
@@ -125,7 +131,7 @@ describe.each(CONFORMANCE_FORMATS)('$format', (f) => {
     });
 
     it.each(['p', 'g'])('%s still serves a stored archive', async (repo) => {
-      const res = await get(`/${repo}/${upstreamPkg.artifact}`);
+      const res = await get(`/${repo}/${viaProxy(upstreamPkg).artifact}`);
       expect(res.statusCode).toBe(200);
     });
 

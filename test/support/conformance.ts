@@ -22,6 +22,8 @@ export interface PublishedPackage {
   repoDocs: string[];
   /** The archive a client downloads (relative to the repo root). */
   artifact: string;
+  /** Where a client downloads the archive through a proxy or group, when that differs (Bazel: the archive mirror). */
+  proxiedArtifact?: string;
   /** Other files an upstream must serve for a proxy to answer the above (relative to the repo root). */
   extra: string[];
 }
@@ -39,9 +41,15 @@ export interface ConformanceFormat {
   write: { method: 'PUT' | 'POST'; url: string; payload: Buffer | object; headers?: Record<string, string> };
   /** Asserts a response is an error in the shape the format's client prints, and returns its message. */
   errorText(res: LightMyRequestResponse): string;
+  /** The same for the write API (Larder's JSON API where the ecosystem has no publish protocol). */
+  writeErrorText(res: LightMyRequestResponse): string;
 }
 
 const auth = (t: TestApp) => ({ authorization: `Bearer ${t.adminToken}` });
+const larderApiError = (res: LightMyRequestResponse) => {
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  return (res.json() as { error: { code: string; message: string } }).error.message;
+};
 const plainText = (res: LightMyRequestResponse) => {
   expect(res.headers['content-type']).toMatch(/^text\/plain/);
   return res.body;
@@ -70,6 +78,9 @@ export const cargoConformance: ConformanceFormat = {
     expect(typeof detail).toBe('string');
     return detail!;
   },
+  writeErrorText(res) {
+    return cargoConformance.errorText(res);
+  },
 };
 
 export const bazelConformance: ConformanceFormat = {
@@ -89,6 +100,8 @@ export const bazelConformance: ConformanceFormat = {
       doc: `modules/${name}/metadata.json`,
       repoDocs: ['bazel_registry.json'],
       artifact: `archives/${name}/1.0.0/${name}-1.0.0.tar.gz`,
+      // Through a proxy, Bazel downloads the archive source.json names via the mirror bazel_registry.json lists.
+      proxiedArtifact: `mirror/${new URL(t.registry.config.publicUrl!).host}/${repo}/archives/${name}/1.0.0/${name}-1.0.0.tar.gz`,
       extra: [`modules/${name}/1.0.0/MODULE.bazel`, `modules/${name}/1.0.0/source.json`],
     };
   },
@@ -100,6 +113,7 @@ export const bazelConformance: ConformanceFormat = {
     headers: { 'content-type': 'multipart/form-data; boundary=x' },
   },
   errorText: plainText,
+  writeErrorText: larderApiError,
 };
 
 /** The registry every Julia conformance repo holds packages in (created on first publish). */
@@ -142,6 +156,7 @@ export const juliaConformance: ConformanceFormat = {
   missing: (name) => `package/00000000-0000-4000-8000-${Buffer.from(name).toString('hex').padEnd(12, '0').slice(0, 12)}/${'0'.repeat(40)}`,
   write: { method: 'POST', url: 'api/registries', payload: { name: 'X', uuid: JULIA_REGISTRY } },
   errorText: plainText,
+  writeErrorText: larderApiError,
 };
 
 export const CONFORMANCE_FORMATS = [cargoConformance, bazelConformance, juliaConformance];
