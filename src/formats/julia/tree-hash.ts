@@ -192,11 +192,16 @@ function checkTarPath(h: Header, symlinks: Set<string>): string[] {
 /**
  * Tar.tree_hash over an (uncompressed) tar stream with empty directories KEPT (skip_empty=false), as Pkg
  * verifies registry tarballs; also returns the skip-empty variant. Hardlinks reuse the target's blob.
+ * `skipGit` leaves out entries named `.git` at any level, as GitTools does for an extracted tree.
  */
-export async function tarTreeHashes(input: NodeJS.ReadableStream | Readable): Promise<{ keepEmpty: string; skipEmpty: string }> {
+export async function tarTreeHashes(
+  input: NodeJS.ReadableStream | Readable,
+  opts: { skipGit?: boolean; stages?: Transform[] } = {},
+): Promise<{ keepEmpty: string; skipEmpty: string }> {
   const root: Dir = new Map();
   await readTarEntries(input, async ({ header: h, parts, body }) => {
     if (parts.length === 0) return; // the root directory itself
+    if (opts.skipGit && parts.includes('.git')) return;
     const name = parts.pop()!;
     let dir = root;
     for (const part of parts) {
@@ -231,6 +236,6 @@ export async function tarTreeHashes(input: NodeJS.ReadableStream | Readable): Pr
         `the tar entry ${JSON.stringify(h.name)} is a ${h.type ?? 'entry of unknown type'}; only files, directories, symlinks and hardlinks can be hashed`,
       );
     }
-  });
+  }, opts.stages);
   return { keepEmpty: rootHash(root, false), skipEmpty: rootHash(root, true) };
 }
