@@ -2,6 +2,7 @@
  * Julia proxy and group repos against a fake upstream Pkg server serving a real registry tarball
  * (../shared/fixtures/julia/HolyLabRegistry) and package/artifact tarballs made here.
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
@@ -170,6 +171,15 @@ describe('julia proxy', () => {
     expect(ok.rawPayload.equals(good.tarball)).toBe(true);
   });
 
+  it('refuses a large damaged tarball as soon as it fails to inflate, without stalling the download', async () => {
+    const junk = Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), randomBytes(3 << 20)]);
+    const p = `/artifact/${'d'.repeat(40)}`;
+    up.set(p, { body: junk });
+    const res = await get(`/up${p}`);
+    expect(res.statusCode).toBe(502);
+    expect(await storedKeys('up')).not.toContain(p.slice(1));
+  });
+
   it('answers a truncated download with 502 and stores nothing; the next complete one is served', async () => {
     const t = await tarballOf(new Map([['big.bin', file('z'.repeat(200_000))]]));
     up.set(`/artifact/${t.tree}`, { body: t.tarball });
@@ -211,7 +221,12 @@ describe('julia proxy', () => {
   });
 
   it('mirrors a package: registry, every version, its artifacts; names its dependencies', async () => {
-    up.set('/registries', { body: registriesBody([[HOLYLAB, HOLYLAB_TREE], [SMALL, smallTree]]) });
+    up.set('/registries', {
+      body: registriesBody([
+        [HOLYLAB, HOLYLAB_TREE],
+        [SMALL, smallTree],
+      ]),
+    });
     const source = larder.registry.sources.get('up') as ProxySource;
     await new Promise((r) => setTimeout(r, 80));
     const plan = await larder.registry.formats.get('julia')!.parts.proxy!.mirrorPackage(source.context, 'Bar');
@@ -230,7 +245,12 @@ describe('julia proxy', () => {
 
 describe('julia group', () => {
   it('merges /registries: one line per registry UUID, sorted, newline-terminated', async () => {
-    up.set('/registries', { body: registriesBody([[SMALL, smallTree], [HOLYLAB, HOLYLAB_TREE]]) });
+    up.set('/registries', {
+      body: registriesBody([
+        [SMALL, smallTree],
+        [HOLYLAB, HOLYLAB_TREE],
+      ]),
+    });
     await new Promise((r) => setTimeout(r, 80));
     const res = await get('/all/registries');
     expect(res.statusCode).toBe(200);

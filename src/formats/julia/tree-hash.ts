@@ -199,43 +199,47 @@ export async function tarTreeHashes(
   opts: { skipGit?: boolean; stages?: Transform[] } = {},
 ): Promise<{ keepEmpty: string; skipEmpty: string }> {
   const root: Dir = new Map();
-  await readTarEntries(input, async ({ header: h, parts, body }) => {
-    if (parts.length === 0) return; // the root directory itself
-    if (opts.skipGit && parts.includes('.git')) return;
-    const name = parts.pop()!;
-    let dir = root;
-    for (const part of parts) {
-      let next = dir.get(part);
-      if (!(next instanceof Map)) dir.set(part, (next = new Map()));
-      dir = next;
-    }
-    // As Tar.jl: a later entry for the same path replaces the earlier one.
-    if (h.type === 'directory') {
-      dir.set(name, new Map());
-    } else if (h.type === 'symlink') {
-      dir.set(name, { mode: '120000', hash: gitObject('blob', Buffer.from(h.linkname ?? '')) });
-    } else if (h.type === 'file') {
-      const sha = createHash('sha1').update(`blob ${h.size}\0`);
-      for await (const chunk of body) sha.update(chunk);
-      dir.set(name, { mode: h.mode & 0o100 ? '100755' : '100644', hash: sha.digest() });
-    } else if (h.type === 'link') {
-      let target: Node | undefined = root;
-      for (const part of (h.linkname ?? '').split('/').filter((p) => p !== '' && p !== '.')) {
-        target = target instanceof Map ? target.get(part) : undefined;
+  await readTarEntries(
+    input,
+    async ({ header: h, parts, body }) => {
+      if (parts.length === 0) return; // the root directory itself
+      if (opts.skipGit && parts.includes('.git')) return;
+      const name = parts.pop()!;
+      let dir = root;
+      for (const part of parts) {
+        let next = dir.get(part);
+        if (!(next instanceof Map)) dir.set(part, (next = new Map()));
+        dir = next;
       }
-      if (!target || target instanceof Map) {
+      // As Tar.jl: a later entry for the same path replaces the earlier one.
+      if (h.type === 'directory') {
+        dir.set(name, new Map());
+      } else if (h.type === 'symlink') {
+        dir.set(name, { mode: '120000', hash: gitObject('blob', Buffer.from(h.linkname ?? '')) });
+      } else if (h.type === 'file') {
+        const sha = createHash('sha1').update(`blob ${h.size}\0`);
+        for await (const chunk of body) sha.update(chunk);
+        dir.set(name, { mode: h.mode & 0o100 ? '100755' : '100644', hash: sha.digest() });
+      } else if (h.type === 'link') {
+        let target: Node | undefined = root;
+        for (const part of (h.linkname ?? '').split('/').filter((p) => p !== '' && p !== '.')) {
+          target = target instanceof Map ? target.get(part) : undefined;
+        }
+        if (!target || target instanceof Map) {
+          fail(
+            'ARCHIVE_INVALID',
+            `the hardlink ${JSON.stringify(h.name)} points to ${JSON.stringify(h.linkname)}, which is not an earlier file in the archive`,
+          );
+        }
+        dir.set(name, { mode: h.mode & 0o100 ? '100755' : '100644', hash: target.hash });
+      } else {
         fail(
           'ARCHIVE_INVALID',
-          `the hardlink ${JSON.stringify(h.name)} points to ${JSON.stringify(h.linkname)}, which is not an earlier file in the archive`,
+          `the tar entry ${JSON.stringify(h.name)} is a ${h.type ?? 'entry of unknown type'}; only files, directories, symlinks and hardlinks can be hashed`,
         );
       }
-      dir.set(name, { mode: h.mode & 0o100 ? '100755' : '100644', hash: target.hash });
-    } else {
-      fail(
-        'ARCHIVE_INVALID',
-        `the tar entry ${JSON.stringify(h.name)} is a ${h.type ?? 'entry of unknown type'}; only files, directories, symlinks and hardlinks can be hashed`,
-      );
-    }
-  }, opts.stages);
+    },
+    opts.stages,
+  );
   return { keepEmpty: rootHash(root, false), skipEmpty: rootHash(root, true) };
 }
