@@ -6,10 +6,11 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../../../test/support/fake-upstream.js';
 import { openTestApp, type TestApp } from '../../../test/support/larder.js';
 import { juliaPackageTarball } from '../../../test/support/julia.js';
+import type { Registry } from '../../registry/registry.js';
 import type { ProxySource } from '../../upstream/proxy-source.js';
 import { disposeTree } from './spool.js';
 import { canonicalTarball, treeFromTarball } from './tarball.js';
@@ -22,6 +23,7 @@ const SMALL = '5a11e9e9-0000-4000-8000-000000000001';
 const BAR = 'bbbbbbbb-1111-4222-8333-444444444444';
 const FOO = '11111111-2222-4333-8444-55555555555a';
 const HOSTED_REG = '1b2c3d4e-0000-4000-8000-00000000000a';
+const BAZ = 'baaaaaaa-1111-4222-8333-444444444444';
 
 let up: FakeUpstream;
 let larder: TestApp;
@@ -32,6 +34,7 @@ let artifact: { tarball: Buffer; tree: string };
 let bar: { tarball: Buffer; tree: string };
 let fooUpstream: { tarball: Buffer; tree: string };
 let fooHosted: string;
+let warn: MockInstance<Registry['log']['warn']>;
 const auth = () => ({ authorization: `Bearer ${larder.adminToken}` });
 
 const file = (text: string) => ({ kind: 'file' as const, data: Buffer.from(text) });
@@ -62,12 +65,17 @@ beforeAll(async () => {
     [
       'Registry.toml',
       file(
-        `name = "Small"\nuuid = "${SMALL}"\n\n[packages]\n${FOO} = { name = "Foo", path = "F/Foo" }\n${BAR} = { name = "Bar", path = "B/Bar" }\n`,
+        `name = "Small"\nuuid = "${SMALL}"\n\n[packages]\n${FOO} = { name = "Foo", path = "F/Foo" }\n${BAR} = { name = "Bar", path = "B/Bar" }\n${BAZ} = { name = "Baz", path = "B/Baz" }\n`,
       ),
     ],
     ['B/Bar/Package.toml', file(`name = "Bar"\nuuid = "${BAR}"\nrepo = "https://example.com/Bar.jl.git"\n`)],
     ['B/Bar/Versions.toml', file(`["1.0.0"]\ngit-tree-sha1 = "${bar.tree}"\n`)],
     ['B/Bar/Deps.toml', file(`["1"]\nFoo = "${FOO}"\nRandom = "9a3f8284-a2c9-5f02-9a11-845980a1fd5c"\n`)],
+    [
+      'B/Baz/Package.toml',
+      file(`name = "Baz"\nuuid = "${BAZ}"\nrepo = "https://example.com/Baz.jl.git"\ntrusted_registries = "${HOSTED_REG}"\n`),
+    ],
+    ['B/Baz/Versions.toml', file(`["1.0.0"]\ngit-tree-sha1 = "${bar.tree}"\n`)],
     ['F/Foo/Package.toml', file(`name = "Foo"\nuuid = "${FOO}"\nrepo = "https://example.com/Foo.jl.git"\n`)],
     ['F/Foo/Versions.toml', file(`["9.0.0"]\ngit-tree-sha1 = "${fooUpstream.tree}"\n`)],
   ]);
@@ -105,6 +113,15 @@ beforeAll(async () => {
   });
   expect(registered.statusCode, registered.body).toBe(201);
   fooHosted = (JSON.parse(registered.body) as { packageTree: string }).packageTree;
+  // Baz is in both registries too, and each lists the other in Baz's trusted_registries.
+  const baz = await larder.app.inject({
+    method: 'PUT',
+    url: `/mine/api/registries/${HOSTED_REG}/packages?trusted_registries=${SMALL}`,
+    payload: await juliaPackageTarball('Baz', BAZ, '0.1.0'),
+    headers: { ...auth(), 'content-type': 'application/gzip' },
+  });
+  expect(baz.statusCode, baz.body).toBe(201);
+  warn = vi.spyOn(larder.registry.log, 'warn');
 });
 afterEach(() => up.clearFaults());
 afterAll(async () => {
@@ -238,7 +255,7 @@ describe('julia proxy', () => {
     expect(await larder.registry.formats.get('julia')!.parts.proxy!.mirrorPackage(source.context, 'Nope')).toBeNull();
     const names: string[] = [];
     for await (const n of larder.registry.formats.get('julia')!.parts.proxy!.listPackages!(source.context)) names.push(n);
-    expect(names.length).toBe(78);
+    expect(names.length).toBe(76 + 3);
     expect(names).toContain('Bar');
   });
 });
@@ -262,6 +279,20 @@ describe('julia group', () => {
     );
     // Every line leads to a tarball the group serves.
     for (const line of res.body.trim().split('\n')) expect((await get(`/all${line}`)).statusCode).toBe(200);
+  });
+
+  it('warns and counts a package two listed registries share without trusting each other, as Pkg does', async () => {
+    expect((await get('/all/registries')).body).toContain(SMALL);
+    const conflicts = async () =>
+      (await larder.registry.metrics.registryConflicts.get()).values.find((v) => v.labels.repo === 'all')?.value ?? 0;
+    await vi.waitFor(async () => expect(await conflicts()).toBe(1), { timeout: 5000 });
+    const messages = warn.mock.calls.map((c) => String(c[1]));
+    expect(messages.filter((m) => m.includes(`Foo (${FOO})`))).toHaveLength(1);
+    expect(messages.some((m) => m.includes('Baz'))).toBe(false);
+    // Asked again, the same conflict is not counted twice.
+    await get('/all/registries');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await conflicts()).toBe(1);
   });
 
   it('answers a package UUID a hosted member holds from that member only', async () => {
