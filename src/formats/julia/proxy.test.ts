@@ -3,91 +3,50 @@
  * (../shared/fixtures/julia/HolyLabRegistry) and package/artifact tarballs made here.
  */
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../../../test/support/fake-upstream.js';
 import { openTestApp, type TestApp } from '../../../test/support/larder.js';
 import { juliaPackageTarball } from '../../../test/support/julia.js';
+import {
+  BAR,
+  BAZ,
+  file,
+  FOO,
+  HOLYLAB,
+  HOLYLAB_TREE,
+  HOSTED_REG,
+  registriesBody,
+  serveJuliaUpstream,
+  SMALL,
+  tarballOf,
+  type BuiltTarball,
+} from '../../../test/support/julia-upstream.js';
 import type { Registry } from '../../registry/registry.js';
 import type { ProxySource } from '../../upstream/proxy-source.js';
-import { disposeTree } from './spool.js';
-import { canonicalTarball, treeFromTarball } from './tarball.js';
-import { readDirTree, tarTreeHashes, treeHash, type FileTree } from './tree-hash.js';
-
-const FIXTURE = path.resolve('../shared/fixtures/julia/HolyLabRegistry');
-const HOLYLAB = 'c72e0888-c1c3-11e8-0741-c1bd6f46e678';
-const HOLYLAB_TREE = 'd1f7853f0fd9b90082873f28025d02356a9989c4';
-const SMALL = '5a11e9e9-0000-4000-8000-000000000001';
-const BAR = 'bbbbbbbb-1111-4222-8333-444444444444';
-const FOO = '11111111-2222-4333-8444-55555555555a';
-const HOSTED_REG = '1b2c3d4e-0000-4000-8000-00000000000a';
-const BAZ = 'baaaaaaa-1111-4222-8333-444444444444';
+import { treeFromTarball } from './tarball.js';
+import { tarTreeHashes, treeHash } from './tree-hash.js';
 
 let up: FakeUpstream;
 let larder: TestApp;
 let holyTarball: Buffer;
 let smallTarball: Buffer;
 let smallTree: string;
-let artifact: { tarball: Buffer; tree: string };
-let bar: { tarball: Buffer; tree: string };
-let fooUpstream: { tarball: Buffer; tree: string };
+let artifact: BuiltTarball;
+let bar: BuiltTarball;
+let fooUpstream: BuiltTarball;
 let fooHosted: string;
 let warn: MockInstance<Registry['log']['warn']>;
 const auth = () => ({ authorization: `Bearer ${larder.adminToken}` });
-
-const file = (text: string) => ({ kind: 'file' as const, data: Buffer.from(text) });
-async function tarballOf(tree: FileTree): Promise<{ tarball: Buffer; tree: string }> {
-  return { tarball: await canonicalTarball(tree), tree: treeHash(tree) };
-}
 const get = (url: string) => larder.app.inject({ method: 'GET', url });
-const registriesBody = (lines: Array<[string, string]>) => lines.map(([u, h]) => `/registry/${u}/${h}\n`).join('');
 
 beforeAll(async () => {
   up = await startFakeUpstream();
-  const holy = await readDirTree(FIXTURE);
-  holyTarball = await canonicalTarball(holy);
-  expect(treeHash(holy)).toBe(HOLYLAB_TREE);
-  await disposeTree(holy);
-
-  artifact = await tarballOf(new Map([['share/data.txt', file('artifact bytes\n')]]));
-  bar = await tarballOf(
-    new Map([
-      ['Project.toml', file(`name = "Bar"\nuuid = "${BAR}"\nversion = "1.0.0"\n`)],
-      ['Artifacts.toml', file(`[data]\ngit-tree-sha1 = "${artifact.tree}"\n\n    [[data.download]]\n    url = "https://x/y.tar.gz"\n`)],
-      ['src/Bar.jl', file('module Bar end\n')],
-    ]),
-  );
-  fooUpstream = await tarballOf(new Map([['src/Foo.jl', file('module Foo # from upstream\nend\n')]]));
-  // A small upstream registry holding Bar (and a Foo with the UUID a hosted registry holds).
-  const small: FileTree = new Map([
-    [
-      'Registry.toml',
-      file(
-        `name = "Small"\nuuid = "${SMALL}"\n\n[packages]\n${FOO} = { name = "Foo", path = "F/Foo" }\n${BAR} = { name = "Bar", path = "B/Bar" }\n${BAZ} = { name = "Baz", path = "B/Baz" }\n`,
-      ),
-    ],
-    ['B/Bar/Package.toml', file(`name = "Bar"\nuuid = "${BAR}"\nrepo = "https://example.com/Bar.jl.git"\n`)],
-    ['B/Bar/Versions.toml', file(`["1.0.0"]\ngit-tree-sha1 = "${bar.tree}"\n`)],
-    ['B/Bar/Deps.toml', file(`["1"]\nFoo = "${FOO}"\nRandom = "9a3f8284-a2c9-5f02-9a11-845980a1fd5c"\n`)],
-    [
-      'B/Baz/Package.toml',
-      file(`name = "Baz"\nuuid = "${BAZ}"\nrepo = "https://example.com/Baz.jl.git"\ntrusted_registries = "${HOSTED_REG}"\n`),
-    ],
-    ['B/Baz/Versions.toml', file(`["1.0.0"]\ngit-tree-sha1 = "${bar.tree}"\n`)],
-    ['F/Foo/Package.toml', file(`name = "Foo"\nuuid = "${FOO}"\nrepo = "https://example.com/Foo.jl.git"\n`)],
-    ['F/Foo/Versions.toml', file(`["9.0.0"]\ngit-tree-sha1 = "${fooUpstream.tree}"\n`)],
-  ]);
-  smallTarball = await canonicalTarball(small);
-  smallTree = treeHash(small);
-
-  up.set('/registries', { body: registriesBody([[HOLYLAB, HOLYLAB_TREE]]) });
-  up.set(`/registry/${HOLYLAB}/${HOLYLAB_TREE}`, { body: holyTarball });
-  up.set(`/registry/${SMALL}/${smallTree}`, { body: smallTarball });
-  up.set(`/package/${BAR}/${bar.tree}`, { body: bar.tarball });
-  up.set(`/package/${FOO}/${fooUpstream.tree}`, { body: fooUpstream.tarball });
-  up.set(`/artifact/${artifact.tree}`, { body: artifact.tarball });
+  const served = await serveJuliaUpstream(up);
+  ({ holyTarball, artifact, bar, fooUpstream } = served);
+  smallTarball = served.small.tarball;
+  smallTree = served.small.tree;
 
   larder = await openTestApp({
     repos: [
@@ -279,6 +238,7 @@ describe('julia group', () => {
     );
     // Every line leads to a tarball the group serves.
     for (const line of res.body.trim().split('\n')) expect((await get(`/all${line}`)).statusCode).toBe(200);
+    expect((await get(`/all/registry/${SMALL}/${smallTree}`)).rawPayload.equals(smallTarball)).toBe(true);
   });
 
   it('warns and counts a package two listed registries share without trusting each other, as Pkg does', async () => {
