@@ -277,7 +277,7 @@ export class ProxySource implements Source {
     const origin = await this.proxy.artifactOrigin(this.context, key);
     if (!origin) return null;
     const maxSize = origin.maxSize ?? this.registry.config.limits.maxArchiveSize;
-    const body = await this.fetcher.archive(origin.url, { trusted: origin.trusted, maxSize, what: origin.what });
+    const body = await this.fetcher.archive(origin.url, { trusted: origin.trusted, maxSize, what: origin.what, headers: origin.headers });
     if (!body) {
       this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'not_found' });
       this.missingArtifacts.set(key, true);
