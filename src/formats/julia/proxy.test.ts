@@ -119,6 +119,7 @@ describe('julia proxy', () => {
     expect(pkg.rawPayload.equals(bar.tarball)).toBe(true);
     const tree = await treeFromTarball(pkg.rawPayload, { maxUnpackedSize: 1 << 20, maxEntries: 100 });
     expect(treeHash(tree)).toBe(bar.tree);
+    expect(up.requests.find((r) => r.path === `/package/${BAR}/${bar.tree}`)?.headers['accept-encoding']).toBe('gzip');
     const art = await get(`/up/artifact/${artifact.tree}`);
     expect(art.statusCode).toBe(200);
     expect(art.rawPayload.equals(artifact.tarball)).toBe(true);

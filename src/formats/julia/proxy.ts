@@ -165,6 +165,8 @@ export const juliaProxy: ProxyParts = {
       url: `${ctx.upstream}/${key}`,
       trusted: true,
       check: (body) => checkTarballTree(body, t.kind, t.hash, maxTar),
+      // Pkg servers answer zstd to clients that ask for it; Node can only inflate gzip to verify.
+      headers: { 'accept-encoding': 'gzip' },
       what: t.kind === 'artifact' ? `artifact ${t.hash}` : `${t.kind} ${t.uuid} tree ${t.hash}`,
     };
   },
