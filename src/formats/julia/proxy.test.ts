@@ -190,6 +190,16 @@ describe('julia proxy', () => {
     expect(up.hits(p)).toBe(hits);
   });
 
+  it('refuses registrations on a proxy (405: it is read-only)', async () => {
+    const res = await larder.app.inject({
+      method: 'POST',
+      url: '/up/api/registries',
+      payload: { name: 'X', uuid: SMALL },
+      headers: auth(),
+    });
+    expect(res.statusCode).toBe(405);
+  });
+
   it('offline: serves only what is cached and never asks the upstream', async () => {
     up.resetHits();
     expect((await get('/off/registries')).body).toBe('');
