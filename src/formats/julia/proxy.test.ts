@@ -25,6 +25,8 @@ import {
 } from '../../../test/support/julia-upstream.js';
 import type { Registry } from '../../registry/registry.js';
 import type { ProxySource } from '../../upstream/proxy-source.js';
+import { parse as parseToml } from 'smol-toml';
+import { artifactHashes } from './proxy.js';
 import { treeFromTarball } from './tarball.js';
 import { tarTreeHashes, treeHash } from './tree-hash.js';
 
@@ -227,6 +229,17 @@ describe('julia proxy', () => {
     for await (const n of larder.registry.formats.get('julia')!.parts.proxy!.listPackages!(source.context)) names.push(n);
     expect(names.length).toBe(76 + 3);
     expect(names).toContain('Bar');
+  });
+});
+
+describe('artifactHashes', () => {
+  it('reads plain [name] tables and platform [[name]] arrays, each hash once', () => {
+    const a = 'a'.repeat(40);
+    const b = 'b'.repeat(40);
+    const toml = parseToml(
+      `[data]\ngit-tree-sha1 = "${a}"\nlazy = true\n\n[[Lib]]\narch = "x86_64"\ngit-tree-sha1 = "${b}"\n\n[[Lib]]\narch = "aarch64"\ngit-tree-sha1 = "${a}"\n\n[bad]\ngit-tree-sha1 = "nothex"\n`,
+    );
+    expect(artifactHashes(toml)).toEqual([a, b]);
   });
 });
 
