@@ -216,7 +216,7 @@ describe('Julia registration over HTTP (fuzz)', () => {
       name: 'OtherRegistry',
       uuid: '00000000-0000-4000-8000-000000000001',
       description: 'fuzz',
-      trusted_registries: [REG],
+      depends_on: [REG],
     });
     await fc.assert(
       fc.asyncProperty(body, token(), async (b, tok) => {

@@ -215,7 +215,7 @@ describe('registering packages', () => {
       payload: {
         name: 'Broken',
         uuid: '1b2c3d4e-0000-4000-8000-000000000003',
-        trusted_registries: ['1b2c3d4e-0000-4000-8000-0000000000ff'],
+        depends_on: ['1b2c3d4e-0000-4000-8000-0000000000ff'],
       },
       headers: auth,
     });
@@ -223,7 +223,7 @@ describe('registering packages', () => {
     const created = await larder.app.inject({
       method: 'POST',
       url: '/julia/api/registries',
-      payload: { name: 'Downstream', uuid: DOWN, trusted_registries: [REG] },
+      payload: { name: 'Downstream', uuid: DOWN, depends_on: [REG] },
       headers: auth,
     });
     expect(created.statusCode, created.body).toBe(201);
@@ -241,11 +241,56 @@ describe('registering packages', () => {
     });
     expect(res.statusCode, res.body).toBe(201);
     const packageToml = await larder.registry.docs.get(larder.registry.repos.get('julia')!.id, `registry/${DOWN}/A/Appy/Package.toml`);
+    // depends_on is the registry's own rule for dependencies; it is not Pkg's per-package trusted_registries.
     expect(packageToml?.body.toString()).toBe(
-      `name = "Appy"\nuuid = "cccccccc-2222-4333-8444-555555555555"\nrepo = "https://larder.test/julia/packages/Appy.jl.git"\ntrusted_registries = ["${REG}"]\n`,
+      `name = "Appy"\nuuid = "cccccccc-2222-4333-8444-555555555555"\nrepo = "https://larder.test/julia/packages/Appy.jl.git"\n`,
     );
     const listing = (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body.trim().split('\n');
     expect(listing.map((l) => l.split('/')[2])).toEqual([REG, DOWN]);
+  });
+
+  it("writes a package's trusted_registries into its Package.toml, keeps it across registrations, and changes it on request", async () => {
+    const TRUST = '1b2c3d4e-0000-4000-8000-000000000005';
+    const GENERAL = '23338594-aafe-5451-b93e-139f81909106';
+    const OTHER = 'e9fceed0-5623-4384-aff0-6db4c442647a';
+    const TRUSTY = 'eeeeeeee-2222-4333-8444-555555555555';
+    const auth = { authorization: `Bearer ${larder.adminToken}` };
+    expect(
+      (await larder.app.inject({ method: 'POST', url: '/julia/api/registries', payload: { name: 'Trusting', uuid: TRUST }, headers: auth }))
+        .statusCode,
+    ).toBe(201);
+    // At registry creation it is refused with the explanation of where it belongs.
+    const misplaced = await larder.app.inject({
+      method: 'POST',
+      url: '/julia/api/registries',
+      payload: { name: 'Wrong', uuid: '1b2c3d4e-0000-4000-8000-000000000006', trusted_registries: [GENERAL] },
+      headers: auth,
+    });
+    expect(misplaced.statusCode).toBe(400);
+    expect(misplaced.body).toContain('Package.toml');
+    const register = (version: string, query: string) =>
+      packageTarball(project('Trusty', TRUSTY, version, '\n[compat]\njulia = "1.6"\n')).then((payload) =>
+        larder.app.inject({
+          method: 'PUT',
+          url: `/julia/api/registries/${TRUST}/packages${query}`,
+          payload,
+          headers: { ...auth, 'content-type': 'application/gzip' },
+        }),
+      );
+    const packageToml = async () =>
+      (await larder.registry.docs.get(larder.registry.repos.get('julia')!.id, `registry/${TRUST}/T/Trusty/Package.toml`))?.body.toString();
+    const head = `name = "Trusty"\nuuid = "${TRUSTY}"\nrepo = "https://larder.test/julia/packages/Trusty.jl.git"\n`;
+    expect((await register('1.0.0', `?trusted_registries=${GENERAL}`)).statusCode).toBe(201);
+    expect(await packageToml()).toBe(`${head}trusted_registries = ["${GENERAL}"]\n`);
+    expect((await register('1.1.0', '')).statusCode).toBe(201);
+    expect(await packageToml()).toBe(`${head}trusted_registries = ["${GENERAL}"]\n`);
+    expect((await register('1.2.0', `?trusted_registries=${GENERAL},${OTHER}`)).statusCode).toBe(201);
+    expect(await packageToml()).toBe(`${head}trusted_registries = ["${GENERAL}", "${OTHER}"]\n`);
+    expect((await register('1.3.0', '?trusted_registries=')).statusCode).toBe(201);
+    expect(await packageToml()).toBe(head);
+    const bad = await register('1.4.0', '?trusted_registries=General');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toContain('trusted_registries');
   });
 
   it('keeps Registry.toml and Package.toml parseable when a description or repo URL holds control characters', async () => {

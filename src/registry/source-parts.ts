@@ -33,6 +33,8 @@ export interface ArtifactOrigin {
   maxSize?: number;
   /** What it is, for messages: `crate serde@1.0.0`. */
   what: string;
+  /** Request headers the upstream needs to answer in a form the check can read (Julia: `Accept-Encoding: gzip`). */
+  headers?: Record<string, string>;
 }
 
 /** A version a document lists, with the upstream's publish time when the document states one. */

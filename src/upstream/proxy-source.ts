@@ -279,7 +279,7 @@ export class ProxySource implements Source {
     const origin = await this.proxy.artifactOrigin(this.context, key);
     if (!origin) return null;
     const maxSize = origin.maxSize ?? this.registry.config.limits.maxArchiveSize;
-    const body = await this.fetcher.archive(origin.url, { trusted: origin.trusted, maxSize, what: origin.what });
+    const body = await this.fetcher.archive(origin.url, { trusted: origin.trusted, maxSize, what: origin.what, headers: origin.headers });
     if (!body) {
       this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'not_found' });
       this.missingArtifacts.set(key, true);
@@ -311,14 +311,19 @@ export class ProxySource implements Source {
     const sri = origin.sri ? sriHasher(parseSri(origin.sri).algorithm) : null;
     const checkInput = origin.check ? new PassThrough() : null;
     const checked = checkInput && origin.check ? origin.check(checkInput) : Promise.resolve();
-    // The check may fail early; its rejection is read below, after the stream is stopped.
-    checked.catch(() => {});
+    // The check may fail early: its input is then dropped (the download goes on to its end, and is refused below).
+    checked.catch(() => checkInput?.destroy());
     const hashing = new Transform({
       transform(chunk: Buffer, _enc, done) {
         sha.update(chunk);
         sri?.update(chunk);
-        if (checkInput && !checkInput.destroyed && !checkInput.write(chunk)) checkInput.once('drain', () => done(null, chunk));
-        else done(null, chunk);
+        if (!checkInput || checkInput.destroyed || checkInput.write(chunk)) return done(null, chunk);
+        // Wait for the check to take more, or to stop (it failed: the bytes are refused after staging).
+        const go = () => {
+          checkInput.off('drain', go).off('close', go);
+          done(null, chunk);
+        };
+        checkInput.on('drain', go).on('close', go);
       },
       flush(done) {
         checkInput?.end();

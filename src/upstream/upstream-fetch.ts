@@ -15,7 +15,10 @@ export interface UpstreamFetch {
   /** GETs a document, with If-None-Match when a copy is held; a 404/410 is `{status: 404}`, any other failure throws. */
   document(url: string, ifNoneMatch: string | null, maxSize: number): Promise<UpstreamDocument>;
   /** Opens an archive for streaming, or null on 404/410; `trusted` URLs (the operator's upstream) skip the address rules. */
-  archive(url: string, opts: { trusted: boolean; maxSize: number; what: string }): Promise<Readable | null>;
+  archive(
+    url: string,
+    opts: { trusted: boolean; maxSize: number; what: string; headers?: Record<string, string> },
+  ): Promise<Readable | null>;
 }
 
 /** The upstream requests of one server, reporting each attempt to `onRequest` (metrics). */
@@ -32,7 +35,10 @@ export function upstreamFetch(outbound: OutboundClient, onRequest?: (event: Upst
     },
     async archive(url, opts) {
       const u = new URL(url);
-      const res = await client(u, opts.trusted).stream(relative(u), { maxSize: opts.maxSize });
+      const res = await client(u, opts.trusted).stream(relative(u), {
+        maxSize: opts.maxSize,
+        ...(opts.headers ? { headers: opts.headers } : {}),
+      });
       return res.status === 200 ? res.body : null;
     },
   };

@@ -46,23 +46,29 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
     { onRequest: async (req) => void (await gate.check(req, 'admin')), preParsing: reserve },
     async (req, reply) => {
       const p = gate.of(req);
-      const b = (req.body ?? {}) as { name?: unknown; uuid?: unknown; description?: unknown; trusted_registries?: unknown };
+      const b = (req.body ?? {}) as {
+        name?: unknown;
+        uuid?: unknown;
+        description?: unknown;
+        depends_on?: unknown;
+        trusted_registries?: unknown;
+      };
       if (typeof b.name !== 'string' || typeof b.uuid !== 'string')
+        fail('METADATA_INVALID', 'send {"name": "MyRegistry", "uuid": "<uuid>", "description": "…", "depends_on": ["<registry uuid>"]}');
+      if (b.trusted_registries !== undefined)
         fail(
           'METADATA_INVALID',
-          'send {"name": "MyRegistry", "uuid": "<uuid>", "description": "…", "trusted_registries": ["<registry uuid>"]}',
+          'trusted_registries belongs to one package (its Package.toml): set it when registering, with ?trusted_registries=<uuid>,…; ' +
+            'the registries whose packages this registry may depend on are "depends_on"',
         );
-      if (
-        b.trusted_registries !== undefined &&
-        (!Array.isArray(b.trusted_registries) || !b.trusted_registries.every((d) => typeof d === 'string'))
-      )
-        fail('METADATA_INVALID', 'trusted_registries must be a list of registry UUIDs');
+      if (b.depends_on !== undefined && (!Array.isArray(b.depends_on) || !b.depends_on.every((d) => typeof d === 'string')))
+        fail('METADATA_INVALID', 'depends_on must be a list of registry UUIDs');
       const tree = await createRegistry(registry, repo, p, {
         name: b.name,
         uuid: b.uuid,
         repoUrl: `${publicBaseUrl(registry.config, req)}/${repo.name}/${b.name}.git`,
         description: typeof b.description === 'string' ? b.description : undefined,
-        trustedRegistries: b.trusted_registries as string[] | undefined,
+        dependsOn: b.depends_on as string[] | undefined,
       });
       reply.code(201);
       return { name: b.name, uuid: b.uuid, tree };
@@ -103,9 +109,18 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
           );
         tree = await treeFromGit(registry, b.git, b.rev, typeof b.subdir === 'string' ? b.subdir : undefined);
       }
-      const query = req.query as { repo?: string };
+      const query = req.query as { repo?: string; trusted_registries?: string | string[] };
       const base = publicBaseUrl(registry.config, req);
-      const result = await registerPackage(registry, repo, p, uuid, tree, { repoUrl: query.repo, baseUrl: base });
+      // Pkg's per-package trusted_registries (Package.toml): `?trusted_registries=<uuid>,<uuid>`; empty removes it.
+      const trusted =
+        query.trusted_registries === undefined
+          ? undefined
+          : [query.trusted_registries].flat().flatMap((u) => u.split(',').filter((x) => x !== ''));
+      const result = await registerPackage(registry, repo, p, uuid, tree, {
+        repoUrl: query.repo,
+        baseUrl: base,
+        trustedRegistries: trusted,
+      });
       const owned = juliaPackageRef(repo, result.uuid, result.name);
       const artifactTrees = [];
       for (const a of artifacts) artifactTrees.push(await storeArtifact(registry, repo, p, owned, a));

@@ -10,3 +10,12 @@ export function registryDocPath(uuid: string, rel: string): string {
 
 /** The index document holding the `/registries` listing. */
 export const REGISTRIES_DOC = 'registries';
+
+/** The tarball kind, UUID and tree hash an artifact key names, or null. */
+export function parseTarballKey(key: string): { kind: 'registry' | 'package' | 'artifact'; uuid: string; hash: string } | null {
+  const parts = key.split('/');
+  if (parts[0] === 'artifact' && parts.length === 2) return { kind: 'artifact', uuid: '', hash: parts[1]! };
+  if ((parts[0] === 'registry' || parts[0] === 'package') && parts.length === 3)
+    return { kind: parts[0], uuid: parts[1]!, hash: parts[2]! };
+  return null;
+}

@@ -5,10 +5,10 @@ import { findJuliaPackageRef } from './owners.js';
 import { juliaRoutes } from './routes.js';
 import { verifyJuliaRepo } from './verify.js';
 
-/** Julia: hosted registries served by the Pkg server protocol. */
+/** Julia: hosted registries, proxies of a Pkg server, and groups of both, served by the Pkg server protocol. */
 export const juliaFormat: FormatPlugin = {
   format: 'julia',
-  kinds: ['hosted'],
+  kinds: ['hosted', 'proxy', 'group'],
   migrations: juliaMigrations,
   parts: juliaParts,
   routes: juliaRoutes,

@@ -4,16 +4,9 @@
  * `artifact/{hash}` (the Pkg server paths without the leading slash).
  */
 import type { SourceParts } from '../../registry/source-parts.js';
+import { parseTarballKey } from './ids.js';
+import { juliaGroup, juliaProxy } from './proxy.js';
 import { juliaDb } from './store.js';
-
-/** The tarball kind, UUID and tree hash an artifact key names, or null. */
-export function parseTarballKey(key: string): { kind: 'registry' | 'package' | 'artifact'; uuid: string; hash: string } | null {
-  const parts = key.split('/');
-  if (parts[0] === 'artifact' && parts.length === 2) return { kind: 'artifact', uuid: '', hash: parts[1]! };
-  if ((parts[0] === 'registry' || parts[0] === 'package') && parts.length === 3)
-    return { kind: parts[0], uuid: parts[1]!, hash: parts[2]! };
-  return null;
-}
 
 /** What Julia supplies to hosted, proxy and group sources. */
 export const juliaParts: SourceParts = {
@@ -45,4 +38,6 @@ export const juliaParts: SourceParts = {
       return row !== undefined;
     },
   },
+  proxy: juliaProxy,
+  group: juliaGroup,
 };

@@ -11,7 +11,14 @@ import { inTransaction, type UnitOfWork } from '../../registry/tx.js';
 import type { StagedBlob } from '../../storage/blobs.js';
 import { compress, loadCompressed } from './compress.js';
 import { UUID } from './ids.js';
-import { writePackageToml, writeRangeTable, writeRegistryToml, writeVersionsToml, type VersionEntry } from './registry-toml.js';
+import {
+  trustedRegistriesOf,
+  writePackageToml,
+  writeRangeTable,
+  writeRegistryToml,
+  writeVersionsToml,
+  type VersionEntry,
+} from './registry-toml.js';
 import type { JuliaTables } from './schema.js';
 import { juliaPackageExists, juliaPackageRef } from './owners.js';
 import { treeFileData } from './spool.js';
@@ -204,9 +211,11 @@ export async function registerPackage(
   p: Principal,
   registryUuid: string,
   tree: FileTree,
-  opts: { repoUrl?: string; baseUrl: string },
+  opts: { repoUrl?: string; baseUrl: string; trustedRegistries?: string[] },
 ): Promise<RegistrationResult> {
   const project = await readProject(tree);
+  for (const u of opts.trustedRegistries ?? [])
+    if (!UUID.test(u)) fail('METADATA_INVALID', `trusted_registries: ${JSON.stringify(u)} is not a lower-case registry UUID`);
   // Package.toml needs a repo (RegistryCI requires it; Pkg only falls back to it): one under Larder's URL by default.
   const repoUrl = opts.repoUrl ?? `${opts.baseUrl.replace(/\/+$/, '')}/${repo.name}/packages/${project.name}.jl.git`;
   requirePermission(p, 'publish', repo.name, project.name);
@@ -262,7 +271,7 @@ export async function registerPackage(
       if (!existing && [...state.packages.values()].some((o) => o.path.toLowerCase() === path.toLowerCase()))
         fail('NAME_COLLISION', `the registry path ${path} is taken`);
 
-      // Dependencies: this registry, a registry it declares (same name and UUID), or a standard library.
+      // Dependencies: this registry, a registry it names in depends_on (same name and UUID), or a standard library.
       const declared = new Map<string, { name: string; path: string }>();
       for (const dep of JSON.parse(reg.depends_on) as string[]) {
         for (const [u, pkg] of registryState(await readRegistryFiles(uow, repo, dep)).packages) declared.set(u, pkg);
@@ -278,7 +287,7 @@ export async function registerPackage(
         if (!known)
           fail(
             'DEPENDENCY_INVALID',
-            `dependency ${name} (${uuid}) is not in this registry or its trusted_registries; register it first (dependency_not_found)`,
+            `dependency ${name} (${uuid}) is not in this registry or the registries it depends on (depends_on); register it first (dependency_not_found)`,
           );
         if (known.name !== name)
           fail('DEPENDENCY_INVALID', `dependency ${uuid} is registered as ${known.name}, not ${name} (name_mismatch)`);
@@ -308,19 +317,30 @@ export async function registerPackage(
 
       const updated = new Map(files);
       const set = (rel: string, text: string) => updated.set(rel, Buffer.from(text));
+      const packageTomlPath = `${path}/Package.toml`;
       if (!existing) {
         state.packages.set(project.uuid, { name: project.name, path });
         set('Registry.toml', writeRegistry(state).toString());
-        const trusted = JSON.parse(reg.depends_on) as string[];
         set(
-          `${path}/Package.toml`,
-          writePackageToml({
-            name: project.name,
-            uuid: project.uuid,
-            repo: repoUrl,
-            trustedRegistries: trusted.length ? trusted : undefined,
-          }),
+          packageTomlPath,
+          writePackageToml({ name: project.name, uuid: project.uuid, repo: repoUrl, trustedRegistries: opts.trustedRegistries }),
         );
+      } else if (opts.trustedRegistries !== undefined) {
+        // trusted_registries is kept by later registrations unless one sets it (an empty list removes it).
+        const current = files.get(packageTomlPath) ? tomlOf(files.get(packageTomlPath)!, packageTomlPath) : {};
+        if (trustedRegistriesOf(current).join() !== opts.trustedRegistries.join()) {
+          set(
+            packageTomlPath,
+            writePackageToml({
+              name: project.name,
+              uuid: project.uuid,
+              repo: typeof current.repo === 'string' ? current.repo : repoUrl,
+              subdir: typeof current.subdir === 'string' ? current.subdir : undefined,
+              trustedRegistries: opts.trustedRegistries,
+              extra: current,
+            }),
+          );
+        }
       }
       set(versionsPath, writeVersionsToml(entries));
       const deps = Object.keys(project.deps);
@@ -418,7 +438,7 @@ export async function createRegistry(
   registry: Registry,
   repo: Repo,
   p: Principal,
-  r: { name: string; uuid: string; description?: string; repoUrl?: string; trustedRegistries?: string[] },
+  r: { name: string; uuid: string; description?: string; repoUrl?: string; dependsOn?: string[] },
 ): Promise<string> {
   requirePermission(p, 'admin', repo.name);
   if (!IDENTIFIER.test(r.name)) fail('NAME_INVALID', `registry name ${JSON.stringify(r.name)} must be an identifier like MyRegistry`);
@@ -439,9 +459,9 @@ export async function createRegistry(
       const taken = await trx.selectFrom('julia_registries').select(['uuid', 'name']).where('repo_id', '=', repo.id).execute();
       if (taken.some((t) => t.uuid === r.uuid || t.name === r.name))
         fail('NAME_COLLISION', `a registry named ${r.name} or with uuid ${r.uuid} already exists in ${repo.name}`);
-      for (const dep of r.trustedRegistries ?? []) {
+      for (const dep of r.dependsOn ?? []) {
         if (!taken.some((t) => t.uuid === dep))
-          fail('DEPENDENCY_INVALID', `trusted_registries names ${dep}, which is not a registry in ${repo.name}`);
+          fail('DEPENDENCY_INVALID', `depends_on names ${dep}, which is not a registry in ${repo.name}`);
       }
       await trx
         .insertInto('julia_registries')
@@ -451,7 +471,7 @@ export async function createRegistry(
           name: r.name,
           tree_hash: tarball.treeHash,
           updated_at: Date.now(),
-          depends_on: JSON.stringify(r.trustedRegistries ?? []),
+          depends_on: JSON.stringify(r.dependsOn ?? []),
         })
         .execute();
       await writeRegistryFiles(registry, uow, repo, r.uuid, tree, new Map());

@@ -147,16 +147,31 @@ export interface PackageToml {
   uuid: string;
   repo: string;
   subdir?: string;
-  /** Registries (UUIDs) whose packages this package may depend on, where the registry is configured so. */
+  /**
+   * Pkg's `trusted_registries`: the other registries (UUIDs) this package's registry trusts to carry
+   * the same (name, uuid) — the dependency-confusion defence of protocols/julia.md §7.2.
+   */
   trustedRegistries?: string[];
+  /** Other keys a Package.toml already had (`[metadata.deprecated]`, …), kept when it is rewritten. */
+  extra?: Record<string, unknown>;
 }
 
-/** Writes Package.toml as RegistryTools does. */
+/** Writes Package.toml as RegistryTools does (`trusted_registries` and any kept keys after the standard ones). */
 export function writePackageToml(p: PackageToml): string {
   let out = `name = ${str(p.name)}\nuuid = ${str(p.uuid)}\nrepo = ${str(p.repo)}\n`;
   if (p.subdir !== undefined) out += `subdir = ${str(p.subdir)}\n`;
   if (p.trustedRegistries?.length) out += `trusted_registries = [${p.trustedRegistries.map(str).join(', ')}]\n`;
+  const extra = { ...p.extra };
+  for (const k of ['name', 'uuid', 'repo', 'subdir', 'trusted_registries']) delete extra[k];
+  if (Object.keys(extra).length) out += `\n${printTable(extra, byCodePoint)}`;
   return out;
+}
+
+/** The `trusted_registries` of a parsed Package.toml: Pkg accepts one UUID string or an array of them. */
+export function trustedRegistriesOf(pkg: Record<string, unknown>): string[] {
+  const v = pkg.trusted_registries;
+  if (typeof v === 'string') return [v];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
 /** Registry.toml contents; `extra` holds any other top-level keys (written sorted). */

@@ -9,6 +9,7 @@ import { juliaApiRoutes } from './api-routes.js';
 import { acceptGitBodies } from '../../http/git-smart.js';
 import { serveGit } from './git-view.js';
 import { REGISTRIES_DOC, TREE_HASH, UUID } from './ids.js';
+import { noteRegistryConflicts } from './registry-conflicts.js';
 
 /**
  * The Pkg server protocol for one hosted Julia repo, mounted at `/{repo}` (the JULIA_PKG_SERVER
@@ -27,6 +28,8 @@ export async function juliaRoutes(app: FastifyInstance, { registry, repo, source
       const doc = await source.doc(REGISTRIES_DOC);
       // No registry yet: an empty list (Pkg then carries on without this server's registries).
       if (!doc) return reply.header('cache-control', 'no-cache').type('text/plain; charset=utf-8').send(Buffer.alloc(0));
+      // Registries listed together that share a package without trusting each other: logged and counted, as Pkg warns.
+      noteRegistryConflicts(registry, repo, source, doc);
       return sendDoc(req, reply, doc, { contentType: 'text/plain; charset=utf-8', cacheControl: 'no-cache' });
     });
   }

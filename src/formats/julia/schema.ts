@@ -9,7 +9,7 @@ export interface JuliaRegistriesTable {
   name: string;
   tree_hash: string;
   updated_at: Millis;
-  /** JSON list of registry UUIDs (in the same repo) whose packages may be dependencies: the `trusted_registries` setting. */
+  /** JSON list of registry UUIDs (in the same repo) whose packages may be dependencies: set at creation (`depends_on`). Not Pkg's per-package `trusted_registries`, which lives in Package.toml. */
   depends_on: string;
 }
 

@@ -159,9 +159,9 @@ export function juliaGateMessages(): GateMessages {
 export async function readTarEntries(
   input: NodeJS.ReadableStream | Readable,
   visit: (entry: TarEntry) => Promise<void> | void,
-  opts: { gzip?: boolean } = {},
+  opts: { gzip?: boolean; maxUnpackedSize?: number } = {},
 ): Promise<void> {
-  const limits = { maxEntries: Number.MAX_SAFE_INTEGER, maxUnpackedSize: Number.MAX_SAFE_INTEGER };
+  const limits = { maxEntries: Number.MAX_SAFE_INTEGER, maxUnpackedSize: opts.maxUnpackedSize ?? Number.MAX_SAFE_INTEGER };
   const options = { gzip: opts.gzip, limits, symlinks: 'any', hardlinks: 'inside', messages: juliaGateMessages() } as const;
   await gateTar(input, options, ({ name, type, size, mode, linkname, parts, body }) =>
     visit({ header: { name, type, size, mode, linkname: linkname ?? null }, parts, body }),
@@ -171,44 +171,54 @@ export async function readTarEntries(
 /**
  * Tar.tree_hash over an (uncompressed) tar stream with empty directories KEPT (skip_empty=false), as Pkg
  * verifies registry tarballs; also returns the skip-empty variant. Hardlinks reuse the target's blob.
+ * `skipGit` leaves out entries named `.git` at any level, as GitTools does for an extracted tree.
  */
-export async function tarTreeHashes(input: NodeJS.ReadableStream | Readable): Promise<{ keepEmpty: string; skipEmpty: string }> {
+export async function tarTreeHashes(
+  input: NodeJS.ReadableStream | Readable,
+  opts: { skipGit?: boolean; gzip?: boolean; maxUnpackedSize?: number } = {},
+): Promise<{ keepEmpty: string; skipEmpty: string }> {
   const root: Dir = new Map();
-  await readTarEntries(input, async ({ header: h, parts, body }) => {
-    const name = parts.pop()!;
-    let dir = root;
-    for (const part of parts) {
-      let next = dir.get(part);
-      if (!(next instanceof Map)) dir.set(part, (next = new Map()));
-      dir = next;
-    }
-    // As Tar.jl: a later entry for the same path replaces the earlier one.
-    if (h.type === 'directory') {
-      dir.set(name, new Map());
-    } else if (h.type === 'symlink') {
-      dir.set(name, { mode: '120000', hash: gitObject('blob', Buffer.from(h.linkname ?? '')) });
-    } else if (h.type === 'file') {
-      const sha = createHash('sha1').update(`blob ${h.size}\0`);
-      for await (const chunk of body) sha.update(chunk);
-      dir.set(name, { mode: h.mode & 0o100 ? '100755' : '100644', hash: sha.digest() });
-    } else if (h.type === 'link') {
-      let target: Node | undefined = root;
-      for (const part of (h.linkname ?? '').split('/').filter((p) => p !== '' && p !== '.')) {
-        target = target instanceof Map ? target.get(part) : undefined;
+  await readTarEntries(
+    input,
+    async ({ header: h, parts, body }) => {
+      if (parts.length === 0) return; // the root directory itself
+      if (opts.skipGit && parts.includes('.git')) return;
+      const name = parts.pop()!;
+      let dir = root;
+      for (const part of parts) {
+        let next = dir.get(part);
+        if (!(next instanceof Map)) dir.set(part, (next = new Map()));
+        dir = next;
       }
-      if (!target || target instanceof Map) {
+      // As Tar.jl: a later entry for the same path replaces the earlier one.
+      if (h.type === 'directory') {
+        dir.set(name, new Map());
+      } else if (h.type === 'symlink') {
+        dir.set(name, { mode: '120000', hash: gitObject('blob', Buffer.from(h.linkname ?? '')) });
+      } else if (h.type === 'file') {
+        const sha = createHash('sha1').update(`blob ${h.size}\0`);
+        for await (const chunk of body) sha.update(chunk);
+        dir.set(name, { mode: h.mode & 0o100 ? '100755' : '100644', hash: sha.digest() });
+      } else if (h.type === 'link') {
+        let target: Node | undefined = root;
+        for (const part of (h.linkname ?? '').split('/').filter((p) => p !== '' && p !== '.')) {
+          target = target instanceof Map ? target.get(part) : undefined;
+        }
+        if (!target || target instanceof Map) {
+          fail(
+            'ARCHIVE_INVALID',
+            `the hardlink ${JSON.stringify(h.name)} points to ${JSON.stringify(h.linkname)}, which is not an earlier file in the archive`,
+          );
+        }
+        dir.set(name, { mode: h.mode & 0o100 ? '100755' : '100644', hash: target.hash });
+      } else {
         fail(
           'ARCHIVE_INVALID',
-          `the hardlink ${JSON.stringify(h.name)} points to ${JSON.stringify(h.linkname)}, which is not an earlier file in the archive`,
+          `the tar entry ${JSON.stringify(h.name)} is a ${h.type ?? 'entry of unknown type'}; only files, directories, symlinks and hardlinks can be hashed`,
         );
       }
-      dir.set(name, { mode: h.mode & 0o100 ? '100755' : '100644', hash: target.hash });
-    } else {
-      fail(
-        'ARCHIVE_INVALID',
-        `the tar entry ${JSON.stringify(h.name)} is a ${h.type ?? 'entry of unknown type'}; only files, directories, symlinks and hardlinks can be hashed`,
-      );
-    }
-  });
+    },
+    { gzip: opts.gzip, maxUnpackedSize: opts.maxUnpackedSize },
+  );
   return { keepEmpty: rootHash(root, false), skipEmpty: rootHash(root, true) };
 }

@@ -1,0 +1,122 @@
+/**
+ * Pkg's dependency-confusion check on the registries one server lists together (a repo's own
+ * registries, an upstream's, a group's members'): a package (same name and UUID) held by two of them
+ * is safe only when each one's Package.toml lists the other in `trusted_registries`
+ * (protocols/julia.md §7.2). Larder serves them anyway, as Pkg installs them, but says so: a warning
+ * in the log and `larder_registry_conflicts_total`.
+ */
+import { parse as parseToml } from 'smol-toml';
+import type { Registry } from '../../registry/registry.js';
+import type { Repo } from '../../registry/repos.js';
+import type { Source, SourceDoc } from '../../registry/source.js';
+import { maxTarSize, registryLines } from './proxy.js';
+import { trustedRegistriesOf } from './registry-toml.js';
+import { readTarballFiles } from './upstream-tarball.js';
+
+type Toml = Record<string, unknown>;
+const tomlOf = (b: Buffer | undefined): Toml => {
+  try {
+    return b ? (parseToml(b.toString('utf8')) as Toml) : {};
+  } catch {
+    return {};
+  }
+};
+
+/** One conflict: a package two registries hold without trusting each other. */
+export interface RegistryConflict {
+  uuid: string;
+  name: string;
+  registries: [string, string];
+}
+
+/**
+ * The packages (same name and UUID) that two of the listed registries hold without mutual trust.
+ * Reads each registry tarball through `source` (Registry.toml first, then only the shared packages'
+ * Package.toml), so memory stays bounded for registries the size of General.
+ */
+export async function findRegistryConflicts(registry: Registry, source: Source, registriesDoc: Buffer): Promise<RegistryConflict[]> {
+  const listed = registryLines(registriesDoc);
+  if (listed.length < 2) return [];
+  const maxTar = maxTarSize(registry, 'registry');
+  const packages = new Map<string, Map<string, { name: string; path: string }>>();
+  const keys = new Map<string, string>();
+  for (const { uuid, hash } of listed) {
+    const key = `registry/${uuid}/${hash}`;
+    const tarball = await source.artifact(key);
+    if (!tarball) continue;
+    keys.set(uuid, key);
+    const files = await readTarballFiles(tarball.blob.stream(), (p) => p === 'Registry.toml', maxTar);
+    const held = new Map<string, { name: string; path: string }>();
+    for (const [u, p] of Object.entries((tomlOf(files.get('Registry.toml')).packages ?? {}) as Record<string, Toml>))
+      if (typeof p.name === 'string' && typeof p.path === 'string') held.set(u, { name: p.name, path: p.path });
+    packages.set(uuid, held);
+  }
+  // (package, registry) pairs to read Package.toml for: packages that more than one registry holds under one name.
+  const shared = new Map<string, string[]>();
+  const regs = [...packages.keys()];
+  for (const [reg, held] of packages) {
+    for (const [pkg, p] of held) {
+      const holders = regs.filter((r) => packages.get(r)!.get(pkg)?.name === p.name);
+      if (holders.length > 1 && holders[0] === reg) shared.set(pkg, holders);
+    }
+  }
+  if (shared.size === 0) return [];
+  const trusted = new Map<string, Set<string>>(); // `${registry}/${package}` → trusted registry UUIDs
+  for (const reg of regs) {
+    const paths = new Map<string, string>();
+    for (const [pkg, holders] of shared) if (holders.includes(reg)) paths.set(`${packages.get(reg)!.get(pkg)!.path}/Package.toml`, pkg);
+    if (paths.size === 0) continue;
+    const tarball = await source.artifact(keys.get(reg)!);
+    if (!tarball) continue;
+    const files = await readTarballFiles(tarball.blob.stream(), (p) => paths.has(p), maxTar);
+    for (const [p, pkg] of paths) trusted.set(`${reg}/${pkg}`, new Set(trustedRegistriesOf(tomlOf(files.get(p)))));
+  }
+  const conflicts: RegistryConflict[] = [];
+  for (const [pkg, holders] of shared) {
+    for (let i = 0; i < holders.length; i++) {
+      for (let j = i + 1; j < holders.length; j++) {
+        const [a, b] = [holders[i]!, holders[j]!];
+        const mutual = trusted.get(`${a}/${pkg}`)?.has(b) && trusted.get(`${b}/${pkg}`)?.has(a);
+        if (!mutual) conflicts.push({ uuid: pkg, name: packages.get(a)!.get(pkg)!.name, registries: [a, b] });
+      }
+    }
+  }
+  return conflicts;
+}
+
+/** Per server: the `/registries` body each repo was last checked for, and the conflicts already reported. */
+const state = new WeakMap<Registry, { checked: Map<string, string>; reported: Set<string> }>();
+
+/**
+ * Checks, in the background and once per distinct `/registries` body, the registries a repo lists
+ * together; each new conflict is logged once (`registry.log.warn`) and counted. Never fails a request.
+ */
+export function noteRegistryConflicts(registry: Registry, repo: Repo, source: Source, doc: SourceDoc): void {
+  let s = state.get(registry);
+  if (!s) state.set(registry, (s = { checked: new Map(), reported: new Set() }));
+  const { checked, reported } = s;
+  if (checked.get(repo.name) === doc.etag) return;
+  checked.set(repo.name, doc.etag);
+  void findRegistryConflicts(registry, source, doc.body).then(
+    (conflicts) => {
+      for (const c of conflicts) {
+        const id = `${repo.name} ${c.uuid} ${c.registries.join(' ')}`;
+        if (reported.has(id)) continue;
+        reported.add(id);
+        registry.metrics.registryConflicts.inc({ repo: repo.name });
+        registry.log.warn(
+          { repo: repo.name, package: c.name, uuid: c.uuid, registries: c.registries },
+          `${repo.name}: package ${c.name} (${c.uuid}) is in registries ${c.registries[0]} and ${c.registries[1]}, which do not list each other in its trusted_registries; Pkg warns about it (dependency confusion)`,
+        );
+      }
+    },
+    (err: unknown) => {
+      // A registry that cannot be read now is checked again with the next listing.
+      checked.delete(repo.name);
+      registry.log.warn(
+        { repo: repo.name, err: (err as Error).message },
+        `${repo.name}: the registries could not be checked for shared packages`,
+      );
+    },
+  );
+}
