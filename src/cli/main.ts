@@ -6,6 +6,7 @@ import { bazelCommands } from './bazel.js';
 import { gcCommand } from './gc.js';
 import { importCommands } from './import.js';
 import { juliaCommands } from './julia.js';
+import { mirrorCommand } from './mirror.js';
 import { initCommand } from './init.js';
 import { ownerCommands } from './owners.js';
 import { repoCommands } from './repos.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   importCommands(program);
   gcCommand(program);
   verifyCommand(program);
+  mirrorCommand(program);
   backupCommands(program);
   bazelCommands(program);
   juliaCommands(program);

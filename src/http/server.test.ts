@@ -144,11 +144,13 @@ describe('HTTP server', () => {
 
 describe('repository kinds', () => {
   it('refuses to start a repository of a kind its format does not serve yet, naming it', async () => {
-    const { openTestApp } = await import('../../test/support/larder.js');
-    await expect(
-      openTestApp({
-        repos: [{ name: 'crates-io', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: 'https://index.crates.io/' }],
-      }),
-    ).rejects.toThrow('repository "crates-io": cargo proxy repositories are not available yet; use kind = "hosted"');
+    // A format that serves hosted repos only (every real format may serve all kinds).
+    const { openSources } = await import('../upstream/sources.js');
+    const { cargoFormat } = await import('../formats/cargo/index.js');
+    const repo = { id: 1, name: 'crates-io', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: 'https://index.crates.io/' };
+    const registry = { formats: new Map([['cargo', { ...cargoFormat, kinds: ['hosted'] }]]), repos: new Map([[repo.name, repo]]) };
+    expect(() => openSources(registry as never, {} as never)).toThrow(
+      'repository "crates-io": cargo proxy repositories are not available yet; use kind = "hosted"',
+    );
   });
 });

@@ -11,7 +11,7 @@ import { verifyCargoRepo } from './verify.js';
 /** Cargo: a sparse index, `.crate` downloads and the crates.io Web API. */
 export const cargoFormat: FormatPlugin = {
   format: 'cargo',
-  kinds: ['hosted'],
+  kinds: ['hosted', 'proxy', 'group'],
   migrations: cargoMigrations,
   parts: cargoParts,
   routes: cargoRoutes,

@@ -37,3 +37,8 @@ export function crateNameFromIndexPath(path: string): string | null {
   if (!name || !/^[a-z0-9_-]+$/.test(name)) return null;
   return indexPath(name) === path ? name : null;
 }
+
+/** The artifact key of a `.crate` file: the name as the index line spells it, then the version. */
+export function crateKey(crate: string, version: string): string {
+  return `${crate}/${version}`;
+}

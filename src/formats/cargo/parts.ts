@@ -4,12 +4,10 @@ import type { Registry } from '../../registry/registry.js';
 import type { SourceParts } from '../../registry/source-parts.js';
 import type { Database } from '../../storage/schema.js';
 import { crateNameFromIndexPath, indexPath, normCrateName } from './names.js';
+import { cargoProxy } from './proxy.js';
 import type { CargoTables } from './schema.js';
 
-/** The artifact key of a `.crate` file. */
-export function crateKey(crate: string, version: string): string {
-  return `${crate}/${version}`;
-}
+export { crateKey } from './names.js';
 
 const db = (registry: Registry) => registry.db.withTables<CargoTables>() as unknown as Kysely<Database & CargoTables>;
 
@@ -42,4 +40,5 @@ export const cargoParts: SourceParts = {
       return row !== undefined;
     },
   },
+  proxy: cargoProxy,
 };

@@ -10,8 +10,11 @@ import type { CargoTables } from './schema.js';
  * the one its line's `cksum` names.
  */
 export async function verifyCargoRepo(registry: Registry, repo: Repo): Promise<RepoVerification> {
-  const db = registry.db.withTables<CargoTables>();
+  if (repo.kind === 'proxy') return verifyCargoProxy(registry, repo);
   const out: RepoVerification = { checked: {}, problems: [], references: [] };
+  // A group holds nothing of its own: its members are verified as themselves.
+  if (repo.kind !== 'hosted') return out;
+  const db = registry.db.withTables<CargoTables>();
   const crates = await db.selectFrom('cargo_crates').select(['id', 'name']).where('repo_id', '=', repo.id).execute();
   const versions = await db
     .selectFrom('cargo_versions')
@@ -52,4 +55,14 @@ export async function verifyCargoRepo(registry: Registry, repo: Repo): Promise<R
   }
   out.checked = { 'index files': crates.length, versions: versions.length };
   return out;
+}
+
+/** A proxy's index files are the upstream's bytes (no rows to compare); its cached `.crate` files must still be in the store. */
+async function verifyCargoProxy(registry: Registry, repo: Repo): Promise<RepoVerification> {
+  const rows = await registry.db.selectFrom('proxy_artifacts').select(['key', 'sha256', 'size']).where('repo_id', '=', repo.id).execute();
+  return {
+    checked: { 'cached crates': rows.length },
+    problems: [],
+    references: rows.map((r) => ({ sha256: r.sha256, size: Number(r.size), what: `.crate ${r.key} cached from the upstream` })),
+  };
 }
