@@ -6,19 +6,13 @@ import { request } from './lib/http.js';
 import { startLarder } from './lib/larder.js';
 import { startNginx } from './lib/nginx.js';
 import type { BenchReport } from './lib/results.js';
-import { seedCargoIndex, indexFile, type IndexFile } from './lib/seed.js';
+import { seedCargoIndex, indexFile, versionCount, type IndexFile } from './lib/seed.js';
 import { ratio, zipfSampler } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
 
 const CRATES = 10_000;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200_000);
 const CLIENTS = 100;
-
-/** Versions per crate: most crates have a few (≈1 KB), a Pareto tail has hundreds (≤ 100 KB). */
-function versionCount(i: number): number {
-  const u = ((i * 2654435761) % 4294967296) / 4294967296 || 0.5;
-  return Math.min(400, Math.max(1, Math.round(3 * Math.pow(u, -0.6))));
-}
 
 /** index-read: random index files (Zipf) by 100 connections, Larder against nginx. */
 export async function indexRead(dir: string): Promise<BenchReport> {

@@ -6,6 +6,8 @@ import { parseBenchArgs, type BenchOptions } from './lib/args.js';
 import { coldStartBench } from './cold-start.js';
 import { download } from './download.js';
 import { indexRead } from './index-read.js';
+import { mirrorBench } from './mirror.js';
+import { proxyRead } from './proxy-read.js';
 import { publish } from './publish.js';
 import { resolveBench } from './resolve.js';
 import { soak } from './soak.js';
@@ -23,6 +25,8 @@ const BENCHES: Record<string, { run: Bench; peers: string[]; named?: boolean }> 
   download: { run: download, peers: ['nginx'] },
   resolve: { run: resolveBench, peers: ['nginx', 'cargo'] },
   'cold-start': { run: coldStartBench, peers: ['nginx'] },
+  'proxy-read': { run: proxyRead, peers: ['h2load'] },
+  mirror: { run: mirrorBench, peers: [] },
   abuse: { run: abuse, peers: [], named: true },
   soak: { run: soak, peers: [], named: true },
 };

@@ -15,6 +15,12 @@ export interface IndexFile {
   body: Buffer;
 }
 
+/** Versions per crate: most crates have a few (≈1 KB), a Pareto tail has hundreds (≤ 100 KB). */
+export function versionCount(i: number): number {
+  const u = ((i * 2654435761) % 4294967296) / 4294967296 || 0.5;
+  return Math.min(400, Math.max(1, Math.round(3 * Math.pow(u, -0.6))));
+}
+
 /** One crate's index file with `versions` lines, each like a real crates.io line (~250 bytes). */
 export function indexFile(name: string, versions: number, deps: IndexDependency[] = []): IndexFile {
   const lines: string[] = [];
@@ -39,13 +45,15 @@ export function indexFile(name: string, versions: number, deps: IndexDependency[
 /**
  * Writes the same index files into a Larder data directory (through the registry's own
  * index-document store, as publishes would) and as static files for nginx under `nginxRoot/cargo/index/`.
+ * `repo`: the hosted Cargo repository to fill (the default config's `cargo`, or one a larder.toml in `data` defines).
  */
-export async function seedCargoIndex(data: string, files: IndexFile[], nginxRoot: string | null): Promise<void> {
+export async function seedCargoIndex(data: string, files: IndexFile[], nginxRoot: string | null, repoName = 'cargo'): Promise<void> {
   fs.mkdirSync(data, { recursive: true });
   const config = loadConfig({ cwd: data, env: {}, overrides: { data, database: 'sqlite' } });
   const registry = await openRegistry(config, FORMATS);
   try {
-    const repo = registry.repos.get('cargo')!;
+    const repo = registry.repos.get(repoName);
+    if (!repo || repo.kind !== 'hosted') throw new Error(`no hosted repository "${repoName}" to seed`);
     for (let i = 0; i < files.length; i += 1000) {
       await inTransaction(registry, async (uow) => {
         for (const f of files.slice(i, i + 1000)) await registry.docs.put(uow, repo.id, f.path, f.body);
