@@ -19,8 +19,16 @@ export const juliaFormat: FormatPlugin = {
     const lines = [
       '# in the shell that runs julia (Pkg installs every registry this server lists):',
       `export JULIA_PKG_SERVER=${url}`,
-      `# create a registry:  larder julia create-registry MyRegistry --server ${url} --token <admin token>`,
-      `# register a package: larder julia register path/to/Pkg --server ${url} --registry <uuid> --token <token>`,
+      ...(repo.kind === 'hosted'
+        ? [
+            `# create a registry:  larder julia create-registry MyRegistry --server ${url} --token <admin token>`,
+            `# register a package: larder julia register path/to/Pkg --server ${url} --registry <uuid> --token <token>`,
+          ]
+        : repo.kind === 'proxy'
+          ? [
+              `# a read-only cache of ${repo.upstream ?? 'https://pkg.julialang.org'}: registries, packages and artifacts verified by tree hash`,
+            ]
+          : [`# one server over ${(repo.members ?? []).join(', ')}; register packages in a hosted member`]),
     ];
     if (repo.visibility === 'private')
       lines.push(`# ~/.julia/servers/${new URL(url).host.replace(/[:/<>"\\|?*]/g, '_')}/auth.toml:  access_token = "<token>"`);
