@@ -80,7 +80,9 @@ interface MirrorRun {
 /** Peak resident set size of a process so far (Linux /proc VmHWM). */
 function peakRssOf(pid: number): number {
   const kb = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return kb ? Number(kb[1]) * 1024 : NaN;
+  // Right after spawn (before exec) the status has no VmHWM yet: no sample, rather than a NaN that poisons the maximum.
+  if (!kb) throw new Error('no VmHWM yet');
+  return Number(kb[1]) * 1024;
 }
 
 /** Runs `larder mirror crates NAME…` from this checkout's build, in argv-sized chunks, one process at a time. */
