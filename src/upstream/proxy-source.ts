@@ -44,6 +44,16 @@ const RETRY_AFTER_FAILURE_MS = 15_000;
 
 type ArtifactRow = { sha256: string; size: number };
 
+/** Memory the held documents of one proxy may take (the database keeps them all). */
+const ENTRY_CACHE_BYTES = 64 * 1024 * 1024;
+
+/** What an entry costs: its bytes (the served copy counted only when cooldown made it a second body) and its path. */
+function entrySize(e: DocEntry, path: string): number {
+  const raw = e.raw?.body.length ?? 0;
+  const served = e.served && e.served.body !== e.raw?.body ? e.served.body.length : 0;
+  return raw + served + path.length + 256;
+}
+
 /** A proxy repo of any format. */
 export class ProxySource implements Source {
   readonly upstream: string;
@@ -51,8 +61,9 @@ export class ProxySource implements Source {
   private readonly ttl: number;
   private readonly cooldown: number;
   private readonly offline: boolean;
-  private readonly entries = new LRUCache<string, DocEntry>({ max: 100_000 });
-  private readonly artifactRows = new LRUCache<string, ArtifactRow>({ max: 100_000 });
+  // Bounded by bytes, not count: an upstream's documents range from a few bytes to megabytes.
+  private readonly entries = new LRUCache<string, DocEntry>({ maxSize: ENTRY_CACHE_BYTES, sizeCalculation: entrySize });
+  private readonly artifactRows = new LRUCache<string, ArtifactRow>({ max: 50_000 });
   private readonly missingArtifacts = new LRUCache<string, true>({ max: 10_000, ttl: NEGATIVE_TTL_MS });
   private readonly docFlights = new Map<string, Promise<SourceDoc | null>>();
   private readonly artifactFlights = new Map<string, Promise<SourceArtifact | null>>();
