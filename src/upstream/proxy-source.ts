@@ -222,7 +222,7 @@ export class ProxySource implements Source {
     }
     if (answer.status !== 200) {
       metric.inc({ repo: this.repo.name, outcome: 'not_found' });
-      await this.record(path, 404, null, now);
+      await this.upsertState(this.registry.db, path, 404, null, now);
       return (await this.remember(path, null, null, now)).served;
     }
     metric.inc({ repo: this.repo.name, outcome: 'ok' });
@@ -258,10 +258,6 @@ export class ProxySource implements Source {
       }
       return doc;
     });
-  }
-
-  private async record(path: string, status: number, upstreamEtag: string | null, now: number): Promise<void> {
-    await this.upsertState(this.registry.db, path, status, upstreamEtag, now);
   }
 
   private async upsertState(db: Registry['db'], path: string, status: number, upstreamEtag: string | null, now: number): Promise<void> {

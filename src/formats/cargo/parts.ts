@@ -1,15 +1,10 @@
 /** Cargo's parts of the shared sources: index paths name crates, artifacts are `{crate}/{version}`. */
-import type { Kysely } from 'kysely';
-import type { Registry } from '../../registry/registry.js';
 import type { SourceParts } from '../../registry/source-parts.js';
-import type { Database } from '../../storage/schema.js';
-import { crateNameFromIndexPath, indexPath, normCrateName } from './names.js';
+import { crateNameFromIndexPath, indexPath } from './names.js';
 import { cargoProxy } from './proxy.js';
-import type { CargoTables } from './schema.js';
+import { CargoService } from './service.js';
 
 export { crateKey } from './names.js';
-
-const db = (registry: Registry) => registry.db.withTables<CargoTables>() as unknown as Kysely<Database & CargoTables>;
 
 /** What Cargo supplies to hosted, proxy and group sources. */
 export const cargoParts: SourceParts = {
@@ -19,26 +14,11 @@ export const cargoParts: SourceParts = {
   hosted: {
     async artifact(registry, repo, key) {
       const slash = key.indexOf('/');
-      const row = await db(registry)
-        .selectFrom('cargo_versions')
-        .innerJoin('cargo_crates', 'cargo_crates.id', 'cargo_versions.crate_id')
-        .select(['cargo_versions.cksum', 'cargo_versions.size'])
-        .where('cargo_crates.repo_id', '=', repo.id)
-        .where('cargo_crates.norm_name', '=', normCrateName(key.slice(0, slash)))
-        .where('cargo_versions.vers', '=', key.slice(slash + 1))
-        .executeTakeFirst();
-      return row ? { sha256: row.cksum, size: Number(row.size) } : null;
+      const file = await new CargoService(registry, repo).crateFile(key.slice(0, slash), key.slice(slash + 1));
+      return file ? { sha256: file.cksum, size: Number(file.size) } : null;
     },
-    async hasPackage(registry, repo, crate) {
-      // crates.io's rule: names equal ignoring case and `-`/`_` are the same crate.
-      const row = await db(registry)
-        .selectFrom('cargo_crates')
-        .select('id')
-        .where('repo_id', '=', repo.id)
-        .where('norm_name', '=', normCrateName(crate))
-        .executeTakeFirst();
-      return row !== undefined;
-    },
+    // crates.io's rule: names equal ignoring case and `-`/`_` are the same crate (findCrateRef compares normalised names).
+    hasPackage: async (registry, repo, crate) => (await new CargoService(registry, repo).findCrateRef(crate)) !== null,
   },
   proxy: cargoProxy,
 };

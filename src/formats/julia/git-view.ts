@@ -7,6 +7,7 @@ import type { GitFile } from '../../registry/git-history/record.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { juliaDb } from './store.js';
+import { juliaParts } from './parts.js';
 import { readTarEntries } from './tree-hash.js';
 
 /** Where a registry's bare git repository is kept (a cache: it can be deleted and rebuilt). */
@@ -17,14 +18,7 @@ function bareDir(registry: Registry, repo: Repo, uuid: string): string {
 /** The files of a registry tree, read from the registry tarball stored for it. */
 function registryTrees(registry: Registry, repo: Repo, uuid: string): TreeSource {
   return async (treeHash, add) => {
-    const row = await juliaDb(registry)
-      .selectFrom('julia_tarballs')
-      .select('sha256')
-      .where('repo_id', '=', repo.id)
-      .where('kind', '=', 'registry')
-      .where('uuid', '=', uuid)
-      .where('tree_hash', '=', treeHash)
-      .executeTakeFirst();
+    const row = await juliaParts.hosted.artifact(registry, repo, `registry/${uuid}/${treeHash}`);
     const blob = row ? await registry.blobs.open(row.sha256) : null;
     if (!blob) throw new LarderError('INTERNAL', `the tarball of registry tree ${treeHash} is missing`);
     await readTarEntries(

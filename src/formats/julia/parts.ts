@@ -6,6 +6,7 @@
 import type { SourceParts } from '../../registry/source-parts.js';
 import { parseTarballKey } from './ids.js';
 import { juliaGroup, juliaProxy } from './proxy.js';
+import { juliaPackageExists } from './owners.js';
 import { juliaDb } from './store.js';
 
 /** What Julia supplies to hosted, proxy and group sources. */
@@ -27,16 +28,7 @@ export const juliaParts: SourceParts = {
         .executeTakeFirst();
       return row ? { sha256: row.sha256, size: Number(row.size) } : null;
     },
-    async hasPackage(registry, repo, uuid) {
-      const row = await juliaDb(registry)
-        .selectFrom('julia_tarballs')
-        .select('uuid')
-        .where('repo_id', '=', repo.id)
-        .where('kind', '=', 'package')
-        .where('uuid', '=', uuid)
-        .executeTakeFirst();
-      return row !== undefined;
-    },
+    hasPackage: (registry, repo, uuid) => juliaPackageExists(registry.db, repo, uuid),
   },
   proxy: juliaProxy,
   group: juliaGroup,
