@@ -3,11 +3,12 @@ import { loadConfig, type ConfigOverrides, type LarderConfig } from '../core/con
 import { bazelFormat } from '../formats/bazel/index.js';
 import { cargoFormat } from '../formats/cargo/index.js';
 import { juliaFormat } from '../formats/julia/index.js';
+import { moonbitFormat } from '../formats/moonbit/index.js';
 import type { FormatPlugin } from '../http/format-plugin.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 
 /** Every implemented format, in the order repos are listed. */
-export const FORMATS: FormatPlugin[] = [cargoFormat, bazelFormat, juliaFormat];
+export const FORMATS: FormatPlugin[] = [cargoFormat, bazelFormat, juliaFormat, moonbitFormat];
 
 /** Options every command that touches storage accepts. */
 export function withStorageOptions(cmd: Command): Command {

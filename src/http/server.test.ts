@@ -138,6 +138,7 @@ describe('HTTP server', () => {
       { name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public', url: `sparse+${larder.url}/cargo/index/` },
       { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public', url: `${larder.url}/bazel` },
       { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public', url: `${larder.url}/julia` },
+      { name: 'moonbit', format: 'moonbit', kind: 'hosted', visibility: 'public', url: `${larder.url}/moonbit` },
     ]);
   });
 });

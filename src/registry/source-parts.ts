@@ -3,6 +3,7 @@
  * answers. Hosted, proxy and group sources are written once and ask these.
  */
 import type { Readable } from 'node:stream';
+import type { HistoryTip } from './git-history/state.js';
 import type { Registry } from './registry.js';
 import type { Repo } from './repos.js';
 import type { SourceArtifact, SourceDoc } from './source.js';
@@ -61,6 +62,8 @@ export interface ProxyContext {
   doc(path: string): Promise<SourceDoc | null>;
   /** An artifact through this proxy (fetched and verified once, then stored). */
   artifact(key: string): Promise<SourceArtifact | null>;
+  /** The files of the last sync of the upstream git repository (formats with `ProxyParts.upstreamGit`), synced first when due. */
+  gitTip(): Promise<HistoryTip>;
   /** What a fetched document promised about an artifact key (see `ProxyParts.promises`), or null. */
   promise(key: string): Promise<ArtifactPromise | null>;
 }
@@ -77,7 +80,13 @@ export interface ProxyParts {
   defaultUpstream: string;
   /** The configured upstream as a base URL (Cargo drops `sparse+`); the default strips one trailing slash. */
   upstreamBase?(configured: string): string;
-  /** The upstream URL of a document path, or null when that path is never fetched (a 404). */
+  /**
+   * When the upstream's documents are the files of a git repository (MoonBit's index): which history
+   * of the proxy copies it, and the repository's URL and branch. Documents are then read from that
+   * copy (src/upstream/git-upstream.ts), synced at most once per TTL, and `docUrl` is not asked.
+   */
+  upstreamGit?: { history: string; branch: string; url(upstream: string): string };
+  /** The upstream URL of a document path, or null when that path is never fetched (a 404; with `upstreamGit`: read from git). */
   docUrl(upstream: string, path: string): string | null;
   /** `immutable` for documents that never change once published; `mutable` ones are revalidated after the repo's TTL. */
   docLifetime(path: string): 'immutable' | 'mutable';

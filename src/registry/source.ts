@@ -6,6 +6,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { BlobHandle } from '../storage/blobs.js';
+import type { GitHistoryRef } from './git-history/record.js';
 import type { IndexDoc } from './index-docs.js';
 import type { Registry } from './registry.js';
 import type { Repo } from './repos.js';
@@ -37,6 +38,12 @@ export interface Source {
   doc(path: string): Promise<SourceDoc | null>;
   /** The artifact an artifact key names (the format decides the key's shape), or null. */
   artifact(key: string): Promise<SourceArtifact | null>;
+  /**
+   * A git history the repo serves (MoonBit's `index`), brought up to date first: a proxy syncs its
+   * upstream repository (at most once per TTL), a group records the union of its members'. `stale`
+   * when an upstream could not be asked and the last recorded history is served.
+   */
+  gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }>;
 }
 
 const fresh = (doc: IndexDoc | null): SourceDoc | null => (doc ? Object.assign(doc, { stale: false }) : null);
@@ -70,6 +77,10 @@ export class HostedSource implements Source {
     if (!found) return null;
     const blob = await this.registry.blobs.open(found.sha256);
     return blob ? { ...found, blob } : null;
+  }
+
+  gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }> {
+    return Promise.resolve({ ref: { repoId: this.repo.id, history: name }, stale: false });
   }
 
   /** Whether this repo holds the package, compared the way the ecosystem compares names (the dependency-confusion rule). */

@@ -5,6 +5,8 @@
  */
 import { LRUCache } from 'lru-cache';
 import { strongEtag } from '../core/hash.js';
+import type { GitHistoryRef } from '../registry/git-history/record.js';
+import { syncUnionHistory } from '../registry/git-history/union.js';
 import type { Registry } from '../registry/registry.js';
 import type { Repo } from '../registry/repos.js';
 import { HostedSource, type Source, type SourceArtifact, type SourceDoc } from '../registry/source.js';
@@ -87,6 +89,33 @@ export class GroupSource implements Source {
     }
     this.choices.set(pkg, chosen);
     return chosen < 0 ? null : this.members[chosen]!;
+  }
+
+  async gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }> {
+    const members = await Promise.all(this.members.map((m) => m.gitHistory(name)));
+    const ref = { repoId: this.repo.id, history: name };
+    const merge = this.parts.group?.mergeDoc;
+    await syncUnionHistory(
+      this.registry,
+      ref,
+      members.map((m) => m.ref),
+      {
+        packageOf: (p) => this.parts.packageOfDoc(p),
+        ...(merge
+          ? {
+              merge: (p, copies) =>
+                merge(
+                  p,
+                  copies.map((c) => {
+                    const body = Buffer.from(c.data);
+                    return { repo: this.members[c.member]!.repo, doc: { body, etag: strongEtag(body), updatedAt: 0, lastModified: '', stale: false } };
+                  }),
+                ),
+            }
+          : {}),
+      },
+    );
+    return { ref, stale: members.some((m) => m.stale) };
   }
 
   /** A hosted package that an upstream member also has is the dependency-confusion case: refused, logged, counted. */

@@ -17,7 +17,10 @@ import type { ArtifactOrigin, ProxyContext, ProxyParts, SourceParts } from '../r
 import { storeBlob } from '../registry/blob-records.js';
 import { inTransaction } from '../registry/tx.js';
 import type { StagedBlob } from '../storage/blobs.js';
-import type { UpstreamFetch } from './upstream-fetch.js';
+import type { GitHistoryRef } from '../registry/git-history/record.js';
+import { historyTip } from '../registry/git-history/state.js';
+import { syncUpstreamGit } from './git-upstream.js';
+import type { UpstreamDocument, UpstreamFetch } from './upstream-fetch.js';
 
 /** Default revalidation interval of mutable documents: crates.io's own max-age. */
 export const DEFAULT_TTL_MS = 10 * 60_000;
@@ -67,6 +70,9 @@ export class ProxySource implements Source {
   private readonly missingArtifacts = new LRUCache<string, true>({ max: 10_000, ttl: NEGATIVE_TTL_MS });
   private readonly docFlights = new Map<string, Promise<SourceDoc | null>>();
   private readonly artifactFlights = new Map<string, Promise<SourceArtifact | null>>();
+  private readonly gitFlight = new Map<string, Promise<boolean>>();
+  private gitSyncedAt = 0;
+  private gitFailedUntil = 0;
   private readonly proxy: ProxyParts;
   readonly context: ProxyContext;
 
@@ -89,6 +95,12 @@ export class ProxySource implements Source {
       upstream: this.upstream,
       doc: (p) => this.doc(p),
       artifact: (k) => this.artifact(k),
+      gitTip: async () => {
+        const git = this.proxy.upstreamGit;
+        if (!git) fail('INTERNAL', `${repo.format} proxies have no upstream git repository`);
+        await this.syncGit();
+        return historyTip(registry.db, this.gitRef(git));
+      },
       promise: async (k) => {
         const row = await registry.db
           .selectFrom('proxy_promises')
@@ -193,12 +205,18 @@ export class ProxySource implements Source {
 
   /** Asks the upstream (conditionally when a copy is held); on failure the held copy is served, marked stale. */
   private async refresh(path: string, held: DocEntry | undefined): Promise<SourceDoc | null> {
-    const url = this.proxy.docUrl(this.upstream, path);
-    if (!url) return null;
     const metric = this.registry.metrics.upstreamRequests;
-    let answer;
+    let answer: UpstreamDocument;
+    let stale = false;
+    let fromGit = false;
     try {
-      answer = await this.fetcher.document(url, held?.raw ? held.upstreamEtag : null, MAX_DOCUMENT);
+      const url = this.proxy.docUrl(this.upstream, path);
+      if (url) answer = await this.fetcher.document(url, held?.raw ? held.upstreamEtag : null, MAX_DOCUMENT);
+      else if (this.proxy.upstreamGit) {
+        fromGit = true;
+        stale = !(await this.syncGit());
+        answer = await this.gitDocument(path, held);
+      } else return null;
     } catch (err) {
       metric.inc({ repo: this.repo.name, outcome: 'failed' });
       if (!held) throw err;
@@ -209,9 +227,27 @@ export class ProxySource implements Source {
       );
       return this.staleCopy(held);
     }
+    // Reading a synced git copy is no upstream request: only the sync counts.
+    const served = await this.take(path, held, answer, fromGit ? () => {} : (outcome) => metric.inc({ repo: this.repo.name, outcome }));
+    if (!stale) return served;
+    // The git upstream could not be asked: the copy of its last sync, said so, and not fresh (asked again later).
+    const entry = this.entries.get(path);
+    if (!entry) return served && { ...served, stale: true };
+    entry.fetchedAt = 0;
+    entry.failedUntil = Date.now() + RETRY_AFTER_FAILURE_MS;
+    return this.staleCopy(entry);
+  }
+
+  /** Stores what the upstream answered for a document and returns what clients see. */
+  private async take(
+    path: string,
+    held: DocEntry | undefined,
+    answer: UpstreamDocument,
+    count: (outcome: 'ok' | 'not_modified' | 'not_found') => void,
+  ): Promise<SourceDoc | null> {
     const now = Date.now();
     if (answer.status === 304 && held?.raw) {
-      metric.inc({ repo: this.repo.name, outcome: 'not_modified' });
+      count('not_modified');
       await this.registry.db
         .updateTable('proxy_docs')
         .set({ fetched_at: now })
@@ -221,11 +257,11 @@ export class ProxySource implements Source {
       return (await this.remember(path, held.raw, held.upstreamEtag, now)).served;
     }
     if (answer.status !== 200) {
-      metric.inc({ repo: this.repo.name, outcome: 'not_found' });
+      count('not_found');
       await this.upsertState(this.registry.db, path, 404, null, now);
       return (await this.remember(path, null, null, now)).served;
     }
-    metric.inc({ repo: this.repo.name, outcome: 'ok' });
+    count('ok');
     const raw = await this.store(path, answer.body, answer.etag, now, held?.raw != null);
     return (await this.remember(path, raw, answer.etag, now)).served;
   }
@@ -266,6 +302,54 @@ export class ProxySource implements Source {
       .values({ repo_id: this.repo.id, path, status, upstream_etag: upstreamEtag, fetched_at: now })
       .onConflict((oc) => oc.columns(['repo_id', 'path']).doUpdateSet({ status, upstream_etag: upstreamEtag, fetched_at: now }))
       .execute();
+  }
+
+  async gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }> {
+    const git = this.proxy.upstreamGit;
+    if (git?.history !== name) fail('NOT_FOUND', `${this.repo.name} serves no git history ${name}`);
+    return { ref: this.gitRef(git), stale: !(await this.syncGit()) };
+  }
+
+  private gitRef(git: NonNullable<ProxyParts['upstreamGit']>): GitHistoryRef {
+    return { repoId: this.repo.id, history: git.history };
+  }
+
+  /**
+   * Brings the copy of the upstream git repository up to date at most once per TTL; false when the
+   * upstream failed and the last sync is what there is (an error when there is none).
+   */
+  private async syncGit(): Promise<boolean> {
+    const git = this.proxy.upstreamGit!;
+    const now = Date.now();
+    if (this.offline || now - this.gitSyncedAt < this.ttl) return true;
+    const ref = this.gitRef(git);
+    if (now < this.gitFailedUntil && (await historyTip(this.registry.db, ref)).head > 0) return false;
+    return flight(this.gitFlight, 'sync', async () => {
+      try {
+        await syncUpstreamGit(this.registry, ref, { url: git.url(this.upstream), branch: git.branch });
+        this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'ok' });
+        this.gitSyncedAt = Date.now();
+        return true;
+      } catch (err) {
+        this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'failed' });
+        this.gitFailedUntil = Date.now() + RETRY_AFTER_FAILURE_MS;
+        if ((await historyTip(this.registry.db, ref)).head === 0) throw err;
+        this.registry.log.warn(
+          { repo: this.repo.name, err: (err as Error).message },
+          `proxy ${this.repo.name}: upstream git index failed; serving the last synced copy`,
+        );
+        return false;
+      }
+    });
+  }
+
+  /** A document as the last sync of the upstream git repository has it (its git blob id is its upstream ETag). */
+  private async gitDocument(path: string, held: DocEntry | undefined): Promise<UpstreamDocument> {
+    const tip = await historyTip(this.registry.db, this.gitRef(this.proxy.upstreamGit!));
+    const file = tip.files.get(path);
+    if (!file || file.mode === '120000') return { status: 404 };
+    if (held?.raw && held.upstreamEtag === file.blob) return { status: 304 };
+    return { status: 200, body: Buffer.from(file.data), etag: file.blob };
   }
 
   private async loadArtifact(key: string): Promise<ArtifactRow | undefined> {

@@ -100,6 +100,12 @@ format = "julia"
 kind = "hosted"
 visibility = "public"
 
+[[repos]]
+name = "moonbit"
+format = "moonbit"
+kind = "hosted"
+visibility = "public"
+
 # A caching mirror of crates.io:
 # [[repos]]
 # name = "crates-io"
@@ -115,5 +121,20 @@ visibility = "public"
 # kind = "group"
 # visibility = "public"
 # members = ["cargo", "crates-io"]
+
+# A caching mirror of mooncakes.io (its git index and zips), and one MOONCAKES_REGISTRY over both:
+# [[repos]]
+# name = "mooncakes"
+# format = "moonbit"
+# kind = "proxy"
+# visibility = "public"
+# upstream = "https://mooncakes.io"
+#
+# [[repos]]
+# name = "moon"
+# format = "moonbit"
+# kind = "group"
+# visibility = "public"
+# members = ["moonbit", "mooncakes"]
 `;
 }

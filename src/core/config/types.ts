@@ -87,4 +87,5 @@ export const DEFAULT_REPOS: RepoConfig[] = [
   { name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public' },
   { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public' },
   { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' },
+  { name: 'moonbit', format: 'moonbit', kind: 'hosted', visibility: 'public' },
 ];

@@ -1,0 +1,54 @@
+/**
+ * Index files (protocols/moonbit.md §4): JSON Lines, one line per version, each the module's
+ * moon.mod.json plus `checksum`. Read the way moon reads them: a line that does not parse is skipped
+ * when listing; the checksum of a version is the one on the last line naming it.
+ */
+
+/** One version line as moon reads it (kebab-case manifest keys are kept as they are). */
+export interface IndexLine {
+  name?: string;
+  version: string;
+  deps?: Record<string, DepSpec> | null;
+  checksum?: string;
+  [key: string]: unknown;
+}
+
+/** A dependency value (§4.2): a version string, or `{version}`, `{path, version?}`, `{git, branch?, version?}`. */
+export type DepSpec = string | { version?: string; path?: string; git?: string; branch?: string };
+
+/** The lines of an index file that parse as objects with a string `version`, in file order. */
+export function parseIndexLines(body: Uint8Array): IndexLine[] {
+  const out: IndexLine[] = [];
+  for (const raw of Buffer.from(body).toString('utf8').split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (v && typeof v === 'object' && !Array.isArray(v) && typeof (v as IndexLine).version === 'string') out.push(v as IndexLine);
+    } catch {
+      // moon skips a line it cannot parse when it lists versions.
+    }
+  }
+  return out;
+}
+
+/** The line of a version (the last one naming it, as moon's checksum lookup finds it), or null. */
+export function findVersionLine(body: Uint8Array, version: string): IndexLine | null {
+  const lines = parseIndexLines(body);
+  for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.version === version) return lines[i]!;
+  return null;
+}
+
+/** The registry dependencies of a line: module → minimum version (path and git dependencies are not the registry's). */
+export function registryDeps(line: IndexLine): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, spec] of Object.entries(line.deps ?? {})) {
+    if (typeof spec === 'string') out.set(name, spec);
+    else if (spec && typeof spec === 'object' && spec.path === undefined && spec.git === undefined && typeof spec.version === 'string')
+      out.set(name, spec.version);
+  }
+  return out;
+}
+
+/** The standard library: treated by moon as present at 0.0.0 and never downloaded (§4.2). */
+export const CORE_MODULE = 'moonbitlang/core';

@@ -1,0 +1,17 @@
+import type { FormatPlugin } from '../../http/format-plugin.js';
+import { moonbitMigrations } from './migrations.js';
+import { moonbitParts } from './parts.js';
+import { moonbitRoutes } from './routes.js';
+
+/** MoonBit (mooncakes): hosted registries, proxies of mooncakes.io, and groups of both, for an unmodified `moon`. */
+export const moonbitFormat: FormatPlugin = {
+  format: 'moonbit',
+  kinds: ['hosted', 'proxy', 'group'],
+  migrations: moonbitMigrations,
+  parts: moonbitParts,
+  routes: moonbitRoutes,
+  clientSetup(repo, baseUrl) {
+    const url = `${baseUrl.replace(/\/+$/, '')}/${repo.name}`;
+    return { url, snippet: `export MOONCAKES_REGISTRY=${url}` };
+  },
+};

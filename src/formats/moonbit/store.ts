@@ -1,0 +1,122 @@
+/**
+ * Where a hosted MoonBit repo keeps its modules: `moonbit_versions` rows, the index files as
+ * documents (`user/<module>.index`, `yanked.json`), and every change as a commit of the repo's git
+ * history `index` (branch `main`), all in the write's transaction.
+ */
+import { fail } from '../../core/errors.js';
+import { recordGitCommit, type GitHistoryRef } from '../../registry/git-history/record.js';
+import { lockHistory } from '../../registry/git-history/state.js';
+import type { Registry } from '../../registry/registry.js';
+import type { Repo } from '../../registry/repos.js';
+import type { UnitOfWork } from '../../registry/tx.js';
+import { storeBlob } from '../../registry/blob-records.js';
+import type { StagedBlob } from '../../storage/blobs.js';
+import { indexPath } from './names.js';
+
+export interface MoonbitVersionsTable {
+  repo_id: number;
+  module: string;
+  version: string;
+  checksum: string;
+  size: number | null;
+  description: string | null;
+  published_at: number;
+  published_by: number | null;
+  yanked: number;
+  yanked_reason: string | null;
+}
+
+export type MoonbitTables = { moonbit_versions: MoonbitVersionsTable };
+
+/** The database with MoonBit's tables. */
+export function moonbitDb(registry: Registry) {
+  return registry.db.withTables<MoonbitTables>();
+}
+
+/** The name of the git history every MoonBit repo serves at `git/index`. */
+export const INDEX_HISTORY = 'index';
+/** The branch moon clones and pulls (§3.1). */
+export const INDEX_BRANCH = 'main';
+
+/** A repo's index history. */
+export function indexHistory(repo: Repo): GitHistoryRef {
+  return { repoId: repo.id, history: INDEX_HISTORY };
+}
+
+/** A version to append to a hosted repo. */
+export interface NewModuleVersion {
+  module: string;
+  version: string;
+  /** The index line without its newline: the manifest plus `checksum`, as published. */
+  line: Buffer;
+  /** The zip, staged; its sha256 is the line's checksum. */
+  staged: StagedBlob;
+  description: string | null;
+  publishedBy: number | null;
+}
+
+/**
+ * Appends one version inside the caller's transaction: the zip's blob, its row, one more line of
+ * the module's index file, and one commit. Publishes of a repo are serialised (the history lock), so
+ * a line is never lost or written twice; an existing version is VERSION_EXISTS (409).
+ */
+export async function appendVersion(uow: UnitOfWork, registry: Registry, repo: Repo, v: NewModuleVersion): Promise<void> {
+  const trx = uow.trx.withTables<MoonbitTables>();
+  await lockHistory(uow.trx, registry.dialect, indexHistory(repo));
+  const existing = await trx
+    .selectFrom('moonbit_versions')
+    .select('version')
+    .where('repo_id', '=', repo.id)
+    .where('module', '=', v.module)
+    .where('version', '=', v.version)
+    .executeTakeFirst();
+  if (existing)
+    fail(
+      'VERSION_EXISTS',
+      `Version Error: The version you are attempting to upload (${v.version}) is duplicated with an existing version of ${v.module}; publish a new version`,
+    );
+  const path = indexPath(v.module);
+  const before = (await registry.docs.read(uow, repo.id, path)) ?? Buffer.alloc(0);
+  const body = Buffer.concat([before, v.line, Buffer.from('\n')]);
+  await registry.docs.put(uow, repo.id, path, body);
+  await storeBlob(uow, v.staged);
+  await trx
+    .insertInto('moonbit_versions')
+    .values({
+      repo_id: repo.id,
+      module: v.module,
+      version: v.version,
+      checksum: v.staged.sha256,
+      size: v.staged.size,
+      description: v.description,
+      published_at: Date.now(),
+      published_by: v.publishedBy,
+      yanked: 0,
+      yanked_reason: null,
+    })
+    .execute();
+  await recordGitCommit(uow.trx, indexHistory(repo), { message: `Publish ${v.module}@${v.version}`, changes: [{ path, data: body }] });
+}
+
+/**
+ * Writes whole index files (an import, `yanked.json`) inside the caller's transaction and records
+ * them as one commit. Files equal to what the repo holds are left out; nothing new, no commit.
+ */
+export async function writeIndexFiles(
+  uow: UnitOfWork,
+  registry: Registry,
+  repo: Repo,
+  files: Array<{ path: string; body: Buffer }>,
+  message: string,
+): Promise<number> {
+  await lockHistory(uow.trx, registry.dialect, indexHistory(repo));
+  const changes = [];
+  for (const f of files) {
+    const before = await registry.docs.read(uow, repo.id, f.path);
+    if (before?.equals(f.body)) continue;
+    await registry.docs.put(uow, repo.id, f.path, f.body);
+    changes.push({ path: f.path, data: f.body });
+  }
+  if (changes.length > 0) await recordGitCommit(uow.trx, indexHistory(repo), { message, changes });
+  return changes.length;
+}
