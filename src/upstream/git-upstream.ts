@@ -92,7 +92,19 @@ async function fetchBranch(registry: Registry, dir: string, upstream: UpstreamGi
     config.push('-c', `http.sslCAInfo=${bundle}`);
   }
   const ref = `refs/larder/upstream/${upstream.branch}`;
-  const args = [...config, '--git-dir', dir, 'fetch', '--quiet', '--depth', '1', '--no-tags', '--', upstream.url, `+refs/heads/${upstream.branch}:${ref}`];
+  const args = [
+    ...config,
+    '--git-dir',
+    dir,
+    'fetch',
+    '--quiet',
+    '--depth',
+    '1',
+    '--no-tags',
+    '--',
+    upstream.url,
+    `+refs/heads/${upstream.branch}:${ref}`,
+  ];
   // The environment keeps proxy variables (a trusted upstream goes through HTTPS_PROXY) but no user config.
   const env = {
     ...process.env,
@@ -128,7 +140,10 @@ async function fetchBranch(registry: Registry, dir: string, upstream: UpstreamGi
     });
   });
   if (outcome.timedOut)
-    throw new LarderError('UPSTREAM_TIMEOUT', `${what} did not answer within [outbound] timeout (${Math.round(outbound.timeoutMs / 1000)} s)`);
+    throw new LarderError(
+      'UPSTREAM_TIMEOUT',
+      `${what} did not answer within [outbound] timeout (${Math.round(outbound.timeoutMs / 1000)} s)`,
+    );
   if (outcome.code !== 0) {
     const missing = /couldn't find remote ref/i.test(outcome.stderr);
     throw new LarderError(
@@ -152,7 +167,10 @@ function firstLine(s: string): string {
 
 /** Every regular file and link of a commit's tree, with its bytes (one `cat-file --batch` for all). */
 async function readTree(dir: string, commit: string): Promise<Map<string, HistoryFile>> {
-  const listing = await run('git', ['--git-dir', dir, 'ls-tree', '-r', '-z', '--full-tree', commit], { maxBuffer: 1 << 30, encoding: 'buffer' });
+  const listing = await run('git', ['--git-dir', dir, 'ls-tree', '-r', '-z', '--full-tree', commit], {
+    maxBuffer: 1 << 30,
+    encoding: 'buffer',
+  });
   const entries: Array<{ path: string; mode: GitFileMode; blob: string }> = [];
   for (const rec of listing.stdout.toString('utf8').split('\0')) {
     if (!rec) continue;

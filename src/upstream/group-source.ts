@@ -108,7 +108,10 @@ export class GroupSource implements Source {
                   p,
                   copies.map((c) => {
                     const body = Buffer.from(c.data);
-                    return { repo: this.members[c.member]!.repo, doc: { body, etag: strongEtag(body), updatedAt: 0, lastModified: '', stale: false } };
+                    return {
+                      repo: this.members[c.member]!.repo,
+                      doc: { body, etag: strongEtag(body), updatedAt: 0, lastModified: '', stale: false },
+                    };
                   }),
                 ),
             }

@@ -17,6 +17,7 @@ export interface ModuleName {
 /** Usernames moon accepts: a non-empty run of alphanumerics, `-`, `_` (§14.6); mooncakes.io caps them at 39. */
 const USER = /^[A-Za-z0-9_-]{1,39}$/;
 /** Characters a module component may not hold (§8.1, §14.2): moon refuses `#`, `?`, `%`; control characters and `\\` break paths. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 const BAD_COMPONENT = /[#?%\\\u0000-\u001f\u007f]/u;
 
 /**
@@ -89,7 +90,15 @@ export function parseArchiveKey(key: string): { module: string; version: string 
 export function formUrlEncode(s: string): string {
   let out = '';
   for (const b of Buffer.from(s, 'utf8')) {
-    if ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2a || b === 0x2d || b === 0x2e || b === 0x5f)
+    if (
+      (b >= 0x30 && b <= 0x39) ||
+      (b >= 0x41 && b <= 0x5a) ||
+      (b >= 0x61 && b <= 0x7a) ||
+      b === 0x2a ||
+      b === 0x2d ||
+      b === 0x2e ||
+      b === 0x5f
+    )
       out += String.fromCharCode(b);
     else if (b === 0x20) out += '+';
     else out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;

@@ -95,7 +95,8 @@ async function forward(db: Kysely<Database>, ref: GitHistoryRef, cached: History
       .limit(BATCH)
       .execute();
     if (rows.length === 0) break;
-    if (rows.some((r) => r.tree !== null)) throw new LarderError('INTERNAL', `git history ${ref.history} records whole trees; its tip is read from git`);
+    if (rows.some((r) => r.tree !== null))
+      throw new LarderError('INTERNAL', `git history ${ref.history} records whole trees; its tip is read from git`);
     const changed = await db
       .selectFrom('git_history_files')
       .select(['commit_id', 'path', 'mode', 'body'])

@@ -50,10 +50,13 @@ export function uniteFiles(members: HistoryTip[], rules: UnionRules): Map<string
     }
   });
   for (const [path, copies] of levels) {
-    const merged = copies.length > 1 ? rules.merge?.(
+    const merged =
+      copies.length > 1
+        ? rules.merge?.(
             path,
             copies.map((c) => ({ member: c.member, data: c.file.data })),
-          ) : undefined;
+          )
+        : undefined;
     if (merged === undefined) out.set(path, copies[0]!.file);
     else out.set(path, { mode: copies[0]!.file.mode, data: merged, blob: gitBlobId(merged) });
   }
