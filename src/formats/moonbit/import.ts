@@ -48,6 +48,11 @@ interface LineVersions {
 
 const CHECKSUM = /^[0-9a-fA-F]{64}$/;
 
+/** SemVer 2.0 as written (build metadata kept: `0.1.20240513+2813c901e`), no `v` prefix or spaces. */
+function isSemver(v: string): boolean {
+  return semver.valid(v) !== null && /^\d/.test(v) && v.trim() === v;
+}
+
 /** The versions of an index file's lines; lines without a SemVer version or a checksum count as skipped. */
 export function lineVersions(body: Buffer): LineVersions {
   const versions: LineVersions['versions'] = new Map();
@@ -66,7 +71,7 @@ export function lineVersions(body: Buffer): LineVersions {
       !line ||
       typeof line !== 'object' ||
       typeof line.version !== 'string' ||
-      semver.valid(line.version) !== line.version ||
+      !isSemver(line.version) ||
       typeof line.checksum !== 'string' ||
       !CHECKSUM.test(line.checksum)
     ) {
