@@ -72,7 +72,11 @@ describe('import moonbit: the mooncakes sample', () => {
     const all = await rows();
     expect(all.length).toBe(s.versions);
     const lex = all.find((r) => r.module === 'moonbitlang/lex' && r.version === '0.1.0')!;
-    expect(lex).toMatchObject({ checksum: 'a12581cbb1d51136ee4c1dd59d72479f8ef7d37d124ff9161a1009e1c7547239', size: null, published_by: null });
+    expect(lex).toMatchObject({
+      checksum: 'a12581cbb1d51136ee4c1dd59d72479f8ef7d37d124ff9161a1009e1c7547239',
+      size: null,
+      published_by: null,
+    });
     // Imported without zips: the download is a 404, not a broken blob.
     expect(await t.registry.sources.get('moonbit')!.artifact('moonbitlang/lex/0.1.0')).toBeNull();
     expect((await verifyMoonbitRepo(t.registry, repo())).problems).toEqual([]);
@@ -172,7 +176,8 @@ describe('import moonbit: a moonbit-registry-tools store', () => {
   const good = makeZip([{ name: 'moon.mod.json', data: Buffer.from('{"name":"acme/util","version":"1.0.0"}') }]);
   const other = makeZip([{ name: 'moon.mod.json', data: Buffer.from('{"name":"acme/util","version":"1.1.0"}') }]);
   const index =
-    line({ name: 'acme/util', version: '1.0.0', checksum: sha(good) }) + line({ name: 'acme/util', version: '1.1.0', checksum: sha(other) });
+    line({ name: 'acme/util', version: '1.0.0', checksum: sha(good) }) +
+    line({ name: 'acme/util', version: '1.1.0', checksum: sha(other) });
   const registryToml = `[registry]
 name = "acme"
 data_dir = "./store-data"
