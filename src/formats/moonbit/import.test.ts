@@ -61,7 +61,7 @@ describe('import moonbit: the mooncakes sample', () => {
     const source = await readImportSource(t.registry, FIXTURE);
     expect(source.ignored).toEqual(['MANIFEST.sha256']);
     const s = await importMoonbit(t.registry, repo(), source);
-    expect(s).toMatchObject({ added: 38, unchanged: 0, skippedLines: 0, zips: 0, committed: true });
+    expect(s).toMatchObject({ added: 38, unchanged: 0, skippedLines: 0, zips: 0, yanked: 1, committed: true });
     for (const entry of fs.readFileSync(path.join(FIXTURE, 'MANIFEST.sha256'), 'utf8').trim().split('\n')) {
       const [hash, rel] = entry.split(/\s+\.\//);
       const body = await doc(rel!);
@@ -72,6 +72,10 @@ describe('import moonbit: the mooncakes sample', () => {
     const all = await rows();
     expect(all.length).toBe(s.versions);
     const lex = all.find((r) => r.module === 'moonbitlang/lex' && r.version === '0.1.0')!;
+    // yanked.json is kept as it is, and its entry yanks the version it names.
+    expect(all.filter((r) => r.yanked).map((r) => [r.module, r.version, r.yanked_reason])).toEqual([
+      ['mizchi/git', '0.2.0', 'This package has been renamed to mizchi/bit. Please use mizchi/bit instead.'],
+    ]);
     expect(lex).toMatchObject({
       checksum: 'a12581cbb1d51136ee4c1dd59d72479f8ef7d37d124ff9161a1009e1c7547239',
       size: null,
