@@ -40,9 +40,47 @@ export interface ImportSource {
   tools?: ToolsConfig;
 }
 
-/** Index files are the module files under `user/` and the root `yanked.json`. */
-function isIndexFile(p: string): boolean {
-  return p === YANKED_DOC || moduleOfIndexPath(p) !== null;
+/**
+ * moonbit-registry-tools writes the modules published to it as `<user>/<name>` (no `user/`, no
+ * `.index`) beside the clone it mirrors; `sources/` holds its other sources' clones.
+ */
+function legacyPath(p: string): string | null {
+  const m = /^([A-Za-z0-9_-]+)\/([^/.]+)$/.exec(p);
+  if (!m || m[1] === 'user' || m[1] === 'sources') return null;
+  return moduleOfIndexPath(`user/${p}.index`) ? `user/${p}.index` : null;
+}
+
+/** Index files are the module files under `user/` and the root `yanked.json` (and, in a store, its own `<user>/<name>` files). */
+function isIndexFile(p: string, legacy: boolean): boolean {
+  return p === YANKED_DOC || moduleOfIndexPath(p) !== null || (legacy && legacyPath(p) !== null);
+}
+
+/**
+ * Moves a store's `<user>/<name>` files to the path moon reads (`user/<user>/<name>.index`), bytes
+ * unchanged, when a line names that module; anything else there is not an index file.
+ */
+function placeLegacy(index: { files: ImportFile[]; ignored: string[] }): void {
+  const have = new Set(index.files.map((f) => f.path));
+  index.files = index.files.flatMap((f) => {
+    const target = moduleOfIndexPath(f.path) || f.path === YANKED_DOC ? null : legacyPath(f.path);
+    if (!target) return [f];
+    const names = f.body
+      .toString('utf8')
+      .split('\n')
+      .some((l) => {
+        try {
+          return (JSON.parse(l) as { name?: unknown } | null)?.name === f.path;
+        } catch {
+          return false;
+        }
+      });
+    if (!names || have.has(target)) {
+      index.ignored.push(f.path);
+      return [];
+    }
+    have.add(target);
+    return [{ path: target, body: f.body }];
+  });
 }
 
 /** Runs git on a repository with no user or system config; stdout as a Buffer. */
@@ -94,7 +132,12 @@ async function readBlobs(gitDir: string, ids: string[]): Promise<Map<string, Buf
 }
 
 /** The index files of a git repository at `branch` (default: its HEAD), from its objects. */
-async function readGitIndex(gitDir: string, branch: string | undefined, maxSize: number): Promise<Omit<ImportSource, 'zips'>> {
+async function readGitIndex(
+  gitDir: string,
+  branch: string | undefined,
+  maxSize: number,
+  legacy = false,
+): Promise<Omit<ImportSource, 'zips'>> {
   const rev = branch ?? 'HEAD';
   if (!/^[A-Za-z0-9._/-]+$/.test(rev) || rev.startsWith('-'))
     fail('METADATA_INVALID', `--branch ${JSON.stringify(rev)} is not a branch name`);
@@ -122,7 +165,7 @@ async function readGitIndex(gitDir: string, branch: string | undefined, maxSize:
     const m = /^(\d+) (\w+) ([0-9a-f]+) +(-|\d+)\t([\s\S]+)$/.exec(record);
     if (!m) fail('ARCHIVE_INVALID', `could not read the tree of the index repository at ${rev}`);
     const [, mode, , id, size, file] = m as unknown as [string, string, string, string, string, string];
-    if (!isIndexFile(file)) {
+    if (!isIndexFile(file, legacy)) {
       ignored.push(file);
       continue;
     }
@@ -141,7 +184,7 @@ async function readGitIndex(gitDir: string, branch: string | undefined, maxSize:
 }
 
 /** The index files of a plain directory (symbolic links refused: an index holds plain files). */
-function readDirIndex(root: string, maxSize: number): Omit<ImportSource, 'zips'> {
+function readDirIndex(root: string, maxSize: number, legacy = false): Omit<ImportSource, 'zips'> {
   const files: ImportFile[] = [];
   const ignored: string[] = [];
   let total = 0;
@@ -150,9 +193,9 @@ function readDirIndex(root: string, maxSize: number): Omit<ImportSource, 'zips'>
       const abs = path.join(dir, e.name);
       const rel = path.relative(root, abs).split(path.sep).join('/');
       if (e.isDirectory()) {
-        if (rel === 'user' || rel.startsWith('user/')) walk(abs);
+        if (rel === 'user' || rel.startsWith('user/') || (legacy && !rel.includes('/') && legacyPath(`${rel}/x`))) walk(abs);
         else ignored.push(`${rel}/`);
-      } else if (!isIndexFile(rel)) ignored.push(rel);
+      } else if (!isIndexFile(rel, legacy)) ignored.push(rel);
       else if (!e.isFile()) fail('ARCHIVE_INVALID', `${rel} is not a plain file (a symbolic link?); an index holds plain files`);
       else {
         const body = fs.readFileSync(abs);
@@ -186,11 +229,11 @@ function storeZips(packages: string): Map<string, string> {
 }
 
 /** An index directory: read from git when it is a repository, as files otherwise. */
-async function readIndexAt(dir: string, branch: string | undefined, maxSize: number): Promise<Omit<ImportSource, 'zips'>> {
+async function readIndexAt(dir: string, branch: string | undefined, maxSize: number, legacy = false): Promise<Omit<ImportSource, 'zips'>> {
   const gitDir = gitDirOf(dir);
-  if (gitDir) return readGitIndex(gitDir, branch, maxSize);
+  if (gitDir) return readGitIndex(gitDir, branch, maxSize, legacy);
   if (branch) fail('METADATA_INVALID', `${dir} is not a git repository; --branch applies only to one`);
-  return readDirIndex(dir, maxSize);
+  return readDirIndex(dir, maxSize, legacy);
 }
 
 /**
@@ -215,7 +258,8 @@ export async function readImportSource(registry: Registry, source: string, opts:
     const tools = readToolsConfig(root);
     if (!fs.existsSync(tools.indexDir))
       fail('NOT_FOUND', `the moonbit-registry-tools store at ${root} has no index directory ${tools.indexDir}`);
-    const index = await readIndexAt(tools.indexDir, opts.branch, maxSize);
+    const index = await readIndexAt(tools.indexDir, opts.branch, maxSize, true);
+    placeLegacy(index);
     return { ...index, describe: `moonbit-registry-tools store (${index.describe})`, zips: storeZips(tools.packagesDir), tools };
   }
   const index = await readIndexAt(root, opts.branch, maxSize);

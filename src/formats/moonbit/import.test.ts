@@ -212,12 +212,18 @@ enabled = false
       'store-data/packages/acme/util/1.0.0.zip': good,
       'store-data/packages/acme/util/1.1.0.zip': other,
       'store-data/packages/acme/gone/0.1.0.zip': good,
+      // The tool's own publishes: `<user>/<name>` beside the mirrored clone; moved to the path moon reads.
+      'store-data/index/acme/tool': line({ name: 'acme/tool', version: '0.1.0', checksum: 'c'.repeat(64) }),
+      'store-data/index/notes/todo': 'not an index\n',
+      'store-data/index/sources/partner/user/p/q.index': line({ name: 'p/q', version: '1.0.0', checksum: 'd'.repeat(64) }),
       'yanked.json': '{}',
     });
     await gitCommitAll(path.join(root, 'store-data/index'), 'main');
     const source = await readImportSource(t.registry, root);
     const s = await importMoonbit(t.registry, repo(), source);
-    expect(s).toMatchObject({ added: 1, versions: 2, zips: 2, strayZips: 1 });
+    expect(s).toMatchObject({ added: 2, versions: 3, zips: 2, strayZips: 1 });
+    expect(source.ignored.sort()).toEqual(['notes/todo', 'sources/partner/user/p/q.index']);
+    expect(Buffer.from((await doc('user/acme/tool.index'))!).toString()).toContain('"acme/tool"');
     const artifact = await t.registry.sources.get('moonbit')!.artifact('acme/util/1.0.0');
     expect(artifact).toMatchObject({ sha256: sha(good), size: good.length });
     const v = await verifyMoonbitRepo(t.registry, repo());
