@@ -6,6 +6,9 @@ import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { importBazelTree } from '../formats/bazel/import.js';
 import { importJuliaRegistry } from '../formats/julia/import.js';
+import { importMoonbit, type MoonbitImportSummary } from '../formats/moonbit/import.js';
+import { readImportSource } from '../formats/moonbit/import-source.js';
+import { reposSnippet } from '../formats/moonbit/registry-tools.js';
 import type { Registry } from '../registry/registry.js';
 import type { Repo } from '../registry/repos.js';
 import { withRegistry, withStorageOptions, type StorageFlags } from './context.js';
@@ -58,7 +61,55 @@ function importCommand(parent: Command, format: string, description: string, run
     });
 }
 
-/** `larder import bazel|julia <dir|git URL>`. */
+/** What `larder import moonbit` prints: what was written, what was kept without a row, what was left out. */
+function moonbitSummary(repo: Repo, s: MoonbitImportSummary, describe: string): string {
+  const lines = [
+    s.committed
+      ? `imported ${describe} into ${repo.name}: ${s.added} new, ${s.extended} extended, ${s.unchanged} unchanged modules; ${s.versions} versions (${s.zips} with their zips, ${s.yanked} yanked)`
+      : `${repo.name} already holds everything in ${describe}: ${s.unchanged} unchanged modules, nothing written`,
+  ];
+  if (s.skippedLines)
+    lines.push(
+      `${s.skippedLines} index lines are kept byte for byte but name no SemVer version or checksum, so they have no downloadable version`,
+    );
+  if (s.versions > s.zips && s.committed)
+    lines.push(
+      `${s.versions - s.zips} imported versions have no zip here: their downloads answer 404 until they are published or mirrored`,
+    );
+  if (s.strayZips) lines.push(`${s.strayZips} zips no index line names were left out`);
+  if (s.ignored) lines.push(`${s.ignored} files that are not index files were left out`);
+  return lines.join('\n');
+}
+
+/** `larder import moonbit <dir|store|git URL> [--branch B]`: an index (git at a branch, a directory) or a moonbit-registry-tools store. */
+function importMoonbitCommand(parent: Command): void {
+  withStorageOptions(
+    parent
+      .command('moonbit <source>')
+      .description(
+        'import a MoonBit index (a git repository or URL at --branch, a directory of user/…/*.index files) or a moonbit-registry-tools store, byte for byte, as one commit',
+      ),
+  )
+    .option('--repo <name>', 'the hosted moonbit repository (default: the only one)')
+    .option('--branch <branch>', "the index repository's branch (default: its HEAD)")
+    .action(async (source: string, flags: StorageFlags & { repo?: string; branch?: string }) => {
+      await withRegistry(flags, async (registry) => {
+        const repo = targetRepo(registry, 'moonbit', flags.repo);
+        const input = await readImportSource(registry, source, { branch: flags.branch });
+        // Drawn only on a terminal and outside CI: logs keep the summary alone.
+        const bar = process.stderr.isTTY && !process.env.CI ? progressBar('importing {bar} {value}/{total} files and zips') : null;
+        const summary = await importMoonbit(registry, repo, input, bar?.update);
+        bar?.stop();
+        process.stdout.write(`${moonbitSummary(repo, summary, input.describe)}\n`);
+        if (input.tools)
+          process.stdout.write(
+            `\nTo serve what the store mirrored, add these repositories to larder.toml (Larder does not edit it):\n\n${reposSnippet(repo.name, input.tools)}`,
+          );
+      });
+    });
+}
+
+/** `larder import bazel|julia|moonbit <dir|git URL>`. */
 export function importCommands(program: Command): void {
   const imp = program.command('import').description('load an existing registry into a hosted repository');
   importCommand(
@@ -81,4 +132,5 @@ export function importCommands(program: Command): void {
         : `registry ${s.name} in ${repo.name} is already at tree ${s.treeHash}`;
     },
   );
+  importMoonbitCommand(imp);
 }

@@ -2,6 +2,7 @@ import type { FormatPlugin } from '../../http/format-plugin.js';
 import { moonbitMigrations } from './migrations.js';
 import { moonbitParts } from './parts.js';
 import { moonbitRoutes } from './routes.js';
+import { verifyMoonbitRepo } from './verify.js';
 
 /** MoonBit (mooncakes): hosted registries, proxies of mooncakes.io, and groups of both, for an unmodified `moon`. */
 export const moonbitFormat: FormatPlugin = {
@@ -10,6 +11,7 @@ export const moonbitFormat: FormatPlugin = {
   migrations: moonbitMigrations,
   parts: moonbitParts,
   routes: moonbitRoutes,
+  verify: verifyMoonbitRepo,
   clientSetup(repo, baseUrl) {
     const url = `${baseUrl.replace(/\/+$/, '')}/${repo.name}`;
     return { url, snippet: `export MOONCAKES_REGISTRY=${url}` };
