@@ -65,7 +65,12 @@ async function commitRows(app: TestApp, ref: GitHistoryRef) {
 }
 
 async function changedPaths(app: TestApp, commitId: number): Promise<string[]> {
-  const rows = await app.registry.db.selectFrom('git_history_files').select('path').where('commit_id', '=', commitId).orderBy('path').execute();
+  const rows = await app.registry.db
+    .selectFrom('git_history_files')
+    .select('path')
+    .where('commit_id', '=', commitId)
+    .orderBy('path')
+    .execute();
   return rows.map((r) => r.path);
 }
 
@@ -151,7 +156,7 @@ describe('syncUpstreamGit', () => {
     const before = await head(await clone(await syncGitHistory(app.registry.db, { ...ref, dir: bare() })));
     fs.rmSync(bare(), { recursive: true, force: true });
     fs.rmSync(upstreamCacheDir(app.data, ref), { recursive: true, force: true });
-    forgetHistoryTips();
+    forgetHistoryTips(app.registry.db);
     // A sync with nothing new upstream records nothing, even from a fresh fetch cache.
     const n = (await commitRows(app, ref)).length;
     await syncUpstreamGit(app.registry, ref, upstream());

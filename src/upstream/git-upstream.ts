@@ -59,7 +59,7 @@ export async function syncUpstreamGit(registry: Registry, ref: GitHistoryRef, up
   await inTransaction(registry, async (uow) => {
     await lockHistory(uow.trx, registry.dialect, ref);
     // Another node may have recorded this upstream commit while we fetched.
-    const now = await historyTip(uow.trx, ref, { inTransaction: true });
+    const now = await historyTip(registry.db, ref, { trx: uow.trx });
     if (upstreamCommitOf(now.message) === commit) return;
     const changes = diffFiles(now.files, files);
     changed = changes.length;

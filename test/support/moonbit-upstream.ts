@@ -40,7 +40,11 @@ export interface MoonbitUpstream {
   /** Writes files (null deletes) into the work tree without committing. */
   write(files: Record<string, string | Buffer | null>): void;
   /** Serves a zip for a module version and appends its index line (not committed); returns the line's checksum. */
-  module(module: string, version: string, opts?: { deps?: Record<string, unknown> | null; zip?: Buffer }): { checksum: string; zip: Buffer };
+  module(
+    module: string,
+    version: string,
+    opts?: { deps?: Record<string, unknown> | null; zip?: Buffer },
+  ): { checksum: string; zip: Buffer };
   /** Commits the work tree on main (even when nothing changed: an empty upstream commit); returns the commit id. */
   commit(message?: string): Promise<string>;
   stop(): Promise<void>;

@@ -6,7 +6,8 @@ import { inTransaction } from '../tx.js';
 import { recordGitCommit, type GitHistoryRef } from './record.js';
 import { diffFiles, forgetHistoryTips, gitBlobId, historyHead, historyTip } from './state.js';
 
-const text = (files: ReadonlyMap<string, { data: Uint8Array }>) => Object.fromEntries([...files].map(([p, f]) => [p, Buffer.from(f.data).toString()]));
+const text = (files: ReadonlyMap<string, { data: Uint8Array }>) =>
+  Object.fromEntries([...files].map(([p, f]) => [p, Buffer.from(f.data).toString()]));
 
 describe('gitBlobId', () => {
   it('is the id git gives the same bytes', () => {
@@ -71,7 +72,7 @@ describe('historyTip', () => {
     expect(text(first.files)).toEqual({ 'user/a.index': '1\n', 'yanked.json': '{}' });
 
     // Read from scratch (another process): the same files.
-    forgetHistoryTips();
+    forgetHistoryTips(app.registry.db);
     expect(text((await historyTip(app.registry.db, ref)).files)).toEqual({ 'user/a.index': '1\n2\n' });
   });
 
@@ -79,10 +80,26 @@ describe('historyTip', () => {
     const before = text((await historyTip(app.registry.db, ref)).files);
     await inTransaction(app.registry, async (uow) => {
       await recordGitCommit(uow.trx, ref, { message: 'three', changes: [{ path: 'user/c.index', data: Buffer.from('c\n') }] });
-      const inside = await historyTip(uow.trx, ref, { inTransaction: true });
+      const inside = await historyTip(app.registry.db, ref, { trx: uow.trx });
       expect(text(inside.files)['user/c.index']).toBe('c\n');
       throw new Error('roll back');
     }).catch(() => {});
     expect(text((await historyTip(app.registry.db, ref)).files)).toEqual(before);
+  });
+
+  it('keeps the tips of two databases apart, even for the same repo ids', async () => {
+    const other = await openTestApp({ repos: [{ name: 'h', format: 'moonbit', kind: 'hosted', visibility: 'public' }] });
+    try {
+      const otherRef = { repoId: other.registry.repos.get('h')!.id, history: 'index' };
+      expect(otherRef.repoId).toBe(ref.repoId);
+      const mine = await historyTip(app.registry.db, ref);
+      await inTransaction(other.registry, (uow) =>
+        recordGitCommit(uow.trx, otherRef, { message: 'elsewhere', changes: [{ path: 'user/o.index', data: Buffer.from('o\n') }] }),
+      );
+      expect(text((await historyTip(other.registry.db, otherRef)).files)).toEqual({ 'user/o.index': 'o\n' });
+      expect(await historyTip(app.registry.db, ref)).toBe(mine);
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -23,13 +23,23 @@ const file = (s: string) => {
   const data = Buffer.from(s);
   return { mode: '100644' as const, data, blob: gitBlobId(data) };
 };
-const tip = (files: Record<string, string>) => ({ head: 1, message: '', files: new Map(Object.entries(files).map(([p, s]) => [p, file(s)])) });
-const text = (m: Map<string, { data: Uint8Array }>) => Object.fromEntries([...m].map(([p, f]) => [p, Buffer.from(f.data).toString()]));
+const tip = (files: Record<string, string>) => ({
+  head: 1,
+  message: '',
+  files: new Map(Object.entries(files).map(([p, s]) => [p, file(s)])),
+});
+const text = (m: ReadonlyMap<string, { data: Uint8Array }>) =>
+  Object.fromEntries([...m].map(([p, f]) => [p, Buffer.from(f.data).toString()]));
 
 describe('uniteFiles', () => {
   it('gives every file of a package to the first member that has any of it, and repo-level files to the first or the merge', () => {
     const hosted = tip({ 'user/alice/x.index': 'h-x\n', 'yanked.json': 'h' });
-    const proxy = tip({ 'user/alice/x.index': 'p-x\n', 'user/alice/x/sub.index': 'p-sub\n', 'user/bob/y.index': 'p-y\n', 'yanked.json': 'p' });
+    const proxy = tip({
+      'user/alice/x.index': 'p-x\n',
+      'user/alice/x/sub.index': 'p-sub\n',
+      'user/bob/y.index': 'p-y\n',
+      'yanked.json': 'p',
+    });
     expect(text(uniteFiles([hosted, proxy], rules))).toEqual({
       'user/alice/x.index': 'h-x\n',
       // A nested module is a package of its own: only the proxy has it.
@@ -56,7 +66,12 @@ describe('syncUnionHistory', () => {
       }),
     );
   const groupRows = () =>
-    app.registry.db.selectFrom('git_history').select(['id', 'message']).where('repo_id', '=', g.repoId).where('history', '=', 'index').execute();
+    app.registry.db
+      .selectFrom('git_history')
+      .select(['id', 'message'])
+      .where('repo_id', '=', g.repoId)
+      .where('history', '=', 'index')
+      .execute();
   const sync = () => syncUnionHistory(app.registry, g, [h, p], rules);
 
   beforeEach(async () => {
@@ -76,7 +91,7 @@ describe('syncUnionHistory', () => {
     await commit(h, { 'user/alice/x.index': 'hosted x\n' });
     await commit(p, { 'user/alice/x.index': 'upstream x\n', 'user/bob/y.index': 'upstream y\n' });
     await sync();
-    expect(text((await historyTip(app.registry.db, g)).files as Map<string, { data: Uint8Array }>)).toEqual({
+    expect(text((await historyTip(app.registry.db, g)).files)).toEqual({
       'user/alice/x.index': 'hosted x\n',
       'user/bob/y.index': 'upstream y\n',
     });
@@ -116,7 +131,7 @@ describe('syncUnionHistory', () => {
     const before = await log();
     expect(before.trim().split('\n')).toHaveLength(2);
     fs.rmSync(dir, { recursive: true, force: true });
-    forgetHistoryTips();
+    forgetHistoryTips(app.registry.db);
     await syncGitHistory(app.registry.db, { ...g, dir: path.join(dir) });
     expect(await log()).toBe(before);
   });
