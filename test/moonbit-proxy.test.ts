@@ -152,6 +152,22 @@ describe('a MoonBit proxy', () => {
     expect(changed?.etag).not.toBe(first?.etag);
   });
 
+  it('serves the held symbols.zip marked stale when the upstream errors or resets, and a 404 when it never had one', async () => {
+    const p0 = t.registry.sources.get('p0')!;
+    const held = await p0.doc('symbols.zip');
+    for (const fault of [{ kind: 'status' as const, status: 503 }, { kind: 'reset' as const }]) {
+      up.files.fault('/symbols.zip', fault, { times: 20 });
+      const stale = await p0.doc('symbols.zip');
+      expect(stale?.stale, fault.kind).toBe(true);
+      expect(stale?.body).toEqual(held?.body);
+      up.files.clearFaults('/symbols.zip');
+      // After the first failure the held copy is served for a while without asking (no storm of requests).
+    }
+    up.files.set('/symbols.zip', null);
+    expect(await t.registry.sources.get('p')!.doc('symbols.zip')).toBeNull();
+    up.files.set('/symbols.zip', { body: 'symbols v2' });
+  });
+
   it('pulls prebuilt Wasm through: the .sha256 first, then the Wasm verified against its first token', async () => {
     up.files.resetHits();
     expect(await bytesOf(p, WASM_KEY)).toEqual(WASM);
