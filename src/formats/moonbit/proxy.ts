@@ -4,6 +4,8 @@
  * download host and must hash to the index `checksum` before they are stored; `symbols.zip` is a
  * document revalidated with the upstream's ETag; prebuilt Wasm (§7) is pulled through from
  * `{upstream}/assets/…`, its `.sha256` first, and the Wasm must hash to that file's first token.
+ * No cooldown: a git index cannot hide a version without rewriting history clients pulled, so a
+ * MoonBit proxy configured with `cooldown` refuses to start (src/upstream/proxy-source.ts).
  */
 import type { Readable } from 'node:stream';
 import type { ArtifactOrigin, ProxyContext, ProxyParts } from '../../registry/source-parts.js';
