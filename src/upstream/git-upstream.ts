@@ -51,7 +51,7 @@ export function upstreamCommitOf(message: string): string | null {
  */
 export async function syncUpstreamGit(registry: Registry, ref: GitHistoryRef, upstream: UpstreamGit): Promise<UpstreamGitSync> {
   const dir = upstreamCacheDir(registry.config.data, ref);
-  const commit = await fetchBranch(registry, dir, upstream);
+  const commit = await sharedFetch(dir, () => fetchBranch(registry, dir, upstream));
   const tip = await historyTip(registry.db, ref);
   if (upstreamCommitOf(tip.message) === commit) return { upstreamCommit: commit, changed: 0 };
   const files = await readTree(dir, commit);
@@ -59,7 +59,7 @@ export async function syncUpstreamGit(registry: Registry, ref: GitHistoryRef, up
   await inTransaction(registry, async (uow) => {
     await lockHistory(uow.trx, registry.dialect, ref);
     // Another node may have recorded this upstream commit while we fetched.
-    const now = await historyTip(uow.trx, ref, { inTransaction: true });
+    const now = await historyTip(registry.db, ref, { trx: uow.trx });
     if (upstreamCommitOf(now.message) === commit) return;
     const changes = diffFiles(now.files, files);
     changed = changes.length;
@@ -69,6 +69,20 @@ export async function syncUpstreamGit(registry: Registry, ref: GitHistoryRef, up
     });
   });
   return { upstreamCommit: commit, changed };
+}
+
+const fetching = new Map<string, Promise<string>>();
+
+/**
+ * One `git fetch` per cache directory at a time in this process: syncs that arrive while one runs
+ * take its answer (git refuses a second fetch into a repository whose `shallow.lock` is held).
+ */
+function sharedFetch(dir: string, fetch: () => Promise<string>): Promise<string> {
+  const running = fetching.get(dir);
+  if (running) return running;
+  const work = fetch().finally(() => fetching.delete(dir));
+  fetching.set(dir, work);
+  return work;
 }
 
 /** A URL without credentials or query, for messages and commit text. */

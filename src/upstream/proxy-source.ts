@@ -88,6 +88,12 @@ export class ProxySource implements Source {
     this.upstream = this.proxy.upstreamBase ? this.proxy.upstreamBase(configured) : configured.replace(/\/$/, '');
     this.ttl = repo.ttl ?? DEFAULT_TTL_MS;
     this.cooldown = repo.cooldown ?? 0;
+    // A git index cannot hide a young version without rewriting history the clients already pulled.
+    if (this.cooldown > 0 && this.proxy.upstreamGit)
+      fail(
+        'CONFIG_INVALID',
+        `repository "${repo.name}": ${repo.format} proxies cannot honour cooldown (the index is the upstream's git history, which cannot hide a version without rewriting what clients pulled); remove cooldown from this repository`,
+      );
     this.offline = repo.offline ?? false;
     this.context = {
       registry,

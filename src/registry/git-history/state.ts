@@ -31,10 +31,17 @@ export function gitBlobId(data: Uint8Array): string {
   return createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex');
 }
 
-const tips = new Map<string, HistoryTip>();
-const reading = new Map<string, Promise<HistoryTip>>();
+/** Tips per database (a process may open several: tests, `larder restore`), then per `repoId/history`. */
+const tips = new WeakMap<Kysely<Database>, Map<string, HistoryTip>>();
+const reading = new WeakMap<Kysely<Database>, Map<string, Promise<HistoryTip>>>();
 /** Rows read at once while a tip is brought forward. */
 const BATCH = 500;
+
+function cacheOf<T>(maps: WeakMap<Kysely<Database>, Map<string, T>>, db: Kysely<Database>): Map<string, T> {
+  let m = maps.get(db);
+  if (!m) maps.set(db, (m = new Map()));
+  return m;
+}
 
 /** The last recorded commit of a history (one indexed lookup), or null. */
 export async function historyHead(db: Kysely<Database>, ref: GitHistoryRef): Promise<{ id: number; message: string } | null> {
@@ -51,28 +58,31 @@ export async function historyHead(db: Kysely<Database>, ref: GitHistoryRef): Pro
 
 /**
  * The files at the tip of a history that records changes (not whole trees). Kept in memory per
- * process and brought forward from the rows recorded since, so a read after the first costs one
- * indexed lookup. Pass a transaction's `db` to read what it has recorded so far (then nothing is cached).
+ * process and database, and brought forward from the rows recorded since, so a read after the first
+ * costs one indexed lookup. With `trx` (a transaction of `db`), it reads what that transaction has
+ * recorded so far (starting from `db`'s cached tip; the result is not cached).
  */
-export async function historyTip(db: Kysely<Database>, ref: GitHistoryRef, opts: { inTransaction?: boolean } = {}): Promise<HistoryTip> {
+export async function historyTip(db: Kysely<Database>, ref: GitHistoryRef, opts: { trx?: Kysely<Database> } = {}): Promise<HistoryTip> {
   checkHistoryName(ref.history);
   const key = `${ref.repoId}/${ref.history}`;
-  if (opts.inTransaction) return forward(db, ref, tips.get(key));
-  for (let waiting = reading.get(key); waiting; waiting = reading.get(key)) await waiting.catch(() => {});
-  const work = forward(db, ref, tips.get(key));
-  reading.set(key, work);
+  const cached = cacheOf(tips, db);
+  if (opts.trx) return forward(opts.trx, ref, cached.get(key));
+  const inFlight = cacheOf(reading, db);
+  for (let waiting = inFlight.get(key); waiting; waiting = inFlight.get(key)) await waiting.catch(() => {});
+  const work = forward(db, ref, cached.get(key));
+  inFlight.set(key, work);
   try {
     const tip = await work;
-    tips.set(key, tip);
+    cached.set(key, tip);
     return tip;
   } finally {
-    if (reading.get(key) === work) reading.delete(key);
+    if (inFlight.get(key) === work) inFlight.delete(key);
   }
 }
 
-/** Forgets every cached tip (tests that reopen a database with the same repo ids). */
-export function forgetHistoryTips(): void {
-  tips.clear();
+/** Forgets the cached tips of a database (tests that rewrite its rows behind its back). */
+export function forgetHistoryTips(db: Kysely<Database>): void {
+  tips.delete(db);
 }
 
 async function forward(db: Kysely<Database>, ref: GitHistoryRef, cached: HistoryTip | undefined): Promise<HistoryTip> {

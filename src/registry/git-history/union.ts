@@ -79,7 +79,7 @@ export async function syncUnionHistory(
   if (recordedKey(own.message) === key) return;
   await inTransaction(store, async (uow) => {
     await lockHistory(uow.trx, store.dialect, group);
-    const now = await historyTip(uow.trx, group, { inTransaction: true });
+    const now = await historyTip(store.db, group, { trx: uow.trx });
     if (recordedKey(now.message) === key) return;
     const changes = diffFiles(
       now.files,
