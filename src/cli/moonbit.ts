@@ -132,7 +132,7 @@ export function moonbitCommands(program: Command): void {
       // The token before the file: the server reads the parts in order and refuses a file from an unknown caller.
       form.append('token', token);
       if (flags.dryRun) form.append('dry_run', 'true');
-      form.append('file', new Blob([zip], { type: 'application/zip' }), 'module.zip');
+      form.append('file', new Blob([new Uint8Array(zip)], { type: 'application/zip' }), 'module.zip');
       const res = await fetch(`${flags.registry.replace(/\/+$/, '')}/api/v0/publish`, {
         method: 'POST',
         body: form,
