@@ -56,7 +56,8 @@ async function writeYanked(uow: UnitOfWork, registry: Registry, repo: Repo, mess
     .selectFrom('moonbit_versions')
     .select(['module', 'version', 'yanked', 'yanked_reason', 'yanked_at'])
     .where('repo_id', '=', repo.id)
-    .where('yanked_at', 'is not', null)
+    // Imported yanks have no time of their own; they stay listed.
+    .where((eb) => eb.or([eb('yanked', '=', 1), eb('yanked_at', 'is not', null)]))
     .execute();
   await writeIndexFiles(uow, registry, repo, [{ path: YANKED_PATH, body: yankedJson(rows) }], message);
 }
