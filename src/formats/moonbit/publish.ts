@@ -168,7 +168,9 @@ export async function publishModule(registry: Registry, repo: Repo, p: Principal
     .where('module', '=', module)
     .where('version', '=', version)
     .executeTakeFirst();
-  if (existing)
+  // An imported index may hold a line without a row: a second line for a version is never written (trap 8).
+  const doc = existing ? null : await registry.docs.get(repo.id, indexPath(module));
+  if (existing || (doc && findVersionLine(doc.body, version)))
     fail(
       'VERSION_EXISTS',
       `Version Error: The version you are attempting to upload (${version}) is duplicated with an existing version of ${module}; publish a new version`,
