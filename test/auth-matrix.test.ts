@@ -12,6 +12,7 @@ import { hostedPublishBody } from './support/bazel.js';
 import { expectCargoError, simplePublishBody, tokenFor } from './support/cargo.js';
 import { artifactTarball, juliaPackageTarball } from './support/julia.js';
 import { openTestApp, type TestApp } from './support/larder.js';
+import { moduleZip, publishForm } from './support/moonbit-publish.js';
 import { snapshotFiles } from './support/tmp.js';
 
 const WHO = ['none', 'garbage', 'revoked', 'expired', 'otherRepo', 'otherPackage', 'missingScope', 'nonOwner', 'owner', 'admin'] as const;
@@ -32,8 +33,8 @@ const REG = '1b2c3d4e-0000-4000-8000-0000000000aa';
 const PKG = '22222222-3333-4444-8555-666666666666';
 
 interface Entry {
-  /** How the client renders errors: Cargo's `{"errors":[{"detail"}]}` or Larder's `{"error":{"code","message"}}`. */
-  shape: 'cargo' | 'json';
+  /** How the client renders errors: Cargo's `{"errors":[{"detail"}]}`, Larder's `{"error":{"code","message"}}`, MoonBit's `{"detail","code"}`. */
+  shape: 'cargo' | 'json' | 'moonbit';
   /** A request as this caller would send it; `n` is unique per call, so successes never collide. */
   build(n: number): Promise<Omit<InjectOptions, 'headers'> & { headers?: Record<string, string> }>;
   /** Outcomes that differ from the defaults (REFUSED, and 2xx for owner and admin). */
@@ -113,6 +114,24 @@ const ROUTES: Record<string, Entry | { exempt: string }> = {
     shape: 'json',
     build: json('DELETE', `/julia/api/registries/${REG}/packages/Owned/0.1.0/yank`),
   },
+  // MoonBit: the token in a header is checked before the body; the module (and so the namespace,
+  // the token's package pattern and ownership) only once the zip is read.
+  'POST /moonbit/api/v0/publish': {
+    shape: 'moonbit',
+    build: async (n) => ({
+      method: 'POST',
+      url: '/moonbit/api/v0/publish',
+      ...(await publishForm([['file', moduleZip({ name: 'alice/owned', version: `2.${n}.0` })]])),
+    }),
+  },
+  'POST /moonbit/api/v0/yank': {
+    shape: 'moonbit',
+    build: json('POST', '/moonbit/api/v0/yank', { module: 'alice/owned', version: '1.0.0', reason: 'broken, use 2.0.0' }),
+  },
+  'POST /moonbit/api/v0/deprecate': {
+    shape: 'moonbit',
+    build: json('POST', '/moonbit/api/v0/deprecate', { Deprecate: { module: 'alice/owned', reason: 'use alice/better', undo: false } }),
+  },
   'POST /julia/:reg.git/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
   'PUT /-/api/repos/:repo/packages/:package/owners': {
     shape: 'json',
@@ -168,6 +187,7 @@ beforeAll(async () => {
       { name: 'cargo', format: 'cargo', kind: 'hosted', visibility: 'public' },
       { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public' },
       { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' },
+      { name: 'moonbit', format: 'moonbit', kind: 'hosted', visibility: 'public' },
     ],
     onRoute: (r) => {
       for (const m of [r.method].flat()) if (!['GET', 'HEAD', 'OPTIONS'].includes(m)) routes.add(`${m} ${r.url}`);
@@ -199,6 +219,14 @@ beforeAll(async () => {
     const { payload, contentType } = await hostedPublishBody('owned', v);
     await ok({ method: 'PUT', url: `/bazel/api/modules/owned/${v}`, payload, headers: { 'content-type': contentType } }, tokens.owner);
   }
+  await ok(
+    {
+      method: 'POST',
+      url: '/moonbit/api/v0/publish',
+      ...(await publishForm([['file', moduleZip({ name: 'alice/owned', version: '1.0.0' })]])),
+    },
+    tokens.owner,
+  );
   await ok(await json('POST', '/julia/api/registries', { name: 'Team', uuid: REG })(), tokens.admin);
   await ok(
     {
@@ -229,6 +257,7 @@ async function state() {
     'bazel_archives',
     'julia_registries',
     'julia_tarballs',
+    'moonbit_versions',
     'git_history',
   ]) {
     const r = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(larder.registry.db);
@@ -252,6 +281,15 @@ function expectJsonError(res: LightMyRequestResponse, status: number, code: stri
   expect(Object.keys(body)).toEqual(['error']);
   expect(body.error?.code).toBe(code);
   expect(typeof body.error?.message === 'string' && body.error.message.length > 10).toBe(true);
+}
+
+/** MoonBit's error shape (protocols/moonbit.md §9): `{"detail": "…"}`, with Larder's code alongside. */
+function expectDetailError(res: LightMyRequestResponse, status: number, code: string): void {
+  expect({ status: res.statusCode, body: res.body }).toMatchObject({ status });
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  const body = res.json() as { detail?: unknown; code?: unknown };
+  expect(body.code).toBe(code);
+  expect(typeof body.detail === 'string' && body.detail.length > 10).toBe(true);
 }
 
 describe('the auth matrix', () => {
@@ -286,6 +324,7 @@ describe('the auth matrix', () => {
         const [status, code] = outcome;
         expect(res.statusCode, label).toBe(status);
         if (entry.shape === 'cargo') expectCargoError(res, status);
+        else if (entry.shape === 'moonbit') expectDetailError(res, status, code);
         else expectJsonError(res, status, code);
         expect(await state(), label).toEqual(before);
       }

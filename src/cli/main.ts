@@ -7,6 +7,7 @@ import { gcCommand } from './gc.js';
 import { importCommands } from './import.js';
 import { juliaCommands } from './julia.js';
 import { mirrorCommand } from './mirror.js';
+import { moonbitCommands } from './moonbit.js';
 import { initCommand } from './init.js';
 import { ownerCommands } from './owners.js';
 import { repoCommands } from './repos.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   backupCommands(program);
   bazelCommands(program);
   juliaCommands(program);
+  moonbitCommands(program);
   ownerCommands(program);
   return program;
 }

@@ -59,7 +59,7 @@ describe('loadConfig', () => {
         maxMetadataSize: MiB,
         maxArchiveSize: 100 * MiB,
       },
-      unpackedLimits: { crate: null, juliaPackage: null, juliaArtifact: null, bazelSource: null },
+      unpackedLimits: { crate: null, juliaPackage: null, juliaArtifact: null, bazelSource: null, moonbitModule: null },
       repos: DEFAULT_REPOS,
       outbound: {
         allowPrivate: [],
@@ -86,7 +86,13 @@ describe('loadConfig', () => {
       'julia_artifact = "2GiB"',
       'bazel_source = 1048576',
     ]);
-    expect(config.unpackedLimits).toEqual({ crate: null, juliaPackage: null, juliaArtifact: 2 * 1024 * MiB, bazelSource: MiB });
+    expect(config.unpackedLimits).toEqual({
+      crate: null,
+      juliaPackage: null,
+      juliaArtifact: 2 * 1024 * MiB,
+      bazelSource: MiB,
+      moonbitModule: null,
+    });
     expect(unpackedLimit(config, 'juliaArtifact')).toBe(2 * 1024 * MiB);
     expect(unpackedLimit(config, 'juliaPackage')).toBe(256 * MiB);
     expect(failure(['[unpacked_limits]', 'julia_pakage = "1MiB"'])).toBe(
@@ -149,7 +155,7 @@ describe('loadConfig', () => {
         maxMetadataSize: 64 * 1024,
         maxArchiveSize: 100 * MiB,
       },
-      unpackedLimits: { crate: null, juliaPackage: null, juliaArtifact: null, bazelSource: null },
+      unpackedLimits: { crate: null, juliaPackage: null, juliaArtifact: null, bazelSource: null, moonbitModule: null },
       repos: [
         { name: 'internal', format: 'cargo', kind: 'hosted', visibility: 'private' },
         { name: 'crates-io', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: 'https://index.crates.io/' },

@@ -74,6 +74,7 @@ wait = "10s"
 # julia_package = "512MiB"    # a Julia package's source tree
 # julia_artifact = "2GiB"     # a Julia artifact (binaries, data sets)
 # bazel_source = "2GiB"       # a Bazel module's source archive (often a whole upstream project)
+# moonbit_module = "512MiB"   # a MoonBit module zip (moon publish)
 
 # Repositories, each served under its name.
 #   name:       lowercase letters, digits, ".", "_" and "-"

@@ -31,7 +31,7 @@ interface Settings {
     max_metadata_size: number;
     max_archive_size: number;
   };
-  unpacked_limits: { crate?: number; julia_package?: number; julia_artifact?: number; bazel_source?: number };
+  unpacked_limits: { crate?: number; julia_package?: number; julia_artifact?: number; bazel_source?: number; moonbit_module?: number };
   repos: RepoConfig[];
   outbound: OutboundSettings;
   timeouts: { idle: number; headers: number; body_idle: number; request: number };
@@ -140,6 +140,7 @@ export function loadConfig(opts: {
       juliaPackage: s.unpacked_limits.julia_package ?? null,
       juliaArtifact: s.unpacked_limits.julia_artifact ?? null,
       bazelSource: s.unpacked_limits.bazel_source ?? null,
+      moonbitModule: s.unpacked_limits.moonbit_module ?? null,
     },
     // Copies, so no caller can change DEFAULT_REPOS through the result.
     repos: s.repos.map((r) => defined({ ...r, members: r.members && [...r.members] })),

@@ -28,6 +28,7 @@ export interface UnpackedLimits {
   juliaPackage: number | null;
   juliaArtifact: number | null;
   bazelSource: number | null;
+  moonbitModule: number | null;
 }
 export interface LarderConfig {
   listen: { host: string; port: number };

@@ -157,6 +157,7 @@ const UnpackedLimitsSchema = z
     julia_package: size,
     julia_artifact: size,
     bazel_source: size,
+    moonbit_module: size,
   })
   .partial();
 export const SettingsSchema = z

@@ -26,4 +26,12 @@ export const moonbitMigrations: DialectMigration[] = [
         .execute();
     },
   },
+  {
+    // When a version was last yanked or unyanked: yanked.json's generatedAt is the latest of them, so
+    // the document is a function of the rows (the same on every node and after a rebuild).
+    name: 'moonbit_0002_yanked_at',
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('moonbit_versions').addColumn('yanked_at', millis).execute();
+    },
+  },
 ];

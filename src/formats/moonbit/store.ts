@@ -24,6 +24,7 @@ export interface MoonbitVersionsTable {
   published_by: number | null;
   yanked: number;
   yanked_reason: string | null;
+  yanked_at: number | null;
 }
 
 export type MoonbitTables = { moonbit_versions: MoonbitVersionsTable };
@@ -93,6 +94,7 @@ export async function appendVersion(uow: UnitOfWork, registry: Registry, repo: R
       published_by: v.publishedBy,
       yanked: 0,
       yanked_reason: null,
+      yanked_at: null,
     })
     .execute();
   await recordGitCommit(uow.trx, indexHistory(repo), { message: `Publish ${v.module}@${v.version}`, changes: [{ path, data: body }] });
