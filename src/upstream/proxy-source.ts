@@ -130,7 +130,8 @@ export class ProxySource implements Source {
     const e = this.entries.get(path) ?? (await this.load(path));
     const now = Date.now();
     if (e && this.isFresh(path, e, now)) return e.served;
-    if (this.offline) return e ? (e.served ?? null) : null;
+    // Offline, a document is what is held; one the synced git copy holds is read from it (no upstream is asked).
+    if (this.offline && (e || !this.fromGit(path))) return e ? (e.served ?? null) : null;
     if (e?.failedUntil && now < e.failedUntil) return this.staleCopy(e);
     return flight(this.docFlights, path, () => this.refresh(path, e));
   }
@@ -308,6 +309,11 @@ export class ProxySource implements Source {
       .values({ repo_id: this.repo.id, path, status, upstream_etag: upstreamEtag, fetched_at: now })
       .onConflict((oc) => oc.columns(['repo_id', 'path']).doUpdateSet({ status, upstream_etag: upstreamEtag, fetched_at: now }))
       .execute();
+  }
+
+  /** Whether a path is a file of the upstream git repository (not an HTTP document). */
+  private fromGit(path: string): boolean {
+    return this.proxy.upstreamGit !== undefined && this.proxy.docUrl(this.upstream, path) === null;
   }
 
   async gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }> {
