@@ -48,7 +48,11 @@ describe('archives', () => {
     expect(head.statusCode).toBe(200);
     expect(Number(head.headers['content-length'])).toBe(json.zip.length);
     expect(head.body).toBe('');
-    const part = await t.app.inject({ method: 'GET', url: `/moon/${archiveUrlPath('alice/json', '0.1.0')}`, headers: { range: 'bytes=0-9' } });
+    const part = await t.app.inject({
+      method: 'GET',
+      url: `/moon/${archiveUrlPath('alice/json', '0.1.0')}`,
+      headers: { range: 'bytes=0-9' },
+    });
     expect(part.statusCode).toBe(206);
     expect(part.rawPayload.equals(json.zip.subarray(0, 10))).toBe(true);
   });
