@@ -1,4 +1,5 @@
 import type { FormatPlugin } from '../../http/format-plugin.js';
+import { moonbitClientSetup } from './client-setup.js';
 import { moonbitMigrations } from './migrations.js';
 import { moonbitParts } from './parts.js';
 import { moonbitRoutes } from './routes.js';
@@ -10,8 +11,5 @@ export const moonbitFormat: FormatPlugin = {
   migrations: moonbitMigrations,
   parts: moonbitParts,
   routes: moonbitRoutes,
-  clientSetup(repo, baseUrl) {
-    const url = `${baseUrl.replace(/\/+$/, '')}/${repo.name}`;
-    return { url, snippet: `export MOONCAKES_REGISTRY=${url}` };
-  },
+  clientSetup: moonbitClientSetup,
 };
