@@ -65,7 +65,9 @@ it('clones shallow over protocol v2 and v0 on main, and fast-forwards with git p
   expect(lines.map((l) => (JSON.parse(l) as { version: string }).version)).toEqual(['0.1.0', '0.2.0']);
   expect(read('v2', 'user/alice/数据.index')).toContain('"name":"alice/数据"');
   expect(read('v0', 'user/alice/🦀/nested.index')).toContain('"version":"1.0.0"');
-  expect((await git(v2, 'log', '-1', '--format=%an <%ae>%n%s')).stdout.trim()).toBe('Larder <larder@localhost>\nPublish alice/🦀/nested@1.0.0');
+  expect((await git(v2, 'log', '-1', '--format=%an <%ae>%n%s')).stdout.trim()).toBe(
+    'Larder <larder@localhost>\nPublish alice/🦀/nested@1.0.0',
+  );
 });
 
 it('refuses a push', async () => {
