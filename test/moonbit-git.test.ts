@@ -26,7 +26,12 @@ const clone = (dir: string, ...opts: string[]) =>
 const read = (dir: string, file: string) => fs.readFileSync(path.join(work.path, dir, file), 'utf8');
 
 beforeAll(async () => {
-  larder = await startTestLarder({ repos: [{ name: 'moon', format: 'moonbit', kind: 'hosted', visibility: 'public' }] });
+  larder = await startTestLarder({
+    repos: [
+      { name: 'moon', format: 'moonbit', kind: 'hosted', visibility: 'public' },
+      { name: 'secret', format: 'moonbit', kind: 'hosted', visibility: 'private' },
+    ],
+  });
   index = `${larder.url}/moon/git/index`;
 });
 afterAll(async () => {
@@ -91,4 +96,18 @@ it('serves the same commit ids from a rebuilt cache, and through a doubled slash
   index = `${larder.url}/moon//git/index`;
   await clone('rebuilt');
   expect((await git(path.join(work.path, 'rebuilt'), 'rev-parse', 'HEAD')).stdout.trim()).toBe(tip);
+});
+
+it('clones a private index with the token in the URL, and not without it', async () => {
+  await putModule(larder.registry, 'secret', 'alice/hidden', '1.0.0');
+  const url = new URL(`${larder.url}/secret/git/index`);
+  const denied = await git(work.path, 'clone', '--depth', '1', url.href, path.join(work.path, 'denied')).then(
+    () => null,
+    (e: { stderr: string }) => e.stderr,
+  );
+  expect(denied).toMatch(/Authentication failed|could not read Username|401/);
+  url.username = 'token';
+  url.password = larder.adminToken;
+  await git(work.path, 'clone', '--quiet', '--depth', '1', '--single-branch', '--no-tags', url.href, path.join(work.path, 'secret'));
+  expect(read('secret', 'user/alice/hidden.index')).toContain('"name":"alice/hidden"');
 });

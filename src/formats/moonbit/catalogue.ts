@@ -68,7 +68,7 @@ export function parseYanked(body: Uint8Array | undefined): Map<string, string | 
     for (const y of Array.isArray(doc.yankedPackages) ? doc.yankedPackages : []) {
       const { name, version, reason } = (y ?? {}) as Record<string, unknown>;
       if (typeof name === 'string' && typeof version === 'string')
-        out.set(`${name}@${version}`, typeof reason === 'string' ? reason : null);
+        out.set(`${name}@${version}`, typeof reason === 'string' && reason !== '' ? reason : null);
     }
   } catch {
     // Only Larder's API reads it; an unreadable file must not take the API down.

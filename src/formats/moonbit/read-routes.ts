@@ -38,7 +38,12 @@ export async function readRoutes(app: FastifyInstance, ctx: RouteContext): Promi
     // A push's body is never read: it is refused first, with the 403 moon's index promises (§3.1).
     git.addContentTypeParser('application/x-git-receive-pack-request', (_req, payload, done) => done(null, payload));
     const handler = async (req: FastifyRequest, reply: FastifyReply) => {
-      await reader(req);
+      // git sends the credentials of a URL or a credential helper only after a Basic challenge.
+      await reader(req).catch((err: unknown) => {
+        if (err instanceof LarderError && err.status === 401)
+          throw new LarderError(err.code, err.message, { ...err.headers, 'www-authenticate': `Basic realm="${ctx.repo.name}"` });
+        throw err;
+      });
       const rest = wildcard(req);
       const service = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '').get('service');
       if (rest === 'git-receive-pack' || service === 'git-receive-pack')
