@@ -133,6 +133,7 @@ const ROUTES: Record<string, Entry | { exempt: string }> = {
     build: json('POST', '/moonbit/api/v0/deprecate', { Deprecate: { module: 'alice/owned', reason: 'use alice/better', undo: false } }),
   },
   'POST /julia/:reg.git/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
+  'POST /moonbit/git/index/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
   'PUT /-/api/repos/:repo/packages/:package/owners': {
     shape: 'json',
     build: json('PUT', '/-/api/repos/bazel/packages/owned/owners', { users: ['bob'] }),

@@ -132,6 +132,7 @@ describe('larder CLI', () => {
     expect(banner).toContain(`CARGO_HTTP_CAINFO=${ca}`);
     expect(banner).toContain(`index = "sparse+${url}/cargo/index/"`);
     expect(banner).toContain('credential-provider = "cargo:token"');
+    expect(banner).toContain(`export MOONCAKES_REGISTRY=${url}/moonbit\n`);
     const caPem = fs.readFileSync(ca);
     expect(await get(`${url}/-/healthz`, caPem)).toEqual({ status: 200, body: '{"status":"ok"}' });
     expect((await get(`${url}/-/readyz`, caPem)).status).toBe(200);

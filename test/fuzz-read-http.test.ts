@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNot5xx, fuzzParams, oddName, within } from './support/arbitraries.js';
 import { simplePublishBody } from './support/cargo.js';
 import { openTestApp, type TestApp } from './support/larder.js';
+import { putModule } from './support/moonbit.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -16,8 +17,10 @@ beforeAll(async () => {
       { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public' },
       { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' },
       { name: 'private', format: 'cargo', kind: 'hosted', visibility: 'private' },
+      { name: 'moonbit', format: 'moonbit', kind: 'hosted', visibility: 'public' },
     ],
   });
+  await putModule(t.registry, 'moonbit', 'alice/json', '0.1.0+b');
   const { body } = await simplePublishBody('hello_read', '1.0.0');
   const res = await t.app.inject({
     method: 'PUT',
@@ -66,6 +69,18 @@ const PREFIXES = [
 ];
 // The Julia git view, whose "objects/../../config" once answered 500.
 PREFIXES.push('/julia/ReadReg.git/', '/julia/ReadReg.git/objects/');
+// MoonBit: archives in one encoded segment or raw, the index files, Wasm assets, moon's API, the git index.
+PREFIXES.push(
+  '/moonbit/user/',
+  '/moonbit/user/alice%2Fjson%2F',
+  '/moonbit//user/alice/',
+  '/moonbit/index/user/alice/',
+  '/moonbit/assets/alice/',
+  '/moonbit/api/v0/manifest/alice/',
+  '/moonbit/api/v0/user/',
+  '/moonbit/api/v0/search',
+  '/moonbit/git/index/',
+);
 
 const segment = fc.oneof(
   oddName.map(encodeURIComponent),
@@ -79,6 +94,10 @@ const segment = fc.oneof(
     'metadata.json',
     'MODULE.bazel',
     'source.json',
+    'json.index',
+    '0.1.0%2Bb.zip',
+    'json@0.1.0',
+    'x.wasm.sha256',
     '%00',
     '%2e%2e',
     '%2F',

@@ -19,6 +19,8 @@ export const ErrorCatalogue = {
   VERSION_NOT_FOUND: 404,
   USER_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  // A git repository served for clone and fetch only (MoonBit's index: moon expects a push to get 403).
+  GIT_PUSH_REFUSED: 403,
   REPO_READ_ONLY: 405,
   // Bad input
   BODY_MALFORMED: 400,

@@ -3,7 +3,8 @@
  * one package to a hosted repo, which URLs a client reads for it, and the shape of its errors. The
  * suite runs the same cases over every format × kind (as Hono runs one suite against every router).
  */
-import type { LightMyRequestResponse } from 'fastify';
+import type http from 'node:http';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { treeHash, type FileTree } from '../../src/formats/julia/tree-hash.js';
 import { canonicalTarball } from '../../src/formats/julia/tarball.js';
@@ -11,6 +12,7 @@ import { hostedPublishBody } from './bazel.js';
 import { simplePublishBody } from './cargo.js';
 import { projectToml } from './julia.js';
 import type { TestApp } from './larder.js';
+import { putModule } from './moonbit.js';
 
 /** One package as a client of the format reaches it in a repo. */
 export interface PublishedPackage {
@@ -30,7 +32,7 @@ export interface PublishedPackage {
 
 /** A format as the conformance suite drives it. */
 export interface ConformanceFormat {
-  format: 'cargo' | 'bazel' | 'julia';
+  format: 'cargo' | 'bazel' | 'julia' | 'moonbit';
   /** Where the client's registry root is within a hosted repo (Cargo: the sparse index at `index/`); a proxy's upstream points there. */
   root: string;
   /** Publishes a package to hosted repo `repo` of `t`, through the format's publish API. */
@@ -39,6 +41,16 @@ export interface ConformanceFormat {
   missing(name: string): string;
   /** A write request a read-only repo must refuse (relative to the repo root). */
   write: { method: 'PUT' | 'POST'; url: string; payload: Buffer | object; headers?: Record<string, string> };
+  /**
+   * Paths below the registry root that the upstream answers live from the origin rather than from
+   * copied files (MoonBit's git index: `git/`).
+   */
+  forward?: string[];
+  /**
+   * A proxy copies the upstream's whole index at each sync (a git index): a package absent from the
+   * last copy is a 404 even while the upstream is down, not a 5xx.
+   */
+  wholeIndex?: boolean;
   /** Asserts a response is an error in the shape the format's client prints, and returns its message. */
   errorText(res: LightMyRequestResponse): string;
   /** The same for the write API (Larder's JSON API where the ecosystem has no publish protocol). */
@@ -159,4 +171,61 @@ export const juliaConformance: ConformanceFormat = {
   writeErrorText: larderApiError,
 };
 
-export const CONFORMANCE_FORMATS = [cargoConformance, bazelConformance, juliaConformance];
+/** An upstream handler that answers with what `app` answers (through inject), for `FakeUpstream.forward`. */
+export function forwardTo(app: FastifyInstance): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers = { ...req.headers };
+      delete headers.host;
+      delete headers['transfer-encoding'];
+      const method = (req.method ?? 'GET') as 'GET' | 'POST' | 'HEAD';
+      app
+        .inject({ method, url: req.url ?? '/', headers, ...(method === 'POST' ? { payload: Buffer.concat(chunks) } : {}) })
+        .then((out) => {
+          const h = { ...out.headers };
+          for (const k of ['transfer-encoding', 'connection', 'content-length', 'keep-alive']) delete h[k];
+          res.writeHead(out.statusCode, { ...h, 'content-length': String(out.rawPayload.length) } as http.OutgoingHttpHeaders);
+          res.end(out.rawPayload);
+        })
+        .catch(() => res.destroy());
+    });
+  };
+}
+
+const detailText = (res: LightMyRequestResponse) => {
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  const detail = (res.json() as { detail?: unknown }).detail;
+  expect(typeof detail).toBe('string');
+  return detail as string;
+};
+
+export const moonbitConformance: ConformanceFormat = {
+  format: 'moonbit',
+  root: '',
+  async publish(t, repo, name) {
+    // Written as the publish route writes it (store.ts appendVersion), so this adapter needs no zip upload.
+    const m = await putModule(t.registry, repo, `conf/${name}`, '1.0.0');
+    return {
+      name: m.module,
+      doc: `index/user/${m.module}.index`,
+      repoDocs: [],
+      artifact: `user/${encodeURIComponent(`${m.module}/${m.version}`)}.zip`,
+      extra: [],
+    };
+  },
+  missing: (name) => `user/conf%2F${name}%2F1.0.0.zip`,
+  forward: ['git/'],
+  wholeIndex: true,
+  write: {
+    method: 'POST',
+    url: 'api/v0/publish',
+    payload: Buffer.alloc(8),
+    headers: { 'content-type': 'multipart/form-data; boundary=x' },
+  },
+  errorText: detailText,
+  writeErrorText: detailText,
+};
+
+export const CONFORMANCE_FORMATS = [cargoConformance, bazelConformance, juliaConformance, moonbitConformance];

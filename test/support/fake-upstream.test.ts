@@ -70,4 +70,20 @@ describe('fake upstream', () => {
     expect(headersAt).toBeLessThan(250);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
   });
+  it('forwards a prefix to a handler, with faults before it and nothing while stopped', async () => {
+    up.forward('/live/', (req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => res.writeHead(201, { 'x-seen': req.url ?? '' }).end(`${req.method} ${body}`));
+    });
+    const res = await fetch(`${up.url}/live/a%2Fb?service=x`, { method: 'POST', body: 'hi' });
+    expect([res.status, res.headers.get('x-seen'), await res.text()]).toEqual([201, '/live/a%2Fb?service=x', 'POST hi']);
+    up.fault('/live/x', { kind: 'status', status: 503 }, { times: 1 });
+    expect((await fetch(`${up.url}/live/x`)).status).toBe(503);
+    expect((await fetch(`${up.url}/live/x`)).status).toBe(201);
+    await up.stop();
+    await expect(fetch(`${up.url}/live/x`)).rejects.toThrow();
+    await up.start();
+    expect((await fetch(`${up.url}/live/x`)).status).toBe(201);
+  });
 });

@@ -10,8 +10,10 @@
  *   up.hits('/crates/a'); up.requests.at(-1)?.headers['user-agent'];
  *   await up.stop(); await up.start();                        // connection refused, then back on the same port
  *   await up.close();
+ *   up.forward('/origin/git/', (req, res) => …);                // paths under a prefix answered by a handler (a git server)
  *
- * Paths are matched without the query string. A path with no response answers 404.
+ * Paths are matched without the query string. A path with no response answers 404. Forwarded paths
+ * take the `reset`, `status` and `slow` faults (not `truncate`/`wrong-bytes`), and stop with the server.
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
@@ -65,6 +67,8 @@ export interface FakeUpstream {
   readonly maxInFlight: number;
   /** Serves `path` (a sequence: one per request, the last one repeating); null removes it (404). */
   set(path: string, response: FakeResponse | FakeResponse[] | null): void;
+  /** Answers every path under `prefix` with `handler` (after faults), e.g. proxying to a real server. */
+  forward(prefix: string, handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): void;
   /** Injects a fault on `path` ('*': every path) for the next `times` requests (default: until cleared). */
   fault(path: string, fault: Fault, opts?: { times?: number }): void;
   /** Removes the faults of `path`, or all of them. */
@@ -93,6 +97,7 @@ export function etagOf(body: string | Buffer): string {
 /** Starts a fake upstream on 127.0.0.1 on a free port. */
 export async function startFakeUpstream(): Promise<FakeUpstream> {
   const routes = new Map<string, { seq: FakeResponse[]; next: number }>();
+  const forwards = new Map<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>();
   const faults = new Map<string, Armed[]>();
   const requests: SeenRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -126,6 +131,11 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     if (fault?.kind === 'status') {
       res.writeHead(fault.status, { 'content-type': 'text/plain', ...fault.headers });
       return res.end(fault.body ?? `fault ${fault.status}`);
+    }
+    const forward = [...forwards].find(([prefix]) => path.startsWith(prefix))?.[1];
+    if (forward) {
+      if (fault?.kind === 'slow' && fault.stage !== 'body') return later(fault.ms, () => forward(req, res));
+      return forward(req, res);
     }
     const route = routes.get(path);
     const response = route ? route.seq[Math.min(route.next++, route.seq.length - 1)] : undefined;
@@ -217,6 +227,9 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     set(path, response) {
       if (response === null) routes.delete(path);
       else routes.set(path, { seq: Array.isArray(response) ? response : [response], next: 0 });
+    },
+    forward(prefix, handler) {
+      forwards.set(prefix, handler);
     },
     fault(path, fault, opts = {}) {
       const list = faults.get(path) ?? [];

@@ -1,6 +1,8 @@
 import type { FormatPlugin } from '../../http/format-plugin.js';
+import { moonbitClientSetup } from './client-setup.js';
 import { moonbitMigrations } from './migrations.js';
 import { moonbitParts } from './parts.js';
+import { findModuleRef } from './owners.js';
 import { moonbitRoutes } from './routes.js';
 import { verifyMoonbitRepo } from './verify.js';
 
@@ -12,8 +14,6 @@ export const moonbitFormat: FormatPlugin = {
   parts: moonbitParts,
   routes: moonbitRoutes,
   verify: verifyMoonbitRepo,
-  clientSetup(repo, baseUrl) {
-    const url = `${baseUrl.replace(/\/+$/, '')}/${repo.name}`;
-    return { url, snippet: `export MOONCAKES_REGISTRY=${url}` };
-  },
+  packageRef: findModuleRef,
+  clientSetup: moonbitClientSetup,
 };
