@@ -39,9 +39,14 @@ afterAll(async () => {
   work.remove();
 });
 
-it('clones an empty index, then pulls the first publish', async () => {
+it('clones an empty index on main (no files yet), pulls it unchanged, then pulls the first publish', async () => {
   const { stderr } = await clone('empty');
-  expect(stderr).toMatch(/empty repository/);
+  expect(stderr).not.toMatch(/empty repository/);
+  const dir = path.join(work.path, 'empty');
+  expect((await git(dir, 'rev-parse', '--abbrev-ref', 'HEAD')).stdout.trim()).toBe('main');
+  expect((await git(dir, 'ls-files')).stdout).toBe('');
+  // Before anything is published a pull already works: moon does not re-clone on every update.
+  await git(dir, 'pull', '--quiet', 'origin', 'main');
   await putModule(larder.registry, 'moon', 'alice/json', '0.1.0');
   await git(path.join(work.path, 'empty'), 'pull', '--quiet', 'origin', 'main');
   expect(read('empty', 'user/alice/json.index')).toMatch(/^\{"name":"alice\/json","version":"0.1.0",.*"checksum":"[0-9a-f]{64}"\}\n$/);

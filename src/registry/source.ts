@@ -7,6 +7,7 @@
 import { LRUCache } from 'lru-cache';
 import type { BlobHandle } from '../storage/blobs.js';
 import type { GitHistoryRef } from './git-history/record.js';
+import { beginHistory } from './git-history/state.js';
 import type { IndexDoc } from './index-docs.js';
 import type { Registry } from './registry.js';
 import type { Repo } from './repos.js';
@@ -51,6 +52,7 @@ const fresh = (doc: IndexDoc | null): SourceDoc | null => (doc ? Object.assign(d
 /** The source of a hosted repo: the documents its publishes wrote, the blobs its rows name. */
 export class HostedSource implements Source {
   private readonly artifacts = new LRUCache<string, { sha256: string; size: number } | false>({ max: 10_000 });
+  private readonly begun = new Set<string>();
 
   constructor(
     private readonly registry: Registry,
@@ -79,8 +81,14 @@ export class HostedSource implements Source {
     return blob ? { ...found, blob } : null;
   }
 
-  gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }> {
-    return Promise.resolve({ ref: { repoId: this.repo.id, history: name }, stale: false });
+  async gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }> {
+    const ref = { repoId: this.repo.id, history: name };
+    // The branch exists before the first publish (an empty first commit), so clients pull rather than re-clone.
+    if (!this.begun.has(name)) {
+      await beginHistory(this.registry, ref);
+      this.begun.add(name);
+    }
+    return { ref, stale: false };
   }
 
   /** Whether this repo holds the package, compared the way the ecosystem compares names (the dependency-confusion rule). */

@@ -8,7 +8,8 @@ import { sql, type Kysely } from 'kysely';
 import { LarderError } from '../../core/errors.js';
 import type { Dialect } from '../../storage/db.js';
 import type { Database } from '../../storage/schema.js';
-import { checkHistoryName, type GitFileMode, type GitHistoryRef } from './record.js';
+import { inTransaction } from '../tx.js';
+import { checkHistoryName, recordGitCommit, type GitFileMode, type GitHistoryRef } from './record.js';
 
 /** A file at a history's tip, with its git blob id (what an upstream's `ls-tree` would name it). */
 export interface HistoryFile {
@@ -150,4 +151,16 @@ export function diffFiles(
   }
   for (const [path, f] of from) if (!to.has(path)) changes.push({ path, mode: f.mode, data: null });
   return changes.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+}
+
+/**
+ * Gives a history with no commits an empty first one, so its branch exists from the start: a client
+ * that clones an empty index can then `git pull` the branch instead of re-cloning every time (moon).
+ */
+export async function beginHistory(store: { db: Kysely<Database>; dialect: Dialect }, ref: GitHistoryRef): Promise<void> {
+  if (await historyHead(store.db, ref)) return;
+  await inTransaction(store, async (uow) => {
+    await lockHistory(uow.trx, store.dialect, ref);
+    if (!(await historyHead(uow.trx, ref))) await recordGitCommit(uow.trx, ref, { message: `Begin the ${ref.history}`, changes: [] });
+  });
 }
