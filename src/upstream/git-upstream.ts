@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { LarderError } from '../core/errors.js';
+import { listGitTree, readGitBlobs } from '../core/git-objects.js';
 import { recordGitCommit, type GitFileMode, type GitHistoryRef } from '../registry/git-history/record.js';
 import { diffFiles, historyTip, lockHistory, type HistoryFile } from '../registry/git-history/state.js';
 import type { Registry } from '../registry/registry.js';
@@ -181,50 +182,15 @@ function firstLine(s: string): string {
 
 /** Every regular file and link of a commit's tree, with its bytes (one `cat-file --batch` for all). */
 async function readTree(dir: string, commit: string): Promise<Map<string, HistoryFile>> {
-  const listing = await run('git', ['--git-dir', dir, 'ls-tree', '-r', '-z', '--full-tree', commit], {
-    maxBuffer: 1 << 30,
-    encoding: 'buffer',
-  });
-  const entries: Array<{ path: string; mode: GitFileMode; blob: string }> = [];
-  for (const rec of listing.stdout.toString('utf8').split('\0')) {
-    if (!rec) continue;
-    const tab = rec.indexOf('\t');
-    const [mode, type, blob] = rec.slice(0, tab).split(' ');
-    // Submodules (commits) cannot be served from a history of files; the client never reads them.
-    if (type !== 'blob' || !(mode === '100644' || mode === '100755' || mode === '120000')) continue;
-    entries.push({ path: rec.slice(tab + 1), mode, blob: blob! });
-  }
-  const bodies = await catBlobs(
+  // Submodules (commits) cannot be served from a history of files; the client never reads them.
+  const entries = (await listGitTree(dir, commit)).filter(
+    (e) => e.type === 'blob' && (e.mode === '100644' || e.mode === '100755' || e.mode === '120000'),
+  );
+  const bodies = await readGitBlobs(
     dir,
-    entries.map((e) => e.blob),
+    entries.map((e) => e.id),
   );
   const files = new Map<string, HistoryFile>();
-  for (const e of entries) files.set(e.path, { mode: e.mode, blob: e.blob, data: bodies.get(e.blob)! });
+  for (const e of entries) files.set(e.path, { mode: e.mode as GitFileMode, blob: e.id, data: bodies.get(e.id)! });
   return files;
-}
-
-/** The bytes of blobs by id, read by one `git cat-file --batch`. */
-async function catBlobs(dir: string, ids: string[]): Promise<Map<string, Buffer>> {
-  const unique = [...new Set(ids)];
-  const out = new Map<string, Buffer>();
-  if (unique.length === 0) return out;
-  const child = spawn('git', ['--git-dir', dir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'ignore'] });
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new LarderError('INTERNAL', `git cat-file exited with ${code}`))));
-  });
-  child.stdin.end(unique.map((id) => `${id}\n`).join(''));
-  await done;
-  const all = Buffer.concat(chunks);
-  let at = 0;
-  while (at < all.length) {
-    const nl = all.indexOf(0x0a, at);
-    const [id, , size] = all.subarray(at, nl).toString().split(' ');
-    const n = Number(size);
-    out.set(id!, all.subarray(nl + 1, nl + 1 + n));
-    at = nl + 1 + n + 1;
-  }
-  return out;
 }

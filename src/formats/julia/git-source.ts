@@ -4,10 +4,11 @@
  * so a symlink in the repository is recorded as a symlink (mode 120000, its text) and nothing read
  * can resolve outside the clone. `subdir` must name a directory of that tree.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { fail } from '../../core/errors.js';
+import { readGitBlobs } from '../../core/git-objects.js';
 import { formatSize } from '../../core/units.js';
 import type { Registry } from '../../registry/registry.js';
 import { cloneChecked } from '../../upstream/git-clone.js';
@@ -25,37 +26,6 @@ async function git(dir: string, args: string[], maxBuffer = 16 * 2 ** 20): Promi
   } catch {
     return null;
   }
-}
-
-/** The contents of blobs by id, through one `git cat-file --batch`. */
-async function readBlobs(dir: string, ids: string[], maxSize: number): Promise<Map<string, Buffer>> {
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LANG: 'C', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
-  const child = spawn('git', ['--git-dir', dir, 'cat-file', '--batch'], { env, stdio: ['pipe', 'pipe', 'ignore'] });
-  child.stdin.on('error', () => {});
-  child.stdin.end(ids.map((id) => `${id}\n`).join(''));
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of child.stdout) {
-    size += (chunk as Buffer).length;
-    // Contents plus one header line per blob; the tree's sizes were checked before, so this only guards.
-    if (size > maxSize + ids.length * 128) {
-      child.kill('SIGKILL');
-      fail('ARCHIVE_TOO_LARGE', `the package tree unpacks to more than ${formatSize(maxSize)}, the limit of this registry`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  const out = Buffer.concat(chunks);
-  const blobs = new Map<string, Buffer>();
-  let at = 0;
-  for (const id of ids) {
-    const eol = out.indexOf(0x0a, at);
-    const [got, type, len] = out.subarray(at, eol).toString().split(' ');
-    if (got !== id || type !== 'blob' || eol < 0)
-      fail('ARCHIVE_INVALID', `the repository is missing the object ${id}; it may be a partial clone`);
-    blobs.set(id, out.subarray(eol + 1, eol + 1 + Number(len)));
-    at = eol + 1 + Number(len) + 1;
-  }
-  return blobs;
 }
 
 /**
@@ -115,7 +85,11 @@ export async function treeFromGit(registry: Registry, url: string, rev: string, 
         );
       entries.push({ mode, id, path: file });
     }
-    const blobs = await readBlobs(dir, [...new Set(entries.map((e) => e.id))], limits.maxUnpackedSize);
+    const blobs = await readGitBlobs(
+      dir,
+      entries.map((e) => e.id),
+      limits.maxUnpackedSize,
+    );
     const files: FileTree = new Map();
     for (const e of entries) files.set(e.path, { kind: KINDS[e.mode as keyof typeof KINDS], data: blobs.get(e.id)! });
     return files;

@@ -4,19 +4,16 @@
  * is committed is what is imported), of a plain directory, or of a moonbit-registry-tools store
  * (`registry.toml`, `data/index`, `data/packages/<user>/<name>/<version>.zip`).
  */
-import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { fail } from '../../core/errors.js';
+import { gitOutput, listGitTree, readGitBlobs } from '../../core/git-objects.js';
 import { formatSize } from '../../core/units.js';
 import type { Registry } from '../../registry/registry.js';
 import { processScratchDir } from '../../storage/staging.js';
 import { cloneChecked } from '../../upstream/git-clone.js';
 import { moduleOfIndexPath } from './names.js';
 import { readToolsConfig, type ToolsConfig } from './registry-tools.js';
-
-const run = promisify(execFile);
 
 /** The root document a mirror made with moonbit-registry-tools keeps the yanked versions in. */
 export const YANKED_DOC = 'yanked.json';
@@ -83,52 +80,12 @@ function placeLegacy(index: { files: ImportFile[]; ignored: string[] }): void {
   });
 }
 
-/** Runs git on a repository with no user or system config; stdout as a Buffer. */
-async function git(gitDir: string, args: string[], maxBuffer = 256 * 2 ** 20): Promise<Buffer> {
-  const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: gitDir,
-    LANG: 'C',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-  };
-  return (await run('git', ['--git-dir', gitDir, ...args], { env, encoding: 'buffer', maxBuffer })).stdout;
-}
-
 /** The git directory of `dir` when it is the top of a work tree or a bare repository, else null. */
 function gitDirOf(dir: string): string | null {
   const dotGit = path.join(dir, '.git');
   if (fs.existsSync(dotGit)) return dotGit; // a directory, or a file naming one (worktrees): git follows both
   const bare = ['HEAD', 'objects', 'refs'].every((n) => fs.existsSync(path.join(dir, n)));
   return bare ? dir : null;
-}
-
-/** The contents of blobs by id, through one `git cat-file --batch`. */
-async function readBlobs(gitDir: string, ids: string[]): Promise<Map<string, Buffer>> {
-  const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: gitDir,
-    LANG: 'C',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-  };
-  const child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch'], { env, stdio: ['pipe', 'pipe', 'ignore'] });
-  child.stdin.on('error', () => {});
-  child.stdin.end(ids.map((id) => `${id}\n`).join(''));
-  const chunks: Buffer[] = [];
-  for await (const chunk of child.stdout) chunks.push(chunk as Buffer);
-  const out = Buffer.concat(chunks);
-  const blobs = new Map<string, Buffer>();
-  let at = 0;
-  for (const id of ids) {
-    const eol = out.indexOf(0x0a, at);
-    const [got, type, len] = out.subarray(at, eol).toString().split(' ');
-    if (eol < 0 || got !== id || type !== 'blob')
-      fail('ARCHIVE_INVALID', `the repository is missing the object ${id}; it may be a partial clone`);
-    blobs.set(id, out.subarray(eol + 1, eol + 1 + Number(len)));
-    at = eol + 1 + Number(len) + 1;
-  }
-  return blobs;
 }
 
 /** The index files of a git repository at `branch` (default: its HEAD), from its objects. */
@@ -143,9 +100,9 @@ async function readGitIndex(
     fail('METADATA_INVALID', `--branch ${JSON.stringify(rev)} is not a branch name`);
   let commit: string;
   try {
-    commit = (await git(gitDir, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`])).toString().trim();
+    commit = (await gitOutput(gitDir, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`])).toString().trim();
   } catch {
-    const heads = await git(gitDir, ['for-each-ref', '--format=%(refname:short)', 'refs/heads', 'refs/remotes']).catch(() =>
+    const heads = await gitOutput(gitDir, ['for-each-ref', '--format=%(refname:short)', 'refs/heads', 'refs/remotes']).catch(() =>
       Buffer.alloc(0),
     );
     const names = heads.toString().trim().split('\n').filter(Boolean);
@@ -156,26 +113,24 @@ async function readGitIndex(
         : 'the index repository has no commit at HEAD; name a branch with --branch',
     );
   }
-  const listing = await git(gitDir, ['ls-tree', '-r', '-z', '-l', '--full-tree', commit]);
   const wanted: Array<{ id: string; path: string }> = [];
   const ignored: string[] = [];
   let total = 0;
-  for (const record of listing.toString('utf8').split('\0')) {
-    if (record === '') continue;
-    const m = /^(\d+) (\w+) ([0-9a-f]+) +(-|\d+)\t([\s\S]+)$/.exec(record);
-    if (!m) fail('ARCHIVE_INVALID', `could not read the tree of the index repository at ${rev}`);
-    const [, mode, , id, size, file] = m as unknown as [string, string, string, string, string, string];
+  for (const { mode, id, size, path: file } of await listGitTree(gitDir, commit)) {
     if (!isIndexFile(file, legacy)) {
       ignored.push(file);
       continue;
     }
     if (mode !== '100644' && mode !== '100755')
       fail('ARCHIVE_INVALID', `${file} in the index repository is not a plain file (git mode ${mode}); an index holds plain files`);
-    if ((total += Number(size)) > maxSize)
+    if ((total += size ?? 0) > maxSize)
       fail('ARCHIVE_TOO_LARGE', `the index files add up to more than ${formatSize(maxSize)}, this registry's [limits] max_unpacked_size`);
     wanted.push({ id, path: file });
   }
-  const blobs = await readBlobs(gitDir, [...new Set(wanted.map((w) => w.id))]);
+  const blobs = await readGitBlobs(
+    gitDir,
+    wanted.map((w) => w.id),
+  );
   return {
     describe: `git commit ${commit.slice(0, 12)}${branch ? ` of ${branch}` : ''}`,
     files: wanted.map((w) => ({ path: w.path, body: blobs.get(w.id)! })),

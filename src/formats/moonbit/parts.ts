@@ -5,6 +5,7 @@
  */
 import type { SourceParts } from '../../registry/source-parts.js';
 import { indexPath, moduleOfIndexPath, parseArchiveKey, parseModuleName } from './names.js';
+import { moduleExists } from './owners.js';
 import { moonbitProxy } from './proxy.js';
 import { moonbitDb } from './store.js';
 
@@ -50,16 +51,8 @@ export const moonbitParts: SourceParts = {
       // A version imported without its zip has no size: nothing to serve.
       return row && row.size !== null ? { sha256: row.checksum, size: Number(row.size) } : null;
     },
-    async hasPackage(registry, repo, module) {
-      const row = await moonbitDb(registry)
-        .selectFrom('moonbit_versions')
-        .select('module')
-        .where('repo_id', '=', repo.id)
-        .where('module', '=', module)
-        .limit(1)
-        .executeTakeFirst();
-      return row !== undefined;
-    },
+    // Published or imported (an index file without rows counts: its name is taken here).
+    hasPackage: (registry, repo, module) => moduleExists(registry.db, repo, module),
   },
   proxy: moonbitProxy,
 };
