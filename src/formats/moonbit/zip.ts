@@ -3,7 +3,7 @@
  * arrives, and written by `larder moonbit publish` the way `moon package` lays them out: the module
  * root (moon.mod.json) at the zip root, sane Unix modes, a deterministic order and time.
  */
-import { deflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
 import { fail, LarderError } from '../../core/errors.js';
 import { gateMessages, gateZip, printable, type GateLimits } from '../../core/archive/index.js';
 
@@ -80,23 +80,6 @@ const DOS_DATE = (0 << 9) | (1 << 5) | 1;
 const DOS_TIME = 0;
 const UTF8_FLAG = 0x800;
 const UNIX = 3 << 8;
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (the zip polynomial) of some bytes. */
-export function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of data) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /**
  * Writes a zip the way moon extracts it: files sorted by path with their directories before them
