@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { gitBlobId, type HistoryTip } from '../../registry/git-history/state.js';
 import { buildCatalogue, parseYanked, searchCatalogue } from './catalogue.js';
@@ -12,6 +13,19 @@ const tip = (files: Record<string, string>): HistoryTip => ({
 const line = (o: object) => `${JSON.stringify({ checksum: 'a'.repeat(64), ...o })}\n`;
 
 describe('catalogue', () => {
+  it('keeps versions with build metadata, as the real moonbitlang/core index has them', () => {
+    const core = fs.readFileSync('../shared/fixtures/moonbit-sample/user/moonbitlang/core.index');
+    const c = buildCatalogue({
+      head: 1,
+      message: '',
+      files: new Map([['user/moonbitlang/core.index', { mode: '100644', data: core, blob: gitBlobId(core) }]]),
+    });
+    const versions = c.modules.get('moonbitlang/core')!.versions.map((v) => v.version);
+    const lines = core.toString().trim().split('\n').length;
+    expect(versions.length).toBe(lines);
+    expect(versions.some((v) => v.includes('+'))).toBe(true);
+  });
+
   it('reads modules as moon does: bad lines skipped, the last line of a version wins, nested names side by side', () => {
     const c = buildCatalogue(
       tip({

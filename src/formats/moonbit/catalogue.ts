@@ -7,12 +7,9 @@ import semver from 'semver';
 import { historyTip, type HistoryTip } from '../../registry/git-history/state.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Source } from '../../registry/source.js';
-import { parseIndexLines, type IndexLine } from './index-line.js';
-import { moduleOfIndexPath, parseModuleName } from './names.js';
+import { canonicalVersion, parseIndexLines, type IndexLine } from './index-line.js';
+import { moduleOfIndexPath, parseModuleName, YANKED_PATH } from './names.js';
 import { INDEX_HISTORY } from './store.js';
-
-/** The root file mirrors of mooncakes keep yanked versions in (moonbit-registry-tools' shape, as the fixture has it). */
-export const YANKED_FILE = 'yanked.json';
 
 /** One version of a module: its index line (the last naming it, as moon reads it) and its yank status. */
 export interface CatalogueVersion {
@@ -78,7 +75,7 @@ export function parseYanked(body: Uint8Array | undefined): Map<string, string | 
 
 /** The catalogue of the files at one tip. */
 export function buildCatalogue(tip: HistoryTip): Catalogue {
-  const yanked = parseYanked(tip.files.get(YANKED_FILE)?.data);
+  const yanked = parseYanked(tip.files.get(YANKED_PATH)?.data);
   const modules = new Map<string, CatalogueModule>();
   const byUser = new Map<string, CatalogueModule[]>();
   for (const [path, file] of tip.files) {
@@ -87,7 +84,7 @@ export function buildCatalogue(tip: HistoryTip): Catalogue {
     if (!name || !parsed) continue;
     // The last line naming a version wins (moon's checksum lookup scans from the end).
     const byVersion = new Map<string, IndexLine>();
-    for (const line of parseIndexLines(file.data)) if (semver.valid(line.version) === line.version) byVersion.set(line.version, line);
+    for (const line of parseIndexLines(file.data)) if (canonicalVersion(line.version) === line.version) byVersion.set(line.version, line);
     if (byVersion.size === 0) continue;
     const versions = [...byVersion.values()]
       .sort((a, b) => semver.compare(a.version, b.version))

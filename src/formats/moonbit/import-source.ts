@@ -12,11 +12,8 @@ import { formatSize } from '../../core/units.js';
 import type { Registry } from '../../registry/registry.js';
 import { processScratchDir } from '../../storage/staging.js';
 import { cloneChecked } from '../../upstream/git-clone.js';
-import { moduleOfIndexPath } from './names.js';
+import { moduleOfIndexPath, YANKED_PATH } from './names.js';
 import { readToolsConfig, type ToolsConfig } from './registry-tools.js';
-
-/** The root document a mirror made with moonbit-registry-tools keeps the yanked versions in. */
-export const YANKED_DOC = 'yanked.json';
 
 /** An index file to import, by its path in the index. */
 export interface ImportFile {
@@ -49,7 +46,7 @@ function legacyPath(p: string): string | null {
 
 /** Index files are the module files under `user/` and the root `yanked.json` (and, in a store, its own `<user>/<name>` files). */
 function isIndexFile(p: string, legacy: boolean): boolean {
-  return p === YANKED_DOC || moduleOfIndexPath(p) !== null || (legacy && legacyPath(p) !== null);
+  return p === YANKED_PATH || moduleOfIndexPath(p) !== null || (legacy && legacyPath(p) !== null);
 }
 
 /**
@@ -59,7 +56,7 @@ function isIndexFile(p: string, legacy: boolean): boolean {
 function placeLegacy(index: { files: ImportFile[]; ignored: string[] }): void {
   const have = new Set(index.files.map((f) => f.path));
   index.files = index.files.flatMap((f) => {
-    const target = moduleOfIndexPath(f.path) || f.path === YANKED_DOC ? null : legacyPath(f.path);
+    const target = moduleOfIndexPath(f.path) || f.path === YANKED_PATH ? null : legacyPath(f.path);
     if (!target) return [f];
     const names = f.body
       .toString('utf8')
@@ -218,7 +215,7 @@ export async function readImportSource(registry: Registry, source: string, opts:
     return { ...index, describe: `moonbit-registry-tools store (${index.describe})`, zips: storeZips(tools.packagesDir), tools };
   }
   const index = await readIndexAt(root, opts.branch, maxSize);
-  if (!index.files.some((f) => f.path !== YANKED_DOC))
+  if (!index.files.some((f) => f.path !== YANKED_PATH))
     fail('NOT_FOUND', `${source} holds no index files (user/<user>/<module>.index): is it a MoonBit registry index?`);
   return { ...index, zips: new Map() };
 }

@@ -6,15 +6,15 @@
  * owners (admin-only), and Larder's own publishes append to the imported files.
  */
 import fs from 'node:fs';
-import semver from 'semver';
 import { fail } from '../../core/errors.js';
 import { storeBlob } from '../../registry/blob-records.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
 import type { StagedBlob } from '../../storage/blobs.js';
-import { YANKED_DOC, type ImportFile, type ImportSource } from './import-source.js';
-import { archiveKey, moduleOfIndexPath } from './names.js';
+import type { ImportFile, ImportSource } from './import-source.js';
+import { canonicalVersion } from './index-line.js';
+import { archiveKey, moduleOfIndexPath, YANKED_PATH } from './names.js';
 import { writeIndexFiles, type MoonbitTables } from './store.js';
 
 export interface MoonbitImportSummary {
@@ -48,11 +48,6 @@ interface LineVersions {
 
 const CHECKSUM = /^[0-9a-fA-F]{64}$/;
 
-/** SemVer 2.0 as written (build metadata kept: `0.1.20240513+2813c901e`), no `v` prefix or spaces. */
-function isSemver(v: string): boolean {
-  return semver.valid(v) !== null && /^\d/.test(v) && v.trim() === v;
-}
-
 /** The versions of an index file's lines; lines without a SemVer version or a checksum count as skipped. */
 export function lineVersions(body: Buffer): LineVersions {
   const versions: LineVersions['versions'] = new Map();
@@ -71,7 +66,7 @@ export function lineVersions(body: Buffer): LineVersions {
       !line ||
       typeof line !== 'object' ||
       typeof line.version !== 'string' ||
-      !isSemver(line.version) ||
+      canonicalVersion(line.version) !== line.version ||
       typeof line.checksum !== 'string' ||
       !CHECKSUM.test(line.checksum)
     ) {
@@ -154,9 +149,9 @@ export async function importMoonbit(
   progress: (done: number, total: number) => void = () => {},
 ): Promise<MoonbitImportSummary> {
   const modules = source.files
-    .filter((f) => f.path !== YANKED_DOC)
+    .filter((f) => f.path !== YANKED_PATH)
     .sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
-  const yankedFile = source.files.find((f) => f.path === YANKED_DOC);
+  const yankedFile = source.files.find((f) => f.path === YANKED_PATH);
   const parsed = new Map<string, LineVersions>(modules.map((f) => [f.path, lineVersions(f.body)]));
   const checksums = new Map<string, string>();
   for (const f of modules)
@@ -220,11 +215,11 @@ export async function importMoonbit(
         );
       let yanked = new Map<string, string | null>();
       if (yankedFile) {
-        const before = await registry.docs.read(uow, repo.id, YANKED_DOC);
+        const before = await registry.docs.read(uow, repo.id, YANKED_PATH);
         if (before && !before.equals(yankedFile.body))
           fail(
             'VERSION_EXISTS',
-            `${repo.name} already has a ${YANKED_DOC} with other contents; an import does not merge it; nothing was imported`,
+            `${repo.name} already has a ${YANKED_PATH} with other contents; an import does not merge it; nothing was imported`,
           );
         if (!before) {
           writes.push(yankedFile);

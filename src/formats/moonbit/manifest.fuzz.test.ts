@@ -17,7 +17,8 @@ import {
   zipVariants,
   type ZipEntry,
 } from '../../../test/support/arbitraries.js';
-import { canonicalVersion, checkManifest, indexLineOf, parseModFile, parseModJson } from './manifest.js';
+import { canonicalVersion } from './index-line.js';
+import { checkManifest, indexLineOf, parseModFile, parseModJson } from './manifest.js';
 import { readModuleZip } from './zip.js';
 
 const BASE = {

@@ -5,6 +5,7 @@
  */
 import semver from 'semver';
 import { fail } from '../../core/errors.js';
+import { canonicalVersion } from './index-line.js';
 import { checkPublishableName, majorSuffix, type ModuleName } from './names.js';
 
 /** A manifest as uploaded: every key kept, in the order written. */
@@ -99,13 +100,6 @@ function decodeUtf8(bytes: Buffer, what: string): string {
   } catch {
     fail('METADATA_INVALID', `${what} is not UTF-8 text`);
   }
-}
-
-/** The canonical text of a SemVer version (build metadata kept), or null when `v` is not SemVer 2.0. */
-export function canonicalVersion(v: string): string | null {
-  const parsed = semver.parse(v, { loose: false });
-  if (!parsed) return null;
-  return parsed.build.length ? `${parsed.version}+${parsed.build.join('.')}` : parsed.version;
 }
 
 /** Refuses (VERSION_INVALID) a version that is not written exactly as canonical SemVer 2.0. */

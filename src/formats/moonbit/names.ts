@@ -57,6 +57,9 @@ export function majorSuffix(full: string): number | null {
   return Number(m[1]);
 }
 
+/** The root file listing yanked versions, in the shape mirrors of mooncakes publish (moonbit-registry-tools). */
+export const YANKED_PATH = 'yanked.json';
+
 /** The index file of a module: `user/<user>/<name>.index`. */
 export function indexPath(module: string): string {
   return `user/${module}.index`;

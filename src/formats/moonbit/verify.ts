@@ -2,9 +2,8 @@ import type { RepoVerification } from '../../registry/format.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { lineVersions, yankedEntries } from './import.js';
-import { YANKED_DOC } from './import-source.js';
 import { parseIndexLines } from './index-line.js';
-import { archiveKey, indexPath, moduleOfIndexPath } from './names.js';
+import { archiveKey, indexPath, moduleOfIndexPath, YANKED_PATH } from './names.js';
 import { moonbitDb } from './store.js';
 
 /**
@@ -57,19 +56,19 @@ export async function verifyMoonbitRepo(registry: Registry, repo: Repo): Promise
   }
 
   const yankedRows = rows.filter((r) => r.yanked);
-  const listedBody = byPath.get(YANKED_DOC);
+  const listedBody = byPath.get(YANKED_PATH);
   const listed = listedBody ? yankedEntries(listedBody) : new Map<string, string | null>();
-  if (yankedRows.length && !listedBody) out.problems.push(`${YANKED_DOC} is missing, but ${yankedRows.length} version(s) are yanked`);
+  if (yankedRows.length && !listedBody) out.problems.push(`${YANKED_PATH} is missing, but ${yankedRows.length} version(s) are yanked`);
   for (const r of yankedRows) {
     const key = archiveKey(r.module, r.version);
-    if (!listed.has(key)) out.problems.push(`${YANKED_DOC} does not list ${r.module}@${r.version}, which is yanked`);
+    if (!listed.has(key)) out.problems.push(`${YANKED_PATH} does not list ${r.module}@${r.version}, which is yanked`);
     else if ((listed.get(key) ?? null) !== (r.yanked_reason ?? null))
-      out.problems.push(`${YANKED_DOC} gives ${r.module}@${r.version} another reason than the database`);
+      out.problems.push(`${YANKED_PATH} gives ${r.module}@${r.version} another reason than the database`);
   }
   // Entries for versions this repo does not hold are kept as imported (a mirror's yanked.json names upstream's).
   for (const r of rows)
     if (!r.yanked && listed.has(archiveKey(r.module, r.version)))
-      out.problems.push(`${YANKED_DOC} lists ${r.module}@${r.version}, which is not yanked in the database`);
+      out.problems.push(`${YANKED_PATH} lists ${r.module}@${r.version}, which is not yanked in the database`);
 
   out.checked = { 'index files': files, versions: rows.length, zips: out.references.length };
   return out;

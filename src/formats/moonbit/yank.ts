@@ -12,9 +12,7 @@ import type { Repo } from '../../registry/repos.js';
 import { inTransaction, type UnitOfWork } from '../../registry/tx.js';
 import { moduleRef } from './owners.js';
 import { writeIndexFiles, type MoonbitTables } from './store.js';
-
-/** The path of the yank list at the index root. */
-export const YANKED_PATH = 'yanked.json';
+import { YANKED_PATH } from './names.js';
 
 /** A yank or unyank: one version, or (`version` null) every version of the module. */
 export interface YankRequest {
