@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig, type ConfigOverrides, type LarderConfig } from '../core/config.js';
 import { bazelFormat } from '../formats/bazel/index.js';
+import { briocheFormat } from '../formats/brioche/index.js';
 import { cargoFormat } from '../formats/cargo/index.js';
 import { juliaFormat } from '../formats/julia/index.js';
 import { moonbitFormat } from '../formats/moonbit/index.js';
@@ -8,7 +9,7 @@ import type { FormatPlugin } from '../http/format-plugin.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 
 /** Every implemented format, in the order repos are listed. */
-export const FORMATS: FormatPlugin[] = [cargoFormat, bazelFormat, juliaFormat, moonbitFormat];
+export const FORMATS: FormatPlugin[] = [cargoFormat, bazelFormat, juliaFormat, moonbitFormat, briocheFormat];
 
 /** Options every command that touches storage accepts. */
 export function withStorageOptions(cmd: Command): Command {

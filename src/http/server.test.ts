@@ -139,6 +139,7 @@ describe('HTTP server', () => {
       { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public', url: `${larder.url}/bazel` },
       { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public', url: `${larder.url}/julia` },
       { name: 'moonbit', format: 'moonbit', kind: 'hosted', visibility: 'public', url: `${larder.url}/moonbit` },
+      { name: 'brioche', format: 'brioche', kind: 'hosted', visibility: 'public', url: `${larder.url}/brioche/registry/` },
     ]);
   });
 });

@@ -1,5 +1,7 @@
+import type { Readable } from 'node:stream';
 import type { Format, RepoConfig } from '../core/config.js';
 import type { DialectMigration } from '../storage/db.js';
+import type { Principal } from './auth.js';
 import type { PackageRef } from './owners.js';
 import type { Registry } from './registry.js';
 import type { Repo } from './repos.js';
@@ -35,6 +37,16 @@ export interface RepoVerification {
   references: BlobReference[];
 }
 
+/** A format whose repos are also S3-compatible buckets (Brioche's cache writes, protocols/brioche.md §3.3): bucket = repo name. */
+export interface ObjectStoreParts {
+  /**
+   * Stores an object create-only for `p` (the caller checks the publish scope on the repo first):
+   * `created: false` when the key already exists (S3 answers 412). Refuses a key or bytes the format
+   * does not accept with a 4xx LarderError, storing nothing.
+   */
+  putObject(registry: Registry, repo: Repo, p: Principal, key: string, body: Readable): Promise<{ created: boolean; sha256: string }>;
+}
+
 /**
  * What the registry layer needs from a format: its tables, its parts of the hosted/proxy/group
  * sources, and its commands. The HTTP side (routes) is added in http/format-plugin.ts.
@@ -60,4 +72,6 @@ export interface FormatCore {
    * when the repo has no such package. Formats without it have no owners to manage.
    */
   packageRef?(registry: Registry, repo: Repo, name: string): Promise<PackageRef | null>;
+  /** Present when the format's repos take object writes through Larder's S3-compatible endpoint. */
+  objectStore?: ObjectStoreParts;
 }

@@ -107,6 +107,12 @@ format = "moonbit"
 kind = "hosted"
 visibility = "public"
 
+[[repos]]
+name = "brioche"
+format = "brioche"
+kind = "hosted"
+visibility = "public"
+
 # A caching mirror of crates.io:
 # [[repos]]
 # name = "crates-io"

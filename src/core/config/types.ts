@@ -89,4 +89,5 @@ export const DEFAULT_REPOS: RepoConfig[] = [
   { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public' },
   { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' },
   { name: 'moonbit', format: 'moonbit', kind: 'hosted', visibility: 'public' },
+  { name: 'brioche', format: 'brioche', kind: 'hosted', visibility: 'public' },
 ];
