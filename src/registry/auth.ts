@@ -145,6 +145,17 @@ export class Auth {
       .where('token_hash', '=', sha256Hex(token))
       .executeTakeFirst();
     if (!row) fail('TOKEN_INVALID', 'the token is not valid; create one with `larder token create` and log in again');
+    return this.principalOf(row);
+  }
+
+  /** The principal of a token known by id (an S3 access key's token), with the same revoked/expired checks as `authenticate`. */
+  async authenticateTokenId(tokenId: number): Promise<Principal> {
+    const row = await this.findToken(tokenId);
+    if (!row) fail('TOKEN_INVALID', 'the token behind this key no longer exists; create one with `larder token create`');
+    return this.principalOf(row);
+  }
+
+  private principalOf(row: TokenRow & { login: string }): Principal {
     const now = Date.now();
     if (row.revoked_at != null)
       fail('TOKEN_REVOKED', `the token ${row.prefix}… was revoked; create a new one with \`larder token create\``);

@@ -171,4 +171,19 @@ export const coreMigrations: DialectMigration[] = [
         .execute();
     },
   },
+  {
+    // S3 access keys (Brioche's cache writes): each bound to one token. SigV4 needs the secret itself
+    // (an HMAC key), so unlike a token it is kept as is; see registry/s3-keys.ts.
+    name: '0006_s3_keys',
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('s3_keys')
+        .addColumn('access_key_id', 'text', (c) => c.primaryKey())
+        .addColumn('token_id', 'integer', (c) => c.notNull().references('tokens.id'))
+        .addColumn('secret', 'text', notNull)
+        .addColumn('created_at', millis, notNull)
+        .execute();
+      await db.schema.createIndex('s3_keys_token').on('s3_keys').column('token_id').execute();
+    },
+  },
 ];

@@ -139,6 +139,18 @@ export interface GitHistoryFilesTable {
   body: Uint8Array | null;
 }
 
+/**
+ * An S3 access key (Brioche's cache writes through Larder's S3-compatible endpoint), bound to a token:
+ * it acts as that token's principal and stops working when the token is revoked or expires.
+ */
+export interface S3KeysTable {
+  access_key_id: string;
+  token_id: number;
+  /** Kept as is, not hashed: SigV4 verification recomputes an HMAC keyed by the secret (registry/s3-keys.ts). */
+  secret: string;
+  created_at: Millis;
+}
+
 /** The tables every format shares; a format adds its own with `db.withTables<…>()`. */
 export interface Database {
   proxy_docs: ProxyDocsTable;
@@ -155,6 +167,7 @@ export interface Database {
   package_owners: PackageOwnersTable;
   git_history: GitHistoryTable;
   git_history_files: GitHistoryFilesTable;
+  s3_keys: S3KeysTable;
 }
 
 export type RepoRow = Selectable<ReposTable>;
