@@ -6,6 +6,7 @@ import { jsonErrorHandler } from './api-errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { FormatPlugin } from './format-plugin.js';
 import { adminRoutes } from './admin-routes.js';
+import { S3_PREFIX, s3Routes } from './s3/routes.js';
 import type { AccessLine } from './logger.js';
 import { observe, requestRecorder } from './observe.js';
 import { answerHttp1, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
@@ -92,6 +93,8 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
 
   observe(app, registry, record);
   await app.register(adminRoutes, { registry });
+  // The S3-compatible endpoint: buckets are repos whose format takes object writes (Brioche's cache).
+  await app.register(s3Routes, { registry, prefix: S3_PREFIX });
   // Sources were checked when the registry opened: every repo's kind is one its format serves.
   for (const { plugin, ctx } of contexts) {
     await app.register(async (scope) => plugin.routes(scope, ctx), { prefix: `/${ctx.repo.name}` });
