@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../core/units.js';
 import { parseScopes } from '../registry/auth.js';
+import { createTokenWithS3Key, s3EnvLines } from '../registry/s3-keys.js';
+import { clientBaseUrl } from '../http/start.js';
 import { printTable, withRegistry, withStorageOptions, type StorageFlags } from './context.js';
 
 interface CreateFlags extends StorageFlags {
@@ -10,6 +12,7 @@ interface CreateFlags extends StorageFlags {
   repo?: string;
   package?: string;
   expires?: string;
+  s3?: boolean;
 }
 
 const iso = (ms: number | null) => (ms == null ? '' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
@@ -24,19 +27,28 @@ export function tokenCommands(program: Command): void {
     .option('--repo <pattern>', 'limit to repositories matching this glob (e.g. "cargo-*")')
     .option('--package <pattern>', 'limit to packages matching this glob')
     .option('--expires <duration>', 'lifetime such as 30d, 12h, 2w (default: never)')
+    .option('--s3', "also create an S3 access key bound to the token (Brioche's s3:// cache writes) and print it as AWS_* variables")
     .action(async (flags: CreateFlags) => {
       const scopes = parseScopes(flags.scopes);
       const expiresInMs = flags.expires ? parseDuration(flags.expires) : null;
       await withRegistry(flags, async (r) => {
-        const { token } = await r.auth.createToken({
+        const req = {
           login: flags.user,
           name: flags.name,
           scopes,
           repoPattern: flags.repo ?? null,
           packagePattern: flags.package ?? null,
           expiresInMs,
-        });
-        process.stdout.write(token + '\n');
+        };
+        if (!flags.s3) {
+          const { token } = await r.auth.createToken(req);
+          process.stdout.write(token + '\n');
+          return;
+        }
+        // The token first (for BRIOCHE_REGISTRY_PASSWORD), then the key pair bound to it; both shown once.
+        const { token, s3 } = await createTokenWithS3Key(r.auth, r.db, req);
+        const base = clientBaseUrl(r.config, r.config.tls.mode !== 'off', r.config.listen.port);
+        process.stdout.write([token, ...s3EnvLines(s3, base)].join('\n') + '\n');
       });
     });
   withStorageOptions(token.command('list').description('list tokens (never their secrets)'))

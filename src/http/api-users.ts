@@ -5,7 +5,9 @@ import { parseDuration } from '../core/units.js';
 import { isAdmin, parseScopes, type Principal } from '../registry/auth.js';
 import { principalFromHeader } from '../registry/credentials.js';
 import type { Registry } from '../registry/registry.js';
+import { createTokenWithS3Key, s3EndpointUrl } from '../registry/s3-keys.js';
 import { reachOf, reachOfRow, requireAdmin, requireWithin } from '../registry/token-policy.js';
+import { publicBaseUrl } from './base-url.js';
 import type { TokenRow, UserRow } from '../storage/schema.js';
 
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
@@ -19,6 +21,8 @@ const NewTokenBody = z.strictObject({
   package: z.string().max(500).nullable().optional(),
   /** A duration such as "30d"; default: never (or the caller's own expiry). */
   expires_in: z.string().nullable().optional(),
+  /** Also create an S3 access key bound to the token (Brioche's cache writes); the pair is returned once. */
+  s3: z.boolean().optional(),
 });
 const NewUserBody = z.strictObject({
   login: z.string(),
@@ -69,9 +73,9 @@ export async function apiUsersRoutes(app: FastifyInstance, { registry }: { regis
     return { tokens: (await auth.listTokens(login)).map(tokenJson) };
   });
 
-  app.post('/-/api/tokens', authenticated, async (req, reply) => {
-    const p = who(req);
-    const body = parseBody(NewTokenBody, req.body);
+  app.post('/-/api/tokens', authenticated, async (request, reply) => {
+    const p = who(request);
+    const body = parseBody(NewTokenBody, request.body);
     const login = body.user ?? p.login;
     if (login !== p.login) requireAdmin(p, 'creating a token for another user');
     const scopes = parseScopes(Array.isArray(body.scopes) ? body.scopes.join(',') : body.scopes);
@@ -81,14 +85,22 @@ export async function apiUsersRoutes(app: FastifyInstance, { registry }: { regis
     // A token that expires makes tokens that expire no later, unless asked otherwise (and then refused).
     const expiresAt = expiresInMs !== null ? Date.now() + expiresInMs : holder.expiresAt;
     requireWithin(holder, { scopes, repoPattern: body.repo || null, packagePattern: body.package || null, expiresAt }, 'the new token');
-    const created = await auth.createToken({
+    const req = {
       login,
       name: body.name,
       scopes,
       repoPattern: body.repo || null,
       packagePattern: body.package || null,
       expiresInMs: expiresAt === null ? null : Math.max(1, expiresAt - Date.now()),
-    });
+    };
+    if (body.s3) {
+      const created = await createTokenWithS3Key(auth, registry.db, req);
+      const row = await auth.findToken(created.row.id);
+      const base = publicBaseUrl(registry.config, request);
+      const s3 = { access_key_id: created.s3.accessKeyId, secret_access_key: created.s3.secretAccessKey, endpoint: s3EndpointUrl(base), region: 'us-east-1' };
+      return reply.code(201).send({ secret: created.token, token: tokenJson(row!), s3 });
+    }
+    const created = await auth.createToken(req);
     const row = await auth.findToken(created.row.id);
     return reply.code(201).send({ secret: created.token, token: tokenJson(row!) });
   });

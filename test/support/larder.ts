@@ -73,7 +73,12 @@ export interface TestApp {
 
 /** Builds Larder without listening, for `app.inject` protocol tests. */
 export async function openTestApp(
-  opts: Omit<TestLarderOptions, 'tls'> & { publicUrl?: string; onRoute?: (route: { method: string | string[]; url: string }) => void } = {},
+  opts: Omit<TestLarderOptions, 'tls'> & {
+    publicUrl?: string;
+    onRoute?: (route: { method: string | string[]; url: string }) => void;
+    /** The formats to serve instead of FORMATS (a test variant of one, e.g. with a stand-in part). */
+    formats?: import('../../src/http/format-plugin.js').FormatPlugin[];
+  } = {},
 ): Promise<TestApp> {
   const { openRegistry } = await import('../../src/registry/registry.js');
   const { buildServer } = await import('../../src/http/server.js');
@@ -93,11 +98,12 @@ export async function openTestApp(
   Object.assign(config.outbound, opts.outbound ?? {});
   Object.assign(config.uploads, opts.uploads ?? {});
   Object.assign(config.unpackedLimits, opts.unpackedLimits ?? {});
-  const registry = await openRegistry(config, FORMATS);
+  const formats = opts.formats ?? FORMATS;
+  const registry = await openRegistry(config, formats);
   let app: import('fastify').FastifyInstance;
   try {
     await registry.auth.bootstrapAdmin(TEST_ADMIN_TOKEN);
-    app = await buildServer(registry, FORMATS, { logger: null, onRoute: opts.onRoute });
+    app = await buildServer(registry, formats, { logger: null, onRoute: opts.onRoute });
     await app.ready();
   } catch (err) {
     await registry.close();
