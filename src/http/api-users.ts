@@ -97,7 +97,12 @@ export async function apiUsersRoutes(app: FastifyInstance, { registry }: { regis
       const created = await createTokenWithS3Key(auth, registry.db, req);
       const row = await auth.findToken(created.row.id);
       const base = publicBaseUrl(registry.config, request);
-      const s3 = { access_key_id: created.s3.accessKeyId, secret_access_key: created.s3.secretAccessKey, endpoint: s3EndpointUrl(base), region: 'us-east-1' };
+      const s3 = {
+        access_key_id: created.s3.accessKeyId,
+        secret_access_key: created.s3.secretAccessKey,
+        endpoint: s3EndpointUrl(base),
+        region: 'us-east-1',
+      };
       return reply.code(201).send({ secret: created.token, token: tokenJson(row!), s3 });
     }
     const created = await auth.createToken(req);

@@ -46,22 +46,37 @@ export interface S3Caller {
 }
 
 /** Verifies the request's signature; null for an unsigned (anonymous) request. Throws the S3 error a client expects otherwise. */
-export async function authenticateS3(registry: Registry, req: FastifyRequest, parts: RequestParts, now = Date.now()): Promise<S3Caller | null> {
+export async function authenticateS3(
+  registry: Registry,
+  req: FastifyRequest,
+  parts: RequestParts,
+  now = Date.now(),
+): Promise<S3Caller | null> {
   const header = req.headers.authorization;
   if (!header) {
     const query = new URLSearchParams(parts.rawQuery);
     if (query.has('X-Amz-Signature') || query.has('X-Amz-Credential'))
-      s3Fail('NotImplemented', 501, 'presigned URLs (query-string authentication) are not implemented; sign requests with the Authorization header');
+      s3Fail(
+        'NotImplemented',
+        501,
+        'presigned URLs (query-string authentication) are not implemented; sign requests with the Authorization header',
+      );
     return null;
   }
   const auth = parseAuthorization(header);
   if (auth === null)
-    s3Fail('AccessDenied', 403, 'only AWS Signature Version 4 (AWS4-HMAC-SHA256) is accepted; use an access key from `larder token create --s3`');
+    s3Fail(
+      'AccessDenied',
+      403,
+      'only AWS Signature Version 4 (AWS4-HMAC-SHA256) is accepted; use an access key from `larder token create --s3`',
+    );
   if (typeof auth === 'string') s3Fail('AuthorizationHeaderMalformed', 400, auth);
-  if (auth.service !== 's3') s3Fail('AuthorizationHeaderMalformed', 400, `the credential scope names the service "${auth.service}", not "s3"`);
+  if (auth.service !== 's3')
+    s3Fail('AuthorizationHeaderMalformed', 400, `the credential scope names the service "${auth.service}", not "s3"`);
 
   const key = await findS3Key(registry.db, auth.accessKeyId);
-  if (!key) s3Fail('InvalidAccessKeyId', 403, `the access key id ${auth.accessKeyId} does not exist; create one with \`larder token create --s3\``);
+  if (!key)
+    s3Fail('InvalidAccessKeyId', 403, `the access key id ${auth.accessKeyId} does not exist; create one with \`larder token create --s3\``);
 
   const amzDate = parts.headers.get('x-amz-date')?.[0];
   const at = amzDate ? parseAmzDate(amzDate) : null;
@@ -79,7 +94,14 @@ export async function authenticateS3(registry: Registry, req: FastifyRequest, pa
   const payloadHash = parts.headers.get('x-amz-content-sha256')?.[0];
   if (!payloadHash) s3Fail('InvalidRequest', 400, 'Missing required header for this request: x-amz-content-sha256');
   const expected = expectedSignature(
-    { method: req.method, rawPath: parts.rawPath, rawQuery: parts.rawQuery, headers: parts.headers, signedHeaders: auth.signedHeaders, payloadHash },
+    {
+      method: req.method,
+      rawPath: parts.rawPath,
+      rawQuery: parts.rawQuery,
+      headers: parts.headers,
+      signedHeaders: auth.signedHeaders,
+      payloadHash,
+    },
     auth,
     amzDate,
     key.secret,

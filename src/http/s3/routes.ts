@@ -53,7 +53,13 @@ export function operationOf(method: string, path: string, query: URLSearchParams
   const unsupported = (name: string): Operation => ({ op: 'unsupported', name, bucket, key });
   if (!bucket) return unsupported('ListBuckets');
   if (!key) {
-    const ops: Record<string, string> = { GET: 'ListObjects', HEAD: 'HeadBucket', PUT: 'CreateBucket', DELETE: 'DeleteBucket', POST: 'DeleteObjects' };
+    const ops: Record<string, string> = {
+      GET: 'ListObjects',
+      HEAD: 'HeadBucket',
+      PUT: 'CreateBucket',
+      DELETE: 'DeleteBucket',
+      POST: 'DeleteObjects',
+    };
     return unsupported(`${ops[method] ?? method} (bucket operations)`);
   }
   for (const q of query.keys()) if (q in SUBRESOURCES) return unsupported(SUBRESOURCES[q]!);
@@ -78,7 +84,11 @@ function bucketOf(registry: Registry, bucket: string): { repo: Repo; store: Obje
   const repo = registry.repos.get(bucket);
   const store = repo ? registry.formats.get(repo.format)?.objectStore : undefined;
   if (!repo || !store) {
-    s3Fail('NoSuchBucket', 404, `there is no bucket "${bucket}": buckets are the names of repositories whose format takes S3 writes (brioche)`);
+    s3Fail(
+      'NoSuchBucket',
+      404,
+      `there is no bucket "${bucket}": buckets are the names of repositories whose format takes S3 writes (brioche)`,
+    );
   }
   return { repo, store };
 }
@@ -104,16 +114,23 @@ export async function s3Routes(app: FastifyInstance, { registry }: { registry: R
     const parts = requestParts(req, S3_PREFIX);
     const auth = await authenticateS3(registry, req, parts);
     const op = operationOf(req.method, parts.path, new URLSearchParams(parts.rawQuery), req.headers);
-    if (op.op === 'unsupported') s3Fail('NotImplemented', 501, `Larder's S3 endpoint does not implement ${op.name}; it serves PutObject, GetObject and HeadObject`);
+    if (op.op === 'unsupported')
+      s3Fail('NotImplemented', 501, `Larder's S3 endpoint does not implement ${op.name}; it serves PutObject, GetObject and HeadObject`);
     const { repo, store } = bucketOf(registry, op.bucket);
     const p = auth?.principal ?? null;
     if (op.op === 'PutObject') {
-      if (!p) s3Fail('AccessDenied', 403, 'PutObject needs a signed request: create an access key with `larder token create --s3 --scopes publish`');
+      if (!p)
+        s3Fail(
+          'AccessDenied',
+          403,
+          'PutObject needs a signed request: create an access key with `larder token create --s3 --scopes publish`',
+        );
       requireHosted(repo);
       // Objects are content-addressed, not owned by a package: the scope and repository decide.
       requirePermission(p, 'publish', repo.name);
     } else if (repo.visibility === 'private') {
-      if (!p) s3Fail('AccessDenied', 403, `bucket ${repo.name} is private: sign the request with an access key (\`larder token create --s3\`)`);
+      if (!p)
+        s3Fail('AccessDenied', 403, `bucket ${repo.name} is private: sign the request with an access key (\`larder token create --s3\`)`);
       if (!permits(p, 'read', repo.name)) throw new LarderError('REPO_NOT_PERMITTED', `this access key may not read ${repo.name}`);
     }
     checked.set(req, { op, repo, store, principal: p, payloadHash: auth?.payloadHash ?? null });
@@ -143,7 +160,10 @@ async function getObject(registry: Registry, req: FastifyRequest, reply: Fastify
   // Required by object_store's S3 client on GET/HEAD: when the bytes were first stored.
   reply.header('last-modified', new Date(row ? Number(row.created_at) : 0).toUTCString());
   const visibility = c.repo.visibility === 'private' ? 'private' : 'public';
-  await sendArtifact(req, reply, artifact, { contentType: 'application/octet-stream', cacheControl: `${visibility}, max-age=31536000, immutable` });
+  await sendArtifact(req, reply, artifact, {
+    contentType: 'application/octet-stream',
+    cacheControl: `${visibility}, max-age=31536000, immutable`,
+  });
 }
 
 async function putObject(registry: Registry, req: FastifyRequest, reply: FastifyReply, c: Checked): Promise<FastifyReply> {
@@ -151,7 +171,8 @@ async function putObject(registry: Registry, req: FastifyRequest, reply: Fastify
   const ifNoneMatch = req.headers['if-none-match'];
   if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*')
     s3Fail('NotImplemented', 501, 'PutObject takes only `If-None-Match: *` (create-only); objects here are immutable');
-  if (req.headers['if-match'] !== undefined) s3Fail('NotImplemented', 501, 'PutObject with If-Match is not implemented: objects here are immutable');
+  if (req.headers['if-match'] !== undefined)
+    s3Fail('NotImplemented', 501, 'PutObject with If-Match is not implemented: objects here are immutable');
   const payload = c.payloadHash ?? '';
   if (payload.startsWith('STREAMING-') || /aws-chunked/i.test(String(req.headers['content-encoding'] ?? ''))) {
     s3Fail(
@@ -164,7 +185,11 @@ async function putObject(registry: Registry, req: FastifyRequest, reply: Fastify
   if (lengthHeader === undefined) s3Fail('MissingContentLength', 411, 'PutObject needs a Content-Length header');
   const length = Number(lengthHeader);
   if (length > maxArchiveSize)
-    s3Fail('EntityTooLarge', 413, `the object is ${length} bytes, more than this server's limits.max_archive_size (${maxArchiveSize} bytes)`);
+    s3Fail(
+      'EntityTooLarge',
+      413,
+      `the object is ${length} bytes, more than this server's limits.max_archive_size (${maxArchiveSize} bytes)`,
+    );
   const exists = (what: string) =>
     ifNoneMatch !== undefined
       ? s3Fail('PreconditionFailed', 412, `At least one of the pre-conditions you specified did not hold: ${what} already exists`)
@@ -194,7 +219,9 @@ export function checkedBody(source: Readable, payloadHash: string, maxSize: numb
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
       if (size > maxSize)
-        return done(new LarderError('ARCHIVE_TOO_LARGE', `the object is larger than this server's limits.max_archive_size (${maxSize} bytes)`));
+        return done(
+          new LarderError('ARCHIVE_TOO_LARGE', `the object is larger than this server's limits.max_archive_size (${maxSize} bytes)`),
+        );
       hash.update(chunk);
       done(null, chunk);
     },
@@ -202,7 +229,11 @@ export function checkedBody(source: Readable, payloadHash: string, maxSize: numb
       const got = hash.digest('hex');
       if (expected && got !== expected) {
         return done(
-          new S3Error('XAmzContentSHA256Mismatch', 400, `the body's sha256 is ${got}, not the ${expected} sent in x-amz-content-sha256; nothing was stored`),
+          new S3Error(
+            'XAmzContentSHA256Mismatch',
+            400,
+            `the body's sha256 is ${got}, not the ${expected} sent in x-amz-content-sha256; nothing was stored`,
+          ),
         );
       }
       done();
