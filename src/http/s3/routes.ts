@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Transform, pipeline, type Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LarderError } from '../../core/errors.js';
 import { permits, requirePermission, type Principal } from '../../registry/auth.js';
@@ -198,10 +199,18 @@ async function putObject(registry: Registry, req: FastifyRequest, reply: Fastify
   // Answered before the body is read; the store's own create-only check below is the one that counts.
   if (await registry.sources.get(c.repo.name)?.artifact(c.op.key)) exists(what);
 
-  const body = checkedBody((req.body ?? req.raw) as Readable, payload, maxArchiveSize);
+  const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string).trim() : undefined);
+  const checksums = { crc32: header('x-amz-checksum-crc32'), sha256: header('x-amz-checksum-sha256') };
+  const body = checkedBody((req.body ?? req.raw) as Readable, payload, maxArchiveSize, checksums);
   const { created, sha256 } = await c.store.putObject(registry, c.repo, c.principal!, c.op.key, body);
   if (!created) exists(what);
   return reply.code(200).header('etag', `"${sha256}"`).send();
+}
+
+/** The x-amz-checksum-* headers (base64) a body is checked against; others are not checked. */
+export interface BodyChecksums {
+  crc32?: string;
+  sha256?: string;
 }
 
 /**
@@ -209,11 +218,12 @@ async function putObject(registry: Registry, req: FastifyRequest, reply: Fastify
  * client signed a sha256 of the payload, a different body errors at its end instead of ending
  * (XAmzContentSHA256Mismatch), so the store, which commits only after the stream ends, keeps nothing.
  */
-export function checkedBody(source: Readable, payloadHash: string, maxSize: number): Readable {
+export function checkedBody(source: Readable, payloadHash: string, maxSize: number, checksums: BodyChecksums = {}): Readable {
   const expected = /^[0-9a-f]{64}$/.test(payloadHash) ? payloadHash : null;
   if (!expected && payloadHash !== 'UNSIGNED-PAYLOAD')
     s3Fail('InvalidArgument', 400, 'x-amz-content-sha256 must be the hex sha256 of the body or UNSIGNED-PAYLOAD');
   const hash = createHash('sha256');
+  let crc = 0;
   let size = 0;
   const check = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -223,6 +233,7 @@ export function checkedBody(source: Readable, payloadHash: string, maxSize: numb
           new LarderError('ARCHIVE_TOO_LARGE', `the object is larger than this server's limits.max_archive_size (${maxSize} bytes)`),
         );
       hash.update(chunk);
+      if (checksums.crc32 !== undefined) crc = crc32(chunk, crc);
       done(null, chunk);
     },
     flush(done) {
@@ -236,6 +247,13 @@ export function checkedBody(source: Readable, payloadHash: string, maxSize: numb
           ),
         );
       }
+      // The SDKs' flexible checksums (x-amz-checksum-*), the only integrity check of an UNSIGNED-PAYLOAD body.
+      const digest = Buffer.from(got, 'hex').toString('base64');
+      const crcB64 = Buffer.from([crc >>> 24, (crc >>> 16) & 255, (crc >>> 8) & 255, crc & 255]).toString('base64');
+      if (checksums.sha256 !== undefined && checksums.sha256 !== digest)
+        return done(new S3Error('BadDigest', 400, `the body's SHA-256 does not match x-amz-checksum-sha256; nothing was stored`));
+      if (checksums.crc32 !== undefined && checksums.crc32 !== crcB64)
+        return done(new S3Error('BadDigest', 400, `the body's CRC32 does not match x-amz-checksum-crc32; nothing was stored`));
       done();
     },
   });
