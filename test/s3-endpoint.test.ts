@@ -149,9 +149,20 @@ describe('PutObject (create-only)', () => {
     expect(await got.Body!.transformToString()).toBe(bakeBody(1));
   });
 
-  it('stores a new key without If-None-Match too', async () => {
-    const put = await client(writer).send(new PutObjectCommand({ Bucket: 'cache', Key: bakeKey(2), Body: bakeBody(2) }));
+  it('stores a new key without If-None-Match too, checking the SDK’s default CRC32 checksum', async () => {
+    const s3 = client(writer);
+    const sent: Array<Record<string, string>> = [];
+    s3.middlewareStack.add(
+      (next) => async (args) => {
+        sent.push({ ...(args.request as { headers: Record<string, string> }).headers });
+        return next(args);
+      },
+      { step: 'deserialize', name: 'record' },
+    );
+    const put = await s3.send(new PutObjectCommand({ Bucket: 'cache', Key: bakeKey(2), Body: bakeBody(2) }));
     expect(put.ETag).toBe(`"${hex(bakeBody(2))}"`);
+    // What the SDK sends by default: the body's sha256 signed, and a CRC32 the endpoint checks too.
+    expect(sent[0]).toMatchObject({ 'x-amz-content-sha256': hex(bakeBody(2)), 'x-amz-checksum-crc32': expect.any(String) });
   });
 
   it('accepts UNSIGNED-PAYLOAD', async () => {
