@@ -12,15 +12,7 @@ import { briocheFormat } from '../src/formats/brioche/index.js';
 import { mirrorProject } from '../src/formats/brioche/mirror.js';
 import { hashPassword, setRepoPassword } from '../src/formats/brioche/password.js';
 import type { ProxySource } from '../src/upstream/proxy-source.js';
-import {
-  basic,
-  clientTagUrl,
-  hashOf,
-  postTags,
-  putProject,
-  sourceJson,
-  type TagInput,
-} from './support/brioche-registry.js';
+import { basic, clientTagUrl, hashOf, postTags, putProject, sourceJson, type TagInput } from './support/brioche-registry.js';
 import { tokenFor } from './support/cargo.js';
 import { BIN } from './support/cli.js';
 import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
@@ -112,7 +104,11 @@ describe('Brioche registry, hosted', () => {
         { name: 'jq', tag: '1.7.1', previousHash: null },
       ],
     });
-    for (const url of [tagUrl('brioche', '-bad', 'latest'), '/brioche/registry/v0/project-tags/jq/latest', tagUrl('brioche', 'jq', '1.7.1')]) {
+    for (const url of [
+      tagUrl('brioche', '-bad', 'latest'),
+      '/brioche/registry/v0/project-tags/jq/latest',
+      tagUrl('brioche', 'jq', '1.7.1'),
+    ]) {
       const tag = await get(t, url);
       expect(tag.statusCode).toBe(200);
       expect(tag.body).toBe(`{"projectHash":"${H1}"}`);
@@ -197,13 +193,30 @@ describe('Brioche registry, hosted', () => {
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toEqual({ tags: [{ name: 'ripgrep', tag: 'latest', previousHash: null }] });
     // The first token to tag a project owns it; others are refused, the repo password still may.
-    await refused(t, () => postTags(t.app, 'brioche', [latest('ripgrep', H2)], `Bearer ${mallory}`), 403, /not an owner of project ripgrep/);
-    await refused(t, () => postTags(t.app, 'brioche', [latest('zlib', H1), latest('ripgrep', H2)], basic(onlyZ)), 403, /packages matching "z\*"/);
+    await refused(
+      t,
+      () => postTags(t.app, 'brioche', [latest('ripgrep', H2)], `Bearer ${mallory}`),
+      403,
+      /not an owner of project ripgrep/,
+    );
+    await refused(
+      t,
+      () => postTags(t.app, 'brioche', [latest('zlib', H1), latest('ripgrep', H2)], basic(onlyZ)),
+      403,
+      /packages matching "z\*"/,
+    );
     await refused(t, () => postTags(t.app, 'brioche', [latest('zlib', H1)], basic(reader)), 403, /lacks the "publish" scope/);
-    await refused(t, () => postTags(t.app, 'brioche', [latest('zlib', H1)], basic('larder_not-a-token')), 401, 'username or password did not match');
+    await refused(
+      t,
+      () => postTags(t.app, 'brioche', [latest('zlib', H1)], basic('larder_not-a-token')),
+      401,
+      'username or password did not match',
+    );
     const moved = await postTags(t.app, 'brioche', [latest('ripgrep', H2)], `Bearer ${alice}`);
     expect(moved.json()).toEqual({ tags: [{ name: 'ripgrep', tag: 'latest', previousHash: H1 }] });
-    const h = (await get(t, '/brioche/registry/v0/project-tags/ripgrep/latest/history')).json() as { history: Array<{ setBy: unknown; via: unknown }> };
+    const h = (await get(t, '/brioche/registry/v0/project-tags/ripgrep/latest/history')).json() as {
+      history: Array<{ setBy: unknown; via: unknown }>;
+    };
     expect(h.history.map((e) => [e.setBy, e.via])).toEqual([
       ['alice', 'token'],
       ['alice', 'token'],
@@ -273,7 +286,11 @@ describe('larder brioche set-password', () => {
       expect(set.code, set.stderr).toBe(0);
       expect(set.stdout).toContain('set the registry password of brioche');
       expect(set.stdout + set.stderr).not.toContain(pw);
-      const row = await t.registry.db.withTables<{ brioche_settings: { password_hash: string | null } }>().selectFrom('brioche_settings').select('password_hash').executeTakeFirstOrThrow();
+      const row = await t.registry.db
+        .withTables<{ brioche_settings: { password_hash: string | null } }>()
+        .selectFrom('brioche_settings')
+        .select('password_hash')
+        .executeTakeFirstOrThrow();
       expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
       const ok = await postTags(t.app, 'brioche', [latest('jq', H1)], basic(pw));
       expect(ok.statusCode, ok.body).toBe(200);
@@ -337,7 +354,10 @@ describe('Brioche registry, proxy and group', () => {
 
   it('serves the upstream tag byte for byte, asks again only after the TTL, and turns the upstream 404 into 404 {"error":"not found"}', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
-    up.set(upTag('jq', 'latest'), [{ body: `{"projectHash":"${H1}"}`, headers: { 'content-type': 'application/json' } }, { body: `{"projectHash":"${H2}"}` }]);
+    up.set(upTag('jq', 'latest'), [
+      { body: `{"projectHash":"${H1}"}`, headers: { 'content-type': 'application/json' } },
+      { body: `{"projectHash":"${H2}"}` },
+    ]);
     up.set(upTag('gone', 'latest'), { status: 404, body: '{"error":"not found"}' });
     const first = await get(t, tagUrl('bproxy', 'jq', 'latest'));
     expect(first.statusCode, first.body).toBe(200);

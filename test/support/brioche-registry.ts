@@ -49,12 +49,7 @@ export interface TagInput {
 }
 
 /** `POST {R}v0/project-tags` as brioche publish sends it (`?brioche=` and `includesCycles` included). */
-export function postTags(
-  app: FastifyInstance,
-  repo: string,
-  tags: TagInput[],
-  authorization?: string,
-): Promise<LightMyRequestResponse> {
+export function postTags(app: FastifyInstance, repo: string, tags: TagInput[], authorization?: string): Promise<LightMyRequestResponse> {
   return app.inject({
     method: 'POST',
     url: `/${repo}/registry/v0/project-tags?brioche=0.1.7`,

@@ -54,7 +54,8 @@ export async function repoPasswordHash(registry: Registry, repo: Pick<Repo, 'id'
 
 /** Refuses a repo that has no registry password: another format, or a proxy/group (they take no tag updates). */
 export function checkPasswordRepo(repo: Repo): void {
-  if (repo.format !== 'brioche') fail('NOT_SUPPORTED', `${repo.name} is a ${repo.format} repository; only Brioche repositories have a password`);
+  if (repo.format !== 'brioche')
+    fail('NOT_SUPPORTED', `${repo.name} is a ${repo.format} repository; only Brioche repositories have a password`);
   if (repo.kind !== 'hosted')
     fail('REPO_READ_ONLY', `${repo.name} is a ${repo.kind} repository and takes no tag updates; set the password of a hosted repository`);
 }
@@ -73,6 +74,11 @@ export async function setRepoPassword(registry: Registry, repo: Repo, password: 
       .values({ repo_id: repo.id, password_hash: hash, updated_at: now })
       .onConflict((oc) => oc.column('repo_id').doUpdateSet({ password_hash: hash, updated_at: now }))
       .execute();
-    await audit(trx, { userId: null, repoId: repo.id, action: hash ? 'brioche.password.set' : 'brioche.password.clear', subject: repo.name });
+    await audit(trx, {
+      userId: null,
+      repoId: repo.id,
+      action: hash ? 'brioche.password.set' : 'brioche.password.clear',
+      subject: repo.name,
+    });
   });
 }
