@@ -105,7 +105,7 @@ describe('Brioche registry, hosted', () => {
       ],
     });
     for (const url of [
-      tagUrl('brioche', '-bad', 'latest'),
+      tagUrl('brioche', 'jq', 'latest'),
       '/brioche/registry/v0/project-tags/jq/latest',
       tagUrl('brioche', 'jq', '1.7.1'),
     ]) {
@@ -131,7 +131,7 @@ describe('Brioche registry, hosted', () => {
   it('moves a tag: previousHash is the old hash, the history keeps both values (newest first), only the moved tag is listed', async () => {
     const res = await postTags(t.app, 'brioche', [latest('jq', H2), latest('jq', H1, '1.7.1')], basic(PASSWORD));
     expect(res.json()).toEqual({ tags: [{ name: 'jq', tag: 'latest', previousHash: H1 }] });
-    expect((await get(t, tagUrl('brioche', '-bad', 'latest'))).body).toBe(`{"projectHash":"${H2}"}`);
+    expect((await get(t, tagUrl('brioche', 'jq', 'latest'))).body).toBe(`{"projectHash":"${H2}"}`);
     const history = await get(t, '/brioche/registry/v0/project-tags/jq/latest/history');
     expect(history.statusCode).toBe(200);
     const h = history.json() as { project: string; tag: string; history: Array<Record<string, unknown>> };
@@ -247,7 +247,7 @@ describe('Brioche registry, hosted', () => {
     expect((await get(t, '/secret/registry/v0/project-tags/jq/latest/history')).statusCode).toBe(403);
     expect((await get(t, '/secret/registry/v0/project-tags/jq/latest/history', { authorization: basic(reader) })).statusCode).toBe(200);
     // A public repo ignores what a GET carries (brioche sends the header on every request).
-    expect((await get(t, tagUrl('brioche', '-bad', 'latest'), { authorization: basic('wrong') })).statusCode).toBe(200);
+    expect((await get(t, tagUrl('brioche', 'jq', 'latest'), { authorization: basic('wrong') })).statusCode).toBe(200);
   });
 
   it('brioche joins v0/… onto the printed registry URL, which ends with "/"; without it brioche asks the parent path (trap 1)', async () => {

@@ -4,7 +4,9 @@
  * kept in `brioche_settings`. The password acts as an admin of that one repo.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { argon2id, argon2Verify } from 'hash-wasm';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { argon2id } from 'hash-wasm';
 import { LRUCache } from 'lru-cache';
 import { fail } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
@@ -29,17 +31,54 @@ export async function hashPassword(password: string): Promise<string> {
 // (PHC string, password), which a changed password no longer matches.
 const verified = new LRUCache<string, true>({ max: 256, ttl: 10 * 60_000 });
 
-/** Whether `password` matches a PHC string; false for a malformed one. */
+// One argon2 verify in hash-wasm takes ~0.2 s of CPU: done on the event loop it would stall every
+// request, and a stream of wrong passwords would stall the server. A worker thread runs them one at a
+// time; past MAX_QUEUED waiting checks a request is refused (503) rather than queued.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { argon2Verify } = require(workerData.hashWasm);
+parentPort.on('message', async ({ id, password, hash }) => {
+  let ok = false;
+  try { ok = await argon2Verify({ password, hash }); } catch {}
+  parentPort.postMessage({ id, ok });
+});`;
+const MAX_QUEUED = 32;
+let worker: Worker | null = null;
+let nextId = 0;
+const waiting = new Map<number, { resolve: (ok: boolean) => void; reject: (err: Error) => void }>();
+
+function verifier(): Worker {
+  if (worker) return worker;
+  const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { hashWasm: createRequire(import.meta.url).resolve('hash-wasm') } });
+  w.unref();
+  w.on('message', ({ id, ok }: { id: number; ok: boolean }) => {
+    waiting.get(id)?.resolve(ok);
+    waiting.delete(id);
+  });
+  const lost = (err: Error) => {
+    if (worker === w) worker = null;
+    for (const { reject } of waiting.values()) reject(err);
+    waiting.clear();
+  };
+  w.on('error', lost);
+  w.on('exit', () => lost(new Error('the password worker stopped')));
+  worker = w;
+  return w;
+}
+
+/** Whether `password` matches a PHC string (checked in a worker thread); false for a malformed one. */
 export async function verifyPassword(phc: string, password: string): Promise<boolean> {
   const memo = createHash('sha256').update(phc).update('\0').update(password).digest('hex');
   if (verified.has(memo)) return true;
-  try {
-    const ok = await argon2Verify({ password, hash: phc });
-    if (ok) verified.set(memo, true);
-    return ok;
-  } catch {
-    return false;
-  }
+  if (waiting.size >= MAX_QUEUED) fail('UNAVAILABLE', 'too many registry password checks at once; try again shortly');
+  const id = nextId++;
+  const w = verifier();
+  const ok = await new Promise<boolean>((resolve, reject) => {
+    waiting.set(id, { resolve, reject });
+    w.postMessage({ id, password, hash: phc });
+  });
+  if (ok) verified.set(memo, true);
+  return ok;
 }
 
 /** The repo's password hash, or null when none is set. */
