@@ -43,17 +43,16 @@ export async function registryWriter(registry: Registry, repo: Repo, header: str
   if (!header || header.trim() === '') fail('CREDENTIALS_REQUIRED', 'credentials required');
   const { user, secret } = parseAuthorization(header);
   if (!secret) fail('TOKEN_INVALID', NO_MATCH);
-  if (user === 'admin') {
-    const phc = await repoPasswordHash(registry, repo);
-    if (phc && (await verifyPassword(phc, secret))) return { kind: 'password' };
-  }
+  // A token is looked up first (one indexed query); only an unknown secret costs an argon2 check.
   let p;
   try {
     p = await registry.auth.authenticate(secret);
   } catch (err) {
-    // An unknown secret is a wrong password to brioche; a revoked or expired token keeps its own message.
-    if (err instanceof LarderError && err.code === 'TOKEN_INVALID') fail('TOKEN_INVALID', NO_MATCH);
-    throw err;
+    // A revoked or expired token keeps its own message; an unknown secret may be the repo password.
+    if (!(err instanceof LarderError && err.code === 'TOKEN_INVALID')) throw err;
+    const phc = user === 'admin' ? await repoPasswordHash(registry, repo) : null;
+    if (phc && (await verifyPassword(phc, secret))) return { kind: 'password' };
+    fail('TOKEN_INVALID', NO_MATCH);
   }
   requirePermission(p, scope, repo.name);
   return { kind: 'token', p };
