@@ -9,6 +9,7 @@ import { sql } from 'kysely';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostedPublishBody } from './support/bazel.js';
+import { hashOf, putProject } from './support/brioche-registry.js';
 import { expectCargoError, simplePublishBody, tokenFor } from './support/cargo.js';
 import { artifactTarball, juliaPackageTarball } from './support/julia.js';
 import { openTestApp, type TestApp } from './support/larder.js';
@@ -31,10 +32,14 @@ const REFUSED: Record<Exclude<Who, 'owner' | 'admin'>, [number, string]> = {
 
 const REG = '1b2c3d4e-0000-4000-8000-0000000000aa';
 const PKG = '22222222-3333-4444-8555-666666666666';
+const PROJECT = hashOf('brioche project owned');
 
 interface Entry {
-  /** How the client renders errors: Cargo's `{"errors":[{"detail"}]}`, Larder's `{"error":{"code","message"}}`, MoonBit's `{"detail","code"}`. */
-  shape: 'cargo' | 'json' | 'moonbit';
+  /**
+   * How the client renders errors: Cargo's `{"errors":[{"detail"}]}`, Larder's `{"error":{"code","message"}}`, MoonBit's
+   * `{"detail","code"}`, Brioche's `{"error","code"}`.
+   */
+  shape: 'cargo' | 'json' | 'moonbit' | 'brioche';
   /** A request as this caller would send it; `n` is unique per call, so successes never collide. */
   build(n: number): Promise<Omit<InjectOptions, 'headers'> & { headers?: Record<string, string> }>;
   /** Outcomes that differ from the defaults (REFUSED, and 2xx for owner and admin). */
@@ -132,6 +137,13 @@ const ROUTES: Record<string, Entry | { exempt: string }> = {
     shape: 'moonbit',
     build: json('POST', '/moonbit/api/v0/deprecate', { Deprecate: { module: 'alice/owned', reason: 'use alice/better', undo: false } }),
   },
+  // Brioche: brioche sends Basic admin:<password> (a token works as the password); no Authorization at all is 403 as
+  // its reference server answers; the projects (pattern, ownership) are named in the body.
+  'POST /brioche/registry/v0/project-tags': {
+    shape: 'brioche',
+    build: json('POST', '/brioche/registry/v0/project-tags', { tags: [{ projectName: 'owned', tag: 'latest', projectHash: PROJECT }] }),
+    expect: { none: [403, 'CREDENTIALS_REQUIRED'] },
+  },
   'POST /julia/:reg.git/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
   'POST /moonbit/git/index/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
   // The S3 endpoint authenticates by SigV4 access keys, not tokens, and answers in S3 XML: test/s3-endpoint.test.ts covers
@@ -195,6 +207,7 @@ beforeAll(async () => {
       { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public' },
       { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' },
       { name: 'moonbit', format: 'moonbit', kind: 'hosted', visibility: 'public' },
+      { name: 'brioche', format: 'brioche', kind: 'hosted', visibility: 'public' },
     ],
     onRoute: (r) => {
       for (const m of [r.method].flat()) if (!['GET', 'HEAD', 'OPTIONS'].includes(m)) routes.add(`${m} ${r.url}`);
@@ -234,6 +247,11 @@ beforeAll(async () => {
     },
     tokens.owner,
   );
+  await putProject(registry, 'brioche', PROJECT);
+  await ok(
+    await json('POST', '/brioche/registry/v0/project-tags', { tags: [{ projectName: 'owned', tag: '1.0.0', projectHash: PROJECT }] })(),
+    tokens.owner,
+  );
   await ok(await json('POST', '/julia/api/registries', { name: 'Team', uuid: REG })(), tokens.admin);
   await ok(
     {
@@ -265,6 +283,7 @@ async function state() {
     'julia_registries',
     'julia_tarballs',
     'moonbit_versions',
+    'brioche_tags',
     'git_history',
   ]) {
     const r = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(larder.registry.db);
@@ -297,6 +316,15 @@ function expectDetailError(res: LightMyRequestResponse, status: number, code: st
   const body = res.json() as { detail?: unknown; code?: unknown };
   expect(body.code).toBe(code);
   expect(typeof body.detail === 'string' && body.detail.length > 10).toBe(true);
+}
+
+/** Brioche's registry error shape (protocols/brioche.md §2.4): `{"error": "…"}`, with Larder's code alongside. */
+function expectBriocheError(res: LightMyRequestResponse, status: number, code: string): void {
+  expect({ status: res.statusCode, body: res.body }).toMatchObject({ status });
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  const body = res.json() as { error?: unknown; code?: unknown };
+  expect(body.code).toBe(code);
+  expect(typeof body.error === 'string' && body.error.length > 10).toBe(true);
 }
 
 describe('the auth matrix', () => {
@@ -332,6 +360,7 @@ describe('the auth matrix', () => {
         expect(res.statusCode, label).toBe(status);
         if (entry.shape === 'cargo') expectCargoError(res, status);
         else if (entry.shape === 'moonbit') expectDetailError(res, status, code);
+        else if (entry.shape === 'brioche') expectBriocheError(res, status, code);
         else expectJsonError(res, status, code);
         expect(await state(), label).toEqual(before);
       }

@@ -3,6 +3,7 @@ import { LarderError } from '../core/errors.js';
 import { LARDER_VERSION } from '../core/version.js';
 import { backupCommands } from './backup.js';
 import { bazelCommands } from './bazel.js';
+import { briocheCommands } from './brioche.js';
 import { gcCommand } from './gc.js';
 import { importCommands } from './import.js';
 import { juliaCommands } from './julia.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   bazelCommands(program);
   juliaCommands(program);
   moonbitCommands(program);
+  briocheCommands(program);
   ownerCommands(program);
   return program;
 }

@@ -59,6 +59,9 @@ export const ErrorCatalogue = {
   UPSTREAM_FAILED: 502,
   UPSTREAM_TIMEOUT: 504,
   UPSTREAM_INTEGRITY: 502,
+  // Appended (issue 11): Brioche's registry answers a tag update without any Authorization with 403
+  // "credentials required" (its reference server does; 401 is for a wrong password).
+  CREDENTIALS_REQUIRED: 403,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

@@ -1,7 +1,10 @@
 import type { FormatPlugin } from '../../http/format-plugin.js';
+import { briocheClientSetup } from './client-setup.js';
 import { briocheMigrations } from './migrations.js';
 import { briocheParts } from './parts.js';
 import { briocheRoutes } from './routes.js';
+import { briocheDb } from './store.js';
+import { projectRef } from './tags.js';
 
 /** Brioche: a tag registry and a content-addressed cache, hosted and as a proxy of the official services. */
 export const briocheFormat: FormatPlugin = {
@@ -10,8 +13,16 @@ export const briocheFormat: FormatPlugin = {
   migrations: briocheMigrations,
   parts: briocheParts,
   routes: briocheRoutes,
-  clientSetup(repo, baseUrl) {
-    const url = `${baseUrl.replace(/\/+$/, '')}/${repo.name}`;
-    return { url: `${url}/registry/`, snippet: `registry_url = "${url}/registry/"` };
+  clientSetup: briocheClientSetup,
+  // Owners are kept per project name (the first token to tag a project owns it); null for a project this repo never tagged.
+  async packageRef(registry, repo, name) {
+    const row = await briocheDb(registry)
+      .selectFrom('brioche_tags')
+      .select('id')
+      .where('repo_id', '=', repo.id)
+      .where('project', '=', name)
+      .limit(1)
+      .executeTakeFirst();
+    return row ? projectRef(repo, name) : null;
   },
 };

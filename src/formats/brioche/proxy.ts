@@ -5,6 +5,7 @@
  * then https://cache.brioche.dev) or another Larder's Brioche repo (`{upstream}/registry/`, `{upstream}/cache/`).
  */
 import type { ProxyParts } from '../../registry/source-parts.js';
+import { mirrorProject } from './mirror.js';
 import { parseCacheKey, parseTagPath } from './keys.js';
 import { verifyCacheObject } from './verify-object.js';
 
@@ -41,8 +42,5 @@ export const briocheProxy: ProxyParts = {
       what: `cache object ${key}`,
     };
   },
-  async mirrorPackage() {
-    // Filled by the registry helper: tag → projects/<h>/source.json → artifact → chunks.
-    return null;
-  },
+  mirrorPackage: mirrorProject,
 };

@@ -1,4 +1,5 @@
 /** Brioche's tables as Kysely sees them. */
+import type { Generated } from 'kysely';
 import type { Registry } from '../../registry/registry.js';
 
 export interface BriocheObjectsTable {
@@ -11,7 +12,7 @@ export interface BriocheObjectsTable {
 }
 
 export interface BriocheTagsTable {
-  id: number;
+  id: Generated<number>;
   repo_id: number;
   project: string;
   tag: string;
