@@ -26,7 +26,9 @@ describe('artifact hashes (the vectors of brioche tests/recipe_hash_stable.rs)',
     );
     expect(await artifactHash(withResources)).toBe('b02bb2a50344129ab3684eaf4eafedc8a550049e85006ee6a7fdefd79c6db345');
     expect(await artifactHash({ type: 'symlink', target: 'foo' })).toBe('148b4e771e39cd0309404ac40bb0ce382557dea7ac258be23eb633cf051b4446');
-    expect(await artifactHash({ type: 'symlink', target: '/foo' })).toBe('9819e3b1d518885c9e759a59799b46ab27d39a4d15c6b891807b192bdc5c2225');
+    expect(await artifactHash({ type: 'symlink', target: '/foo' })).toBe(
+      '9819e3b1d518885c9e759a59799b46ab27d39a4d15c6b891807b192bdc5c2225',
+    );
   });
 });
 
