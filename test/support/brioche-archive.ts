@@ -58,6 +58,15 @@ export async function treeArtifact(tree: Tree): Promise<{ artifact: Artifact; ha
   return { artifact, hash: await artifactHash(artifact) };
 }
 
+/** zstd-compresses bytes (zstd-wasm, initialised once: a second init() corrupts what it compresses). */
+export async function zstd(data: Uint8Array, level = 3): Promise<Buffer> {
+  if (!ready) {
+    await init();
+    ready = true;
+  }
+  return Buffer.from(compress(data, level));
+}
+
 export interface BuiltArchive {
   /** The artifact hash: the key is `artifacts/<hash>.bar.zst`. */
   hash: string;

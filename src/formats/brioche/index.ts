@@ -1,5 +1,6 @@
 import type { FormatPlugin } from '../../http/format-plugin.js';
 import { briocheMigrations } from './migrations.js';
+import { briocheObjectStore } from './objects.js';
 import { briocheParts } from './parts.js';
 import { briocheRoutes } from './routes.js';
 
@@ -9,6 +10,7 @@ export const briocheFormat: FormatPlugin = {
   kinds: ['hosted', 'proxy', 'group'],
   migrations: briocheMigrations,
   parts: briocheParts,
+  objectStore: briocheObjectStore,
   routes: briocheRoutes,
   clientSetup(repo, baseUrl) {
     const url = `${baseUrl.replace(/\/+$/, '')}/${repo.name}`;
