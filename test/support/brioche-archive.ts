@@ -71,11 +71,11 @@ export interface BuiltArchive {
   /** The artifact hash: the key is `artifacts/<hash>.bar.zst`. */
   hash: string;
   /** The zstd-compressed archive. */
-  zst: Uint8Array;
+  zst: Buffer;
   /** The decompressed archive. */
   raw: Buffer;
   /** Chunks (when chunked): hash → zstd bytes, to upload as `chunks/<hash>.zst`. */
-  chunks: Map<string, Uint8Array>;
+  chunks: Map<string, Buffer>;
 }
 
 /** Builds the archive of a tree; `chunkSize` set → the data goes to chunks of that size instead of inline. */
@@ -112,7 +112,7 @@ export async function buildArchive(tree: Tree, opts: { chunkSize?: number; tampe
   const order = [...blobs].sort(([ha, a], [hb, b]) => a.length - b.length || (ha < hb ? -1 : 1));
   for (const [h, data] of order) parts.push(Buffer.from('b'), Buffer.from(h, 'hex'), u(data.length, 8));
   const data = Buffer.concat(order.map(([, d]) => d));
-  const chunks = new Map<string, Uint8Array>();
+  const chunks = new Map<string, Buffer>();
   if (opts.chunkSize) {
     parts.push(Buffer.from('C'));
     for (let at = 0; at < data.length; at += opts.chunkSize) {
