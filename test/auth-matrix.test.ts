@@ -34,7 +34,7 @@ const PKG = '22222222-3333-4444-8555-666666666666';
 
 interface Entry {
   /** How the client renders errors: Cargo's `{"errors":[{"detail"}]}`, Larder's `{"error":{"code","message"}}`, MoonBit's `{"detail","code"}`. */
-  shape: 'cargo' | 'json' | 'moonbit';
+  shape: 'cargo' | 'json' | 'moonbit' | 'brioche';
   /** A request as this caller would send it; `n` is unique per call, so successes never collide. */
   build(n: number): Promise<Omit<InjectOptions, 'headers'> & { headers?: Record<string, string> }>;
   /** Outcomes that differ from the defaults (REFUSED, and 2xx for owner and admin). */
@@ -132,6 +132,17 @@ const ROUTES: Record<string, Entry | { exempt: string }> = {
     shape: 'moonbit',
     build: json('POST', '/moonbit/api/v0/deprecate', { Deprecate: { module: 'alice/owned', reason: 'use alice/better', undo: false } }),
   },
+  // Brioche's cache: content-addressed objects of no project, so publish on the repo is enough (no owners, no package limit).
+  'PUT /brioche/cache/*': {
+    shape: 'brioche',
+    build: async (n) => ({
+      method: 'PUT',
+      url: `/brioche/cache/bakes/${n.toString(16).padStart(64, '0')}/output.json`,
+      payload: JSON.stringify({ outputHash: 'a'.repeat(64) }),
+      headers: { 'content-type': 'application/json', 'if-none-match': '*' },
+    }),
+    expect: { otherPackage: 'ok', nonOwner: 'ok' },
+  },
   'POST /julia/:reg.git/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
   'POST /moonbit/git/index/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
   'PUT /-/api/repos/:repo/packages/:package/owners': {
@@ -189,6 +200,7 @@ beforeAll(async () => {
       { name: 'bazel', format: 'bazel', kind: 'hosted', visibility: 'public' },
       { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' },
       { name: 'moonbit', format: 'moonbit', kind: 'hosted', visibility: 'public' },
+      { name: 'brioche', format: 'brioche', kind: 'hosted', visibility: 'public' },
     ],
     onRoute: (r) => {
       for (const m of [r.method].flat()) if (!['GET', 'HEAD', 'OPTIONS'].includes(m)) routes.add(`${m} ${r.url}`);
@@ -259,6 +271,7 @@ async function state() {
     'julia_registries',
     'julia_tarballs',
     'moonbit_versions',
+    'brioche_objects',
     'git_history',
   ]) {
     const r = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(larder.registry.db);
@@ -291,6 +304,15 @@ function expectDetailError(res: LightMyRequestResponse, status: number, code: st
   const body = res.json() as { detail?: unknown; code?: unknown };
   expect(body.code).toBe(code);
   expect(typeof body.detail === 'string' && body.detail.length > 10).toBe(true);
+}
+
+/** Brioche's error shape (protocols/brioche.md §2.4): `{"error": "…"}`, with Larder's code alongside. */
+function expectBriocheError(res: LightMyRequestResponse, status: number, code: string): void {
+  expect({ status: res.statusCode, body: res.body }).toMatchObject({ status });
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  const body = res.json() as { error?: unknown; code?: unknown };
+  expect(body.code).toBe(code);
+  expect(typeof body.error === 'string' && body.error.length > 10).toBe(true);
 }
 
 describe('the auth matrix', () => {
@@ -326,6 +348,7 @@ describe('the auth matrix', () => {
         expect(res.statusCode, label).toBe(status);
         if (entry.shape === 'cargo') expectCargoError(res, status);
         else if (entry.shape === 'moonbit') expectDetailError(res, status, code);
+        else if (entry.shape === 'brioche') expectBriocheError(res, status, code);
         else expectJsonError(res, status, code);
         expect(await state(), label).toEqual(before);
       }

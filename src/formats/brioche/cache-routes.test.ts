@@ -20,7 +20,12 @@ const put = (url: string, payload: Buffer | string, headers: Record<string, stri
     method: 'PUT',
     url,
     payload,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'if-none-match': '*', ...headers },
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': url.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+      'if-none-match': '*',
+      ...headers,
+    },
   });
 
 /** Sends a refused write and checks nothing changed. */

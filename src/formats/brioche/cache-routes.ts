@@ -40,6 +40,8 @@ export async function cacheRoutes(app: FastifyInstance, { registry, repo, source
   );
 
   // Bodies are handed over as streams: putObject reads them bounded, after the key and the create-only check.
+  // (Whatever the content type: source.json sent as application/json must reach putObject byte for byte.)
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, body, done) => done(null, body));
 
   app.get('/*', async (req: FastifyRequest, reply: FastifyReply) => {
