@@ -144,6 +144,17 @@ const ROUTES: Record<string, Entry | { exempt: string }> = {
     build: json('POST', '/brioche/registry/v0/project-tags', { tags: [{ projectName: 'owned', tag: 'latest', projectHash: PROJECT }] }),
     expect: { none: [403, 'CREDENTIALS_REQUIRED'] },
   },
+  // Brioche's cache: content-addressed objects of no project, so publish on the repo is enough (no owners, no package limit).
+  'PUT /brioche/cache/*': {
+    shape: 'brioche',
+    build: async (n) => ({
+      method: 'PUT',
+      url: `/brioche/cache/bakes/${n.toString(16).padStart(64, '0')}/output.json`,
+      payload: JSON.stringify({ outputHash: 'a'.repeat(64) }),
+      headers: { 'content-type': 'application/json', 'if-none-match': '*' },
+    }),
+    expect: { otherPackage: 'ok', nonOwner: 'ok' },
+  },
   'POST /julia/:reg.git/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
   'POST /moonbit/git/index/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
   // The S3 endpoint authenticates by SigV4 access keys, not tokens, and answers in S3 XML: test/s3-endpoint.test.ts covers
@@ -284,6 +295,7 @@ async function state() {
     'julia_tarballs',
     'moonbit_versions',
     'brioche_tags',
+    'brioche_objects',
     'git_history',
   ]) {
     const r = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(larder.registry.db);

@@ -1,6 +1,7 @@
 import type { FormatPlugin } from '../../http/format-plugin.js';
 import { briocheClientSetup } from './client-setup.js';
 import { briocheMigrations } from './migrations.js';
+import { briocheObjectStore } from './objects.js';
 import { briocheParts } from './parts.js';
 import { briocheRoutes } from './routes.js';
 import { briocheDb } from './store.js';
@@ -12,6 +13,7 @@ export const briocheFormat: FormatPlugin = {
   kinds: ['hosted', 'proxy', 'group'],
   migrations: briocheMigrations,
   parts: briocheParts,
+  objectStore: briocheObjectStore,
   routes: briocheRoutes,
   clientSetup: briocheClientSetup,
   // Owners are kept per project name (the first token to tag a project owns it); null for a project this repo never tagged.

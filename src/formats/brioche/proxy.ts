@@ -7,7 +7,7 @@
 import type { ProxyParts } from '../../registry/source-parts.js';
 import { mirrorProject } from './mirror.js';
 import { parseCacheKey, parseTagPath } from './keys.js';
-import { verifyCacheObject } from './verify-object.js';
+import { chunksFrom, verifyCacheObject } from './verify-object.js';
 
 /** The official registry, and the cache that serves its projects. */
 export const OFFICIAL_REGISTRY = 'https://registry.brioche.dev';
@@ -38,7 +38,12 @@ export const briocheProxy: ProxyParts = {
     return {
       url: `${upstreamBases(ctx.upstream).cache}/${key}`,
       trusted: true,
-      check: (body) => verifyCacheObject(k, body, { maxArtifact: ctx.registry.config.limits.maxArchiveSize }),
+      check: (body) =>
+        verifyCacheObject(k, body, {
+          maxArtifact: ctx.registry.config.limits.maxArchiveSize,
+          maxUnpacked: ctx.registry.config.limits.maxUnpackedSize,
+          loadChunk: chunksFrom((chunk) => ctx.artifact(chunk)),
+        }),
       what: `cache object ${key}`,
     };
   },

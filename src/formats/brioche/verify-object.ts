@@ -2,18 +2,22 @@
  * What Larder checks of a cache object before it stores it (protocols/brioche.md §4.4), whether a
  * client uploads it or a proxy fetches it: chunks must BLAKE3-hash to their name after zstd
  * decompression; `source.json` and `output.json` must have their one-field shape; artifact archives
- * must rebuild to the artifact their name hashes (artifact-archive.ts).
+ * must rebuild to the artifact their name hashes (artifact-archive.ts), from chunks already held.
  */
 import type { Readable } from 'node:stream';
-import { decompress } from 'fzstd';
 import { blake3 } from 'hash-wasm';
 import { fail } from '../../core/errors.js';
-import { HASH, type CacheKey } from './keys.js';
+import { MAX_CHUNK, MAX_CHUNK_DATA, verifyArtifactArchive, type ChunkLoader } from './artifact-archive.js';
+import type { SourceArtifact } from '../../registry/source.js';
+import { chunkKey, HASH, type CacheKey } from './keys.js';
+import { unzstdBounded } from './zstd.js';
+
+export { MAX_CHUNK } from './artifact-archive.js';
 
 /** Largest JSON object (source.json, output.json) accepted: they hold one hash. */
 const MAX_JSON = 4096;
-/** FastCDC's largest chunk (§3.5) with room for zstd's framing. */
-export const MAX_CHUNK = 8 * 1024 * 1024 + 64 * 1024;
+/** zstd's default largest window for decoders (windowLog 27): brioche's levels use far less. */
+const MAX_WINDOW = 128 * 1024 * 1024;
 
 /** Reads a stream into memory, refusing past `max` bytes. */
 export async function readAtMost(body: Readable, max: number, what: string): Promise<Buffer> {
@@ -23,20 +27,11 @@ export async function readAtMost(body: Readable, max: number, what: string): Pro
     size += (c as Buffer).length;
     if (size > max) {
       body.destroy();
-      fail('ARCHIVE_TOO_LARGE', `${what} is larger than ${max} bytes`);
+      fail('ARCHIVE_TOO_LARGE', `${what} is larger than ${max} bytes; nothing was stored`);
     }
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks);
-}
-
-/** Decompresses a zstd frame, refusing a broken one with a message naming the object. */
-export function unzstd(bytes: Uint8Array, what: string): Uint8Array {
-  try {
-    return decompress(bytes);
-  } catch (err) {
-    fail('ARCHIVE_INVALID', `${what} is not a valid zstd stream (${(err as Error).message}); nothing was stored`);
-  }
 }
 
 /** Checks a `{"<field>": "<64 hex>"}` object. */
@@ -51,15 +46,26 @@ function checkHashObject(bytes: Buffer, field: string, what: string): void {
   if (typeof hash !== 'string' || !HASH.test(hash)) fail('METADATA_INVALID', `${what} must be {"${field}": "<64 lower-case hex>"}`);
 }
 
-/**
- * Verifies an object's bytes against its key; rejects with a 4xx LarderError that names the key.
- * `artifacts` are checked by `checkArtifact` when given (it needs the chunks the archive refers to).
- */
-export async function verifyCacheObject(
-  key: CacheKey,
-  body: Readable,
-  opts: { checkArtifact?: (archive: Uint8Array) => Promise<void>; maxArtifact: number },
-): Promise<void> {
+/** A ChunkLoader over a source's artifacts (hosted rows, or a proxy fetching and verifying on a miss). */
+export function chunksFrom(artifact: (key: string) => Promise<SourceArtifact | null>): ChunkLoader {
+  return async (hash) => {
+    const found = await artifact(chunkKey(hash));
+    return found ? readAtMost(found.blob.stream(), MAX_CHUNK, `cache object ${chunkKey(hash)}`) : null;
+  };
+}
+
+/** Bounds and sources for verifying an object. */
+export interface VerifyOptions {
+  /** Largest `.bar.zst` accepted (limits.max_archive_size). */
+  maxArtifact: number;
+  /** Largest decompressed archive (limits.max_unpacked_size): a zstd bomb stops here. */
+  maxUnpacked: number;
+  /** The chunks an archive names, from the same repo (hosted rows, or the proxy's pull-through). */
+  loadChunk: ChunkLoader;
+}
+
+/** Verifies an object's bytes against its key; rejects with a 4xx LarderError that names the key. */
+export async function verifyCacheObject(key: CacheKey, body: Readable, opts: VerifyOptions): Promise<void> {
   const what = `cache object ${key.key}`;
   switch (key.kind) {
     case 'project-source':
@@ -67,15 +73,23 @@ export async function verifyCacheObject(
     case 'bake-output':
       return checkHashObject(await readAtMost(body, MAX_JSON, what), 'outputHash', what);
     case 'chunk': {
-      const data = unzstd(await readAtMost(body, MAX_CHUNK, what), what);
+      const data = unzstdBounded(
+        await readAtMost(body, MAX_CHUNK, what),
+        { maxOutput: MAX_CHUNK_DATA, maxWindow: 2 * MAX_CHUNK_DATA },
+        what,
+      );
       if ((await blake3(data)) !== key.hash)
         fail('MANIFEST_MISMATCH', `${what} does not hash to its name: BLAKE3 of its decompressed bytes differs; nothing was stored`);
       return;
     }
     case 'artifact': {
-      const bytes = await readAtMost(body, opts.maxArtifact, what);
-      if (opts.checkArtifact) await opts.checkArtifact(unzstd(bytes, what));
-      return;
+      const zst = await readAtMost(body, opts.maxArtifact, what);
+      const archive = unzstdBounded(
+        zst,
+        { maxOutput: opts.maxUnpacked, maxWindow: Math.min(MAX_WINDOW, Math.max(1 << 20, 2 * opts.maxUnpacked)) },
+        what,
+      );
+      return verifyArtifactArchive(archive, key.hash, opts.loadChunk, what);
     }
   }
 }
