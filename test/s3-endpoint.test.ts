@@ -17,53 +17,11 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fail } from '../src/core/errors.js';
-import { briocheFormat } from '../src/formats/brioche/index.js';
-import { parseCacheKey } from '../src/formats/brioche/keys.js';
 import { briocheDb } from '../src/formats/brioche/store.js';
-import type { FormatPlugin } from '../src/http/format-plugin.js';
-import { storeBlob } from '../src/registry/blob-records.js';
-import type { ObjectStoreParts } from '../src/registry/format.js';
 import { createTokenWithS3Key, type S3AccessKey } from '../src/registry/s3-keys.js';
-import { inTransaction } from '../src/registry/tx.js';
 import { larder as larderCli } from './support/cli.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 import { tempDir } from './support/tmp.js';
-
-/** Create-only, as the Brioche cache's putObject must be: the key's row and blob in one transaction, nothing on failure. */
-const standInStore: ObjectStoreParts = {
-  async putObject(registry, repo, p, key, body) {
-    if (!parseCacheKey(key)) {
-      body.resume();
-      fail('NAME_INVALID', `${key} is not a Brioche cache key`);
-    }
-    const staged = await registry.blobs.stage(body, { maxSize: registry.config.limits.maxArchiveSize });
-    try {
-      return await inTransaction(registry, async (uow) => {
-        const trx = uow.trx.withTables<import('../src/formats/brioche/store.js').BriocheTables>();
-        const row = await trx
-          .selectFrom('brioche_objects')
-          .select('sha256')
-          .where('repo_id', '=', repo.id)
-          .where('key', '=', key)
-          .executeTakeFirst();
-        if (row) return { created: false, sha256: row.sha256 };
-        await storeBlob(uow, staged);
-        await trx
-          .insertInto('brioche_objects')
-          .values({ repo_id: repo.id, key, sha256: staged.sha256, size: staged.size, created_at: Date.now(), created_by: p.userId })
-          .execute();
-        return { created: true, sha256: staged.sha256 };
-      });
-    } finally {
-      await staged.discard();
-    }
-  },
-};
-
-// The real Brioche object store, once the cache lands; the stand-in until then.
-const REAL = briocheFormat.objectStore !== undefined;
-const testBrioche: FormatPlugin = { ...briocheFormat, objectStore: briocheFormat.objectStore ?? standInStore };
 
 const MAX = 64 * 1024;
 let larder: TestApp;
@@ -118,7 +76,6 @@ async function objectCount(): Promise<number> {
 
 beforeAll(async () => {
   larder = await openTestApp({
-    formats: [testBrioche, ...(await import('../src/cli/context.js')).FORMATS.filter((f) => f.format !== 'brioche')],
     repos: [
       { name: 'cache', format: 'brioche', kind: 'hosted', visibility: 'public' },
       { name: 'secret', format: 'brioche', kind: 'hosted', visibility: 'private' },
@@ -416,9 +373,8 @@ describe('access keys', () => {
   });
 });
 
-// Run after merging the Brioche cache (helper F): the real putObject behind the endpoint, and objects
-// written through S3 read back over the HTTP cache path.
-describe.skipIf(!REAL)('through the real Brioche cache (after the cache lands)', () => {
+// Objects written through S3 are read back over the HTTP cache path brioche reads with.
+describe('through the Brioche cache', () => {
   it('an object written via S3 is read byte for byte via GET /{repo}/cache/<key>', async () => {
     const key = `projects/${h(50)}/source.json`;
     const body = JSON.stringify({ artifactHash: h(51) });
