@@ -3,6 +3,7 @@
  * one package to a hosted repo, which URLs a client reads for it, and the shape of its errors. The
  * suite runs the same cases over every format × kind (as Hono runs one suite against every router).
  */
+import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
@@ -32,7 +33,7 @@ export interface PublishedPackage {
 
 /** A format as the conformance suite drives it. */
 export interface ConformanceFormat {
-  format: 'cargo' | 'bazel' | 'julia' | 'moonbit';
+  format: 'cargo' | 'bazel' | 'julia' | 'moonbit' | 'brioche';
   /** Where the client's registry root is within a hosted repo (Cargo: the sparse index at `index/`); a proxy's upstream points there. */
   root: string;
   /** Publishes a package to hosted repo `repo` of `t`, through the format's publish API. */
@@ -51,6 +52,8 @@ export interface ConformanceFormat {
    * last copy is a 404 even while the upstream is down, not a 5xx.
    */
   wholeIndex?: boolean;
+  /** What a private repo answers a request without credentials: 401, or what the ecosystem's own server answers (Brioche: 403). */
+  deniedStatus?: number;
   /** Asserts a response is an error in the shape the format's client prints, and returns its message. */
   errorText(res: LightMyRequestResponse): string;
   /** The same for the write API (Larder's JSON API where the ecosystem has no publish protocol). */
@@ -228,4 +231,42 @@ export const moonbitConformance: ConformanceFormat = {
   writeErrorText: detailText,
 };
 
-export const CONFORMANCE_FORMATS = [cargoConformance, bazelConformance, juliaConformance, moonbitConformance];
+const errorText = (res: LightMyRequestResponse) => {
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  const error = (res.json() as { error?: unknown }).error;
+  expect(typeof error).toBe('string');
+  return error as string;
+};
+
+export const briocheConformance: ConformanceFormat = {
+  format: 'brioche',
+  root: '',
+  async publish(t, repo, name) {
+    // As brioche publish does: the project's source.json into the cache (create-only), then the tag.
+    const projectHash = createHash('sha256').update(`project ${repo} ${name}`).digest('hex');
+    const key = `projects/${projectHash}/source.json`;
+    const put = await t.app.inject({
+      method: 'PUT',
+      url: `/${repo}/cache/${key}`,
+      headers: { ...auth(t), 'if-none-match': '*', 'content-type': 'application/json' },
+      payload: JSON.stringify({ artifactHash: createHash('sha256').update(`artifact ${name}`).digest('hex') }),
+    });
+    expect(put.statusCode, put.body).toBe(201);
+    const tag = await t.app.inject({
+      method: 'POST',
+      url: `/${repo}/registry/v0/project-tags?brioche=0.1.7`,
+      headers: { ...auth(t), 'content-type': 'application/json' },
+      payload: { tags: [{ projectName: name, tag: 'latest', projectHash }] },
+    });
+    expect(tag.statusCode, tag.body).toBe(200);
+    return { name, doc: `registry/v0/project-tags/${name}/latest`, repoDocs: [], artifact: `cache/${key}`, extra: [] };
+  },
+  missing: (name) => `registry/v0/project-tags/${name}/latest`,
+  // The reference registry answers a request without credentials with 403 "credentials required" (protocols/brioche.md §2.4).
+  deniedStatus: 403,
+  write: { method: 'POST', url: 'registry/v0/project-tags', payload: { tags: [] }, headers: { 'content-type': 'application/json' } },
+  errorText,
+  writeErrorText: errorText,
+};
+
+export const CONFORMANCE_FORMATS = [cargoConformance, bazelConformance, juliaConformance, moonbitConformance, briocheConformance];
