@@ -4,8 +4,9 @@ import { briocheMigrations } from './migrations.js';
 import { briocheObjectStore } from './objects.js';
 import { briocheParts } from './parts.js';
 import { briocheRoutes } from './routes.js';
-import { briocheDb } from './store.js';
+import { projectTagged } from './store.js';
 import { projectRef } from './tags.js';
+import { verifyBriocheRepo } from './verify.js';
 
 /** Brioche: a tag registry and a content-addressed cache, hosted and as a proxy of the official services. */
 export const briocheFormat: FormatPlugin = {
@@ -16,15 +17,7 @@ export const briocheFormat: FormatPlugin = {
   objectStore: briocheObjectStore,
   routes: briocheRoutes,
   clientSetup: briocheClientSetup,
+  verify: verifyBriocheRepo,
   // Owners are kept per project name (the first token to tag a project owns it); null for a project this repo never tagged.
-  async packageRef(registry, repo, name) {
-    const row = await briocheDb(registry)
-      .selectFrom('brioche_tags')
-      .select('id')
-      .where('repo_id', '=', repo.id)
-      .where('project', '=', name)
-      .limit(1)
-      .executeTakeFirst();
-    return row ? projectRef(repo, name) : null;
-  },
+  packageRef: async (registry, repo, name) => ((await projectTagged(registry.db, repo, name)) ? projectRef(repo, name) : null),
 };

@@ -5,7 +5,7 @@
 import type { SourceParts } from '../../registry/source-parts.js';
 import { parseCacheKey, parseTagPath } from './keys.js';
 import { briocheProxy } from './proxy.js';
-import { briocheDb } from './store.js';
+import { briocheDb, projectTagged } from './store.js';
 
 /** What Brioche supplies to hosted, proxy and group sources. */
 export const briocheParts: SourceParts = {
@@ -22,16 +22,7 @@ export const briocheParts: SourceParts = {
         .executeTakeFirst();
       return row ? { sha256: row.sha256, size: Number(row.size) } : null;
     },
-    async hasPackage(registry, repo, project) {
-      const row = await briocheDb(registry)
-        .selectFrom('brioche_tags')
-        .select('id')
-        .where('repo_id', '=', repo.id)
-        .where('project', '=', project)
-        .limit(1)
-        .executeTakeFirst();
-      return row !== undefined;
-    },
+    hasPackage: (registry, repo, project) => projectTagged(registry.db, repo, project),
   },
   proxy: briocheProxy,
 };

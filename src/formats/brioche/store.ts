@@ -1,6 +1,8 @@
 /** Brioche's tables as Kysely sees them. */
 import type { Generated } from 'kysely';
 import type { Registry } from '../../registry/registry.js';
+import type { Repo } from '../../registry/repos.js';
+import type { Db, Trx } from '../../storage/db.js';
 
 export interface BriocheObjectsTable {
   repo_id: number;
@@ -38,4 +40,17 @@ export type BriocheTables = {
 /** The database with Brioche's tables. */
 export function briocheDb(registry: Registry) {
   return registry.db.withTables<BriocheTables>();
+}
+
+/** Whether a repo has ever tagged a project (its name is then taken here: owners, the group's hosted-first rule). */
+export async function projectTagged(db: Db | Trx, repo: Repo, project: string): Promise<boolean> {
+  const row = await db
+    .withTables<BriocheTables>()
+    .selectFrom('brioche_tags')
+    .select('id')
+    .where('repo_id', '=', repo.id)
+    .where('project', '=', project)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }

@@ -13,8 +13,7 @@ import type { Repo } from '../../registry/repos.js';
 import type { Source } from '../../registry/source.js';
 import { inTransaction } from '../../registry/tx.js';
 import { HASH, isProjectName, isTag, projectSourceKey, tagBody, tagPath } from './keys.js';
-import type { BriocheTables } from './store.js';
-import { briocheDb } from './store.js';
+import { briocheDb, projectTagged, type BriocheTables } from './store.js';
 
 /** One tag of a `POST v0/project-tags` body. */
 export interface TagUpdate {
@@ -83,14 +82,7 @@ export async function setTags(registry: Registry, source: Source, writer: TagWri
     const db = trx.withTables<BriocheTables>();
     if (writer.kind === 'token') {
       for (const project of projects) {
-        const exists = await db
-          .selectFrom('brioche_tags')
-          .select('id')
-          .where('repo_id', '=', repo.id)
-          .where('project', '=', project)
-          .limit(1)
-          .executeTakeFirst();
-        await authorizeWrite(trx, registry.dialect, writer.p, projectRef(repo, project), exists !== undefined);
+        await authorizeWrite(trx, registry.dialect, writer.p, projectRef(repo, project), await projectTagged(trx, repo, project));
       }
     }
     const changed: ChangedTag[] = [];
