@@ -26,6 +26,7 @@ function keyOf(req: FastifyRequest): string {
   return (req.params as { '*': string })['*'].replace(/^\/+/, '');
 }
 
+/** Registers the cache routes of one Brioche repo (reads through its source, create-only writes to a hosted one). */
 export async function cacheRoutes(app: FastifyInstance, { registry, repo, source }: RouteContext): Promise<void> {
   // brioche's HTTP backend sends no credentials: a private repo's cache is readable over S3 only (and with tokens here).
   const reader = readGate(
