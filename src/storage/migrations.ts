@@ -186,4 +186,52 @@ export const coreMigrations: DialectMigration[] = [
       await db.schema.createIndex('s3_keys_token').on('s3_keys').column('token_id').execute();
     },
   },
+  {
+    // The format-independent search service (registry/search): one row per package a repo holds, written in the
+    // publish/yank transaction; the text index is FTS5 on SQLite and a generated tsvector on PostgreSQL.
+    name: '0007_search_entries',
+    async up(db: Kysely<unknown>, dialect: Dialect) {
+      // `id` is the stable rowid the SQLite FTS5 index points at (an implicit rowid may change on VACUUM);
+      // (repo_id, package) is the entry's natural key, what upserts conflict on.
+      await withId(db.schema.createTable('search_entries'), dialect)
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('format', 'text', notNull)
+        .addColumn('package', 'text', notNull)
+        .addColumn('name', 'text', notNull)
+        .addColumn('name_key', 'text', notNull)
+        .addColumn('description', 'text')
+        .addColumn('keywords', 'text', notNull)
+        .addColumn('latest_version', 'text')
+        .addColumn('updated_at', millis, notNull)
+        .addUniqueConstraint('search_entries_key', ['repo_id', 'package'])
+        .execute();
+      await db.schema.createIndex('search_entries_name_key').on('search_entries').columns(['name_key', 'repo_id']).execute();
+      if (dialect === 'postgres') {
+        // 'simple': no stemming or stop words (package names and keywords are not English prose). Weights: name A,
+        // keywords B, description C, so ts_rank prefers a hit in the name.
+        await sql`alter table search_entries add column search_vector tsvector generated always as (
+            setweight(to_tsvector('simple', name), 'A') ||
+            setweight(to_tsvector('simple', keywords), 'B') ||
+            setweight(to_tsvector('simple', coalesce(description, '')), 'C')
+          ) stored`.execute(db);
+        await sql`create index search_entries_fts on search_entries using gin (search_vector)`.execute(db);
+      } else {
+        // External content: the text lives once, in search_entries, and snippet()/highlight() can read it back for
+        // the UI. The triggers keep the index in the writing transaction, so a rollback undoes both.
+        await sql`create virtual table search_fts using fts5(
+            name, description, keywords,
+            content = 'search_entries', content_rowid = 'id',
+            tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+          )`.execute(db);
+        const fields = (row: 'new' | 'old') => sql.raw(`${row}.id, ${row}.name, ${row}.description, ${row}.keywords`);
+        const add = sql`insert into search_fts (rowid, name, description, keywords) values (${fields('new')});`;
+        const drop = sql`insert into search_fts (search_fts, rowid, name, description, keywords) values ('delete', ${fields('old')});`;
+        await sql`create trigger search_entries_ai after insert on search_entries begin ${add} end`.execute(db);
+        await sql`create trigger search_entries_ad after delete on search_entries begin ${drop} end`.execute(db);
+        await sql`create trigger search_entries_au after update of name, description, keywords on search_entries begin ${drop} ${add} end`.execute(
+          db,
+        );
+      }
+    },
+  },
 ];

@@ -151,6 +151,28 @@ export interface S3KeysTable {
   created_at: Millis;
 }
 
+/**
+ * One package of one repo as search sees it (registry/search): written inside the publish/yank transaction.
+ * The full-text index over name, description and keywords is the FTS5 table `search_fts` (SQLite) or the
+ * generated column `search_vector` (PostgreSQL); neither is declared here (raw SQL only).
+ */
+export interface SearchEntriesTable {
+  id: Generated<number>;
+  repo_id: number;
+  format: string;
+  /** The format's canonical package id (as in package_owners); unique per repo. */
+  package: string;
+  /** The name people know the package by (display spelling). */
+  name: string;
+  /** `name` folded for exact and prefix matching: lower case, `-` as `_` (registry/search/query.ts `nameKey`). */
+  name_key: string;
+  description: string | null;
+  /** Space-separated keywords (empty when the format has none). */
+  keywords: string;
+  latest_version: string | null;
+  updated_at: Millis;
+}
+
 /** The tables every format shares; a format adds its own with `db.withTables<…>()`. */
 export interface Database {
   proxy_docs: ProxyDocsTable;
@@ -168,6 +190,7 @@ export interface Database {
   git_history: GitHistoryTable;
   git_history_files: GitHistoryFilesTable;
   s3_keys: S3KeysTable;
+  search_entries: SearchEntriesTable;
 }
 
 export type RepoRow = Selectable<ReposTable>;

@@ -1,6 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import type { Dialect, DialectMigration } from '../../storage/db.js';
 import { millis, withId } from '../../storage/migrations.js';
+import { nameKey } from '../../registry/search/query.js';
+import { keywordsOf } from './search-fields.js';
 
 export const cargoMigrations: DialectMigration[] = [
   {
@@ -46,6 +48,32 @@ export const cargoMigrations: DialectMigration[] = [
       await sql`insert into package_owners (repo_id, package, user_id, created_at)
         select c.repo_id, c.norm_name, o.user_id, c.created_at from cargo_owners o join cargo_crates c on c.id = o.crate_id`.execute(db);
       await db.schema.dropTable('cargo_owners').execute();
+    },
+  },
+  {
+    // The shared search service (registry/search, core 0007) indexes crates published before it existed: every crate
+    // with a non-yanked version, with the keywords of its newest version's publish metadata.
+    name: 'cargo_0003_search_entries',
+    async up(db: Kysely<unknown>) {
+      const crates = await sql<{
+        id: number;
+        repo_id: number;
+        name: string;
+        norm_name: string;
+        description: string | null;
+        max_version: string;
+        updated_at: number;
+      }>`
+        select id, repo_id, name, norm_name, description, max_version, updated_at from cargo_crates where max_version is not null`.execute(
+        db,
+      );
+      for (const c of crates.rows) {
+        const newest = await sql<{ metadata: string }>`
+          select metadata from cargo_versions where crate_id = ${c.id} order by id desc limit 1`.execute(db);
+        await sql`insert into search_entries (repo_id, format, package, name, name_key, description, keywords, latest_version, updated_at)
+          values (${c.repo_id}, 'cargo', ${c.norm_name}, ${c.name}, ${nameKey(c.name)}, ${c.description},
+            ${keywordsOf(newest.rows[0]?.metadata).join(' ')}, ${c.max_version}, ${Number(c.updated_at)})`.execute(db);
+      }
     },
   },
 ];

@@ -627,7 +627,8 @@ describe('search', () => {
     expect(one.meta.total).toBe(4);
     expect(one.crates).toEqual([{ name: 'hello_reg', max_version: '0.3.0', description: 'The exact match' }]);
     const all = await search('q=hello%2Dreg&per_page=10');
-    expect(all.crates.map((c) => c.name)).toEqual(['hello_reg', 'aaa-hello-reg', 'hello-reg-plus', 'zzz-other']);
+    // The shared ranking (issue 12): exact name, then names starting with the query, then text matches.
+    expect(all.crates.map((c) => c.name)).toEqual(['hello_reg', 'hello-reg-plus', 'aaa-hello-reg', 'zzz-other']);
     expect(all.crates.find((c) => c.name === 'hello-reg-plus')!.description).toBeNull();
     expect(Object.keys(all)).toEqual(['crates', 'meta']);
   });

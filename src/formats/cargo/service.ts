@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import semver from 'semver';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { unpackedLimit } from '../../core/config.js';
 import { fail, LarderError } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
@@ -20,6 +20,8 @@ import type { PublishFrame } from './publish-frame.js';
 import type { CargoCrateRow, CargoTables } from './schema.js';
 import { versionKey } from './semver.js';
 import { storeBlob } from '../../registry/blob-records.js';
+import { keywordsOf } from './search-fields.js';
+import { removeSearchEntry, searchPackages, upsertSearchEntry } from '../../registry/search/index.js';
 
 type CargoDb = Kysely<Database & CargoTables>;
 
@@ -275,6 +277,31 @@ export class CargoService {
     };
     if (description !== undefined) set.description = description;
     await trx.updateTable('cargo_crates').set(set).where('id', '=', crate.id).execute();
+    await this.updateSearchEntry(uow, crate, max, set.updated_at);
+  }
+
+  /** Keeps the crate's search entry current (registry/search): gone while every version is yanked. */
+  private async updateSearchEntry(uow: UnitOfWork, crate: CargoCrateRow, max: string | null, now: number): Promise<void> {
+    const ref = { repoId: this.repo.id, package: normCrateName(crate.name) };
+    if (max === null) return removeSearchEntry(uow.trx, this.registry.dialect, ref);
+    const trx = uow.trx.withTables<CargoTables>();
+    const { description } = await trx.selectFrom('cargo_crates').select('description').where('id', '=', crate.id).executeTakeFirstOrThrow();
+    const newest = await trx
+      .selectFrom('cargo_versions')
+      .select('metadata')
+      .where('crate_id', '=', crate.id)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    await upsertSearchEntry(uow.trx, this.registry.dialect, {
+      ...ref,
+      format: 'cargo',
+      name: crate.name,
+      description,
+      keywords: keywordsOf(newest?.metadata),
+      latestVersion: max,
+      updatedAt: now,
+    });
   }
 
   /** Sets or clears the yanked flag of one version; idempotent. */
@@ -328,25 +355,18 @@ export class CargoService {
     return add ? `user(s) ${list} added as owner(s) of crate ${crate.name}` : `user(s) ${list} removed as owner(s) of crate ${crate.name}`;
   }
 
-  /** Crates whose name (or description) contains the query; exact name matches first. */
+  /**
+   * Crates matching the query, ranked by the shared search service (registry/search): the exact name first, then
+   * names starting with it, then words of names, keywords and descriptions. Yanked-only crates have no entry.
+   */
   async search(query: string, perPage: number): Promise<{ crates: SearchHit[]; total: number }> {
-    const q = query.trim().toLowerCase();
-    const normQ = normCrateName(q);
-    const like = `%${escapeLike(normQ)}%`;
-    const likeDesc = `%${escapeLike(q)}%`;
-    const base = this.db
-      .selectFrom('cargo_crates')
-      .where('repo_id', '=', this.repo.id)
-      .where('max_version', 'is not', null)
-      .where(sql<boolean>`(norm_name like ${like} escape '\\' or lower(description) like ${likeDesc} escape '\\')`);
-    const { total } = await base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
-    const rows = await base
-      .select(['name', 'max_version', 'description', 'norm_name'])
-      .orderBy((eb) => eb.case().when('norm_name', '=', normQ).then(0).else(1).end())
-      .orderBy('norm_name')
-      .limit(perPage)
-      .execute();
-    return { crates: rows.map((r) => ({ name: r.name, max_version: r.max_version!, description: r.description })), total: Number(total) };
+    const { hits, total } = await searchPackages(this.registry.db, this.registry.dialect, {
+      query,
+      repoIds: [this.repo.id],
+      formats: ['cargo'],
+      limit: perPage,
+    });
+    return { crates: hits.map((h) => ({ name: h.name, max_version: h.latestVersion ?? '', description: h.description })), total };
   }
 
   /** The stored .crate of a version (the name as Cargo sends it, any case), or null. */
@@ -366,10 +386,6 @@ export class CargoService {
 function publishMetadata(meta: NewCrate): Record<string, unknown> {
   const { deps: _deps, features: _features, ...rest } = meta;
   return rest;
-}
-
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 async function settle(p: Promise<void>): Promise<PromiseSettledResult<void>> {

@@ -1,0 +1,167 @@
+/**
+ * The search service every format shares (issue 12): one `search_entries` row per package a repo holds, kept
+ * current inside the publish/yank transaction, and one ranked query over them for the web UI and the formats'
+ * own search APIs (`cargo search`, …).
+ *
+ * Ranking: the exact name first (case-insensitive, `-` = `_`), then names starting with the query, then
+ * full-text matches over name, keywords and description (bm25 on SQLite's FTS5, ts_rank on PostgreSQL);
+ * ties by name. A blank query lists every entry by name.
+ *
+ * Visibility is the caller's job: `repoIds` must hold only repositories the viewer may read.
+ */
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Dialect } from '../../storage/db.js';
+import type { Database } from '../../storage/schema.js';
+import { fts5Query, nameKey, parseQuery, prefixPattern, tsQuery } from './query.js';
+
+export { MAX_QUERY_LENGTH, parseQuery } from './query.js';
+
+/** What a format says about one of its packages. */
+export interface SearchEntry {
+  repoId: number;
+  format: string;
+  /** The format's canonical package id (the one package_owners uses). */
+  package: string;
+  /** The display name. */
+  name: string;
+  description?: string | null;
+  keywords?: readonly string[];
+  latestVersion: string | null;
+  /** Milliseconds since the epoch; now by default. */
+  updatedAt?: number;
+}
+
+export interface SearchOptions {
+  /** User text, taken as is: cleaned and escaped here. */
+  query: string;
+  /** The repositories the caller may read (visibility is filtered by the caller, not here). Empty: no hits. */
+  repoIds: readonly number[];
+  /** Only these formats (all when absent or empty). */
+  formats?: readonly string[];
+  limit: number;
+  offset?: number;
+}
+
+export interface SearchHit {
+  repoId: number;
+  format: string;
+  package: string;
+  name: string;
+  description: string | null;
+  keywords: string[];
+  latestVersion: string | null;
+  updatedAt: number;
+  /** How the hit matched: the whole name, the start of the name, the text; `listed` for a blank query. */
+  match: 'exact' | 'prefix' | 'text' | 'listed';
+}
+
+export interface SearchResult {
+  hits: SearchHit[];
+  /** Every match, not just this page. */
+  total: number;
+}
+
+/** Most hits one call returns. */
+export const MAX_LIMIT = 200;
+
+type AnyDb = Kysely<Database>;
+
+/** Records or replaces a package's entry; call it inside the transaction that publishes or changes the package. */
+export async function upsertSearchEntry(trx: AnyDb, _dialect: Dialect, entry: SearchEntry): Promise<void> {
+  const row = {
+    format: entry.format,
+    name: entry.name,
+    name_key: nameKey(entry.name),
+    description: entry.description ?? null,
+    keywords: (entry.keywords ?? []).join(' '),
+    latest_version: entry.latestVersion,
+    updated_at: entry.updatedAt ?? Date.now(),
+  };
+  await trx
+    .insertInto('search_entries')
+    .values({ repo_id: entry.repoId, package: entry.package, ...row })
+    .onConflict((oc) => oc.columns(['repo_id', 'package']).doUpdateSet(row))
+    .execute();
+}
+
+/** Drops a package's entry (nothing left to install: every version yanked or deleted); inside the writing transaction. */
+export async function removeSearchEntry(trx: AnyDb, _dialect: Dialect, ref: { repoId: number; package: string }): Promise<void> {
+  await trx.deleteFrom('search_entries').where('repo_id', '=', ref.repoId).where('package', '=', ref.package).execute();
+}
+
+interface Row {
+  repo_id: number;
+  format: string;
+  package: string;
+  name: string;
+  description: string | null;
+  keywords: string;
+  latest_version: string | null;
+  updated_at: number;
+  tier: number;
+}
+
+const MATCHES = ['exact', 'prefix', 'text', 'listed'] as const;
+
+/** Ranked hits for user text among the given repositories; never fails on what the text contains. */
+export async function searchPackages(db: AnyDb, dialect: Dialect, options: SearchOptions): Promise<SearchResult> {
+  const repoIds = [...new Set(options.repoIds)].filter((id) => Number.isSafeInteger(id));
+  const limit = clampInt(options.limit, 0, MAX_LIMIT);
+  const offset = clampInt(options.offset ?? 0, 0, Number.MAX_SAFE_INTEGER);
+  if (repoIds.length === 0) return { hits: [], total: 0 };
+
+  const { key, tokens } = parseQuery(options.query);
+  const scope = [sql`e.repo_id in (${sql.join(repoIds)})`];
+  if (options.formats?.length) scope.push(sql`e.format in (${sql.join([...options.formats])})`);
+
+  let from: RawBuilder<unknown> = sql`search_entries e`;
+  let tier: RawBuilder<unknown> = sql`3`;
+  let score: RawBuilder<unknown> = sql`0`;
+  if (key !== '') {
+    const prefix = prefixPattern(key);
+    tier = sql`case when e.name_key = ${key} then 0 when e.name_key like ${prefix} escape '\\' then 1 else 2 end`;
+    const conditions = [sql`e.name_key = ${key}`, sql`e.name_key like ${prefix} escape '\\'`];
+    const text = dialect === 'postgres' ? tsQuery(tokens) : fts5Query(tokens);
+    if (text !== null && dialect === 'postgres') {
+      from = sql`search_entries e cross join to_tsquery('simple', ${text}) q`;
+      conditions.push(sql`e.search_vector @@ q`);
+      // ts_rank: higher is better.
+      score = sql`case when e.search_vector @@ q then -ts_rank(e.search_vector, q) else 0 end`;
+    } else if (text !== null) {
+      // bm25: lower is better; weights name 10, description 1, keywords 4.
+      from = sql`search_entries e left join (select rowid as id, bm25(search_fts, 10.0, 1.0, 4.0) as score
+        from search_fts where search_fts match ${text}) f on f.id = e.id`;
+      conditions.push(sql`f.id is not null`);
+      score = sql`coalesce(f.score, 0)`;
+    }
+    scope.push(sql`(${sql.join(conditions, sql` or `)})`);
+  }
+  const where = sql.join(scope, sql` and `);
+
+  const count = await sql<{ total: number | string }>`select count(*) as total from ${from} where ${where}`.execute(db);
+  const total = Number(count.rows[0]?.total ?? 0);
+  if (limit === 0 || offset >= total) return { hits: [], total };
+  // Within a tier: the same name in several repos by repo; prefixes shortest first; text by relevance.
+  const rows = await sql<Row>`select * from (select e.repo_id, e.format, e.package, e.name, e.description, e.keywords,
+      e.latest_version, e.updated_at, e.name_key, ${tier} as tier, ${score} as score from ${from} where ${where}) s
+    order by tier, case when tier = 1 then length(name_key) else 0 end, case when tier = 2 then score else 0 end, name_key, repo_id
+    limit ${limit} offset ${offset}`.execute(db);
+  return {
+    hits: rows.rows.map((r) => ({
+      repoId: Number(r.repo_id),
+      format: r.format,
+      package: r.package,
+      name: r.name,
+      description: r.description,
+      keywords: r.keywords === '' ? [] : r.keywords.split(' '),
+      latestVersion: r.latest_version,
+      updatedAt: Number(r.updated_at),
+      match: MATCHES[Number(r.tier)] ?? 'text',
+    })),
+    total,
+  };
+}
+
+function clampInt(n: number, min: number, max: number): number {
+  return Number.isFinite(n) ? Math.min(max, Math.max(min, Math.floor(n))) : min;
+}
