@@ -77,3 +77,45 @@ export async function readGitBlobs(gitDir: string, ids: string[], maxSize = Infi
   }
   return blobs;
 }
+
+/** How a bounded git process ended: its exit code (-1 when it could not start), why it was killed, the start of its stderr. */
+export interface BoundedGitRun {
+  code: number;
+  killed: string | null;
+  stderr: string;
+}
+
+/**
+ * Runs git in its own process group (so the helpers it starts, git-remote-https and index-pack, die
+ * with it) and kills the group past `timeoutMs`, or when `watch` calls its `kill` (a size bound).
+ */
+export function runGitBounded(
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; timeoutMs: number; watch?: (kill: (why: string) => void) => () => void },
+): Promise<BoundedGitRun> {
+  return new Promise((resolve) => {
+    const child = spawn('git', args, { env: opts.env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      if (stderr.length < 4096) stderr += c.toString();
+    });
+    let killed: string | null = null;
+    const kill = (why: string) => {
+      killed ??= why;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => kill('timeout'), opts.timeoutMs);
+    const unwatch = opts.watch?.(kill);
+    const done = (code: number) => {
+      clearTimeout(timer);
+      unwatch?.();
+      resolve({ code, killed, stderr });
+    };
+    child.on('error', () => done(-1));
+    child.on('exit', (code) => done(code ?? -1));
+  });
+}

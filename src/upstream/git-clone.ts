@@ -4,12 +4,12 @@
  * to them (no DNS rebinding), no redirects, no other protocols, no credential prompts, no user or
  * system git config, bounded time and size. Failures never echo what the far side said.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { fail } from '../core/errors.js';
+import { runGitBounded } from '../core/git-objects.js';
 import { formatSize } from '../core/units.js';
 import { ALLOW_HINT, trustedCas, type OutboundClient } from './outbound.js';
 
@@ -122,36 +122,23 @@ export async function cloneChecked(outbound: OutboundClient, url: string, workDi
     GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_PROTOCOL_FROM_USER: '0',
   };
-  const outcome = await new Promise<'ok' | 'failed' | 'timeout' | 'too-large'>((resolve) => {
-    // Its own process group, so the helpers it starts (git-remote-https, index-pack) die with it.
-    const child = spawn('git', args, { env, stdio: 'ignore', detached: true });
-    let verdict: 'timeout' | 'too-large' | null = null;
-    const kill = (why: 'timeout' | 'too-large') => {
-      verdict ??= why;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    };
-    const timer = setTimeout(() => kill('timeout'), outbound.config.timeoutMs);
-    let polling = false;
-    const poll = setInterval(() => {
-      if (polling) return;
-      polling = true;
-      void diskUsage(dest).then((n) => {
-        polling = false;
-        if (n > opts.maxSize) kill('too-large');
-      });
-    }, 200);
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      clearInterval(poll);
-      resolve(verdict ?? (ok ? 'ok' : 'failed'));
-    };
-    child.on('error', () => done(false));
-    child.on('exit', (code) => done(code === 0));
+  const run = await runGitBounded(args, {
+    env,
+    timeoutMs: outbound.config.timeoutMs,
+    watch: (kill) => {
+      let polling = false;
+      const poll = setInterval(() => {
+        if (polling) return;
+        polling = true;
+        void diskUsage(dest).then((n) => {
+          polling = false;
+          if (n > opts.maxSize) kill('too-large');
+        });
+      }, 200);
+      return () => clearInterval(poll);
+    },
   });
+  const outcome = run.killed ?? (run.code === 0 ? 'ok' : 'failed');
   if (outcome === 'ok' && (await diskUsage(dest)) > opts.maxSize)
     fail('ARCHIVE_TOO_LARGE', `the repository at ${url} is larger than this registry's ${formatSize(opts.maxSize)} limit`);
   if (outcome === 'too-large')

@@ -4,12 +4,12 @@
  * commit of the proxy's own history (its changes recorded in the database), so every node serves the
  * same linear, fast-forward-only history and the files byte for byte as the upstream has them.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { LarderError } from '../core/errors.js';
-import { listGitTree, readGitBlobs } from '../core/git-objects.js';
+import { listGitTree, readGitBlobs, runGitBounded } from '../core/git-objects.js';
 import { recordGitCommit, type GitFileMode, type GitHistoryRef } from '../registry/git-history/record.js';
 import { diffFiles, historyTip, lockHistory, type HistoryFile } from '../registry/git-history/state.js';
 import type { Registry } from '../registry/registry.js';
@@ -130,31 +130,8 @@ async function fetchBranch(registry: Registry, dir: string, upstream: UpstreamGi
     LANG: 'C',
   };
   const what = `the upstream git index ${redact(upstream.url)}`;
-  const outcome = await new Promise<{ code: number | null; timedOut: boolean; stderr: string }>((resolve) => {
-    const child = spawn('git', args, { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => {
-      if (stderr.length < 4096) stderr += c.toString();
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }, outbound.timeoutMs);
-    child.on('error', () => {
-      clearTimeout(timer);
-      resolve({ code: -1, timedOut, stderr });
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, timedOut, stderr });
-    });
-  });
-  if (outcome.timedOut)
+  const outcome = await runGitBounded(args, { env, timeoutMs: outbound.timeoutMs });
+  if (outcome.killed === 'timeout')
     throw new LarderError(
       'UPSTREAM_TIMEOUT',
       `${what} did not answer within [outbound] timeout (${Math.round(outbound.timeoutMs / 1000)} s)`,

@@ -20,7 +20,7 @@ import { CORE_MODULE, findVersionLine } from './index-line.js';
 import { checkManifest, indexLineOf, parseModFile, parseModJson, type CheckedManifest, type RegistryDep } from './manifest.js';
 import { indexPath } from './names.js';
 import { moduleExists, moduleRef } from './owners.js';
-import { appendVersion, moonbitDb, INDEX_HISTORY } from './store.js';
+import { appendVersion, moonbitDb, INDEX_HISTORY, refuseTakenVersion } from './store.js';
 import { readModuleZip } from './zip.js';
 
 /** Zip bytes inflate to at most this many times their compressed size (above the gate's floor): source code, not a bomb. */
@@ -168,13 +168,13 @@ export async function publishModule(registry: Registry, repo: Repo, p: Principal
     .where('module', '=', module)
     .where('version', '=', version)
     .executeTakeFirst();
-  // An imported index may hold a line without a row: a second line for a version is never written (trap 8).
-  const doc = existing ? null : await registry.docs.get(repo.id, indexPath(module));
-  if (existing || (doc && findVersionLine(doc.body, version)))
-    fail(
-      'VERSION_EXISTS',
-      `Version Error: The version you are attempting to upload (${version}) is duplicated with an existing version of ${module}; publish a new version`,
-    );
+  // Early, before the zip is staged; appendVersion checks again under the history lock.
+  refuseTakenVersion(
+    existing !== undefined,
+    existing ? null : ((await registry.docs.get(repo.id, indexPath(module)))?.body ?? null),
+    module,
+    version,
+  );
   await checkDeps(registry, repo, checked.registryDeps);
   await checkConfusion(registry, repo, module, checked.module.user);
   const staged = dryRun ? null : await registry.blobs.stage(Readable.from([zip]), { maxSize: registry.config.limits.maxArchiveSize });

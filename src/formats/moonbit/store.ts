@@ -11,6 +11,7 @@ import type { Repo } from '../../registry/repos.js';
 import type { UnitOfWork } from '../../registry/tx.js';
 import { storeBlob } from '../../registry/blob-records.js';
 import type { StagedBlob } from '../../storage/blobs.js';
+import { findVersionLine } from './index-line.js';
 import { indexPath } from './names.js';
 
 export interface MoonbitVersionsTable {
@@ -57,6 +58,18 @@ export interface NewModuleVersion {
 }
 
 /**
+ * Refuses (VERSION_EXISTS, 409, in the words mooncakes.io uses) a version that has a row or a line in the
+ * module's index file (an import keeps lines without rows; moon reads lines): never a second line (trap 8).
+ */
+export function refuseTakenVersion(hasRow: boolean, indexFile: Uint8Array | null, module: string, version: string): void {
+  if (hasRow || (indexFile && findVersionLine(indexFile, version)))
+    fail(
+      'VERSION_EXISTS',
+      `Version Error: The version you are attempting to upload (${version}) is duplicated with an existing version of ${module}; publish a new version`,
+    );
+}
+
+/**
  * Appends one version inside the caller's transaction: the zip's blob, its row, one more line of
  * the module's index file, and one commit. Publishes of a repo are serialised (the history lock), so
  * a line is never lost or written twice; an existing version is VERSION_EXISTS (409).
@@ -64,6 +77,8 @@ export interface NewModuleVersion {
 export async function appendVersion(uow: UnitOfWork, registry: Registry, repo: Repo, v: NewModuleVersion): Promise<void> {
   const trx = uow.trx.withTables<MoonbitTables>();
   await lockHistory(uow.trx, registry.dialect, indexHistory(repo));
+  const path = indexPath(v.module);
+  const before = (await registry.docs.read(uow, repo.id, path)) ?? Buffer.alloc(0);
   const existing = await trx
     .selectFrom('moonbit_versions')
     .select('version')
@@ -71,13 +86,7 @@ export async function appendVersion(uow: UnitOfWork, registry: Registry, repo: R
     .where('module', '=', v.module)
     .where('version', '=', v.version)
     .executeTakeFirst();
-  if (existing)
-    fail(
-      'VERSION_EXISTS',
-      `Version Error: The version you are attempting to upload (${v.version}) is duplicated with an existing version of ${v.module}; publish a new version`,
-    );
-  const path = indexPath(v.module);
-  const before = (await registry.docs.read(uow, repo.id, path)) ?? Buffer.alloc(0);
+  refuseTakenVersion(existing !== undefined, before, v.module, v.version);
   const body = Buffer.concat([before, v.line, Buffer.from('\n')]);
   await registry.docs.put(uow, repo.id, path, body);
   await storeBlob(uow, v.staged);
