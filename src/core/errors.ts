@@ -12,6 +12,8 @@ export const ErrorCatalogue = {
   REPO_NOT_PERMITTED: 403,
   PACKAGE_NOT_PERMITTED: 403,
   NOT_OWNER: 403,
+  // A browser form without the session's CSRF token (web UI): refused before anything changes.
+  CSRF_INVALID: 403,
   // Lookups
   NOT_FOUND: 404,
   REPO_NOT_FOUND: 404,

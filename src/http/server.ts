@@ -7,6 +7,7 @@ import type { Registry } from '../registry/registry.js';
 import type { FormatPlugin } from './format-plugin.js';
 import { adminRoutes } from './admin-routes.js';
 import { S3_PREFIX, s3Routes } from './s3/routes.js';
+import { webRoutes } from '../web/plugin.js';
 import type { AccessLine } from './logger.js';
 import { observe, requestRecorder } from './observe.js';
 import { answerHttp1, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
@@ -95,6 +96,8 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
   await app.register(adminRoutes, { registry });
   // The S3-compatible endpoint: buckets are repos whose format takes object writes (Brioche's cache).
   await app.register(s3Routes, { registry, prefix: S3_PREFIX });
+  // The web UI: `/` and pages under /-/ (no repo can be named `-`).
+  await app.register(webRoutes, { registry });
   // Sources were checked when the registry opened: every repo's kind is one its format serves.
   for (const { plugin, ctx } of contexts) {
     await app.register(async (scope) => plugin.routes(scope, ctx), { prefix: `/${ctx.repo.name}` });

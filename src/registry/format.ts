@@ -3,6 +3,7 @@ import type { Format, RepoConfig } from '../core/config.js';
 import type { DialectMigration } from '../storage/db.js';
 import type { Principal } from './auth.js';
 import type { PackageRef } from './owners.js';
+import type { WebParts } from './package-view.js';
 import type { Registry } from './registry.js';
 import type { Repo } from './repos.js';
 import type { SourceParts } from './source-parts.js';
@@ -74,4 +75,6 @@ export interface FormatCore {
   packageRef?(registry: Registry, repo: Repo, name: string): Promise<PackageRef | null>;
   /** Present when the format's repos take object writes through Larder's S3-compatible endpoint. */
   objectStore?: ObjectStoreParts;
+  /** The format's package pages in the web UI (registry/package-view.ts). */
+  web?: WebParts;
 }

@@ -234,4 +234,49 @@ export const coreMigrations: DialectMigration[] = [
       }
     },
   },
+  {
+    name: '0008_web',
+    async up(db: Kysely<unknown>, dialect: Dialect) {
+      // A browser session: a signed-in token exchanged for a cookie (web/session). Only the cookie's hash is kept;
+      // the session acts with its token's principal, so revoking or expiring the token ends it.
+      await withId(db.schema.createTable('web_sessions'), dialect)
+        .addColumn('session_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('token_id', 'integer', (c) => c.notNull().references('tokens.id'))
+        .addColumn('csrf', 'text', notNull)
+        .addColumn('created_at', millis, notNull)
+        .addColumn('expires_at', millis, notNull)
+        .execute();
+      // READMEs as published (Markdown), per version: extracted at publish time, rendered and sanitised when shown.
+      await db.schema
+        .createTable('package_readmes')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('package', 'text', notNull)
+        .addColumn('version', 'text', notNull)
+        .addColumn('markdown', 'text', notNull)
+        .addPrimaryKeyConstraint('package_readmes_pk', ['repo_id', 'package', 'version'])
+        .execute();
+      // What each package's latest version depends on, by name: "the packages here that depend on it" is one indexed lookup.
+      await db.schema
+        .createTable('search_dependencies')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('package', 'text', notNull)
+        .addColumn('dependency_key', 'text', notNull)
+        .addPrimaryKeyConstraint('search_dependencies_pk', ['repo_id', 'package', 'dependency_key'])
+        .execute();
+      await db.schema
+        .createIndex('search_dependencies_dependency')
+        .on('search_dependencies')
+        .columns(['dependency_key', 'repo_id'])
+        .execute();
+      // Downloads per version, added up in memory and flushed now and then (registry/downloads).
+      await db.schema
+        .createTable('package_downloads')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('package', 'text', notNull)
+        .addColumn('version', 'text', notNull)
+        .addColumn('count', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('package_downloads_pk', ['repo_id', 'package', 'version'])
+        .execute();
+    },
+  },
 ];

@@ -173,6 +173,39 @@ export interface SearchEntriesTable {
   updated_at: Millis;
 }
 
+/** A package's latest version depends on `dependency_key` (a name folded as search's `nameKey`). */
+export interface SearchDependenciesTable {
+  repo_id: number;
+  package: string;
+  dependency_key: string;
+}
+
+/** A browser session (web/): the cookie's hash, the token it acts as, its CSRF token. */
+export interface WebSessionsTable {
+  id: Generated<number>;
+  session_hash: string;
+  token_id: number;
+  csrf: string;
+  created_at: Millis;
+  expires_at: Millis;
+}
+
+/** A README as published, per version (Markdown; rendered and sanitised when shown). */
+export interface PackageReadmesTable {
+  repo_id: number;
+  package: string;
+  version: string;
+  markdown: string;
+}
+
+/** Downloads of one version (`version` is '' when an artifact names no version), flushed from memory in batches. */
+export interface PackageDownloadsTable {
+  repo_id: number;
+  package: string;
+  version: string;
+  count: number;
+}
+
 /** The tables every format shares; a format adds its own with `db.withTables<…>()`. */
 export interface Database {
   proxy_docs: ProxyDocsTable;
@@ -191,6 +224,10 @@ export interface Database {
   git_history_files: GitHistoryFilesTable;
   s3_keys: S3KeysTable;
   search_entries: SearchEntriesTable;
+  search_dependencies: SearchDependenciesTable;
+  web_sessions: WebSessionsTable;
+  package_readmes: PackageReadmesTable;
+  package_downloads: PackageDownloadsTable;
 }
 
 export type RepoRow = Selectable<ReposTable>;

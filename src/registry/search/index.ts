@@ -29,6 +29,11 @@ export interface SearchEntry {
   latestVersion: string | null;
   /** Milliseconds since the epoch; now by default. */
   updatedAt?: number;
+  /**
+   * Names the latest version depends on (for "packages here that depend on it"); replaces the recorded list.
+   * Absent: the recorded list is kept.
+   */
+  dependencies?: readonly string[];
 }
 
 export interface SearchOptions {
@@ -82,11 +87,80 @@ export async function upsertSearchEntry(trx: AnyDb, _dialect: Dialect, entry: Se
     .values({ repo_id: entry.repoId, package: entry.package, ...row })
     .onConflict((oc) => oc.columns(['repo_id', 'package']).doUpdateSet(row))
     .execute();
+  if (entry.dependencies === undefined) return;
+  await trx.deleteFrom('search_dependencies').where('repo_id', '=', entry.repoId).where('package', '=', entry.package).execute();
+  const keys = [...new Set(entry.dependencies.map(nameKey))].filter((k) => k !== '');
+  if (keys.length === 0) return;
+  await trx
+    .insertInto('search_dependencies')
+    .values(keys.map((dependency_key) => ({ repo_id: entry.repoId, package: entry.package, dependency_key })))
+    .execute();
 }
 
 /** Drops a package's entry (nothing left to install: every version yanked or deleted); inside the writing transaction. */
 export async function removeSearchEntry(trx: AnyDb, _dialect: Dialect, ref: { repoId: number; package: string }): Promise<void> {
   await trx.deleteFrom('search_entries').where('repo_id', '=', ref.repoId).where('package', '=', ref.package).execute();
+  await trx.deleteFrom('search_dependencies').where('repo_id', '=', ref.repoId).where('package', '=', ref.package).execute();
+}
+
+/** A package as the UI lists it (search_entries without the ranking). */
+export type ListedEntry = Omit<SearchHit, 'match'>;
+
+function listed(r: Omit<Row, 'tier'>): ListedEntry {
+  return {
+    repoId: Number(r.repo_id),
+    format: r.format,
+    package: r.package,
+    name: r.name,
+    description: r.description,
+    keywords: r.keywords === '' ? [] : r.keywords.split(' '),
+    latestVersion: r.latest_version,
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+/** The packages among `repoIds` whose latest version depends on a package called `name`, by name. */
+export async function dependentsOf(
+  db: AnyDb,
+  options: { name: string; repoIds: readonly number[]; limit: number },
+): Promise<ListedEntry[]> {
+  if (options.repoIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('search_dependencies as d')
+    .innerJoin('search_entries as e', (j) => j.onRef('e.repo_id', '=', 'd.repo_id').onRef('e.package', '=', 'd.package'))
+    .select(['e.repo_id', 'e.format', 'e.package', 'e.name', 'e.description', 'e.keywords', 'e.latest_version', 'e.updated_at'])
+    .where('d.dependency_key', '=', nameKey(options.name))
+    .where('d.repo_id', 'in', [...options.repoIds])
+    .orderBy('e.name_key')
+    .limit(clampInt(options.limit, 0, MAX_LIMIT))
+    .execute();
+  return rows.map(listed);
+}
+
+/** The most recently changed packages among `repoIds`, newest first. */
+export async function recentEntries(db: AnyDb, options: { repoIds: readonly number[]; limit: number }): Promise<ListedEntry[]> {
+  if (options.repoIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('search_entries as e')
+    .select(['e.repo_id', 'e.format', 'e.package', 'e.name', 'e.description', 'e.keywords', 'e.latest_version', 'e.updated_at'])
+    .where('e.repo_id', 'in', [...options.repoIds])
+    .orderBy('e.updated_at', 'desc')
+    .orderBy('e.id', 'desc')
+    .limit(clampInt(options.limit, 0, MAX_LIMIT))
+    .execute();
+  return rows.map(listed);
+}
+
+/** How many packages each repo holds (repos without any are absent). */
+export async function entryCounts(db: AnyDb, repoIds: readonly number[]): Promise<Map<number, number>> {
+  if (repoIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('search_entries')
+    .select(['repo_id', (eb) => eb.fn.countAll<number | string>().as('n')])
+    .where('repo_id', 'in', [...repoIds])
+    .groupBy('repo_id')
+    .execute();
+  return new Map(rows.map((r) => [Number(r.repo_id), Number(r.n)]));
 }
 
 interface Row {
@@ -147,17 +221,7 @@ export async function searchPackages(db: AnyDb, dialect: Dialect, options: Searc
     order by tier, case when tier = 1 then length(name_key) else 0 end, case when tier = 2 then score else 0 end, name_key, repo_id
     limit ${limit} offset ${offset}`.execute(db);
   return {
-    hits: rows.rows.map((r) => ({
-      repoId: Number(r.repo_id),
-      format: r.format,
-      package: r.package,
-      name: r.name,
-      description: r.description,
-      keywords: r.keywords === '' ? [] : r.keywords.split(' '),
-      latestVersion: r.latest_version,
-      updatedAt: Number(r.updated_at),
-      match: MATCHES[Number(r.tier)] ?? 'text',
-    })),
+    hits: rows.rows.map((r) => ({ ...listed(r), match: MATCHES[Number(r.tier)] ?? 'text' })),
     total,
   };
 }

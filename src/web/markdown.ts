@@ -1,0 +1,76 @@
+/**
+ * READMEs to HTML: Markdown with raw HTML disabled (markdown-it escapes it), then sanitised against an
+ * allow-list as a second wall (sanitize-html): no scripts, styles, event handlers, `javascript:`/`data:` URLs,
+ * frames or forms. Images only from https, lazily loaded and sized by the stylesheet. Rendered once per
+ * README and kept, so a package page costs a lookup.
+ */
+import MarkdownIt from 'markdown-it';
+import sanitizeHtml from 'sanitize-html';
+import { LRUCache } from 'lru-cache';
+
+const markdown = new MarkdownIt({ html: false, linkify: true, typographer: false });
+
+const ALLOWED: sanitizeHtml.IOptions = {
+  allowedTags: [
+    'h1',
+    'h2',
+    'h3',
+    'h4',
+    'h5',
+    'h6',
+    'p',
+    'br',
+    'hr',
+    'blockquote',
+    'pre',
+    'code',
+    'em',
+    'strong',
+    's',
+    'del',
+    'ul',
+    'ol',
+    'li',
+    'a',
+    'img',
+    'table',
+    'thead',
+    'tbody',
+    'tr',
+    'th',
+    'td',
+    'sup',
+    'sub',
+    'kbd',
+  ],
+  allowedAttributes: { a: ['href', 'title'], img: ['src', 'alt', 'title'], ol: ['start'], th: ['style'], td: ['style'], code: ['class'] },
+  allowedStyles: { th: { 'text-align': [/^(left|right|center)$/] }, td: { 'text-align': [/^(left|right|center)$/] } },
+  allowedClasses: { code: [/^language-[\w+-]+$/] },
+  allowedSchemes: ['http', 'https', 'mailto'],
+  allowedSchemesByTag: { img: ['https'] },
+  allowProtocolRelative: false,
+  transformTags: {
+    a: (tagName, attribs) => ({ tagName, attribs: { ...attribs, rel: 'nofollow noopener noreferrer ugc' } }),
+    img: (tagName, attribs) => ({ tagName, attribs: { ...attribs, loading: 'lazy', decoding: 'async', referrerpolicy: 'no-referrer' } }),
+  },
+  allowedSchemesAppliedToAttributes: ['href', 'src'],
+  // An image whose address is not https (relative to a repository we do not serve, or data:) shows its alt text.
+  exclusiveFilter: (frame) => frame.tag === 'img' && !/^https:\/\//i.test(frame.attribs.src ?? ''),
+};
+// The `rel`, `loading`, … set by transformTags must survive the attribute filter.
+ALLOWED.allowedAttributes = {
+  ...(ALLOWED.allowedAttributes as Record<string, string[]>),
+  a: ['href', 'title', 'rel'],
+  img: ['src', 'alt', 'title', 'loading', 'decoding', 'referrerpolicy'],
+};
+
+const rendered = new LRUCache<string, string>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (html, key) => html.length + key.length });
+
+/** Safe HTML for a README's Markdown; `cacheKey` names the README (repo, package, version) for the render cache. */
+export function renderReadme(source: string, cacheKey?: string): string {
+  const hit = cacheKey === undefined ? undefined : rendered.get(cacheKey);
+  if (hit !== undefined) return hit;
+  const html = sanitizeHtml(markdown.render(source), ALLOWED);
+  if (cacheKey !== undefined) rendered.set(cacheKey, html);
+  return html;
+}
