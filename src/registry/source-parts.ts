@@ -1,3 +1,4 @@
+import type { SearchEntry } from './search/index.js';
 /**
  * What a format supplies to the shared sources (DESIGN.md, "The seam"): small, format-specific
  * answers. Hosted, proxy and group sources are written once and ask these.
@@ -75,6 +76,9 @@ export interface MirrorPlan {
 }
 
 /** How a format's proxy talks to its upstream. */
+/** A proxy's search entry for one package document: search_entries without the repo and format (the proxy adds them). */
+export type ProxySearchEntry = Omit<SearchEntry, 'repoId' | 'format' | 'updatedAt'>;
+
 export interface ProxyParts {
   /** Used when `upstream` is not configured. */
   defaultUpstream: string;
@@ -101,6 +105,12 @@ export interface ProxyParts {
   versions?(path: string, body: Buffer): VersionStamp[];
   /** The document without the listed versions (cooldown hides versions younger than the repo's `cooldown`); null when none is left. */
   withoutVersions?(path: string, body: Buffer, hidden: ReadonlySet<string>): Buffer | null;
+  /**
+   * What search records for a package document fetched from the upstream (name, latest version, description,
+   * dependencies), or null when `path` is not a package's document. Proxies index what they hold, so search
+   * and the web UI find cached and mirrored packages.
+   */
+  searchEntry?(path: string, body: Buffer): ProxySearchEntry | null;
   /** Fetches one package's documents through `ctx` and says which artifacts and dependencies it needs (`larder mirror`). */
   mirrorPackage(ctx: ProxyContext, pkg: string): Promise<MirrorPlan | null>;
   /** Every package the upstream has, for `--full` and glob patterns; absent when the upstream cannot list them. */
