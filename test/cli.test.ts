@@ -127,7 +127,10 @@ describe('larder CLI', () => {
     const banner = await first.ready;
     const url = `https://127.0.0.1:${port}`;
     expect(banner).toContain(`Larder is serving on ${url}`);
-    expect(banner).toMatch(/Admin token \(shown once; store it now\):\n\s+larder_\S+/);
+    expect(banner).toContain(`  web UI:   ${url}/ `);
+    expect(banner).toMatch(
+      /Admin token \(shown once; store it now; it also signs in at https:\/\/127\.0\.0\.1:\d+\/-\/sign-in\):\n\s+larder_\S+/,
+    );
     const ca = path.join(cwd, 'data', 'tls', 'ca.pem');
     expect(banner).toContain(`CARGO_HTTP_CAINFO=${ca}`);
     expect(banner).toContain(`index = "sparse+${url}/cargo/index/"`);
@@ -136,6 +139,10 @@ describe('larder CLI', () => {
     const caPem = fs.readFileSync(ca);
     expect(await get(`${url}/-/healthz`, caPem)).toEqual({ status: 200, body: '{"status":"ok"}' });
     expect((await get(`${url}/-/readyz`, caPem)).status).toBe(200);
+    // The URL the banner gives for the web UI answers with the start page.
+    const home = await get(`${url}/`, caPem);
+    expect(home.status).toBe(200);
+    expect(home.body).toContain('<h1>Find a package</h1>');
     const config = await get(`${url}/cargo/index/config.json`, caPem);
     expect(JSON.parse(config.body)).toEqual({ dl: `${url}/cargo/api/v1/crates`, api: `${url}/cargo` });
     const metrics = await get(`${url}/-/metrics`, caPem);

@@ -21,6 +21,7 @@ export function startBanner({ registry, url, caCertPath, adminToken, workers }: 
   const cfg = registry.config;
   const out: string[] = [];
   out.push(`Larder is serving on ${url}${workers > 1 ? ` (${workers} worker processes)` : ''}`);
+  out.push(`  web UI:   ${url}/   (browse, search, sign in, tokens)`);
   out.push(`  data:     ${cfg.data}`);
   out.push(`  database: ${cfg.database.kind === 'sqlite' ? `SQLite ${cfg.database.path}` : 'PostgreSQL'}`);
   if (caCertPath) {
@@ -32,7 +33,7 @@ export function startBanner({ registry, url, caCertPath, adminToken, workers }: 
     );
   }
   if (adminToken) {
-    out.push('', 'Admin token (shown once; store it now):', `  ${adminToken}`);
+    out.push('', `Admin token (shown once; store it now; it also signs in at ${url}/-/sign-in):`, `  ${adminToken}`);
   }
   for (const repo of registry.repos.values()) {
     const setup = registry.formats.get(repo.format)?.clientSetup(repo, url, { caCertPath: caCertPath ?? undefined });
