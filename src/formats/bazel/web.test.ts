@@ -10,6 +10,7 @@ import { publishBody, moduleFile, sourceArchive } from '../../../test/support/ba
 import { startFakeUpstream, type FakeUpstream } from '../../../test/support/fake-upstream.js';
 import { openTestApp, type TestApp } from '../../../test/support/larder.js';
 import { importBazelTree } from './import.js';
+import { bazelWebParts } from './web.js';
 
 const FIXTURE = path.resolve('../shared/fixtures/bcr-sample');
 const TODAY = new Date().toISOString().slice(0, 10);
@@ -328,5 +329,16 @@ describe('pages of a proxy and a group', () => {
     expect(proxied.statusCode).toBe(200);
     expect(proxied.body).toContain('<h1>ahab <span class="muted">0.2.0</span>');
     expect((await get('/-/packages/all/nope')).statusCode).toBe(404);
+  });
+});
+
+describe('snippets', () => {
+  it('tells the user of a private repo where Bazel reads the token, and keeps the registry URL free of a trailing slash', () => {
+    const repo = { id: 9, name: 'secret', format: 'bazel', kind: 'hosted', visibility: 'private' } as never;
+    const view = { name: 'm', version: '1.0', latest: '1.0', versions: [{ version: '1.0', yanked: false }] } as never;
+    const [dep, rc] = bazelWebParts.usage(repo, 'https://larder.example:8443/', view);
+    expect(dep!.code).toBe('bazel_dep(name = "m", version = "1.0")');
+    expect(rc!.code).toBe('common --registry=https://larder.example:8443/secret\ncommon --registry=https://bcr.bazel.build');
+    expect(rc!.note).toContain('~/.netrc: machine larder.example login <you> password <token>');
   });
 });

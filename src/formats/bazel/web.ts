@@ -140,7 +140,6 @@ export const bazelWebParts: WebParts = {
     if (decl?.bazelCompatibility.length) facts.push({ label: 'bazel_compatibility', value: decl.bazelCompatibility.join(', ') });
     const maintainers = maintainerNames(summary);
     if (maintainers.length) facts.push({ label: 'Maintainers', value: maintainers.join(', ') });
-    if (summary.deprecated) facts.push({ label: 'Deprecated', value: summary.deprecated });
     facts.push(...origin.facts);
     const view: PackageView = {
       package: module,
