@@ -54,6 +54,9 @@ describe('formats on PostgreSQL', () => {
     expect(JSON.parse((await larder.app.inject({ method: 'GET', url: '/bazel/modules/pg_mod/metadata.json' })).body).versions).toEqual([
       '1.0.0',
     ]);
+    // The search entry is written in the publish transaction, on PostgreSQL's tsvector too.
+    const search = await larder.app.inject({ method: 'GET', url: '/-/search?q=pg_mod' });
+    expect(search.body).toContain('<a class="name" href="/-/packages/bazel/pg_mod">pg_mod</a> <span class="muted">1.0.0</span>');
   });
 
   it('creates a Julia registry, registers two versions and yanks one', async () => {

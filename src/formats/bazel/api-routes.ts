@@ -15,6 +15,7 @@ import { moduleExists, moduleRef } from './owners.js';
 import { readMultipart } from '../../http/multipart-parts.js';
 import { parseMetadata, serializeMetadata, withYank, type BazelMetadata, type Maintainer } from './metadata.js';
 import { publishBazelModule, type BazelPublish } from './publish.js';
+import { writeModuleSearchEntry } from './search-entry.js';
 
 /** Reads the multipart publish body into a BazelPublish (see the README for the part names). */
 function readPublish(req: FastifyRequest, module: string, version: string): Promise<BazelPublish> {
@@ -97,7 +98,7 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
     return { module, version, source: JSON.parse(sourceJson.toString('utf8')) };
   });
 
-  /** Rewrites a module's metadata.json inside one transaction. */
+  /** Rewrites a module's metadata.json, and its search entry, inside one transaction. */
   async function editMetadata(
     p: Principal,
     module: string,
@@ -111,6 +112,7 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
       await authorizeWrite(uow.trx, registry.dialect, p, moduleRef(repo, module), true);
       const next = change(parseMetadata(doc, module));
       await registry.docs.put(uow, repo.id, path, serializeMetadata(next));
+      await writeModuleSearchEntry(registry, uow, repo, module);
       await audit(uow.trx, { userId: p.userId, repoId: repo.id, action, subject: module });
       return next;
     });

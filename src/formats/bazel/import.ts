@@ -9,6 +9,7 @@ import { inTransaction } from '../../registry/tx.js';
 import type { Database } from '../../storage/schema.js';
 import { classifyRegistryPath } from './paths.js';
 import type { BazelTables } from './schema.js';
+import { writeModuleSearchEntry } from './search-entry.js';
 
 export interface ImportSummary {
   added: number;
@@ -22,6 +23,12 @@ export interface ImportSummary {
 export type ImportProgress = (done: number, total: number) => void;
 
 const BATCH = 500;
+
+/** The module a registry file belongs to (none for bazel_registry.json). */
+function moduleOf(rel: string): string[] {
+  const file = classifyRegistryPath(rel);
+  return file && file.kind !== 'registry-json' ? [file.module] : [];
+}
 
 /** Registry files below `root` (bazel_registry.json and modules/**), relative, sorted. */
 function registryFiles(root: string): { files: string[]; ignored: number } {
@@ -106,6 +113,9 @@ export async function importBazelTree(
     done += batch.length;
     progress(done, files.length);
   }
+  // Modules whose files changed get their search entry rewritten (unchanged ones keep theirs, and their place in
+  // the recently-changed list), in the transaction that records the versions.
+  const touched = new Set(writes.flatMap((w) => moduleOf(w.rel)));
   await inTransaction(registry, async (uow) => {
     const trx = uow.trx.withTables<BazelTables>();
     for (const key of versions) {
@@ -116,6 +126,7 @@ export async function importBazelTree(
         .onConflict((oc) => oc.columns(['repo_id', 'module', 'version']).doNothing())
         .execute();
     }
+    for (const module of touched) await writeModuleSearchEntry(registry, uow, repo, module);
   });
   const added = writes.filter((w) => !existing.has(w.rel)).length;
   return { added, changed: writes.length - added, unchanged, ignored, versions: versions.size };

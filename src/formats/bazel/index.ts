@@ -6,6 +6,7 @@ import { findModuleRef } from './owners.js';
 import { ensureRegistryJson } from './registry-json.js';
 import { bazelRoutes } from './routes.js';
 import { verifyBazelRepo } from './verify.js';
+import { bazelWebParts } from './web.js';
 
 /** Bazel: a Bzlmod index registry served as static files. */
 export const bazelFormat: FormatPlugin = {
@@ -17,6 +18,7 @@ export const bazelFormat: FormatPlugin = {
   verify: verifyBazelRepo,
   initRepo: ensureRegistryJson,
   packageRef: findModuleRef,
+  web: bazelWebParts,
   clientSetup(repo, baseUrl, opts) {
     const url = bazelRegistryUrl(baseUrl, repo);
     return { url, snippet: bazelClientSnippet(repo, url, opts.caCertPath) };

@@ -1,6 +1,9 @@
 import { sql, type Kysely } from 'kysely';
 import type { Dialect, DialectMigration } from '../../storage/db.js';
 import { millis, withId } from '../../storage/migrations.js';
+import type { Database } from '../../storage/schema.js';
+import { upsertSearchEntry } from '../../registry/search/index.js';
+import { moduleSearchEntry } from './search-entry.js';
 
 export const bazelMigrations: DialectMigration[] = [
   {
@@ -48,6 +51,26 @@ export const bazelMigrations: DialectMigration[] = [
         await sql`insert into package_owners (repo_id, package, user_id, created_at) values (${r.repo_id}, ${module}, ${r.user_id}, ${Number(r.at)})`.execute(
           db,
         );
+      }
+    },
+  },
+  {
+    // The shared search service (registry/search, core 0007/0008) indexes modules stored before it existed: each
+    // module with versions here and a version left to install, from its stored metadata.json and latest MODULE.bazel.
+    name: 'bazel_0004_search_entries',
+    async up(db: Kysely<unknown>, dialect: Dialect) {
+      const { rows } = await sql<{ repo_id: number; module: string; at: number }>`
+        select repo_id, module, max(created_at) as at from bazel_versions group by repo_id, module order by repo_id, module`.execute(db);
+      for (const r of rows) {
+        const read = async (path: string) => {
+          const doc = await sql<{ body: Uint8Array }>`
+            select body from index_docs where repo_id = ${r.repo_id} and path = ${path}`.execute(db);
+          return doc.rows[0] ? Buffer.from(doc.rows[0].body) : null;
+        };
+        const entry = await moduleSearchEntry(r.module, read);
+        if (!entry) continue;
+        const repoId = Number(r.repo_id);
+        await upsertSearchEntry(db as Kysely<Database>, dialect, { ...entry, repoId, format: 'bazel', updatedAt: Number(r.at) });
       }
     },
   },

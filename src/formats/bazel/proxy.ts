@@ -9,6 +9,7 @@ import type { ArtifactPromise, MirrorPlan, ProxyContext, ProxyParts, VersionStam
 import { mirrorKeyOf, MIRROR_SEGMENT } from './mirror.js';
 import { readModuleFile } from './module-file.js';
 import { classifyRegistryPath } from './paths.js';
+import { metadataSearchEntry } from './search-entry.js';
 
 /** The Bazel Central Registry. */
 export const BCR_URL = 'https://bcr.bazel.build';
@@ -107,6 +108,13 @@ export const bazelProxyParts: ProxyParts = {
     if (versions.length === 0) return null;
     // Re-serialised only because something was hidden; untouched documents are served as fetched.
     return Buffer.from(`${JSON.stringify({ ...read.json, versions }, null, 4)}\n`);
+  },
+
+  // Only metadata.json names the versions; the dependencies are in the latest MODULE.bazel, which this body does not
+  // include, so the entry leaves them as recorded. latestVersion is null when every version is yanked.
+  searchEntry(path, body) {
+    const file = classifyRegistryPath(path);
+    return file?.kind === 'metadata' ? metadataSearchEntry(file.module, body) : null;
   },
 
   mirrorPackage: mirrorModule,

@@ -15,6 +15,7 @@ import type { Database } from '../../storage/schema.js';
 import { parseMetadata, serializeMetadata, withVersion, type BazelMetadata } from './metadata.js';
 import { readModuleFile, sameModuleFile } from './module-file.js';
 import { moduleExists, moduleRef } from './owners.js';
+import { writeModuleSearchEntry } from './search-entry.js';
 import type { BazelTables } from './schema.js';
 import { applyOverlay, applyPatches, filesToKeep, unpackArchive } from './source-tree.js';
 import { compareBazelVersions, isBazelVersion, validateModuleName, validatePublishVersion } from './version.js';
@@ -318,6 +319,7 @@ export async function publishBazelModule(
             yanked_versions: {},
           };
       await registry.docs.put(uow, repo.id, metaPath, serializeMetadata(withVersion(base, pub.version)));
+      await writeModuleSearchEntry(registry, uow, repo, pub.module);
       if (staged && hosted) {
         await trx
           .insertInto('bazel_archives')
