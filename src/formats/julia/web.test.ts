@@ -10,6 +10,9 @@ import { registriesBody, serveJuliaUpstream, HOLYLAB, HOLYLAB_TREE, SMALL, BAR, 
 import { openTestApp, type TestApp } from '../../../test/support/larder.js';
 import { canonicalTarball } from './tarball.js';
 import type { FileTree } from './tree-hash.js';
+import { juliaWeb } from './web.js';
+import type { PackageView } from '../../registry/package-view.js';
+import type { Repo } from '../../registry/repos.js';
 
 const REG = '1b2c3d4e-0000-4000-8000-00000000c0de';
 const ALPHA = 'a1a1a1a1-0000-4000-8000-000000000001';
@@ -288,5 +291,22 @@ describe('proxy and group pages', () => {
 
   it('answers 404 for a UUID no served registry lists', async () => {
     expect((await get(`/-/packages/up/${ALPHA}`)).statusCode).toBe(404);
+  });
+});
+
+describe('snippets', () => {
+  it('add the auth.toml a private repo needs, named as Pkg names the server directory', () => {
+    const repo: Repo = { id: 1, name: 'team', format: 'julia', kind: 'group', visibility: 'private', members: [] };
+    const view = {
+      name: 'Alpha',
+      version: '0.2.0',
+      latest: '0.2.0',
+      versions: [{ version: '0.2.0', publishedAt: null, yanked: false, yankReason: null }],
+    } as unknown as PackageView;
+    expect(juliaWeb.usage(repo, 'http://localhost:8080/', view)).toEqual([
+      expect.objectContaining({ label: 'Shell', code: 'export JULIA_PKG_SERVER=http://localhost:8080/team' }),
+      expect.objectContaining({ label: '~/.julia/servers/localhost_8080/auth.toml', code: 'access_token = "<token>"' }),
+      expect.objectContaining({ label: 'Julia REPL', code: 'using Pkg\nPkg.Registry.add()\nPkg.add("Alpha")' }),
+    ]);
   });
 });
