@@ -95,10 +95,15 @@ describe('formats on PostgreSQL', () => {
       method: 'POST',
       url: `/julia/api/registries/${reg}/packages/PgPkg/0.1.0/yank`,
       headers: auth(),
+      payload: { reason: 'superseded' },
     });
     expect(yank.statusCode, yank.body).toBe(200);
     const listing = (await larder.app.inject({ method: 'GET', url: '/julia/registries' })).body;
     expect(listing).toBe(`/registry/${reg}/${JSON.parse(yank.body).tree}\n`);
+    // Search and the package page, written and read on PostgreSQL.
+    expect((await larder.app.inject({ method: 'GET', url: '/-/search?q=pgpkg' })).body).toMatch(/>PgPkg<\/a> <span class="muted">0.2.0</);
+    const page = await larder.app.inject({ method: 'GET', url: '/-/packages/julia/22222222-2222-4333-8444-555555555555?version=0.1.0' });
+    expect(page.body).toContain('This version is yanked: superseded.');
   });
 
   it('publishes MoonBit versions concurrently: every line kept once, one commit each, a clone sees them all', async () => {

@@ -174,8 +174,21 @@ export async function juliaApiRoutes(app: FastifyInstance, { registry, repo }: {
       preParsing: reserve,
       handler: async (req) => {
         const { uuid, name, version } = req.params as { uuid: string; name: string; version: string };
-        return { tree: await setJuliaYanked(registry, repo, gate.of(req), uuid, name, version, yanked) };
+        const reason = yanked ? yankReason(req.body) : null;
+        return { tree: await setJuliaYanked(registry, repo, gate.of(req), uuid, name, version, yanked, reason) };
       },
     });
   }
+}
+
+/** The optional `{"reason": "…"}` of a yank (shown on the package page), checked. */
+function yankReason(body: unknown): string | null {
+  if (body === undefined || body === null) return null;
+  if (typeof body !== 'object' || Buffer.isBuffer(body) || Array.isArray(body))
+    fail('BODY_MALFORMED', 'send no body, or JSON {"reason": "why, and which version to use instead"}');
+  const reason = (body as { reason?: unknown }).reason;
+  if (reason !== undefined && reason !== null && typeof reason !== 'string') fail('BODY_MALFORMED', '"reason" must be a string');
+  if (typeof reason !== 'string' || reason.trim() === '') return null;
+  if (reason.length > 1000) fail('BODY_MALFORMED', '"reason" is longer than 1000 characters; say it shorter');
+  return reason;
 }

@@ -13,8 +13,10 @@ import {
   verifiedTarball,
   writeRegistryFiles,
 } from './store.js';
-import { disposeTree } from './spool.js';
-import { readDirTree } from './tree-hash.js';
+import { registryIndex, type RegistryReader } from './package-info.js';
+import { updateJuliaSearchEntries } from './search.js';
+import { disposeTree, treeFileData } from './spool.js';
+import { readDirTree, type FileTree } from './tree-hash.js';
 
 export interface JuliaImportSummary {
   name: string;
@@ -71,6 +73,8 @@ export async function importJuliaRegistry(
         await recordTarball(registry, uow, repo, 'registry', uuid, tarball);
         await rewriteRegistries(registry, uow, repo);
         await recordCommit(uow, repo, uuid, tarball.treeHash, `Import registry ${name}`);
+        const reader = await treeReader(tree);
+        if (reader) await updateJuliaSearchEntries(registry, uow, repo, await changedPackages(reader, previous), new Map([[uuid, reader]]));
         return true;
       });
       return { name, uuid, treeHash: tarball.treeHash, files: tree.size, changed };
@@ -80,4 +84,36 @@ export async function importJuliaRegistry(
   } finally {
     await disposeTree(tree);
   }
+}
+
+/** A registry tree being imported, read as search reads registries. */
+async function treeReader(tree: FileTree): Promise<RegistryReader | null> {
+  const file = async (rel: string) => {
+    const f = tree.get(rel);
+    return f && f.kind !== 'symlink' ? treeFileData(f) : null;
+  };
+  const index = registryIndex(await file('Registry.toml'));
+  return index && { ...index, file };
+}
+
+/** The packages an import adds, removes or changes (any file in their directory): only their search entries are rewritten. */
+async function changedPackages(next: RegistryReader, previous: Map<string, Buffer>): Promise<string[]> {
+  const before = registryIndex(previous.get('Registry.toml') ?? null);
+  const out: string[] = [];
+  for (const uuid of new Set([...next.packages.keys(), ...(before?.packages.keys() ?? [])])) {
+    const now = next.packages.get(uuid);
+    const then = before?.packages.get(uuid);
+    if (!now || !then || now.name !== then.name || now.path !== then.path) {
+      out.push(uuid);
+      continue;
+    }
+    for (const file of ['Package.toml', 'Versions.toml', 'Deps.toml', 'Compat.toml', 'WeakDeps.toml', 'WeakCompat.toml']) {
+      const [a, b] = [await next.file(`${now.path}/${file}`), previous.get(`${now.path}/${file}`) ?? null];
+      if (a === null ? b !== null : b === null || !a.equals(b)) {
+        out.push(uuid);
+        break;
+      }
+    }
+  }
+  return out;
 }

@@ -1,6 +1,9 @@
 import { sql, type Kysely } from 'kysely';
 import type { Dialect, DialectMigration } from '../../storage/db.js';
 import { millis, withId } from '../../storage/migrations.js';
+import { nameKey } from '../../registry/search/query.js';
+import { registryDocPath } from './ids.js';
+import { packageAcross, registryIndex, searchFieldsOf, type RegistryReader } from './package-info.js';
 
 export const juliaMigrations: DialectMigration[] = [
   {
@@ -93,4 +96,63 @@ export const juliaMigrations: DialectMigration[] = [
       await db.schema.dropTable('julia_commits').execute();
     },
   },
+  {
+    // Packages registered or imported before the search service: every package with an installable version gets
+    // its entry (and the names its latest version depends on), read from the registry documents.
+    name: 'julia_0006_search_entries',
+    up: backfillSearchEntries,
+  },
+  {
+    name: 'julia_0007_yank_reasons',
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('julia_yank_reasons')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('registry_uuid', 'text', (c) => c.notNull())
+        .addColumn('package_uuid', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('yanked_at', millis, (c) => c.notNull())
+        .addPrimaryKeyConstraint('julia_yank_reasons_pk', ['repo_id', 'registry_uuid', 'package_uuid', 'version'])
+        .execute();
+    },
+  },
 ];
+
+/** julia_0006: the search entries of every hosted Julia package, from `registry/{uuid}/…` in index_docs (SQLite and PostgreSQL). */
+async function backfillSearchEntries(db: Kysely<unknown>): Promise<void> {
+  const { rows } = await sql<{ repo_id: number; uuid: string; updated_at: number }>`
+    select repo_id, uuid, updated_at from julia_registries order by repo_id, uuid`.execute(db);
+  const byRepo = new Map<number, Array<{ uuid: string; updatedAt: number }>>();
+  for (const r of rows)
+    byRepo.set(Number(r.repo_id), [...(byRepo.get(Number(r.repo_id)) ?? []), { uuid: r.uuid, updatedAt: Number(r.updated_at) }]);
+  for (const [repoId, regs] of byRepo) {
+    const readers: RegistryReader[] = [];
+    for (const reg of regs) {
+      const file = async (rel: string) => {
+        const doc = await sql<{ body: Uint8Array }>`
+          select body from index_docs where repo_id = ${repoId} and path = ${registryDocPath(reg.uuid, rel)}`.execute(db);
+        return doc.rows[0] ? Buffer.from(doc.rows[0].body) : null;
+      };
+      const index = registryIndex(await file('Registry.toml'));
+      if (index) readers.push({ ...index, file });
+    }
+    // When each package was last registered here, where the rows say (imported packages have no tarball row).
+    const registered = await sql<{ uuid: string; at: number }>`
+      select uuid, max(created_at) as at from julia_tarballs where repo_id = ${repoId} and kind = 'package' group by uuid`.execute(db);
+    const lastRegistered = new Map(registered.rows.map((r) => [r.uuid, Number(r.at)]));
+    const fallback = Math.max(...regs.map((r) => r.updatedAt));
+    for (const uuid of new Set(readers.flatMap((r) => [...r.packages.keys()]))) {
+      const pkg = await packageAcross(readers, uuid);
+      const fields = pkg && searchFieldsOf(pkg);
+      if (!fields) continue;
+      await sql`insert into search_entries (repo_id, format, package, name, name_key, description, keywords, latest_version, updated_at)
+        values (${repoId}, 'julia', ${fields.package}, ${fields.name}, ${nameKey(fields.name)}, ${null}, ${''}, ${fields.latestVersion},
+          ${lastRegistered.get(uuid) ?? fallback})
+        on conflict (repo_id, package) do nothing`.execute(db);
+      for (const key of new Set(fields.dependencies.map(nameKey).filter((k) => k !== '')))
+        await sql`insert into search_dependencies (repo_id, package, dependency_key) values (${repoId}, ${fields.package}, ${key})
+          on conflict do nothing`.execute(db);
+    }
+  }
+}

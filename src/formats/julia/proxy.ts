@@ -170,6 +170,9 @@ export const juliaProxy: ProxyParts = {
       what: t.kind === 'artifact' ? `artifact ${t.hash}` : `${t.kind} ${t.uuid} tree ${t.hash}`,
     };
   },
+  // A Pkg server's one document is `/registries`, which describes no package: packages are described inside the
+  // registry tarballs, which are artifacts (registrySearchEntries in search.ts reads one).
+  searchEntry: () => null,
   mirrorPackage,
   listPackages,
 };

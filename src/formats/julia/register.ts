@@ -5,6 +5,7 @@ import { fail } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
 import { requirePermission, type Principal } from '../../registry/auth.js';
 import { authorizeWrite, type PackageRef } from '../../registry/owners.js';
+import { putReadme } from '../../registry/readmes.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction, type UnitOfWork } from '../../registry/tx.js';
@@ -21,6 +22,9 @@ import {
 } from './registry-toml.js';
 import type { JuliaTables } from './schema.js';
 import { juliaPackageExists, juliaPackageRef } from './owners.js';
+import { readerOfFiles, type RegistryReader } from './package-info.js';
+import { readmeOf } from './readme.js';
+import { updateJuliaSearchEntries } from './search.js';
 import { treeFileData } from './spool.js';
 import { STDLIBS } from './stdlibs.js';
 import { readRegistryFiles, recordCommit, recordTarball, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
@@ -236,6 +240,7 @@ export async function registerPackage(
         fail('DEPENDENCY_INVALID', `julia compat "${juliaCompat}" reaches below 0.7 (julia_before_07_in_compat); require julia 1.x`);
     }
   }
+  const readme = await readmeOf(tree);
   const pkgTarball = await verifiedTarball(registry, tree);
   const staged: StagedBlob[] = [pkgTarball.staged];
 
@@ -370,6 +375,8 @@ export async function registerPackage(
         { registryUuid, files, updated, staged },
         `New version: ${project.name} v${project.version}\n\nUUID: ${project.uuid}\nRepo: ${repoUrl}\nTree: ${pkgTarball.treeHash}`,
       );
+      await updateJuliaSearchEntries(registry, uow, repo, [project.uuid], changedRegistry(registryUuid, updated));
+      if (readme !== null) await putReadme(uow.trx, { repoId: repo.id, package: project.uuid, version: project.version, markdown: readme });
       await audit(uow.trx, {
         userId: p.userId,
         repoId: repo.id,
@@ -421,6 +428,12 @@ async function registryRow(trx: Kysely<Database & JuliaTables>, repo: Repo, regi
     .executeTakeFirst();
   if (!reg) fail('PACKAGE_NOT_FOUND', `no registry ${registryUuid} in ${repo.name}`);
   return reg;
+}
+
+/** The registry a write is changing, as search reads it (its new files, before anything else sees them). */
+function changedRegistry(registryUuid: string, files: Map<string, Buffer>): Map<string, RegistryReader> {
+  const reader = readerOfFiles(files);
+  return new Map(reader ? [[registryUuid, reader]] : []);
 }
 
 /** Runs `work`; if it fails, the blobs it staged (and never committed) are removed. */
@@ -490,7 +503,10 @@ export async function createRegistry(
   );
 }
 
-/** Sets or clears `yanked = true` on one version: a new registry tree, tarball and `/registries` line. */
+/**
+ * Sets or clears `yanked = true` on one version: a new registry tree, tarball and `/registries` line. A yank's
+ * reason is kept in Larder's rows (Versions.toml has no place for it) and dropped by the unyank.
+ */
 export async function setJuliaYanked(
   registry: Registry,
   repo: Repo,
@@ -499,6 +515,7 @@ export async function setJuliaYanked(
   name: string,
   version: string,
   yanked: boolean,
+  reason: string | null = null,
 ): Promise<string> {
   requirePermission(p, 'yank', repo.name, name);
   const staged: StagedBlob[] = [];
@@ -517,7 +534,11 @@ export async function setJuliaYanked(
       >;
       const key = Object.keys(table).find((v) => v === version);
       if (!key) fail('VERSION_NOT_FOUND', `${name} has no version ${version}`);
-      if ((table[key].yanked === true) === yanked) return reg.tree_hash;
+      const wasYanked = table[key].yanked === true;
+      // A repeated yank keeps its reason unless it gives a new one; an unyank drops it.
+      if (reason !== null || wasYanked !== yanked)
+        await recordYankReason(uow, { repoId: repo.id, registryUuid, packageUuid: uuid, version: key }, yanked ? reason : null);
+      if (wasYanked === yanked) return reg.tree_hash;
       const entries = Object.entries(table).map(([v, e]) => ({
         version: v,
         treeSha1: e['git-tree-sha1'],
@@ -532,15 +553,43 @@ export async function setJuliaYanked(
         { registryUuid, files, updated, staged },
         `${yanked ? 'Yank' : 'Unyank'}: ${name} v${version}`,
       );
+      await updateJuliaSearchEntries(registry, uow, repo, [uuid], changedRegistry(registryUuid, updated));
       await audit(uow.trx, {
         userId: p.userId,
         repoId: repo.id,
         action: yanked ? 'julia.yank' : 'julia.unyank',
         subject: `${name}@${version}`,
+        detail: reason !== null && yanked ? { reason } : undefined,
       });
       return tarball.treeHash;
     }),
   );
+}
+
+/** Keeps (or, with null, removes) the reason a version is yanked. */
+async function recordYankReason(
+  uow: UnitOfWork,
+  ref: { repoId: number; registryUuid: string; packageUuid: string; version: string },
+  reason: string | null,
+): Promise<void> {
+  const trx = uow.trx.withTables<JuliaTables>();
+  const key = { repo_id: ref.repoId, registry_uuid: ref.registryUuid, package_uuid: ref.packageUuid, version: ref.version };
+  if (reason === null) {
+    await trx
+      .deleteFrom('julia_yank_reasons')
+      .where('repo_id', '=', key.repo_id)
+      .where('registry_uuid', '=', key.registry_uuid)
+      .where('package_uuid', '=', key.package_uuid)
+      .where('version', '=', key.version)
+      .execute();
+    return;
+  }
+  const row = { reason, yanked_at: Date.now() };
+  await trx
+    .insertInto('julia_yank_reasons')
+    .values({ ...key, ...row })
+    .onConflict((oc) => oc.columns(['repo_id', 'registry_uuid', 'package_uuid', 'version']).doUpdateSet(row))
+    .execute();
 }
 
 /**

@@ -25,7 +25,21 @@ export interface JuliaTarballsTable {
   created_at: Millis;
 }
 
+/**
+ * Why a version was yanked, when the yank said (Versions.toml has only `yanked = true`, so the reason lives in
+ * Larder's rows and shows on the package page); removed when the version is unyanked.
+ */
+export interface JuliaYankReasonsTable {
+  repo_id: number;
+  registry_uuid: string;
+  package_uuid: string;
+  version: string;
+  reason: string;
+  yanked_at: Millis;
+}
+
 export type JuliaTables = {
   julia_registries: JuliaRegistriesTable;
   julia_tarballs: JuliaTarballsTable;
+  julia_yank_reasons: JuliaYankReasonsTable;
 };
