@@ -159,6 +159,8 @@ const ROUTES: Record<string, Entry | { exempt: string }> = {
   'POST /moonbit/git/index/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
   // The S3 endpoint authenticates by SigV4 access keys, not tokens, and answers in S3 XML: test/s3-endpoint.test.ts covers
   // PutObject per caller (no signature, wrong secret, unknown key, revoked/expired token, read-only, other repo).
+  'POST /-/sign-in': { exempt: 'web UI: exchanges a token from the form for a session (CSRF double-submit); see src/web/plugin.test.ts' },
+  'POST /-/sign-out': { exempt: 'web UI: session cookie + CSRF token; see src/web/plugin.test.ts' },
   'PUT /-/s3/*': { exempt: 'S3 PutObject: SigV4 with access keys bound to tokens; see test/s3-endpoint.test.ts' },
   'POST /-/s3/*': { exempt: 'S3: 501 NotImplemented after the SigV4 check; see test/s3-endpoint.test.ts' },
   'DELETE /-/s3/*': { exempt: 'S3 DeleteObject: 501 NotImplemented after the SigV4 check; see test/s3-endpoint.test.ts' },

@@ -2,7 +2,6 @@
 import type { Registry } from '../registry/registry.js';
 import type { Repo } from '../registry/repos.js';
 import type { PackageView } from '../registry/package-view.js';
-import { readReadme } from '../registry/readmes.js';
 import { dependentsOf, type ListedEntry } from '../registry/search/index.js';
 import { renderReadme } from './markdown.js';
 
@@ -15,32 +14,54 @@ export interface PackageFacts {
   dependents: ListedEntry[];
 }
 
-/** Reads the shared facts of a package page; `scope` is the repos whose packages count as "here" for dependents. */
-export async function packageFacts(registry: Registry, repo: Repo, view: PackageView, scope: readonly Repo[]): Promise<PackageFacts> {
+/**
+ * Reads the shared facts of a package page. `holders` are the repos that may record them: the repo itself, or a
+ * group's members (a group records nothing of its own); the first holder with a record wins, as the group serves
+ * the first member holding the package. `scope` is the repos whose packages count as "here" for dependents.
+ */
+export async function packageFacts(
+  registry: Registry,
+  holders: readonly Repo[],
+  view: PackageView,
+  scope: readonly Repo[],
+): Promise<PackageFacts> {
   const db = registry.db;
-  const [owners, downloads, readme, dependents] = await Promise.all([
+  const ids = holders.map((r) => r.id);
+  const first = <T extends { repo_id: number }>(rows: T[]): T[] => {
+    const holder = ids.find((id) => rows.some((r) => Number(r.repo_id) === id));
+    return rows.filter((r) => Number(r.repo_id) === holder);
+  };
+  const format = holders[0]?.format;
+  const [owners, downloads, readmes, dependents] = await Promise.all([
     db
       .selectFrom('package_owners')
       .innerJoin('users', 'users.id', 'package_owners.user_id')
-      .select(['users.login', 'users.name'])
-      .where('package_owners.repo_id', '=', repo.id)
+      .select(['package_owners.repo_id', 'users.login', 'users.name'])
+      .where('package_owners.repo_id', 'in', ids)
       .where('package_owners.package', '=', view.package)
       .orderBy('users.login')
       .execute(),
     db
       .selectFrom('package_downloads')
-      .select(['version', 'count'])
-      .where('repo_id', '=', repo.id)
+      .select(['repo_id', 'version', 'count'])
+      .where('repo_id', 'in', ids)
       .where('package', '=', view.package)
       .execute(),
-    readReadme(db, { repoId: repo.id, package: view.package, version: view.version }),
-    dependentsOf(db, { name: view.name, repoIds: scope.filter((r) => r.format === repo.format).map((r) => r.id), limit: 100 }),
+    db
+      .selectFrom('package_readmes')
+      .select(['repo_id', 'markdown'])
+      .where('repo_id', 'in', ids)
+      .where('package', '=', view.package)
+      .where('version', '=', view.version)
+      .execute(),
+    dependentsOf(db, { name: view.name, repoIds: scope.filter((r) => r.format === format).map((r) => r.id), limit: 100 }),
   ]);
-  const byVersion = new Map(downloads.map((d) => [d.version, Number(d.count)]));
+  const byVersion = new Map(first(downloads).map((d) => [d.version, Number(d.count)]));
+  const readme = first(readmes)[0];
   return {
-    owners,
+    owners: first(owners).map(({ login, name }) => ({ login, name })),
     downloads: { total: [...byVersion.values()].reduce((a, b) => a + b, 0), byVersion },
-    readmeHtml: readme === null ? null : renderReadme(readme, `${repo.id}\0${view.package}\0${view.version}`),
-    dependents: dependents.filter((d) => !(d.repoId === repo.id && d.package === view.package)),
+    readmeHtml: readme === undefined ? null : renderReadme(readme.markdown, `${readme.repo_id}\0${view.package}\0${view.version}`),
+    dependents: dependents.filter((d) => !(ids.includes(d.repoId) && d.package === view.package)),
   };
 }

@@ -129,7 +129,7 @@ export function searchRoute(app: FastifyInstance, web: WebContext): void {
     const byId = new Map(scope.map((r) => [r.id, r]));
     result.hits = result.hits.filter((h) => {
       const repo = byId.get(h.repoId);
-      return repo !== undefined && canRead(viewer, repo, h.name);
+      return repo !== undefined && canRead(viewer, repo, h.package);
     });
     const repoNames = new Map([...registryRepos(web)].map((r) => [r.id, r.name]));
     if ((req.query as Record<string, unknown>).fragment === '1') {
