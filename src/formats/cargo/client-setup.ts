@@ -5,7 +5,10 @@ import type { CargoUrls } from './urls.js';
 
 /** The registry name the client snippets use for a repo: Cargo allows letters, digits, `-`, `_`. */
 export function cargoRegistryName(repo: Repo): string {
-  return repo.name.replace(/[^A-Za-z0-9_-]/g, '-');
+  const name = repo.name.replace(/[^A-Za-z0-9_-]/g, '-');
+  // `crates-io` is Cargo's own name for crates.io: `[source.crates-io] replace-with = "crates-io"` would replace it
+  // with itself, so a repo of that name (a natural one for a proxy) gets another.
+  return name === 'crates-io' ? 'larder-crates-io' : name;
 }
 
 /** Whether a proxy stands for crates.io (so crates.io source replacement is right for it). */
