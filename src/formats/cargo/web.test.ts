@@ -173,6 +173,21 @@ describe('a hosted crate page', () => {
     expect(visibleText(readme)).toContain('[click me](javascript:alert(1))');
   });
 
+  it('keeps the README of a version when a second publish of that version is refused', async () => {
+    const rows = () => t.registry.db.selectFrom('package_readmes').selectAll().orderBy('package').orderBy('version').execute();
+    const before = { state: await storageState(t.registry, t.data), readmes: await rows() };
+    const { body } = await simplePublishBody('Base-Crate', '1.0.0', { readme: '# Replaced' });
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: '/cargo/api/v1/crates/new',
+      headers: { authorization: t.adminToken },
+      payload: body,
+    });
+    expect(res.statusCode).toBe(409);
+    expect({ state: await storageState(t.registry, t.data), readmes: await rows() }).toEqual(before);
+    expect((await get('/-/packages/cargo/base_crate')).body).toContain('<h1>Base</h1>');
+  });
+
   it('shows an older version on ?version=, yanked with a pointer to the latest and a note under the snippet', async () => {
     const html = (await get('/-/packages/cargo/Base-Crate?version=1.1.0')).body;
     expect(html).toContain('<title>Base-Crate 1.1.0 · Larder</title>');
