@@ -1,9 +1,11 @@
 /**
  * Cargo's search API on PostgreSQL, through the shared search service: publish and yank keep the entry current in
- * their transaction, ranking and keywords work, hostile queries answer 200.
+ * their transaction, ranking and keywords work, hostile queries answer 200; the dependencies an entry records
+ * (the package page's dependents) and the cargo_0004 backfill on PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simplePublishBody } from './support/cargo.js';
+import { newDep, simplePublishBody } from './support/cargo.js';
+import { checkCargoBackfill } from './support/cargo-backfill.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 import { startPostgres, type TestPostgres } from './support/postgres.js';
 
@@ -71,5 +73,22 @@ describe('cargo search on PostgreSQL', () => {
       const res = await t.app.inject({ method: 'GET', url: `${API}?q=${q}&per_page=3` });
       expect(res.statusCode, `${q}: ${res.body}`).toBe(200);
     }
+  });
+});
+
+describe('dependencies and the backfill on PostgreSQL', () => {
+  it('records what a publish depends on, so the package page lists its dependents', async () => {
+    expect(await publish('pg-base', '1.0.0')).toBe(200);
+    expect(await publish('pg-user', '1.0.0', { deps: [newDep('pg-base', '^1'), newDep('pg-search', '^0.1', { kind: 'dev' })] })).toBe(200);
+    const page = await t.app.inject({ method: 'GET', url: '/-/packages/cargo/pg_base' });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('Depended on by (1)');
+    expect(page.body).toContain('href="/-/packages/cargo/pg_user"');
+    // A dev-dependency does not count.
+    expect((await t.app.inject({ method: 'GET', url: '/-/packages/cargo/pg_search' })).body).toContain('No package here depends on it.');
+  });
+
+  it('runs cargo_0004 over crates stored before it', async () => {
+    await checkCargoBackfill({ kind: 'postgres', url: await pg.newDatabase() });
   });
 });

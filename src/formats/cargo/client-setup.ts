@@ -1,10 +1,14 @@
 import type { Repo } from '../../registry/repos.js';
 import { CRATES_IO_INDEX } from './proxy.js';
+import { versionKey } from './semver.js';
 import type { CargoUrls } from './urls.js';
 
 /** The registry name the client snippets use for a repo: Cargo allows letters, digits, `-`, `_`. */
 export function cargoRegistryName(repo: Repo): string {
-  return repo.name.replace(/[^A-Za-z0-9_-]/g, '-');
+  const name = repo.name.replace(/[^A-Za-z0-9_-]/g, '-');
+  // `crates-io` is Cargo's own name for crates.io: `[source.crates-io] replace-with = "crates-io"` would replace it
+  // with itself, so a repo of that name (a natural one for a proxy) gets another.
+  return name === 'crates-io' ? 'larder-crates-io' : name;
 }
 
 /** Whether a proxy stands for crates.io (so crates.io source replacement is right for it). */
@@ -28,29 +32,48 @@ function sourceReplacement(name: string, urls: CargoUrls): string[] {
   return ['[source.crates-io]', `replace-with = "${name}"`, '', `[source.${name}]`, `registry = "${urls.sparseIndex}"`];
 }
 
+/** Whether projects use the repo through crates.io source replacement (a crates.io proxy) rather than by registry name. */
+function replacesCratesIo(repo: Repo): boolean {
+  return repo.kind === 'proxy' && proxiesCratesIo(repo);
+}
+
+/** The `.cargo/config.toml` lines that make Cargo use a repo, for its kind (cargo.md §1, §12), after where they go. */
+function registryLines(repo: Repo, urls: CargoUrls): string[] {
+  const name = cargoRegistryName(repo);
+  const where = '# ~/.cargo/config.toml (or .cargo/config.toml in your project)';
+  if (repo.kind === 'hosted') return [where, ...alternativeRegistry(name, urls)];
+  if (replacesCratesIo(repo)) {
+    return [`${where}: unchanged projects fetch their crates.io dependencies through Larder`, ...sourceReplacement(name, urls)];
+  }
+  if (repo.kind === 'proxy') return [`${where}: a mirror of ${repo.upstream}`, ...alternativeRegistry(name, urls)];
+  return [
+    where,
+    '# Your own crates are in this group: use it as an alternative registry, and depend on them with',
+    `# registry = "${name}" in Cargo.toml (their crates.io dependencies resolve through the group too):`,
+    ...alternativeRegistry(name, urls),
+    '',
+    '# Or, only when the group holds nothing but copies of crates.io (no crates of your own), build',
+    '# unchanged projects through it with source replacement; Cargo takes the group for crates.io itself:',
+    ...sourceReplacement(name, urls).map((l) => (l ? `# ${l}` : '#')),
+  ];
+}
+
+/** What a private repo asks of Cargo beyond the registry lines (hosted repos say it with their usage hint). */
+function privateRepoLines(repo: Repo, urls: CargoUrls): string[] {
+  if (repo.visibility !== 'private' || repo.kind === 'hosted') return [];
+  const name = cargoRegistryName(repo);
+  // Cargo finds a replacement's token under the [registries] entry of the same index URL.
+  return [
+    '',
+    `# ${repo.name} is private: Cargo needs [registries.${name}] with index = "${urls.sparseIndex}" and`,
+    `# credential-provider = "cargo:token" for its token, then: cargo login --registry ${name}`,
+  ];
+}
+
 /** The `.cargo/config.toml` lines that make Cargo use a repo, for its kind (cargo.md §1, §12). */
 export function cargoClientSnippet(repo: Repo, urls: CargoUrls, caCertPath?: string): string {
   const name = cargoRegistryName(repo);
-  const where = '# ~/.cargo/config.toml (or .cargo/config.toml in your project)';
-  const lines: string[] = [];
-  if (repo.kind === 'hosted') {
-    lines.push(where, ...alternativeRegistry(name, urls));
-  } else if (repo.kind === 'proxy' && proxiesCratesIo(repo)) {
-    lines.push(`${where}: unchanged projects fetch their crates.io dependencies through Larder`, ...sourceReplacement(name, urls));
-  } else if (repo.kind === 'proxy') {
-    lines.push(`${where}: a mirror of ${repo.upstream}`, ...alternativeRegistry(name, urls));
-  } else {
-    lines.push(
-      where,
-      '# Your own crates are in this group: use it as an alternative registry, and depend on them with',
-      `# registry = "${name}" in Cargo.toml (their crates.io dependencies resolve through the group too):`,
-      ...alternativeRegistry(name, urls),
-      '',
-      '# Or, only when the group holds nothing but copies of crates.io (no crates of your own), build',
-      '# unchanged projects through it with source replacement; Cargo takes the group for crates.io itself:',
-      ...sourceReplacement(name, urls).map((l) => (l ? `# ${l}` : '#')),
-    );
-  }
+  const lines = registryLines(repo, urls);
   if (caCertPath) {
     // http.cainfo replaces the system CA bundle for every registry, crates.io included.
     lines.push(
@@ -62,13 +85,28 @@ export function cargoClientSnippet(repo: Repo, urls: CargoUrls, caCertPath?: str
   }
   if (repo.kind === 'hosted') {
     lines.push('', `# then: cargo login --registry ${name}    and in Cargo.toml:  foo = { version = "1", registry = "${name}" }`);
-  } else if (repo.visibility === 'private') {
-    // Cargo finds a replacement's token under the [registries] entry of the same index URL.
-    lines.push(
-      '',
-      `# ${repo.name} is private: Cargo needs [registries.${name}] with index = "${urls.sparseIndex}" and`,
-      `# credential-provider = "cargo:token" for its token, then: cargo login --registry ${name}`,
-    );
+  }
+  lines.push(...privateRepoLines(repo, urls));
+  return lines.join('\n');
+}
+
+/** The registry part a package page offers beside a dependency line: the configuration alone, plus what a private repo needs. */
+export function cargoRegistrySetup(repo: Repo, urls: CargoUrls): string {
+  const lines = [...registryLines(repo, urls), ...privateRepoLines(repo, urls)];
+  if (repo.visibility === 'private' && repo.kind === 'hosted') {
+    lines.push('', `# ${repo.name} is private: run  cargo login --registry ${cargoRegistryName(repo)}  with a token from ${urls.api}/me`);
   }
   return lines.join('\n');
+}
+
+/**
+ * How a project depends on `crate` at `version` from a repo, as Cargo.toml and as `cargo add`: by registry name,
+ * or for a crates.io proxy as a plain crates.io dependency (source replacement sends it through the repo).
+ * Build metadata is dropped: Cargo ignores it in requirements and warns.
+ */
+export function cargoDependency(repo: Repo, crate: string, version: string): { toml: string; add: string } {
+  const req = versionKey(version);
+  if (replacesCratesIo(repo)) return { toml: `${crate} = "${req}"`, add: `cargo add ${crate}@${req}` };
+  const name = cargoRegistryName(repo);
+  return { toml: `${crate} = { version = "${req}", registry = "${name}" }`, add: `cargo add ${crate}@${req} --registry ${name}` };
 }

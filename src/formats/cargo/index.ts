@@ -7,6 +7,7 @@ import { cargoRoutes, INDEX_CACHE_CONTROL, INDEX_CONTENT_TYPE } from './routes.j
 import { CargoService } from './service.js';
 import { cargoUrls } from './urls.js';
 import { verifyCargoRepo } from './verify.js';
+import { cargoWeb } from './web.js';
 
 /** Cargo: a sparse index, `.crate` downloads and the crates.io Web API. */
 export const cargoFormat: FormatPlugin = {
@@ -16,6 +17,7 @@ export const cargoFormat: FormatPlugin = {
   parts: cargoParts,
   routes: cargoRoutes,
   verify: verifyCargoRepo,
+  web: cargoWeb,
   fastIndex({ repo, source }) {
     if (repo.visibility !== 'public') return null;
     return {

@@ -5,60 +5,15 @@
  */
 import { fail } from '../../core/errors.js';
 import type { ProxyContext, ProxyParts, VersionStamp } from '../../registry/source-parts.js';
-import { crateKey, crateNameFromIndexPath, indexPath } from './names.js';
+import { indexFileLines, splitIndexFile } from './index-file.js';
+import { crateKey, crateNameFromIndexPath, indexPath, normCrateName } from './names.js';
+import { dependencyNames } from './search-fields.js';
+import { defaultVersion } from './semver.js';
 
 /** crates.io's sparse index. */
 export const CRATES_IO_INDEX = 'https://index.crates.io/';
 /** How index lines name crates.io in a dependency's `registry` field. */
 const CRATES_IO_GIT_INDEX = 'https://github.com/rust-lang/crates.io-index';
-
-/** The fields of an index line a proxy reads; everything else is passed through untouched. */
-interface UpstreamLine {
-  name: string;
-  vers: string;
-  cksum?: string;
-  pubtime?: string;
-  deps?: Array<{ name?: string; package?: string | null; registry?: string | null; kind?: string | null }>;
-}
-
-/** One line of an index file: its bytes (with the `\n`, if any) and what it says, when it parses. */
-interface RawLine {
-  bytes: Buffer;
-  line: UpstreamLine | null;
-}
-
-/** Splits an index file into lines without touching their bytes. */
-function splitLines(body: Buffer): RawLine[] {
-  const out: RawLine[] = [];
-  let start = 0;
-  while (start < body.length) {
-    const nl = body.indexOf(0x0a, start);
-    const end = nl < 0 ? body.length : nl + 1;
-    const bytes = body.subarray(start, end);
-    out.push({ bytes, line: parseLine(bytes) });
-    start = end;
-  }
-  return out;
-}
-
-/** A line's JSON when it names a crate and version; null for blank or broken lines (Cargo skips those too). */
-function parseLine(bytes: Buffer): UpstreamLine | null {
-  const text = bytes.toString('utf8').trim();
-  if (!text) return null;
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null) return null;
-    const line = v as Record<string, unknown>;
-    return typeof line.name === 'string' && typeof line.vers === 'string' ? (line as unknown as UpstreamLine) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The parsed lines of an index file. */
-function linesOf(body: Buffer): UpstreamLine[] {
-  return splitLines(body).flatMap((l) => (l.line ? [l.line] : []));
-}
 
 /** cargo.md §4.1's prefix, from the name as given (case preserved): `1`, `2`, `3/a`, `ab/cd`. */
 function prefixOf(name: string): string {
@@ -125,7 +80,7 @@ export const cargoProxy: ProxyParts = {
     // The served (cooldown-filtered) file: a version clients cannot see is not downloaded either.
     const doc = await ctx.doc(indexPath(crate));
     if (!doc) return null;
-    const line = linesOf(doc.body).find((l) => l.vers === version && l.name.toLowerCase() === crate.toLowerCase());
+    const line = indexFileLines(doc.body).find((l) => l.vers === version && l.name.toLowerCase() === crate.toLowerCase());
     // Never fetch a crate without a checksum to hold it to.
     if (!line || typeof line.cksum !== 'string' || !/^[0-9a-f]{64}$/.test(line.cksum)) return null;
     const dl = await upstreamDl(ctx);
@@ -140,30 +95,50 @@ export const cargoProxy: ProxyParts = {
 
   versions(path, body): VersionStamp[] {
     if (!crateNameFromIndexPath(path)) return [];
-    return linesOf(body).map((l) => {
-      const at = typeof l.pubtime === 'string' ? Date.parse(l.pubtime) : NaN;
+    return indexFileLines(body).map((l) => {
+      const at = l.pubtime === null ? NaN : Date.parse(l.pubtime);
       return Number.isFinite(at) ? { version: l.vers, publishedAt: at } : { version: l.vers };
     });
   },
 
   withoutVersions(_path, body, hidden) {
     // Other lines keep their exact bytes; a line that does not parse is not a version and stays.
-    const kept = splitLines(body).filter((l) => !(l.line && hidden.has(l.line.vers)));
+    const kept = splitIndexFile(body).filter((l) => !(l.line && hidden.has(l.line.vers)));
     return kept.some((l) => l.line) ? Buffer.concat(kept.map((l) => l.bytes)) : null;
+  },
+
+  searchEntry(path, body) {
+    const file = crateNameFromIndexPath(path);
+    if (!file) return null;
+    // Only lines of the crate the path names: an upstream cannot make one file index another crate.
+    const lines = indexFileLines(body).filter((l) => l.name.toLowerCase() === file);
+    if (lines.length === 0) return null;
+    const latest = defaultVersion(lines);
+    // The name as the chosen version spells it (names keep their published case).
+    const shown = lines.find((l) => l.vers === latest) ?? lines[lines.length - 1];
+    return {
+      package: normCrateName(shown.name),
+      name: shown.name,
+      // Index lines carry no description or keywords (crates.io keeps those in its API, which a proxy does not read).
+      description: null,
+      keywords: [],
+      // null: every version is yanked, nothing installable is left, and search drops the crate (as for hosted crates).
+      latestVersion: latest,
+      dependencies: latest === null ? [] : dependencyNames(shown.deps),
+    };
   },
 
   async mirrorPackage(ctx, crate) {
     const doc = await ctx.doc(indexPath(crate));
     if (!doc) return null;
-    const lines = linesOf(doc.body);
+    const lines = indexFileLines(doc.body);
     const dependencies = new Set<string>();
     for (const line of lines) {
       for (const dep of line.deps ?? []) {
         // Cargo never resolves the dev-dependencies of a registry crate, and a dependency on another
         // registry is that registry's to serve.
         if (dep.kind === 'dev' || !sameRegistry(dep.registry, ctx.upstream)) continue;
-        const name = dep.package ?? dep.name;
-        if (typeof name === 'string' && name) dependencies.add(name);
+        dependencies.add(dep.package ?? dep.name);
       }
     }
     return {

@@ -1,7 +1,8 @@
-/** cargo_0003_search_entries: crates published before the search service existed become searchable. */
+/** cargo_0003 and cargo_0004: crates published before the search service and the web UI become searchable, with their dependencies and READMEs. */
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkCargoBackfill } from '../../../test/support/cargo-backfill.js';
 import { tempDir } from '../../../test/support/tmp.js';
 import { searchPackages } from '../../registry/search/index.js';
 import { openDatabase } from '../../storage/db.js';
@@ -79,5 +80,11 @@ describe('cargo_0003_search_entries', () => {
     } finally {
       await second.close();
     }
+  });
+});
+
+describe('cargo_0004_dependencies_readmes', () => {
+  it('records what each latest version depends on, the READMEs publishes carried, and the version cargo add picks', async () => {
+    await checkCargoBackfill({ kind: 'sqlite', path: path.join(dir.path, 'backfill.db') });
   });
 });

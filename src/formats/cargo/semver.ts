@@ -1,3 +1,4 @@
+import semver from 'semver';
 import { fail } from '../../core/errors.js';
 
 // SemVer 2.0.0, exactly (no leading `v`, no leading zeros), as Cargo's `semver` crate accepts it.
@@ -30,4 +31,22 @@ const COMPARATOR = new RegExp(
 export function isVersionReq(req: unknown): req is string {
   if (typeof req !== 'string' || req.trim() === '') return false;
   return req.split(',').every((c) => COMPARATOR.test(c));
+}
+
+/**
+ * The version a new dependant gets (`cargo add`, a crates.io page's default): the highest release that is not
+ * yanked, or the highest pre-release when no release is left; null when every version is yanked.
+ */
+export function defaultVersion(versions: ReadonlyArray<{ vers: string; yanked: boolean }>): string | null {
+  const live = versions.filter((v) => !v.yanked && semver.valid(v.vers) !== null).map((v) => v.vers);
+  const releases = live.filter((v) => semver.prerelease(v) === null);
+  const pool = releases.length > 0 ? releases : live;
+  return pool.length > 0 ? pool.reduce((a, b) => (semver.gt(b, a) ? b : a)) : null;
+}
+
+/** Sorts versions newest first by SemVer precedence (versions that do not parse go last, in their order). */
+export function newestFirst<T extends { vers: string }>(versions: readonly T[]): T[] {
+  const valid = versions.filter((v) => semver.valid(v.vers) !== null);
+  const invalid = versions.filter((v) => semver.valid(v.vers) === null);
+  return [...valid.sort((a, b) => semver.rcompare(a.vers, b.vers)), ...invalid];
 }

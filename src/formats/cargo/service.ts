@@ -18,9 +18,11 @@ import { indexPath, normCrateName } from './names.js';
 import { parseNewCrate, type NewCrate } from './new-crate.js';
 import type { PublishFrame } from './publish-frame.js';
 import type { CargoCrateRow, CargoTables } from './schema.js';
-import { versionKey } from './semver.js';
+import { defaultVersion, versionKey } from './semver.js';
 import { storeBlob } from '../../registry/blob-records.js';
-import { keywordsOf } from './search-fields.js';
+import { dependencyNames, keywordsOf } from './search-fields.js';
+import { readIndexLine } from './index-file.js';
+import { putReadme } from '../../registry/readmes.js';
 import { removeSearchEntry, searchPackages, upsertSearchEntry } from '../../registry/search/index.js';
 
 type CargoDb = Kysely<Database & CargoTables>;
@@ -202,6 +204,10 @@ export class CargoService {
           })
           .execute();
         await storeBlob(uow, blob);
+        // The README as `cargo publish` read it (readme_file names where it came from); the page renders it.
+        if (meta.readme?.trim()) {
+          await putReadme(uow.trx, { repoId: this.repo.id, package: normCrateName(crate.name), version: meta.vers, markdown: meta.readme });
+        }
         await this.rewriteIndexFile(uow, crate, meta.description);
         await audit(uow.trx, {
           userId: p.userId,
@@ -277,13 +283,23 @@ export class CargoService {
     };
     if (description !== undefined) set.description = description;
     await trx.updateTable('cargo_crates').set(set).where('id', '=', crate.id).execute();
-    await this.updateSearchEntry(uow, crate, max, set.updated_at);
+    await this.updateSearchEntry(uow, crate, versions, set.updated_at);
   }
 
-  /** Keeps the crate's search entry current (registry/search): gone while every version is yanked. */
-  private async updateSearchEntry(uow: UnitOfWork, crate: CargoCrateRow, max: string | null, now: number): Promise<void> {
+  /**
+   * Keeps the crate's search entry current (registry/search): the version a new dependant gets, what it depends
+   * on, the newest publish's keywords; gone while every version is yanked.
+   */
+  private async updateSearchEntry(
+    uow: UnitOfWork,
+    crate: CargoCrateRow,
+    versions: ReadonlyArray<{ vers: string; line: string; yanked: number }>,
+    now: number,
+  ): Promise<void> {
     const ref = { repoId: this.repo.id, package: normCrateName(crate.name) };
-    if (max === null) return removeSearchEntry(uow.trx, this.registry.dialect, ref);
+    const latest = defaultVersion(versions.map((v) => ({ vers: v.vers, yanked: Boolean(v.yanked) })));
+    if (latest === null) return removeSearchEntry(uow.trx, this.registry.dialect, ref);
+    const line = readIndexLine(versions.find((v) => v.vers === latest)?.line ?? '');
     const trx = uow.trx.withTables<CargoTables>();
     const { description } = await trx.selectFrom('cargo_crates').select('description').where('id', '=', crate.id).executeTakeFirstOrThrow();
     const newest = await trx
@@ -299,8 +315,9 @@ export class CargoService {
       name: crate.name,
       description,
       keywords: keywordsOf(newest?.metadata),
-      latestVersion: max,
+      latestVersion: latest,
       updatedAt: now,
+      dependencies: dependencyNames(line?.deps ?? []),
     });
   }
 
