@@ -84,7 +84,11 @@ export function projectFiles(archive: DecodedArchive, projectHash: string): Proj
  * Reads the bytes of some blobs from the archive's data section: sliced from inline data, or from the chunks their
  * range covers (each loaded once, decompressed within its stated length). A blob whose bytes are not there is left out.
  */
-export async function readBlobs(archive: DecodedArchive, hashes: ReadonlySet<string>, loadChunk: ChunkLoader): Promise<Map<string, Buffer>> {
+export async function readBlobs(
+  archive: DecodedArchive,
+  hashes: ReadonlySet<string>,
+  loadChunk: ChunkLoader,
+): Promise<Map<string, Buffer>> {
   const ranges: Array<{ hash: string; start: number; end: number }> = [];
   let at = 0;
   for (const b of archive.blobs) {

@@ -26,7 +26,11 @@ function objectsOf(objects: Map<string, Buffer>): ProjectObjects & { asked: stri
       asked.push(key);
       const body = objects.get(key);
       if (!body) return null;
-      return { sha256: 'x', size: body.length, blob: { size: body.length, stream: () => Readable.from([body]) } } as unknown as SourceArtifact;
+      return {
+        sha256: 'x',
+        size: body.length,
+        blob: { size: body.length, stream: () => Readable.from([body]) },
+      } as unknown as SourceArtifact;
     },
   };
 }

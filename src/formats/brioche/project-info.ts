@@ -100,8 +100,9 @@ function dependenciesOf(project: Record<string, unknown> | null, lock: string | 
 export async function readProjectInfo(registry: Registry, objects: ProjectObjects, projectHash: string): Promise<ProjectInfo | null> {
   const source = await objects.artifact(projectSourceKey(projectHash));
   if (!source) return null;
-  const artifactHash = (JSON.parse((await readAtMost(source.blob.stream(), 4096, 'source.json')).toString('utf8')) as { artifactHash?: unknown })
-    .artifactHash;
+  const artifactHash = (
+    JSON.parse((await readAtMost(source.blob.stream(), 4096, 'source.json')).toString('utf8')) as { artifactHash?: unknown }
+  ).artifactHash;
   if (typeof artifactHash !== 'string' || !HASH.test(artifactHash)) return null;
   const key = `artifacts/${artifactHash}.bar.zst`;
   const artifact = await objects.artifact(key);
@@ -123,7 +124,11 @@ export async function readProjectInfo(registry: Registry, objects: ProjectObject
     budget -= f.length;
   }
   const wanted = [root('brioche.lock'), readme, ...modules].filter((f): f is ProjectFile => f !== undefined && f.length <= MAX_README);
-  const blobs = await readBlobs(archive, new Set(wanted.map((f) => f.blob)), chunksFrom((k) => objects.artifact(k)));
+  const blobs = await readBlobs(
+    archive,
+    new Set(wanted.map((f) => f.blob)),
+    chunksFrom((k) => objects.artifact(k)),
+  );
   const read = (f: ProjectFile | undefined) => (f && blobs.has(f.blob) ? blobs.get(f.blob)!.toString('utf8') : null);
 
   const rootModule = read(root('project.bri'));
@@ -159,7 +164,10 @@ export class ProjectInfoCache {
     if (!flight) {
       flight = readProjectInfo(this.registry, objects, projectHash)
         .catch((err: unknown) => {
-          this.registry.log.warn({ err, projectHash }, 'brioche: could not read the project a tag names (search and its page show the tag only)');
+          this.registry.log.warn(
+            { err, projectHash },
+            'brioche: could not read the project a tag names (search and its page show the tag only)',
+          );
           return null;
         })
         .then((info) => {

@@ -97,6 +97,8 @@ export async function setTags(registry: Registry, source: Source, writer: TagWri
     const changed: ChangedTag[] = [];
     const moves: Array<ChangedTag & { projectHash: string }> = [];
     const setBy = writer.kind === 'token' ? writer.p.userId : null;
+    // One time for the request: `latest` and the version tag brioche publish sends together were set together.
+    const setAt = Date.now();
     for (const u of updates) {
       const current = () =>
         db
@@ -119,7 +121,7 @@ export async function setTags(registry: Registry, source: Source, writer: TagWri
           project_hash: u.projectHash,
           previous_hash: before?.project_hash ?? null,
           current: 1,
-          set_at: Date.now(),
+          set_at: setAt,
           set_by: setBy,
         })
         .execute();
