@@ -48,9 +48,19 @@ function projectDir(archive: DecodedArchive, projectHash: string): Component[] |
   return null;
 }
 
+/** Entries looked at while listing one project: references may repeat a directory many times over. */
+const MAX_VISITS = 2_000_000;
+
 /** Every file below `dir` (not in files' resources), with `R` references to identical directories followed. */
-function filesBelow(archive: DecodedArchive, dir: Component[], depth = 0): Array<{ rel: Component[]; blob: string }> {
+function filesBelow(
+  archive: DecodedArchive,
+  dir: Component[],
+  budget = { visits: MAX_VISITS },
+  depth = 0,
+): Array<{ rel: Component[]; blob: string }> {
   const out: Array<{ rel: Component[]; blob: string }> = [];
+  budget.visits -= archive.entries.length + archive.references.length;
+  if (budget.visits < 0) return out;
   for (const e of archive.entries) {
     if (e.node.kind !== 'file' || !startsWith(e.path, dir)) continue;
     const rel = e.path.slice(dir.length);
@@ -60,7 +70,7 @@ function filesBelow(archive: DecodedArchive, dir: Component[], depth = 0): Array
     for (const r of archive.references) {
       if (r.target.length <= dir.length || !startsWith(r.target, dir)) continue;
       const at = r.target.slice(dir.length);
-      for (const f of filesBelow(archive, r.source, depth + 1)) out.push({ rel: [...at, ...f.rel], blob: f.blob });
+      for (const f of filesBelow(archive, r.source, budget, depth + 1)) out.push({ rel: [...at, ...f.rel], blob: f.blob });
     }
   }
   return out;

@@ -12,8 +12,11 @@ import { tokenFor } from '../../../test/support/cargo.js';
 import { startFakeUpstream, type FakeUpstream } from '../../../test/support/fake-upstream.js';
 import { openTestApp, type TestApp } from '../../../test/support/larder.js';
 import { registryState } from '../../../test/support/state.js';
+import type { PackageView } from '../../registry/package-view.js';
+import type { Repo } from '../../registry/repos.js';
 import { searchPackages } from '../../registry/search/index.js';
 import { LATEST } from './search.js';
+import { briocheWeb } from './web.js';
 
 let t: TestApp;
 let up: FakeUpstream;
@@ -285,5 +288,48 @@ describe('pages of a proxy and a group', () => {
     expect(ripgrep).toContain('<p>Recursive line-oriented search</p>');
     // In the group, std is a project here: the dependency links it.
     expect(ripgrep).toContain('<a href="/-/packages/all/std">std</a>');
+  });
+});
+
+describe('usage', () => {
+  const view = (over: Partial<PackageView>): PackageView => ({
+    package: 'foo-bar',
+    name: 'foo-bar',
+    version: LATEST,
+    latest: LATEST,
+    description: null,
+    license: null,
+    keywords: [],
+    links: [],
+    versions: [],
+    dependencies: [],
+    facts: [{ label: 'Project hash', value: 'a'.repeat(64) }],
+    ...over,
+  });
+  const repo = (over: Partial<Repo>): Repo =>
+    ({ id: 1, name: 'bri', format: 'brioche', kind: 'hosted', visibility: 'public', ...over }) as Repo;
+
+  it('quotes a project name that is no identifier, and imports it under one', () => {
+    const [dependency] = briocheWeb.usage(repo({}), 'https://h', view({}));
+    expect(dependency!.code).toBe(
+      'import * as foo_bar from "foo-bar";\n\nexport const project = {\n  dependencies: {\n    "foo-bar": "*",\n  },\n};',
+    );
+  });
+
+  it('a private repo over plain http: the cache read through S3, allow_http, and the credentials brioche must send', () => {
+    const out = briocheWeb.usage(repo({ visibility: 'private' }), 'http://10.0.0.5:8080', view({ version: '2.0.0' }));
+    expect(out.map((s) => s.label)).toEqual(['project.bri', 'brioche.lock', '~/.config/brioche/config.toml', 'Shell (private repository)']);
+    expect(out[1]!.code).toBe(`"foo-bar": "${'a'.repeat(64)}"`);
+    expect(out[2]!.code).toBe(
+      ['registry_url = "http://10.0.0.5:8080/bri/registry/"', '[cache]', 'url = "s3://bri"', 'read_only = true', 'allow_http = true'].join(
+        '\n',
+      ),
+    );
+    expect(out[3]!.code).toBe(
+      [
+        'export BRIOCHE_REGISTRY_PASSWORD=<a token with read scope, or the repo password>',
+        'export AWS_ENDPOINT_URL_S3=http://10.0.0.5:8080/-/s3 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=<read key id> AWS_SECRET_ACCESS_KEY=<secret>',
+      ].join('\n'),
+    );
   });
 });
