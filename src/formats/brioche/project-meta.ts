@@ -112,8 +112,9 @@ class LiteralParser {
     } else return this.skip();
     if (this.next && !(this.is(',') || this.is('}') || this.is(']') || this.is(';') || this.is(')'))) {
       // `as const` / `satisfies T` after the literal change nothing; anything else makes it an expression.
-      if (this.next.kind === 'word' && (this.next.text === 'as' || this.next.text === 'satisfies')) return this.skipType(v);
-      return this.skip();
+      const typed = this.next.kind === 'word' && (this.next.text === 'as' || this.next.text === 'satisfies');
+      this.skip();
+      return typed ? v : SKIP;
     }
     return v;
   }
@@ -127,21 +128,18 @@ class LiteralParser {
     }
   }
 
-  private skipType(v: Value | typeof SKIP): Value | typeof SKIP {
-    this.skip();
-    return v;
-  }
-
   private object(): Record<string, Value> {
     const out: Record<string, Value> = Object.create(null) as Record<string, Value>;
     this.advance();
     while (this.next && !this.is('}')) {
       const k = this.next;
-      if ((k.kind === 'word' || k.kind === 'string') && (this.advance(), this.is(':'))) {
+      const named = k.kind === 'word' || k.kind === 'string';
+      if (named) this.advance();
+      if (named && this.is(':')) {
         this.advance();
         const v = this.value();
         if (v !== SKIP) out[k.text] = v;
-      } else this.skip();
+      } else this.skip(); // shorthand, method, spread or computed key: not JSON
       if (this.is(',')) this.advance();
       else if (!this.is('}')) break;
     }
