@@ -33,3 +33,13 @@ export async function readReadme(db: Db | Trx, ref: { repoId: number; package: s
     .executeTakeFirst();
   return row?.markdown ?? null;
 }
+
+/** Drops the README of one version inside the writing transaction (a Brioche tag that moved to a project without one). */
+export async function removeReadme(trx: Trx, ref: { repoId: number; package: string; version: string }): Promise<void> {
+  await trx
+    .deleteFrom('package_readmes')
+    .where('repo_id', '=', ref.repoId)
+    .where('package', '=', ref.package)
+    .where('version', '=', ref.version)
+    .execute();
+}

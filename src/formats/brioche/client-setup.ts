@@ -22,25 +22,39 @@ export function s3Endpoint(baseUrl: string): string {
   return `${baseUrl.replace(/\/+$/, '')}/-/s3`;
 }
 
+/**
+ * The lines of `~/.config/brioche/config.toml` for a repo: the registry and the cache, written through S3 when
+ * `write` (a hosted repo one publishes to), else read-only. A private cache is read through S3 too: the HTTP
+ * backend sends no credentials.
+ */
+export function configLines(repo: Pick<Repo, 'name' | 'visibility'>, baseUrl: string, { write }: { write: boolean }): string[] {
+  return [
+    `registry_url = "${registryUrl(baseUrl, repo)}"`,
+    '[cache]',
+    repo.visibility === 'private' ? `url = "s3://${repo.name}"` : `url = "${cacheUrl(baseUrl, repo)}"`,
+    write ? `write_url = "s3://${repo.name}"` : 'read_only = true',
+    ...(/^http:\/\//i.test(baseUrl) ? ['allow_http = true'] : []),
+  ];
+}
+
+/** The S3 settings brioche reads a private cache (or writes any cache) with; the bucket is the repo. */
+export function s3Env(baseUrl: string, keyId = '<key id>'): string {
+  return `export AWS_ENDPOINT_URL_S3=${s3Endpoint(baseUrl)} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=${keyId} AWS_SECRET_ACCESS_KEY=<secret>`;
+}
+
+/** What brioche must send to a private repo on every request, or every resolve fails (trap 14). */
+export const PRIVATE_PASSWORD = 'export BRIOCHE_REGISTRY_PASSWORD=<a token with read scope, or the repo password>';
+
 /** The printed setup of one Brioche repo; `url` is the registry URL brioche is given. */
 export function briocheClientSetup(repo: Repo, baseUrl: string, opts: ClientSetupOptions): ClientSetup {
   const registry = registryUrl(baseUrl, repo);
-  const http = /^http:\/\//i.test(baseUrl);
   const priv = repo.visibility === 'private';
   const hosted = repo.kind === 'hosted';
-  const cache = [
-    '[cache]',
-    // A private cache is read through S3 too: the HTTP backend sends no credentials.
-    priv ? `url = "s3://${repo.name}"` : `url = "${cacheUrl(baseUrl, repo)}"`,
-    ...(hosted ? [`write_url = "s3://${repo.name}"`] : ['read_only = true']),
-    ...(http ? ['allow_http = true'] : []),
-  ];
   const lines = [
     '# ~/.config/brioche/config.toml (keep the trailing "/" of registry_url, and none on cache.url):',
-    `registry_url = "${registry}"`,
-    ...cache,
+    ...configLines(repo, baseUrl, { write: hosted }),
   ];
-  const keys = `export AWS_ENDPOINT_URL_S3=${s3Endpoint(baseUrl)} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=<key id> AWS_SECRET_ACCESS_KEY=<secret>`;
+  const keys = s3Env(baseUrl);
   if (hosted) {
     lines.push(
       '# to publish (brioche publish), in its shell; the key pair comes from `larder token create --s3 --scopes publish --repo ' +
@@ -56,8 +70,8 @@ export function briocheClientSetup(repo: Repo, baseUrl: string, opts: ClientSetu
   if (priv)
     lines.push(
       '# private: brioche must send credentials on every request, or every resolve fails (trap 14):',
-      '#   export BRIOCHE_REGISTRY_PASSWORD=<a token with read scope, or the repo password>',
-      `#   ${keys.replace('<key id>', '<read key id>')}   (cache reads go through S3)`,
+      `#   ${PRIVATE_PASSWORD}`,
+      `#   ${s3Env(baseUrl, '<read key id>')}   (cache reads go through S3)`,
     );
   if (opts.caCertPath) lines.push(`# trust the local CA: add ${opts.caCertPath} to the system store (or SSL_CERT_FILE) for brioche`);
   return { url: registry, snippet: lines.join('\n') };

@@ -7,6 +7,7 @@ import { briocheRoutes } from './routes.js';
 import { projectTagged } from './store.js';
 import { projectRef } from './tags.js';
 import { verifyBriocheRepo } from './verify.js';
+import { briocheWeb } from './web.js';
 
 /** Brioche: a tag registry and a content-addressed cache, hosted and as a proxy of the official services. */
 export const briocheFormat: FormatPlugin = {
@@ -18,6 +19,7 @@ export const briocheFormat: FormatPlugin = {
   routes: briocheRoutes,
   clientSetup: briocheClientSetup,
   verify: verifyBriocheRepo,
+  web: briocheWeb,
   // Owners are kept per project name (the first token to tag a project owns it); null for a project this repo never tagged.
   packageRef: async (registry, repo, name) => ((await projectTagged(registry.db, repo, name)) ? projectRef(repo, name) : null),
 };

@@ -1,6 +1,8 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { nameKey } from '../../registry/search/query.js';
 import type { Dialect, DialectMigration } from '../../storage/db.js';
 import { millis, withId } from '../../storage/migrations.js';
+import { headOf, type CurrentTag } from './search.js';
 
 /** Brioche's tables: cache objects of hosted repos, tags with their history, and the registry password. */
 export const briocheMigrations: DialectMigration[] = [
@@ -37,6 +39,29 @@ export const briocheMigrations: DialectMigration[] = [
         .addColumn('password_hash', 'text')
         .addColumn('updated_at', millis, (c) => c.notNull())
         .execute();
+    },
+  },
+  {
+    // Projects tagged before the search service existed become searchable: name and version from the tag rows.
+    // Descriptions and dependencies live in the projects' artifacts (blobs a migration does not read); the
+    // project's next tag write fills them in.
+    name: 'brioche_0002_search_entries',
+    async up(db: Kysely<unknown>) {
+      const rows = await sql<{ repo_id: number; project: string; tag: string; project_hash: string; set_at: number }>`
+        select repo_id, project, tag, project_hash, set_at from brioche_tags where current = 1 order by repo_id, project`.execute(db);
+      const projects = new Map<string, { repoId: number; project: string; tags: CurrentTag[] }>();
+      for (const r of rows.rows) {
+        const key = `${r.repo_id}\0${r.project}`;
+        if (!projects.has(key)) projects.set(key, { repoId: Number(r.repo_id), project: r.project, tags: [] });
+        projects.get(key)!.tags.push({ tag: r.tag, projectHash: r.project_hash, setAt: Number(r.set_at) });
+      }
+      for (const { repoId, project, tags } of projects.values()) {
+        const listed = headOf(tags)!;
+        const updatedAt = Math.max(...tags.map((t) => t.setAt ?? 0));
+        await sql`insert into search_entries (repo_id, format, package, name, name_key, description, keywords, latest_version, updated_at)
+          values (${repoId}, 'brioche', ${project}, ${project}, ${nameKey(project)}, ${null}, '', ${listed.version}, ${updatedAt})
+          on conflict (repo_id, package) do nothing`.execute(db);
+      }
     },
   },
 ];

@@ -7,6 +7,7 @@
 import type { ProxyParts } from '../../registry/source-parts.js';
 import { mirrorProject } from './mirror.js';
 import { parseCacheKey, parseTagPath } from './keys.js';
+import { proxySearchEntry } from './search.js';
 import { chunksFrom, verifyCacheObject } from './verify-object.js';
 
 /** The official registry, and the cache that serves its projects. */
@@ -47,5 +48,6 @@ export const briocheProxy: ProxyParts = {
       what: `cache object ${key}`,
     };
   },
+  searchEntry: proxySearchEntry,
   mirrorPackage: mirrorProject,
 };

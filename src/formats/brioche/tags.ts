@@ -8,11 +8,14 @@ import { fail } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
 import { requirePermission, type Principal } from '../../registry/auth.js';
 import { authorizeWrite, type PackageRef } from '../../registry/owners.js';
+import { putReadme, removeReadme } from '../../registry/readmes.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import type { Source } from '../../registry/source.js';
 import { inTransaction } from '../../registry/tx.js';
 import { HASH, isProjectName, isTag, projectSourceKey, tagBody, tagPath } from './keys.js';
+import { projectInfos, type ProjectInfo } from './project-info.js';
+import { LATEST, updateSearchEntries } from './search.js';
 import { briocheDb, projectTagged, type BriocheTables } from './store.js';
 
 /** One tag of a `POST v0/project-tags` body. */
@@ -61,7 +64,8 @@ export function parseTagUpdates(body: unknown): TagUpdate[] {
 /**
  * Sets tags as `brioche publish` asks, in one transaction: a tag pointing elsewhere becomes history
  * and a new current row records the move; an unchanged tag is left alone and not listed. Every
- * project must have its `projects/<hash>/source.json` in `source` (this repo's cache) first.
+ * project must have its `projects/<hash>/source.json` in `source` (this repo's cache) first. The
+ * moved projects' search entries and the READMEs of moved tags change in the same transaction.
  */
 export async function setTags(registry: Registry, source: Source, writer: TagWriter, updates: TagUpdate[]): Promise<ChangedTag[]> {
   const repo = source.repo;
@@ -74,6 +78,11 @@ export async function setTags(registry: Registry, source: Source, writer: TagWri
         `project ${hash} is not in this repository's cache: upload ${projectSourceKey(hash)} (and its artifact) first, as brioche publish does through the S3 endpoint`,
       );
   }
+  // What the projects say (search entries, READMEs) is read from the cache before the transaction: every hash set
+  // here and each project's current `latest`, which its search entry describes when this request leaves it alone.
+  const hashes = new Set([...updates.map((u) => u.projectHash), ...(await latestHashes(registry, repo, projects))]);
+  const infos = new Map<string, ProjectInfo | null>();
+  for (const hash of hashes) infos.set(hash, await projectInfos(registry).get(source, hash));
   return inTransaction(registry, async (uow) => {
     const trx = uow.trx;
     // Tag moves are read-modify-write: on PostgreSQL, one writer of this repo's tags at a time
@@ -88,6 +97,8 @@ export async function setTags(registry: Registry, source: Source, writer: TagWri
     const changed: ChangedTag[] = [];
     const moves: Array<ChangedTag & { projectHash: string }> = [];
     const setBy = writer.kind === 'token' ? writer.p.userId : null;
+    // One time for the request: `latest` and the version tag brioche publish sends together were set together.
+    const setAt = Date.now();
     for (const u of updates) {
       const current = () =>
         db
@@ -110,7 +121,7 @@ export async function setTags(registry: Registry, source: Source, writer: TagWri
           project_hash: u.projectHash,
           previous_hash: before?.project_hash ?? null,
           current: 1,
-          set_at: Date.now(),
+          set_at: setAt,
           set_by: setBy,
         })
         .execute();
@@ -120,6 +131,13 @@ export async function setTags(registry: Registry, source: Source, writer: TagWri
       changed.push({ name: u.projectName, tag: u.tag, previousHash: before?.project_hash ?? null });
       moves.push({ ...changed[changed.length - 1]!, projectHash: u.projectHash });
     }
+    for (const m of moves) {
+      const readme = infos.get(m.projectHash)?.readme;
+      const ref = { repoId: repo.id, package: m.name, version: m.tag };
+      if (readme) await putReadme(trx, { ...ref, markdown: readme });
+      else await removeReadme(trx, ref);
+    }
+    await updateSearchEntries(uow, registry, repo, [...new Set(moves.map((m) => m.name))], (hash) => infos.get(hash) ?? null);
     if (changed.length > 0) {
       await audit(trx, {
         userId: setBy,
@@ -131,6 +149,20 @@ export async function setTags(registry: Registry, source: Source, writer: TagWri
     }
     return changed;
   });
+}
+
+/** The project hashes the `latest` tags of some projects point to now (read outside the transaction: a hint). */
+async function latestHashes(registry: Registry, repo: Pick<Repo, 'id'>, projects: string[]): Promise<string[]> {
+  if (projects.length === 0) return [];
+  const rows = await briocheDb(registry)
+    .selectFrom('brioche_tags')
+    .select('project_hash')
+    .where('repo_id', '=', repo.id)
+    .where('project', 'in', projects)
+    .where('tag', '=', LATEST)
+    .where('current', '=', 1)
+    .execute();
+  return rows.map((r) => r.project_hash);
 }
 
 /** One value a tag had: when it was set, by whom, and the hash it replaced. */
