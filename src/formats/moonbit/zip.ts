@@ -48,7 +48,8 @@ export async function readModuleZip(zip: Buffer, limits: GateLimits & { maxManif
       if (entry.type !== 'file') return;
       const base = entry.parts.at(-1) as ManifestFile;
       if (!(MANIFEST_FILES as readonly string[]).includes(base)) {
-        if (mayBeReadme(entry.path, wanted) && (wanted !== undefined || readmes.size < MAX_README_CANDIDATES)) readmes.set(entry.path, await readBounded(entry.body));
+        if (mayBeReadme(entry.path, wanted) && (wanted !== undefined || readmes.size < MAX_README_CANDIDATES))
+          readmes.set(entry.path, await readBounded(entry.body));
         return;
       }
       if (entry.parts.length > 1) {
