@@ -38,6 +38,12 @@ describe('the README of a module zip', () => {
     expect(await readmeOf([mod({ readme: 'MISSING.md' }), file('README.md', '# root')])).toBeUndefined();
   });
 
+  it('keeps README.md however many other Markdown files the zip lists before its manifest', async () => {
+    const others = ['AUTHORS.md', 'CHANGELOG.md', 'CONTRIBUTING.md', 'HISTORY.md', 'LICENSE.md', 'NEWS.md'].map((n) => file(n, `# ${n}`));
+    expect(await readmeOf([...others, file('README.md', '# root'), mod()])).toBe('# root');
+    expect(await readmeOf([...others, file('README.md', '# root'), mod({ readme: 'AUTHORS.md' })])).toBe('# AUTHORS.md');
+  });
+
   it('keeps a bounded prefix of a huge README, longer than what is stored (putReadme cuts it with a note)', async () => {
     const huge = 'x'.repeat(README_MAX_BYTES + 4096);
     const readme = (await readmeOf([file('README.md', huge), mod()]))!;

@@ -10,8 +10,12 @@ import type { ManifestFile } from './zip.js';
 /** Bytes kept of a README: enough that a longer one still decodes past the stored cap, which then cuts it with a note. */
 export const README_MAX_BYTES = MAX_README_LENGTH * 3 + 4;
 
-/** Root files kept before the manifest says which one is the README (zips list entries in any order). */
-export const MAX_README_CANDIDATES = 8;
+/**
+ * Root files kept of each kind before the manifest says which one is the README (zips list entries in any order):
+ * this many default-named READMEs, and this many other Markdown files its `readme` could name. Separate counts,
+ * so CHANGELOG.md and friends listed first never crowd out README.md.
+ */
+export const MAX_README_CANDIDATES = 4;
 
 /** README names taken when the manifest names none, in order of preference. */
 const DEFAULT_NAMES = ['readme.md', 'readme.mbt.md', 'readme.markdown', 'readme'];
@@ -34,11 +38,19 @@ export function readmeField(file: ManifestFile, bytes: Buffer): string | null {
   return parts.join('/');
 }
 
-/** Whether a zip entry may be the README: `wanted` is the manifest's choice (undefined while it is not read yet). */
-export function mayBeReadme(path: string, wanted: string | null | undefined): boolean {
+/**
+ * Whether to keep a zip entry as a README candidate, given those kept so far: `wanted` is the manifest's choice
+ * (undefined while it is not read yet).
+ */
+export function mayBeReadme(path: string, wanted: string | null | undefined, kept: Iterable<string>): boolean {
   if (wanted !== undefined) return wanted === null ? isDefaultName(path) : path === wanted;
   // Before the manifest: a root file that is a default README, or Markdown its `readme` could name.
-  return !path.includes('/') && (isDefaultName(path) || /\.(md|markdown)$/i.test(path));
+  if (path.includes('/')) return false;
+  const kind = isDefaultName(path);
+  if (!kind && !/\.(md|markdown)$/i.test(path)) return false;
+  let same = 0;
+  for (const p of kept) if (isDefaultName(p) === kind) same++;
+  return same < MAX_README_CANDIDATES;
 }
 
 /** The README among the kept candidates (path → bytes), decoded; undefined when there is none. */

@@ -6,7 +6,7 @@
 import { crc32, deflateRawSync } from 'node:zlib';
 import { fail, LarderError } from '../../core/errors.js';
 import { gateMessages, gateZip, printable, type GateLimits } from '../../core/archive/index.js';
-import { MAX_README_CANDIDATES, mayBeReadme, pickReadme, README_MAX_BYTES, readmeField } from './readme.js';
+import { mayBeReadme, pickReadme, README_MAX_BYTES, readmeField } from './readme.js';
 
 /** The manifest files moon recognises at a module root, in the order they are looked for. */
 export const MANIFEST_FILES = ['moon.mod.json', 'moon.mod'] as const;
@@ -48,8 +48,7 @@ export async function readModuleZip(zip: Buffer, limits: GateLimits & { maxManif
       if (entry.type !== 'file') return;
       const base = entry.parts.at(-1) as ManifestFile;
       if (!(MANIFEST_FILES as readonly string[]).includes(base)) {
-        if (mayBeReadme(entry.path, wanted) && (wanted !== undefined || readmes.size < MAX_README_CANDIDATES))
-          readmes.set(entry.path, await readBounded(entry.body));
+        if (mayBeReadme(entry.path, wanted, readmes.keys())) readmes.set(entry.path, await readBounded(entry.body));
         return;
       }
       if (entry.parts.length > 1) {
