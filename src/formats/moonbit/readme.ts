@@ -1,7 +1,8 @@
 /**
  * Which file of a module zip is its README, for the web UI: the one moon.mod.json's `readme` names (a path
  * from the module root, like mooncakes.io reads it), else README.md at the root (or README.mbt.md, MoonBit's
- * tested Markdown). The publish keeps only the candidates the gate passes it, each bounded.
+ * tested Markdown). The publish keeps only candidates as the gate passes them, each bounded: before the manifest
+ * is read, root Markdown files only, so a `readme` below the root is found when the zip lists the manifest first.
  */
 import { MAX_README_LENGTH } from '../../registry/readmes.js';
 import { parseModFile, parseModJson } from './manifest.js';
