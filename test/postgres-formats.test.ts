@@ -4,7 +4,11 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { moonbitMigrations } from '../src/formats/moonbit/migrations.js';
+import { searchPackages } from '../src/registry/search/index.js';
+import { openDatabase } from '../src/storage/db.js';
 import { gitHistoryDir, syncGitHistory } from '../src/registry/git-history/build.js';
 import { canonicalTarball } from '../src/formats/julia/tarball.js';
 import type { FileTree } from '../src/formats/julia/tree-hash.js';
@@ -126,5 +130,44 @@ describe('formats on PostgreSQL', () => {
     const log = (await run('git', ['--git-dir', dir, 'log', '--format=%s', 'main'])).stdout.trim().split('\n');
     expect(log.filter((s) => s.startsWith('Publish alice/pg@')).length).toBe(versions.length);
     expect((await run('git', ['--git-dir', dir, 'show', 'main:user/alice/pg.index'])).stdout).toBe(index);
+  });
+
+  it('keeps MoonBit search entries in the publish and yank transactions (the versions published above)', async () => {
+    const repo = larder.registry.repos.get('moon')!;
+    const search = async (query: string) =>
+      (await searchPackages(larder.registry.db, larder.registry.dialect, { query, repoIds: [repo.id], limit: 10 })).hits;
+    expect((await search('alice/pg'))[0]).toMatchObject({ package: 'alice/pg', latestVersion: '0.5.0', match: 'exact' });
+    const yank = await larder.app.inject({
+      method: 'POST',
+      url: '/moon/api/v0/yank',
+      payload: { module: 'alice/pg', version: '0.5.0', reason: 'broken' },
+      headers: auth(),
+    });
+    expect(yank.statusCode, yank.body).toBe(200);
+    expect((await search('alice/pg'))[0]).toMatchObject({ latestVersion: '0.4.0' });
+  });
+
+  it('backfills MoonBit search entries (moonbit_0003) from stored index files', async () => {
+    const target = { kind: 'postgres' as const, url: await pg.newDatabase() };
+    const first = await openDatabase(target, moonbitMigrations);
+    const { id } = await first.db
+      .insertInto('repos')
+      .values({ name: 'moon', format: 'moonbit', kind: 'hosted', visibility: 'public', created_at: 0 })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const line = (version: string) => `${JSON.stringify({ name: 'alice/old', version, keywords: ['legacy'], checksum: 'a'.repeat(64) })}\n`;
+    await first.db
+      .insertInto('index_docs')
+      .values({ repo_id: id, path: 'user/alice/old.index', body: Buffer.from(line('1.0.0') + line('1.1.0')), etag: '"x"', updated_at: 7 })
+      .execute();
+    await sql`delete from kysely_migration where name = 'moonbit_0003_search_entries'`.execute(first.db);
+    await first.close();
+    const second = await openDatabase(target, moonbitMigrations);
+    try {
+      const { hits } = await searchPackages(second.db, second.dialect, { query: 'legacy', repoIds: [id], limit: 10 });
+      expect(hits.map((h) => [h.package, h.latestVersion, h.updatedAt])).toEqual([['alice/old', '1.1.0', 7]]);
+    } finally {
+      await second.close();
+    }
   });
 });

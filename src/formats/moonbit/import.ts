@@ -15,6 +15,7 @@ import type { StagedBlob } from '../../storage/blobs.js';
 import type { ImportFile, ImportSource } from './import-source.js';
 import { canonicalVersion } from './index-line.js';
 import { archiveKey, moduleOfIndexPath, YANKED_PATH } from './names.js';
+import { updateSearchEntry, yankedIn } from './search.js';
 import { writeIndexFiles, type MoonbitTables } from './store.js';
 
 export interface MoonbitImportSummary {
@@ -269,6 +270,11 @@ export async function importMoonbit(
       }
       const changed = await writeIndexFiles(uow, registry, repo, writes, `Import ${writes.length} index file(s) (${source.describe})`);
       summary.committed = changed > 0;
+      // Search follows what changed: the modules whose index file was written, and those the new yanked.json yanks.
+      const touched = new Set(writes.map((f) => moduleOfIndexPath(f.path)).filter((m): m is string => m !== null));
+      for (const key of yanked.keys()) touched.add(key.slice(0, key.lastIndexOf('/')));
+      const yankedNow = await yankedIn(uow, registry, repo);
+      for (const module of touched) await updateSearchEntry(uow, registry, repo, module, yankedNow);
       return summary;
     });
   } finally {

@@ -5,6 +5,7 @@ import { moonbitParts } from './parts.js';
 import { findModuleRef } from './owners.js';
 import { moonbitRoutes } from './routes.js';
 import { verifyMoonbitRepo } from './verify.js';
+import { moonbitWeb } from './web.js';
 
 /** MoonBit (mooncakes): hosted registries, proxies of mooncakes.io, and groups of both, for an unmodified `moon`. */
 export const moonbitFormat: FormatPlugin = {
@@ -16,4 +17,5 @@ export const moonbitFormat: FormatPlugin = {
   verify: verifyMoonbitRepo,
   packageRef: findModuleRef,
   clientSetup: moonbitClientSetup,
+  web: moonbitWeb,
 };

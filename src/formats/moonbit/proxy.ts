@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import type { ArtifactOrigin, ProxyContext, ProxyParts } from '../../registry/source-parts.js';
 import { CORE_MODULE, findVersionLine, parseIndexLines, registryDeps } from './index-line.js';
 import { archiveKey, archiveUrlPath, indexPath, moduleOfIndexPath, parseArchiveKey } from './names.js';
+import { proxySearchEntry } from './search.js';
 import { INDEX_BRANCH, INDEX_HISTORY } from './store.js';
 
 /** mooncakes.io serves its index itself and its archives from a separate host (§1, §14.1). */
@@ -88,6 +89,7 @@ export const moonbitProxy: ProxyParts = {
   // Only symbols.zip is an HTTP document; every other path is a file of the git index.
   docUrl: (upstream, path) => (path === 'symbols.zip' ? `${downloadBase(upstream)}/symbols.zip` : null),
   docLifetime: () => 'mutable',
+  searchEntry: proxySearchEntry,
   async artifactOrigin(ctx, key) {
     if (key.startsWith(ASSETS)) return assetOrigin(ctx, key);
     const k = parseArchiveKey(key);

@@ -34,8 +34,8 @@ export interface PublishResult {
   dryRun: boolean;
 }
 
-/** Reads and checks the manifest of an uploaded zip. */
-export async function manifestOfZip(registry: Registry, zip: Buffer): Promise<CheckedManifest> {
+/** Reads and checks the manifest of an uploaded zip, and takes its README (null when it has none). */
+export async function manifestOfZip(registry: Registry, zip: Buffer): Promise<CheckedManifest & { readme: string | null }> {
   const { limits } = registry.config;
   if (zip.length > limits.maxArchiveSize)
     fail(
@@ -49,7 +49,7 @@ export async function manifestOfZip(registry: Registry, zip: Buffer): Promise<Ch
     maxManifestSize: limits.maxMetadataSize,
   });
   const manifest = found.file === 'moon.mod.json' ? parseModJson(found.manifest) : parseModFile(found.manifest);
-  return checkManifest(manifest, found.file);
+  return { ...checkManifest(manifest, found.file), readme: found.readme ?? null };
 }
 
 /**
@@ -190,6 +190,7 @@ export async function publishModule(registry: Registry, repo: Repo, p: Principal
         staged,
         description: checked.description,
         publishedBy: p.userId,
+        readme: checked.readme,
       });
       await audit(uow.trx, {
         userId: p.userId,

@@ -10,9 +10,11 @@ import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import type { UnitOfWork } from '../../registry/tx.js';
 import { storeBlob } from '../../registry/blob-records.js';
+import { putReadme } from '../../registry/readmes.js';
 import type { StagedBlob } from '../../storage/blobs.js';
 import { findVersionLine } from './index-line.js';
 import { indexPath } from './names.js';
+import { updateSearchEntry } from './search.js';
 
 export interface MoonbitVersionsTable {
   repo_id: number;
@@ -55,6 +57,8 @@ export interface NewModuleVersion {
   staged: StagedBlob;
   description: string | null;
   publishedBy: number | null;
+  /** The zip's README (Markdown), when it has one: kept for the web UI. */
+  readme?: string | null;
 }
 
 /**
@@ -71,7 +75,7 @@ export function refuseTakenVersion(hasRow: boolean, indexFile: Uint8Array | null
 
 /**
  * Appends one version inside the caller's transaction: the zip's blob, its row, one more line of
- * the module's index file, and one commit. Publishes of a repo are serialised (the history lock), so
+ * the module's index file, its README, the module's search entry, and one commit. Publishes of a repo are serialised (the history lock), so
  * a line is never lost or written twice; an existing version is VERSION_EXISTS (409).
  */
 export async function appendVersion(uow: UnitOfWork, registry: Registry, repo: Repo, v: NewModuleVersion): Promise<void> {
@@ -106,6 +110,8 @@ export async function appendVersion(uow: UnitOfWork, registry: Registry, repo: R
       yanked_at: null,
     })
     .execute();
+  if (v.readme) await putReadme(uow.trx, { repoId: repo.id, package: v.module, version: v.version, markdown: v.readme });
+  await updateSearchEntry(uow, registry, repo, v.module);
   await recordGitCommit(uow.trx, indexHistory(repo), { message: `Publish ${v.module}@${v.version}`, changes: [{ path, data: body }] });
 }
 

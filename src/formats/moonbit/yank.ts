@@ -11,6 +11,7 @@ import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction, type UnitOfWork } from '../../registry/tx.js';
 import { moduleRef } from './owners.js';
+import { updateSearchEntry } from './search.js';
 import { writeIndexFiles, type MoonbitTables } from './store.js';
 import { YANKED_PATH } from './names.js';
 
@@ -86,6 +87,8 @@ export async function setYanked(registry: Registry, repo: Repo, p: Principal, re
     await u.execute();
     const what = req.version === null ? req.module : `${req.module}@${req.version}`;
     await writeYanked(uow, registry, repo, `${req.yanked ? 'Yank' : 'Unyank'} ${what}`);
+    // Search lists the newest version not yanked, and nothing once every version is.
+    await updateSearchEntry(uow, registry, repo, req.module);
     await audit(uow.trx, {
       userId: p.userId,
       repoId: repo.id,

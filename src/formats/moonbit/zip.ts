@@ -6,15 +6,18 @@
 import { crc32, deflateRawSync } from 'node:zlib';
 import { fail, LarderError } from '../../core/errors.js';
 import { gateMessages, gateZip, printable, type GateLimits } from '../../core/archive/index.js';
+import { mayBeReadme, pickReadme, README_MAX_BYTES, readmeField } from './readme.js';
 
 /** The manifest files moon recognises at a module root, in the order they are looked for. */
 export const MANIFEST_FILES = ['moon.mod.json', 'moon.mod'] as const;
 export type ManifestFile = (typeof MANIFEST_FILES)[number];
 
-/** What a publish needs from the zip: its manifest (the rest is stored byte-for-byte, never unpacked). */
+/** What a publish needs from the zip: its manifest and README (the rest is stored byte-for-byte, never unpacked). */
 export interface ModuleZip {
   file: ManifestFile;
   manifest: Buffer;
+  /** The README's Markdown (see readme.ts), its first README_MAX_BYTES; absent when the zip has none. */
+  readme?: string;
 }
 
 const FIX = 'rebuild it with `moon package` or `larder moonbit publish`';
@@ -22,12 +25,15 @@ const FIX = 'rebuild it with `moon package` or `larder moonbit publish`';
 /**
  * Checks every entry of an uploaded zip through the archive gate (no `..`, absolute paths, links,
  * duplicates, device files; entry count, unpacked size and ratio bounded) and returns the manifest
- * at its root. A manifest only under a wrapping directory is refused: moon would install the
+ * at its root and the README it names (only README candidates are kept, each bounded). A manifest only under a wrapping directory is refused: moon would install the
  * module one level too deep (trap 12).
  */
 export async function readModuleZip(zip: Buffer, limits: GateLimits & { maxManifestSize: number }): Promise<ModuleZip> {
   const found = new Map<ManifestFile, Buffer>();
   const nested: string[] = [];
+  const readmes = new Map<string, Buffer>();
+  // The README the manifest names: undefined until the manifest is read (entries come in any order).
+  let wanted: string | null | undefined;
   await gateZip(
     zip,
     {
@@ -41,7 +47,10 @@ export async function readModuleZip(zip: Buffer, limits: GateLimits & { maxManif
     async (entry) => {
       if (entry.type !== 'file') return;
       const base = entry.parts.at(-1) as ManifestFile;
-      if (!(MANIFEST_FILES as readonly string[]).includes(base)) return;
+      if (!(MANIFEST_FILES as readonly string[]).includes(base)) {
+        if (mayBeReadme(entry.path, wanted, readmes.keys())) readmes.set(entry.path, await readBounded(entry.body));
+        return;
+      }
       if (entry.parts.length > 1) {
         nested.push(entry.path);
         return;
@@ -53,12 +62,17 @@ export async function readModuleZip(zip: Buffer, limits: GateLimits & { maxManif
         );
       const chunks: Buffer[] = [];
       for await (const c of entry.body) chunks.push(c);
-      found.set(base, Buffer.concat(chunks));
+      const manifest = Buffer.concat(chunks);
+      found.set(base, manifest);
+      wanted = readmeField(base, manifest);
     },
   );
   if (found.size > 1) fail('METADATA_INVALID', 'the module zip has both moon.mod.json and moon.mod at its root; keep one manifest');
   const [first] = found;
-  if (first) return { file: first[0], manifest: first[1] };
+  if (first) {
+    const readme = pickReadme(readmes, readmeField(first[0], first[1]));
+    return readme === undefined ? { file: first[0], manifest: first[1] } : { file: first[0], manifest: first[1], readme };
+  }
   const wrapped = nested.find((p) => p.split('/').length === 2);
   if (wrapped)
     fail(
@@ -66,6 +80,19 @@ export async function readModuleZip(zip: Buffer, limits: GateLimits & { maxManif
       `the module zip wraps the module in a directory (${printable(wrapped)}); moon.mod.json must be at the zip root: zip the module's contents, not its directory (or use \`moon package\`)`,
     );
   fail('ARCHIVE_INVALID', `the module zip has no moon.mod.json (or moon.mod) at its root; ${FIX}`);
+}
+
+/** The first README_MAX_BYTES of an entry; the rest is read and dropped (never `break`: the gate must see every byte to check sizes). */
+async function readBounded(body: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body) {
+    if (size >= README_MAX_BYTES) continue;
+    const kept = c.subarray(0, README_MAX_BYTES - size);
+    chunks.push(kept);
+    size += kept.length;
+  }
+  return Buffer.concat(chunks);
 }
 
 /** A file to write into a zip: a `/`-separated path, its bytes, and whether it is executable. */
