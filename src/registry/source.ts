@@ -23,6 +23,11 @@ export interface SourceArtifact {
   sha256: string;
   size: number;
   blob: BlobHandle;
+  /**
+   * Counts one download of it for the repo that holds it (a group passes its member's artifact on, so the member
+   * counts it); called by whoever sends the bytes, once they were sent in full (registry/downloads.ts).
+   */
+  countDownload?: () => void;
 }
 
 /** Where a repo's documents and artifacts come from: hosted rows, an upstream, or a group's members. */
@@ -78,7 +83,7 @@ export class HostedSource implements Source {
     }
     if (!found) return null;
     const blob = await this.registry.blobs.open(found.sha256);
-    return blob ? { ...found, blob } : null;
+    return blob ? { ...found, blob, countDownload: () => this.registry.downloads.count(this.repo, key) } : null;
   }
 
   async gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }> {

@@ -140,10 +140,15 @@ export class ProxySource implements Source {
     const row = this.artifactRows.get(key) ?? (await this.loadArtifact(key));
     if (row) {
       const blob = await this.registry.blobs.open(row.sha256);
-      if (blob) return { ...row, blob };
+      if (blob) return { ...row, blob, countDownload: this.counter(key) };
     }
     if (this.offline || this.missingArtifacts.has(key)) return null;
     return flight(this.artifactFlights, key, () => this.fetchArtifact(key));
+  }
+
+  /** Counts a download of `key` for this proxy (the repo whose copy was sent). */
+  private counter(key: string): () => void {
+    return () => this.registry.downloads.count(this.repo, key);
   }
 
   private isFresh(path: string, e: DocEntry, now: number): boolean {
@@ -405,7 +410,7 @@ export class ProxySource implements Source {
     this.artifactRows.set(key, row);
     const blob = await this.registry.blobs.open(row.sha256);
     if (!blob) fail('INTERNAL', `${origin.what} was stored but cannot be read back`);
-    return { ...row, blob };
+    return { ...row, blob, countDownload: this.counter(key) };
   }
 
   /** Stages the bytes while hashing them (and feeding the format's check); a mismatch discards them. */
