@@ -3,9 +3,10 @@
  * `config.json` and index files are kept byte for byte, and whose `.crate` files are fetched from
  * where the upstream's `dl` says, verified against the index line's `cksum` before they are stored.
  */
+import semver from 'semver';
 import { fail } from '../../core/errors.js';
-import type { ProxyContext, ProxyParts, VersionStamp } from '../../registry/source-parts.js';
-import { crateKey, crateNameFromIndexPath, indexPath } from './names.js';
+import type { ProxyContext, ProxyParts, ProxySearchEntry, VersionStamp } from '../../registry/source-parts.js';
+import { crateKey, crateNameFromIndexPath, indexPath, normCrateName } from './names.js';
 
 /** crates.io's sparse index. */
 export const CRATES_IO_INDEX = 'https://index.crates.io/';
@@ -18,6 +19,7 @@ interface UpstreamLine {
   vers: string;
   cksum?: string;
   pubtime?: string;
+  yanked?: boolean;
   deps?: Array<{ name?: string; package?: string | null; registry?: string | null; kind?: string | null }>;
 }
 
@@ -58,6 +60,28 @@ function parseLine(bytes: Buffer): UpstreamLine | null {
 /** The parsed lines of an index file. */
 function linesOf(body: Buffer): UpstreamLine[] {
   return splitLines(body).flatMap((l) => (l.line ? [l.line] : []));
+}
+
+/**
+ * What search records for an upstream index file: the crate as its last line names it, the newest version Cargo
+ * would pick (not yanked, by SemVer) and what that version depends on; null for other paths or when every
+ * version is yanked (as for a hosted crate). The sparse index carries no description or keywords.
+ */
+export function indexFileSearchEntry(path: string, body: Buffer): ProxySearchEntry | null {
+  const crate = crateNameFromIndexPath(path);
+  if (!crate) return null;
+  // Lines naming another crate than the path's are not this crate's (and must not touch that crate's entry).
+  const lines = linesOf(body).filter((l) => l.name.toLowerCase() === crate);
+  const last = lines.at(-1);
+  let latest: UpstreamLine | null = null;
+  for (const l of lines) {
+    if (l.yanked === true || !semver.valid(l.vers)) continue;
+    if (!latest || semver.gt(l.vers, latest.vers)) latest = l;
+  }
+  if (!last || !latest) return null;
+  const deps = Array.isArray(latest.deps) ? latest.deps : [];
+  const dependencies = deps.map((d) => d?.package ?? d?.name).filter((n): n is string => typeof n === 'string' && n !== '');
+  return { package: normCrateName(last.name), name: last.name, latestVersion: latest.vers, dependencies };
 }
 
 /** cargo.md §4.1's prefix, from the name as given (case preserved): `1`, `2`, `3/a`, `ab/cd`. */
@@ -145,6 +169,8 @@ export const cargoProxy: ProxyParts = {
       return Number.isFinite(at) ? { version: l.vers, publishedAt: at } : { version: l.vers };
     });
   },
+
+  searchEntry: indexFileSearchEntry,
 
   withoutVersions(_path, body, hidden) {
     // Other lines keep their exact bytes; a line that does not parse is not a version and stays.
