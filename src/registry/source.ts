@@ -38,6 +38,11 @@ export interface Source {
    * a format that advertises where its archives are (Bazel's mirrors) then points clients at Larder.
    */
   readonly fetchesArtifacts?: boolean;
+  /**
+   * A group's members in the order it looks a package up (hosted first, then the others as configured); the
+   * first that holds a package serves it. Absent for a repo that holds its own files.
+   */
+  readonly members?: readonly Source[];
   /** The cached answer without an asynchronous step: a document, null for a known absence, undefined when only `doc` can tell. */
   peek(path: string): SourceDoc | null | undefined;
   /** The document at a path (registry-relative, as the client asks for it), or null. */
