@@ -15,8 +15,18 @@ export interface PackageFacts {
   dependents: ListedEntry[];
 }
 
-/** Reads the shared facts of a package page; `scope` is the repos whose packages count as "here" for dependents. */
-export async function packageFacts(registry: Registry, repo: Repo, view: PackageView, scope: readonly Repo[]): Promise<PackageFacts> {
+/**
+ * Reads the shared facts of a package page; `scope` is the repos whose packages count as "here" for dependents.
+ * `holders` are the repos whose downloads the page adds up: the repo itself, or a group's members, since a
+ * download through a group counts for the member that sent it (registry/downloads.ts).
+ */
+export async function packageFacts(
+  registry: Registry,
+  repo: Repo,
+  view: PackageView,
+  scope: readonly Repo[],
+  holders: readonly Repo[] = [repo],
+): Promise<PackageFacts> {
   const db = registry.db;
   const [owners, downloads, readme, dependents] = await Promise.all([
     db
@@ -30,13 +40,14 @@ export async function packageFacts(registry: Registry, repo: Repo, view: Package
     db
       .selectFrom('package_downloads')
       .select(['version', 'count'])
-      .where('repo_id', '=', repo.id)
+      .where('repo_id', 'in', holders.length > 0 ? holders.map((r) => r.id) : [repo.id])
       .where('package', '=', view.package)
       .execute(),
     readReadme(db, { repoId: repo.id, package: view.package, version: view.version }),
     dependentsOf(db, { name: view.name, repoIds: scope.filter((r) => r.format === repo.format).map((r) => r.id), limit: 100 }),
   ]);
-  const byVersion = new Map(downloads.map((d) => [d.version, Number(d.count)]));
+  const byVersion = new Map<string, number>();
+  for (const d of downloads) byVersion.set(d.version, (byVersion.get(d.version) ?? 0) + Number(d.count));
   return {
     owners,
     downloads: { total: [...byVersion.values()].reduce((a, b) => a + b, 0), byVersion },

@@ -207,7 +207,7 @@ export function packageRoute(app: FastifyInstance, web: WebContext): void {
         : missing();
     const readable = readableRepos(web.registry, viewer);
     const scope = [...new Map(readable.flatMap((r) => web.membersOf(r)).map((r) => [r.id, r])).values()];
-    const facts = await packageFacts(web.registry, repo, view, scope);
+    const facts = await packageFacts(web.registry, repo, view, scope, web.membersOf(repo));
     const groups = readable.filter((g) => g.name !== repo.name && web.membersOf(g).some((m) => m.id === repo.id));
     const usage = web_.usage(repo, publicBaseUrl(web.registry.config, req), view);
     const repoNames = new Map([...web.registry.repos.values()].map((r) => [r.id, r.name]));
