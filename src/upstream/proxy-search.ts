@@ -4,9 +4,10 @@
  * the entry is written in the same transaction as the document; when the upstream no longer has the document,
  * the entry its last copy made is removed. Search and the web UI then find cached and mirrored packages.
  */
-import type { Dialect, Trx } from '../storage/db.js';
+import type { Db, Dialect, Trx } from '../storage/db.js';
 import type { Repo } from '../registry/repos.js';
 import { removeSearchEntry, upsertSearchEntry } from '../registry/search/index.js';
+import { inTransaction } from '../registry/tx.js';
 import type { ProxyParts, ProxySearchEntry } from '../registry/source-parts.js';
 
 /** A proxy repo whose format can say what search records for its documents. */
@@ -40,6 +41,34 @@ export async function indexProxyDoc(
   // Gone upstream, or nothing installable left: the package is no longer found through this proxy.
   if (before && before.package !== entry?.package)
     await removeSearchEntry(trx, dialect, { repoId: target.repo.id, package: before.package });
+}
+
+/**
+ * Indexes a held document the upstream just confirmed unchanged (304) when search has no entry for its package:
+ * copies held from before proxies indexed what they hold. One indexed lookup when the entry is there.
+ */
+export async function indexProxyDocIfMissing(
+  store: { db: Db; dialect: Dialect },
+  target: ProxySearchTarget,
+  path: string,
+  body: Uint8Array,
+  now: number,
+): Promise<void> {
+  const entry = entryOf(target, path, body);
+  if (!entry) return;
+  const exists = (db: Db | Trx) =>
+    db
+      .selectFrom('search_entries')
+      .select('id')
+      .where('repo_id', '=', target.repo.id)
+      .where('package', '=', entry.package)
+      .executeTakeFirst();
+  if (await exists(store.db)) return;
+  await inTransaction(store, async ({ trx }) => {
+    // Another request or node may have written it meanwhile, with a newer copy: that one stands.
+    if (!(await exists(trx)))
+      await upsertSearchEntry(trx, store.dialect, { ...entry, repoId: target.repo.id, format: target.repo.format, updatedAt: now });
+  });
 }
 
 /** What the format says about one body; a body it cannot read records nothing (the document is still served). */

@@ -20,7 +20,7 @@ import type { StagedBlob } from '../storage/blobs.js';
 import type { GitHistoryRef } from '../registry/git-history/record.js';
 import { historyTip } from '../registry/git-history/state.js';
 import { syncUpstreamGit } from './git-upstream.js';
-import { indexProxyDoc, proxySearchTarget, type ProxySearchTarget } from './proxy-search.js';
+import { indexProxyDoc, indexProxyDocIfMissing, proxySearchTarget, type ProxySearchTarget } from './proxy-search.js';
 import type { UpstreamDocument, UpstreamFetch } from './upstream-fetch.js';
 
 /** Default revalidation interval of mutable documents: crates.io's own max-age. */
@@ -270,6 +270,8 @@ export class ProxySource implements Source {
         .where('repo_id', '=', this.repo.id)
         .where('path', '=', path)
         .execute();
+      // A copy fetched before proxies indexed what they hold is indexed when it is next confirmed.
+      if (this.search) await indexProxyDocIfMissing(this.registry, this.search, path, held.raw.body, now);
       return (await this.remember(path, held.raw, held.upstreamEtag, now)).served;
     }
     if (answer.status !== 200) {

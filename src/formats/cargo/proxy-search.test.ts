@@ -107,6 +107,23 @@ describe('Cargo proxy in search', () => {
     expect(await t.registry.db.selectFrom('search_dependencies').selectAll().execute()).toEqual([]);
   });
 
+  it('indexes a copy held from before when the upstream confirms it (304), and leaves a present entry untouched', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    await io.add({ name: 'log', vers: '0.4.0' });
+    expect((await get(`/crates/index/${sparsePath('log')}`)).statusCode).toBe(200);
+    const first = await t.registry.db.selectFrom('search_entries').select(['package', 'updated_at']).executeTakeFirstOrThrow();
+    vi.setSystemTime(Date.now() + 11 * MINUTE);
+    expect((await get(`/crates/index/${sparsePath('log')}`)).statusCode).toBe(200);
+    expect(up.requests.at(-1)!.headers['if-none-match']).toMatch(/^"/);
+    expect(await t.registry.db.selectFrom('search_entries').select(['package', 'updated_at']).execute()).toEqual([first]);
+
+    // As a copy cached before proxies indexed what they hold.
+    await t.registry.db.deleteFrom('search_entries').execute();
+    vi.setSystemTime(Date.now() + 11 * MINUTE);
+    expect((await get(`/crates/index/${sparsePath('log')}`)).statusCode).toBe(200);
+    expect((await entries()).map((e) => `${e.name}@${e.latest_version}`)).toEqual(['log@0.4.0']);
+  });
+
   it('an upstream 404 for a crate it never had records nothing', async () => {
     expect((await get(`/crates/index/${sparsePath('nothing_here')}`)).statusCode).toBe(404);
     expect(await entries()).toEqual([]);
