@@ -25,13 +25,15 @@ export function parseRange(header: string | undefined, size: number): { start: n
  * Sends a stored archive byte for byte with constant memory (see BlobHandle.copyTo), or one
  * range of it (clients resume interrupted downloads). The reply is written by hand, so the
  * headers set on `reply` so far are copied over; nothing may add a Content-Encoding to an archive.
+ * Resolves to true when this was a download to count: a GET whose body (whole, or a range from
+ * byte 0) was sent to the end; false for HEAD, 416, a later range (a resumed download) or a cut-off send.
  */
-export async function sendBlob(req: FastifyRequest, reply: FastifyReply, blob: BlobHandle): Promise<void> {
+export async function sendBlob(req: FastifyRequest, reply: FastifyReply, blob: BlobHandle): Promise<boolean> {
   reply.header('accept-ranges', 'bytes');
   const range = parseRange(req.headers.range, blob.size);
   if (range === 'unsatisfiable') {
     reply.code(416).header('content-range', `bytes */${blob.size}`).send();
-    return;
+    return false;
   }
   reply.header('content-length', String(range ? range.end - range.start + 1 : blob.size));
   if (range) reply.header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
@@ -40,15 +42,20 @@ export async function sendBlob(req: FastifyRequest, reply: FastifyReply, blob: B
   const res = reply.raw;
   res.writeHead(range ? 206 : 200, headers as Record<string, string>);
   try {
-    if (req.method === 'HEAD') res.end();
-    else if (range) await pipeline(blob.stream(range), res);
+    if (req.method === 'HEAD') {
+      res.end();
+      return false;
+    }
+    if (range) await pipeline(blob.stream(range), res);
     else {
       await blob.copyTo(res);
       res.end();
     }
+    return range === null || range.start === 0;
   } catch (err) {
     // Headers are gone: all that is left is to cut the response short, so the client sees a truncated body.
     req.log.warn({ reqId: req.id, err }, 'download interrupted');
     res.destroy();
+    return false;
   }
 }

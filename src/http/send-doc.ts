@@ -22,7 +22,11 @@ export function sendDoc(req: FastifyRequest, reply: FastifyReply, doc: SourceDoc
   return reply.type(how.contentType).send(doc.body);
 }
 
-/** Sends an immutable artifact (ETag = its sha256), honouring If-None-Match and Range; never with a Content-Encoding. */
+/**
+ * Sends an immutable artifact (ETag = its sha256), honouring If-None-Match and Range; never with a Content-Encoding.
+ * Every artifact leaves through here, so downloads are counted here: a GET sent in full (or a range from byte 0);
+ * not HEAD, not a 304, not the rest of a resumed download.
+ */
 export async function sendArtifact(req: FastifyRequest, reply: FastifyReply, artifact: SourceArtifact, how: Presentation): Promise<void> {
   const etag = `"${artifact.sha256}"`;
   reply.header('content-type', how.contentType).header('cache-control', how.cacheControl).header('etag', etag);
@@ -30,5 +34,5 @@ export async function sendArtifact(req: FastifyRequest, reply: FastifyReply, art
     reply.code(304).send();
     return;
   }
-  await sendBlob(req, reply, artifact.blob);
+  if (await sendBlob(req, reply, artifact.blob)) artifact.countDownload?.();
 }

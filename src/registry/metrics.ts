@@ -54,6 +54,12 @@ export class Metrics {
     labelNames: ['repo'] as const,
     registers: [this.registry],
   });
+  readonly downloads = new client.Counter({
+    name: 'larder_downloads_total',
+    help: 'Package downloads counted (whole GETs of an archive), by the repository that held it; added when counts are flushed',
+    labelNames: ['repo', 'format'] as const,
+    registers: [this.registry],
+  });
   readonly registryConflicts = new client.Counter({
     name: 'larder_registry_conflicts_total',
     help: 'Packages (same name and UUID) held by two registries served together that do not trust each other',

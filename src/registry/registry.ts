@@ -13,6 +13,7 @@ import type { Source } from './source.js';
 import { clusterPeers } from './cluster-peers.js';
 import { announceIndexChange, listenForIndexChanges, type IndexChangeListener } from './events.js';
 import { IndexDocs } from './index-docs.js';
+import { DownloadCounter } from './downloads.js';
 import { Metrics } from './metrics.js';
 import { logIndexChange, newOrigin, watchSqliteChanges, type SqliteChangeWatcher } from './sqlite-changes.js';
 import { syncRepos, type Repo } from './repos.js';
@@ -38,6 +39,9 @@ export interface Registry {
   log: RegistryLog;
   /** The source each repo is served from (hosted, proxy or group), set up by the composition root. */
   sources: Map<string, Source>;
+  /** Downloads counted in memory, written to package_downloads every few seconds and on close. */
+  downloads: DownloadCounter;
+  /** Writes what is still held in memory (download counts), then closes storage. */
   close(): Promise<void>;
 }
 
@@ -57,6 +61,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
   );
   let listener: IndexChangeListener | null = null;
   let watcher: SqliteChangeWatcher | null = null;
+  let counter: DownloadCounter | null = null;
   try {
     const repos = await syncRepos(handle.db, config.repos);
     const shared = config.database.kind === 'postgres';
@@ -95,6 +100,16 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
     await auth.ensureAdminUser();
     const outbound = new OutboundClient(config.outbound);
     const fetcher = upstreamFetch(outbound);
+    const metrics = new Metrics(docs.stats);
+    const formatsByName = new Map(formats.map((f) => [f.format, f]));
+    const downloads = (counter = new DownloadCounter({
+      db: handle.db,
+      dialect: handle.dialect,
+      partsOf: (repo) => formatsByName.get(repo.format)?.parts,
+      onFlushed: (repo, n) => metrics.downloads.inc({ repo: repo.name, format: repo.format }, n),
+      onError: (err) =>
+        registry.log.warn({ err: (err as Error).message }, 'download counts could not be written; they are kept for the next try'),
+    }));
     const registry: Registry = {
       config,
       db: handle.db,
@@ -102,14 +117,17 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
       blobs,
       docs,
       auth,
-      metrics: new Metrics(docs.stats),
+      metrics,
       repos: new Map(repos.map((r) => [r.name, r])),
-      formats: new Map(formats.map((f) => [f.format, f])),
+      formats: formatsByName,
       outbound,
       uploads: new UploadBudget(config.uploads.memory, config.uploads.waitMs),
       log: silent,
       sources: new Map(),
+      downloads,
       close: async () => {
+        // Counts first, while the database is open; a failed write is logged, and closing goes on.
+        await downloads.close();
         await outbound.close();
         watcher?.close();
         await listener?.close();
@@ -121,6 +139,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
     registry.sources = openSources(registry, fetcher);
     return registry;
   } catch (err) {
+    await counter?.close();
     watcher?.close();
     await listener?.close();
     await handle.close();

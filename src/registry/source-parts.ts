@@ -1,9 +1,9 @@
-import type { SearchEntry } from './search/index.js';
 /**
  * What a format supplies to the shared sources (DESIGN.md, "The seam"): small, format-specific
  * answers. Hosted, proxy and group sources are written once and ask these.
  */
 import type { Readable } from 'node:stream';
+import type { SearchEntry } from './search/index.js';
 import type { HistoryTip } from './git-history/state.js';
 import type { Registry } from './registry.js';
 import type { Repo } from './repos.js';
@@ -75,10 +75,10 @@ export interface MirrorPlan {
   dependencies: string[];
 }
 
-/** How a format's proxy talks to its upstream. */
 /** A proxy's search entry for one package document: search_entries without the repo and format (the proxy adds them). */
 export type ProxySearchEntry = Omit<SearchEntry, 'repoId' | 'format' | 'updatedAt'>;
 
+/** How a format's proxy talks to its upstream. */
 export interface ProxyParts {
   /** Used when `upstream` is not configured. */
   defaultUpstream: string;
@@ -129,6 +129,12 @@ export interface SourceParts {
   packageOfDoc(path: string): string | null;
   /** The package an artifact key belongs to; null when the key does not say (content-addressed keys). */
   packageOfArtifact(key: string): string | null;
+  /**
+   * The package (canonical id, as package_owners spells it) and version a download of this artifact counts for,
+   * or null when the key is no package version's archive (content-addressed caches, registry tarballs). The
+   * version is '' when the key does not say which one (Julia's tarballs are named by tree hash).
+   */
+  downloadOf?(key: string): { package: string; version: string } | null;
   /** The document whose existence means a source has the package (Cargo's index file), if the format has one. */
   packageDoc?(pkg: string): string | null;
   hosted: HostedParts;

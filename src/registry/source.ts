@@ -23,6 +23,11 @@ export interface SourceArtifact {
   sha256: string;
   size: number;
   blob: BlobHandle;
+  /**
+   * Counts one download of it for the repo that holds it (a group passes its member's artifact on, so the member
+   * counts it); called by whoever sends the bytes, once they were sent in full (registry/downloads.ts).
+   */
+  countDownload?: () => void;
 }
 
 /** Where a repo's documents and artifacts come from: hosted rows, an upstream, or a group's members. */
@@ -33,6 +38,11 @@ export interface Source {
    * a format that advertises where its archives are (Bazel's mirrors) then points clients at Larder.
    */
   readonly fetchesArtifacts?: boolean;
+  /**
+   * A group's members in the order it looks a package up (hosted first, then the others as configured); the
+   * first that holds a package serves it. Absent for a repo that holds its own files.
+   */
+  readonly members?: readonly Source[];
   /** The cached answer without an asynchronous step: a document, null for a known absence, undefined when only `doc` can tell. */
   peek(path: string): SourceDoc | null | undefined;
   /** The document at a path (registry-relative, as the client asks for it), or null. */
@@ -78,7 +88,7 @@ export class HostedSource implements Source {
     }
     if (!found) return null;
     const blob = await this.registry.blobs.open(found.sha256);
-    return blob ? { ...found, blob } : null;
+    return blob ? { ...found, blob, countDownload: () => this.registry.downloads.count(this.repo, key) } : null;
   }
 
   async gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }> {

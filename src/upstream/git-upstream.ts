@@ -15,6 +15,7 @@ import { diffFiles, historyTip, lockHistory, type HistoryFile } from '../registr
 import type { Registry } from '../registry/registry.js';
 import { inTransaction } from '../registry/tx.js';
 import { trustedCas } from './outbound.js';
+import { indexProxyDoc, type ProxySearchTarget } from './proxy-search.js';
 
 const run = promisify(execFile);
 
@@ -49,8 +50,14 @@ export function upstreamCommitOf(message: string): string | null {
  * Fetches the upstream branch (depth 1) and records its tree as the next commit of `ref` when it
  * differs from the tip. Operator-configured upstreams are trusted: git follows HTTPS_PROXY/NO_PROXY
  * and [outbound] ca_file; time is bounded by [outbound] timeout. Throws UPSTREAM_FAILED/UPSTREAM_TIMEOUT.
+ * With `search`, the changed files' search entries are kept in step in the same transaction.
  */
-export async function syncUpstreamGit(registry: Registry, ref: GitHistoryRef, upstream: UpstreamGit): Promise<UpstreamGitSync> {
+export async function syncUpstreamGit(
+  registry: Registry,
+  ref: GitHistoryRef,
+  upstream: UpstreamGit,
+  search?: ProxySearchTarget | null,
+): Promise<UpstreamGitSync> {
   const dir = upstreamCacheDir(registry.config.data, ref);
   const commit = await sharedFetch(dir, () => fetchBranch(registry, dir, upstream));
   const tip = await historyTip(registry.db, ref);
@@ -68,6 +75,13 @@ export async function syncUpstreamGit(registry: Registry, ref: GitHistoryRef, up
       message: `Sync with ${redact(upstream.url)}\n\n${MARKER}${commit}\n`,
       changes: changes.map((c) => ({ path: c.path, mode: c.mode, data: c.data })),
     });
+    if (!search) return;
+    // A link is no document (the proxy answers 404 for it), so it indexes as a removal.
+    const bodyOf = (f: { mode: string; data: Uint8Array | null } | undefined) => (f && f.mode !== '120000' ? f.data : null);
+    const at = Date.now();
+    for (const c of changes) {
+      await indexProxyDoc(uow.trx, registry.dialect, search, c.path, bodyOf(c), bodyOf(now.files.get(c.path)), at);
+    }
   });
   return { upstreamCommit: commit, changed };
 }

@@ -23,7 +23,7 @@ export class GroupSource implements Source {
   private readonly choices = new LRUCache<string, number>({ max: 100_000, ttl: CHOICE_TTL_MS });
   private readonly merged = new LRUCache<string, { key: string; doc: SourceDoc }>({ max: 1_000 });
   private readonly warned = new Set<string>();
-  private readonly members: Source[];
+  readonly members: Source[];
   readonly fetchesArtifacts: boolean;
 
   constructor(

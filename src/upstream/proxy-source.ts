@@ -20,6 +20,7 @@ import type { StagedBlob } from '../storage/blobs.js';
 import type { GitHistoryRef } from '../registry/git-history/record.js';
 import { historyTip } from '../registry/git-history/state.js';
 import { syncUpstreamGit } from './git-upstream.js';
+import { indexProxyDoc, indexProxyDocIfMissing, proxySearchTarget, type ProxySearchTarget } from './proxy-search.js';
 import type { UpstreamDocument, UpstreamFetch } from './upstream-fetch.js';
 
 /** Default revalidation interval of mutable documents: crates.io's own max-age. */
@@ -74,6 +75,8 @@ export class ProxySource implements Source {
   private gitSyncedAt = 0;
   private gitFailedUntil = 0;
   private readonly proxy: ProxyParts;
+  /** Where fetched package documents are indexed for search (null: the format records nothing). */
+  private readonly search: ProxySearchTarget | null;
   readonly context: ProxyContext;
 
   constructor(
@@ -84,6 +87,7 @@ export class ProxySource implements Source {
   ) {
     if (!parts.proxy) fail('CONFIG_INVALID', `repository "${repo.name}": ${repo.format} has no proxy repositories`);
     this.proxy = parts.proxy;
+    this.search = proxySearchTarget(repo, parts.proxy);
     const configured = repo.upstream ?? this.proxy.defaultUpstream;
     this.upstream = this.proxy.upstreamBase ? this.proxy.upstreamBase(configured) : configured.replace(/\/$/, '');
     this.ttl = repo.ttl ?? DEFAULT_TTL_MS;
@@ -140,10 +144,15 @@ export class ProxySource implements Source {
     const row = this.artifactRows.get(key) ?? (await this.loadArtifact(key));
     if (row) {
       const blob = await this.registry.blobs.open(row.sha256);
-      if (blob) return { ...row, blob };
+      if (blob) return { ...row, blob, countDownload: this.counter(key) };
     }
     if (this.offline || this.missingArtifacts.has(key)) return null;
     return flight(this.artifactFlights, key, () => this.fetchArtifact(key));
+  }
+
+  /** Counts a download of `key` for this proxy (the repo whose copy was sent). */
+  private counter(key: string): () => void {
+    return () => this.registry.downloads.count(this.repo, key);
   }
 
   private isFresh(path: string, e: DocEntry, now: number): boolean {
@@ -261,25 +270,35 @@ export class ProxySource implements Source {
         .where('repo_id', '=', this.repo.id)
         .where('path', '=', path)
         .execute();
+      // A copy fetched before proxies indexed what they hold is indexed when it is next confirmed.
+      if (this.search) await indexProxyDocIfMissing(this.registry, this.search, path, held.raw.body, now);
       return (await this.remember(path, held.raw, held.upstreamEtag, now)).served;
     }
     if (answer.status !== 200) {
       count('not_found');
-      await this.upsertState(this.registry.db, path, 404, null, now);
+      // The package is gone upstream: so is the search entry its last copy made, in the same transaction.
+      const previous = held?.raw?.body ?? null;
+      if (this.search && previous) {
+        await inTransaction(this.registry, async (uow) => {
+          await this.upsertState(uow.trx, path, 404, null, now);
+          await indexProxyDoc(uow.trx, this.registry.dialect, this.search!, path, null, previous, now);
+        });
+      } else await this.upsertState(this.registry.db, path, 404, null, now);
       return (await this.remember(path, null, null, now)).served;
     }
     count('ok');
-    const raw = await this.store(path, answer.body, answer.etag, now, held?.raw != null);
+    const raw = await this.store(path, answer.body, answer.etag, now, held?.raw ?? null);
     return (await this.remember(path, raw, answer.etag, now)).served;
   }
 
-  /** Stores a fetched document, its state, and the versions seen for the first time. */
-  private async store(path: string, body: Buffer, upstreamEtag: string | null, now: number, hadCopy: boolean): Promise<IndexDoc> {
+  /** Stores a fetched document, its state, its search entry, and the versions seen for the first time. */
+  private async store(path: string, body: Buffer, upstreamEtag: string | null, now: number, held: IndexDoc | null): Promise<IndexDoc> {
     const stamps = this.proxy.versions?.(path, body) ?? [];
     const promises = this.proxy.promises?.(path, body) ?? [];
     return inTransaction(this.registry, async (uow) => {
       const doc = await this.registry.docs.put(uow, this.repo.id, path, body);
       await this.upsertState(uow.trx, path, 200, upstreamEtag, now);
+      if (this.search) await indexProxyDoc(uow.trx, this.registry.dialect, this.search, path, body, held?.body ?? null, now);
       for (const p of promises) {
         const row = { url: p.url, sha256: p.sha256 ?? null, sri: p.sri ?? null };
         await uow.trx
@@ -290,7 +309,7 @@ export class ProxySource implements Source {
       }
       if (stamps.length > 0) {
         // Versions present at the first fetch were published before Larder looked: they are not young.
-        const firstSeen = hadCopy ? now : 0;
+        const firstSeen = held ? now : 0;
         for (let i = 0; i < stamps.length; i += 200) {
           await uow.trx
             .insertInto('proxy_versions')
@@ -338,7 +357,7 @@ export class ProxySource implements Source {
     if (now < this.gitFailedUntil && (await historyTip(this.registry.db, ref)).head > 0) return false;
     return flight(this.gitFlight, 'sync', async () => {
       try {
-        await syncUpstreamGit(this.registry, ref, { url: git.url(this.upstream), branch: git.branch });
+        await syncUpstreamGit(this.registry, ref, { url: git.url(this.upstream), branch: git.branch }, this.search);
         this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'ok' });
         this.gitSyncedAt = Date.now();
         return true;
@@ -405,7 +424,7 @@ export class ProxySource implements Source {
     this.artifactRows.set(key, row);
     const blob = await this.registry.blobs.open(row.sha256);
     if (!blob) fail('INTERNAL', `${origin.what} was stored but cannot be read back`);
-    return { ...row, blob };
+    return { ...row, blob, countDownload: this.counter(key) };
   }
 
   /** Stages the bytes while hashing them (and feeding the format's check); a mismatch discards them. */

@@ -16,8 +16,8 @@ export interface PackageFacts {
 
 /**
  * Reads the shared facts of a package page. `holders` are the repos that may record them: the repo itself, or a
- * group's members (a group records nothing of its own); the first holder with a record wins, as the group serves
- * the first member holding the package. `scope` is the repos whose packages count as "here" for dependents.
+ * group's members (a group records nothing of its own); the first holder with owners or a README wins, as the group
+ * serves the first member holding the package; downloads are added up over the holders. `scope` is the repos whose packages count as "here" for dependents.
  */
 export async function packageFacts(
   registry: Registry,
@@ -56,7 +56,9 @@ export async function packageFacts(
       .execute(),
     dependentsOf(db, { name: view.name, repoIds: scope.filter((r) => r.format === format).map((r) => r.id), limit: 100 }),
   ]);
-  const byVersion = new Map(first(downloads).map((d) => [d.version, Number(d.count)]));
+  const byVersion = new Map<string, number>();
+  // Downloads through a group count for the member that sent them (registry/downloads.ts): add the holders up.
+  for (const d of downloads) byVersion.set(d.version, (byVersion.get(d.version) ?? 0) + Number(d.count));
   const readme = first(readmes)[0];
   return {
     owners: first(owners).map(({ login, name }) => ({ login, name })),

@@ -32,6 +32,9 @@ async function tableNames(registry: Registry): Promise<string[]> {
 
 /** Every table's rows (as sorted JSON lines) and the blob store's files; equal before and after a refused request. SQLite only. */
 export async function registryState(registry: Registry, data: string): Promise<RegistryState> {
+  // Download counts are written in the background: flushed here, so a snapshot never races the timer, and a
+  // refused request that counted a download shows up in the second snapshot.
+  await registry.downloads.flush();
   const tables: Record<string, string[]> = {};
   for (const name of await tableNames(registry)) {
     const r = await sql<Record<string, unknown>>`select * from ${sql.table(name)}`.execute(registry.db);

@@ -21,6 +21,11 @@ export function hostedArchiveKey(module: string, version: string, file: string):
 export const bazelParts: SourceParts = {
   packageOfDoc: (path) => (path.startsWith('modules/') ? path.split('/')[1] || null : null),
   packageOfArtifact: (key) => (key.startsWith('archives/') ? key.split('/')[1] || null : null),
+  // Mirror keys name a URL, not a module version: archives fetched through the mirror are not counted.
+  downloadOf: (key) => {
+    const [kind, module, version] = key.split('/');
+    return kind === 'archives' && module && version ? { package: module, version } : null;
+  },
   proxy: bazelProxyParts,
   group: bazelGroupParts,
   packageDoc: (module) => `modules/${module}/metadata.json`,

@@ -1,6 +1,6 @@
 /** Cargo's parts of the shared sources: index paths name crates, artifacts are `{crate}/{version}`. */
 import type { SourceParts } from '../../registry/source-parts.js';
-import { crateNameFromIndexPath, indexPath } from './names.js';
+import { crateNameFromIndexPath, indexPath, normCrateName } from './names.js';
 import { cargoProxy } from './proxy.js';
 import { CargoService } from './service.js';
 
@@ -10,6 +10,11 @@ export { crateKey } from './names.js';
 export const cargoParts: SourceParts = {
   packageOfDoc: (path) => crateNameFromIndexPath(path)?.toLowerCase() ?? null,
   packageOfArtifact: (key) => key.slice(0, key.indexOf('/')).toLowerCase() || null,
+  // Downloads count under the crate's owners key (`Serde-JSON` and `serde_json` are one crate).
+  downloadOf: (key) => {
+    const slash = key.indexOf('/');
+    return slash > 0 ? { package: normCrateName(key.slice(0, slash)), version: key.slice(slash + 1) } : null;
+  },
   packageDoc: (crate) => indexPath(crate),
   hosted: {
     async artifact(registry, repo, key) {

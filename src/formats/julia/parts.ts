@@ -14,6 +14,12 @@ export const juliaParts: SourceParts = {
   packageOfDoc: () => null,
   // A package tarball belongs to its package UUID: a UUID a hosted member holds is never taken from an upstream.
   packageOfArtifact: (key) => (key.startsWith('package/') ? (key.split('/')[1] ?? null) : null),
+  // Package tarballs are named by tree hash; which version that is would take the registry's Versions.toml, so
+  // downloads count per package (version ''). Registry and artifact tarballs are no package's download.
+  downloadOf: (key) => {
+    const t = parseTarballKey(key);
+    return t?.kind === 'package' ? { package: t.uuid, version: '' } : null;
+  },
   hosted: {
     async artifact(registry, repo, key) {
       const t = parseTarballKey(key);

@@ -34,6 +34,11 @@ export function parseAssetKey(key: string): { module: string; version: string } 
 export const moonbitParts: SourceParts = {
   packageOfDoc: moduleOfIndexPath,
   packageOfArtifact: (key) => (key.startsWith(ASSET_PREFIX) ? parseAssetKey(key) : parseArchiveKey(key))?.module ?? null,
+  // A module version's zip is its download; prebuilt Wasm assets are build inputs, not counted.
+  downloadOf: (key) => {
+    const k = key.startsWith(ASSET_PREFIX) ? null : parseArchiveKey(key);
+    return k ? { package: k.module, version: k.version } : null;
+  },
   packageDoc: indexPath,
   hosted: {
     async artifact(registry, repo, key) {

@@ -43,6 +43,11 @@ export interface SearchOptions {
   repoIds: readonly number[];
   /** Only these formats (all when absent or empty). */
   formats?: readonly string[];
+  /**
+   * Repo ids in the order a group looks a package up (hosted members first): a package (format and canonical id)
+   * that several of them hold is listed once, from the first, as the group serves it. Absent: every repo's entry.
+   */
+  onePerPackage?: readonly number[];
   limit: number;
   offset?: number;
 }
@@ -187,6 +192,17 @@ export async function searchPackages(db: AnyDb, dialect: Dialect, options: Searc
   const { key, tokens } = parseQuery(options.query);
   const scope = [sql`e.repo_id in (${sql.join(repoIds)})`];
   if (options.formats?.length) scope.push(sql`e.format in (${sql.join([...options.formats])})`);
+  const order = [...new Set(options.onePerPackage ?? [])].filter((id) => Number.isSafeInteger(id));
+  if (order.length > 1) {
+    // An entry is shadowed by the same package in a repo earlier in the order (one indexed probe per candidate).
+    const rank = (col: RawBuilder<unknown>) =>
+      sql`case ${col} ${sql.join(
+        order.map((id, i) => sql`when ${id} then ${sql.lit(i)}`),
+        sql` `,
+      )} end`;
+    scope.push(sql`not exists (select 1 from search_entries o where o.package = e.package and o.format = e.format
+      and o.repo_id in (${sql.join(order)}) and ${rank(sql`o.repo_id`)} < ${rank(sql`e.repo_id`)})`);
+  }
 
   let from: RawBuilder<unknown> = sql`search_entries e`;
   let tier: RawBuilder<unknown> = sql`3`;

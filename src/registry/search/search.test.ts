@@ -270,6 +270,45 @@ function suite(name: string, open: () => Promise<DatabaseHandle>, done?: () => P
       );
     });
 
+    it('lists a package several repos hold once, from the first repo of onePerPackage (as a group serves it)', async () => {
+      // `proxy` holds copies of two cargo packages `pub` holds, and one of its own; `other` holds a bazel hello_reg.
+      const proxy = (
+        await h.db
+          .insertInto('repos')
+          .values({ name: 'crates-proxy', format: 'cargo', kind: 'proxy', visibility: 'public', created_at: 0 })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+      ).id;
+      await put(entry({ name: 'hello_reg', repoId: proxy, description: 'upstream copy', latestVersion: '9.0.0' }));
+      await put(entry({ name: 'Serde', repoId: proxy, description: 'upstream serde', latestVersion: '9.0.0' }));
+      await put(entry({ name: 'upstream_only', repoId: proxy, description: 'only upstream has hello' }));
+      const both = { repoIds: [proxy, pub, other], formats: ['cargo'] };
+      // The hits named like the query (prefix and text matches left out), labelled with their repo.
+      const hits = async (q: string, more: Partial<SearchOptions>) =>
+        (await search(q, { ...both, ...more })).hits
+          .filter((x) => x.name.toLowerCase() === q)
+          .map((x) => `${x.name}@${x.repoId === proxy ? 'proxy' : 'pub'}`);
+
+      // Without the option, each repo's entry shows.
+      expect(await hits('hello_reg', {})).toEqual(['hello_reg@pub', 'hello_reg@proxy']);
+      // Hosted first: the proxy's copies are shadowed, its own package stays; totals and pages agree.
+      const grouped = { onePerPackage: [pub, proxy] };
+      expect(await hits('hello_reg', grouped)).toEqual(['hello_reg@pub']);
+      expect(await hits('serde', grouped)).toEqual(['Serde@pub']);
+      expect(await hits('serde', {})).toEqual(['Serde@pub', 'Serde@proxy']);
+      expect(await hits('upstream_only', grouped)).toEqual(['upstream_only@proxy']);
+      const blank = await search('', { ...both, ...grouped });
+      expect(blank.total).toBe(8);
+      expect(blank.hits.filter((x) => x.repoId === proxy).map((x) => x.name)).toEqual(['upstream_only']);
+      // The other order serves the proxy's copies instead.
+      expect(await hits('hello_reg', { onePerPackage: [proxy, pub] })).toEqual(['hello_reg@proxy']);
+      // Another format's package of the same id is not the same package.
+      const across = await search('hello_reg', { repoIds: [pub, other], onePerPackage: [pub, other] });
+      expect(across.hits.filter((x) => x.match === 'exact').map((x) => x.format)).toEqual(['cargo', 'bazel']);
+      for (const name of ['hello_reg', 'serde', 'upstream_only'])
+        await removeSearchEntry(h.db, h.dialect, { repoId: proxy, package: name });
+    });
+
     it('caps the query length', async () => {
       expect(await names('hello_reg' + ' '.repeat(MAX_QUERY_LENGTH) + 'zzz', { formats: ['cargo'] })).toContain('hello_reg');
     });

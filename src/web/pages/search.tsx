@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { searchPackages, type SearchResult } from '../../registry/search/index.js';
 import type { Repo } from '../../registry/repos.js';
+import type { Source } from '../../registry/source.js';
 import { EntryList, formatName } from '../components.js';
 import { Layout } from '../layout.js';
 import { sendPage } from '../render.js';
@@ -118,10 +119,14 @@ export function searchRoute(app: FastifyInstance, web: WebContext): void {
     const chosen = query.repo ? repos.filter((r) => r.name === query.repo) : repos;
     const scope = [...new Map(chosen.flatMap((r) => web.membersOf(r)).map((r) => [r.id, r])).values()].filter((r) => canRead(viewer, r));
     const formats = [...new Set(repos.map((r) => r.format))];
+    // Searching one group: a package several members hold is listed once, from the member the group serves it from.
+    const readable = new Set(scope.map((r) => r.id));
+    const order = chosen.length === 1 ? lookupOrder(web.registry.sources.get(chosen[0]!.name)).filter((r) => readable.has(r.id)) : [];
     const result = await searchPackages(web.registry.db, web.registry.dialect, {
       query: query.q,
       repoIds: scope.map((r) => r.id),
       formats: query.format ? [query.format] : [],
+      onePerPackage: order.map((r) => r.id),
       limit: PAGE_SIZE,
       offset: (query.page - 1) * PAGE_SIZE,
     });
@@ -140,6 +145,11 @@ export function searchRoute(app: FastifyInstance, web: WebContext): void {
       <SearchPage query={query} result={result} repoNames={repoNames} viewer={viewer} repos={repos} formats={formats} />,
     );
   });
+}
+
+/** The repos a group looks a package up in, in its order (nested groups expanded); none for a repo holding its own files. */
+function lookupOrder(source: Source | undefined): Repo[] {
+  return source?.members ? source.members.flatMap((m) => (m.members ? lookupOrder(m) : [m.repo])) : [];
 }
 
 function registryRepos(web: WebContext): Iterable<Repo> {
