@@ -32,22 +32,26 @@ export async function checkedTokenRequest(auth: Auth, p: Principal, wanted: Want
   const expiresAt = wanted.expiresAt !== undefined ? wanted.expiresAt : holder.expiresAt;
   const reach = { scopes: wanted.scopes, repoPattern: wanted.repoPattern || null, packagePattern: wanted.packagePattern || null };
   requireWithin(holder, { ...reach, expiresAt }, 'the new token');
-  return {
-    login,
-    name: wanted.name,
-    ...reach,
-    expiresInMs: expiresAt === null ? null : Math.max(1, expiresAt - Date.now()),
-  };
+  // The exact expiry checked, not a duration from a later "now": the token never outlives the one that made it.
+  return { login, name: wanted.name, ...reach, expiresAt };
 }
 
 /**
- * Revokes token `id` for `p`: their own, or anyone's for an admin; another user's token is "not found" to a
- * non-admin (ids must not reveal what exists). A token may revoke itself, but no other token wider than itself.
- * `listHint` tells the caller where their tokens' ids are listed. Returns the revoked row.
+ * Token `id` as `p` may see it: their own, or anyone's for an admin; another user's token is "not found" to a
+ * non-admin (ids must not reveal what exists). `listHint` says where the caller's tokens are listed.
  */
-export async function revokeTokenAs(auth: Auth, p: Principal, id: number, listHint: string): Promise<TokenRow & { login: string }> {
+export async function visibleToken(auth: Auth, p: Principal, id: number, listHint: string): Promise<TokenRow & { login: string }> {
   const row = Number.isSafeInteger(id) ? await auth.findToken(id) : undefined;
   if (!row || (row.login !== p.login && !isAdmin(p))) fail('NOT_FOUND', `no token ${id} among yours; ${listHint}`);
+  return row;
+}
+
+/**
+ * Revokes token `id` for `p` (one `visibleToken` finds). A token may revoke itself, but no other token wider
+ * than itself. Returns the revoked row.
+ */
+export async function revokeTokenAs(auth: Auth, p: Principal, id: number, listHint: string): Promise<TokenRow & { login: string }> {
+  const row = await visibleToken(auth, p, id, listHint);
   if (row.id !== p.tokenId) {
     const own = await auth.findToken(p.tokenId);
     if (!own) fail('TOKEN_INVALID', 'the token this request was made with no longer exists; sign in again');
