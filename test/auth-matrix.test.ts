@@ -163,6 +163,17 @@ const ROUTES: Record<string, Entry | { exempt: string }> = {
   'POST /-/s3/*': { exempt: 'S3: 501 NotImplemented after the SigV4 check; see test/s3-endpoint.test.ts' },
   'DELETE /-/s3/*': { exempt: 'S3 DeleteObject: 501 NotImplemented after the SigV4 check; see test/s3-endpoint.test.ts' },
   'PATCH /-/s3/*': { exempt: 'S3: 501 NotImplemented after the SigV4 check; see test/s3-endpoint.test.ts' },
+  // The web UI's forms act with the signed-in session's token, never an Authorization header: each is refused without
+  // the session's CSRF token (403) before anything is read, then applies the same rules as the API it mirrors.
+  'POST /-/sign-in': { exempt: 'web sign-in: a token in the form, with a double-submit CSRF cookie; see src/web/plugin.test.ts' },
+  'POST /-/sign-out': { exempt: 'web sign-out: session cookie + CSRF; see src/web/plugin.test.ts' },
+  'POST /-/account/tokens': {
+    exempt: 'web token creation: session + CSRF, the rules of POST /-/api/tokens (token-actions.ts); see src/web/pages/tokens.test.ts',
+  },
+  'POST /-/account/tokens/:id/revoke': {
+    exempt: 'web token revocation: session + CSRF, the rules of DELETE /-/api/tokens/:id; see src/web/pages/tokens.test.ts',
+  },
+  'POST /-/admin/users': { exempt: 'web user creation: session + CSRF + admin scope; see src/web/pages/admin.test.ts' },
   'PUT /-/api/repos/:repo/packages/:package/owners': {
     shape: 'json',
     build: json('PUT', '/-/api/repos/bazel/packages/owned/owners', { users: ['bob'] }),
