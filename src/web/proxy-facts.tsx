@@ -1,13 +1,14 @@
 /** What the start page and the admin's repository list say of a proxy: its upstream, health, cache and stale documents. */
 import { formatSize } from '../core/units.js';
-import type { ProxyStats, UpstreamState } from '../upstream/proxy-stats.js';
+import { HOLDINGS_MAX_AGE_MS, type ProxyStats, type UpstreamState } from '../upstream/proxy-stats.js';
 import { DateTimeText } from './components.js';
 
 /** What "health" means, said once on every page that shows it. */
 export const HEALTH_MEANING =
   "A proxy's health is the outcome of its latest request to the upstream, whichever Larder node made it: answering, or " +
   'failing (what it holds is then served marked stale, and what it does not hold fails with 502). Stale documents are held ' +
-  'copies past their lifetime: the next request for one asks the upstream again.';
+  'copies past their lifetime: the next request for one asks the upstream again. What a proxy holds is counted at most ' +
+  `${HOLDINGS_MAX_AGE_MS / 1000} seconds ago.`;
 
 const STATE_TEXT: Record<UpstreamState, string> = {
   answering: 'answering',
