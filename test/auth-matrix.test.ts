@@ -159,12 +159,21 @@ const ROUTES: Record<string, Entry | { exempt: string }> = {
   'POST /moonbit/git/index/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
   // The S3 endpoint authenticates by SigV4 access keys, not tokens, and answers in S3 XML: test/s3-endpoint.test.ts covers
   // PutObject per caller (no signature, wrong secret, unknown key, revoked/expired token, read-only, other repo).
-  'POST /-/sign-in': { exempt: 'web UI: exchanges a token from the form for a session (CSRF double-submit); see src/web/plugin.test.ts' },
-  'POST /-/sign-out': { exempt: 'web UI: session cookie + CSRF token; see src/web/plugin.test.ts' },
   'PUT /-/s3/*': { exempt: 'S3 PutObject: SigV4 with access keys bound to tokens; see test/s3-endpoint.test.ts' },
   'POST /-/s3/*': { exempt: 'S3: 501 NotImplemented after the SigV4 check; see test/s3-endpoint.test.ts' },
   'DELETE /-/s3/*': { exempt: 'S3 DeleteObject: 501 NotImplemented after the SigV4 check; see test/s3-endpoint.test.ts' },
   'PATCH /-/s3/*': { exempt: 'S3: 501 NotImplemented after the SigV4 check; see test/s3-endpoint.test.ts' },
+  // The web UI's forms act with the signed-in session's token, never an Authorization header: each is refused without
+  // the session's CSRF token (403) before anything is read, then applies the same rules as the API it mirrors.
+  'POST /-/sign-in': { exempt: 'web sign-in: a token in the form, with a double-submit CSRF cookie; see src/web/plugin.test.ts' },
+  'POST /-/sign-out': { exempt: 'web sign-out: session cookie + CSRF; see src/web/plugin.test.ts' },
+  'POST /-/account/tokens': {
+    exempt: 'web token creation: session + CSRF, the rules of POST /-/api/tokens (token-actions.ts); see src/web/pages/tokens.test.ts',
+  },
+  'POST /-/account/tokens/:id/revoke': {
+    exempt: 'web token revocation: session + CSRF, the rules of DELETE /-/api/tokens/:id; see src/web/pages/tokens.test.ts',
+  },
+  'POST /-/admin/users': { exempt: 'web user creation: session + CSRF + admin scope; see src/web/pages/admin.test.ts' },
   'PUT /-/api/repos/:repo/packages/:package/owners': {
     shape: 'json',
     build: json('PUT', '/-/api/repos/bazel/packages/owned/owners', { users: ['bob'] }),

@@ -6,7 +6,8 @@ import { isAdmin, parseScopes, type Principal } from '../registry/auth.js';
 import { principalFromHeader } from '../registry/credentials.js';
 import type { Registry } from '../registry/registry.js';
 import { createTokenWithS3Key, s3EndpointUrl } from '../registry/s3-keys.js';
-import { reachOf, reachOfRow, requireAdmin, requireWithin } from '../registry/token-policy.js';
+import { checkedTokenRequest, revokeTokenAs } from '../registry/token-actions.js';
+import { requireAdmin } from '../registry/token-policy.js';
 import { publicBaseUrl } from './base-url.js';
 import type { TokenRow, UserRow } from '../storage/schema.js';
 
@@ -76,23 +77,17 @@ export async function apiUsersRoutes(app: FastifyInstance, { registry }: { regis
   app.post('/-/api/tokens', authenticated, async (request, reply) => {
     const p = who(request);
     const body = parseBody(NewTokenBody, request.body);
-    const login = body.user ?? p.login;
-    if (login !== p.login) requireAdmin(p, 'creating a token for another user');
     const scopes = parseScopes(Array.isArray(body.scopes) ? body.scopes.join(',') : body.scopes);
     const expiresInMs = body.expires_in ? durationOrFail(body.expires_in) : null;
-    const own = await auth.findToken(p.tokenId);
-    const holder = reachOf(p, own!);
     // A token that expires makes tokens that expire no later, unless asked otherwise (and then refused).
-    const expiresAt = expiresInMs !== null ? Date.now() + expiresInMs : holder.expiresAt;
-    requireWithin(holder, { scopes, repoPattern: body.repo || null, packagePattern: body.package || null, expiresAt }, 'the new token');
-    const req = {
-      login,
+    const req = await checkedTokenRequest(auth, p, {
+      login: body.user,
       name: body.name,
       scopes,
       repoPattern: body.repo || null,
       packagePattern: body.package || null,
-      expiresInMs: expiresAt === null ? null : Math.max(1, expiresAt - Date.now()),
-    };
+      expiresAt: expiresInMs !== null ? Date.now() + expiresInMs : undefined,
+    });
     if (body.s3) {
       const created = await createTokenWithS3Key(auth, registry.db, req);
       const row = await auth.findToken(created.row.id);
@@ -111,17 +106,10 @@ export async function apiUsersRoutes(app: FastifyInstance, { registry }: { regis
   });
 
   app.delete('/-/api/tokens/:id', authenticated, async (req) => {
-    const p = who(req);
     const { id } = req.params as { id: string };
-    const row = /^\d{1,15}$/.test(id) ? await auth.findToken(Number(id)) : undefined;
-    // Another user's token is "not found" to a non-admin: ids must not reveal what exists.
-    if (!row || (row.login !== p.login && !isAdmin(p))) fail('NOT_FOUND', `no token ${id} among yours; GET /-/api/tokens lists their ids`);
-    if (row.id !== p.tokenId) {
-      const own = await auth.findToken(p.tokenId);
-      requireWithin(reachOf(p, own!), reachOfRow(row), `token ${row.id} (${row.prefix}…)`);
-    }
-    await auth.revokeToken(String(row.id));
-    return { token: tokenJson((await auth.findToken(row.id))!) };
+    const hint = 'GET /-/api/tokens lists their ids';
+    if (!/^\d{1,15}$/.test(id)) fail('NOT_FOUND', `no token ${id} among yours; ${hint}`);
+    return { token: tokenJson(await revokeTokenAs(auth, who(req), Number(id), hint)) };
   });
 
   app.get('/-/api/users', adminOnly('listing users'), async () => {

@@ -31,6 +31,8 @@ export interface TokenRequest {
   repoPattern?: string | null;
   packagePattern?: string | null;
   expiresInMs?: number | null;
+  /** An exact expiry (millis, null for never); wins over `expiresInMs`. */
+  expiresAt?: number | null;
 }
 
 const TOKEN_PREFIX = 'larder_';
@@ -96,7 +98,7 @@ export class Auth {
         scopes: req.scopes.join(','),
         repo_pattern: req.repoPattern || null,
         package_pattern: req.packagePattern || null,
-        expires_at: req.expiresInMs ? now + req.expiresInMs : null,
+        expires_at: req.expiresAt !== undefined ? req.expiresAt : req.expiresInMs ? now + req.expiresInMs : null,
         last_used_at: null,
         created_at: now,
         revoked_at: null,

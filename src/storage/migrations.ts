@@ -279,4 +279,33 @@ export const coreMigrations: DialectMigration[] = [
         .execute();
     },
   },
+  {
+    // Proxy statistics for the web UI (issue 12), cheap enough for the start page: which held documents never go stale
+    // (their lifetime is the format's `docLifetime`, known only when stored), indexes that answer the counts and sums
+    // without reading rows, and the latest upstream outcome of each proxy, recorded by whichever node asked.
+    name: '0009_proxy_stats',
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('proxy_docs')
+        .addColumn('immutable', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.createIndex('proxy_docs_age').on('proxy_docs').columns(['repo_id', 'status', 'immutable', 'fetched_at']).execute();
+      await db.schema.createIndex('proxy_artifacts_size').on('proxy_artifacts').columns(['repo_id', 'size']).execute();
+      await db.schema
+        .createTable('proxy_health')
+        .addColumn('repo_id', 'integer', (c) => c.primaryKey().references('repos.id'))
+        .addColumn('ok_at', millis)
+        .addColumn('failed_at', millis)
+        .addColumn('failure', 'text')
+        .execute();
+    },
+  },
+  {
+    // The admin audit page filters by actor and by subject, newest first.
+    name: '0010_audit_filters',
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex('audit_log_user').on('audit_log').columns(['user_id', 'id']).execute();
+      await db.schema.createIndex('audit_log_subject').on('audit_log').columns(['subject', 'id']).execute();
+    },
+  },
 ];

@@ -87,6 +87,8 @@ export interface ProxyDocsTable {
   status: number;
   upstream_etag: string | null;
   fetched_at: number;
+  /** 1 when the format says the document never changes (`docLifetime`): it is never revalidated, so never stale. */
+  immutable: Generated<number>;
 }
 
 /** An artifact a proxy fetched, verified and stored, under the format's artifact key. */
@@ -96,6 +98,15 @@ export interface ProxyArtifactsTable {
   sha256: string;
   size: number;
   fetched_at: number;
+}
+
+/** The latest upstream outcome of a proxy (any node): when it last answered, when it last failed and why. */
+export interface ProxyHealthTable {
+  repo_id: number;
+  ok_at: Millis | null;
+  failed_at: Millis | null;
+  /** The failure as a client was told it (never an upstream body). */
+  failure: string | null;
 }
 
 /** When a proxy first saw each version a document lists (cooldown), 0 for versions present at the first fetch. */
@@ -212,6 +223,7 @@ export interface Database {
   proxy_artifacts: ProxyArtifactsTable;
   proxy_versions: ProxyVersionsTable;
   proxy_promises: ProxyPromisesTable;
+  proxy_health: ProxyHealthTable;
   repos: ReposTable;
   users: UsersTable;
   tokens: TokensTable;

@@ -21,6 +21,7 @@ import type { GitHistoryRef } from '../registry/git-history/record.js';
 import { historyTip } from '../registry/git-history/state.js';
 import { syncUpstreamGit } from './git-upstream.js';
 import { indexProxyDoc, indexProxyDocIfMissing, proxySearchTarget, type ProxySearchTarget } from './proxy-search.js';
+import { UpstreamHealthRecorder } from './proxy-health.js';
 import type { UpstreamDocument, UpstreamFetch } from './upstream-fetch.js';
 
 /** Default revalidation interval of mutable documents: crates.io's own max-age. */
@@ -77,6 +78,8 @@ export class ProxySource implements Source {
   private readonly proxy: ProxyParts;
   /** Where fetched package documents are indexed for search (null: the format records nothing). */
   private readonly search: ProxySearchTarget | null;
+  /** The latest upstream outcome, for the proxy statistics (proxy-stats.ts). */
+  private readonly health: UpstreamHealthRecorder;
   readonly context: ProxyContext;
 
   constructor(
@@ -99,6 +102,7 @@ export class ProxySource implements Source {
         `repository "${repo.name}": ${repo.format} proxies cannot honour cooldown (the index is the upstream's git history, which cannot hide a version without rewriting what clients pulled); remove cooldown from this repository`,
       );
     this.offline = repo.offline ?? false;
+    this.health = new UpstreamHealthRecorder(registry, repo);
     this.context = {
       registry,
       repo,
@@ -227,14 +231,18 @@ export class ProxySource implements Source {
     let fromGit = false;
     try {
       const url = this.proxy.docUrl(this.upstream, path);
-      if (url) answer = await this.fetcher.document(url, held?.raw ? held.upstreamEtag : null, MAX_DOCUMENT);
-      else if (this.proxy.upstreamGit) {
+      if (url) {
+        answer = await this.fetcher.document(url, held?.raw ? held.upstreamEtag : null, MAX_DOCUMENT);
+        await this.health.answered();
+      } else if (this.proxy.upstreamGit) {
         fromGit = true;
         stale = !(await this.syncGit());
         answer = await this.gitDocument(path, held);
       } else return null;
     } catch (err) {
       metric.inc({ repo: this.repo.name, outcome: 'failed' });
+      // A failed git sync was recorded by syncGit.
+      if (!fromGit) await this.health.failed(err);
       if (!held) throw err;
       held.failedUntil = Date.now() + RETRY_AFTER_FAILURE_MS;
       this.registry.log.warn(
@@ -325,9 +333,14 @@ export class ProxySource implements Source {
   private async upsertState(db: Registry['db'], path: string, status: number, upstreamEtag: string | null, now: number): Promise<void> {
     await db
       .insertInto('proxy_docs')
-      .values({ repo_id: this.repo.id, path, status, upstream_etag: upstreamEtag, fetched_at: now })
+      .values({ repo_id: this.repo.id, path, status, upstream_etag: upstreamEtag, fetched_at: now, immutable: this.immutable(path) })
       .onConflict((oc) => oc.columns(['repo_id', 'path']).doUpdateSet({ status, upstream_etag: upstreamEtag, fetched_at: now }))
       .execute();
+  }
+
+  /** 1 for a document that is never revalidated (counted as never stale by the proxy statistics). */
+  private immutable(path: string): number {
+    return this.proxy.docLifetime(path) === 'immutable' ? 1 : 0;
   }
 
   /** Whether a path is a file of the upstream git repository (not an HTTP document). */
@@ -360,9 +373,11 @@ export class ProxySource implements Source {
         await syncUpstreamGit(this.registry, ref, { url: git.url(this.upstream), branch: git.branch }, this.search);
         this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'ok' });
         this.gitSyncedAt = Date.now();
+        await this.health.answered();
         return true;
       } catch (err) {
         this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'failed' });
+        await this.health.failed(err);
         this.gitFailedUntil = Date.now() + RETRY_AFTER_FAILURE_MS;
         if ((await historyTip(this.registry.db, ref)).head === 0) throw err;
         this.registry.log.warn(
@@ -401,14 +416,23 @@ export class ProxySource implements Source {
     const origin = await this.proxy.artifactOrigin(this.context, key);
     if (!origin) return null;
     const maxSize = origin.maxSize ?? this.registry.config.limits.maxArchiveSize;
-    const body = await this.fetcher.archive(origin.url, { trusted: origin.trusted, maxSize, what: origin.what, headers: origin.headers });
-    if (!body) {
-      this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'not_found' });
-      this.missingArtifacts.set(key, true);
-      return null;
+    let staged: StagedBlob;
+    try {
+      const body = await this.fetcher.archive(origin.url, { trusted: origin.trusted, maxSize, what: origin.what, headers: origin.headers });
+      if (!body) {
+        this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'not_found' });
+        this.missingArtifacts.set(key, true);
+        await this.health.answered();
+        return null;
+      }
+      this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'ok' });
+      staged = await this.stageVerified(body, origin, maxSize);
+    } catch (err) {
+      // A broken download or bytes that do not match their promise are upstream failures too.
+      await this.health.failed(err);
+      throw err;
     }
-    this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'ok' });
-    const staged = await this.stageVerified(body, origin, maxSize);
+    await this.health.answered();
     const row = { sha256: staged.sha256, size: staged.size };
     await inTransaction(this.registry, async (uow) => {
       await storeBlob(uow, staged);

@@ -31,6 +31,13 @@ export function DateText({ at }: { at: number | null }) {
   return <time datetime={iso}>{iso.slice(0, 10)}</time>;
 }
 
+/** A moment to the minute, in UTC ("2026-12-02 05:41 UTC"): last use of a token, an audit entry, an upstream answer. */
+export function DateTimeText({ at }: { at: number | null }) {
+  if (at === null || !Number.isFinite(at) || at <= 0) return <span class="muted">never</span>;
+  const iso = new Date(at).toISOString();
+  return <time datetime={iso}>{`${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`}</time>;
+}
+
 /** A code block with a copy button (the button copies the block's text; without JavaScript the text is selectable). */
 export function Snippet({ id, snippet }: { id: string; snippet: UsageSnippet }) {
   return (

@@ -9,17 +9,35 @@ import type { Registry } from '../registry/registry.js';
 import { ASSETS } from './assets/index.js';
 import { webContext, type WebContext } from './context.js';
 import { acceptForms } from './forms.js';
+import { adminAuditRoute } from './pages/admin-audit.js';
+import { adminReposRoute } from './pages/admin-repos.js';
+import { adminUsersRoutes } from './pages/admin-users.js';
 import { ErrorPage } from './pages/error.js';
 import { homeRoute } from './pages/home.js';
+import { myPackagesRoute } from './pages/my-packages.js';
 import { packageRoute } from './pages/package.js';
 import { repoRoute } from './pages/repo.js';
 import { searchRoute } from './pages/search.js';
 import { signInRoutes } from './pages/sign-in.js';
+import { tokenRevokeRoutes } from './pages/token-revoke.js';
+import { tokensRoutes } from './pages/tokens.js';
 import { sendPage } from './render.js';
 import type { Viewer } from './viewer.js';
 
 /** Every part of the UI registers through this list, so a new page is one more entry. */
-const PAGES: Array<(app: FastifyInstance, web: WebContext) => void> = [homeRoute, searchRoute, repoRoute, packageRoute, signInRoutes];
+const PAGES: Array<(app: FastifyInstance, web: WebContext) => void> = [
+  homeRoute,
+  searchRoute,
+  repoRoute,
+  packageRoute,
+  signInRoutes,
+  tokensRoutes,
+  tokenRevokeRoutes,
+  myPackagesRoute,
+  adminUsersRoutes,
+  adminReposRoute,
+  adminAuditRoute,
+];
 
 /** Registers the UI's pages and assets. */
 export async function webRoutes(app: FastifyInstance, { registry }: { registry: Registry }): Promise<void> {

@@ -32,3 +32,26 @@ export async function signIn(app: FastifyInstance, token: string): Promise<WebSe
   if (!sessionCsrf) throw new Error('signed in, but the page carries no session CSRF token');
   return { cookie, setCookie, csrf: sessionCsrf };
 }
+
+/** Posts a form as the signed-in browser would: the session cookie, and `_csrf` unless the fields name their own (or null for none). */
+export async function postForm(
+  app: FastifyInstance,
+  session: WebSession,
+  url: string,
+  fields: Array<[string, string]>,
+  csrf: string | null = session.csrf,
+) {
+  const body = new URLSearchParams(fields);
+  if (csrf !== null) body.set('_csrf', csrf);
+  return app.inject({
+    method: 'POST',
+    url,
+    headers: { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: body.toString(),
+  });
+}
+
+/** GETs a page as the signed-in browser would. */
+export function getPage(app: FastifyInstance, session: WebSession | null, url: string) {
+  return app.inject({ method: 'GET', url, headers: session ? { cookie: session.cookie } : {} });
+}

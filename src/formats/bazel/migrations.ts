@@ -74,4 +74,13 @@ export const bazelMigrations: DialectMigration[] = [
       }
     },
   },
+  {
+    // Proxy documents stored before 0009 carry `immutable = 0`; a version file (modules/<m>/<v>/…) never changes
+    // (proxy.ts docLifetime), is never revalidated, and so must not count as stale on the proxy statistics.
+    name: 'bazel_0005_proxy_immutable',
+    async up(db: Kysely<unknown>) {
+      await sql`update proxy_docs set immutable = 1
+        where path like 'modules/%/%/%' and repo_id in (select id from repos where format = 'bazel')`.execute(db);
+    },
+  },
 ];

@@ -51,7 +51,8 @@ button.link { background: none; border: none; color: var(--accent); padding: 0; 
 .muted { color: var(--muted); }
 .badge { display: inline-block; padding: 0 .45rem; border-radius: 999px; border: 1px solid var(--line); font-size: .8rem; color: var(--muted); white-space: nowrap; }
 .badge.format { border-color: var(--accent); color: var(--accent); }
-.badge.yanked { background: var(--warn-bg); color: var(--warn-fg); border-color: var(--warn-fg); }
+.badge.yanked, .badge.warn { background: var(--warn-bg); color: var(--warn-fg); border-color: var(--warn-fg); }
+.badge.ok { color: var(--ok); border-color: var(--ok); }
 .badge.private { background: var(--warn-bg); color: var(--warn-fg); border-color: transparent; }
 .grid { display: grid; gap: 1.5rem; grid-template-columns: minmax(0, 1fr) 20rem; }
 @media (max-width: 50rem) { .grid { grid-template-columns: minmax(0, 1fr); } }
@@ -85,6 +86,9 @@ pre code { background: none; padding: 0; }
 form.stack { display: grid; gap: .75rem; max-width: 36rem; }
 form.stack label { display: grid; gap: .25rem; font-weight: 600; }
 fieldset { border: 1px solid var(--line); border-radius: 6px; }
+form.stack label.choice, label.choice { display: inline-flex; gap: .35rem; align-items: center; font-weight: normal; margin-right: 1rem; }
+nav.sub ul { list-style: none; display: flex; gap: 1rem; flex-wrap: wrap; margin: .25rem 0 1rem; padding: 0; }
+nav.sub a[aria-current] { font-weight: 600; text-decoration: none; }
 .filters { display: flex; gap: .5rem; flex-wrap: wrap; align-items: end; margin: .5rem 0 1rem; }
 .filters label { display: grid; gap: .15rem; font-size: .875rem; }
 nav.pages { display: flex; gap: 1rem; margin: 1rem 0; }

@@ -1,10 +1,12 @@
-/** `/`: the search box, every repository the viewer may read, and what changed lately. */
+/** `/`: the search box, every repository the viewer may read (a proxy with its upstream's health), and what changed lately. */
 import type { FastifyInstance } from 'fastify';
 import { publicBaseUrl } from '../../http/base-url.js';
 import type { Repo } from '../../registry/repos.js';
 import { entryCounts, recentEntries, type ListedEntry } from '../../registry/search/index.js';
+import { proxyStats, type ProxyStats } from '../../upstream/proxy-stats.js';
 import { EntryList, FormatBadge, repoUrl } from '../components.js';
 import { Layout } from '../layout.js';
+import { HEALTH_MEANING, ProxyCardFacts } from '../proxy-facts.js';
 import { sendPage } from '../render.js';
 import { readableRepos, viewerOf, type Viewer } from '../viewer.js';
 import type { WebContext } from '../context.js';
@@ -14,6 +16,8 @@ export interface RepoCard {
   packages: number;
   /** The URL a client is configured with. */
   url: string | null;
+  /** What a proxy holds and how its upstream is doing (absent for other repos). */
+  proxy?: ProxyStats;
 }
 
 export function HomePage({ viewer, cards, recent }: { viewer: Viewer; cards: RepoCard[]; recent: ListedEntry[] }) {
@@ -43,12 +47,13 @@ export function HomePage({ viewer, cards, recent }: { viewer: Viewer; cards: Rep
             </p>
             <p class="muted">
               {c.packages} {c.packages === 1 ? 'package' : 'packages'}
-              {c.repo.kind === 'proxy' && c.repo.upstream && <> · proxy of {c.repo.upstream}</>}
               {c.repo.kind === 'group' && <> · group of {(c.repo.members ?? []).join(', ')}</>}
             </p>
+            {c.proxy && <ProxyCardFacts stats={c.proxy} />}
           </li>
         ))}
       </ul>
+      {cards.some((c) => c.proxy) && <p class="muted">{HEALTH_MEANING}</p>}
       <h2>Recently published</h2>
       {recent.length ? <EntryList entries={recent} repoNames={names} /> : <p class="muted">Nothing published yet.</p>}
     </Layout>
@@ -61,15 +66,17 @@ export function homeRoute(app: FastifyInstance, web: WebContext): void {
     const viewer = await viewerOf(web.registry, req, reply);
     const repos = readableRepos(web.registry, viewer);
     const ids = repos.map((r) => r.id);
-    const [counts, recent] = await Promise.all([
+    const [counts, recent, proxies] = await Promise.all([
       entryCounts(web.registry.db, ids),
       recentEntries(web.registry.db, { repoIds: ids, limit: 10 }),
+      proxyStats(web.registry, repos),
     ]);
     const base = publicBaseUrl(web.registry.config, req);
     const cards = repos.map((repo) => ({
       repo,
       packages: web.membersOf(repo).reduce((n, m) => n + (counts.get(m.id) ?? 0), 0),
       url: web.registry.formats.get(repo.format)?.clientSetup(repo, base, {}).url ?? null,
+      proxy: proxies.get(repo.id),
     }));
     return sendPage(reply, <HomePage viewer={viewer} cards={cards} recent={recent} />);
   });
