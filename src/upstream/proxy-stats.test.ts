@@ -112,7 +112,7 @@ describe('proxy statistics', () => {
   });
 });
 
-describe('bazel_0004_proxy_immutable', () => {
+describe('bazel_0005_proxy_immutable', () => {
   it('marks the version files a Bazel proxy stored before 0009 immutable, and nothing else', async () => {
     const id = repo('bcr-offline').id;
     const row = { repo_id: id, status: 200, upstream_etag: null, fetched_at: 1, immutable: 0 };
@@ -125,7 +125,7 @@ describe('bazel_0004_proxy_immutable', () => {
         { ...row, path: 'bazel_registry.json' },
       ])
       .execute();
-    await bazelMigrations.find((m) => m.name === 'bazel_0004_proxy_immutable')!.up(t.registry.db as never, 'sqlite');
+    await bazelMigrations.find((m) => m.name === 'bazel_0005_proxy_immutable')!.up(t.registry.db as never, 'sqlite');
     const rows = await t.registry.db
       .selectFrom('proxy_docs')
       .select(['path', 'immutable'])

@@ -206,7 +206,9 @@ export function packageRoute(app: FastifyInstance, web: WebContext): void {
         ? new LarderError('VERSION_NOT_FOUND', `${pkg} has no version ${version} in ${repo.name}`)
         : missing();
     const readable = readableRepos(web.registry, viewer);
-    const scope = [...new Map(readable.flatMap((r) => web.membersOf(r)).map((r) => [r.id, r])).values()];
+    // "Here" is the repo the page is of (a group: its members): a proxy's upstream packages depend on the upstream's
+    // copy of a name, not on this repo's.
+    const scope = web.membersOf(repo).filter((r) => canRead(viewer, r));
     const facts = await packageFacts(web.registry, web.membersOf(repo), view, scope);
     const groups = readable.filter((g) => g.name !== repo.name && web.membersOf(g).some((m) => m.id === repo.id));
     const usage = web_.usage(repo, publicBaseUrl(web.registry.config, req), view);
