@@ -70,7 +70,7 @@ aside section { border: 1px solid var(--line); border-radius: 8px; padding: .75r
 aside h2 { margin-top: 0; font-size: 1rem; }
 .snippet { margin: 0 0 .75rem; }
 .snippet figcaption { font-size: .875rem; color: var(--muted); display: flex; justify-content: space-between; align-items: center; gap: .5rem; }
-.snippet pre { margin: .25rem 0 0; }
+.snippet pre { margin: .25rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 pre, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: .875rem; }
 pre { background: var(--code-bg); padding: .6rem .75rem; border-radius: 6px; overflow-x: auto; }
 code { background: var(--code-bg); padding: .05rem .3rem; border-radius: 4px; }
