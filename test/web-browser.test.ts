@@ -115,6 +115,32 @@ async function signIn(page: Page, token: string): Promise<void> {
   await page.waitForURL('/');
 }
 
+/** Waits for what a page does after an event (a fetch, a timer) without betting on how fast a busy machine is. */
+const eventually = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 15_000 });
+
+/**
+ * Clicks the copy button of the code block `id` and returns what the clipboard then holds, and every label the
+ * button showed meanwhile (its "Copied" lasts 1.5 s, too short to catch by polling on a loaded machine).
+ */
+async function copySnippet(page: Page, id: string): Promise<{ clipboard: string; labels: string[] }> {
+  await page.evaluate((id) => {
+    const button = document.querySelector(`button[data-copy="${id}"]`)!;
+    const labels: string[] = [];
+    (window as unknown as { copyLabels: string[] }).copyLabels = labels;
+    new MutationObserver(() => labels.push(button.textContent ?? '')).observe(button, {
+      childList: true,
+      characterData: true,
+      subtree: true,
+    });
+  }, id);
+  await page.locator(`button[data-copy="${id}"]`).click();
+  await eventually(() => page.evaluate(() => (window as unknown as { copyLabels: string[] }).copyLabels.length)).toBeGreaterThan(0);
+  return {
+    clipboard: await page.evaluate(() => navigator.clipboard.readText()),
+    labels: await page.evaluate(() => (window as unknown as { copyLabels: string[] }).copyLabels),
+  };
+}
+
 /** The header's account navigation as text (who is signed in, or "Sign in"). */
 const accountNav = (page: Page) => page.getByRole('navigation', { name: 'Account' }).innerText();
 
@@ -124,10 +150,10 @@ describe('search', () => {
     try {
       await page.goto('/-/search');
       const results = page.locator('#results');
-      await expect.poll(() => results.innerText()).toContain('tokio_lite');
+      await eventually(() => results.innerText()).toContain('tokio_lite');
       await page.evaluate(() => ((window as unknown as { stillHere: boolean }).stillHere = true));
       await page.getByLabel('Words').pressSequentially('rand', { delay: 20 });
-      await expect.poll(() => results.innerText()).not.toContain('tokio_lite');
+      await eventually(() => results.innerText()).not.toContain('tokio_lite');
       expect(await results.innerText()).toContain('rand_lite');
       expect(await results.innerText()).toContain('1 package');
       expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
@@ -189,12 +215,11 @@ describe('package pages', () => {
       expect(await page.getByRole('heading', { level: 1 }).innerText()).toContain(c.name);
       const text = await page.locator('main').innerText();
       for (const shown of c.shows) expect(text).toContain(shown);
-      const code = await page.locator('#snippet-0').innerText();
-      expect(code.length).toBeGreaterThan(0);
-      const button = page.locator('button[data-copy="snippet-0"]');
-      await button.click();
-      await expect.poll(() => button.innerText()).toBe('Copied');
-      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(await page.locator('#snippet-0').textContent());
+      const code = await page.locator('#snippet-0').textContent();
+      expect(code?.length).toBeGreaterThan(0);
+      const copied = await copySnippet(page, 'snippet-0');
+      expect(copied.clipboard).toBe(code);
+      expect(copied.labels[0]).toBe('Copied');
     } finally {
       await context.close();
     }
@@ -206,12 +231,12 @@ describe('repository page', () => {
     const { context, page } = await openPage(browser, { baseURL: larder.url, clipboard: true });
     try {
       await page.goto('/-/repos/crates');
-      const button = page.getByRole('button', { name: 'Copy Configuration' });
-      await button.click();
-      await expect.poll(() => button.innerText()).toBe('Copied');
-      const copied = await page.evaluate(() => navigator.clipboard.readText());
-      expect(copied).toBe(await page.locator('#setup-snippet').textContent());
-      expect(copied).toContain(`${larder.url}/crates/`);
+      // The button is named for what it copies, for a screen reader.
+      expect(await page.getByRole('button', { name: 'Copy Configuration' }).getAttribute('data-copy')).toBe('setup-snippet');
+      const copied = await copySnippet(page, 'setup-snippet');
+      expect(copied.clipboard).toBe(await page.locator('#setup-snippet').textContent());
+      expect(copied.clipboard).toContain(`${larder.url}/crates/`);
+      expect(copied.labels[0]).toBe('Copied');
     } finally {
       await context.close();
     }
@@ -281,7 +306,7 @@ describe('private repositories', () => {
       expect(await page.content()).not.toContain(HIDDEN.repo);
       await page.goto('/-/search');
       await page.getByLabel('Words').fill(HIDDEN.name);
-      await expect.poll(() => page.locator('#results').innerText()).toContain('No packages match.');
+      await eventually(() => page.locator('#results').innerText()).toContain('No packages match.');
       await page.goto('/-/search?q=nobody+outside');
       expect(await page.locator('#results').innerText()).toContain('No packages match.');
       for (const path of [hiddenUrl, '/-/repos/secret']) {
