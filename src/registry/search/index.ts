@@ -210,7 +210,8 @@ export async function searchPackages(db: AnyDb, dialect: Dialect, options: Searc
       // U+10FFFF only misses names continuing with that non-character), and the full-text matches computed once
       // (a materialised CTE; bm25: lower is better, weights name 10, description 1, keywords 4). Filtering every
       // entry in scope, with the MATCH run again per entry, cost about a second per search over 10,000 packages
-      // (bench/web.ts). The conditions below still decide, so the candidates only narrow what is read.
+      // (bench/web.ts). The conditions below still decide, so the candidates only narrow what is read; CROSS JOIN
+      // keeps the candidates the outer loop (without ANALYZE statistics SQLite would walk the repo's entries).
       // The total needs no ranking: the candidates in scope are exactly the matches.
       const names = sql`select id from search_entries where name_key >= ${key} and name_key < ${`${key}\u{10FFFF}`}`;
       if (text === null) prelude = sql`with c as (${names}) `;
@@ -221,11 +222,11 @@ export async function searchPackages(db: AnyDb, dialect: Dialect, options: Searc
         score = sql`coalesce(f.score, 0)`;
       }
       const candidates = text === null ? names : sql`${names} union select rowid from search_fts where search_fts match ${text}`;
-      counting = sql`with c as (${candidates}) select count(*) as total from c join search_entries e on e.id = c.id where ${inScope}`;
+      counting = sql`with c as (${candidates}) select count(*) as total from c cross join search_entries e on e.id = c.id where ${inScope}`;
       from =
         text === null
-          ? sql`c join search_entries e on e.id = c.id`
-          : sql`c join search_entries e on e.id = c.id left join f on f.id = e.id`;
+          ? sql`c cross join search_entries e on e.id = c.id`
+          : sql`c cross join search_entries e on e.id = c.id left join f on f.id = e.id`;
     }
     scope.push(sql`(${sql.join(conditions, sql` or `)})`);
   }
