@@ -334,7 +334,7 @@ describe('private repositories', () => {
 
 describe('every page type, light and dark, desktop and phone', () => {
   it.each(LOOKS)('$scheme, $device: no serious or critical axe violations, fits the screen, photographed', async (look) => {
-    const { context, page } = await openPage(browser, { baseURL: larder.url, scheme: look.scheme, device: look.device });
+    const { context, page } = await openPage(browser, { baseURL: larder.url, scheme: look.scheme, device: look.device, a11y: true });
     try {
       // Anonymous pages first, then one sign-in for the rest.
       const ordered = [...PAGE_TYPES.filter((t) => !t.signedIn), ...PAGE_TYPES.filter((t) => t.signedIn)];

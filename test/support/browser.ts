@@ -72,11 +72,13 @@ export const LOOKS: Array<{ scheme: ColorScheme; device: DeviceName; axe: 'all' 
 
 /**
  * A fresh browser context (its own cookies) on `baseURL` with one page. `clipboard` grants the page
- * clipboard access for that origin, so a copy button's result can be read back.
+ * clipboard access for that origin, so a copy button's result can be read back. `a11y` loads axe-core into
+ * every document the context opens (cheaper than checkA11y evaluating it after each navigation: Chromium
+ * reuses the compiled script).
  */
 export async function openPage(
   browser: Browser,
-  opts: { baseURL: string; scheme?: ColorScheme; device?: DeviceName; clipboard?: boolean },
+  opts: { baseURL: string; scheme?: ColorScheme; device?: DeviceName; clipboard?: boolean; a11y?: boolean },
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({
     baseURL: opts.baseURL,
@@ -85,12 +87,14 @@ export async function openPage(
     deviceScaleFactor: 1,
     reducedMotion: 'reduce',
   });
+  if (opts.a11y) await context.addInitScript({ content: axeSource() });
   if (opts.clipboard) await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(opts.baseURL).origin });
   const page = await context.newPage();
   return { context, page };
 }
 
-let axeSource: string | null = null;
+let axe: string | null = null;
+const axeSource = () => (axe ??= fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
 
 /** Impacts that fail a page (the issue: "no serious or critical violations"). */
 const FAILING_IMPACTS = new Set(['serious', 'critical']);
@@ -103,8 +107,7 @@ const FAILING_IMPACTS = new Set(['serious', 'critical']);
  * Content-Security-Policy (scripts only from /-/static/) does not apply to.
  */
 export async function checkA11y(page: Page, label: string, rules: 'all' | 'colour' = 'all'): Promise<void> {
-  axeSource ??= fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource());
   const options =
     rules === 'colour' ? { resultTypes: ['violations'], runOnly: { type: 'tag', values: ['cat.color'] } } : { resultTypes: ['violations'] };
   const results = await page.evaluate(async (opts) => {
