@@ -11,6 +11,7 @@ import { proxyRead } from './proxy-read.js';
 import { publish } from './publish.js';
 import { resolveBench } from './resolve.js';
 import { soak } from './soak.js';
+import { webBench } from './web.js';
 import { appendResults, machineLine, textTable, type BenchReport } from './lib/results.js';
 
 type Bench = (dir: string, options: BenchOptions) => Promise<BenchReport>;
@@ -27,6 +28,7 @@ const BENCHES: Record<string, { run: Bench; peers: string[]; named?: boolean }> 
   'cold-start': { run: coldStartBench, peers: ['nginx'] },
   'proxy-read': { run: proxyRead, peers: ['h2load'] },
   mirror: { run: mirrorBench, peers: [] },
+  web: { run: webBench, peers: ['h2load'] },
   abuse: { run: abuse, peers: [], named: true },
   soak: { run: soak, peers: [], named: true },
 };

@@ -32,7 +32,7 @@ export function Layout({ title, viewer, query, children }: LayoutProps) {
             <a class="brand" href="/">
               Larder
             </a>
-            <form class="search" role="search" action="/-/search" method="get">
+            <form class="search" role="search" aria-label="Site" action="/-/search" method="get">
               <label class="sr-only" for="site-search">
                 Search packages
               </label>

@@ -52,6 +52,8 @@ const ALLOWED: sanitizeHtml.IOptions = {
   transformTags: {
     a: (tagName, attribs) => ({ tagName, attribs: { ...attribs, rel: 'nofollow noopener noreferrer ugc' } }),
     img: (tagName, attribs) => ({ tagName, attribs: { ...attribs, loading: 'lazy', decoding: 'async', referrerpolicy: 'no-referrer' } }),
+    // A code block wider than the column scrolls sideways; keyboard users need to focus it to scroll.
+    pre: (tagName, attribs) => ({ tagName, attribs: { ...attribs, tabindex: '0' } }),
   },
   allowedSchemesAppliedToAttributes: ['href', 'src'],
   // An image whose address is not https (relative to a repository we do not serve, or data:) shows its alt text.
@@ -62,6 +64,7 @@ ALLOWED.allowedAttributes = {
   ...(ALLOWED.allowedAttributes as Record<string, string[]>),
   a: ['href', 'title', 'rel'],
   img: ['src', 'alt', 'title', 'loading', 'decoding', 'referrerpolicy'],
+  pre: ['tabindex'],
 };
 
 const rendered = new LRUCache<string, string>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (html, key) => html.length + key.length });

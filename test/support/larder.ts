@@ -27,6 +27,8 @@ export interface TestLarderOptions {
   uploads?: Partial<{ memory: number; waitMs: number }>;
   /** Per-format unpacked limits ([unpacked_limits]). */
   unpackedLimits?: Partial<UnpackedLimits>;
+  /** The formats to serve instead of FORMATS (a test variant of one, e.g. with a stand-in part). */
+  formats?: import('../../src/http/format-plugin.js').FormatPlugin[];
 }
 
 export const TEST_ADMIN_TOKEN = 'larder_test-admin-token-0123456789';
@@ -51,7 +53,7 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
   Object.assign(config.timeouts, opts.timeouts ?? {});
   Object.assign(config.uploads, opts.uploads ?? {});
   Object.assign(config.unpackedLimits, opts.unpackedLimits ?? {});
-  const running = await startLarder(config, { formats: FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN });
+  const running = await startLarder(config, { formats: opts.formats ?? FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN });
   return {
     ...running,
     data: config.data,
@@ -76,8 +78,6 @@ export async function openTestApp(
   opts: Omit<TestLarderOptions, 'tls'> & {
     publicUrl?: string;
     onRoute?: (route: { method: string | string[]; url: string }) => void;
-    /** The formats to serve instead of FORMATS (a test variant of one, e.g. with a stand-in part). */
-    formats?: import('../../src/http/format-plugin.js').FormatPlugin[];
   } = {},
 ): Promise<TestApp> {
   const { openRegistry } = await import('../../src/registry/registry.js');

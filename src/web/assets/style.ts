@@ -4,13 +4,13 @@ export const STYLE_CSS = `
   color-scheme: light dark;
   --bg: #ffffff; --fg: #1c1e21; --muted: #57606a; --line: #d0d7de; --panel: #f6f8fa;
   --accent: #0b5cad; --accent-fg: #ffffff; --warn-bg: #fff1e5; --warn-fg: #8a3b00; --ok: #1a7f37;
-  --focus: #d4570b; --code-bg: #f3f4f6;
+  --focus: #d4570b; --code-bg: #f3f4f6; --control-line: #6e7781;
 }
 @media (prefers-color-scheme: dark) {
   :root {
     --bg: #0f1216; --fg: #e6e8eb; --muted: #a3acb7; --line: #30363d; --panel: #161b22;
     --accent: #6cb6ff; --accent-fg: #0f1216; --warn-bg: #3b2300; --warn-fg: #ffb36b; --ok: #56d364;
-    --focus: #ffa657; --code-bg: #1c2128;
+    --focus: #ffa657; --code-bg: #1c2128; --control-line: #8b949e;
   }
 }
 *, *::before, *::after { box-sizing: border-box; }
@@ -27,15 +27,16 @@ a:hover { text-decoration-thickness: 2px; }
 header.site { border-bottom: 1px solid var(--line); background: var(--panel); }
 header.site .bar { max-width: 72rem; margin: 0 auto; padding: .6rem 1rem; display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
 header.site .brand { font-weight: 700; font-size: 1.15rem; color: var(--fg); text-decoration: none; }
-header.site nav ul { list-style: none; display: flex; gap: 1rem; margin: 0; padding: 0; flex-wrap: wrap; align-items: center; }
+header.site nav ul { list-style: none; display: flex; gap: .25rem 1rem; margin: 0; padding: 0; flex-wrap: wrap; align-items: center; }
 header.site form.search { flex: 1 1 16rem; display: flex; gap: .4rem; }
+@media (max-width: 40rem) { header.site .bar { row-gap: .5rem; } }
 main { max-width: 72rem; margin: 0 auto; padding: 1rem; }
 footer.site { max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: var(--muted); font-size: .875rem; }
 h1 { font-size: 1.75rem; line-height: 1.25; margin: .5rem 0; overflow-wrap: anywhere; }
 h2 { font-size: 1.25rem; margin: 1.5rem 0 .5rem; }
 input, select, button, textarea { font: inherit; color: inherit; }
 input[type=search], input[type=text], input[type=password], input[type=date], select {
-  padding: .45rem .6rem; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); min-width: 0;
+  padding: .45rem .6rem; border: 1px solid var(--control-line); border-radius: 6px; background: var(--bg); min-width: 0;
 }
 input[type=search] { flex: 1 1 auto; }
 button, .button {
@@ -66,12 +67,14 @@ ol.hits p { margin: .2rem 0 0; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; }
+td time { white-space: nowrap; }
+@media (max-width: 40rem) { th, td { padding: .4rem .3rem; } }
 .table-wrap { overflow-x: auto; }
 aside section { border: 1px solid var(--line); border-radius: 8px; padding: .75rem 1rem; margin-bottom: 1rem; background: var(--panel); }
 aside h2 { margin-top: 0; font-size: 1rem; }
 .snippet { margin: 0 0 .75rem; }
 .snippet figcaption { font-size: .875rem; color: var(--muted); display: flex; justify-content: space-between; align-items: center; gap: .5rem; }
-.snippet pre { margin: .25rem 0 0; }
+.snippet pre { margin: .25rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 pre, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: .875rem; }
 pre { background: var(--code-bg); padding: .6rem .75rem; border-radius: 6px; overflow-x: auto; }
 code { background: var(--code-bg); padding: .05rem .3rem; border-radius: 4px; }

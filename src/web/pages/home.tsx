@@ -26,7 +26,7 @@ export function HomePage({ viewer, cards, recent }: { viewer: Viewer; cards: Rep
     <Layout title="Larder" viewer={viewer}>
       <section class="hero">
         <h1>Find a package</h1>
-        <form action="/-/search" method="get" role="search">
+        <form action="/-/search" method="get" role="search" aria-label="Every repository">
           <label class="sr-only" for="hero-search">
             Search every repository
           </label>

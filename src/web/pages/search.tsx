@@ -67,7 +67,7 @@ export function SearchPage(props: ResultsProps & { viewer: Viewer; repos: Repo[]
   return (
     <Layout title={query.q ? `Search: ${query.q}` : 'Search'} viewer={viewer} query={query.q}>
       <h1>Search</h1>
-      <form class="filters" action="/-/search" method="get" role="search" data-live-search>
+      <form class="filters" action="/-/search" method="get" role="search" aria-label="Filtered" data-live-search>
         <label>
           Words
           <input type="search" name="q" value={query.q} autocomplete="off" />
