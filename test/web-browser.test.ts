@@ -5,15 +5,19 @@
  * desktop and a phone, and screenshots of each (test-artifacts/screenshots/).
  *
  * Two tables say what is covered, so new pages are one entry each: PACKAGE_PAGES (one package per format, with
- * how to publish it) and PAGE_TYPES (every page axe checks). A format without its own package page yet is drawn
- * by test/support/web-stand-in.ts, so the page template is checked all the same.
+ * how to publish it) and PAGE_TYPES (every page axe checks). Tokens are created and revoked through the token page.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { RepoConfig } from '../src/core/config.js';
 import { FORMATS } from '../src/cli/context.js';
 import { packageUrl } from '../src/web/components.js';
-import { simplePublishBody } from './support/cargo.js';
+import { publishBody as bazelPublishBody, moduleFile, sourceArchive } from './support/bazel.js';
+import { buildProject, projectBri, putProjectObjects } from './support/brioche-project.js';
+import { basic, postTags } from './support/brioche-registry.js';
+import { simplePublishBody, tokenFor } from './support/cargo.js';
+import { canonicalTarball } from '../src/formats/julia/tarball.js';
+import { moduleZip, publishRequest } from './support/moonbit-publish.js';
 import { startTestLarder, type TestLarder } from './support/larder.js';
 import {
   checkA11y,
@@ -25,7 +29,6 @@ import {
   screenshot,
   SCREENSHOTS_DIR,
 } from './support/browser.js';
-import { withStandInPages } from './support/web-stand-in.js';
 
 /** One package of a format, where it is published and what its page must show. */
 interface PackagePageCase {
@@ -50,6 +53,9 @@ async function publishCrate(larder: TestLarder, repo: string, name: string, vers
   expect(res.status, await res.clone().text()).toBe(200);
 }
 
+const JULIA_REG = '1b2c3d4e-0000-4000-8000-00000000b0b0';
+const JULIA_UUID = '69de0a69-1ddd-5017-9359-2bf0b02dc9f0';
+
 const CRATES: RepoConfig = { name: 'crates', format: 'cargo', kind: 'hosted', visibility: 'public' };
 const SECRET: RepoConfig = { name: 'secret', format: 'cargo', kind: 'hosted', visibility: 'private' };
 
@@ -62,6 +68,93 @@ const PACKAGE_PAGES: PackagePageCase[] = [
     name: 'serde_lite',
     publish: (larder) => publishCrate(larder, 'crates', 'serde_lite', '1.2.3', 'A small serialisation crate'),
     shows: ['1.2.3', 'A small serialisation crate'],
+  },
+  {
+    format: 'bazel',
+    repo: { name: 'bcr', format: 'bazel', kind: 'hosted', visibility: 'public' },
+    package: 'zlib_lite',
+    name: 'zlib_lite',
+    async publish(larder) {
+      const text = moduleFile('zlib_lite', '1.3.1');
+      const { payload, contentType } = await bazelPublishBody([
+        ['MODULE.bazel', text],
+        ['archive', await sourceArchive('zlib_lite-1.3.1', text), 'zlib_lite-1.3.1.tar.gz'],
+        ['strip_prefix', 'zlib_lite-1.3.1'],
+      ]);
+      const res = await larder.app.inject({
+        method: 'PUT',
+        url: '/bcr/api/modules/zlib_lite/1.3.1',
+        payload,
+        headers: { authorization: `Bearer ${larder.adminToken}`, 'content-type': contentType },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+    },
+    shows: ['1.3.1', 'bazel_dep(name = "zlib_lite", version = "1.3.1")'],
+  },
+  {
+    format: 'julia',
+    repo: { name: 'jl', format: 'julia', kind: 'hosted', visibility: 'public' },
+    package: JULIA_UUID,
+    name: 'Parsers',
+    async publish(larder) {
+      const auth = { authorization: `Bearer ${larder.adminToken}` };
+      const created = await larder.app.inject({
+        method: 'POST',
+        url: '/jl/api/registries',
+        payload: { name: 'Team', uuid: JULIA_REG },
+        headers: auth,
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      const project = `name = "Parsers"\nuuid = "${JULIA_UUID}"\nversion = "2.8.1"\n\n[compat]\njulia = "1.6"\n`;
+      const tree = new Map([
+        ['Project.toml', { kind: 'file' as const, data: Buffer.from(project) }],
+        ['src/Parsers.jl', { kind: 'file' as const, data: Buffer.from('module Parsers end\n') }],
+        ['README.md', { kind: 'file' as const, data: Buffer.from('# Parsers\n\nFast parsing of numbers and dates.\n') }],
+      ]);
+      const res = await larder.app.inject({
+        method: 'PUT',
+        url: `/jl/api/registries/${JULIA_REG}/packages`,
+        payload: await canonicalTarball(tree),
+        headers: { ...auth, 'content-type': 'application/gzip' },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+    },
+    shows: ['2.8.1', 'Pkg.add("Parsers")', 'Fast parsing of numbers and dates.'],
+  },
+  {
+    format: 'moonbit',
+    repo: { name: 'mooncakes', format: 'moonbit', kind: 'hosted', visibility: 'public' },
+    package: 'alice/jsonlite',
+    name: 'alice/jsonlite',
+    async publish(larder) {
+      const alice = await tokenFor(larder.registry, 'alice', { scopes: ['publish'] });
+      const manifest = { name: 'alice/jsonlite', version: '0.4.0', description: 'JSON for MoonBit, lite', license: 'Apache-2.0' };
+      const res = await larder.app.inject(
+        await publishRequest(
+          'mooncakes',
+          alice,
+          moduleZip(manifest, [{ path: 'README.md', data: Buffer.from('# jsonlite\n\nParse JSON.\n') }]),
+        ),
+      );
+      expect(res.statusCode, res.body).toBe(200);
+    },
+    shows: ['0.4.0', 'JSON for MoonBit, lite', 'moon add alice/jsonlite@0.4.0', 'Parse JSON.'],
+  },
+  {
+    format: 'brioche',
+    repo: { name: 'brioche', format: 'brioche', kind: 'hosted', visibility: 'public' },
+    package: 'ripgrep_lite',
+    name: 'ripgrep_lite',
+    async publish(larder) {
+      const project = await buildProject({
+        'project.bri': projectBri({ name: 'ripgrep_lite', version: '14.1.0', description: 'Recursive search, lite', license: 'MIT' }),
+      });
+      await putProjectObjects(larder.registry, 'brioche', project);
+      const tags = ['latest', '14.1.0'].map((tag) => ({ projectName: 'ripgrep_lite', tag, projectHash: project.projectHash }));
+      const res = await postTags(larder.app, 'brioche', tags, basic(larder.adminToken));
+      expect(res.statusCode, res.body).toBe(200);
+    },
+    shows: ['14.1.0', 'Recursive search, lite'],
   },
 ];
 
@@ -88,6 +181,11 @@ const PAGE_TYPES: PageType[] = [
   { name: 'not-found', path: '/-/packages/crates/no_such_crate', status: 404 },
   { name: 'start-signed-in', path: '/', signedIn: true },
   { name: 'private-repo', path: '/-/repos/secret', signedIn: true },
+  { name: 'tokens', path: '/-/account/tokens', signedIn: true },
+  { name: 'my-packages', path: '/-/account/packages', signedIn: true },
+  { name: 'admin-users', path: '/-/admin/users', signedIn: true },
+  { name: 'admin-repos', path: '/-/admin/repos', signedIn: true },
+  { name: 'admin-audit', path: '/-/admin/audit', signedIn: true },
   ...PACKAGE_PAGES.map((c) => ({ name: `package-${c.format}`, path: packageUrl(c.repo.name, c.package) })),
 ];
 
@@ -96,7 +194,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   const repos = [...new Map([CRATES, SECRET, ...PACKAGE_PAGES.map((c) => c.repo)].map((r) => [r.name, r])).values()];
-  [larder, browser] = await Promise.all([startTestLarder({ repos, formats: withStandInPages(FORMATS) }), launchBrowser()]);
+  [larder, browser] = await Promise.all([startTestLarder({ repos }), launchBrowser()]);
   for (const c of PACKAGE_PAGES) await c.publish(larder);
   for (const c of MORE_CRATES) await publishCrate(larder, 'crates', c.name, '0.1.0', c.description);
   await publishCrate(larder, HIDDEN.repo, HIDDEN.name, '1.0.0', 'Nobody outside may see this');
@@ -271,28 +369,38 @@ describe('signing in', () => {
     }
   });
 
-  it("ends the browser's session when its token is revoked", async () => {
-    // Created and revoked through /-/api/tokens; the token pages exercise the same through forms.
-    const api = (method: string, path: string, body?: unknown) =>
-      fetch(`${larder.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${larder.adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-    const created = await api('POST', '/-/api/tokens', { name: 'browser', scopes: ['read'], repo: 'secret' });
-    expect(created.status).toBe(201);
-    const { secret, token } = (await created.json()) as { secret: string; token: { id: number } };
-    const { context, page } = await openPage(browser, { baseURL: larder.url });
+  it('creates a token on the token page (secret shown once), signs in with it, and revoking it there ends that session', async () => {
+    const admin = await openPage(browser, { baseURL: larder.url, clipboard: true });
+    const other = await openPage(browser, { baseURL: larder.url });
     try {
-      await signIn(page, secret);
-      await page.goto('/-/repos/secret');
-      expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('secret');
-      expect((await api('DELETE', `/-/api/tokens/${token.id}`)).status).toBe(200);
-      const res = await page.goto('/-/repos/secret');
+      await signIn(admin.page, larder.adminToken);
+      await admin.page.getByRole('link', { name: 'Tokens' }).click();
+      await admin.page.getByLabel('Name').fill('browser');
+      await admin.page.getByRole('checkbox', { name: 'read' }).check();
+      await admin.page.getByLabel('Repositories').fill('secret');
+      await admin.page.getByRole('radio', { name: 'never', exact: true }).check();
+      await admin.page.getByRole('button', { name: 'Create token' }).click();
+      expect(await admin.page.getByRole('heading', { level: 1 }).innerText()).toBe('Token created');
+      const secret = (await admin.page.locator('#new-token').textContent()) ?? '';
+      expect(secret).toMatch(/^larder_\S+$/);
+      expect((await copySnippet(admin.page, 'new-token')).clipboard).toBe(secret);
+      // Shown once: the token list names it by prefix only.
+      await admin.page.goto('/-/account/tokens');
+      expect(await admin.page.content()).not.toContain(secret);
+
+      await signIn(other.page, secret);
+      await other.page.goto('/-/repos/secret');
+      expect(await other.page.getByRole('heading', { level: 1 }).innerText()).toBe('secret');
+
+      await admin.page.getByRole('link', { name: /^Revoke browser/ }).click();
+      await admin.page.getByRole('button', { name: 'Revoke browser' }).click();
+      await admin.page.waitForURL(/\/-\/account\/tokens\?revoked=\d+$/);
+      const res = await other.page.goto('/-/repos/secret');
       expect(res?.status()).toBe(404);
-      expect(await accountNav(page)).toBe('Sign in');
+      expect(await accountNav(other.page)).toBe('Sign in');
     } finally {
-      await context.close();
+      await admin.context.close();
+      await other.context.close();
     }
   });
 });

@@ -1,4 +1,5 @@
 /** Small pieces several pages share: package links, format badges, snippets with copy buttons, result lists. */
+import type { ComponentChildren } from 'preact';
 import type { ListedEntry } from '../registry/search/index.js';
 import type { UsageSnippet } from '../registry/package-view.js';
 
@@ -53,6 +54,18 @@ export function Snippet({ id, snippet }: { id: string; snippet: UsageSnippet }) 
       </pre>
       {snippet.note && <p class="muted">{snippet.note}</p>}
     </figure>
+  );
+}
+
+/**
+ * A wide table's scroll box. Keyboard users must be able to scroll it (axe: scrollable-region-focusable), so it takes
+ * focus, and as a focusable region it needs a name.
+ */
+export function TableWrap({ label, children }: { label: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap" tabindex={0} role="region" aria-label={label}>
+      {children}
+    </div>
   );
 }
 

@@ -54,6 +54,12 @@ const ALLOWED: sanitizeHtml.IOptions = {
     img: (tagName, attribs) => ({ tagName, attribs: { ...attribs, loading: 'lazy', decoding: 'async', referrerpolicy: 'no-referrer' } }),
     // A code block wider than the column scrolls sideways; keyboard users need to focus it to scroll.
     pre: (tagName, attribs) => ({ tagName, attribs: { ...attribs, tabindex: '0' } }),
+    // The page has its own h1 (the package) and h2 (README): a README's headings sit below them, as on crates.io.
+    h1: 'h3',
+    h2: 'h4',
+    h3: 'h5',
+    h4: 'h6',
+    h5: 'h6',
   },
   allowedSchemesAppliedToAttributes: ['href', 'src'],
   // An image whose address is not https (relative to a repository we do not serve, or data:) shows its alt text.

@@ -222,7 +222,7 @@ describe('the page of a hosted project', () => {
     expect(deps).toContain('<a href="/-/packages/brioche/std">std</a> <code>*</code>');
     expect(fact(html, 'Owners')).toBe('bob');
     const readme = /<article class="readme">([\s\S]*?)<\/article>/.exec(html)![1]!;
-    expect(readme).toContain('<h1>jq</h1>');
+    expect(readme).toContain('<h3>jq</h3>');
     expect(readme).toContain('A lightweight JSON processor.');
     // Raw HTML is shown as text; no element, link or image comes out of it.
     expect(readme).toContain('&lt;script&gt;alert');

@@ -164,7 +164,7 @@ describe('a hosted crate page', () => {
     expect(html).toContain('href="https://docs.example/base"');
     expect(html).not.toContain('alert(3)');
     const readme = /<article class="readme">(.*?)<\/article>/s.exec(html)![1];
-    expect(readme).toContain('<h1>Base</h1>');
+    expect(readme).toContain('<h3>Base</h3>');
     expect(readme).toContain('href="https://docs.example/base"');
     expect(readme).toContain('src="https://img.example/logo.png"');
     // Raw HTML is shown as text, a javascript: link stays text, a data: image is dropped: nothing runs or loads.
@@ -185,7 +185,7 @@ describe('a hosted crate page', () => {
     });
     expect(res.statusCode).toBe(409);
     expect({ state: await storageState(t.registry, t.data), readmes: await rows() }).toEqual(before);
-    expect((await get('/-/packages/cargo/base_crate')).body).toContain('<h1>Base</h1>');
+    expect((await get('/-/packages/cargo/base_crate')).body).toContain('<h3>Base</h3>');
   });
 
   it('shows an older version on ?version=, yanked with a pointer to the latest and a note under the snippet', async () => {

@@ -168,7 +168,7 @@ describe('a hosted package page', () => {
     expect(snippets(res.body)[1]).toBe('using Pkg\nPkg.Registry.add()\nPkg.add(name="Alpha", version="0.1.0")');
     const readme = /<article class="readme">([\s\S]*?)<\/article>/.exec(res.body)?.[1];
     expect(readme).toBeDefined();
-    expect(readme).toContain('<h1>Alpha</h1>');
+    expect(readme).toContain('<h3>Alpha</h3>');
     expect(readme).toContain('&lt;script&gt;');
     // Raw HTML is shown as text; no element carries a script, a javascript: link or a data: image.
     expect(readme).not.toMatch(/<script\b|<img\b|<a\s[^>]*href="javascript:|<[a-z]+\s[^>]*src="data:/i);

@@ -174,7 +174,7 @@ describe('the package page of a hosted module', () => {
   it('renders the README with its script, javascript: links and data: images inert', async () => {
     const html = (await page('/-/packages/moon/alice/json')).body;
     const readme = html.slice(html.indexOf('<article class="readme">'), html.indexOf('</article>'));
-    expect(readme).toContain('<h1>JSON for MoonBit</h1>');
+    expect(readme).toContain('<h3>JSON for MoonBit</h3>');
     expect(readme).toContain('<img src="https://example.com/logo.png"');
     // Raw HTML stays text; no link, image or handler survives with a hostile scheme.
     expect(readme).toContain('<p>&lt;script&gt;alert("readme")&lt;/script&gt;</p>');

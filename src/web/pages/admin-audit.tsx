@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { listAudit, type AuditRow } from '../../registry/audit.js';
 import type { Repo } from '../../registry/repos.js';
 import { AdminNav } from '../admin-nav.js';
-import { DateTimeText } from '../components.js';
+import { DateTimeText, TableWrap } from '../components.js';
 import type { WebContext } from '../context.js';
 import { adminViewer, type SignedInViewer } from '../guards.js';
 import { Layout } from '../layout.js';
@@ -89,7 +89,7 @@ export function AuditPage({ viewer, query, entries, more, repos, repoNames }: Au
           No entries match.
         </p>
       ) : (
-        <div class="table-wrap">
+        <TableWrap label="Audit log">
           <table>
             <thead>
               <tr>
@@ -118,7 +118,7 @@ export function AuditPage({ viewer, query, entries, more, repos, repoNames }: Au
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       <nav class="pages" aria-label="Audit pages">
         {query.before !== null && <a href={auditUrl(query, null)}>Newest</a>}

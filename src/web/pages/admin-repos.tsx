@@ -8,7 +8,7 @@ import type { Repo } from '../../registry/repos.js';
 import { entryCounts } from '../../registry/search/index.js';
 import { proxyStats, type ProxyStats } from '../../upstream/proxy-stats.js';
 import { AdminNav } from '../admin-nav.js';
-import { FormatBadge, repoUrl } from '../components.js';
+import { FormatBadge, TableWrap, repoUrl } from '../components.js';
 import type { WebContext } from '../context.js';
 import { adminViewer, type SignedInViewer } from '../guards.js';
 import { Layout } from '../layout.js';
@@ -30,7 +30,7 @@ export function AdminReposPage({ viewer, rows }: { viewer: SignedInViewer; rows:
     <Layout title="Repositories" viewer={viewer}>
       <h1>Repositories</h1>
       <AdminNav current="/-/admin/repos" />
-      <div class="table-wrap">
+      <TableWrap label="Repositories">
         <table>
           <thead>
             <tr>
@@ -70,7 +70,7 @@ export function AdminReposPage({ viewer, rows }: { viewer: SignedInViewer; rows:
             ))}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
       <p class="muted">{HEALTH_MEANING}</p>
     </Layout>
   );

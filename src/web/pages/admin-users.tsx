@@ -7,7 +7,7 @@ import { LarderError } from '../../core/errors.js';
 import { requireAdmin } from '../../registry/token-policy.js';
 import type { UserRow } from '../../storage/schema.js';
 import { AdminNav } from '../admin-nav.js';
-import { DateText } from '../components.js';
+import { DateText, TableWrap } from '../components.js';
 import type { WebContext } from '../context.js';
 import { adminViewer, postedForm, type SignedInViewer } from '../guards.js';
 import { CsrfField, Layout } from '../layout.js';
@@ -43,7 +43,7 @@ export function UsersPage({ viewer, users, activeTokens, values, error, notice }
           {notice}
         </p>
       )}
-      <div class="table-wrap">
+      <TableWrap label="Users">
         <table>
           <thead>
             <tr>
@@ -70,7 +70,7 @@ export function UsersPage({ viewer, users, activeTokens, values, error, notice }
             ))}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
       <section aria-labelledby="add-h">
         <h2 id="add-h">Add a user</h2>
         <p class="muted">

@@ -1,7 +1,7 @@
 /** `/-/account/packages`: the packages the viewer owns, in the repositories the viewer may read, linking to their pages. */
 import type { FastifyInstance } from 'fastify';
 import { packagesOwnedBy, type OwnedPackage } from '../../registry/owned-packages.js';
-import { DateText, FormatBadge, packageUrl, repoUrl } from '../components.js';
+import { DateText, FormatBadge, TableWrap, packageUrl, repoUrl } from '../components.js';
 import type { WebContext } from '../context.js';
 import { signedInViewer, type SignedInViewer } from '../guards.js';
 import { Layout } from '../layout.js';
@@ -24,7 +24,7 @@ export function MyPackagesPage({ viewer, rows }: { viewer: SignedInViewer; rows:
       {rows.length === 0 ? (
         <p>You own no packages yet: the first publish of a package makes its publisher an owner.</p>
       ) : (
-        <div class="table-wrap">
+        <TableWrap label="My packages">
           <table>
             <thead>
               <tr>
@@ -55,7 +55,7 @@ export function MyPackagesPage({ viewer, rows }: { viewer: SignedInViewer; rows:
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
     </Layout>
   );

@@ -8,7 +8,7 @@ import { LarderError } from '../../core/errors.js';
 import { publicBaseUrl } from '../../http/base-url.js';
 import type { PackageView, UsageSnippet } from '../../registry/package-view.js';
 import type { Repo } from '../../registry/repos.js';
-import { DateText, EntryList, FormatBadge, packageUrl, repoUrl, Snippet } from '../components.js';
+import { DateText, EntryList, FormatBadge, Snippet, TableWrap, packageUrl, repoUrl } from '../components.js';
 import type { WebContext } from '../context.js';
 import { Layout } from '../layout.js';
 import { packageFacts, type PackageFacts } from '../package-facts.js';
@@ -61,7 +61,7 @@ export function PackagePage({ viewer, repo, view, facts, usage, groups, repoName
           </section>
           <section aria-labelledby="versions-h">
             <h2 id="versions-h">Versions ({view.versions.length})</h2>
-            <div class="table-wrap">
+            <TableWrap label="Versions">
               <table>
                 <thead>
                   <tr>
@@ -101,7 +101,7 @@ export function PackagePage({ viewer, repo, view, facts, usage, groups, repoName
                   ))}
                 </tbody>
               </table>
-            </div>
+            </TableWrap>
           </section>
           <section aria-labelledby="deps-h">
             <h2 id="deps-h">Dependencies of {view.version}</h2>

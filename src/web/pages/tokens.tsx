@@ -9,7 +9,7 @@ import { isAdmin, SCOPES } from '../../registry/auth.js';
 import { checkedTokenRequest } from '../../registry/token-actions.js';
 import { requireAdmin } from '../../registry/token-policy.js';
 import type { TokenRow } from '../../storage/schema.js';
-import { DateText, DateTimeText, Snippet } from '../components.js';
+import { DateText, DateTimeText, Snippet, TableWrap } from '../components.js';
 import type { WebContext } from '../context.js';
 import { postedForm, signedInViewer, type SignedInViewer } from '../guards.js';
 import { CsrfField, Layout } from '../layout.js';
@@ -109,7 +109,7 @@ export function TokensPage({ viewer, tokens, own, users, filterUser, values, err
         {tokens.length === 0 ? (
           <p class="muted">No tokens.</p>
         ) : (
-          <div class="table-wrap">
+          <TableWrap label="Tokens">
             <table>
               <thead>
                 <tr>
@@ -172,7 +172,7 @@ export function TokensPage({ viewer, tokens, own, users, filterUser, values, err
                 })}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         )}
       </section>
       <section aria-labelledby="new-h">
