@@ -57,6 +57,23 @@ export function Snippet({ id, snippet }: { id: string; snippet: UsageSnippet }) 
   );
 }
 
+/** The repository filter of a GET form (search, audit log): every repository, or one by name. */
+export function RepoSelect({ repos, selected }: { repos: ReadonlyArray<{ name: string }>; selected: string }) {
+  return (
+    <label>
+      Repository
+      <select name="repo">
+        <option value="">Every repository</option>
+        {repos.map((r) => (
+          <option value={r.name} selected={r.name === selected}>
+            {r.name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 /**
  * A wide table's scroll box. Keyboard users must be able to scroll it (axe: scrollable-region-focusable), so it takes
  * focus, and as a focusable region it needs a name.

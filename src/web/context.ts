@@ -9,17 +9,24 @@ export interface WebContext {
    * recorded where they live and a group holds none of its own.
    */
   membersOf(repo: Repo): Repo[];
+  /** Repo names by database id, for labelling search hits and lists. */
+  repoNames: ReadonlyMap<number, string>;
 }
 
-/** Builds the context once per server. */
+/** Builds the context once per server: repos are fixed while it runs, so memberships and names are worked out here. */
 export function webContext(registry: Registry): WebContext {
-  const membersOf = (repo: Repo, seen = new Set<string>()): Repo[] => {
+  const expand = (repo: Repo, seen = new Set<string>()): Repo[] => {
     if (!repo.members?.length) return [repo];
     seen.add(repo.name);
-    return (repo.members ?? []).flatMap((name) => {
+    return repo.members.flatMap((name) => {
       const member = registry.repos.get(name);
-      return member && !seen.has(name) ? membersOf(member, seen) : [];
+      return member && !seen.has(name) ? expand(member, seen) : [];
     });
   };
-  return { registry, membersOf: (repo) => membersOf(repo) };
+  const members = new Map([...registry.repos.values()].map((r) => [r.name, expand(r)]));
+  return {
+    registry,
+    membersOf: (repo) => members.get(repo.name) ?? expand(repo),
+    repoNames: new Map([...registry.repos.values()].map((r) => [r.id, r.name])),
+  };
 }

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { listAudit, type AuditRow } from '../../registry/audit.js';
 import type { Repo } from '../../registry/repos.js';
 import { AdminNav } from '../admin-nav.js';
-import { DateTimeText, TableWrap } from '../components.js';
+import { DateTimeText, RepoSelect, TableWrap } from '../components.js';
 import type { WebContext } from '../context.js';
 import { adminViewer, type SignedInViewer } from '../guards.js';
 import { Layout } from '../layout.js';
@@ -71,17 +71,7 @@ export function AuditPage({ viewer, query, entries, more, repos, repoNames }: Au
           Action
           <input type="text" name="action" value={query.action} placeholder="cargo.publish" />
         </label>
-        <label>
-          Repository
-          <select name="repo">
-            <option value="">Every repository</option>
-            {repos.map((r) => (
-              <option value={r.name} selected={r.name === query.repo}>
-                {r.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <RepoSelect repos={repos} selected={query.repo} />
         <button type="submit">Filter</button>
       </form>
       {entries.length === 0 ? (
@@ -150,7 +140,7 @@ export function adminAuditRoute(app: FastifyInstance, web: WebContext): void {
       visibleRepoIds: repos.map((r) => r.id),
       limit: AUDIT_PAGE_SIZE + 1,
     });
-    const repoNames = new Map([...web.registry.repos.values()].map((r) => [r.id, r.name]));
+    const repoNames = web.repoNames;
     return sendPage(
       reply,
       <AuditPage

@@ -212,7 +212,7 @@ export function packageRoute(app: FastifyInstance, web: WebContext): void {
     const facts = await packageFacts(web.registry, web.membersOf(repo), view, scope);
     const groups = readable.filter((g) => g.name !== repo.name && web.membersOf(g).some((m) => m.id === repo.id));
     const usage = web_.usage(repo, publicBaseUrl(web.registry.config, req), view);
-    const repoNames = new Map([...web.registry.repos.values()].map((r) => [r.id, r.name]));
+    const repoNames = web.repoNames;
     return sendPage(
       reply,
       <PackagePage viewer={viewer} repo={repo} view={view} facts={facts} usage={usage} groups={groups} repoNames={repoNames} />,

@@ -75,7 +75,7 @@ export function repoRoute(app: FastifyInstance, web: WebContext): void {
       offset: (page - 1) * PAGE_SIZE,
     });
     const setup = web.registry.formats.get(repo.format)?.clientSetup(repo, publicBaseUrl(web.registry.config, req), {}) ?? null;
-    const repoNames = new Map([...web.registry.repos.values()].map((r) => [r.id, r.name]));
+    const repoNames = web.repoNames;
     return sendPage(reply, <RepoPage viewer={viewer} repo={repo} setup={setup} packages={packages} page={page} repoNames={repoNames} />);
   });
 }

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { searchPackages, type SearchResult } from '../../registry/search/index.js';
 import type { Repo } from '../../registry/repos.js';
 import type { Source } from '../../registry/source.js';
-import { EntryList, formatName } from '../components.js';
+import { EntryList, RepoSelect, formatName } from '../components.js';
 import { Layout } from '../layout.js';
 import { sendPage } from '../render.js';
 import { canRead, readableRepos, viewerOf, type Viewer } from '../viewer.js';
@@ -83,17 +83,7 @@ export function SearchPage(props: ResultsProps & { viewer: Viewer; repos: Repo[]
             ))}
           </select>
         </label>
-        <label>
-          Repository
-          <select name="repo">
-            <option value="">Every repository</option>
-            {repos.map((r) => (
-              <option value={r.name} selected={r.name === query.repo}>
-                {r.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <RepoSelect repos={repos} selected={query.repo} />
         <button type="submit">Search</button>
       </form>
       <div id="results" aria-live="polite">
@@ -136,7 +126,7 @@ export function searchRoute(app: FastifyInstance, web: WebContext): void {
       const repo = byId.get(h.repoId);
       return repo !== undefined && canRead(viewer, repo, h.package);
     });
-    const repoNames = new Map([...registryRepos(web)].map((r) => [r.id, r.name]));
+    const repoNames = web.repoNames;
     if ((req.query as Record<string, unknown>).fragment === '1') {
       return sendPage(reply, <Results query={query} result={result} repoNames={repoNames} />, true);
     }
@@ -150,8 +140,4 @@ export function searchRoute(app: FastifyInstance, web: WebContext): void {
 /** The repos a group looks a package up in, in its order (nested groups expanded); none for a repo holding its own files. */
 function lookupOrder(source: Source | undefined): Repo[] {
   return source?.members ? source.members.flatMap((m) => (m.members ? lookupOrder(m) : [m.repo])) : [];
-}
-
-function registryRepos(web: WebContext): Iterable<Repo> {
-  return web.registry.repos.values();
 }
