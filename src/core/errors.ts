@@ -64,6 +64,10 @@ export const ErrorCatalogue = {
   // Appended (issue 11): Brioche's registry answers a tag update without any Authorization with 403
   // "credentials required" (its reference server does; 401 is for a wrong password).
   CREDENTIALS_REQUIRED: 403,
+  // Appended (issue 13): the database or the blob store cannot be reached. Nothing was changed; the
+  // client (or a load balancer) may retry, and cached index documents are still served meanwhile.
+  DATABASE_UNAVAILABLE: 503,
+  BLOB_STORE_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

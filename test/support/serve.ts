@@ -26,6 +26,8 @@ export async function startServeProcess(opts: {
   args?: string[];
   port?: number;
   tls?: boolean;
+  /** Extra environment; LARDER_TIMEOUTS_DRAIN defaults to 0 here so stopping a test server is quick. */
+  env?: Record<string, string>;
 }): Promise<ServeProcess> {
   const port = opts.port ?? (await freePort());
   const args = [
@@ -43,7 +45,7 @@ export async function startServeProcess(opts: {
   ];
   const child = spawn(process.execPath, args, {
     cwd: opts.cwd,
-    env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
+    env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: TEST_ADMIN_TOKEN, LARDER_TIMEOUTS_DRAIN: '0', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -72,7 +72,7 @@ describe('loadConfig', () => {
         retries: 2,
         concurrency: 8,
       },
-      timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000 },
+      timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000, drainMs: 5_000, shutdownMs: 30_000 },
       uploads: { memory: 256 * MiB, waitMs: 10_000 },
       file: null,
     });
@@ -172,7 +172,7 @@ describe('loadConfig', () => {
         retries: 2,
         concurrency: 8,
       },
-      timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000 },
+      timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000, drainMs: 5_000, shutdownMs: 30_000 },
       uploads: { memory: 256 * MiB, waitMs: 10_000 },
       file: join(dir, 'larder.toml'),
     });
@@ -510,7 +510,23 @@ describe('outbound', () => {
 describe('[timeouts]', () => {
   it('reads durations and seconds, 0 turning one off, keeping the other defaults', () => {
     const config = load(['[timeouts]', 'idle = "2m"', 'body_idle = 10', 'request = 0']);
-    expect(config.timeouts).toEqual({ idleMs: 120_000, headersMs: 30_000, bodyIdleMs: 10_000, requestMs: 0 });
+    expect(config.timeouts).toEqual({
+      idleMs: 120_000,
+      headersMs: 30_000,
+      bodyIdleMs: 10_000,
+      requestMs: 0,
+      drainMs: 5_000,
+      shutdownMs: 30_000,
+    });
+  });
+
+  it('takes the shutdown drain from the file or from LARDER_TIMEOUTS_DRAIN / LARDER_TIMEOUTS_SHUTDOWN', () => {
+    expect(load(['[timeouts]', 'drain = "10s"', 'shutdown = "1m"']).timeouts).toMatchObject({ drainMs: 10_000, shutdownMs: 60_000 });
+    expect(load(['[timeouts]', 'drain = "10s"'], { LARDER_TIMEOUTS_DRAIN: '0', LARDER_TIMEOUTS_SHUTDOWN: '2s' }).timeouts).toMatchObject({
+      drainMs: 0,
+      shutdownMs: 2_000,
+    });
+    expect(failure(null, { LARDER_TIMEOUTS_DRAIN: 'later' })).toMatch(/^LARDER_TIMEOUTS_DRAIN: invalid duration "later"/);
   });
 
   it('says which key is wrong and what it expects', () => {

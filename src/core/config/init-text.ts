@@ -61,6 +61,11 @@ headers = "30s"
 body_idle = "30s"
 # Receiving a whole request, body included; downloads are never cut while data flows.
 request = "5m"
+# On SIGTERM (systemd stop, a Kubernetes rollout): /-/readyz answers 503 for \`drain\` while requests are
+# still served, so a load balancer takes the node out; then in-flight requests get up to \`shutdown\`
+# to finish before their connections are closed. SIGINT (Ctrl-C) skips the drain.
+drain = "5s"
+shutdown = "30s"
 [uploads]
 # Request bodies the server holds in memory at once, over all repositories (per process with
 # workers > 1). An upload reserves its Content-Length before its body is read; when the budget

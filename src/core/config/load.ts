@@ -34,7 +34,7 @@ interface Settings {
   unpacked_limits: { crate?: number; julia_package?: number; julia_artifact?: number; bazel_source?: number; moonbit_module?: number };
   repos: RepoConfig[];
   outbound: OutboundSettings;
-  timeouts: { idle: number; headers: number; body_idle: number; request: number };
+  timeouts: { idle: number; headers: number; body_idle: number; request: number; drain: number; shutdown: number };
   uploads: { memory: number; wait: number };
 }
 
@@ -58,7 +58,7 @@ function defaults(baseDir: string): Settings {
     unpacked_limits: {},
     repos: DEFAULT_REPOS,
     outbound: OUTBOUND_DEFAULTS,
-    timeouts: { idle: 60_000, headers: 30_000, body_idle: 30_000, request: 300_000 },
+    timeouts: { idle: 60_000, headers: 30_000, body_idle: 30_000, request: 300_000, drain: 5_000, shutdown: 30_000 },
     uploads: { memory: 256 * 2 ** 20, wait: 10_000 },
   };
 }
@@ -145,7 +145,14 @@ export function loadConfig(opts: {
     // Copies, so no caller can change DEFAULT_REPOS through the result.
     repos: s.repos.map((r) => defined({ ...r, members: r.members && [...r.members] })),
     outbound: resolveOutbound(s.outbound),
-    timeouts: { idleMs: s.timeouts.idle, headersMs: s.timeouts.headers, bodyIdleMs: s.timeouts.body_idle, requestMs: s.timeouts.request },
+    timeouts: {
+      idleMs: s.timeouts.idle,
+      headersMs: s.timeouts.headers,
+      bodyIdleMs: s.timeouts.body_idle,
+      requestMs: s.timeouts.request,
+      drainMs: s.timeouts.drain,
+      shutdownMs: s.timeouts.shutdown,
+    },
     uploads: { memory: s.uploads.memory, waitMs: s.uploads.wait },
     file,
   };

@@ -20,6 +20,8 @@
  *   LARDER_LIMITS_MAX_METADATA_SIZE    limits.max_metadata_size
  *   LARDER_OUTBOUND_ALLOW_PRIVATE      outbound.allow_private (comma-separated)
  *   LARDER_OUTBOUND_CA_FILE            outbound.ca_file
+ *   LARDER_TIMEOUTS_DRAIN              timeouts.drain
+ *   LARDER_TIMEOUTS_SHUTDOWN           timeouts.shutdown
  * Other LARDER_* variables (LARDER_CONFIG, LARDER_ADMIN_TOKEN, ...) are not config keys and are ignored here.
  */
 import { readFileSync } from 'node:fs';
@@ -149,6 +151,8 @@ export function envSource(env: Record<string, string | undefined>, problems: str
           .filter(Boolean),
       ],
       ['LARDER_OUTBOUND_CA_FILE', ['outbound', 'ca_file'], get('LARDER_OUTBOUND_CA_FILE')],
+      ['LARDER_TIMEOUTS_DRAIN', ['timeouts', 'drain'], get('LARDER_TIMEOUTS_DRAIN')],
+      ['LARDER_TIMEOUTS_SHUTDOWN', ['timeouts', 'shutdown'], get('LARDER_TIMEOUTS_SHUTDOWN')],
     ],
     problems,
     cwd,

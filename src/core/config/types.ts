@@ -68,6 +68,10 @@ export interface TimeoutsConfig {
   bodyIdleMs: number;
   /** Receiving a whole request, body included (HTTP/1.1 and each HTTP/2 stream); downloads are not limited. */
   requestMs: number;
+  /** After SIGTERM: how long /-/readyz answers 503 while requests are still served, so a load balancer stops sending new ones. */
+  drainMs: number;
+  /** Then: how long in-flight requests may take to finish before their connections are closed. */
+  shutdownMs: number;
 }
 export interface ConfigOverrides {
   listen?: string;

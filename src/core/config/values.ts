@@ -139,6 +139,8 @@ const TimeoutsSchema = z
     headers: timeout,
     body_idle: timeout,
     request: timeout,
+    drain: timeout,
+    shutdown: timeout,
   })
   .partial();
 
