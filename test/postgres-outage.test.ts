@@ -6,7 +6,10 @@
 import pg from 'pg';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_REPOS } from '../src/core/config/types.js';
 import { simplePublishBody } from './support/cargo.js';
+import { fakeCratesIo } from './support/fake-crates-io.js';
+import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 import { startPostgres, type TestPostgres } from './support/postgres.js';
 
@@ -14,16 +17,26 @@ let server: TestPostgres;
 let url: string;
 let a: TestApp;
 let b: TestApp;
+let upstream: FakeUpstream;
 
 beforeAll(async () => {
   server = await startPostgres();
   url = await server.newDatabase();
-  a = await openTestApp({ database: url });
-  b = await openTestApp({ database: url });
+  upstream = await startFakeUpstream();
+  await fakeCratesIo(upstream).add({ name: 'serde', vers: '1.0.0' });
+  // A proxy with a short TTL: its copies need revalidation soon, also while the database is away.
+  const repos = [
+    ...DEFAULT_REPOS,
+    { name: 'crates', format: 'cargo', kind: 'proxy', visibility: 'public', upstream: `sparse+${upstream.url}/`, ttl: 200 },
+  ];
+  const opts = { database: url, repos: repos as typeof DEFAULT_REPOS, outbound: { allowPrivate: ['127.0.0.1'], retries: 0 } };
+  a = await openTestApp(opts);
+  b = await openTestApp(opts);
 });
 afterAll(async () => {
   await a?.stop();
   await b?.stop();
+  await upstream?.stop();
   await server?.stop();
 });
 
@@ -123,6 +136,21 @@ describe('a PostgreSQL outage', () => {
     );
     expect((await get(a, '/cargo/index/ou/ta/outage_crate')).statusCode).toBe(404);
     expect((await get(a, '/cargo/api/v1/crates?q=outage_crate')).json().crates).toEqual([]);
+  });
+
+  it('serves a proxy copy past its TTL as stale while the database is away (the upstream still answers)', async () => {
+    const held = await get(b, '/crates/index/se/rd/serde');
+    expect(held.statusCode).toBe(200);
+    await takeDatabaseAway();
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const during = await get(b, '/crates/index/se/rd/serde');
+      expect(during.statusCode).toBe(200);
+      expect(during.body).toBe(held.body);
+      expect(during.headers['x-larder-stale']).toBeDefined();
+    } finally {
+      await bringDatabaseBack();
+    }
   });
 
   it('drops caches once LISTEN is back, so changes made while the node was not listening are served', async () => {
