@@ -160,8 +160,8 @@ describe('publish replays', () => {
   });
 });
 
-/** Races of two publishes of one version into their transactions, on each database. */
-function raceSuite(open: () => Promise<TestApp>): void {
+/** Races of two publishes of one version into their transactions, and repeated owner changes, on each database. */
+function databaseSuite(open: () => Promise<TestApp>): void {
   let t: TestApp;
   let alice: string;
   /** What one publish of a new crate adds, table by table. */
@@ -258,13 +258,28 @@ function raceSuite(open: () => Promise<TestApp>): void {
     );
     await leftAsOnePublish('split', before, results[0].statusCode === 200 ? 'one' : 'two');
   });
+
+  it('writes nothing (no audit entry) for a repeated owner add or remove', async () => {
+    const owners = await tokenFor(t.registry, 'alice', { scopes: ['owners'] });
+    await t.registry.auth.createUser('dave');
+    for (const method of ['PUT', 'DELETE'] as const) {
+      const change = () =>
+        t.app.inject({ method, url: `${API}/solo/owners`, headers: { authorization: owners }, payload: { users: ['dave'] } });
+      const before = await rowCounts(t.registry);
+      expect((await change()).statusCode).toBe(200);
+      expect(countDelta(before, await rowCounts(t.registry))).toEqual({ package_owners: method === 'PUT' ? 1 : -1, audit_log: 1 });
+      const once = await rowCounts(t.registry);
+      expect((await change()).statusCode).toBe(200);
+      expect(countDelta(once, await rowCounts(t.registry))).toEqual({});
+    }
+  });
 }
 
-describe('publish replays racing (SQLite)', () => {
-  raceSuite(() => openTestApp());
+describe('publish replays on SQLite', () => {
+  databaseSuite(() => openTestApp());
 });
 
-describe('publish replays racing (PostgreSQL)', () => {
+describe('publish replays on PostgreSQL', () => {
   let pg: TestPostgres;
   beforeAll(async () => {
     pg = await startPostgres();
@@ -272,5 +287,5 @@ describe('publish replays racing (PostgreSQL)', () => {
   afterAll(async () => {
     await pg?.stop();
   });
-  raceSuite(async () => openTestApp({ database: await pg.newDatabase() }));
+  databaseSuite(async () => openTestApp({ database: await pg.newDatabase() }));
 });
