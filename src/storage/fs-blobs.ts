@@ -155,9 +155,7 @@ export class FsBlobStore implements BlobStore {
         throw this.unavailable(err, 'check');
       }
     };
-    await bounded(probe(), CHECK_TIMEOUT_MS, () =>
-      this.unavailable(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }), 'check'),
-    );
+    await bounded(probe(), CHECK_TIMEOUT_MS, () => this.unavailable(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }), 'check'));
   }
 
   async *list(): AsyncIterable<{ sha256: string; modifiedAt: number }> {

@@ -150,11 +150,11 @@ export class S3BlobStore implements BlobStore {
       commit: async () => {
         if (done) return;
         // Without s3:ListBucket, AWS answers a HEAD of a missing key with 403: then the PUT decides.
-        const stored = await this.has(sha256).catch((err: unknown) => {
-          if ((err as LarderError).cause && isS3AccessDenied((err as LarderError).cause)) return false;
+        const stored = await this.head(sha256, 'write').catch((err: unknown) => {
+          if (isS3AccessDenied((err as LarderError).cause)) return null;
           throw err;
         });
-        if (!stored) {
+        if (stored === null) {
           try {
             await this.client.send(
               new this.sdk.PutObjectCommand({
@@ -195,7 +195,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   /** The object's size, or null when S3 says it is not there; any other failure is an outage. */
-  private async head(sha256: string): Promise<number | null> {
+  private async head(sha256: string, op: BlobOperation): Promise<number | null> {
     try {
       const head = await this.client.send(
         new this.sdk.HeadObjectCommand({ Bucket: this.target.bucket, Key: this.key(sha256) }),
@@ -204,13 +204,13 @@ export class S3BlobStore implements BlobStore {
       return head.ContentLength ?? 0;
     } catch (err) {
       if (isS3NotFound(err)) return null;
-      throw this.unavailable(err, 'read');
+      throw this.unavailable(err, op);
     }
   }
 
   async open(sha256: string): Promise<BlobHandle | null> {
     // Asked before any header is sent, so an outage is a 503 the client can read (not a cut-off download).
-    const size = await this.head(sha256);
+    const size = await this.head(sha256, 'read');
     if (size === null) return null;
     return {
       size,
@@ -233,7 +233,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async has(sha256: string): Promise<boolean> {
-    return (await this.head(sha256)) !== null;
+    return (await this.head(sha256, 'read')) !== null;
   }
 
   async delete(sha256: string): Promise<void> {
@@ -257,7 +257,9 @@ export class S3BlobStore implements BlobStore {
       }
     };
     // The abort signal ends the request; the race also covers time spent before it is sent (credentials, endpoints).
-    await bounded(probe(), CHECK_TIMEOUT_MS + 500, () => this.unavailable(Object.assign(new Error('timed out'), { name: 'TimeoutError' }), 'check'));
+    await bounded(probe(), CHECK_TIMEOUT_MS + 500, () =>
+      this.unavailable(Object.assign(new Error('timed out'), { name: 'TimeoutError' }), 'check'),
+    );
   }
 
   async *list(): AsyncIterable<{ sha256: string; modifiedAt: number }> {
