@@ -17,10 +17,12 @@ import { simplePublishBody, tokenFor } from './support/cargo.js';
 import { CONFORMANCE_FORMATS, forwardTo, type ConformanceFormat, type PublishedPackage } from './support/conformance.js';
 import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
 import { projectToml } from './support/julia.js';
-import { openTestApp, type TestApp } from './support/larder.js';
+import { openTestApp, TEST_ADMIN_TOKEN, type TestApp } from './support/larder.js';
 import { moduleZip, publishRequest } from './support/moonbit-publish.js';
 import { startS3, type TestS3 } from './support/s3.js';
+import { startServeProcess, type ServeProcess } from './support/serve.js';
 import { registryState } from './support/state.js';
+import { tempDir } from './support/tmp.js';
 
 /** How each format's client publishes a new package `beta` to a hosted repo (`h` unless named), and what it answers on success. */
 interface Write {
@@ -304,5 +306,52 @@ describe('filesystem store unusable', () => {
     expect(b.statusCode, b.body).toBe(201);
     expect((await t.app.inject({ method: 'GET', url: '/hc/api/v1/crates/beta/1.0.0/download' })).statusCode).toBe(200);
     expect((await t.app.inject({ method: 'GET', url: `/h/${bazel.artifact}` })).statusCode).toBe(200);
+  });
+});
+
+describe('larder serve started while S3 is down', () => {
+  const root = tempDir('larder-serve-s3-');
+  let server: ServeProcess | null = null;
+  afterAll(async () => {
+    await server?.stop();
+    await s3.restart();
+    root.remove();
+  });
+
+  const publish = async (url: string, name: string) =>
+    fetch(`${url}/cargo/api/v1/crates/new`, {
+      method: 'PUT',
+      headers: { authorization: TEST_ADMIN_TOKEN },
+      body: new Uint8Array((await simplePublishBody(name, '1.0.0')).body),
+    });
+
+  it('starts (a node that cannot start would only be restarted in a loop), serves index files, and answers 503 for blob operations', async () => {
+    const data = path.join(root.path, 'data');
+    const env = { LARDER_BLOBS: await s3.newBucketUrl() };
+    // A first run publishes while the store is up.
+    server = await startServeProcess({ cwd: root.path, data, env });
+    expect((await publish(server.url, 'before_outage')).status).toBe(200);
+    const indexFile = await (await fetch(`${server.url}/cargo/index/be/fo/before_outage`)).text();
+    await server.stop();
+    // The node restarts during the outage.
+    await s3.halt();
+    server = await startServeProcess({ cwd: root.path, data, env });
+    const index = await fetch(`${server.url}/cargo/index/be/fo/before_outage`);
+    expect(index.status).toBe(200);
+    expect(await index.text()).toBe(indexFile);
+    const download = await fetch(`${server.url}/cargo/api/v1/crates/before_outage/1.0.0/download`);
+    expect(download.status).toBe(503);
+    expect(download.headers.get('retry-after')).toBe(RETRY_AFTER);
+    expect(((await download.json()) as { errors: Array<{ detail: string }> }).errors[0]!.detail).toMatch(
+      /^the blob store s3:\/\/larder-test-\d+\/blobs at http:\/\/127\.0\.0\.1:\d+ cannot be reached \(ECONNREFUSED\)/,
+    );
+    const refused = await publish(server.url, 'during_outage');
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe(RETRY_AFTER);
+    expect(await (await fetch(`${server.url}/cargo/index/du/ri/during_outage`)).status).toBe(404);
+    // The store comes back: the same node publishes and serves downloads.
+    await s3.restart();
+    expect((await publish(server.url, 'during_outage')).status).toBe(200);
+    expect((await fetch(`${server.url}/cargo/api/v1/crates/before_outage/1.0.0/download`)).status).toBe(200);
   });
 });

@@ -95,7 +95,9 @@ export class S3BlobStore implements BlobStore {
 
   /**
    * Loads the AWS SDK only when S3 is configured (it is large, and warns on load). Nothing is asked of the endpoint
-   * here: a node whose store is down still starts and serves cached index documents (see `check`).
+   * here, on purpose: a node that refused to start while the store is down would be restarted in a loop by systemd or
+   * Kubernetes and serve nothing, whereas a node that starts serves index documents from the database and answers
+   * 503 BLOB_STORE_UNAVAILABLE (with Retry-After) for blob operations until the store is back. `check` tells readiness.
    */
   static async open(target: S3Target, tmpDir: string, timeouts: Partial<S3Timeouts> = {}): Promise<S3BlobStore> {
     const sdk = await import('@aws-sdk/client-s3');
