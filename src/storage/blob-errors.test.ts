@@ -14,7 +14,7 @@ import { freePort } from '../../test/support/net.js';
 import { startS3, type TestS3 } from '../../test/support/s3.js';
 import { snapshotFiles, tempDir } from '../../test/support/tmp.js';
 import { blobStoreUnavailable, fsProblem, isS3NotFound, s3Problem } from './blob-errors.js';
-import { FsBlobStore } from './fs-blobs.js';
+import { FsBlobStore, stageToFile } from './fs-blobs.js';
 import { parseS3Url, S3BlobStore } from './s3-blobs.js';
 
 const dirs: Array<{ remove(): void }> = [];
@@ -130,6 +130,25 @@ describe('filesystem store', () => {
     fs.mkdirSync(path.join(root, 'sha256'));
     expect(snapshotFiles(root)).toEqual(before);
     await store.close();
+  });
+
+  it('stageToFile hands failures of the file (not of the source) to writeFailed', async () => {
+    const mapped: unknown[] = [];
+    const writeFailed = (err: unknown) => {
+      mapped.push(err);
+      return new LarderError('BLOB_STORE_UNAVAILABLE', 'mapped');
+    };
+    const missingDir = path.join(work(), 'no-such-dir');
+    const err = await rejection(stageToFile(missingDir, Readable.from([bytes(10)]), undefined, writeFailed));
+    expect(err.message).toBe('mapped');
+    expect(mapped).toMatchObject([{ code: 'ENOENT', syscall: 'open' }]);
+    const broken = new Readable({
+      read() {
+        this.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+      },
+    });
+    await expect(stageToFile(work(), broken, undefined, writeFailed)).rejects.toThrow('aborted');
+    expect(mapped).toHaveLength(1);
   });
 
   it("a failing source stays the source's failure", async () => {
