@@ -194,6 +194,12 @@ describe.each(CONFORMANCE_FORMATS)('S3 unreachable: $format', (f) => {
     }
   });
 
+  it('the node stays ready (every node shares the store) and /-/readyz says what is wrong with it', async () => {
+    const res = await get('/-/readyz');
+    expect(res.statusCode).toBe(200);
+    expect(res.json().blobs).toMatch(/^the blob store s3:\/\/.* cannot be reached/);
+  });
+
   it('a download is 503 in the client’s shape, before any header of a body is sent (GET and HEAD)', async () => {
     const res = await get(`/h/${hosted.artifact}`);
     expect(expectUnavailable(res, f.errorText, storeDown)).toMatch(/the file cannot be sent now; retry later$/);
