@@ -305,4 +305,25 @@ describe('other Julia writes sent again', () => {
     expect(again.json()).toEqual(first.json());
     expect(await snapshot()).toEqual(before);
   });
+
+  it('adding an owner again, and removing one again, change nothing (no audit entry either)', async () => {
+    await tokenFor(t.registry, 'bob', { scopes: ['read'] });
+    const manager = await tokenFor(t.registry, 'alice', { scopes: ['owners'] });
+    const owners = (method: 'PUT' | 'DELETE') =>
+      t.app.inject({
+        method,
+        url: `/-/api/repos/julia/packages/Again/owners`,
+        payload: { users: ['bob'] },
+        headers: { authorization: `Bearer ${manager}` },
+      });
+    for (const method of ['PUT', 'DELETE'] as const) {
+      const first = await owners(method);
+      expect(first.statusCode, first.body).toBe(200);
+      const before = await snapshot();
+      const again = await owners(method);
+      expect(again.statusCode, again.body).toBe(200);
+      expect(again.json()).toEqual(first.json());
+      expect(await snapshot()).toEqual(before);
+    }
+  });
 });

@@ -180,4 +180,25 @@ describe('yank, unyank and deprecate sent again', () => {
     const yanked = JSON.parse((await t.registry.docs.get(t.registry.repos.get('moon')!.id, 'yanked.json'))!.body.toString());
     expect(yanked.yankedPackages).toContainEqual({ name: 'alice/yanks', version: '1.1.0', reason: 'second' });
   });
+
+  it('adding an owner again, and removing one again, change nothing (no audit entry either)', async () => {
+    await tokenFor(t.registry, 'bob', { scopes: ['read'] });
+    const manager = await tokenFor(t.registry, 'alice', { scopes: ['owners'] });
+    const owners = (method: 'PUT' | 'DELETE') =>
+      t.app.inject({
+        method,
+        url: `/-/api/repos/moon/packages/alice%2Fyanks/owners`,
+        payload: { users: ['bob'] },
+        headers: { authorization: `Bearer ${manager}` },
+      });
+    for (const method of ['PUT', 'DELETE'] as const) {
+      const first = await owners(method);
+      expect(first.statusCode, first.body).toBe(200);
+      const before = await snapshot();
+      const again = await owners(method);
+      expect(again.statusCode, again.body).toBe(200);
+      expect(again.json()).toEqual(first.json());
+      expect(await snapshot()).toEqual(before);
+    }
+  });
 });
