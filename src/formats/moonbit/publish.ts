@@ -176,7 +176,7 @@ export async function publishModule(registry: Registry, repo: Repo, p: Principal
   const zipSha256 = sha256Hex(zip);
   const published = { version, checksum: zipSha256, line: indexLineOf(checked.manifest, zipSha256) };
   // A retry of a publish that committed (its answer lost on the way back) is answered as the success it was.
-  if (existing && !dryRun && holdsVersion(existing, await committedIndexFile(registry.db, repo, module), published))
+  if (existing && !dryRun && (await isRetry(registry, repo, module, published)))
     return { module, version, checksum: published.checksum, dryRun: false };
   // Early, before the zip is staged; appendVersion checks again under the history lock.
   refuseTakenVersion(
