@@ -6,6 +6,7 @@ import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
 import {
   readRegistryFiles,
+  lockRegistry,
   recordCommit,
   recordTarball,
   registryIdentity,
@@ -49,6 +50,7 @@ export async function importJuliaRegistry(
     const tarball = await verifiedTarball(registry, tree);
     try {
       const changed = await inTransaction(registry, async (uow) => {
+        await lockRegistry(registry, uow, repo, uuid);
         const trx = uow.trx.withTables<import('./schema.js').JuliaTables>();
         const current = await trx
           .selectFrom('julia_registries')

@@ -27,7 +27,16 @@ import { readmeOf } from './readme.js';
 import { updateJuliaSearchEntries } from './search.js';
 import { treeFileData } from './spool.js';
 import { STDLIBS } from './stdlibs.js';
-import { readRegistryFiles, recordCommit, recordTarball, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
+import {
+  lockRegistry,
+  lockRegistryList,
+  readRegistryFiles,
+  recordCommit,
+  recordTarball,
+  rewriteRegistries,
+  verifiedTarball,
+  writeRegistryFiles,
+} from './store.js';
 import type { FileTree } from './tree-hash.js';
 import { compareVersions, parseBound, parseVersion, semverToRegistry } from './versions.js';
 
@@ -246,6 +255,7 @@ export async function registerPackage(
 
   return discardOnFailure(staged, () =>
     inTransaction(registry, async (uow) => {
+      await lockRegistry(registry, uow, repo, registryUuid);
       const trx = uow.trx.withTables<JuliaTables>();
       const reg = await registryRow(trx, repo, registryUuid);
       const files = await readRegistryFiles(uow, repo, registryUuid);
@@ -468,6 +478,8 @@ export async function createRegistry(
   const tarball = await verifiedTarball(registry, tree);
   return discardOnFailure([tarball.staged], () =>
     inTransaction(registry, async (uow) => {
+      // Two creations at once (on two nodes) must not both find the name and the uuid free.
+      await lockRegistryList(registry, uow, repo);
       const trx = uow.trx.withTables<JuliaTables>();
       const taken = await trx.selectFrom('julia_registries').select(['uuid', 'name']).where('repo_id', '=', repo.id).execute();
       if (taken.some((t) => t.uuid === r.uuid || t.name === r.name))
@@ -521,6 +533,7 @@ export async function setJuliaYanked(
   const staged: StagedBlob[] = [];
   return discardOnFailure(staged, () =>
     inTransaction(registry, async (uow) => {
+      await lockRegistry(registry, uow, repo, registryUuid);
       const trx = uow.trx.withTables<JuliaTables>();
       const reg = await registryRow(trx, repo, registryUuid);
       const files = await readRegistryFiles(uow, repo, registryUuid);

@@ -6,6 +6,8 @@ import { parse as parseToml } from 'smol-toml';
 import { fail, LarderError } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import { recordGitCommit } from '../../registry/git-history/record.js';
+import { lockHistory } from '../../registry/git-history/state.js';
+import { lockNamed } from '../../registry/locks.js';
 import type { Repo } from '../../registry/repos.js';
 import type { UnitOfWork } from '../../registry/tx.js';
 import type { StagedBlob } from '../../storage/blobs.js';
@@ -127,6 +129,23 @@ export async function recordTarball(
   await storeBlob(uow, staged);
 }
 
+/**
+ * The first step of every transaction that changes a registry's tree: one writer of a registry at a time on every
+ * node, so no registration rewrites Registry.toml from a copy another one has changed meanwhile, and the registry's
+ * history rows are numbered in commit order (what keeps git commit ids equal on every node: git-history/build.ts).
+ */
+export async function lockRegistry(registry: Registry, uow: UnitOfWork, repo: Repo, uuid: string): Promise<void> {
+  await lockHistory(uow.trx, registry.dialect, { repoId: repo.id, history: uuid });
+}
+
+/**
+ * One writer at a time of the repo's list of registries (`/registries`, creation): taken after `lockRegistry` when
+ * both are (narrow to wide), so writers of two registries never wait for each other in a cycle.
+ */
+export async function lockRegistryList(registry: Registry, uow: UnitOfWork, repo: Repo): Promise<void> {
+  await lockNamed(uow.trx, registry.dialect, `julia-registries:${repo.id}`);
+}
+
 /** Records a change of a registry's tree, from which its git commits are derived (git-view.ts). */
 export async function recordCommit(uow: UnitOfWork, repo: Repo, uuid: string, treeHash: string, message: string): Promise<void> {
   await recordGitCommit(uow.trx, { repoId: repo.id, history: uuid }, { tree: treeHash, message });
@@ -134,6 +153,8 @@ export async function recordCommit(uow: UnitOfWork, repo: Repo, uuid: string, tr
 
 /** Rewrites the `/registries` listing from the registries table, inside `uow`. */
 export async function rewriteRegistries(registry: Registry, uow: UnitOfWork, repo: Repo): Promise<void> {
+  // Writes to two registries of a repo may run at once: each must list the other's tree as committed.
+  await lockRegistryList(registry, uow, repo);
   const rows = await uow.trx
     .withTables<JuliaTables>()
     .selectFrom('julia_registries')
