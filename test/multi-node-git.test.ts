@@ -134,7 +134,8 @@ async function expectSameIds(p: string, branch: string): Promise<Record<string, 
   return refs[0]!;
 }
 
-describe('git views on three nodes', () => {
+// Three server processes doing git work on two cores: minutes, not the default minute.
+describe('git views on three nodes', { timeout: 240_000 }, () => {
   const packages = ['NodeAlpha', 'NodeBravo', 'NodeCharlie', 'NodeDelta', 'NodeEcho', 'NodeFoxtrot'].map((name) => ({
     name,
     uuid: randomUUID(),
@@ -244,6 +245,21 @@ describe('git views on three nodes', () => {
     );
     const marked = synced.map((r) => /Upstream-Commit: ([0-9a-f]{40})/.exec(String(r.message))?.[1]);
     expect(new Set(marked).size).toBe(marked.length);
+    // Nor did the group's: each union commit was built from member tips at least as new as the one before.
+    const united = await query(
+      "select g.message from git_history g join repos r on r.id = g.repo_id where r.name = 'moon-all' order by g.id",
+    );
+    const last = new Map<string, number>();
+    for (const { message } of united) {
+      const key = /Members: (\S+)/.exec(String(message))?.[1];
+      if (!key) continue;
+      for (const pair of key.split(',')) {
+        const [member, head] = pair.split(':');
+        expect(Number(head)).toBeGreaterThanOrEqual(last.get(member!) ?? 0);
+        last.set(member!, Number(head));
+      }
+    }
+    expect(last.size).toBe(2);
   });
 
   it('rebuilds a deleted cache with the same commit ids, on a running node and on a stopped one', async () => {
