@@ -3,7 +3,8 @@ import { fail, LarderError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import { matchesPattern } from '../core/patterns.js';
 import { isUniqueViolation, type Db } from '../storage/db.js';
-import type { TokenRow, UserRow } from '../storage/schema.js';
+import type { Kysely } from 'kysely';
+import type { Database, TokenRow, UserRow } from '../storage/schema.js';
 
 export const SCOPES = ['read', 'publish', 'yank', 'owners', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -86,26 +87,7 @@ export class Auth {
   async createToken(req: TokenRequest): Promise<CreatedToken> {
     const user = await this.findUser(req.login);
     if (!user) fail('USER_NOT_FOUND', `no user "${req.login}"; create it first with \`larder user add ${req.login}\``);
-    const token = TOKEN_PREFIX + randomBytes(24).toString('base64url');
-    const now = Date.now();
-    const row = await this.db
-      .insertInto('tokens')
-      .values({
-        user_id: user.id,
-        name: req.name ?? 'token',
-        token_hash: sha256Hex(token),
-        prefix: token.slice(0, TOKEN_PREFIX.length + 6),
-        scopes: req.scopes.join(','),
-        repo_pattern: req.repoPattern || null,
-        package_pattern: req.packagePattern || null,
-        expires_at: req.expiresAt !== undefined ? req.expiresAt : req.expiresInMs ? now + req.expiresInMs : null,
-        last_used_at: null,
-        created_at: now,
-        revoked_at: null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return { token, row };
+    return insertToken(this.db, user.id, req);
   }
 
   async listTokens(login?: string): Promise<Array<TokenRow & { login: string }>> {
@@ -209,6 +191,7 @@ export class Auth {
       const hash = sha256Hex(presetToken);
       const existing = await this.db.selectFrom('tokens').select('id').where('token_hash', '=', hash).executeTakeFirst();
       if (!existing) {
+        // Nodes starting together all adopt the same token: the first insert wins, the others find it there.
         await this.db
           .insertInto('tokens')
           .values({
@@ -224,15 +207,43 @@ export class Auth {
             created_at: Date.now(),
             revoked_at: null,
           })
+          .onConflict((oc) => oc.column('token_hash').doNothing())
           .execute();
       }
       return null;
     }
-    const any = await this.db.selectFrom('tokens').select('id').where('user_id', '=', admin.id).executeTakeFirst();
-    if (any) return null;
-    const { token } = await this.createToken({ login: 'admin', name: 'initial admin token', scopes: ['admin'] });
-    return token;
+    return this.db.transaction().execute(async (trx) => {
+      // The admin row's write lock first: nodes starting together on an empty database make one initial token, not one each.
+      await trx.updateTable('users').set({ is_admin: 1 }).where('id', '=', admin.id).execute();
+      const any = await trx.selectFrom('tokens').select('id').where('user_id', '=', admin.id).executeTakeFirst();
+      if (any) return null;
+      return (await insertToken(trx, admin.id, { login: 'admin', name: 'initial admin token', scopes: ['admin'] })).token;
+    });
   }
+}
+
+/** Inserts a new random token for a user (with `db` or inside a transaction) and returns the secret once. */
+async function insertToken(db: Kysely<Database>, userId: number, req: TokenRequest): Promise<CreatedToken> {
+  const token = TOKEN_PREFIX + randomBytes(24).toString('base64url');
+  const now = Date.now();
+  const row = await db
+    .insertInto('tokens')
+    .values({
+      user_id: userId,
+      name: req.name ?? 'token',
+      token_hash: sha256Hex(token),
+      prefix: token.slice(0, TOKEN_PREFIX.length + 6),
+      scopes: req.scopes.join(','),
+      repo_pattern: req.repoPattern || null,
+      package_pattern: req.packagePattern || null,
+      expires_at: req.expiresAt !== undefined ? req.expiresAt : req.expiresInMs ? now + req.expiresInMs : null,
+      last_used_at: null,
+      created_at: now,
+      revoked_at: null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return { token, row };
 }
 
 /** True when the principal holds `scope` for this repo (and package, when one is named). */

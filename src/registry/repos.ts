@@ -17,24 +17,31 @@ export async function syncRepos(db: Db, configured: RepoConfig[]): Promise<Repo[
   const repos: Repo[] = [];
   for (const cfg of configured) {
     let row: RepoRow | undefined = existing.get(cfg.name);
-    if (row && row.format !== cfg.format) {
-      fail(
-        'CONFIG_INVALID',
-        `repository "${cfg.name}" holds ${row.format} packages and cannot become a ${cfg.format} repository; give it another name`,
-      );
-    }
     if (!row) {
-      row = await db
+      // Nodes starting together (or rolling out a new repo) may insert the same name at once: the first wins, and the
+      // others take its row (checked below like one that existed: another node's larder.toml may give another format).
+      await db
         .insertInto('repos')
         .values({ name: cfg.name, format: cfg.format, kind: cfg.kind, visibility: cfg.visibility, created_at: Date.now() })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-    } else if (row.kind !== cfg.kind || row.visibility !== cfg.visibility) {
+        .onConflict((oc) => oc.column('name').doNothing())
+        .execute();
+      row = await db.selectFrom('repos').selectAll().where('name', '=', cfg.name).executeTakeFirstOrThrow();
+    }
+    checkFormat(cfg, row);
+    if (row.kind !== cfg.kind || row.visibility !== cfg.visibility) {
       await db.updateTable('repos').set({ kind: cfg.kind, visibility: cfg.visibility }).where('id', '=', row.id).execute();
     }
     repos.push({ ...cfg, id: row.id });
   }
   return repos;
+}
+
+function checkFormat(cfg: RepoConfig, row: RepoRow): void {
+  if (row.format !== cfg.format)
+    fail(
+      'CONFIG_INVALID',
+      `repository "${cfg.name}" holds ${row.format} packages and cannot become a ${cfg.format} repository; give it another name`,
+    );
 }
 
 /** Every repository the database knows, configured or not (for `larder repo list`). */

@@ -80,7 +80,8 @@ export class HostedSource implements Source {
   }
 
   async artifact(key: string): Promise<SourceArtifact | null> {
-    // Artifacts are immutable, so a found key is cached; a missing one is asked again (it may be published).
+    // Artifacts are immutable (every format's keys are create-only: a version or a content hash), so a found key is
+    // cached and stays right whatever another node writes; a missing one is asked again (it may be published).
     let found = this.artifacts.get(key);
     if (!found) {
       found = (await this.parts.hosted.artifact(this.registry, this.repo, key)) ?? false;

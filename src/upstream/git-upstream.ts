@@ -59,6 +59,7 @@ export async function syncUpstreamGit(
   search?: ProxySearchTarget | null,
 ): Promise<UpstreamGitSync> {
   const dir = upstreamCacheDir(registry.config.data, ref);
+  const before = await historyTip(registry.db, ref);
   const commit = await sharedFetch(dir, () => fetchBranch(registry, dir, upstream));
   const tip = await historyTip(registry.db, ref);
   if (upstreamCommitOf(tip.message) === commit) return { upstreamCommit: commit, changed: 0 };
@@ -66,9 +67,10 @@ export async function syncUpstreamGit(
   let changed = 0;
   await inTransaction(registry, async (uow) => {
     await lockHistory(uow.trx, registry.dialect, ref);
-    // Another node may have recorded this upstream commit while we fetched.
+    // Another node synced while we fetched: its upstream commit may be newer than ours (it fetched later), and
+    // recording ours after it would step the history back. Its sync stands; the next one (after the TTL) moves on.
     const now = await historyTip(registry.db, ref, { trx: uow.trx });
-    if (upstreamCommitOf(now.message) === commit) return;
+    if (upstreamCommitOf(now.message) === commit || now.head !== before.head) return;
     const changes = diffFiles(now.files, files);
     changed = changes.length;
     await recordGitCommit(uow.trx, ref, {

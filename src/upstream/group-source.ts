@@ -12,7 +12,11 @@ import type { Repo } from '../registry/repos.js';
 import { HostedSource, type Source, type SourceArtifact, type SourceDoc } from '../registry/source.js';
 import type { SourceParts } from '../registry/source-parts.js';
 
-/** How long the member chosen for a package is kept before it is asked again. */
+/**
+ * How long the member chosen for a package is kept before it is asked again. A write to a member's documents on any
+ * node (a hosted publish, a proxy's refresh) drops the choice at once (IndexDocs.subscribe); the TTL is for what no
+ * write here announces: a package appearing at a proxy member's upstream.
+ */
 const CHOICE_TTL_MS = 30_000;
 
 /** A group repo of any format. */
@@ -21,6 +25,8 @@ export class GroupSource implements Source {
   private readonly others: Source[];
   /** package → index of the member answering it in `members` (-1: none). */
   private readonly choices = new LRUCache<string, number>({ max: 100_000, ttl: CHOICE_TTL_MS });
+  /** Choices being worked out, by package: an invalidation meanwhile removes the entry, and that choice is used once, not kept. */
+  private readonly choosing = new Map<string, object>();
   private readonly merged = new LRUCache<string, { key: string; doc: SourceDoc }>({ max: 1_000 });
   private readonly warned = new Set<string>();
   readonly members: Source[];
@@ -37,6 +43,20 @@ export class GroupSource implements Source {
     this.others = members.filter((m) => !(m instanceof HostedSource));
     this.members = [...this.hosted, ...this.others];
     this.fetchesArtifacts = members.some((m) => m.fetchesArtifacts === true);
+    const memberIds = new Set(memberRepos(members).map((r) => r.id));
+    registry.docs.subscribe({
+      changed: (repoId, path) => {
+        if (!memberIds.has(repoId)) return;
+        const pkg = parts.packageOfDoc(path);
+        if (pkg === null) return;
+        this.choices.delete(pkg);
+        this.choosing.delete(pkg);
+      },
+      reset: () => {
+        this.choices.clear();
+        this.choosing.clear();
+      },
+    });
   }
 
   peek(path: string): SourceDoc | null | undefined {
@@ -76,18 +96,26 @@ export class GroupSource implements Source {
   private async memberFor(pkg: string, has: (m: Source) => Promise<boolean>): Promise<Source | null> {
     const cached = this.choices.get(pkg);
     if (cached !== undefined) return cached < 0 ? null : this.members[cached]!;
+    const token = {};
+    this.choosing.set(pkg, token);
     let chosen = -1;
-    for (let i = 0; i < this.hosted.length && chosen < 0; i++) if (await this.hosted[i]!.hasPackage(pkg)) chosen = i;
-    if (chosen >= 0) {
-      if (this.others.length > 0) this.noteConfusion(pkg);
-    } else {
-      const probe = this.parts.packageDoc?.(pkg) ?? null;
-      for (let j = 0; j < this.others.length && chosen < 0; j++) {
-        const m = this.others[j]!;
-        if (probe !== null ? (await m.doc(probe)) !== null : await has(m)) chosen = this.hosted.length + j;
+    try {
+      for (let i = 0; i < this.hosted.length && chosen < 0; i++) if (await this.hosted[i]!.hasPackage(pkg)) chosen = i;
+      if (chosen >= 0) {
+        if (this.others.length > 0) this.noteConfusion(pkg);
+      } else {
+        const probe = this.parts.packageDoc?.(pkg) ?? null;
+        for (let j = 0; j < this.others.length && chosen < 0; j++) {
+          const m = this.others[j]!;
+          if (probe !== null ? (await m.doc(probe)) !== null : await has(m)) chosen = this.hosted.length + j;
+        }
       }
+      // A member's write announced while the members were asked (the hosted one published it) may be missing from
+      // this answer: it is used for this request and not kept.
+      if (this.choosing.get(pkg) === token) this.choices.set(pkg, chosen);
+    } finally {
+      if (this.choosing.get(pkg) === token) this.choosing.delete(pkg);
     }
-    this.choices.set(pkg, chosen);
     return chosen < 0 ? null : this.members[chosen]!;
   }
 
@@ -166,4 +194,9 @@ export class GroupSource implements Source {
     this.merged.set(path, { key, doc });
     return doc;
   }
+}
+
+/** The repos whose documents a group's answers come from: its members, and the members of member groups. */
+function memberRepos(members: readonly Source[]): Repo[] {
+  return members.flatMap((m) => [m.repo, ...memberRepos(m.members ?? [])]);
 }

@@ -103,6 +103,14 @@ export class ProxySource implements Source {
         `repository "${repo.name}": ${repo.format} proxies cannot honour cooldown (the index is the upstream's git history, which cannot hide a version without rewriting what clients pulled); remove cooldown from this repository`,
       );
     this.offline = repo.offline ?? false;
+    // Another node (or `larder mirror`) stored a newer copy: read it from the database rather than keep ours until the
+    // TTL (an offline proxy's copy would otherwise never be replaced). A copy this node stores is remembered after this.
+    registry.docs.subscribe({
+      changed: (repoId, path) => {
+        if (repoId === repo.id) this.entries.delete(path);
+      },
+      reset: () => this.entries.clear(),
+    });
     this.health = new UpstreamHealthRecorder(registry, repo);
     this.context = {
       registry,

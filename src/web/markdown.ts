@@ -4,6 +4,7 @@
  * frames or forms. Images only from https, lazily loaded and sized by the stylesheet. Rendered once per
  * README and kept, so a package page costs a lookup.
  */
+import { createHash } from 'node:crypto';
 import MarkdownIt from 'markdown-it';
 import sanitizeHtml from 'sanitize-html';
 import { LRUCache } from 'lru-cache';
@@ -73,13 +74,16 @@ ALLOWED.allowedAttributes = {
   pre: ['tabindex'],
 };
 
+// Keyed by a digest of the Markdown, not by (repo, package, version): a README can change under the same version (a
+// Brioche tag moved to another project, on this node or another), and the rendering of the same text never does.
 const rendered = new LRUCache<string, string>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (html, key) => html.length + key.length });
 
-/** Safe HTML for a README's Markdown; `cacheKey` names the README (repo, package, version) for the render cache. */
-export function renderReadme(source: string, cacheKey?: string): string {
-  const hit = cacheKey === undefined ? undefined : rendered.get(cacheKey);
+/** Safe HTML for a README's Markdown (renders are cached by the text's digest). */
+export function renderReadme(source: string): string {
+  const key = createHash('sha256').update(source).digest('base64');
+  const hit = rendered.get(key);
   if (hit !== undefined) return hit;
   const html = sanitizeHtml(markdown.render(source), ALLOWED);
-  if (cacheKey !== undefined) rendered.set(cacheKey, html);
+  rendered.set(key, html);
   return html;
 }

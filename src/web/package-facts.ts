@@ -63,7 +63,7 @@ export async function packageFacts(
   return {
     owners: first(owners).map(({ login, name }) => ({ login, name })),
     downloads: { total: [...byVersion.values()].reduce((a, b) => a + b, 0), byVersion },
-    readmeHtml: readme === undefined ? null : renderReadme(readme.markdown, `${readme.repo_id}\0${view.package}\0${view.version}`),
+    readmeHtml: readme === undefined ? null : renderReadme(readme.markdown),
     dependents: dependents.filter((d) => !(ids.includes(d.repoId) && d.package === view.package)),
   };
 }

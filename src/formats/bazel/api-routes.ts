@@ -107,9 +107,10 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
   ): Promise<BazelMetadata> {
     const path = `modules/${module}/metadata.json`;
     return inTransaction(registry, async (uow) => {
-      const doc = await registry.docs.read(uow, repo.id, path);
-      if (!doc) fail('PACKAGE_NOT_FOUND', `module ${module} is not in registry ${repo.name}`);
+      if (!(await registry.docs.read(uow, repo.id, path))) fail('PACKAGE_NOT_FOUND', `module ${module} is not in registry ${repo.name}`);
       await authorizeWrite(uow.trx, registry.dialect, p, moduleRef(repo, module), true);
+      // Read again now that the module's lock (authorizeWrite) is held: a publish on another node may have added a version.
+      const doc = (await registry.docs.read(uow, repo.id, path))!;
       const next = change(parseMetadata(doc, module));
       const body = serializeMetadata(next);
       // A repeat (a retried yank, the same edit twice) changes no byte: nothing is written, so no new ETag or audit entry.

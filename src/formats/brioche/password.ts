@@ -28,7 +28,8 @@ export async function hashPassword(password: string): Promise<string> {
 
 // brioche sends the password on every request (GETs of a private repo too): an argon2 verify each
 // time would cost tens of milliseconds per tag lookup, so successes are remembered by a digest of
-// (PHC string, password), which a changed password no longer matches.
+// (PHC string, password), which a changed password no longer matches. The PHC string itself is read from the
+// database on every request (one primary-key lookup), so a password changed through any node applies on all of them.
 const verified = new LRUCache<string, true>({ max: 256, ttl: 10 * 60_000 });
 
 // One argon2 verify in hash-wasm takes ~0.2 s of CPU: done on the event loop it would stall every

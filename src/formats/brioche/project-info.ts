@@ -148,18 +148,19 @@ export async function readProjectInfo(registry: Registry, objects: ProjectObject
 /** A project's info whatever goes wrong (a broken or missing object is "nothing known"), at most once at a time per key. */
 export class ProjectInfoCache {
   private readonly known = new LRUCache<string, ProjectInfo>({ max: 5_000 });
-  // Missing objects may arrive (brioche uploads the artifact before source.json, but a proxy may fetch later).
+  // Missing objects may arrive (brioche uploads the artifact before source.json, but a proxy may fetch later, and
+  // another node may take the upload): pages believe an absence for a minute, writes ask again (`recheck`).
   private readonly missing = new LRUCache<string, true>({ max: 5_000, ttl: 60_000 });
   private readonly flights = new Map<string, Promise<ProjectInfo | null>>();
 
   constructor(private readonly registry: Registry) {}
 
-  /** The info of `projectHash` in the repo `objects` reads, or null. */
-  get(objects: ProjectObjects, projectHash: string): Promise<ProjectInfo | null> {
+  /** The info of `projectHash` in the repo `objects` reads, or null; `recheck` looks again for one found missing before. */
+  get(objects: ProjectObjects, projectHash: string, opts: { recheck?: boolean } = {}): Promise<ProjectInfo | null> {
     const key = `${objects.repo.id}:${projectHash}`;
     const hit = this.known.get(key);
     if (hit) return Promise.resolve(hit);
-    if (this.missing.has(key)) return Promise.resolve(null);
+    if (this.missing.has(key) && !opts.recheck) return Promise.resolve(null);
     let flight = this.flights.get(key);
     if (!flight) {
       flight = readProjectInfo(this.registry, objects, projectHash)

@@ -82,7 +82,8 @@ export async function setTags(registry: Registry, source: Source, writer: TagWri
   // here and each project's current `latest`, which its search entry describes when this request leaves it alone.
   const hashes = new Set([...updates.map((u) => u.projectHash), ...(await latestHashes(registry, repo, projects))]);
   const infos = new Map<string, ProjectInfo | null>();
-  for (const hash of hashes) infos.set(hash, await projectInfos(registry).get(source, hash));
+  // A tag is set right after its project was uploaded, maybe through another node: an absence noted before is asked again.
+  for (const hash of hashes) infos.set(hash, await projectInfos(registry).get(source, hash, { recheck: true }));
   return inTransaction(registry, async (uow) => {
     const trx = uow.trx;
     // Tag moves are read-modify-write: on PostgreSQL, one writer of this repo's tags at a time

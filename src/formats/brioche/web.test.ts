@@ -238,6 +238,20 @@ describe('the page of a hosted project', () => {
     expect(versionsListed((await page('/-/packages/brioche/jq')).body, 'brioche', 'jq')).toEqual(['latest', '1.8.0', '1.7.1']);
   });
 
+  it('shows the README of the project a tag names now, not one rendered for that tag before it moved', async () => {
+    const jq3 = await buildProject({
+      'project.bri': projectBri({ name: 'jq', version: '1.9.0', repository: 'https://github.com/jqlang/jq' }, ['std']),
+      'brioche.lock': JSON.stringify({ dependencies: { std: std2.projectHash } }),
+      'README.md': '# jq 1.9\n\nStreams by default.\n',
+    });
+    await publish('jq', jq, '1.7.1', bob);
+    expect((await page('/-/packages/brioche/jq')).body).toContain('A lightweight JSON processor.');
+    await publish('jq', jq3, '1.9.0', bob);
+    const html = (await page('/-/packages/brioche/jq')).body;
+    expect(html).toContain('Streams by default.');
+    expect(html).not.toContain('A lightweight JSON processor.');
+  });
+
   it('answers 404 for an unknown project or tag, and for names brioche never uses', async () => {
     for (const url of [
       '/-/packages/brioche/nothing',

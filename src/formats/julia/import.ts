@@ -5,8 +5,8 @@ import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
 import {
-  lockJuliaRepo,
   readRegistryFiles,
+  lockRegistry,
   recordCommit,
   recordTarball,
   registryIdentity,
@@ -50,8 +50,8 @@ export async function importJuliaRegistry(
     const tarball = await verifiedTarball(registry, tree);
     try {
       const changed = await inTransaction(registry, async (uow) => {
+        await lockRegistry(registry, uow, repo, uuid);
         const trx = uow.trx.withTables<import('./schema.js').JuliaTables>();
-        await lockJuliaRepo(registry, uow, repo);
         const current = await trx
           .selectFrom('julia_registries')
           .selectAll()

@@ -29,7 +29,8 @@ import { treeFileData } from './spool.js';
 import { STDLIBS } from './stdlibs.js';
 import { holdsRegistration, RANGE_FILES, type RangeFile } from './replay.js';
 import {
-  lockJuliaRepo,
+  lockRegistry,
+  lockRegistryList,
   readRegistryFiles,
   recordCommit,
   recordTarball,
@@ -275,9 +276,8 @@ export async function registerPackage(
 
   const outcome = await discardOnFailure(staged, () =>
     inTransaction(registry, async (uow) => {
+      await lockRegistry(registry, uow, repo, registryUuid);
       const trx = uow.trx.withTables<JuliaTables>();
-      // Before reading the registry: a concurrent registration (a retry of this one on another node) commits first, and is seen.
-      await lockJuliaRepo(registry, uow, repo);
       const reg = await registryRow(trx, repo, registryUuid);
       const files = await readRegistryFiles(uow, repo, registryUuid);
       const state = registryState(files);
@@ -507,8 +507,9 @@ export async function createRegistry(
   const tarball = await verifiedTarball(registry, tree);
   return discardOnFailure([tarball.staged], () =>
     inTransaction(registry, async (uow) => {
+      // Two creations at once (on two nodes) must not both find the name and the uuid free.
+      await lockRegistryList(registry, uow, repo);
       const trx = uow.trx.withTables<JuliaTables>();
-      await lockJuliaRepo(registry, uow, repo);
       const taken = await trx
         .selectFrom('julia_registries')
         .select(['uuid', 'name', 'depends_on'])
@@ -587,8 +588,8 @@ export async function setJuliaYanked(
   const staged: StagedBlob[] = [];
   return discardOnFailure(staged, () =>
     inTransaction(registry, async (uow) => {
+      await lockRegistry(registry, uow, repo, registryUuid);
       const trx = uow.trx.withTables<JuliaTables>();
-      await lockJuliaRepo(registry, uow, repo);
       const reg = await registryRow(trx, repo, registryUuid);
       const files = await readRegistryFiles(uow, repo, registryUuid);
       const [uuid, pkg] = [...registryState(files).packages].find(([, x]) => x.name === name) ?? [];

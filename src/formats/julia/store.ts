@@ -1,11 +1,13 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { parse as parseToml } from 'smol-toml';
 import { fail, LarderError } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import { recordGitCommit } from '../../registry/git-history/record.js';
+import { lockHistory } from '../../registry/git-history/state.js';
+import { lockNamed } from '../../registry/locks.js';
 import type { Repo } from '../../registry/repos.js';
 import type { UnitOfWork } from '../../registry/tx.js';
 import type { StagedBlob } from '../../storage/blobs.js';
@@ -138,13 +140,21 @@ export async function recordTarball(
 }
 
 /**
- * Serialises the writers of a repo's registries inside their transaction (PostgreSQL; SQLite write
- * transactions are serial already). A registration reads registry files, rewrites them and `/registries`
- * (which lists every registry of the repo): without it, two nodes would each write their own view and one
- * change would be lost, and a retried registration could not see the first attempt it repeats.
+ * The first step of every transaction that changes a registry's tree: one writer of a registry at a time on every
+ * node, so no registration rewrites Registry.toml from a copy another one has changed meanwhile (and a retried
+ * registration sees the first attempt it repeats), and the registry's
+ * history rows are numbered in commit order (what keeps git commit ids equal on every node: git-history/build.ts).
  */
-export async function lockJuliaRepo(registry: Registry, uow: UnitOfWork, repo: Repo): Promise<void> {
-  if (registry.dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${`julia-registries:${repo.id}`}))`.execute(uow.trx);
+export async function lockRegistry(registry: Registry, uow: UnitOfWork, repo: Repo, uuid: string): Promise<void> {
+  await lockHistory(uow.trx, registry.dialect, { repoId: repo.id, history: uuid });
+}
+
+/**
+ * One writer at a time of the repo's list of registries (`/registries`, creation): taken after `lockRegistry` when
+ * both are (narrow to wide), so writers of two registries never wait for each other in a cycle.
+ */
+export async function lockRegistryList(registry: Registry, uow: UnitOfWork, repo: Repo): Promise<void> {
+  await lockNamed(uow.trx, registry.dialect, `julia-registries:${repo.id}`);
 }
 
 /** Records a change of a registry's tree, from which its git commits are derived (git-view.ts). */
@@ -154,6 +164,8 @@ export async function recordCommit(uow: UnitOfWork, repo: Repo, uuid: string, tr
 
 /** Rewrites the `/registries` listing from the registries table, inside `uow`. */
 export async function rewriteRegistries(registry: Registry, uow: UnitOfWork, repo: Repo): Promise<void> {
+  // Writes to two registries of a repo may run at once: each must list the other's tree as committed.
+  await lockRegistryList(registry, uow, repo);
   const rows = await uow.trx
     .withTables<JuliaTables>()
     .selectFrom('julia_registries')

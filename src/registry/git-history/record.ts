@@ -55,7 +55,9 @@ export function checkGitPath(p: string): void {
 
 /**
  * Records one commit of a history inside the caller's transaction, so the commit exists exactly
- * when the change it describes does. Returns the row id (the order of the history).
+ * when the change it describes does. Returns the row id (the order of the history). The caller
+ * holds `lockHistory` (state.ts): row ids then follow commit order on every node, which the caches
+ * (syncGitHistory reads rows past the last it built) and so the commit ids depend on.
  */
 export async function recordGitCommit(trx: Kysely<Database>, ref: GitHistoryRef, commit: NewGitCommit): Promise<number> {
   checkHistoryName(ref.history);

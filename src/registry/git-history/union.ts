@@ -73,12 +73,15 @@ export async function syncUnionHistory(
   members: GitHistoryRef[],
   rules: UnionRules,
 ): Promise<void> {
-  const tips = await Promise.all(members.map(async (ref) => ({ ref, tip: await historyTip(store.db, ref) })));
-  const key = membersKey(tips);
+  const seen = await Promise.all(members.map(async (ref) => ({ ref, tip: await historyTip(store.db, ref) })));
   const own = await historyTip(store.db, group);
-  if (recordedKey(own.message) === key) return;
+  if (recordedKey(own.message) === membersKey(seen)) return;
   await inTransaction(store, async (uow) => {
     await lockHistory(uow.trx, store.dialect, group);
+    // The members' tips again, under the lock: another node may have recorded newer ones since they were read above,
+    // and a union of the older tips after it would step the group's history back (and forth again on the next read).
+    const tips = await Promise.all(members.map(async (ref) => ({ ref, tip: await historyTip(store.db, ref, { trx: uow.trx }) })));
+    const key = membersKey(tips);
     const now = await historyTip(store.db, group, { trx: uow.trx });
     if (recordedKey(now.message) === key) return;
     const changes = diffFiles(
