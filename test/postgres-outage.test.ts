@@ -65,13 +65,26 @@ async function bringDatabaseBack(): Promise<void> {
   await asAdmin(`alter database ${dbName()} allow_connections true`);
 }
 
+/** The database back, and both nodes listening again (what the next test starts from). */
+async function restoreDatabase(): Promise<void> {
+  await bringDatabaseBack();
+  for (const node of [a, b])
+    await until(
+      'a node to be ready again',
+      () => get(node, '/-/readyz'),
+      (r) => r.statusCode === 200,
+    );
+}
+
 /** Resolves once `node` has heard (through NOTIFY) that a document changed: what it caches after that stays current. */
 function announced(node: TestApp, path: string): Promise<void> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node never heard that ${path} changed (is it listening?)`)), 15_000);
     const stop = node.registry.docs.subscribe({
       changed: (_repo, p) => {
         if (p !== path) return;
         stop();
+        clearTimeout(timer);
         resolve();
       },
     });
@@ -127,13 +140,8 @@ describe('a PostgreSQL outage', () => {
       expect(refused.statusCode).toBe(503);
       expect(refused.json().errors[0].detail).toMatch(/database cannot be reached/);
     } finally {
-      await bringDatabaseBack();
+      await restoreDatabase();
     }
-    await until(
-      'node B to be ready again',
-      () => get(b, '/-/readyz'),
-      (r) => r.statusCode === 200,
-    );
     expect((await get(a, '/cargo/index/ou/ta/outage_crate')).statusCode).toBe(404);
     expect((await get(a, '/cargo/api/v1/crates?q=outage_crate')).json().crates).toEqual([]);
   });
@@ -149,7 +157,7 @@ describe('a PostgreSQL outage', () => {
       expect(during.body).toBe(held.body);
       expect(during.headers['x-larder-stale']).toBeDefined();
     } finally {
-      await bringDatabaseBack();
+      await restoreDatabase();
     }
   });
 

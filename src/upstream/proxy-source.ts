@@ -43,6 +43,8 @@ interface DocEntry {
   servedUntil: number;
   /** After an upstream failure: until when the held copy is served (stale) without asking again. */
   failedUntil?: number;
+  /** The document changed in the database since (another node, `larder mirror`, or this node's own announcement): read it again. */
+  recheck?: boolean;
 }
 
 /** How long after an upstream failure the held copy is served without trying the upstream again. */
@@ -104,12 +106,14 @@ export class ProxySource implements Source {
       );
     this.offline = repo.offline ?? false;
     // Another node (or `larder mirror`) stored a newer copy: read it from the database rather than keep ours until the
-    // TTL (an offline proxy's copy would otherwise never be replaced). A copy this node stores is remembered after this.
+    // TTL (an offline proxy's copy would otherwise never be replaced). The held copy is kept until that read succeeds:
+    // while the database is away it is what can be served.
     registry.docs.subscribe({
       changed: (repoId, path) => {
-        if (repoId === repo.id) this.entries.delete(path);
+        const e = repoId === repo.id ? this.entries.get(path) : undefined;
+        if (e) e.recheck = true;
       },
-      reset: () => this.entries.clear(),
+      reset: () => this.entries.forEach((e) => (e.recheck = true)),
     });
     this.health = new UpstreamHealthRecorder(registry, repo);
     this.context = {
@@ -140,11 +144,12 @@ export class ProxySource implements Source {
 
   peek(path: string): SourceDoc | null | undefined {
     const e = this.entries.get(path);
-    return e && this.isFresh(path, e, Date.now()) ? e.served : undefined;
+    return e && !e.recheck && this.isFresh(path, e, Date.now()) ? e.served : undefined;
   }
 
   async doc(path: string): Promise<SourceDoc | null> {
-    const e = this.entries.get(path) ?? (await this.load(path));
+    const held = this.entries.get(path);
+    const e = held && !held.recheck ? held : await this.reload(path, held);
     const now = Date.now();
     if (e && this.isFresh(path, e, now)) return e.served;
     // Offline, a document is what is held; one the synced git copy holds is read from it (no upstream is asked).
@@ -180,6 +185,16 @@ export class ProxySource implements Source {
     if (!e.served) return null;
     this.registry.metrics.staleServed.inc({ repo: this.repo.name });
     return { ...e.served, stale: true };
+  }
+
+  /** `load`, or the held copy when the database cannot be read now. */
+  private async reload(path: string, held: DocEntry | undefined): Promise<DocEntry | undefined> {
+    try {
+      return await this.load(path);
+    } catch (err) {
+      if (held && err instanceof LarderError && err.code === 'DATABASE_UNAVAILABLE') return held;
+      throw err;
+    }
   }
 
   /** What the database holds for a path (after a restart, or on another node). */
