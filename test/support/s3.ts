@@ -17,6 +17,8 @@ export async function startS3(): Promise<TestS3> {
   const { port } = await server.run();
   process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
   process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+  // The SDK's notice about Node versions would otherwise land in the stderr of every CLI run the tests check.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   let n = 0;
   return {
     async newBucketUrl() {
