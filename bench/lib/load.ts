@@ -12,6 +12,8 @@ export interface LoadJob {
   concurrency: number;
   /** When set, every response body is hashed as it streams in and must have this SHA-256 (hex). */
   sha256?: string;
+  /** Report each request's status in order (`LoadReport.perRequest`): which publishes were acknowledged. */
+  recordStatuses?: boolean;
 }
 
 /** What the load process measured. */
@@ -25,6 +27,8 @@ export interface LoadReport {
   hashMismatches: number;
   /** The first few failures (status and body, or the error), for diagnosis. */
   samples: string[];
+  /** With `recordStatuses`: the status of request i at index i (0 = connection error). */
+  perRequest?: number[];
 }
 
 const LOADGEN = path.join(ROOT, 'bench/lib/loadgen.ts');
