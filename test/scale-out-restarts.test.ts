@@ -95,7 +95,7 @@ describe('three nodes behind HAProxy, restarted under load', () => {
     const load = startLoad({ url: cluster.url, readCrates: seeded.map((p) => p.name), publishes, readers: 2, publishers: 1 });
     const [node1, node2, node3] = cluster.nodes;
     const late: Publish[] = [];
-    let readsDuringOutage = 0;
+    const outage = { reads: 0 };
     try {
       await load.publishesAnswered(5);
       await cluster.pg.stopServer();
@@ -110,7 +110,7 @@ describe('three nodes behind HAProxy, restarted under load', () => {
       const during = await get(`${node2.url}${indexUrlPath(seeded[0].name)}`);
       expect(during.status).toBe(200);
       await new Promise((r) => setTimeout(r, 2000));
-      readsDuringOutage = load.summary.reads - outageStarted;
+      outage.reads = load.summary.reads - outageStarted;
       await cluster.pg.startServer();
 
       // A publish on node1 the moment the database is back (503s while node1 reconnects are fine).
@@ -158,7 +158,7 @@ describe('three nodes behind HAProxy, restarted under load', () => {
     for (const node of cluster.nodes) expect((await get(`${node.url}/-/readyz`)).status).toBe(200);
     await expectServedEverywhere([...seeded, ...late, ...outcomes.map((o) => o.publish)]);
     console.log(
-      `PostgreSQL restart: ${reads} reads through HAProxy (${readsDuringOutage} during the outage), 0 failed; ` +
+      `PostgreSQL restart: ${reads} reads through HAProxy (${outage.reads} during the outage), 0 failed; ` +
         `${outcomes.length} publishes, ${refused.length} refused with a 5xx during the outage and accepted on retry`,
     );
   }, 120_000);
