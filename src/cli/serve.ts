@@ -45,13 +45,16 @@ export function startBanner({ registry, url, caCertPath, adminToken, workers }: 
   return out.join('\n');
 }
 
-/** Runs `stop` once on SIGINT or SIGTERM, then exits. */
-function onShutdown(stop: () => Promise<void>): void {
+/**
+ * Runs `stop` once on SIGINT or SIGTERM, then exits. SIGTERM (systemd, Kubernetes, a rolling
+ * restart) drains first; SIGINT (Ctrl-C at a terminal) does not wait for a load balancer.
+ */
+function onShutdown(stop: (signal: NodeJS.Signals) => Promise<void>): void {
   let stopping = false;
-  const handler = () => {
+  const handler = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    void stop().finally(() => process.exit(0));
+    void stop(signal).finally(() => process.exit(0));
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
@@ -62,13 +65,14 @@ async function serveSingle(config: LarderConfig): Promise<void> {
   if (cluster.isWorker) {
     // The primary printed the banner; a disconnect from it means shut down.
     process.on('disconnect', () => void running.close().finally(() => process.exit(0)));
-    onShutdown(() => running.close());
+    onShutdown((signal) => (signal === 'SIGTERM' ? running.drain() : running.close()));
     return;
   }
   process.stdout.write(startBanner({ ...running, workers: 1 }));
-  onShutdown(async () => {
-    running.app.log.info('shutting down');
-    await running.close();
+  onShutdown(async (signal) => {
+    const drainMs = signal === 'SIGTERM' ? config.timeouts.drainMs : 0;
+    running.app.log.info({ signal, drainMs }, drainMs > 0 ? 'draining: /-/readyz answers 503, then shutting down' : 'shutting down');
+    await (signal === 'SIGTERM' ? running.drain() : running.close());
   });
 }
 
@@ -79,8 +83,8 @@ async function servePrimary(config: LarderConfig): Promise<void> {
     const url = clientBaseUrl(config, prepared.tls !== null, port);
     process.stdout.write(startBanner({ ...prepared, url, workers: config.workers }));
   });
-  onShutdown(async () => {
-    await primary.stop();
+  onShutdown(async (signal) => {
+    await primary.stop(signal);
     await prepared.registry.close();
   });
 }

@@ -6,7 +6,7 @@ import { isPeerMessage, type PeerMessage } from '../registry/cluster-peers.js';
  * port), relays index changes between them and acknowledges a change to its sender only once
  * every other worker has dropped its cached copy. A worker that dies is replaced.
  */
-export function runPrimary(count: number, onAllListening: (port: number) => void): { stop(): Promise<void> } {
+export function runPrimary(count: number, onAllListening: (port: number) => void): { stop(signal: NodeJS.Signals): Promise<void> } {
   let stopping = false;
   let listening = 0;
   const pending = new Map<string, { origin: Worker; waitingFor: Set<number> }>();
@@ -53,10 +53,18 @@ export function runPrimary(count: number, onAllListening: (port: number) => void
   for (let i = 0; i < count; i++) fork();
 
   return {
-    stop: () =>
+    // Each worker gets the signal the primary got: on SIGTERM every worker drains (readyz 503)
+    // before it closes; the primary waits for all of them.
+    stop: (signal) =>
       new Promise<void>((resolve) => {
         stopping = true;
-        cluster.disconnect(() => resolve());
+        const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && !w.isDead());
+        if (alive.length === 0) return resolve();
+        let left = alive.length;
+        for (const w of alive) {
+          w.once('exit', () => --left === 0 && resolve());
+          w.process.kill(signal);
+        }
       }),
   };
 }

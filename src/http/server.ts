@@ -11,6 +11,7 @@ import { webRoutes } from '../web/plugin.js';
 import type { AccessLine } from './logger.js';
 import { observe, requestRecorder } from './observe.js';
 import { answerHttp1, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
+import { Shutdown } from './graceful.js';
 import { applyHttp1Timeouts, guardHttp2Sessions, guardRequestBody, http1ServerOptions } from './timeouts.js';
 
 export interface TlsMaterial {
@@ -27,6 +28,8 @@ export interface ServerOptions {
   accessLog?: ((line: AccessLine) => void) | null;
   /** Told of every route as it is registered (the auth matrix test collects the route table with it). */
   onRoute?: (route: { method: string | string[]; url: string }) => void;
+  /** The server's shutdown state (draining shows on /-/readyz); one is made when not given. */
+  shutdown?: Shutdown;
 }
 
 /** Builds the HTTP server: every repo mounted at `/{name}`, Larder's own routes under `/-/`. */
@@ -57,14 +60,20 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
   const fastRoutes = contexts.flatMap(({ plugin, ctx }) => plugin.fastIndex?.(ctx) ?? []);
   const answer = fastIndexAnswerer(fastRoutes, record);
   const timeouts = registry.config.timeouts;
+  const shutdown = opts.shutdown ?? new Shutdown();
   // Our own server, so cached index reads are answered before Fastify's router (http/fast-index.ts).
   const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
     const listener = (req: IncomingMessage, res: ServerResponse) => {
+      shutdown.onRequest(req, res);
       if (answerHttp1(answer, req, res)) return;
       guardRequestBody(req, res, timeouts);
       handler(req, res);
     };
-    if (!opts.tls) return http.createServer(http1ServerOptions(timeouts), listener);
+    if (!opts.tls) {
+      const server = http.createServer(http1ServerOptions(timeouts), listener);
+      shutdown.track(server);
+      return server;
+    }
     const server = http2.createSecureServer(
       // A TLS handshake that never finishes is cut like headers that never arrive.
       {
@@ -78,6 +87,7 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
     applyHttp1Timeouts(server, timeouts);
     answerHttp2Streams(server, answer);
     guardHttp2Sessions(server, timeouts);
+    shutdown.track(server);
     return server;
   };
   const app = (
@@ -93,7 +103,7 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
   });
 
   observe(app, registry, record);
-  await app.register(adminRoutes, { registry });
+  await app.register(adminRoutes, { registry, shutdown });
   // The S3-compatible endpoint: buckets are repos whose format takes object writes (Brioche's cache).
   await app.register(s3Routes, { registry, prefix: S3_PREFIX });
   // The web UI: `/` and pages under /-/ (no repo can be named `-`).

@@ -7,6 +7,7 @@ import { openRegistry, type Registry } from '../registry/registry.js';
 import { createLogging } from './logger.js';
 import { buildServer, type TlsMaterial } from './server.js';
 import { ensureSelfSignedTls } from './tls.js';
+import { Shutdown } from './graceful.js';
 
 export interface RunningLarder {
   app: FastifyInstance;
@@ -17,7 +18,10 @@ export interface RunningLarder {
   caCertPath: string | null;
   /** The admin token generated on first start (null when one existed or LARDER_ADMIN_TOKEN was used). */
   adminToken: string | null;
+  /** Closes at once: in-flight requests finish (within [timeouts] shutdown), then storage closes. */
   close(): Promise<void>;
+  /** SIGTERM: /-/readyz answers 503 for [timeouts] drain while requests are still served, then `close`. */
+  drain(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -73,22 +77,35 @@ export async function startLarder(config: LarderConfig, opts: StartOptions): Pro
   const { registry, tls, caCertPath, adminToken } = await prepareLarder(config, opts);
   try {
     const logging = opts.logger === false ? null : createLogging(config.logLevel);
-    const app = await buildServer(registry, opts.formats, { tls, logger: logging?.logger ?? null, accessLog: logging?.access ?? null });
+    const shutdown = new Shutdown();
+    const app = await buildServer(registry, opts.formats, {
+      tls,
+      logger: logging?.logger ?? null,
+      accessLog: logging?.access ?? null,
+      shutdown,
+    });
     await app.listen({ host: config.listen.host, port: config.listen.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;
+    let stopping: Promise<void> | undefined;
     return {
       app,
       registry,
       url: clientBaseUrl(config, tls !== null, port),
       caCertPath,
       adminToken,
-      close: async () => {
-        await app.close();
+      close: () => stop(0),
+      drain: () => stop(config.timeouts.drainMs),
+    };
+    // Once: SIGTERM during a drain, or close() after it, waits for the same shutdown.
+    async function stop(drainMs: number): Promise<void> {
+      stopping ??= (async () => {
+        await shutdown.stop(app, drainMs, config.timeouts.shutdownMs);
         await registry.close();
         logging?.flush();
-      },
-    };
+      })();
+      return stopping;
+    }
   } catch (err) {
     await registry.close();
     throw err;

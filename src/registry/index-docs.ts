@@ -21,6 +21,14 @@ export interface IndexDocStats {
   misses: number;
 }
 
+/** Told when cached documents stop being current: other caches derived from documents follow it. */
+export interface IndexDocSubscriber {
+  /** One document changed (a local commit, another process's or node's announced commit). */
+  changed?(repoId: number, path: string): void;
+  /** Announcements may have been missed (the notification connection came back): everything may have changed. */
+  reset?(): void;
+}
+
 /**
  * Index documents, written inside the transaction that changes them and read by primary
  * key behind an in-memory LRU. Absent paths are cached too: Cargo probes `foo_bar` for
@@ -28,6 +36,13 @@ export interface IndexDocStats {
  */
 export class IndexDocs {
   private readonly cache: LRUCache<string, Cached>;
+  /**
+   * Loads in flight, by key. A load may read a row just before another commit changes it; an
+   * invalidation that arrives meanwhile removes the entry, so the load's (old) result is returned
+   * to its own callers but never cached. Concurrent misses of one path share one query.
+   */
+  private readonly loading = new Map<string, Promise<IndexDoc | null>>();
+  private readonly subscribers = new Set<IndexDocSubscriber>();
   readonly stats: IndexDocStats = { hits: 0, misses: 0 };
 
   constructor(
@@ -61,15 +76,33 @@ export class IndexDocs {
     if (cached !== undefined) return cached;
     const key = `${repoId}\0${path}`;
     this.stats.misses++;
+    const pending = this.loading.get(key);
+    if (pending) return pending;
+    const load = this.load(repoId, path).then(
+      (doc) => {
+        if (this.loading.get(key) === load) {
+          this.loading.delete(key);
+          this.cache.set(key, doc ?? MISSING);
+        }
+        return doc;
+      },
+      (err: unknown) => {
+        if (this.loading.get(key) === load) this.loading.delete(key);
+        throw err;
+      },
+    );
+    this.loading.set(key, load);
+    return load;
+  }
+
+  private async load(repoId: number, path: string): Promise<IndexDoc | null> {
     const row = await this.db
       .selectFrom('index_docs')
       .select(['body', 'etag', 'updated_at'])
       .where('repo_id', '=', repoId)
       .where('path', '=', path)
       .executeTakeFirst();
-    const doc = row ? toDoc(Buffer.from(row.body), row.etag, row.updated_at) : null;
-    this.cache.set(key, doc ?? MISSING);
-    return doc;
+    return row ? toDoc(Buffer.from(row.body), row.etag, row.updated_at) : null;
   }
 
   /**
@@ -115,12 +148,23 @@ export class IndexDocs {
 
   /** Forgets a cached document (after a local commit, or a change announced by another node). */
   invalidate(repoId: number, path: string): void {
-    this.cache.delete(`${repoId}\0${path}`);
+    const key = `${repoId}\0${path}`;
+    this.cache.delete(key);
+    this.loading.delete(key);
+    for (const s of this.subscribers) s.changed?.(repoId, path);
   }
 
   /** Forgets every cached document (when change announcements may have been missed). */
   clear(): void {
     this.cache.clear();
+    this.loading.clear();
+    for (const s of this.subscribers) s.reset?.();
+  }
+
+  /** Follows invalidations, for caches derived from documents; returns the unsubscribe function. */
+  subscribe(subscriber: IndexDocSubscriber): () => void {
+    this.subscribers.add(subscriber);
+    return () => this.subscribers.delete(subscriber);
   }
 }
 

@@ -129,24 +129,29 @@ export async function changeOwners(
       const why = refusal(by, ref, await ownerIds(trx, ref), true);
       if (why) fail('NOT_OWNER', why);
     }
+    let changed = 0n;
     for (const user of users) {
       if (add) {
-        await trx
+        const r = await trx
           .insertInto('package_owners')
           .values({ repo_id: ref.repo.id, package: ref.id, user_id: user.id, created_at: Date.now() })
           .onConflict((oc) => oc.doNothing())
-          .execute();
+          .executeTakeFirst();
+        changed += r.numInsertedOrUpdatedRows ?? 0n;
       } else {
-        await trx
+        const r = await trx
           .deleteFrom('package_owners')
           .where('repo_id', '=', ref.repo.id)
           .where('package', '=', ref.id)
           .where('user_id', '=', user.id)
-          .execute();
+          .executeTakeFirst();
+        changed += r.numDeletedRows;
       }
     }
     const left = await listOwners(trx, ref);
     if (left.length === 0) fail('LAST_OWNER', `${ref.label} must keep at least one owner; add the new owner before removing the last one`);
+    // A repeat (adding an owner again, removing one already gone: a retried request) changes nothing, so records nothing.
+    if (changed === 0n) return left;
     await audit(trx, {
       userId: by?.userId ?? null,
       repoId: ref.repo.id,

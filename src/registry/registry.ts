@@ -11,7 +11,7 @@ import { Auth } from './auth.js';
 import type { FormatCore } from './format.js';
 import type { Source } from './source.js';
 import { clusterPeers } from './cluster-peers.js';
-import { announceIndexChange, listenForIndexChanges, type IndexChangeListener } from './events.js';
+import { announceIndexChange, listenForIndexChanges, type ChangeFeed, type IndexChangeListener } from './events.js';
 import { IndexDocs } from './index-docs.js';
 import { DownloadCounter } from './downloads.js';
 import { Metrics } from './metrics.js';
@@ -41,6 +41,8 @@ export interface Registry {
   sources: Map<string, Source>;
   /** Downloads counted in memory, written to package_downloads every few seconds and on close. */
   downloads: DownloadCounter;
+  /** Whether other nodes' changes reach this process now (PostgreSQL: LISTEN established); /-/readyz reports it. */
+  changes: ChangeFeed;
   /** Writes what is still held in memory (download counts), then closes storage. */
   close(): Promise<void>;
 }
@@ -62,6 +64,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
   let listener: IndexChangeListener | null = null;
   let watcher: SqliteChangeWatcher | null = null;
   let counter: DownloadCounter | null = null;
+  let opened: Registry | null = null;
   try {
     const repos = await syncRepos(handle.db, config.repos);
     const shared = config.database.kind === 'postgres';
@@ -76,11 +79,12 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
     );
     // Other nodes and processes change index documents too; their commits reach this process's cache.
     if (config.database.kind === 'postgres') {
-      listener = await listenForIndexChanges(
-        config.database.url,
-        (repoId, p) => docs.invalidate(repoId, p),
-        () => docs.clear(),
-      );
+      listener = await listenForIndexChanges(config.database.url, {
+        onChange: (repoId, p) => docs.invalidate(repoId, p),
+        onReconnected: () => docs.clear(),
+        // `opened` is set below; an outage before then has no logger to report to yet.
+        log: (msg, err) => opened?.log.warn(err ? { err: (err as Error).message } : {}, msg),
+      });
     } else if (config.database.path !== ':memory:') {
       watcher = watchSqliteChanges(
         config.database.path,
@@ -125,6 +129,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
       log: silent,
       sources: new Map(),
       downloads,
+      changes: listener ?? { listening: true },
       close: async () => {
         // Counts first, while the database is open; a failed write is logged, and closing goes on.
         await downloads.close();
@@ -137,6 +142,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
     };
     for (const repo of repos) if (repo.kind === 'hosted') await registry.formats.get(repo.format)?.initRepo?.(registry, repo);
     registry.sources = openSources(registry, fetcher);
+    opened = registry;
     return registry;
   } catch (err) {
     await counter?.close();

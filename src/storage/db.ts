@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { coreMigrations } from './migrations.js';
+import { resilientPool } from './pg-pool.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -58,13 +59,16 @@ async function openPostgres(url: string): Promise<DatabaseHandle> {
       return pgModule.types.getTypeParser(oid, format);
     },
   } as pg.CustomTypesConfig;
-  const pool = new pgModule.Pool({ connectionString: url, max: 10, types });
-  // An idle connection that drops (server restart, or shutdown racing pool.end) makes the pool emit
-  // 'error', which crashes the process without a listener; the pool discards that client itself.
-  // An idle client whose server went away (restart, failover) errors here; pg drops it from
-  // the pool and the next query connects afresh, so this must not crash the process.
-  pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const pool = new pgModule.Pool({
+    connectionString: url,
+    max: 10,
+    types,
+    // A server that does not answer (failover, a black-holed network) fails requests with 503 instead of holding them.
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+  });
+  // The notification listener (registry/events.ts) reports outages; a lost client here needs no log of its own.
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: resilientPool(pool, () => {}) }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
 

@@ -252,7 +252,15 @@ export class ProxySource implements Source {
       return this.staleCopy(held);
     }
     // Reading a synced git copy is no upstream request: only the sync counts.
-    const served = await this.take(path, held, answer, fromGit ? () => {} : (outcome) => metric.inc({ repo: this.repo.name, outcome }));
+    let served: SourceDoc | null;
+    try {
+      served = await this.take(path, held, answer, fromGit ? () => {} : (outcome) => metric.inc({ repo: this.repo.name, outcome }));
+    } catch (err) {
+      // The database is away: what is held was right when it was stored, and is served as stale until it is back.
+      if (!held?.served || !(err instanceof LarderError) || err.code !== 'DATABASE_UNAVAILABLE') throw err;
+      held.failedUntil = Date.now() + RETRY_AFTER_FAILURE_MS;
+      return this.staleCopy(held);
+    }
     if (!stale) return served;
     // The git upstream could not be asked: the copy of its last sync, said so, and not fresh (asked again later).
     const entry = this.entries.get(path);

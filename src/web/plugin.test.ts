@@ -87,7 +87,7 @@ describe('search', () => {
 describe('sign in and out', () => {
   it('exchanges a token for an HttpOnly, SameSite=Strict session cookie; the viewer then sees private repos', async () => {
     const session = await signIn(t.app, t.adminToken);
-    expect(session.setCookie).toMatch(/^larder_session=[\w-]{43}; Path=\/; Expires=.*; HttpOnly; SameSite=Strict$/);
+    expect(session.setCookie).toMatch(/^larder_session=[\w-]{43}; Path=\/; Expires=.*; HttpOnly; Secure; SameSite=Strict$/);
     const res = await t.app.inject({ method: 'GET', url: '/', headers: { cookie: session.cookie } });
     expect(res.body).toContain('Sign out admin');
     expect(res.body).toContain('href="/-/repos/secret"');

@@ -20,14 +20,15 @@ export interface Viewer {
   secure: boolean;
 }
 
-/** Whether the request came over TLS (directly or, behind a trusted proxy, as it says). */
-export function isSecure(req: FastifyRequest): boolean {
-  return req.protocol === 'https';
+/** Whether the browser reached us over TLS: directly, or through a front whose public_url is https. */
+export function isSecure(req: FastifyRequest, publicUrl: string | null): boolean {
+  // Behind a front that ends TLS the node sees plain HTTP; an https public_url says what the browser sees.
+  return req.protocol === 'https' || (publicUrl?.startsWith('https:') ?? false);
 }
 
 /** The viewer behind a request's session cookie; an unknown, expired or revoked session is nobody (and its cookie is cleared). */
 export async function viewerOf(registry: Registry, req: FastifyRequest, reply: FastifyReply): Promise<Viewer> {
-  const secure = isSecure(req);
+  const secure = isSecure(req, registry.config.publicUrl);
   const value = req.headers.cookie ? cookie.parse(req.headers.cookie)[SESSION_COOKIE] : undefined;
   if (!value) return { principal: null, session: null, secure };
   const session = await findSession(registry.db, value);

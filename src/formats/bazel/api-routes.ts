@@ -98,7 +98,7 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
     return { module, version, source: JSON.parse(sourceJson.toString('utf8')) };
   });
 
-  /** Rewrites a module's metadata.json, and its search entry, inside one transaction. */
+  /** Rewrites a module's metadata.json, and its search entry, inside one transaction; a change that changes nothing writes nothing. */
   async function editMetadata(
     p: Principal,
     module: string,
@@ -111,7 +111,10 @@ export async function bazelApiRoutes(app: FastifyInstance, { registry, repo }: {
       if (!doc) fail('PACKAGE_NOT_FOUND', `module ${module} is not in registry ${repo.name}`);
       await authorizeWrite(uow.trx, registry.dialect, p, moduleRef(repo, module), true);
       const next = change(parseMetadata(doc, module));
-      await registry.docs.put(uow, repo.id, path, serializeMetadata(next));
+      const body = serializeMetadata(next);
+      // A repeat (a retried yank, the same edit twice) changes no byte: nothing is written, so no new ETag or audit entry.
+      if (body.equals(doc)) return next;
+      await registry.docs.put(uow, repo.id, path, body);
       await writeModuleSearchEntry(registry, uow, repo, module);
       await audit(uow.trx, { userId: p.userId, repoId: repo.id, action, subject: module });
       return next;

@@ -80,6 +80,8 @@ export function withYank(m: BazelMetadata, module: string, version: string, reas
     return { ...m, yanked_versions: yanked };
   }
   if (reason.trim() === '') fail('METADATA_INVALID', 'a yank needs a reason (what is wrong, and which version to use instead)');
+  // Yanked already for this reason: a repeat, which changes nothing even if the version has become the latest since.
+  if (yanked[version] === reason) return m;
   const latest = sortVersions(m.versions).filter(isBazelVersion).at(-1);
   if (version === latest && !m.deprecated) {
     fail(

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { unpackedLimit } from '../../core/config.js';
-import { fail, LarderError } from '../../core/errors.js';
+import { fail } from '../../core/errors.js';
 import { parseSri, sri, sriHasher, type SriAlgorithm } from '../../core/sri.js';
 import { formatSize } from '../../core/units.js';
 import { audit } from '../../registry/audit.js';
@@ -10,7 +10,6 @@ import { authorizeWrite, checkWriter } from '../../registry/owners.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
-import { isUniqueViolation } from '../../storage/db.js';
 import type { Database } from '../../storage/schema.js';
 import { parseMetadata, serializeMetadata, withVersion, type BazelMetadata } from './metadata.js';
 import { readModuleFile, sameModuleFile } from './module-file.js';
@@ -20,6 +19,8 @@ import type { BazelTables } from './schema.js';
 import { applyOverlay, applyPatches, filesToKeep, unpackArchive } from './source-tree.js';
 import { compareBazelVersions, isBazelVersion, validateModuleName, validatePublishVersion } from './version.js';
 import { storeBlob } from '../../registry/blob-records.js';
+import { writeOrReplay } from '../../registry/replay.js';
+import { replayDifference, type VersionFiles } from './replay.js';
 
 /** What a publish brings: the registry files, and either an archive to host or a source.json naming one. */
 export interface BazelPublish {
@@ -59,6 +60,22 @@ const PATCH_NAME = /^[A-Za-z0-9._+-]+$/;
 /** The URL at which Larder hosts a published archive: stable forever, since source.json pins it. */
 export function archiveUrl(base: string, repo: Repo, module: string, version: string, fileName: string): string {
   return `${base.replace(/\/+$/, '')}/${repo.name}/archives/${module}/${version}/${fileName}`;
+}
+
+/** The source.json Larder writes for an archive it hosts: its URL here, its integrity, and the publish's layout fields. */
+function hostedSource(base: string, repo: Repo, pub: BazelPublish, archive: { fileName: string; data: Buffer }): SourceJson {
+  const source: SourceJson = {
+    url: archiveUrl(base, repo, pub.module, pub.version, archive.fileName),
+    integrity: sri(archive.data, 'sha256'),
+  };
+  if (pub.stripPrefix) source.strip_prefix = pub.stripPrefix;
+  if (pub.archiveType) source.archive_type = pub.archiveType;
+  if (pub.overlay.size) source.overlay = Object.fromEntries([...pub.overlay].map(([k, v]) => [k, sri(v)]));
+  if (pub.patches.size) {
+    source.patches = Object.fromEntries([...pub.patches].map(([k, v]) => [k, sri(v)]));
+    source.patch_strip = pub.patchStrip ?? 1;
+  }
+  return source;
 }
 
 /** source.json as BCR tooling writes it: indent 4, keys in a fixed (unsorted) order, a trailing newline. */
@@ -186,6 +203,27 @@ async function checkCompatibilityLevel(
   }
 }
 
+function logReplay(registry: Registry, repo: Repo, pub: BazelPublish): void {
+  registry.log.info(
+    { repo: repo.name, module: pub.module, version: pub.version },
+    'publish repeated with identical content (a retry): answered as the success it was, nothing written',
+  );
+}
+
+/**
+ * A publish of a version that exists: the success it was when it would write exactly what is stored (a load balancer's
+ * retry of a publish whose answer was lost; nothing is downloaded, checked or written again), else the refusal it always was.
+ */
+async function replay(registry: Registry, repo: Repo, pub: BazelPublish, baseUrl: string): Promise<{ sourceJson: Buffer }> {
+  // Only a publish that could have succeeded can repeat one: exactly one of an archive and a source.json.
+  const hosted = pub.archive && !pub.sourceJson ? pub.archive : null;
+  const sourceJson = hosted ? sourceJsonBytes(hostedSource(baseUrl, repo, pub, hosted)) : pub.archive ? undefined : pub.sourceJson;
+  if (!sourceJson || (await replayDifference(registry, repo, { ...pub, sourceJson, hosted })) !== null)
+    fail('VERSION_EXISTS', `${pub.module}@${pub.version} is already published, and published versions never change; publish a new version`);
+  logReplay(registry, repo, pub);
+  return { sourceJson };
+}
+
 /**
  * Validates a publish as the BCR's tooling does (protocols/bazel.md §8.1) and stores it: the
  * registry files byte for byte, a hosted archive when one was uploaded, and the new metadata.json,
@@ -218,8 +256,7 @@ export async function publishBazelModule(
     .where('module', '=', pub.module)
     .where('version', '=', pub.version)
     .executeTakeFirst();
-  if (exists)
-    fail('VERSION_EXISTS', `${pub.module}@${pub.version} is already published, and published versions never change; publish a new version`);
+  if (exists) return replay(registry, repo, pub, baseUrl);
   await checkCompatibilityLevel(registry, repo, db, pub, decl.compatibilityLevel);
   for (const name of pub.patches.keys())
     if (!PATCH_NAME.test(name)) fail('METADATA_INVALID', `patch name "${name}" may only use letters, digits, '.', '_', '+' and '-'`);
@@ -236,14 +273,7 @@ export async function publishBazelModule(
       fail('ARCHIVE_TOO_LARGE', `the archive is larger than this registry's ${formatSize(limits.maxArchiveSize)} limit`);
     archive = pub.archive.data;
     hosted = pub.archive;
-    source = { url: archiveUrl(baseUrl, repo, pub.module, pub.version, pub.archive.fileName), integrity: sri(archive, 'sha256') };
-    if (pub.stripPrefix) source.strip_prefix = pub.stripPrefix;
-    if (pub.archiveType) source.archive_type = pub.archiveType;
-    if (pub.overlay.size) source.overlay = Object.fromEntries([...pub.overlay].map(([k, v]) => [k, sri(v)]));
-    if (pub.patches.size) {
-      source.patches = Object.fromEntries([...pub.patches].map(([k, v]) => [k, sri(v)]));
-      source.patch_strip = pub.patchStrip ?? 1;
-    }
+    source = hostedSource(baseUrl, repo, pub, pub.archive);
   } else if (pub.sourceJson) {
     source = parseSourceJson(pub.sourceJson);
     const { algorithm } = parseSri(source.integrity);
@@ -293,63 +323,69 @@ export async function publishBazelModule(
 
   const sourceJson = pub.sourceJson ?? sourceJsonBytes(source);
   const staged = hosted ? await registry.blobs.stage(Readable.from([hosted.data]), { maxSize: limits.maxArchiveSize }) : null;
+  const files: VersionFiles = { ...pub, sourceJson, hosted };
   try {
-    await inTransaction(registry, async (uow) => {
-      const trx = uow.trx.withTables<BazelTables>();
-      await authorizeWrite(uow.trx, registry.dialect, p, moduleRef(repo, pub.module), await moduleExists(uow.trx, repo, pub.module));
-      const dir = `modules/${pub.module}/${pub.version}`;
-      await trx
-        .insertInto('bazel_versions')
-        .values({ repo_id: repo.id, module: pub.module, version: pub.version, created_at: Date.now() })
-        .execute();
-      await registry.docs.put(uow, repo.id, `${dir}/MODULE.bazel`, pub.moduleFile);
-      await registry.docs.put(uow, repo.id, `${dir}/source.json`, sourceJson);
-      for (const [name, data] of pub.patches) await registry.docs.put(uow, repo.id, `${dir}/patches/${name}`, data);
-      for (const [rel, data] of pub.overlay) await registry.docs.put(uow, repo.id, `${dir}/overlay/${rel}`, data);
-      if (pub.presubmit) await registry.docs.put(uow, repo.id, `${dir}/presubmit.yml`, pub.presubmit);
-      const metaPath = `modules/${pub.module}/metadata.json`;
-      const current = await registry.docs.read(uow, repo.id, metaPath);
-      const base: BazelMetadata = current
-        ? parseMetadata(current, pub.module)
-        : {
-            homepage: pub.metadata?.homepage ?? '',
-            maintainers: pub.metadata?.maintainers ?? [],
-            repository: pub.metadata?.repository ?? [],
-            versions: [],
-            yanked_versions: {},
-          };
-      await registry.docs.put(uow, repo.id, metaPath, serializeMetadata(withVersion(base, pub.version)));
-      await writeModuleSearchEntry(registry, uow, repo, pub.module);
-      if (staged && hosted) {
-        await trx
-          .insertInto('bazel_archives')
-          .values({
-            repo_id: repo.id,
-            module: pub.module,
-            version: pub.version,
-            file_name: hosted.fileName,
-            sha256: staged.sha256,
-            size: staged.size,
-            created_at: Date.now(),
-          })
-          .execute();
-        await storeBlob(uow, staged);
-      }
-      await audit(uow.trx, {
-        userId: p.userId,
-        repoId: repo.id,
-        action: 'bazel.publish',
-        subject: `${pub.module}@${pub.version}`,
-        detail: { integrity: source.integrity, url: source.url },
-      });
-    });
-  } catch (err) {
+    await writeOrReplay(
+      () =>
+        inTransaction(registry, async (uow) => {
+          const trx = uow.trx.withTables<BazelTables>();
+          await authorizeWrite(uow.trx, registry.dialect, p, moduleRef(repo, pub.module), await moduleExists(uow.trx, repo, pub.module));
+          const dir = `modules/${pub.module}/${pub.version}`;
+          await trx
+            .insertInto('bazel_versions')
+            .values({ repo_id: repo.id, module: pub.module, version: pub.version, created_at: Date.now() })
+            .execute();
+          await registry.docs.put(uow, repo.id, `${dir}/MODULE.bazel`, pub.moduleFile);
+          await registry.docs.put(uow, repo.id, `${dir}/source.json`, sourceJson);
+          for (const [name, data] of pub.patches) await registry.docs.put(uow, repo.id, `${dir}/patches/${name}`, data);
+          for (const [rel, data] of pub.overlay) await registry.docs.put(uow, repo.id, `${dir}/overlay/${rel}`, data);
+          if (pub.presubmit) await registry.docs.put(uow, repo.id, `${dir}/presubmit.yml`, pub.presubmit);
+          const metaPath = `modules/${pub.module}/metadata.json`;
+          const current = await registry.docs.read(uow, repo.id, metaPath);
+          const base: BazelMetadata = current
+            ? parseMetadata(current, pub.module)
+            : {
+                homepage: pub.metadata?.homepage ?? '',
+                maintainers: pub.metadata?.maintainers ?? [],
+                repository: pub.metadata?.repository ?? [],
+                versions: [],
+                yanked_versions: {},
+              };
+          await registry.docs.put(uow, repo.id, metaPath, serializeMetadata(withVersion(base, pub.version)));
+          await writeModuleSearchEntry(registry, uow, repo, pub.module);
+          if (staged && hosted) {
+            await trx
+              .insertInto('bazel_archives')
+              .values({
+                repo_id: repo.id,
+                module: pub.module,
+                version: pub.version,
+                file_name: hosted.fileName,
+                sha256: staged.sha256,
+                size: staged.size,
+                created_at: Date.now(),
+              })
+              .execute();
+            await storeBlob(uow, staged);
+          }
+          await audit(uow.trx, {
+            userId: p.userId,
+            repoId: repo.id,
+            action: 'bazel.publish',
+            subject: `${pub.module}@${pub.version}`,
+            detail: { integrity: source.integrity, url: source.url },
+          });
+        }),
+      // Lost the race to a request that committed this version first: a retry of the same publish, or a conflict.
+      async () => {
+        if ((await replayDifference(registry, repo, files)) !== null)
+          fail('VERSION_EXISTS', `${pub.module}@${pub.version} was published at the same moment by another request`);
+        logReplay(registry, repo, pub);
+      },
+    );
+  } finally {
+    // After a commit the blob is in place and this does nothing; otherwise it removes the staged copy.
     await staged?.discard();
-    if (err instanceof LarderError) throw err;
-    if (isUniqueViolation(err)) {
-      fail('VERSION_EXISTS', `${pub.module}@${pub.version} was published at the same moment by another request`);
-    }
-    throw err;
   }
   return { sourceJson };
 }

@@ -116,6 +116,12 @@ export function parseNewCrate(json: Buffer): NewCrate {
   };
 }
 
+/** The publish metadata kept beside a version (cargo_versions.metadata): what the index line does not carry. */
+export function storedMetadata(meta: NewCrate): string {
+  const { deps: _deps, features: _features, ...rest } = meta;
+  return JSON.stringify(rest);
+}
+
 function parseDependency(d: unknown, i: number): NewCrateDependency {
   if (!isObject(d)) fail('DEPENDENCY_INVALID', `deps[${i}] must be an object`);
   const where = `dependency "${typeof d.name === 'string' ? d.name : i}": `;

@@ -280,9 +280,9 @@ describe('publish: bad input', () => {
   });
 
   describe('conflicts', () => {
-    it('refuses a version that is already published', async () => {
+    it('refuses a version that is already published (with other content: an identical repeat is a replay, publish-replay.test.ts)', async () => {
       await refused(
-        await withMeta({}, 'hello_reg', '1.0.0'),
+        await withMeta({ description: 'another description' }, 'hello_reg', '1.0.0'),
         409,
         /crate `hello_reg` version 1\.0\.0 is already published; bump the version in Cargo\.toml/,
       );
@@ -540,8 +540,11 @@ function concurrencySuite(open: () => Promise<TestApp>): void {
     expect(search.json().crates[0]).toMatchObject({ name: 'burst', max_version: '1.19.0' });
   });
 
-  it('accepts exactly one of several concurrent publishes of the same version (build metadata ignored)', async () => {
-    const bodies = await Promise.all(['1.0.0', '1.0.0', '1.0.0', '1.0.0+b1', '1.0.0+b2'].map((v) => simplePublishBody('dupe', v)));
+  it('accepts exactly one of several concurrent different publishes of the same version (build metadata ignored)', async () => {
+    // Each body differs (identical ones are replays, all answered with success: publish-replay.test.ts).
+    const bodies = await Promise.all(
+      ['1.0.0', '1.0.0', '1.0.0', '1.0.0+b1', '1.0.0+b2'].map((v, i) => simplePublishBody('dupe', v, { description: `attempt ${i}` })),
+    );
     const results = await Promise.all(bodies.map(({ body }) => put(t, body, { authorization: alice })));
     const statuses = results.map((r) => r.statusCode).sort();
     expect(statuses).toEqual([200, 409, 409, 409, 409]);

@@ -9,15 +9,16 @@ import { authorizeWrite, changeOwners, checkWriter, listOwners, validateLogins, 
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction, type UnitOfWork } from '../../registry/tx.js';
-import { isUniqueViolation } from '../../storage/db.js';
 import type { Database } from '../../storage/schema.js';
 import type { StagedBlob } from '../../storage/blobs.js';
 import { inspectCrateArchive } from './crate-archive.js';
 import { indexLineFromNewCrate, serializeIndexLine, validateIndexLine, withYanked } from './index-line.js';
 import { indexPath, normCrateName } from './names.js';
-import { parseNewCrate, type NewCrate } from './new-crate.js';
+import { parseNewCrate, storedMetadata, type NewCrate } from './new-crate.js';
 import type { PublishFrame } from './publish-frame.js';
-import type { CargoCrateRow, CargoTables } from './schema.js';
+import type { CargoCrateRow, CargoTables, CargoVersionRow } from './schema.js';
+import { replayDifference } from './replay.js';
+import { streamSha256, writeOrReplay } from '../../registry/replay.js';
 import { defaultVersion, versionKey } from './semver.js';
 import { storeBlob } from '../../registry/blob-records.js';
 import { dependencyNames, keywordsOf } from './search-fields.js';
@@ -92,8 +93,11 @@ export class CargoService {
     await checkWriter(this.registry.db, p, this.crateRef(crate), true);
   }
 
-  /** Checks that would reject the publish, done before the archive is read so bad requests cost nothing. */
-  private async precheck(p: Principal, meta: NewCrate, ownIndexUrls: string[]): Promise<void> {
+  /**
+   * Checks that would reject the publish, done before the archive is read so bad requests cost nothing. Returns the
+   * stored version when this one exists already: the publish is then a replay or a conflict, which `publish` tells apart.
+   */
+  private async precheck(p: Principal, meta: NewCrate, ownIndexUrls: string[]): Promise<CargoVersionRow | undefined> {
     const existing = await this.findCrate(meta.name);
     if (existing) {
       if (existing.name !== meta.name) {
@@ -103,18 +107,8 @@ export class CargoService {
         );
       }
       await this.requireOwner(p, existing);
-      const key = versionKey(meta.vers);
-      const dup = await this.db
-        .selectFrom('cargo_versions')
-        .select('vers')
-        .where('crate_id', '=', existing.id)
-        .where('vers_key', '=', key)
-        .executeTakeFirst();
-      if (dup)
-        fail(
-          'VERSION_EXISTS',
-          `crate \`${meta.name}\` version ${dup.vers} is already published${dup.vers !== meta.vers ? ` (build metadata does not make ${meta.vers} a new version)` : ''}; bump the version in Cargo.toml`,
-        );
+      const stored = await this.storedVersion(existing.id, meta.vers);
+      if (stored) return stored;
     }
     for (const dep of meta.deps) {
       if (dep.registry && !ownIndexUrls.includes(dep.registry)) continue;
@@ -125,6 +119,55 @@ export class CargoService {
         );
       }
     }
+    return undefined;
+  }
+
+  /** The version of a crate that `vers` would be (build metadata ignored), read afresh; undefined when there is none. */
+  private async storedVersion(crateId: number, vers: string): Promise<CargoVersionRow | undefined> {
+    return this.db
+      .selectFrom('cargo_versions')
+      .selectAll()
+      .where('crate_id', '=', crateId)
+      .where('vers_key', '=', versionKey(vers))
+      .executeTakeFirst();
+  }
+
+  /**
+   * A publish of a version that exists: success when it would store exactly what is stored (a load balancer's retry of a
+   * publish whose answer was lost), else the refusal it always was. Metadata is compared first, so a conflicting publish
+   * is still refused before its .crate is read; an identical one has its .crate hashed, and nothing is written.
+   */
+  private async replay(frame: PublishFrame, meta: NewCrate, stored: CargoVersionRow, ownIndexUrls: string[]): Promise<PublishResult> {
+    const exists = () =>
+      fail(
+        'VERSION_EXISTS',
+        `crate \`${meta.name}\` version ${stored.vers} is already published${stored.vers !== meta.vers ? ` (build metadata does not make ${meta.vers} a new version)` : ''}; bump the version in Cargo.toml`,
+      );
+    if (replayDifference(stored, meta, ownIndexUrls) !== null) exists();
+    const [cksum] = await Promise.all([streamSha256(frame.crate), frame.done]);
+    if (replayDifference(stored, meta, ownIndexUrls, cksum) !== null) exists();
+    return this.replayed(meta);
+  }
+
+  /** The race a replay may lose (the first attempt committed while this one was under way): decided on a fresh read. */
+  private async replayAfterRace(meta: NewCrate, cksum: string, ownIndexUrls: string[]): Promise<PublishResult> {
+    const crate = await this.findCrate(meta.name);
+    const stored = crate && crate.name === meta.name ? await this.storedVersion(crate.id, meta.vers) : undefined;
+    if (!stored || replayDifference(stored, meta, ownIndexUrls, cksum) !== null) {
+      fail(
+        'VERSION_EXISTS',
+        `crate \`${meta.name}\` version ${meta.vers} was published at the same moment by another request; bump the version in Cargo.toml`,
+      );
+    }
+    return this.replayed(meta);
+  }
+
+  private replayed(meta: NewCrate): PublishResult {
+    this.registry.log.info(
+      { repo: this.repo.name, crate: meta.name, vers: meta.vers },
+      'publish repeated with identical content (a retry): answered as the success it was, nothing written',
+    );
+    return { name: meta.name, vers: meta.vers, warnings: [] };
   }
 
   /** Validates and stores a publish; the index file is updated before this resolves. */
@@ -133,13 +176,18 @@ export class CargoService {
     try {
       const meta = parseNewCrate(frame.metadataJson);
       requirePermission(p, 'publish', this.repo.name, meta.name);
-      await this.precheck(p, meta, ownIndexUrls);
-      staged = await this.receiveCrate(frame, meta);
-      const line = indexLineFromNewCrate(meta, staged.sha256, Date.now(), ownIndexUrls);
+      const stored = await this.precheck(p, meta, ownIndexUrls);
+      if (stored) return await this.replay(frame, meta, stored, ownIndexUrls);
+      const blob = (staged = await this.receiveCrate(frame, meta));
+      const line = indexLineFromNewCrate(meta, blob.sha256, Date.now(), ownIndexUrls);
       validateIndexLine(line);
-      await this.commitPublish(p, meta, serializeIndexLine(line), staged);
-      this.registry.metrics.publishes.inc({ repo: this.repo.name, format: 'cargo' });
-      return { name: meta.name, vers: meta.vers, warnings: [] };
+      return await writeOrReplay(
+        () => this.commitPublish(p, meta, serializeIndexLine(line), blob),
+        async () => {
+          await blob.discard();
+          return this.replayAfterRace(meta, blob.sha256, ownIndexUrls);
+        },
+      );
     } catch (err) {
       frame.crate.destroy();
       await staged?.discard();
@@ -175,57 +223,50 @@ export class CargoService {
     return (staged as PromiseFulfilledResult<StagedBlob>).value;
   }
 
-  private async commitPublish(p: Principal, meta: NewCrate, line: string, blob: StagedBlob): Promise<void> {
+  /** Stores a new version in one transaction; a unique violation means another request stored this version first. */
+  private async commitPublish(p: Principal, meta: NewCrate, line: string, blob: StagedBlob): Promise<PublishResult> {
     const now = Date.now();
-    try {
-      await inTransaction(this.registry, async (uow) => {
-        const trx = uow.trx.withTables<CargoTables>();
-        const { crate, created } = await this.lockOrCreateCrate(uow, meta, now);
-        if (!created && crate.name !== meta.name) {
-          fail(
-            'NAME_COLLISION',
-            `crate \`${meta.name}\` collides with the existing crate \`${crate.name}\`; publish under the name \`${crate.name}\``,
-          );
-        }
-        await authorizeWrite(uow.trx, this.registry.dialect, p, this.crateRef(crate), !created);
-        await trx
-          .insertInto('cargo_versions')
-          .values({
-            crate_id: crate.id,
-            vers: meta.vers,
-            vers_key: versionKey(meta.vers),
-            line,
-            yanked: 0,
-            cksum: blob.sha256,
-            size: blob.size,
-            pubtime: now,
-            published_by: p.userId,
-            metadata: JSON.stringify(publishMetadata(meta)),
-          })
-          .execute();
-        await storeBlob(uow, blob);
-        // The README as `cargo publish` read it (readme_file names where it came from); the page renders it.
-        if (meta.readme?.trim()) {
-          await putReadme(uow.trx, { repoId: this.repo.id, package: normCrateName(crate.name), version: meta.vers, markdown: meta.readme });
-        }
-        await this.rewriteIndexFile(uow, crate, meta.description);
-        await audit(uow.trx, {
-          userId: p.userId,
-          repoId: this.repo.id,
-          action: 'cargo.publish',
-          subject: `${meta.name}@${meta.vers}`,
-          detail: { cksum: blob.sha256, size: blob.size },
-        });
-      });
-    } catch (err) {
-      if (isUniqueViolation(err)) {
+    await inTransaction(this.registry, async (uow) => {
+      const trx = uow.trx.withTables<CargoTables>();
+      const { crate, created } = await this.lockOrCreateCrate(uow, meta, now);
+      if (!created && crate.name !== meta.name) {
         fail(
-          'VERSION_EXISTS',
-          `crate \`${meta.name}\` version ${meta.vers} was published at the same moment by another request; bump the version in Cargo.toml`,
+          'NAME_COLLISION',
+          `crate \`${meta.name}\` collides with the existing crate \`${crate.name}\`; publish under the name \`${crate.name}\``,
         );
       }
-      throw err;
-    }
+      await authorizeWrite(uow.trx, this.registry.dialect, p, this.crateRef(crate), !created);
+      await trx
+        .insertInto('cargo_versions')
+        .values({
+          crate_id: crate.id,
+          vers: meta.vers,
+          vers_key: versionKey(meta.vers),
+          line,
+          yanked: 0,
+          cksum: blob.sha256,
+          size: blob.size,
+          pubtime: now,
+          published_by: p.userId,
+          metadata: storedMetadata(meta),
+        })
+        .execute();
+      await storeBlob(uow, blob);
+      // The README as `cargo publish` read it (readme_file names where it came from); the page renders it.
+      if (meta.readme?.trim()) {
+        await putReadme(uow.trx, { repoId: this.repo.id, package: normCrateName(crate.name), version: meta.vers, markdown: meta.readme });
+      }
+      await this.rewriteIndexFile(uow, crate, meta.description);
+      await audit(uow.trx, {
+        userId: p.userId,
+        repoId: this.repo.id,
+        action: 'cargo.publish',
+        subject: `${meta.name}@${meta.vers}`,
+        detail: { cksum: blob.sha256, size: blob.size },
+      });
+    });
+    this.registry.metrics.publishes.inc({ repo: this.repo.name, format: 'cargo' });
+    return { name: meta.name, vers: meta.vers, warnings: [] };
   }
 
   /**
@@ -398,11 +439,6 @@ export class CargoService {
       .executeTakeFirst();
     return row ?? null;
   }
-}
-
-function publishMetadata(meta: NewCrate): Record<string, unknown> {
-  const { deps: _deps, features: _features, ...rest } = meta;
-  return rest;
 }
 
 async function settle(p: Promise<void>): Promise<PromiseSettledResult<void>> {

@@ -80,7 +80,7 @@ export function signInRoutes(app: FastifyInstance, web: WebContext): void {
         'this sign-in form is out of date or did not come from this site: reload the page and sign in again',
       );
     }
-    const secure = isSecure(req);
+    const secure = isSecure(req, web.registry.config.publicUrl);
     const anonymous: Viewer = { principal: null, session: null, secure };
     const next = safeNext(form.get('next'));
     const token = (form.get('token') ?? '').trim();
