@@ -206,10 +206,6 @@ describe('docs/deploy/haproxy.cfg', () => {
     expect(nodes.flatMap((n) => n.seen).length).toBe(4);
     for (const n of nodes) n.seen.length = 0;
     const dropped = await send(`${haproxy.url}/cargo/api/v1/crates/new`, 'PUT', large);
-    console.log(
-      dropped,
-      nodes.map((n) => n.seen.length),
-    );
     // HAProxy answers 502 and may close the connection before the client has sent all of the body.
     expect(dropped.status === 0 || dropped.status >= 500, dropped.text).toBe(true);
     expect(nodes.flatMap((n) => n.seen).length).toBe(1);

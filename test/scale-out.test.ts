@@ -115,8 +115,11 @@ describe('three nodes behind HAProxy, nodes killed under load', () => {
     const { reads, failedReads, outcomes } = load.summary;
 
     // What a user saw through HAProxy: no failed read; publishes acknowledged or cleanly refused with a 5xx.
-    expect(failedReads).toEqual([]);
-    expect(refusedOutcomes(outcomes).map((o) => `${o.status} ${o.publish.name}@${o.publish.vers}: ${o.message}`)).toEqual([]);
+    expect(failedReads, cluster.haproxy.logTail()).toEqual([]);
+    expect(
+      refusedOutcomes(outcomes).map((o) => `${o.status} ${o.publish.name}@${o.publish.vers}: ${o.message}`),
+      cluster.haproxy.logTail(30_000),
+    ).toEqual([]);
     const retried = outcomes.filter((o) => o.status !== 200);
     for (const o of retried) {
       const again = await sendPublish(cluster.url, o.publish);

@@ -42,6 +42,8 @@ export interface TestHaproxy {
   command(cmd: string): Promise<string>;
   /** Status of each server of a backend, by server name ("UP 1/2" while rising is reported as "DOWN"). */
   serverStates(backend: string): Promise<Record<string, ServerStatus>>;
+  /** One column of `show stat` (e.g. `stot`, requests/sessions so far) for a server, or `BACKEND` / `FRONTEND` of a proxy. */
+  statField(proxy: string, server: string, field: string): Promise<string | undefined>;
   /** Resolves once HAProxy reports `server` of `backend` in `status` (UP or DOWN); throws after `timeoutMs`. */
   waitForServer(backend: string, server: string, status: 'UP' | 'DOWN', timeoutMs?: number): Promise<void>;
   /** The last part of HAProxy's log (its request log lines and alerts). */
@@ -167,19 +169,18 @@ export async function startHaproxy(opts: {
     await new Promise((r) => setTimeout(r, 50));
   }
 
-  const serverStates = async (backend: string) => {
-    const csv = await command('show stat');
-    const [header, ...rows] = csv.split('\n');
+  /** `show stat` as one record per proxy/server row, keyed by column name. */
+  const stats = async () => {
+    const [header, ...rows] = (await command('show stat')).split('\n');
     const cols = header.replace(/^# /, '').split(',');
-    const px = cols.indexOf('pxname');
-    const sv = cols.indexOf('svname');
-    const st = cols.indexOf('status');
+    return rows.filter((r) => r.includes(',')).map((r) => Object.fromEntries(r.split(',').map((v, i) => [cols[i], v])));
+  };
+  const serverStates = async (backend: string) => {
     const states: Record<string, ServerStatus> = {};
-    for (const row of rows) {
-      const f = row.split(',');
-      if (f[px] !== backend || f[sv] === 'BACKEND' || f[sv] === 'FRONTEND' || f[sv] === undefined) continue;
+    for (const row of await stats()) {
+      if (row.pxname !== backend || row.svname === 'BACKEND' || row.svname === 'FRONTEND') continue;
       // "UP 1/2" is going down (still UP), "DOWN 1/2" is coming up (still DOWN).
-      states[f[sv]] = f[st].split(' ')[0];
+      states[row.svname] = row.status.split(' ')[0];
     }
     return states;
   };
@@ -190,6 +191,7 @@ export async function startHaproxy(opts: {
     configFile,
     command,
     serverStates,
+    statField: async (proxy, server, field) => (await stats()).find((r) => r.pxname === proxy && r.svname === server)?.[field],
     async waitForServer(backend, server, status, timeoutMs = 30_000) {
       const until = Date.now() + timeoutMs;
       let last: ServerStatus | undefined;
