@@ -8,7 +8,15 @@
  *   read during the outage or one published the moment the database came back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makePublishes, sendPublish, servingProblems, startLoad, indexUrlPath, type Publish } from './support/cluster-load.js';
+import {
+  closedWithoutAnswer,
+  makePublishes,
+  sendPublish,
+  servingProblems,
+  startLoad,
+  indexUrlPath,
+  type Publish,
+} from './support/cluster-load.js';
 import { FAST_CHECKS, startNodeCluster, type NodeCluster } from './support/node-cluster.js';
 
 /** Drain on SIGTERM: at least twice what HAProxy needs to see a node down (inter × fall = 400 ms here). */
@@ -78,7 +86,7 @@ describe('three nodes behind HAProxy, restarted under load', () => {
     }
     const { reads, failedReads, outcomes } = load.summary;
     expect(draining).toEqual(['node1', 'node2', 'node3']);
-    expect(failedReads, cluster.haproxy.logTail()).toEqual([]);
+    expect(failedReads, cluster.haproxy.logTrouble()).toEqual([]);
     expect(outcomes.filter((o) => o.status !== 200).map((o) => `${o.status} ${o.publish.name}@${o.publish.vers}: ${o.message}`)).toEqual(
       [],
     );
@@ -150,13 +158,17 @@ describe('three nodes behind HAProxy, restarted under load', () => {
     }
     for (let i = 0; i < cluster.nodes.length; i++) expect(cluster.alive(i), cluster.output(i)).toBe(true);
     const { reads, failedReads, outcomes } = load.summary;
-    expect(failedReads, cluster.haproxy.logTail()).toEqual([]);
+    expect(failedReads, cluster.haproxy.logTrouble()).toEqual([]);
     // While no node was ready, HAProxy sent the requests to the live backend (and the reads above all succeeded).
     expect(outage.viaLive).toBeGreaterThan(0);
-    // Publishes during the outage may be refused, but only with a clean 5xx, and a retry succeeds.
+    // Publishes during the outage may be refused: with a clean 5xx, or (HAProxy 2.6, when the last ready node goes
+    // down while it is retrying a publish a node answered 503) by closing the keep-alive connection without an
+    // answer, HTTP/1.1's sign that the request was not processed. Either way a retry must succeed.
     expect(
-      outcomes.filter((o) => o.status !== 200 && !(o.status >= 500 && o.status <= 599)).map((o) => `${o.status}: ${o.message}`),
-      cluster.haproxy.logTail(30_000),
+      outcomes
+        .filter((o) => o.status !== 200 && !(o.status >= 500 && o.status <= 599) && !closedWithoutAnswer(o))
+        .map((o) => `${o.status}: ${o.message}`),
+      cluster.haproxy.logTrouble(),
     ).toEqual([]);
     const refused = outcomes.filter((o) => o.status !== 200);
     for (const o of refused) expect((await sendPublish(cluster.url, o.publish)).status).toBe(200);
@@ -164,7 +176,7 @@ describe('three nodes behind HAProxy, restarted under load', () => {
     await expectServedEverywhere([...seeded, ...late, ...outcomes.map((o) => o.publish)]);
     console.log(
       `PostgreSQL restart: ${reads} reads through HAProxy (${outage.reads} during the outage, ${outage.viaLive} requests sent to the live backend), 0 failed; ` +
-        `${outcomes.length} publishes, ${refused.length} refused with a 5xx during the outage and accepted on retry`,
+        `${outcomes.length} publishes, ${refused.length} refused during the outage (${refused.filter(closedWithoutAnswer).length} by a closed connection, the rest with a 5xx) and accepted on retry`,
     );
   }, 120_000);
 });

@@ -24,6 +24,14 @@ export interface PublishOutcome {
   message: string;
 }
 
+/**
+ * Whether a request's connection was closed before any answer: HAProxy does that to a keep-alive client
+ * connection (instead of a 503) when a retry finds no server left, so that the client may retry.
+ */
+export function closedWithoutAnswer(o: PublishOutcome): boolean {
+  return o.status === 0 && o.message.includes('other side closed');
+}
+
 /** `count` small publishes of `crates` crate names `{prefix}_{n}`, versions 1.0.0, 1.0.1, … per round. */
 export async function makePublishes(prefix: string, crates: number, count: number, start = 0): Promise<Publish[]> {
   const out: Publish[] = [];

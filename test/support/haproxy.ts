@@ -48,6 +48,8 @@ export interface TestHaproxy {
   waitForServer(backend: string, server: string, status: 'UP' | 'DOWN', timeoutMs?: number): Promise<void>;
   /** The last part of HAProxy's log (its request log lines and alerts). */
   logTail(bytes?: number): string;
+  /** The log lines that are not requests answered 2xx/3xx (errors, retries, aborts, alerts), for failure messages. */
+  logTrouble(): string;
   /** Stops HAProxy and deletes its directory (config, socket, log). */
   stop(): Promise<void>;
 }
@@ -146,6 +148,13 @@ export async function startHaproxy(opts: {
       return '';
     }
   };
+  const logTrouble = () => {
+    // httplog: `… backend/server Tq/Tw/Tc/Tr/Ta status bytes … termination_state …`; a clean answer has `----`.
+    const lines = logTail(Infinity)
+      .split('\n')
+      .filter((l) => l && !/ [23]\d\d \d+ - - ---- /.test(l));
+    return lines.slice(-200).join('\n');
+  };
   const command = (cmd: string) => runtimeCommand(socket, cmd);
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -204,6 +213,7 @@ export async function startHaproxy(opts: {
       }
     },
     logTail,
+    logTrouble,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
