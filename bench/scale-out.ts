@@ -26,6 +26,8 @@ const PHASE_S = 8;
 const READERS = 16;
 const PUBLISHERS = 8;
 const VISIBILITY_PUBLISHES = 240;
+/** The loads of the kill and rolling-restart phases are sized for this long at most; they stop 1 s after the disruption. */
+const MAX_DISRUPTION_S = 40;
 /** SIGTERM drain of every node: twice what HAProxy's checks need to see it down (inter × fall). */
 const DRAIN_MS = 2 * 200 * FAST_CHECKS.fall + 200;
 const AUTH = { authorization: TEST_ADMIN_TOKEN };
@@ -168,14 +170,29 @@ export async function scaleOut(dir: string): Promise<BenchReport> {
     });
 
     // Mixed load through HAProxy while `disrupt` runs; then every acknowledged publish is checked on every node.
-    const underLoad = async (label: string, seconds: number, disrupt: () => Promise<void>) => {
-      const crates = await prepare(label.replace(/\W+/g, ''), 200, Math.round((publishRate3 / 2) * seconds));
+    // Mixed load through HAProxy for as long as `disrupt` runs (and 1 s before and after); then every
+    // acknowledged publish is checked on every node.
+    const underLoad = async (label: string, disrupt: () => Promise<void>) => {
+      const stopFile = path.join(dir, `stop-${batch}`);
+      const crates = await prepare(label.replace(/\W+/g, ''), 200, Math.round((publishRate3 / 2) * MAX_DISRUPTION_S));
       const readJob = runLoad(
-        { method: 'GET', requests: zipfReads(cluster.url, names, Math.round((readRate3 / 2) * seconds), 7), concurrency: READERS / 2 },
+        {
+          method: 'GET',
+          requests: zipfReads(cluster.url, names, Math.round((readRate3 / 2) * MAX_DISRUPTION_S), 7),
+          concurrency: READERS / 2,
+          stopFile,
+        },
         dir,
       );
       const pubJob = runLoad(
-        { method: 'PUT', requests: publishJob(cluster.url, crates), headers: AUTH, concurrency: PUBLISHERS / 2, recordStatuses: true },
+        {
+          method: 'PUT',
+          requests: publishJob(cluster.url, crates),
+          headers: AUTH,
+          concurrency: PUBLISHERS / 2,
+          recordStatuses: true,
+          stopFile,
+        },
         dir,
       );
       let loadsDone = false;
@@ -183,7 +200,10 @@ export async function scaleOut(dir: string): Promise<BenchReport> {
       await new Promise((r) => setTimeout(r, 1000));
       await disrupt();
       const disruptedUnderLoad = !loadsDone;
+      await new Promise((r) => setTimeout(r, 1000));
+      fs.writeFileSync(stopFile, '');
       const [reads, pubs] = await both;
+      const sent = crates.filter((_, i) => pubs.perRequest![i] !== -1);
       const acked = crates.filter((_, i) => pubs.perRequest![i] === 200);
       const { served, problems } = await servedEverywhere(cluster, acked);
       const readFailed = failures(reads, ok200);
@@ -193,16 +213,17 @@ export async function scaleOut(dir: string): Promise<BenchReport> {
       const statuses = Object.entries(pubs.statuses)
         .map(([s, c]) => `${c} × ${s}`)
         .join(', ');
+      const examples = [...reads.samples, ...pubs.samples, ...problems];
       notes.push(
         `${label}: ${reads.latenciesMs.length + (reads.statuses.error ?? 0)} reads through HAProxy, ${readFailed} failed; ` +
-          `${crates.length} publishes (${statuses}), ${acked.length} acknowledged, ${served} acknowledged and served by every node ` +
-          `with the right checksum and .crate${disruptedUnderLoad ? '' : ' (the load ended before the disruption did: size the phase up)'}` +
-          `${[...reads.samples, ...pubs.samples, ...problems].length ? `; e.g. ${[...reads.samples, ...pubs.samples, ...problems].slice(0, 3).join('; ')}` : ''}`,
+          `${sent.length} publishes (${statuses}), ${acked.length} acknowledged, ${served} acknowledged and served by every node ` +
+          `with the right checksum and .crate${disruptedUnderLoad ? '' : ' (the load ran out before the disruption ended: raise MAX_DISRUPTION_S)'}` +
+          `${examples.length ? `; e.g. ${examples.slice(0, 3).join('; ')}` : ''}`,
       );
       return { readFailed, pubFailed, acked: acked.length, served };
     };
 
-    const kill = await underLoad('kill -9 of node2', 16, async () => {
+    const kill = await underLoad('kill -9 of node2', async () => {
       await cluster.kill(1);
       await cluster.waitForNode(1, 'DOWN');
       await new Promise((r) => setTimeout(r, 2000));
@@ -213,7 +234,7 @@ export async function scaleOut(dir: string): Promise<BenchReport> {
       ok: kill.readFailed === 0 && kill.served === kill.acked,
     });
 
-    const rolling = await underLoad('rolling restart', 18, async () => {
+    const rolling = await underLoad('rolling restart', async () => {
       for (let i = 0; i < NODES; i++) {
         await cluster.stop(i);
         await cluster.restart(i);
