@@ -96,7 +96,11 @@ it('zips a module the way moon package does, publishes it, prints the server det
   ]);
   expect(got.find((e) => e.name === 'moon.mod.json')!.data.toString()).toBe(manifest);
 
-  // A second publish of the same version is refused; the CLI prints the server's detail.
+  // The same zip again is a retry of the publish, answered as its success and changing nothing (issue 13).
+  const retry = await cli(work.path, ['moonbit', 'publish', 'mod', '--registry', registry, '--token', token]);
+  expect(retry.code, retry.stderr).toBe(0);
+  // Another zip for the same version is refused; the CLI prints the server's detail.
+  write('src/lib/lib.mbt', 'pub fn f() -> Int { 2 }\n');
   const again = await cli(work.path, ['moonbit', 'publish', 'mod', '--registry', registry, '--token', token]);
   expect(again.code).not.toBe(0);
   expect(again.stderr).toMatch(/publish failed \(409\): Version Error: The version you are attempting to upload \(0\.1\.0\) is duplicated/);

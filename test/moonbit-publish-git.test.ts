@@ -65,9 +65,13 @@ describe('a MoonBit index as git sees it', () => {
     expect((await git(['rev-list', '--count', `${before}..HEAD`], dir)).trim()).toBe('1');
     expect((await git(['log', '-1', '--format=%s'], dir)).trim()).toBe('Publish alice/json@0.2.0');
 
-    // A refused publish (duplicate) adds no commit.
-    const dup = await t.app.inject(await publishRequest('moon', token, moduleZip({ name: 'alice/json', version: '0.2.0' })));
+    // A refused publish (another zip for a published version) adds no commit, and neither does a retry of the same zip.
+    const dup = await t.app.inject(
+      await publishRequest('moon', token, moduleZip({ name: 'alice/json', version: '0.2.0', description: 'other' })),
+    );
     expect(dup.statusCode).toBe(409);
+    const retry = await t.app.inject(await publishRequest('moon', token, z2));
+    expect(retry.statusCode, retry.body).toBe(200);
     const yank = await t.app.inject({
       method: 'POST',
       url: '/moon/api/v0/yank',

@@ -102,7 +102,7 @@ describe('a PostgreSQL outage', () => {
     await heard;
     const cached = await get(b, '/cargo/index/ke/pt/kept_crate');
     expect(cached.statusCode).toBe(200);
-    expect((await get(b, '/-/readyz')).json()).toEqual({ status: 'ready', database: 'postgres', notifications: 'listening' });
+    expect((await get(b, '/-/readyz')).json()).toEqual({ status: 'ready', database: 'postgres', notifications: 'listening', blobs: 'ok' });
 
     await takeDatabaseAway();
     try {

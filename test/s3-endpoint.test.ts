@@ -21,6 +21,7 @@ import { briocheDb } from '../src/formats/brioche/store.js';
 import { createTokenWithS3Key, type S3AccessKey } from '../src/registry/s3-keys.js';
 import { larder as larderCli } from './support/cli.js';
 import { openTestApp, type TestApp } from './support/larder.js';
+import { registryState } from './support/state.js';
 import { tempDir } from './support/tmp.js';
 
 const MAX = 64 * 1024;
@@ -120,6 +121,23 @@ describe('PutObject (create-only)', () => {
     expect(put.ETag).toBe(`"${hex(bakeBody(2))}"`);
     // What the SDK sends by default: the body's sha256 signed, and a CRC32 the endpoint checks too.
     expect(sent[0]).toMatchObject({ 'x-amz-content-sha256': hex(bakeBody(2)), 'x-amz-checksum-crc32': expect.any(String) });
+  });
+
+  it('answers a plain PUT sent again with the same bytes (a retry) 200 and the same ETag, changing nothing; refuses it to a read-only key', async () => {
+    const s3 = client(writer);
+    const reader = await keyFor({ scopes: ['read'] });
+    const key = bakeKey(50);
+    const first = await s3.send(new PutObjectCommand({ Bucket: 'cache', Key: key, Body: bakeBody(50) }));
+    expect(first.$metadata.httpStatusCode).toBe(200);
+    const before = await registryState(larder.registry, larder.data);
+    const again = await s3.send(new PutObjectCommand({ Bucket: 'cache', Key: key, Body: bakeBody(50) }));
+    expect(again.$metadata.httpStatusCode).toBe(200);
+    expect(again.ETag).toBe(first.ETag);
+    expect(await s3Error(client(reader).send(new PutObjectCommand({ Bucket: 'cache', Key: key, Body: bakeBody(50) })))).toMatchObject({
+      code: 'AccessDenied',
+      status: 403,
+    });
+    expect(await registryState(larder.registry, larder.data)).toEqual(before);
   });
 
   it('accepts UNSIGNED-PAYLOAD', async () => {

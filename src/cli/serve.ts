@@ -69,6 +69,10 @@ async function serveSingle(config: LarderConfig): Promise<void> {
     return;
   }
   process.stdout.write(startBanner({ ...running, workers: 1 }));
+  // A node starts without its blob store (it serves index files meanwhile), but the operator should hear of it.
+  running.registry.blobs
+    .check()
+    .catch((err: unknown) => running.app.log.warn({ err: (err as Error).message }, 'the blob store cannot be used now'));
   onShutdown(async (signal) => {
     const drainMs = signal === 'SIGTERM' ? config.timeouts.drainMs : 0;
     running.app.log.info({ signal, drainMs }, drainMs > 0 ? 'draining: /-/readyz answers 503, then shutting down' : 'shutting down');

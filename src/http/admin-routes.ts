@@ -9,6 +9,27 @@ import type { Shutdown } from './graceful.js';
 // A database that takes longer than this to answer `select 1` makes the node not ready.
 const READY_QUERY_MS = 2_000;
 
+// A blob store check is a network request (HeadBucket): health checks every second or two share one.
+const BLOB_CHECK_CACHE_MS = 5_000;
+
+/** 'ok', or why the blob store cannot be used, checked at most every BLOB_CHECK_CACHE_MS. */
+function blobStoreState(registry: Registry): () => Promise<string> {
+  let last: { at: number; state: Promise<string> } | null = null;
+  return () => {
+    const now = Date.now();
+    if (!last || now - last.at > BLOB_CHECK_CACHE_MS) {
+      last = {
+        at: now,
+        state: registry.blobs.check().then(
+          () => 'ok',
+          (err: unknown) => (err as Error).message,
+        ),
+      };
+    }
+    return last.state;
+  };
+}
+
 /** Why the database is not usable now, or null: `select 1` within READY_QUERY_MS. */
 async function databaseProblem(registry: Registry): Promise<string | null> {
   let timer: NodeJS.Timeout | undefined;
@@ -34,9 +55,11 @@ export async function adminRoutes(app: FastifyInstance, { registry, shutdown }: 
   // Ready = worth sending requests to: not shutting down, the database answers, and other nodes'
   // changes reach this node's caches. /-/healthz stays 200 meanwhile (the process is alive and
   // serves what it has cached), so a load balancer can still fall back to it.
+  // The blob store does not decide readiness (every node shares it: taking all out helps nobody), but is shown.
+  const blobs = blobStoreState(registry);
   app.get('/-/readyz', async (_req, reply) => {
     const notifications = registry.changes.listening ? 'listening' : 'reconnecting';
-    const base = { database: registry.dialect, notifications };
+    const base = { database: registry.dialect, notifications, blobs: await blobs() };
     if (shutdown.draining) return reply.code(503).send({ status: 'draining', ...base });
     const problem =
       (await databaseProblem(registry)) ?? (registry.changes.listening ? null : 'notifications from other nodes are not arriving');

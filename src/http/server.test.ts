@@ -80,7 +80,7 @@ describe('HTTP server', () => {
   it('reports readiness with the database it checked', async () => {
     const res = await getH1('/-/readyz');
     expect(res.status).toBe(200);
-    expect(JSON.parse(res.body)).toEqual({ status: 'ready', database: 'sqlite', notifications: 'listening' });
+    expect(JSON.parse(res.body)).toEqual({ status: 'ready', database: 'sqlite', notifications: 'listening', blobs: 'ok' });
   });
 
   it('counts requests by repo, format and status, with latency histograms', async () => {

@@ -43,9 +43,17 @@ export interface ObjectStoreParts {
   /**
    * Stores an object create-only for `p` (the caller checks the publish scope on the repo first):
    * `created: false` when the key already exists (S3 answers 412). Refuses a key or bytes the format
-   * does not accept with a 4xx LarderError, storing nothing.
+   * does not accept with a 4xx LarderError, storing nothing. Unless `createOnly` (If-None-Match: *), the body
+   * sent for an existing key is compared with the stored object: `sameBytes` (a retried PUT) is a success.
    */
-  putObject(registry: Registry, repo: Repo, p: Principal, key: string, body: Readable): Promise<{ created: boolean; sha256: string }>;
+  putObject(
+    registry: Registry,
+    repo: Repo,
+    p: Principal,
+    key: string,
+    body: Readable,
+    options?: { createOnly?: boolean },
+  ): Promise<{ created: boolean; sha256: string; sameBytes?: boolean }>;
 }
 
 /**

@@ -104,7 +104,8 @@ export function validateLogins(logins: unknown): asserts logins is string[] {
 /**
  * Adds or removes owners by login, in one transaction with its audit entry. `by` is the acting
  * principal (an owner or an admin), or null for the server's operator (the local CLI).
- * The last owner cannot be removed. Returns the owners afterwards.
+ * The last owner cannot be removed. Returns the owners afterwards. A change that changes nothing (a
+ * retried request: the owners are already there, or already gone) writes nothing, not even an audit entry.
  */
 export async function changeOwners(
   store: Store,
@@ -125,12 +126,14 @@ export async function changeOwners(
   return inTransaction(store, async (uow) => {
     const trx = uow.trx;
     if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${`${ref.repo.id}:${ref.id}`}))`.execute(trx);
+    const before = await ownerIds(trx, ref);
     if (by) {
-      const why = refusal(by, ref, await ownerIds(trx, ref), true);
+      const why = refusal(by, ref, before, true);
       if (why) fail('NOT_OWNER', why);
     }
     let changed = 0n;
     for (const user of users) {
+      if (before.includes(user.id) === add) continue;
       if (add) {
         const r = await trx
           .insertInto('package_owners')

@@ -10,7 +10,7 @@ export interface StagedBlob {
    * `larder gc`, never a reference to a missing blob.
    */
   commit(): Promise<void>;
-  /** Removes the temporary file; safe to call after commit (then it does nothing). */
+  /** Removes the temporary file; safe to call after commit (then it does nothing); never throws. */
   discard(): Promise<void>;
 }
 
@@ -25,13 +25,25 @@ export interface BlobHandle {
   copyTo(dest: Writable): Promise<void>;
 }
 
-/** Content-addressed (sha256) storage of immutable bytes: archives, tarballs, crates. */
+/**
+ * Content-addressed (sha256) storage of immutable bytes: archives, tarballs, crates. A store that cannot be reached
+ * or used throws BLOB_STORE_UNAVAILABLE (503, Retry-After; see blob-errors.ts) from every method; a missing blob is
+ * not an outage (`open` → null, `has` → false).
+ */
 export interface BlobStore {
-  /** Streams `source` to a temporary object, hashing while writing; rejects past `maxSize` bytes. */
+  /**
+   * Streams `source` to a temporary object, hashing while writing; rejects past `maxSize` bytes. On failure the
+   * source is consumed or destroyed, never left waiting (a tee feeding it would stall).
+   */
   stage(source: Readable, opts?: { maxSize?: number }): Promise<StagedBlob>;
   open(sha256: string): Promise<BlobHandle | null>;
   has(sha256: string): Promise<boolean>;
   delete(sha256: string): Promise<void>;
+  /**
+   * Resolves when the store can be used now, else throws BLOB_STORE_UNAVAILABLE saying why; cheap (one request or a
+   * stat and a probe file) and bounded in time, for readiness reports.
+   */
+  check(): Promise<void>;
   /** Every stored blob with its write time, for garbage collection and consistency checks. */
   list(): AsyncIterable<{ sha256: string; modifiedAt: number }>;
   /** Removes staging files of processes that died (kill -9) before committing; returns how many. */

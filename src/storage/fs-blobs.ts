@@ -6,8 +6,15 @@ import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LarderError } from '../core/errors.js';
 import { formatSize } from '../core/units.js';
+import { blobStoreUnavailable, bounded, CHECK_TIMEOUT_MS, fsProblem, type BlobOperation } from './blob-errors.js';
 import { SHA256_HEX, type BlobHandle, type BlobStore, type StagedBlob } from './blobs.js';
 import { StagingDir } from './staging.js';
+
+/**
+ * How messages name the store. Not its absolute path: clients see these messages, and the path is the operator's
+ * business (the server log has the full error).
+ */
+const FS_STORE = 'the blob store (the blobs directory in the data directory)';
 
 /** Blobs as files under `root/sha256/ab/cd/<digest>`, staged in this process's directory under `root/tmp`. */
 export class FsBlobStore implements BlobStore {
@@ -30,13 +37,25 @@ export class FsBlobStore implements BlobStore {
     return this.staging.close();
   }
 
+  /** BLOB_STORE_UNAVAILABLE for a filesystem error met during `op`. */
+  private unavailable(err: unknown, op: BlobOperation): LarderError {
+    return blobStoreUnavailable(FS_STORE, fsProblem(err), op, err);
+  }
+
   private pathOf(sha256: string): string {
     if (!SHA256_HEX.test(sha256)) throw new Error(`not a sha256 digest: ${sha256}`);
     return path.join(this.objDir, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   }
 
   async stage(source: Readable, opts: { maxSize?: number } = {}): Promise<StagedBlob> {
-    const { tmp, sha256, size } = await stageToFile(await this.staging.dir(), source, opts.maxSize);
+    let dir: string;
+    try {
+      dir = await this.staging.dir();
+    } catch (err) {
+      source.destroy();
+      throw this.unavailable(err, 'write');
+    }
+    const { tmp, sha256, size } = await stageToFile(dir, source, opts.maxSize, (err) => this.unavailable(err, 'write'));
     return this.staged(tmp, sha256, size);
   }
 
@@ -48,14 +67,20 @@ export class FsBlobStore implements BlobStore {
       size,
       commit: async () => {
         if (done) return;
-        await fsp.mkdir(path.dirname(finalPath), { recursive: true });
-        // Same digest means same bytes: an existing object is already correct.
-        if (fs.existsSync(finalPath)) await fsp.rm(tmp, { force: true });
-        else await fsp.rename(tmp, finalPath);
+        try {
+          await fsp.mkdir(path.dirname(finalPath), { recursive: true });
+          // Same digest means same bytes: an existing object is already correct.
+          if (fs.existsSync(finalPath)) await fsp.rm(tmp, { force: true });
+          else await fsp.rename(tmp, finalPath);
+        } catch (err) {
+          throw this.unavailable(err, 'write');
+        }
         done = true;
       },
+      // Never throws: it runs while another error is on its way to the client, and a file it cannot remove (the
+      // store is failing) is reaped with this process's staging directory.
       discard: async () => {
-        if (!done) await fsp.rm(tmp, { force: true });
+        if (!done) await fsp.rm(tmp, { force: true }).catch(() => {});
         done = true;
       },
     };
@@ -77,14 +102,27 @@ export class FsBlobStore implements BlobStore {
     await linkOrCopy(file, dest);
   }
 
+  /**
+   * The blob's size, or null when it is not stored. A missing file counts as "not stored" only while the store's
+   * own directory is there: an unmounted or removed store is an outage, not a store that lost everything.
+   */
+  private async sizeOf(sha256: string, op: BlobOperation): Promise<number | null> {
+    try {
+      return (await fsp.stat(this.pathOf(sha256))).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        const root = await fsp.stat(this.objDir).catch((e: unknown) => e as Error);
+        if (!(root instanceof Error) && root.isDirectory()) return null;
+        throw this.unavailable(root instanceof Error ? root : Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), op);
+      }
+      throw this.unavailable(err, op);
+    }
+  }
+
   async open(sha256: string): Promise<BlobHandle | null> {
     const file = this.pathOf(sha256);
-    let size: number;
-    try {
-      size = (await fsp.stat(file)).size;
-    } catch {
-      return null;
-    }
+    const size = await this.sizeOf(sha256, 'read');
+    if (size === null) return null;
     return {
       size,
       stream: (range) => fs.createReadStream(file, range ? { start: range.start, end: range.end } : {}),
@@ -93,11 +131,31 @@ export class FsBlobStore implements BlobStore {
   }
 
   async has(sha256: string): Promise<boolean> {
-    return fs.existsSync(this.pathOf(sha256));
+    return (await this.sizeOf(sha256, 'read')) !== null;
   }
 
   async delete(sha256: string): Promise<void> {
-    await fsp.rm(this.pathOf(sha256), { force: true });
+    try {
+      await fsp.rm(this.pathOf(sha256), { force: true });
+    } catch (err) {
+      throw this.unavailable(err, 'remove');
+    }
+  }
+
+  /** The object directory is a directory, and a file can be created (and removed) in this process's staging directory. */
+  async check(): Promise<void> {
+    const probe = async () => {
+      try {
+        const st = await fsp.stat(this.objDir);
+        if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+        const file = path.join(await this.staging.dir(), `check-${randomBytes(4).toString('hex')}`);
+        await fsp.writeFile(file, '');
+        await fsp.rm(file, { force: true });
+      } catch (err) {
+        throw this.unavailable(err, 'check');
+      }
+    };
+    await bounded(probe(), CHECK_TIMEOUT_MS, () => this.unavailable(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }), 'check'));
   }
 
   async *list(): AsyncIterable<{ sha256: string; modifiedAt: number }> {
@@ -124,11 +182,13 @@ export async function linkOrCopy(from: string, to: string): Promise<'linked' | '
   }
 }
 
+/** A directory's names; none when it does not exist (yet), BLOB_STORE_UNAVAILABLE when it cannot be read. */
 async function readdirOrEmpty(dir: string): Promise<string[]> {
   try {
     return (await fsp.readdir(dir)).sort();
-  } catch {
-    return [];
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw blobStoreUnavailable(FS_STORE, fsProblem(err), 'read', err);
   }
 }
 
@@ -152,12 +212,14 @@ async function copyFile(file: string, dest: Writable): Promise<void> {
 
 /**
  * Streams `source` into a new file under `tmpDir`, hashing as it goes and refusing more than
- * `maxSize` bytes; the file is fsynced, so an acknowledged blob survives a power cut.
+ * `maxSize` bytes; the file is fsynced, so an acknowledged blob survives a power cut. A failure of the
+ * file itself (ENOSPC, EIO, …) is passed through `writeFailed`; a failure of the source stays what it is.
  */
 export async function stageToFile(
   tmpDir: string,
   source: Readable,
   maxSize = Number.POSITIVE_INFINITY,
+  writeFailed: (err: unknown) => Error = (err) => err as Error,
 ): Promise<{ tmp: string; sha256: string; size: number }> {
   const tmp = path.join(tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
   const hash = createHash('sha256');
@@ -170,11 +232,18 @@ export async function stageToFile(
       cb(null, chunk);
     },
   });
+  const file = fs.createWriteStream(tmp, { mode: 0o644, flush: true });
+  // Whichever stream errs first is where the failure began (pipeline then destroys the others with it); the
+  // file's own failures are system errors (open, write, fsync, close).
+  let first: 'source' | 'file' | null = null;
+  source.once('error', () => (first ??= 'source'));
+  meter.once('error', () => (first ??= 'source'));
+  file.once('error', (err: NodeJS.ErrnoException) => (first ??= err.syscall ? 'file' : 'source'));
   try {
-    await pipeline(source, meter, fs.createWriteStream(tmp, { mode: 0o644, flush: true }));
+    await pipeline(source, meter, file);
   } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw err;
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+    throw first === 'file' ? writeFailed(err) : err;
   }
   return { tmp, sha256: hash.digest('hex'), size };
 }

@@ -16,6 +16,7 @@ import type { Source, SourceArtifact, SourceDoc } from '../registry/source.js';
 import type { ArtifactOrigin, ProxyContext, ProxyParts, SourceParts } from '../registry/source-parts.js';
 import { storeBlob } from '../registry/blob-records.js';
 import { inTransaction } from '../registry/tx.js';
+import { isBlobStoreUnavailable } from '../storage/blob-errors.js';
 import type { StagedBlob } from '../storage/blobs.js';
 import type { GitHistoryRef } from '../registry/git-history/record.js';
 import { historyTip } from '../registry/git-history/state.js';
@@ -436,6 +437,8 @@ export class ProxySource implements Source {
       this.registry.metrics.upstreamRequests.inc({ repo: this.repo.name, outcome: 'ok' });
       staged = await this.stageVerified(body, origin, maxSize);
     } catch (err) {
+      // Our own blob store failing while the bytes came in is no fault of the upstream's.
+      if (isBlobStoreUnavailable(err)) throw err;
       // A broken download or bytes that do not match their promise are upstream failures too.
       await this.health.failed(err);
       throw err;

@@ -65,11 +65,12 @@ export async function cacheRoutes(app: FastifyInstance, { registry, repo, source
         throw new LarderError('NAME_INVALID', `"${key}" is not a Brioche cache key: ${KEY_SHAPES}`);
       }
       const createOnly = req.headers['if-none-match']?.trim() === '*';
-      const { created, sha256 } = await putObject(registry, repo, gate.of(req), key, body);
+      const { created, sha256, sameBytes } = await putObject(registry, repo, gate.of(req), key, body, { createOnly });
       if (created) return reply.code(201).header('etag', `"${sha256}"`).send();
-      // Objects are content-addressed: an overwrite would store the same bytes, so only create-only asks to be told.
+      // Create-only asks to be told the key exists (brioche takes 412 as "already there"). Without it, the same bytes
+      // again are a success (a retried PUT); other bytes would overwrite an immutable object, so they are refused.
       return reply
-        .code(createOnly ? 412 : 200)
+        .code(!createOnly && sameBytes ? 200 : 412)
         .header('etag', `"${sha256}"`)
         .send();
     },

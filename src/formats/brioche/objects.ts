@@ -5,6 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { fail } from '../../core/errors.js';
+import { sha256Hex } from '../../core/hash.js';
 import { requireHosted } from '../../http/gates.js';
 import { requirePermission, type Principal } from '../../registry/auth.js';
 import { storeBlob } from '../../registry/blob-records.js';
@@ -38,9 +39,11 @@ function drain(body: Readable): void {
 }
 
 /**
- * Stores a cache object create-only: `created: false` when the key exists (its body is drained,
- * not read); otherwise the bytes are verified (verify-object.ts; an artifact's chunks must already be
- * in this repo), staged and recorded in one transaction. A refusal is a 4xx and stores nothing.
+ * Stores a cache object create-only: `created: false` when the key exists; otherwise the bytes are verified
+ * (verify-object.ts; an artifact's chunks must already be in this repo), staged and recorded in one
+ * transaction. A refusal is a 4xx and stores nothing. For a key that exists, a create-only write's body is
+ * drained, not read; any other write's body is read and compared (`sameBytes`), so that a retried PUT can be
+ * told from one that would change an object.
  */
 export async function putObject(
   registry: Registry,
@@ -48,19 +51,24 @@ export async function putObject(
   p: Principal,
   key: string,
   body: Readable,
-): Promise<{ created: boolean; sha256: string }> {
+  options: PutObjectOptions = {},
+): Promise<PutObjectResult> {
   try {
     requireHosted(repo);
     const k = parseCacheKey(key);
     if (!k) fail('NAME_INVALID', `"${key}" is not a Brioche cache key: ${KEY_SHAPES}`);
     // Cache objects belong to no project: writing one needs publish on the repo.
     requirePermission(p, 'publish', repo.name);
+    const { maxArchiveSize, maxUnpackedSize } = registry.config.limits;
     const existing = await held(registry, repo, key);
-    if (existing) {
+    if (existing && options.createOnly !== false) {
       drain(body);
       return { created: false, sha256: existing };
     }
-    const { maxArchiveSize, maxUnpackedSize } = registry.config.limits;
+    if (existing) {
+      const sent = await readAtMost(body, maxArchiveSize, `cache object ${key}`);
+      return { created: false, sha256: existing, sameBytes: sha256Hex(sent) === existing };
+    }
     // Everything verify-object checks is read whole (an archive is decoded in memory), so the bytes are read once, bounded.
     const bytes = await readAtMost(body, maxArchiveSize, `cache object ${key}`);
     const source = registry.sources.get(repo.name);
@@ -72,19 +80,22 @@ export async function putObject(
     const staged = await registry.blobs.stage(Readable.from([bytes]), { maxSize: maxArchiveSize });
     try {
       const created = await inTransaction(registry, async (uow) => {
-        await storeBlob(uow, staged);
         const result = await uow.trx
           .withTables<BriocheTables>()
           .insertInto('brioche_objects')
           .values({ repo_id: repo.id, key, sha256: staged.sha256, size: staged.size, created_at: Date.now(), created_by: p.userId })
           .onConflict((oc) => oc.columns(['repo_id', 'key']).doNothing())
           .executeTakeFirst();
-        return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+        const inserted = Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+        // The blob only with the row that names it: a create that lost the race leaves no blob (nor `blobs` row) behind.
+        if (inserted) await storeBlob(uow, staged);
+        return inserted;
       });
       if (created) return { created, sha256: staged.sha256 };
-      // A concurrent create won: its bytes are the ones kept.
+      // A concurrent create won (on PostgreSQL the insert waited for it to commit): its bytes are the ones kept.
       await staged.discard();
-      return { created, sha256: (await held(registry, repo, key)) ?? staged.sha256 };
+      const stored = (await held(registry, repo, key)) ?? staged.sha256;
+      return { created, sha256: stored, sameBytes: stored === staged.sha256 };
     } catch (err) {
       await staged.discard();
       throw err;
@@ -93,6 +104,19 @@ export async function putObject(
     drain(body);
     throw err;
   }
+}
+
+/** How a cache object is written: create-only (`If-None-Match: *`, what brioche sends) unless said otherwise. */
+export interface PutObjectOptions {
+  createOnly?: boolean;
+}
+
+/** What a write did: `created`, or not because the key holds an object (`sha256`: the stored one). */
+export interface PutObjectResult {
+  created: boolean;
+  sha256: string;
+  /** When not created: whether the bytes sent are the stored ones (unknown for a create-only write of a key that existed). */
+  sameBytes?: boolean;
 }
 
 /** Brioche's part of Larder's S3-compatible endpoint: bucket = repo, objects = cache keys. */

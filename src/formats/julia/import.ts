@@ -5,6 +5,7 @@ import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
 import {
+  lockJuliaRepo,
   readRegistryFiles,
   recordCommit,
   recordTarball,
@@ -50,6 +51,7 @@ export async function importJuliaRegistry(
     try {
       const changed = await inTransaction(registry, async (uow) => {
         const trx = uow.trx.withTables<import('./schema.js').JuliaTables>();
+        await lockJuliaRepo(registry, uow, repo);
         const current = await trx
           .selectFrom('julia_registries')
           .selectAll()

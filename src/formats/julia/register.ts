@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../storage/schema.js';
 import { parse as parseToml } from 'smol-toml';
-import { fail } from '../../core/errors.js';
+import { fail, LarderError } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
 import { requirePermission, type Principal } from '../../registry/auth.js';
 import { authorizeWrite, type PackageRef } from '../../registry/owners.js';
@@ -27,7 +27,16 @@ import { readmeOf } from './readme.js';
 import { updateJuliaSearchEntries } from './search.js';
 import { treeFileData } from './spool.js';
 import { STDLIBS } from './stdlibs.js';
-import { readRegistryFiles, recordCommit, recordTarball, rewriteRegistries, verifiedTarball, writeRegistryFiles } from './store.js';
+import { holdsRegistration, RANGE_FILES, type RangeFile } from './replay.js';
+import {
+  lockJuliaRepo,
+  readRegistryFiles,
+  recordCommit,
+  recordTarball,
+  rewriteRegistries,
+  verifiedTarball,
+  writeRegistryFiles,
+} from './store.js';
 import type { FileTree } from './tree-hash.js';
 import { compareVersions, parseBound, parseVersion, semverToRegistry } from './versions.js';
 
@@ -161,6 +170,26 @@ function compatFor(project: ProjectToml, names: Set<string>, withJulia: boolean)
   return out;
 }
 
+/** The version's entries in each range file: what a registration writes, and what a retry of it must find. */
+function rangesOf(project: ProjectToml): Record<RangeFile, Record<string, unknown>> {
+  return {
+    'Deps.toml': project.deps,
+    'Compat.toml': compatFor(project, new Set(Object.keys(project.deps)), true),
+    'WeakDeps.toml': project.weakdeps,
+    'WeakCompat.toml': compatFor(project, new Set(Object.keys(project.weakdeps)), false),
+  };
+}
+
+/** Whether a registration of an existing version repeats it; a request that could never have been registered does not. */
+function isRetry(holds: () => boolean): boolean {
+  try {
+    return holds();
+  } catch (err) {
+    if (err instanceof LarderError) return false;
+    throw err;
+  }
+}
+
 // AutoMerge's name format for new packages: capitalised, ASCII, with a lower-case letter.
 const AUTOMERGE_NAME = /^[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*[0-9]?$/;
 
@@ -244,9 +273,11 @@ export async function registerPackage(
   const pkgTarball = await verifiedTarball(registry, tree);
   const staged: StagedBlob[] = [pkgTarball.staged];
 
-  return discardOnFailure(staged, () =>
+  const outcome = await discardOnFailure(staged, () =>
     inTransaction(registry, async (uow) => {
       const trx = uow.trx.withTables<JuliaTables>();
+      // Before reading the registry: a concurrent registration (a retry of this one on another node) commits first, and is seen.
+      await lockJuliaRepo(registry, uow, repo);
       const reg = await registryRow(trx, repo, registryUuid);
       const files = await readRegistryFiles(uow, repo, registryUuid);
       const state = registryState(files);
@@ -303,11 +334,24 @@ export async function registerPackage(
         ? (tomlOf(files.get(versionsPath)!, versionsPath) as Record<string, { 'git-tree-sha1': string; yanked?: boolean }>)
         : {};
       const oldPool = Object.keys(versionsToml);
-      if (oldPool.some((v) => compareVersions(v, project.version) === 0))
+      if (oldPool.some((v) => compareVersions(v, project.version) === 0)) {
+        // A retry of a registration that committed: the same answer, nothing written (a yank made since stays).
+        const write = () => ({
+          version: project.version,
+          treeHash: pkgTarball.treeHash,
+          ranges: rangesOf(project),
+          repoUrl,
+          trustedRegistries: opts.trustedRegistries,
+        });
+        if (isRetry(() => holdsRegistration(files, path, write()))) {
+          const result = { name: project.name, uuid: project.uuid, registryTree: reg.tree_hash, packageTree: pkgTarball.treeHash, path };
+          return { result, replayed: true };
+        }
         fail(
           'VERSION_EXISTS',
           `${project.name} ${project.version} is already registered (version_exists); bump the version in Project.toml`,
         );
+      }
       if (oldPool.length && oldPool.every((v) => compareVersions(v, project.version) > 0)) {
         fail(
           'VERSION_INVALID',
@@ -348,19 +392,11 @@ export async function registerPackage(
         }
       }
       set(versionsPath, writeVersionsToml(entries));
-      const deps = Object.keys(project.deps);
-      const weak = Object.keys(project.weakdeps);
-      set(`${path}/Deps.toml`, updateRangeFile(files, `${path}/Deps.toml`, oldPool, newPool, project.version, project.deps));
-      set(
-        `${path}/Compat.toml`,
-        updateRangeFile(files, `${path}/Compat.toml`, oldPool, newPool, project.version, compatFor(project, new Set(deps), true)),
-      );
-      for (const [file, data] of [
-        ['WeakDeps.toml', project.weakdeps],
-        ['WeakCompat.toml', compatFor(project, new Set(weak), false)],
-      ] as const) {
-        const text = updateRangeFile(files, `${path}/${file}`, oldPool, newPool, project.version, data);
-        if (text) set(`${path}/${file}`, text);
+      const ranges = rangesOf(project);
+      for (const file of RANGE_FILES) {
+        const text = updateRangeFile(files, `${path}/${file}`, oldPool, newPool, project.version, ranges[file]);
+        // Deps.toml and Compat.toml are always written (empty too), as RegistryTools does; the weak ones only with entries.
+        if (text || file === 'Deps.toml' || file === 'Compat.toml') set(`${path}/${file}`, text);
         else updated.delete(`${path}/${file}`);
       }
 
@@ -384,9 +420,12 @@ export async function registerPackage(
         subject: `${project.name}@${project.version}`,
         detail: { tree: pkgTarball.treeHash, registry: registryUuid },
       });
-      return { name: project.name, uuid: project.uuid, registryTree: regTarball.treeHash, packageTree: pkgTarball.treeHash, path };
+      const result = { name: project.name, uuid: project.uuid, registryTree: regTarball.treeHash, packageTree: pkgTarball.treeHash, path };
+      return { result, replayed: false };
     }),
   );
+  if (outcome.replayed) await pkgTarball.staged.discard();
+  return outcome.result;
 }
 
 /**
@@ -469,7 +508,18 @@ export async function createRegistry(
   return discardOnFailure([tarball.staged], () =>
     inTransaction(registry, async (uow) => {
       const trx = uow.trx.withTables<JuliaTables>();
-      const taken = await trx.selectFrom('julia_registries').select(['uuid', 'name']).where('repo_id', '=', repo.id).execute();
+      await lockJuliaRepo(registry, uow, repo);
+      const taken = await trx
+        .selectFrom('julia_registries')
+        .select(['uuid', 'name', 'depends_on'])
+        .where('repo_id', '=', repo.id)
+        .execute();
+      const same = taken.find((t) => t.uuid === r.uuid && t.name === r.name);
+      if (same && (await createdAs(uow, repo, r.uuid, tarball.treeHash)) && same.depends_on === JSON.stringify(r.dependsOn ?? [])) {
+        // A retried creation: the same answer, nothing written (packages registered since stay).
+        await tarball.staged.discard();
+        return tarball.treeHash;
+      }
       if (taken.some((t) => t.uuid === r.uuid || t.name === r.name))
         fail('NAME_COLLISION', `a registry named ${r.name} or with uuid ${r.uuid} already exists in ${repo.name}`);
       for (const dep of r.dependsOn ?? []) {
@@ -504,6 +554,22 @@ export async function createRegistry(
 }
 
 /**
+ * Whether a registry began as `tree`: its first recorded commit (the creation) has that tree, so it was
+ * created with the same Registry.toml (name, uuid, repo, description). An imported registry began otherwise.
+ */
+async function createdAs(uow: UnitOfWork, repo: Repo, uuid: string, tree: string): Promise<boolean> {
+  const first = await uow.trx
+    .selectFrom('git_history')
+    .select('tree')
+    .where('repo_id', '=', repo.id)
+    .where('history', '=', uuid)
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
+  return first?.tree === tree;
+}
+
+/**
  * Sets or clears `yanked = true` on one version: a new registry tree, tarball and `/registries` line. A yank's
  * reason is kept in Larder's rows (Versions.toml has no place for it) and dropped by the unyank.
  */
@@ -522,6 +588,7 @@ export async function setJuliaYanked(
   return discardOnFailure(staged, () =>
     inTransaction(registry, async (uow) => {
       const trx = uow.trx.withTables<JuliaTables>();
+      await lockJuliaRepo(registry, uow, repo);
       const reg = await registryRow(trx, repo, registryUuid);
       const files = await readRegistryFiles(uow, repo, registryUuid);
       const [uuid, pkg] = [...registryState(files).packages].find(([, x]) => x.name === name) ?? [];
@@ -584,6 +651,16 @@ async function recordYankReason(
       .execute();
     return;
   }
+  const held = await trx
+    .selectFrom('julia_yank_reasons')
+    .select('reason')
+    .where('repo_id', '=', key.repo_id)
+    .where('registry_uuid', '=', key.registry_uuid)
+    .where('package_uuid', '=', key.package_uuid)
+    .where('version', '=', key.version)
+    .executeTakeFirst();
+  // A yank repeated with the reason it has (a retried request) changes nothing, not even the time.
+  if (held?.reason === reason) return;
   const row = { reason, yanked_at: Date.now() };
   await trx
     .insertInto('julia_yank_reasons')
@@ -603,7 +680,8 @@ export async function storeArtifact(registry: Registry, repo: Repo, p: Principal
   await discardOnFailure([tarball.staged], () =>
     inTransaction(registry, async (uow) => {
       await authorizeWrite(uow.trx, registry.dialect, p, pkg, true);
-      await recordTarball(registry, uow, repo, 'artifact', '', tarball);
+      // An artifact the repo holds (sent again, or by a retried registration) is kept as it is: nothing to record.
+      if (!(await recordTarball(registry, uow, repo, 'artifact', '', tarball))) return;
       await audit(uow.trx, {
         userId: p.userId,
         repoId: repo.id,

@@ -1,7 +1,7 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { parse as parseToml } from 'smol-toml';
 import { fail, LarderError } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
@@ -107,7 +107,12 @@ export async function registryIdentity(tree: FileTree): Promise<{ name: string; 
   return { name, uuid };
 }
 
-/** Records a tarball's row and stores its blob as part of `uow` (storeBlob: committed right before the transaction). */
+/**
+ * Records a tarball's row and stores its blob as part of `uow` (storeBlob: committed right before the transaction).
+ * A tree this repo already holds (an artifact sent again, a registry tree an unyank brings back) keeps the row and
+ * blob it has — the tree hash is what clients verify, and another node's gzip may differ — and the new copy is
+ * discarded; returns whether the row is new.
+ */
 export async function recordTarball(
   registry: Registry,
   uow: UnitOfWork,
@@ -115,16 +120,31 @@ export async function recordTarball(
   kind: 'registry' | 'package' | 'artifact',
   uuid: string,
   tarball: VerifiedTarball,
-) {
+): Promise<boolean> {
   const { staged } = tarball;
   const trx = uow.trx.withTables<JuliaTables>();
   const now = Date.now();
-  await trx
+  const inserted = await trx
     .insertInto('julia_tarballs')
     .values({ repo_id: repo.id, kind, uuid, tree_hash: tarball.treeHash, sha256: staged.sha256, size: staged.size, created_at: now })
     .onConflict((oc) => oc.columns(['repo_id', 'kind', 'uuid', 'tree_hash']).doNothing())
-    .execute();
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) {
+    await staged.discard();
+    return false;
+  }
   await storeBlob(uow, staged);
+  return true;
+}
+
+/**
+ * Serialises the writers of a repo's registries inside their transaction (PostgreSQL; SQLite write
+ * transactions are serial already). A registration reads registry files, rewrites them and `/registries`
+ * (which lists every registry of the repo): without it, two nodes would each write their own view and one
+ * change would be lost, and a retried registration could not see the first attempt it repeats.
+ */
+export async function lockJuliaRepo(registry: Registry, uow: UnitOfWork, repo: Repo): Promise<void> {
+  if (registry.dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${`julia-registries:${repo.id}`}))`.execute(uow.trx);
 }
 
 /** Records a change of a registry's tree, from which its git commits are derived (git-view.ts). */

@@ -17,15 +17,16 @@ export interface IndexLine {
 /** A dependency value (§4.2): a version string, or `{version}`, `{path, version?}`, `{git, branch?, version?}`. */
 export type DepSpec = string | { version?: string; path?: string; git?: string; branch?: string };
 
-/** The lines of an index file that parse as objects with a string `version`, in file order. */
-export function parseIndexLines(body: Uint8Array): IndexLine[] {
-  const out: IndexLine[] = [];
+/** The lines of an index file that parse as objects with a string `version`, in file order, with their text. */
+function indexLines(body: Uint8Array): Array<{ line: IndexLine; text: string }> {
+  const out: Array<{ line: IndexLine; text: string }> = [];
   for (const raw of Buffer.from(body).toString('utf8').split('\n')) {
-    const line = raw.trim();
-    if (!line) continue;
+    const text = raw.trim();
+    if (!text) continue;
     try {
-      const v = JSON.parse(line) as unknown;
-      if (v && typeof v === 'object' && !Array.isArray(v) && typeof (v as IndexLine).version === 'string') out.push(v as IndexLine);
+      const v = JSON.parse(text) as unknown;
+      if (v && typeof v === 'object' && !Array.isArray(v) && typeof (v as IndexLine).version === 'string')
+        out.push({ line: v as IndexLine, text });
     } catch {
       // moon skips a line it cannot parse when it lists versions.
     }
@@ -33,10 +34,20 @@ export function parseIndexLines(body: Uint8Array): IndexLine[] {
   return out;
 }
 
+/** The lines of an index file that parse as objects with a string `version`, in file order. */
+export function parseIndexLines(body: Uint8Array): IndexLine[] {
+  return indexLines(body).map((l) => l.line);
+}
+
 /** The line of a version (the last one naming it, as moon's checksum lookup finds it), or null. */
 export function findVersionLine(body: Uint8Array, version: string): IndexLine | null {
-  const lines = parseIndexLines(body);
-  for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.version === version) return lines[i]!;
+  return findVersionLineText(body, version)?.line ?? null;
+}
+
+/** The line of a version as `findVersionLine` finds it, with its text as stored (trimmed), or null. */
+export function findVersionLineText(body: Uint8Array, version: string): { line: IndexLine; text: string } | null {
+  const lines = indexLines(body);
+  for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.line.version === version) return lines[i]!;
   return null;
 }
 

@@ -20,7 +20,7 @@ import { CORE_MODULE, findVersionLine } from './index-line.js';
 import { checkManifest, indexLineOf, parseModFile, parseModJson, type CheckedManifest, type RegistryDep } from './manifest.js';
 import { indexPath } from './names.js';
 import { moduleExists, moduleRef } from './owners.js';
-import { appendVersion, moonbitDb, INDEX_HISTORY, refuseTakenVersion } from './store.js';
+import { appendVersion, committedIndexFile, holdsVersion, moonbitDb, INDEX_HISTORY, refuseTakenVersion, versionRow } from './store.js';
 import { readModuleZip } from './zip.js';
 
 /** Zip bytes inflate to at most this many times their compressed size (above the gate's floor): source code, not a bomb. */
@@ -148,6 +148,17 @@ async function checkConfusion(registry: Registry, repo: Repo, module: string, us
   }
 }
 
+/** Whether the repo holds exactly this publish (committed rows and index file, read fresh): it is a retry of one that succeeded. */
+async function isRetry(
+  registry: Registry,
+  repo: Repo,
+  module: string,
+  published: { version: string; checksum: string; line: Buffer },
+): Promise<boolean> {
+  const row = await versionRow(registry.db, repo, module, published.version);
+  return row !== undefined && holdsVersion(row, await committedIndexFile(registry.db, repo, module), published);
+}
+
 /**
  * Checks a module zip for publishing as `p` and, unless `dryRun`, stores it: the index line
  * (manifest + checksum), the zip, the row and one git commit, in one transaction. Every refusal is a
@@ -161,13 +172,12 @@ export async function publishModule(registry: Registry, repo: Repo, p: Principal
   requirePermission(p, 'publish', repo.name, module);
   const ref = moduleRef(repo, module);
   await checkWriter(registry.db, p, ref, await moduleExists(registry.db, repo, module));
-  const existing = await moonbitDb(registry)
-    .selectFrom('moonbit_versions')
-    .select('version')
-    .where('repo_id', '=', repo.id)
-    .where('module', '=', module)
-    .where('version', '=', version)
-    .executeTakeFirst();
+  const existing = await versionRow(registry.db, repo, module, version);
+  const zipSha256 = sha256Hex(zip);
+  const published = { version, checksum: zipSha256, line: indexLineOf(checked.manifest, zipSha256) };
+  // A retry of a publish that committed (its answer lost on the way back) is answered as the success it was.
+  if (existing && !dryRun && (await isRetry(registry, repo, module, published)))
+    return { module, version, checksum: published.checksum, dryRun: false };
   // Early, before the zip is staged; appendVersion checks again under the history lock.
   refuseTakenVersion(
     existing !== undefined,
@@ -181,9 +191,9 @@ export async function publishModule(registry: Registry, repo: Repo, p: Principal
   const checksum = staged?.sha256 ?? sha256Hex(zip);
   if (!staged) return { module, version, checksum, dryRun: true };
   try {
-    await inTransaction(registry, async (uow) => {
+    const appended = await inTransaction(registry, async (uow) => {
       await authorizeWrite(uow.trx, registry.dialect, p, ref, await moduleExists(uow.trx, repo, module));
-      await appendVersion(uow, registry, repo, {
+      const added = await appendVersion(uow, registry, repo, {
         module,
         version,
         line: indexLineOf(checked.manifest, checksum),
@@ -192,6 +202,8 @@ export async function publishModule(registry: Registry, repo: Repo, p: Principal
         publishedBy: p.userId,
         readme: checked.readme,
       });
+      // The same version committed by a concurrent attempt of this publish (waited for on the history lock): nothing to record.
+      if (!added) return false;
       await audit(uow.trx, {
         userId: p.userId,
         repoId: repo.id,
@@ -199,10 +211,14 @@ export async function publishModule(registry: Registry, repo: Repo, p: Principal
         subject: `${module}@${version}`,
         detail: { checksum, size: staged.size },
       });
+      return true;
     });
+    if (!appended) await staged.discard();
   } catch (err) {
     await staged.discard();
     if (err instanceof LarderError) throw err;
+    // The row of a concurrent attempt got in first: a retry of this publish ends as its success, anything else as before.
+    if (isUniqueViolation(err) && (await isRetry(registry, repo, module, published))) return { module, version, checksum, dryRun: false };
     if (isUniqueViolation(err))
       fail(
         'VERSION_EXISTS',

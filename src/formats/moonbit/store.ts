@@ -3,7 +3,9 @@
  * documents (`user/<module>.index`, `yanked.json`), and every change as a commit of the repo's git
  * history `index` (branch `main`), all in the write's transaction.
  */
+import type { Kysely } from 'kysely';
 import { fail } from '../../core/errors.js';
+import type { Database } from '../../storage/schema.js';
 import { recordGitCommit, type GitHistoryRef } from '../../registry/git-history/record.js';
 import { lockHistory } from '../../registry/git-history/state.js';
 import type { Registry } from '../../registry/registry.js';
@@ -12,7 +14,7 @@ import type { UnitOfWork } from '../../registry/tx.js';
 import { storeBlob } from '../../registry/blob-records.js';
 import { putReadme } from '../../registry/readmes.js';
 import type { StagedBlob } from '../../storage/blobs.js';
-import { findVersionLine } from './index-line.js';
+import { findVersionLine, findVersionLineText } from './index-line.js';
 import { indexPath } from './names.js';
 import { updateSearchEntry } from './search.js';
 
@@ -74,22 +76,61 @@ export function refuseTakenVersion(hasRow: boolean, indexFile: Uint8Array | null
 }
 
 /**
+ * Whether the repo holds exactly the version a publish of `line` would write (a retried publish): its row
+ * with the zip's sha256 as checksum, and that line, byte for byte, as the version's line in the module's
+ * index file. moon's index line is the manifest plus the checksum, with no time or other field of the
+ * moment it was written, so the same zip gives the same line; a yank since changes neither (yanked.json).
+ */
+export function holdsVersion(
+  row: { checksum: string } | undefined,
+  indexFile: Uint8Array | null,
+  published: { version: string; checksum: string; line: Buffer },
+): boolean {
+  if (!row || !indexFile || row.checksum !== published.checksum) return false;
+  return findVersionLineText(indexFile, published.version)?.text === published.line.toString('utf8');
+}
+
+/** A version's row (its zip's sha256 is `checksum`), read through `db` — the pool, or a transaction. */
+export async function versionRow(
+  db: Kysely<Database>,
+  repo: Repo,
+  module: string,
+  version: string,
+): Promise<{ checksum: string } | undefined> {
+  return db
+    .withTables<MoonbitTables>()
+    .selectFrom('moonbit_versions')
+    .select('checksum')
+    .where('repo_id', '=', repo.id)
+    .where('module', '=', module)
+    .where('version', '=', version)
+    .executeTakeFirst();
+}
+
+/** A module's index file as committed, never from the document cache (which another node's publish may not have reached yet). */
+export async function committedIndexFile(db: Kysely<Database>, repo: Repo, module: string): Promise<Buffer | null> {
+  const row = await db
+    .selectFrom('index_docs')
+    .select('body')
+    .where('repo_id', '=', repo.id)
+    .where('path', '=', indexPath(module))
+    .executeTakeFirst();
+  return row ? Buffer.from(row.body) : null;
+}
+
+/**
  * Appends one version inside the caller's transaction: the zip's blob, its row, one more line of
  * the module's index file, its README, the module's search entry, and one commit. Publishes of a repo are serialised (the history lock), so
- * a line is never lost or written twice; an existing version is VERSION_EXISTS (409).
+ * a line is never lost or written twice; an existing version is VERSION_EXISTS (409), unless it is exactly this one
+ * (a retry of a publish that committed): then nothing is written and false is returned.
  */
-export async function appendVersion(uow: UnitOfWork, registry: Registry, repo: Repo, v: NewModuleVersion): Promise<void> {
+export async function appendVersion(uow: UnitOfWork, registry: Registry, repo: Repo, v: NewModuleVersion): Promise<boolean> {
   const trx = uow.trx.withTables<MoonbitTables>();
   await lockHistory(uow.trx, registry.dialect, indexHistory(repo));
   const path = indexPath(v.module);
   const before = (await registry.docs.read(uow, repo.id, path)) ?? Buffer.alloc(0);
-  const existing = await trx
-    .selectFrom('moonbit_versions')
-    .select('version')
-    .where('repo_id', '=', repo.id)
-    .where('module', '=', v.module)
-    .where('version', '=', v.version)
-    .executeTakeFirst();
+  const existing = await versionRow(uow.trx, repo, v.module, v.version);
+  if (holdsVersion(existing, before, { version: v.version, checksum: v.staged.sha256, line: v.line })) return false;
   refuseTakenVersion(existing !== undefined, before, v.module, v.version);
   const body = Buffer.concat([before, v.line, Buffer.from('\n')]);
   await registry.docs.put(uow, repo.id, path, body);
@@ -113,6 +154,7 @@ export async function appendVersion(uow: UnitOfWork, registry: Registry, repo: R
   if (v.readme) await putReadme(uow.trx, { repoId: repo.id, package: v.module, version: v.version, markdown: v.readme });
   await updateSearchEntry(uow, registry, repo, v.module);
   await recordGitCommit(uow.trx, indexHistory(repo), { message: `Publish ${v.module}@${v.version}`, changes: [{ path, data: body }] });
+  return true;
 }
 
 /**

@@ -63,27 +63,43 @@ async function writeYanked(uow: UnitOfWork, registry: Registry, repo: Repo, mess
 
 /**
  * Yanks or unyanks a version (or every version) of a module as `p`: owners and admins with the
- * `yank` scope. Returns the versions changed.
+ * `yank` scope. Returns the versions it applies to. Versions already in the state asked for (a retried
+ * request) are left alone; when none changes, nothing is written: no row, yanked.json, commit or audit entry.
  */
 export async function setYanked(registry: Registry, repo: Repo, p: Principal, req: YankRequest): Promise<string[]> {
   requirePermission(p, 'yank', repo.name, req.module);
   return inTransaction(registry, async (uow) => {
     const trx = uow.trx.withTables<MoonbitTables>();
-    let q = trx.selectFrom('moonbit_versions').select('version').where('repo_id', '=', repo.id).where('module', '=', req.module);
-    if (req.version !== null) q = q.where('version', '=', req.version);
-    const versions = (await q.execute()).map((r) => r.version);
-    if (versions.length === 0)
+    const matching = () => {
+      let q = trx
+        .selectFrom('moonbit_versions')
+        .select(['version', 'yanked', 'yanked_reason'])
+        .where('repo_id', '=', repo.id)
+        .where('module', '=', req.module);
+      if (req.version !== null) q = q.where('version', '=', req.version);
+      return q.execute();
+    };
+    if ((await matching()).length === 0)
       fail(
         req.version === null ? 'PACKAGE_NOT_FOUND' : 'VERSION_NOT_FOUND',
         req.version === null ? `module ${req.module} is not in ${repo.name}` : `${req.module}@${req.version} is not in ${repo.name}`,
       );
     await authorizeWrite(uow.trx, registry.dialect, p, moduleRef(repo, req.module), true);
+    // Read under the module's lock (authorizeWrite's, on PostgreSQL): a concurrent attempt of this request has committed by now.
+    const rows = await matching();
+    const reason = req.yanked ? req.reason : null;
+    const changing = rows
+      .filter((r) => Number(r.yanked) !== (req.yanked ? 1 : 0) || (r.yanked_reason ?? null) !== reason)
+      .map((r) => r.version);
+    const versions = rows.map((r) => r.version);
+    if (changing.length === 0) return versions;
     let u = trx
       .updateTable('moonbit_versions')
-      .set({ yanked: req.yanked ? 1 : 0, yanked_reason: req.yanked ? req.reason : null, yanked_at: Date.now() })
+      .set({ yanked: req.yanked ? 1 : 0, yanked_reason: reason, yanked_at: Date.now() })
       .where('repo_id', '=', repo.id)
       .where('module', '=', req.module);
-    if (req.version !== null) u = u.where('version', '=', req.version);
+    if (changing.length < rows.length) u = u.where('version', 'in', changing);
+    else if (req.version !== null) u = u.where('version', '=', req.version);
     await u.execute();
     const what = req.version === null ? req.module : `${req.module}@${req.version}`;
     await writeYanked(uow, registry, repo, `${req.yanked ? 'Yank' : 'Unyank'} ${what}`);

@@ -44,6 +44,7 @@ const FROM_LARDER: Partial<Record<ErrorCode, [string, number]>> = {
   NOT_SUPPORTED: ['NotImplemented', 501],
   UNAVAILABLE: ['ServiceUnavailable', 503],
   UPLOAD_BUDGET_EXHAUSTED: ['SlowDown', 503],
+  BLOB_STORE_UNAVAILABLE: ['ServiceUnavailable', 503],
 };
 
 /** Maps anything thrown to an S3Error: other 4xx become InvalidArgument, faults InternalError (without details). */
@@ -76,6 +77,9 @@ export function sendS3Error(req: FastifyRequest, reply: FastifyReply, err: unkno
   const e = toS3Error(err);
   if (e.status >= 500 && !(err instanceof S3Error)) req.log.error({ reqId: req.id, err }, 's3 request failed');
   const resource = (req.raw.url ?? '/').split('?')[0]!;
+  // A 503's Retry-After goes along (the SDKs back off); other catalogue headers (challenges) mean nothing to S3 clients.
+  const retryAfter = err instanceof LarderError ? err.headers['retry-after'] : undefined;
+  if (retryAfter) reply.header('retry-after', retryAfter);
   reply.code(e.status).header('x-amz-request-id', req.id).header('cache-control', 'no-cache');
   if (req.method === 'HEAD') return reply.send();
   return reply.type('application/xml').send(errorXml(e, resource, req.id, extra));

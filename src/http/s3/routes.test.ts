@@ -3,8 +3,10 @@ import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import Fastify from 'fastify';
 import { LarderError } from '../../core/errors.js';
-import { errorXml, S3Error, toS3Error } from './errors.js';
+import { blobStoreUnavailable } from '../../storage/blob-errors.js';
+import { errorXml, S3Error, s3ErrorHandler, toS3Error } from './errors.js';
 import { checkedBody, operationOf } from './routes.js';
 
 const op = (method: string, path: string, query = '', headers: Record<string, string> = {}) =>
@@ -83,5 +85,20 @@ describe('S3 errors', () => {
     expect(xml).toBe(
       '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code><Message>no &#60;key&#62; &#38; such</Message><Key>k</Key><Resource>/-/s3/cache/k</Resource><RequestId>req-1</RequestId></Error>',
     );
+  });
+
+  it('answers a blob store outage as ServiceUnavailable with Retry-After, so SDK clients back off and retry', async () => {
+    const app = Fastify({ logger: false });
+    app.setErrorHandler(s3ErrorHandler);
+    app.get('/-/s3/cache/*', async () => {
+      throw blobStoreUnavailable('the blob store s3://b', 'cannot be reached (ECONNREFUSED)', 'write', new Error('x'));
+    });
+    const res = await app.inject({ method: 'GET', url: '/-/s3/cache/k' });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.body).toMatch(
+      /<Code>ServiceUnavailable<\/Code><Message>the blob store s3:\/\/b cannot be reached \(ECONNREFUSED\); nothing was stored/,
+    );
+    await app.close();
   });
 });

@@ -196,14 +196,16 @@ async function putObject(registry: Registry, req: FastifyRequest, reply: Fastify
       ? s3Fail('PreconditionFailed', 412, `At least one of the pre-conditions you specified did not hold: ${what} already exists`)
       : s3Fail('PreconditionFailed', 412, `${what} already exists, and objects here are immutable: a PUT never overwrites one`);
   const what = `the key ${c.op.key} in ${c.repo.name}`;
-  // Answered before the body is read; the store's own create-only check below is the one that counts.
-  if (await registry.sources.get(c.repo.name)?.artifact(c.op.key)) exists(what);
+  const createOnly = ifNoneMatch !== undefined;
+  // Create-only: answered before the body is read; the store's own create-only check below is the one that counts.
+  // A plain PUT of an existing key is answered once its body is compared: the same bytes again (a retry) succeed.
+  if (createOnly && (await registry.sources.get(c.repo.name)?.artifact(c.op.key))) exists(what);
 
   const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string).trim() : undefined);
   const checksums = { crc32: header('x-amz-checksum-crc32'), sha256: header('x-amz-checksum-sha256') };
   const body = checkedBody((req.body ?? req.raw) as Readable, payload, maxArchiveSize, checksums);
-  const { created, sha256 } = await c.store.putObject(registry, c.repo, c.principal!, c.op.key, body);
-  if (!created) exists(what);
+  const { created, sha256, sameBytes } = await c.store.putObject(registry, c.repo, c.principal!, c.op.key, body, { createOnly });
+  if (!created && (createOnly || !sameBytes)) exists(what);
   return reply.code(200).header('etag', `"${sha256}"`).send();
 }
 
