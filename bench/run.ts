@@ -10,6 +10,7 @@ import { mirrorBench } from './mirror.js';
 import { proxyRead } from './proxy-read.js';
 import { publish } from './publish.js';
 import { resolveBench } from './resolve.js';
+import { scaleOut } from './scale-out.js';
 import { soak } from './soak.js';
 import { webBench } from './web.js';
 import { appendResults, machineLine, textTable, type BenchReport } from './lib/results.js';
@@ -29,6 +30,7 @@ const BENCHES: Record<string, { run: Bench; peers: string[]; named?: boolean }> 
   'proxy-read': { run: proxyRead, peers: ['h2load'] },
   mirror: { run: mirrorBench, peers: [] },
   web: { run: webBench, peers: ['h2load'] },
+  'scale-out': { run: scaleOut, peers: ['haproxy'] },
   abuse: { run: abuse, peers: [], named: true },
   soak: { run: soak, peers: [], named: true },
 };

@@ -12,6 +12,10 @@ export interface LoadJob {
   concurrency: number;
   /** When set, every response body is hashed as it streams in and must have this SHA-256 (hex). */
   sha256?: string;
+  /** Report each request's status in order (`LoadReport.perRequest`): which publishes were acknowledged. */
+  recordStatuses?: boolean;
+  /** Stop sending new requests once this file exists (checked every 50 ms): a load that lasts as long as something else. */
+  stopFile?: string;
 }
 
 /** What the load process measured. */
@@ -25,6 +29,8 @@ export interface LoadReport {
   hashMismatches: number;
   /** The first few failures (status and body, or the error), for diagnosis. */
   samples: string[];
+  /** With `recordStatuses`: the status of request i at index i (0 = connection error, -1 = not sent: stopped first). */
+  perRequest?: number[];
 }
 
 const LOADGEN = path.join(ROOT, 'bench/lib/loadgen.ts');

@@ -11,6 +11,9 @@ const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8')) as LoadJob;
 const bodies = job.requests.map((r) => (r.bodyFile ? fs.readFileSync(r.bodyFile) : null));
 const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency });
 const report: LoadReport = { elapsedMs: 0, latenciesMs: [], statuses: {}, bytesIn: 0, hashMismatches: 0, samples: [] };
+if (job.recordStatuses) report.perRequest = job.requests.map(() => -1);
+let stopped = false;
+const stopCheck = job.stopFile ? setInterval(() => (stopped = fs.existsSync(job.stopFile!)), 50) : null;
 
 /** One request; resolves when its body has been read to the end (hashed when the job says so). */
 function send(i: number): Promise<void> {
@@ -24,6 +27,7 @@ function send(i: number): Promise<void> {
       if (settled) return;
       settled = true;
       report.statuses.error = (report.statuses.error ?? 0) + 1;
+      if (report.perRequest) report.perRequest[i] = 0;
       if (report.samples.length < 5) report.samples.push(`${url}: ${what}`);
       resolve();
     };
@@ -42,6 +46,7 @@ function send(i: number): Promise<void> {
         report.latenciesMs.push(performance.now() - started);
         const status = res.statusCode ?? 0;
         report.statuses[status] = (report.statuses[status] ?? 0) + 1;
+        if (report.perRequest) report.perRequest[i] = status;
         const ok = status >= 200 && status < 300;
         if (ok && hash && hash.digest('hex') !== job.sha256) report.hashMismatches++;
         if (!ok && report.samples.length < 5) report.samples.push(`${status} ${url}: ${Buffer.concat(kept).toString('utf8', 0, 300)}`);
@@ -55,11 +60,12 @@ function send(i: number): Promise<void> {
 
 let next = 0;
 async function worker(): Promise<void> {
-  while (next < job.requests.length) await send(next++);
+  while (next < job.requests.length && !stopped) await send(next++);
 }
 
 const started = performance.now();
 await Promise.all(Array.from({ length: Math.min(job.concurrency, job.requests.length) }, worker));
 report.elapsedMs = performance.now() - started;
+if (stopCheck) clearInterval(stopCheck);
 agent.destroy();
 process.stdout.write(JSON.stringify(report));

@@ -24,7 +24,9 @@ export function machineLine(peers: string[]): string {
         ? toolVersion('cargo', ['--version'])
         : p === 'h2load'
           ? toolVersion('h2load', ['--version'])
-          : p,
+          : p === 'haproxy'
+            ? toolVersion('haproxy', ['-v'])
+            : p,
   );
   return [`nproc ${os.availableParallelism()}, ${cpu}, Node ${process.version}`, ...versions].join('; ');
 }

@@ -45,11 +45,18 @@ export function indexFile(name: string, versions: number, deps: IndexDependency[
 /**
  * Writes the same index files into a Larder data directory (through the registry's own
  * index-document store, as publishes would) and as static files for nginx under `nginxRoot/cargo/index/`.
- * `repo`: the hosted Cargo repository to fill (the default config's `cargo`, or one a larder.toml in `data` defines).
+ * `repo`: the hosted Cargo repository to fill (the default config's `cargo`, or one a larder.toml in `data` defines);
+ * `database`: a postgres:// URL to fill a cluster's shared database instead of the data dir's SQLite.
  */
-export async function seedCargoIndex(data: string, files: IndexFile[], nginxRoot: string | null, repoName = 'cargo'): Promise<void> {
+export async function seedCargoIndex(
+  data: string,
+  files: IndexFile[],
+  nginxRoot: string | null,
+  repoName = 'cargo',
+  database = 'sqlite',
+): Promise<void> {
   fs.mkdirSync(data, { recursive: true });
-  const config = loadConfig({ cwd: data, env: {}, overrides: { data, database: 'sqlite' } });
+  const config = loadConfig({ cwd: data, env: {}, overrides: { data, database } });
   const registry = await openRegistry(config, FORMATS);
   try {
     const repo = registry.repos.get(repoName);

