@@ -27,6 +27,11 @@ export function databaseUnavailable(err: unknown): LarderError {
   });
 }
 
+/** True for the catalogue error `databaseUnavailable` builds: callers with a held copy serve it instead. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  return err instanceof LarderError && err.code === 'DATABASE_UNAVAILABLE';
+}
+
 function mapError(err: unknown): never {
   throw isDatabaseUnreachable(err) ? databaseUnavailable(err) : err;
 }

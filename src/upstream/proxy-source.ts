@@ -17,6 +17,7 @@ import type { ArtifactOrigin, ProxyContext, ProxyParts, SourceParts } from '../r
 import { storeBlob } from '../registry/blob-records.js';
 import { inTransaction } from '../registry/tx.js';
 import { isBlobStoreUnavailable } from '../storage/blob-errors.js';
+import { isDatabaseUnavailable } from '../storage/pg-pool.js';
 import type { StagedBlob } from '../storage/blobs.js';
 import type { GitHistoryRef } from '../registry/git-history/record.js';
 import { historyTip } from '../registry/git-history/state.js';
@@ -192,7 +193,7 @@ export class ProxySource implements Source {
     try {
       return await this.load(path);
     } catch (err) {
-      if (held && err instanceof LarderError && err.code === 'DATABASE_UNAVAILABLE') return held;
+      if (held && isDatabaseUnavailable(err)) return held;
       throw err;
     }
   }
@@ -281,7 +282,7 @@ export class ProxySource implements Source {
       served = await this.take(path, held, answer, fromGit ? () => {} : (outcome) => metric.inc({ repo: this.repo.name, outcome }));
     } catch (err) {
       // The database is away: what is held was right when it was stored, and is served as stale until it is back.
-      if (!held?.served || !(err instanceof LarderError) || err.code !== 'DATABASE_UNAVAILABLE') throw err;
+      if (!held?.served || !isDatabaseUnavailable(err)) throw err;
       held.failedUntil = Date.now() + RETRY_AFTER_FAILURE_MS;
       return this.staleCopy(held);
     }
