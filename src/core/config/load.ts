@@ -11,7 +11,14 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LarderError } from '../errors.js';
 import { OUTBOUND_DEFAULTS, resolveOutbound, type OutboundSettings } from './outbound.js';
 import { cliSource, envSource, fileSource, type Source } from './sources.js';
-import { DEFAULT_INDEX_CACHE_BYTES, DEFAULT_REPOS, type ConfigOverrides, type LarderConfig, type RepoConfig, type TlsConfig } from './types.js';
+import {
+  DEFAULT_INDEX_CACHE_BYTES,
+  DEFAULT_REPOS,
+  type ConfigOverrides,
+  type LarderConfig,
+  type RepoConfig,
+  type TlsConfig,
+} from './types.js';
 import type { DatabaseSetting, Layer } from './values.js';
 
 /** The merged settings, still in TOML terms. */
