@@ -2,7 +2,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../storage/db.js';
-import { IndexDocs } from './index-docs.js';
+import { entryBytes, IndexDocs, type IndexDoc } from './index-docs.js';
 import { inTransaction } from './tx.js';
 
 let handle: DatabaseHandle;
@@ -129,6 +129,16 @@ describe('IndexDocs memory budget', () => {
       expect(accounted).toBeLessThanOrEqual(real * 1.25);
     }
   }, 180_000);
+
+  it('counts every field of a document, including ones added later (precomputed headers)', () => {
+    const doc: IndexDoc = { body: Buffer.alloc(1000), etag: '"e"', updatedAt: 1, lastModified: 'Thu, 01 Jan 1970 00:00:00 GMT' };
+    const plain = entryBytes(doc, '1\0a/b');
+    expect(plain).toBeGreaterThan(1000 + '1\0a/b'.length + doc.lastModified.length);
+    const headers = { 'content-type': 'text/plain', etag: '"e"', 'cache-control': 'public, max-age=60' };
+    const withHeaders = entryBytes({ ...doc, headers } as IndexDoc, '1\0a/b');
+    expect(withHeaders - plain).toBeGreaterThan(JSON.stringify(headers).length);
+    expect(entryBytes({ ...doc, body: Buffer.alloc(5000) }, '1\0a/b') - plain).toBe(4000);
+  });
 
   it('keeps nothing with a budget of 0', async () => {
     const docs = new IndexDocs(handle.db, null, null, 0);

@@ -230,7 +230,7 @@ function heapBytes(v: unknown, depth = 0): number {
   if (typeof v === 'bigint') return 16 + align(Math.ceil(v.toString(16).length / 2));
   if (v === null || typeof v !== 'object' || depth > 4) return 0;
   if (ArrayBuffer.isView(v)) return v.byteLength + BUFFER_OVERHEAD;
-  const values: unknown[] = Array.isArray(v) ? v : Object.values(v);
+  const values: unknown[] = Array.isArray(v) ? v : v instanceof Map ? [...v.keys(), ...v.values()] : Object.values(v);
   let total = OBJECT_HEADER + SLOT * values.length;
   for (const x of values) total += heapBytes(x, depth + 1);
   return total;
