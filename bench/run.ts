@@ -5,6 +5,7 @@ import { abuse } from './abuse.js';
 import { parseBenchArgs, type BenchOptions } from './lib/args.js';
 import { coldStartBench } from './cold-start.js';
 import { download } from './download.js';
+import { indexMemory } from './index-memory.js';
 import { indexRead } from './index-read.js';
 import { mirrorBench } from './mirror.js';
 import { proxyRead } from './proxy-read.js';
@@ -23,6 +24,7 @@ type Bench = (dir: string, options: BenchOptions) => Promise<BenchReport>;
  */
 const BENCHES: Record<string, { run: Bench; peers: string[]; named?: boolean }> = {
   'index-read': { run: indexRead, peers: ['nginx', 'h2load'] },
+  'index-memory': { run: indexMemory, peers: [] },
   publish: { run: publish, peers: ['nginx'] },
   download: { run: download, peers: ['nginx'] },
   resolve: { run: resolveBench, peers: ['nginx', 'cargo'] },

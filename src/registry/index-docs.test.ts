@@ -1,6 +1,8 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../storage/db.js';
-import { IndexDocs } from './index-docs.js';
+import { entryBytes, IndexDocs, type IndexDoc } from './index-docs.js';
 import { inTransaction } from './tx.js';
 
 let handle: DatabaseHandle;
@@ -58,5 +60,111 @@ describe('IndexDocs cache', () => {
     stop();
     docs.invalidate(7, 'c');
     expect(seen).toEqual([`${repoId}:a`, '7:b', 'reset']);
+  });
+});
+
+describe('IndexDocs memory budget', () => {
+  /** Inserts `n` documents of `size` bytes in one transaction (faster than `put`, which announces each). */
+  async function fill(n: number, size: number): Promise<string[]> {
+    const paths = Array.from({ length: n }, (_, i) => `se/rd/crate-${i}`);
+    await handle.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < n; i += 500) {
+        const rows = paths.slice(i, i + 500).map((path, j) => {
+          const body = Buffer.alloc(size, (i + j) % 251);
+          body.write(path);
+          return { repo_id: repoId, path, body, etag: `"${i + j}"`, updated_at: 1_700_000_000_000 + i + j };
+        });
+        await trx.insertInto('index_docs').values(rows).execute();
+      }
+    });
+    return paths;
+  }
+
+  it('stays within its budget over 100,000 documents read through, and serves evicted ones from the database', async () => {
+    const budget = 4 * 2 ** 20;
+    const docs = new IndexDocs(handle.db, null, null, budget);
+    const paths = await fill(100_000, 200);
+    let most = 0;
+    for (const path of paths) {
+      const doc = await docs.get(repoId, path);
+      expect(doc?.body.subarray(0, path.length).toString()).toBe(path);
+      most = Math.max(most, docs.stats.bytes);
+    }
+    expect(most).toBeLessThanOrEqual(budget);
+    expect(docs.stats.budget).toBe(budget);
+    // Each entry costs well over its 200-byte body, so far fewer than 100,000 fit.
+    expect(docs.stats.entries).toBeGreaterThan(1000);
+    expect(docs.stats.entries).toBeLessThan(budget / 400);
+    // The first documents were evicted; reading them again goes to the database and gives the same bytes.
+    expect(docs.peek(repoId, paths[0]!)).toBeUndefined();
+    const misses = docs.stats.misses;
+    const first = await docs.get(repoId, paths[0]!);
+    expect(first?.body.subarray(0, paths[0]!.length).toString()).toBe(paths[0]);
+    expect(first?.body.length).toBe(200);
+    expect(first?.etag).toBe('"0"');
+    expect(docs.stats.misses).toBe(misses + 1);
+    expect(docs.peek(repoId, paths[paths.length - 1]!)?.etag).toBe('"99999"');
+  }, 180_000);
+
+  it('accounts at least what its entries really cost in V8 (heap statistics after a full GC)', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const used = () => {
+      gc();
+      gc();
+      return v8.getHeapStatistics().used_heap_size + process.memoryUsage().arrayBuffers;
+    };
+    for (const size of [50, 1000]) {
+      const docs = new IndexDocs(handle.db);
+      await handle.db.deleteFrom('index_docs').execute();
+      const paths = await fill(20_000, size);
+      for (const path of paths.slice(0, 100)) await docs.get(repoId, path);
+      const before = used();
+      const accountedBefore = docs.stats.bytes;
+      for (const path of paths.slice(100)) await docs.get(repoId, path);
+      const real = used() - before;
+      const accounted = docs.stats.bytes - accountedBefore;
+      // Honest: not below what the entries hold (a little slack for GC noise), and not far above it.
+      expect(accounted).toBeGreaterThanOrEqual(real * 0.95);
+      expect(accounted).toBeLessThanOrEqual(real * 1.25);
+    }
+  }, 180_000);
+
+  it('counts every field of a document, including ones added later (precomputed headers)', () => {
+    const doc: IndexDoc = { body: Buffer.alloc(1000), etag: '"e"', updatedAt: 1, lastModified: 'Thu, 01 Jan 1970 00:00:00 GMT' };
+    const plain = entryBytes(doc, '1\0a/b');
+    expect(plain).toBeGreaterThan(1000 + '1\0a/b'.length + doc.lastModified.length);
+    const headers = { 'content-type': 'text/plain', etag: '"e"', 'cache-control': 'public, max-age=60' };
+    const withHeaders = entryBytes({ ...doc, headers } as IndexDoc, '1\0a/b');
+    expect(withHeaders - plain).toBeGreaterThan(JSON.stringify(headers).length);
+    expect(entryBytes({ ...doc, body: Buffer.alloc(5000) }, '1\0a/b') - plain).toBe(4000);
+  });
+
+  it('keeps nothing with a budget of 0', async () => {
+    const docs = new IndexDocs(handle.db, null, null, 0);
+    await fill(3, 10);
+    expect((await docs.get(repoId, 'se/rd/crate-1'))?.etag).toBe('"1"');
+    expect(docs.peek(repoId, 'se/rd/crate-1')).toBeUndefined();
+    expect(docs.stats.entries).toBe(0);
+  });
+});
+
+describe('index cache metrics', () => {
+  it('shows the cache bytes, entries and budget in /-/metrics', async () => {
+    const { openTestApp } = await import('../../test/support/larder.js');
+    const t = await openTestApp({ cache: { indexDocuments: 2 ** 20 } });
+    try {
+      for (const name of ['aa', 'bb', 'cc']) {
+        expect((await t.app.inject({ url: `/cargo/index/2/${name}` })).statusCode).toBe(404);
+      }
+      const metrics = (await t.app.inject({ url: '/-/metrics' })).body;
+      const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
+      expect(value('larder_index_cache_budget_bytes')).toBe(2 ** 20);
+      expect(value('larder_index_cache_entries')).toBeGreaterThanOrEqual(3);
+      expect(value('larder_index_cache_bytes')).toBe(t.registry.docs.stats.bytes);
+      expect(value('larder_index_cache_bytes')).toBeGreaterThan(0);
+    } finally {
+      await t.stop();
+    }
   });
 });

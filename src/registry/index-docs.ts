@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { DEFAULT_INDEX_CACHE_BYTES } from '../core/config/types.js';
 import { strongEtag } from '../core/hash.js';
 import type { Db } from '../storage/db.js';
 import type { IndexPeers } from './cluster-peers.js';
@@ -19,6 +20,12 @@ type Cached = IndexDoc | typeof MISSING;
 export interface IndexDocStats {
   hits: number;
   misses: number;
+  /** Bytes the cached entries are accounted at now (see `entryBytes`), never above `budget`. */
+  readonly bytes: number;
+  /** Cached entries (documents and remembered absences). */
+  readonly entries: number;
+  /** `[cache] index_documents`. */
+  readonly budget: number;
 }
 
 /** Told when cached documents stop being current: other caches derived from documents follow it. */
@@ -43,7 +50,7 @@ export class IndexDocs {
    */
   private readonly loading = new Map<string, Promise<IndexDoc | null>>();
   private readonly subscribers = new Set<IndexDocSubscriber>();
-  readonly stats: IndexDocStats = { hits: 0, misses: 0 };
+  readonly stats: IndexDocStats;
 
   constructor(
     private readonly db: Db,
@@ -51,12 +58,22 @@ export class IndexDocs {
     private readonly announce: ((uow: UnitOfWork, repoId: number, path: string) => Promise<void>) | null = null,
     /** Set in a cluster worker: sibling processes drop their copy before the write is acknowledged. */
     private readonly peers: IndexPeers | null = null,
-    maxBytes = 256 * 1024 * 1024,
+    /** `[cache] index_documents`: the most the cached entries may be accounted at; 0 caches nothing. */
+    maxBytes = DEFAULT_INDEX_CACHE_BYTES,
   ) {
-    this.cache = new LRUCache<string, Cached>({
-      maxSize: maxBytes,
-      sizeCalculation: (v, k) => (v === MISSING ? 64 : v.body.length + 128) + k.length,
-    });
+    // lru-cache never stores an entry larger than maxSize, so a budget of 1 byte keeps nothing.
+    const cache = (this.cache = new LRUCache<string, Cached>({ maxSize: Math.max(1, maxBytes), sizeCalculation: entryBytes }));
+    this.stats = {
+      hits: 0,
+      misses: 0,
+      get bytes() {
+        return cache.calculatedSize;
+      },
+      get entries() {
+        return cache.size;
+      },
+      budget: maxBytes,
+    };
   }
 
   /**
@@ -102,7 +119,7 @@ export class IndexDocs {
       .where('repo_id', '=', repoId)
       .where('path', '=', path)
       .executeTakeFirst();
-    return row ? toDoc(Buffer.from(row.body), row.etag, row.updated_at) : null;
+    return row ? toDoc(ownBytes(row.body), row.etag, row.updated_at) : null;
   }
 
   /**
@@ -170,4 +187,61 @@ export class IndexDocs {
 
 function toDoc(body: Buffer, etag: string, updatedAt: number): IndexDoc {
   return { body, etag, updatedAt, lastModified: new Date(updatedAt).toUTCString() };
+}
+
+/**
+ * The body in memory of its own. A small Buffer that is a view of a larger allocation (Node's 8 KiB pool, which pg's
+ * bytea decoding and Buffer.from use) would keep all of it alive while cached, unaccounted.
+ */
+function ownBytes(bytes: Uint8Array): Buffer {
+  if (Buffer.isBuffer(bytes) && bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.length);
+  own.set(bytes);
+  return own;
+}
+
+/*
+ * What one cache entry costs, in bytes of V8 heap and ArrayBuffer memory (64-bit, no pointer compression as in
+ * Node 20). ENTRY_OVERHEAD is what is not visible in the entry's own fields: lru-cache's bookkeeping per entry (its
+ * Map entry, the key/value/next/prev/size list slots) and the IndexDoc object itself; it was measured with
+ * v8.getHeapStatistics() and process.memoryUsage().arrayBuffers over 100,000 entries after a full GC
+ * (scripts in index-docs.test.ts, "accounts what entries really cost"). The other constants are V8's layouts.
+ */
+const ENTRY_OVERHEAD = 112;
+/** A string's header (map, hash, length), before its characters. */
+const STRING_HEADER = 16;
+/** A Buffer beyond its bytes: the Uint8Array and ArrayBuffer objects and the backing-store record. */
+const BUFFER_OVERHEAD = 184;
+/** A plain object or array's header, before its property slots. */
+const OBJECT_HEADER = 24;
+const SLOT = 8;
+
+/**
+ * The bytes a cache entry is accounted at: the key, and every field of the document (body, validators, and any field
+ * added later, such as precomputed headers), each at what V8 spends on it, plus the measured per-entry overhead.
+ */
+export function entryBytes(value: IndexDoc | symbol, key: string): number {
+  return ENTRY_OVERHEAD + heapBytes(key) + (typeof value === 'symbol' ? 0 : heapBytes(value));
+}
+
+function heapBytes(v: unknown, depth = 0): number {
+  if (typeof v === 'string') return STRING_HEADER + align(oneByte(v) ? v.length : v.length * 2);
+  if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 2 ** 31 ? 0 : 16;
+  if (typeof v === 'bigint') return 16 + align(Math.ceil(v.toString(16).length / 2));
+  if (v === null || typeof v !== 'object' || depth > 4) return 0;
+  if (ArrayBuffer.isView(v)) return v.byteLength + BUFFER_OVERHEAD;
+  const values: unknown[] = Array.isArray(v) ? v : v instanceof Map ? [...v.keys(), ...v.values()] : Object.values(v);
+  let total = OBJECT_HEADER + SLOT * values.length;
+  for (const x of values) total += heapBytes(x, depth + 1);
+  return total;
+}
+
+/** V8 keeps a string of Latin-1 characters at one byte a character, others at two. */
+function oneByte(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
+  return true;
+}
+
+function align(n: number): number {
+  return (n + 7) & ~7;
 }

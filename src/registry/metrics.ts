@@ -93,6 +93,30 @@ export class Metrics {
         this.set(total === 0 ? 0 : cacheStats.hits / total);
       },
     });
+    new client.Gauge({
+      name: 'larder_index_cache_bytes',
+      help: 'Bytes the cached index documents are accounted at (bodies, validators, keys and per-entry overhead)',
+      registers: [this.registry],
+      collect() {
+        this.set(cacheStats.bytes);
+      },
+    });
+    new client.Gauge({
+      name: 'larder_index_cache_entries',
+      help: 'Index documents (and remembered absences) held in memory',
+      registers: [this.registry],
+      collect() {
+        this.set(cacheStats.entries);
+      },
+    });
+    new client.Gauge({
+      name: 'larder_index_cache_budget_bytes',
+      help: 'The most the cached index documents may be accounted at ([cache] index_documents)',
+      registers: [this.registry],
+      collect() {
+        this.set(cacheStats.budget);
+      },
+    });
     client.collectDefaultMetrics({ register: this.registry, prefix: 'larder_' });
   }
 }

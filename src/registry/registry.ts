@@ -76,6 +76,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
       handle.db,
       shared ? (uow, repoId, p) => announceIndexChange(uow.trx, repoId, p) : (uow, repoId, p) => logIndexChange(uow.trx, origin, repoId, p),
       peers,
+      config.cache.indexDocuments,
     );
     // Other nodes and processes change index documents too; their commits reach this process's cache.
     if (config.database.kind === 'postgres') {

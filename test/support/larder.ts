@@ -27,6 +27,8 @@ export interface TestLarderOptions {
   uploads?: Partial<{ memory: number; waitMs: number }>;
   /** Per-format unpacked limits ([unpacked_limits]). */
   unpackedLimits?: Partial<UnpackedLimits>;
+  /** [cache] budgets, e.g. `{ indexDocuments: 2 ** 20 }`. */
+  cache?: Partial<{ indexDocuments: number }>;
   /** The formats to serve instead of FORMATS (a test variant of one, e.g. with a stand-in part). */
   formats?: import('../../src/http/format-plugin.js').FormatPlugin[];
 }
@@ -53,6 +55,7 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
   Object.assign(config.timeouts, opts.timeouts ?? {});
   Object.assign(config.uploads, opts.uploads ?? {});
   Object.assign(config.unpackedLimits, opts.unpackedLimits ?? {});
+  Object.assign(config.cache, opts.cache ?? {});
   const running = await startLarder(config, { formats: opts.formats ?? FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN });
   return {
     ...running,
@@ -98,6 +101,7 @@ export async function openTestApp(
   Object.assign(config.outbound, opts.outbound ?? {});
   Object.assign(config.uploads, opts.uploads ?? {});
   Object.assign(config.unpackedLimits, opts.unpackedLimits ?? {});
+  Object.assign(config.cache, opts.cache ?? {});
   const formats = opts.formats ?? FORMATS;
   const registry = await openRegistry(config, formats);
   let app: import('fastify').FastifyInstance;

@@ -74,6 +74,7 @@ describe('loadConfig', () => {
       },
       timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000, drainMs: 5_000, shutdownMs: 30_000 },
       uploads: { memory: 256 * MiB, waitMs: 10_000 },
+      cache: { indexDocuments: 64 * MiB },
       file: null,
     });
   });
@@ -174,6 +175,7 @@ describe('loadConfig', () => {
       },
       timeouts: { idleMs: 60_000, headersMs: 30_000, bodyIdleMs: 30_000, requestMs: 300_000, drainMs: 5_000, shutdownMs: 30_000 },
       uploads: { memory: 256 * MiB, waitMs: 10_000 },
+      cache: { indexDocuments: 64 * MiB },
       file: join(dir, 'larder.toml'),
     });
   });

@@ -73,6 +73,12 @@ shutdown = "30s"
 memory = "256MiB"
 wait = "10s"
 
+[cache]
+# Memory each server process (every worker, and each CLI command) may spend on index documents it has
+# read, kept in an LRU; documents beyond it are read from the database again. 64 MiB suits a small
+# server; a large catalogue read mostly hot can use more. 0 keeps none.
+index_documents = "64MiB"
+
 [unpacked_limits]
 # How much one upload may unpack to, by what it is; a key left out uses limits.max_unpacked_size.
 # crate = "512MiB"            # a .crate (crates.io allows 512 MiB)

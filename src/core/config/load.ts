@@ -11,7 +11,14 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LarderError } from '../errors.js';
 import { OUTBOUND_DEFAULTS, resolveOutbound, type OutboundSettings } from './outbound.js';
 import { cliSource, envSource, fileSource, type Source } from './sources.js';
-import { DEFAULT_REPOS, type ConfigOverrides, type LarderConfig, type RepoConfig, type TlsConfig } from './types.js';
+import {
+  DEFAULT_INDEX_CACHE_BYTES,
+  DEFAULT_REPOS,
+  type ConfigOverrides,
+  type LarderConfig,
+  type RepoConfig,
+  type TlsConfig,
+} from './types.js';
 import type { DatabaseSetting, Layer } from './values.js';
 
 /** The merged settings, still in TOML terms. */
@@ -36,6 +43,7 @@ interface Settings {
   outbound: OutboundSettings;
   timeouts: { idle: number; headers: number; body_idle: number; request: number; drain: number; shutdown: number };
   uploads: { memory: number; wait: number };
+  cache: { index_documents: number };
 }
 
 function defaults(baseDir: string): Settings {
@@ -60,6 +68,7 @@ function defaults(baseDir: string): Settings {
     outbound: OUTBOUND_DEFAULTS,
     timeouts: { idle: 60_000, headers: 30_000, body_idle: 30_000, request: 300_000, drain: 5_000, shutdown: 30_000 },
     uploads: { memory: 256 * 2 ** 20, wait: 10_000 },
+    cache: { index_documents: DEFAULT_INDEX_CACHE_BYTES },
   };
 }
 
@@ -76,6 +85,7 @@ function overlay(s: Settings, layer: Layer): Settings {
     outbound: { ...s.outbound, ...defined(layer.outbound ?? {}) },
     timeouts: { ...s.timeouts, ...defined(layer.timeouts ?? {}) },
     uploads: { ...s.uploads, ...defined(layer.uploads ?? {}) },
+    cache: { ...s.cache, ...defined(layer.cache ?? {}) },
     unpacked_limits: { ...s.unpacked_limits, ...defined(layer.unpacked_limits ?? {}) },
   };
 }
@@ -154,6 +164,7 @@ export function loadConfig(opts: {
       shutdownMs: s.timeouts.shutdown,
     },
     uploads: { memory: s.uploads.memory, waitMs: s.uploads.wait },
+    cache: { indexDocuments: s.cache.index_documents },
     file,
   };
 }

@@ -22,6 +22,7 @@
  *   LARDER_OUTBOUND_CA_FILE            outbound.ca_file
  *   LARDER_TIMEOUTS_DRAIN              timeouts.drain
  *   LARDER_TIMEOUTS_SHUTDOWN           timeouts.shutdown
+ *   LARDER_CACHE_INDEX_DOCUMENTS       cache.index_documents
  * Other LARDER_* variables (LARDER_CONFIG, LARDER_ADMIN_TOKEN, ...) are not config keys and are ignored here.
  */
 import { readFileSync } from 'node:fs';
@@ -153,6 +154,7 @@ export function envSource(env: Record<string, string | undefined>, problems: str
       ['LARDER_OUTBOUND_CA_FILE', ['outbound', 'ca_file'], get('LARDER_OUTBOUND_CA_FILE')],
       ['LARDER_TIMEOUTS_DRAIN', ['timeouts', 'drain'], get('LARDER_TIMEOUTS_DRAIN')],
       ['LARDER_TIMEOUTS_SHUTDOWN', ['timeouts', 'shutdown'], get('LARDER_TIMEOUTS_SHUTDOWN')],
+      ['LARDER_CACHE_INDEX_DOCUMENTS', ['cache', 'index_documents'], get('LARDER_CACHE_INDEX_DOCUMENTS')],
     ],
     problems,
     cwd,

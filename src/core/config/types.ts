@@ -55,6 +55,8 @@ export interface LarderConfig {
   timeouts: TimeoutsConfig;
   /** [uploads]: bytes of request bodies buffered at once (all repos of a process), and how long an upload waits for room before a 503. */
   uploads: { memory: number; waitMs: number };
+  /** [cache]: bytes of memory each process may spend on cached index documents (an LRU; see registry/index-docs.ts). */
+  cache: { indexDocuments: number };
   /** Absolute path of the larder.toml that was read, or null. */
   file: string | null;
 }
@@ -86,6 +88,13 @@ export interface ConfigOverrides {
   /** A number or "auto". */
   workers?: string;
 }
+
+/**
+ * Default `[cache] index_documents`: 64 MiB, sized for a small server (a few hundred MB of RAM, one or two
+ * workers, each holding its own copy); tens of thousands of typical index files fit, and the rest is read from
+ * the database by primary key.
+ */
+export const DEFAULT_INDEX_CACHE_BYTES = 64 * 2 ** 20;
 
 /** Used when larder.toml defines no [[repos]]: a hosted repo per implemented format. */
 export const DEFAULT_REPOS: RepoConfig[] = [

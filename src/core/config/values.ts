@@ -152,6 +152,13 @@ const UploadsSchema = z
   })
   .partial();
 
+// [cache]: memory budgets of in-process caches.
+const CacheSchema = z
+  .strictObject({
+    index_documents: size,
+  })
+  .partial();
+
 /** [unpacked_limits]: per-format unpacked sizes; an unset key falls back to limits.max_unpacked_size. */
 const UnpackedLimitsSchema = z
   .strictObject({
@@ -178,6 +185,7 @@ export const SettingsSchema = z
     outbound: OutboundSchema,
     timeouts: TimeoutsSchema,
     uploads: UploadsSchema,
+    cache: CacheSchema,
   })
   .partial();
 
@@ -194,4 +202,5 @@ export const KNOWN_KEYS: Record<string, string[]> = {
   outbound: Object.keys(OutboundSchema.shape),
   timeouts: Object.keys(TimeoutsSchema.shape),
   uploads: Object.keys(UploadsSchema.shape),
+  cache: Object.keys(CacheSchema.shape),
 };
