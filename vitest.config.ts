@@ -1,8 +1,8 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 import SlowFirstSequencer from './test/support/sequencer.js';
 
-/** Files that check latency under load: they run after the others, one at a time, with the machine to themselves. */
-const ALONE = ['test/julia-stalls.test.ts', 'test/bazel-stalls.test.ts'];
+/** Files that bound latencies (under load, or of a cached answer): they run after the others, one at a time. */
+const ALONE = ['test/julia-stalls.test.ts', 'test/bazel-stalls.test.ts', 'src/formats/julia/proxy.test.ts'];
 
 export default defineConfig({
   test: {
