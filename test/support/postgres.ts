@@ -25,10 +25,11 @@ const PASSWORD = 'larder-test';
 export const PG_TEMPLATE_ENV = 'LARDER_TEST_PG_TEMPLATE';
 
 /**
- * A test server needs no durability across an OS crash (it never outlives the run), so it writes nothing
- * through to disk: a stop, a restart or a killed client behaves as before, only without waiting on fsync.
+ * A test server needs no durability across an OS crash (it never outlives the run), so under Vitest it writes
+ * nothing through to disk: a stop, a restart or a killed client behaves as before, only without waiting on
+ * fsync. Benchmarks (bench/scale-out.ts) keep PostgreSQL's defaults, so their figures stand for a real server.
  */
-const SERVER_FLAGS = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
+const SERVER_FLAGS = process.env.VITEST ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : [];
 
 function embedded(dataDir: string, port: number): EmbeddedPostgres {
   return new EmbeddedPostgres({
