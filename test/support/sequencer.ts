@@ -6,9 +6,9 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * first, it runs beside many short ones. A file missing here only runs later; nothing is skipped.
  */
 export const SLOW_FILES = [
-  'test/multi-node-start.test.ts',
   'test/scale-out.test.ts',
   'test/multi-node-git.test.ts',
+  'test/multi-node-start.test.ts',
   'test/web-browser.test.ts',
   'test/cargo-e2e.test.ts',
   'test/multi-node.test.ts',
