@@ -89,11 +89,18 @@ async function query(text: string): Promise<Array<Record<string, unknown>>> {
 /** `git ls-remote` of one URL path on every node, asked at the same moment. */
 const everywhere = (p: string) => Promise.all(cluster.nodes.map((n) => lsRemote(`${n.serve.url}${p}`)));
 
-/** Keeps asking every node for the git views while `work` runs, so caches are built between the writes. */
+/**
+ * Keeps asking every node for the git views while `work` runs, so caches are built between the writes. A short
+ * pause between rounds: back-to-back `git ls-remote` processes took the CPU the writes need (each write takes
+ * longer than the pause, so reads still fall between and during them).
+ */
 async function whileReading<T>(paths: string[], work: () => Promise<T>): Promise<T> {
   let done = false;
   const readers = paths.map(async (p) => {
-    while (!done) await everywhere(p).catch(() => {});
+    while (!done) {
+      await everywhere(p).catch(() => {});
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
   try {
     return await work();

