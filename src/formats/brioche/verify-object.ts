@@ -5,7 +5,6 @@
  * must rebuild to the artifact their name hashes (artifact-archive.ts), from chunks already held.
  */
 import type { Readable } from 'node:stream';
-import { blake3 } from 'hash-wasm';
 import { fail } from '../../core/errors.js';
 import { MAX_CHUNK, MAX_CHUNK_DATA, verifyArtifactArchive, type ChunkLoader } from './artifact-archive.js';
 import type { SourceArtifact } from '../../registry/source.js';
@@ -78,7 +77,7 @@ export async function verifyCacheObject(key: CacheKey, body: Readable, opts: Ver
         { maxOutput: MAX_CHUNK_DATA, maxWindow: 2 * MAX_CHUNK_DATA },
         what,
       );
-      if ((await blake3(data)) !== key.hash)
+      if ((await (await import('hash-wasm')).blake3(data)) !== key.hash)
         fail('MANIFEST_MISMATCH', `${what} does not hash to its name: BLAKE3 of its decompressed bytes differs; nothing was stored`);
       return;
     }
