@@ -88,7 +88,13 @@ async function upToDate(handle: DatabaseHandle, names: string[]): Promise<boolea
 }
 
 async function migrate(handle: DatabaseHandle, migrations: DialectMigration[]): Promise<void> {
-  if (await upToDate(handle, migrations.map((m) => m.name))) return;
+  if (
+    await upToDate(
+      handle,
+      migrations.map((m) => m.name),
+    )
+  )
+    return;
   const byName: Record<string, Migration> = {};
   for (const m of migrations) byName[m.name] = { up: (db) => m.up(db, handle.dialect) };
   const migrator = new Migrator({

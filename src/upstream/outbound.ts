@@ -17,6 +17,7 @@ import { formatSize } from '../core/units.js';
 import { USER_AGENT } from '../core/version.js';
 import { AddressRules, type Refusal } from './address-rules.js';
 import { UpstreamClient, type UpstreamOptions } from './upstream-client.js';
+import { importCjs } from '../core/cjs.js';
 
 /** Thrown at connect time when the address is refused; carries the rule for the message. */
 class AddressRefused extends Error {
@@ -32,7 +33,7 @@ let undiciModule: Promise<typeof import('undici')> | null = null;
 
 /** undici, loaded with the first outbound request rather than at every start (issue 14): most servers never make one. */
 export function loadUndici(): Promise<typeof import('undici')> {
-  return (undiciModule ??= import('undici'));
+  return (undiciModule ??= importCjs(import('undici')));
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);

@@ -8,10 +8,11 @@ import type { IHasher } from 'hash-wasm';
 import { fail } from '../../core/errors.js';
 import { artifactJson, EMPTY_DIRECTORY, tickEncode, type Artifact, type DirectoryArtifact } from './artifact-hash.js';
 import { unzstdBounded } from './zstd.js';
+import { importCjs } from '../../core/cjs.js';
 
 /** A BLAKE3 hasher; hash-wasm loads with the first archive, not at every start (issue 14). */
 async function createBLAKE3(): Promise<IHasher> {
-  return (await import('hash-wasm')).createBLAKE3();
+  return (await importCjs(import('hash-wasm'))).createBLAKE3();
 }
 
 const MARKER = Buffer.from('brioche_artifact_archive_v0     ');

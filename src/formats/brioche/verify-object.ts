@@ -10,6 +10,7 @@ import { MAX_CHUNK, MAX_CHUNK_DATA, verifyArtifactArchive, type ChunkLoader } fr
 import type { SourceArtifact } from '../../registry/source.js';
 import { chunkKey, HASH, type CacheKey } from './keys.js';
 import { unzstdBounded } from './zstd.js';
+import { importCjs } from '../../core/cjs.js';
 
 export { MAX_CHUNK } from './artifact-archive.js';
 
@@ -77,7 +78,7 @@ export async function verifyCacheObject(key: CacheKey, body: Readable, opts: Ver
         { maxOutput: MAX_CHUNK_DATA, maxWindow: 2 * MAX_CHUNK_DATA },
         what,
       );
-      if ((await (await import('hash-wasm')).blake3(data)) !== key.hash)
+      if ((await (await importCjs(import('hash-wasm'))).blake3(data)) !== key.hash)
         fail('MANIFEST_MISMATCH', `${what} does not hash to its name: BLAKE3 of its decompressed bytes differs; nothing was stored`);
       return;
     }
