@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,17 +7,20 @@ import { BENCH_ADMIN_TOKEN, ROOT, startLarder } from './lib/larder.js';
 import { startNginx } from './lib/nginx.js';
 import { freePort, stopChild } from './lib/procs.js';
 import type { BenchReport } from './lib/results.js';
-import { indexFile, seedCargoIndex, type IndexFile } from './lib/seed.js';
-import { median, ratio } from './lib/stats.js';
+import { indexFile, seedCargoIndex, versionCount, type IndexFile } from './lib/seed.js';
+import { median } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
 
-const CRATES = 10_000;
+/** Catalogue sizes measured, smallest first: the larger one is seeded on top of the smaller. */
+const SIZES = [10_000, 100_000];
 const RUNS = 5;
+const TARGET_MS = 300;
+/** The largest catalogue's median may be at most this many times the smallest's. */
+const FLAT = 1.2;
 
-/** Versions per crate, as in index-read: mostly a few, a Pareto tail of hundreds. */
-function versionCount(i: number): number {
-  const u = ((i * 2654435761) % 4294967296) / 4294967296 || 0.5;
-  return Math.min(400, Math.max(1, Math.round(3 * Math.pow(u, -0.6))));
+/** Crates `from` ≤ i < `to`, one at a time (100,000 index files are never all in memory). */
+function* crates(from: number, to: number): Generator<IndexFile> {
+  for (let i = from; i < to; i++) yield indexFile(`bench-crate-${i.toString(36)}`, versionCount(i));
 }
 
 /** GETs `url` back to back, from the moment it is called, until one answers 200 with `body`; returns when (performance.now()). */
@@ -46,65 +49,140 @@ async function coldStart(spawnIt: () => ChildProcess, url: string, body: Buffer,
   }
 }
 
-/** cold-start: `larder serve` with 10,000 crates, spawn to first 200 on an index file, against nginx. */
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string }; children?: number[] }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** The phases of a start as a CPU profile shows them: ms of samples under (or, for `self`, in) functions of these names. */
+const PHASES: Array<{ what: string; names: RegExp; self?: boolean }> = [
+  { what: 'compiling the bundle (V8 parse of dist/bundle/larder.js)', names: /^compileSourceTextModule$/, self: true },
+  { what: 'opening the database (SQLite file, pragmas)', names: /^openSqlite\d*$/ },
+  { what: 'migrations check', names: /^migrate\d*$/ },
+  { what: 'openRegistry in all (database, migrations, repos, admin user, sources)', names: /^openRegistry\d*$/ },
+  { what: 'building the HTTP server (Fastify, every route of every repo, web UI)', names: /^buildServer\d*$/ },
+  { what: 'garbage collection', names: /^\(garbage collector\)$/, self: true },
+];
+
+/** Inclusive ms per phase, from a `--cpu-prof` profile. */
+function phasesOf(profile: CpuProfile): Array<[string, number]> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const timeOf = new Map<number, number>();
+  profile.samples.forEach((id, i) => timeOf.set(id, (timeOf.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  return PHASES.map(({ what, names, self }) => {
+    let us = 0;
+    for (const [id, t] of timeOf) {
+      for (let x: number | undefined = id; x !== undefined; x = self ? undefined : parent.get(x)) {
+        if (names.test(byId.get(x)!.callFrame.functionName)) {
+          us += t;
+          break;
+        }
+      }
+    }
+    return [what, us / 1000];
+  });
+}
+
+/** cold-start: `larder serve` spawn to the first 200 on an index file, with 10,000 and 100,000 crates, against nginx. */
 export async function coldStartBench(dir: string): Promise<BenchReport> {
   ensureTools(['nginx']);
   const load = os.loadavg()[0].toFixed(1);
-  const files: IndexFile[] = [];
-  for (let i = 0; i < CRATES; i++) files.push(indexFile(`bench-crate-${i.toString(36)}`, versionCount(i)));
   const data = path.join(dir, 'larder');
   const www = path.join(dir, 'www');
-  await seedCargoIndex(data, files, www);
-  const target = files[CRATES >> 1];
-
-  // One untimed start of each: Larder bootstraps its admin token; nginx writes the config reused below.
-  await (await startLarder({ data, tls: false })).stop();
+  const target = indexFile(`bench-crate-${(SIZES[0] >> 1).toString(36)}`, versionCount(SIZES[0] >> 1));
   const nginxDir = path.join(dir, 'nginx');
-  const first = await startNginx({ dir: nginxDir, root: www });
-  await first.stop();
-  const nginxPort = first.port;
   const larderPort = await freePort();
-
-  const log = fs.openSync(path.join(data, 'larder.log'), 'a');
-  const larder = () =>
-    spawn(
-      process.execPath,
-      [path.join(ROOT, 'bin/larder.js'), 'serve', '--data', data, '--listen', `127.0.0.1:${larderPort}`, '--tls', 'off'],
-      {
-        cwd: data,
-        env: { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: BENCH_ADMIN_TOKEN },
-        stdio: ['ignore', log, log],
-      },
-    );
+  const log = fs.openSync(path.join(dir, 'larder.log'), 'a');
+  const env = { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, LARDER_TIMEOUTS_DRAIN: '0' };
+  const serveArgs = ['serve', '--data', data, '--listen', `127.0.0.1:${larderPort}`, '--tls', 'off'];
+  const larder = (flags: string[] = []) =>
+    spawn(process.execPath, [...flags, path.join(ROOT, 'bin/larder.js'), ...serveArgs], { cwd: dir, env, stdio: ['ignore', log, log] });
   const nginx = () => spawn('nginx', ['-p', nginxDir, '-c', path.join(nginxDir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+  const url = (port: number) => `http://127.0.0.1:${port}/cargo/index/${target.path}`;
 
-  const times: Record<string, number[]> = { nginx: [], larder: [] };
-  for (let i = 0; i < RUNS; i++) {
-    for (const name of i % 2 ? ['larder', 'nginx'] : ['nginx', 'larder']) {
-      const port = name === 'larder' ? larderPort : nginxPort;
-      const ms = await coldStart(
-        name === 'larder' ? larder : nginx,
-        `http://127.0.0.1:${port}/cargo/index/${target.path}`,
-        target.body,
-        name === 'larder' ? 'SIGTERM' : 'SIGQUIT',
-      );
-      times[name].push(ms);
+  const rows: string[][] = [['crates', 'server', 'median ms', 'runs ms', 'ratio']];
+  const medians: number[] = [];
+  const phaseNotes: string[] = [];
+  let seeded = 0;
+  let seedMs = 0;
+  for (const size of SIZES) {
+    const t0 = performance.now();
+    await seedCargoIndex(data, crates(seeded, size), www);
+    seedMs += performance.now() - t0;
+    seeded = size;
+    // One untimed start of each: Larder bootstraps its admin token; nginx writes the config reused below.
+    await (await startLarder({ data, tls: false })).stop();
+    const first = await startNginx({ dir: nginxDir, root: www });
+    await first.stop();
+    const nginxPort = first.port;
+
+    const times: Record<string, number[]> = { nginx: [], larder: [] };
+    for (let i = 0; i < RUNS; i++) {
+      for (const name of i % 2 ? ['larder', 'nginx'] : ['nginx', 'larder']) {
+        const isLarder = name === 'larder';
+        times[name].push(
+          await coldStart(
+            isLarder ? () => larder() : nginx,
+            url(isLarder ? larderPort : nginxPort),
+            target.body,
+            isLarder ? 'SIGTERM' : 'SIGQUIT',
+          ),
+        );
+      }
     }
+    const [n, l] = [median(times.nginx), median(times.larder)];
+    medians.push(l);
+    const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+    const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
+    rows.push([size.toLocaleString('en'), 'nginx', n.toFixed(1), `${fmt(times.nginx)} (${range(times.nginx)})`, '']);
+    rows.push([
+      size.toLocaleString('en'),
+      'larder',
+      l.toFixed(1),
+      `${fmt(times.larder)} (${range(times.larder)})`,
+      `${(l / n).toFixed(1)}x`,
+    ]);
+
+    // Where the time goes: `larder --version` (Node + every module the CLI loads, nothing else), and one profiled start.
+    const version: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t = performance.now();
+      spawnSync(process.execPath, [path.join(ROOT, 'bin/larder.js'), '--version'], { stdio: 'ignore' });
+      version.push(performance.now() - t);
+    }
+    const profDir = path.join(dir, `prof-${size}`);
+    const profiled = await coldStart(() => larder(['--cpu-prof', '--cpu-prof-dir', profDir]), url(larderPort), target.body, 'SIGTERM');
+    const profFile = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    const phases = profFile ? phasesOf(JSON.parse(fs.readFileSync(path.join(profDir, profFile), 'utf8')) as CpuProfile) : [];
+    phaseNotes.push(
+      `Where the time goes with ${size.toLocaleString('en')} crates: \`node bin/larder.js --version\` (Node's own start + loading every module the CLI loads, nothing else) ${median(version).toFixed(0)} ms (median of ${RUNS}); one start under --cpu-prof ${profiled.toFixed(0)} ms to the first 200, of which (CPU samples, ms) ` +
+        phases.map(([what, ms]) => `${what}: ${ms.toFixed(0)}`).join('; ') +
+        '.',
+    );
   }
   fs.closeSync(log);
-  const [n, l] = [median(times.nginx), median(times.larder)];
-  const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+  const [small, large] = [medians[0], medians[medians.length - 1]];
+  const sizes = SIZES.map((s) => s.toLocaleString('en'));
   return {
     name: 'cold-start',
-    table: [
-      ['server', 'median ms', 'runs ms', 'ratio'],
-      ['nginx', n.toFixed(1), fmt(times.nginx), ''],
-      ['larder', l.toFixed(1), fmt(times.larder), ratio(l, n)],
+    table: rows,
+    targets: [
+      ...SIZES.map((_, i) => ({
+        what: `Larder cold start ${medians[i].toFixed(0)} ms with ${sizes[i]} crates (target < ${TARGET_MS} ms)`,
+        ok: medians[i] < TARGET_MS,
+      })),
+      {
+        what: `${sizes[sizes.length - 1]} crates within ${FLAT}x of ${sizes[0]}: ${(large / small).toFixed(2)}x`,
+        ok: large / small <= FLAT,
+      },
     ],
-    targets: [{ what: `Larder cold start ${l.toFixed(0)} ms with ${CRATES} crates (target < 1000 ms)`, ok: l < 1000 }],
     notes: [
-      `Spawn to the first 200 (right bytes) on one index file (${target.path}, ${target.body.length} B), plain HTTP, polled by back-to-back GETs (new connection each) from the bench process; median of ${RUNS} starts per server, alternating, after one untimed start of each.`,
-      `${CRATES} crates in Larder's SQLite database; nginx serves the same files from disk. OS page cache warm (not dropped); 1-min load average at the start: ${load}.`,
+      `Spawn to the first 200 (right bytes) on one index file (${target.path}, ${target.body.length} B), plain HTTP, polled by back-to-back GETs (new connection each) from the bench process; median (and range) of ${RUNS} starts per server and size, alternating, after one untimed start of each.`,
+      `Crates in Larder's SQLite database (${sizes.join(' then ')}; the larger seeded on top of the smaller, ${(seedMs / 1000).toFixed(0)} s of seeding in all); nginx serves the same files from disk. OS page cache warm (not dropped); 1-min load average at the start: ${load}.`,
+      ...phaseNotes,
     ],
   };
 }

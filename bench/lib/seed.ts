@@ -45,12 +45,13 @@ export function indexFile(name: string, versions: number, deps: IndexDependency[
 /**
  * Writes the same index files into a Larder data directory (through the registry's own
  * index-document store, as publishes would) and as static files for nginx under `nginxRoot/cargo/index/`.
+ * `files` may be a generator: they are written 1,000 per transaction and not kept, so 100,000 crates seed in bounded memory.
  * `repo`: the hosted Cargo repository to fill (the default config's `cargo`, or one a larder.toml in `data` defines);
  * `database`: a postgres:// URL to fill a cluster's shared database instead of the data dir's SQLite.
  */
 export async function seedCargoIndex(
   data: string,
-  files: IndexFile[],
+  files: Iterable<IndexFile>,
   nginxRoot: string | null,
   repoName = 'cargo',
   database = 'sqlite',
@@ -58,22 +59,33 @@ export async function seedCargoIndex(
   fs.mkdirSync(data, { recursive: true });
   const config = loadConfig({ cwd: data, env: {}, overrides: { data, database } });
   const registry = await openRegistry(config, FORMATS);
+  const root = nginxRoot ? path.join(nginxRoot, 'cargo', 'index') : null;
   try {
     const repo = registry.repos.get(repoName);
     if (!repo || repo.kind !== 'hosted') throw new Error(`no hosted repository "${repoName}" to seed`);
-    for (let i = 0; i < files.length; i += 1000) {
+    const it = files[Symbol.iterator]();
+    for (let done = false; !done;) {
+      const batch: IndexFile[] = [];
+      for (let r = it.next(); ; r = it.next()) {
+        if (r.done) {
+          done = true;
+          break;
+        }
+        batch.push(r.value);
+        if (batch.length === 1000) break;
+      }
+      if (batch.length === 0) break;
       await inTransaction(registry, async (uow) => {
-        for (const f of files.slice(i, i + 1000)) await registry.docs.put(uow, repo.id, f.path, f.body);
+        for (const f of batch) await registry.docs.put(uow, repo.id, f.path, f.body);
       });
+      if (root) {
+        for (const f of batch) {
+          fs.mkdirSync(path.dirname(path.join(root, f.path)), { recursive: true });
+          fs.writeFileSync(path.join(root, f.path), f.body);
+        }
+      }
     }
   } finally {
     await registry.close();
-  }
-  if (nginxRoot) {
-    const root = path.join(nginxRoot, 'cargo', 'index');
-    for (const f of files) {
-      fs.mkdirSync(path.dirname(path.join(root, f.path)), { recursive: true });
-      fs.writeFileSync(path.join(root, f.path), f.body);
-    }
   }
 }

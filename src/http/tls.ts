@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { hostname as machineHostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type * as X509 from '@peculiar/x509';
+import { importCjs } from '../core/cjs.js';
 
 export interface SelfSignedTls {
   key: string; // PEM private key of the server certificate
@@ -29,7 +30,7 @@ let x509Module: Promise<typeof X509> | undefined;
 /** Loads @peculiar/x509 on first use (only self-signed mode needs it), with the Reflect polyfill its DI container requires first. */
 function loadX509(): Promise<typeof X509> {
   x509Module ??= import('reflect-metadata')
-    .then(() => import('@peculiar/x509'))
+    .then(() => importCjs(import('@peculiar/x509')))
     .then((x509) => {
       x509.cryptoProvider.set(webcrypto as unknown as Crypto);
       return x509;

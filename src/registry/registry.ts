@@ -3,7 +3,7 @@ import type { LarderConfig } from '../core/config.js';
 import type { BlobStore } from '../storage/blobs.js';
 import { openDatabase, type Db, type DatabaseHandle, type Dialect } from '../storage/db.js';
 import { FsBlobStore } from '../storage/fs-blobs.js';
-import { OutboundClient } from '../upstream/outbound.js';
+import { loadUndici, OutboundClient } from '../upstream/outbound.js';
 import { openSources } from '../upstream/sources.js';
 import { upstreamFetch } from '../upstream/upstream-fetch.js';
 import { parseS3Url, S3BlobStore } from '../storage/s3-blobs.js';
@@ -104,6 +104,8 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
     const auth = new Auth(handle.db);
     await auth.ensureAdminUser();
     const outbound = new OutboundClient(config.outbound);
+    // Proxies will make outbound requests: load undici now rather than inside the first one's [outbound] timeout.
+    if (repos.some((r) => r.kind === 'proxy')) loadUndici().catch(() => {});
     const fetcher = upstreamFetch(outbound);
     const metrics = new Metrics(docs.stats);
     const formatsByName = new Map(formats.map((f) => [f.format, f]));

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import type pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { coreMigrations } from './migrations.js';
 import { resilientPool } from './pg-pool.js';
@@ -72,7 +72,29 @@ async function openPostgres(url: string): Promise<DatabaseHandle> {
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
 
+/**
+ * True when exactly these migrations have run: one query, where Kysely's Migrator takes several (table checks, a
+ * lock, the list) on every start (issue 14). Anything else (a new database, a pending or unknown migration) goes
+ * through the Migrator as before.
+ */
+async function upToDate(handle: DatabaseHandle, names: string[]): Promise<boolean> {
+  try {
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(handle.db);
+    const done = new Set(rows.map((r) => r.name));
+    return done.size === names.length && names.every((n) => done.has(n));
+  } catch {
+    return false;
+  }
+}
+
 async function migrate(handle: DatabaseHandle, migrations: DialectMigration[]): Promise<void> {
+  if (
+    await upToDate(
+      handle,
+      migrations.map((m) => m.name),
+    )
+  )
+    return;
   const byName: Record<string, Migration> = {};
   for (const m of migrations) byName[m.name] = { up: (db) => m.up(db, handle.dialect) };
   const migrator = new Migrator({

@@ -10,13 +10,14 @@ import { readFileSync } from 'node:fs';
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP, type Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { Agent, buildConnector, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import type { Agent, buildConnector, Dispatcher, EnvHttpProxyAgent } from 'undici';
 import type { OutboundConfig } from '../core/config.js';
 import { fail, LarderError, type ErrorCode } from '../core/errors.js';
 import { formatSize } from '../core/units.js';
 import { USER_AGENT } from '../core/version.js';
 import { AddressRules, type Refusal } from './address-rules.js';
 import { UpstreamClient, type UpstreamOptions } from './upstream-client.js';
+import { importCjs } from '../core/cjs.js';
 
 /** Thrown at connect time when the address is refused; carries the rule for the message. */
 class AddressRefused extends Error {
@@ -27,6 +28,13 @@ class AddressRefused extends Error {
 
 /** A refusal and whether the host was a name (it "resolves to") or an address literal (it "is"). */
 export type Refused = Refusal & { named: boolean };
+
+let undiciModule: Promise<typeof import('undici')> | null = null;
+
+/** undici, loaded with the first outbound request rather than at every start (issue 14): most servers never make one. */
+export function loadUndici(): Promise<typeof import('undici')> {
+  return (undiciModule ??= importCjs(import('undici')));
+}
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
@@ -71,7 +79,7 @@ function proxyEnv(env: NodeJS.ProcessEnv): { httpProxy: string; httpsProxy: stri
 export class OutboundClient {
   readonly rules: AddressRules;
   readonly config: OutboundConfig;
-  private readonly agent: Agent;
+  private agent: Agent | null = null;
   private readonly env: NodeJS.ProcessEnv;
   private trustedAgent: Dispatcher | null = null;
   private readonly upstreams = new Map<string, UpstreamClient>();
@@ -81,7 +89,17 @@ export class OutboundClient {
     this.config = config;
     this.env = opts.env ?? process.env;
     this.rules = new AddressRules(config.allowPrivate);
-    const rules = this.rules;
+  }
+
+  /** The agent for URLs from requests: every address it connects to passes the address rules. */
+  private async checkedAgent(): Promise<Agent> {
+    const undici = await loadUndici();
+    if (this.agent) return this.agent;
+    return (this.agent = this.buildAgent(undici));
+  }
+
+  private buildAgent(undici: typeof import('undici')): Agent {
+    const { rules, config } = this;
     // Names resolve here, and every address they resolve to must pass: the socket connects to what this returns.
     const lookup = (
       hostname: string,
@@ -98,12 +116,12 @@ export class OutboundClient {
         else callback(null, addresses[0]!.address, addresses[0]!.family);
       });
     };
-    const connect = buildConnector({
+    const connect = undici.buildConnector({
       ca: trustedCas(config.caFile),
       timeout: config.connectTimeoutMs,
       lookup,
     } as buildConnector.BuildOptions);
-    this.agent = new Agent({
+    return new undici.Agent({
       headersTimeout: config.headersTimeoutMs,
       bodyTimeout: config.bodyTimeoutMs,
       connect: (options, callback) => {
@@ -127,7 +145,7 @@ export class OutboundClient {
 
   /** Closes pooled connections (at server shutdown). */
   async close(): Promise<void> {
-    await Promise.all([this.agent.close(), this.trustedAgent?.close()]);
+    await Promise.all([this.agent?.close(), this.trustedAgent?.close()]);
   }
 
   /**
@@ -135,11 +153,12 @@ export class OutboundClient {
    * the environment's proxy; URLs from requests connect directly, only where the address rules allow
    * (a proxy would resolve the host itself, out of reach of the rules).
    */
-  dispatcher(trusted: boolean): Dispatcher {
-    if (!trusted) return this.agent;
+  async dispatcher(trusted: boolean): Promise<Dispatcher> {
+    if (!trusted) return this.checkedAgent();
+    const undici = await loadUndici();
     if (!this.trustedAgent) {
       const tls = { ca: trustedCas(this.config.caFile), timeout: this.config.connectTimeoutMs };
-      this.trustedAgent = new EnvHttpProxyAgent({
+      this.trustedAgent = new undici.EnvHttpProxyAgent({
         ...proxyEnv(this.env),
         headersTimeout: this.config.headersTimeoutMs,
         bodyTimeout: this.config.bodyTimeoutMs,
@@ -180,7 +199,8 @@ export class OutboundClient {
       const target = this.checkUrl(current, url, hop, what);
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(target, { method: 'GET', dispatcher: this.agent, signal: deadline, headers: { 'user-agent': USER_AGENT } });
+        const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.checkedAgent()]);
+        res = await request(target, { method: 'GET', dispatcher, signal: deadline, headers: { 'user-agent': USER_AGENT } });
       } catch (err) {
         const refused = findRefusal(err);
         if (refused) refuse(url, hop, refused, what);

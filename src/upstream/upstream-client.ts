@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { fail, LarderError, type ErrorCode } from '../core/errors.js';
 import { formatSize } from '../core/units.js';
 import { USER_AGENT } from '../core/version.js';
-import { findRefusal, refuse, type OutboundClient } from './outbound.js';
+import { findRefusal, loadUndici, refuse, type OutboundClient } from './outbound.js';
 import { Semaphore } from './semaphore.js';
 
 /** How one upstream is reached. */
@@ -275,7 +275,8 @@ export class UpstreamClient {
         fail('UPSTREAM_FAILED', `upstream ${this.host} redirects ${display(url)} to a URL that is not http or https`);
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(current, { method: 'GET', headers, signal, dispatcher: this.outbound.dispatcher(this.opts.trusted) });
+        const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.outbound.dispatcher(this.opts.trusted)]);
+        res = await request(current, { method: 'GET', headers, signal, dispatcher });
       } catch (err) {
         const refused = findRefusal(err);
         if (refused) refuse(url.href, hop, refused, 'upstream URL');

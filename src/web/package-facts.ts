@@ -3,7 +3,6 @@ import type { Registry } from '../registry/registry.js';
 import type { Repo } from '../registry/repos.js';
 import type { PackageView } from '../registry/package-view.js';
 import { dependentsOf, type ListedEntry } from '../registry/search/index.js';
-import { renderReadme } from './markdown.js';
 
 export interface PackageFacts {
   owners: Array<{ login: string; name: string | null }>;
@@ -63,7 +62,8 @@ export async function packageFacts(
   return {
     owners: first(owners).map(({ login, name }) => ({ login, name })),
     downloads: { total: [...byVersion.values()].reduce((a, b) => a + b, 0), byVersion },
-    readmeHtml: readme === undefined ? null : renderReadme(readme.markdown),
+    // markdown-it and sanitize-html load with the first README shown, not at every start (issue 14).
+    readmeHtml: readme === undefined ? null : (await import('./markdown.js')).renderReadme(readme.markdown),
     dependents: dependents.filter((d) => !(ids.includes(d.repoId) && d.package === view.package)),
   };
 }

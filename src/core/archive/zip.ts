@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import { EntryGate, asArchiveError, printable, type GateOptions, type GateVisitor } from './gate.js';
+import { importCjs } from '../cjs.js';
 
 /** Longest symlink target read from a zip entry's body. */
 const MAX_LINK_TARGET = 4096;
@@ -13,8 +14,10 @@ const MAX_LINK_TARGET = 4096;
 export async function gateZip(archive: Buffer, options: GateOptions, visit: GateVisitor): Promise<void> {
   const gate = new EntryGate(options);
   const m = options.messages;
+  // yauzl loads with the first zip, not at every start (issue 14).
+  const yauzlModule = await importCjs(import('yauzl'));
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
-    yauzl.fromBuffer(archive, { lazyEntries: true, validateEntrySizes: true }, (err, z) =>
+    yauzlModule.fromBuffer(archive, { lazyEntries: true, validateEntrySizes: true }, (err, z) =>
       err ? reject(asArchiveError(err, m, 'zip')) : resolve(z),
     );
   });

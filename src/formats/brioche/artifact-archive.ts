@@ -4,10 +4,16 @@
  * with every blob hashed from the inline data or from the chunks it names; the rebuilt artifact's
  * hash must be the key's. Memory: the archive (bounded by the caller) and one chunk at a time.
  */
-import { createBLAKE3, type IHasher } from 'hash-wasm';
+import type { IHasher } from 'hash-wasm';
 import { fail } from '../../core/errors.js';
 import { artifactJson, EMPTY_DIRECTORY, tickEncode, type Artifact, type DirectoryArtifact } from './artifact-hash.js';
 import { unzstdBounded } from './zstd.js';
+import { importCjs } from '../../core/cjs.js';
+
+/** A BLAKE3 hasher; hash-wasm loads with the first archive, not at every start (issue 14). */
+async function createBLAKE3(): Promise<IHasher> {
+  return (await importCjs(import('hash-wasm'))).createBLAKE3();
+}
 
 const MARKER = Buffer.from('brioche_artifact_archive_v0     ');
 /** FastCDC's largest chunk (§3.5): the most one `chunks/<h>.zst` may decompress to. */

@@ -4,7 +4,7 @@
  * canonical JSON. Larder rebuilds artifacts from archives to check that an upload is what its key says.
  */
 import canonicalize from 'canonicalize';
-import { blake3 } from 'hash-wasm';
+import { importCjs } from '../../core/cjs.js';
 
 /** A directory artifact: entry names (raw bytes, tick-encoded in JSON) → the ArtifactHash of each entry. */
 export interface DirectoryArtifact {
@@ -73,6 +73,8 @@ export function artifactJson(artifact: Artifact): string {
 }
 
 /** The ArtifactHash of an artifact: lower-case hex BLAKE3 of its canonical JSON. */
-export function artifactHash(artifact: Artifact): Promise<string> {
+export async function artifactHash(artifact: Artifact): Promise<string> {
+  // hash-wasm loads with the first hash, not at every start (issue 14).
+  const { blake3 } = await importCjs(import('hash-wasm'));
   return blake3(artifactJson(artifact));
 }

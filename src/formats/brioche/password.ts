@@ -6,7 +6,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { argon2id } from 'hash-wasm';
 import { LRUCache } from 'lru-cache';
 import { fail } from '../../core/errors.js';
 import { audit } from '../../registry/audit.js';
@@ -14,6 +13,7 @@ import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
 import { briocheDb } from './store.js';
+import { importCjs } from '../../core/cjs.js';
 
 /** OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane): a verify costs tens of milliseconds. */
 const PARAMS = { parallelism: 1, iterations: 2, memorySize: 19456, hashLength: 32 } as const;
@@ -23,6 +23,8 @@ export const MIN_PASSWORD_LENGTH = 12;
 
 /** The argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) of a password, with a random 16-byte salt. */
 export async function hashPassword(password: string): Promise<string> {
+  // hash-wasm loads when a password is set, not at every start (issue 14).
+  const { argon2id } = await importCjs(import('hash-wasm'));
   return argon2id({ ...PARAMS, password, salt: randomBytes(16), outputType: 'encoded' });
 }
 

@@ -5,12 +5,12 @@
  * must rebuild to the artifact their name hashes (artifact-archive.ts), from chunks already held.
  */
 import type { Readable } from 'node:stream';
-import { blake3 } from 'hash-wasm';
 import { fail } from '../../core/errors.js';
 import { MAX_CHUNK, MAX_CHUNK_DATA, verifyArtifactArchive, type ChunkLoader } from './artifact-archive.js';
 import type { SourceArtifact } from '../../registry/source.js';
 import { chunkKey, HASH, type CacheKey } from './keys.js';
 import { unzstdBounded } from './zstd.js';
+import { importCjs } from '../../core/cjs.js';
 
 export { MAX_CHUNK } from './artifact-archive.js';
 
@@ -78,7 +78,7 @@ export async function verifyCacheObject(key: CacheKey, body: Readable, opts: Ver
         { maxOutput: MAX_CHUNK_DATA, maxWindow: 2 * MAX_CHUNK_DATA },
         what,
       );
-      if ((await blake3(data)) !== key.hash)
+      if ((await (await importCjs(import('hash-wasm'))).blake3(data)) !== key.hash)
         fail('MANIFEST_MISMATCH', `${what} does not hash to its name: BLAKE3 of its decompressed bytes differs; nothing was stored`);
       return;
     }
