@@ -144,9 +144,10 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
         await handle.close();
       },
     };
+    // Before initRepo, so what a new repo starts with (Bazel's bazel_registry.json) reaches its static origin too.
+    registry.staticOrigins = await StaticOrigins.open(registry);
     for (const repo of repos) if (repo.kind === 'hosted') await registry.formats.get(repo.format)?.initRepo?.(registry, repo);
     registry.sources = openSources(registry, fetcher);
-    registry.staticOrigins = await StaticOrigins.open(registry);
     opened = registry;
     return registry;
   } catch (err) {

@@ -34,7 +34,10 @@ export function checkRepos(repos: Array<RepoConfig & { static_origin?: string }>
           message: 'a private repository cannot take static_origin: its index would be served to anyone from there',
         });
       else if (shared < i)
-        problems.push({ path: at('static_origin'), message: `repos[${shared}] writes to ${r.static_origin} too; each repository needs its own` });
+        problems.push({
+          path: at('static_origin'),
+          message: `repos[${shared}] writes to ${r.static_origin} too; each repository needs its own`,
+        });
     }
     if (r.kind !== 'group') {
       if (r.members !== undefined)
