@@ -108,4 +108,21 @@ describe('static origin behind nginx (real cargo)', () => {
     },
     TIMEOUT_MS,
   );
+
+  it(
+    'refuses to sync a repository that is not configured, or has no static_origin, and writes nothing',
+    async () => {
+      const before = fs.readdirSync(www, { recursive: true }).sort();
+      const data = ['--data', path.join(dir.path, 'data')];
+      const unknown = await larder(dir.path, ['static-origin', 'sync', 'crates-typo', ...data]);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toBe('larder: no repository named "crates-typo" in the configuration\n');
+      fs.writeFileSync(path.join(dir.path, 'other.toml'), '[[repos]]\nname = "crates"\nformat = "cargo"\nkind = "hosted"\n');
+      const none = await larder(dir.path, ['static-origin', 'sync', 'crates', '--config', 'other.toml', ...data]);
+      expect(none.code).toBe(1);
+      expect(none.stderr).toMatch(/repository "crates" has no static_origin/);
+      expect(fs.readdirSync(www, { recursive: true }).sort()).toEqual(before);
+    },
+    TIMEOUT_MS,
+  );
 });
