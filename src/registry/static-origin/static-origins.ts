@@ -62,7 +62,7 @@ export class StaticOrigins {
    */
   async committed(repoId: number, docPath: string): Promise<void> {
     const origin = this.byId.get(repoId);
-    if (!origin) return;
+    if (!origin || origin.pathsOf(docPath).length === 0) return;
     for (let attempt = 0; ; attempt++) {
       try {
         await origin.refresh(docPath);
