@@ -12,6 +12,7 @@ import { simplePublishBody } from './support/cargo.js';
 import { larder } from './support/cli.js';
 import { TEST_ADMIN_TOKEN } from './support/larder.js';
 import { startStaticNginx, type StaticNginx } from './support/nginx-static.js';
+import { startS3 } from './support/s3.js';
 import { startServeProcess, type ServeProcess } from './support/serve.js';
 import { tempDir } from './support/tmp.js';
 
@@ -105,6 +106,33 @@ describe('static origin behind nginx (real cargo)', () => {
       const log = nginx.accessLog();
       expect(log).toMatch(/GET \/crates\/index\/de\/p_\/dep_a HTTP\/1\.1" 200/);
       expect(log).toMatch(/GET \/crates\/index\/config\.json HTTP\/1\.1" 200/);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'syncs the same repository into an S3 bucket (s3rver) with the real CLI',
+    async () => {
+      const s3 = await startS3();
+      try {
+        const bucketUrl = await s3.newBucketUrl();
+        const bucket = new URL(bucketUrl).hostname;
+        const origin = bucketUrl.replace('/blobs?', '/site/crates?');
+        const toml = ['[[repos]]', 'name = "crates"', 'format = "cargo"', 'kind = "hosted"', `static_origin = "${origin}"`, ''];
+        fs.writeFileSync(path.join(dir.path, 's3.toml'), toml.join('\n'));
+        const args = ['static-origin', 'sync', 'crates', '--config', 's3.toml', '--data', path.join(dir.path, 'data')];
+        const first = await larder(dir.path, args);
+        expect(first.code, first.stderr).toBe(0);
+        expect(first.stdout).toBe(`s3://${bucket}/site/crates: wrote 2 file(s), 0 unchanged, deleted 0\n`);
+        expect(await s3.keys(bucket)).toEqual([`site/crates/index/${indexPath('dep_a')}`, `site/crates/index/${indexPath('dep_b')}`]);
+        const object = await fetch(`${s3.endpoint}/${bucket}/site/crates/index/${indexPath('dep_a')}`);
+        const served = await fetch(`${serve.url}/crates/index/${indexPath('dep_a')}`);
+        expect(Buffer.from(await object.arrayBuffer())).toEqual(Buffer.from(await served.arrayBuffer()));
+        const again = await larder(dir.path, args);
+        expect(again.stdout).toBe(`s3://${bucket}/site/crates: wrote 0 file(s), 2 unchanged, deleted 0\n`);
+      } finally {
+        await s3.stop();
+      }
     },
     TIMEOUT_MS,
   );
