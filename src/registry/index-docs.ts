@@ -43,8 +43,6 @@ export class IndexDocs {
    */
   private readonly loading = new Map<string, Promise<IndexDoc | null>>();
   private readonly subscribers = new Set<IndexDocSubscriber>();
-  /** Told of this process's own commits, after the cache has dropped the old copy (static origins write files then). */
-  private readonly committedHooks: Array<(repoId: number, path: string) => Promise<void>> = [];
   readonly stats: IndexDocStats = { hits: 0, misses: 0 };
 
   constructor(
@@ -148,6 +146,9 @@ export class IndexDocs {
       for (const hook of this.committedHooks) await hook(repoId, path);
     });
   }
+
+  /** Told of this process's own commits, after the cache has dropped the old copy (static origins write files then). */
+  private readonly committedHooks: Array<(repoId: number, path: string) => Promise<void>> = [];
 
   /** Runs `hook` after each commit of this process that put or removed a document (not for other processes' commits). */
   onCommitted(hook: (repoId: number, path: string) => Promise<void>): void {
