@@ -13,6 +13,7 @@ import { publish } from './publish.js';
 import { resolveBench } from './resolve.js';
 import { scaleOut } from './scale-out.js';
 import { soak } from './soak.js';
+import { staticOrigin } from './static-origin.js';
 import { webBench } from './web.js';
 import { appendResults, machineLine, textTable, type BenchReport } from './lib/results.js';
 
@@ -33,6 +34,7 @@ const BENCHES: Record<string, { run: Bench; peers: string[]; named?: boolean }> 
   mirror: { run: mirrorBench, peers: [] },
   web: { run: webBench, peers: ['h2load'] },
   'scale-out': { run: scaleOut, peers: ['haproxy'] },
+  'static-origin': { run: staticOrigin, peers: ['nginx', 'h2load'] },
   abuse: { run: abuse, peers: [], named: true },
   soak: { run: soak, peers: [], named: true },
 };

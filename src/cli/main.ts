@@ -13,6 +13,7 @@ import { initCommand } from './init.js';
 import { ownerCommands } from './owners.js';
 import { repoCommands } from './repos.js';
 import { serveCommand } from './serve.js';
+import { staticOriginCommands } from './static-origin.js';
 import { tokenCommands } from './tokens.js';
 import { userCommands } from './users.js';
 import { verifyCommand } from './verify.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   moonbitCommands(program);
   briocheCommands(program);
   ownerCommands(program);
+  staticOriginCommands(program);
   return program;
 }
 

@@ -69,6 +69,11 @@ export interface FormatCore {
   /** The format's small parts of the shared sources (registry/source.ts, upstream/proxy-source.ts, group-source.ts). */
   parts: SourceParts;
   clientSetup(repo: Repo, baseUrl: string, opts: ClientSetupOptions): ClientSetup;
+  /**
+   * The URL paths, relative to the repo's prefix, at which a public hosted repo serves document `docPath` byte for byte
+   * with no route logic (e.g. Cargo `3/s/serde` → `index/3/s/serde`): where a static origin writes it. Empty = none.
+   */
+  staticPaths?(docPath: string): string[];
   /** Creates what a new repo of this format must have (idempotent; runs at every open). */
   initRepo?(registry: Registry, repo: Repo): Promise<void>;
   /**

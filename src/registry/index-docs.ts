@@ -160,7 +160,16 @@ export class IndexDocs {
     uow.afterCommit(async () => {
       this.invalidate(repoId, path);
       await this.peers?.changed(repoId, path);
+      for (const hook of this.committedHooks) await hook(repoId, path);
     });
+  }
+
+  /** Told of this process's own commits, after the cache has dropped the old copy (static origins write files then). */
+  private readonly committedHooks: Array<(repoId: number, path: string) => Promise<void>> = [];
+
+  /** Runs `hook` after each commit of this process that put or removed a document (not for other processes' commits). */
+  onCommitted(hook: (repoId: number, path: string) => Promise<void>): void {
+    this.committedHooks.push(hook);
   }
 
   /** Forgets a cached document (after a local commit, or a change announced by another node). */

@@ -19,6 +19,7 @@ import { logIndexChange, newOrigin, watchSqliteChanges, type SqliteChangeWatcher
 import { syncRepos, type Repo } from './repos.js';
 import { UploadBudget } from './upload-budget.js';
 import { reapScratchDirs } from '../storage/staging.js';
+import { StaticOrigins } from './static-origin/static-origins.js';
 
 /** The format-independent services every route and command works through. */
 export interface Registry {
@@ -43,6 +44,8 @@ export interface Registry {
   downloads: DownloadCounter;
   /** Whether other nodes' changes reach this process now (PostgreSQL: LISTEN established); /-/readyz reports it. */
   changes: ChangeFeed;
+  /** Repos with `static_origin`: their documents also written as files after each commit (null: none configured). */
+  staticOrigins?: StaticOrigins | null;
   /** Writes what is still held in memory (download counts), then closes storage. */
   close(): Promise<void>;
 }
@@ -137,12 +140,15 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
         // Counts first, while the database is open; a failed write is logged, and closing goes on.
         await downloads.close();
         await outbound.close();
+        await registry.staticOrigins?.close();
         watcher?.close();
         await listener?.close();
         await blobs.close();
         await handle.close();
       },
     };
+    // Before initRepo, so what a new repo starts with (Bazel's bazel_registry.json) reaches its static origin too.
+    registry.staticOrigins = await StaticOrigins.open(registry);
     for (const repo of repos) if (repo.kind === 'hosted') await registry.formats.get(repo.format)?.initRepo?.(registry, repo);
     registry.sources = openSources(registry, fetcher);
     opened = registry;

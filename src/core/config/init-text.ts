@@ -98,6 +98,7 @@ name = "cargo"
 format = "cargo"
 kind = "hosted"
 visibility = "public"
+# static_origin = "/srv/larder-static/cargo"   # also write the public index as files for nginx (docs/deployment.md)
 
 [[repos]]
 name = "bazel"

@@ -153,7 +153,10 @@ export function loadConfig(opts: {
       moonbitModule: s.unpacked_limits.moonbit_module ?? null,
     },
     // Copies, so no caller can change DEFAULT_REPOS through the result.
-    repos: s.repos.map((r) => defined({ ...r, members: r.members && [...r.members] })),
+    repos: s.repos.map((entry) => {
+      const { static_origin, ...r } = entry as RepoConfig & { static_origin?: string };
+      return defined({ ...r, members: r.members && [...r.members], staticOrigin: static_origin });
+    }),
     outbound: resolveOutbound(s.outbound),
     timeouts: {
       idleMs: s.timeouts.idle,

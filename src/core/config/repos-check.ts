@@ -6,7 +6,7 @@ import type { RepoConfig } from './types.js';
  * Duplicate names, kind-specific keys and group membership (existence, format, cycles):
  * mistakes the per-entry schema cannot see, which would otherwise only surface at request time.
  */
-export function checkRepos(repos: RepoConfig[]): Problem[] {
+export function checkRepos(repos: Array<RepoConfig & { static_origin?: string }>): Problem[] {
   const problems: Problem[] = [];
   const byName = new Map<string, RepoConfig>();
   repos.forEach((r, i) => {
@@ -23,6 +23,21 @@ export function checkRepos(repos: RepoConfig[]): Problem[] {
     }
     if (r.mirrors !== undefined && (r.format !== 'bazel' || r.kind !== 'hosted')) {
       problems.push({ path: at('mirrors'), message: `only hosted bazel repositories take mirrors (this one is ${r.format} ${r.kind})` });
+    }
+    if (r.static_origin !== undefined) {
+      const shared = repos.findIndex((other) => other.static_origin === r.static_origin);
+      if (r.kind !== 'hosted')
+        problems.push({ path: at('static_origin'), message: `only hosted repositories take static_origin (this one is ${r.kind})` });
+      else if (r.visibility === 'private')
+        problems.push({
+          path: at('static_origin'),
+          message: 'a private repository cannot take static_origin: its index would be served to anyone from there',
+        });
+      else if (shared < i)
+        problems.push({
+          path: at('static_origin'),
+          message: `repos[${shared}] writes to ${r.static_origin} too; each repository needs its own`,
+        });
     }
     if (r.kind !== 'group') {
       if (r.members !== undefined)

@@ -53,6 +53,8 @@ function absolutize(layer: Layer, base: string): Layer {
   if (layer.tls?.cert) layer.tls.cert = resolve(base, layer.tls.cert);
   if (layer.tls?.key) layer.tls.key = resolve(base, layer.tls.key);
   if (layer.outbound?.ca_file) layer.outbound.ca_file = resolve(base, layer.outbound.ca_file);
+  for (const r of layer.repos ?? [])
+    if (r.static_origin && !r.static_origin.startsWith('s3://')) r.static_origin = resolve(base, r.static_origin);
   return layer;
 }
 

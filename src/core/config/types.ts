@@ -19,6 +19,11 @@ export interface RepoConfig {
   cooldown?: number;
   /** Proxies: never contact the upstream; serve only what is cached. */
   offline?: boolean;
+  /**
+   * Public hosted repos: a directory (absolute) or `s3://bucket/prefix` where every public index document is
+   * also written as a file at the path clients request it under, for nginx or a CDN to serve (static_origin).
+   */
+  staticOrigin?: string;
 }
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 export type TlsConfig = { mode: 'off' } | { mode: 'self-signed'; hostnames: string[] } | { mode: 'files'; cert: string; key: string };

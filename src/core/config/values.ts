@@ -105,6 +105,8 @@ const RepoSchema = z.strictObject({
   ttl: z.string().transform(via(parseDuration)).optional(),
   cooldown: z.string().transform(via(parseDuration)).optional(),
   offline: z.boolean().optional(),
+  // Public hosted repos: a directory or s3://bucket/prefix that receives every public index document as a file.
+  static_origin: z.string().min(1).optional(),
 });
 const TlsSchema = z
   .strictObject({

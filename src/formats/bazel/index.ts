@@ -3,6 +3,7 @@ import { bazelParts } from './parts.js';
 import { bazelClientSnippet, bazelRegistryUrl } from './client-setup.js';
 import { bazelMigrations } from './migrations.js';
 import { findModuleRef } from './owners.js';
+import { classifyRegistryPath } from './paths.js';
 import { ensureRegistryJson } from './registry-json.js';
 import { bazelRoutes } from './routes.js';
 import { verifyBazelRepo } from './verify.js';
@@ -18,6 +19,8 @@ export const bazelFormat: FormatPlugin = {
   verify: verifyBazelRepo,
   initRepo: ensureRegistryJson,
   packageRef: findModuleRef,
+  // Every registry file is served at its own path; a hosted bazel_registry.json as stored.
+  staticPaths: (docPath) => (classifyRegistryPath(docPath) ? [docPath] : []),
   web: bazelWebParts,
   clientSetup(repo, baseUrl, opts) {
     const url = bazelRegistryUrl(baseUrl, repo);

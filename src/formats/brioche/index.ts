@@ -1,5 +1,6 @@
 import type { FormatPlugin } from '../../http/format-plugin.js';
 import { briocheClientSetup } from './client-setup.js';
+import { parseTagPath } from './keys.js';
 import { briocheMigrations } from './migrations.js';
 import { briocheObjectStore } from './objects.js';
 import { briocheParts } from './parts.js';
@@ -20,6 +21,10 @@ export const briocheFormat: FormatPlugin = {
   clientSetup: briocheClientSetup,
   verify: verifyBriocheRepo,
   web: briocheWeb,
+  staticPaths(docPath) {
+    const tag = parseTagPath(docPath);
+    return tag ? [`registry/v0/project-tags/${tag.project}/${tag.tag}`] : [];
+  },
   // Owners are kept per project name (the first token to tag a project owns it); null for a project this repo never tagged.
   packageRef: async (registry, repo, name) => ((await projectTagged(registry.db, repo, name)) ? projectRef(repo, name) : null),
 };

@@ -30,6 +30,8 @@ export const cargoFormat: FormatPlugin = {
       cacheControl: INDEX_CACHE_CONTROL,
     };
   },
+  // config.json is not a document (its URLs follow the request): a static origin leaves it to Larder.
+  staticPaths: (docPath) => (crateNameFromIndexPath(docPath) ? [`index/${docPath}`] : []),
   packageRef: (registry, repo, name) => new CargoService(registry, repo).findCrateRef(name),
   clientSetup(repo, baseUrl, opts) {
     const urls = cargoUrls(baseUrl, repo.name);

@@ -1,5 +1,6 @@
 import type { FormatPlugin } from '../../http/format-plugin.js';
 import { juliaClientSetup } from './client-setup.js';
+import { REGISTRIES_DOC } from './ids.js';
 import { juliaParts } from './parts.js';
 import { juliaMigrations } from './migrations.js';
 import { findJuliaPackageRef } from './owners.js';
@@ -16,6 +17,8 @@ export const juliaFormat: FormatPlugin = {
   routes: juliaRoutes,
   verify: verifyJuliaRepo,
   packageRef: findJuliaPackageRef,
+  // The registry list under its three names; registry files travel in tarballs (artifacts), never as documents.
+  staticPaths: (docPath) => (docPath === REGISTRIES_DOC ? ['registries', 'registries.eager', 'registries.conservative'] : []),
   clientSetup: juliaClientSetup,
   web: juliaWeb,
 };

@@ -3,6 +3,7 @@ import { moonbitClientSetup } from './client-setup.js';
 import { moonbitMigrations } from './migrations.js';
 import { moonbitParts } from './parts.js';
 import { findModuleRef } from './owners.js';
+import { indexViewPath } from './read-routes.js';
 import { moonbitRoutes } from './routes.js';
 import { verifyMoonbitRepo } from './verify.js';
 import { moonbitWeb } from './web.js';
@@ -16,6 +17,8 @@ export const moonbitFormat: FormatPlugin = {
   routes: moonbitRoutes,
   verify: verifyMoonbitRepo,
   packageRef: findModuleRef,
+  // The raw index view and symbols.zip; the git index itself stays with Larder.
+  staticPaths: (docPath) => (docPath === 'symbols.zip' ? ['symbols.zip'] : indexViewPath(docPath) ? [`index/${docPath}`] : []),
   clientSetup: moonbitClientSetup,
   web: moonbitWeb,
 };

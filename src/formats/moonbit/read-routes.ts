@@ -19,6 +19,11 @@ const ZIP = { contentType: 'application/zip', cacheControl: IMMUTABLE };
 /** Root-level files of an index besides `user/`: moonbit-registry-tools keeps `yanked.json` and `stats.json` there. */
 const ROOT_JSON = /^[A-Za-z0-9][A-Za-z0-9._-]*\.json$/;
 
+/** Whether the raw index view (`/index/*`) serves document `path`: a module's `.index` file or a JSON file at the root. */
+export function indexViewPath(path: string): boolean {
+  return moduleOfIndexPath(path) !== null || ROOT_JSON.test(path);
+}
+
 /** The path a wildcard route matched, percent-decoded once by the router (`%2F` → `/`, `%2B` → `+`, a literal `+` kept). */
 const wildcard = (req: FastifyRequest) => (req.params as { '*': string })['*'];
 
@@ -103,7 +108,7 @@ export async function readRoutes(app: FastifyInstance, ctx: RouteContext): Promi
     await reader(req);
     const path = wildcard(req);
     const isIndex = moduleOfIndexPath(path) !== null;
-    const doc = isIndex || ROOT_JSON.test(path) ? await source.doc(path) : null;
+    const doc = indexViewPath(path) ? await source.doc(path) : null;
     if (!doc) throw new LarderError('NOT_FOUND', `the index of ${ctx.repo.name} has no file ${path}`);
     return sendDoc(req, reply, doc, {
       contentType: isIndex ? 'application/x-ndjson; charset=utf-8' : 'application/json; charset=utf-8',
