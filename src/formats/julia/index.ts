@@ -1,9 +1,11 @@
 import type { FormatPlugin } from '../../http/format-plugin.js';
 import { juliaClientSetup } from './client-setup.js';
+import { REGISTRIES_DOC } from './ids.js';
 import { juliaParts } from './parts.js';
 import { juliaMigrations } from './migrations.js';
 import { findJuliaPackageRef } from './owners.js';
-import { juliaRoutes } from './routes.js';
+import { noteRegistryConflicts } from './registry-conflicts.js';
+import { juliaRoutes, REGISTRIES_PATHS, REGISTRIES_PRESENTATION } from './routes.js';
 import { verifyJuliaRepo } from './verify.js';
 import { juliaWeb } from './web.js';
 
@@ -18,4 +20,23 @@ export const juliaFormat: FormatPlugin = {
   packageRef: findJuliaPackageRef,
   clientSetup: juliaClientSetup,
   web: juliaWeb,
+  // `/registries` is read on every Pkg update, by every client: answered from the cache like Cargo's index files.
+  fastIndex({ registry, repo, source }) {
+    if (repo.visibility !== 'public') return null;
+    return {
+      source,
+      repo: repo.name,
+      format: 'julia',
+      prefix: `/${repo.name}/`,
+      docPath: (rest) => {
+        if (!REGISTRIES_PATHS.has(rest)) return null;
+        // As the route does: registries listed together are checked once per listing (a map lookup after that).
+        const doc = source.peek(REGISTRIES_DOC);
+        if (doc) noteRegistryConflicts(registry, repo, source, doc);
+        return REGISTRIES_DOC;
+      },
+      contentType: REGISTRIES_PRESENTATION.contentType,
+      cacheControl: REGISTRIES_PRESENTATION.cacheControl,
+    };
+  },
 };
