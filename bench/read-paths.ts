@@ -18,12 +18,16 @@ const BAZEL_MODULES = 3_000;
 const JULIA_PACKAGES = 10_000;
 /** Registered packages whose tarballs are read (one version each, ~30 KB). */
 const PACKAGE_TARBALLS = 20;
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 50_000);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const CLIENTS = 100;
 const CLONES_AT_ONCE = 4;
 const CLONE_ROUNDS = 3;
 /** Larder's process counts to measure: one, and one per CPU as nginx's `worker_processes auto`. */
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,auto').split(',');
+/** For profiling: only the read paths whose name contains this (`git` for the clones); all when unset. */
+const ONLY = process.env.BENCH_ONLY?.toLowerCase();
+/** For profiling: Larder runs with `--cpu-prof` into this directory. */
+const PROFILE = process.env.BENCH_PROFILE;
 
 /** One read path: the URL paths to request (the same below both servers' roots) and how hard. */
 interface ReadPath {
@@ -147,7 +151,7 @@ export async function readPaths(dir: string): Promise<BenchReport> {
 
   const sample = zipfSampler(bazelFiles.length, 1.0);
   const order = bazelFiles.map((_, i) => i).sort((a, b) => ((a * 7919) % bazelFiles.length) - ((b * 7919) % bazelFiles.length));
-  const readPaths: ReadPath[] = [
+  const allReadPaths: ReadPath[] = [
     {
       name: 'Bazel registry files',
       paths: Array.from({ length: 50_000 }, () => `/bazel/${bazelFiles[order[sample()]]}`),
@@ -159,6 +163,8 @@ export async function readPaths(dir: string): Promise<BenchReport> {
     { name: 'Julia package tarballs', paths: julia.packages, clients: CLIENTS, requests: Math.round(REQUESTS / 2) },
   ];
 
+  const readPaths = allReadPaths.filter((rp) => !ONLY || rp.name.toLowerCase().includes(ONLY));
+  const clonesToo = !ONLY || 'git clone'.includes(ONLY);
   const rows: string[][] = [['read path', 'transport', 'server', 'rate', 'p50', 'p99', 'non-200', 'rate ratio']];
   const targets: BenchReport['targets'] = [];
   const load = async (rp: ReadPath, url: string, h1: boolean) => {
@@ -184,7 +190,7 @@ export async function readPaths(dir: string): Promise<BenchReport> {
       await nginx.stop();
     }
     const clones = new Map<string, CloneTimes>();
-    if (!secure) {
+    if (!secure && clonesToo) {
       const gitPeer = await startGitHttpBackend({ dir: path.join(dir, 'git-peer'), projectRoot: gitRoot });
       try {
         const url = `${gitPeer.url}/git/${big.name}.git`;
@@ -199,7 +205,8 @@ export async function readPaths(dir: string): Promise<BenchReport> {
     }
     for (const workers of WORKERS) {
       const name = `larder, workers ${workers}`;
-      const larder = await startLarder({ data, tls: secure, env: { LARDER_WORKERS: workers } });
+      const profile: Record<string, string> = PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE}` } : {};
+      const larder = await startLarder({ data, tls: secure, env: { LARDER_WORKERS: workers, ...profile } });
       try {
         if (workers === WORKERS[0]) {
           const peer = await startNginx({
@@ -214,7 +221,7 @@ export async function readPaths(dir: string): Promise<BenchReport> {
           }
         }
         for (const rp of readPaths) results.get(rp.name)!.set(name, await load(rp, larder.url, !secure));
-        if (!secure) {
+        if (!secure && clonesToo) {
           const url = `${larder.url}/julia/${big.name}.git`;
           await timeClones(url, { dir, concurrency: 1, rounds: 1, expectTree: julia.tree });
           clones.set(name, await timeClones(url, { dir, concurrency: CLONES_AT_ONCE, rounds: CLONE_ROUNDS }));
