@@ -26,8 +26,6 @@ const CLONE_ROUNDS = 3;
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,auto').split(',');
 /** For profiling: only the read paths whose name contains this (`git` for the clones); all when unset. */
 const ONLY = process.env.BENCH_ONLY?.toLowerCase();
-/** For profiling: Larder runs with `--cpu-prof` into this directory. */
-const PROFILE = process.env.BENCH_PROFILE;
 
 /** One read path: the URL paths to request (the same below both servers' roots) and how hard. */
 interface ReadPath {
@@ -205,8 +203,7 @@ export async function readPaths(dir: string): Promise<BenchReport> {
     }
     for (const workers of WORKERS) {
       const name = `larder, workers ${workers}`;
-      const profile: Record<string, string> = PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE}` } : {};
-      const larder = await startLarder({ data, tls: secure, env: { LARDER_WORKERS: workers, ...profile } });
+      const larder = await startLarder({ data, tls: secure, env: { LARDER_WORKERS: workers } });
       try {
         if (workers === WORKERS[0]) {
           const peer = await startNginx({
