@@ -10,6 +10,7 @@ import { indexRead } from './index-read.js';
 import { mirrorBench } from './mirror.js';
 import { proxyRead } from './proxy-read.js';
 import { publish } from './publish.js';
+import { readPaths } from './read-paths.js';
 import { resolveBench } from './resolve.js';
 import { scaleOut } from './scale-out.js';
 import { soak } from './soak.js';
@@ -31,6 +32,7 @@ const BENCHES: Record<string, { run: Bench; peers: string[]; named?: boolean }> 
   resolve: { run: resolveBench, peers: ['nginx', 'cargo'] },
   'cold-start': { run: coldStartBench, peers: ['nginx'] },
   'proxy-read': { run: proxyRead, peers: ['h2load'] },
+  'read-paths': { run: readPaths, peers: ['nginx', 'h2load', 'git'] },
   mirror: { run: mirrorBench, peers: [] },
   web: { run: webBench, peers: ['h2load'] },
   'scale-out': { run: scaleOut, peers: ['haproxy'] },

@@ -26,7 +26,9 @@ export function machineLine(peers: string[]): string {
           ? toolVersion('h2load', ['--version'])
           : p === 'haproxy'
             ? toolVersion('haproxy', ['-v'])
-            : p,
+            : p === 'git'
+              ? toolVersion('git', ['--version'])
+              : p,
   );
   return [`nproc ${os.availableParallelism()}, ${cpu}, Node ${process.version}`, ...versions].join('; ');
 }

@@ -126,7 +126,7 @@ export class FsBlobStore implements BlobStore {
     return {
       size,
       stream: (range) => fs.createReadStream(file, range ? { start: range.start, end: range.end } : {}),
-      copyTo: (dest) => copyFile(file, dest),
+      copyTo: (dest) => copyFile(file, size, dest),
     };
   }
 
@@ -194,12 +194,16 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
 
 const COPY_CHUNK = 64 * 1024;
 
-async function copyFile(file: string, dest: Writable): Promise<void> {
+/**
+ * Copies the blob's `size` bytes (content-addressed: it never changes) to `dest`. The buffer is no larger than the blob,
+ * and the copy stops at `size` instead of reading once more to find the end: a small tarball is one read and one write.
+ */
+async function copyFile(file: string, size: number, dest: Writable): Promise<void> {
   const handle = await fsp.open(file, 'r');
-  const buffer = Buffer.allocUnsafe(COPY_CHUNK);
+  const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(COPY_CHUNK, size)));
   try {
-    for (let position = 0; ;) {
-      const { bytesRead } = await handle.read(buffer, 0, COPY_CHUNK, position);
+    for (let position = 0; position < size;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) return;
       position += bytesRead;
       if (dest.destroyed) throw new Error('the client went away');

@@ -4,7 +4,8 @@ import { REGISTRIES_DOC } from './ids.js';
 import { juliaParts } from './parts.js';
 import { juliaMigrations } from './migrations.js';
 import { findJuliaPackageRef } from './owners.js';
-import { juliaRoutes } from './routes.js';
+import { noteRegistryConflicts } from './registry-conflicts.js';
+import { juliaRoutes, REGISTRIES_PATHS, REGISTRIES_PRESENTATION } from './routes.js';
 import { verifyJuliaRepo } from './verify.js';
 import { juliaWeb } from './web.js';
 
@@ -21,4 +22,23 @@ export const juliaFormat: FormatPlugin = {
   staticPaths: (docPath) => (docPath === REGISTRIES_DOC ? ['registries', 'registries.eager', 'registries.conservative'] : []),
   clientSetup: juliaClientSetup,
   web: juliaWeb,
+  // `/registries` is read on every Pkg update, by every client: answered from the cache like Cargo's index files.
+  fastIndex({ registry, repo, source }) {
+    if (repo.visibility !== 'public') return null;
+    return {
+      source,
+      repo: repo.name,
+      format: 'julia',
+      prefix: `/${repo.name}/`,
+      docPath: (rest) => {
+        if (!REGISTRIES_PATHS.has(rest)) return null;
+        // As the route does: registries listed together are checked once per listing (a map lookup after that).
+        const doc = source.peek(REGISTRIES_DOC);
+        if (doc) noteRegistryConflicts(registry, repo, source, doc);
+        return REGISTRIES_DOC;
+      },
+      contentType: REGISTRIES_PRESENTATION.contentType,
+      cacheControl: REGISTRIES_PRESENTATION.cacheControl,
+    };
+  },
 };

@@ -11,6 +11,11 @@ import { serveGit } from './git-view.js';
 import { REGISTRIES_DOC, TREE_HASH, UUID } from './ids.js';
 import { noteRegistryConflicts } from './registry-conflicts.js';
 
+/** The names Pkg asks for the registry list by (below `/{repo}/`), all answered with the same document. */
+export const REGISTRIES_PATHS = new Set(['registries', 'registries.eager', 'registries.conservative']);
+/** How `/registries` is labelled: Pkg revalidates it on every update. */
+export const REGISTRIES_PRESENTATION = { contentType: 'text/plain; charset=utf-8', cacheControl: 'no-cache' };
+
 /**
  * The Pkg server protocol for one hosted Julia repo, mounted at `/{repo}` (the JULIA_PKG_SERVER
  * base): `/registries`, and registry, package and artifact tarballs by tree hash. Anything
@@ -22,15 +27,15 @@ export async function juliaRoutes(app: FastifyInstance, { registry, repo, source
   app.setErrorHandler(plainErrorHandler('julia request'));
   app.setNotFoundHandler(plainNotFound(reader));
 
-  for (const path of ['/registries', '/registries.eager', '/registries.conservative']) {
-    app.get(path, async (req, reply) => {
+  for (const name of REGISTRIES_PATHS) {
+    app.get(`/${name}`, async (req, reply) => {
       await reader(req);
       const doc = await source.doc(REGISTRIES_DOC);
       // No registry yet: an empty list (Pkg then carries on without this server's registries).
       if (!doc) return reply.header('cache-control', 'no-cache').type('text/plain; charset=utf-8').send(Buffer.alloc(0));
       // Registries listed together that share a package without trusting each other: logged and counted, as Pkg warns.
       noteRegistryConflicts(registry, repo, source, doc);
-      return sendDoc(req, reply, doc, { contentType: 'text/plain; charset=utf-8', cacheControl: 'no-cache' });
+      return sendDoc(req, reply, doc, REGISTRIES_PRESENTATION);
     });
   }
 
