@@ -4,7 +4,6 @@ import { bazelClientSnippet, bazelRegistryUrl } from './client-setup.js';
 import { bazelMigrations } from './migrations.js';
 import { cacheControlOf, classifyRegistryPath, contentTypeOf, type RegistryFile } from './paths.js';
 import { findModuleRef } from './owners.js';
-import { classifyRegistryPath } from './paths.js';
 import { ensureRegistryJson } from './registry-json.js';
 import { bazelRoutes } from './routes.js';
 import { verifyBazelRepo } from './verify.js';
