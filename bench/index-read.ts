@@ -172,7 +172,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     notes: [
       `${CRATES} index files, median ${sizes[CRATES >> 1]} B, p99 ${sizes[Math.floor(CRATES * 0.99)]} B, max ${sizes[CRATES - 1]} B; ${REQUESTS} requests by ${CLIENTS} connections (h2load, 10 streams each over h2), Zipf s=1 over crates; 304 rows: one hot file with its ETag in If-None-Match.`,
       'nginx: worker_processes auto, access log on; Larder: request log on, one process and `workers = "auto"`; the load generator shares the 2 cores.',
-      'bare Node (bench/lib/bare-node.ts): one process, node:http (HTTP/1.1) and node:http2 createSecureServer (same certificate, raw stream API) answering the same bytes from a Map with the same header set and If-None-Match → 304; no request log, no metrics. CPU µs/req: the server's user + system CPU (with its child processes) over the run ÷ requests; "bare CPU ÷ Larder CPU" is the req/s ratio the two would have on an otherwise idle core.',
+      'bare Node (bench/lib/bare-node.ts): one process, node:http (HTTP/1.1) and node:http2 createSecureServer (same certificate, raw stream API) answering the same bytes from a Map with the same header set and If-None-Match → 304; no request log, no metrics. CPU µs/req: the server process\'s user + system CPU (with its child processes) over the run ÷ requests; "bare CPU ÷ Larder CPU" is the req/s ratio the two would have on an otherwise idle core.',
     ],
   };
 }
