@@ -56,9 +56,9 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
     return503OnClosing: true,
     forceCloseConnections: true,
   };
-  const record = requestRecorder(registry, opts.accessLog ?? null);
+  const record = requestRecorder(opts.accessLog ?? null);
   const fastRoutes = contexts.flatMap(({ plugin, ctx }) => plugin.fastIndex?.(ctx) ?? []);
-  const answer = fastIndexAnswerer(fastRoutes, record);
+  const answer = fastIndexAnswerer(fastRoutes, registry.metrics.requests, record);
   const timeouts = registry.config.timeouts;
   const shutdown = opts.shutdown ?? new Shutdown();
   // Our own server, so cached index reads are answered before Fastify's router (http/fast-index.ts).
