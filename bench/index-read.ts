@@ -47,11 +47,13 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       'req/s',
       'p50 ms',
       'p99 ms',
+      'CPU µs/req',
       'non-200',
       'req/s vs nginx',
       'p99 vs nginx',
       'req/s vs bare Node',
       'p99 vs bare Node',
+      'bare CPU ÷ Larder CPU',
     ],
   ];
   const targets: BenchReport['targets'] = [];
