@@ -1,20 +1,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureSelfSignedTls } from '../src/http/tls.js';
+import { startBareNode } from './lib/bare-node.js';
 import { h2load, type LoadResult } from './lib/h2load.js';
 import { request } from './lib/http.js';
 import { startLarder } from './lib/larder.js';
 import { startNginx } from './lib/nginx.js';
 import type { BenchReport } from './lib/results.js';
 import { seedCargoIndex, indexFile, versionCount, type IndexFile } from './lib/seed.js';
+import { cpuSeconds } from './lib/procs.js';
 import { ratio, zipfSampler } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
 
 const CRATES = 10_000;
+/** A load run and the server's CPU time per request (µs) during it. */
+type Measured = LoadResult & { cpuUs?: number };
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200_000);
 const CLIENTS = 100;
+/** Which servers to run (comma-separated: nginx, bare, larder-1, larder-auto); all by default. For quick runs while developing. */
+const SERVERS = new Set((process.env.BENCH_INDEX_SERVERS ?? 'nginx,bare,larder-1,larder-auto').split(','));
 
-/** index-read: random index files (Zipf) by 100 connections, Larder against nginx. */
+/** index-read: random index files (Zipf) by 100 connections, Larder against nginx and against a bare Node server. */
 export async function indexRead(dir: string): Promise<BenchReport> {
   ensureTools(['nginx', 'h2load']);
   const files: IndexFile[] = [];
@@ -34,19 +40,37 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     return file;
   };
 
-  const rows: string[][] = [['transport', 'server', 'req/s', 'p50 ms', 'p99 ms', 'non-200', 'req/s ratio', 'p99 ratio']];
+  const rows: string[][] = [
+    [
+      'transport',
+      'server',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs/req',
+      'non-200',
+      'req/s vs nginx',
+      'p99 vs nginx',
+      'req/s vs bare Node',
+      'p99 vs bare Node',
+      'bare CPU ÷ Larder CPU',
+    ],
+  ];
   const targets: BenchReport['targets'] = [];
   const hot = files[order[0]];
 
   /** One server under the Zipf load and under the 304 load. */
-  const measure = async (name: string, url: string, ca: Buffer | null, tls: boolean) => {
+  const measure = async (name: string, url: string, ca: Buffer | null, tls: boolean, pid: number) => {
     const list = uris(url);
     await h2load({ uris: list, clients: CLIENTS, requests: 20_000, h1: !tls, dir }); // warm-up
-    const full = await h2load({ uris: list, clients: CLIENTS, requests: REQUESTS, h1: !tls, dir });
+    let cpu = cpuSeconds(pid);
+    const full: Measured = await h2load({ uris: list, clients: CLIENTS, requests: REQUESTS, h1: !tls, dir });
+    full.cpuUs = ((cpuSeconds(pid) - cpu) / full.requests) * 1e6;
     const etag = String((await request(`${url}/cargo/index/${hot.path}`, { ca })).headers.etag);
     const hotList = path.join(dir, `hot-${name}.txt`);
     fs.writeFileSync(hotList, `${url}/cargo/index/${hot.path}\n`);
-    const notModified = await h2load({
+    cpu = cpuSeconds(pid);
+    const notModified: Measured = await h2load({
       uris: hotList,
       clients: CLIENTS,
       requests: REQUESTS,
@@ -54,6 +78,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       dir,
       headers: [`if-none-match: ${etag}`],
     });
+    notModified.cpuUs = ((cpuSeconds(pid) - cpu) / notModified.requests) * 1e6;
     return { full, notModified };
   };
   const non200 = (r: LoadResult, ok: string) => String(r.requests - (r.statuses[ok] ?? 0));
@@ -62,22 +87,36 @@ export async function indexRead(dir: string): Promise<BenchReport> {
   const ca = fs.readFileSync((await ensureSelfSignedTls(path.join(data, 'tls'), ['127.0.0.1'])).caCertPath);
   for (const tls of [true, false]) {
     const transport = tls ? 'TLS + HTTP/2' : 'HTTP/1.1';
-    const nginx = await startNginx({
-      dir: path.join(dir, `nginx-${tls}`),
-      root: nginxRoot,
-      tls: tls ? { cert: path.join(data, 'tls', 'server.pem'), key: path.join(data, 'tls', 'server-key.pem') } : undefined,
-    });
-    const results: Record<string, { full: LoadResult; notModified: LoadResult }> = {};
-    try {
-      results.nginx = await measure('nginx', nginx.url, tls ? ca : null, tls);
-    } finally {
-      await nginx.stop();
+    const results: Record<string, { full: Measured; notModified: Measured }> = {};
+    const certPath = path.join(data, 'tls', 'server.pem');
+    const keyPath = path.join(data, 'tls', 'server-key.pem');
+    if (SERVERS.has('nginx')) {
+      const nginx = await startNginx({
+        dir: path.join(dir, `nginx-${tls}`),
+        root: nginxRoot,
+        tls: tls ? { cert: certPath, key: keyPath } : undefined,
+      });
+      try {
+        results.nginx = await measure('nginx', nginx.url, tls ? ca : null, tls, nginx.pid);
+      } finally {
+        await nginx.stop();
+      }
+    }
+    // Node's own ceiling: the same bytes from a Map, one process, nothing else.
+    if (SERVERS.has('bare')) {
+      const bare = await startBareNode({ root: nginxRoot, certPath, keyPath });
+      try {
+        results['bare Node'] = await measure('bare', tls ? bare.h2Url : bare.h1Url, tls ? ca : null, tls, bare.pid);
+      } finally {
+        await bare.stop();
+      }
     }
     // One process, then one per CPU (`workers = "auto"`, as nginx's `worker_processes auto`).
     for (const workers of ['1', 'auto']) {
+      if (!SERVERS.has(`larder-${workers}`)) continue;
       const larder = await startLarder({ data, tls, env: { LARDER_WORKERS: workers } });
       try {
-        results[`larder, workers ${workers}`] = await measure(`larder-${workers}`, larder.url, tls ? ca : null, tls);
+        results[`larder, workers ${workers}`] = await measure(`larder-${workers}`, larder.url, tls ? ca : null, tls, larder.pid);
       } finally {
         await larder.stop();
       }
@@ -85,27 +124,45 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     for (const kind of ['full', 'notModified'] as const) {
       const label = kind === 'full' ? transport : `${transport}, 304`;
       const ok = kind === 'full' ? '200' : '304';
-      const n = results.nginx[kind];
-      if (n.statuses[ok] !== n.requests)
-        throw new Error(`nginx answered ${non200(n, ok)} of ${n.requests} requests with something other than ${ok}`);
-      rows.push([label, 'nginx', n.reqPerSec.toFixed(0), n.p50ms.toFixed(2), n.p99ms.toFixed(2), non200(n, ok), '', '']);
-      for (const [name, r] of Object.entries(results).filter(([k]) => k !== 'nginx')) {
+      const n = results.nginx?.[kind];
+      const b = results['bare Node']?.[kind];
+      for (const [peer, r] of [
+        ['nginx', n],
+        ['bare Node', b],
+      ] as const) {
+        if (r && r.statuses[ok] !== r.requests)
+          throw new Error(`${peer} answered ${non200(r, ok)} of ${r.requests} requests with something other than ${ok}`);
+      }
+      for (const [name, r] of Object.entries(results)) {
         const l = r[kind];
+        const vs = (peer: Measured | undefined, self: boolean) =>
+          self || !peer ? ['', ''] : [ratio(l.reqPerSec, peer.reqPerSec), ratio(l.p99ms, peer.p99ms)];
         rows.push([
           label,
           name,
           l.reqPerSec.toFixed(0),
           l.p50ms.toFixed(2),
           l.p99ms.toFixed(2),
+          l.cpuUs === undefined ? '' : l.cpuUs.toFixed(1),
           non200(l, ok),
-          ratio(l.reqPerSec, n.reqPerSec),
-          ratio(l.p99ms, n.p99ms),
+          ...vs(n, name === 'nginx'),
+          ...vs(b, name === 'nginx' || name === 'bare Node'),
+          // Req/s-equivalent from CPU per request: what the ratio would be with the server alone on a core.
+          b?.cpuUs && l.cpuUs && name === 'larder, workers 1' ? ratio(b.cpuUs, l.cpuUs) : '',
         ]);
-        targets.push({
-          what: `${label}, ${name}: req/s ${ratio(l.reqPerSec, n.reqPerSec)} of nginx (target ≥ 0.6x)`,
-          ok: l.reqPerSec >= 0.6 * n.reqPerSec,
-        });
-        targets.push({ what: `${label}, ${name}: p99 ${ratio(l.p99ms, n.p99ms)} of nginx (target ≤ 2x)`, ok: l.p99ms <= 2 * n.p99ms });
+        if (!name.startsWith('larder')) continue;
+        if (b && name === 'larder, workers 1')
+          targets.push({
+            what: `${label}, ${name}: req/s ${ratio(l.reqPerSec, b.reqPerSec)} of bare Node (one process each; target ≥ 0.9x)`,
+            ok: l.reqPerSec >= 0.9 * b.reqPerSec,
+          });
+        if (n) {
+          targets.push({
+            what: `${label}, ${name}: req/s ${ratio(l.reqPerSec, n.reqPerSec)} of nginx (issue 3 target ≥ 0.6x)`,
+            ok: l.reqPerSec >= 0.6 * n.reqPerSec,
+          });
+          targets.push({ what: `${label}, ${name}: p99 ${ratio(l.p99ms, n.p99ms)} of nginx (target ≤ 2x)`, ok: l.p99ms <= 2 * n.p99ms });
+        }
         if (l.statuses[ok] !== l.requests) targets.push({ what: `${label}, ${name}: every response was ${ok}`, ok: false });
       }
     }
@@ -117,6 +174,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     notes: [
       `${CRATES} index files, median ${sizes[CRATES >> 1]} B, p99 ${sizes[Math.floor(CRATES * 0.99)]} B, max ${sizes[CRATES - 1]} B; ${REQUESTS} requests by ${CLIENTS} connections (h2load, 10 streams each over h2), Zipf s=1 over crates; 304 rows: one hot file with its ETag in If-None-Match.`,
       'nginx: worker_processes auto, access log on; Larder: request log on, one process and `workers = "auto"`; the load generator shares the 2 cores.',
+      'bare Node (bench/lib/bare-node.ts): one process, node:http (HTTP/1.1) and node:http2 createSecureServer (same certificate, raw stream API) answering the same bytes from a Map with the same header set and If-None-Match → 304; no request log, no metrics. CPU µs/req: the server process\'s user + system CPU (with its child processes) over the run ÷ requests; "bare CPU ÷ Larder CPU" is the req/s ratio the two would have on an otherwise idle core.',
     ],
   };
 }

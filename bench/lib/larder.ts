@@ -26,10 +26,13 @@ export async function startLarder(opts: {
   tls: boolean;
   port?: number;
   env?: Record<string, string>;
+  /** Node options before the script, e.g. `--cpu-prof` (which NODE_OPTIONS does not take). */
+  nodeArgs?: string[];
 }): Promise<LarderProcess> {
   if (!fs.existsSync(path.join(ROOT, 'dist/cli/main.js'))) throw new Error('build first: npm run build');
   const port = opts.port ?? (await freePort());
   const args = [
+    ...(opts.nodeArgs ?? []),
     path.join(ROOT, 'bin/larder.js'),
     'serve',
     '--data',

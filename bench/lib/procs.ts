@@ -56,3 +56,28 @@ export function run(
     child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/**
+ * CPU seconds (user + system) used so far by a process and its children that are still running (nginx and
+ * `workers = "auto"` serve from children); divided by requests it is the cost of one request, which a busy
+ * shared machine changes far less than req/s.
+ */
+export function cpuSeconds(pid: number): number {
+  const ticks = (p: string) => {
+    const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after the name, 0-based from `state`: ppid = 1, utime = 11, stime = 12.
+    return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) };
+  };
+  let total = 0;
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const t = ticks(p);
+      if (Number(p) === pid || t.ppid === pid) total += t.cpu;
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return total / 100; // USER_HZ
+}

@@ -1,16 +1,56 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2SecureServer, IncomingHttpHeaders as H2Headers, ServerHttp2Stream } from 'node:http2';
+import type { Http2SecureServer, IncomingHttpHeaders as H2Headers, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { IndexDoc } from '../registry/index-docs.js';
+import type { RequestSeries, RequestStats } from '../registry/request-stats.js';
 import { notModified } from './conditional.js';
 import type { FastIndexRoute } from './format-plugin.js';
 import type { RequestRecorder } from './observe.js';
 
+/**
+ * A document's response headers, built once per (route, document) rather than per request: for HTTP/1.1 a flat
+ * `[name, value, …]` list (`res.writeHead` takes it without walking an object), for HTTP/2 the object `respond`
+ * copies. Slot 1 / `x-request-id` is overwritten per request; both are read synchronously, so one copy serves all.
+ */
+interface DocHeaders {
+  h1Full: Array<string | number>;
+  h1NotModified: Array<string | number>;
+  h2Full: OutgoingHttpHeaders;
+  h2NotModified: OutgoingHttpHeaders;
+}
+
+/** A public index route with what it needs per request resolved once: its metric series and header cache. */
+interface PreparedRoute {
+  route: FastIndexRoute;
+  series: RequestSeries;
+  headers: WeakMap<IndexDoc, DocHeaders>;
+}
+
 /** The answer to a cached index read, before it is written to HTTP/1.1 or HTTP/2. */
 interface FastAnswer {
-  status: 200 | 304;
-  headers: Record<string, string | number>;
-  body: Buffer | null;
-  done(): void;
+  prepared: PreparedRoute;
+  doc: IndexDoc;
+  fresh: boolean;
+  reqId: string;
+  started: number;
+}
+
+function docHeaders(p: PreparedRoute, doc: IndexDoc): DocHeaders {
+  let h = p.headers.get(doc);
+  if (!h) {
+    const { cacheControl, contentType } = p.route;
+    // The order the Fastify route sends them in (send-doc.ts), so both paths write the same bytes.
+    const common = ['x-request-id', '', 'etag', doc.etag, 'last-modified', doc.lastModified, 'cache-control', cacheControl];
+    const full = [...common, 'content-type', contentType, 'content-length', doc.body.length];
+    const toObject = (status: number, list: Array<string | number>) => {
+      const o: OutgoingHttpHeaders = { ':status': status };
+      for (let i = 0; i < list.length; i += 2) o[list[i] as string] = list[i + 1];
+      return o;
+    };
+    h = { h1Full: full, h1NotModified: common, h2Full: toObject(200, full), h2NotModified: toObject(304, common) };
+    p.headers.set(doc, h);
+  }
+  return h;
 }
 
 /**
@@ -19,13 +59,17 @@ interface FastAnswer {
  * a private repo, a query string, an encoded path — gets null and goes through Fastify,
  * whose route answers with the same headers and fills the cache for next time.
  */
-export function fastIndexAnswerer(routes: FastIndexRoute[], record: RequestRecorder) {
-  const byFirstSegment = new Map(routes.map((r) => [r.prefix.split('/')[1], r]));
-  return (method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders | H2Headers): FastAnswer | null => {
+export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats, record: RequestRecorder) {
+  const byFirstSegment = new Map<string, PreparedRoute>(
+    routes.map((route) => [route.prefix.split('/')[1], { route, series: stats.of(route.repo, route.format), headers: new WeakMap() }]),
+  );
+  const find = (method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders | H2Headers): FastAnswer | null => {
     if ((method !== 'GET' && method !== 'HEAD') || !url) return null;
     if (url.includes('?') || url.includes('%') || url.includes('//')) return null;
-    const route = byFirstSegment.get(url.slice(1, url.indexOf('/', 1)));
-    if (!route || !url.startsWith(route.prefix)) return null;
+    const prepared = byFirstSegment.get(url.slice(1, url.indexOf('/', 1)));
+    if (!prepared) return null;
+    const route = prepared.route;
+    if (!url.startsWith(route.prefix)) return null;
     const path = route.docPath(url.slice(route.prefix.length));
     const doc = path === null ? undefined : route.source.peek(path);
     if (!doc) return null;
@@ -33,35 +77,27 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], record: RequestRecor
     const incomingId = headers['x-request-id'];
     const reqId = typeof incomingId === 'string' && incomingId ? incomingId : randomUUID();
     const fresh = notModified(headers as { 'if-none-match'?: string }, doc.etag, doc.updatedAt);
-    const status = fresh ? 304 : 200;
-    const out: Record<string, string | number> = {
-      'x-request-id': reqId,
-      etag: doc.etag,
-      'last-modified': doc.lastModified,
-      'cache-control': route.cacheControl,
-    };
-    if (!fresh) {
-      out['content-type'] = route.contentType;
-      out['content-length'] = doc.body.length;
-    }
-    return {
-      status,
-      headers: out,
-      body: fresh || method === 'HEAD' ? null : doc.body,
-      done: () => record({ repo: route.repo, format: route.format }, status, performance.now() - started, reqId, method, url),
-    };
+    return { prepared, doc, fresh, reqId, started };
   };
+  const done = (a: FastAnswer, method: string, url: string) =>
+    record(a.prepared.series, a.fresh ? 304 : 200, performance.now() - a.started, a.reqId, method, url);
+  return { find, headersOf: (a: FastAnswer) => docHeaders(a.prepared, a.doc), done };
 }
 
 export type FastIndexAnswerer = ReturnType<typeof fastIndexAnswerer>;
 
 /** The HTTP/1.1 side: true when the request was answered. */
 export function answerHttp1(answer: FastIndexAnswerer, req: IncomingMessage, res: ServerResponse): boolean {
-  const a = answer(req.method, req.url, req.headers);
+  const method = req.method!;
+  const url = req.url!;
+  const a = answer.find(method, url, req.headers);
   if (!a) return false;
-  res.writeHead(a.status, a.headers);
-  res.end(a.body ?? undefined);
-  a.done();
+  const h = answer.headersOf(a);
+  const list = a.fresh ? h.h1NotModified : h.h1Full;
+  list[1] = a.reqId;
+  res.writeHead(a.fresh ? 304 : 200, list as string[]);
+  res.end(a.fresh || method === 'HEAD' ? undefined : a.doc.body);
+  answer.done(a, method, url);
   return true;
 }
 
@@ -73,13 +109,19 @@ export function answerHttp2Streams(server: Http2SecureServer, answer: FastIndexA
   const compat = server.listeners('stream') as Array<(...args: unknown[]) => void>;
   server.removeAllListeners('stream');
   server.on('stream', (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
-    const a = answer(headers[':method'], headers[':path'], headers);
+    const method = headers[':method']!;
+    const url = headers[':path']!;
+    const a = answer.find(method, url, headers);
     if (!a) {
       for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
       return;
     }
-    stream.respond({ ':status': a.status, ...a.headers }, { endStream: a.body === null });
-    if (a.body) stream.end(a.body);
-    a.done();
+    const h = answer.headersOf(a);
+    const out = a.fresh ? h.h2NotModified : h.h2Full;
+    out['x-request-id'] = a.reqId;
+    const body = a.fresh || method === 'HEAD' ? null : a.doc.body;
+    stream.respond(out, { endStream: body === null });
+    if (body) stream.end(body);
+    answer.done(a, method, url);
   });
 }

@@ -1,48 +1,25 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Counter, Histogram } from 'prom-client';
 import type { Registry } from '../registry/registry.js';
+import type { RequestSeries } from '../registry/request-stats.js';
 import type { AccessLine } from './logger.js';
 
-export interface Labels {
-  repo: string;
-  format: string;
-}
+/** Accounts for one answered request: metrics (its repo's series) and the access log line. */
+export type RequestRecorder = (series: RequestSeries, status: number, ms: number, reqId: string, method: string, url: string) => void;
 
-/** Accounts for one answered request: metrics and the access log line. */
-export type RequestRecorder = (labels: Labels, status: number, ms: number, reqId: string, method: string, url: string) => void;
-
-/** Labels a request by the repo its first path segment names (or `-` for Larder's own routes). */
-function labelsOf(registry: Registry, req: FastifyRequest): Labels {
+/** The series of the repo a request's first path segment names (or `-` for Larder's own routes). */
+function seriesOf(registry: Registry, req: FastifyRequest): RequestSeries {
   const url = req.url;
   const end = url.indexOf('/', 1);
   const first = url.slice(1, end < 0 ? undefined : end).split('?')[0];
   const repo = registry.repos.get(first);
-  return repo ? { repo: repo.name, format: repo.format } : { repo: '-', format: first === '-' ? 'larder' : '-' };
+  return repo ? registry.metrics.requests.of(repo.name, repo.format) : registry.metrics.requests.of('-', first === '-' ? 'larder' : '-');
 }
 
-/**
- * The recorder behind every request, index reads included, so labelled metric children are
- * looked up once and reused.
- */
-export function requestRecorder(registry: Registry, accessLog: ((line: AccessLine) => void) | null): RequestRecorder {
-  const { metrics } = registry;
-  const counters = new Map<string, Counter.Internal>();
-  const timers = new Map<string, Histogram.Internal<'repo' | 'format'>>();
-  return (labels, status, ms, reqId, method, url) => {
-    const key = `${labels.repo}\0${labels.format}`;
-    let counter = counters.get(`${key}\0${status}`);
-    if (!counter) {
-      counter = metrics.requests.labels(labels.repo, labels.format, String(status));
-      counters.set(`${key}\0${status}`, counter);
-    }
-    let timer = timers.get(key);
-    if (!timer) {
-      timer = metrics.latency.labels(labels.repo, labels.format);
-      timers.set(key, timer);
-    }
-    counter.inc();
-    timer.observe(ms / 1000);
-    accessLog?.({ reqId, method, url, status, ms: Math.round(ms * 100) / 100, repo: labels.repo });
+/** The recorder behind every request, index reads included: plain counters, then the access log line. */
+export function requestRecorder(accessLog: ((line: AccessLine) => void) | null): RequestRecorder {
+  return (series, status, ms, reqId, method, url) => {
+    series.record(status, ms / 1000);
+    accessLog?.({ reqId, method, url, status, ms: Math.round(ms * 100) / 100, repo: series.repo });
   };
 }
 
@@ -53,7 +30,7 @@ export function observe(app: FastifyInstance, registry: Registry, record: Reques
     done();
   });
   app.addHook('onResponse', (req, reply, done) => {
-    record(labelsOf(registry, req), reply.statusCode, reply.elapsedTime, req.id, req.method, req.url);
+    record(seriesOf(registry, req), reply.statusCode, reply.elapsedTime, req.id, req.method, req.url);
     done();
   });
 }

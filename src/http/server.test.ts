@@ -37,19 +37,25 @@ function getH1(
   });
 }
 
-function getH2(path: string): Promise<{ status: number; body: string; alpn: string | false | undefined }> {
+function getH2(
+  path: string,
+): Promise<{ status: number; body: string; alpn: string | false | undefined; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(larder.url, { ca });
     session.on('error', reject);
     const req = session.request({ ':path': path });
     let status = 0;
     let body = '';
-    req.on('response', (h) => (status = Number(h[':status'])));
+    let headers: Record<string, unknown> = {};
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+      headers = Object.fromEntries(Object.entries(h));
+    });
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       const alpn = session.alpnProtocol;
       session.close();
-      resolve({ status, body, alpn });
+      resolve({ status, body, alpn, headers });
     });
     req.end();
   });
@@ -58,7 +64,7 @@ function getH2(path: string): Promise<{ status: number; body: string; alpn: stri
 describe('HTTP server', () => {
   it('speaks HTTP/2 through ALPN and falls back to HTTP/1.1 on the same port', async () => {
     const h2 = await getH2('/-/healthz');
-    expect(h2).toEqual({ status: 200, body: '{"status":"ok"}', alpn: 'h2' });
+    expect(h2).toMatchObject({ status: 200, body: '{"status":"ok"}', alpn: 'h2' });
     const h1 = await getH1('/-/healthz');
     expect(h1.status).toBe(200);
     expect(h1.alpn).toBe(false);
@@ -121,6 +127,8 @@ describe('HTTP server', () => {
     expect(strip(first.headers)).toMatchObject({ 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
     const h2 = await getH2(path);
     expect(h2.body).toBe(first.body);
+    const { ':status': _s, ...h2Headers } = h2.headers;
+    expect(strip(h2Headers)).toEqual(strip(first.headers));
     const etag = String(first.headers.etag);
     const revalidated = await getH1(path, { 'if-none-match': etag });
     expect(revalidated.status).toBe(304);
@@ -128,8 +136,16 @@ describe('HTTP server', () => {
     expect(revalidated.headers.etag).toBe(etag);
     const kept = await getH1(path, { 'x-request-id': 'fast-123' });
     expect(kept.headers['x-request-id']).toBe('fast-123');
+    // Headers are built once per document: each answer still carries its own id, never the previous one.
+    const third = await getH1(path);
+    expect(third.headers['x-request-id']).not.toBe(second.headers['x-request-id']);
+    expect(third.headers['x-request-id']).not.toBe('fast-123');
+    const again = await getH1(path, { 'if-none-match': etag });
+    expect(again.headers['x-request-id']).not.toBe(revalidated.headers['x-request-id']);
     const metrics = (await getH1('/-/metrics')).body;
-    expect(metrics).toMatch(/larder_http_requests_total\{repo="cargo",format="cargo",status="304"\} 1/);
+    expect(metrics).toMatch(/larder_http_requests_total\{repo="cargo",format="cargo",status="304"\} 2/);
+    expect(metrics).toMatch(/larder_http_request_duration_seconds_bucket\{le="\+Inf",repo="cargo",format="cargo"\} \d+/);
+    expect(metrics).toMatch(/larder_http_request_duration_seconds_count\{repo="cargo",format="cargo"\} \d+/);
   });
 
   it('lists repositories with their client URLs', async () => {

@@ -56,16 +56,19 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
     return503OnClosing: true,
     forceCloseConnections: true,
   };
-  const record = requestRecorder(registry, opts.accessLog ?? null);
+  const record = requestRecorder(opts.accessLog ?? null);
   const fastRoutes = contexts.flatMap(({ plugin, ctx }) => plugin.fastIndex?.(ctx) ?? []);
-  const answer = fastIndexAnswerer(fastRoutes, record);
+  const answer = fastIndexAnswerer(fastRoutes, registry.metrics.requests, record);
   const timeouts = registry.config.timeouts;
   const shutdown = opts.shutdown ?? new Shutdown();
   // Our own server, so cached index reads are answered before Fastify's router (http/fast-index.ts).
   const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
     const listener = (req: IncomingMessage, res: ServerResponse) => {
+      // A fast-path answer has ended by the time it returns, so the shutdown need not count it (a closure and a
+      // listener per request); a shutdown with the socket idle then lets its bytes drain (destroySoon). While
+      // draining every request goes the counted way, so its answer can ask the client to reconnect.
+      if (!shutdown.draining && answerHttp1(answer, req, res)) return;
       shutdown.onRequest(req, res);
-      if (answerHttp1(answer, req, res)) return;
       guardRequestBody(req, res, timeouts);
       handler(req, res);
     };

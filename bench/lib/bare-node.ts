@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import path from 'node:path';
+import { rssBytes, stopChild } from './procs.js';
+
+/**
+ * The bare Node peer of index-read: what Node's own HTTP stacks do with no application around them.
+ * A `node:http` server (HTTP/1.1) and a `node:http2` secure server (TLS + h2, allowHTTP1) in one
+ * process answer the same bytes from a Map keyed by URL, with the header set Larder sends
+ * (x-request-id, etag, last-modified, cache-control, content-type, content-length) and
+ * If-None-Match → 304. Run as its own process (`startBareNode`) so it never shares the bench's event loop.
+ */
+
+interface Entry {
+  body: Buffer;
+  etag: string;
+  /** Every header but the request id, for a 200 and for a 304. */
+  full: Record<string, string | number>;
+  notModified: Record<string, string | number>;
+}
+
+const LAST_MODIFIED = new Date(Date.UTC(2025, 0, 1)).toUTCString();
+
+/** Loads every file under `root` into a Map keyed by its URL path. */
+function load(root: string): Map<string, Entry> {
+  const map = new Map<string, Entry>();
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else {
+        const body = fs.readFileSync(p);
+        const etag = `"${createHash('sha256').update(body).digest('base64url')}"`;
+        const common = { etag, 'last-modified': LAST_MODIFIED, 'cache-control': 'no-cache' };
+        map.set('/' + path.relative(root, p).split(path.sep).join('/'), {
+          body,
+          etag,
+          full: { ...common, 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length },
+          notModified: common,
+        });
+      }
+    }
+  };
+  walk(root);
+  return map;
+}
+
+/** The child process: listens, prints `READY <h1 port> <h2 port>`, serves until killed. */
+function serve(root: string, cert: string, key: string): void {
+  const files = load(root);
+  let counter = 0;
+  // The same length as a UUID, so header bytes match Larder's.
+  const prefix = `${process.pid.toString(16).padStart(8, '0')}-0000-4000-8000-`;
+  const nextId = () => prefix + (++counter).toString(16).padStart(12, '0');
+  const answer = (url: string | undefined, inm: string | string[] | undefined) => {
+    const e = url === undefined ? undefined : files.get(url);
+    if (!e) return null;
+    const fresh = inm === e.etag;
+    return {
+      status: fresh ? 304 : 200,
+      headers: { 'x-request-id': nextId(), ...(fresh ? e.notModified : e.full) },
+      body: fresh ? null : e.body,
+    };
+  };
+  const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    const a = answer(req.url, req.headers['if-none-match']);
+    if (!a) {
+      res.writeHead(404, { 'content-length': 0 });
+      res.end();
+      return;
+    }
+    res.writeHead(a.status, a.headers);
+    (res as http.ServerResponse).end(a.body ?? undefined);
+  };
+  const h1 = http.createServer({ keepAliveTimeout: 60_000 }, onRequest);
+  const h2 = http2.createSecureServer({ cert, key, allowHTTP1: true });
+  h2.on('request', onRequest);
+  // h2 streams on the raw stream API (as Larder's fast path), h1 fallback through 'request'.
+  h2.removeAllListeners('stream');
+  h2.on('stream', (stream, headers) => {
+    const a = answer(headers[':path'], headers['if-none-match']);
+    if (!a) {
+      stream.respond({ ':status': 404 }, { endStream: true });
+      return;
+    }
+    stream.respond({ ':status': a.status, ...a.headers }, { endStream: a.body === null });
+    if (a.body) stream.end(a.body);
+  });
+  h1.listen(0, '127.0.0.1', () => {
+    h2.listen(0, '127.0.0.1', () => {
+      const port = (s: http.Server | http2.Http2SecureServer) => (s.address() as { port: number }).port;
+      process.stdout.write(`READY ${port(h1)} ${port(h2)}\n`);
+    });
+  });
+}
+
+export interface BareNodeProcess {
+  /** http://127.0.0.1:PORT (HTTP/1.1) */
+  h1Url: string;
+  /** https://127.0.0.1:PORT (TLS + h2, HTTP/1.1 fallback) */
+  h2Url: string;
+  pid: number;
+  rss(): number;
+  stop(): Promise<void>;
+}
+
+/** Starts the bare Node server over the files under `root` (URL path = file path) with this certificate. */
+export async function startBareNode(opts: { root: string; certPath: string; keyPath: string }): Promise<BareNodeProcess> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', import.meta.filename, 'serve', opts.root, opts.certPath, opts.keyPath],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const ports = await new Promise<[number, number]>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /READY (\d+) (\d+)/.exec(out);
+      if (m) resolve([Number(m[1]), Number(m[2])]);
+    });
+    child.once('exit', (code) => reject(new Error(`bare Node server exited with ${code}: ${out}`)));
+  });
+  return {
+    h1Url: `http://127.0.0.1:${ports[0]}`,
+    h2Url: `https://127.0.0.1:${ports[1]}`,
+    pid: child.pid!,
+    rss: () => rssBytes(child.pid!),
+    stop: () => stopChild(child),
+  };
+}
+
+if (process.argv[2] === 'serve' && process.argv[1] === import.meta.filename) {
+  serve(process.argv[3], fs.readFileSync(process.argv[4], 'utf8'), fs.readFileSync(process.argv[5], 'utf8'));
+}
