@@ -26,10 +26,12 @@ export async function startLarder(opts: {
   tls: boolean;
   port?: number;
   env?: Record<string, string>;
+  execArgv?: string[];
 }): Promise<LarderProcess> {
   if (!fs.existsSync(path.join(ROOT, 'dist/cli/main.js'))) throw new Error('build first: npm run build');
   const port = opts.port ?? (await freePort());
   const args = [
+    ...(opts.execArgv ?? []),
     path.join(ROOT, 'bin/larder.js'),
     'serve',
     '--data',
