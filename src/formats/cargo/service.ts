@@ -236,6 +236,7 @@ export class CargoService {
         );
       }
       await authorizeWrite(uow.trx, this.registry.dialect, p, this.crateRef(crate), !created);
+      const metadata = storedMetadata(meta);
       await trx
         .insertInto('cargo_versions')
         .values({
@@ -248,7 +249,7 @@ export class CargoService {
           size: blob.size,
           pubtime: now,
           published_by: p.userId,
-          metadata: storedMetadata(meta),
+          metadata,
         })
         .execute();
       await storeBlob(uow, blob);
@@ -256,7 +257,8 @@ export class CargoService {
       if (meta.readme?.trim()) {
         await putReadme(uow.trx, { repoId: this.repo.id, package: normCrateName(crate.name), version: meta.vers, markdown: meta.readme });
       }
-      await this.rewriteIndexFile(uow, crate, meta.description);
+      // The search entry's description and keywords are this publish's: no need to read back what was just written.
+      await this.rewriteIndexFile(uow, crate, { description: meta.description, newestMetadata: metadata });
       await audit(uow.trx, {
         userId: p.userId,
         repoId: this.repo.id,
@@ -305,8 +307,16 @@ export class CargoService {
     return { crate: await select().executeTakeFirstOrThrow(), created: false };
   }
 
-  /** Recomputes a crate's index file and search fields from its versions, inside the transaction. */
-  private async rewriteIndexFile(uow: UnitOfWork, crate: CargoCrateRow, description?: string | null): Promise<void> {
+  /**
+   * Recomputes a crate's index file and search fields from its versions, inside the transaction. `published` is set by a
+   * publish: the description it stores and the metadata of the version it added (the newest).
+   */
+  private async rewriteIndexFile(
+    uow: UnitOfWork,
+    crate: CargoCrateRow,
+    published?: { description: string | null; newestMetadata: string },
+  ): Promise<void> {
+    const description = published?.description;
     const trx = uow.trx.withTables<CargoTables>();
     const versions = await trx
       .selectFrom('cargo_versions')
@@ -324,7 +334,7 @@ export class CargoService {
     };
     if (description !== undefined) set.description = description;
     await trx.updateTable('cargo_crates').set(set).where('id', '=', crate.id).execute();
-    await this.updateSearchEntry(uow, crate, versions, set.updated_at);
+    await this.updateSearchEntry(uow, crate, versions, set.updated_at, published);
   }
 
   /**
@@ -336,11 +346,27 @@ export class CargoService {
     crate: CargoCrateRow,
     versions: ReadonlyArray<{ vers: string; line: string; yanked: number }>,
     now: number,
+    published?: { description: string | null; newestMetadata: string },
   ): Promise<void> {
     const ref = { repoId: this.repo.id, package: normCrateName(crate.name) };
     const latest = defaultVersion(versions.map((v) => ({ vers: v.vers, yanked: Boolean(v.yanked) })));
     if (latest === null) return removeSearchEntry(uow.trx, this.registry.dialect, ref);
     const line = readIndexLine(versions.find((v) => v.vers === latest)?.line ?? '');
+    const { description, newestMetadata } = published ?? (await this.searchFields(uow, crate));
+    await upsertSearchEntry(uow.trx, this.registry.dialect, {
+      ...ref,
+      format: 'cargo',
+      name: crate.name,
+      description,
+      keywords: keywordsOf(newestMetadata),
+      latestVersion: latest,
+      updatedAt: now,
+      dependencies: dependencyNames(line?.deps ?? []),
+    });
+  }
+
+  /** The stored description of a crate and the publish metadata of its newest version (for a yank's search entry). */
+  private async searchFields(uow: UnitOfWork, crate: CargoCrateRow): Promise<{ description: string | null; newestMetadata?: string }> {
     const trx = uow.trx.withTables<CargoTables>();
     const { description } = await trx.selectFrom('cargo_crates').select('description').where('id', '=', crate.id).executeTakeFirstOrThrow();
     const newest = await trx
@@ -350,16 +376,7 @@ export class CargoService {
       .orderBy('id', 'desc')
       .limit(1)
       .executeTakeFirst();
-    await upsertSearchEntry(uow.trx, this.registry.dialect, {
-      ...ref,
-      format: 'cargo',
-      name: crate.name,
-      description,
-      keywords: keywordsOf(newest?.metadata),
-      latestVersion: latest,
-      updatedAt: now,
-      dependencies: dependencyNames(line?.deps ?? []),
-    });
+    return { description, newestMetadata: newest?.metadata };
   }
 
   /** Sets or clears the yanked flag of one version; idempotent. */
