@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import http2 from 'node:http2';
-import https from 'node:https';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startTestLarder, type TestLarder } from '../../../test/support/larder.js';
+import { comparableHeaders, getH1 as tlsGet1, getH2 as tlsGet2 } from '../../../test/support/tls-get.js';
 
 const REG = '3c4a6e2e-0000-4000-8000-00000000f457';
 let larder: TestLarder;
@@ -16,44 +15,8 @@ afterAll(async () => {
   await larder?.stop();
 });
 
-type Answer = { status: number; headers: Record<string, unknown>; body: Buffer };
-
-function getH1(url: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(larder.url, { path: url, ca, headers, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      })
-      .on('error', reject);
-  });
-}
-
-function getH2(url: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(larder.url, { ca });
-    session.on('error', reject);
-    const req = session.request({ ':path': url });
-    let headers: Record<string, unknown> = {};
-    const chunks: Buffer[] = [];
-    req.on('response', (h) => (headers = h));
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      session.close();
-      const { ':status': status, ...rest } = headers;
-      resolve({ status: Number(status), headers: rest, body: Buffer.concat(chunks) });
-    });
-    req.end();
-  });
-}
-
-/** The headers that must match: everything but the per-response ones. */
-function comparable(h: Record<string, unknown>): Record<string, unknown> {
-  // Object.entries drops the symbol keys Node's HTTP/2 headers carry.
-  const { date: _d, 'x-request-id': _id, connection: _c, 'keep-alive': _k, ...rest } = Object.fromEntries(Object.entries(h));
-  return rest;
-}
+const getH1 = (url: string, headers?: Record<string, string>) => tlsGet1(larder.url, ca, url, headers);
+const getH2 = (url: string) => tlsGet2(larder.url, ca, url);
 
 it('answers /registries before the router with the bytes and headers of the route, under each of its names', async () => {
   // No registry yet: the route's empty list, never a cached answer.
@@ -74,7 +37,7 @@ it('answers /registries before the router with the bytes and headers of the rout
     const route = await larder.app.inject({ url });
     expect(route.statusCode).toBe(200);
     expect(route.body).toMatch(new RegExp(`^/registry/${REG}/[0-9a-f]{40}\n$`));
-    const routeHeaders = comparable(route.headers);
+    const routeHeaders = comparableHeaders(route.headers);
     expect(routeHeaders).toMatchObject({ 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
 
     // Now cached: served without asking the source again (the fast path), the same over HTTP/1.1 and HTTP/2.
@@ -86,13 +49,13 @@ it('answers /registries before the router with the bytes and headers of the rout
     for (const fast of [h1, h2]) {
       expect(fast.status).toBe(200);
       expect(fast.body.equals(route.rawPayload)).toBe(true);
-      expect(comparable(fast.headers)).toEqual(routeHeaders);
+      expect(comparableHeaders(fast.headers)).toEqual(routeHeaders);
     }
     const etag = String(route.headers.etag);
     const revalidated = await getH1(url, { 'if-none-match': etag });
     expect(revalidated.status).toBe(304);
-    expect(comparable(revalidated.headers)).toEqual(
-      comparable((await larder.app.inject({ url, headers: { 'if-none-match': etag } })).headers),
+    expect(comparableHeaders(revalidated.headers)).toEqual(
+      comparableHeaders((await larder.app.inject({ url, headers: { 'if-none-match': etag } })).headers),
     );
   }
 });
