@@ -85,30 +85,29 @@ export class Metrics {
         this.set(total === 0 ? 0 : cacheStats.hits / total);
       },
     });
-    new client.Gauge({
-      name: 'larder_index_cache_bytes',
-      help: 'Bytes the cached index documents are accounted at (bodies, validators, keys and per-entry overhead)',
-      registers: [this.registry],
-      collect() {
-        this.set(cacheStats.bytes);
-      },
-    });
-    new client.Gauge({
-      name: 'larder_index_cache_entries',
-      help: 'Index documents (and remembered absences) held in memory',
-      registers: [this.registry],
-      collect() {
-        this.set(cacheStats.entries);
-      },
-    });
-    new client.Gauge({
-      name: 'larder_index_cache_budget_bytes',
-      help: 'The most the cached index documents may be accounted at ([cache] index_documents)',
-      registers: [this.registry],
-      collect() {
-        this.set(cacheStats.budget);
-      },
-    });
+    const cacheGauges: Array<[name: string, help: string, value: () => number]> = [
+      [
+        'larder_index_cache_bytes',
+        'Bytes the cached index documents are accounted at (bodies, validators, keys and per-entry overhead)',
+        () => cacheStats.bytes,
+      ],
+      ['larder_index_cache_entries', 'Index documents (and remembered absences) held in memory', () => cacheStats.entries],
+      [
+        'larder_index_cache_budget_bytes',
+        'The most the cached index documents may be accounted at ([cache] index_documents)',
+        () => cacheStats.budget,
+      ],
+    ];
+    for (const [name, help, value] of cacheGauges) {
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(value());
+        },
+      });
+    }
     client.collectDefaultMetrics({ register: this.registry, prefix: 'larder_' });
   }
 }

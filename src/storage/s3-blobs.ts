@@ -65,6 +65,22 @@ export const S3_TIMEOUTS: S3Timeouts = { connectMs: 3_000, idleMs: 15_000, reque
 /** The SDK warns on the console when a streamed upload fails (it cannot retry one); the failure is reported as an error anyway. */
 const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
+/** An S3 client for `target` with Larder's timeouts, retries and checksum policy; `sdk` is the lazily loaded module. */
+export function s3Client(sdk: typeof import('@aws-sdk/client-s3'), target: S3Target, limits: S3Timeouts = S3_TIMEOUTS): S3Client {
+  // Checksums only where S3 requires them: the default aws-chunked uploads with trailing
+  // checksums are not understood by every S3-compatible server (and would be stored as bytes).
+  return new sdk.S3Client({
+    region: target.region,
+    endpoint: target.endpoint,
+    forcePathStyle: target.pathStyle,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: limits.maxAttempts,
+    requestHandler: { connectionTimeout: limits.connectMs, socketTimeout: limits.idleMs },
+    logger: quietLogger,
+  });
+}
+
 /**
  * Blobs in S3-compatible object storage, so several nodes share them. Uploads are staged in a
  * local temporary file (hashed while streaming) and put under their digest on commit.
@@ -103,18 +119,7 @@ export class S3BlobStore implements BlobStore {
     const sdk = await import('@aws-sdk/client-s3');
     fs.mkdirSync(tmpDir, { recursive: true });
     const limits = { ...S3_TIMEOUTS, ...timeouts };
-    // Checksums only where S3 requires them: the default aws-chunked uploads with trailing
-    // checksums are not understood by every S3-compatible server (and would be stored as bytes).
-    const client = new sdk.S3Client({
-      region: target.region,
-      endpoint: target.endpoint,
-      forcePathStyle: target.pathStyle,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: limits.maxAttempts,
-      requestHandler: { connectionTimeout: limits.connectMs, socketTimeout: limits.idleMs },
-      logger: quietLogger,
-    });
+    const client = s3Client(sdk, target, limits);
     return new S3BlobStore(sdk, client, target, new StagingDir(tmpDir), limits);
   }
 

@@ -1,6 +1,6 @@
 /** A static origin in an S3-compatible bucket, for a CDN or a website endpoint to serve. */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { S3_TIMEOUTS, type S3Target } from '../../storage/s3-blobs.js';
+import { S3_TIMEOUTS, s3Client, type S3Target } from '../../storage/s3-blobs.js';
 import { checkedPath, type StaticTarget } from './target.js';
 
 type S3 = typeof import('@aws-sdk/client-s3');
@@ -20,15 +20,7 @@ export class S3StaticTarget implements StaticTarget {
   /** Loads the SDK only when an S3 static origin is configured; asks nothing of the endpoint yet. */
   static async open(target: S3Target): Promise<S3StaticTarget> {
     const sdk = await import('@aws-sdk/client-s3');
-    const client = new sdk.S3Client({
-      region: target.region,
-      endpoint: target.endpoint,
-      forcePathStyle: target.pathStyle,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: S3_TIMEOUTS.maxAttempts,
-      requestHandler: { connectionTimeout: S3_TIMEOUTS.connectMs, socketTimeout: S3_TIMEOUTS.idleMs },
-    });
+    const client = s3Client(sdk, target);
     return new S3StaticTarget(sdk, client, target);
   }
 
