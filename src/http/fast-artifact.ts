@@ -52,7 +52,16 @@ function held(route: FastArtifactRoute, series: RequestSeries, sha256: string, b
     for (let i = 0; i < list.length; i += 2) o[list[i] as string] = list[i + 1];
     return o;
   };
-  return { body, etag, series, countDownload, h1Full: full, h1NotModified: common, h2Full: toObject(200, full), h2NotModified: toObject(304, common) };
+  return {
+    body,
+    etag,
+    series,
+    countDownload,
+    h1Full: full,
+    h1NotModified: common,
+    h2Full: toObject(200, full),
+    h2NotModified: toObject(304, common),
+  };
 }
 
 /**
@@ -62,7 +71,9 @@ function held(route: FastArtifactRoute, series: RequestSeries, sha256: string, b
  * encoded paths always go to the route. Downloads are counted as the route counts them: a GET sent in full.
  */
 export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: RequestStats, record: RequestRecorder) {
-  const byFirstSegment = new Map(routes.map((route) => [route.prefix.split('/')[1], { route, series: stats.of(route.repo, route.format) }]));
+  const byFirstSegment = new Map(
+    routes.map((route) => [route.prefix.split('/')[1], { route, series: stats.of(route.repo, route.format) }]),
+  );
   const cache = new LRUCache<string, Held>({
     maxSize: FAST_ARTIFACT_BUDGET,
     sizeCalculation: (h, url) => h.body.length + url.length * 2 + ENTRY_OVERHEAD,
