@@ -300,6 +300,9 @@ export async function readPaths(dir: string): Promise<BenchReport> {
       `Julia: a generated registry of ${JULIA_PACKAGES} packages imported with \`larder import julia\` (registry tarball ${(tarballBytes / 1024).toFixed(0)} KiB, read by 10 connections), and ${PACKAGE_TARBALLS} registered packages (~30 KiB tarballs); nginx serves the bytes Larder answered, as static files.`,
       `git: \`git clone --bare\` of the ${JULIA_PACKAGES}-package registry's git view (${CLONES_AT_ONCE} at once, ${CLONE_ROUNDS} rounds, after one warm-up clone), against the same bare repository served by \`git http-backend\` behind nginx + fcgiwrap (8 CGI children).`,
       'nginx: worker_processes auto, access log on; Larder: request log on; h2load uses 10 streams per connection over h2; the load generator shares the 2 cores.',
+      ...(PROFILE
+        ? [`Larder ran under \`node --cpu-prof\` (BENCH_PROFILE; sampling every 1 ms, a few % of its CPU), so its ratios are a little low.`]
+        : []),
       'Warm-up, for both servers alike: every distinct file of a read path is read once per CPU (one connection per CPU going through the whole list, so each of `workers auto` sees each file), then a tenth of the measured requests; so the comparison is of serving, not of first loads (nginx has the page cache, Larder’s document cache starts empty).',
     ],
   };
