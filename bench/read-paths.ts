@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ensureSelfSignedTls } from '../src/http/tls.js';
 import { timeClones, startGitHttpBackend, type CloneTimes } from './lib/git-http.js';
@@ -26,6 +27,11 @@ const CLONE_ROUNDS = 3;
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,auto').split(',');
 /** For profiling: only the read paths whose name contains this (`git` for the clones); all when unset. */
 const ONLY = process.env.BENCH_ONLY?.toLowerCase();
+/**
+ * For profiling: a directory for `node --cpu-prof` profiles of every Larder process serving a measured run (workers
+ * inherit the flag). The drain is turned off so the stop's SIGTERM lets each process write its profile and exit.
+ */
+const PROFILE = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : null;
 
 /** One read path: the URL paths to request (the same below both servers' roots) and how hard. */
 interface ReadPath {
@@ -169,7 +175,15 @@ export async function readPaths(dir: string): Promise<BenchReport> {
     const list = path.join(dir, 'uris.txt');
     fs.writeFileSync(list, rp.paths.map((p) => `${url}${p}`).join('\n') + '\n');
     const opts = { uris: list, clients: rp.clients, h1, dir };
-    await h2load({ ...opts, requests: Math.max(rp.clients, Math.round(rp.requests / 10)) }); // warm-up
+    // Fair warm-up: every distinct file read once by each process before measuring (nginx has the page cache; each
+    // Larder process starts with an empty document cache). One connection per CPU, each going through the whole list,
+    // so with `workers auto` every worker sees every file.
+    const distinct = [...new Set(rp.paths)];
+    const every = path.join(dir, 'uris-distinct.txt');
+    fs.writeFileSync(every, distinct.map((p) => `${url}${p}`).join('\n') + '\n');
+    const cpus = os.availableParallelism();
+    await h2load({ uris: every, clients: cpus, h1, dir, requests: distinct.length * cpus });
+    await h2load({ ...opts, requests: Math.max(rp.clients, Math.round(rp.requests / 10)) }); // warm-up of the connections
     return h2load({ ...opts, requests: rp.requests });
   };
   const non200 = (r: LoadResult) => r.requests - (r.statuses['200'] ?? 0);
@@ -203,7 +217,12 @@ export async function readPaths(dir: string): Promise<BenchReport> {
     }
     for (const workers of WORKERS) {
       const name = `larder, workers ${workers}`;
-      const larder = await startLarder({ data, tls: secure, env: { LARDER_WORKERS: workers } });
+      const larder = await startLarder({
+        data,
+        tls: secure,
+        env: { LARDER_WORKERS: workers, ...(PROFILE ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
+        nodeArgs: PROFILE ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE, `${secure ? 'h2' : 'h1'}-workers-${workers}`)] : [],
+      });
       try {
         if (workers === WORKERS[0]) {
           const peer = await startNginx({
@@ -281,6 +300,10 @@ export async function readPaths(dir: string): Promise<BenchReport> {
       `Julia: a generated registry of ${JULIA_PACKAGES} packages imported with \`larder import julia\` (registry tarball ${(tarballBytes / 1024).toFixed(0)} KiB, read by 10 connections), and ${PACKAGE_TARBALLS} registered packages (~30 KiB tarballs); nginx serves the bytes Larder answered, as static files.`,
       `git: \`git clone --bare\` of the ${JULIA_PACKAGES}-package registry's git view (${CLONES_AT_ONCE} at once, ${CLONE_ROUNDS} rounds, after one warm-up clone), against the same bare repository served by \`git http-backend\` behind nginx + fcgiwrap (8 CGI children).`,
       'nginx: worker_processes auto, access log on; Larder: request log on; h2load uses 10 streams per connection over h2; the load generator shares the 2 cores.',
+      ...(PROFILE
+        ? [`Larder ran under \`node --cpu-prof\` (BENCH_PROFILE; sampling every 1 ms, a few % of its CPU), so its ratios are a little low.`]
+        : []),
+      'Warm-up, for both servers alike: every distinct file of a read path is read once per CPU (one connection per CPU going through the whole list, so each of `workers auto` sees each file), then a tenth of the measured requests; so the comparison is of serving, not of first loads (nginx has the page cache, Larder’s document cache starts empty).',
     ],
   };
 }

@@ -3,6 +3,7 @@ import type { FormatCore } from '../registry/format.js';
 import type { Registry } from '../registry/registry.js';
 import type { Repo } from '../registry/repos.js';
 import type { Source } from '../registry/source.js';
+import type { FastArtifactRoute } from './fast-artifact.js';
 
 /**
  * Index documents the HTTP layer may answer straight from the cache for one public repo:
@@ -33,4 +34,6 @@ export interface FormatPlugin extends FormatCore {
   routes(app: FastifyInstance, ctx: RouteContext): Promise<void>;
   /** Cached documents of this repo that need no route logic (public reads), if any. */
   fastIndex?(ctx: RouteContext): FastIndexRoute | null;
+  /** Small immutable artifacts of this repo its routes send with no logic beyond the lookup (public reads), if any. */
+  fastArtifact?(ctx: RouteContext): FastArtifactRoute | null;
 }

@@ -11,6 +11,7 @@ import { webRoutes } from '../web/plugin.js';
 import type { AccessLine } from './logger.js';
 import { observe, requestRecorder } from './observe.js';
 import { answerHttp1, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
+import { answerArtifactHttp2Streams, fastArtifactAnswerer } from './fast-artifact.js';
 import { Shutdown } from './graceful.js';
 import { applyHttp1Timeouts, guardHttp2Sessions, guardRequestBody, http1ServerOptions } from './timeouts.js';
 
@@ -59,6 +60,11 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
   const record = requestRecorder(opts.accessLog ?? null);
   const fastRoutes = contexts.flatMap(({ plugin, ctx }) => plugin.fastIndex?.(ctx) ?? []);
   const answer = fastIndexAnswerer(fastRoutes, registry.metrics.requests, record);
+  const artifacts = fastArtifactAnswerer(
+    contexts.flatMap(({ plugin, ctx }) => plugin.fastArtifact?.(ctx) ?? []),
+    registry.metrics.requests,
+    record,
+  );
   const timeouts = registry.config.timeouts;
   const shutdown = opts.shutdown ?? new Shutdown();
   // Our own server, so cached index reads are answered before Fastify's router (http/fast-index.ts).
@@ -67,7 +73,7 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
       // A fast-path answer has ended by the time it returns, so the shutdown need not count it (a closure and a
       // listener per request); a shutdown with the socket idle then lets its bytes drain (destroySoon). While
       // draining every request goes the counted way, so its answer can ask the client to reconnect.
-      if (!shutdown.draining && answerHttp1(answer, req, res)) return;
+      if (!shutdown.draining && (answerHttp1(answer, req, res) || artifacts.http1(req, res))) return;
       shutdown.onRequest(req, res);
       guardRequestBody(req, res, timeouts);
       handler(req, res);
@@ -89,6 +95,7 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
     );
     applyHttp1Timeouts(server, timeouts);
     answerHttp2Streams(server, answer);
+    answerArtifactHttp2Streams(server, artifacts);
     guardHttp2Sessions(server, timeouts);
     shutdown.track(server);
     return server;

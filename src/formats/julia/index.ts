@@ -5,7 +5,7 @@ import { juliaParts } from './parts.js';
 import { juliaMigrations } from './migrations.js';
 import { findJuliaPackageRef } from './owners.js';
 import { noteRegistryConflicts } from './registry-conflicts.js';
-import { juliaRoutes, REGISTRIES_PATHS, REGISTRIES_PRESENTATION } from './routes.js';
+import { juliaRoutes, REGISTRIES_PATHS, REGISTRIES_PRESENTATION, TARBALL_PRESENTATION, tarballKey } from './routes.js';
 import { verifyJuliaRepo } from './verify.js';
 import { juliaWeb } from './web.js';
 
@@ -40,5 +40,10 @@ export const juliaFormat: FormatPlugin = {
       contentType: REGISTRIES_PRESENTATION.contentType,
       cacheControl: REGISTRIES_PRESENTATION.cacheControl,
     };
+  },
+  // Registry, package and artifact tarballs are content-addressed: small ones are answered from memory.
+  fastArtifact({ repo, source }) {
+    if (repo.visibility !== 'public') return null;
+    return { source, repo: repo.name, format: 'julia', prefix: `/${repo.name}/`, artifactKey: tarballKey, ...TARBALL_PRESENTATION };
   },
 };

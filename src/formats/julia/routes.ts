@@ -16,6 +16,18 @@ export const REGISTRIES_PATHS = new Set(['registries', 'registries.eager', 'regi
 /** How `/registries` is labelled: Pkg revalidates it on every update. */
 export const REGISTRIES_PRESENTATION = { contentType: 'text/plain; charset=utf-8', cacheControl: 'no-cache' };
 
+/** How tarballs are labelled: content-addressed (a URL never changes its bytes), so cached for good. */
+export const TARBALL_PRESENTATION = { contentType: 'application/x-gzip', cacheControl: 'public, max-age=31536000, immutable' };
+
+/** The artifact key of a tarball URL below `/{repo}/` (`registry|package/{uuid}/{hash}`, `artifact/{hash}`), or null. */
+export function tarballKey(rest: string): string | null {
+  const [kind, a, b, more] = rest.split('/');
+  if (more !== undefined) return null;
+  if (kind === 'artifact') return b === undefined && TREE_HASH.test(a ?? '') ? `artifact/${a}` : null;
+  if (kind !== 'registry' && kind !== 'package') return null;
+  return UUID.test(a ?? '') && TREE_HASH.test(b ?? '') ? `${kind}/${a}/${b}` : null;
+}
+
 /**
  * The Pkg server protocol for one hosted Julia repo, mounted at `/{repo}` (the JULIA_PKG_SERVER
  * base): `/registries`, and registry, package and artifact tarballs by tree hash. Anything
@@ -39,7 +51,6 @@ export async function juliaRoutes(app: FastifyInstance, { registry, repo, source
     });
   }
 
-  const tarballFile = { contentType: 'application/x-gzip', cacheControl: 'public, max-age=31536000, immutable' };
   /** A tarball by kind and tree hash; never a Content-Encoding (Pkg sniffs the gzip magic itself). */
   async function tarball(
     req: FastifyRequest,
@@ -55,7 +66,7 @@ export async function juliaRoutes(app: FastifyInstance, { registry, repo, source
         ? null
         : await source.artifact(kind === 'artifact' ? `artifact/${hash}` : `${kind}/${uuid}/${hash}`);
     if (!found) throw new LarderError('NOT_FOUND', `no ${kind} with tree ${hash} here`);
-    return sendArtifact(req, reply, found, tarballFile);
+    return sendArtifact(req, reply, found, TARBALL_PRESENTATION);
   }
 
   app.get('/registry/:uuid/:hash', (req, reply) => {
