@@ -4,25 +4,26 @@ import https from 'node:https';
 /** A response as the fast-path tests compare it: status, headers (without HTTP/2 pseudo-headers), body. */
 export type Answer = { status: number; headers: Record<string, unknown>; body: Buffer };
 
-/** GET over HTTPS/1.1 on a fresh connection (no agent), trusting `ca`. */
-export function getH1(base: string, ca: Buffer, url: string, headers: Record<string, string> = {}): Promise<Answer> {
+/** A GET (or `method`) over HTTPS/1.1 on a fresh connection (no agent), trusting `ca`. */
+export function getH1(base: string, ca: Buffer, url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
   return new Promise((resolve, reject) => {
     https
-      .get(base, { path: url, ca, headers, agent: false }, (res) => {
+      .request(base, { path: url, method, ca, headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       })
-      .on('error', reject);
+      .on('error', reject)
+      .end();
   });
 }
 
-/** GET over HTTP/2 (TLS, ALPN h2) on its own session, trusting `ca`. */
-export function getH2(base: string, ca: Buffer, url: string, headers: Record<string, string> = {}): Promise<Answer> {
+/** A GET (or `method`) over HTTP/2 (TLS, ALPN h2) on its own session, trusting `ca`. */
+export function getH2(base: string, ca: Buffer, url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(base, { ca });
     session.on('error', reject);
-    const req = session.request({ ':path': url, ...headers });
+    const req = session.request({ ':path': url, ':method': method, ...headers });
     let got: Record<string, unknown> = {};
     const chunks: Buffer[] = [];
     req.on('response', (h) => (got = h));

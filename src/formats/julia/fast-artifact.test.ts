@@ -3,10 +3,9 @@
  * bytes as the route over HTTP/1.1 and HTTP/2, 304 and HEAD alike, downloads counted as the route counts them.
  */
 import fs from 'node:fs';
-import http2 from 'node:http2';
-import https from 'node:https';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startTestLarder, type TestLarder } from '../../../test/support/larder.js';
+import { comparableHeaders, getH1 as tlsGet1, getH2 as tlsGet2 } from '../../../test/support/tls-get.js';
 import { canonicalTarball } from './tarball.js';
 
 const REG = '3c4a6e2e-0000-4000-8000-00000000fa57';
@@ -15,44 +14,8 @@ let larder: TestLarder;
 let ca: Buffer;
 let url: string;
 
-type Answer = { status: number; headers: Record<string, unknown>; body: Buffer };
-
-function getH1(path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    https
-      .request(larder.url, { path, method, ca, headers, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      })
-      .on('error', reject)
-      .end();
-  });
-}
-
-function getH2(path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(larder.url, { ca });
-    session.on('error', reject);
-    const req = session.request({ ':path': path, ':method': method, ...headers });
-    let got: Record<string, unknown> = {};
-    const chunks: Buffer[] = [];
-    req.on('response', (h) => (got = h));
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      session.close();
-      const { ':status': status, ...rest } = got;
-      resolve({ status: Number(status), headers: rest, body: Buffer.concat(chunks) });
-    });
-    req.end();
-  });
-}
-
-/** The headers that must match: everything but the per-response ones. */
-function comparable(h: Record<string, unknown>): Record<string, unknown> {
-  const { date: _d, 'x-request-id': _id, connection: _c, 'keep-alive': _k, ...rest } = Object.fromEntries(Object.entries(h));
-  return rest;
-}
+const getH1 = (path: string, headers?: Record<string, string>, method?: string) => tlsGet1(larder.url, ca, path, headers, method);
+const getH2 = (path: string, headers?: Record<string, string>, method?: string) => tlsGet2(larder.url, ca, path, headers, method);
 
 /** Downloads recorded for the package once flushed. */
 async function downloads(): Promise<number> {
@@ -95,7 +58,7 @@ afterAll(async () => {
 it('answers a package tarball from memory with the status, headers and bytes of the route, and counts its downloads', async () => {
   const route = await larder.app.inject({ url });
   expect(route.statusCode).toBe(200);
-  expect(comparable(route.headers)).toMatchObject({
+  expect(comparableHeaders(route.headers)).toMatchObject({
     'content-type': 'application/x-gzip',
     'cache-control': 'public, max-age=31536000, immutable',
   });
@@ -127,15 +90,15 @@ it('answers a package tarball from memory with the status, headers and bytes of 
     const full = await get(url);
     expect(full.status).toBe(200);
     expect(full.body.equals(route.rawPayload)).toBe(true);
-    expect(comparable(full.headers)).toEqual(comparable(route.headers));
+    expect(comparableHeaders(full.headers)).toEqual(comparableHeaders(route.headers));
     const notModified = await get(url, { 'if-none-match': etag });
     expect(notModified.status).toBe(304);
     expect(notModified.body.length).toBe(0);
-    expect(comparable(notModified.headers)).toEqual(comparable(routed304.headers));
+    expect(comparableHeaders(notModified.headers)).toEqual(comparableHeaders(routed304.headers));
     const head = await get(url, {}, 'HEAD');
     expect(head.status).toBe(200);
     expect(head.body.length).toBe(0);
-    expect(comparable(head.headers)).toEqual(comparable(routedHead.headers));
+    expect(comparableHeaders(head.headers)).toEqual(comparableHeaders(routedHead.headers));
   }
   expect(asked).not.toHaveBeenCalled();
   asked.mockRestore();
