@@ -128,7 +128,11 @@ export async function bazelImport(dir: string): Promise<BenchReport> {
         what: `first import: ${(first.wallMs / 1000).toFixed(2)} s for ${files} files (target < ${TARGET_S} s)`,
         ok: first.wallMs < TARGET_S * 1000,
       },
-      { what: `first import wrote every file (${first.added} new of ${files})`, ok: first.added === files && first.changed === 0 },
+      {
+        // A fresh repo starts with a generated bazel_registry.json, which the imported one replaces.
+        what: `first import wrote every file (${first.added} new, ${first.changed} changed of ${files})`,
+        ok: first.added + first.changed === files,
+      },
       {
         what: `second import wrote nothing (${second.added} new, ${second.changed} changed; index_changes ${first.changes} → ${second.changes})`,
         ok: second.added === 0 && second.changed === 0 && second.changes === first.changes && second.newest === first.newest,
