@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { abuse } from './abuse.js';
 import { parseBenchArgs, type BenchOptions } from './lib/args.js';
+import { bazelImport } from './bazel-import.js';
 import { coldStartBench } from './cold-start.js';
 import { download } from './download.js';
 import { indexMemory } from './index-memory.js';
@@ -34,6 +35,7 @@ const BENCHES: Record<string, { run: Bench; peers: string[]; named?: boolean }> 
   'proxy-read': { run: proxyRead, peers: ['h2load'] },
   'read-paths': { run: readPaths, peers: ['nginx', 'h2load', 'git'] },
   mirror: { run: mirrorBench, peers: [] },
+  'bazel-import': { run: bazelImport, peers: [] },
   web: { run: webBench, peers: ['h2load'] },
   'scale-out': { run: scaleOut, peers: ['haproxy'] },
   'static-origin': { run: staticOrigin, peers: ['nginx', 'h2load'] },

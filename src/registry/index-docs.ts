@@ -55,7 +55,7 @@ export class IndexDocs {
   constructor(
     private readonly db: Db,
     /** Set when several nodes share the database: changes are then announced to all of them. */
-    private readonly announce: ((uow: UnitOfWork, repoId: number, path: string) => Promise<void>) | null = null,
+    private readonly announce: ((uow: UnitOfWork, repoId: number, paths: string[]) => Promise<void>) | null = null,
     /** Set in a cluster worker: sibling processes drop their copy before the write is acknowledged. */
     private readonly peers: IndexPeers | null = null,
     /** `[cache] index_documents`: the most the cached entries may be accounted at; 0 caches nothing. */
@@ -144,23 +144,52 @@ export class IndexDocs {
       .values({ repo_id: repoId, path, body, etag: doc.etag, updated_at: doc.updatedAt })
       .onConflict((oc) => oc.columns(['repo_id', 'path']).doUpdateSet({ body, etag: doc.etag, updated_at: doc.updatedAt }))
       .execute();
-    await this.announce?.(uow, repoId, path);
-    this.afterCommit(uow, repoId, path);
+    await this.announce?.(uow, repoId, [path]);
+    this.afterCommit(uow, repoId, [path]);
     return doc;
+  }
+
+  /**
+   * Writes many documents inside `uow` whose etags the caller already computed (`strongEtag(body)`): an import
+   * hashes each file once to compare it and passes the hash on. Multi-row statements, one announcement for all.
+   */
+  async putMany(uow: UnitOfWork, repoId: number, docs: Array<{ path: string; body: Buffer; etag: string }>): Promise<void> {
+    const updatedAt = Date.now();
+    for (let i = 0; i < docs.length; i += PUT_CHUNK) {
+      const rows = docs
+        .slice(i, i + PUT_CHUNK)
+        .map((d) => ({ repo_id: repoId, path: d.path, body: d.body, etag: d.etag, updated_at: updatedAt }));
+      await uow.trx
+        .insertInto('index_docs')
+        .values(rows)
+        .onConflict((oc) =>
+          oc.columns(['repo_id', 'path']).doUpdateSet((eb) => ({
+            body: eb.ref('excluded.body'),
+            etag: eb.ref('excluded.etag'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute();
+    }
+    const paths = docs.map((d) => d.path);
+    await this.announce?.(uow, repoId, paths);
+    this.afterCommit(uow, repoId, paths);
   }
 
   /** Deletes a document inside `uow`. */
   async remove(uow: UnitOfWork, repoId: number, path: string): Promise<void> {
     await uow.trx.deleteFrom('index_docs').where('repo_id', '=', repoId).where('path', '=', path).execute();
-    await this.announce?.(uow, repoId, path);
-    this.afterCommit(uow, repoId, path);
+    await this.announce?.(uow, repoId, [path]);
+    this.afterCommit(uow, repoId, [path]);
   }
 
-  private afterCommit(uow: UnitOfWork, repoId: number, path: string): void {
+  private afterCommit(uow: UnitOfWork, repoId: number, paths: string[]): void {
     uow.afterCommit(async () => {
-      this.invalidate(repoId, path);
-      await this.peers?.changed(repoId, path);
-      for (const hook of this.committedHooks) await hook(repoId, path);
+      for (const path of paths) {
+        this.invalidate(repoId, path);
+        await this.peers?.changed(repoId, path);
+        for (const hook of this.committedHooks) await hook(repoId, path);
+      }
     });
   }
 
@@ -193,6 +222,9 @@ export class IndexDocs {
     return () => this.subscribers.delete(subscriber);
   }
 }
+
+/** Rows per multi-row insert: 5 parameters each, well under SQLite's limit of 32,766. */
+const PUT_CHUNK = 500;
 
 function toDoc(body: Buffer, etag: string, updatedAt: number): IndexDoc {
   return { body, etag, updatedAt, lastModified: new Date(updatedAt).toUTCString() };

@@ -77,7 +77,11 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
     // Every change is announced inside its transaction: PostgreSQL NOTIFY, or a row in SQLite's index_changes.
     const docs: IndexDocs = new IndexDocs(
       handle.db,
-      shared ? (uow, repoId, p) => announceIndexChange(uow.trx, repoId, p) : (uow, repoId, p) => logIndexChange(uow.trx, origin, repoId, p),
+      shared
+        ? async (uow, repoId, paths) => {
+            for (const p of paths) await announceIndexChange(uow.trx, repoId, p);
+          }
+        : (uow, repoId, paths) => logIndexChange(uow.trx, origin, repoId, paths),
       peers,
       config.cache.indexDocuments,
     );

@@ -31,7 +31,7 @@ afterAll(async () => {
 
 const commit = (origin: string, ...paths: string[]) =>
   inTransaction({ db: writer.db, dialect: 'sqlite' }, async (uow) => {
-    for (const p of paths) await logIndexChange(uow.trx, origin, 1, p);
+    for (const p of paths) await logIndexChange(uow.trx, origin, 1, [p]);
   });
 
 describe('watchSqliteChanges', () => {
@@ -48,7 +48,7 @@ describe('watchSqliteChanges', () => {
     await commit(mine, 'own');
     await expect(
       inTransaction({ db: writer.db, dialect: 'sqlite' }, async (uow) => {
-        await logIndexChange(uow.trx, other, 1, 'rolled-back');
+        await logIndexChange(uow.trx, other, 1, ['rolled-back']);
         throw new Error('abort');
       }),
     ).rejects.toThrow('abort');

@@ -11,9 +11,16 @@ export function newOrigin(): string {
  * Records a changed document inside the transaction that changes it (SQLite's counterpart of
  * PostgreSQL's NOTIFY in events.ts): the row becomes visible to other processes with the commit.
  */
-export async function logIndexChange(trx: Trx, origin: string, repoId: number, path: string): Promise<void> {
-  await trx.insertInto('index_changes').values({ repo_id: repoId, path, at: Date.now(), origin }).execute();
+export async function logIndexChange(trx: Trx, origin: string, repoId: number, paths: string[]): Promise<void> {
+  const at = Date.now();
+  // Rows per statement: 4 parameters each, well under SQLite's 32,766; one statement per chunk rather than per path.
+  for (let i = 0; i < paths.length; i += LOG_CHUNK) {
+    const rows = paths.slice(i, i + LOG_CHUNK).map((path) => ({ repo_id: repoId, path, at, origin }));
+    await trx.insertInto('index_changes').values(rows).execute();
+  }
 }
+
+const LOG_CHUNK = 500;
 
 export interface SqliteChangeWatcher {
   /** Checks once now (tests, and before answering something that must be fresh). */

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Kysely } from 'kysely';
 import { fail } from '../../core/errors.js';
 import { strongEtag } from '../../core/hash.js';
@@ -22,24 +23,42 @@ export interface ImportSummary {
 
 export type ImportProgress = (done: number, total: number) => void;
 
+/** Files written per transaction (whole modules at a time, so a module's search entry is made from its files in memory). */
 const BATCH = 500;
+/** Files read at once: enough to keep libuv's thread pool busy while this thread hashes and writes. */
+const READ_CONCURRENCY = 32;
+// The callback form: fs/promises' readFile reads in several round trips and costs more per small file.
+const readFile = promisify(fs.readFile);
 
-/** The module a registry file belongs to (none for bazel_registry.json). */
-function moduleOf(rel: string): string[] {
-  const file = classifyRegistryPath(rel);
-  return file && file.kind !== 'registry-json' ? [file.module] : [];
+interface TreeFile {
+  rel: string;
+  body: Buffer;
+  etag: string;
 }
 
-/** Registry files below `root` (bazel_registry.json and modules/**), relative, sorted. */
+/** The module a registry file belongs to ('' for bazel_registry.json). */
+function moduleOf(rel: string): string {
+  const file = classifyRegistryPath(rel);
+  return file && file.kind !== 'registry-json' ? file.module : '';
+}
+
+/** `module\nversion` of a version's MODULE.bazel, or null for any other file. */
+function versionOf(rel: string): string | null {
+  const f = classifyRegistryPath(rel);
+  return f?.kind === 'version-file' && f.name === 'MODULE.bazel' ? `${f.module}\n${f.version}` : null;
+}
+
+/** Registry files below `root` (bazel_registry.json and modules/**), relative, sorted by path (code units). */
 function registryFiles(root: string): { files: string[]; ignored: number } {
   const files: string[] = [];
   let ignored = 0;
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const abs = path.join(dir, e.name);
-      const rel = path.relative(root, abs).split(path.sep).join('/');
+  const walk = (dir: string, prefix: string) => {
+    const entries = fs.readdirSync(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const rel = prefix + e.name;
       if (e.isDirectory()) {
-        if (rel === 'modules' || rel.startsWith('modules/')) walk(abs);
+        if (rel === 'modules' || prefix.startsWith('modules/')) walk(`${dir}/${e.name}`, `${rel}/`);
         else ignored++;
       } else if (e.isSymbolicLink()) {
         fail(
@@ -50,14 +69,48 @@ function registryFiles(root: string): { files: string[]; ignored: number } {
       else ignored++;
     }
   };
-  walk(root);
+  walk(root, '');
   return { files, ignored };
+}
+
+/** Reads `rels` below `root` with at most READ_CONCURRENCY reads in flight, hashing each file once. */
+async function readTreeFiles(root: string, rels: string[]): Promise<TreeFile[]> {
+  const out = new Array<TreeFile>(rels.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < rels.length) {
+      const i = next++;
+      const body = await readFile(path.join(root, rels[i]));
+      out[i] = { rel: rels[i], body, etag: strongEtag(body) };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, rels.length) }, worker));
+  return out;
+}
+
+/** `files` (sorted) cut into batches of about `size` files that never split a module. */
+function moduleBatches(files: string[], size: number): string[][] {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let module: string | null = null;
+  for (const rel of files) {
+    const m = moduleOf(rel);
+    if (current.length >= size && m !== module) {
+      batches.push(current);
+      current = [];
+    }
+    current.push(rel);
+    module = m;
+  }
+  if (current.length) batches.push(current);
+  return batches;
 }
 
 /**
  * Loads an index registry tree (a BCR clone, a company's registry repo) into a hosted repo
  * byte for byte. Only new and changed files are written; a changed file that lockfiles pin
  * (anything but metadata.json) is refused, because every user's build would break on it.
+ * Files are read in bounded parallel batches and hashed once; memory holds a batch or two, not the tree.
  */
 export async function importBazelTree(
   registry: Registry,
@@ -73,24 +126,33 @@ export async function importBazelTree(
   const existing = new Map(
     (await db.selectFrom('index_docs').select(['path', 'etag']).where('repo_id', '=', repo.id).execute()).map((r) => [r.path, r.etag]),
   );
-  const hadVersions = (await db.selectFrom('bazel_versions').select('id').where('repo_id', '=', repo.id).executeTakeFirst()) !== undefined;
+  const known = new Set(
+    (await db.selectFrom('bazel_versions').select(['module', 'version']).where('repo_id', '=', repo.id).execute()).map(
+      (r) => `${r.module}\n${r.version}`,
+    ),
+  );
+  const hadVersions = known.size > 0;
 
-  // First pass: what would change. Nothing is written if a pinned file would.
-  const writes: Array<{ rel: string; body: Buffer }> = [];
+  // First pass, over the files already served only: what would change. Nothing is written if a pinned file would.
+  // A file not served yet cannot be refused, so a fresh import skips this pass.
+  const changed = new Map<string, TreeFile>();
   const refused: string[] = [];
   let unchanged = 0;
-  files.forEach((rel, i) => {
-    const body = fs.readFileSync(path.join(root, rel));
-    const before = existing.get(rel);
-    if (before === strongEtag(body)) unchanged++;
-    else {
-      const kind = classifyRegistryPath(rel)!.kind;
-      // A fresh repo's generated bazel_registry.json may be replaced by the imported one.
-      if (before !== undefined && kind !== 'metadata' && !(kind === 'registry-json' && !hadVersions)) refused.push(rel);
-      writes.push({ rel, body });
+  const served = files.filter((rel) => existing.has(rel));
+  for (let i = 0; i < served.length; i += BATCH) {
+    for (const f of await readTreeFiles(root, served.slice(i, i + BATCH))) {
+      const before = existing.get(f.rel);
+      if (before === f.etag) unchanged++;
+      else {
+        const kind = classifyRegistryPath(f.rel)!.kind;
+        // A fresh repo's generated bazel_registry.json may be replaced by the imported one.
+        if (kind !== 'metadata' && !(kind === 'registry-json' && !hadVersions)) refused.push(f.rel);
+        // Held until written: only changed metadata.json (and bazel_registry.json) get this far without a refusal.
+        else changed.set(f.rel, f);
+      }
     }
-    if (i % 200 === 0) progress(0, files.length);
-  });
+    progress(0, files.length);
+  }
   if (refused.length) {
     fail(
       'VERSION_EXISTS',
@@ -98,36 +160,62 @@ export async function importBazelTree(
     );
   }
 
-  const versions = new Set(
-    files
-      .map((rel) => classifyRegistryPath(rel))
-      .flatMap((f) => (f?.kind === 'version-file' && f.name === 'MODULE.bazel' ? [`${f.module}\n${f.version}`] : [])),
-  );
+  const versions = new Set(files.flatMap((rel) => versionOf(rel) ?? []));
+  const missing = new Set([...versions].filter((v) => !known.has(v)));
+  const writes = files.filter((rel) => !existing.has(rel) || changed.has(rel));
+  const batches = moduleBatches(writes, BATCH);
+  const read = (batch: string[]) => {
+    const fresh = batch.filter((rel) => !changed.has(rel));
+    return readTreeFiles(root, fresh).then((got) => {
+      const byPath = new Map(got.map((f) => [f.rel, f]));
+      return batch.map((rel) => changed.get(rel) ?? byPath.get(rel)!);
+    });
+  };
   let done = unchanged;
   progress(done, files.length);
-  for (let i = 0; i < writes.length; i += BATCH) {
-    const batch = writes.slice(i, i + BATCH);
+  // The next batch is read (on libuv's threads) while this one is written.
+  let pending = batches.length ? read(batches[0]) : null;
+  for (let b = 0; b < batches.length; b++) {
+    const batch = await pending!;
+    pending = b + 1 < batches.length ? read(batches[b + 1]) : null;
+    // Held in case a read of the next batch fails while this one is written (it is awaited, and thrown, next round).
+    pending?.catch(() => {});
+    const held = new Map(batch.map((f) => [f.rel, f.body]));
+    const modules = new Set(batch.map((f) => moduleOf(f.rel)).filter((m) => m !== ''));
+    const added = batch.flatMap((f) => versionOf(f.rel) ?? []).filter((v) => missing.has(v));
     await inTransaction(registry, async (uow) => {
-      for (const w of batch) await registry.docs.put(uow, repo.id, w.rel, w.body);
+      await registry.docs.putMany(
+        uow,
+        repo.id,
+        batch.map((f) => ({ path: f.rel, body: f.body, etag: f.etag })),
+      );
+      await insertVersions(uow.trx.withTables<BazelTables>(), repo, added);
+      // Modules whose files changed get their search entry rewritten (unchanged ones keep theirs, and their place in
+      // the recently-changed list), from the files in memory where the batch holds them.
+      for (const module of modules) await writeModuleSearchEntry(registry, uow, repo, module, (p) => held.get(p));
     });
+    for (const v of added) missing.delete(v);
     done += batch.length;
     progress(done, files.length);
   }
-  // Modules whose files changed get their search entry rewritten (unchanged ones keep theirs, and their place in
-  // the recently-changed list), in the transaction that records the versions.
-  const touched = new Set(writes.flatMap((w) => moduleOf(w.rel)));
-  await inTransaction(registry, async (uow) => {
-    const trx = uow.trx.withTables<BazelTables>();
-    for (const key of versions) {
-      const [module, version] = key.split('\n');
-      await trx
-        .insertInto('bazel_versions')
-        .values({ repo_id: repo.id, module, version, created_at: Date.now() })
-        .onConflict((oc) => oc.columns(['repo_id', 'module', 'version']).doNothing())
-        .execute();
-    }
-    for (const module of touched) await writeModuleSearchEntry(registry, uow, repo, module);
-  });
-  const added = writes.filter((w) => !existing.has(w.rel)).length;
+  // Versions whose files were all served already but that have no row (an import stopped between its transactions).
+  if (missing.size) await inTransaction(registry, (uow) => insertVersions(uow.trx.withTables<BazelTables>(), repo, [...missing]));
+  const added = writes.filter((rel) => !existing.has(rel)).length;
   return { added, changed: writes.length - added, unchanged, ignored, versions: versions.size };
+}
+
+/** Records module versions (`module\nversion` keys) in multi-row statements. */
+async function insertVersions(trx: Kysely<Database & BazelTables>, repo: Repo, keys: string[]): Promise<void> {
+  const now = Date.now();
+  for (let i = 0; i < keys.length; i += BATCH) {
+    const rows = keys.slice(i, i + BATCH).map((key) => {
+      const [module, version] = key.split('\n');
+      return { repo_id: repo.id, module, version, created_at: now };
+    });
+    await trx
+      .insertInto('bazel_versions')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['repo_id', 'module', 'version']).doNothing())
+      .execute();
+  }
 }

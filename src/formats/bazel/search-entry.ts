@@ -69,9 +69,18 @@ export async function moduleSearchEntry(module: string, read: (path: string) => 
   return { ...entry, dependencies: moduleFile ? runtimeDependencies(moduleFile) : [] };
 }
 
-/** Brings a module's search entry in line with its documents as `uow` wrote them; removes it when nothing is installable. */
-export async function writeModuleSearchEntry(registry: Registry, uow: UnitOfWork, repo: Repo, module: string): Promise<void> {
-  const entry = await moduleSearchEntry(module, (path) => registry.docs.read(uow, repo.id, path));
+/**
+ * Brings a module's search entry in line with its documents as `uow` wrote them; removes it when nothing is installable.
+ * `held` gives documents the caller has in memory (an import's files) with the bytes `uow` wrote; others are read in `uow`.
+ */
+export async function writeModuleSearchEntry(
+  registry: Registry,
+  uow: UnitOfWork,
+  repo: Repo,
+  module: string,
+  held?: (path: string) => Buffer | undefined,
+): Promise<void> {
+  const entry = await moduleSearchEntry(module, async (path) => held?.(path) ?? registry.docs.read(uow, repo.id, path));
   if (!entry) return removeSearchEntry(uow.trx, registry.dialect, { repoId: repo.id, package: module });
   await upsertSearchEntry(uow.trx, registry.dialect, { ...entry, repoId: repo.id, format: 'bazel' });
 }
