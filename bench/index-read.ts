@@ -21,7 +21,8 @@ const CLIENTS = 100;
 const SERVERS = new Set((process.env.BENCH_INDEX_SERVERS ?? 'nginx,bare,larder-1,larder-auto').split(','));
 /** A directory for `node --cpu-prof` profiles of bare Node and Larder (written when each stops), or none. */
 const CPU_PROF = process.env.BENCH_CPU_PROF;
-const profArgs = (name: string) => (CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`] : []);
+// A directory per server: each thread (tsx's loader thread in bare Node's process too) writes its own file there.
+const profArgs = (name: string) => (CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, name)] : []);
 
 /** index-read: random index files (Zipf) by 100 connections, Larder against nginx and against a bare Node server. */
 export async function indexRead(dir: string): Promise<BenchReport> {
