@@ -19,6 +19,10 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200_000);
 const CLIENTS = 100;
 /** Which servers to run (comma-separated: nginx, bare, larder-1, larder-auto); all by default. For quick runs while developing. */
 const SERVERS = new Set((process.env.BENCH_INDEX_SERVERS ?? 'nginx,bare,larder-1,larder-auto').split(','));
+/** A directory for `node --cpu-prof` profiles of bare Node and Larder (written when each stops), or none. */
+const CPU_PROF = process.env.BENCH_CPU_PROF;
+// A directory per server: each thread (tsx's loader thread in bare Node's process too) writes its own file there.
+const profArgs = (name: string) => (CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, name)] : []);
 
 /** index-read: random index files (Zipf) by 100 connections, Larder against nginx and against a bare Node server. */
 export async function indexRead(dir: string): Promise<BenchReport> {
@@ -104,7 +108,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     }
     // Node's own ceiling: the same bytes from a Map, one process, nothing else.
     if (SERVERS.has('bare')) {
-      const bare = await startBareNode({ root: nginxRoot, certPath, keyPath });
+      const bare = await startBareNode({ root: nginxRoot, certPath, keyPath, nodeArgs: profArgs(`bare-${tls ? 'h2' : 'h1'}`) });
       try {
         results['bare Node'] = await measure('bare', tls ? bare.h2Url : bare.h1Url, tls ? ca : null, tls, bare.pid);
       } finally {
@@ -114,7 +118,12 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     // One process, then one per CPU (`workers = "auto"`, as nginx's `worker_processes auto`).
     for (const workers of ['1', 'auto']) {
       if (!SERVERS.has(`larder-${workers}`)) continue;
-      const larder = await startLarder({ data, tls, env: { LARDER_WORKERS: workers } });
+      const larder = await startLarder({
+        data,
+        tls,
+        env: { LARDER_WORKERS: workers, ...(CPU_PROF ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
+        nodeArgs: profArgs(`larder-${workers}-${tls ? 'h2' : 'h1'}`),
+      });
       try {
         results[`larder, workers ${workers}`] = await measure(`larder-${workers}`, larder.url, tls ? ca : null, tls, larder.pid);
       } finally {

@@ -89,6 +89,8 @@ function serve(root: string, cert: string, key: string): void {
     stream.respond({ ':status': a.status, ...a.headers }, { endStream: a.body === null });
     if (a.body) stream.end(a.body);
   });
+  // Exit (rather than die) on SIGTERM, so `--cpu-prof` writes its profile.
+  process.once('SIGTERM', () => process.exit(0));
   h1.listen(0, '127.0.0.1', () => {
     h2.listen(0, '127.0.0.1', () => {
       const port = (s: http.Server | http2.Http2SecureServer) => (s.address() as { port: number }).port;
@@ -108,10 +110,16 @@ export interface BareNodeProcess {
 }
 
 /** Starts the bare Node server over the files under `root` (URL path = file path) with this certificate. */
-export async function startBareNode(opts: { root: string; certPath: string; keyPath: string }): Promise<BareNodeProcess> {
+export async function startBareNode(opts: {
+  root: string;
+  certPath: string;
+  keyPath: string;
+  /** Node options before the script, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
+}): Promise<BareNodeProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', import.meta.filename, 'serve', opts.root, opts.certPath, opts.keyPath],
+    [...(opts.nodeArgs ?? []), '--import', 'tsx', import.meta.filename, 'serve', opts.root, opts.certPath, opts.keyPath],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const ports = await new Promise<[number, number]>((resolve, reject) => {

@@ -59,29 +59,38 @@ export function guardHttp2Sessions(server: Http2SecureServer, t: TimeoutsConfig)
   Object.assign(server, { closeHttp2Sessions: () => sessions.forEach((s) => !s.closed && s.close()) });
   if (t.idleMs <= 0) return;
   server.on('session', (session: ServerHttp2Session) => {
+    // Per stream only a count and a timestamp: a timer armed and cleared for every stream (and a
+    // closure per stream) cost more than an index read's own work. One timer at a time per
+    // session; when it fires early (streams came and went meanwhile) it waits out the rest.
     let open = 0;
+    let idleSince = Date.now();
     let timer: NodeJS.Timeout | null = null;
-    const arm = () => {
-      timer = setTimeout(() => {
-        if (session.closed || session.destroyed) return;
-        session.goaway(NGHTTP2_NO_ERROR);
-        session.close();
-      }, t.idleMs);
+    const check = () => {
+      timer = null;
+      if (open > 0 || session.closed || session.destroyed) return;
+      const left = idleSince + t.idleMs - Date.now();
+      if (left > 0) return arm(left);
+      session.goaway(NGHTTP2_NO_ERROR);
+      session.close();
+    };
+    const arm = (ms: number) => {
+      timer = setTimeout(check, ms);
       timer.unref();
     };
-    const disarm = () => {
-      if (timer) clearTimeout(timer);
-      timer = null;
+    const onStreamClose = () => {
+      if (--open > 0 || session.closed) return;
+      idleSince = Date.now();
+      if (!timer) arm(t.idleMs);
     };
     session.on('stream', (stream: ServerHttp2Stream) => {
       open++;
-      disarm();
-      stream.once('close', () => {
-        if (--open === 0 && !session.closed) arm();
-      });
+      stream.on('close', onStreamClose);
     });
-    session.once('close', disarm);
-    arm();
+    session.once('close', () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+    });
+    arm(t.idleMs);
   });
 }
 
