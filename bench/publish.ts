@@ -5,6 +5,7 @@ import { prepareCrates as prepare, verifyIndex, type PreparedCrate as Prepared }
 import { BENCH_ADMIN_TOKEN, startLarder } from './lib/larder.js';
 import { failures, runLoad, type LoadReport } from './lib/load.js';
 import { startNginx } from './lib/nginx.js';
+import { cpuSeconds } from './lib/procs.js';
 import type { BenchReport } from './lib/results.js';
 import { percentile, ratio } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
@@ -39,10 +40,10 @@ export async function publish(dir: string): Promise<BenchReport> {
   const nginx = await startNginx({ dir: path.join(dir, 'nginx'), root: path.join(dir, 'www'), davRoot });
   const auth = { authorization: BENCH_ADMIN_TOKEN };
 
-  const rows: string[][] = [['publishers', 'server', 'publishes/s', 'p50 ms', 'p99 ms', 'non-2xx', 'rate ratio', 'p99 ratio']];
+  const rows: string[][] = [['publishers', 'server', 'publishes/s', 'p50 ms', 'p99 ms', 'non-2xx', 'rate ratio', 'p99 ratio', 'server CPU µs/publish']];
   const larderRates: Array<{ level: number; rate: number }> = [];
   const notes: string[] = [];
-  const line = (level: number, server: string, r: LoadReport, peer?: LoadReport) => {
+  const line = (level: number, server: string, r: LoadReport, peer?: LoadReport, cpuS?: number) => {
     const rate = (r.latenciesMs.length * 1000) / r.elapsedMs;
     const p99 = percentile(r.latenciesMs, 99);
     const cells = [
@@ -54,6 +55,8 @@ export async function publish(dir: string): Promise<BenchReport> {
       String(failures(r, (s) => s >= 200 && s < 300)),
     ];
     if (peer) cells.push(ratio(rate, (peer.latenciesMs.length * 1000) / peer.elapsedMs), ratio(p99, percentile(peer.latenciesMs, 99)));
+    // CPU per publish (every thread of the server) moves far less than the rate when other work shares the machine.
+    if (cpuS !== undefined) cells.push(((cpuS / r.latenciesMs.length) * 1e6).toFixed(0));
     rows.push(cells);
     return rate;
   };
@@ -84,14 +87,16 @@ export async function publish(dir: string): Promise<BenchReport> {
           warm.map((c) => ({ url: api, bodyFile: c.frameFile })),
           auth,
         );
+        const cpuBefore = cpuSeconds(larder.pid);
         const r = await put(
           dir,
           level,
           crates.map((c) => ({ url: api, bodyFile: c.frameFile })),
           auth,
         );
+        const cpuS = cpuSeconds(larder.pid) - cpuBefore;
         if (r.samples.length) notes.push(`${level} publishers: ${r.samples.join('; ')}`);
-        larderRates.push({ level, rate: line(level, 'larder', r, peer) });
+        larderRates.push({ level, rate: line(level, 'larder', r, peer, cpuS) });
         await verifyIndex(larder.url, crates);
       } finally {
         await larder.stop();
