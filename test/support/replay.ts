@@ -41,6 +41,8 @@ export function holdFirstStage(registry: Registry): HeldStage {
 
 /** Every table's row count (SQLite or PostgreSQL), Kysely's own tables left out. */
 export async function rowCounts(registry: Registry): Promise<Record<string, number>> {
+  // Downloads counted by earlier reads are written every 5 s: write them now, or they land inside a later delta.
+  await registry.downloads.flush();
   const names =
     registry.dialect === 'sqlite'
       ? sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%'`
