@@ -40,7 +40,9 @@ export async function publish(dir: string): Promise<BenchReport> {
   const nginx = await startNginx({ dir: path.join(dir, 'nginx'), root: path.join(dir, 'www'), davRoot });
   const auth = { authorization: BENCH_ADMIN_TOKEN };
 
-  const rows: string[][] = [['publishers', 'server', 'publishes/s', 'p50 ms', 'p99 ms', 'non-2xx', 'rate ratio', 'p99 ratio', 'server CPU µs/publish']];
+  const rows: string[][] = [
+    ['publishers', 'server', 'publishes/s', 'p50 ms', 'p99 ms', 'non-2xx', 'rate ratio', 'p99 ratio', 'server CPU µs/publish'],
+  ];
   const larderRates: Array<{ level: number; rate: number }> = [];
   const notes: string[] = [];
   const line = (level: number, server: string, r: LoadReport, peer?: LoadReport, cpuS?: number) => {
