@@ -14,7 +14,8 @@ const NAMES = 500;
 const VERSIONS = 4;
 const WARMUP = 100;
 const LEVELS = [1, 8, 32];
-const TARGET_PER_SEC = 300;
+// Issue 14 raised it from 300 (issue 3).
+const TARGET_PER_SEC = 600;
 
 /** Runs a PUT job and fails loudly when no request succeeded at all (misconfigured peer). */
 async function put(
