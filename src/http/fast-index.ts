@@ -29,16 +29,19 @@ interface PreparedRoute {
 /** The answer to a cached index read, before it is written to HTTP/1.1 or HTTP/2. */
 interface FastAnswer {
   prepared: PreparedRoute;
+  path: string;
   doc: IndexDoc;
   fresh: boolean;
   reqId: string;
   started: number;
 }
 
-function docHeaders(p: PreparedRoute, doc: IndexDoc): DocHeaders {
+function docHeaders(p: PreparedRoute, path: string, doc: IndexDoc): DocHeaders {
   let h = p.headers.get(doc);
   if (!h) {
-    const { cacheControl, contentType } = p.route;
+    const { route } = p;
+    const cacheControl = typeof route.cacheControl === 'string' ? route.cacheControl : route.cacheControl(path);
+    const contentType = typeof route.contentType === 'string' ? route.contentType : route.contentType(path);
     // The order the Fastify route sends them in (send-doc.ts), so both paths write the same bytes.
     const common = ['x-request-id', '', 'etag', doc.etag, 'last-modified', doc.lastModified, 'cache-control', cacheControl];
     const full = [...common, 'content-type', contentType, 'content-length', doc.body.length];
@@ -72,16 +75,16 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
     if (!url.startsWith(route.prefix)) return null;
     const path = route.docPath(url.slice(route.prefix.length));
     const doc = path === null ? undefined : route.source.peek(path);
-    if (!doc) return null;
+    if (!doc || path === null) return null;
     const started = performance.now();
     const incomingId = headers['x-request-id'];
     const reqId = typeof incomingId === 'string' && incomingId ? incomingId : randomUUID();
     const fresh = notModified(headers as { 'if-none-match'?: string }, doc.etag, doc.updatedAt);
-    return { prepared, doc, fresh, reqId, started };
+    return { prepared, path, doc, fresh, reqId, started };
   };
   const done = (a: FastAnswer, method: string, url: string) =>
     record(a.prepared.series, a.fresh ? 304 : 200, performance.now() - a.started, a.reqId, method, url);
-  return { find, headersOf: (a: FastAnswer) => docHeaders(a.prepared, a.doc), done };
+  return { find, headersOf: (a: FastAnswer) => docHeaders(a.prepared, a.path, a.doc), done };
 }
 
 export type FastIndexAnswerer = ReturnType<typeof fastIndexAnswerer>;

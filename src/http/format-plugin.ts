@@ -17,8 +17,9 @@ export interface FastIndexRoute {
   /** The document path for the rest of the URL, or null when the route must decide. */
   docPath(rest: string): string | null;
   source: Source;
-  contentType: string;
-  cacheControl: string;
+  /** Fixed, or per document path where it depends on the file (computed once per cached document). */
+  contentType: string | ((docPath: string) => string);
+  cacheControl: string | ((docPath: string) => string);
 }
 
 /** What a route gets to serve one repo: the registry services and the repo's source (hosted, proxy or group). */

@@ -2,7 +2,7 @@ import type { FormatPlugin } from '../../http/format-plugin.js';
 import { bazelParts } from './parts.js';
 import { bazelClientSnippet, bazelRegistryUrl } from './client-setup.js';
 import { bazelMigrations } from './migrations.js';
-import { cacheControlOf, classifyRegistryPath, contentTypeOf, type RegistryFile } from './paths.js';
+import { cacheControlOf, classifyRegistryPath, contentTypeOf } from './paths.js';
 import { findModuleRef } from './owners.js';
 import { ensureRegistryJson } from './registry-json.js';
 import { bazelRoutes } from './routes.js';
@@ -25,9 +25,6 @@ export const bazelFormat: FormatPlugin = {
   // Registry files are static, byte for byte: cached ones are answered before the router, like Cargo's index files.
   fastIndex({ repo, source }) {
     if (repo.visibility !== 'public') return null;
-    // Content type and cache control depend on the file. The fast path reads them right after `docPath`, in the same
-    // synchronous step, so they describe the file last classified (what the route's `serve` would send for it).
-    let last: { path: string; file: RegistryFile } = { path: 'bazel_registry.json', file: { kind: 'registry-json' } };
     return {
       source,
       repo: repo.name,
@@ -37,15 +34,11 @@ export const bazelFormat: FormatPlugin = {
         const file = classifyRegistryPath(rest);
         // A source that fetches archives presents bazel_registry.json with its own mirror (per request): the route's job.
         if (!file || (file.kind === 'registry-json' && source.fetchesArtifacts)) return null;
-        last = { path: rest, file };
         return rest;
       },
-      get contentType() {
-        return contentTypeOf(last.path);
-      },
-      get cacheControl() {
-        return cacheControlOf(last.file);
-      },
+      // Per file, as the route's `serve` sends them; docPath only hands on paths it classified.
+      contentType: contentTypeOf,
+      cacheControl: (path) => cacheControlOf(classifyRegistryPath(path)!),
     };
   },
   clientSetup(repo, baseUrl, opts) {
