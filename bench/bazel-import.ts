@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { ROOT } from './lib/larder.js';
 import type { BenchReport } from './lib/results.js';
 import { sampleRss } from './lib/rss.js';
+import { peakRssOf } from './lib/procs.js';
 
 /** Where a BCR clone usually is on this machine (a bare git directory); BENCH_BCR names another (a checkout or a bare git dir). */
 const DEFAULT_BCR = '/work/.mirror/bazelbuild+bazel-central-registry/repo';
@@ -22,13 +23,6 @@ interface ImportRun {
   /** Rows in index_changes and the newest index_docs.updated_at after the run: a run that writes nothing moves neither. */
   changes: number;
   newest: number;
-}
-
-/** Peak resident set size of a process so far (Linux /proc VmHWM). */
-function peakRssOf(pid: number): number {
-  const kb = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!kb) throw new Error('no VmHWM yet');
-  return Number(kb[1]) * 1024;
 }
 
 /** A registry tree to import: BENCH_BCR or the default clone, exported into `dir` when it is a git directory; null when there is none. */

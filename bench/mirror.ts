@@ -9,6 +9,7 @@ import { ROOT } from './lib/larder.js';
 import type { BenchReport } from './lib/results.js';
 import { sampleRss } from './lib/rss.js';
 import { countsSince, startStaticUpstream, writeUpstreamConfig, type UpstreamCounts } from './lib/static-upstream.js';
+import { peakRssOf } from './lib/procs.js';
 
 const CRATES = Number(process.env.BENCH_CRATES ?? 10_000);
 const MB = 1e6;
@@ -75,14 +76,6 @@ interface MirrorRun {
   upstream: UpstreamCounts;
   /** `larder mirror` processes run (one per argv chunk). */
   processes: number;
-}
-
-/** Peak resident set size of a process so far (Linux /proc VmHWM). */
-function peakRssOf(pid: number): number {
-  const kb = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  // Right after spawn (before exec) the status has no VmHWM yet: no sample, rather than a NaN that poisons the maximum.
-  if (!kb) throw new Error('no VmHWM yet');
-  return Number(kb[1]) * 1024;
 }
 
 /** Runs `larder mirror crates NAME…` from this checkout's build, in argv-sized chunks, one process at a time. */

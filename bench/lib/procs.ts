@@ -23,6 +23,14 @@ export async function waitForPort(port: number, timeoutMs = 20_000): Promise<voi
   }
 }
 
+/** Peak resident set size of a process so far (Linux /proc VmHWM). */
+export function peakRssOf(pid: number): number {
+  const kb = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  // Right after spawn (before exec) the status has no VmHWM yet: no sample, rather than a NaN that poisons the maximum.
+  if (!kb) throw new Error('no VmHWM yet');
+  return Number(kb[1]) * 1024;
+}
+
 /** Resident memory of a process in bytes (Linux). */
 export function rssBytes(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
