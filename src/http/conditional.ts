@@ -4,6 +4,8 @@
  */
 export function etagMatches(ifNoneMatch: string | string[] | undefined, etag: string): boolean {
   if (typeof ifNoneMatch !== 'string') return false;
+  // What caches and cargo send back: the one tag, as given.
+  if (ifNoneMatch === etag) return true;
   return ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
 }
 

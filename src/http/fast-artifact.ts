@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SecureServer, IncomingHttpHeaders as H2Headers, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { LRUCache } from 'lru-cache';
@@ -6,6 +5,7 @@ import type { RequestSeries, RequestStats } from '../registry/request-stats.js';
 import type { Source } from '../registry/source.js';
 import { etagMatches } from './conditional.js';
 import type { RequestRecorder } from './observe.js';
+import { nextRequestId } from './request-id.js';
 
 /**
  * Small immutable artifacts of one public repo the HTTP layer may answer from memory: URLs under `prefix` whose rest
@@ -110,7 +110,7 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
     const h = cache.get(url);
     if (!h) return null;
     const incomingId = headers['x-request-id'];
-    const reqId = typeof incomingId === 'string' && incomingId ? incomingId : randomUUID();
+    const reqId = typeof incomingId === 'string' && incomingId ? incomingId : nextRequestId();
     return { h, reqId, fresh: etagMatches(headers['if-none-match'], h.etag), started: performance.now() };
   };
   type Answer = NonNullable<ReturnType<typeof find>>;

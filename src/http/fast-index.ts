@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SecureServer, IncomingHttpHeaders as H2Headers, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { IndexDoc } from '../registry/index-docs.js';
@@ -6,6 +5,7 @@ import type { RequestSeries, RequestStats } from '../registry/request-stats.js';
 import { notModified } from './conditional.js';
 import type { FastIndexRoute } from './format-plugin.js';
 import type { RequestRecorder } from './observe.js';
+import { nextRequestId } from './request-id.js';
 
 /**
  * A document's response headers, built once per (route, document) rather than per request: for HTTP/1.1 a flat
@@ -78,7 +78,7 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
     if (!doc || path === null) return null;
     const started = performance.now();
     const incomingId = headers['x-request-id'];
-    const reqId = typeof incomingId === 'string' && incomingId ? incomingId : randomUUID();
+    const reqId = typeof incomingId === 'string' && incomingId ? incomingId : nextRequestId();
     const fresh = notModified(headers as { 'if-none-match'?: string }, doc.etag, doc.updatedAt);
     return { prepared, path, doc, fresh, reqId, started };
   };

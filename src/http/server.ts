@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -14,6 +13,7 @@ import { answerHttp1, answerHttp2Streams, fastIndexAnswerer } from './fast-index
 import { answerArtifactHttp2Streams, fastArtifactAnswerer } from './fast-artifact.js';
 import { Shutdown } from './graceful.js';
 import { applyHttp1Timeouts, guardHttp2Sessions, guardRequestBody, http1ServerOptions } from './timeouts.js';
+import { nextRequestId } from './request-id.js';
 
 export interface TlsMaterial {
   key: string;
@@ -50,7 +50,7 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
     // One log line per request (in `observe`) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    genReqId: nextRequestId,
     // Cargo builds `{api}/api/v1/…` by concatenation; a configured trailing slash doubles it.
     routerOptions: { ignoreDuplicateSlashes: true, maxParamLength: 500 },
     bodyLimit: 1024 * 1024,

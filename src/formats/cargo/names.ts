@@ -30,11 +30,13 @@ export function indexPath(name: string): string {
   return `${n.slice(0, 2)}/${n.slice(2, 4)}/${n}`;
 }
 
+const INDEX_NAME = /^[a-z0-9_-]+$/;
+
 /** The crate name an index path asks for, or null when the path is not one Cargo builds. */
 export function crateNameFromIndexPath(path: string): string | null {
-  const parts = path.split('/');
-  const name = parts[parts.length - 1];
-  if (!name || !/^[a-z0-9_-]+$/.test(name)) return null;
+  // Asked on every index read: no array of the path's segments.
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  if (!name || !INDEX_NAME.test(name)) return null;
   return indexPath(name) === path ? name : null;
 }
 
