@@ -9,13 +9,15 @@ import { startNginx } from './lib/nginx.js';
 import type { BenchReport } from './lib/results.js';
 import { seedCargoIndex, indexFile, versionCount, type IndexFile } from './lib/seed.js';
 import { cpuSeconds } from './lib/procs.js';
-import { ratio, zipfSampler } from './lib/stats.js';
+import { median, ratio, zipfSampler } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
 
 const CRATES = 10_000;
 /** A load run and the server's CPU time per request (µs) during it. */
 type Measured = LoadResult & { cpuUs?: number };
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200_000);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100_000);
+/** Alternating rounds per server; every figure is the median of its rounds. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CLIENTS = 100;
 /** Which servers to run (comma-separated: nginx, bare, larder-1, larder-auto); all by default. For quick runs while developing. */
 const SERVERS = new Set((process.env.BENCH_INDEX_SERVERS ?? 'nginx,bare,larder-1,larder-auto').split(','));
@@ -64,9 +66,9 @@ export async function indexRead(dir: string): Promise<BenchReport> {
   const hot = files[order[0]];
 
   /** One server under the Zipf load and under the 304 load. */
-  const measure = async (name: string, url: string, ca: Buffer | null, tls: boolean, pid: number) => {
+  const measure = async (name: string, url: string, ca: Buffer | null, tls: boolean, pid: number, warmUp: boolean) => {
     const list = uris(url);
-    await h2load({ uris: list, clients: CLIENTS, requests: 20_000, h1: !tls, dir }); // warm-up
+    if (warmUp) await h2load({ uris: list, clients: CLIENTS, requests: 20_000, h1: !tls, dir });
     let cpu = cpuSeconds(pid);
     const full: Measured = await h2load({ uris: list, clients: CLIENTS, requests: REQUESTS, h1: !tls, dir });
     full.cpuUs = ((cpuSeconds(pid) - cpu) / full.requests) * 1e6;
@@ -85,6 +87,12 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     notModified.cpuUs = ((cpuSeconds(pid) - cpu) / notModified.requests) * 1e6;
     return { full, notModified };
   };
+  /** The run with the median req/s, its CPU per request the median of the rounds' (the two move apart under noise). */
+  const medianOf = (list: Measured[]): Measured => {
+    const byRate = [...list].sort((a, b) => a.reqPerSec - b.reqPerSec);
+    const cpus = list.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]));
+    return { ...byRate[byRate.length >> 1], p99ms: median(list.map((r) => r.p99ms)), cpuUs: cpus.length ? median(cpus) : undefined };
+  };
   const non200 = (r: LoadResult, ok: string) => String(r.requests - (r.statuses[ok] ?? 0));
 
   // The certificate Larder will use (it reuses these files), so nginx can serve the same one.
@@ -94,41 +102,50 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     const results: Record<string, { full: Measured; notModified: Measured }> = {};
     const certPath = path.join(data, 'tls', 'server.pem');
     const keyPath = path.join(data, 'tls', 'server-key.pem');
-    if (SERVERS.has('nginx')) {
-      const nginx = await startNginx({
-        dir: path.join(dir, `nginx-${tls}`),
-        root: nginxRoot,
-        tls: tls ? { cert: certPath, key: keyPath } : undefined,
-      });
-      try {
-        results.nginx = await measure('nginx', nginx.url, tls ? ca : null, tls, nginx.pid);
-      } finally {
-        await nginx.stop();
+    // Every server is started first and measured in ROUNDS alternating rounds (the order rotates each round); each
+    // figure is the median of its rounds, so a burst of other work on the machine moves one round, not the result.
+    const servers: Array<{ name: string; key: string; url: string; pid: number; stop: () => Promise<void> }> = [];
+    try {
+      if (SERVERS.has('nginx')) {
+        const nginx = await startNginx({
+          dir: path.join(dir, `nginx-${tls}`),
+          root: nginxRoot,
+          tls: tls ? { cert: certPath, key: keyPath } : undefined,
+        });
+        servers.push({ name: 'nginx', key: 'nginx', url: nginx.url, pid: nginx.pid, stop: nginx.stop });
       }
-    }
-    // Node's own ceiling: the same bytes from a Map, one process, nothing else.
-    if (SERVERS.has('bare')) {
-      const bare = await startBareNode({ root: nginxRoot, certPath, keyPath, nodeArgs: profArgs(`bare-${tls ? 'h2' : 'h1'}`) });
-      try {
-        results['bare Node'] = await measure('bare', tls ? bare.h2Url : bare.h1Url, tls ? ca : null, tls, bare.pid);
-      } finally {
-        await bare.stop();
+      // Node's own ceiling: the same bytes from a Map, one process, nothing else.
+      if (SERVERS.has('bare')) {
+        const bare = await startBareNode({ root: nginxRoot, certPath, keyPath, nodeArgs: profArgs(`bare-${tls ? 'h2' : 'h1'}`) });
+        servers.push({ name: 'bare Node', key: 'bare', url: tls ? bare.h2Url : bare.h1Url, pid: bare.pid, stop: bare.stop });
       }
-    }
-    // One process, then one per CPU (`workers = "auto"`, as nginx's `worker_processes auto`).
-    for (const workers of ['1', 'auto']) {
-      if (!SERVERS.has(`larder-${workers}`)) continue;
-      const larder = await startLarder({
-        data,
-        tls,
-        env: { LARDER_WORKERS: workers, ...(CPU_PROF ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
-        nodeArgs: profArgs(`larder-${workers}-${tls ? 'h2' : 'h1'}`),
-      });
-      try {
-        results[`larder, workers ${workers}`] = await measure(`larder-${workers}`, larder.url, tls ? ca : null, tls, larder.pid);
-      } finally {
-        await larder.stop();
+      // One process, then one per CPU (`workers = "auto"`, as nginx's `worker_processes auto`); each on its own copy of the data.
+      for (const workers of ['1', 'auto']) {
+        if (!SERVERS.has(`larder-${workers}`)) continue;
+        const own = path.join(dir, `larder-${workers}-${tls}`);
+        fs.cpSync(data, own, { recursive: true });
+        const larder = await startLarder({
+          data: own,
+          tls,
+          env: { LARDER_WORKERS: workers, ...(CPU_PROF ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
+          nodeArgs: profArgs(`larder-${workers}-${tls ? 'h2' : 'h1'}`),
+        });
+        servers.push({ name: `larder, workers ${workers}`, key: `larder-${workers}`, url: larder.url, pid: larder.pid, stop: larder.stop });
       }
+      const runs: Record<string, Array<{ full: Measured; notModified: Measured }>> = {};
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let i = 0; i < servers.length; i++) {
+          const s = servers[(i + round) % servers.length];
+          (runs[s.name] ??= []).push(await measure(s.key, s.url, tls ? ca : null, tls, s.pid, round === 0));
+        }
+      }
+      for (const s of servers)
+        results[s.name] = {
+          full: medianOf(runs[s.name].map((r) => r.full)),
+          notModified: medianOf(runs[s.name].map((r) => r.notModified)),
+        };
+    } finally {
+      for (const s of servers) await s.stop();
     }
     for (const kind of ['full', 'notModified'] as const) {
       const label = kind === 'full' ? transport : `${transport}, 304`;
@@ -181,7 +198,8 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     table: rows,
     targets,
     notes: [
-      `${CRATES} index files, median ${sizes[CRATES >> 1]} B, p99 ${sizes[Math.floor(CRATES * 0.99)]} B, max ${sizes[CRATES - 1]} B; ${REQUESTS} requests by ${CLIENTS} connections (h2load, 10 streams each over h2), Zipf s=1 over crates; 304 rows: one hot file with its ETag in If-None-Match.`,
+      `${CRATES} index files, median ${sizes[CRATES >> 1]} B, p99 ${sizes[Math.floor(CRATES * 0.99)]} B, max ${sizes[CRATES - 1]} B; ${REQUESTS} requests per run by ${CLIENTS} connections (h2load, 10 streams each over h2), Zipf s=1 over crates; 304 rows: one hot file with its ETag in If-None-Match.`,
+      `Servers started together and measured in ${ROUNDS} alternating rounds; req/s and p50 from the round with the median req/s, p99 and CPU µs the medians of the rounds (BENCH_ROUNDS).`,
       'nginx: worker_processes auto, access log on; Larder: request log on, one process and `workers = "auto"`; the load generator shares the 2 cores.',
       'bare Node (bench/lib/bare-node.ts): one process, node:http (HTTP/1.1) and node:http2 createSecureServer (same certificate, raw stream API) answering the same bytes from a Map with the same header set and If-None-Match → 304; no request log, no metrics. CPU µs/req: the server process\'s user + system CPU (with its child processes) over the run ÷ requests; "bare CPU ÷ Larder CPU" is the req/s ratio the two would have on an otherwise idle core.',
     ],
