@@ -14,6 +14,7 @@ import { gitHistoryDir, syncGitHistory } from '../registry/git-history/build.js'
 import { recordGitCommit, type NewGitCommit } from '../registry/git-history/record.js';
 import { openDatabase, type DatabaseHandle } from '../storage/db.js';
 import { tempDir } from '../../test/support/tmp.js';
+import { packCache } from '../registry/git-history/pack-cache.js';
 import { acceptGitBodies, serveUploadPack } from './git-smart.js';
 
 const run = promisify(execFile);
@@ -158,6 +159,26 @@ it('only fast-forwards when commits are appended, removals included', async () =
   // Rebuilt after the append, the cache serves the same tip.
   fs.rmSync(path.join(data, 'git-history'), { recursive: true, force: true });
   expect((await git(dir, 'ls-remote', 'origin', 'HEAD')).stdout.split('\t')[0]).toBe(now);
+});
+
+it('answers a repeated clone with the pack made for the first, and never a fetch that negotiates', async () => {
+  for (const version of ['2', '0']) {
+    const first = await clone('crates', `pc-a-${version}`, '-c', `protocol.version=${version}`);
+    const hits = packCache.hits;
+    const again = await clone('crates', `pc-b-${version}`, '-c', `protocol.version=${version}`);
+    expect(packCache.hits, `protocol v${version}`).toBe(hits + 1);
+    expect(await ids(again)).toEqual(await ids(first));
+    expect((await git(again, 'fsck', '--strict')).stderr).not.toMatch(/error|missing/);
+  }
+  // A new commit: a fresh clone sees it (refs are never cached), then a fetch with `have` lines goes to git.
+  const before = await clone('crates', 'pc-old', '-c', 'protocol.version=2');
+  await record('crates', { message: 'Add b', at: 1_700_000_300, changes: [{ path: '1/b', data: text('{"v":"0.2.0"}\n') }] });
+  const fresh = await clone('crates', 'pc-new', '-c', 'protocol.version=2');
+  expect((await ids(fresh))[0]).toMatch(/ Add b$/);
+  const { hits, misses } = packCache;
+  await git(before, '-c', 'protocol.version=2', 'fetch', '--quiet', 'origin');
+  expect((await git(before, 'log', '-1', '--format=%s', 'origin/main')).stdout.trim()).toBe('Add b');
+  expect([packCache.hits, packCache.misses]).toEqual([hits, misses]);
 });
 
 it('refuses pushes with the reason, and serves nothing but clone and fetch', async () => {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LarderError } from '../core/errors.js';
+import { isCloneRequest, packCache, PACK_REQUEST_LIMIT, type CachedPack } from '../registry/git-history/pack-cache.js';
 
 /** The smart HTTP paths of a clone or fetch (protocol v0, v1 and v2 alike). */
 const SMART_PATHS = /^(info\/refs|git-upload-pack)$/;
@@ -50,6 +51,24 @@ export async function serveUploadPack(req: FastifyRequest, reply: FastifyReply, 
   if (rest === 'git-upload-pack' && req.method !== 'POST') throw new LarderError('METHOD_NOT_ALLOWED', 'git-upload-pack takes a POST');
   const dir = await opts.repository();
   const protocol = String(req.headers['git-protocol'] ?? '');
+  const gitProtocol = GIT_PROTOCOL.test(protocol) ? protocol : '';
+  const encoding = String(req.headers['content-encoding'] ?? '');
+  // A clone's request is read first (it is small): its answer may already be here (git-history/pack-cache.ts).
+  let body: Buffer[] | null = null;
+  let cacheKey: string | null = null;
+  if (req.method === 'POST') {
+    body = await readUpTo(req.raw, PACK_REQUEST_LIMIT);
+    const whole = body.length === 1 ? body[0] : null;
+    if (whole && isCloneRequest(whole, encoding)) {
+      cacheKey = packCache.key(dir, gitProtocol, encoding, whole);
+      const hit = packCache.get(cacheKey);
+      if (hit) {
+        reply.hijack();
+        reply.raw.writeHead(hit.status, { ...hit.headers, 'x-request-id': req.id }).end(hit.body);
+        return;
+      }
+    }
+  }
   const child = spawn('git', ['http-backend'], {
     env: {
       PATH: process.env.PATH,
@@ -60,8 +79,8 @@ export async function serveUploadPack(req: FastifyRequest, reply: FastifyReply, 
       QUERY_STRING: query,
       REQUEST_METHOD: req.method,
       CONTENT_TYPE: req.headers['content-type'] ?? '',
-      HTTP_CONTENT_ENCODING: String(req.headers['content-encoding'] ?? ''),
-      GIT_PROTOCOL: GIT_PROTOCOL.test(protocol) ? protocol : '',
+      HTTP_CONTENT_ENCODING: encoding,
+      GIT_PROTOCOL: gitProtocol,
       REMOTE_ADDR: req.ip,
     },
     stdio: ['pipe', 'pipe', 'ignore'],
@@ -71,13 +90,31 @@ export async function serveUploadPack(req: FastifyRequest, reply: FastifyReply, 
   // git may stop reading early (a bad request); that must not become an unhandled EPIPE.
   child.stdin.on('error', () => {});
   child.on('error', (err) => req.log.error({ reqId: req.id, err }, 'git http-backend could not run'));
-  if (req.method === 'POST') req.raw.pipe(child.stdin);
-  else child.stdin.end();
+  if (body) {
+    // The part read already, then whatever is left of a body too large to have been read whole.
+    for (const chunk of body.length === 1 ? body : body.slice(0, -1)) child.stdin.write(chunk);
+    if (body.length === 1) child.stdin.end();
+    else req.raw.pipe(child.stdin);
+  } else child.stdin.end();
+  // A clone's answer is kept while it stays small enough to be worth holding.
+  let kept: CachedPack | null = null;
+  let keptChunks: Buffer[] = [];
+  let keptBytes = 0;
+  const keep = (chunk: Buffer) => {
+    if (!kept) return;
+    keptBytes += chunk.length;
+    if (packCache.fits(keptBytes)) keptChunks.push(chunk);
+    else {
+      kept = null;
+      keptChunks = [];
+    }
+  };
   // CGI: headers (with an optional Status line), a blank line, then the body.
   let head = Buffer.alloc(0);
   let headersDone = false;
   child.stdout.on('data', (chunk: Buffer) => {
     if (headersDone) {
+      keep(chunk);
       res.write(chunk);
       return;
     }
@@ -95,14 +132,55 @@ export async function serveUploadPack(req: FastifyRequest, reply: FastifyReply, 
       else if (key) headers[key] = value;
     }
     headersDone = true;
+    if (cacheKey) kept = { status, headers, body: Buffer.alloc(0) };
     res.writeHead(status, { ...headers, 'x-request-id': req.id });
-    res.write(head.subarray(end + sep));
+    const rest = head.subarray(end + sep);
+    keep(rest);
+    res.write(rest);
   });
   await new Promise<void>((resolve) => {
-    child.on('close', () => {
+    child.on('close', (code) => {
       if (!headersDone) res.writeHead(502, { 'content-type': 'text/plain' }).end('git http-backend failed\n');
       else res.end();
+      // Only an answer git finished without an error is given to anyone else.
+      if (kept && cacheKey && code === 0) packCache.set(cacheKey, { ...kept, body: Buffer.concat(keptChunks) });
       resolve();
     });
+  });
+}
+
+/**
+ * Reads a request body up to `limit` bytes: `[whole body]` when it ended within the limit, else the chunks read so far
+ * followed by a last element that marks the body as unfinished (the caller pipes the rest of the stream).
+ */
+async function readUpTo(stream: NodeJS.ReadableStream & { pause(): void }, limit: number): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  return new Promise<Buffer[]>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      bytes += chunk.length;
+      if (bytes > limit) {
+        cleanup();
+        stream.pause();
+        resolve([...chunks, Buffer.alloc(0)]);
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve([Buffer.concat(chunks)]);
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
   });
 }

@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { packCache } from './git-history/pack-cache.js';
 import type { IndexDocStats } from './index-docs.js';
 import { RequestStats } from './request-stats.js';
 
@@ -91,6 +92,9 @@ export class Metrics {
         'Bytes the cached index documents are accounted at (bodies, validators, keys and per-entry overhead)',
         () => cacheStats.bytes,
       ],
+      ['larder_git_pack_cache_hits_total', 'git clones answered with a pack made for an identical earlier clone', () => packCache.hits],
+      ['larder_git_pack_cache_misses_total', 'git clones that asked git for their pack (cacheable requests only)', () => packCache.misses],
+      ['larder_git_pack_cache_bytes', 'Bytes of clone answers held in memory', () => packCache.bytes],
       ['larder_index_cache_entries', 'Index documents (and remembered absences) held in memory', () => cacheStats.entries],
       [
         'larder_index_cache_budget_bytes',
