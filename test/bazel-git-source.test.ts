@@ -129,12 +129,20 @@ const gitSource = (fields: Record<string, unknown>) =>
 describe('git_repository sources', () => {
   it('accepts a commit whose MODULE.bazel is the published one, patches checked, and stores source.json byte for byte', async () => {
     const sourceJson = gitSource({ commit: commits.good, patches: { 'fix.patch': sri(Buffer.from(PATCH)) }, patch_strip: 1 });
-    const res = await publish('corp', 'greeter', '1.0.0', [
+    const parts: Part[] = [
       ['MODULE.bazel', moduleFile('greeter', '1.0.0')],
       ['source.json', sourceJson],
       ['patches/fix.patch', PATCH],
-    ]);
+    ];
+    const res = await publish('corp', 'greeter', '1.0.0', parts);
     expect(res.statusCode, res.body).toBe(201);
+    // A retry of the same publish (its answer lost) is the success it was, without fetching again.
+    const hits = gitServer.hits;
+    const before = await storage();
+    const again = await publish('corp', 'greeter', '1.0.0', parts);
+    expect(again.statusCode, again.body).toBe(201);
+    expect(gitServer.hits).toBe(hits);
+    expect(await storage()).toEqual(before);
     const served = await larder.app.inject({ method: 'GET', url: '/corp/modules/greeter/1.0.0/source.json' });
     expect(served.statusCode).toBe(200);
     expect(served.rawPayload.equals(Buffer.from(sourceJson))).toBe(true);
