@@ -5,6 +5,7 @@
  * naming the setting. Every refusal leaves storage as it was.
  */
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +17,7 @@ import { sri } from '../src/core/sri.js';
 import { importBazelTree } from '../src/formats/bazel/import.js';
 import { tarGz } from './support/archives.js';
 import { moduleFile, publishBody, type Part } from './support/bazel.js';
-import { startGitServer, type GitServer } from './support/git-server.js';
+import { commitRepo, startGitServer, type GitServer } from './support/git-server.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 import { snapshotFiles, tempDir } from './support/tmp.js';
 
@@ -28,8 +29,9 @@ let silent: http.Server;
 let silentUrl: string;
 let files: http.Server;
 let filesUrl: string;
-/** Commits of the served repository `greeter`: `good` declares greeter@1.0.0, `later` greeter@2.0.0. */
-const commits = { good: '', later: '' };
+let gitServerV0: GitServer;
+/** Commits of the served repository `greeter`: `good` declares greeter@1.0.0 (tag v1.0.0), `middle` 1.5.0, `later` (main) 2.0.0. */
+const commits = { good: '', middle: '', later: '' };
 
 const PERMISSIVE: BazelPolicy = { ...BCR_POLICY, sourceTypes: ['archive', 'git_repository'], sourceUrls: 'any' };
 const LIB = 'int answer() { return 41; }\n';
@@ -52,10 +54,25 @@ beforeAll(async () => {
   await git('commit', '-qm', 'one');
   commits.good = await git('rev-parse', 'HEAD');
   await git('tag', 'v1.0.0');
+  fs.writeFileSync(path.join(dir, 'MODULE.bazel'), moduleFile('greeter', '1.5.0'));
+  await git('commit', '-qam', 'middle');
+  commits.middle = await git('rev-parse', 'HEAD');
   fs.writeFileSync(path.join(dir, 'MODULE.bazel'), moduleFile('greeter', '2.0.0'));
   await git('commit', '-qam', 'two');
   commits.later = await git('rev-parse', 'HEAD');
+  // Repositories too large to fetch (incompressible) and to check out (compressible).
+  for (const [name, body] of [
+    ['big', crypto.randomBytes(200 * 1024)],
+    ['wide', Buffer.alloc(1024 * 1024)],
+  ] as const) {
+    const big = path.join(work.path, 'repos', name);
+    fs.mkdirSync(big);
+    fs.writeFileSync(path.join(big, 'MODULE.bazel'), moduleFile('greeter', '2.0.0'));
+    fs.writeFileSync(path.join(big, 'data.bin'), body);
+    await commitRepo(big);
+  }
   gitServer = await startGitServer(path.join(work.path, 'repos'));
+  gitServerV0 = await startGitServer(path.join(work.path, 'repos'), { protocolV0: true });
 
   // Accepts connections and never answers: a remote that hangs.
   silent = http.createServer(() => {});
@@ -90,6 +107,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await larder?.stop();
   await gitServer?.close();
+  await gitServerV0?.close();
   silent?.closeAllConnections();
   await new Promise((r) => silent?.close(r));
   await new Promise((r) => files?.close(r));
@@ -231,31 +249,33 @@ describe('git_repository sources', () => {
     expect(gitServer.hits).toBe(hits);
   });
 
+  it('fetches a commit that is no branch tip from a server speaking only protocol v0 (through its branches)', async () => {
+    const res = await publish('corp', 'greeter', '1.5.0', [
+      ['MODULE.bazel', moduleFile('greeter', '1.5.0')],
+      ['source.json', gitSource({ remote: `${gitServerV0.url}/greeter`, commit: commits.middle })],
+    ]);
+    expect(res.statusCode, res.body).toBe(201);
+  });
+
   it('refuses a remote that never answers once [outbound] timeout has passed', async () => {
-    const quick = await openTestApp({
-      repos: [{ name: 'corp', format: 'bazel', kind: 'hosted', visibility: 'public', bazelPolicy: PERMISSIVE }],
-      outbound: { allowPrivate: ['127.0.0.1'], gitAllowHttp: true, timeoutMs: 2000 },
-    });
-    try {
-      const { payload, contentType } = await publishBody([
-        ['MODULE.bazel', moduleFile('greeter', '2.0.0')],
-        ['source.json', gitSource({ remote: `${silentUrl}/greeter`, commit: commits.later })],
-      ]);
-      const res = await quick.app.inject({
-        method: 'PUT',
-        url: '/corp/api/modules/greeter/2.0.0',
-        payload,
-        headers: { 'content-type': contentType, authorization: `Bearer ${quick.adminToken}` },
-      });
+    await withApp({ outbound: { timeoutMs: 2000 } }, async (app) => {
+      const res = await app.publish(gitSource({ remote: `${silentUrl}/greeter`, commit: commits.later }));
       expect(res.statusCode, res.body).toBe(400);
       expect(JSON.parse(res.body).error.message).toMatch(
         /could not fetch http:\/\/127\.0\.0\.1:\d+\/greeter: it took longer than \[outbound\] timeout \(2 s\)/,
       );
-      const versions = await quick.registry.db.selectFrom('index_docs').select('path').execute();
-      expect(versions.filter((v) => v.path.startsWith('modules/'))).toEqual([]);
-    } finally {
-      await quick.stop();
-    }
+    });
+  });
+
+  it('refuses a repository larger than limits.max_archive_size, and a tree larger than the bazel_source unpacked limit', async () => {
+    await withApp({ limits: { maxArchiveSize: 64 * 1024 }, unpackedLimits: { bazelSource: 256 * 1024 } }, async (app) => {
+      const big = await app.publish(gitSource({ remote: `${gitServer.url}/big`, commit: await head('big') }));
+      expect(big.statusCode, big.body).toBe(413);
+      expect(JSON.parse(big.body).error.message).toMatch(/the repository at .*\/big is larger than this registry's 64 KiB limit/);
+      const wide = await app.publish(gitSource({ remote: `${gitServer.url}/wide`, commit: await head('wide') }));
+      expect(wide.statusCode, wide.body).toBe(413);
+      expect(JSON.parse(wide.body).error.message).toMatch(/the source tree at [0-9a-f]{40} is larger than this registry's 256 KiB limit/);
+    });
   });
 
   it('keeps the address rules: a remote on a private address needs [outbound] allow_private', async () => {
@@ -386,6 +406,46 @@ describe('the publish policy', () => {
     );
   });
 });
+
+async function head(repo: string): Promise<string> {
+  return (await run('git', ['-C', path.join(work.path, 'repos', repo), 'rev-parse', 'HEAD'])).stdout.trim();
+}
+
+/**
+ * A second Larder with other bounds (a short timeout, small limits) and a permissive policy; `publish` sends
+ * greeter@2.0.0 with the given source.json. Checks that nothing was stored.
+ */
+async function withApp(
+  opts: Pick<Parameters<typeof openTestApp>[0] & object, 'limits' | 'unpackedLimits'> & { outbound?: { timeoutMs: number } },
+  body: (app: { publish(sourceJson: string): ReturnType<typeof publish> }) => Promise<void>,
+): Promise<void> {
+  const other = await openTestApp({
+    repos: [{ name: 'corp', format: 'bazel', kind: 'hosted', visibility: 'public', bazelPolicy: PERMISSIVE }],
+    limits: opts.limits,
+    unpackedLimits: opts.unpackedLimits,
+    outbound: { allowPrivate: ['127.0.0.1'], gitAllowHttp: true, ...opts.outbound },
+  });
+  try {
+    await body({
+      async publish(sourceJson) {
+        const { payload, contentType } = await publishBody([
+          ['MODULE.bazel', moduleFile('greeter', '2.0.0')],
+          ['source.json', sourceJson],
+        ]);
+        return other.app.inject({
+          method: 'PUT',
+          url: '/corp/api/modules/greeter/2.0.0',
+          payload,
+          headers: { 'content-type': contentType, authorization: `Bearer ${other.adminToken}` },
+        });
+      },
+    });
+    const stored = await other.registry.db.selectFrom('index_docs').select('path').execute();
+    expect(stored.filter((d) => d.path.startsWith('modules/'))).toEqual([]);
+  } finally {
+    await other.stop();
+  }
+}
 
 const PRESUBMIT =
   'matrix:\n  platform: [debian11]\n  bazel: [7.x]\ntasks:\n  verify_targets:\n    platform: ${{ platform }}\n    bazel: ${{ bazel }}\n    build_targets: ["@greeter//..."]\n';
