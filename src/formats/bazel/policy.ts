@@ -66,7 +66,13 @@ function normalPath(p: string): string {
 
 /** Does `url` match one `repository` entry, in the BCR's terms (tools/bcr_validation.py), for an archive or a git remote? */
 function matchesRepository(url: URL, entry: string, kind: 'archive' | 'git'): boolean {
-  const p = normalPath(decodeURIComponent(url.pathname));
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(url.pathname);
+  } catch {
+    return false; // a malformed escape matches nothing
+  }
+  const p = normalPath(decoded);
   const github = /^github:([^/\s]+\/[^/\s]+)$/.exec(entry);
   if (github) {
     const repoPath = github[1]!;
@@ -88,6 +94,7 @@ function matchesRepository(url: URL, entry: string, kind: 'archive' | 'git'): bo
  */
 export function checkSourceUrl(repo: Repo, raw: string, what: string, repository: string[], kind: 'archive' | 'git'): void {
   const policy = policyOf(repo);
+  if (!URL.canParse(raw)) fail('METADATA_INVALID', `${what} ${JSON.stringify(raw)} is not a valid URL`);
   const url = new URL(raw);
   if (policy.sourceHosts && !hostAllowed(url.hostname, policy.sourceHosts)) {
     fail(
