@@ -18,7 +18,7 @@ export interface BazelPolicy {
   sourceTypes: PolicySourceType[];
   /**
    * `repository`: a source URL or git remote must match an entry of the module's metadata.json `repository` list
-   * (the BCR's allow-list; an empty list allows any); `any`: no such check.
+   * (the BCR's allow-list; an empty list allows any), and GitHub archives must be release assets; `any`: no such check.
    */
   sourceUrls: 'repository' | 'any';
   /** Host names (`*.example.com` for subdomains) that source URLs and git remotes may name; null = any host. */

@@ -75,6 +75,17 @@ describe('source URLs', () => {
     expect(allowed('https://anywhere.example/x.tar.gz', [])).toBe(true);
   });
 
+  it("refuses archives GitHub generates (the BCR's URL stability rule), with or without a repository list", () => {
+    expect(allowed('https://github.com/o/r/releases/download/v1/r-1.tar.gz', [])).toBe(true);
+    expect(allowed('https://github.com/o/r/archive/refs/tags/v1.tar.gz', [])).toBe(false);
+    expect(
+      refusal(() => checkSourceUrl(repo(), 'https://github.com/o/r/archive/v1.zip', 'source.json url', [], 'archive')).message,
+    ).toMatch(/is an archive GitHub generates .*repos\.bcr\.bazel_policy\.source_urls = "repository" refuses/);
+    expect(allowed('https://github.com/o/r/archive/v1.zip', [], 'archive', repo({ sourceUrls: 'any' }))).toBe(true);
+    // A git remote on github.com is a repository, not an archive.
+    expect(allowed('https://github.com/o/r.git', [], 'git')).toBe(true);
+  });
+
   it('matches git remotes by repository: the GitHub repository itself, or a remote under a prefix', () => {
     expect(allowed('https://github.com/example/greeter.git', github, 'git')).toBe(true);
     expect(allowed('https://github.com/example/greeter', github, 'git')).toBe(true);

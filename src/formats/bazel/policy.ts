@@ -90,7 +90,8 @@ function matchesRepository(url: URL, entry: string, kind: 'archive' | 'git'): bo
 
 /**
  * A source URL (archive `url`, a `mirror_urls` entry, a git `remote`) against the policy: its host must be in
- * source_hosts (when set), and with source_urls = "repository" it must match the module's `repository` list.
+ * source_hosts (when set), and with source_urls = "repository" a GitHub archive must be a release asset and the URL
+ * must match the module's `repository` list.
  */
 export function checkSourceUrl(repo: Repo, raw: string, what: string, repository: string[], kind: 'archive' | 'git'): void {
   const policy = policyOf(repo);
@@ -102,7 +103,20 @@ export function checkSourceUrl(repo: Repo, raw: string, what: string, repository
       `${what} ${raw} is on host ${url.hostname}, which ${policySetting(repo, 'source_hosts')} does not list (${policy.sourceHosts.join(', ') || 'none'}); add the host to it in larder.toml, or host the source elsewhere`,
     );
   }
-  if (policy.sourceUrls !== 'repository' || repository.length === 0) return;
+  if (policy.sourceUrls !== 'repository') return;
+  // The BCR's URL stability rule (tools/verify_stable_archives.py): GitHub serves stable bytes only for release assets.
+  const parts = url.pathname.split('/');
+  if (
+    kind === 'archive' &&
+    url.protocol === 'https:' &&
+    url.hostname === 'github.com' &&
+    !(parts[3] === 'releases' && parts[4] === 'download')
+  )
+    fail(
+      'POLICY_REFUSED',
+      `${what} ${raw} is an archive GitHub generates (not a /releases/download/ asset), whose bytes can change, which ${policySetting(repo, 'source_urls')} = "repository" refuses (the BCR's rule); attach the archive to a release, or set source_urls = "any"`,
+    );
+  if (repository.length === 0) return;
   if (repository.some((entry) => matchesRepository(url, entry, kind))) return;
   const forms =
     kind === 'archive'
