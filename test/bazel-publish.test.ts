@@ -327,8 +327,8 @@ describe('publishing with a source.json that names an archive elsewhere', () => 
         ['MODULE.bazel', moduleFile('remote', '1.1.0')],
         ['source.json', git],
       ]),
-      400,
-      /only "archive" sources/,
+      403,
+      /repos\.bazel\.bazel_policy\.source_types does not allow git_repository/,
       before,
     );
   });

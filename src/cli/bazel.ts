@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { sri } from '../core/sri.js';
 
 interface PublishFlags {
   registry: string;
@@ -10,6 +11,8 @@ interface PublishFlags {
   stripPrefix?: string;
   archiveType?: string;
   sourceJson?: string;
+  gitRemote?: string;
+  gitCommit?: string;
   patch: string[];
   patchStrip?: string;
   overlay: string[];
@@ -31,6 +34,23 @@ function moduleAndVersion(text: string): { module: string; version: string } {
   return { module, version };
 }
 
+/**
+ * The source.json of a git_repository source (remote, commit, strip_prefix, patches with their SRIs), laid out as BCR
+ * tooling writes source.json: indent 4, a trailing newline. The server stores it byte for byte.
+ */
+function gitSourceJson(flags: PublishFlags): Buffer {
+  if (!flags.gitRemote || !flags.gitCommit)
+    throw new Error('--git-remote and --git-commit go together: the repository URL and the full commit id');
+  if (flags.archive || flags.sourceJson) throw new Error('--git-remote names the source: leave out --archive and --source-json');
+  const source: Record<string, unknown> = { type: 'git_repository', remote: flags.gitRemote, commit: flags.gitCommit };
+  if (flags.stripPrefix) source.strip_prefix = flags.stripPrefix;
+  if (flags.patch.length) {
+    source.patches = Object.fromEntries(flags.patch.map((p) => [path.basename(p), sri(fs.readFileSync(p))]));
+    source.patch_strip = Number(flags.patchStrip ?? 1);
+  }
+  return Buffer.from(`${JSON.stringify(source, null, 4)}\n`);
+}
+
 /** `larder bazel publish`: the client of Larder's Bazel publishing API. */
 export function bazelCommands(program: Command): void {
   const bazel = program.command('bazel').description('Bazel registries');
@@ -44,6 +64,8 @@ export function bazelCommands(program: Command): void {
     .option('--strip-prefix <dir>', 'the directory inside the archive that is the module root')
     .option('--archive-type <type>', 'the archive type, when the file name does not tell')
     .option('--source-json <file>', 'a source.json naming an archive elsewhere (Larder downloads it to check its integrity)')
+    .option('--git-remote <url>', 'the source is a git commit (a git_repository source, if the registry allows them): the repository URL')
+    .option('--git-commit <sha>', 'with --git-remote: the full 40-hex commit id')
     .option('--patch <file>', 'a patch to apply (repeatable, in order)', collect, [])
     .option('--patch-strip <n>', 'like patch -p (default 1)')
     .option('--overlay <path=file>', 'a file to copy into the tree at path (repeatable)', collect, [])
@@ -59,11 +81,14 @@ export function bazelCommands(program: Command): void {
       const form = new FormData();
       const file = (p: string) => new Blob([fs.readFileSync(p)]);
       form.append('MODULE.bazel', new Blob([moduleText]), 'MODULE.bazel');
+      const git = flags.gitRemote || flags.gitCommit ? gitSourceJson(flags) : null;
       if (flags.archive) form.append('archive', file(flags.archive), path.basename(flags.archive));
       if (flags.sourceJson) form.append('source.json', file(flags.sourceJson), 'source.json');
-      if (flags.stripPrefix) form.append('strip_prefix', flags.stripPrefix);
+      if (git) form.append('source.json', new Blob([new Uint8Array(git)]), 'source.json');
+      // With a git source these live in the source.json built above.
+      if (flags.stripPrefix && !git) form.append('strip_prefix', flags.stripPrefix);
       if (flags.archiveType) form.append('archive_type', flags.archiveType);
-      if (flags.patchStrip) form.append('patch_strip', flags.patchStrip);
+      if (flags.patchStrip && !git) form.append('patch_strip', flags.patchStrip);
       for (const p of flags.patch) form.append(`patches/${path.basename(p)}`, file(p), path.basename(p));
       for (const o of flags.overlay) {
         const eq = o.indexOf('=');

@@ -8,10 +8,12 @@
  *   repos-check.ts  cross checks between [[repos]] entries
  *   load.ts         loadConfig: precedence, defaults and the resolved result
  *   outbound.ts     the [outbound] table: address allowances, CA file, timeouts
+ *   bazel-policy.ts a hosted Bazel repository's bazel_policy (the BCR's rules by default)
  *   init-text.ts    the commented larder.toml that `larder init` writes
  *   unpacked-limits.ts  the per-format unpacked-size limit in effect
  */
 export type {
+  BazelPolicy,
   ConfigOverrides,
   DatabaseConfig,
   Format,
@@ -27,3 +29,4 @@ export { initConfigText } from './config/init-text.js';
 export { locateKeys } from './config/key-lines.js';
 export { loadConfig } from './config/load.js';
 export { unpackedLimit } from './config/unpacked-limits.js';
+export { BCR_POLICY } from './config/bazel-policy.js';

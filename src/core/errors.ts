@@ -68,6 +68,9 @@ export const ErrorCatalogue = {
   // client (or a load balancer) may retry, and cached index documents are still served meanwhile.
   DATABASE_UNAVAILABLE: 503,
   BLOB_STORE_UNAVAILABLE: 503,
+  // Appended (issue 16): a publish the repository's policy does not allow (a Bazel repo's bazel_policy); the message
+  // names the setting, which an operator may change in larder.toml.
+  POLICY_REFUSED: 403,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

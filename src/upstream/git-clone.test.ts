@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -8,7 +9,7 @@ import { tempDir } from '../../test/support/tmp.js';
 import type { OutboundConfig } from '../core/config.js';
 import { OUTBOUND_DEFAULTS, resolveOutbound } from '../core/config/outbound.js';
 import { LarderError } from '../core/errors.js';
-import { cloneChecked } from './git-clone.js';
+import { cloneChecked, fetchCommitChecked } from './git-clone.js';
 import { OutboundClient } from './outbound.js';
 
 const work = tempDir('larder-git-clone-');
@@ -99,5 +100,58 @@ describe('cloneChecked', () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => silent.close(() => r()));
     }
+  });
+});
+
+describe('fetchCommitChecked', () => {
+  const head = () =>
+    execFileSync('git', ['-C', path.join(work.path, 'repos', 'Big.jl'), 'rev-parse', 'HEAD'])
+      .toString()
+      .trim();
+
+  async function fetchCommit(config: Partial<OutboundConfig>, url: string, commit: string, maxSize = 10 << 20): Promise<string> {
+    const outbound = new OutboundClient({
+      ...resolveOutbound(OUTBOUND_DEFAULTS),
+      allowPrivate: [],
+      caFile: server.caFile,
+      gitAllowHttp: false,
+      timeoutMs: 30_000,
+      ...config,
+    });
+    const dir = path.join(work.path, `f${seq++}`);
+    fs.mkdirSync(dir);
+    try {
+      return await fetchCommitChecked(outbound, url, commit, dir, { maxSize });
+    } finally {
+      await outbound.close();
+    }
+  }
+
+  async function refusal(config: Partial<OutboundConfig>, url: string, commit: string, maxSize?: number): Promise<LarderError> {
+    try {
+      await fetchCommit(config, url, commit, maxSize);
+    } catch (err) {
+      expect(err).toBeInstanceOf(LarderError);
+      return err as LarderError;
+    }
+    throw new Error(`expected fetching ${commit} from ${url} to fail`);
+  }
+
+  it('fetches one commit over https from an allowed host name with the internal CA, under the same address rules as a clone', async () => {
+    const url = `https://localhost:${new URL(server.url).port}/Big.jl`;
+    const dir = await fetchCommit({ allowPrivate: ['localhost'] }, url, head());
+    expect(execFileSync('git', ['--git-dir', dir, 'cat-file', '-t', head()]).toString().trim()).toBe('commit');
+    expect((await refusal({}, url, head())).message).toMatch(/its host resolves to a loopback address/);
+    expect((await refusal({ allowPrivate: ['127.0.0.1'], caFile: null }, `${server.url}/Big.jl`, head())).message).toMatch(
+      /could not fetch .*TLS certificate is not trusted/,
+    );
+    expect((await refusal({ allowPrivate: ['127.0.0.1'] }, `${plain.url}/Big.jl`, head())).message).toMatch(/git_allow_http = true/);
+  });
+
+  it('refuses an abbreviated id, a commit the repository lacks, and a repository past the size bound', async () => {
+    const allowed = { allowPrivate: ['127.0.0.1'] };
+    expect((await refusal(allowed, `${server.url}/Big.jl`, head().slice(0, 12))).message).toMatch(/not a full 40-hex commit id/);
+    expect((await refusal(allowed, `${server.url}/Big.jl`, 'e'.repeat(40))).message).toMatch(/has no commit e{40}/);
+    expect((await refusal(allowed, `${server.url}/Big.jl`, head(), 64 * 1024)).code).toBe('ARCHIVE_TOO_LARGE');
   });
 });

@@ -70,11 +70,12 @@ export interface CloneOptions {
   maxSize: number;
 }
 
-/**
- * Bare-clones `url` into `workDir`/repo.git (workDir must be a fresh private directory) and returns
- * that path; kills git past [outbound] timeout or `maxSize`.
- */
-export async function cloneChecked(outbound: OutboundClient, url: string, workDir: string, opts: CloneOptions): Promise<string> {
+/** The `-c` options, environment and checked URL every git run against a URL from a request uses (see the file comment). */
+async function checkedGit(
+  outbound: OutboundClient,
+  url: string,
+  workDir: string,
+): Promise<{ href: string; options: string[]; env: NodeJS.ProcessEnv }> {
   const { href, config } = await checkedGitUrl(outbound, url);
   const home = path.join(workDir, 'home');
   mkdirSync(home);
@@ -84,8 +85,7 @@ export async function cloneChecked(outbound: OutboundClient, url: string, workDi
     writeFileSync(path.join(workDir, 'ca.pem'), cas.join('\n'));
     config.push('-c', `http.sslCAInfo=${path.join(workDir, 'ca.pem')}`);
   }
-  const dest = path.join(workDir, 'repo.git');
-  const args = [
+  const options = [
     '-c',
     'protocol.allow=never',
     '-c',
@@ -102,13 +102,6 @@ export async function cloneChecked(outbound: OutboundClient, url: string, workDi
     '-c',
     'core.hooksPath=/dev/null',
     ...config,
-    'clone',
-    '--bare',
-    '--quiet',
-    '--no-local',
-    '--',
-    href,
-    dest,
   ];
   // A minimal environment: no proxies, no askpass, no ~/.gitconfig or /etc/gitconfig (url.*.insteadOf could rewrite the URL).
   const env = {
@@ -122,9 +115,14 @@ export async function cloneChecked(outbound: OutboundClient, url: string, workDi
     GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_PROTOCOL_FROM_USER: '0',
   };
-  const run = await runGitBounded(args, {
+  return { href, options, env };
+}
+
+/** Runs git with a time bound and kills it once `dest` holds more than `maxSize` bytes. */
+function runWatched(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, dest: string, maxSize: number) {
+  return runGitBounded(args, {
     env,
-    timeoutMs: outbound.config.timeoutMs,
+    timeoutMs,
     watch: (kill) => {
       let polling = false;
       const poll = setInterval(() => {
@@ -132,12 +130,23 @@ export async function cloneChecked(outbound: OutboundClient, url: string, workDi
         polling = true;
         void diskUsage(dest).then((n) => {
           polling = false;
-          if (n > opts.maxSize) kill('too-large');
+          if (n > maxSize) kill('too-large');
         });
       }, 200);
       return () => clearInterval(poll);
     },
   });
+}
+
+/**
+ * Bare-clones `url` into `workDir`/repo.git (workDir must be a fresh private directory) and returns
+ * that path; kills git past [outbound] timeout or `maxSize`.
+ */
+export async function cloneChecked(outbound: OutboundClient, url: string, workDir: string, opts: CloneOptions): Promise<string> {
+  const { href, options, env } = await checkedGit(outbound, url, workDir);
+  const dest = path.join(workDir, 'repo.git');
+  const args = [...options, 'clone', '--bare', '--quiet', '--no-local', '--', href, dest];
+  const run = await runWatched(args, env, outbound.config.timeoutMs, dest, opts.maxSize);
   const outcome = run.killed ?? (run.code === 0 ? 'ok' : 'failed');
   if (outcome === 'ok' && (await diskUsage(dest)) > opts.maxSize)
     fail('ARCHIVE_TOO_LARGE', `the repository at ${url} is larger than this registry's ${formatSize(opts.maxSize)} limit`);
@@ -154,5 +163,54 @@ export async function cloneChecked(outbound: OutboundClient, url: string, workDi
       `could not clone ${url}: the server did not answer as a git repository, the connection failed, it redirects (use the final URL), it needs credentials, or its TLS certificate is not trusted (an internal CA goes in [outbound] ca_file)`,
     );
   }
+  return dest;
+}
+
+/**
+ * Fetches one commit of `url` (by its full id) into a fresh bare repository `workDir`/repo.git and returns that
+ * path, under cloneChecked's rules. Asks for that commit alone (depth 1; servers speaking protocol v2, as git's own
+ * and the big hosts do, give any commit they have); when the server refuses that, fetches its branches and tags and
+ * looks for the commit there. One [outbound] timeout and `maxSize` bound the whole. Refuses (METADATA_INVALID) a
+ * commit the repository does not have.
+ */
+export async function fetchCommitChecked(
+  outbound: OutboundClient,
+  url: string,
+  commit: string,
+  workDir: string,
+  opts: CloneOptions,
+): Promise<string> {
+  if (!/^[0-9a-f]{40}$/.test(commit)) fail('METADATA_INVALID', `commit ${JSON.stringify(commit)} is not a full 40-hex commit id`);
+  const { href, options, env } = await checkedGit(outbound, url, workDir);
+  const dest = path.join(workDir, 'repo.git');
+  const deadline = Date.now() + outbound.config.timeoutMs;
+  const init = await runGitBounded(['init', '--bare', '--quiet', dest], { env, timeoutMs: 10_000 });
+  if (init.code !== 0) fail('INTERNAL', 'could not create a scratch git repository');
+  const fetch = (flags: string[], refspecs: string[]) =>
+    runWatched(
+      [...options, '--git-dir', dest, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', ...flags, '--', href, ...refspecs],
+      env,
+      Math.max(1, deadline - Date.now()),
+      dest,
+      opts.maxSize,
+    );
+  let run = await fetch(['--depth=1'], [commit]);
+  if (run.killed === null && run.code !== 0 && Date.now() < deadline)
+    run = await fetch([], ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']);
+  if (run.killed === 'too-large' || (await diskUsage(dest)) > opts.maxSize)
+    fail('ARCHIVE_TOO_LARGE', `the repository at ${url} is larger than this registry's ${formatSize(opts.maxSize)} limit`);
+  if (run.killed === 'timeout')
+    fail(
+      'ARCHIVE_INVALID',
+      `could not fetch ${url}: it took longer than [outbound] timeout (${Math.round(outbound.config.timeoutMs / 1000)} s)`,
+    );
+  if (run.code !== 0)
+    fail(
+      'ARCHIVE_INVALID',
+      `could not fetch ${url}: the server did not answer as a git repository, the connection failed, it redirects (use the final URL), it needs credentials, or its TLS certificate is not trusted (an internal CA goes in [outbound] ca_file)`,
+    );
+  const has = await runGitBounded(['--git-dir', dest, 'cat-file', '-e', `${commit}^{commit}`], { env, timeoutMs: 10_000 });
+  if (has.code !== 0)
+    fail('METADATA_INVALID', `${url} has no commit ${commit} (none of its branches or tags contains it); check the commit id`);
   return dest;
 }

@@ -39,7 +39,11 @@ export async function commitRepo(dir: string, tag?: string): Promise<string> {
  * Serves every repository under `root` (non-bare ones too: their .git) over smart HTTP, or HTTPS with
  * `tls`, on `host` (127.0.0.1 unless given); `hits` counts the requests it answered.
  */
-export async function startGitServer(root: string, opts: { tls?: boolean; host?: string } = {}): Promise<GitServer> {
+export async function startGitServer(
+  root: string,
+  // protocolV0: ignore Git-Protocol and speak v0, like servers that hand out only commits their refs advertise.
+  opts: { tls?: boolean; host?: string; protocolV0?: boolean } = {},
+): Promise<GitServer> {
   let hits = 0;
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     hits++;
@@ -56,7 +60,7 @@ export async function startGitServer(root: string, opts: { tls?: boolean; host?:
         REQUEST_METHOD: req.method ?? 'GET',
         CONTENT_TYPE: req.headers['content-type'] ?? '',
         HTTP_CONTENT_ENCODING: String(req.headers['content-encoding'] ?? ''),
-        GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
+        GIT_PROTOCOL: opts.protocolV0 ? '' : String(req.headers['git-protocol'] ?? ''),
         REMOTE_ADDR: '127.0.0.1',
       },
       stdio: ['pipe', 'pipe', 'ignore'],

@@ -1,3 +1,4 @@
+import { BAZEL_POLICY_INIT_TEXT } from './bazel-policy.js';
 import { OUTBOUND_INIT_TEXT } from './outbound.js';
 
 /** The commented larder.toml that `larder init` writes; it loads back to the defaults. */
@@ -106,7 +107,7 @@ format = "bazel"
 kind = "hosted"
 visibility = "public"
 # mirrors = ["https://larder.example/bazel-mirror"]   # written once into bazel_registry.json
-
+${BAZEL_POLICY_INIT_TEXT}
 [[repos]]
 name = "julia"
 format = "julia"

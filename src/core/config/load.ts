@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LarderError } from '../errors.js';
+import { resolveBazelPolicy, type BazelPolicySettings } from './bazel-policy.js';
 import { OUTBOUND_DEFAULTS, resolveOutbound, type OutboundSettings } from './outbound.js';
 import { cliSource, envSource, fileSource, type Source } from './sources.js';
 import {
@@ -154,8 +155,9 @@ export function loadConfig(opts: {
     },
     // Copies, so no caller can change DEFAULT_REPOS through the result.
     repos: s.repos.map((entry) => {
-      const { static_origin, ...r } = entry as RepoConfig & { static_origin?: string };
-      return defined({ ...r, members: r.members && [...r.members], staticOrigin: static_origin });
+      const { static_origin, bazel_policy, ...r } = entry as RepoConfig & { static_origin?: string; bazel_policy?: BazelPolicySettings };
+      const bazelPolicy = bazel_policy ? resolveBazelPolicy(bazel_policy) : r.bazelPolicy;
+      return defined({ ...r, members: r.members && [...r.members], staticOrigin: static_origin, bazelPolicy });
     }),
     outbound: resolveOutbound(s.outbound),
     timeouts: {

@@ -6,7 +6,7 @@ import type { RepoConfig } from './types.js';
  * Duplicate names, kind-specific keys and group membership (existence, format, cycles):
  * mistakes the per-entry schema cannot see, which would otherwise only surface at request time.
  */
-export function checkRepos(repos: Array<RepoConfig & { static_origin?: string }>): Problem[] {
+export function checkRepos(repos: Array<RepoConfig & { static_origin?: string; bazel_policy?: object }>): Problem[] {
   const problems: Problem[] = [];
   const byName = new Map<string, RepoConfig>();
   repos.forEach((r, i) => {
@@ -23,6 +23,12 @@ export function checkRepos(repos: Array<RepoConfig & { static_origin?: string }>
     }
     if (r.mirrors !== undefined && (r.format !== 'bazel' || r.kind !== 'hosted')) {
       problems.push({ path: at('mirrors'), message: `only hosted bazel repositories take mirrors (this one is ${r.format} ${r.kind})` });
+    }
+    if (r.bazel_policy !== undefined && (r.format !== 'bazel' || r.kind !== 'hosted')) {
+      problems.push({
+        path: at('bazel_policy'),
+        message: `only hosted bazel repositories take bazel_policy (this one is ${r.format} ${r.kind}); publishes go to hosted ones`,
+      });
     }
     if (r.static_origin !== undefined) {
       const shared = repos.findIndex((other) => other.static_origin === r.static_origin);

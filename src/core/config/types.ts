@@ -1,7 +1,9 @@
 /** The config's public shapes: what loadConfig returns and what callers may override. */
+import type { BazelPolicy } from './bazel-policy.js';
 import type { OutboundConfig } from './outbound.js';
 
 export type { OutboundConfig } from './outbound.js';
+export type { BazelPolicy } from './bazel-policy.js';
 
 export type Format = 'cargo' | 'bazel' | 'julia' | 'moonbit' | 'brioche';
 export interface RepoConfig {
@@ -24,6 +26,8 @@ export interface RepoConfig {
    * also written as a file at the path clients request it under, for nginx or a CDN to serve (static_origin).
    */
   staticOrigin?: string;
+  /** Hosted Bazel repos: what a publish may describe (bazel_policy; unset = the BCR's rules, BCR_POLICY). */
+  bazelPolicy?: BazelPolicy;
 }
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 export type TlsConfig = { mode: 'off' } | { mode: 'self-signed'; hostnames: string[] } | { mode: 'files'; cert: string; key: string };

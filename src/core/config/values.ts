@@ -3,6 +3,7 @@
  * Parsers throw an Error whose message says what was expected; `via` turns that into a zod issue.
  */
 import { z } from 'zod';
+import { BazelPolicySchema } from './bazel-policy.js';
 import { OutboundSchema } from './outbound.js';
 import { parseDuration, parseSize } from '../units.js';
 
@@ -107,6 +108,8 @@ const RepoSchema = z.strictObject({
   offline: z.boolean().optional(),
   // Public hosted repos: a directory or s3://bucket/prefix that receives every public index document as a file.
   static_origin: z.string().min(1).optional(),
+  // Hosted Bazel repos: what a publish may describe (source types, URL rules, presubmit, compatibility_level).
+  bazel_policy: BazelPolicySchema.optional(),
 });
 const TlsSchema = z
   .strictObject({
@@ -201,6 +204,7 @@ export const KNOWN_KEYS: Record<string, string[]> = {
   limits: Object.keys(LimitsSchema.shape),
   unpacked_limits: Object.keys(UnpackedLimitsSchema.shape),
   repos: Object.keys(RepoSchema.shape),
+  'repos.bazel_policy': Object.keys(BazelPolicySchema.shape),
   outbound: Object.keys(OutboundSchema.shape),
   timeouts: Object.keys(TimeoutsSchema.shape),
   uploads: Object.keys(UploadsSchema.shape),

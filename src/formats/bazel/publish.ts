@@ -12,12 +12,14 @@ import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
 import type { Database } from '../../storage/schema.js';
 import { parseMetadata, serializeMetadata, withVersion, type BazelMetadata } from './metadata.js';
+import { parseGitSource, verifyGitSource, type GitSourceJson } from './git-source.js';
+import { checkCompatibilityLevel, checkPresubmit, checkSourceType, checkSourceUrl, repositoryList } from './policy.js';
 import { readModuleFile, sameModuleFile } from './module-file.js';
 import { moduleExists, moduleRef } from './owners.js';
 import { writeModuleSearchEntry } from './search-entry.js';
 import type { BazelTables } from './schema.js';
 import { applyOverlay, applyPatches, filesToKeep, unpackArchive } from './source-tree.js';
-import { compareBazelVersions, isBazelVersion, validateModuleName, validatePublishVersion } from './version.js';
+import { compareBazelVersions, validateModuleName, validatePublishVersion } from './version.js';
 import { storeBlob } from '../../registry/blob-records.js';
 import { writeOrReplay } from '../../registry/replay.js';
 import { replayDifference, type VersionFiles } from './replay.js';
@@ -83,16 +85,23 @@ function sourceJsonBytes(s: SourceJson): Buffer {
   return Buffer.from(`${JSON.stringify(s, null, 4)}\n`);
 }
 
-function parseSourceJson(bytes: Buffer): SourceJson {
-  let s: SourceJson;
+/** source.json as a JSON object, and the source type it declares (`archive` when it names none, as for Bazel). */
+function sourceObject(bytes: Buffer): { json: Record<string, unknown>; type: string } {
+  let s: unknown;
   try {
-    s = JSON.parse(bytes.toString('utf8')) as SourceJson;
+    s = JSON.parse(bytes.toString('utf8'));
   } catch {
     fail('METADATA_INVALID', 'source.json is not valid JSON');
   }
   if (typeof s !== 'object' || s === null || Array.isArray(s)) fail('METADATA_INVALID', 'source.json must be a JSON object');
-  if ((s.type ?? 'archive') !== 'archive')
-    fail('METADATA_INVALID', `source.json type "${s.type}" is not accepted: only "archive" sources have a content hash`);
+  const type = (s as { type?: unknown }).type ?? 'archive';
+  if (typeof type !== 'string') fail('METADATA_INVALID', 'source.json "type" must be a string ("archive" or "git_repository")');
+  return { json: s as Record<string, unknown>, type };
+}
+
+/** An archive source.json's fields (its type already checked). */
+function parseSourceJson(json: Record<string, unknown>): SourceJson {
+  const s = json as SourceJson;
   if (typeof s.url !== 'string' || !/^https?:\/\//.test(s.url))
     fail('METADATA_INVALID', 'source.json needs "url", an http(s) URL of the source archive');
   if (typeof s.integrity !== 'string') fail('METADATA_INVALID', 'source.json needs "integrity", the SRI of the archive (sha256-…)');
@@ -161,45 +170,57 @@ function requireOverlayBazel(bazelCompatibility: string[]): void {
     );
 }
 
-/**
- * The BCR's rule: compatibility_level equals the previous (non-yanked) version's and is not above
- * the next one's, unless the publisher says the break is intended.
- */
-async function checkCompatibilityLevel(
-  registry: Registry,
-  repo: Repo,
-  db: Kysely<Database & BazelTables>,
-  pub: BazelPublish,
-  level: number,
-): Promise<void> {
-  if (pub.allowCompatibilityLevelChange) return;
-  const meta = await registry.docs.get(repo.id, `modules/${pub.module}/metadata.json`);
-  const yanked = meta ? parseMetadata(meta.body, pub.module).yanked_versions : {};
-  const rows = await db
-    .selectFrom('bazel_versions')
-    .select('version')
-    .where('repo_id', '=', repo.id)
-    .where('module', '=', pub.module)
-    .execute();
-  const others = rows.map((r) => r.version).filter((v) => !(v in yanked) && isBazelVersion(v));
-  const prev = others
-    .filter((v) => compareBazelVersions(v, pub.version) < 0)
-    .sort(compareBazelVersions)
-    .at(-1);
-  const next = others.filter((v) => compareBazelVersions(v, pub.version) > 0).sort(compareBazelVersions)[0];
-  const levelOf = async (v: string) => {
-    const doc = await registry.docs.get(repo.id, `modules/${pub.module}/${v}/MODULE.bazel`);
-    return doc ? readModuleFile(doc.body.toString('utf8')).compatibilityLevel : level;
-  };
-  const hint = 'if the break is intended, publish again with allow_compatibility_level_change=true';
-  if (prev !== undefined && (await levelOf(prev)) !== level) {
+/** Downloads an archive source.json's `url` and every `mirror_urls` entry; each must match its integrity. */
+async function downloadSource(registry: Registry, source: SourceJson): Promise<Buffer> {
+  const { maxArchiveSize } = registry.config.limits;
+  const { algorithm } = parseSri(source.integrity);
+  const got = await download(registry, source.url, 'source.json url', algorithm, maxArchiveSize);
+  // The computed hash is not echoed: it would make any reachable URL's content an oracle.
+  if (got.integrity !== source.integrity)
     fail(
-      'METADATA_INVALID',
-      `compatibility_level is ${level}, but ${pub.module}@${prev} has ${await levelOf(prev)}: a change makes every user choose one side; ${hint}`,
+      'ARCHIVE_INVALID',
+      `the archive at ${source.url} does not match the integrity in source.json (${source.integrity}); check the URL and recompute the integrity from the archive`,
     );
+  for (const mirror of source.mirror_urls ?? []) {
+    const m = await download(registry, mirror, 'source.json mirror_urls entry', algorithm, maxArchiveSize);
+    if (m.integrity !== source.integrity)
+      fail(
+        'ARCHIVE_INVALID',
+        `the archive at mirror ${mirror} does not match the integrity in source.json (${source.integrity}); every mirror must serve the same bytes`,
+      );
   }
-  if (next !== undefined && level > (await levelOf(next))) {
-    fail('METADATA_INVALID', `compatibility_level ${level} is above ${pub.module}@${next}'s ${await levelOf(next)}; ${hint}`);
+  return got.data;
+}
+
+/** The tree Bazel will build from an archive source: the archive, overlays, then patches; its MODULE.bazel must be ours. */
+async function checkArchiveTree(
+  registry: Registry,
+  pub: BazelPublish,
+  bazelCompatibility: string[],
+  source: SourceJson,
+  archive: Buffer,
+): Promise<void> {
+  checkListed('patches', source.patches ?? {}, pub.patches);
+  checkListed('overlay', source.overlay ?? {}, pub.overlay);
+  if (pub.overlay.size) requireOverlayBazel(bazelCompatibility);
+  const fileName = pub.archive?.fileName ?? new URL(source.url).pathname.split('/').pop() ?? 'archive';
+  const patches = [...pub.patches].map(([name, data]) => ({ name, text: data.toString('utf8') }));
+  const keep = filesToKeep(patches, source.patch_strip ?? 0);
+  const tree = await unpackArchive(archive, {
+    fileName,
+    archiveType: source.archive_type,
+    stripPrefix: source.strip_prefix,
+    limits: { maxUnpackedSize: unpackedLimit(registry.config, 'bazelSource'), maxEntries: registry.config.limits.maxArchiveEntries },
+    keep: (path) => keep.has(path),
+  });
+  applyOverlay(tree, pub.overlay);
+  applyPatches(tree, patches, source.patch_strip ?? 0);
+  const inTree = tree.get('MODULE.bazel');
+  if (inTree && !sameModuleFile(inTree.data.toString('utf8'), pub.moduleFile.toString('utf8'))) {
+    fail(
+      'MANIFEST_MISMATCH',
+      'the MODULE.bazel in the source tree (after overlay and patches) differs from the one published; add a patch that makes them equal (the BCR names it module_dot_bazel.patch)',
+    );
   }
 }
 
@@ -258,70 +279,45 @@ export async function publishBazelModule(
     .executeTakeFirst();
   if (exists) return replay(registry, repo, pub, baseUrl);
   await checkCompatibilityLevel(registry, repo, db, pub, decl.compatibilityLevel);
+  checkPresubmit(repo, pub.presubmit);
   for (const name of pub.patches.keys())
     if (!PATCH_NAME.test(name)) fail('METADATA_INVALID', `patch name "${name}" may only use letters, digits, '.', '_', '+' and '-'`);
 
-  let source: SourceJson;
-  let archive: Buffer;
+  let source: SourceJson | null = null;
+  let git: GitSourceJson | null = null;
   let hosted: { fileName: string; data: Buffer } | null = null;
   if (pub.archive) {
     if (pub.sourceJson)
       fail('METADATA_INVALID', 'send either an archive (Larder hosts it and writes source.json) or a source.json naming one, not both');
+    checkSourceType(repo, 'archive');
     if (!ARCHIVE_NAME.test(pub.archive.fileName))
       fail('METADATA_INVALID', `archive file name "${pub.archive.fileName}" may only use letters, digits, '.', '_', '+' and '-'`);
     if (pub.archive.data.length > limits.maxArchiveSize)
       fail('ARCHIVE_TOO_LARGE', `the archive is larger than this registry's ${formatSize(limits.maxArchiveSize)} limit`);
-    archive = pub.archive.data;
     hosted = pub.archive;
     source = hostedSource(baseUrl, repo, pub, pub.archive);
+    await checkArchiveTree(registry, pub, decl.bazelCompatibility, source, hosted.data);
   } else if (pub.sourceJson) {
-    source = parseSourceJson(pub.sourceJson);
-    const { algorithm } = parseSri(source.integrity);
-    const got = await download(registry, source.url, 'source.json url', algorithm, limits.maxArchiveSize);
-    // The computed hash is not echoed: it would make any reachable URL's content an oracle.
-    if (got.integrity !== source.integrity)
-      fail(
-        'ARCHIVE_INVALID',
-        `the archive at ${source.url} does not match the integrity in source.json (${source.integrity}); check the URL and recompute the integrity from the archive`,
-      );
-    for (const mirror of source.mirror_urls ?? []) {
-      const m = await download(registry, mirror, 'source.json mirror_urls entry', algorithm, limits.maxArchiveSize);
-      if (m.integrity !== source.integrity)
-        fail(
-          'ARCHIVE_INVALID',
-          `the archive at mirror ${mirror} does not match the integrity in source.json (${source.integrity}); every mirror must serve the same bytes`,
-        );
+    const { json, type } = sourceObject(pub.sourceJson);
+    const repository = await repositoryList(registry, repo, pub.module, pub.metadata?.repository);
+    if (checkSourceType(repo, type) === 'git_repository') {
+      git = parseGitSource(json);
+      if (pub.overlay.size)
+        fail('METADATA_INVALID', 'a git_repository source takes no overlay files: Bazel applies overlays to archives only');
+      checkListed('patches', git.patches ?? {}, pub.patches);
+      await verifyGitSource(registry, repo, git, pub, repository);
+    } else {
+      source = parseSourceJson(json);
+      checkSourceUrl(repo, source.url, 'source.json url', repository, 'archive');
+      for (const mirror of source.mirror_urls ?? []) checkSourceUrl(repo, mirror, 'source.json mirror_urls entry', repository, 'archive');
+      const archive = await downloadSource(registry, source);
+      await checkArchiveTree(registry, pub, decl.bazelCompatibility, source, archive);
     }
-    archive = got.data;
   } else {
     fail('METADATA_INVALID', 'a publish needs the source: an archive to host, or a source.json naming one');
   }
-  checkListed('patches', source.patches ?? {}, pub.patches);
-  checkListed('overlay', source.overlay ?? {}, pub.overlay);
-  if (pub.overlay.size) requireOverlayBazel(decl.bazelCompatibility);
 
-  // The tree Bazel will build: the archive, overlays, then patches; its MODULE.bazel must be ours.
-  const fileName = pub.archive?.fileName ?? new URL(source.url).pathname.split('/').pop() ?? 'archive';
-  const patches = [...pub.patches].map(([name, data]) => ({ name, text: data.toString('utf8') }));
-  const keep = filesToKeep(patches, source.patch_strip ?? 0);
-  const tree = await unpackArchive(archive, {
-    fileName,
-    archiveType: source.archive_type,
-    stripPrefix: source.strip_prefix,
-    limits: { maxUnpackedSize: unpackedLimit(registry.config, 'bazelSource'), maxEntries: limits.maxArchiveEntries },
-    keep: (path) => keep.has(path),
-  });
-  applyOverlay(tree, pub.overlay);
-  applyPatches(tree, patches, source.patch_strip ?? 0);
-  const inTree = tree.get('MODULE.bazel');
-  if (inTree && !sameModuleFile(inTree.data.toString('utf8'), pub.moduleFile.toString('utf8'))) {
-    fail(
-      'MANIFEST_MISMATCH',
-      'the MODULE.bazel in the source tree (after overlay and patches) differs from the one published; add a patch that makes them equal (the BCR names it module_dot_bazel.patch)',
-    );
-  }
-
-  const sourceJson = pub.sourceJson ?? sourceJsonBytes(source);
+  const sourceJson = pub.sourceJson ?? sourceJsonBytes(source!);
   const staged = hosted ? await registry.blobs.stage(Readable.from([hosted.data]), { maxSize: limits.maxArchiveSize }) : null;
   const files: VersionFiles = { ...pub, sourceJson, hosted };
   try {
@@ -373,7 +369,7 @@ export async function publishBazelModule(
             repoId: repo.id,
             action: 'bazel.publish',
             subject: `${pub.module}@${pub.version}`,
-            detail: { integrity: source.integrity, url: source.url },
+            detail: git ? { remote: git.remote, commit: git.commit } : { integrity: source!.integrity, url: source!.url },
           });
         }),
       // Lost the race to a request that committed this version first: a retry of the same publish, or a conflict.

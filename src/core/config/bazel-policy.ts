@@ -1,0 +1,100 @@
+/**
+ * `bazel_policy` of a hosted Bazel repository: what a publish may describe beyond what the registry format
+ * allows. The defaults are the Bazel Central Registry's rules (protocols/bazel.md §8.2); a company registry
+ * loosens them, e.g. to point modules at internal git commits. Self-contained: schema, defaults, resolved shape.
+ */
+import { z } from 'zod';
+
+/** Source types a policy may allow; `local_path` only works for file:// registries, so it is never publishable. */
+export const POLICY_SOURCE_TYPES = ['archive', 'git_repository'] as const;
+export type PolicySourceType = (typeof POLICY_SOURCE_TYPES)[number];
+
+/** How a new version's compatibility_level must relate to its neighbours. */
+export type CompatibilityLevelRule = 'bcr' | 'non_decreasing' | 'any';
+
+/** What the server uses. */
+export interface BazelPolicy {
+  /** source.json types a publish may use (`archive` is Larder-hosted or named by URL). */
+  sourceTypes: PolicySourceType[];
+  /**
+   * `repository`: a source URL or git remote must match an entry of the module's metadata.json `repository` list
+   * (the BCR's allow-list; an empty list allows any), and GitHub archives must be release assets; `any`: no such check.
+   */
+  sourceUrls: 'repository' | 'any';
+  /** Host names (`*.example.com` for subdomains) that source URLs and git remotes may name; null = any host. */
+  sourceHosts: string[] | null;
+  /** A publish must include a presubmit.yml with at least one task that names its Bazel versions. */
+  requirePresubmit: boolean;
+  /**
+   * `bcr`: equal to the previous non-yanked version's and not above the next one's, unless the publisher confirms
+   * the change; `non_decreasing`: never below the previous one's nor above the next one's; `any`: unchecked.
+   */
+  compatibilityLevel: CompatibilityLevelRule;
+}
+
+/**
+ * The BCR's rules, except presubmit.yml: the BCR requires one because its CI runs it; Larder runs no CI, so it is
+ * optional unless a repository asks for it (and publishes that worked before keep working).
+ */
+export const BCR_POLICY: BazelPolicy = {
+  sourceTypes: ['archive'],
+  sourceUrls: 'repository',
+  sourceHosts: null,
+  requirePresubmit: false,
+  compatibilityLevel: 'bcr',
+};
+
+const HOST = /^(\*\.)?[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*$/;
+
+function checkHost(v: string, ctx: z.RefinementCtx<string>): string {
+  const host = v.trim().toLowerCase();
+  if (!HOST.test(host))
+    ctx.addIssue({ code: 'custom', message: `expected a host name ("github.com") or "*.example.com", got ${JSON.stringify(v)}` });
+  return host;
+}
+
+function checkSourceType(v: string, ctx: z.RefinementCtx<string>): PolicySourceType {
+  if ((POLICY_SOURCE_TYPES as readonly string[]).includes(v)) return v as PolicySourceType;
+  ctx.addIssue({
+    code: 'custom',
+    message:
+      v === 'local_path'
+        ? 'local_path sources only work for file:// registries (a path on the machine running Bazel); Larder serves over http(s), so it cannot allow them'
+        : `expected "archive" or "git_repository", got ${JSON.stringify(v)}`,
+  });
+  return z.NEVER;
+}
+
+/** `bazel_policy` as written in larder.toml (a table under a `[[repos]]` entry). */
+export const BazelPolicySchema = z
+  .strictObject({
+    source_types: z.array(z.string().transform(checkSourceType)).min(1),
+    source_urls: z.enum(['repository', 'any']),
+    source_hosts: z.array(z.string().transform(checkHost)),
+    require_presubmit: z.boolean(),
+    compatibility_level: z.enum(['bcr', 'non_decreasing', 'any']),
+  })
+  .partial();
+
+export type BazelPolicySettings = z.output<typeof BazelPolicySchema>;
+
+/** The policy a repository's settings give, the BCR's rules filling what they leave out. */
+export function resolveBazelPolicy(s: BazelPolicySettings | undefined): BazelPolicy {
+  return {
+    sourceTypes: s?.source_types ? [...new Set(s.source_types)] : [...BCR_POLICY.sourceTypes],
+    sourceUrls: s?.source_urls ?? BCR_POLICY.sourceUrls,
+    sourceHosts: s?.source_hosts ? [...s.source_hosts] : null,
+    requirePresubmit: s?.require_presubmit ?? BCR_POLICY.requirePresubmit,
+    compatibilityLevel: s?.compatibility_level ?? BCR_POLICY.compatibilityLevel,
+  };
+}
+
+/** The commented `bazel_policy` lines of the hosted Bazel repository that `larder init` writes. */
+export const BAZEL_POLICY_INIT_TEXT = `# What a publish may describe (the defaults are the Bazel Central Registry's rules):
+# [repos.bazel_policy]
+# source_types = ["archive"]         # add "git_repository" for sources at a git commit (local_path never: file:// registries only)
+# source_urls = "repository"         # URLs must match metadata.json "repository" (github:o/r → its /releases/download/); "any"
+# source_hosts = ["github.com", "*.corp.example"]   # hosts source URLs and git remotes may name (default: any)
+# require_presubmit = false          # true: a presubmit.yml with at least one task naming its bazel versions (the BCR requires one)
+# compatibility_level = "bcr"        # equal to the previous version's unless confirmed; "non_decreasing"; "any"
+`;
