@@ -107,7 +107,12 @@ export async function* unbzip2(source: AsyncIterable<Buffer>): AsyncGenerator<Bu
     try {
       crc = lib.decompress(bits, out, buf.data, buf.size, crc);
     } catch (err) {
-      if (!(err instanceof NeedMore)) throw new DecompressError('bzip2', (err as Error).message || 'damaged data');
+      // The decoder's own messages are jokes ("meow i'm a kitty…"): only a checksum mismatch is worth naming.
+      if (!(err instanceof NeedMore))
+        throw new DecompressError(
+          'bzip2',
+          /crc32/.test((err as Error)?.message ?? '') ? 'a block checksum does not match' : 'damaged data',
+        );
       if (ended) throw new DecompressError('bzip2', 'the stream ends early');
       // A block larger than the heuristic: read on and decode it again from its start.
       [byte, bit] = start;
