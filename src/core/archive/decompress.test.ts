@@ -133,6 +133,26 @@ describe('memory limits of the decoders', () => {
     expect(err.message).toMatch(/window, more than the 128 MiB/);
   });
 
+  it('stops a zstd stream declaring 12 GiB in RLE blocks (4 bytes each for 128 KiB) at the limit', async () => {
+    // A frame of a 128 KiB window, a tar header, then 100,000 RLE blocks of 128 KiB zeros: 400 kB in, 12 GiB out.
+    const header = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (17 - 10) << 3]);
+    const tarHeader = (await tarball([{ name: 'pkg-1.0/zeros', body: Buffer.alloc(0) }])).subarray(0, 512);
+    const raw = Buffer.alloc(3);
+    raw.writeUIntLE((512 << 3) | 0, 0, 3); // raw block, 512 bytes
+    const rle = Buffer.alloc(4);
+    rle.writeUIntLE(((128 * 1024) << 3) | (1 << 1), 0, 3); // RLE block of 128 KiB, byte 0
+    const blocks = Buffer.concat(Array.from({ length: 100_000 }, () => rle));
+    const bomb = Buffer.concat([header, raw, tarHeader, blocks]);
+    let out = 0;
+    const err = await refusal(
+      gateTar(Readable.from([bomb]), { ...options({ maxUnpackedSize: 8 * MiB, maxEntries: 10 }), compression: 'zstd' }, async (e) => {
+        for await (const chunk of e.body) out += chunk.length;
+      }),
+    );
+    expect(err.code).toBe('ARCHIVE_TOO_LARGE');
+    expect(out).toBeLessThanOrEqual(8 * MiB);
+  });
+
   it('refuses an xz block asking for a dictionary above 64 MiB', async () => {
     const xz = Buffer.from(compress('xz', Buffer.from('hello'), ['--check=crc32']));
     const headerSize = (xz[12]! + 1) * 4;
