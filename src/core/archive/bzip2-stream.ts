@@ -60,15 +60,23 @@ export async function* unbzip2(source: AsyncIterable<Buffer>): AsyncGenerator<Bu
   const iterator = source[Symbol.asyncIterator]();
   /** Reads until `want` unread bytes are held or the input ended. */
   const fill = async (want: number) => {
-    while (!ended && pending.length - byte < want) {
+    // Chunks are joined once per call, not once per chunk (a block is ~900 kB of 64 KiB chunks).
+    const parts: Buffer[] = [pending.subarray(byte)];
+    let have = parts[0]!.length;
+    while (!ended && have < want) {
       const { done, value } = await iterator.next();
       if (done) ended = true;
       else {
-        pending = Buffer.concat([pending.subarray(byte), value]);
-        byte = 0;
+        parts.push(value);
+        have += value.length;
       }
     }
+    if (parts.length > 1) {
+      pending = Buffer.concat(parts, have);
+      byte = 0;
+    }
   };
+
   let blockSize = 0;
   let crc: number | null = null;
   let streams = 0;
