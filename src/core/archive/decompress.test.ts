@@ -81,7 +81,6 @@ describe.each(['xz', 'zstd', 'bzip2'] as const)('%s tar streams', (c) => {
   it('read concatenated streams and multi-block streams on', async () => {
     const half = Math.floor(tar.length / 2);
     const joined = Buffer.concat([compress(c, tar.subarray(0, half)), compress(c, tar.subarray(half))]);
-    if (c === 'xz') return; // xz-decompress reads one stream (see xz-stream.ts)
     const { files } = await read(joined, c);
     expect(files.get('src/big.bin')!.equals(big)).toBe(true);
   });

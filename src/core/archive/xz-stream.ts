@@ -19,7 +19,7 @@ const XZ_ERRORS: Record<string, string> = {
   '8': 'the stream ends early',
 };
 
-/** Decompresses one xz stream; bytes after its end are not read. */
+/** Decompresses an xz stream (concatenated streams are read on, as xz itself does). */
 export async function* unxz(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   // Loaded with the first xz archive, not at every start (its WebAssembly is compiled on first use).
   const { XzReadableStream } = await importCjs(import('xz-decompress'));
