@@ -60,7 +60,7 @@ export function bazelCommands(program: Command): void {
     .requiredOption('--registry <url>', 'the registry URL, as given to bazel --registry')
     .option('--token <token>', 'a token with the publish scope (default: $LARDER_TOKEN)')
     .option('--module <file>', 'the MODULE.bazel to publish', 'MODULE.bazel')
-    .option('--archive <file>', 'a source archive for Larder to host (.tar.gz, .tgz, .tar, .zip)')
+    .option('--archive <file>', 'a source archive for Larder to host (.tar.gz, .tar.xz, .tar.zst, .tar.bz2, .tar, .zip, .ar, .deb, …)')
     .option('--strip-prefix <dir>', 'the directory inside the archive that is the module root')
     .option('--archive-type <type>', 'the archive type, when the file name does not tell')
     .option('--source-json <file>', 'a source.json naming an archive elsewhere (Larder downloads it to check its integrity)')

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { stringify as tomlStringify } from 'smol-toml';
 import { expect } from 'vitest';
 import { LarderError } from '../../src/core/errors.js';
-import { tarball, type TarEntry, makeZip, type ZipEntry } from './archives.js';
+import { makeAr, tarball, type ArMember, type TarEntry, makeZip, type ZipEntry } from './archives.js';
 
 // ---------------------------------------------------------------------------------------------
 // Run settings
@@ -402,6 +402,54 @@ export function zipVariants(valid: ZipEntry[], root: string): fc.Arbitrary<Buffe
     }),
     mutatedBytes(base),
     randomBytes,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compressed streams (xz, zstd, bzip2: no JS compressor here, so the valid streams come from the system tools)
+
+/**
+ * Broken compressed streams from a valid one: byte mutations (headers, block sizes, checksums), truncations,
+ * the valid stream twice or followed by junk, random bytes.
+ */
+export function compressedVariants(valid: Buffer): fc.Arbitrary<Buffer> {
+  return fc.oneof(
+    { weight: 4, arbitrary: mutatedBytes(valid) },
+    { weight: 2, arbitrary: fc.nat().map((n) => valid.subarray(0, n % (valid.length + 1))) },
+    { weight: 1, arbitrary: fc.constant(Buffer.concat([valid, valid])) },
+    { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 64 }).map((junk) => Buffer.concat([valid, Buffer.from(junk)])) },
+    { weight: 1, arbitrary: randomBytes },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ar
+
+/** Hostile ar members: odd names (BSD long names carry any bytes), lying sizes, odd modes. */
+export const arMember: fc.Arbitrary<ArMember> = fc.record(
+  {
+    name: fc.oneof(oddName, fc.constantFrom('MODULE.bazel', 'debian-binary', 'data.tar.xz', 'a/b', '', '/', '//')),
+    data: fc.uint8Array({ maxLength: 200 }).map((u) => Buffer.from(u)),
+    mode: fc.constantFrom(0o644, 0o755, 0o7777, 0o120777, 0),
+    declaredSize: fc.option(fc.constantFrom('0', '1', '-1', '9999999999', 'abc', '1e3', ' 12'), { nil: undefined }),
+  },
+  { requiredKeys: ['name'] },
+);
+
+/** Broken ar archives: valid members plus hostile ones (GNU or BSD names), byte mutations, random bytes. */
+export function arVariants(valid: ArMember[]): fc.Arbitrary<Buffer> {
+  const base = makeAr(valid);
+  return fc.oneof(
+    fc
+      .tuple(fc.array(arMember, { minLength: 1, maxLength: 4 }), fc.nat(), fc.constantFrom('gnu' as const, 'bsd' as const))
+      .map(([extra, at, style]) => {
+        const members = [...valid];
+        for (const e of extra) members.splice(at % (members.length + 1), 0, e);
+        return makeAr(members, style);
+      }),
+    mutatedBytes(base),
+    mutatedBytes(makeAr(valid, 'bsd')),
+    randomBytes.map((b) => Buffer.concat([Buffer.from('!<arch>\n'), b])),
   );
 }
 

@@ -85,3 +85,37 @@ export function makeZip(entries: ZipEntry[]): Buffer {
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, cd, end]);
 }
+
+/** An ar member: name, data, octal mode; `raw` puts the 16-byte name field as given (GNU `/N`, BSD `#1/N`, hostile names). */
+export interface ArMember {
+  name: string;
+  data?: Buffer | string;
+  mode?: number;
+  /** Overrides the size field (a lie). */
+  declaredSize?: string;
+}
+
+/** An ar archive as GNU ar writes it (`name/`), or with BSD long names (`#1/N`, the name before the data). */
+export function makeAr(members: ArMember[], style: 'gnu' | 'bsd' = 'gnu'): Buffer {
+  const parts: Buffer[] = [Buffer.from('!<arch>\n', 'latin1')];
+  for (const m of members) {
+    let data = typeof m.data === 'string' ? Buffer.from(m.data) : (m.data ?? Buffer.alloc(0));
+    let field = `${m.name}/`;
+    if (style === 'bsd') {
+      const name = Buffer.from(m.name);
+      field = `#1/${name.length}`;
+      data = Buffer.concat([name, data]);
+    }
+    const header =
+      field.padEnd(16) +
+      '0'.padEnd(12) +
+      '0'.padEnd(6) +
+      '0'.padEnd(6) +
+      (m.mode ?? 0o644).toString(8).padEnd(8) +
+      (m.declaredSize ?? String(data.length)).padEnd(10) +
+      '`\n';
+    parts.push(Buffer.from(header, 'latin1'), data);
+    if (data.length % 2) parts.push(Buffer.from('\n'));
+  }
+  return Buffer.concat(parts);
+}

@@ -13,6 +13,8 @@ const PACKAGES: Record<string, string> = {
   wrk: 'wrk',
   hyperfine: 'hyperfine',
   haproxy: 'haproxy',
+  xz: 'xz-utils',
+  ar: 'binutils',
 };
 
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;

@@ -1,14 +1,26 @@
 /**
  * Property-based fuzzing of the archive gate itself: hostile tar, tar.gz and zip (odd names, links of
  * every kind, devices, corrupted headers, lying sizes, random bytes) under each format's profile of
- * options. The gate returns or throws a 4xx LarderError, and what it lets through keeps its promises.
+ * options; hostile xz, zstd and bzip2 streams (mutated, truncated, concatenated) and tars inside them;
+ * hostile ar archives. The gate returns or throws a 4xx LarderError, and what it lets through keeps its promises.
  */
+import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { fuzzParams, gz, Outcomes, returnsOrRefuses, tarVariants, zipVariants } from '../../../test/support/arbitraries.js';
-import { tarball, type TarEntry, type ZipEntry } from '../../../test/support/archives.js';
-import { gateMessages, gateTar, gateZip, type GatedEntry, type GateOptions } from './index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  arVariants,
+  compressedVariants,
+  fuzzParams,
+  gz,
+  Outcomes,
+  returnsOrRefuses,
+  tarVariants,
+  zipVariants,
+} from '../../../test/support/arbitraries.js';
+import { tarball, type ArMember, type TarEntry, type ZipEntry } from '../../../test/support/archives.js';
+import { ensureTools } from '../../../test/support/debian.js';
+import { gateAr, gateMessages, gateTar, gateZip, type Compression, type GatedEntry, type GateOptions } from './index.js';
 
 const ROOT = 'pkg-1.0';
 const limits = { maxUnpackedSize: 256 * 1024, maxEntries: 40 };
@@ -96,4 +108,60 @@ describe('archive gate (fuzz)', () => {
       expect(seen.refusals.size).toBeGreaterThan(3);
     });
   }
+
+  const TOOLS = { xz: ['xz', '-1', '-c'], zstd: ['zstd', '-q', '-c'], bzip2: ['bzip2', '-1', '-c'] } as const;
+  const squeeze = (c: Exclude<Compression, 'gzip'>, b: Buffer) => execFileSync(TOOLS[c][0], TOOLS[c].slice(1), { input: b });
+  const bazel = PROFILES.bazel!;
+  beforeAll(() => ensureTools(['xz', 'zstd', 'bzip2']));
+
+  for (const c of ['xz', 'zstd', 'bzip2'] as const) {
+    it(`answers every hostile ${c} stream with checked entries or a 4xx LarderError`, async () => {
+      const valid = squeeze(c, await tarball(TAR));
+      const seen = new Outcomes();
+      await fc.assert(
+        fc.asyncProperty(compressedVariants(valid), async (stream) => {
+          const run = (visit: (e: GatedEntry) => Promise<void>) => gateTar(Readable.from([stream]), { ...bazel, compression: c }, visit);
+          seen.record(await returnsOrRefuses(() => readChecked(run, bazel)));
+        }),
+        fuzzParams(150),
+      );
+      seen.report(`gate ${c}`);
+      expect(seen.ok).toBeGreaterThan(0);
+      expect(seen.refusals.size).toBeGreaterThan(1);
+    });
+
+    it(`answers every hostile tar inside a valid ${c} stream with checked entries or a 4xx LarderError`, async () => {
+      const base = await tarball(TAR);
+      const seen = new Outcomes();
+      await fc.assert(
+        fc.asyncProperty(tarVariants(base, TAR, ROOT), async (make) => {
+          const stream = squeeze(c, await make());
+          const run = (visit: (e: GatedEntry) => Promise<void>) => gateTar(Readable.from([stream]), { ...bazel, compression: c }, visit);
+          seen.record(await returnsOrRefuses(() => readChecked(run, bazel)));
+        }),
+        fuzzParams(40),
+      );
+      seen.report(`gate tar.${c}`);
+      expect(seen.ok).toBeGreaterThan(0);
+      expect(seen.refusals.size).toBeGreaterThan(3);
+    });
+  }
+
+  it('answers every hostile ar archive with checked entries or a 4xx LarderError', async () => {
+    const valid: ArMember[] = [
+      { name: 'debian-binary', data: '2.0\n' },
+      { name: 'MODULE.bazel', data: 'module(name = "m")\n', mode: 0o755 },
+    ];
+    const options = { ...bazel, root: undefined };
+    const seen = new Outcomes();
+    await fc.assert(
+      fc.asyncProperty(arVariants(valid), async (ar) => {
+        seen.record(await returnsOrRefuses(() => readChecked((visit) => gateAr(ar, options, visit), options)));
+      }),
+      fuzzParams(300),
+    );
+    seen.report('gate ar');
+    expect(seen.ok).toBeGreaterThan(0);
+    expect(seen.refusals.size).toBeGreaterThan(5);
+  });
 });

@@ -66,9 +66,14 @@ export interface GateMessages {
   duplicate(shown: string): string;
   conflict(file: string, shown: string): string;
   notGzip(): string;
+  /** An xz, zstd or bzip2 stream does not start with its magic bytes (`magic`, as hex). */
+  notCompressed(compression: 'xz' | 'zstd' | 'bzip2', magic: string): string;
   /** The container is damaged; `stage` says which layer noticed. */
-  corrupt(stage: 'gzip' | 'tar' | 'zip' | 'truncated', detail: string): string;
+  corrupt(stage: ArchiveStage, detail: string): string;
 }
+
+/** The layer of an archive that found it damaged: a decompressor, a container, or the input's end. */
+export type ArchiveStage = 'gzip' | 'xz' | 'zstd' | 'bzip2' | 'tar' | 'zip' | 'ar' | 'truncated';
 
 /** Inflated bytes below this never trip the ratio rule (small archives compress well legitimately). */
 export const RATIO_FLOOR = 8 << 20;
@@ -89,13 +94,16 @@ export function gateMessages(what: string, fix: string, overrides: Partial<GateM
     duplicate: (shown) => `${what} contains ${shown} more than once; ${fix}`,
     conflict: (file, shown) => `${what} has both a file ${file} and the entry ${shown} at or under it; ${fix}`,
     notGzip: () => `${what} is not gzip-compressed (it must start with bytes 1f 8b); ${fix}`,
+    notCompressed: (compression, magic) => `${what} is not ${compression}-compressed (it must start with bytes ${magic}); ${fix}`,
     corrupt: (stage, detail) =>
       stage === 'truncated'
         ? `${what} ended before the archive was complete; retry the upload`
-        : `${what} is not a valid ${stage === 'gzip' ? 'gzip stream' : `${stage} archive`} (${detail}); ${fix}`,
+        : `${what} is not a valid ${COMPRESSIONS.has(stage) ? `${stage} stream` : `${stage} archive`} (${detail}); ${fix}`,
     ...overrides,
   };
 }
+
+const COMPRESSIONS = new Set<ArchiveStage>(['gzip', 'xz', 'zstd', 'bzip2']);
 
 /** A name as it may appear in a message: control characters, quotes and backslashes escaped. */
 export function printable(s: string): string {
@@ -258,7 +266,7 @@ export class EntryGate {
 }
 
 /** Raises `err` as a LarderError of the gate if it is one, else as the format's "damaged archive" message. */
-export function asArchiveError(err: unknown, messages: GateMessages, stage: 'gzip' | 'tar' | 'zip' | 'truncated'): LarderError {
+export function asArchiveError(err: unknown, messages: GateMessages, stage: ArchiveStage): LarderError {
   if (err instanceof LarderError) return err;
   return new LarderError('ARCHIVE_INVALID', messages.corrupt(stage, (err as Error)?.message ?? String(err)));
 }

@@ -1,7 +1,8 @@
-/** The archive gate: one set of rules (paths, links, limits, bombs) for tar, tar.gz and zip. */
+/** The archive gate: one set of rules (paths, links, limits, bombs) for tar (plain, gzip, xz, zstd, bzip2), zip and ar. */
 export {
   gateMessages,
   printable,
+  type ArchiveStage,
   type GateOptions,
   type GateMessages,
   type GateLimits,
@@ -11,3 +12,5 @@ export {
 } from './gate.js';
 export { gateTar } from './tar.js';
 export { gateZip } from './zip.js';
+export { gateAr } from './ar.js';
+export { DecompressError, type Compression } from './decompress.js';

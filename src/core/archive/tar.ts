@@ -1,46 +1,49 @@
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { LarderError } from '../errors.js';
-import { EntryGate, RATIO_FLOOR, asArchiveError, maxTarStream, type GateOptions, type GateVisitor } from './gate.js';
+import { DecompressError, decompressor, magicCheck, magicOf, type Compression } from './decompress.js';
+import { EntryGate, RATIO_FLOOR, asArchiveError, maxTarStream, type ArchiveStage, type GateOptions, type GateVisitor } from './gate.js';
 
 /** What tar-stream yields per entry; at run time `type` and `linkname` may also be null. */
 type TarStreamEntry = AsyncIterable<Buffer> & { header: tar.Header };
 const NO_BODY: AsyncIterable<Buffer> = { async *[Symbol.asyncIterator]() {} };
 
+/** A pipeline stage: a Transform or an async generator function. */
+type Stage = Transform | ((source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer>);
+
 /**
- * Streams a tar (or, with `gzip`, a tar.gz: magic bytes checked, inflated off the event loop) through
- * the gate: every entry is checked, counted and sized before `visit` sees it, and the inflated stream
- * is bounded, so a bomb stops at the limit. Memory stays constant whatever the archive's size.
+ * Streams a tar through the gate, uncompressed or compressed (`compression`: gzip inflated off the event
+ * loop; xz, zstd, bzip2 see decompress.ts; magic bytes checked first; `gzip: true` = gzip): every entry is
+ * checked, counted and sized before `visit` sees it, and the inflated stream is bounded by size and ratio,
+ * so a bomb stops at the limit. Memory stays bounded whatever the archive's size.
  * Errors of the input stream itself (a dropped connection) are rethrown as they are.
  */
 export async function gateTar(
   input: NodeJS.ReadableStream | Readable,
-  options: GateOptions & { gzip?: boolean },
+  options: GateOptions & { gzip?: boolean; compression?: Compression },
   visit: GateVisitor,
 ): Promise<void> {
   const gate = new EntryGate(options);
   const m = options.messages;
   const extractor = tar.extract();
+  const compression = options.compression ?? (options.gzip ? 'gzip' : undefined);
   // The stage that emits an error first is where it came from; later ones are pipeline teardown.
-  let origin: 'source' | 'gzip' | 'tar' | undefined;
+  let origin: 'source' | ArchiveStage | undefined;
   const onSourceError = () => (origin ??= 'source');
   input.on('error', onSourceError);
   extractor.on('error', () => (origin ??= 'tar'));
-  const stages: Transform[] = [];
-  if (options.gzip) {
-    const gunzip = createGunzip();
-    gunzip.on('error', () => (origin ??= 'gzip'));
+  const stages: Stage[] = [];
+  if (compression) {
+    const inflate = decompressor(compression);
+    if (inflate instanceof Transform) inflate.on('error', () => (origin ??= compression));
     const sizes = { compressed: 0 };
-    stages.push(
-      gzipMagicCheck(() => new LarderError('ARCHIVE_INVALID', m.notGzip())),
-      counter(sizes),
-      gunzip,
-      inflateBudget(gate, sizes),
-    );
+    const wrong = () =>
+      new LarderError('ARCHIVE_INVALID', compression === 'gzip' ? m.notGzip() : m.notCompressed(compression, magicOf(compression)));
+    stages.push(magicCheck(compression, wrong), counter(sizes), inflate, inflateBudget(gate, sizes));
   }
-  const piping = pipeline([input as Readable, ...stages, extractor]);
+  // Node's pipeline takes async generator functions as stages; its typings only list them one by one.
+  const piping = (pipeline as (streams: unknown[]) => Promise<void>)([input, ...stages, extractor]);
   const reading = (async () => {
     for await (const entry of extractor as AsyncIterable<TarStreamEntry>) {
       const h = entry.header;
@@ -66,32 +69,18 @@ export async function gateTar(
   const errors = [read, piped].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   const own = errors.find((e) => e instanceof LarderError);
   if (own) throw own;
+  const decoding = errors.find((e) => e instanceof DecompressError);
+  if (decoding) {
+    // A window or dictionary past the limit is a resource refusal (413), like a bomb; anything else is damage.
+    if (decoding.reason === 'window') throw new LarderError('ARCHIVE_TOO_LARGE', m.corrupt(decoding.stage, decoding.message));
+    throw asArchiveError(decoding, m, decoding.stage);
+  }
   const err = errors[0] as { code?: string } | undefined;
   if (origin === 'gzip' || err?.code?.startsWith('Z_')) throw asArchiveError(err, m, 'gzip');
   if (origin === 'tar') throw asArchiveError(err, m, 'tar');
   if (err?.code === 'ERR_STREAM_PREMATURE_CLOSE') throw asArchiveError(err, m, 'truncated');
   if (origin === 'source') throw err; // the source failed (e.g. the connection dropped): not the archive's fault
   throw asArchiveError(err, m, 'tar');
-}
-
-/** Fails unless the first two bytes are the gzip magic, so a non-gzip upload gets a clear message. */
-function gzipMagicCheck(notGzip: () => Error): Transform {
-  let head: Buffer | null = Buffer.alloc(0);
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      if (head === null) return callback(null, chunk);
-      const seen: Buffer = Buffer.concat([head, chunk]);
-      if (seen.length < 2) {
-        head = seen;
-        return callback();
-      }
-      head = null;
-      callback(seen[0] === 0x1f && seen[1] === 0x8b ? null : notGzip(), seen);
-    },
-    flush(callback) {
-      callback(head === null ? null : notGzip());
-    },
-  });
 }
 
 function counter(sizes: { compressed: number }): Transform {

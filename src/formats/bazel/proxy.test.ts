@@ -196,6 +196,38 @@ describe('the archive mirror of a Bazel proxy', () => {
     expect(up.hits('/dl/demo-1.0.tar.gz')).toBe(1);
   });
 
+  it('serves archives of every type unchanged, never unpacked nor content-encoded (issue 16)', async () => {
+    const app = await larder([proxy()], allowed);
+    const types = ['zip', 'jar', 'war', 'aar', 'tar', 'tar.gz', 'tgz', 'tar.xz', 'txz', 'tar.zst', 'tzst', 'tar.bz2', 'ar', 'deb'];
+    // Not even a valid archive: the mirror checks the promised SRI and serves bytes; Bazel unpacks.
+    const bodies = types.map((type, i) => Buffer.concat([Buffer.from(`${type}\0`), Buffer.alloc(1000 + i, i)]));
+    const versions = types.map((_, i) => `2.${i}`);
+    up.set('/modules/many/metadata.json', { body: JSON.stringify({ versions, yanked_versions: {} }) });
+    types.forEach((type, i) => {
+      const v = versions[i]!;
+      // Every other one is named without its type, which then comes from archive_type.
+      const url = i % 2 ? `${up.url}/dl/many-${v}.${type}` : `${up.url}/dl/many-${v}?type=${type}`;
+      up.set(`/modules/many/${v}/MODULE.bazel`, { body: `module(name = "many", version = "${v}")\n` });
+      const source = { url, integrity: sri(bodies[i]!), ...(i % 2 ? {} : { archive_type: type }) };
+      up.set(`/modules/many/${v}/source.json`, { body: JSON.stringify(source) });
+      up.set(new URL(url).pathname, { body: bodies[i]! });
+    });
+    for (const [i, type] of types.entries()) {
+      const v = versions[i]!;
+      expect((await get(app, `/bcr/modules/many/${v}/source.json`)).statusCode).toBe(200);
+      const rest = i % 2 ? `dl/many-${v}.${type}` : `dl/many-${v}?type=${type}`;
+      const res = await app.app.inject({
+        method: 'GET',
+        url: `/bcr/mirror/127.0.0.1:${up.port}/${rest}`,
+        headers: { 'accept-encoding': 'gzip, br' },
+      });
+      expect(res.statusCode, `${type}: ${res.body}`).toBe(200);
+      expect(res.rawPayload.equals(bodies[i]!), type).toBe(true);
+      expect(res.headers['content-encoding'], type).toBeUndefined();
+      expect(Number(res.headers['content-length']), type).toBe(bodies[i]!.length);
+    }
+  });
+
   it('refuses an archive whose bytes do not match the integrity source.json promised, and stores nothing', async () => {
     const app = await larder([proxy()], allowed);
     up.set('/modules/demo/1.0/source.json', {

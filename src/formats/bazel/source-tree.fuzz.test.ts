@@ -40,10 +40,49 @@ const stripPrefix = fc.oneof(
   fc.constantFrom(`${ROOT}/`, `./${ROOT}`, '', 'src', '..', `${ROOT}/../x`, '/', `${ROOT}\\`, `${ROOT}/src`),
   oddName,
 );
-const archiveType = fc.option(fc.constantFrom('tar.gz', 'tgz', 'tar', 'zip', 'tar.zst', 'TAR', '', 'constructor', '__proto__'), {
-  nil: undefined,
-});
-const fileName = fc.constantFrom('a.tar.gz', 'a.tgz', 'a.tar', 'a.zip', 'a', 'a.tar.xz', '.zip', 'a.toString', 'a.constructor');
+const archiveType = fc.option(
+  fc.constantFrom(
+    'tar.gz',
+    'tgz',
+    'tar',
+    'zip',
+    'tar.zst',
+    'tar.xz',
+    'txz',
+    'tar.bz2',
+    'tbz',
+    'ar',
+    'deb',
+    'jar',
+    '7z',
+    'gz',
+    'TAR',
+    '',
+    'constructor',
+    '__proto__',
+  ),
+  {
+    nil: undefined,
+  },
+);
+const fileName = fc.constantFrom(
+  'a.tar.gz',
+  'a.tgz',
+  'a.tar',
+  'a.zip',
+  'a',
+  'a.tar.xz',
+  'a.tar.zst',
+  'a.tar.bz2',
+  'a.deb',
+  'a.ar',
+  'a.whl',
+  'a.7z',
+  'a.TAR.GZ',
+  '.zip',
+  'a.toString',
+  'a.constructor',
+);
 
 async function unpack(archive: Buffer, opts: { fileName: string; archiveType?: string; stripPrefix?: string }) {
   return unpackArchive(archive, { ...opts, limits: LIMITS });

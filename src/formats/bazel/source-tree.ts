@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { parsePatch, applyPatch, type StructuredPatch } from 'diff';
 import { fail } from '../../core/errors.js';
-import { gateMessages, gateTar, gateZip, type GateOptions, type GateVisitor } from '../../core/archive/index.js';
+import { gateAr, gateMessages, gateTar, gateZip, type GateOptions, type GateVisitor } from '../../core/archive/index.js';
+import { archiveKind, type ArchiveKind } from './archive-types.js';
 
 /**
  * The published source tree: relative POSIX paths of regular files. A file unpacked with a `keep`
@@ -15,21 +16,20 @@ export interface TreeLimits {
   maxEntries: number;
 }
 
-type ArchiveKind = 'tar.gz' | 'tar' | 'zip';
-const KINDS: Record<string, ArchiveKind> = { 'tar.gz': 'tar.gz', tgz: 'tar.gz', tar: 'tar', zip: 'zip' };
-const SUPPORTED = 'tar.gz, tgz, tar or zip';
-
 /**
- * Unpacks a .tar.gz/.tgz, .tar or .zip archive (kind from `archiveType`, else from `fileName`) and strips
- * `stripPrefix`; rejects links, devices and unsafe paths, and enforces `limits` while inflating (async
- * zlib). Only the files `keep` accepts (default: all) are held in memory; the others are checked and dropped.
+ * Unpacks an archive of any type Bazel reads for `archive` sources (archive-types.ts: type from `archiveType`,
+ * else from `fileName`, as Bazel decides it) and strips `stripPrefix` (ar and deb: ignored, as Bazel does);
+ * rejects links, devices and unsafe paths, and enforces `limits` while inflating. Only the files `keep`
+ * accepts (default: all) are held in memory; the others are checked and dropped.
  */
 export async function unpackArchive(
   archive: Buffer,
   opts: { fileName: string; archiveType?: string; stripPrefix?: string; limits: TreeLimits; keep?: (path: string) => boolean },
 ): Promise<SourceTree> {
   const kind = archiveKind(opts.fileName, opts.archiveType);
-  const root = opts.stripPrefix ? prefixParts(opts.stripPrefix).join('/') : undefined;
+  const prefix = opts.stripPrefix ? prefixParts(opts.stripPrefix).join('/') : undefined;
+  // Bazel's ar extraction ignores strip_prefix: members are the files of the tree as they are.
+  const root = kind.container === 'ar' ? undefined : prefix;
   const tree: SourceTree = new Map();
   const keep = opts.keep ?? (() => true);
   const visit: GateVisitor = async (entry) => {
@@ -45,8 +45,9 @@ export async function unpackArchive(
     tree.set(entry.path, { data: Buffer.concat(chunks), executable });
   };
   const gate = sourceGate(root, opts.limits, kind);
-  if (kind === 'zip') await gateZip(archive, gate, visit);
-  else await gateTar(Readable.from([archive]), { ...gate, gzip: kind === 'tar.gz' }, visit);
+  if (kind.container === 'zip') await gateZip(archive, gate, visit);
+  else if (kind.container === 'ar') await gateAr(archive, gate, visit);
+  else await gateTar(Readable.from([archive]), { ...gate, compression: kind.compression }, visit);
   checkNoFileIsADirectory(tree);
   return tree;
 }
@@ -134,23 +135,6 @@ export function applyPatches(tree: SourceTree, patches: Array<{ name: string; te
 
 // --- archives ---------------------------------------------------------------------------------
 
-function archiveKind(fileName: string, archiveType?: string): ArchiveKind {
-  if (archiveType !== undefined) {
-    return (
-      KINDS[archiveType] ??
-      fail('METADATA_INVALID', `archive_type ${JSON.stringify(archiveType)} is not supported by this registry; use ${SUPPORTED}`)
-    );
-  }
-  const base = (fileName.split(/[?#]/)[0].split('/').pop() ?? '').toLowerCase();
-  const ext = Object.keys(KINDS).find((k) => base.endsWith(`.${k}`));
-  return ext
-    ? KINDS[ext]
-    : fail(
-        'METADATA_INVALID',
-        `cannot tell the archive type of ${JSON.stringify(fileName)}; its name must end in .${SUPPORTED.replace(/, /g, ', .').replace(' or ', ' or .')}, or set archive_type in source.json`,
-      );
-}
-
 function prefixParts(stripPrefix: string): string[] {
   const parts = stripPrefix.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..') || stripPrefix.includes('\\')) {
@@ -186,10 +170,12 @@ function sourceGate(root: string | undefined, limits: TreeLimits, kind: ArchiveK
     badType: (shown, type) => `the source archive entry ${shown} is a ${type}; only regular files and directories are allowed`,
     directoryWithContent: (shown) => `the source archive's directory entry ${shown} claims to have content; rebuild the archive`,
     notGzip: () => 'the source archive is not gzip-compressed (it must start with bytes 1f 8b); check archive_type or the file name',
+    notCompressed: (compression, magic) =>
+      `the source archive is not ${compression}-compressed (it must start with bytes ${magic}); check archive_type or the file name`,
     corrupt: (stage, detail) =>
-      stage === 'zip'
-        ? `the source zip archive is invalid (${detail}); rebuild it without such entries, or check archive_type and the file name`
-        : `the source archive is not ${kind === 'tar.gz' ? 'a valid gzip-compressed tar archive' : 'a valid tar archive'} (${detail}); it may be truncated or of another type`,
+      stage === 'zip' || stage === 'ar'
+        ? `the source ${stage} archive is invalid (${detail}); rebuild it without such entries, or check archive_type and the file name`
+        : `the source archive is not ${kind.container === 'tar' && kind.compression ? `a valid ${kind.compression}-compressed tar archive` : 'a valid tar archive'} (${detail}); it may be truncated or of another type`,
   });
   return { root, limits, messages };
 }
