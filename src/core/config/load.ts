@@ -154,8 +154,18 @@ export function loadConfig(opts: {
     },
     // Copies, so no caller can change DEFAULT_REPOS through the result.
     repos: s.repos.map((entry) => {
-      const { static_origin, ...r } = entry as RepoConfig & { static_origin?: string };
-      return defined({ ...r, members: r.members && [...r.members], staticOrigin: static_origin });
+      const { static_origin, git_squash_after, git_batch, ...r } = entry as RepoConfig & {
+        static_origin?: string;
+        git_squash_after?: number;
+        git_batch?: number;
+      };
+      return defined({
+        ...r,
+        members: r.members && [...r.members],
+        staticOrigin: static_origin,
+        gitSquashAfter: git_squash_after,
+        gitBatch: git_batch,
+      });
     }),
     outbound: resolveOutbound(s.outbound),
     timeouts: {

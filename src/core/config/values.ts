@@ -107,6 +107,9 @@ const RepoSchema = z.strictObject({
   offline: z.boolean().optional(),
   // Public hosted repos: a directory or s3://bucket/prefix that receives every public index document as a file.
   static_origin: z.string().min(1).optional(),
+  // Cargo repos (the git index): squash the history past this many commits; seal one commit per this window at most.
+  git_squash_after: z.int().min(1).optional(),
+  git_batch: z.string().transform(via(parseDuration)).optional(),
 });
 const TlsSchema = z
   .strictObject({
