@@ -89,7 +89,9 @@ class Sandbox {
   storeGitCredentials(url: string, token: string): void {
     const u = new URL(url);
     fs.writeFileSync(path.join(this.home, '.gitconfig'), '[credential]\n\thelper = store\n');
-    fs.writeFileSync(path.join(this.home, '.git-credentials'), `${u.protocol}//larder:${encodeURIComponent(token)}@${u.host}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(this.home, '.git-credentials'), `${u.protocol}//larder:${encodeURIComponent(token)}@${u.host}\n`, {
+      mode: 0o600,
+    });
   }
 
   remove(): void {
@@ -218,10 +220,7 @@ describe('cargo with the git index', () => {
     'a private git index asks git for credentials: none fail, a credential helper with a token works',
     async () => {
       const index = `${larder.url}/secret/git/index`;
-      const user = new Sandbox(
-        target.path,
-        `[registries.secret]\nindex = "${index}"\ncredential-provider = "cargo:token"\n`,
-      );
+      const user = new Sandbox(target.path, `[registries.secret]\nindex = "${index}"\ncredential-provider = "cargo:token"\n`);
       try {
         // git itself, without credentials: a 401 with a Basic challenge, so git would ask (prompts are off here).
         const res = await fetch(`${index}/info/refs?service=git-upload-pack`);

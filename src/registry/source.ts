@@ -70,7 +70,12 @@ export const DEFAULT_GIT_SQUASH_AFTER = 1000;
 export const DEFAULT_GIT_BATCH_MS = 1000;
 
 /** A format's git view with the repo's settings: the rules registry/git-history/view.ts applies. */
-export function gitViewRules(registry: Registry, repo: Repo, view: GitViewParts, opts: GitHistoryOptions = {}): { rules: GitViewRules; base: string } {
+export function gitViewRules(
+  registry: Registry,
+  repo: Repo,
+  view: GitViewParts,
+  opts: GitHistoryOptions = {},
+): { rules: GitViewRules; base: string } {
   const fixed = registry.config.publicUrl;
   return {
     base: fixed ?? opts.baseUrl ?? `http://${registry.config.listen.host}:${registry.config.listen.port}`,

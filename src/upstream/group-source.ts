@@ -9,7 +9,14 @@ import type { GitHistoryRef } from '../registry/git-history/record.js';
 import { syncUnionHistory } from '../registry/git-history/union.js';
 import type { Registry } from '../registry/registry.js';
 import type { Repo } from '../registry/repos.js';
-import { gitViewRules, HostedSource, type GitHistoryOptions, type Source, type SourceArtifact, type SourceDoc } from '../registry/source.js';
+import {
+  gitViewRules,
+  HostedSource,
+  type GitHistoryOptions,
+  type Source,
+  type SourceArtifact,
+  type SourceDoc,
+} from '../registry/source.js';
 import { currentGeneration } from '../registry/git-history/view.js';
 import { historyTip } from '../registry/git-history/state.js';
 import type { SourceParts } from '../registry/source-parts.js';

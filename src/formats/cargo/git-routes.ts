@@ -28,11 +28,7 @@ export async function cargoGitRoutes(app: FastifyInstance, { registry, repo, sou
       const e = toLarderError(err);
       if (e.status >= 500) req.log.error({ reqId: req.id, err }, 'cargo git index request failed');
       if (e.status === 401) reply.header('www-authenticate', `Basic realm="Larder ${repo.name}", charset="UTF-8"`);
-      reply
-        .headers(e.headers)
-        .code(e.status)
-        .type('text/plain; charset=utf-8')
-        .send(`${e.message}\n`);
+      reply.headers(e.headers).code(e.status).type('text/plain; charset=utf-8').send(`${e.message}\n`);
     });
 
     const handler = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -60,7 +56,11 @@ export async function cargoGitRoutes(app: FastifyInstance, { registry, repo, sou
           const { ref, stale } = await source.gitHistory(GIT_INDEX_HISTORY, { baseUrl: publicBaseUrl(registry.config, req) });
           // The reply is written by git http-backend on the raw response: headers go there.
           if (stale) reply.raw.setHeader(STALE_HEADER, 'upstream unreachable; this is the last copy fetched');
-          const dir = await syncGitHistory(registry.db, { ...ref, dir: gitHistoryDir(registry.config.data, ref), branch: GIT_INDEX_BRANCH });
+          const dir = await syncGitHistory(registry.db, {
+            ...ref,
+            dir: gitHistoryDir(registry.config.data, ref),
+            branch: GIT_INDEX_BRANCH,
+          });
           // A squash starts a new generation in its own directory: the old one is of no use to anyone now.
           dropOldGenerations(registry.config.data, ref, GIT_INDEX_HISTORY);
           registry.metrics.gitCloneBytes.set({ repo: repo.name }, cloneBytes(dir));

@@ -98,7 +98,8 @@ async function readDocs(trx: Kysely<Database>, repoId: number, paths: string[] |
     return q.execute();
   };
   if (paths === null) for (const r of await query(null)) out.set(r.path, Buffer.from(r.body));
-  else for (let i = 0; i < paths.length; i += 500) for (const r of await query(paths.slice(i, i + 500))) out.set(r.path, Buffer.from(r.body));
+  else
+    for (let i = 0; i < paths.length; i += 500) for (const r of await query(paths.slice(i, i + 500))) out.set(r.path, Buffer.from(r.body));
   return out;
 }
 
