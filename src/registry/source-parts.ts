@@ -136,6 +136,8 @@ export interface GitViewParts {
   includes(path: string): boolean;
   /** Files at the root that are not documents (Cargo's config.json), for clients reaching the repo at `baseUrl`. */
   rootFiles(repo: Repo, baseUrl: string): Array<{ path: string; data: Buffer }>;
+  /** The base URL recorded root files were built for (kept while `public_url` is unset), or null when they say none. */
+  recordedBase(repo: Repo, files: ReadonlyMap<string, { data: Uint8Array }>): string | null;
 }
 
 /** Everything a format supplies to the sources. */

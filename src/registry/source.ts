@@ -83,6 +83,7 @@ export function gitViewRules(
       history: view.history,
       includes: view.includes,
       rootFiles: (base) => view.rootFiles(repo, base),
+      recordedBase: (files) => view.recordedBase(repo, files),
       fixedBase: fixed !== null,
       batchSeconds: Math.ceil((repo.gitBatch ?? DEFAULT_GIT_BATCH_MS) / 1000),
       squashAfter: repo.gitSquashAfter ?? DEFAULT_GIT_SQUASH_AFTER,

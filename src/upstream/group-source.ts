@@ -139,11 +139,8 @@ export class GroupSource implements Source {
       // The group's own root files (config.json names the group); without public_url the first recorded ones stay.
       const { rules, base } = gitViewRules(this.registry, this.repo, view, opts);
       squashAfter = rules.squashAfter;
-      own = rules.rootFiles(base);
-      if (!rules.fixedBase) {
-        const tip = await historyTip(this.registry.db, (await currentGeneration(this.registry.db, family)).ref);
-        own = own.map((f) => ({ path: f.path, data: tip.files.get(f.path)?.data ?? f.data }));
-      }
+      const tip = rules.fixedBase ? null : await historyTip(this.registry.db, (await currentGeneration(this.registry.db, family)).ref);
+      own = rules.rootFiles((tip && rules.recordedBase(tip.files)) ?? base);
     }
     const ref = await syncUnionHistory(
       this.registry,

@@ -84,6 +84,23 @@ describe('the git index route', () => {
     expect(JSON.parse(files['config.json']!)).toEqual({ dl: 'https://larder.test/cargo/api/v1/crates', api: 'https://larder.test/cargo' });
   });
 
+  it('config.json follows public_url; without one, the first client host is kept, not each request host', async () => {
+    t = await openTestApp({ repos: [hosted('cargo')] });
+    const config = async () => JSON.parse((await viewFiles(t!, 'cargo'))['config.json']!) as { api: string };
+    const hostConfig = async (host: string) => {
+      expect((await advertise(t!, 'cargo', { host })).statusCode).toBe(200);
+      return config();
+    };
+    t.registry.config.publicUrl = null;
+    expect((await hostConfig('a.example')).api).toBe('http://a.example/cargo');
+    const commits = await commitCount(t, 'cargo');
+    expect((await hostConfig('b.example')).api).toBe('http://a.example/cargo');
+    expect(await commitCount(t, 'cargo')).toBe(commits);
+    t.registry.config.publicUrl = 'https://registry.example';
+    expect((await config()).api).toBe('https://registry.example/cargo');
+    expect(await sparse(t, 'cargo', 'config.json')).toBe((await viewFiles(t, 'cargo'))['config.json']);
+  });
+
   it('refuses pushes with GIT_PUSH_REFUSED before reading a body, and paths git never asks for', async () => {
     t = await openTestApp({ repos: [hosted('cargo')] });
     const before = await commitCount(t, 'cargo');

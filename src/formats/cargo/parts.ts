@@ -38,5 +38,16 @@ export const cargoParts: SourceParts = {
     branch: GIT_INDEX_BRANCH,
     includes: (path) => crateNameFromIndexPath(path) !== null,
     rootFiles: (repo, base) => [{ path: 'config.json', data: cargoConfigJson(cargoUrls(base, repo.name), repo.visibility === 'private') }],
+    // `api` is `{base}/{repo}`: the base a recorded config.json was built for.
+    recordedBase(repo, files) {
+      const config = files.get('config.json');
+      try {
+        const api = config ? (JSON.parse(Buffer.from(config.data).toString('utf8')) as { api?: unknown }).api : undefined;
+        const suffix = `/${repo.name}`;
+        return typeof api === 'string' && api.endsWith(suffix) ? api.slice(0, -suffix.length) : null;
+      } catch {
+        return null;
+      }
+    },
   },
 };

@@ -27,8 +27,10 @@ export interface GitViewRules {
   includes(path: string): boolean;
   /** Files at the root that are not documents (Cargo's config.json), for clients that reach the repo at `baseUrl`. */
   rootFiles(baseUrl: string): Array<{ path: string; data: Buffer }>;
-  /** True when `baseUrl` is the configured public URL: root files then follow it; otherwise the first recorded ones are kept. */
+  /** True when `baseUrl` is the configured public URL: root files then follow it; otherwise the first recorded base is kept. */
   fixedBase: boolean;
+  /** The base URL the recorded root files were built for, or null. */
+  recordedBase(files: ReadonlyMap<string, HistoryFile>): string | null;
   /** A new commit is sealed only this many seconds after the previous one (a burst of writes makes one commit). */
   batchSeconds: number;
   /** Past this many commits the history is squashed into one root commit. */
@@ -103,13 +105,14 @@ async function readDocs(trx: Kysely<Database>, repoId: number, paths: string[] |
   return out;
 }
 
-/** The root files a commit must write: all of them while the base is the configured one, else only those never recorded. */
+/**
+ * The root files a commit must write: those that differ from what the configured base (or, without one, the base
+ * recorded first, so clients on other host names do not flip it back and forth) and the repo's settings make now.
+ */
 function rootChanges(rules: GitViewRules, baseUrl: string, files: ReadonlyMap<string, HistoryFile>): GitChange[] {
+  const base = rules.fixedBase ? baseUrl : (rules.recordedBase(files) ?? baseUrl);
   const changes: GitChange[] = [];
-  for (const f of rules.rootFiles(baseUrl)) {
-    const old = files.get(f.path);
-    if (old ? rules.fixedBase && old.blob !== gitBlobId(f.data) : true) changes.push({ path: f.path, data: f.data });
-  }
+  for (const f of rules.rootFiles(base)) if (files.get(f.path)?.blob !== gitBlobId(f.data)) changes.push({ path: f.path, data: f.data });
   return changes;
 }
 
