@@ -117,15 +117,21 @@ function rootChanges(rules: GitViewRules, baseUrl: string, files: ReadonlyMap<st
 }
 
 /** Whether a commit is due now: nothing recorded yet, root files to write, or marked paths and the batch window passed. */
-async function due(store: Store, repoId: number, rules: GitViewRules, baseUrl: string, trx?: Kysely<Database>): Promise<boolean> {
+async function due(
+  store: Store,
+  repoId: number,
+  rules: GitViewRules,
+  baseUrl: string,
+  trx?: Kysely<Database>,
+): Promise<{ due: boolean; ref: GitHistoryRef }> {
   const reader = trx ?? store.db;
   const gen = await currentGeneration(reader, { repoId, history: rules.history });
-  if (!gen.head) return true;
+  if (!gen.head) return { due: true, ref: gen.ref };
   const tip = await historyTip(store.db, gen.ref, trx ? { trx } : {});
-  if (rootChanges(rules, baseUrl, tip.files).length > 0) return true;
-  if (Math.floor(Date.now() / 1000) - gen.head.at < rules.batchSeconds) return false;
+  if (rootChanges(rules, baseUrl, tip.files).length > 0) return { due: true, ref: gen.ref };
+  if (Math.floor(Date.now() / 1000) - gen.head.at < rules.batchSeconds) return { due: false, ref: gen.ref };
   const marked = await reader.selectFrom('git_view_pending').select('path').where('repo_id', '=', repoId).limit(1).executeTakeFirst();
-  return marked !== undefined;
+  return { due: marked !== undefined, ref: gen.ref };
 }
 
 /** A commit message naming what changed: `Update serde, tokio and 3 more`. */
@@ -142,13 +148,13 @@ function updateMessage(paths: string[], nameOf: (path: string) => string): strin
  */
 export async function syncGitView(store: Store, repoId: number, rules: GitViewRules, baseUrl: string): Promise<GitHistoryRef> {
   const family = { repoId, history: rules.history };
-  if (await due(store, repoId, rules, baseUrl))
-    await inTransaction(store, async (uow) => {
-      await lockHistory(uow.trx, store.dialect, family);
-      // Again under the lock: another node may have sealed the batch meanwhile.
-      if (!(await due(store, repoId, rules, baseUrl, uow.trx))) return;
-      await seal(uow, store, repoId, rules, baseUrl);
-    });
+  const now = await due(store, repoId, rules, baseUrl);
+  if (!now.due) return now.ref;
+  await inTransaction(store, async (uow) => {
+    await lockHistory(uow.trx, store.dialect, family);
+    // Again under the lock: another node may have sealed the batch meanwhile.
+    if ((await due(store, repoId, rules, baseUrl, uow.trx)).due) await seal(uow, store, repoId, rules, baseUrl);
+  });
   return (await currentGeneration(store.db, family)).ref;
 }
 
