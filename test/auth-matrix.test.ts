@@ -157,6 +157,9 @@ const ROUTES: Record<string, Entry | { exempt: string }> = {
   },
   'POST /julia/:reg.git/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
   'POST /moonbit/git/index/*': { exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); the read gate covers it' },
+  'POST /cargo/git/index/*': {
+    exempt: 'git smart HTTP: POST git-upload-pack is a fetch (a read); pushes are refused; see src/formats/cargo/git-routes.test.ts',
+  },
   // The S3 endpoint authenticates by SigV4 access keys, not tokens, and answers in S3 XML: test/s3-endpoint.test.ts covers
   // PutObject per caller (no signature, wrong secret, unknown key, revoked/expired token, read-only, other repo).
   'PUT /-/s3/*': { exempt: 'S3 PutObject: SigV4 with access keys bound to tokens; see test/s3-endpoint.test.ts' },

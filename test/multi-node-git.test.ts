@@ -1,6 +1,6 @@
 /**
- * Git views on several nodes: Julia's registry and MoonBit's index (hosted, a proxy of a git upstream, and a group
- * over both) are bare repositories under each node's data directory, caches of the `git_history` rows in the one
+ * Git views on several nodes: Julia's registry, MoonBit's index (hosted, a proxy of a git upstream, and a group
+ * over both) and Cargo's git index (hosted, squashed as it goes, and a group) are bare repositories under each node's data directory, caches of the `git_history` rows in the one
  * PostgreSQL database. Written through different nodes at once, every node serves the same commit ids; a clone
  * from one node pulls from another as a fast-forward; a deleted cache (node running or stopped) is rebuilt with the
  * same ids; nodes asked at the same moment to sync one upstream record one commit, not a fork.
@@ -12,6 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectToml } from './support/julia.js';
 import { TEST_ADMIN_TOKEN } from './support/larder.js';
+import { simplePublishBody } from './support/cargo.js';
 import { moduleZip, publishForm } from './support/moonbit-publish.js';
 import { startMoonbitUpstream, type MoonbitUpstream } from './support/moonbit-upstream.js';
 import { git, lsRemote, startCluster, type Cluster } from './support/nodes.js';
@@ -54,6 +55,19 @@ name = "moon-all"
 format = "moonbit"
 kind = "group"
 members = ["moonbit", "moon-up"]
+
+[[repos]]
+name = "cargo"
+format = "cargo"
+kind = "hosted"
+git_batch = "0s"
+git_squash_after = 6
+
+[[repos]]
+name = "cargo-all"
+format = "cargo"
+kind = "group"
+members = ["cargo"]
 `;
 
 beforeAll(async () => {
@@ -130,6 +144,12 @@ async function publishMoonbit(node: number, module: string, version: string): Pr
     body: new Uint8Array(payload),
     headers: { ...headers, ...auth },
   });
+  expect(res.status, await res.text()).toBe(200);
+}
+
+async function publishCargo(node: number, crate: string, version: string): Promise<void> {
+  const { body } = await simplePublishBody(crate, version);
+  const res = await fetch(`${url(node)}/cargo/api/v1/crates/new`, { method: 'PUT', body: new Uint8Array(body), headers: auth });
   expect(res.status, await res.text()).toBe(200);
 }
 
@@ -269,12 +289,58 @@ describe('git views on three nodes', { timeout: 240_000 }, () => {
     expect(last.size).toBe(2);
   });
 
+  it('publishes crates through every node at once: the same Cargo git index, squashes and commit ids everywhere', async () => {
+    const views = ['/cargo/git/index', '/cargo-all/git/index'];
+    await whileReading(views, () =>
+      Promise.all(
+        ['0.1.0', '0.2.0', '0.3.0', '0.4.0', '0.5.0', '0.6.0'].map((v, i) =>
+          publishCargo(i % 3, `crate${i % 2}`, v).then(() => publishCargo((i + 1) % 3, `other${i}`, v)),
+        ),
+      ),
+    );
+    // How many commits the burst made depends on when the reads fell: more writes, each read on every node, until
+    // the history passed git_squash_after (6) and was squashed (each write + read is one commit).
+    const generation = async () =>
+      String(
+        (
+          await query(
+            "select g.history from git_history g join repos r on r.id = g.repo_id where r.name = 'cargo' order by g.id desc limit 1",
+          )
+        )[0]!.history,
+      );
+    for (let i = 0; i < 8 && (await generation()) === 'index'; i++) {
+      await publishCargo(i % 3, 'crate1', `1.0.${i}`);
+      await everywhere('/cargo/git/index');
+    }
+    expect(await generation()).toMatch(/^index\.\d+$/);
+    await everywhere('/cargo-all/git/index');
+    const hosted = await expectSameIds('/cargo/git/index', 'main');
+    await expectSameIds('/cargo-all/git/index', 'main');
+    for (const [view, node] of [
+      ['/cargo/git/index', 0],
+      ['/cargo-all/git/index', 1],
+    ] as const) {
+      const clone = path.join(work.path, `cargo-${node}`);
+      await git(work.path, 'clone', '--quiet', `${url(node)}${view}`, clone);
+      if (view === '/cargo/git/index') expect((await git(clone, 'rev-parse', 'HEAD')).trim()).toBe(hosted['refs/heads/main']);
+      // Versions of one crate were published through different nodes: each is one line, none lost; the bytes are the sparse index's.
+      for (const name of ['crate0', 'crate1', 'other0', 'other5']) {
+        const file = `${name.slice(0, 2)}/${name.slice(2, 4)}/${name}`;
+        const body = fs.readFileSync(path.join(clone, file), 'utf8');
+        expect(body).toBe(await (await fetch(`${url(2)}${view.replace('/git/index', '/index')}/${file}`)).text());
+        if (name === 'crate0') expect(body.trim().split('\n')).toHaveLength(3);
+      }
+    }
+  });
+
   it('rebuilds a deleted cache with the same commit ids, on a running node and on a stopped one', async () => {
     const views: Array<[string, string]> = [
       ['/julia/Team.git', 'master'],
       ['/moonbit/git/index', 'main'],
       ['/moon-all/git/index', 'main'],
       ['/moon-up/git/index', 'main'],
+      ['/cargo/git/index', 'main'],
+      ['/cargo-all/git/index', 'main'],
     ];
     const expected = [];
     for (const [p, branch] of views) expected.push(await expectSameIds(p, branch));

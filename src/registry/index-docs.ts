@@ -145,6 +145,7 @@ export class IndexDocs {
       .onConflict((oc) => oc.columns(['repo_id', 'path']).doUpdateSet({ body, etag: doc.etag, updated_at: doc.updatedAt }))
       .execute();
     await this.announce?.(uow, repoId, [path]);
+    await this.wrote(uow, repoId, [path]);
     this.afterCommit(uow, repoId, [path]);
     return doc;
   }
@@ -173,6 +174,7 @@ export class IndexDocs {
     }
     const paths = docs.map((d) => d.path);
     await this.announce?.(uow, repoId, paths);
+    await this.wrote(uow, repoId, paths);
     this.afterCommit(uow, repoId, paths);
   }
 
@@ -180,7 +182,20 @@ export class IndexDocs {
   async remove(uow: UnitOfWork, repoId: number, path: string): Promise<void> {
     await uow.trx.deleteFrom('index_docs').where('repo_id', '=', repoId).where('path', '=', path).execute();
     await this.announce?.(uow, repoId, [path]);
+    await this.wrote(uow, repoId, [path]);
     this.afterCommit(uow, repoId, [path]);
+  }
+
+  /** Told of every write inside its transaction (git views mark the paths they must commit next). */
+  private readonly writeHooks: Array<(uow: UnitOfWork, repoId: number, paths: string[]) => Promise<void>> = [];
+
+  /** Runs `hook` inside the transaction of every put or remove, after the rows are written. */
+  onWrite(hook: (uow: UnitOfWork, repoId: number, paths: string[]) => Promise<void>): void {
+    this.writeHooks.push(hook);
+  }
+
+  private async wrote(uow: UnitOfWork, repoId: number, paths: string[]): Promise<void> {
+    for (const hook of this.writeHooks) await hook(uow, repoId, paths);
   }
 
   private afterCommit(uow: UnitOfWork, repoId: number, paths: string[]): void {

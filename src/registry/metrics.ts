@@ -51,6 +51,12 @@ export class Metrics {
     labelNames: ['repo', 'format'] as const,
     registers: [this.registry],
   });
+  readonly gitCloneBytes = new client.Gauge({
+    name: 'larder_git_index_clone_bytes',
+    help: 'Bytes of the objects a full clone of a repository git index downloads (its packs), as last served',
+    labelNames: ['repo'] as const,
+    registers: [this.registry],
+  });
   readonly registryConflicts = new client.Counter({
     name: 'larder_registry_conflicts_total',
     help: 'Packages (same name and UUID) held by two registries served together that do not trust each other',

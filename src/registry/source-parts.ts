@@ -123,6 +123,23 @@ export interface GroupParts {
   mergeDoc?(path: string, members: Array<{ repo: Repo; doc: SourceDoc }>): Buffer | undefined;
 }
 
+/**
+ * A git view of the repo's documents (Cargo's git index, registry/git-history/view.ts): hosted and proxy repos
+ * commit the documents they hold, groups the union of their members'.
+ */
+export interface GitViewParts {
+  /** The history's name, as routes ask `Source.gitHistory` for it. */
+  history: string;
+  /** The branch HEAD names. */
+  branch: string;
+  /** Whether a document path belongs in the view. */
+  includes(path: string): boolean;
+  /** Files at the root that are not documents (Cargo's config.json), for clients reaching the repo at `baseUrl`. */
+  rootFiles(repo: Repo, baseUrl: string): Array<{ path: string; data: Buffer }>;
+  /** The base URL recorded root files were built for (kept while `public_url` is unset), or null when they say none. */
+  recordedBase(repo: Repo, files: ReadonlyMap<string, { data: Uint8Array }>): string | null;
+}
+
 /** Everything a format supplies to the sources. */
 export interface SourceParts {
   /** The package a document path belongs to, in the format's canonical spelling; null for repo-level documents. */
@@ -140,4 +157,5 @@ export interface SourceParts {
   hosted: HostedParts;
   proxy?: ProxyParts;
   group?: GroupParts;
+  gitView?: GitViewParts;
 }

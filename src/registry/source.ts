@@ -8,10 +8,11 @@ import { LRUCache } from 'lru-cache';
 import type { BlobHandle } from '../storage/blobs.js';
 import type { GitHistoryRef } from './git-history/record.js';
 import { beginHistory } from './git-history/state.js';
+import { syncGitView, type GitViewRules } from './git-history/view.js';
 import type { IndexDoc } from './index-docs.js';
 import type { Registry } from './registry.js';
 import type { Repo } from './repos.js';
-import type { SourceParts } from './source-parts.js';
+import type { GitViewParts, SourceParts } from './source-parts.js';
 
 /** A document as a source answers it; `stale` when an upstream could not be asked and this is the last good copy. */
 export interface SourceDoc extends IndexDoc {
@@ -54,7 +55,40 @@ export interface Source {
    * upstream repository (at most once per TTL), a group records the union of its members'. `stale`
    * when an upstream could not be asked and the last recorded history is served.
    */
-  gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }>;
+  gitHistory(name: string, opts?: GitHistoryOptions): Promise<{ ref: GitHistoryRef; stale: boolean }>;
+}
+
+/** What a git route knows that a git view may need. */
+export interface GitHistoryOptions {
+  /** The base URL the client reached Larder at (used for root files like config.json when `public_url` is unset). */
+  baseUrl?: string;
+}
+
+/** Default `git_squash_after`: commits after which a git view is squashed into one root commit. */
+export const DEFAULT_GIT_SQUASH_AFTER = 1000;
+/** Default `git_batch`: a git view seals at most one commit per this many milliseconds. */
+export const DEFAULT_GIT_BATCH_MS = 1000;
+
+/** A format's git view with the repo's settings: the rules registry/git-history/view.ts applies. */
+export function gitViewRules(
+  registry: Registry,
+  repo: Repo,
+  view: GitViewParts,
+  opts: GitHistoryOptions = {},
+): { rules: GitViewRules; base: string } {
+  const fixed = registry.config.publicUrl;
+  return {
+    base: fixed ?? opts.baseUrl ?? `http://${registry.config.listen.host}:${registry.config.listen.port}`,
+    rules: {
+      history: view.history,
+      includes: view.includes,
+      rootFiles: (base) => view.rootFiles(repo, base),
+      recordedBase: (files) => view.recordedBase(repo, files),
+      fixedBase: fixed !== null,
+      batchSeconds: Math.ceil((repo.gitBatch ?? DEFAULT_GIT_BATCH_MS) / 1000),
+      squashAfter: repo.gitSquashAfter ?? DEFAULT_GIT_SQUASH_AFTER,
+    },
+  };
 }
 
 const fresh = (doc: IndexDoc | null): SourceDoc | null => (doc ? Object.assign(doc, { stale: false }) : null);
@@ -92,7 +126,12 @@ export class HostedSource implements Source {
     return blob ? { ...found, blob, countDownload: () => this.registry.downloads.count(this.repo, key) } : null;
   }
 
-  async gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }> {
+  async gitHistory(name: string, opts: GitHistoryOptions = {}): Promise<{ ref: GitHistoryRef; stale: boolean }> {
+    const view = this.parts.gitView;
+    if (view?.history === name) {
+      const { rules, base } = gitViewRules(this.registry, this.repo, view, opts);
+      return { ref: await syncGitView(this.registry, this.repo.id, rules, base), stale: false };
+    }
     const ref = { repoId: this.repo.id, history: name };
     // The branch exists before the first publish (an empty first commit), so clients pull rather than re-clone.
     if (!this.begun.has(name)) {

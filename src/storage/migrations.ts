@@ -308,4 +308,17 @@ export const coreMigrations: DialectMigration[] = [
       await db.schema.createIndex('audit_log_subject').on('audit_log').columns(['subject', 'id']).execute();
     },
   },
+  {
+    // Git views of a repo's documents (Cargo's git index): the paths changed since the view's last commit.
+    name: '0011_git_view_pending',
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('git_view_pending')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id'))
+        .addColumn('path', 'text', notNull)
+        .addColumn('changes', 'integer', notNull)
+        .addPrimaryKeyConstraint('git_view_pending_pk', ['repo_id', 'path'])
+        .execute();
+    },
+  },
 ];

@@ -141,6 +141,16 @@ export interface GitHistoryTable {
   at: number;
 }
 
+/**
+ * A document path of a repo changed since its git view (registry/git-history/view.ts) last committed; `changes`
+ * only counts, so a writer's upsert locks the row and the view's delete waits for that writer's commit.
+ */
+export interface GitViewPendingTable {
+  repo_id: number;
+  path: string;
+  changes: number;
+}
+
 /** A file a commit adds, replaces (`body`) or removes (`body` null), by UTF-8 path. */
 export interface GitHistoryFilesTable {
   commit_id: number;
@@ -234,6 +244,7 @@ export interface Database {
   package_owners: PackageOwnersTable;
   git_history: GitHistoryTable;
   git_history_files: GitHistoryFilesTable;
+  git_view_pending: GitViewPendingTable;
   s3_keys: S3KeysTable;
   search_entries: SearchEntriesTable;
   search_dependencies: SearchDependenciesTable;

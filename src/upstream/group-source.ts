@@ -9,7 +9,16 @@ import type { GitHistoryRef } from '../registry/git-history/record.js';
 import { syncUnionHistory } from '../registry/git-history/union.js';
 import type { Registry } from '../registry/registry.js';
 import type { Repo } from '../registry/repos.js';
-import { HostedSource, type Source, type SourceArtifact, type SourceDoc } from '../registry/source.js';
+import {
+  gitViewRules,
+  HostedSource,
+  type GitHistoryOptions,
+  type Source,
+  type SourceArtifact,
+  type SourceDoc,
+} from '../registry/source.js';
+import { currentGeneration } from '../registry/git-history/view.js';
+import { historyTip } from '../registry/git-history/state.js';
 import type { SourceParts } from '../registry/source-parts.js';
 
 /**
@@ -119,13 +128,23 @@ export class GroupSource implements Source {
     return chosen < 0 ? null : this.members[chosen]!;
   }
 
-  async gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }> {
-    const members = await Promise.all(this.members.map((m) => m.gitHistory(name)));
-    const ref = { repoId: this.repo.id, history: name };
+  async gitHistory(name: string, opts: GitHistoryOptions = {}): Promise<{ ref: GitHistoryRef; stale: boolean }> {
+    const members = await Promise.all(this.members.map((m) => m.gitHistory(name, opts)));
+    const family = { repoId: this.repo.id, history: name };
     const merge = this.parts.group?.mergeDoc;
-    await syncUnionHistory(
+    const view = this.parts.gitView?.history === name ? this.parts.gitView : undefined;
+    let own: Array<{ path: string; data: Uint8Array }> | undefined;
+    let squashAfter: number | undefined;
+    if (view) {
+      // The group's own root files (config.json names the group); without public_url the first recorded ones stay.
+      const { rules, base } = gitViewRules(this.registry, this.repo, view, opts);
+      squashAfter = rules.squashAfter;
+      const tip = rules.fixedBase ? null : await historyTip(this.registry.db, (await currentGeneration(this.registry.db, family)).ref);
+      own = rules.rootFiles((tip && rules.recordedBase(tip.files)) ?? base);
+    }
+    const ref = await syncUnionHistory(
       this.registry,
-      ref,
+      family,
       members.map((m) => m.ref),
       {
         packageOf: (p) => this.parts.packageOfDoc(p),
@@ -145,6 +164,7 @@ export class GroupSource implements Source {
             }
           : {}),
       },
+      view ? { own, squashAfter } : {},
     );
     return { ref, stale: members.some((m) => m.stale) };
   }

@@ -12,7 +12,8 @@ import { parseSri, sriHasher } from '../core/sri.js';
 import type { IndexDoc } from '../registry/index-docs.js';
 import type { Registry } from '../registry/registry.js';
 import type { Repo } from '../registry/repos.js';
-import type { Source, SourceArtifact, SourceDoc } from '../registry/source.js';
+import { gitViewRules, type GitHistoryOptions, type Source, type SourceArtifact, type SourceDoc } from '../registry/source.js';
+import { markGitViewChanged, syncGitView } from '../registry/git-history/view.js';
 import type { ArtifactOrigin, ProxyContext, ProxyParts, SourceParts } from '../registry/source-parts.js';
 import { storeBlob } from '../registry/blob-records.js';
 import { inTransaction } from '../registry/tx.js';
@@ -85,6 +86,8 @@ export class ProxySource implements Source {
   /** The latest upstream outcome, for the proxy statistics (proxy-stats.ts). */
   private readonly health: UpstreamHealthRecorder;
   readonly context: ProxyContext;
+  /** The format's git view of the documents held here (Cargo's git index), if it has one. */
+  private readonly gitView: SourceParts['gitView'];
 
   constructor(
     private readonly registry: Registry,
@@ -94,6 +97,7 @@ export class ProxySource implements Source {
   ) {
     if (!parts.proxy) fail('CONFIG_INVALID', `repository "${repo.name}": ${repo.format} has no proxy repositories`);
     this.proxy = parts.proxy;
+    this.gitView = parts.gitView;
     this.search = proxySearchTarget(repo, parts.proxy);
     const configured = repo.upstream ?? this.proxy.defaultUpstream;
     this.upstream = this.proxy.upstreamBase ? this.proxy.upstreamBase(configured) : configured.replace(/\/$/, '');
@@ -319,10 +323,13 @@ export class ProxySource implements Source {
       count('not_found');
       // The package is gone upstream: so is the search entry its last copy made, in the same transaction.
       const previous = held?.raw?.body ?? null;
-      if (this.search && previous) {
+      const inView = previous !== null && this.gitView?.includes(path) === true;
+      if ((this.search || inView) && previous) {
         await inTransaction(this.registry, async (uow) => {
           await this.upsertState(uow.trx, path, 404, null, now);
-          await indexProxyDoc(uow.trx, this.registry.dialect, this.search!, path, null, previous, now);
+          if (this.search) await indexProxyDoc(uow.trx, this.registry.dialect, this.search, path, null, previous, now);
+          // Its git view drops the file with the next commit.
+          if (inView) await markGitViewChanged(uow.trx, this.repo.id, [path]);
         });
       } else await this.upsertState(this.registry.db, path, 404, null, now);
       return (await this.remember(path, null, null, now)).served;
@@ -381,8 +388,20 @@ export class ProxySource implements Source {
     return this.proxy.upstreamGit !== undefined && this.proxy.docUrl(this.upstream, path) === null;
   }
 
-  async gitHistory(name: string): Promise<{ ref: GitHistoryRef; stale: boolean }> {
+  async gitHistory(name: string, opts: GitHistoryOptions = {}): Promise<{ ref: GitHistoryRef; stale: boolean }> {
     const git = this.proxy.upstreamGit;
+    const view = this.gitView;
+    if (git?.history !== name && view?.history === name) {
+      // The documents this proxy holds (pulled through or mirrored), committed as they change. A commit cannot hide a
+      // young version and show it later without rewriting what clients pulled: with cooldown only the documents serve.
+      if (this.cooldown > 0)
+        fail(
+          'NOT_FOUND',
+          `${this.repo.name} has a cooldown, which its git index cannot honour (a commit cannot hide a version and show it later); use its sparse index`,
+        );
+      const { rules, base } = gitViewRules(this.registry, this.repo, view, opts);
+      return { ref: await syncGitView(this.registry, this.repo.id, rules, base), stale: false };
+    }
     if (git?.history !== name) fail('NOT_FOUND', `${this.repo.name} serves no git history ${name}`);
     return { ref: this.gitRef(git), stale: !(await this.syncGit()) };
   }

@@ -6,6 +6,7 @@ import { HostedSource, type Source } from '../registry/source.js';
 import { GroupSource } from './group-source.js';
 import { ProxySource } from './proxy-source.js';
 import type { UpstreamFetch } from './upstream-fetch.js';
+import { markGitViewChanged } from '../registry/git-history/view.js';
 
 /** Builds every repo's source (members before the groups over them). */
 export function openSources(registry: Registry, fetcher: UpstreamFetch): Map<string, Source> {
@@ -35,5 +36,17 @@ export function openSources(registry: Registry, fetcher: UpstreamFetch): Map<str
     return source;
   };
   for (const repo of registry.repos.values()) if (registry.formats.has(repo.format)) build(repo);
+  // Repos with a git view of their documents: each write marks the paths the view commits next, in its transaction.
+  const views = new Map<number, (path: string) => boolean>();
+  for (const repo of registry.repos.values()) {
+    const view = registry.formats.get(repo.format)?.parts.gitView;
+    if (view && repo.kind !== 'group') views.set(repo.id, view.includes);
+  }
+  if (views.size > 0)
+    registry.docs.onWrite(async (uow, repoId, paths) => {
+      const includes = views.get(repoId);
+      const marked = includes ? paths.filter(includes) : [];
+      if (marked.length > 0) await markGitViewChanged(uow.trx, repoId, marked);
+    });
   return sources;
 }

@@ -317,6 +317,20 @@ describe('loadConfig errors', () => {
     });
   });
 
+  it('reads the git index settings of a Cargo repo and refuses them on other formats', () => {
+    const config = load(
+      ['[[repos]]', 'name = "c"', 'format = "cargo"', 'kind = "hosted"', 'git_squash_after = 50', 'git_batch = "5s"'],
+      {},
+    );
+    expect(config.repos[0]).toMatchObject({ gitSquashAfter: 50, gitBatch: 5000 });
+    expect(failure(['[[repos]]', 'name = "b"', 'format = "bazel"', 'kind = "hosted"', 'git_batch = "5s"'])).toBe(
+      'larder.toml:5: repos[0].git_batch: only cargo repositories take git_batch (their git index; this one is bazel)',
+    );
+    expect(failure(['[[repos]]', 'name = "c"', 'format = "cargo"', 'kind = "hosted"', 'git_squash_after = 0'])).toMatch(
+      /^larder\.toml:5: repos\[0\]\.git_squash_after: /,
+    );
+  });
+
   it('rejects a group member of another format', () => {
     const message = failure([
       '[[repos]]',

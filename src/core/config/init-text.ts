@@ -100,6 +100,8 @@ format = "cargo"
 kind = "hosted"
 visibility = "public"
 # static_origin = "/srv/larder-static/cargo"   # also write the public index as files for nginx (docs/deployment.md)
+# git_squash_after = 1000      # the git index (/cargo/git/index): squashed into one commit past this many commits
+# git_batch = "1s"             # the git index: at most one commit per this window
 
 [[repos]]
 name = "bazel"

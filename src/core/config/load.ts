@@ -155,9 +155,21 @@ export function loadConfig(opts: {
     },
     // Copies, so no caller can change DEFAULT_REPOS through the result.
     repos: s.repos.map((entry) => {
-      const { static_origin, bazel_policy, ...r } = entry as RepoConfig & { static_origin?: string; bazel_policy?: BazelPolicySettings };
+      const { static_origin, bazel_policy, git_squash_after, git_batch, ...r } = entry as RepoConfig & {
+        static_origin?: string;
+        bazel_policy?: BazelPolicySettings;
+        git_squash_after?: number;
+        git_batch?: number;
+      };
       const bazelPolicy = bazel_policy ? resolveBazelPolicy(bazel_policy) : r.bazelPolicy;
-      return defined({ ...r, members: r.members && [...r.members], staticOrigin: static_origin, bazelPolicy });
+      return defined({
+        ...r,
+        members: r.members && [...r.members],
+        staticOrigin: static_origin,
+        bazelPolicy,
+        gitSquashAfter: git_squash_after,
+        gitBatch: git_batch,
+      });
     }),
     outbound: resolveOutbound(s.outbound),
     timeouts: {

@@ -21,6 +21,10 @@ export function checkRepos(repos: Array<RepoConfig & { static_origin?: string; b
         problems.push({ path: at(key), message: `only proxy repositories take ${key} (this one is ${r.kind})` });
       }
     }
+    for (const key of ['git_squash_after', 'git_batch'] as const) {
+      if ((r as unknown as Record<string, unknown>)[key] !== undefined && r.format !== 'cargo')
+        problems.push({ path: at(key), message: `only cargo repositories take ${key} (their git index; this one is ${r.format})` });
+    }
     if (r.mirrors !== undefined && (r.format !== 'bazel' || r.kind !== 'hosted')) {
       problems.push({ path: at('mirrors'), message: `only hosted bazel repositories take mirrors (this one is ${r.format} ${r.kind})` });
     }

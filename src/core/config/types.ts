@@ -28,6 +28,10 @@ export interface RepoConfig {
   staticOrigin?: string;
   /** Hosted Bazel repos: what a publish may describe (bazel_policy; unset = the BCR's rules, BCR_POLICY). */
   bazelPolicy?: BazelPolicy;
+  /** Repos with a git view (Cargo's git index): commits after which the history is squashed into one (default 1000). */
+  gitSquashAfter?: number;
+  /** Repos with a git view: milliseconds after a commit before the next one is sealed (a burst of writes makes one; default 1 s). */
+  gitBatch?: number;
 }
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 export type TlsConfig = { mode: 'off' } | { mode: 'self-signed'; hostnames: string[] } | { mode: 'files'; cert: string; key: string };

@@ -110,6 +110,9 @@ const RepoSchema = z.strictObject({
   static_origin: z.string().min(1).optional(),
   // Hosted Bazel repos: what a publish may describe (source types, URL rules, presubmit, compatibility_level).
   bazel_policy: BazelPolicySchema.optional(),
+  // Cargo repos (the git index): squash the history past this many commits; seal one commit per this window at most.
+  git_squash_after: z.int().min(1).optional(),
+  git_batch: z.string().transform(via(parseDuration)).optional(),
 });
 const TlsSchema = z
   .strictObject({

@@ -90,6 +90,26 @@ export function cargoClientSnippet(repo: Repo, urls: CargoUrls, caCertPath?: str
   return lines.join('\n');
 }
 
+/**
+ * The same repo as a git index (cargo.md §14): Cargo's documented `index = "…"` form without `sparse+`, and the only
+ * one Cargo before 1.68 knows. Shown commented out after the sparse lines, which stay the recommendation.
+ */
+export function cargoGitIndexLines(repo: Repo, urls: CargoUrls): string[] {
+  // The first block only (a group's source-replacement alternative is not repeated).
+  const all = registryLines(repo, { ...urls, sparseIndex: urls.gitIndex }).filter((l) => !l.startsWith('# ~/.cargo'));
+  const lines = repo.kind === 'group' ? all.slice(0, all.indexOf('')) : all;
+  return [
+    '',
+    `# Or as a git index (the form in Cargo's documentation; Cargo before 1.68 knows only this): ${urls.gitIndex}`,
+    '# The sparse index above is faster and is the recommended one. The two are different sources to Cargo:',
+    '# a Cargo.lock made with one does not match the other, so a project (and its team) uses one of them.',
+    ...(repo.visibility === 'private'
+      ? ['# git authenticates itself: store a Larder token as the password in a git credential helper (or ~/.netrc).']
+      : []),
+    ...lines.map((l) => (l.startsWith('#') ? l : l ? `# ${l}` : '#')),
+  ];
+}
+
 /** The registry part a package page offers beside a dependency line: the configuration alone, plus what a private repo needs. */
 export function cargoRegistrySetup(repo: Repo, urls: CargoUrls): string {
   const lines = [...registryLines(repo, urls), ...privateRepoLines(repo, urls)];

@@ -1,6 +1,6 @@
 import type { FormatPlugin } from '../../http/format-plugin.js';
 import { cargoParts } from './parts.js';
-import { cargoClientSnippet } from './client-setup.js';
+import { cargoClientSnippet, cargoGitIndexLines } from './client-setup.js';
 import { cargoMigrations } from './migrations.js';
 import { crateNameFromIndexPath } from './names.js';
 import { cargoRoutes, INDEX_CACHE_CONTROL, INDEX_CONTENT_TYPE } from './routes.js';
@@ -35,6 +35,7 @@ export const cargoFormat: FormatPlugin = {
   packageRef: (registry, repo, name) => new CargoService(registry, repo).findCrateRef(name),
   clientSetup(repo, baseUrl, opts) {
     const urls = cargoUrls(baseUrl, repo.name);
-    return { url: urls.sparseIndex, snippet: cargoClientSnippet(repo, urls, opts.caCertPath) };
+    const snippet = [cargoClientSnippet(repo, urls, opts.caCertPath), ...cargoGitIndexLines(repo, urls)].join('\n');
+    return { url: urls.sparseIndex, snippet };
   },
 };

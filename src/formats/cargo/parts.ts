@@ -3,6 +3,12 @@ import type { SourceParts } from '../../registry/source-parts.js';
 import { crateNameFromIndexPath, indexPath, normCrateName } from './names.js';
 import { cargoProxy } from './proxy.js';
 import { CargoService } from './service.js';
+import { cargoConfigJson, cargoUrls } from './urls.js';
+
+/** The name of the git history every Cargo repo serves at `git/index` (cargo.md §14). */
+export const GIT_INDEX_HISTORY = 'index';
+/** The branch HEAD names; Cargo fetches `+HEAD:refs/remotes/origin/HEAD`, whatever it is called. */
+export const GIT_INDEX_BRANCH = 'main';
 
 export { crateKey } from './names.js';
 
@@ -26,4 +32,22 @@ export const cargoParts: SourceParts = {
     hasPackage: async (registry, repo, crate) => (await new CargoService(registry, repo).findCrateRef(crate)) !== null,
   },
   proxy: cargoProxy,
+  // The git index: every index file at the path the sparse index serves it at, plus config.json at the root.
+  gitView: {
+    history: GIT_INDEX_HISTORY,
+    branch: GIT_INDEX_BRANCH,
+    includes: (path) => crateNameFromIndexPath(path) !== null,
+    rootFiles: (repo, base) => [{ path: 'config.json', data: cargoConfigJson(cargoUrls(base, repo.name), repo.visibility === 'private') }],
+    // `api` is `{base}/{repo}`: the base a recorded config.json was built for.
+    recordedBase(repo, files) {
+      const config = files.get('config.json');
+      try {
+        const api = config ? (JSON.parse(Buffer.from(config.data).toString('utf8')) as { api?: unknown }).api : undefined;
+        const suffix = `/${repo.name}`;
+        return typeof api === 'string' && api.endsWith(suffix) ? api.slice(0, -suffix.length) : null;
+      } catch {
+        return null;
+      }
+    },
+  },
 };

@@ -111,6 +111,24 @@ describe('client setup per kind', () => {
   });
 });
 
+describe('client setup: the git index beside the sparse one', () => {
+  const setup = (repo: Partial<RepoConfig>) =>
+    cargoFormat.clientSetup({ id: 1, name: 'r', format: 'cargo', kind: 'hosted', visibility: 'public', ...repo }, 'https://l.test', {})
+      .snippet;
+
+  it('recommends sparse, shows the git index commented out, and says the two are different sources to cargo', () => {
+    const hosted = setup({});
+    expect(hosted.indexOf('index = "sparse+https://l.test/r/index/"')).toBeLessThan(
+      hosted.indexOf('# index = "https://l.test/r/git/index"'),
+    );
+    expect(hosted).toContain('The sparse index above is faster and is the recommended one. The two are different sources to Cargo:');
+    expect(hosted).toContain('a Cargo.lock made with one does not match the other');
+    expect(hosted).not.toContain('credential helper');
+    expect(setup({ visibility: 'private' })).toContain('store a Larder token as the password in a git credential helper');
+    expect(setup({ kind: 'proxy' })).toContain('# [source.r]\n# registry = "https://l.test/r/git/index"');
+  });
+});
+
 describe('Cargo proxy', () => {
   let up: FakeUpstream;
   let t: TestApp;

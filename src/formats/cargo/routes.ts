@@ -15,6 +15,7 @@ import { crateNameFromIndexPath } from './names.js';
 import { requireHosted } from '../../http/gates.js';
 import { readPublishFrame } from './publish-frame.js';
 import { CargoService } from './service.js';
+import { cargoGitRoutes } from './git-routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,7 +28,8 @@ export const INDEX_CONTENT_TYPE = 'text/plain; charset=utf-8';
 export const INDEX_CACHE_CONTROL = 'no-cache';
 
 /** Cargo's sparse index and Web API for one hosted repo, mounted at `/{repo}`. */
-export async function cargoRoutes(app: FastifyInstance, { registry, repo, source }: RouteContext): Promise<void> {
+export async function cargoRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
+  const { registry, repo, source } = ctx;
   const service = new CargoService(registry, repo);
   const isPrivate = repo.visibility === 'private';
   const urlsOf = (req: FastifyRequest): CargoUrls => cargoUrls(publicBaseUrl(registry.config, req), repo.name);
@@ -192,10 +194,13 @@ export async function cargoRoutes(app: FastifyInstance, { registry, repo, source
         length,
       );
       const urls = urlsOf(req);
-      await service.publish(p, frame, [urls.sparseIndex, urls.index]);
+      await service.publish(p, frame, [urls.sparseIndex, urls.index, urls.gitIndex]);
       return { warnings: { invalid_categories: [], invalid_badges: [], other: [] } };
     });
   });
+
+  // The same index as a git repository (`index = "…/git/index"` without sparse+).
+  await cargoGitRoutes(app, ctx);
 
   app.get('/me', async (req, reply) => {
     const p = await principalOf(req).catch(() => null);

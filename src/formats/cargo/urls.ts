@@ -8,12 +8,20 @@ export interface CargoUrls {
   api: string;
   /** Download prefix without markers: Cargo appends `/{crate}/{version}/download`. */
   dl: string;
+  /** The same index as a git repository (no `sparse+`): `https://host/repo/git/index`, Cargo's `registry+` source. */
+  gitIndex: string;
 }
 
 /** Every URL of a repo from the server's external base URL. */
 export function cargoUrls(base: string, repoName: string): CargoUrls {
   const root = `${base.replace(/\/+$/, '')}/${repoName}`;
-  return { index: `${root}/index/`, sparseIndex: `sparse+${root}/index/`, api: root, dl: `${root}/api/v1/crates` };
+  return {
+    index: `${root}/index/`,
+    sparseIndex: `sparse+${root}/index/`,
+    api: root,
+    dl: `${root}/api/v1/crates`,
+    gitIndex: `${root}/git/index`,
+  };
 }
 
 /** The registry's `config.json`. */
@@ -21,4 +29,9 @@ export function cargoRegistryConfig(urls: CargoUrls, authRequired: boolean): Rec
   const config: Record<string, unknown> = { dl: urls.dl, api: urls.api };
   if (authRequired) config['auth-required'] = true;
   return config;
+}
+
+/** The bytes of `config.json`, as the sparse route sends them and the git index commits them. */
+export function cargoConfigJson(urls: CargoUrls, authRequired: boolean): Buffer {
+  return Buffer.from(JSON.stringify(cargoRegistryConfig(urls, authRequired)), 'utf8');
 }

@@ -29,7 +29,9 @@ export class FastImport {
 
   constructor(gitDir: string) {
     this.child = spawn('git', ['--git-dir', gitDir, 'fast-import', '--quiet', '--date-format=raw', '--done'], {
-      env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' },
+      // glibc gives memory back after each free and asks again (brk): 84,000 brk calls made a 10,000-file commit take
+      // 32 s instead of 0.4 s. A padded, rarely trimmed heap is what fast-import's allocation pattern needs.
+      env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', MALLOC_TOP_PAD_: String(64 << 20), MALLOC_TRIM_THRESHOLD_: String(128 << 20) },
       stdio: ['pipe', 'ignore', 'pipe'],
     });
     this.child.stderr.setEncoding('utf8').on('data', (s: string) => (this.stderr += s.slice(0, 4000)));

@@ -9,6 +9,7 @@ import type { Database } from '../../storage/schema.js';
 import { inTransaction } from '../tx.js';
 import { recordGitCommit, type GitFileMode, type GitHistoryRef } from './record.js';
 import { diffFiles, gitBlobId, historyTip, lockHistory, type HistoryFile, type HistoryTip } from './state.js';
+import { currentGeneration, squashIfDue } from './view.js';
 
 /** How a format unites its members' files. */
 export interface UnionRules {
@@ -63,38 +64,57 @@ export function uniteFiles(members: HistoryTip[], rules: UnionRules): Map<string
   return out;
 }
 
+/** How a group's history differs from the plain union of its members'. */
+export interface UnionOptions {
+  /** Files of the group itself, in place of its members' copies (Cargo's config.json naming the group's URLs). */
+  own?: Array<{ path: string; data: Uint8Array }>;
+  /**
+   * Keep the history in generations (view.ts: `group` names the family) and squash it into one root commit past this
+   * many commits.
+   */
+  squashAfter?: number;
+}
+
 /**
- * Records the group's next commit when a member's tip moved since the last one (one indexed lookup
- * per member when nothing did). `members` are in union order, hosted first.
+ * Records the group's next commit when a member's tip (or one of the group's own files) moved since the last one (one
+ * indexed lookup per member when nothing did). `members` are in union order, hosted first. Returns the history to serve.
  */
 export async function syncUnionHistory(
   store: { db: Kysely<Database>; dialect: Dialect },
   group: GitHistoryRef,
   members: GitHistoryRef[],
   rules: UnionRules,
-): Promise<void> {
+  opts: UnionOptions = {},
+): Promise<GitHistoryRef> {
+  const generations = opts.squashAfter !== undefined;
+  const own = opts.own ?? [];
+  const ownKey = own.length ? `;own=${own.map((f) => `${f.path}:${gitBlobId(f.data)}`).join(',')}` : '';
+  const resolve = async (db: Kysely<Database>) => (generations ? (await currentGeneration(db, group)).ref : group);
   const seen = await Promise.all(members.map(async (ref) => ({ ref, tip: await historyTip(store.db, ref) })));
-  const own = await historyTip(store.db, group);
-  if (recordedKey(own.message) === membersKey(seen)) return;
+  const current = await resolve(store.db);
+  const ownTip = await historyTip(store.db, current);
+  if (recordedKey(ownTip.message) === membersKey(seen) + ownKey) return current;
   await inTransaction(store, async (uow) => {
     await lockHistory(uow.trx, store.dialect, group);
+    const ref = await resolve(uow.trx);
     // The members' tips again, under the lock: another node may have recorded newer ones since they were read above,
     // and a union of the older tips after it would step the group's history back (and forth again on the next read).
-    const tips = await Promise.all(members.map(async (ref) => ({ ref, tip: await historyTip(store.db, ref, { trx: uow.trx }) })));
-    const key = membersKey(tips);
-    const now = await historyTip(store.db, group, { trx: uow.trx });
+    const tips = await Promise.all(members.map(async (m) => ({ ref: m, tip: await historyTip(store.db, m, { trx: uow.trx }) })));
+    const key = membersKey(tips) + ownKey;
+    const now = await historyTip(store.db, ref, { trx: uow.trx });
     if (recordedKey(now.message) === key) return;
-    const changes = diffFiles(
-      now.files,
-      uniteFiles(
-        tips.map((t) => t.tip),
-        rules,
-      ),
+    const united = uniteFiles(
+      tips.map((t) => t.tip),
+      rules,
     );
+    for (const f of own) united.set(f.path, { mode: '100644', data: f.data, blob: gitBlobId(f.data) });
+    const changes = diffFiles(now.files, united);
     // A member moved without changing what the union shows (a hidden package): still recorded, so the key advances.
-    await recordGitCommit(uow.trx, group, {
+    await recordGitCommit(uow.trx, ref, {
       message: `Update from ${members.length} member${members.length === 1 ? '' : 's'}\n\n${MARKER}${key}\n`,
       changes,
     });
+    if (generations) await squashIfDue(uow, store, group, opts.squashAfter!);
   });
+  return resolve(store.db);
 }
