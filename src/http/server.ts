@@ -136,8 +136,10 @@ export function createServer(
   const ready = (async () => {
     await turn();
     await app.register(adminRoutes, { registry, shutdown });
+    await turn();
     // The S3-compatible endpoint: buckets are repos whose format takes object writes (Brioche's cache).
     await app.register(s3Routes, { registry, prefix: S3_PREFIX });
+    await turn();
     // The web UI: `/` and pages under /-/ (no repo can be named `-`).
     await app.register(webRoutes, { registry });
     // Sources were checked when the registry opened: every repo's kind is one its format serves.
