@@ -10,6 +10,14 @@ export default tseslint.config(
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // `z` as a named import keeps all of zod in bin/larder.js's bundle (584 KB instead of 134 KB to load at every start).
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportDeclaration[source.value='zod'][importKind!='type'] > ImportSpecifier[imported.name='z'][importKind!='type']",
+          message: "Use `import * as z from 'zod'` (cold start, issue 14).",
+        },
+      ],
     },
   },
 );

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { fail, LarderError } from '../core/errors.js';
 import { parseDuration } from '../core/units.js';
 import { isAdmin, parseScopes, type Principal } from '../registry/auth.js';

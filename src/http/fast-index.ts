@@ -66,16 +66,21 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
   const byFirstSegment = new Map<string, PreparedRoute>(
     routes.map((route) => [route.prefix.split('/')[1], { route, series: stats.of(route.repo, route.format), headers: new WeakMap() }]),
   );
-  const find = (method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders | H2Headers): FastAnswer | null => {
+  /** The route and document path of a read this path may answer, cached or not. */
+  const locate = (method: string | undefined, url: string | undefined): { prepared: PreparedRoute; path: string } | null => {
     if ((method !== 'GET' && method !== 'HEAD') || !url) return null;
     if (url.includes('?') || url.includes('%') || url.includes('//')) return null;
     const prepared = byFirstSegment.get(url.slice(1, url.indexOf('/', 1)));
-    if (!prepared) return null;
-    const route = prepared.route;
-    if (!url.startsWith(route.prefix)) return null;
-    const path = route.docPath(url.slice(route.prefix.length));
-    const doc = path === null ? undefined : route.source.peek(path);
-    if (!doc || path === null) return null;
+    if (!prepared || !url.startsWith(prepared.route.prefix)) return null;
+    const path = prepared.route.docPath(url.slice(prepared.route.prefix.length));
+    return path === null ? null : { prepared, path };
+  };
+  const find = (method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders | H2Headers): FastAnswer | null => {
+    const at = locate(method, url);
+    if (!at) return null;
+    const { prepared, path } = at;
+    const doc = prepared.route.source.peek(path);
+    if (!doc) return null;
     const started = performance.now();
     const incomingId = headers['x-request-id'];
     const reqId = typeof incomingId === 'string' && incomingId ? incomingId : nextRequestId();
@@ -84,7 +89,18 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
   };
   const done = (a: FastAnswer, method: string, url: string) =>
     record(a.prepared.series, a.fresh ? 304 : 200, performance.now() - a.started, a.reqId, method, url);
-  return { find, headersOf: (a: FastAnswer) => docHeaders(a.prepared, a.path, a.doc), done };
+  /**
+   * Loads the document a read `find` would answer once cached (what the route does on a miss); false when the path is
+   * not one of these reads. Used while the router is still being built (http/server.ts), so index reads are answered
+   * from the moment the server listens.
+   */
+  const load = async (method: string | undefined, url: string | undefined): Promise<boolean> => {
+    const at = locate(method, url);
+    if (!at) return false;
+    if (at.prepared.route.source.peek(at.path) === undefined) await at.prepared.route.source.doc(at.path);
+    return true;
+  };
+  return { find, load, headersOf: (a: FastAnswer) => docHeaders(a.prepared, a.path, a.doc), done };
 }
 
 export type FastIndexAnswerer = ReturnType<typeof fastIndexAnswerer>;
@@ -112,19 +128,23 @@ export function answerHttp2Streams(server: Http2SecureServer, answer: FastIndexA
   const compat = server.listeners('stream') as Array<(...args: unknown[]) => void>;
   server.removeAllListeners('stream');
   server.on('stream', (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
-    const method = headers[':method']!;
-    const url = headers[':path']!;
-    const a = answer.find(method, url, headers);
-    if (!a) {
-      for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
-      return;
-    }
-    const h = answer.headersOf(a);
-    const out = a.fresh ? h.h2NotModified : h.h2Full;
-    out['x-request-id'] = a.reqId;
-    const body = a.fresh || method === 'HEAD' ? null : a.doc.body;
-    stream.respond(out, { endStream: body === null });
-    if (body) stream.end(body);
-    answer.done(a, method, url);
+    if (answerHttp2(answer, stream, headers)) return;
+    for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
   });
+}
+
+/** One HTTP/2 stream: true when it was answered. */
+export function answerHttp2(answer: FastIndexAnswerer, stream: ServerHttp2Stream, headers: H2Headers): boolean {
+  const method = headers[':method']!;
+  const url = headers[':path']!;
+  const a = answer.find(method, url, headers);
+  if (!a) return false;
+  const h = answer.headersOf(a);
+  const out = a.fresh ? h.h2NotModified : h.h2Full;
+  out['x-request-id'] = a.reqId;
+  const body = a.fresh || method === 'HEAD' ? null : a.doc.body;
+  stream.respond(out, { endStream: body === null });
+  if (body) stream.end(body);
+  answer.done(a, method, url);
+  return true;
 }

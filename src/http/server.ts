@@ -1,5 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import http2 from 'node:http2';
+import http2, { type Http2ServerRequest } from 'node:http2';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonErrorHandler } from './api-errors.js';
 import type { Registry } from '../registry/registry.js';
@@ -9,7 +9,7 @@ import { S3_PREFIX, s3Routes } from './s3/routes.js';
 import { webRoutes } from '../web/plugin.js';
 import type { AccessLine } from './logger.js';
 import { observe, requestRecorder } from './observe.js';
-import { answerHttp1, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
+import { answerHttp1, answerHttp2, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
 import { answerArtifactHttp2Streams, fastArtifactAnswerer } from './fast-artifact.js';
 import { Shutdown } from './graceful.js';
 import { applyHttp1Timeouts, guardHttp2Sessions, guardRequestBody, http1ServerOptions } from './timeouts.js';
@@ -35,6 +35,22 @@ export interface ServerOptions {
 
 /** Builds the HTTP server: every repo mounted at `/{name}`, Larder's own routes under `/-/`. */
 export async function buildServer(registry: Registry, formats: FormatPlugin[], opts: ServerOptions = {}): Promise<FastifyInstance> {
+  const { app, ready } = createServer(registry, formats, opts);
+  await ready;
+  return app;
+}
+
+/**
+ * The HTTP server at once, its routes while it may already listen (`larder serve`, a cold start): registering every
+ * route of every repo is much of a start, so `ready` settles when it is done, between repos letting requests in. Until
+ * then index reads the fast path serves (http/fast-index.ts) are answered, their documents loaded as the routes would,
+ * and every other request is held for the router.
+ */
+export function createServer(
+  registry: Registry,
+  formats: FormatPlugin[],
+  opts: ServerOptions = {},
+): { app: FastifyInstance; ready: Promise<void> } {
   const plugins = new Map(formats.map((f) => [f.format, f]));
   if (opts.logger) registry.log = opts.logger;
   const contexts = [...registry.repos.values()].flatMap((repo) => {
@@ -76,7 +92,8 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
       if (!shutdown.draining && (answerHttp1(answer, req, res) || artifacts.http1(req, res))) return;
       shutdown.onRequest(req, res);
       guardRequestBody(req, res, timeouts);
-      handler(req, res);
+      if (routed) handler(req, res);
+      else void beforeRoutes(req, res, handler);
     };
     if (!opts.tls) {
       const server = http.createServer(http1ServerOptions(timeouts), listener);
@@ -113,14 +130,47 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
   });
 
   observe(app, registry, record);
-  await app.register(adminRoutes, { registry, shutdown });
-  // The S3-compatible endpoint: buckets are repos whose format takes object writes (Brioche's cache).
-  await app.register(s3Routes, { registry, prefix: S3_PREFIX });
-  // The web UI: `/` and pages under /-/ (no repo can be named `-`).
-  await app.register(webRoutes, { registry });
-  // Sources were checked when the registry opened: every repo's kind is one its format serves.
-  for (const { plugin, ctx } of contexts) {
-    await app.register(async (scope) => plugin.routes(scope, ctx), { prefix: `/${ctx.repo.name}` });
+  let routed = false;
+  // A turn of the event loop before each part: the caller listens first, and requests that came meanwhile are read.
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const ready = (async () => {
+    await turn();
+    await app.register(adminRoutes, { registry, shutdown });
+    await turn();
+    // The S3-compatible endpoint: buckets are repos whose format takes object writes (Brioche's cache).
+    await app.register(s3Routes, { registry, prefix: S3_PREFIX });
+    await turn();
+    // The web UI: `/` and pages under /-/ (no repo can be named `-`).
+    await app.register(webRoutes, { registry });
+    // Sources were checked when the registry opened: every repo's kind is one its format serves.
+    for (const { plugin, ctx } of contexts) {
+      await turn();
+      await app.register(async (scope) => plugin.routes(scope, ctx), { prefix: `/${ctx.repo.name}` });
+    }
+    await app.ready();
+    routed = true;
+  })();
+  // Settled here too, so a failure is the caller's to handle (through `ready`) and a held request's, never unhandled.
+  ready.catch(() => {});
+
+  /** A request that came before the router: an index read the fast path serves is loaded and answered, the rest wait. */
+  async function beforeRoutes(req: IncomingMessage, res: ServerResponse, handler: (req: IncomingMessage, res: ServerResponse) => void) {
+    try {
+      if (!shutdown.draining && (await answer.load(req.method, req.url))) {
+        const stream = (req as unknown as Http2ServerRequest).stream;
+        if (req.httpVersionMajor === 2 ? answerHttp2(answer, stream, req.headers as never) : answerHttp1(answer, req, res)) return;
+      }
+    } catch {
+      // The route meets the same failure and answers it in the client's terms.
+    }
+    try {
+      await ready;
+    } catch {
+      res.statusCode = 503;
+      res.end();
+      return;
+    }
+    handler(req, res);
   }
-  return app;
+  return { app, ready };
 }

@@ -5,7 +5,7 @@ import type { LarderConfig } from '../core/config.js';
 import type { FormatPlugin } from './format-plugin.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { createLogging } from './logger.js';
-import { buildServer, type TlsMaterial } from './server.js';
+import { createServer, type TlsMaterial } from './server.js';
 import { ensureSelfSignedTls } from './tls.js';
 import { Shutdown } from './graceful.js';
 
@@ -78,13 +78,29 @@ export async function startLarder(config: LarderConfig, opts: StartOptions): Pro
   try {
     const logging = opts.logger === false ? null : createLogging(config.logLevel);
     const shutdown = new Shutdown();
-    const app = await buildServer(registry, opts.formats, {
+    const { app, ready } = createServer(registry, opts.formats, {
       tls,
       logger: logging?.logger ?? null,
       accessLog: logging?.access ?? null,
       shutdown,
     });
-    await app.listen({ host: config.listen.host, port: config.listen.port });
+    if (config.listen.host === 'localhost') {
+      // Fastify's listen binds both 127.0.0.1 and ::1 for it, once every route is in place.
+      await ready;
+      await app.listen({ host: config.listen.host, port: config.listen.port });
+    } else {
+      // Listening while the routes are registered: index reads are answered meanwhile (see createServer).
+      await listen(app.server, config.listen.host, config.listen.port).catch(async (err: unknown) => {
+        await ready.catch(() => {});
+        throw err;
+      });
+      try {
+        await ready;
+      } catch (err) {
+        app.server.close();
+        throw err;
+      }
+    }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;
     let stopping: Promise<void> | undefined;
@@ -110,6 +126,17 @@ export async function startLarder(config: LarderConfig, opts: StartOptions): Pro
     await registry.close();
     throw err;
   }
+}
+
+/** Fastify's own `listen` would first wait for every route; this is the server's, as soon as it exists. */
+function listen(server: FastifyInstance['server'], host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 function isWildcard(host: string): boolean {

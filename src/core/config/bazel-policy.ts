@@ -3,7 +3,7 @@
  * allows. The defaults are the Bazel Central Registry's rules (protocols/bazel.md §8.2); a company registry
  * loosens them, e.g. to point modules at internal git commits. Self-contained: schema, defaults, resolved shape.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Source types a policy may allow; `local_path` only works for file:// registries, so it is never publishable. */
 export const POLICY_SOURCE_TYPES = ['archive', 'git_repository'] as const;

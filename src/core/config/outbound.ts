@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from '../units.js';
 
 /** One allow_private entry: an address or CIDR range, or a host name (`*.example.com` for its subdomains). */

@@ -2,7 +2,7 @@
  * Value parsers and the zod schemas for larder.toml's shape.
  * Parsers throw an Error whose message says what was expected; `via` turns that into a zod issue.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BazelPolicySchema } from './bazel-policy.js';
 import { OutboundSchema } from './outbound.js';
 import { parseDuration, parseSize } from '../units.js';
