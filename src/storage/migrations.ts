@@ -308,4 +308,12 @@ export const coreMigrations: DialectMigration[] = [
       await db.schema.createIndex('audit_log_subject').on('audit_log').columns(['subject', 'id']).execute();
     },
   },
+  {
+    // What an imported document was read from (size, times, inode of the file): a re-import of an unchanged tree
+    // compares stats instead of reading every file again (issue 14). Any other write of the document clears it.
+    name: '0011_index_doc_import_stat',
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('index_docs').addColumn('import_stat', 'text').execute();
+    },
+  },
 ];

@@ -27,14 +27,51 @@ export type ImportProgress = (done: number, total: number) => void;
 const BATCH = 500;
 /** Files read at once: enough to keep libuv's thread pool busy while this thread hashes and writes. */
 const READ_CONCURRENCY = 32;
-// The callback form: fs/promises' readFile reads in several round trips and costs more per small file.
-const readFile = promisify(fs.readFile);
-
 interface TreeFile {
   rel: string;
   body: Buffer;
   etag: string;
+  /** `statKey` of the file, taken before its bytes were read. */
+  stat: string;
 }
+
+/**
+ * What says a file is the one read before, as git's index does: size, modification and change times, inode, device.
+ * Writing a file changes its ctime (which no tool sets back), and a fresh checkout makes new inodes.
+ */
+function statKey(st: fs.BigIntStats): string {
+  return `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.dev}`;
+}
+
+/** A file's bytes and its stat, taken on the open descriptor before reading: a file written meanwhile is read again next time. */
+async function readWithStat(file: string): Promise<{ body: Buffer; stat: string }> {
+  const fd = await open(file, 'r');
+  try {
+    const st = await fstat(fd, { bigint: true });
+    const size = Number(st.size);
+    const body = Buffer.allocUnsafe(size);
+    let at = 0;
+    while (at < size) {
+      const { bytesRead } = await read(fd, body, at, size - at, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return { body: at === size ? body : body.subarray(0, at), stat: statKey(st) };
+  } finally {
+    await close(fd);
+  }
+}
+// The callback forms: fs/promises costs more per small file.
+const open = promisify(fs.open);
+const fstat = promisify(fs.fstat) as (fd: number, opts: { bigint: true }) => Promise<fs.BigIntStats>;
+const read = promisify(fs.read) as unknown as (
+  fd: number,
+  buf: Buffer,
+  off: number,
+  len: number,
+  pos: number,
+) => Promise<{ bytesRead: number }>;
+const close = promisify(fs.close);
 
 /** The module a registry file belongs to ('' for bazel_registry.json). */
 function moduleOf(rel: string): string {
@@ -80,8 +117,8 @@ async function readTreeFiles(root: string, rels: string[]): Promise<TreeFile[]> 
   const worker = async () => {
     while (next < rels.length) {
       const i = next++;
-      const body = await readFile(path.join(root, rels[i]));
-      out[i] = { rel: rels[i], body, etag: strongEtag(body) };
+      const { body, stat } = await readWithStat(path.join(root, rels[i]));
+      out[i] = { rel: rels[i], body, etag: strongEtag(body), stat };
     }
   };
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, rels.length) }, worker));
@@ -123,9 +160,8 @@ export async function importBazelTree(
   }
   const db = registry.db.withTables<BazelTables>() as Kysely<Database & BazelTables>;
   const { files, ignored } = registryFiles(root);
-  const existing = new Map(
-    (await db.selectFrom('index_docs').select(['path', 'etag']).where('repo_id', '=', repo.id).execute()).map((r) => [r.path, r.etag]),
-  );
+  const docs = await registry.docs.importStats(repo.id);
+  const existing = new Map([...docs].map(([p, d]) => [p, d.etag]));
   const known = new Set(
     (await db.selectFrom('bazel_versions').select(['module', 'version']).where('repo_id', '=', repo.id).execute()).map(
       (r) => `${r.module}\n${r.version}`,
@@ -138,12 +174,25 @@ export async function importBazelTree(
   const changed = new Map<string, TreeFile>();
   const refused: string[] = [];
   let unchanged = 0;
-  const served = files.filter((rel) => existing.has(rel));
+  // A file with the stat its document was imported with is that document: not read again. The others are read and
+  // compared; those found unchanged get their stat recorded for next time.
+  const served = files.filter((rel) => {
+    const doc = docs.get(rel);
+    if (!doc) return false;
+    if (doc.importStat !== null && doc.importStat === statKey(fs.statSync(path.join(root, rel), { bigint: true }))) {
+      unchanged++;
+      return false;
+    }
+    return true;
+  });
+  const restat: Array<{ path: string; etag: string; importStat: string }> = [];
   for (let i = 0; i < served.length; i += BATCH) {
     for (const f of await readTreeFiles(root, served.slice(i, i + BATCH))) {
       const before = existing.get(f.rel);
-      if (before === f.etag) unchanged++;
-      else {
+      if (before === f.etag) {
+        unchanged++;
+        restat.push({ path: f.rel, etag: f.etag, importStat: f.stat });
+      } else {
         const kind = classifyRegistryPath(f.rel)!.kind;
         // A fresh repo's generated bazel_registry.json may be replaced by the imported one.
         if (kind !== 'metadata' && !(kind === 'registry-json' && !hadVersions)) refused.push(f.rel);
@@ -187,7 +236,7 @@ export async function importBazelTree(
       await registry.docs.putMany(
         uow,
         repo.id,
-        batch.map((f) => ({ path: f.rel, body: f.body, etag: f.etag })),
+        batch.map((f) => ({ path: f.rel, body: f.body, etag: f.etag, importStat: f.stat })),
       );
       await insertVersions(uow.trx.withTables<BazelTables>(), repo, added);
       // Modules whose files changed get their search entry rewritten (unchanged ones keep theirs, and their place in
@@ -200,6 +249,9 @@ export async function importBazelTree(
   }
   // Versions whose files were all served already but that have no row (an import stopped between its transactions).
   if (missing.size) await inTransaction(registry, (uow) => insertVersions(uow.trx.withTables<BazelTables>(), repo, [...missing]));
+  for (let i = 0; i < restat.length; i += BATCH) {
+    await inTransaction(registry, (uow) => registry.docs.setImportStats(uow, repo.id, restat.slice(i, i + BATCH)));
+  }
   const added = writes.filter((rel) => !existing.has(rel)).length;
   return { added, changed: writes.length - added, unchanged, ignored, versions: versions.size };
 }
