@@ -50,7 +50,8 @@ function readWithStat(file: string): { body: Buffer; stat: string } {
   try {
     const st = fs.fstatSync(fd, { bigint: true });
     const size = Number(st.size);
-    const body = Buffer.allocUnsafe(size);
+    // A buffer of its own (as fs.readFile gives), not a slice of a shared pool slab that a batch would keep alive.
+    const body = Buffer.allocUnsafeSlow(size);
     let at = 0;
     while (at < size) {
       const n = fs.readSync(fd, body, at, size - at, at);
