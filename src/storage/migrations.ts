@@ -311,7 +311,7 @@ export const coreMigrations: DialectMigration[] = [
   {
     // What an imported document was read from (size, times, inode of the file): a re-import of an unchanged tree
     // compares stats instead of reading every file again (issue 14). Any other write of the document clears it.
-    name: '0011_index_doc_import_stat',
+    name: '0012_index_doc_import_stat',
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('index_docs').addColumn('import_stat', 'text').execute();
     },
@@ -319,7 +319,7 @@ export const coreMigrations: DialectMigration[] = [
   {
     // A publish upserts its search entry with the same name, description and keywords as the version before (a new
     // version of a crate): the full-text index is then rewritten only when one of them really changed (issue 14).
-    name: '0012_search_fts_when_changed',
+    name: '0013_search_fts_when_changed',
     async up(db: Kysely<unknown>, dialect: Dialect) {
       if (dialect !== 'sqlite') return;
       const fields = (row: 'new' | 'old') => sql.raw(`${row}.id, ${row}.name, ${row}.description, ${row}.keywords`);
