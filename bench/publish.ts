@@ -13,9 +13,12 @@ import { ensureTools } from './lib/tools.js';
 const NAMES = 500;
 const VERSIONS = 4;
 const WARMUP = 100;
-const LEVELS = [1, 8, 32];
+// `BENCH_PUBLISH_LEVELS=32` (comma-separated) runs only those levels, for profiling one.
+const LEVELS = process.env.BENCH_PUBLISH_LEVELS ? process.env.BENCH_PUBLISH_LEVELS.split(',').map(Number) : [1, 8, 32];
 // Issue 14 raised it from 300 (issue 3).
 const TARGET_PER_SEC = 600;
+// `BENCH_CPU_PROF=DIR`: the server of each level runs under `node --cpu-prof`, its profile in DIR/c<level>.
+const CPU_PROF = process.env.BENCH_CPU_PROF;
 
 /** Runs a PUT job and fails loudly when no request succeeded at all (misconfigured peer). */
 async function put(
@@ -81,7 +84,13 @@ export async function publish(dir: string): Promise<BenchReport> {
       // A fresh data directory per level, so one run's database does not slow the next.
       const data = path.join(dir, `larder-c${level}`);
       fs.mkdirSync(data);
-      const larder = await startLarder({ data, tls: false });
+      const larder = await startLarder({
+        data,
+        tls: false,
+        nodeArgs: CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, `c${level}`)] : [],
+        // No drain at the end: the server exits at once (before the harness's 5 s SIGKILL), writing its profile.
+        env: { LARDER_TIMEOUTS_DRAIN: '0' },
+      });
       try {
         const api = `${larder.url}/cargo/api/v1/crates/new`;
         await put(

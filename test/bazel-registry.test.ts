@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importBazelTree } from '../src/formats/bazel/import.js';
 import { publishBazelModule } from '../src/formats/bazel/publish.js';
+import { inTransaction } from '../src/registry/tx.js';
 import { tarGz } from './support/archives.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 
@@ -122,6 +123,50 @@ describe('registry files with quirks, and configured mirrors', () => {
       expect(res.body).toBe('{\n    "mirrors": [\n        "https://larder.example/bazel-mirror"\n    ]\n}\n');
     } finally {
       await other.stop();
+    }
+  });
+});
+
+describe('importing a tree again', () => {
+  it('skips files unchanged since they were imported, and still finds a file rewritten in place or a document changed since', async () => {
+    const t = await openTestApp({ repos: [{ name: 'again', format: 'bazel', kind: 'hosted', visibility: 'public' }] });
+    const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-again-'));
+    try {
+      const repo = t.registry.repos.get('again')!;
+      const metadata = path.join(tree, 'modules/m/metadata.json');
+      fs.mkdirSync(path.join(tree, 'modules/m/1.0.0'), { recursive: true });
+      fs.writeFileSync(metadata, '{"versions": ["1.0.0"]}\n');
+      fs.writeFileSync(path.join(tree, 'modules/m/1.0.0/MODULE.bazel'), 'module(name = "m", version = "1.0.0")\n');
+      const served = async () => (await t.app.inject({ method: 'GET', url: '/again/modules/m/metadata.json' })).body;
+      const changes = async () =>
+        (
+          await t.registry.db
+            .selectFrom('index_changes')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n;
+
+      expect(await importBazelTree(t.registry, repo, tree)).toMatchObject({ added: 2, changed: 0 });
+      const before = await changes();
+      expect(await importBazelTree(t.registry, repo, tree)).toMatchObject({ added: 0, changed: 0, unchanged: 2 });
+      expect(await changes()).toBe(before);
+
+      // Same size, modification time set back: the change time still tells.
+      const { atime, mtime } = fs.statSync(metadata);
+      fs.writeFileSync(metadata, '{"versions": ["1.0.1"]}\n');
+      fs.utimesSync(metadata, atime, mtime);
+      expect(await importBazelTree(t.registry, repo, tree)).toMatchObject({ added: 0, changed: 1, unchanged: 1 });
+      expect(await served()).toBe('{"versions": ["1.0.1"]}\n');
+
+      // A document written by anything but an import is compared with the file again, whatever the file's stat.
+      await inTransaction(t.registry, (uow) =>
+        t.registry.docs.put(uow, repo.id, 'modules/m/metadata.json', Buffer.from('{"versions": []}\n')),
+      );
+      expect(await importBazelTree(t.registry, repo, tree)).toMatchObject({ added: 0, changed: 1, unchanged: 1 });
+      expect(await served()).toBe('{"versions": ["1.0.1"]}\n');
+    } finally {
+      fs.rmSync(tree, { recursive: true, force: true });
+      await t.stop();
     }
   });
 });

@@ -142,7 +142,9 @@ export class IndexDocs {
     await uow.trx
       .insertInto('index_docs')
       .values({ repo_id: repoId, path, body, etag: doc.etag, updated_at: doc.updatedAt })
-      .onConflict((oc) => oc.columns(['repo_id', 'path']).doUpdateSet({ body, etag: doc.etag, updated_at: doc.updatedAt }))
+      .onConflict((oc) =>
+        oc.columns(['repo_id', 'path']).doUpdateSet({ body, etag: doc.etag, updated_at: doc.updatedAt, import_stat: null }),
+      )
       .execute();
     await this.announce?.(uow, repoId, [path]);
     await this.wrote(uow, repoId, [path]);
@@ -152,14 +154,24 @@ export class IndexDocs {
 
   /**
    * Writes many documents inside `uow` whose etags the caller already computed (`strongEtag(body)`): an import
-   * hashes each file once to compare it and passes the hash on. Multi-row statements, one announcement for all.
+   * hashes each file once to compare it and passes the hash on, with the stat of the file it read (`importStat`,
+   * which `importStats` gives back). Multi-row statements, one announcement for all.
    */
-  async putMany(uow: UnitOfWork, repoId: number, docs: Array<{ path: string; body: Buffer; etag: string }>): Promise<void> {
+  async putMany(
+    uow: UnitOfWork,
+    repoId: number,
+    docs: Array<{ path: string; body: Buffer; etag: string; importStat?: string | null }>,
+  ): Promise<void> {
     const updatedAt = Date.now();
     for (let i = 0; i < docs.length; i += PUT_CHUNK) {
-      const rows = docs
-        .slice(i, i + PUT_CHUNK)
-        .map((d) => ({ repo_id: repoId, path: d.path, body: d.body, etag: d.etag, updated_at: updatedAt }));
+      const rows = docs.slice(i, i + PUT_CHUNK).map((d) => ({
+        repo_id: repoId,
+        path: d.path,
+        body: d.body,
+        etag: d.etag,
+        updated_at: updatedAt,
+        import_stat: d.importStat ?? null,
+      }));
       await uow.trx
         .insertInto('index_docs')
         .values(rows)
@@ -168,6 +180,7 @@ export class IndexDocs {
             body: eb.ref('excluded.body'),
             etag: eb.ref('excluded.etag'),
             updated_at: eb.ref('excluded.updated_at'),
+            import_stat: eb.ref('excluded.import_stat'),
           })),
         )
         .execute();
@@ -176,6 +189,29 @@ export class IndexDocs {
     await this.announce?.(uow, repoId, paths);
     await this.wrote(uow, repoId, paths);
     this.afterCommit(uow, repoId, paths);
+  }
+
+  /**
+   * Every document of a repo with its etag and the stat it was imported with (null unless an import wrote it last):
+   * one query, for an import to tell unchanged files without reading them.
+   */
+  async importStats(repoId: number): Promise<Map<string, { etag: string; importStat: string | null }>> {
+    const rows = await this.db.selectFrom('index_docs').select(['path', 'etag', 'import_stat']).where('repo_id', '=', repoId).execute();
+    return new Map(rows.map((r) => [r.path, { etag: r.etag, importStat: r.import_stat }]));
+  }
+
+  /** Records the stat of files whose documents an import found unchanged (so the next import need not read them). */
+  async setImportStats(uow: UnitOfWork, repoId: number, stats: Array<{ path: string; etag: string; importStat: string }>): Promise<void> {
+    for (const s of stats) {
+      // Only while the document is still the file's bytes (the etag the import compared).
+      await uow.trx
+        .updateTable('index_docs')
+        .set({ import_stat: s.importStat })
+        .where('repo_id', '=', repoId)
+        .where('path', '=', s.path)
+        .where('etag', '=', s.etag)
+        .execute();
+    }
   }
 
   /** Deletes a document inside `uow`. */

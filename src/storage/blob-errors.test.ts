@@ -149,6 +149,9 @@ describe('filesystem store', () => {
     });
     await expect(stageToFile(work(), broken, undefined, writeFailed)).rejects.toThrow('aborted');
     expect(mapped).toHaveLength(1);
+    // Bytes already in memory take the same way out.
+    expect((await rejection(stageToFile(missingDir, bytes(10), undefined, writeFailed))).message).toBe('mapped');
+    expect(mapped[1]).toMatchObject({ code: 'ENOENT', syscall: 'open' });
   });
 
   it("a failing source stays the source's failure", async () => {
@@ -162,6 +165,7 @@ describe('filesystem store', () => {
     expect(err).not.toBeInstanceOf(LarderError);
     expect((err as Error).message).toBe('the client went away');
     expect((await rejection(store.stage(Readable.from([bytes(10)]), { maxSize: 5 }))).code).toBe('BODY_TOO_LARGE');
+    expect((await rejection(store.stage(bytes(10), { maxSize: 5 }))).code).toBe('BODY_TOO_LARGE');
     await store.close();
   });
 });

@@ -33,9 +33,10 @@ export interface BlobHandle {
 export interface BlobStore {
   /**
    * Streams `source` to a temporary object, hashing while writing; rejects past `maxSize` bytes. On failure the
-   * source is consumed or destroyed, never left waiting (a tee feeding it would stall).
+   * source is consumed or destroyed, never left waiting (a tee feeding it would stall). Bytes already in memory
+   * may be given as they are (cheaper than a stream of them).
    */
-  stage(source: Readable, opts?: { maxSize?: number }): Promise<StagedBlob>;
+  stage(source: Readable | Uint8Array, opts?: { maxSize?: number }): Promise<StagedBlob>;
   open(sha256: string): Promise<BlobHandle | null>;
   has(sha256: string): Promise<boolean>;
   delete(sha256: string): Promise<void>;

@@ -321,4 +321,27 @@ export const coreMigrations: DialectMigration[] = [
         .execute();
     },
   },
+  {
+    // What an imported document was read from (size, times, inode of the file): a re-import of an unchanged tree
+    // compares stats instead of reading every file again (issue 14). Any other write of the document clears it.
+    name: '0012_index_doc_import_stat',
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('index_docs').addColumn('import_stat', 'text').execute();
+    },
+  },
+  {
+    // A publish upserts its search entry with the same name, description and keywords as the version before (a new
+    // version of a crate): the full-text index is then rewritten only when one of them really changed (issue 14).
+    name: '0013_search_fts_when_changed',
+    async up(db: Kysely<unknown>, dialect: Dialect) {
+      if (dialect !== 'sqlite') return;
+      const fields = (row: 'new' | 'old') => sql.raw(`${row}.id, ${row}.name, ${row}.description, ${row}.keywords`);
+      const add = sql`insert into search_fts (rowid, name, description, keywords) values (${fields('new')});`;
+      const drop = sql`insert into search_fts (search_fts, rowid, name, description, keywords) values ('delete', ${fields('old')});`;
+      await sql`drop trigger search_entries_au`.execute(db);
+      await sql`create trigger search_entries_au after update of name, description, keywords on search_entries
+        when old.name is not new.name or old.description is not new.description or old.keywords is not new.keywords
+        begin ${drop} ${add} end`.execute(db);
+    },
+  },
 ];

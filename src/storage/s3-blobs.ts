@@ -138,13 +138,13 @@ export class S3BlobStore implements BlobStore {
     return { abortSignal: AbortSignal.timeout(this.timeouts.requestMs) };
   }
 
-  async stage(source: Readable, opts: { maxSize?: number } = {}): Promise<StagedBlob> {
+  async stage(source: Readable | Uint8Array, opts: { maxSize?: number } = {}): Promise<StagedBlob> {
     // Staging is local (a file under the data directory); only commit talks to S3.
     let dir: string;
     try {
       dir = await this.staging.dir();
     } catch (err) {
-      source.destroy();
+      if (!(source instanceof Uint8Array)) source.destroy();
       throw blobStoreUnavailable('the staging directory of the blob store (blobs/tmp in the data directory)', fsProblem(err), 'write', err);
     }
     const { tmp, sha256, size } = await stageToFile(dir, source, opts.maxSize, (err) =>

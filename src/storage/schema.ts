@@ -1,4 +1,4 @@
-import type { Generated, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 /** Times are milliseconds since the epoch, as numbers, in both SQLite and PostgreSQL. */
 export type Millis = number;
@@ -49,6 +49,8 @@ export interface IndexDocsTable {
   body: Uint8Array;
   etag: string;
   updated_at: Millis;
+  /** Set by an import: the stat of the file the document was read from (`IndexDocs.putMany`); null once written otherwise. */
+  import_stat: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface AuditLogTable {

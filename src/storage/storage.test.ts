@@ -127,6 +127,22 @@ describe('filesystem blob store', () => {
     expect(listed).toEqual([staged.sha256]);
   });
 
+  it('stages bytes given whole like the same bytes streamed', async () => {
+    const d = tempDir();
+    dirs.push(d);
+    const store = new FsBlobStore(d.path);
+    const bytes = Buffer.from('a small crate, received whole');
+    const staged = await store.stage(bytes);
+    expect({ sha256: staged.sha256, size: staged.size }).toEqual({ sha256: sha256Hex(bytes), size: bytes.length });
+    expect(await store.has(staged.sha256)).toBe(false);
+    await staged.commit();
+    const handle = await store.open(staged.sha256);
+    const chunks: Buffer[] = [];
+    for await (const c of handle!.stream()) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
+    expect(snapshotFiles(path.join(d.path, 'tmp'))).toEqual({});
+  });
+
   it('rejects an oversized stream and leaves nothing behind', async () => {
     const d = tempDir();
     dirs.push(d);

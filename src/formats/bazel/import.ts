@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Kysely } from 'kysely';
 import { fail } from '../../core/errors.js';
 import { strongEtag } from '../../core/hash.js';
@@ -25,15 +24,44 @@ export type ImportProgress = (done: number, total: number) => void;
 
 /** Files written per transaction (whole modules at a time, so a module's search entry is made from its files in memory). */
 const BATCH = 500;
-/** Files read at once: enough to keep libuv's thread pool busy while this thread hashes and writes. */
-const READ_CONCURRENCY = 32;
-// The callback form: fs/promises' readFile reads in several round trips and costs more per small file.
-const readFile = promisify(fs.readFile);
-
 interface TreeFile {
   rel: string;
   body: Buffer;
   etag: string;
+  /** `statKey` of the file, taken before its bytes were read. */
+  stat: string;
+}
+
+/**
+ * What says a file is the one read before, as git's index does: size, modification and change times, inode, device.
+ * Writing a file changes its ctime (which no tool sets back), and a fresh checkout makes new inodes.
+ */
+function statKey(st: fs.BigIntStats): string {
+  return `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.dev}`;
+}
+
+/**
+ * A file's bytes and its stat, taken on the open descriptor before reading: a file written meanwhile is read again next
+ * time. Synchronous: a tree to import was usually just cloned or extracted, so its files are in the page cache, and four
+ * syscalls cost this thread less than four round trips to libuv's pool (the import's CPU fell by a third).
+ */
+function readWithStat(file: string): { body: Buffer; stat: string } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    const size = Number(st.size);
+    // A buffer of its own (as fs.readFile gives), not a slice of a shared pool slab that a batch would keep alive.
+    const body = Buffer.allocUnsafeSlow(size);
+    let at = 0;
+    while (at < size) {
+      const n = fs.readSync(fd, body, at, size - at, at);
+      if (n === 0) break;
+      at += n;
+    }
+    return { body: at === size ? body : body.subarray(0, at), stat: statKey(st) };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The module a registry file belongs to ('' for bazel_registry.json). */
@@ -73,19 +101,12 @@ function registryFiles(root: string): { files: string[]; ignored: number } {
   return { files, ignored };
 }
 
-/** Reads `rels` below `root` with at most READ_CONCURRENCY reads in flight, hashing each file once. */
-async function readTreeFiles(root: string, rels: string[]): Promise<TreeFile[]> {
-  const out = new Array<TreeFile>(rels.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < rels.length) {
-      const i = next++;
-      const body = await readFile(path.join(root, rels[i]));
-      out[i] = { rel: rels[i], body, etag: strongEtag(body) };
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, rels.length) }, worker));
-  return out;
+/** Reads `rels` below `root`, hashing each file once. */
+function readTreeFiles(root: string, rels: string[]): TreeFile[] {
+  return rels.map((rel) => {
+    const { body, stat } = readWithStat(path.join(root, rel));
+    return { rel, body, etag: strongEtag(body), stat };
+  });
 }
 
 /** `files` (sorted) cut into batches of about `size` files that never split a module. */
@@ -110,7 +131,8 @@ function moduleBatches(files: string[], size: number): string[][] {
  * Loads an index registry tree (a BCR clone, a company's registry repo) into a hosted repo
  * byte for byte. Only new and changed files are written; a changed file that lockfiles pin
  * (anything but metadata.json) is refused, because every user's build would break on it.
- * Files are read in bounded parallel batches and hashed once; memory holds a batch or two, not the tree.
+ * Files are read a batch at a time and hashed once; memory holds a batch, not the tree. A file whose stat is the one its
+ * document was imported from is not read at all.
  */
 export async function importBazelTree(
   registry: Registry,
@@ -123,9 +145,8 @@ export async function importBazelTree(
   }
   const db = registry.db.withTables<BazelTables>() as Kysely<Database & BazelTables>;
   const { files, ignored } = registryFiles(root);
-  const existing = new Map(
-    (await db.selectFrom('index_docs').select(['path', 'etag']).where('repo_id', '=', repo.id).execute()).map((r) => [r.path, r.etag]),
-  );
+  const docs = await registry.docs.importStats(repo.id);
+  const existing = new Map([...docs].map(([p, d]) => [p, d.etag]));
   const known = new Set(
     (await db.selectFrom('bazel_versions').select(['module', 'version']).where('repo_id', '=', repo.id).execute()).map(
       (r) => `${r.module}\n${r.version}`,
@@ -138,12 +159,25 @@ export async function importBazelTree(
   const changed = new Map<string, TreeFile>();
   const refused: string[] = [];
   let unchanged = 0;
-  const served = files.filter((rel) => existing.has(rel));
+  // A file with the stat its document was imported with is that document: not read again. The others are read and
+  // compared; those found unchanged get their stat recorded for next time.
+  const served = files.filter((rel) => {
+    const doc = docs.get(rel);
+    if (!doc) return false;
+    if (doc.importStat !== null && doc.importStat === statKey(fs.statSync(path.join(root, rel), { bigint: true }))) {
+      unchanged++;
+      return false;
+    }
+    return true;
+  });
+  const restat: Array<{ path: string; etag: string; importStat: string }> = [];
   for (let i = 0; i < served.length; i += BATCH) {
-    for (const f of await readTreeFiles(root, served.slice(i, i + BATCH))) {
+    for (const f of readTreeFiles(root, served.slice(i, i + BATCH))) {
       const before = existing.get(f.rel);
-      if (before === f.etag) unchanged++;
-      else {
+      if (before === f.etag) {
+        unchanged++;
+        restat.push({ path: f.rel, etag: f.etag, importStat: f.stat });
+      } else {
         const kind = classifyRegistryPath(f.rel)!.kind;
         // A fresh repo's generated bazel_registry.json may be replaced by the imported one.
         if (kind !== 'metadata' && !(kind === 'registry-json' && !hadVersions)) refused.push(f.rel);
@@ -165,21 +199,18 @@ export async function importBazelTree(
   const writes = files.filter((rel) => !existing.has(rel) || changed.has(rel));
   const batches = moduleBatches(writes, BATCH);
   const read = (batch: string[]) => {
-    const fresh = batch.filter((rel) => !changed.has(rel));
-    return readTreeFiles(root, fresh).then((got) => {
-      const byPath = new Map(got.map((f) => [f.rel, f]));
-      return batch.map((rel) => changed.get(rel) ?? byPath.get(rel)!);
-    });
+    const byPath = new Map(
+      readTreeFiles(
+        root,
+        batch.filter((rel) => !changed.has(rel)),
+      ).map((f) => [f.rel, f]),
+    );
+    return batch.map((rel) => changed.get(rel) ?? byPath.get(rel)!);
   };
   let done = unchanged;
   progress(done, files.length);
-  // The next batch is read (on libuv's threads) while this one is written.
-  let pending = batches.length ? read(batches[0]) : null;
-  for (let b = 0; b < batches.length; b++) {
-    const batch = await pending!;
-    pending = b + 1 < batches.length ? read(batches[b + 1]) : null;
-    // Held in case a read of the next batch fails while this one is written (it is awaited, and thrown, next round).
-    pending?.catch(() => {});
+  for (const names of batches) {
+    const batch = read(names);
     const held = new Map(batch.map((f) => [f.rel, f.body]));
     const modules = new Set(batch.map((f) => moduleOf(f.rel)).filter((m) => m !== ''));
     const added = batch.flatMap((f) => versionOf(f.rel) ?? []).filter((v) => missing.has(v));
@@ -187,7 +218,7 @@ export async function importBazelTree(
       await registry.docs.putMany(
         uow,
         repo.id,
-        batch.map((f) => ({ path: f.rel, body: f.body, etag: f.etag })),
+        batch.map((f) => ({ path: f.rel, body: f.body, etag: f.etag, importStat: f.stat })),
       );
       await insertVersions(uow.trx.withTables<BazelTables>(), repo, added);
       // Modules whose files changed get their search entry rewritten (unchanged ones keep theirs, and their place in
@@ -200,6 +231,9 @@ export async function importBazelTree(
   }
   // Versions whose files were all served already but that have no row (an import stopped between its transactions).
   if (missing.size) await inTransaction(registry, (uow) => insertVersions(uow.trx.withTables<BazelTables>(), repo, [...missing]));
+  for (let i = 0; i < restat.length; i += BATCH) {
+    await inTransaction(registry, (uow) => registry.docs.setImportStats(uow, repo.id, restat.slice(i, i + BATCH)));
+  }
   const added = writes.filter((rel) => !existing.has(rel)).length;
   return { added, changed: writes.length - added, unchanged, ignored, versions: versions.size };
 }

@@ -43,6 +43,17 @@ async function failure(input: Buffer | Readable, lim = limits, exp = expected): 
   );
   expect(err).toBeInstanceOf(LarderError);
   expect(stream.destroyed).toBe(true);
+  if (Buffer.isBuffer(input)) {
+    // The same crate given as bytes (a small publish) is refused with the same error.
+    const fromBytes = await inspectCrateArchive(input, exp, lim).then(
+      () => null,
+      (e: unknown) => e as LarderError,
+    );
+    expect({ code: fromBytes?.code, message: fromBytes?.message }).toEqual({
+      code: (err as LarderError).code,
+      message: (err as Error).message,
+    });
+  }
   return err as LarderError;
 }
 
@@ -53,6 +64,11 @@ describe('inspectCrateArchive', () => {
     expect(result.version).toBe('1.0.0');
     expect(result.text).toBe(manifest());
     expect(result.toml).toMatchObject({ package: { name: 'foo', version: '1.0.0', edition: '2021' } });
+  });
+
+  it('accepts a valid crate given as bytes, with the same result as from a stream', async () => {
+    const crate = await crateOf(validEntries());
+    expect(await inspectCrateArchive(crate, expected, limits)).toEqual(await inspectCrateArchive(chunked(crate), expected, limits));
   });
 
   it('accepts long paths (pax headers)', async () => {

@@ -23,11 +23,12 @@ const MAX_MANIFEST_SIZE = 1024 * 1024;
 const REBUILD = 'rebuild it with `cargo package`';
 
 /**
- * Reads a .crate (gzip tar) from a stream with constant memory through the archive gate (only files and
- * directories, all under `{name}-{vers}/`); resolves with its Cargo.toml. The input is consumed or destroyed.
+ * Reads a .crate (gzip tar) from a stream with constant memory, or from bytes already received, through the archive
+ * gate (only files and directories, all under `{name}-{vers}/`); resolves with its Cargo.toml. A stream input is
+ * consumed or destroyed.
  */
 export async function inspectCrateArchive(
-  crate: NodeJS.ReadableStream | Readable,
+  crate: NodeJS.ReadableStream | Readable | Uint8Array,
   expected: { name: string; vers: string },
   limits: CrateArchiveLimits,
 ): Promise<CrateManifest> {

@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import semver from 'semver';
 import type { Kysely } from 'kysely';
 import { unpackedLimit } from '../../core/config.js';
@@ -197,9 +197,27 @@ export class CargoService {
     }
   }
 
-  /** Streams the .crate once, into the blob store and through the archive checks at the same time. */
+  /**
+   * Streams the .crate once, into the blob store and through the archive checks at the same time; a small one is
+   * received whole first (`SMALL_CRATE`), then hashed, written and checked from memory: the same checks and outcome.
+   */
   private async receiveCrate(frame: PublishFrame, meta: NewCrate): Promise<StagedBlob> {
     const { limits } = this.registry.config;
+    const archiveLimits = { maxUnpackedSize: unpackedLimit(this.registry.config, 'crate'), maxEntries: limits.maxArchiveEntries };
+    if (frame.crateLength <= SMALL_CRATE) {
+      const bytes = await receiveWhole(frame.crate);
+      const [inspected, staged] = await Promise.allSettled([
+        inspectCrateArchive(bytes, meta, archiveLimits),
+        this.registry.blobs.stage(bytes, { maxSize: limits.maxCrateSize }),
+      ]);
+      const failure = [inspected, staged, await settle(frame.done)].find((r) => r.status === 'rejected') as
+        PromiseRejectedResult | undefined;
+      if (failure) {
+        if (staged.status === 'fulfilled') await staged.value.discard();
+        throw failure.reason;
+      }
+      return (staged as PromiseFulfilledResult<StagedBlob>).value;
+    }
     const toStore = new PassThrough();
     const toInspect = new PassThrough();
     // `pipe` does not forward errors: a body cut off mid-crate must fail both readers.
@@ -210,10 +228,7 @@ export class CargoService {
     frame.crate.pipe(toStore);
     frame.crate.pipe(toInspect);
     const stage = this.registry.blobs.stage(toStore, { maxSize: limits.maxCrateSize });
-    const inspect = inspectCrateArchive(toInspect, meta, {
-      maxUnpackedSize: unpackedLimit(this.registry.config, 'crate'),
-      maxEntries: limits.maxArchiveEntries,
-    });
+    const inspect = inspectCrateArchive(toInspect, meta, archiveLimits);
     const [staged, inspected] = await Promise.allSettled([stage, inspect]);
     const failure = [inspected, staged, await settle(frame.done)].find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failure) {
@@ -456,6 +471,16 @@ export class CargoService {
       .executeTakeFirst();
     return row ?? null;
   }
+}
+
+/** A .crate up to this size is received whole before it is checked and stored (most crates are far smaller). */
+const SMALL_CRATE = 256 * 1024;
+
+/** The bytes of a crate stream, or the stream's error (a body cut off mid-crate). */
+async function receiveWhole(crate: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of crate) chunks.push(chunk as Buffer);
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
 async function settle(p: Promise<void>): Promise<PromiseSettledResult<void>> {

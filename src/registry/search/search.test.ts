@@ -195,6 +195,12 @@ function suite(name: string, open: () => Promise<DatabaseHandle>, done?: () => P
       await put(entry({ name: 'mutable', description: 'new words', latestVersion: '2.0.0' }));
       expect(await names('old')).toEqual([]);
       expect((await search('new words')).hits.map((x) => [x.name, x.latestVersion])).toEqual([['mutable', '2.0.0']]);
+      // A new version with the same text, then a keyword added: the text index follows both.
+      await put(entry({ name: 'mutable', description: 'new words', latestVersion: '2.0.1' }));
+      expect((await search('new words')).hits.map((x) => [x.name, x.latestVersion])).toEqual([['mutable', '2.0.1']]);
+      await put(entry({ name: 'mutable', description: 'new words', keywords: ['shiny'], latestVersion: '2.0.2' }));
+      expect(await names('shiny')).toEqual(['mutable']);
+      expect(await names('new words')).toEqual(['mutable']);
       await removeSearchEntry(h.db, h.dialect, { repoId: pub, package: 'mutable' });
       expect(await names('mutable')).toEqual([]);
       expect(await names('new words')).toEqual([]);
