@@ -16,7 +16,11 @@ export function snapshotFiles(dir: string): Record<string, number> {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = fs.statSync(p).size;
+      else {
+        // A file removed between the listing and its stat (a running server's probe file) is not there any more.
+        const stat = fs.statSync(p, { throwIfNoEntry: false });
+        if (stat) out[path.relative(dir, p)] = stat.size;
+      }
     }
   };
   walk(dir);
