@@ -4,6 +4,8 @@
  * and every Cargo before 1.68). Every kind serves it through `Source.gitHistory`; git authenticates with HTTP Basic
  * (the token as password, from a credential helper or .netrc), so a 401 carries a Basic challenge.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LarderError, toLarderError } from '../../core/errors.js';
 import { publicBaseUrl } from '../../http/base-url.js';
@@ -31,8 +33,9 @@ export async function cargoGitRoutes(app: FastifyInstance, { registry, repo, sou
       reply.headers(e.headers).code(e.status).type('text/plain; charset=utf-8').send(`${e.message}\n`);
     });
 
-    const handler = async (req: FastifyRequest, reply: FastifyReply) => {
-      if (repo.visibility === 'private') {
+    // Credentials before any body is read (a route-level hook, as every gate is).
+    if (repo.visibility === 'private')
+      git.addHook('onRequest', async (req) => {
         const p = await principalFromHeader(registry.auth, req.headers.authorization);
         if (!p)
           throw new LarderError(
@@ -40,7 +43,11 @@ export async function cargoGitRoutes(app: FastifyInstance, { registry, repo, sou
             `${repo.name} is private: give git a Larder token as the password (a credential helper or ~/.netrc for this host)`,
           );
         requirePermission(p, 'read', repo.name);
-      }
+      });
+    // What a history's cache last looked like (its pack directory's mtime): old generations and the clone size are
+    // looked at again only when a sync wrote something, not on every git request.
+    const seen = new Map<string, number>();
+    const handler = async (req: FastifyRequest, reply: FastifyReply) => {
       const rest = (req.params as { '*': string })['*'];
       const service = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '').get('service');
       if (rest === 'git-receive-pack' || service === 'git-receive-pack')
@@ -61,9 +68,13 @@ export async function cargoGitRoutes(app: FastifyInstance, { registry, repo, sou
             dir: gitHistoryDir(registry.config.data, ref),
             branch: GIT_INDEX_BRANCH,
           });
-          // A squash starts a new generation in its own directory: the old one is of no use to anyone now.
-          dropOldGenerations(registry.config.data, ref, GIT_INDEX_HISTORY);
-          registry.metrics.gitCloneBytes.set({ repo: repo.name }, cloneBytes(dir));
+          const packs = fs.statSync(path.join(dir, 'objects', 'pack'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+          if (seen.get(dir) !== packs) {
+            seen.set(dir, packs);
+            // A squash starts a new generation in its own directory: the old one is of no use to anyone now.
+            dropOldGenerations(registry.config.data, ref, GIT_INDEX_HISTORY);
+            registry.metrics.gitCloneBytes.set({ repo: repo.name }, cloneBytes(dir));
+          }
           return dir;
         },
       });
