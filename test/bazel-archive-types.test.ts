@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sri } from '../src/core/sri.js';
 import { unpackArchive } from '../src/formats/bazel/source-tree.js';
 import { makeAr, makeZip, tarball } from './support/archives.js';
+import { publishBody, type Part } from './support/bazel.js';
 import { ensureTools } from './support/debian.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 import { snapshotFiles, tempDir } from './support/tmp.js';
@@ -88,20 +89,13 @@ function makeArchive(type: string, dir: string, prefix: string, files: Record<st
   return fs.readFileSync(out);
 }
 
-type Part = [name: string, value: Buffer | string, fileName?: string];
-
 async function publish(module: string, parts: Part[]) {
-  const form = new FormData();
-  for (const [name, value, fileName] of parts) {
-    if (typeof value === 'string' && ['strip_prefix', 'archive_type'].includes(name)) form.append(name, value);
-    else form.append(name, new Blob([typeof value === 'string' ? value : new Uint8Array(value)]), fileName ?? name);
-  }
-  const encoded = new Response(form);
+  const { payload, contentType } = await publishBody(parts);
   return larder.app.inject({
     method: 'PUT',
     url: `/bazel/api/modules/${module}/1.0.0`,
-    payload: Buffer.from(await encoded.arrayBuffer()),
-    headers: { 'content-type': encoded.headers.get('content-type')!, authorization: `Bearer ${larder.adminToken}` },
+    payload,
+    headers: { 'content-type': contentType, authorization: `Bearer ${larder.adminToken}` },
   });
 }
 

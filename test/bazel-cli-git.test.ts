@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sri } from '../src/core/sri.js';
+import { PRESUBMIT_YML } from './support/bazel.js';
 import { BIN } from './support/cli.js';
 import { commitRepo, startGitServer, type GitServer } from './support/git-server.js';
 import { TEST_ADMIN_TOKEN } from './support/larder.js';
@@ -58,6 +59,9 @@ beforeAll(async () => {
   server = await startServeProcess({ cwd: home, data: path.join(home, 'data') });
   fs.writeFileSync(path.join(work.path, 'MODULE.bazel'), MODULE);
   fs.writeFileSync(path.join(work.path, 'a.patch'), PATCH);
+  // The module's CI matrix where the publish-to-bcr template keeps it: the CLI sends it without --presubmit.
+  fs.mkdirSync(path.join(work.path, '.bcr'));
+  fs.writeFileSync(path.join(work.path, '.bcr', 'presubmit.yml'), PRESUBMIT_YML);
 });
 afterAll(async () => {
   await server?.stop();
@@ -83,7 +87,7 @@ it('publishes a git commit where the policy allows it, and the registry serves t
   expect((await fetch(`${server.url}/bcr/modules/cli_git/0.1.0/source.json`)).status).toBe(404);
 
   const ok = await publish('corp');
-  expect(ok.stderr).toBe('');
+  expect(ok.stderr).toBe(`presubmit.yml: sending ${path.join('.bcr', 'presubmit.yml')} (--presubmit FILE sends another)\n`);
   expect(ok.stdout).toContain('published cli_git@0.1.0');
   const served = await (await fetch(`${server.url}/corp/modules/cli_git/0.1.0/source.json`)).text();
   expect(served).toBe(
@@ -101,4 +105,5 @@ it('publishes a git commit where the policy allows it, and the registry serves t
     )}\n`,
   );
   expect(await (await fetch(`${server.url}/corp/modules/cli_git/0.1.0/patches/a.patch`)).text()).toBe(PATCH);
+  expect(await (await fetch(`${server.url}/corp/modules/cli_git/0.1.0/presubmit.yml`)).text()).toBe(PRESUBMIT_YML);
 });

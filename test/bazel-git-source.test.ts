@@ -16,7 +16,7 @@ import { BCR_POLICY, type BazelPolicy } from '../src/core/config.js';
 import { sri } from '../src/core/sri.js';
 import { importBazelTree } from '../src/formats/bazel/import.js';
 import { tarGz } from './support/archives.js';
-import { moduleFile, publishBody, type Part } from './support/bazel.js';
+import { moduleFile, publishBody, type Part, type PublishBodyOptions } from './support/bazel.js';
 import { commitRepo, startGitServer, type GitServer } from './support/git-server.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 import { snapshotFiles, tempDir } from './support/tmp.js';
@@ -114,8 +114,8 @@ afterAll(async () => {
   work.remove();
 });
 
-async function publish(repo: string, module: string, version: string, parts: Part[]) {
-  const { payload, contentType } = await publishBody(parts);
+async function publish(repo: string, module: string, version: string, parts: Part[], options?: PublishBodyOptions) {
+  const { payload, contentType } = await publishBody(parts, options);
   return larder.app.inject({
     method: 'PUT',
     url: `/${repo}/api/modules/${module}/${version}`,
@@ -319,6 +319,10 @@ describe('local_path sources', () => {
     const served = await larder.app.inject({ method: 'GET', url: '/imported/modules/local_mod/1.0.0/source.json' });
     expect(served.statusCode).toBe(200);
     expect(served.rawPayload.equals(sourceJson)).toBe(true);
+    // The publish policy (require_presubmit by default) is not an import's: a version without presubmit.yml is served.
+    expect(repo.bazelPolicy).toBeUndefined();
+    expect((await larder.app.inject({ method: 'GET', url: '/imported/modules/local_mod/1.0.0/MODULE.bazel' })).statusCode).toBe(200);
+    expect((await larder.app.inject({ method: 'GET', url: '/imported/modules/local_mod/1.0.0/presubmit.yml' })).statusCode).toBe(404);
   });
 });
 
@@ -383,15 +387,15 @@ describe('the publish policy', () => {
       ];
     };
     await expectRefused(
-      await publish('strict', 'greeter', '1.0.0', await hosted('1.0.0', 2)),
+      await publish('strict', 'greeter', '1.0.0', await hosted('1.0.0', 2), { presubmit: false }),
       403,
-      /repos\.strict\.bazel_policy\.require_presubmit is true: the publish needs a presubmit\.yml/,
+      /repos\.strict\.bazel_policy\.require_presubmit is true .*: the publish needs a presubmit\.yml/,
       before,
     );
     await expectRefused(
       await publish('strict', 'greeter', '1.0.0', await hosted('1.0.0', 2, 'matrix:\n  platform: [debian11]\n')),
       403,
-      /require_presubmit is true: presubmit\.yml needs at least one task/,
+      /require_presubmit is true .*: presubmit\.yml needs at least one task/,
       before,
     );
     expect((await publish('strict', 'greeter', '1.0.0', await hosted('1.0.0', 2, PRESUBMIT))).statusCode).toBe(201);

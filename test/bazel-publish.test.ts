@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sri } from '../src/core/sri.js';
+import { publishBody, type Part } from './support/bazel.js';
 import { tarGz } from './support/cargo.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 import { snapshotFiles, tempDir } from './support/tmp.js';
@@ -49,22 +50,13 @@ async function sourceArchive(prefix: string, moduleText: string, files: Record<s
   ]);
 }
 
-type Part = [name: string, value: Buffer | string, fileName?: string];
-
 async function publish(module: string, version: string, parts: Part[], token: string | null = larder.adminToken) {
-  const form = new FormData();
-  // Files go as Blobs: FormData turns the line ends of plain string fields into CRLF.
-  const scalar = new Set(['strip_prefix', 'archive_type', 'patch_strip', 'metadata', 'allow_compatibility_level_change']);
-  for (const [name, value, fileName] of parts) {
-    if (typeof value === 'string' && scalar.has(name)) form.append(name, value);
-    else form.append(name, new Blob([typeof value === 'string' ? value : new Uint8Array(value)]), fileName ?? name);
-  }
-  const encoded = new Response(form);
+  const { payload, contentType } = await publishBody(parts);
   return larder.app.inject({
     method: 'PUT',
     url: `/bazel/api/modules/${module}/${version}`,
-    payload: Buffer.from(await encoded.arrayBuffer()),
-    headers: { 'content-type': encoded.headers.get('content-type')!, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    payload,
+    headers: { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}) },
   });
 }
 

@@ -12,6 +12,7 @@ import { importBazelTree } from '../src/formats/bazel/import.js';
 import { publishBazelModule } from '../src/formats/bazel/publish.js';
 import { inTransaction } from '../src/registry/tx.js';
 import { tarGz } from './support/archives.js';
+import { PRESUBMIT_YML } from './support/bazel.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 
 const FIXTURE = path.resolve('../shared/fixtures/bcr-sample');
@@ -321,6 +322,7 @@ describe('a model of the Bazel client against Larder', () => {
           stripPrefix: 'team_lib-1.0.0',
           patches: new Map(),
           overlay: new Map(),
+          presubmit: Buffer.from(PRESUBMIT_YML),
         },
         'https://larder.test',
       );

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PRESUBMIT_YML } from './support/bazel.js';
 import { startTestLarder, type TestLarder } from './support/larder.js';
 import { watchServer } from './support/stalls.js';
 import { tempDir } from './support/tmp.js';
@@ -48,6 +49,7 @@ it('publishes a zip that inflates to 300 MiB without stalling other requests or 
   form.append('MODULE.bazel', new Blob([moduleText]), 'MODULE.bazel');
   form.append('archive', new Blob([new Uint8Array(archive)]), 'zeros-1.0.0.zip');
   form.append('strip_prefix', 'zeros-1.0.0');
+  form.append('presubmit.yml', new Blob([PRESUBMIT_YML]), 'presubmit.yml');
   const {
     result: res,
     worstLatency,

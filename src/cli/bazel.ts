@@ -35,6 +35,19 @@ function moduleAndVersion(text: string): { module: string; version: string } {
 }
 
 /**
+ * The presubmit.yml to send: --presubmit, else `.bcr/presubmit.yml` as the publish-to-bcr template lays it out (beside
+ * the MODULE.bazel given, then in the current directory), since the registry's default policy (the BCR's) asks for one.
+ */
+function presubmitFile(flags: PublishFlags): string | undefined {
+  if (flags.presubmit) return flags.presubmit;
+  const dirs = [...new Set([path.resolve(path.dirname(flags.module)), process.cwd()])];
+  const found = dirs.map((d) => path.join(d, '.bcr', 'presubmit.yml')).find((f) => fs.existsSync(f));
+  if (found)
+    process.stderr.write(`presubmit.yml: sending ${path.relative(process.cwd(), found) || found} (--presubmit FILE sends another)\n`);
+  return found;
+}
+
+/**
  * The source.json of a git_repository source (remote, commit, strip_prefix, patches with their SRIs), laid out as BCR
  * tooling writes source.json: indent 4, a trailing newline. The server stores it byte for byte.
  */
@@ -69,7 +82,7 @@ export function bazelCommands(program: Command): void {
     .option('--patch <file>', 'a patch to apply (repeatable, in order)', collect, [])
     .option('--patch-strip <n>', 'like patch -p (default 1)')
     .option('--overlay <path=file>', 'a file to copy into the tree at path (repeatable)', collect, [])
-    .option('--presubmit <file>', 'presubmit.yml')
+    .option('--presubmit <file>', 'presubmit.yml, the CI matrix (default: .bcr/presubmit.yml beside MODULE.bazel or here, if present)')
     .option('--homepage <url>', 'homepage, for a new module')
     .option('--maintainer <email>', 'maintainer e-mail, for a new module (repeatable)', collect, [])
     .option('--repository <url>', 'source repository URL prefix, for a new module (repeatable)', collect, [])
@@ -95,7 +108,8 @@ export function bazelCommands(program: Command): void {
         if (eq <= 0) throw new Error(`--overlay ${o}: write it as path/in/tree=local/file`);
         form.append(`overlay/${o.slice(0, eq)}`, file(o.slice(eq + 1)), path.basename(o.slice(0, eq)));
       }
-      if (flags.presubmit) form.append('presubmit.yml', file(flags.presubmit), 'presubmit.yml');
+      const presubmit = presubmitFile(flags);
+      if (presubmit) form.append('presubmit.yml', file(presubmit), 'presubmit.yml');
       if (flags.homepage || flags.maintainer.length || flags.repository.length) {
         form.append(
           'metadata',

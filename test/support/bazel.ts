@@ -6,10 +6,41 @@ export type Part = [name: string, value: Buffer | string, fileName?: string];
 
 const SCALARS = new Set(['strip_prefix', 'archive_type', 'patch_strip', 'metadata', 'allow_compatibility_level_change']);
 
-/** The multipart body and its content type; files go as Blobs (FormData turns string fields' line ends into CRLF). */
-export async function publishBody(parts: Part[]): Promise<{ payload: Buffer; contentType: string }> {
+/**
+ * A presubmit.yml as BCR modules write it (the matrix of platforms and Bazel versions, one task running it): what the
+ * default publish policy (require_presubmit, the BCR's rule) asks of every publish.
+ */
+export const PRESUBMIT_YML = `matrix:
+  platform:
+    - debian11
+    - macos_arm64
+  bazel: [7.x, 8.x]
+tasks:
+  verify_targets:
+    name: Verify build targets
+    platform: \${{ platform }}
+    bazel: \${{ bazel }}
+    build_targets:
+      - '//...'
+`;
+
+/** How publishBody builds the body: `presubmit: false` sends no presubmit.yml unless the parts carry one. */
+export interface PublishBodyOptions {
+  presubmit?: boolean;
+}
+
+/**
+ * The multipart body and its content type; files go as Blobs (FormData turns string fields' line ends into CRLF).
+ * A publish (parts with MODULE.bazel) without a presubmit.yml part gets PRESUBMIT_YML, as a real publisher sends one.
+ */
+export async function publishBody(parts: Part[], options: PublishBodyOptions = {}): Promise<{ payload: Buffer; contentType: string }> {
   const form = new FormData();
-  for (const [name, value, fileName] of parts) {
+  const names = new Set(parts.map(([name]) => name));
+  const all: Part[] =
+    options.presubmit !== false && names.has('MODULE.bazel') && !names.has('presubmit.yml')
+      ? [...parts, ['presubmit.yml', PRESUBMIT_YML]]
+      : parts;
+  for (const [name, value, fileName] of all) {
     if (typeof value === 'string' && SCALARS.has(name)) form.append(name, value);
     else form.append(name, new Blob([typeof value === 'string' ? value : new Uint8Array(value)]), fileName ?? name);
   }

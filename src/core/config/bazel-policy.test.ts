@@ -44,20 +44,30 @@ describe('bazel_policy', () => {
     });
   });
 
+  it('requires presubmit.yml by default, as the BCR does, and makes it optional with require_presubmit = false', () => {
+    expect(BCR_POLICY.requirePresubmit).toBe(true);
+    expect(load([...HOSTED, '[repos.bazel_policy]', 'source_urls = "any"']).repos[0]!.bazelPolicy!.requirePresubmit).toBe(true);
+    expect(load([...HOSTED, '[repos.bazel_policy]', 'require_presubmit = false']).repos[0]!.bazelPolicy).toEqual({
+      ...BCR_POLICY,
+      requirePresubmit: false,
+    });
+    expect(failure([...HOSTED, '[repos.bazel_policy]', 'require_presubmit = "no"'])).toMatch(/larder\.toml:6: .*require_presubmit/);
+  });
+
   it('reads every setting', () => {
     const config = load([
       ...HOSTED,
       '[repos.bazel_policy]',
       'source_types = ["git_repository"]',
       'source_urls = "any"',
-      'require_presubmit = true',
+      'require_presubmit = false',
       'compatibility_level = "non_decreasing"',
     ]);
     expect(config.repos[0]!.bazelPolicy).toEqual({
       sourceTypes: ['git_repository'],
       sourceUrls: 'any',
       sourceHosts: null,
-      requirePresubmit: true,
+      requirePresubmit: false,
       compatibilityLevel: 'non_decreasing',
     });
   });
@@ -92,6 +102,7 @@ describe('bazel_policy', () => {
   it('is described, commented out, in the file `larder init` writes, which loads back to the defaults', () => {
     const text = initConfigText();
     expect(text).toContain('# [repos.bazel_policy]');
+    expect(text).toMatch(/^# require_presubmit = true +# .*; false: optional$/m);
     writeFileSync(join(dir, 'larder.toml'), text);
     expect(loadConfig({ cwd: dir, env: {} }).repos.every((r) => r.bazelPolicy === undefined)).toBe(true);
   });

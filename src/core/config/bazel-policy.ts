@@ -23,7 +23,10 @@ export interface BazelPolicy {
   sourceUrls: 'repository' | 'any';
   /** Host names (`*.example.com` for subdomains) that source URLs and git remotes may name; null = any host. */
   sourceHosts: string[] | null;
-  /** A publish must include a presubmit.yml with at least one task that names its Bazel versions. */
+  /**
+   * A publish must include a presubmit.yml with at least one task that names its Bazel versions (the BCR's rule);
+   * false: presubmit.yml is optional.
+   */
   requirePresubmit: boolean;
   /**
    * `bcr`: equal to the previous non-yanked version's and not above the next one's, unless the publisher confirms
@@ -33,14 +36,14 @@ export interface BazelPolicy {
 }
 
 /**
- * The BCR's rules, except presubmit.yml: the BCR requires one because its CI runs it; Larder runs no CI, so it is
- * optional unless a repository asks for it (and publishes that worked before keep working).
+ * The BCR's rules, presubmit.yml included: Larder runs no CI, but the file is the module's test matrix that a
+ * consumer (or a later push to the BCR) runs, so a publish brings one unless the repository sets require_presubmit = false.
  */
 export const BCR_POLICY: BazelPolicy = {
   sourceTypes: ['archive'],
   sourceUrls: 'repository',
   sourceHosts: null,
-  requirePresubmit: false,
+  requirePresubmit: true,
   compatibilityLevel: 'bcr',
 };
 
@@ -95,6 +98,6 @@ export const BAZEL_POLICY_INIT_TEXT = `# What a publish may describe (the defaul
 # source_types = ["archive"]         # add "git_repository" for sources at a git commit (local_path never: file:// registries only)
 # source_urls = "repository"         # URLs must match metadata.json "repository" (github:o/r → its /releases/download/); "any"
 # source_hosts = ["github.com", "*.corp.example"]   # hosts source URLs and git remotes may name (default: any)
-# require_presubmit = false          # true: a presubmit.yml with at least one task naming its bazel versions (the BCR requires one)
+# require_presubmit = true           # a presubmit.yml with at least one task naming its bazel versions (the BCR's rule); false: optional
 # compatibility_level = "bcr"        # equal to the previous version's unless confirmed; "non_decreasing"; "any"
 `;

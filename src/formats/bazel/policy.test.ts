@@ -1,7 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BCR_POLICY, type BazelPolicy } from '../../core/config.js';
 import { LarderError } from '../../core/errors.js';
 import type { Repo } from '../../registry/repos.js';
+import { moduleFile, PRESUBMIT_YML, publishBody, sourceArchive, type Part, type PublishBodyOptions } from '../../../test/support/bazel.js';
+import { openTestApp, type TestApp } from '../../../test/support/larder.js';
+import { registryState } from '../../../test/support/state.js';
 import { checkPresubmit, checkSourceType, checkSourceUrl } from './policy.js';
 
 function repo(policy?: Partial<BazelPolicy>): Repo {
@@ -115,13 +118,96 @@ describe('source URLs', () => {
 describe('presubmit.yml', () => {
   const PRESUBMIT = Buffer.from('matrix:\n  bazel: [7.x]\ntasks:\n  verify_targets:\n    platform: debian11\n    bazel: ${{ bazel }}\n');
 
-  it('is optional by default, required with tasks naming their Bazel versions under require_presubmit', () => {
-    expect(() => checkPresubmit(repo(), undefined)).not.toThrow();
-    const strict = repo({ requirePresubmit: true });
-    expect(refusal(() => checkPresubmit(strict, undefined)).message).toMatch(
-      /require_presubmit is true: the publish needs a presubmit\.yml/,
+  it('is required by default (the BCR rule), with tasks naming their Bazel versions, and optional with require_presubmit = false', () => {
+    expect(BCR_POLICY.requirePresubmit).toBe(true);
+    for (const strict of [repo(), repo({ requirePresubmit: true })]) {
+      expect(refusal(() => checkPresubmit(strict, undefined))).toEqual({
+        code: 'POLICY_REFUSED',
+        message: expect.stringMatching(/^repos\.bcr\.bazel_policy\.require_presubmit is true .*: the publish needs a presubmit\.yml part/),
+      });
+      expect(refusal(() => checkPresubmit(strict, Buffer.from('tasks: {}\n'))).message).toMatch(/at least one task/);
+      expect(() => checkPresubmit(strict, PRESUBMIT)).not.toThrow();
+    }
+    const loose = repo({ requirePresubmit: false });
+    expect(() => checkPresubmit(loose, undefined)).not.toThrow();
+    expect(() => checkPresubmit(loose, Buffer.from('tasks: {}\n'))).not.toThrow();
+  });
+
+  it('says what to do in the refusal: send presubmit.yml, or set require_presubmit = false for that repository', () => {
+    const { message } = refusal(() => checkPresubmit(repo(), undefined));
+    expect(message).toContain('`larder bazel publish --presubmit FILE`');
+    expect(message).toContain('.bcr/presubmit.yml');
+    expect(message).toContain('set require_presubmit = false under [repos.bazel_policy] of the [[repos]] entry "bcr" in larder.toml');
+    expect(refusal(() => checkPresubmit(repo(), Buffer.from('matrix:\n  platform: [debian11]\n'))).message).toMatch(
+      /needs at least one task in "tasks" or "bcr_test_module\.tasks", each with a "bazel" field .*; add one, or set require_presubmit = false under \[repos\.bazel_policy\] of the \[\[repos\]\] entry "bcr"/,
     );
-    expect(refusal(() => checkPresubmit(strict, Buffer.from('tasks: {}\n'))).message).toMatch(/at least one task/);
-    expect(() => checkPresubmit(strict, PRESUBMIT)).not.toThrow();
+  });
+});
+
+describe('require_presubmit through the publish API', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await openTestApp({
+      repos: [
+        { name: 'bcr', format: 'bazel', kind: 'hosted', visibility: 'public' },
+        {
+          name: 'loose',
+          format: 'bazel',
+          kind: 'hosted',
+          visibility: 'public',
+          bazelPolicy: { ...BCR_POLICY, requirePresubmit: false },
+        },
+      ],
+    });
+  });
+  afterAll(() => t?.stop());
+
+  const parts = async (): Promise<Part[]> => {
+    const text = moduleFile('greeter', '1.0.0');
+    return [
+      ['MODULE.bazel', text],
+      ['archive', await sourceArchive('greeter-1.0.0', text), 'greeter-1.0.0.tar.gz'],
+      ['strip_prefix', 'greeter-1.0.0'],
+    ];
+  };
+  const publish = async (repoName: string, body: Part[], options?: PublishBodyOptions) => {
+    const { payload, contentType } = await publishBody(body, options);
+    return t.app.inject({
+      method: 'PUT',
+      url: `/${repoName}/api/modules/greeter/1.0.0`,
+      payload,
+      headers: { 'content-type': contentType, authorization: `Bearer ${t.adminToken}` },
+    });
+  };
+  const get = (url: string) => t.app.inject({ method: 'GET', url });
+
+  it('refuses a publish without presubmit.yml under the default, naming the setting and the repository, and changes nothing', async () => {
+    const before = await registryState(t.registry, t.data);
+    const res = await publish('bcr', await parts(), { presubmit: false });
+    expect(res.statusCode, res.body).toBe(403);
+    expect(res.json().error).toEqual({
+      code: 'POLICY_REFUSED',
+      message: expect.stringMatching(
+        /^repos\.bcr\.bazel_policy\.require_presubmit is true .*`larder bazel publish --presubmit FILE`.* set require_presubmit = false under \[repos\.bazel_policy\] of the \[\[repos\]\] entry "bcr"/,
+      ),
+    });
+    const tasksWithoutBazel = 'tasks:\n  verify_targets:\n    platform: debian11\n';
+    const bad = await publish('bcr', [...(await parts()), ['presubmit.yml', tasksWithoutBazel]]);
+    expect(bad.statusCode, bad.body).toBe(403);
+    expect(bad.json().error.message).toMatch(/require_presubmit is true .*: presubmit\.yml needs at least one task/);
+    expect(await registryState(t.registry, t.data)).toEqual(before);
+    expect((await get('/bcr/modules/greeter/metadata.json')).statusCode).toBe(404);
+    expect((await get('/bcr/modules/greeter/1.0.0/MODULE.bazel')).statusCode).toBe(404);
+  });
+
+  it('accepts the same publish with require_presubmit = false, and one that brings a presubmit.yml under the default', async () => {
+    const loose = await publish('loose', await parts(), { presubmit: false });
+    expect(loose.statusCode, loose.body).toBe(201);
+    expect((await get('/loose/modules/greeter/1.0.0/MODULE.bazel')).statusCode).toBe(200);
+    expect((await get('/loose/modules/greeter/1.0.0/presubmit.yml')).statusCode).toBe(404);
+    const strict = await publish('bcr', await parts());
+    expect(strict.statusCode, strict.body).toBe(201);
+    const served = await get('/bcr/modules/greeter/1.0.0/presubmit.yml');
+    expect([served.statusCode, served.body]).toEqual([200, PRESUBMIT_YML]);
   });
 });

@@ -129,18 +129,23 @@ export function checkSourceUrl(repo: Repo, raw: string, what: string, repository
 }
 
 /**
- * With require_presubmit, a presubmit.yml is part of the publish and, like the BCR asks, has tasks that name their
- * Bazel versions. Larder runs no CI and has no YAML parser: it looks for a `tasks:` key and a `bazel:` key, no more.
+ * With require_presubmit (the default, as on the BCR), a presubmit.yml is part of the publish and has tasks that name
+ * their Bazel versions. Larder runs no CI and has no YAML parser: it looks for a `tasks:` key and a `bazel:` key, no more.
  */
 export function checkPresubmit(repo: Repo, presubmit: Buffer | undefined): void {
   if (!policyOf(repo).requirePresubmit) return;
   const setting = policySetting(repo, 'require_presubmit');
-  if (!presubmit) fail('POLICY_REFUSED', `${setting} is true: the publish needs a presubmit.yml part (the CI matrix of the module)`);
+  const optOut = `or set require_presubmit = false under [repos.bazel_policy] of the [[repos]] entry "${repo.name}" in larder.toml to make presubmit.yml optional`;
+  if (!presubmit)
+    fail(
+      'POLICY_REFUSED',
+      `${setting} is true (the BCR's rule, Larder's default): the publish needs a presubmit.yml part, the module's CI matrix (tasks with their platform and bazel versions); send one with \`larder bazel publish --presubmit FILE\` (or keep it at .bcr/presubmit.yml beside MODULE.bazel), ${optOut}`,
+    );
   const text = presubmit.toString('utf8');
   if (!/^\s*tasks\s*:/m.test(text) || !/^\s*bazel\s*:/m.test(text))
     fail(
       'POLICY_REFUSED',
-      `${setting} is true: presubmit.yml needs at least one task in "tasks" or "bcr_test_module.tasks", each with a "bazel" field (the Bazel versions it runs with)`,
+      `${setting} is true (the BCR's rule, Larder's default): presubmit.yml needs at least one task in "tasks" or "bcr_test_module.tasks", each with a "bazel" field (the Bazel versions it runs with); add one, ${optOut}`,
     );
 }
 

@@ -11,7 +11,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sri } from '../../core/sri.js';
 import { tarGz } from '../../../test/support/archives.js';
-import { moduleFile, publishBody, type Part } from '../../../test/support/bazel.js';
+import { moduleFile, publishBody, type Part, type PublishBodyOptions } from '../../../test/support/bazel.js';
 import { tokenFor } from '../../../test/support/cargo.js';
 import { openTestApp, type TestApp } from '../../../test/support/larder.js';
 import { startPostgres, type TestPostgres } from '../../../test/support/postgres.js';
@@ -19,6 +19,8 @@ import { countDelta, holdFirstStage, rowCounts } from '../../../test/support/rep
 import { registryState } from '../../../test/support/state.js';
 
 const REPOS = [{ name: 'bazel', format: 'bazel' as const, kind: 'hosted' as const, visibility: 'public' as const }];
+const PRESUBMIT = (platform: string) =>
+  `matrix:\n  platform: [${platform}]\n  bazel: [7.x]\ntasks:\n  verify_targets:\n    platform: \${{ platform }}\n    bazel: \${{ bazel }}\n`;
 const PATCH = `--- a/lib.cc\n+++ b/lib.cc\n@@ -1 +1 @@\n-int answer() { return 41; }\n+int answer() { return 42; }\n`;
 const EXISTS = (m: string, v: string) =>
   new RegExp(`^${m}@${v.replace(/\./g, '\\.')} is already published, and published versions never change; publish a new version$`);
@@ -42,7 +44,7 @@ async function fullParts(module: string, version: string): Promise<Part[]> {
     ['strip_prefix', `${module}-${version}`],
     ['patches/fix.patch', PATCH],
     ['overlay/BUILD.bazel', 'cc_library(name = "lib", srcs = ["lib.cc"])\n'],
-    ['presubmit.yml', 'matrix:\n  platform: [debian11]\n'],
+    ['presubmit.yml', PRESUBMIT('debian11')],
     ['metadata', JSON.stringify({ homepage: 'https://example.com/', maintainers: [{ email: 'a@example.com' }] })],
   ];
 }
@@ -57,8 +59,15 @@ async function plainParts(module: string, version: string, lib?: string): Promis
   ];
 }
 
-async function publish(t: TestApp, module: string, version: string, parts: Part[], token: string): Promise<LightMyRequestResponse> {
-  const { payload, contentType } = await publishBody(parts);
+async function publish(
+  t: TestApp,
+  module: string,
+  version: string,
+  parts: Part[],
+  token: string,
+  options?: PublishBodyOptions,
+): Promise<LightMyRequestResponse> {
+  const { payload, contentType } = await publishBody(parts, options);
   return t.app.inject({
     method: 'PUT',
     url: `/bazel/api/modules/${module}/${version}`,
@@ -144,7 +153,7 @@ describe('publish replays', () => {
     const replacing = (name: string, value: Part[1], fileName?: string): Part[] =>
       full.map((p): Part => (p[0] === name ? [name, value, fileName ?? p[2]] : p));
     const text = full[0][1] as string;
-    const variants: Array<[string, Part[]]> = [
+    const variants: Array<[string, Part[], PublishBodyOptions?]> = [
       ['other archive bytes', replacing('archive', await archiveOf('replayed-1.0.0', text, 'int answer() { return 41; } // x\n'))],
       ['another archive file name', replacing('archive', full[1][1], 'other.tar.gz')],
       ['another MODULE.bazel', replacing('MODULE.bazel', text.replace('module(', '# changed\nmodule('))],
@@ -153,13 +162,13 @@ describe('publish replays', () => {
       ['another patch', replacing('patches/fix.patch', PATCH.replace('42', '43'))],
       ['an extra patch', [...full, ['patches/more.patch', PATCH]]],
       ['no overlay', without('overlay/BUILD.bazel')],
-      ['no presubmit.yml', without('presubmit.yml')],
-      ['another presubmit.yml', replacing('presubmit.yml', 'matrix:\n  platform: [macos]\n')],
+      ['no presubmit.yml', without('presubmit.yml'), { presubmit: false }],
+      ['another presubmit.yml', replacing('presubmit.yml', PRESUBMIT('macos'))],
       ['patch_strip 0', [...full, ['patch_strip', '0']]],
     ];
-    for (const [what, parts] of variants) {
+    for (const [what, parts, options] of variants) {
       const before = await registryState(t.registry, t.data);
-      const res = await publish(t, 'replayed', '1.0.0', parts, alice);
+      const res = await publish(t, 'replayed', '1.0.0', parts, alice, options);
       expect([res.statusCode, errorOf(res)], what).toEqual([409, expect.stringMatching(EXISTS('replayed', '1.0.0'))]);
       expect(await registryState(t.registry, t.data), what).toEqual(before);
     }
