@@ -8,6 +8,7 @@ import { parse as parseToml } from 'smol-toml';
 import { initConfigText } from '../src/core/config.js';
 import { parseDuration, type BenchOptions } from './lib/args.js';
 import { makeZip } from '../test/support/archives.js';
+import { PRESUBMIT_YML } from '../test/support/bazel.js';
 import { deflatedZeros, multipartBody, writeJuliaBomb } from './lib/bombs.js';
 import { healthStats, startHealthProbe, type HealthStats } from './lib/health.js';
 import { request } from './lib/http.js';
@@ -238,6 +239,8 @@ export async function abuse(dir: string, options: BenchOptions): Promise<BenchRe
       ['MODULE.bazel', moduleText, 'MODULE.bazel'],
       ['archive', zip, `${prefix}.zip`],
       ['strip_prefix', prefix],
+      // What the default publish policy (the BCR's) asks of a publish, so the bomb reaches the archive check.
+      ['presubmit.yml', PRESUBMIT_YML, 'presubmit.yml'],
     ]);
     const file = path.join(dir, `bazel-bomb-${i}.multipart`);
     fs.writeFileSync(file, body);

@@ -108,7 +108,9 @@ describe('larder bazel publish', () => {
     const meta = JSON.parse((await served('/bazel/modules/cli_mod/metadata.json')).text);
     expect(meta).toMatchObject({ versions: ['0.1.0'], maintainers: [{ email: 'me@example.com' }] });
 
-    const again = await publish(dir, '0.1.0');
+    // Other content for a published version (here another presubmit.yml) is refused.
+    fs.writeFileSync(path.join(dir, 'other.yml'), PRESUBMIT_YML);
+    const again = await publish(dir, '0.1.0', ['--presubmit', 'other.yml']);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('(409): cli_mod@0.1.0 is already published');
   });

@@ -20,6 +20,7 @@ import {
   weirdJson,
 } from './support/arbitraries.js';
 import { tarball, type TarEntry } from './support/archives.js';
+import { PRESUBMIT_YML, publishBody, type Part } from './support/bazel.js';
 import { tokenFor } from './support/cargo.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 import { sendChecked } from './support/state.js';
@@ -36,18 +37,10 @@ const entries = (version: string): TarEntry[] => [
   { name: `${ROOT}/lib.cc`, body: 'int answer() { return 41; }\n' },
 ];
 
-type Part = [name: string, value: Buffer | string, fileName?: string];
-
-/** The multipart body the way `larder bazel publish` sends it (files as Blobs, scalars as fields). */
+/** The multipart body the way `larder bazel publish` sends it (files as Blobs, scalars as fields, a presubmit.yml unless one is given). */
 async function multipart(parts: Part[]): Promise<{ payload: Buffer; type: string }> {
-  const form = new FormData();
-  const scalar = new Set(['strip_prefix', 'archive_type', 'patch_strip', 'metadata', 'allow_compatibility_level_change']);
-  for (const [name, value, fileName] of parts) {
-    if (typeof value === 'string' && scalar.has(name)) form.append(name, value);
-    else form.append(name, new Blob([new Uint8Array(typeof value === 'string' ? Buffer.from(value) : value)]), fileName ?? name);
-  }
-  const encoded = new Response(form);
-  return { payload: Buffer.from(await encoded.arrayBuffer()), type: encoded.headers.get('content-type')! };
+  const { payload, contentType } = await publishBody(parts);
+  return { payload, type: contentType };
 }
 
 beforeAll(async () => {
@@ -137,6 +130,7 @@ describe('Bazel publish over HTTP (fuzz)', () => {
       ]),
       fc.tuple(oddName, randomBytes).map(([n, b]): Part => [n, b]),
       fc.constant<Part>(['presubmit.yml', 'tasks: {}\n']),
+      mutatedBytes(Buffer.from(PRESUBMIT_YML)).map((b): Part => ['presubmit.yml', b]),
     );
     const extras = fc.oneof(
       { weight: 2, arbitrary: fc.constant([]) },

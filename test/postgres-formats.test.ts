@@ -13,6 +13,7 @@ import { gitHistoryDir, syncGitHistory } from '../src/registry/git-history/build
 import { canonicalTarball } from '../src/formats/julia/tarball.js';
 import type { FileTree } from '../src/formats/julia/tree-hash.js';
 import { tarGz } from './support/archives.js';
+import { PRESUBMIT_YML } from './support/bazel.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 import { moduleZip, publishRequest } from './support/moonbit-publish.js';
 import { startPostgres, type TestPostgres } from './support/postgres.js';
@@ -46,6 +47,7 @@ describe('formats on PostgreSQL', () => {
     form.append('MODULE.bazel', new Blob([text]), 'MODULE.bazel');
     form.append('archive', new Blob([new Uint8Array(await tarGz([{ name: 'src/MODULE.bazel', body: text }]))]), 'src.tar.gz');
     form.append('strip_prefix', 'src');
+    form.append('presubmit.yml', new Blob([PRESUBMIT_YML]), 'presubmit.yml');
     const encoded = new Response(form);
     const res = await larder.app.inject({
       method: 'PUT',

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tarGz } from './support/archives.js';
+import { PRESUBMIT_YML } from './support/bazel.js';
 import { openTestApp, type TestApp } from './support/larder.js';
 
 const KiB = 1024;
@@ -83,6 +84,7 @@ it('refuses a Bazel source archive over bazel_source with 413', async () => {
     'b.tar.gz',
   );
   form.append('strip_prefix', 'b');
+  form.append('presubmit.yml', new Blob([PRESUBMIT_YML]), 'presubmit.yml');
   const encoded = new Response(form);
   const res = await larder.app.inject({
     method: 'PUT',

@@ -11,6 +11,7 @@ import { canonicalTarball } from '../src/formats/julia/tarball.js';
 import { verifyRegistry } from '../src/registry/verify.js';
 import { parseS3Url } from '../src/storage/s3-blobs.js';
 import { tarGz } from './support/archives.js';
+import { PRESUBMIT_YML } from './support/bazel.js';
 import { sha256Hex, simplePublishBody } from './support/cargo.js';
 import { larder } from './support/cli.js';
 import { openTestApp, type TestApp } from './support/larder.js';
@@ -66,6 +67,7 @@ beforeAll(async () => {
     'src.tar.gz',
   );
   form.append('strip_prefix', 'src');
+  form.append('presubmit.yml', new Blob([PRESUBMIT_YML]), 'presubmit.yml');
   const encoded = new Response(form);
   const auth = { authorization: `Bearer ${t.adminToken}` };
   const bazel = await t.app.inject({

@@ -1,5 +1,6 @@
 import type { Repo } from '../../registry/repos.js';
 import { mirrorBaseUrl } from './mirror.js';
+import { policyOf } from './policy.js';
 import { BCR_URL } from './proxy.js';
 
 /** The registry URL Bazel is given (`--registry`), from the server's base URL. */
@@ -45,6 +46,8 @@ export function bazelClientSnippet(repo: Repo, url: string, caCertPath?: string)
   const lines = ['# .bazelrc (earlier registries take precedence; any --registry replaces the default BCR)', ...registries];
   if (repo.kind === 'hosted') {
     lines.push(`# publish: larder bazel publish --registry ${url} --token <token> --archive src.tar.gz --strip-prefix <dir>`);
+    if (policyOf(repo).requirePresubmit)
+      lines.push('#   it sends .bcr/presubmit.yml (the CI matrix this registry requires, as the BCR does), or --presubmit FILE');
   } else {
     const what = repo.kind === 'proxy' ? `a cache of ${repo.upstream ?? BCR_URL}, used instead of it` : 'the only registry';
     lines.push(`# ${repo.name} is ${what}; its bazel_registry.json lists ${mirrorBaseUrl(url)} first, so source archives come`);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RepoConfig } from '../../core/config.js';
+import { BCR_POLICY, type RepoConfig } from '../../core/config.js';
 import { sri } from '../../core/sri.js';
 import type { ProxySource } from '../../upstream/proxy-source.js';
 import { tarGz } from '../../../test/support/archives.js';
@@ -338,5 +338,12 @@ describe('client setup', () => {
     expect(group).toContain('--module_mirrors=https://l.test/all/mirror');
     const hosted = bazelClientSnippet({ ...base, name: 'mine', kind: 'hosted' } as never, 'https://l.test/mine');
     expect(hosted).toContain('common --registry=https://bcr.bazel.build');
+    expect(hosted).toContain('it sends .bcr/presubmit.yml (the CI matrix this registry requires');
+    const loose = bazelClientSnippet(
+      { ...base, name: 'mine', kind: 'hosted', bazelPolicy: { ...BCR_POLICY, requirePresubmit: false } } as never,
+      'https://l.test/mine',
+    );
+    expect(loose).toContain('# publish: larder bazel publish --registry https://l.test/mine');
+    expect(loose).not.toContain('presubmit');
   });
 });
