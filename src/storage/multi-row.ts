@@ -1,4 +1,5 @@
 import { CompiledQuery, type Compilable, type Kysely } from 'kysely';
+import type { Dialect } from './db.js';
 import type { Database } from './schema.js';
 
 /**
@@ -45,4 +46,14 @@ export class MultiRowStatement<R, DB = Database> {
 export function chunkSize(left: number, max: number): number {
   if (left >= max) return max;
   return 2 ** Math.floor(Math.log2(left));
+}
+
+/** One set of statements per dialect, made on first use: what `MultiRowStatement`s shared across databases need. */
+export function perDialect<T>(make: () => T): (dialect: Dialect) => T {
+  const made = new Map<Dialect, T>();
+  return (dialect) => {
+    let value = made.get(dialect);
+    if (value === undefined) made.set(dialect, (value = make()));
+    return value;
+  };
 }

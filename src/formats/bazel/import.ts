@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import { fail } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
+import { MultiRowStatement, perDialect } from '../../storage/multi-row.js';
 import type { Database } from '../../storage/schema.js';
+import { checkpointingApart } from '../../storage/sqlite-checkpointer.js';
 import { classifyRegistryPath, type RegistryFile } from './paths.js';
 import type { BazelTables } from './schema.js';
 import { REGISTRY_JSON } from './registry-json.js';
@@ -25,6 +27,8 @@ export type ImportProgress = (done: number, total: number) => void;
 
 /** Files written per transaction (whole modules at a time, so a module's search entry is made from its files in memory). */
 const BATCH = 500;
+/** Batches from which checkpoints are worth a thread of their own (sqlite-checkpointer.ts). */
+const BULK_BATCHES = 4;
 
 /** `module\nversion` of a version's MODULE.bazel, or null for any other file. */
 function versionOf(file: RegistryFile): string | null {
@@ -189,36 +193,42 @@ export async function importBazelTree(
     const batches = moduleBatches(writes, BATCH);
     let done = unchanged;
     progress(done, files.length);
-    let b = 0;
-    // Files read on the reader's thread while the batch before them is written; changed files read in the first pass
-    // are not read again.
-    for await (const read of readAhead(
-      reader,
-      batches.map((batch) => batch.paths.filter((rel) => !changed.has(rel))),
-    )) {
-      const { paths, modules, versions: batchVersions } = batches[b++];
-      const byPath = new Map(read.map((f) => [f.rel, f]));
-      const batch = paths.map((rel) => changed.get(rel) ?? byPath.get(rel)!);
-      const bodies = new Map(batch.map((f) => [f.rel, f.body]));
-      const added = batchVersions.filter((v) => missing.has(v));
-      await inTransaction(registry, async (uow) => {
-        await registry.docs.putMany(
-          uow,
-          repo.id,
-          batch.map((f) => ({ path: f.rel, body: f.body, etag: f.etag, importStat: f.stat })),
-          { wholeRepo: fresh },
-        );
-        await insertVersions(uow.trx.withTables<BazelTables>(), repo, added);
-        // Modules whose files changed get their search entry rewritten (unchanged ones keep theirs, and their place in
-        // the recently-changed list), from the files in memory where the batch holds them.
-        await writeModuleSearchEntries(registry, uow, repo, modules, (p) => bodies.get(p));
-      });
-      for (const v of added) missing.delete(v);
-      done += batch.length;
-      progress(done, files.length);
-    }
+    // Many transactions in a row: their WAL checkpoints go to a thread of their own (SQLite).
+    const write = async () => {
+      let b = 0;
+      // Files read on the reader's thread while the batch before them is written; changed files read in the first pass
+      // are not read again.
+      for await (const read of readAhead(
+        reader,
+        batches.map((batch) => batch.paths.filter((rel) => !changed.has(rel))),
+      )) {
+        const { paths, modules, versions: batchVersions } = batches[b++];
+        const byPath = new Map(read.map((f) => [f.rel, f]));
+        const batch = paths.map((rel) => changed.get(rel) ?? byPath.get(rel)!);
+        const bodies = new Map(batch.map((f) => [f.rel, f.body]));
+        const added = batchVersions.filter((v) => missing.has(v));
+        await inTransaction(registry, async (uow) => {
+          await registry.docs.putMany(
+            uow,
+            repo.id,
+            batch.map((f) => ({ path: f.rel, body: f.body, etag: f.etag, importStat: f.stat })),
+            { wholeRepo: fresh },
+          );
+          await insertVersions(registry, uow.trx.withTables<BazelTables>(), repo, added);
+          // Modules whose files changed get their search entry rewritten (unchanged ones keep theirs, and their place in
+          // the recently-changed list), from the files in memory where the batch holds them.
+          await writeModuleSearchEntries(registry, uow, repo, modules, (p) => bodies.get(p));
+        });
+        for (const v of added) missing.delete(v);
+        done += batch.length;
+        progress(done, files.length);
+      }
+    };
+    if (batches.length >= BULK_BATCHES) await checkpointingApart(registry.db, registry.config.database, write);
+    else await write();
     // Versions whose files were all served already but that have no row (an import stopped between its transactions).
-    if (missing.size) await inTransaction(registry, (uow) => insertVersions(uow.trx.withTables<BazelTables>(), repo, [...missing]));
+    if (missing.size)
+      await inTransaction(registry, (uow) => insertVersions(registry, uow.trx.withTables<BazelTables>(), repo, [...missing]));
     for (let i = 0; i < restat.length; i += BATCH) {
       await inTransaction(registry, (uow) => registry.docs.setImportStats(uow, repo.id, restat.slice(i, i + BATCH)));
     }
@@ -230,17 +240,27 @@ export async function importBazelTree(
 }
 
 /** Records module versions (`module\nversion` keys) in multi-row statements. */
-async function insertVersions(trx: Kysely<Database & BazelTables>, repo: Repo, keys: string[]): Promise<void> {
+async function insertVersions(registry: Registry, trx: Kysely<Database & BazelTables>, repo: Repo, keys: string[]): Promise<void> {
   const now = Date.now();
-  for (let i = 0; i < keys.length; i += BATCH) {
-    const rows = keys.slice(i, i + BATCH).map((key) => {
+  await versionRows(registry.dialect).run(
+    trx,
+    keys.map((key) => {
       const [module, version] = key.split('\n');
       return { repo_id: repo.id, module, version, created_at: now };
-    });
-    await trx
-      .insertInto('bazel_versions')
-      .values(rows)
-      .onConflict((oc) => oc.columns(['repo_id', 'module', 'version']).doNothing())
-      .execute();
-  }
+    }),
+  );
 }
+
+// 4 parameters a row.
+const versionRows = perDialect(
+  () =>
+    new MultiRowStatement<Insertable<BazelTables['bazel_versions']>, Database & BazelTables>(
+      BATCH,
+      (db, rows) =>
+        db
+          .insertInto('bazel_versions')
+          .values(rows)
+          .onConflict((oc) => oc.columns(['repo_id', 'module', 'version']).doNothing()),
+      (r) => [r.repo_id, r.module, r.version, r.created_at],
+    ),
+);

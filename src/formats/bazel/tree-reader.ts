@@ -36,8 +36,8 @@ type Reply =
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-const path = require('node:path');
-const { createHash } = require('node:crypto');
+const { hash } = require('node:crypto');
+const root = workerData.root.endsWith('/') ? workerData.root : workerData.root + '/';
 const statKey = ${statKey.toString()};
 parentPort.on('message', ({ id, rels }) => {
   try {
@@ -45,7 +45,7 @@ parentPort.on('message', ({ id, rels }) => {
     let used = 0;
     const files = [];
     for (const rel of rels) {
-      const fd = fs.openSync(path.join(workerData.root, rel), 'r');
+      const fd = fs.openSync(root + rel, 'r');
       try {
         const st = fs.fstatSync(fd, { bigint: true });
         const size = Number(st.size);
@@ -60,7 +60,8 @@ parentPort.on('message', ({ id, rels }) => {
           if (n === 0) break;
           at += n;
         }
-        const etag = '"' + createHash('sha256').update(bytes.subarray(used, used + at)).digest('base64url') + '"';
+        // crypto.hash: one call, no Hash object (a quarter of createHash's cost for files this small).
+        const etag = '"' + hash('sha256', bytes.subarray(used, used + at), 'base64url') + '"';
         files.push(rel, used, used + at, etag, statKey(st));
         used += at;
       } finally {

@@ -11,7 +11,7 @@
  */
 import { sql, type Insertable, type Kysely, type RawBuilder } from 'kysely';
 import type { Dialect } from '../../storage/db.js';
-import { MultiRowStatement } from '../../storage/multi-row.js';
+import { MultiRowStatement, perDialect } from '../../storage/multi-row.js';
 import type { Database } from '../../storage/schema.js';
 import { fts5Query, nameKey, parseQuery, prefixPattern, tsQuery } from './query.js';
 
@@ -154,54 +154,44 @@ export async function removeSearchEntries(
 type PackageRef = { repo_id: number; package: string };
 
 /** The statements of the batched writes, one set per dialect (their SQL differs). */
-function newSearchStatements() {
-  return {
-    // 9 parameters a row: far below either dialect's limit.
-    entries: new MultiRowStatement<Insertable<Database['search_entries']>>(
-      500,
-      (db, rows) =>
-        db
-          .insertInto('search_entries')
-          .values(rows)
-          .onConflict((oc) =>
-            oc.columns(['repo_id', 'package']).doUpdateSet((eb) => ({
-              format: eb.ref('excluded.format'),
-              name: eb.ref('excluded.name'),
-              name_key: eb.ref('excluded.name_key'),
-              description: eb.ref('excluded.description'),
-              keywords: eb.ref('excluded.keywords'),
-              latest_version: eb.ref('excluded.latest_version'),
-              updated_at: eb.ref('excluded.updated_at'),
-            })),
-          ),
-      (r) => [r.repo_id, r.package, r.format, r.name, r.name_key, r.description, r.keywords, r.latest_version, r.updated_at],
-    ),
-    dependencies: new MultiRowStatement<Insertable<Database['search_dependencies']>>(
-      500,
-      (db, rows) => db.insertInto('search_dependencies').values(rows),
-      (r) => [r.repo_id, r.package, r.dependency_key],
-    ),
-    // One package a statement: neither dialect takes a list of (repo_id, package) pairs in the same words.
-    dropEntry: new MultiRowStatement<PackageRef>(
-      1,
-      (db, [r]) => db.deleteFrom('search_entries').where('repo_id', '=', r.repo_id).where('package', '=', r.package),
-      (r) => [r.repo_id, r.package],
-    ),
-    dropDependencies: new MultiRowStatement<PackageRef>(
-      1,
-      (db, [r]) => db.deleteFrom('search_dependencies').where('repo_id', '=', r.repo_id).where('package', '=', r.package),
-      (r) => [r.repo_id, r.package],
-    ),
-  };
-}
-
-const statementsByDialect = new Map<Dialect, ReturnType<typeof newSearchStatements>>();
-
-function searchStatements(dialect: Dialect): ReturnType<typeof newSearchStatements> {
-  let statements = statementsByDialect.get(dialect);
-  if (!statements) statementsByDialect.set(dialect, (statements = newSearchStatements()));
-  return statements;
-}
+const searchStatements = perDialect(() => ({
+  // 9 parameters a row: far below either dialect's limit.
+  entries: new MultiRowStatement<Insertable<Database['search_entries']>>(
+    500,
+    (db, rows) =>
+      db
+        .insertInto('search_entries')
+        .values(rows)
+        .onConflict((oc) =>
+          oc.columns(['repo_id', 'package']).doUpdateSet((eb) => ({
+            format: eb.ref('excluded.format'),
+            name: eb.ref('excluded.name'),
+            name_key: eb.ref('excluded.name_key'),
+            description: eb.ref('excluded.description'),
+            keywords: eb.ref('excluded.keywords'),
+            latest_version: eb.ref('excluded.latest_version'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        ),
+    (r) => [r.repo_id, r.package, r.format, r.name, r.name_key, r.description, r.keywords, r.latest_version, r.updated_at],
+  ),
+  dependencies: new MultiRowStatement<Insertable<Database['search_dependencies']>>(
+    500,
+    (db, rows) => db.insertInto('search_dependencies').values(rows),
+    (r) => [r.repo_id, r.package, r.dependency_key],
+  ),
+  // One package a statement: neither dialect takes a list of (repo_id, package) pairs in the same words.
+  dropEntry: new MultiRowStatement<PackageRef>(
+    1,
+    (db, [r]) => db.deleteFrom('search_entries').where('repo_id', '=', r.repo_id).where('package', '=', r.package),
+    (r) => [r.repo_id, r.package],
+  ),
+  dropDependencies: new MultiRowStatement<PackageRef>(
+    1,
+    (db, [r]) => db.deleteFrom('search_dependencies').where('repo_id', '=', r.repo_id).where('package', '=', r.package),
+    (r) => [r.repo_id, r.package],
+  ),
+}));
 
 /** Drops a package's entry (nothing left to install: every version yanked or deleted); inside the writing transaction. */
 export async function removeSearchEntry(trx: AnyDb, _dialect: Dialect, ref: { repoId: number; package: string }): Promise<void> {
