@@ -12,7 +12,7 @@ import { classifyRegistryPath, type RegistryFile } from './paths.js';
 import type { BazelTables } from './schema.js';
 import { REGISTRY_JSON } from './registry-json.js';
 import { writeModuleSearchEntries } from './search-entry.js';
-import { statKey, TreeReader, type TreeFile } from './tree-reader.js';
+import { statKey, TreeReader, type TreeBatch, type TreeFile } from './tree-reader.js';
 
 export interface ImportSummary {
   added: number;
@@ -102,7 +102,7 @@ function moduleBatches(files: string[], size: number): Batch[] {
 }
 
 /** Each batch's files as the reader gives them, the next batch asked for before the current one is handed out. */
-async function* readAhead(reader: TreeReader, batches: string[][]): AsyncGenerator<TreeFile[]> {
+async function* readAhead(reader: TreeReader, batches: string[][]): AsyncGenerator<TreeBatch> {
   let next = batches.length ? reader.read(batches[0]) : null;
   for (let i = 0; next; i++) {
     const current = next;
@@ -165,7 +165,7 @@ export async function importBazelTree(
     const servedBatches: string[][] = [];
     for (let i = 0; i < served.length; i += BATCH) servedBatches.push(served.slice(i, i + BATCH));
     for await (const batch of readAhead(reader, servedBatches)) {
-      for (const f of batch) {
+      for (const f of batch.files) {
         const before = existing.get(f.rel);
         if (before === f.etag) {
           unchanged++;
@@ -179,6 +179,7 @@ export async function importBazelTree(
           else changed.set(f.rel, { ...f, body: Buffer.from(f.body) });
         }
       }
+      batch.release();
       progress(0, files.length);
     }
     if (refused.length) {
@@ -203,7 +204,7 @@ export async function importBazelTree(
         batches.map((batch) => batch.paths.filter((rel) => !changed.has(rel))),
       )) {
         const { paths, modules, versions: batchVersions } = batches[b++];
-        const byPath = new Map(read.map((f) => [f.rel, f]));
+        const byPath = new Map(read.files.map((f) => [f.rel, f]));
         const batch = paths.map((rel) => changed.get(rel) ?? byPath.get(rel)!);
         const bodies = new Map(batch.map((f) => [f.rel, f.body]));
         const added = batchVersions.filter((v) => missing.has(v));
@@ -219,6 +220,8 @@ export async function importBazelTree(
           // the recently-changed list), from the files in memory where the batch holds them.
           await writeModuleSearchEntries(registry, uow, repo, modules, (p) => bodies.get(p));
         });
+        // Written (the database copied the bytes): the buffer goes back to the reader.
+        read.release();
         for (const v of added) missing.delete(v);
         done += batch.length;
         progress(done, files.length);

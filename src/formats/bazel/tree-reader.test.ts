@@ -26,13 +26,31 @@ describe('TreeReader', () => {
     try {
       const rels = Object.keys(files);
       const [first, second] = await Promise.all([reader.read(rels.slice(0, 3)), reader.read(rels.slice(3))]);
-      const read = [...first, ...second];
+      const read = [...first.files, ...second.files];
       expect(read.map((f) => f.rel)).toEqual(rels);
       for (const f of read) {
         expect(Buffer.compare(f.body, files[f.rel])).toBe(0);
         expect(f.etag).toBe(strongEtag(files[f.rel]));
         expect(f.stat).toBe(statKey(fs.statSync(path.join(dir.path, f.rel), { bigint: true })));
       }
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('fills a released batch’s buffer again', async () => {
+    const reader = new TreeReader(dir.path);
+    try {
+      const a = await reader.read(['modules/a/metadata.json', 'modules/a/1.0.0/patches/big.patch']);
+      const kept = await reader.read(['modules/b/metadata.json']);
+      a.release();
+      a.release();
+      // The bytes are the reader's again: the views here are empty.
+      expect(a.files[0].body.length).toBe(0);
+      const b = await reader.read(['modules/a/1.0.0/patches/big.patch', 'modules/a/metadata.json']);
+      expect(Buffer.compare(b.files[0].body, files['modules/a/1.0.0/patches/big.patch'])).toBe(0);
+      expect(b.files[1].body.toString()).toBe(files['modules/a/metadata.json'].toString());
+      expect(kept.files[0].body).toEqual(files['modules/b/metadata.json']);
     } finally {
       await reader.close();
     }
@@ -45,7 +63,7 @@ describe('TreeReader', () => {
         code: 'ENOENT',
         message: expect.stringContaining('modules/gone/metadata.json'),
       });
-      expect((await reader.read(['modules/b/metadata.json']))[0].body).toEqual(files['modules/b/metadata.json']);
+      expect((await reader.read(['modules/b/metadata.json'])).files[0].body).toEqual(files['modules/b/metadata.json']);
     } finally {
       await reader.close();
     }

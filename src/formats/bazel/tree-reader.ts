@@ -25,23 +25,40 @@ export function statKey(st: fs.BigIntStats): string {
   return `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.dev}`;
 }
 
+/** One batch as read. `release` hands its bytes back to the reader for a later batch: no body may be used after it. */
+export interface TreeBatch {
+  files: TreeFile[];
+  release(): void;
+}
+
 /** A batch as the worker sends it: [rel, start, end, etag, stat] per file, the bytes in `buffer`; or what went wrong. */
 type Reply =
   | { id: number; files: Array<string | number>; buffer: ArrayBuffer }
   | { id: number; error: { message: string; code?: string; errno?: number; syscall?: string; path?: string } };
 
+/** Buffers the worker keeps for reuse: the batches in flight (read ahead, being written). */
+const POOL = 4;
+
 // Each file's stat is taken on the open descriptor before its bytes are read (a file written meanwhile is read again
-// by the next import); the bytes go into one growing buffer per batch, hashed where they lie. Synchronous calls: the
-// thread has nothing else to do, and a just-cloned tree is in the page cache.
+// by the next import); the bytes go into one buffer per batch, hashed where they lie. The buffers come back once their
+// batch is written and are filled again: fresh memory for ~75 MB would cost a page fault per 4 KiB (and zero-filling
+// it, with new Uint8Array) — more than the reads themselves. Synchronous calls: the thread has nothing else to do, and a
+// just-cloned tree is in the page cache.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const { hash } = require('node:crypto');
 const root = workerData.root.endsWith('/') ? workerData.root : workerData.root + '/';
 const statKey = ${statKey.toString()};
-parentPort.on('message', ({ id, rels }) => {
+const pool = [];
+const allocate = (size) => new Uint8Array(Buffer.allocUnsafeSlow(size).buffer);
+parentPort.on('message', ({ id, rels, free }) => {
+  if (free) {
+    if (pool.length < ${POOL}) pool.push(new Uint8Array(free));
+    return;
+  }
   try {
-    let bytes = new Uint8Array(1 << 20);
+    let bytes = pool.pop() || allocate(2 << 20);
     let used = 0;
     const files = [];
     for (const rel of rels) {
@@ -50,7 +67,7 @@ parentPort.on('message', ({ id, rels }) => {
         const st = fs.fstatSync(fd, { bigint: true });
         const size = Number(st.size);
         if (used + size > bytes.length) {
-          const grown = new Uint8Array(Math.max(bytes.length * 2, used + size));
+          const grown = allocate(Math.max(bytes.length * 2, used + size));
           grown.set(bytes.subarray(0, used));
           bytes = grown;
         }
@@ -78,14 +95,14 @@ parentPort.on('message', ({ id, rels }) => {
 /** The files of one tree, read on a worker thread (started by the first read) in the order asked; `close` when done. */
 export class TreeReader {
   private worker: Worker | null = null;
-  private readonly waiting = new Map<number, { resolve: (files: TreeFile[]) => void; reject: (err: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (batch: TreeBatch) => void; reject: (err: Error) => void }>();
   private nextId = 0;
   private lost: Error | null = null;
 
   constructor(private readonly root: string) {}
 
   /** The files `rels` (relative to the root) with their bytes, etags and stats. */
-  read(rels: string[]): Promise<TreeFile[]> {
+  read(rels: string[]): Promise<TreeBatch> {
     if (this.lost) return Promise.reject(this.lost);
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
@@ -107,8 +124,16 @@ export class TreeReader {
       const w = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
       if (!w) return;
-      if ('error' in reply) w.reject(Object.assign(new Error(reply.error.message), reply.error));
-      else w.resolve(treeFiles(reply.files, reply.buffer));
+      if ('error' in reply) return w.reject(Object.assign(new Error(reply.error.message), reply.error));
+      let released = false;
+      w.resolve({
+        files: treeFiles(reply.files, reply.buffer),
+        release: () => {
+          if (released || this.lost) return;
+          released = true;
+          worker.postMessage({ free: reply.buffer }, [reply.buffer]);
+        },
+      });
     });
     const fail = (err: Error) => {
       this.lost ??= err;
@@ -121,7 +146,7 @@ export class TreeReader {
   }
 }
 
-/** Views of one batch's buffer, one per file (the batch is written and dropped as a whole). */
+/** Views of one batch's buffer, one per file (the batch is written and dropped, or released, as a whole). */
 function treeFiles(flat: Array<string | number>, buffer: ArrayBuffer): TreeFile[] {
   const files: TreeFile[] = [];
   for (let i = 0; i < flat.length; i += 5) {
