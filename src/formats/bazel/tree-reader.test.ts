@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { strongEtag } from '../../core/hash.js';
 import { tempDir } from '../../../test/support/tmp.js';
-import { statKey, TreeReader } from './tree-reader.js';
+import { listTree, statKey, TreeReader } from './tree-reader.js';
 
 const dir = tempDir('larder-tree-reader-');
 afterAll(() => dir.remove());
@@ -68,5 +68,26 @@ describe('TreeReader', () => {
       await reader.close();
     }
     await expect(reader.read(['modules/b/metadata.json'])).rejects.toThrow('closed');
+  });
+
+  it('lists directories on its thread as this one does, each sorted by code unit', async () => {
+    fs.symlinkSync('metadata.json', path.join(dir.path, 'modules/b/link.json'));
+    const reader = new TreeReader(dir.path);
+    try {
+      const lists = await reader.list(['modules/a', 'modules/b']);
+      const here = ['modules/a', 'modules/b'].map((d) => {
+        const out: string[] = [];
+        listTree(fs, `${dir.path}/`, d, out);
+        return out;
+      });
+      expect(lists).toEqual(here);
+      expect(lists).toEqual([
+        ['modules/a/1.0.0/MODULE.bazel', 'f', 'modules/a/1.0.0/patches/big.patch', 'f', 'modules/a/metadata.json', 'f'],
+        ['modules/b/link.json', 'l', 'modules/b/metadata.json', 'f'],
+      ]);
+      await expect(reader.list(['modules/none'])).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await reader.close();
+    }
   });
 });

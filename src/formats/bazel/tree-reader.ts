@@ -25,15 +25,34 @@ export function statKey(st: fs.BigIntStats): string {
   return `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.dev}`;
 }
 
+/**
+ * The entries below `dir` (relative to `root`, which ends in `/`), depth first and each directory's sorted by name (code
+ * units), as pairs in `out`: the relative path and `f` (file), `l` (symbolic link) or `o` (anything else); directories are
+ * entered, not listed. Self-contained: the reader thread runs its source too.
+ */
+export function listTree(fs: Pick<typeof import('node:fs'), 'readdirSync'>, root: string, dir: string, out: string[]): void {
+  const entries = fs.readdirSync(root + dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const rel = `${dir}/${e.name}`;
+    if (e.isDirectory()) listTree(fs, root, rel, out);
+    else out.push(rel, e.isSymbolicLink() ? 'l' : e.isFile() ? 'f' : 'o');
+  }
+}
+
 /** One batch as read. `release` hands its bytes back to the reader for a later batch: no body may be used after it. */
 export interface TreeBatch {
   files: TreeFile[];
   release(): void;
 }
 
-/** A batch as the worker sends it: [rel, start, end, etag, stat] per file, the bytes in `buffer`; or what went wrong. */
+/**
+ * A batch as the worker sends it: [start, end, etag, stat] per file asked for, in order, the bytes in `buffer`; the
+ * `listTree` output of each directory asked for; or what went wrong.
+ */
 type Reply =
   | { id: number; files: Array<string | number>; buffer: ArrayBuffer }
+  | { id: number; lists: string[][] }
   | { id: number; error: { message: string; code?: string; errno?: number; syscall?: string; path?: string } };
 
 /** Buffers the worker keeps for reuse: the batches in flight (read ahead, being written). */
@@ -50,14 +69,19 @@ const fs = require('node:fs');
 const { hash } = require('node:crypto');
 const root = workerData.root.endsWith('/') ? workerData.root : workerData.root + '/';
 const statKey = ${statKey.toString()};
+const listTree = ${listTree.toString()};
 const pool = [];
 const allocate = (size) => new Uint8Array(Buffer.allocUnsafeSlow(size).buffer);
-parentPort.on('message', ({ id, rels, free }) => {
+parentPort.on('message', ({ id, rels, dirs, free }) => {
   if (free) {
     if (pool.length < ${POOL}) pool.push(new Uint8Array(free));
     return;
   }
   try {
+    if (dirs) {
+      parentPort.postMessage({ id, lists: dirs.map((dir) => { const out = []; listTree(fs, root, dir, out); return out; }) });
+      return;
+    }
     let bytes = pool.pop() || allocate(2 << 20);
     let used = 0;
     const files = [];
@@ -79,7 +103,7 @@ parentPort.on('message', ({ id, rels, free }) => {
         }
         // crypto.hash: one call, no Hash object (a quarter of createHash's cost for files this small).
         const etag = '"' + hash('sha256', bytes.subarray(used, used + at), 'base64url') + '"';
-        files.push(rel, used, used + at, etag, statKey(st));
+        files.push(used, used + at, etag, statKey(st));
         used += at;
       } finally {
         fs.closeSync(fd);
@@ -95,20 +119,43 @@ parentPort.on('message', ({ id, rels, free }) => {
 /** The files of one tree, read on a worker thread (started by the first read) in the order asked; `close` when done. */
 export class TreeReader {
   private worker: Worker | null = null;
-  private readonly waiting = new Map<number, { resolve: (batch: TreeBatch) => void; reject: (err: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (reply: Reply) => void; reject: (err: Error) => void }>();
   private nextId = 0;
   private lost: Error | null = null;
 
   constructor(private readonly root: string) {}
 
   /** The files `rels` (relative to the root) with their bytes, etags and stats. */
-  read(rels: string[]): Promise<TreeBatch> {
+  async read(rels: string[]): Promise<TreeBatch> {
+    const reply = await this.ask({ rels });
+    if (!('files' in reply)) throw new Error('the import reader answered a read with something else');
+    const worker = this.worker!;
+    const buffer = reply.buffer;
+    let released = false;
+    return {
+      files: treeFiles(rels, reply.files, buffer),
+      release: () => {
+        if (released || this.lost) return;
+        released = true;
+        worker.postMessage({ free: buffer }, [buffer]);
+      },
+    };
+  }
+
+  /** `listTree` of each of `dirs` (relative to the root), listed on the reader's thread. */
+  async list(dirs: string[]): Promise<string[][]> {
+    const reply = await this.ask({ dirs });
+    if (!('lists' in reply)) throw new Error('the import reader answered a listing with something else');
+    return reply.lists;
+  }
+
+  private ask(message: { rels: string[] } | { dirs: string[] }): Promise<Reply> {
     if (this.lost) return Promise.reject(this.lost);
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, rels });
+      worker.postMessage({ id, ...message });
     });
   }
 
@@ -124,16 +171,8 @@ export class TreeReader {
       const w = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
       if (!w) return;
-      if ('error' in reply) return w.reject(Object.assign(new Error(reply.error.message), reply.error));
-      let released = false;
-      w.resolve({
-        files: treeFiles(reply.files, reply.buffer),
-        release: () => {
-          if (released || this.lost) return;
-          released = true;
-          worker.postMessage({ free: reply.buffer }, [reply.buffer]);
-        },
-      });
+      if ('error' in reply) w.reject(Object.assign(new Error(reply.error.message), reply.error));
+      else w.resolve(reply);
     });
     const fail = (err: Error) => {
       this.lost ??= err;
@@ -147,16 +186,15 @@ export class TreeReader {
 }
 
 /** Views of one batch's buffer, one per file (the batch is written and dropped, or released, as a whole). */
-function treeFiles(flat: Array<string | number>, buffer: ArrayBuffer): TreeFile[] {
-  const files: TreeFile[] = [];
-  for (let i = 0; i < flat.length; i += 5) {
-    const start = flat[i + 1] as number;
-    files.push({
-      rel: flat[i] as string,
-      body: Buffer.from(buffer, start, (flat[i + 2] as number) - start),
-      etag: flat[i + 3] as string,
-      stat: flat[i + 4] as string,
-    });
-  }
-  return files;
+function treeFiles(rels: string[], flat: Array<string | number>, buffer: ArrayBuffer): TreeFile[] {
+  return rels.map((rel, i) => {
+    const start = flat[4 * i] as number;
+    return {
+      // The caller's string, not a copy from the worker: its hash is already computed for the maps it is a key of.
+      rel,
+      body: Buffer.from(buffer, start, (flat[4 * i + 1] as number) - start),
+      etag: flat[4 * i + 2] as string,
+      stat: flat[4 * i + 3] as string,
+    };
+  });
 }
