@@ -75,8 +75,8 @@ async function registryFiles(root: string, reader: TreeReader): Promise<{ files:
     else {
       const entries = sorted('modules');
       const dirs = entries.filter((e) => e.isDirectory());
-      // The reader's share: the last ~45% (its thread starts while this one lists).
-      const theirs = dirs.length >= SPLIT_LISTING_AT ? dirs.slice(Math.ceil(dirs.length * 0.55)) : [];
+      // The reader's share: the last 60% (this thread also classifies every path the two list).
+      const theirs = dirs.length >= SPLIT_LISTING_AT ? dirs.slice(Math.ceil(dirs.length * 0.4)) : [];
       const listed = theirs.length ? reader.list(theirs.map((e) => `modules/${e.name}`)) : null;
       listed?.catch(() => {});
       const mine = new Set(dirs.slice(0, dirs.length - theirs.length));
