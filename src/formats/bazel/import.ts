@@ -7,7 +7,6 @@ import type { Repo } from '../../registry/repos.js';
 import { inTransaction } from '../../registry/tx.js';
 import { MultiRowStatement, perDialect } from '../../storage/multi-row.js';
 import type { Database } from '../../storage/schema.js';
-import { checkpointingApart } from '../../storage/sqlite-checkpointer.js';
 import { classifyRegistryPath, type RegistryFile } from './paths.js';
 import type { BazelTables } from './schema.js';
 import { REGISTRY_JSON } from './registry-json.js';
@@ -27,8 +26,6 @@ export type ImportProgress = (done: number, total: number) => void;
 
 /** Files written per transaction (whole modules at a time, so a module's search entry is made from its files in memory). */
 const BATCH = 500;
-/** Batches from which checkpoints are worth a thread of their own (sqlite-checkpointer.ts). */
-const BULK_BATCHES = 4;
 
 /** `module\nversion` of a version's MODULE.bazel, or null for any other file. */
 function versionOf(file: RegistryFile): string | null {
@@ -245,42 +242,37 @@ async function importFiles(
   const batches = moduleBatches(writes, BATCH);
   let done = unchanged;
   progress(done, files.length);
-  // Many transactions in a row: their WAL checkpoints go to a thread of their own (SQLite).
-  const write = async () => {
-    let b = 0;
-    // Files read on the reader's thread while the batch before them is written; changed files read in the first pass
-    // are not read again.
-    for await (const read of readAhead(
-      reader,
-      batches.map((batch) => batch.paths.filter((rel) => !changed.has(rel))),
-    )) {
-      const { paths, modules, versions: batchVersions } = batches[b++];
-      // The reader gives the files asked for in order: the batch's paths but those read in the first pass.
-      let next = 0;
-      const batch = paths.map((rel) => changed.get(rel) ?? read.files[next++]);
-      const bodies = new Map(batch.map((f) => [f.rel, f.body]));
-      const added = batchVersions.filter((v) => missing.has(v));
-      await inTransaction(registry, async (uow) => {
-        await registry.docs.putMany(
-          uow,
-          repo.id,
-          batch.map((f) => ({ path: f.rel, body: f.body, etag: f.etag, importStat: f.stat })),
-          { wholeRepo: fresh },
-        );
-        await insertVersions(registry, uow.trx.withTables<BazelTables>(), repo, added);
-        // Modules whose files changed get their search entry rewritten (unchanged ones keep theirs, and their place in
-        // the recently-changed list), from the files in memory where the batch holds them.
-        await writeModuleSearchEntries(registry, uow, repo, modules, (p) => bodies.get(p));
-      });
-      // Written (the database copied the bytes): the buffer goes back to the reader.
-      read.release();
-      for (const v of added) missing.delete(v);
-      done += batch.length;
-      progress(done, files.length);
-    }
-  };
-  if (batches.length >= BULK_BATCHES) await checkpointingApart(registry.db, registry.config.database, write);
-  else await write();
+  let b = 0;
+  // Files read on the reader's thread while the batch before them is written; changed files read in the first pass
+  // are not read again.
+  for await (const read of readAhead(
+    reader,
+    batches.map((batch) => batch.paths.filter((rel) => !changed.has(rel))),
+  )) {
+    const { paths, modules, versions: batchVersions } = batches[b++];
+    // The reader gives the files asked for in order: the batch's paths but those read in the first pass.
+    let next = 0;
+    const batch = paths.map((rel) => changed.get(rel) ?? read.files[next++]);
+    const bodies = new Map(batch.map((f) => [f.rel, f.body]));
+    const added = batchVersions.filter((v) => missing.has(v));
+    await inTransaction(registry, async (uow) => {
+      await registry.docs.putMany(
+        uow,
+        repo.id,
+        batch.map((f) => ({ path: f.rel, body: f.body, etag: f.etag, importStat: f.stat })),
+        { wholeRepo: fresh },
+      );
+      await insertVersions(registry, uow.trx.withTables<BazelTables>(), repo, added);
+      // Modules whose files changed get their search entry rewritten (unchanged ones keep theirs, and their place in
+      // the recently-changed list), from the files in memory where the batch holds them.
+      await writeModuleSearchEntries(registry, uow, repo, modules, (p) => bodies.get(p));
+    });
+    // Written (the database copied the bytes): the buffer goes back to the reader.
+    read.release();
+    for (const v of added) missing.delete(v);
+    done += batch.length;
+    progress(done, files.length);
+  }
   // Versions whose files were all served already but that have no row (an import stopped between its transactions).
   if (missing.size) await inTransaction(registry, (uow) => insertVersions(registry, uow.trx.withTables<BazelTables>(), repo, [...missing]));
   for (let i = 0; i < restat.length; i += BATCH) {
