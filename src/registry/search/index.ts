@@ -105,7 +105,8 @@ export async function upsertSearchEntry(trx: AnyDb, _dialect: Dialect, entry: Se
 
 /**
  * `upsertSearchEntry` for many packages at once, in multi-row statements compiled once per process (an import writes
- * an entry per module it loads). The same rows and dependency lists as one call per entry would leave.
+ * an entry per module it loads). The same rows and dependency lists as one call per entry would leave; each package once
+ * (PostgreSQL refuses a statement that updates a row twice).
  */
 export async function upsertSearchEntries(trx: AnyDb, dialect: Dialect, entries: readonly SearchEntry[]): Promise<void> {
   const now = Date.now();
