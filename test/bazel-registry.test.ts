@@ -172,6 +172,50 @@ describe('importing a tree again', () => {
   });
 });
 
+describe('importing a tree of many modules', () => {
+  it('lists modules/ on two threads, every file once, and refuses a symbolic link in either share before writing anything', async () => {
+    const t = await openTestApp({ repos: [{ name: 'many', format: 'bazel', kind: 'hosted', visibility: 'public' }] });
+    const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-many-'));
+    try {
+      const repo = t.registry.repos.get('many')!;
+      // Enough module directories for the reader's thread to list the last ones; names whose order by code unit is not
+      // the order of their paths (`m-1` < `m.1` < `m/`), files among the directories, and a non-registry file.
+      const modules = Array.from({ length: 80 }, (_, i) => `m${String(i).padStart(2, '0')}`).concat(['m99-x', 'm99.x']);
+      for (const m of modules) {
+        fs.mkdirSync(path.join(tree, 'modules', m, '1.0.0', 'patches'), { recursive: true });
+        fs.writeFileSync(path.join(tree, 'modules', m, 'metadata.json'), `{"versions": ["1.0.0"], "m": "${m}"}\n`);
+        fs.writeFileSync(path.join(tree, 'modules', m, '1.0.0', 'MODULE.bazel'), `module(name = "${m}", version = "1.0.0")\n`);
+        fs.writeFileSync(path.join(tree, 'modules', m, '1.0.0', 'patches', 'a.patch'), `${m}\n`);
+      }
+      fs.writeFileSync(path.join(tree, 'modules', 'README.md'), 'not a registry file\n');
+      const rows = () => t.registry.db.selectFrom('index_docs').select('path').where('repo_id', '=', repo.id).orderBy('path').execute();
+      // m10 is listed on this thread, m70 on the reader's.
+      for (const m of ['m10', 'm70']) {
+        const link = path.join(tree, 'modules', m, '1.0.0', 'patches', 'b.patch');
+        fs.symlinkSync('a.patch', link);
+        await expect(importBazelTree(t.registry, repo, tree)).rejects.toThrow(`modules/${m}/1.0.0/patches/b.patch is a symbolic link`);
+        expect((await rows()).map((r) => r.path)).toEqual(['bazel_registry.json']);
+        fs.rmSync(link);
+      }
+      const summary = await importBazelTree(t.registry, repo, tree);
+      expect(summary).toMatchObject({ added: modules.length * 3, changed: 0, ignored: 1, versions: modules.length });
+      const stored = (await rows()).map((r) => r.path).filter((p) => p !== 'bazel_registry.json');
+      expect(stored).toEqual(
+        modules
+          .flatMap((m) => [`modules/${m}/1.0.0/MODULE.bazel`, `modules/${m}/1.0.0/patches/a.patch`, `modules/${m}/metadata.json`])
+          .sort(),
+      );
+      for (const m of ['m00', 'm79', 'm99.x']) {
+        const res = await t.app.inject({ method: 'GET', url: `/many/modules/${m}/metadata.json` });
+        expect(res.body).toBe(`{"versions": ["1.0.0"], "m": "${m}"}\n`);
+      }
+    } finally {
+      fs.rmSync(tree, { recursive: true, force: true });
+      await t.stop();
+    }
+  });
+});
+
 describe('private registry credentials (netrc Basic, credential-helper Bearer)', () => {
   it('refuses anonymous reads with 401 and a Basic challenge, and accepts Basic and Bearer', async () => {
     const anon = await get('/internal/bazel_registry.json');

@@ -5,7 +5,11 @@
  * one node apply on the other.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importBazelTree } from '../src/formats/bazel/import.js';
 import { setRepoPassword } from '../src/formats/brioche/password.js';
 import { mirror } from '../src/upstream/mirror.js';
 import { mirrorTarget } from '../src/upstream/mirror-target.js';
@@ -51,6 +55,7 @@ beforeAll(async () => {
     // The mirror revalidates whatever it holds (ttl 1 ms); clients of the offline proxy never make it fetch.
     repo('crates-offline', 'cargo', { kind: 'proxy', upstream: `sparse+${up.url}/`, offline: true, ttl: 1 }),
     repo('bazel', 'bazel'),
+    repo('bazel-imported', 'bazel'),
     repo('julia', 'julia'),
     repo('moonbit', 'moonbit'),
     repo('brioche', 'brioche'),
@@ -151,6 +156,32 @@ describe('several nodes on PostgreSQL', () => {
     expect(yank.statusCode, yank.body).toBe(200);
     const yanked = await eventually(b, meta, (r) => JSON.parse(r.body).yanked_versions['1.0.0'] !== undefined);
     expect(JSON.parse(yanked.body).yanked_versions).toEqual({ '1.0.0': 'use 1.1.0' });
+  });
+
+  it('Bazel: a tree imported through A into an empty repo is served by B, which had cached the absences', async () => {
+    // An import into an empty repo announces the repo as a whole (one NOTIFY per transaction, not one per file).
+    const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-two-node-import-'));
+    try {
+      const metadata = '{"versions": ["1.0.0"]}\n';
+      const moduleFile = 'module(name = "imported", version = "1.0.0")\n';
+      fs.mkdirSync(path.join(tree, 'modules/imported/1.0.0'), { recursive: true });
+      fs.writeFileSync(path.join(tree, 'modules/imported/metadata.json'), metadata);
+      fs.writeFileSync(path.join(tree, 'modules/imported/1.0.0/MODULE.bazel'), moduleFile);
+      const urls = ['/bazel-imported/modules/imported/metadata.json', '/bazel-imported/modules/imported/1.0.0/MODULE.bazel'];
+      for (const url of urls) expect((await get(b, url)).statusCode).toBe(404);
+      const summary = await importBazelTree(a.registry, a.registry.repos.get('bazel-imported')!, tree);
+      expect(summary).toMatchObject({ added: 2, changed: 0 });
+      for (const [url, body] of [
+        [urls[0], metadata],
+        [urls[1], moduleFile],
+      ]) {
+        const res = await eventually(b, url, (r) => r.statusCode === 200);
+        expect(res.statusCode).toBe(200);
+        expect(res.body).toBe(body);
+      }
+    } finally {
+      fs.rmSync(tree, { recursive: true, force: true });
+    }
   });
 
   it('Julia: /registries and the registry tarball it names follow registrations and yanks on A', async () => {

@@ -2,7 +2,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../storage/db.js';
-import { entryBytes, IndexDocs, type IndexDoc } from './index-docs.js';
+import { strongEtag } from '../core/hash.js';
+import { entryBytes, IndexDocs, WHOLE_REPO, type IndexDoc } from './index-docs.js';
 import { inTransaction } from './tx.js';
 
 let handle: DatabaseHandle;
@@ -60,6 +61,34 @@ describe('IndexDocs cache', () => {
     stop();
     docs.invalidate(7, 'c');
     expect(seen).toEqual([`${repoId}:a`, '7:b', 'reset']);
+  });
+});
+
+describe('IndexDocs announcements of a whole repo', () => {
+  it('forgets every cached document and absence of the repo, and nothing of another', async () => {
+    const docs = new IndexDocs(handle.db);
+    const seen: string[] = [];
+    docs.subscribe({ changed: (r, p) => seen.push(`${r}:${p}`), reset: () => seen.push('reset') });
+    await inTransaction(handle, (uow) => docs.put(uow, repoId, 'a', Buffer.from('one')));
+    await docs.get(repoId, 'a');
+    await docs.get(repoId, 'absent');
+    await docs.get(repoId + 1, 'absent');
+    seen.length = 0;
+    docs.invalidate(repoId, WHOLE_REPO);
+    expect(docs.peek(repoId, 'a')).toBeUndefined();
+    expect(docs.peek(repoId, 'absent')).toBeUndefined();
+    expect(docs.peek(repoId + 1, 'absent')).toBeNull();
+    expect(seen).toEqual(['reset']);
+  });
+
+  it('announces the repo once for a putMany into an empty repo, each path otherwise', async () => {
+    const announced: string[][] = [];
+    const docs = new IndexDocs(handle.db, async (_uow, _repo, paths) => void announced.push(paths));
+    const doc = (path: string) => ({ path, body: Buffer.from(path), etag: strongEtag(Buffer.from(path)) });
+    await inTransaction(handle, (uow) => docs.putMany(uow, repoId, [doc('a'), doc('b')], { wholeRepo: true }));
+    await inTransaction(handle, (uow) => docs.putMany(uow, repoId, [doc('c'), doc('d')]));
+    expect(announced).toEqual([[WHOLE_REPO], ['c', 'd']]);
+    expect((await docs.get(repoId, 'b'))?.body.toString()).toBe('b');
   });
 });
 

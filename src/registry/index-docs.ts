@@ -1,7 +1,10 @@
+import type { Insertable } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { DEFAULT_INDEX_CACHE_BYTES } from '../core/config/types.js';
 import { strongEtag } from '../core/hash.js';
 import type { Db } from '../storage/db.js';
+import { MultiRowStatement } from '../storage/multi-row.js';
+import type { Database } from '../storage/schema.js';
 import type { IndexPeers } from './cluster-peers.js';
 import type { UnitOfWork } from './tx.js';
 
@@ -155,24 +158,38 @@ export class IndexDocs {
   /**
    * Writes many documents inside `uow` whose etags the caller already computed (`strongEtag(body)`): an import
    * hashes each file once to compare it and passes the hash on, with the stat of the file it read (`importStat`,
-   * which `importStats` gives back). Multi-row statements, one announcement for all.
+   * which `importStats` gives back). Multi-row statements compiled once per process, one announcement for all:
+   * `wholeRepo` announces the repo instead of each path (other processes drop all they hold of it), for an import into
+   * a repo that had no documents, where there is nothing cached to keep and a row per path would cost more than the rest.
    */
   async putMany(
     uow: UnitOfWork,
     repoId: number,
     docs: Array<{ path: string; body: Buffer; etag: string; importStat?: string | null }>,
+    opts: { wholeRepo?: boolean } = {},
   ): Promise<void> {
     const updatedAt = Date.now();
-    for (let i = 0; i < docs.length; i += PUT_CHUNK) {
-      const rows = docs.slice(i, i + PUT_CHUNK).map((d) => ({
+    await this.putRows.run(
+      uow.trx,
+      docs.map((d) => ({
         repo_id: repoId,
         path: d.path,
         body: d.body,
         etag: d.etag,
         updated_at: updatedAt,
         import_stat: d.importStat ?? null,
-      }));
-      await uow.trx
+      })),
+    );
+    const paths = docs.map((d) => d.path);
+    await this.announce?.(uow, repoId, opts.wholeRepo ? [WHOLE_REPO] : paths);
+    await this.wrote(uow, repoId, paths);
+    this.afterCommit(uow, repoId, paths);
+  }
+
+  private readonly putRows = new MultiRowStatement<Insertable<Database['index_docs']>>(
+    PUT_CHUNK,
+    (db, rows) =>
+      db
         .insertInto('index_docs')
         .values(rows)
         .onConflict((oc) =>
@@ -182,14 +199,9 @@ export class IndexDocs {
             updated_at: eb.ref('excluded.updated_at'),
             import_stat: eb.ref('excluded.import_stat'),
           })),
-        )
-        .execute();
-    }
-    const paths = docs.map((d) => d.path);
-    await this.announce?.(uow, repoId, paths);
-    await this.wrote(uow, repoId, paths);
-    this.afterCommit(uow, repoId, paths);
-  }
+        ),
+    (r) => [r.repo_id, r.path, r.body, r.etag, r.updated_at, r.import_stat],
+  );
 
   /**
    * Every document of a repo with its etag and the stat it was imported with (null unless an import wrote it last):
@@ -252,12 +264,24 @@ export class IndexDocs {
     this.committedHooks.push(hook);
   }
 
-  /** Forgets a cached document (after a local commit, or a change announced by another node). */
+  /**
+   * Forgets a cached document (after a local commit, or a change announced by another node); `WHOLE_REPO` for the
+   * path forgets every document of the repo.
+   */
   invalidate(repoId: number, path: string): void {
+    if (path === WHOLE_REPO) return this.forgetRepo(repoId);
     const key = `${repoId}\0${path}`;
     this.cache.delete(key);
     this.loading.delete(key);
     for (const s of this.subscribers) s.changed?.(repoId, path);
+  }
+
+  private forgetRepo(repoId: number): void {
+    const prefix = `${repoId}\0`;
+    for (const key of [...this.cache.keys()]) if (key.startsWith(prefix)) this.cache.delete(key);
+    for (const key of [...this.loading.keys()]) if (key.startsWith(prefix)) this.loading.delete(key);
+    // Subscribers hear of paths; any path of the repo may have changed, so they start over.
+    for (const s of this.subscribers) s.reset?.();
   }
 
   /** Forgets every cached document (when change announcements may have been missed). */
@@ -274,8 +298,14 @@ export class IndexDocs {
   }
 }
 
-/** Rows per multi-row insert: 5 parameters each, well under SQLite's limit of 32,766. */
+/** Rows per multi-row insert: 6 parameters each, well under SQLite's limit of 32,766. */
 const PUT_CHUNK = 500;
+
+/**
+ * The path an announcement of a whole repo carries (no document has an empty path): every document of it may have
+ * changed. `putMany` announces it for an import into an empty repo; `invalidate` forgets the repo on hearing it.
+ */
+export const WHOLE_REPO = '';
 
 function toDoc(body: Buffer, etag: string, updatedAt: number): IndexDoc {
   return { body, etag, updatedAt, lastModified: new Date(updatedAt).toUTCString() };

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../storage/db.js';
 import { tempDir } from '../../test/support/tmp.js';
 import { logIndexChange, newOrigin, watchSqliteChanges, type SqliteChangeWatcher } from './sqlite-changes.js';
+import { WHOLE_REPO } from './index-docs.js';
 import { inTransaction } from './tx.js';
 
 const dir = tempDir('larder-changes-');
@@ -55,6 +56,13 @@ describe('watchSqliteChanges', () => {
     await commit(other, 'c');
     watcher.poll();
     expect(events.splice(0)).toEqual(['1:c']);
+  });
+
+  it('reports a path committed several times since the last poll once, and a whole repo as its empty path', async () => {
+    await commit(other, 'h', WHOLE_REPO);
+    await commit(other, WHOLE_REPO, 'h');
+    watcher.poll();
+    expect(events.splice(0)).toEqual(['1:h', '1:']);
   });
 
   it('forgets everything when the rows it had not read yet were pruned', async () => {

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import SqliteDatabase from 'better-sqlite3';
+import type { Insertable } from 'kysely';
 import type { Trx } from '../storage/db.js';
+import { MultiRowStatement } from '../storage/multi-row.js';
+import type { Database } from '../storage/schema.js';
 
 /** A name for one opened registry in `index_changes.origin`: its own changes need no replay. */
 export function newOrigin(): string {
@@ -8,19 +11,25 @@ export function newOrigin(): string {
 }
 
 /**
- * Records a changed document inside the transaction that changes it (SQLite's counterpart of
- * PostgreSQL's NOTIFY in events.ts): the row becomes visible to other processes with the commit.
+ * Records changed documents inside the transaction that changes them (SQLite's counterpart of PostgreSQL's NOTIFY in
+ * events.ts): the rows become visible to other processes with the commit. The path `WHOLE_REPO` (index-docs.ts) stands
+ * for every document of the repo.
  */
 export async function logIndexChange(trx: Trx, origin: string, repoId: number, paths: string[]): Promise<void> {
   const at = Date.now();
-  // Rows per statement: 4 parameters each, well under SQLite's 32,766; one statement per chunk rather than per path.
-  for (let i = 0; i < paths.length; i += LOG_CHUNK) {
-    const rows = paths.slice(i, i + LOG_CHUNK).map((path) => ({ repo_id: repoId, path, at, origin }));
-    await trx.insertInto('index_changes').values(rows).execute();
-  }
+  await logRows.run(
+    trx,
+    paths.map((path) => ({ repo_id: repoId, path, at, origin })),
+  );
 }
 
+// Rows per statement: 4 parameters each, well under SQLite's 32,766; one statement per chunk rather than per path.
 const LOG_CHUNK = 500;
+const logRows = new MultiRowStatement<Insertable<Database['index_changes']>>(
+  LOG_CHUNK,
+  (db, rows) => db.insertInto('index_changes').values(rows),
+  (r) => [r.repo_id, r.path, r.at, r.origin],
+);
 
 export interface SqliteChangeWatcher {
   /** Checks once now (tests, and before answering something that must be fresh). */
@@ -89,7 +98,14 @@ export function watchSqliteChanges(
         lastSeq = maxSeq.get() as number;
         return;
       }
-      for (const r of rows) if (r.origin !== origin) onChange(r.repo_id, r.path);
+      // An import logs its repo once per transaction: told once per poll is enough.
+      const told = new Set<string>();
+      for (const r of rows) {
+        const key = `${r.repo_id}\0${r.path}`;
+        if (r.origin === origin || told.has(key)) continue;
+        told.add(key);
+        onChange(r.repo_id, r.path);
+      }
       lastSeq = rows[rows.length - 1]!.id;
       if (Date.now() - lastPrune > 60_000) tryPrune();
     } catch (err) {

@@ -7,7 +7,13 @@
 import { LarderError } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
-import { removeSearchEntry, upsertSearchEntry } from '../../registry/search/index.js';
+import {
+  removeSearchEntries,
+  removeSearchEntry,
+  upsertSearchEntries,
+  upsertSearchEntry,
+  type SearchEntry,
+} from '../../registry/search/index.js';
 import type { ProxySearchEntry } from '../../registry/source-parts.js';
 import type { UnitOfWork } from '../../registry/tx.js';
 import { readModuleFile } from './module-file.js';
@@ -83,4 +89,26 @@ export async function writeModuleSearchEntry(
   const entry = await moduleSearchEntry(module, async (path) => held?.(path) ?? registry.docs.read(uow, repo.id, path));
   if (!entry) return removeSearchEntry(uow.trx, registry.dialect, { repoId: repo.id, package: module });
   await upsertSearchEntry(uow.trx, registry.dialect, { ...entry, repoId: repo.id, format: 'bazel' });
+}
+
+/**
+ * `writeModuleSearchEntry` for many modules in one transaction (an import's batch), written in a few statements.
+ * `held` gives documents the caller has in memory, as for one module.
+ */
+export async function writeModuleSearchEntries(
+  registry: Registry,
+  uow: UnitOfWork,
+  repo: Repo,
+  modules: Iterable<string>,
+  held?: (path: string) => Buffer | undefined,
+): Promise<void> {
+  const entries: SearchEntry[] = [];
+  const gone: Array<{ repoId: number; package: string }> = [];
+  for (const module of modules) {
+    const entry = await moduleSearchEntry(module, async (path) => held?.(path) ?? registry.docs.read(uow, repo.id, path));
+    if (entry) entries.push({ ...entry, repoId: repo.id, format: 'bazel' });
+    else gone.push({ repoId: repo.id, package: module });
+  }
+  await removeSearchEntries(uow.trx, registry.dialect, gone);
+  await upsertSearchEntries(uow.trx, registry.dialect, entries);
 }

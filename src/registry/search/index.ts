@@ -9,8 +9,9 @@
  *
  * Visibility is the caller's job: `repoIds` must hold only repositories the viewer may read.
  */
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Insertable, type Kysely, type RawBuilder } from 'kysely';
 import type { Dialect } from '../../storage/db.js';
+import { MultiRowStatement, perDialect } from '../../storage/multi-row.js';
 import type { Database } from '../../storage/schema.js';
 import { fts5Query, nameKey, parseQuery, prefixPattern, tsQuery } from './query.js';
 
@@ -101,6 +102,97 @@ export async function upsertSearchEntry(trx: AnyDb, _dialect: Dialect, entry: Se
     .values(keys.map((dependency_key) => ({ repo_id: entry.repoId, package: entry.package, dependency_key })))
     .execute();
 }
+
+/**
+ * `upsertSearchEntry` for many packages at once, in multi-row statements compiled once per process (an import writes
+ * an entry per module it loads). The same rows and dependency lists as one call per entry would leave; each package once
+ * (PostgreSQL refuses a statement that updates a row twice).
+ */
+export async function upsertSearchEntries(trx: AnyDb, dialect: Dialect, entries: readonly SearchEntry[]): Promise<void> {
+  const now = Date.now();
+  const statements = searchStatements(dialect);
+  await statements.entries.run(
+    trx,
+    entries.map((entry) => ({
+      repo_id: entry.repoId,
+      package: entry.package,
+      format: entry.format,
+      name: entry.name,
+      name_key: nameKey(entry.name),
+      description: entry.description ?? null,
+      keywords: (entry.keywords ?? []).join(' '),
+      latest_version: entry.latestVersion,
+      updated_at: entry.updatedAt ?? now,
+    })),
+  );
+  const listed = entries.filter((e) => e.dependencies !== undefined);
+  await statements.dropDependencies.run(
+    trx,
+    listed.map((e) => ({ repo_id: e.repoId, package: e.package })),
+  );
+  await statements.dependencies.run(
+    trx,
+    listed.flatMap((e) =>
+      [...new Set(e.dependencies!.map(nameKey))]
+        .filter((k) => k !== '')
+        .map((dependency_key) => ({ repo_id: e.repoId, package: e.package, dependency_key })),
+    ),
+  );
+}
+
+/** `removeSearchEntry` for many packages at once. */
+export async function removeSearchEntries(
+  trx: AnyDb,
+  dialect: Dialect,
+  refs: ReadonlyArray<{ repoId: number; package: string }>,
+): Promise<void> {
+  const statements = searchStatements(dialect);
+  const rows = refs.map((r) => ({ repo_id: r.repoId, package: r.package }));
+  await statements.dropEntry.run(trx, rows);
+  await statements.dropDependencies.run(trx, rows);
+}
+
+type PackageRef = { repo_id: number; package: string };
+
+/** The statements of the batched writes, one set per dialect (their SQL differs). */
+const searchStatements = perDialect(() => ({
+  // 9 parameters a row: far below either dialect's limit.
+  entries: new MultiRowStatement<Insertable<Database['search_entries']>>(
+    500,
+    (db, rows) =>
+      db
+        .insertInto('search_entries')
+        .values(rows)
+        .onConflict((oc) =>
+          oc.columns(['repo_id', 'package']).doUpdateSet((eb) => ({
+            format: eb.ref('excluded.format'),
+            name: eb.ref('excluded.name'),
+            name_key: eb.ref('excluded.name_key'),
+            description: eb.ref('excluded.description'),
+            keywords: eb.ref('excluded.keywords'),
+            latest_version: eb.ref('excluded.latest_version'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        ),
+    (r) => [r.repo_id, r.package, r.format, r.name, r.name_key, r.description, r.keywords, r.latest_version, r.updated_at],
+  ),
+  dependencies: new MultiRowStatement<Insertable<Database['search_dependencies']>>(
+    500,
+    (db, rows) => db.insertInto('search_dependencies').values(rows),
+    (r) => [r.repo_id, r.package, r.dependency_key],
+  ),
+  // One package a statement: neither dialect takes a list of (repo_id, package) pairs in the same words.
+  dropEntry: new MultiRowStatement<PackageRef>(
+    1,
+    (db, [r]) => db.deleteFrom('search_entries').where('repo_id', '=', r.repo_id).where('package', '=', r.package),
+    (r) => [r.repo_id, r.package],
+  ),
+  dropDependencies: new MultiRowStatement<PackageRef>(
+    1,
+    (db, [r]) => db.deleteFrom('search_dependencies').where('repo_id', '=', r.repo_id).where('package', '=', r.package),
+    (r) => [r.repo_id, r.package],
+  ),
+}));
 
 /** Drops a package's entry (nothing left to install: every version yanked or deleted); inside the writing transaction. */
 export async function removeSearchEntry(trx: AnyDb, _dialect: Dialect, ref: { repoId: number; package: string }): Promise<void> {

@@ -7,7 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fuzzParams, oddName } from '../../../test/support/arbitraries.js';
 import { startPostgres, type TestPostgres } from '../../../test/support/postgres.js';
 import { openDatabase, type DatabaseHandle } from '../../storage/db.js';
-import { MAX_QUERY_LENGTH, removeSearchEntry, searchPackages, upsertSearchEntry, type SearchEntry, type SearchOptions } from './index.js';
+import {
+  dependentsOf,
+  MAX_QUERY_LENGTH,
+  removeSearchEntries,
+  removeSearchEntry,
+  searchPackages,
+  upsertSearchEntries,
+  upsertSearchEntry,
+  type SearchEntry,
+  type SearchOptions,
+} from './index.js';
 
 const HOSTILE = [
   '',
@@ -188,6 +198,46 @@ function suite(name: string, open: () => Promise<DatabaseHandle>, done?: () => P
         'zzz-other',
       ]);
       expect(r.hits.every((x) => x.match === 'listed')).toBe(true);
+    });
+
+    it('writes, replaces and removes many entries at once as one at a time would', async () => {
+      const batch = (
+        await h.db
+          .insertInto('repos')
+          .values({ name: 'batch', format: 'bazel', kind: 'hosted', visibility: 'public', created_at: 0 })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+      ).id;
+      const mod = (name: string, description: string, dependencies?: string[]): SearchEntry => ({
+        repoId: batch,
+        format: 'bazel',
+        package: name,
+        name,
+        description,
+        latestVersion: '1.0.0',
+        dependencies,
+      });
+      const inBatch = (query: string) => searchPackages(h.db, h.dialect, { query, repoIds: [batch], limit: 50 });
+      const dependents = async (name: string) => (await dependentsOf(h.db, { name, repoIds: [batch], limit: 50 })).map((e) => e.name);
+      await upsertSearchEntries(h.db, h.dialect, [
+        mod('batch_a', 'apricot words', ['batch_c', 'Batch-C', '']),
+        mod('batch_b', 'banana words', ['batch_c']),
+        mod('batch_c', 'cherry words'),
+      ]);
+      expect((await inBatch('words')).hits.map((x) => x.name).sort()).toEqual(['batch_a', 'batch_b', 'batch_c']);
+      expect(await dependents('batch_c')).toEqual(['batch_a', 'batch_b']);
+      // Replaced: new words, dependencies replaced where given and kept where not.
+      await upsertSearchEntries(h.db, h.dialect, [mod('batch_a', 'avocado words', []), mod('batch_b', 'blueberry words')]);
+      expect((await inBatch('apricot')).total).toBe(0);
+      expect((await inBatch('avocado')).hits.map((x) => x.name)).toEqual(['batch_a']);
+      expect(await dependents('batch_c')).toEqual(['batch_b']);
+      await removeSearchEntries(h.db, h.dialect, [
+        { repoId: batch, package: 'batch_b' },
+        { repoId: batch, package: 'batch_c' },
+      ]);
+      expect((await inBatch('words')).hits.map((x) => x.name)).toEqual(['batch_a']);
+      expect(await dependents('batch_c')).toEqual([]);
+      await upsertSearchEntries(h.db, h.dialect, []);
     });
 
     it('replaces an entry on upsert and removes it', async () => {
