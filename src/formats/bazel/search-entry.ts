@@ -7,13 +7,7 @@
 import { LarderError } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
-import {
-  removeSearchEntries,
-  removeSearchEntry,
-  upsertSearchEntries,
-  upsertSearchEntry,
-  type SearchEntry,
-} from '../../registry/search/index.js';
+import { removeSearchEntries, upsertSearchEntries, type SearchEntry } from '../../registry/search/index.js';
 import type { ProxySearchEntry } from '../../registry/source-parts.js';
 import type { UnitOfWork } from '../../registry/tx.js';
 import { readModuleFile } from './module-file.js';
@@ -86,9 +80,7 @@ export async function writeModuleSearchEntry(
   module: string,
   held?: (path: string) => Buffer | undefined,
 ): Promise<void> {
-  const entry = await moduleSearchEntry(module, async (path) => held?.(path) ?? registry.docs.read(uow, repo.id, path));
-  if (!entry) return removeSearchEntry(uow.trx, registry.dialect, { repoId: repo.id, package: module });
-  await upsertSearchEntry(uow.trx, registry.dialect, { ...entry, repoId: repo.id, format: 'bazel' });
+  await writeModuleSearchEntries(registry, uow, repo, [module], held);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -86,6 +87,21 @@ describe('TreeReader', () => {
         ['modules/b/link.json', 'l', 'modules/b/metadata.json', 'f'],
       ]);
       await expect(reader.list(['modules/none'])).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('refuses a path swapped for a link or a FIFO after the listing, without following or waiting on it', async () => {
+    fs.symlinkSync('../a/metadata.json', path.join(dir.path, 'modules/b/swapped.json'));
+    execFileSync('mkfifo', [path.join(dir.path, 'modules/b/fifo.json')]);
+    const reader = new TreeReader(dir.path);
+    try {
+      await expect(reader.read(['modules/b/swapped.json'])).rejects.toMatchObject({ code: 'ELOOP' });
+      await expect(reader.read(['modules/b/fifo.json'])).rejects.toMatchObject({
+        message: expect.stringContaining('modules/b/fifo.json is no longer a regular file'),
+      });
+      expect((await reader.read(['modules/b/metadata.json'])).files[0].body).toEqual(files['modules/b/metadata.json']);
     } finally {
       await reader.close();
     }

@@ -68,6 +68,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const { hash } = require('node:crypto');
 const root = workerData.root.endsWith('/') ? workerData.root : workerData.root + '/';
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 const statKey = ${statKey.toString()};
 const listTree = ${listTree.toString()};
 const pool = [];
@@ -86,9 +87,11 @@ parentPort.on('message', ({ id, rels, dirs, free }) => {
     let used = 0;
     const files = [];
     for (const rel of rels) {
-      const fd = fs.openSync(root + rel, 'r');
+      // A path the listing saw as a file may have been swapped since: no link is followed, no FIFO waited on.
+      const fd = fs.openSync(root + rel, OPEN_FLAGS);
       try {
         const st = fs.fstatSync(fd, { bigint: true });
+        if (!st.isFile()) throw Object.assign(new Error(rel + ' is no longer a regular file; import the tree again once it is'), { code: 'EINVAL', path: rel });
         const size = Number(st.size);
         if (used + size > bytes.length) {
           const grown = allocate(Math.max(bytes.length * 2, used + size));

@@ -78,29 +78,8 @@ export const MAX_LIMIT = 200;
 type AnyDb = Kysely<Database>;
 
 /** Records or replaces a package's entry; call it inside the transaction that publishes or changes the package. */
-export async function upsertSearchEntry(trx: AnyDb, _dialect: Dialect, entry: SearchEntry): Promise<void> {
-  const row = {
-    format: entry.format,
-    name: entry.name,
-    name_key: nameKey(entry.name),
-    description: entry.description ?? null,
-    keywords: (entry.keywords ?? []).join(' '),
-    latest_version: entry.latestVersion,
-    updated_at: entry.updatedAt ?? Date.now(),
-  };
-  await trx
-    .insertInto('search_entries')
-    .values({ repo_id: entry.repoId, package: entry.package, ...row })
-    .onConflict((oc) => oc.columns(['repo_id', 'package']).doUpdateSet(row))
-    .execute();
-  if (entry.dependencies === undefined) return;
-  await trx.deleteFrom('search_dependencies').where('repo_id', '=', entry.repoId).where('package', '=', entry.package).execute();
-  const keys = [...new Set(entry.dependencies.map(nameKey))].filter((k) => k !== '');
-  if (keys.length === 0) return;
-  await trx
-    .insertInto('search_dependencies')
-    .values(keys.map((dependency_key) => ({ repo_id: entry.repoId, package: entry.package, dependency_key })))
-    .execute();
+export async function upsertSearchEntry(trx: AnyDb, dialect: Dialect, entry: SearchEntry): Promise<void> {
+  await upsertSearchEntries(trx, dialect, [entry]);
 }
 
 /**
@@ -195,9 +174,8 @@ const searchStatements = perDialect(() => ({
 }));
 
 /** Drops a package's entry (nothing left to install: every version yanked or deleted); inside the writing transaction. */
-export async function removeSearchEntry(trx: AnyDb, _dialect: Dialect, ref: { repoId: number; package: string }): Promise<void> {
-  await trx.deleteFrom('search_entries').where('repo_id', '=', ref.repoId).where('package', '=', ref.package).execute();
-  await trx.deleteFrom('search_dependencies').where('repo_id', '=', ref.repoId).where('package', '=', ref.package).execute();
+export async function removeSearchEntry(trx: AnyDb, dialect: Dialect, ref: { repoId: number; package: string }): Promise<void> {
+  await removeSearchEntries(trx, dialect, [ref]);
 }
 
 /** A package as the UI lists it (search_entries without the ranking). */
