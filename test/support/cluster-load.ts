@@ -68,6 +68,8 @@ export interface LoadSummary {
   reads: number;
   /** Reads not answered 200 with the crate's lines (connection errors included), with what was seen. */
   failedReads: string[];
+  /** Reads whose connection was closed without an answer and that succeeded or failed on their one retry. */
+  retriedReads: number;
   outcomes: PublishOutcome[];
 }
 
@@ -91,8 +93,10 @@ export function startLoad(opts: {
   publishes: Publish[];
   readers?: number;
   publishers?: number;
+  /** Retry once a read whose connection was closed without an answer (while no node is ready, HAProxy does that). */
+  retryClosedReads?: boolean;
 }): RunningLoad {
-  const summary: LoadSummary = { reads: 0, failedReads: [], outcomes: [] };
+  const summary: LoadSummary = { reads: 0, failedReads: [], retriedReads: 0, outcomes: [] };
   let stopped = false;
   let nextRead = 0;
   let nextPublish = 0;
@@ -100,13 +104,23 @@ export function startLoad(opts: {
     while (!stopped) {
       const name = opts.readCrates[nextRead++ % opts.readCrates.length];
       const url = `${opts.url}${indexUrlPath(name)}`;
-      try {
-        const res = await fetch(url);
-        const text = await res.text();
-        if (res.status !== 200 || !text.includes(`"name":"${name}"`))
-          summary.failedReads.push(`${res.status} ${url}: ${text.slice(0, 200)}`);
-      } catch (err) {
-        summary.failedReads.push(`${url}: ${String((err as Error).cause ?? err)}`);
+      // With retryClosedReads, a keep-alive connection HAProxy closed without an answer is retried once, as cargo
+      // retries it (net.retry): HAProxy closes it so that the client may retry when its own retry found no server.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const res = await fetch(url);
+          const text = await res.text();
+          if (res.status !== 200 || !text.includes(`"name":"${name}"`))
+            summary.failedReads.push(`${res.status} ${url}: ${text.slice(0, 200)}`);
+        } catch (err) {
+          const message = String((err as Error).cause ?? err);
+          if (opts.retryClosedReads && attempt === 0 && message.includes('other side closed')) {
+            summary.retriedReads++;
+            continue;
+          }
+          summary.failedReads.push(`${url}: ${message}`);
+        }
+        break;
       }
       summary.reads++;
     }
