@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import SqliteDatabase from 'better-sqlite3';
-import type { Trx } from '../storage/db.js';
+import type { Db, Trx } from '../storage/db.js';
+import { prepared } from '../storage/prepared.js';
 
 /** A name for one opened registry in `index_changes.origin`: its own changes need no replay. */
 export function newOrigin(): string {
@@ -13,6 +14,7 @@ export function newOrigin(): string {
  */
 export async function logIndexChange(trx: Trx, origin: string, repoId: number, paths: string[]): Promise<void> {
   const at = Date.now();
+  if (paths.length === 1) return void (await insertChange.all(trx, { repoId, path: paths[0], at, origin }));
   // Rows per statement: 4 parameters each, well under SQLite's 32,766; one statement per chunk rather than per path.
   for (let i = 0; i < paths.length; i += LOG_CHUNK) {
     const rows = paths.slice(i, i + LOG_CHUNK).map((path) => ({ repo_id: repoId, path, at, origin }));
@@ -21,6 +23,11 @@ export async function logIndexChange(trx: Trx, origin: string, repoId: number, p
 }
 
 const LOG_CHUNK = 500;
+
+/** One changed path (a publish's): prepared, it runs on every write. */
+const insertChange = prepared('index change', (db: Db, p: { repoId: number; path: string; at: number; origin: string }) =>
+  db.insertInto('index_changes').values({ repo_id: p.repoId, path: p.path, at: p.at, origin: p.origin }),
+);
 
 export interface SqliteChangeWatcher {
   /** Checks once now (tests, and before answering something that must be fresh). */

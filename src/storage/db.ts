@@ -7,6 +7,7 @@ import type { Database } from './schema.js';
 import { coreMigrations } from './migrations.js';
 import { resilientPool } from './pg-pool.js';
 import { cachingStatements } from './sqlite-statements.js';
+import { adoptSqlite } from './prepared.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -47,6 +48,7 @@ function openSqlite(file: string): DatabaseHandle {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+  adoptSqlite(db, sqlite);
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 

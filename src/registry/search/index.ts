@@ -11,6 +11,7 @@
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Dialect } from '../../storage/db.js';
+import { prepared } from '../../storage/prepared.js';
 import type { Database } from '../../storage/schema.js';
 import { fts5Query, nameKey, parseQuery, prefixPattern, tsQuery } from './query.js';
 
@@ -87,20 +88,57 @@ export async function upsertSearchEntry(trx: AnyDb, _dialect: Dialect, entry: Se
     latest_version: entry.latestVersion,
     updated_at: entry.updatedAt ?? Date.now(),
   };
-  await trx
-    .insertInto('search_entries')
-    .values({ repo_id: entry.repoId, package: entry.package, ...row })
-    .onConflict((oc) => oc.columns(['repo_id', 'package']).doUpdateSet(row))
-    .execute();
+  const ref = { repoId: entry.repoId, package: entry.package };
+  await upsertEntry.all(trx, { ...ref, ...row });
   if (entry.dependencies === undefined) return;
-  await trx.deleteFrom('search_dependencies').where('repo_id', '=', entry.repoId).where('package', '=', entry.package).execute();
+  await deleteDependencies.all(trx, ref);
   const keys = [...new Set(entry.dependencies.map(nameKey))].filter((k) => k !== '');
+  if (keys.length === 1) return void (await insertDependency.all(trx, { ...ref, key: keys[0] }));
   if (keys.length === 0) return;
   await trx
     .insertInto('search_dependencies')
     .values(keys.map((dependency_key) => ({ repo_id: entry.repoId, package: entry.package, dependency_key })))
     .execute();
 }
+
+// Prepared (storage/prepared.ts): every publish and yank runs them.
+const upsertEntry = prepared(
+  'search entry upsert',
+  (
+    db: AnyDb,
+    p: {
+      repoId: number;
+      package: string;
+      format: string;
+      name: string;
+      name_key: string;
+      description: string | null;
+      keywords: string;
+      latest_version: string | null;
+      updated_at: number;
+    },
+  ) => {
+    const row = {
+      format: p.format,
+      name: p.name,
+      name_key: p.name_key,
+      description: p.description,
+      keywords: p.keywords,
+      latest_version: p.latest_version,
+      updated_at: p.updated_at,
+    };
+    return db
+      .insertInto('search_entries')
+      .values({ repo_id: p.repoId, package: p.package, ...row })
+      .onConflict((oc) => oc.columns(['repo_id', 'package']).doUpdateSet(row));
+  },
+);
+const deleteDependencies = prepared('search dependencies delete', (db: AnyDb, p: { repoId: number; package: string }) =>
+  db.deleteFrom('search_dependencies').where('repo_id', '=', p.repoId).where('package', '=', p.package),
+);
+const insertDependency = prepared('search dependency insert', (db: AnyDb, p: { repoId: number; package: string; key: string }) =>
+  db.insertInto('search_dependencies').values({ repo_id: p.repoId, package: p.package, dependency_key: p.key }),
+);
 
 /** Drops a package's entry (nothing left to install: every version yanked or deleted); inside the writing transaction. */
 export async function removeSearchEntry(trx: AnyDb, _dialect: Dialect, ref: { repoId: number; package: string }): Promise<void> {
