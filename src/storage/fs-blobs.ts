@@ -295,20 +295,21 @@ async function stageBytes(
   return { tmp, sha256, size: bytes.length };
 }
 
-/** Bytes up to this size are written with synchronous calls (page cache, microseconds) around one asynchronous fsync. */
+/** Bytes up to this size are written with a synchronous call (into the page cache: microseconds). */
 const SYNC_WRITE_MAX = 256 * 1024;
 
 /**
- * Creates `file` with `bytes`, fsynced before it resolves; the descriptor is closed whatever happens. A small file is
- * opened, written and closed synchronously and only its fsync goes to the thread pool: one round trip of the event
- * loop instead of four (each costs the loop more than the system call of a small write).
+ * Creates `file` with `bytes`, fsynced before it resolves; the descriptor is closed whatever happens. The open (which
+ * allocates an inode: the costly part in the kernel) and the fsync go to the thread pool; a small file's write and the
+ * close are synchronous: two round trips of the event loop instead of four (each costs the loop more than the system
+ * call of a small write).
  */
 async function writeSynced(file: string, bytes: Uint8Array): Promise<void> {
   if (bytes.length > SYNC_WRITE_MAX) return writeSyncedAsync(file, bytes);
-  const fd = fs.openSync(file, 'wx', 0o644);
+  const fd = await new Promise<number>((resolve, reject) => fs.open(file, 'wx', 0o644, (err, fd) => (err ? reject(err) : resolve(fd))));
   let failure: unknown = null;
   try {
-    for (let offset = 0; offset < bytes.length; ) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
+    for (let offset = 0; offset < bytes.length;) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
     await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
   } catch (err) {
     failure = err;
