@@ -4,9 +4,8 @@
  * A unit that fails is rolled back to its savepoint alone and rejected at once; the others are answered only after the
  * COMMIT that holds them, and their after-commit work (cache invalidation, peers, static origins) runs after it too.
  */
-import { sql } from 'kysely';
 import type { Db, Trx } from '../storage/db.js';
-import { adoptHeldConnection } from '../storage/prepared.js';
+import { adoptHeldConnection, executeControl } from '../storage/prepared.js';
 import type { UnitOfWork } from './tx.js';
 
 /** The most units one transaction takes, and how long it stays open waiting for more: a bound on the latency it adds. */
@@ -74,7 +73,7 @@ class GroupWriter {
       await this.db.connection().execute(async (conn) => {
         const trx = conn as unknown as Trx;
         adoptHeldConnection(trx, this.db);
-        await sql`begin immediate`.execute(trx);
+        await executeControl(trx, 'begin immediate');
         try {
           const opened = performance.now();
           for (let n = 0; n < MAX_UNITS; n++) {
@@ -88,9 +87,9 @@ class GroupWriter {
             const done = await runUnit(trx, unit);
             if (done) landed.push(done);
           }
-          await sql`commit`.execute(trx);
+          await executeControl(trx, 'commit');
         } catch (err) {
-          await sql`rollback`.execute(trx).catch(() => {});
+          await executeControl(trx, 'rollback').catch(() => {});
           throw err;
         }
       });
@@ -113,16 +112,16 @@ class GroupWriter {
 async function runUnit(trx: Trx, unit: Pending): Promise<Landed | undefined> {
   const after: Array<() => void | Promise<void>> = [];
   const before: Array<() => Promise<void>> = [];
-  await sql`savepoint larder_unit`.execute(trx);
+  await executeControl(trx, 'savepoint larder_unit');
   try {
     const value = await unit.fn({ trx, afterCommit: (f) => after.push(f), beforeCommit: (f) => before.push(f) });
     for (const f of before) await f();
-    await sql`release larder_unit`.execute(trx);
+    await executeControl(trx, 'release larder_unit');
     return { unit, value, after };
   } catch (err) {
     unit.reject(err);
-    await sql`rollback to larder_unit`.execute(trx);
-    await sql`release larder_unit`.execute(trx);
+    await executeControl(trx, 'rollback to larder_unit');
+    await executeControl(trx, 'release larder_unit');
     return undefined;
   }
 }

@@ -8,7 +8,7 @@
  * undefined (the builder would have left the column out).
  */
 import type SqliteDatabase from 'better-sqlite3';
-import { CompiledQuery, type Compilable, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Compilable, type Kysely } from 'kysely';
 
 interface Handle {
   sqlite: SqliteDatabase.Database;
@@ -102,4 +102,20 @@ export class Prepared<P extends Record<string, unknown>, O> {
 /** A prepared statement (see the file comment); `build` gets the parameters by name as placeholders. */
 export function prepared<P extends Record<string, unknown>, O>(name: string, build: (db: AnyDb, p: P) => Compilable<O>): Prepared<P, O> {
   return new Prepared(name, build);
+}
+
+const controls = new WeakMap<SqliteDatabase.Database, Map<string, SqliteDatabase.Statement>>();
+
+/**
+ * Runs a statement without parameters or rows (BEGIN, SAVEPOINT, COMMIT…): directly on a held SQLite connection,
+ * else through Kysely.
+ */
+export async function executeControl(db: AnyDb, text: string): Promise<void> {
+  const handle = handles.get(db.getExecutor());
+  if (!handle?.held) return void (await sql.raw(text).execute(db));
+  let cache = controls.get(handle.sqlite);
+  if (!cache) controls.set(handle.sqlite, (cache = new Map()));
+  let stmt = cache.get(text);
+  if (!stmt) cache.set(text, (stmt = handle.sqlite.prepare(text)));
+  stmt.run();
 }
