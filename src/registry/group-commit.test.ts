@@ -64,6 +64,22 @@ describe('group commit (SQLite)', () => {
     }
   });
 
+  it('fails the waiting units when another process keeps the write lock past busy_timeout, then goes on', async () => {
+    await sql`pragma busy_timeout = 20`.execute(handle.db);
+    const writer = new SqliteDatabase(path.join(dir, 'larder.db'));
+    try {
+      writer.exec('begin immediate');
+      const results = await Promise.allSettled([grouped(async (uow) => insert(uow, 'a')), grouped(async (uow) => insert(uow, 'b'))]);
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+      expect(((results[0] as PromiseRejectedResult).reason as { code?: string }).code).toBe('SQLITE_BUSY');
+      writer.exec('rollback');
+      await grouped(async (uow) => insert(uow, 'c'));
+      expect(committed()).toEqual(['c']);
+    } finally {
+      writer.close();
+    }
+  });
+
   it('rejects every unit of a group whose COMMIT fails, and commits nothing of it', async () => {
     // A deferred foreign key is checked at COMMIT: the whole group fails there.
     await sql`create table parent (id integer primary key)`.execute(handle.db);

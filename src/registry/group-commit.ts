@@ -69,11 +69,13 @@ class GroupWriter {
   private async group(): Promise<void> {
     const landed: Landed[] = [];
     let failure: { err: unknown } | null = null;
+    let begun = false;
     try {
       await this.db.connection().execute(async (conn) => {
         const trx = conn as unknown as Trx;
         adoptHeldConnection(trx, this.db);
         await executeControl(trx, 'begin immediate');
+        begun = true;
         try {
           const opened = performance.now();
           for (let n = 0; n < MAX_UNITS; n++) {
@@ -95,6 +97,9 @@ class GroupWriter {
       });
     } catch (err) {
       failure = { err };
+      // No transaction (the write lock stayed with another process past busy_timeout): the units waiting for one
+      // fail as a plain transaction would, rather than wait for ever.
+      if (!begun) for (const unit of this.queue.splice(0)) unit.reject(err);
     }
     this.stats.groups++;
     for (const done of landed) {
