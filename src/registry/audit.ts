@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Trx, Db } from '../storage/db.js';
+import { prepared } from '../storage/prepared.js';
 
 export interface AuditEntry {
   userId: number | null;
@@ -11,18 +12,23 @@ export interface AuditEntry {
 
 /** Appends to the audit trail, inside the transaction of the change it records. */
 export async function audit(db: Trx | Db, entry: AuditEntry): Promise<void> {
-  await db
-    .insertInto('audit_log')
-    .values({
-      at: Date.now(),
-      user_id: entry.userId,
-      repo_id: entry.repoId,
-      action: entry.action,
-      subject: entry.subject,
-      detail: entry.detail ? JSON.stringify(entry.detail) : null,
-    })
-    .execute();
+  await insertAudit.all(db, {
+    at: Date.now(),
+    userId: entry.userId,
+    repoId: entry.repoId,
+    action: entry.action,
+    subject: entry.subject,
+    detail: entry.detail ? JSON.stringify(entry.detail) : null,
+  });
 }
+
+const insertAudit = prepared(
+  'audit insert',
+  (db: Db, p: { at: number; userId: number | null; repoId: number | null; action: string; subject: string; detail: string | null }) =>
+    db
+      .insertInto('audit_log')
+      .values({ at: p.at, user_id: p.userId, repo_id: p.repoId, action: p.action, subject: p.subject, detail: p.detail }),
+);
 
 /** What the admin's audit page filters by; every field narrows, none means everything. */
 export interface AuditFilter {

@@ -3,6 +3,7 @@ import { fail, LarderError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import { matchesPattern } from '../core/patterns.js';
 import { isUniqueViolation, type Db } from '../storage/db.js';
+import { prepared } from '../storage/prepared.js';
 import type { Kysely } from 'kysely';
 import type { Database, TokenRow, UserRow } from '../storage/schema.js';
 
@@ -40,6 +41,16 @@ const TOKEN_PREFIX = 'larder_';
 const LOGIN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$/;
 // Writing last_used_at on every request would make every read a write.
 const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** The token behind a hash, with its user's login: every authenticated request asks it (storage/prepared.ts). */
+const tokenByHash = prepared('token by hash', (db: Db, p: { hash: string }) =>
+  db
+    .selectFrom('tokens')
+    .innerJoin('users', 'users.id', 'tokens.user_id')
+    .selectAll('tokens')
+    .select('users.login')
+    .where('token_hash', '=', p.hash),
+);
 
 /** Parses a comma list of scopes, rejecting unknown ones with the list of valid ones. */
 export function parseScopes(list: string): Scope[] {
@@ -121,13 +132,7 @@ export class Auth {
 
   /** Establishes the principal behind a token, or says exactly why the token is not accepted. */
   async authenticate(token: string): Promise<Principal> {
-    const row = await this.db
-      .selectFrom('tokens')
-      .innerJoin('users', 'users.id', 'tokens.user_id')
-      .selectAll('tokens')
-      .select('users.login')
-      .where('token_hash', '=', sha256Hex(token))
-      .executeTakeFirst();
+    const row = await tokenByHash.first(this.db, { hash: sha256Hex(token) });
     if (!row) fail('TOKEN_INVALID', 'the token is not valid; create one with `larder token create` and log in again');
     return this.principalOf(row);
   }

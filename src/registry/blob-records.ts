@@ -1,4 +1,6 @@
 import type { StagedBlob } from '../storage/blobs.js';
+import type { Db } from '../storage/db.js';
+import { prepared } from '../storage/prepared.js';
 import type { UnitOfWork } from './tx.js';
 
 /**
@@ -7,10 +9,13 @@ import type { UnitOfWork } from './tx.js';
  * an unreferenced blob for gc, never a row naming a missing blob. The caller discards it on failure.
  */
 export async function storeBlob(uow: UnitOfWork, staged: StagedBlob): Promise<void> {
-  await uow.trx
-    .insertInto('blobs')
-    .values({ sha256: staged.sha256, size: staged.size, created_at: Date.now() })
-    .onConflict((oc) => oc.column('sha256').doNothing())
-    .execute();
+  await insertBlob.all(uow.trx, { sha256: staged.sha256, size: staged.size, now: Date.now() });
   uow.beforeCommit(() => staged.commit());
 }
+
+const insertBlob = prepared('blob record', (db: Db, p: { sha256: string; size: number; now: number }) =>
+  db
+    .insertInto('blobs')
+    .values({ sha256: p.sha256, size: p.size, created_at: p.now })
+    .onConflict((oc) => oc.column('sha256').doNothing()),
+);

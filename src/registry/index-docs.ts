@@ -5,6 +5,7 @@ import { strongEtag } from '../core/hash.js';
 import type { Db } from '../storage/db.js';
 import { MultiRowStatement } from '../storage/multi-row.js';
 import type { Database } from '../storage/schema.js';
+import { prepared } from '../storage/prepared.js';
 import type { IndexPeers } from './cluster-peers.js';
 import type { UnitOfWork } from './tx.js';
 
@@ -142,13 +143,7 @@ export class IndexDocs {
   /** Writes a document inside `uow`; readers see it once the transaction commits. */
   async put(uow: UnitOfWork, repoId: number, path: string, body: Buffer): Promise<IndexDoc> {
     const doc = toDoc(body, strongEtag(body), Date.now());
-    await uow.trx
-      .insertInto('index_docs')
-      .values({ repo_id: repoId, path, body, etag: doc.etag, updated_at: doc.updatedAt })
-      .onConflict((oc) =>
-        oc.columns(['repo_id', 'path']).doUpdateSet({ body, etag: doc.etag, updated_at: doc.updatedAt, import_stat: null }),
-      )
-      .execute();
+    await upsertDoc.all(uow.trx, { repoId, path, body, etag: doc.etag, updatedAt: doc.updatedAt });
     await this.announce?.(uow, repoId, [path]);
     await this.wrote(uow, repoId, [path]);
     this.afterCommit(uow, repoId, [path]);
@@ -297,6 +292,22 @@ export class IndexDocs {
     return () => this.subscribers.delete(subscriber);
   }
 }
+
+const upsertDoc = prepared(
+  'index document upsert',
+  (db: Db, p: { repoId: number; path: string; body: Buffer; etag: string; updatedAt: number }) =>
+    db
+      .insertInto('index_docs')
+      .values({ repo_id: p.repoId, path: p.path, body: p.body, etag: p.etag, updated_at: p.updatedAt })
+      .onConflict((oc) =>
+        oc.columns(['repo_id', 'path']).doUpdateSet((eb) => ({
+          body: eb.ref('excluded.body'),
+          etag: eb.ref('excluded.etag'),
+          updated_at: eb.ref('excluded.updated_at'),
+          import_stat: null,
+        })),
+      ),
+);
 
 /** Rows per multi-row insert: 6 parameters each, well under SQLite's limit of 32,766. */
 const PUT_CHUNK = 500;

@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import { packCache } from './git-history/pack-cache.js';
+import type { GroupCommitStats } from './group-commit.js';
 import type { IndexDocStats } from './index-docs.js';
 import { RequestStats } from './request-stats.js';
 
@@ -64,7 +65,8 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(cacheStats: IndexDocStats) {
+  /** `groupStats`: SQLite's group commit so far (group-commit.ts); absent on PostgreSQL. */
+  constructor(cacheStats: IndexDocStats, groupStats?: () => GroupCommitStats) {
     this.registry.registerMetric(this.requests.counterMetric() as never);
     this.registry.registerMetric(this.requests.histogramMetric() as never);
     new client.Gauge({
@@ -108,6 +110,16 @@ export class Metrics {
         () => cacheStats.budget,
       ],
     ];
+    if (groupStats) {
+      cacheGauges.push(
+        ['larder_sqlite_group_commits_total', 'SQLite write transactions of grouped units (publishes)', () => groupStats().groups],
+        [
+          'larder_sqlite_group_units_total',
+          'Units run in grouped SQLite transactions (divided by commits: the mean group)',
+          () => groupStats().units,
+        ],
+      );
+    }
     for (const [name, help, value] of cacheGauges) {
       new client.Gauge({
         name,

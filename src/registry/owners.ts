@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { fail } from '../core/errors.js';
 import type { Db, Dialect, Trx } from '../storage/db.js';
+import { prepared } from '../storage/prepared.js';
 import { audit } from './audit.js';
 import { isAdmin, type Principal } from './auth.js';
 import type { Repo } from './repos.js';
@@ -56,13 +57,19 @@ function refusal(p: Principal, ref: PackageRef, owners: number[], exists: boolea
   return `you (${p.login}) are not an owner of ${ref.label}; ${(ref.addHint ?? ((l) => defaultHint(ref, l)))(p.login)}`;
 }
 
+const ownerRows = prepared('package owners', (db: Db, p: { repoId: number; package: string }) =>
+  db.selectFrom('package_owners').select('user_id').where('repo_id', '=', p.repoId).where('package', '=', p.package),
+);
+
+const insertFirstOwner = prepared('package first owner', (db: Db, p: { repoId: number; package: string; userId: number; now: number }) =>
+  db
+    .insertInto('package_owners')
+    .values({ repo_id: p.repoId, package: p.package, user_id: p.userId, created_at: p.now })
+    .onConflict((oc) => oc.doNothing()),
+);
+
 async function ownerIds(db: Db | Trx, ref: PackageRef): Promise<number[]> {
-  const rows = await db
-    .selectFrom('package_owners')
-    .select('user_id')
-    .where('repo_id', '=', ref.repo.id)
-    .where('package', '=', ref.id)
-    .execute();
+  const rows = await ownerRows.all(db, { repoId: ref.repo.id, package: ref.id });
   return rows.map((r) => r.user_id);
 }
 
@@ -86,11 +93,7 @@ export async function authorizeWrite(trx: Trx, dialect: Dialect, p: Principal, r
   const why = refusal(p, ref, owners, exists);
   if (why) fail('NOT_OWNER', why);
   if (owners.length === 0 && !exists) {
-    await trx
-      .insertInto('package_owners')
-      .values({ repo_id: ref.repo.id, package: ref.id, user_id: p.userId, created_at: Date.now() })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
+    await insertFirstOwner.all(trx, { repoId: ref.repo.id, package: ref.id, userId: p.userId, now: Date.now() });
   }
 }
 

@@ -4,6 +4,7 @@
  * the sanitiser applies to every README at once.
  */
 import type { Db, Trx } from '../storage/db.js';
+import { prepared } from '../storage/prepared.js';
 
 /** The largest README kept, in UTF-16 code units; the rest is cut with a note (crates.io caps at a similar size). */
 export const MAX_README_LENGTH = 512 * 1024;
@@ -14,13 +15,15 @@ export async function putReadme(trx: Trx, readme: { repoId: number; package: str
     readme.markdown.length > MAX_README_LENGTH
       ? `${readme.markdown.slice(0, MAX_README_LENGTH)}\n\n*(README cut at ${MAX_README_LENGTH / 1024} KiB)*\n`
       : readme.markdown;
-  const row = { repo_id: readme.repoId, package: readme.package, version: readme.version, markdown };
-  await trx
-    .insertInto('package_readmes')
-    .values(row)
-    .onConflict((oc) => oc.columns(['repo_id', 'package', 'version']).doUpdateSet({ markdown }))
-    .execute();
+  await upsertReadme.all(trx, { repoId: readme.repoId, package: readme.package, version: readme.version, markdown });
 }
+
+const upsertReadme = prepared('readme upsert', (db: Db, p: { repoId: number; package: string; version: string; markdown: string }) =>
+  db
+    .insertInto('package_readmes')
+    .values({ repo_id: p.repoId, package: p.package, version: p.version, markdown: p.markdown })
+    .onConflict((oc) => oc.columns(['repo_id', 'package', 'version']).doUpdateSet({ markdown: p.markdown })),
+);
 
 /** The README of one version, or null. */
 export async function readReadme(db: Db | Trx, ref: { repoId: number; package: string; version: string }): Promise<string | null> {

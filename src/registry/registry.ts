@@ -13,6 +13,7 @@ import type { Source } from './source.js';
 import { clusterPeers } from './cluster-peers.js';
 import { announceIndexChange, listenForIndexChanges, type ChangeFeed, type IndexChangeListener } from './events.js';
 import { IndexDocs } from './index-docs.js';
+import { groupCommitStats } from './group-commit.js';
 import { DownloadCounter } from './downloads.js';
 import { Metrics } from './metrics.js';
 import { logIndexChange, newOrigin, watchSqliteChanges, type SqliteChangeWatcher } from './sqlite-changes.js';
@@ -114,7 +115,7 @@ export async function openRegistry(config: LarderConfig, formats: FormatCore[]):
     // Proxies will make outbound requests: load undici now rather than inside the first one's [outbound] timeout.
     if (repos.some((r) => r.kind === 'proxy')) loadUndici().catch(() => {});
     const fetcher = upstreamFetch(outbound);
-    const metrics = new Metrics(docs.stats);
+    const metrics = new Metrics(docs.stats, handle.dialect === 'sqlite' ? () => groupCommitStats(handle.db) : undefined);
     const formatsByName = new Map(formats.map((f) => [f.format, f]));
     const downloads = (counter = new DownloadCounter({
       db: handle.db,

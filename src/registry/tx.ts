@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Dialect, Trx } from '../storage/db.js';
+import { adoptHeldConnection } from '../storage/prepared.js';
+import { inGroupTransaction } from './group-commit.js';
 
 /** A database transaction plus the work that may only happen once it has committed. */
 export interface UnitOfWork {
@@ -16,8 +18,23 @@ export interface UnitOfWork {
   beforeCommit(fn: () => Promise<void>): void;
 }
 
+export interface TransactionOptions {
+  /**
+   * On SQLite, let this unit share a transaction and its COMMIT with concurrent units that ask the same, each in a
+   * savepoint of its own (group-commit.ts); PostgreSQL runs it alone. Only for units that wait on nothing but the
+   * database inside (no in-process locks, no outbound calls, no waiting for another request): a unit grouped behind
+   * one that waits for it would wait for itself.
+   */
+  group?: boolean;
+}
+
 /** Runs `fn` in one write transaction, then the unit's after-commit work. */
-export async function inTransaction<T>(store: { db: Db; dialect: Dialect }, fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  store: { db: Db; dialect: Dialect },
+  fn: (uow: UnitOfWork) => Promise<T>,
+  opts: TransactionOptions = {},
+): Promise<T> {
+  if (opts.group && store.dialect === 'sqlite') return inGroupTransaction(store.db, fn);
   const after: Array<() => void | Promise<void>> = [];
   const afterCommit = (f: () => void | Promise<void>) => after.push(f);
   const unit = async (trx: Trx) => {
@@ -38,6 +55,7 @@ export async function inTransaction<T>(store: { db: Db; dialect: Dialect }, fn: 
  */
 async function sqliteImmediate<T>(db: Db, fn: (trx: Trx) => Promise<T>): Promise<T> {
   return db.connection().execute(async (conn) => {
+    adoptHeldConnection(conn, db);
     await sql`begin immediate`.execute(conn);
     try {
       const result = await fn(conn as unknown as Trx);

@@ -7,6 +7,7 @@ import type { Database } from './schema.js';
 import { coreMigrations } from './migrations.js';
 import { resilientPool } from './pg-pool.js';
 import { cachingStatements } from './sqlite-statements.js';
+import { adoptSqlite } from './prepared.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -46,7 +47,11 @@ function openSqlite(file: string): DatabaseHandle {
   // The CLI writes tokens while a server runs on the same file: wait rather than fail.
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  // Savepoint journals (group-commit.ts: a savepoint per grouped publish) stay in memory instead of spilling to a
+  // temporary file past 64 KiB, which took ~0.3 ms of the event loop per publish; temporary tables and sorts do too.
+  sqlite.pragma('temp_store = MEMORY');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+  adoptSqlite(db, sqlite);
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 

@@ -1,5 +1,6 @@
-import { CompiledQuery, type Compilable, type Kysely } from 'kysely';
+import type { Compilable, Kysely } from 'kysely';
 import type { Dialect } from './db.js';
+import { runCompiled } from './prepared.js';
 import type { Database } from './schema.js';
 
 /**
@@ -37,7 +38,7 @@ export class MultiRowStatement<R, DB = Database> {
         text = query.sql;
         this.compiled.set(n, text);
       }
-      await db.executeQuery(CompiledQuery.raw(text, params));
+      await runCompiled(db, text, params);
     }
   }
 }

@@ -1,7 +1,7 @@
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { gunzip, gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { LarderError } from '../errors.js';
 import { DecompressError, decompressor, magicCheck, magicOf, type Compression } from './decompress.js';
@@ -22,6 +22,13 @@ const gunzipBytes = promisify(gunzip);
  * apply; anything larger (or any gzip failure) goes through the stream path, which decides and words the outcome.
  */
 export const WHOLE_INFLATE_MAX = 2 << 20;
+
+/**
+ * A gzip that says it inflates to at most this much is inflated on the event loop (tens of microseconds): the thread
+ * pool's round trip and the stream object around it cost the loop more than that. `maxOutputLength` holds a gzip that
+ * lies about its size to the same bound (it then takes the stream path).
+ */
+const SYNC_INFLATE_MAX = 64 << 10;
 
 /**
  * Streams a tar through the gate, uncompressed or compressed (`compression`: gzip inflated off the event
@@ -57,6 +64,7 @@ async function inflateWhole(gz: Uint8Array, options: GateOptions): Promise<Buffe
   const isize = Buffer.from(gz.buffer, gz.byteOffset, gz.byteLength).readUInt32LE(gz.length - 4);
   if (isize > bound) return null;
   try {
+    if (isize <= SYNC_INFLATE_MAX) return gunzipSync(gz, { maxOutputLength: Math.min(bound, SYNC_INFLATE_MAX) });
     return await gunzipBytes(gz, { maxOutputLength: bound });
   } catch {
     return null;

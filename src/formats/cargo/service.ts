@@ -25,6 +25,16 @@ import { dependencyNames, keywordsOf } from './search-fields.js';
 import { readIndexLine } from './index-file.js';
 import { putReadme } from '../../registry/readmes.js';
 import { removeSearchEntry, searchPackages, upsertSearchEntry } from '../../registry/search/index.js';
+import {
+  crateByName,
+  crateByNameForUpdate,
+  insertCrate,
+  insertVersion,
+  updateCrate,
+  updateCrateDescribed,
+  versionByKey,
+  versionLines,
+} from './statements.js';
 
 type CargoDb = Kysely<Database & CargoTables>;
 
@@ -63,12 +73,7 @@ export class CargoService {
   }
 
   private async findCrate(name: string): Promise<CargoCrateRow | undefined> {
-    return this.db
-      .selectFrom('cargo_crates')
-      .selectAll()
-      .where('repo_id', '=', this.repo.id)
-      .where('norm_name', '=', normCrateName(name))
-      .executeTakeFirst();
+    return crateByName.first(this.db, { repoId: this.repo.id, normName: normCrateName(name) });
   }
 
   /** How ownership names a crate: its normalised name, with Cargo's wording and hint. */
@@ -124,12 +129,7 @@ export class CargoService {
 
   /** The version of a crate that `vers` would be (build metadata ignored), read afresh; undefined when there is none. */
   private async storedVersion(crateId: number, vers: string): Promise<CargoVersionRow | undefined> {
-    return this.db
-      .selectFrom('cargo_versions')
-      .selectAll()
-      .where('crate_id', '=', crateId)
-      .where('vers_key', '=', versionKey(vers))
-      .executeTakeFirst();
+    return versionByKey.first(this.db, { crateId, versKey: versionKey(vers) });
   }
 
   /**
@@ -241,47 +241,47 @@ export class CargoService {
   /** Stores a new version in one transaction; a unique violation means another request stored this version first. */
   private async commitPublish(p: Principal, meta: NewCrate, line: string, blob: StagedBlob): Promise<PublishResult> {
     const now = Date.now();
-    await inTransaction(this.registry, async (uow) => {
-      const trx = uow.trx.withTables<CargoTables>();
-      const { crate, created } = await this.lockOrCreateCrate(uow, meta, now);
-      if (!created && crate.name !== meta.name) {
-        fail(
-          'NAME_COLLISION',
-          `crate \`${meta.name}\` collides with the existing crate \`${crate.name}\`; publish under the name \`${crate.name}\``,
-        );
-      }
-      await authorizeWrite(uow.trx, this.registry.dialect, p, this.crateRef(crate), !created);
-      const metadata = storedMetadata(meta);
-      await trx
-        .insertInto('cargo_versions')
-        .values({
-          crate_id: crate.id,
+    // The unit waits on nothing but the database: concurrent publishes may share its COMMIT (SQLite group commit).
+    await inTransaction(
+      this.registry,
+      async (uow) => {
+        const { crate, created } = await this.lockOrCreateCrate(uow, meta, now);
+        if (!created && crate.name !== meta.name) {
+          fail(
+            'NAME_COLLISION',
+            `crate \`${meta.name}\` collides with the existing crate \`${crate.name}\`; publish under the name \`${crate.name}\``,
+          );
+        }
+        await authorizeWrite(uow.trx, this.registry.dialect, p, this.crateRef(crate), !created);
+        const metadata = storedMetadata(meta);
+        await insertVersion.all(uow.trx, {
+          crateId: crate.id,
           vers: meta.vers,
-          vers_key: versionKey(meta.vers),
+          versKey: versionKey(meta.vers),
           line,
-          yanked: 0,
           cksum: blob.sha256,
           size: blob.size,
           pubtime: now,
-          published_by: p.userId,
+          publishedBy: p.userId,
           metadata,
-        })
-        .execute();
-      await storeBlob(uow, blob);
-      // The README as `cargo publish` read it (readme_file names where it came from); the page renders it.
-      if (meta.readme?.trim()) {
-        await putReadme(uow.trx, { repoId: this.repo.id, package: normCrateName(crate.name), version: meta.vers, markdown: meta.readme });
-      }
-      // The search entry's description and keywords are this publish's: no need to read back what was just written.
-      await this.rewriteIndexFile(uow, crate, { description: meta.description, newestMetadata: metadata });
-      await audit(uow.trx, {
-        userId: p.userId,
-        repoId: this.repo.id,
-        action: 'cargo.publish',
-        subject: `${meta.name}@${meta.vers}`,
-        detail: { cksum: blob.sha256, size: blob.size },
-      });
-    });
+        });
+        await storeBlob(uow, blob);
+        // The README as `cargo publish` read it (readme_file names where it came from); the page renders it.
+        if (meta.readme?.trim()) {
+          await putReadme(uow.trx, { repoId: this.repo.id, package: normCrateName(crate.name), version: meta.vers, markdown: meta.readme });
+        }
+        // The search entry's description and keywords are this publish's: no need to read back what was just written.
+        await this.rewriteIndexFile(uow, crate, { description: meta.description, newestMetadata: metadata });
+        await audit(uow.trx, {
+          userId: p.userId,
+          repoId: this.repo.id,
+          action: 'cargo.publish',
+          subject: `${meta.name}@${meta.vers}`,
+          detail: { cksum: blob.sha256, size: blob.size },
+        });
+      },
+      { group: true },
+    );
     this.registry.metrics.publishes.inc({ repo: this.repo.name, format: 'cargo' });
     return { name: meta.name, vers: meta.vers, warnings: [] };
   }
@@ -292,34 +292,16 @@ export class CargoService {
    * SQLite serialises writers anyway.
    */
   private async lockOrCreateCrate(uow: UnitOfWork, meta: NewCrate, now: number): Promise<{ crate: CargoCrateRow; created: boolean }> {
-    const trx = uow.trx.withTables<CargoTables>();
-    const select = () => {
-      const q = trx
-        .selectFrom('cargo_crates')
-        .selectAll()
-        .where('repo_id', '=', this.repo.id)
-        .where('norm_name', '=', normCrateName(meta.name));
-      return this.registry.dialect === 'postgres' ? q.forUpdate() : q;
-    };
-    const found = await select().executeTakeFirst();
+    const key = { repoId: this.repo.id, normName: normCrateName(meta.name) };
+    const select = this.registry.dialect === 'postgres' ? crateByNameForUpdate : crateByName;
+    const found = await select.first(uow.trx, key);
     if (found) return { crate: found, created: false };
     // Two first publishes of one new crate race here: the loser's insert waits for the winner and does nothing.
-    const inserted = await trx
-      .insertInto('cargo_crates')
-      .values({
-        repo_id: this.repo.id,
-        name: meta.name,
-        norm_name: normCrateName(meta.name),
-        description: meta.description,
-        max_version: null,
-        created_at: now,
-        updated_at: now,
-      })
-      .onConflict((oc) => oc.columns(['repo_id', 'norm_name']).doNothing())
-      .returningAll()
-      .executeTakeFirst();
+    const inserted = await insertCrate.first(uow.trx, { ...key, name: meta.name, description: meta.description, now });
     if (inserted) return { crate: inserted, created: true };
-    return { crate: await select().executeTakeFirstOrThrow(), created: false };
+    const winner = await select.first(uow.trx, key);
+    if (!winner) throw new Error(`crate ${meta.name}: neither inserted nor found`);
+    return { crate: winner, created: false };
   }
 
   /**
@@ -332,24 +314,15 @@ export class CargoService {
     published?: { description: string | null; newestMetadata: string },
   ): Promise<void> {
     const description = published?.description;
-    const trx = uow.trx.withTables<CargoTables>();
-    const versions = await trx
-      .selectFrom('cargo_versions')
-      .select(['vers', 'line', 'yanked'])
-      .where('crate_id', '=', crate.id)
-      .orderBy('id')
-      .execute();
+    const versions = await versionLines.all(uow.trx, { crateId: crate.id });
     const body = Buffer.from(versions.map((v) => v.line + '\n').join(''), 'utf8');
     await this.registry.docs.put(uow, this.repo.id, indexPath(crate.name), body);
     const live = versions.filter((v) => !v.yanked).map((v) => v.vers);
     const max = live.length ? live.reduce((a, b) => (semver.gt(b, a) ? b : a)) : null;
-    const set: { max_version: string | null; updated_at: number; description?: string | null } = {
-      max_version: max,
-      updated_at: Date.now(),
-    };
-    if (description !== undefined) set.description = description;
-    await trx.updateTable('cargo_crates').set(set).where('id', '=', crate.id).execute();
-    await this.updateSearchEntry(uow, crate, versions, set.updated_at, published);
+    const updatedAt = Date.now();
+    if (description !== undefined) await updateCrateDescribed.all(uow.trx, { id: crate.id, maxVersion: max, updatedAt, description });
+    else await updateCrate.all(uow.trx, { id: crate.id, maxVersion: max, updatedAt });
+    await this.updateSearchEntry(uow, crate, versions, updatedAt, published);
   }
 
   /**

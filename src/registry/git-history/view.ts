@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import type { Dialect } from '../../storage/db.js';
+import { prepared } from '../../storage/prepared.js';
 import type { Database } from '../../storage/schema.js';
 import { inTransaction, type UnitOfWork } from '../tx.js';
 import { gitHistoryDir } from './build.js';
@@ -68,6 +69,7 @@ export async function currentGeneration(
 
 /** Marks document paths of a repo with a git view as changed, inside the writer's transaction. */
 export async function markGitViewChanged(trx: Kysely<Database>, repoId: number, paths: string[]): Promise<void> {
+  if (paths.length === 1) return void (await markOne.all(trx, { repoId, path: paths[0] }));
   for (let i = 0; i < paths.length; i += 500)
     await trx
       .insertInto('git_view_pending')
@@ -76,6 +78,14 @@ export async function markGitViewChanged(trx: Kysely<Database>, repoId: number, 
       .onConflict((oc) => oc.columns(['repo_id', 'path']).doUpdateSet({ changes: sql`git_view_pending.changes + 1` }))
       .execute();
 }
+
+/** `markGitViewChanged` of one path (a publish's): prepared, it runs on every write. */
+const markOne = prepared('git view pending path', (db: Kysely<Database>, p: { repoId: number; path: string }) =>
+  db
+    .insertInto('git_view_pending')
+    .values({ repo_id: p.repoId, path: p.path, changes: 1 })
+    .onConflict((oc) => oc.columns(['repo_id', 'path']).doUpdateSet({ changes: sql`git_view_pending.changes + 1` })),
+);
 
 /** What a view reads its documents from: the repo's rows, less a proxy's paths whose upstream said 404. */
 async function readDocs(trx: Kysely<Database>, repoId: number, paths: string[] | null): Promise<Map<string, Buffer>> {
