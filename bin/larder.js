@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The `larder` command: runs the compiled CLI, bundled into one CommonJS file by `npm run build` (scripts/bundle.js), and
-// compiles it with a V8 code cache so a start neither resolves ~1,000 modules nor parses megabytes of JavaScript (issue 14).
-// The cache (dist/bundle/larder.cjs.<build>.<v8 tag>.cache) is made at build time by a trained start; one that is missing
-// or rejected (another Node, other V8 flags) is written again when this process exits. With --enable-source-maps the
+// The `larder` command: runs the compiled CLI, bundled by `npm run build` (scripts/bundle.js) into CommonJS files, the
+// CLI in dist/bundle/larder.cjs and what each command runs in chunks it requires on first use, and compiles each file
+// with a V8 code cache so a start neither resolves ~1,000 modules nor parses megabytes of JavaScript (issue 14).
+// A file's cache (<file>.<build>.<v8 tag>.cache) is made at build time by a trained start; one that is missing or
+// rejected (another Node, other V8 flags) is written again when this process exits. With --enable-source-maps the
 // bundle is required the ordinary way, because Node registers source maps only for modules its own loader compiles.
 import fs from 'node:fs';
 import Module, { createRequire } from 'node:module';
@@ -11,31 +12,50 @@ import { fileURLToPath, URL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-const file = fileURLToPath(new URL('../dist/bundle/larder.cjs', import.meta.url));
-const bundle = process.sourceMapsEnabled || process.env.LARDER_CODE_CACHE === 'off' ? createRequire(file)(file) : runCached(file);
-await bundle.main(process.argv);
+// `larder --version` is answered here: the version is package.json's, as src/core/version.ts reads it.
+if (process.argv.length === 3 && (process.argv[2] === '--version' || process.argv[2] === '-V')) {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${typeof pkg.version === 'string' ? pkg.version : '0.0.0'}\n`);
+} else {
+  const file = fileURLToPath(new URL('../dist/bundle/larder.cjs', import.meta.url));
+  const bundle = process.sourceMapsEnabled || process.env.LARDER_CODE_CACHE === 'off' ? createRequire(file)(file) : runCached(file);
+  await bundle.main(process.argv);
+}
 
-/** Compiles and runs the bundle as Node's CommonJS loader would, with the code cache when one fits; returns its exports. */
-function runCached(file) {
-  // The bundle is ASCII (scripts/bundle.js checks), so latin1 makes the one-byte string without decoding UTF-8.
-  const source = fs.readFileSync(file, 'latin1');
-  // The build id at the end of the bundle names the cache: V8 itself checks only the source's length.
-  const build = /\/\/ larder-build:(\w+)\s*$/.exec(source.slice(-100))?.[1] ?? 'none';
-  const cacheFile = `${file}.${build}.${v8.cachedDataVersionTag()}.cache`;
-  let cachedData;
-  try {
-    cachedData = fs.readFileSync(cacheFile);
-  } catch {
-    cachedData = undefined;
-  }
-  const script = new vm.Script(`${Module.wrapper[0]}${source}${Module.wrapper[1]}`, { filename: file, cachedData });
-  if (cachedData === undefined || script.cachedDataRejected) process.once('exit', () => writeCache(script, cacheFile));
-  const dir = path.dirname(file);
-  const mod = new Module(file, null);
-  mod.filename = file;
-  script.runInThisContext()(mod.exports, createRequire(file), mod, file, dir);
-  mod.loaded = true;
-  return mod.exports;
+/** Runs the bundle's entry with the code cache, and each chunk it requires (`./<name>.cjs` beside it) the same way. */
+function runCached(entry) {
+  const dir = path.dirname(entry);
+  const outside = createRequire(entry);
+  const loaded = new Map();
+  const require = (id) => {
+    if (!id.startsWith('./') || !id.endsWith('.cjs') || id.includes('/', 2)) return outside(id);
+    const file = path.join(dir, id);
+    return loaded.get(file)?.exports ?? compile(file);
+  };
+  Object.assign(require, { resolve: outside.resolve, cache: outside.cache, main: outside.main });
+  /** Compiles and runs one file as Node's CommonJS loader would, with its code cache when one fits; returns its exports. */
+  const compile = (file) => {
+    // The bundle is ASCII (scripts/bundle.js checks), so latin1 makes the one-byte string without decoding UTF-8.
+    const source = fs.readFileSync(file, 'latin1');
+    // The build id at the end of each file names its cache: V8 itself checks only the source's length.
+    const build = /\/\/ larder-build:(\w+)\s*$/.exec(source.slice(-100))?.[1] ?? 'none';
+    const cacheFile = `${file}.${build}.${v8.cachedDataVersionTag()}.cache`;
+    let cachedData;
+    try {
+      cachedData = fs.readFileSync(cacheFile);
+    } catch {
+      cachedData = undefined;
+    }
+    const script = new vm.Script(`${Module.wrapper[0]}${source}${Module.wrapper[1]}`, { filename: file, cachedData });
+    if (cachedData === undefined || script.cachedDataRejected) process.once('exit', () => writeCache(script, cacheFile));
+    const mod = new Module(file, null);
+    mod.filename = file;
+    loaded.set(file, mod);
+    script.runInThisContext()(mod.exports, require, mod, file, dir);
+    mod.loaded = true;
+    return mod.exports;
+  };
+  return compile(entry);
 }
 
 /** Writes what V8 compiled in this run (the functions that ran, not only the top level) for the next start. */
