@@ -27,6 +27,8 @@ function runCached(entry) {
   const dir = path.dirname(entry);
   const outside = createRequire(entry);
   const loaded = new Map();
+  /** Files compiled without a cache: theirs are written at exit (one listener for all). */
+  const unwritten = [];
   const require = (id) => {
     if (!id.startsWith('./') || !id.endsWith('.cjs') || id.includes('/', 2)) return outside(id);
     const file = path.join(dir, id);
@@ -47,7 +49,10 @@ function runCached(entry) {
       cachedData = undefined;
     }
     const script = new vm.Script(`${Module.wrapper[0]}${source}${Module.wrapper[1]}`, { filename: file, cachedData });
-    if (cachedData === undefined || script.cachedDataRejected) process.once('exit', () => writeCache(script, cacheFile));
+    if (cachedData === undefined || script.cachedDataRejected) {
+      if (unwritten.length === 0) process.once('exit', () => unwritten.forEach(writeCache));
+      unwritten.push({ script, cacheFile });
+    }
     const mod = new Module(file, null);
     mod.filename = file;
     loaded.set(file, mod);
@@ -59,7 +64,7 @@ function runCached(entry) {
 }
 
 /** Writes what V8 compiled in this run (the functions that ran, not only the top level) for the next start. */
-function writeCache(script, cacheFile) {
+function writeCache({ script, cacheFile }) {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     fs.writeFileSync(tmp, script.createCachedData());

@@ -5,13 +5,14 @@
 // and then converted one by one to CommonJS): larder.cjs holds the CLI's definitions, and what a command runs (`serve`'s
 // start, then its routes after it listens, every other command) is a chunk required on first use, so a start reads,
 // deserialises and runs only what it uses. Packages only some requests or configurations need go to
-// dist/bundle/vendor/, one CommonJS file each, required on first use. Native and optional packages stay outside and load
-// from node_modules as before. Last, a start of `larder serve` trains the code caches (scripts/train-code-cache.js).
+// dist/bundle/vendor/, one CommonJS file each, required on first use. Native addons and optional packages stay outside
+// and load from node_modules as before. Last, a start of `larder serve` trains the code caches (scripts/train-code-cache.js).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import process from 'node:process';
 import { build } from 'esbuild';
 import { trainCodeCache } from './train-code-cache.js';
 
@@ -57,7 +58,8 @@ try {
     chunkNames: '[name]-[hash]',
     outdir: esm,
     outExtension: { '.js': '.cjs' },
-    external: ['better-sqlite3', 'pg', '@aws-sdk/*'],
+    // better-sqlite3's JavaScript is bundled; its native addon is loaded by path (src/storage/sqlite-open.ts).
+    external: ['pg', '@aws-sdk/*'],
     // The one `import.meta.url` Larder reads (src/core/version.ts: ../../package.json) is the bundle's own URL.
     define: { 'import.meta.url': '__larderImportMetaUrl' },
     banner: { js: "const __larderImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
@@ -74,6 +76,8 @@ try {
   });
   // 2. Each file on its own to CommonJS: `import`/`export` between chunks become require() and getters (live bindings
   // kept); `import()` becomes require() too, since a script compiled by `vm.Script` has no module loader.
+  // Which modules went into which chunk: LARDER_BUNDLE_META=FILE writes esbuild's metafile (to see what a start loads).
+  if (process.env.LARDER_BUNDLE_META) fs.writeFileSync(process.env.LARDER_BUNDLE_META, JSON.stringify(split.metafile));
   const files = Object.keys(split.metafile.outputs).filter((f) => f.endsWith('.cjs'));
   await build({
     ...common,

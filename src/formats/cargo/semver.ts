@@ -16,11 +16,7 @@ export function validateVersion(vers: unknown): asserts vers is string {
   }
 }
 
-/** The version without build metadata: two versions that differ only there are the same release. */
-export function versionKey(vers: string): string {
-  const plus = vers.indexOf('+');
-  return plus < 0 ? vers : vers.slice(0, plus);
-}
+export { versionKey } from './version-key.js';
 
 const PART = '(?:0|[1-9]\\d*|\\*|x|X)';
 const COMPARATOR = new RegExp(
