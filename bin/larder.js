@@ -22,20 +22,47 @@ if (process.argv.length === 3 && (process.argv[2] === '--version' || process.arg
   await bundle.main(process.argv);
 }
 
-/** Runs the bundle's entry with the code cache, and each chunk it requires (`./<name>.cjs` beside it) the same way. */
+/**
+ * Runs the bundle's entry with the code cache, and each chunk it requires (`./<name>.cjs` beside it) the same way. A
+ * chunk in a pack (dist/bundle/packs.json: the chunks a start loads together, scripts/bundle.js) comes from its pack,
+ * read and compiled once for all its chunks; each chunk still runs only when it is first required.
+ */
 function runCached(entry) {
   const dir = path.dirname(entry);
   const outside = createRequire(entry);
+  let packOf = {};
+  try {
+    packOf = JSON.parse(fs.readFileSync(path.join(dir, 'packs.json'), 'utf8'));
+  } catch {
+    // No packs: every chunk from its own file.
+  }
+  /** Chunks run (their module), and the chunks of packs read but not run yet (the function that runs one). */
   const loaded = new Map();
+  const packed = new Map();
   /** Files compiled without a cache: theirs are written at exit (one listener for all). */
   const unwritten = [];
   const require = (id) => {
     if (!id.startsWith('./') || !id.endsWith('.cjs') || id.includes('/', 2)) return outside(id);
-    const file = path.join(dir, id);
-    return loaded.get(file)?.exports ?? compile(file);
+    const name = id.slice(2);
+    const done = loaded.get(name);
+    if (done) return done.exports;
+    if (!packed.has(name) && packOf[name]) {
+      const pack = { exports: {} };
+      compile(path.join(dir, packOf[name]))(pack.exports, require, pack, path.join(dir, packOf[name]), dir);
+      for (const [chunk, run] of Object.entries(pack.exports)) if (!loaded.has(chunk)) packed.set(chunk, run);
+    }
+    const run = packed.get(name) ?? compile(path.join(dir, name));
+    packed.delete(name);
+    const file = path.join(dir, name);
+    const mod = new Module(file, null);
+    mod.filename = file;
+    loaded.set(name, mod);
+    run.call(mod.exports, mod.exports, require, mod, file, dir);
+    mod.loaded = true;
+    return mod.exports;
   };
   Object.assign(require, { resolve: outside.resolve, cache: outside.cache, main: outside.main });
-  /** Compiles and runs one file as Node's CommonJS loader would, with its code cache when one fits; returns its exports. */
+  /** Compiles one file as Node's CommonJS loader would, with its code cache when one fits; returns its module function. */
   const compile = (file) => {
     // The bundle is ASCII (scripts/bundle.js checks), so latin1 makes the one-byte string without decoding UTF-8.
     const source = fs.readFileSync(file, 'latin1');
@@ -53,14 +80,9 @@ function runCached(entry) {
       if (unwritten.length === 0) process.once('exit', () => unwritten.forEach(writeCache));
       unwritten.push({ script, cacheFile });
     }
-    const mod = new Module(file, null);
-    mod.filename = file;
-    loaded.set(file, mod);
-    script.runInThisContext()(mod.exports, require, mod, file, dir);
-    mod.loaded = true;
-    return mod.exports;
+    return script.runInThisContext();
   };
-  return compile(entry);
+  return require(`./${path.basename(entry)}`);
 }
 
 /** Writes what V8 compiled in this run (the functions that ran, not only the top level) for the next start. */

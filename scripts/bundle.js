@@ -44,6 +44,43 @@ await build({
   outExtension: { '.js': '.cjs' },
 });
 
+/**
+ * What a start of `larder serve` loads together, by the entry points (source files) whose chunks go in: `main` the CLI,
+ * `serve` what it needs to listen, `router` what it loads once listening. Each pack holds its entry points' chunks and
+ * every chunk they import (but none an earlier pack holds); bin/larder.js reads a pack when it first needs one of them.
+ */
+const PACKS = {
+  main: [/^dist\/cli\/main\.js$/],
+  serve: [/^dist\/cli\/serve\.js$/],
+  router: [
+    /^dist\/http\/server\.js$/,
+    /node_modules\/pino\/pino\.js$/,
+    /node_modules\/prom-client\/index\.js$/,
+    /^dist\/formats\/[^/]+\/routes\.js$/,
+  ],
+};
+
+/** Chunk file names by pack, from the split build's metafile (its outputs, their entry points and static imports). */
+function packsOf(metafile) {
+  const outputs = metafile.outputs;
+  const closure = (out, into) => {
+    if (into.has(out)) return into;
+    into.add(out);
+    for (const i of outputs[out].imports) if (i.kind === 'import-statement' && outputs[i.path]) closure(i.path, into);
+    return into;
+  };
+  const taken = new Set();
+  const result = {};
+  for (const [pack, entries] of Object.entries(PACKS)) {
+    const chunks = new Set();
+    for (const [out, o] of Object.entries(outputs)) if (o.entryPoint && entries.some((e) => e.test(o.entryPoint))) closure(out, chunks);
+    result[pack] = [...chunks].filter((c) => !taken.has(c)).map((c) => path.basename(c));
+    for (const c of chunks) taken.add(c);
+  }
+  return result;
+}
+let packs;
+
 // 1. ES modules, split at every `import()`, into a scratch directory (with their source maps).
 const esm = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-bundle-'));
 try {
@@ -79,6 +116,7 @@ try {
   // Which modules went into which chunk: LARDER_BUNDLE_META=FILE writes esbuild's metafile (to see what a start loads).
   if (process.env.LARDER_BUNDLE_META) fs.writeFileSync(process.env.LARDER_BUNDLE_META, JSON.stringify(split.metafile));
   const files = Object.keys(split.metafile.outputs).filter((f) => f.endsWith('.cjs'));
+  packs = packsOf(split.metafile);
   await build({
     ...common,
     bundle: false,
@@ -92,6 +130,27 @@ try {
 } finally {
   fs.rmSync(esm, { recursive: true, force: true });
 }
+
+// 3. Packs: the chunks a start loads together, in one file each (one read and one code cache instead of dozens).
+const packOf = {};
+for (const [pack, chunks] of Object.entries(packs)) {
+  const name = `pack-${pack}.cjs`;
+  let text = 'module.exports = {\n';
+  const sections = [];
+  for (const chunk of chunks) {
+    const code = fs.readFileSync(path.join(OUT, chunk), 'utf8').replace(/\/\/# sourceMappingURL=.*\n?$/, '');
+    text += `${JSON.stringify(chunk)}: function (exports, require, module, __filename, __dirname) {\n`;
+    sections.push({
+      offset: { line: text.split('\n').length - 1, column: 0 },
+      map: JSON.parse(fs.readFileSync(path.join(OUT, `${chunk}.map`), 'utf8')),
+    });
+    text += `${code}\n},\n`;
+    packOf[chunk] = name;
+  }
+  fs.writeFileSync(path.join(OUT, name), `${text}};\n//# sourceMappingURL=${name}.map\n`);
+  fs.writeFileSync(path.join(OUT, `${name}.map`), JSON.stringify({ version: 3, sections }));
+}
+fs.writeFileSync(path.join(OUT, 'packs.json'), `${JSON.stringify(packOf)}\n`);
 
 // bin/larder.js reads each file as latin1 (no UTF-8 decoding, a one-byte string): escape what esbuild leaves non-ASCII
 // (a regular expression, a licence comment). Then a build id at the end names the code caches: V8 checks only the

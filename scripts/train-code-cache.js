@@ -15,8 +15,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const REQUESTS = ['/-/healthz', '/cargo/index/config.json', '/cargo/index/la/rd/larder-train', '/cargo/index/la/rd/larder-train'];
 
 /**
- * Writes `<file>.<build>.<v8 tag>.cache` for the bundle's entry and every chunk a start of `larder serve` loads by running
- * the CLI twice; removes any cache a failed run left.
+ * Writes `<file>.<build>.<v8 tag>.cache` for every pack and chunk a start of `larder serve` loads by running the CLI
+ * twice; removes any cache a failed run left.
  */
 export async function trainCodeCache(bundle) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-train-'));
@@ -26,7 +26,7 @@ export async function trainCodeCache(bundle) {
       for (const f of caches()) fs.rmSync(path.join(path.dirname(bundle), f));
       await serveOnce(dir);
     }
-    if (!caches().some((f) => f.startsWith(`${path.basename(bundle)}.`))) throw new Error(`training left no code cache for ${bundle}`);
+    if (caches().length === 0) throw new Error(`training left no code cache beside ${bundle}`);
   } catch (err) {
     for (const f of caches()) fs.rmSync(path.join(path.dirname(bundle), f));
     // A build without a cache still works: the first start writes one.
