@@ -5,21 +5,23 @@
 // A file's cache (<file>.<build>.<v8 tag>.cache) is made at build time by a trained start; one that is missing or
 // rejected (another Node, other V8 flags) is written again when this process exits. With --enable-source-maps the
 // bundle is required the ordinary way, because Node registers source maps only for modules its own loader compiles.
-import fs from 'node:fs';
-import Module, { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath, URL } from 'node:url';
-import v8 from 'node:v8';
-import vm from 'node:vm';
+// CommonJS (bin/package.json): an ES module entry starts Node's ES module loader, a few milliseconds of every start.
+'use strict';
+const fs = require('node:fs');
+const Module = require('node:module');
+const { createRequire } = Module;
+const path = require('node:path');
+const v8 = require('node:v8');
+const vm = require('node:vm');
 
 // `larder --version` is answered here: the version is package.json's, as src/core/version.ts reads it.
 if (process.argv.length === 3 && (process.argv[2] === '--version' || process.argv[2] === '-V')) {
-  const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../package.json'), 'utf8'));
   process.stdout.write(`${typeof pkg.version === 'string' ? pkg.version : '0.0.0'}\n`);
 } else {
-  const file = fileURLToPath(new URL('../dist/bundle/larder.cjs', import.meta.url));
+  const file = path.join(__dirname, '../dist/bundle/larder.cjs');
   const bundle = process.sourceMapsEnabled || process.env.LARDER_CODE_CACHE === 'off' ? createRequire(file)(file) : runCached(file);
-  await bundle.main(process.argv);
+  void bundle.main(process.argv);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Registry as PromRegistry } from 'prom-client';
 import { importCjs } from '../core/cjs.js';
-import { packCache } from './git-history/pack-cache.js';
+import type { PackCache } from './git-history/pack-cache.js';
 import type { IndexDocStats } from './index-docs.js';
 import { LabelledCounter, LabelledGauge } from './labelled-metrics.js';
 import { RequestStats, type CustomMetric } from './request-stats.js';
@@ -61,10 +61,12 @@ export class Metrics {
 
   /** The prom-client registry every metric is exposed through (/-/metrics), made on first call. */
   exposition(): Promise<PromRegistry> {
-    return (this.registry ??= importCjs(import('prom-client')).then((client) => this.build(client)));
+    return (this.registry ??= Promise.all([importCjs(import('prom-client')), import('./git-history/pack-cache.js')]).then(
+      ([client, { packCache }]) => this.build(client, packCache),
+    ));
   }
 
-  private build(client: typeof import('prom-client')): PromRegistry {
+  private build(client: typeof import('prom-client'), packCache: PackCache): PromRegistry {
     const registry = new client.Registry();
     for (const m of [
       this.publishes,

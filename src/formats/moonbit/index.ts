@@ -2,7 +2,7 @@ import type { FormatPlugin } from '../../http/format-plugin.js';
 import { moonbitClientSetup } from './client-setup.js';
 import { lazyMigrations } from '../../storage/db.js';
 import { moonbitParts } from './parts.js';
-import { indexViewPath } from './read-routes.js';
+import { indexViewPath } from './names.js';
 
 /**
  * MoonBit (mooncakes): hosted registries, proxies of mooncakes.io, and groups of both, for an unmodified `moon`. Routes,
