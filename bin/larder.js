@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// The `larder` command: runs the compiled CLI, bundled by `npm run build` (scripts/bundle.js) into CommonJS files, the
-// CLI in dist/bundle/larder.cjs and what each command runs in chunks it requires on first use, and compiles each file
-// with a V8 code cache so a start neither resolves ~1,000 modules nor parses megabytes of JavaScript (issue 14).
-// A file's cache (<file>.<build>.<v8 tag>.cache) is made at build time by a trained start; one that is missing or
-// rejected (another Node, other V8 flags) is written again when this process exits. With --enable-source-maps the
-// bundle is required the ordinary way, because Node registers source maps only for modules its own loader compiles.
+// The `larder` command: runs the compiled CLI, bundled by `npm run build` (scripts/bundle.js) into CommonJS files (the
+// entry dist/bundle/larder.cjs, and chunks it requires on first use, those a start of `larder serve` loads together read
+// from one pack each, dist/bundle/packs/), and compiles each file with a V8 code cache, so a start neither resolves
+// ~1,000 modules nor parses megabytes of JavaScript (cold start, issue 14). A file's cache
+// (<file>.<build>.<v8 tag>.cache) is made at build time by a trained start; one that is missing or rejected (another
+// Node, other V8 flags) is written again when this process exits. With --enable-source-maps the bundle is required the
+// ordinary way, because Node registers source maps only for modules its own loader compiles.
 // CommonJS (bin/package.json): an ES module entry starts Node's ES module loader, a few milliseconds of every start.
 'use strict';
 const fs = require('node:fs');
@@ -26,8 +27,8 @@ if (process.argv.length === 3 && (process.argv[2] === '--version' || process.arg
 
 /**
  * Runs the bundle's entry with the code cache, and each chunk it requires (`./<name>.cjs` beside it) the same way. A
- * chunk in a pack (dist/bundle/packs.json: the chunks a start loads together, scripts/bundle.js) comes from its pack,
- * read and compiled once for all its chunks; each chunk still runs only when it is first required.
+ * chunk in a pack (dist/bundle/packs.json says which: the chunks a start loads together) comes from its pack, read and
+ * compiled once for all its chunks; each chunk still runs only when it is first required.
  */
 function runCached(entry) {
   const dir = path.dirname(entry);

@@ -2,9 +2,10 @@
 // ~1,000 modules to resolve at every start (cold start, issue 14), so that bin/larder.js can compile each with a V8 code
 // cache (Node 20 has no compile cache for modules; `vm.Script` takes `cachedData` for a script).
 // The bundle is split where the code says `import()` (esbuild splits only ES modules: the chunks are built as ES modules
-// and then converted one by one to CommonJS): larder.cjs holds the CLI's definitions, and what a command runs (`serve`'s
-// start, then its routes after it listens, every other command) is a chunk required on first use, so a start reads,
-// deserialises and runs only what it uses. Packages only some requests or configurations need go to
+// and then converted one by one to CommonJS): larder.cjs holds the entry, and what a command runs (the CLI's
+// definitions; `serve`'s start, then its routes after it listens; every other command) is in chunks required on first
+// use, so a start reads, deserialises and runs only what it uses; the chunks a start of `larder serve` loads together
+// are also packed into one file each (dist/bundle/packs/, PACKS below). Packages only some requests or configurations need go to
 // dist/bundle/vendor/, one CommonJS file each, required on first use. Native addons and optional packages stay outside
 // and load from node_modules as before. Last, a start of `larder serve` trains the code caches (scripts/train-code-cache.js).
 import crypto from 'node:crypto';
@@ -133,8 +134,9 @@ try {
 
 // 3. Packs: the chunks a start loads together, in one file each (one read and one code cache instead of dozens).
 const packOf = {};
+fs.mkdirSync(path.join(OUT, 'packs'));
 for (const [pack, chunks] of Object.entries(packs)) {
-  const name = `pack-${pack}.cjs`;
+  const name = `packs/${pack}.cjs`;
   let text = 'module.exports = {\n';
   const sections = [];
   for (const chunk of chunks) {
@@ -147,7 +149,7 @@ for (const [pack, chunks] of Object.entries(packs)) {
     text += `${code}\n},\n`;
     packOf[chunk] = name;
   }
-  fs.writeFileSync(path.join(OUT, name), `${text}};\n//# sourceMappingURL=${name}.map\n`);
+  fs.writeFileSync(path.join(OUT, name), `${text}};\n//# sourceMappingURL=${pack}.cjs.map\n`);
   fs.writeFileSync(path.join(OUT, `${name}.map`), JSON.stringify({ version: 3, sections }));
 }
 fs.writeFileSync(path.join(OUT, 'packs.json'), `${JSON.stringify(packOf)}\n`);
@@ -156,7 +158,7 @@ fs.writeFileSync(path.join(OUT, 'packs.json'), `${JSON.stringify(packOf)}\n`);
 // (a regular expression, a licence comment). Then a build id at the end names the code caches: V8 checks only the
 // source's length, and a cache must never outlive the file it was made for.
 const build_ = crypto.randomBytes(8).toString('hex');
-for (const f of fs.readdirSync(OUT).filter((f) => f.endsWith('.cjs'))) {
+for (const f of fs.readdirSync(OUT, { recursive: true }).filter((f) => f.endsWith('.cjs') && !f.startsWith('vendor/'))) {
   const file = path.join(OUT, f);
   const text = fs.readFileSync(file, 'utf8').replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   fs.writeFileSync(file, `${text}// larder-build:${build_}\n`, 'latin1');
