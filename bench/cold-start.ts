@@ -38,10 +38,22 @@ async function first200(url: string, body: Buffer, child: ChildProcess, timeoutM
   throw new Error(`no 200 from ${url} within ${timeoutMs} ms`);
 }
 
+/** CPU ms a process (every thread of it, those that ended too) has used so far, from Linux /proc; NaN elsewhere. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime + stime (fields 14 and 15), in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 /**
- * Spawns a server with `spawnIt` and measures ms until `url` first answers 200; then stops it (once `readyUrl` answers
- * 200 when given: Larder answers index reads before its other routes are registered, and a profile is written only by a
- * process that exits through its signal handler, installed when the start is complete).
+ * Spawns a server with `spawnIt` and measures ms until `url` first answers 200, and the CPU the process used until then
+ * (a figure other load on the machine changes less than the wall time); then stops it (once `readyUrl` answers 200 when
+ * given: Larder answers index reads before its other routes are registered, and a profile is written only by a process
+ * that exits through its signal handler, installed when the start is complete).
  */
 async function coldStart(
   spawnIt: () => ChildProcess,
@@ -49,13 +61,14 @@ async function coldStart(
   body: Buffer,
   signal: NodeJS.Signals,
   readyUrl?: string,
-): Promise<number> {
+): Promise<{ ms: number; cpuMs: number }> {
   const started = performance.now();
   const child = spawnIt();
   try {
     const at = (await first200(url, body, child)) - started;
+    const cpuMs = cpuMsOf(child.pid);
     while (readyUrl && (await request(readyUrl).catch(() => null))?.status !== 200) await new Promise((r) => setTimeout(r, 20));
-    return at;
+    return { ms: at, cpuMs };
   } finally {
     await stopChild(child, signal);
   }
@@ -69,8 +82,8 @@ interface CpuProfile {
 
 /** The phases of a start as a CPU profile shows them: ms of samples under (or, for `self`, in) functions of these names. */
 const PHASES: Array<{ what: string; names: RegExp; self?: boolean }> = [
-  { what: 'reading dist/bundle/larder.cjs and its code cache', names: /^(read|latin1Slice)$/, self: true },
-  { what: 'compiling the bundle (V8 code cache deserialised, or parsed without one)', names: /^Script$/, self: true },
+  { what: "reading the bundle's files (dist/bundle/packs/*.cjs, chunks) and their code caches", names: /^(read|latin1Slice)$/, self: true },
+  { what: 'compiling them (V8 code cache deserialised, or parsed without one)', names: /^Script$/, self: true },
   {
     what: "Node's own modules (http, http2, tls, zlib, … compiled from Node's built-in cache)",
     names: /^compileForInternalLoader$/,
@@ -79,7 +92,8 @@ const PHASES: Array<{ what: string; names: RegExp; self?: boolean }> = [
   { what: 'opening the database (SQLite file, pragmas)', names: /^openSqlite\d*$/ },
   { what: 'migrations check', names: /^migrate\d*$/ },
   { what: 'openRegistry in all (database, migrations, repos, admin user, sources)', names: /^openRegistry\d*$/ },
-  { what: 'building the HTTP server before listening', names: /^createServer\d*$/ },
+  { what: 'building the HTTP server before listening (no Fastify)', names: /^earlyServer\d*$/ },
+  { what: 'building Fastify on it (after listening)', names: /^createServer\d*$/ },
   { what: 'registering every route of every repo and the web UI (after listening)', names: /^Plugin\.exec$/ },
   { what: 'garbage collection', names: /^\(garbage collector\)$/, self: true },
 ];
@@ -122,7 +136,7 @@ export async function coldStartBench(dir: string): Promise<BenchReport> {
   const nginx = () => spawn('nginx', ['-p', nginxDir, '-c', path.join(nginxDir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
   const url = (port: number) => `http://127.0.0.1:${port}/cargo/index/${target.path}`;
 
-  const rows: string[][] = [['crates', 'server', 'median ms', 'runs ms', 'ratio']];
+  const rows: string[][] = [['crates', 'server', 'median ms', 'runs ms', 'ratio', 'CPU ms to the first 200']];
   const medians: number[] = [];
   const phaseNotes: string[] = [];
   let seeded = 0;
@@ -139,33 +153,36 @@ export async function coldStartBench(dir: string): Promise<BenchReport> {
     const nginxPort = first.port;
 
     const times: Record<string, number[]> = { nginx: [], larder: [] };
+    const cpu: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       for (const name of i % 2 ? ['larder', 'nginx'] : ['nginx', 'larder']) {
         const isLarder = name === 'larder';
-        times[name].push(
-          await coldStart(
-            isLarder ? () => larder() : nginx,
-            url(isLarder ? larderPort : nginxPort),
-            target.body,
-            isLarder ? 'SIGTERM' : 'SIGQUIT',
-          ),
+        const run = await coldStart(
+          isLarder ? () => larder() : nginx,
+          url(isLarder ? larderPort : nginxPort),
+          target.body,
+          isLarder ? 'SIGTERM' : 'SIGQUIT',
         );
+        times[name].push(run.ms);
+        if (isLarder) cpu.push(run.cpuMs);
       }
     }
     const [n, l] = [median(times.nginx), median(times.larder)];
     medians.push(l);
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
     const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
-    rows.push([size.toLocaleString('en'), 'nginx', n.toFixed(1), `${fmt(times.nginx)} (${range(times.nginx)})`, '']);
+    rows.push([size.toLocaleString('en'), 'nginx', n.toFixed(1), `${fmt(times.nginx)} (${range(times.nginx)})`, '', '']);
     rows.push([
       size.toLocaleString('en'),
       'larder',
       l.toFixed(1),
       `${fmt(times.larder)} (${range(times.larder)})`,
       `${(l / n).toFixed(1)}x`,
+      `${median(cpu).toFixed(0)} (${fmt(cpu)})`,
     ]);
 
-    // Where the time goes: `larder --version` (Node + every module the CLI loads, nothing else), and one profiled start.
+    // Where the time goes: `larder --version` (Node's own start: bin/larder.js answers it before loading the bundle), and one
+    // profiled start.
     const version: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const t = performance.now();
@@ -173,7 +190,7 @@ export async function coldStartBench(dir: string): Promise<BenchReport> {
       version.push(performance.now() - t);
     }
     const profDir = path.join(dir, `prof-${size}`);
-    const profiled = await coldStart(
+    const { ms: profiled } = await coldStart(
       () => larder(['--cpu-prof', '--cpu-prof-dir', profDir]),
       url(larderPort),
       target.body,
@@ -183,7 +200,7 @@ export async function coldStartBench(dir: string): Promise<BenchReport> {
     const profFile = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
     const phases = profFile ? phasesOf(JSON.parse(fs.readFileSync(path.join(profDir, profFile), 'utf8')) as CpuProfile) : [];
     phaseNotes.push(
-      `Where the time goes with ${size.toLocaleString('en')} crates: \`node bin/larder.js --version\` (Node's own start + loading every module the CLI loads, nothing else) ${median(version).toFixed(0)} ms (median of ${RUNS}); one start under --cpu-prof ${profiled.toFixed(0)} ms to the first 200, profiled until /-/readyz answers 200, of which (CPU samples, ms) ` +
+      `Where the time goes with ${size.toLocaleString('en')} crates: \`node bin/larder.js --version\` (Node's own start; answered before the bundle is loaded) ${median(version).toFixed(0)} ms (median of ${RUNS}); one start under --cpu-prof ${profiled.toFixed(0)} ms to the first 200, profiled until /-/readyz answers 200, of which (CPU samples, ms) ` +
         phases.map(([what, ms]) => `${what}: ${ms.toFixed(0)}`).join('; ') +
         '.',
     );
@@ -206,6 +223,7 @@ export async function coldStartBench(dir: string): Promise<BenchReport> {
     ],
     notes: [
       `Spawn to the first 200 (right bytes) on one index file (${target.path}, ${target.body.length} B), plain HTTP, polled by back-to-back GETs (new connection each) from the bench process; median (and range) of ${RUNS} starts per server and size, alternating, after one untimed start of each.`,
+      'CPU ms to the first 200: user + system time of the Larder process (all its threads) when the first 200 arrived, from /proc (10 ms ticks): less changed by other load on the machine than the wall time.',
       `Crates in Larder's SQLite database (${sizes.join(' then ')}; the larger seeded on top of the smaller, ${(seedMs / 1000).toFixed(0)} s of seeding in all); nginx serves the same files from disk. OS page cache warm (not dropped); 1-min load average at the start: ${load}.`,
       ...phaseNotes,
     ],
