@@ -123,8 +123,9 @@ export function earlyServer(registry: Registry, formats: FormatPlugin[], opts: E
   };
   const server = opts.tls ? secureServer(opts.tls) : http.createServer(http1ServerOptions(timeouts), listener);
   shutdown.track(server);
-  const active = () => state !== 'routed' && activity++;
-  for (const event of ['connection', 'secureConnection', 'stream']) server.on(event, active);
+  const COUNTED = ['connection', 'secureConnection', 'stream'];
+  const active = () => activity++;
+  for (const event of COUNTED) server.on(event, active);
 
   function secureServer(tls: TlsMaterial): Http2SecureServer {
     // Only a TLS start loads HTTP/2 (and TLS): a plain one never needs them.
@@ -158,10 +159,12 @@ export function earlyServer(registry: Registry, formats: FormatPlugin[], opts: E
     },
     routed() {
       state = 'routed';
+      for (const event of COUNTED) server.off(event, active);
       settle(true);
     },
     failed() {
       state = 'failed';
+      for (const event of COUNTED) server.off(event, active);
       settle(false);
     },
     settled(quietMs, maxMs) {
@@ -172,7 +175,6 @@ export function earlyServer(registry: Registry, formats: FormatPlugin[], opts: E
         const done = () => {
           clearTimeout(timer);
           wake = null;
-          for (const event of ['connection', 'secureConnection', 'stream']) server.off(event, active);
           resolve();
         };
         const check = () => {
