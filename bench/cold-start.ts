@@ -38,10 +38,22 @@ async function first200(url: string, body: Buffer, child: ChildProcess, timeoutM
   throw new Error(`no 200 from ${url} within ${timeoutMs} ms`);
 }
 
+/** CPU ms a process (every thread of it, those that ended too) has used so far, from Linux /proc; NaN elsewhere. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime + stime (fields 14 and 15), in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 /**
- * Spawns a server with `spawnIt` and measures ms until `url` first answers 200; then stops it (once `readyUrl` answers
- * 200 when given: Larder answers index reads before its other routes are registered, and a profile is written only by a
- * process that exits through its signal handler, installed when the start is complete).
+ * Spawns a server with `spawnIt` and measures ms until `url` first answers 200, and the CPU the process used until then
+ * (a figure other load on the machine changes less than the wall time); then stops it (once `readyUrl` answers 200 when
+ * given: Larder answers index reads before its other routes are registered, and a profile is written only by a process
+ * that exits through its signal handler, installed when the start is complete).
  */
 async function coldStart(
   spawnIt: () => ChildProcess,
@@ -49,13 +61,14 @@ async function coldStart(
   body: Buffer,
   signal: NodeJS.Signals,
   readyUrl?: string,
-): Promise<number> {
+): Promise<{ ms: number; cpuMs: number }> {
   const started = performance.now();
   const child = spawnIt();
   try {
     const at = (await first200(url, body, child)) - started;
+    const cpuMs = cpuMsOf(child.pid);
     while (readyUrl && (await request(readyUrl).catch(() => null))?.status !== 200) await new Promise((r) => setTimeout(r, 20));
-    return at;
+    return { ms: at, cpuMs };
   } finally {
     await stopChild(child, signal);
   }
@@ -69,8 +82,8 @@ interface CpuProfile {
 
 /** The phases of a start as a CPU profile shows them: ms of samples under (or, for `self`, in) functions of these names. */
 const PHASES: Array<{ what: string; names: RegExp; self?: boolean }> = [
-  { what: 'reading dist/bundle/larder.cjs and its code cache', names: /^(read|latin1Slice)$/, self: true },
-  { what: 'compiling the bundle (V8 code cache deserialised, or parsed without one)', names: /^Script$/, self: true },
+  { what: "reading the bundle's files (dist/bundle/packs/*.cjs, chunks) and their code caches", names: /^(read|latin1Slice)$/, self: true },
+  { what: 'compiling them (V8 code cache deserialised, or parsed without one)', names: /^Script$/, self: true },
   {
     what: "Node's own modules (http, http2, tls, zlib, … compiled from Node's built-in cache)",
     names: /^compileForInternalLoader$/,
@@ -79,7 +92,8 @@ const PHASES: Array<{ what: string; names: RegExp; self?: boolean }> = [
   { what: 'opening the database (SQLite file, pragmas)', names: /^openSqlite\d*$/ },
   { what: 'migrations check', names: /^migrate\d*$/ },
   { what: 'openRegistry in all (database, migrations, repos, admin user, sources)', names: /^openRegistry\d*$/ },
-  { what: 'building the HTTP server before listening', names: /^createServer\d*$/ },
+  { what: 'building the HTTP server before listening (no Fastify)', names: /^earlyServer\d*$/ },
+  { what: 'building Fastify on it (after listening)', names: /^createServer\d*$/ },
   { what: 'registering every route of every repo and the web UI (after listening)', names: /^Plugin\.exec$/ },
   { what: 'garbage collection', names: /^\(garbage collector\)$/, self: true },
 ];
@@ -109,72 +123,91 @@ function phasesOf(profile: CpuProfile): Array<[string, number]> {
 export async function coldStartBench(dir: string): Promise<BenchReport> {
   ensureTools(['nginx']);
   const load = os.loadavg()[0].toFixed(1);
-  const data = path.join(dir, 'larder');
   const www = path.join(dir, 'www');
   const target = indexFile(`bench-crate-${(SIZES[0] >> 1).toString(36)}`, versionCount(SIZES[0] >> 1));
   const nginxDir = path.join(dir, 'nginx');
   const larderPort = await freePort();
   const log = fs.openSync(path.join(dir, 'larder.log'), 'a');
   const env = { ...process.env, LARDER_CONFIG: '', LARDER_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, LARDER_TIMEOUTS_DRAIN: '0' };
-  const serveArgs = ['serve', '--data', data, '--listen', `127.0.0.1:${larderPort}`, '--tls', 'off'];
-  const larder = (flags: string[] = []) =>
-    spawn(process.execPath, [...flags, path.join(ROOT, 'bin/larder.js'), ...serveArgs], { cwd: dir, env, stdio: ['ignore', log, log] });
+  const larder = (data: string, flags: string[] = []) =>
+    spawn(
+      process.execPath,
+      [...flags, path.join(ROOT, 'bin/larder.js'), 'serve', '--data', data, '--listen', `127.0.0.1:${larderPort}`, '--tls', 'off'],
+      { cwd: dir, env, stdio: ['ignore', log, log] },
+    );
   const nginx = () => spawn('nginx', ['-p', nginxDir, '-c', path.join(nginxDir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
   const url = (port: number) => `http://127.0.0.1:${port}/cargo/index/${target.path}`;
 
-  const rows: string[][] = [['crates', 'server', 'median ms', 'runs ms', 'ratio']];
-  const medians: number[] = [];
-  const phaseNotes: string[] = [];
+  // A data directory per size: each larger one seeded on top of a copy of the smaller, so that the sizes can be measured
+  // in the same rounds (the flatness target compares them; the load of the machine changes between minutes).
+  const dataDirs: string[] = [];
   let seeded = 0;
   let seedMs = 0;
   for (const size of SIZES) {
+    const data = path.join(dir, `larder-${size}`);
+    if (dataDirs.length > 0) fs.cpSync(dataDirs[dataDirs.length - 1]!, data, { recursive: true });
     const t0 = performance.now();
     await seedCargoIndex(data, crates(seeded, size), www);
     seedMs += performance.now() - t0;
     seeded = size;
-    // One untimed start of each: Larder bootstraps its admin token; nginx writes the config reused below.
+    // One untimed start: Larder bootstraps its admin token.
     await (await startLarder({ data, tls: false })).stop();
-    const first = await startNginx({ dir: nginxDir, root: www });
-    await first.stop();
-    const nginxPort = first.port;
+    dataDirs.push(data);
+  }
+  // One untimed start of nginx: it writes the config reused below.
+  const first = await startNginx({ dir: nginxDir, root: www });
+  await first.stop();
+  const nginxPort = first.port;
 
-    const times: Record<string, number[]> = { nginx: [], larder: [] };
-    for (let i = 0; i < RUNS; i++) {
-      for (const name of i % 2 ? ['larder', 'nginx'] : ['nginx', 'larder']) {
+  // Rounds: in each, every size and both servers, the order alternating between rounds.
+  const times = SIZES.map(() => ({ nginx: [] as number[], larder: [] as number[], cpu: [] as number[] }));
+  for (let i = 0; i < RUNS; i++) {
+    const order = SIZES.map((_, s) => s);
+    for (const s of i % 2 ? order.reverse() : order) {
+      for (const name of i % 2 ? (['larder', 'nginx'] as const) : (['nginx', 'larder'] as const)) {
         const isLarder = name === 'larder';
-        times[name].push(
-          await coldStart(
-            isLarder ? () => larder() : nginx,
-            url(isLarder ? larderPort : nginxPort),
-            target.body,
-            isLarder ? 'SIGTERM' : 'SIGQUIT',
-          ),
+        const run = await coldStart(
+          isLarder ? () => larder(dataDirs[s]!) : nginx,
+          url(isLarder ? larderPort : nginxPort),
+          target.body,
+          isLarder ? 'SIGTERM' : 'SIGQUIT',
         );
+        times[s]![name].push(run.ms);
+        if (isLarder) times[s]!.cpu.push(run.cpuMs);
       }
     }
-    const [n, l] = [median(times.nginx), median(times.larder)];
+  }
+
+  const rows: string[][] = [['crates', 'server', 'median ms', 'runs ms', 'ratio', 'CPU ms to the first 200']];
+  const medians: number[] = [];
+  const phaseNotes: string[] = [];
+  const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+  const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
+  // Where the time goes: `larder --version` (Node's own start: bin/larder.js answers it before loading the bundle).
+  const version: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = performance.now();
+    spawnSync(process.execPath, [path.join(ROOT, 'bin/larder.js'), '--version'], { stdio: 'ignore' });
+    version.push(performance.now() - t);
+  }
+  for (const [s, size] of SIZES.entries()) {
+    const { nginx: nt, larder: lt, cpu } = times[s]!;
+    const [n, l] = [median(nt), median(lt)];
     medians.push(l);
-    const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
-    const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
-    rows.push([size.toLocaleString('en'), 'nginx', n.toFixed(1), `${fmt(times.nginx)} (${range(times.nginx)})`, '']);
+    rows.push([size.toLocaleString('en'), 'nginx', n.toFixed(1), `${fmt(nt)} (${range(nt)})`, '', '']);
     rows.push([
       size.toLocaleString('en'),
       'larder',
       l.toFixed(1),
-      `${fmt(times.larder)} (${range(times.larder)})`,
+      `${fmt(lt)} (${range(lt)})`,
       `${(l / n).toFixed(1)}x`,
+      `${median(cpu).toFixed(0)} (${fmt(cpu)})`,
     ]);
 
-    // Where the time goes: `larder --version` (Node + every module the CLI loads, nothing else), and one profiled start.
-    const version: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const t = performance.now();
-      spawnSync(process.execPath, [path.join(ROOT, 'bin/larder.js'), '--version'], { stdio: 'ignore' });
-      version.push(performance.now() - t);
-    }
+    // And one profiled start.
     const profDir = path.join(dir, `prof-${size}`);
-    const profiled = await coldStart(
-      () => larder(['--cpu-prof', '--cpu-prof-dir', profDir]),
+    const { ms: profiled } = await coldStart(
+      () => larder(dataDirs[s]!, ['--cpu-prof', '--cpu-prof-dir', profDir]),
       url(larderPort),
       target.body,
       'SIGTERM',
@@ -183,7 +216,7 @@ export async function coldStartBench(dir: string): Promise<BenchReport> {
     const profFile = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
     const phases = profFile ? phasesOf(JSON.parse(fs.readFileSync(path.join(profDir, profFile), 'utf8')) as CpuProfile) : [];
     phaseNotes.push(
-      `Where the time goes with ${size.toLocaleString('en')} crates: \`node bin/larder.js --version\` (Node's own start + loading every module the CLI loads, nothing else) ${median(version).toFixed(0)} ms (median of ${RUNS}); one start under --cpu-prof ${profiled.toFixed(0)} ms to the first 200, profiled until /-/readyz answers 200, of which (CPU samples, ms) ` +
+      `Where the time goes with ${size.toLocaleString('en')} crates: \`node bin/larder.js --version\` (Node's own start; answered before the bundle is loaded) ${median(version).toFixed(0)} ms (median of ${RUNS}); one start under --cpu-prof ${profiled.toFixed(0)} ms to the first 200, profiled until /-/readyz answers 200, of which (CPU samples, ms) ` +
         phases.map(([what, ms]) => `${what}: ${ms.toFixed(0)}`).join('; ') +
         '.',
     );
@@ -205,8 +238,9 @@ export async function coldStartBench(dir: string): Promise<BenchReport> {
       },
     ],
     notes: [
-      `Spawn to the first 200 (right bytes) on one index file (${target.path}, ${target.body.length} B), plain HTTP, polled by back-to-back GETs (new connection each) from the bench process; median (and range) of ${RUNS} starts per server and size, alternating, after one untimed start of each.`,
-      `Crates in Larder's SQLite database (${sizes.join(' then ')}; the larger seeded on top of the smaller, ${(seedMs / 1000).toFixed(0)} s of seeding in all); nginx serves the same files from disk. OS page cache warm (not dropped); 1-min load average at the start: ${load}.`,
+      `Spawn to the first 200 (right bytes) on one index file (${target.path}, ${target.body.length} B), plain HTTP, polled by back-to-back GETs (new connection each) from the bench process; median (and range) of ${RUNS} starts per server and size, in ${RUNS} rounds of every size and server (order alternating), after one untimed start of each.`,
+      'CPU ms to the first 200: user + system time of the Larder process (all its threads) when the first 200 arrived, from /proc (10 ms ticks): less changed by other load on the machine than the wall time.',
+      `Crates in Larder's SQLite database (${sizes.join(' and ')}, a data directory each, the larger seeded on top of a copy of the smaller, ${(seedMs / 1000).toFixed(0)} s of seeding in all); nginx serves the same files from disk. OS page cache warm (not dropped); 1-min load average at the start: ${load}.`,
       ...phaseNotes,
     ],
   };

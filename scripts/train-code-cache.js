@@ -14,18 +14,26 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** Paths requested once the server answers: an index file (through Fastify's router, then cached), a miss, health. */
 const REQUESTS = ['/-/healthz', '/cargo/index/config.json', '/cargo/index/la/rd/larder-train', '/cargo/index/la/rd/larder-train'];
 
-/** Writes `${bundle}.<build>.<v8 tag>.cache` by running the CLI twice; removes any cache a failed run left. */
+/**
+ * Writes `<file>.<build>.<v8 tag>.cache` for every pack and chunk a start of `larder serve` loads by running the CLI
+ * twice; removes any cache a failed run left.
+ */
 export async function trainCodeCache(bundle) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-train-'));
-  const caches = () => fs.readdirSync(path.dirname(bundle)).filter((f) => f.startsWith(path.basename(bundle)) && f.endsWith('.cache'));
+  // Beside the bundle, and in packs/.
+  const caches = () =>
+    fs
+      .readdirSync(path.dirname(bundle), { recursive: true })
+      .filter((f) => f.endsWith('.cache'))
+      .map((f) => path.join(path.dirname(bundle), f));
   try {
     for (let run = 0; run < 2; run++) {
-      for (const f of caches()) fs.rmSync(path.join(path.dirname(bundle), f));
+      for (const f of caches()) fs.rmSync(f);
       await serveOnce(dir);
     }
-    if (caches().length !== 1) throw new Error(`training left ${caches().length} code caches`);
+    if (caches().length === 0) throw new Error(`training left no code cache beside ${bundle}`);
   } catch (err) {
-    for (const f of caches()) fs.rmSync(path.join(path.dirname(bundle), f));
+    for (const f of caches()) fs.rmSync(f);
     // A build without a cache still works: the first start writes one.
     console.warn(`code cache not trained: ${err.message}`);
   } finally {

@@ -11,12 +11,17 @@ import { openRegistry, type Registry } from '../registry/registry.js';
 /** Every implemented format, in the order repos are listed. */
 export const FORMATS: FormatPlugin[] = [cargoFormat, bazelFormat, juliaFormat, moonbitFormat, briocheFormat];
 
-/** Options every command that touches storage accepts. */
+/** Options every command that touches storage accepts: commander's flags and description. */
+export const STORAGE_OPTIONS: ReadonlyArray<readonly [flags: string, description: string]> = [
+  ['-c, --config <file>', 'larder.toml to read (default: ./larder.toml if present)'],
+  ['--data <dir>', 'data directory (default ./larder-data)'],
+  ['--database <url>', '"sqlite", "sqlite:/path.db" or "postgres://user:pass@host/db"'],
+];
+
+/** Adds STORAGE_OPTIONS to a command. */
 export function withStorageOptions(cmd: Command): Command {
-  return cmd
-    .option('-c, --config <file>', 'larder.toml to read (default: ./larder.toml if present)')
-    .option('--data <dir>', 'data directory (default ./larder-data)')
-    .option('--database <url>', '"sqlite", "sqlite:/path.db" or "postgres://user:pass@host/db"');
+  for (const [flags, description] of STORAGE_OPTIONS) cmd.option(flags, description);
+  return cmd;
 }
 
 export interface StorageFlags {

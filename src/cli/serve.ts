@@ -4,7 +4,7 @@ import type { ConfigOverrides, LarderConfig } from '../core/config.js';
 import { runPrimary } from '../http/cluster.js';
 import { clientBaseUrl, prepareLarder, startLarder } from '../http/start.js';
 import type { Registry } from '../registry/registry.js';
-import { configFrom, FORMATS, withStorageOptions, type StorageFlags } from './context.js';
+import { configFrom, FORMATS, STORAGE_OPTIONS, withStorageOptions, type StorageFlags } from './context.js';
 
 interface ServeFlags extends StorageFlags, ConfigOverrides {}
 
@@ -93,19 +93,53 @@ async function servePrimary(config: LarderConfig): Promise<void> {
   });
 }
 
+/** The options of `larder serve` besides STORAGE_OPTIONS: commander's flags and description. */
+const SERVE_OPTIONS: ReadonlyArray<readonly [flags: string, description: string]> = [
+  ['--listen <host:port>', 'address to listen on (default 127.0.0.1:8080)'],
+  ['--public-url <url>', 'external base URL, when behind a proxy'],
+  ['--tls <mode>', '"self-signed" (local CA under DATA/tls) or "off"'],
+  ['--tls-cert <file>', 'PEM certificate (with --tls-key)'],
+  ['--tls-key <file>', 'PEM private key'],
+  ['--workers <n>', 'server processes sharing the port: a number or "auto" (one per CPU)'],
+  ['--log-level <level>', 'fatal, error, warn, info, debug, trace or silent'],
+];
+
 /** `larder serve`. */
 export function serveCommand(program: Command): void {
-  withStorageOptions(program.command('serve').description('run the registry server'))
-    .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080)')
-    .option('--public-url <url>', 'external base URL, when behind a proxy')
-    .option('--tls <mode>', '"self-signed" (local CA under DATA/tls) or "off"')
-    .option('--tls-cert <file>', 'PEM certificate (with --tls-key)')
-    .option('--tls-key <file>', 'PEM private key')
-    .option('--workers <n>', 'server processes sharing the port: a number or "auto" (one per CPU)')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
-    .action(async (flags: ServeFlags) => {
-      const config = configFrom(flags);
-      if (config.workers > 1 && cluster.isPrimary) await servePrimary(config);
-      else await serveSingle(config);
-    });
+  const cmd = withStorageOptions(program.command('serve').description('run the registry server'));
+  for (const [flags, description] of SERVE_OPTIONS) cmd.option(flags, description);
+  cmd.action(serve);
+}
+
+/** What `larder serve` does with its flags. */
+export async function serve(flags: ServeFlags): Promise<void> {
+  const config = configFrom(flags);
+  if (config.workers > 1 && cluster.isPrimary) await servePrimary(config);
+  else await serveSingle(config);
+}
+
+/** Long option → flag name, as commander names it (`--public-url` → `publicUrl`), for the options that take a value. */
+const VALUE_OPTIONS = new Map(
+  [...STORAGE_OPTIONS, ...SERVE_OPTIONS].flatMap(([flags]) => {
+    const long = /(--[a-z-]+) </.exec(flags)?.[1];
+    return long ? [[long, long.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] as const] : [];
+  }),
+);
+
+/**
+ * The flags of `larder serve ARGS` when ARGS are only `--option value` pairs of its options, each given once (how
+ * services, containers and tests start it), the same commander would give; null for anything else (help, short or
+ * `=` forms, an unknown option, a value that starts with `-`), which commander then parses. A server's start need not
+ * load commander (cold start, issue 14).
+ */
+export function quickServeFlags(args: readonly string[]): ServeFlags | null {
+  if (args.length % 2 !== 0) return null;
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < args.length; i += 2) {
+    const name = VALUE_OPTIONS.get(args[i]!);
+    const value = args[i + 1]!;
+    if (!name || name in flags || value.startsWith('-')) return null;
+    flags[name] = value;
+  }
+  return flags as ServeFlags;
 }

@@ -68,8 +68,9 @@ export async function adminRoutes(app: FastifyInstance, { registry, shutdown }: 
   });
 
   app.get('/-/metrics', async (_req, reply) => {
-    reply.type(registry.metrics.registry.contentType);
-    return registry.metrics.registry.metrics();
+    const exposition = await registry.metrics.exposition();
+    reply.type(exposition.contentType);
+    return exposition.metrics();
   });
 
   await app.register(ownersApiRoutes, { registry });

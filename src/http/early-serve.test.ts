@@ -8,6 +8,7 @@ import { openRegistry, type Registry } from '../registry/registry.js';
 import { inTransaction } from '../registry/tx.js';
 import { tempDir } from '../../test/support/tmp.js';
 import { createServer } from './server.js';
+import { earlyServer } from './early-server.js';
 import type { FormatPlugin } from './format-plugin.js';
 
 const INDEX_LINE = '{"name":"early","vers":"1.0.0","deps":[],"cksum":"00","features":{},"yanked":false}\n';
@@ -103,6 +104,23 @@ describe('a server listening before its routes are registered', () => {
     const port = (app.server.address() as AddressInfo).port;
     const health = get(port, '/-/healthz');
     await expect(ready).rejects.toThrow('no routes today');
+    expect((await health).status).toBe(503);
+  });
+
+  it('loads the router once requests stop coming, or at once when one waits for it', async () => {
+    const { registry, formats } = await held();
+    const early = earlyServer(registry, formats);
+    await new Promise<void>((resolve) => early.server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => early.server.close(() => resolve())));
+    const port = (early.server.address() as AddressInfo).port;
+    // Nothing comes: settled after the quiet time, long before the deadline (the test would time out otherwise).
+    await early.settled(10, 10 * 60_000);
+    // Index reads answered meanwhile keep it waiting; a request for the router ends the wait.
+    const settled = early.settled(60_000, 10 * 60_000);
+    expect((await get(port, '/cargo/index/ea/rl/early')).status).toBe(200);
+    const health = get(port, '/-/healthz');
+    await settled;
+    early.failed();
     expect((await health).status).toBe(503);
   });
 });

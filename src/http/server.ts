@@ -1,5 +1,3 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import http2, { type Http2ServerRequest } from 'node:http2';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonErrorHandler } from './api-errors.js';
 import type { Registry } from '../registry/registry.js';
@@ -8,17 +6,12 @@ import { adminRoutes } from './admin-routes.js';
 import { S3_PREFIX, s3Routes } from './s3/routes.js';
 import { webRoutes } from '../web/plugin.js';
 import type { AccessLine } from './logger.js';
-import { observe, requestRecorder } from './observe.js';
-import { answerHttp1, answerHttp2, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
-import { answerArtifactHttp2Streams, fastArtifactAnswerer } from './fast-artifact.js';
+import { observe } from './observe.js';
+import { earlyServer, type EarlyServer, type TlsMaterial } from './early-server.js';
 import { Shutdown } from './graceful.js';
-import { applyHttp1Timeouts, guardHttp2Sessions, guardRequestBody, http1ServerOptions } from './timeouts.js';
 import { nextRequestId } from './request-id.js';
 
-export interface TlsMaterial {
-  key: string;
-  cert: string;
-}
+export type { TlsMaterial } from './early-server.js';
 
 export interface ServerOptions {
   /** TLS key and certificate: the server then speaks HTTP/2 (ALPN h2) with HTTP/1.1 fallback. */
@@ -31,6 +24,8 @@ export interface ServerOptions {
   onRoute?: (route: { method: string | string[]; url: string }) => void;
   /** The server's shutdown state (draining shows on /-/readyz); one is made when not given. */
   shutdown?: Shutdown;
+  /** The server already made (and perhaps listening: `larder serve`, http/start.ts); one is made from the above if not. */
+  early?: EarlyServer;
 }
 
 /** Builds the HTTP server: every repo mounted at `/{name}`, Larder's own routes under `/-/`. */
@@ -43,21 +38,17 @@ export async function buildServer(registry: Registry, formats: FormatPlugin[], o
 /**
  * The HTTP server at once, its routes while it may already listen (`larder serve`, a cold start): registering every
  * route of every repo is much of a start, so `ready` settles when it is done, between repos letting requests in. Until
- * then index reads the fast path serves (http/fast-index.ts) are answered, their documents loaded as the routes would,
- * and every other request is held for the router.
+ * then the early server (http/early-server.ts) answers index reads the fast path serves, their documents loaded as the
+ * routes would, and holds every other request for the router.
  */
 export function createServer(
   registry: Registry,
   formats: FormatPlugin[],
   opts: ServerOptions = {},
 ): { app: FastifyInstance; ready: Promise<void> } {
-  const plugins = new Map(formats.map((f) => [f.format, f]));
   if (opts.logger) registry.log = opts.logger;
-  const contexts = [...registry.repos.values()].flatMap((repo) => {
-    const plugin = plugins.get(repo.format);
-    const source = registry.sources.get(repo.name);
-    return plugin && source ? [{ plugin, ctx: { registry, repo, source } }] : [];
-  });
+  const early = opts.early ?? earlyServer(registry, formats, { tls: opts.tls, accessLog: opts.accessLog, shutdown: opts.shutdown });
+  const { serverFactory, shutdown, record } = early;
   const common: FastifyServerOptions = {
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     // No child logger per request (pino serialises its bindings each time): log lines that
@@ -73,52 +64,9 @@ export function createServer(
     return503OnClosing: true,
     forceCloseConnections: true,
   };
-  const record = requestRecorder(opts.accessLog ?? null);
-  const fastRoutes = contexts.flatMap(({ plugin, ctx }) => plugin.fastIndex?.(ctx) ?? []);
-  const answer = fastIndexAnswerer(fastRoutes, registry.metrics.requests, record);
-  const artifacts = fastArtifactAnswerer(
-    contexts.flatMap(({ plugin, ctx }) => plugin.fastArtifact?.(ctx) ?? []),
-    registry.metrics.requests,
-    record,
-  );
-  const timeouts = registry.config.timeouts;
-  const shutdown = opts.shutdown ?? new Shutdown();
-  // Our own server, so cached index reads are answered before Fastify's router (http/fast-index.ts).
-  const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
-    const listener = (req: IncomingMessage, res: ServerResponse) => {
-      // A fast-path answer has ended by the time it returns, so the shutdown need not count it (a closure and a
-      // listener per request); a shutdown with the socket idle then lets its bytes drain (destroySoon). While
-      // draining every request goes the counted way, so its answer can ask the client to reconnect.
-      if (!shutdown.draining && (answerHttp1(answer, req, res) || artifacts.http1(req, res))) return;
-      shutdown.onRequest(req, res);
-      guardRequestBody(req, res, timeouts);
-      if (routed) handler(req, res);
-      else void beforeRoutes(req, res, handler);
-    };
-    if (!opts.tls) {
-      const server = http.createServer(http1ServerOptions(timeouts), listener);
-      shutdown.track(server);
-      return server;
-    }
-    const server = http2.createSecureServer(
-      // A TLS handshake that never finishes is cut like headers that never arrive.
-      {
-        allowHTTP1: true,
-        key: opts.tls.key,
-        cert: opts.tls.cert,
-        ...(timeouts.headersMs > 0 ? { handshakeTimeout: timeouts.headersMs } : {}),
-      },
-      listener as never,
-    );
-    applyHttp1Timeouts(server, timeouts);
-    answerHttp2Streams(server, answer);
-    answerArtifactHttp2Streams(server, artifacts);
-    guardHttp2Sessions(server, timeouts);
-    shutdown.track(server);
-    return server;
-  };
+  // The early server's (http/early-server.ts): cached index reads are answered before Fastify's router.
   const app = (
-    opts.tls
+    early.secure
       ? Fastify({ ...common, http2: true, https: { allowHTTP1: true }, serverFactory } as unknown as FastifyServerOptions)
       : Fastify({ ...common, serverFactory } as FastifyServerOptions)
   ) as FastifyInstance;
@@ -130,7 +78,6 @@ export function createServer(
   });
 
   observe(app, registry, record);
-  let routed = false;
   // A turn of the event loop before each part: the caller listens first, and requests that came meanwhile are read.
   const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
   const ready = (async () => {
@@ -143,34 +90,15 @@ export function createServer(
     // The web UI: `/` and pages under /-/ (no repo can be named `-`).
     await app.register(webRoutes, { registry });
     // Sources were checked when the registry opened: every repo's kind is one its format serves.
-    for (const { plugin, ctx } of contexts) {
+    for (const { plugin, ctx } of early.repos) {
       await turn();
       await app.register(async (scope) => plugin.routes(scope, ctx), { prefix: `/${ctx.repo.name}` });
     }
     await app.ready();
-    routed = true;
+    early.routed();
   })();
-  // Settled here too, so a failure is the caller's to handle (through `ready`) and a held request's, never unhandled.
-  ready.catch(() => {});
+  // Held requests are answered 503 on a failure, which is otherwise the caller's to handle (through `ready`).
+  ready.catch(() => early.failed());
 
-  /** A request that came before the router: an index read the fast path serves is loaded and answered, the rest wait. */
-  async function beforeRoutes(req: IncomingMessage, res: ServerResponse, handler: (req: IncomingMessage, res: ServerResponse) => void) {
-    try {
-      if (!shutdown.draining && (await answer.load(req.method, req.url))) {
-        const stream = (req as unknown as Http2ServerRequest).stream;
-        if (req.httpVersionMajor === 2 ? answerHttp2(answer, stream, req.headers as never) : answerHttp1(answer, req, res)) return;
-      }
-    } catch {
-      // The route meets the same failure and answers it in the client's terms.
-    }
-    try {
-      await ready;
-    } catch {
-      res.statusCode = 503;
-      res.end();
-      return;
-    }
-    handler(req, res);
-  }
   return { app, ready };
 }

@@ -5,9 +5,16 @@ import type { LarderConfig } from '../core/config.js';
 import type { FormatPlugin } from './format-plugin.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { createLogging } from './logger.js';
-import { createServer, type TlsMaterial } from './server.js';
+import { earlyServer, type EarlyServer, type TlsMaterial } from './early-server.js';
 import { ensureSelfSignedTls } from './tls.js';
 import { Shutdown } from './graceful.js';
+
+/**
+ * The router is loaded once the server has seen no new connection or request for ROUTER_QUIET_MS, and at the latest
+ * ROUTER_WAIT_MS after it started listening (`EarlyServer.settled`).
+ */
+const ROUTER_QUIET_MS = 10;
+const ROUTER_WAIT_MS = 100;
 
 export interface RunningLarder {
   app: FastifyInstance;
@@ -72,32 +79,41 @@ export function clientBaseUrl(config: LarderConfig, tls: boolean, port: number):
   return config.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`;
 }
 
-/** Opens storage, prepares TLS, and listens: one server process. */
+/**
+ * Opens storage, prepares TLS, and listens: one server process. The server listens before Fastify and the routes are
+ * even loaded (cold start, issue 14: they are most of a start): index reads are answered meanwhile (http/early-server.ts).
+ */
 export async function startLarder(config: LarderConfig, opts: StartOptions): Promise<RunningLarder> {
   const { registry, tls, caCertPath, adminToken } = await prepareLarder(config, opts);
   try {
     const logging = opts.logger === false ? null : createLogging(config.logLevel);
+    if (logging) registry.log = logging.log;
     const shutdown = new Shutdown();
-    const { app, ready } = createServer(registry, opts.formats, {
-      tls,
-      logger: logging?.logger ?? null,
-      accessLog: logging?.access ?? null,
-      shutdown,
-    });
+    const early = earlyServer(registry, opts.formats, { tls, accessLog: logging?.access ?? null, shutdown });
+    const route = async () => {
+      // The process's default metrics (event loop, GC) start counting here, with prom-client loaded.
+      const [logger] = await Promise.all([logging?.load() ?? null, registry.metrics.exposition()]);
+      const { createServer } = await import('./server.js');
+      return createServer(registry, opts.formats, { logger, early });
+    };
+    let app: FastifyInstance;
     if (config.listen.host === 'localhost') {
       // Fastify's listen binds both 127.0.0.1 and ::1 for it, once every route is in place.
-      await ready;
+      const routed = await route();
+      await routed.ready;
+      app = routed.app;
       await app.listen({ host: config.listen.host, port: config.listen.port });
     } else {
-      // Listening while the routes are registered: index reads are answered meanwhile (see createServer).
-      await listen(app.server, config.listen.host, config.listen.port).catch(async (err: unknown) => {
-        await ready.catch(() => {});
-        throw err;
-      });
+      await listen(early.server, config.listen.host, config.listen.port);
       try {
-        await ready;
+        await early.settled(ROUTER_QUIET_MS, ROUTER_WAIT_MS);
+        const routed = await route();
+        await routed.ready;
+        app = routed.app;
       } catch (err) {
-        app.server.close();
+        // Requests held for the router are answered 503.
+        early.failed();
+        early.server.close();
         throw err;
       }
     }
@@ -129,7 +145,7 @@ export async function startLarder(config: LarderConfig, opts: StartOptions): Pro
 }
 
 /** Fastify's own `listen` would first wait for every route; this is the server's, as soon as it exists. */
-function listen(server: FastifyInstance['server'], host: string, port: number): Promise<void> {
+function listen(server: EarlyServer['server'], host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port }, () => {

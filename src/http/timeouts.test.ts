@@ -11,6 +11,7 @@ import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex, simplePublishBody } from '../../test/support/cargo.js';
 import { startTestLarder, type TestLarder } from '../../test/support/larder.js';
+import { H2 } from './timeouts.js';
 
 const TIMEOUTS = { idleMs: 1000, bodyIdleMs: 1000, headersMs: 5000, requestMs: 20_000 };
 // Generous upper bounds: each timeout is 1 s, the machine may be busy.
@@ -73,6 +74,16 @@ function h2Request(
 function within<T>(p: Promise<T>, ms = WITHIN_MS): Promise<T | 'no answer'> {
   return Promise.race([p, sleep(ms).then(() => 'no answer' as const)]);
 }
+
+describe('HTTP/2 constants written out', () => {
+  it('are node:http2 own', () => {
+    expect(H2).toEqual({
+      NO_ERROR: http2.constants.NGHTTP2_NO_ERROR,
+      CANCEL: http2.constants.NGHTTP2_CANCEL,
+      FLAG_END_STREAM: http2.constants.NGHTTP2_FLAG_END_STREAM,
+    });
+  });
+});
 
 describe('HTTP/2', () => {
   it('closes an idle session with GOAWAY after the idle timeout', async () => {

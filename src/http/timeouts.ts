@@ -1,16 +1,15 @@
 import type http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import http2, {
-  type Http2SecureServer,
-  type Http2ServerRequest,
-  type Http2ServerResponse,
-  type ServerHttp2Session,
-  type ServerHttp2Stream,
-} from 'node:http2';
+import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { TimeoutsConfig } from '../core/config.js';
 import { ErrorCatalogue } from '../core/errors.js';
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
+/**
+ * HTTP/2's error codes and a frame flag (RFC 9113 §7 and §6.1), as node:http2's `constants` has them: written out so
+ * that a plain HTTP start need not load node:http2 (cold start, issue 14; timeouts.test.ts compares them).
+ */
+export const H2 = { NO_ERROR: 0x0, CANCEL: 0x8, FLAG_END_STREAM: 0x1 } as const;
+const { NO_ERROR: NGHTTP2_NO_ERROR, CANCEL: NGHTTP2_CANCEL, FLAG_END_STREAM: NGHTTP2_FLAG_END_STREAM } = H2;
 
 /**
  * HTTP/1.1 (plain, or the fallback of the TLS server): keep-alive, headers and whole-request

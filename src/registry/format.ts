@@ -88,6 +88,6 @@ export interface FormatCore {
   packageRef?(registry: Registry, repo: Repo, name: string): Promise<PackageRef | null>;
   /** Present when the format's repos take object writes through Larder's S3-compatible endpoint. */
   objectStore?: ObjectStoreParts;
-  /** The format's package pages in the web UI (registry/package-view.ts). */
-  web?: WebParts;
+  /** Loads the format's package pages in the web UI (registry/package-view.ts): on first use, not at every start. */
+  web?: () => Promise<WebParts>;
 }

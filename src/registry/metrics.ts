@@ -1,78 +1,97 @@
-import client from 'prom-client';
-import { packCache } from './git-history/pack-cache.js';
+import type { Registry as PromRegistry } from 'prom-client';
+import { importCjs } from '../core/cjs.js';
+import type { PackCache } from './git-history/pack-cache.js';
 import type { GroupCommitStats } from './group-commit.js';
 import type { IndexDocStats } from './index-docs.js';
-import { RequestStats } from './request-stats.js';
+import { LabelledCounter, LabelledGauge } from './labelled-metrics.js';
+import { RequestStats, type CustomMetric } from './request-stats.js';
 
-/** The Prometheus metrics of one server, in their own registry so several servers can share a process. */
+/**
+ * The Prometheus metrics of one server, in their own registry so several servers can share a process. Everything is
+ * counted as plain numbers from the start; prom-client (the registry, the exposition format, the process's default
+ * metrics) is loaded by `exposition()`, which `larder serve` calls once it listens (cold start, issue 14).
+ */
 export class Metrics {
-  readonly registry = new client.Registry();
   /** larder_http_requests_total and larder_http_request_duration_seconds, kept as plain numbers (request-stats.ts). */
   readonly requests = new RequestStats();
-  readonly publishes = new client.Counter({
-    name: 'larder_publishes_total',
-    help: 'Accepted publishes by repository and format',
-    labelNames: ['repo', 'format'] as const,
-    registers: [this.registry],
-  });
-  readonly publishFailures = new client.Counter({
-    name: 'larder_publish_rejections_total',
-    help: 'Refused publishes by repository, format and error code',
-    labelNames: ['repo', 'format', 'code'] as const,
-    registers: [this.registry],
-  });
-
-  readonly upstreamRequests = new client.Counter({
-    name: 'larder_upstream_requests_total',
-    help: 'Requests proxies made to their upstreams, by repository and outcome (ok, not_modified, not_found, failed)',
-    labelNames: ['repo', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly staleServed = new client.Counter({
-    name: 'larder_proxy_stale_served_total',
-    help: 'Documents a proxy served from its cache because the upstream could not be reached',
-    labelNames: ['repo'] as const,
-    registers: [this.registry],
-  });
-  readonly integrityFailures = new client.Counter({
-    name: 'larder_proxy_integrity_failures_total',
-    help: 'Upstream artifacts refused because they did not match what the index promised',
-    labelNames: ['repo'] as const,
-    registers: [this.registry],
-  });
-  readonly confusionRefused = new client.Counter({
-    name: 'larder_group_confusion_refused_total',
-    help: 'Packages a group did not take from a proxy member because a hosted member holds that name',
-    labelNames: ['repo'] as const,
-    registers: [this.registry],
-  });
-  readonly downloads = new client.Counter({
-    name: 'larder_downloads_total',
-    help: 'Package downloads counted (whole GETs of an archive), by the repository that held it; added when counts are flushed',
-    labelNames: ['repo', 'format'] as const,
-    registers: [this.registry],
-  });
-  readonly gitCloneBytes = new client.Gauge({
-    name: 'larder_git_index_clone_bytes',
-    help: 'Bytes of the objects a full clone of a repository git index downloads (its packs), as last served',
-    labelNames: ['repo'] as const,
-    registers: [this.registry],
-  });
-  readonly registryConflicts = new client.Counter({
-    name: 'larder_registry_conflicts_total',
-    help: 'Packages (same name and UUID) held by two registries served together that do not trust each other',
-    labelNames: ['repo'] as const,
-    registers: [this.registry],
-  });
+  readonly publishes = new LabelledCounter<'repo' | 'format'>('larder_publishes_total', 'Accepted publishes by repository and format');
+  readonly publishFailures = new LabelledCounter<'repo' | 'format' | 'code'>(
+    'larder_publish_rejections_total',
+    'Refused publishes by repository, format and error code',
+  );
+  readonly upstreamRequests = new LabelledCounter<'repo' | 'outcome'>(
+    'larder_upstream_requests_total',
+    'Requests proxies made to their upstreams, by repository and outcome (ok, not_modified, not_found, failed)',
+  );
+  readonly staleServed = new LabelledCounter<'repo'>(
+    'larder_proxy_stale_served_total',
+    'Documents a proxy served from its cache because the upstream could not be reached',
+  );
+  readonly integrityFailures = new LabelledCounter<'repo'>(
+    'larder_proxy_integrity_failures_total',
+    'Upstream artifacts refused because they did not match what the index promised',
+  );
+  readonly confusionRefused = new LabelledCounter<'repo'>(
+    'larder_group_confusion_refused_total',
+    'Packages a group did not take from a proxy member because a hosted member holds that name',
+  );
+  readonly downloads = new LabelledCounter<'repo' | 'format'>(
+    'larder_downloads_total',
+    'Package downloads counted (whole GETs of an archive), by the repository that held it; added when counts are flushed',
+  );
+  readonly gitCloneBytes = new LabelledGauge<'repo'>(
+    'larder_git_index_clone_bytes',
+    'Bytes of the objects a full clone of a repository git index downloads (its packs), as last served',
+  );
+  readonly registryConflicts = new LabelledCounter<'repo'>(
+    'larder_registry_conflicts_total',
+    'Packages (same name and UUID) held by two registries served together that do not trust each other',
+  );
+  /** Metrics other services add (static origins), in the order they were added. */
+  private readonly added: CustomMetric[] = [];
+  private registry: Promise<PromRegistry> | null = null;
+  private built: PromRegistry | null = null;
 
   /** `groupStats`: SQLite's group commit so far (group-commit.ts); absent on PostgreSQL. */
-  constructor(cacheStats: IndexDocStats, groupStats?: () => GroupCommitStats) {
-    this.registry.registerMetric(this.requests.counterMetric() as never);
-    this.registry.registerMetric(this.requests.histogramMetric() as never);
+  constructor(
+    private readonly cacheStats: IndexDocStats,
+    private readonly groupStats?: () => GroupCommitStats,
+  ) {}
+
+  /** Adds a metric of another service to those exposed. */
+  add(metric: CustomMetric): void {
+    if (this.built) this.built.registerMetric(metric as never);
+    else this.added.push(metric);
+  }
+
+  /** The prom-client registry every metric is exposed through (/-/metrics), made on first call. */
+  exposition(): Promise<PromRegistry> {
+    return (this.registry ??= Promise.all([importCjs(import('prom-client')), import('./git-history/pack-cache.js')]).then(
+      ([client, { packCache }]) => this.build(client, packCache),
+    ));
+  }
+
+  private build(client: typeof import('prom-client'), packCache: PackCache): PromRegistry {
+    const registry = new client.Registry();
+    for (const m of [
+      this.publishes,
+      this.publishFailures,
+      this.upstreamRequests,
+      this.staleServed,
+      this.integrityFailures,
+      this.confusionRefused,
+      this.downloads,
+      this.gitCloneBytes,
+      this.registryConflicts,
+      this.requests.counterMetric(),
+      this.requests.histogramMetric(),
+    ])
+      registry.registerMetric(m as never);
+    const { cacheStats, groupStats } = this;
     new client.Gauge({
       name: 'larder_index_cache_hits_total',
       help: 'Index document reads answered from memory',
-      registers: [this.registry],
+      registers: [registry],
       collect() {
         this.set(cacheStats.hits);
       },
@@ -80,7 +99,7 @@ export class Metrics {
     new client.Gauge({
       name: 'larder_index_cache_misses_total',
       help: 'Index document reads that went to the database',
-      registers: [this.registry],
+      registers: [registry],
       collect() {
         this.set(cacheStats.misses);
       },
@@ -88,7 +107,7 @@ export class Metrics {
     new client.Gauge({
       name: 'larder_index_cache_hit_ratio',
       help: 'Share of index document reads answered from memory since start',
-      registers: [this.registry],
+      registers: [registry],
       collect() {
         const total = cacheStats.hits + cacheStats.misses;
         this.set(total === 0 ? 0 : cacheStats.hits / total);
@@ -124,12 +143,15 @@ export class Metrics {
       new client.Gauge({
         name,
         help,
-        registers: [this.registry],
+        registers: [registry],
         collect() {
           this.set(value());
         },
       });
     }
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'larder_' });
+    client.collectDefaultMetrics({ register: registry, prefix: 'larder_' });
+    for (const m of this.added) registry.registerMetric(m as never);
+    this.built = registry;
+    return registry;
   }
 }

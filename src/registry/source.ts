@@ -95,7 +95,11 @@ const fresh = (doc: IndexDoc | null): SourceDoc | null => (doc ? Object.assign(d
 
 /** The source of a hosted repo: the documents its publishes wrote, the blobs its rows name. */
 export class HostedSource implements Source {
-  private readonly artifacts = new LRUCache<string, { sha256: string; size: number } | false>({ max: 10_000 });
+  // Made on first use: an LRUCache with `max` allocates all its slots at once, and a start need not (issue 14).
+  private artifactCache?: LRUCache<string, { sha256: string; size: number } | false>;
+  private get artifacts(): LRUCache<string, { sha256: string; size: number } | false> {
+    return (this.artifactCache ??= new LRUCache({ max: 10_000 }));
+  }
   private readonly begun = new Set<string>();
 
   constructor(

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import SqliteDatabase from 'better-sqlite3';
 import type { Insertable } from 'kysely';
+import { openSqliteFile } from '../storage/sqlite-open.js';
 import type { Trx } from '../storage/db.js';
 import { MultiRowStatement } from '../storage/multi-row.js';
 import type { Database } from '../storage/schema.js';
@@ -62,7 +62,7 @@ export function watchSqliteChanges(
   opts: WatchOptions,
 ): SqliteChangeWatcher {
   const { origin, intervalMs = 200, keepMs = 10 * 60_000, log = () => {} } = opts;
-  const conn = new SqliteDatabase(file, { fileMustExist: true });
+  const conn = openSqliteFile(file, { fileMustExist: true });
   // Pruning must never wait for a writer: it simply tries again next time.
   conn.pragma('busy_timeout = 0');
   const version = conn.prepare('pragma data_version').pluck();

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
@@ -8,6 +7,7 @@ import { coreMigrations } from './migrations.js';
 import { resilientPool } from './pg-pool.js';
 import { cachingStatements } from './sqlite-statements.js';
 import { adoptSqlite } from './prepared.js';
+import { openSqliteFile } from './sqlite-open.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -17,6 +17,21 @@ export type Trx = Transaction<Database>;
 export interface DialectMigration {
   name: string;
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
+}
+
+/**
+ * A format's migrations by name, their code (and what it imports) loaded only when one has to run: a start only checks
+ * the names (cold start, issue 14). `names` must be exactly those `load` gives (each format's test checks it).
+ */
+export function lazyMigrations(names: string[], load: () => Promise<DialectMigration[]>): DialectMigration[] {
+  return names.map((name) => ({
+    name,
+    async up(db, dialect) {
+      const migration = (await load()).find((m) => m.name === name);
+      if (!migration) throw new Error(`migration ${name} is not among those its module defines`);
+      await migration.up(db, dialect);
+    },
+  }));
 }
 
 export interface DatabaseHandle {
@@ -41,7 +56,7 @@ export async function openDatabase(target: DatabaseTarget, extra: DialectMigrati
 
 function openSqlite(file: string): DatabaseHandle {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-  const sqlite = new SqliteDatabase(file);
+  const sqlite = openSqliteFile(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   // The CLI writes tokens while a server runs on the same file: wait rather than fail.

@@ -3,7 +3,7 @@
  * a git repository to register): public unicast only, unless larder.toml's [outbound] allow_private
  * lists the address, its range or the host name. The rules never look at what a server answered.
  */
-import { lookup, type LookupAddress } from 'node:dns';
+import type { LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { parseAllowance, unmapped } from '../core/config/outbound.js';
@@ -79,6 +79,8 @@ export class AddressRules {
     }
     let addresses: LookupAddress[];
     try {
+      // node:dns is loaded when first needed, not by every start (cold start, issue 14).
+      const { lookup } = process.getBuiltinModule('node:dns');
       addresses = await new Promise<LookupAddress[]>((res, rej) => lookup(name, { all: true }, (err, a) => (err ? rej(err) : res(a))));
     } catch (err) {
       return { error: err as Error };

@@ -32,8 +32,11 @@ const CHOICE_TTL_MS = 30_000;
 export class GroupSource implements Source {
   private readonly hosted: HostedSource[];
   private readonly others: Source[];
-  /** package → index of the member answering it in `members` (-1: none). */
-  private readonly choices = new LRUCache<string, number>({ max: 100_000, ttl: CHOICE_TTL_MS });
+  /** package → index of the member answering it in `members` (-1: none); made on first use (its 100,000 slots at once). */
+  private choiceCache?: LRUCache<string, number>;
+  private get choices(): LRUCache<string, number> {
+    return (this.choiceCache ??= new LRUCache({ max: 100_000, ttl: CHOICE_TTL_MS }));
+  }
   /** Choices being worked out, by package: an invalidation meanwhile removes the entry, and that choice is used once, not kept. */
   private readonly choosing = new Map<string, object>();
   private readonly merged = new LRUCache<string, { key: string; doc: SourceDoc }>({ max: 1_000 });

@@ -7,9 +7,8 @@
  * wherever they point, through HTTPS_PROXY/HTTP_PROXY unless NO_PROXY lists them.
  */
 import { readFileSync } from 'node:fs';
-import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP, type Socket } from 'node:net';
-import { rootCertificates } from 'node:tls';
 import type { Agent, buildConnector, Dispatcher, EnvHttpProxyAgent } from 'undici';
 import type { OutboundConfig } from '../core/config.js';
 import { fail, LarderError, type ErrorCode } from '../core/errors.js';
@@ -62,7 +61,8 @@ export function trustedCas(caFile: string | null): string[] | undefined {
   } catch (err) {
     throw new LarderError('CONFIG_INVALID', `[outbound] ca_file ${caFile} cannot be read: ${(err as Error).message}`);
   }
-  return [...rootCertificates, extra];
+  // node:tls (and node:dns below) are loaded when first needed, not by every start (cold start, issue 14).
+  return [...process.getBuiltinModule('node:tls').rootCertificates, extra];
 }
 
 /** Proxy settings, as the environment gives them (lower-case names win, as with curl). */
@@ -106,7 +106,7 @@ export class OutboundClient {
       options: LookupOptions,
       callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
     ) => {
-      dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+      process.getBuiltinModule('node:dns').lookup(hostname, { ...options, all: true }, (err, addresses) => {
         if (err) return callback(err, []);
         for (const a of addresses) {
           const refused = rules.refusal(a.address, hostname);

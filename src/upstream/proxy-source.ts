@@ -73,8 +73,15 @@ export class ProxySource implements Source {
   private readonly offline: boolean;
   // Bounded by bytes, not count: an upstream's documents range from a few bytes to megabytes.
   private readonly entries = new LRUCache<string, DocEntry>({ maxSize: ENTRY_CACHE_BYTES, sizeCalculation: entrySize });
-  private readonly artifactRows = new LRUCache<string, ArtifactRow>({ max: 50_000 });
-  private readonly missingArtifacts = new LRUCache<string, true>({ max: 10_000, ttl: NEGATIVE_TTL_MS });
+  // Made on first use: an LRUCache with `max` allocates all its slots at once, and a start need not (issue 14).
+  private artifactRowCache?: LRUCache<string, ArtifactRow>;
+  private missingArtifactCache?: LRUCache<string, true>;
+  private get artifactRows(): LRUCache<string, ArtifactRow> {
+    return (this.artifactRowCache ??= new LRUCache({ max: 50_000 }));
+  }
+  private get missingArtifacts(): LRUCache<string, true> {
+    return (this.missingArtifactCache ??= new LRUCache({ max: 10_000, ttl: NEGATIVE_TTL_MS }));
+  }
   private readonly docFlights = new Map<string, Promise<SourceDoc | null>>();
   private readonly artifactFlights = new Map<string, Promise<SourceArtifact | null>>();
   private readonly gitFlight = new Map<string, Promise<boolean>>();

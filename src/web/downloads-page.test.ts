@@ -38,7 +38,7 @@ const standIn: WebParts = {
   },
   usage: () => [],
 };
-const cargoWithWeb: FormatPlugin = { ...cargoFormat, web: standIn };
+const cargoWithWeb: FormatPlugin = { ...cargoFormat, web: async () => standIn };
 
 let t: TestApp;
 const get = (url: string) => t.app.inject({ method: 'GET', url });

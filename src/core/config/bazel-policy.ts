@@ -3,7 +3,7 @@
  * allows. The defaults are the Bazel Central Registry's rules (protocols/bazel.md §8.2); a company registry
  * loosens them, e.g. to point modules at internal git commits. Self-contained: schema, defaults, resolved shape.
  */
-import * as z from 'zod';
+import { array, boolean, oneOf, parsed, partial, string, table, type Output } from './shape.js';
 
 /** Source types a policy may allow; `local_path` only works for file:// registries, so it is never publishable. */
 export const POLICY_SOURCE_TYPES = ['archive', 'git_repository'] as const;
@@ -49,37 +49,33 @@ export const BCR_POLICY: BazelPolicy = {
 
 const HOST = /^(\*\.)?[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*$/;
 
-function checkHost(v: string, ctx: z.RefinementCtx<string>): string {
+function checkHost(v: string): string {
   const host = v.trim().toLowerCase();
-  if (!HOST.test(host))
-    ctx.addIssue({ code: 'custom', message: `expected a host name ("github.com") or "*.example.com", got ${JSON.stringify(v)}` });
+  if (!HOST.test(host)) throw new Error(`expected a host name ("github.com") or "*.example.com", got ${JSON.stringify(v)}`);
   return host;
 }
 
-function checkSourceType(v: string, ctx: z.RefinementCtx<string>): PolicySourceType {
+function checkSourceType(v: string): PolicySourceType {
   if ((POLICY_SOURCE_TYPES as readonly string[]).includes(v)) return v as PolicySourceType;
-  ctx.addIssue({
-    code: 'custom',
-    message:
-      v === 'local_path'
-        ? 'local_path sources only work for file:// registries (a path on the machine running Bazel); Larder serves over http(s), so it cannot allow them'
-        : `expected "archive" or "git_repository", got ${JSON.stringify(v)}`,
-  });
-  return z.NEVER;
+  throw new Error(
+    v === 'local_path'
+      ? 'local_path sources only work for file:// registries (a path on the machine running Bazel); Larder serves over http(s), so it cannot allow them'
+      : `expected "archive" or "git_repository", got ${JSON.stringify(v)}`,
+  );
 }
 
 /** `bazel_policy` as written in larder.toml (a table under a `[[repos]]` entry). */
-export const BazelPolicySchema = z
-  .strictObject({
-    source_types: z.array(z.string().transform(checkSourceType)).min(1),
-    source_urls: z.enum(['repository', 'any']),
-    source_hosts: z.array(z.string().transform(checkHost)),
-    require_presubmit: z.boolean(),
-    compatibility_level: z.enum(['bcr', 'non_decreasing', 'any']),
-  })
-  .partial();
+export const BazelPolicySchema = partial(
+  table({
+    source_types: array(parsed(string(), checkSourceType), { min: 1 }),
+    source_urls: oneOf(['repository', 'any'] as const),
+    source_hosts: array(parsed(string(), checkHost)),
+    require_presubmit: boolean(),
+    compatibility_level: oneOf(['bcr', 'non_decreasing', 'any'] as const),
+  }),
+);
 
-export type BazelPolicySettings = z.output<typeof BazelPolicySchema>;
+export type BazelPolicySettings = Output<typeof BazelPolicySchema>;
 
 /** The policy a repository's settings give, the BCR's rules filling what they leave out. */
 export function resolveBazelPolicy(s: BazelPolicySettings | undefined): BazelPolicy {

@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import * as z from 'zod';
+import { array, boolean, int, parsed, partial, string, table } from './shape.js';
 import { parseDuration } from '../units.js';
 
 /** One allow_private entry: an address or CIDR range, or a host name (`*.example.com` for its subdomains). */
@@ -39,39 +39,26 @@ export function parseAllowance(entry: string): Allowance {
   );
 }
 
-function checkAllowance(v: string, ctx: z.RefinementCtx<string>): string {
-  try {
-    parseAllowance(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-  }
+function checkAllowance(v: string): string {
+  parseAllowance(v);
   return v;
 }
 
-function checkDuration(v: string, ctx: z.RefinementCtx<string>): number {
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-}
-
 /** [outbound] as written in larder.toml. */
-export const OutboundSchema = z
-  .strictObject({
-    allow_private: z.array(z.string().transform(checkAllowance)),
+export const OutboundSchema = partial(
+  table({
+    allow_private: array(parsed(string(), checkAllowance)),
     // An empty path (as `larder init` writes) means unset.
-    ca_file: z.string().transform((v) => v || undefined),
-    git_allow_http: z.boolean(),
-    timeout: z.string().transform(checkDuration),
-    connect_timeout: z.string().transform(checkDuration),
-    headers_timeout: z.string().transform(checkDuration),
-    body_timeout: z.string().transform(checkDuration),
-    retries: z.int().min(0).max(10),
-    concurrency: z.int().min(1).max(1000),
-  })
-  .partial();
+    ca_file: parsed(string(), (v) => v || undefined),
+    git_allow_http: boolean(),
+    timeout: parsed(string(), parseDuration),
+    connect_timeout: parsed(string(), parseDuration),
+    headers_timeout: parsed(string(), parseDuration),
+    body_timeout: parsed(string(), parseDuration),
+    retries: int({ min: 0, max: 10 }),
+    concurrency: int({ min: 1, max: 1000 }),
+  }),
+);
 
 /** [outbound] after defaults, in TOML terms. */
 export interface OutboundSettings {

@@ -2,11 +2,10 @@
  * Problems: validation errors with a key path, rendered by the source they came from.
  * Also the wording helpers they share: key paths, "expected ..., got ..." and typo suggestions.
  */
-import type { z } from 'zod';
+import type { Issue, Path } from './shape.js';
 import { KNOWN_KEYS, show } from './values.js';
 
-/** A key path in TOML terms, e.g. ["repos", 1, "name"]. */
-export type Path = (string | number)[];
+export type { Path } from './shape.js';
 export interface Problem {
   path: Path;
   message: string;
@@ -63,10 +62,10 @@ const NOUNS: Record<string, string> = {
   boolean: 'true or false',
 };
 
-/** Rewords zod issues as Problems, so messages speak TOML ("expected a string, got 42") rather than zod. */
-export function fromZod(issues: readonly z.core.$ZodIssue[]): Problem[] {
+/** Rewords schema issues (shape.ts) as Problems, so messages speak TOML ("expected a string, got 42"). */
+export function fromIssues(issues: readonly Issue[]): Problem[] {
   return issues.flatMap((issue): Problem[] => {
-    const path = issue.path as Path;
+    const path = issue.path;
     switch (issue.code) {
       case 'unrecognized_keys':
         return issue.keys.map((key) => unknownKey(path, key));

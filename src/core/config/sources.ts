@@ -30,7 +30,8 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { LarderError } from '../errors.js';
 import { lineOf, locateKeys } from './key-lines.js';
-import { fromZod, showPath, type Path, type Problem } from './problems.js';
+import { fromIssues, showPath, type Path, type Problem } from './problems.js';
+import { safeParse } from './shape.js';
 import { checkRepos } from './repos-check.js';
 import type { ConfigOverrides } from './types.js';
 import { SettingsSchema, type Layer } from './values.js';
@@ -42,8 +43,8 @@ export interface Source {
 }
 
 function parseLayer(raw: unknown): { layer: Layer; problems: Problem[] } {
-  const result = SettingsSchema.safeParse(raw, { reportInput: true });
-  return result.success ? { layer: result.data, problems: [] } : { layer: {}, problems: fromZod(result.error.issues) };
+  const result = safeParse(SettingsSchema, raw);
+  return result.success ? { layer: result.data, problems: [] } : { layer: {}, problems: fromIssues(result.issues) };
 }
 
 /** Relative paths in a layer are relative to `base`. */

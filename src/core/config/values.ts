@@ -1,10 +1,10 @@
 /**
- * Value parsers and the zod schemas for larder.toml's shape.
- * Parsers throw an Error whose message says what was expected; `via` turns that into a zod issue.
+ * Value parsers and the schemas of larder.toml's shape (shape.ts).
+ * Parsers throw an Error whose message says what was expected; `parsed` turns that into an issue.
  */
-import * as z from 'zod';
 import { BazelPolicySchema } from './bazel-policy.js';
 import { OutboundSchema } from './outbound.js';
+import { array, boolean, int, oneOf, optional, parsed, partial, string, table, union, unknown, withDefault, type Output } from './shape.js';
 import { parseDuration, parseSize } from '../units.js';
 
 const FORMATS = ['cargo', 'bazel', 'julia', 'moonbit', 'brioche'] as const;
@@ -70,135 +70,119 @@ function nonEmpty(v: string): string {
   return v;
 }
 
-/** Runs a throwing parser inside a zod transform, so its message becomes the validation error. */
-function via<I, O>(parse: (v: I) => O) {
-  return (v: I, ctx: z.RefinementCtx<I>): O => {
-    try {
-      return parse(v);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  };
-}
-
 // ---------------------------------------------------------------------------
-// Schema: the TOML shape. Strict objects, so a typo is an error rather than a silently ignored key.
+// Schema: the TOML shape. Strict tables, so a typo is an error rather than a silently ignored key.
 
-const size = z.unknown().transform(via((v) => parseSize(v as string | number)));
+const size = parsed(unknown(), (v) => parseSize(v as string | number));
 // An empty cert/key (as `larder init` writes) means unset.
-const optionalPath = z.string().transform((v) => v || undefined);
+const optionalPath = parsed(string(), (v) => v || undefined);
+const duration = parsed(string(), parseDuration);
 
-const RepoSchema = z.strictObject({
-  name: z.string().transform(via(parseRepoName)),
-  format: z.enum(FORMATS),
-  kind: z.enum(['hosted', 'proxy', 'group']),
-  visibility: z.enum(['public', 'private']).default('public'),
+const RepoSchema = table({
+  name: parsed(string(), parseRepoName),
+  format: oneOf(FORMATS),
+  kind: oneOf(['hosted', 'proxy', 'group'] as const),
+  visibility: withDefault(oneOf(['public', 'private'] as const), 'public'),
   // Cargo writes sparse index URLs as `sparse+https://…`; the prefix is accepted here and dropped by the format.
-  upstream: z
-    .string()
-    .transform(via((v) => (v.startsWith('sparse+') ? `sparse+${parseHttpUrl(v.slice(7))}` : parseHttpUrl(v))))
-    .optional(),
-  members: z.array(z.string()).optional(),
-  mirrors: z.array(z.string().transform(via(parseHttpUrl))).optional(),
+  upstream: optional(parsed(string(), (v) => (v.startsWith('sparse+') ? `sparse+${parseHttpUrl(v.slice(7))}` : parseHttpUrl(v)))),
+  members: optional(array(string())),
+  mirrors: optional(array(parsed(string(), parseHttpUrl))),
   // Proxies: how long a mutable document is served before the upstream is asked again, how old a
   // version must be before clients see it, and whether the upstream may be contacted at all.
-  ttl: z.string().transform(via(parseDuration)).optional(),
-  cooldown: z.string().transform(via(parseDuration)).optional(),
-  offline: z.boolean().optional(),
+  ttl: optional(duration),
+  cooldown: optional(duration),
+  offline: optional(boolean()),
   // Public hosted repos: a directory or s3://bucket/prefix that receives every public index document as a file.
-  static_origin: z.string().min(1).optional(),
+  static_origin: optional(string({ min: 1 })),
   // Hosted Bazel repos: what a publish may describe (source types, URL rules, presubmit, compatibility_level).
-  bazel_policy: BazelPolicySchema.optional(),
+  bazel_policy: optional(BazelPolicySchema),
   // Cargo repos (the git index): squash the history past this many commits; seal one commit per this window at most.
-  git_squash_after: z.int().min(1).optional(),
-  git_batch: z.string().transform(via(parseDuration)).optional(),
+  git_squash_after: optional(int({ min: 1 })),
+  git_batch: optional(duration),
 });
-const TlsSchema = z
-  .strictObject({
-    mode: z.enum(['off', 'self-signed', 'files']),
+const TlsSchema = partial(
+  table({
+    mode: oneOf(['off', 'self-signed', 'files'] as const),
     cert: optionalPath,
     key: optionalPath,
-    hostnames: z.array(z.string()),
-  })
-  .partial();
-const LimitsSchema = z
-  .strictObject({
-    max_crate_size: size,
-    max_unpacked_size: size,
-    max_archive_entries: z.int().min(1),
-    max_metadata_size: size,
-    max_archive_size: size,
-  })
-  .partial();
-
-// A duration ("30s", "5m", "1h30m") or a number of seconds; 0 turns the timeout off.
-const timeout = z.unknown().transform(
-  via((v) => {
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v * 1000);
-    if (v === '0') return 0;
-    if (typeof v !== 'string') throw new Error(`expected a duration such as "30s" or "5m" (or 0 for none), got ${show(v)}`);
-    return parseDuration(v);
+    hostnames: array(string()),
   }),
 );
-const TimeoutsSchema = z
-  .strictObject({
+const LimitsSchema = partial(
+  table({
+    max_crate_size: size,
+    max_unpacked_size: size,
+    max_archive_entries: int({ min: 1 }),
+    max_metadata_size: size,
+    max_archive_size: size,
+  }),
+);
+
+// A duration ("30s", "5m", "1h30m") or a number of seconds; 0 turns the timeout off.
+const timeout = parsed(unknown(), (v) => {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v * 1000);
+  if (v === '0') return 0;
+  if (typeof v !== 'string') throw new Error(`expected a duration such as "30s" or "5m" (or 0 for none), got ${show(v)}`);
+  return parseDuration(v);
+});
+const TimeoutsSchema = partial(
+  table({
     idle: timeout,
     headers: timeout,
     body_idle: timeout,
     request: timeout,
     drain: timeout,
     shutdown: timeout,
-  })
-  .partial();
+  }),
+);
 
 // [uploads]: the one bound on memory held by uploads buffered at once (registry/upload-budget.ts).
-const UploadsSchema = z
-  .strictObject({
+const UploadsSchema = partial(
+  table({
     memory: size,
-    wait: z.string().transform(via(parseDuration)),
-  })
-  .partial();
+    wait: duration,
+  }),
+);
 
 // [cache]: memory budgets of in-process caches.
-const CacheSchema = z
-  .strictObject({
+const CacheSchema = partial(
+  table({
     index_documents: size,
-  })
-  .partial();
+  }),
+);
 
 /** [unpacked_limits]: per-format unpacked sizes; an unset key falls back to limits.max_unpacked_size. */
-const UnpackedLimitsSchema = z
-  .strictObject({
+const UnpackedLimitsSchema = partial(
+  table({
     crate: size,
     julia_package: size,
     julia_artifact: size,
     bazel_source: size,
     moonbit_module: size,
-  })
-  .partial();
-export const SettingsSchema = z
-  .strictObject({
-    listen: z.string().transform(via(parseListen)),
-    data: z.string().transform(via(nonEmpty)),
-    database: z.string().transform(via(parseDatabase)),
-    blobs: z.string().transform(via(parseBlobs)),
-    public_url: z.string().transform(via(parsePublicUrl)),
-    log_level: z.enum(LOG_LEVELS),
-    workers: z.union([z.int().min(1).max(256), z.literal('auto')]),
+  }),
+);
+export const SettingsSchema = partial(
+  table({
+    listen: parsed(string(), parseListen),
+    data: parsed(string(), nonEmpty),
+    database: parsed(string(), parseDatabase),
+    blobs: parsed(string(), parseBlobs),
+    public_url: parsed(string(), parsePublicUrl),
+    log_level: oneOf(LOG_LEVELS),
+    workers: union(int({ min: 1, max: 256 }), oneOf(['auto'] as const)),
     tls: TlsSchema,
     limits: LimitsSchema,
     unpacked_limits: UnpackedLimitsSchema,
-    repos: z.array(RepoSchema),
+    repos: array(RepoSchema),
     outbound: OutboundSchema,
     timeouts: TimeoutsSchema,
     uploads: UploadsSchema,
     cache: CacheSchema,
-  })
-  .partial();
+  }),
+);
 
 /** What one source (file, environment, command line) sets. */
-export type Layer = z.output<typeof SettingsSchema>;
+export type Layer = Output<typeof SettingsSchema>;
 
 /** Top-level and table keys, by table path ('' = top level): the candidates for "did you mean". */
 export const KNOWN_KEYS: Record<string, string[]> = {

@@ -1,27 +1,26 @@
 import type { FormatPlugin } from '../../http/format-plugin.js';
 import { bazelParts } from './parts.js';
 import { bazelClientSnippet, bazelRegistryUrl } from './client-setup.js';
-import { bazelMigrations } from './migrations.js';
+import { lazyMigrations } from '../../storage/db.js';
 import { cacheControlOf, classifyRegistryPath, contentTypeOf } from './paths.js';
-import { findModuleRef } from './owners.js';
 import { ensureRegistryJson } from './registry-json.js';
-import { bazelRoutes } from './routes.js';
-import { verifyBazelRepo } from './verify.js';
-import { bazelWebParts } from './web.js';
 
-/** Bazel: a Bzlmod index registry served as static files. */
+/** Bazel: a Bzlmod index registry served as static files. Routes, verification and owners are loaded on first use. */
 export const bazelFormat: FormatPlugin = {
   format: 'bazel',
   kinds: ['hosted', 'proxy', 'group'],
-  migrations: bazelMigrations,
+  migrations: lazyMigrations(
+    ['bazel_0001_versions', 'bazel_0002_archives', 'bazel_0003_owners', 'bazel_0004_search_entries', 'bazel_0005_proxy_immutable'],
+    async () => (await import('./migrations.js')).bazelMigrations,
+  ),
   parts: bazelParts,
-  routes: bazelRoutes,
-  verify: verifyBazelRepo,
+  routes: async (app, ctx) => (await import('./routes.js')).bazelRoutes(app, ctx),
+  verify: async (registry, repo) => (await import('./verify.js')).verifyBazelRepo(registry, repo),
   initRepo: ensureRegistryJson,
-  packageRef: findModuleRef,
+  packageRef: async (registry, repo, name) => (await import('./owners.js')).findModuleRef(registry, repo, name),
   // Every registry file is served at its own path; a hosted bazel_registry.json as stored.
   staticPaths: (docPath) => (classifyRegistryPath(docPath) ? [docPath] : []),
-  web: bazelWebParts,
+  web: async () => (await import('./web.js')).bazelWebParts,
   // Registry files are static, byte for byte: cached ones are answered before the router, like Cargo's index files.
   fastIndex({ repo, source }) {
     if (repo.visibility !== 'public') return null;

@@ -7,7 +7,6 @@
 import { parseSri } from '../../core/sri.js';
 import type { ArtifactPromise, MirrorPlan, ProxyContext, ProxyParts, VersionStamp } from '../../registry/source-parts.js';
 import { mirrorKeyOf, MIRROR_SEGMENT } from './mirror.js';
-import { readModuleFile } from './module-file.js';
 import { classifyRegistryPath } from './paths.js';
 import { metadataSearchEntry } from './search-entry.js';
 
@@ -122,6 +121,8 @@ export const bazelProxyParts: ProxyParts = {
 
 /** Fetches every visible version's MODULE.bazel, source.json, patches and overlay files of one module (`larder mirror`). */
 async function mirrorModule(ctx: ProxyContext, module: string): Promise<MirrorPlan | null> {
+  // Loaded here, by `larder mirror`, rather than by every start.
+  const { readModuleFile } = await import('./module-file.js');
   const metadata = await ctx.doc(`modules/${module}/metadata.json`);
   if (!metadata) return null;
   const artifacts = new Set<string>();

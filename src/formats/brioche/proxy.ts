@@ -8,7 +8,6 @@ import type { ProxyParts } from '../../registry/source-parts.js';
 import { mirrorProject } from './mirror.js';
 import { parseCacheKey, parseTagPath } from './keys.js';
 import { proxySearchEntry } from './search.js';
-import { chunksFrom, verifyCacheObject } from './verify-object.js';
 
 /** The official registry, and the cache that serves its projects. */
 export const OFFICIAL_REGISTRY = 'https://registry.brioche.dev';
@@ -39,12 +38,15 @@ export const briocheProxy: ProxyParts = {
     return {
       url: `${upstreamBases(ctx.upstream).cache}/${key}`,
       trusted: true,
-      check: (body) =>
-        verifyCacheObject(k, body, {
+      // The check (zstd, artifact archives) is loaded on first use, not by every start (cold start, issue 14).
+      check: async (body) => {
+        const { chunksFrom, verifyCacheObject } = await import('./verify-object.js');
+        return verifyCacheObject(k, body, {
           maxArtifact: ctx.registry.config.limits.maxArchiveSize,
           maxUnpacked: ctx.registry.config.limits.maxUnpackedSize,
           loadChunk: chunksFrom((chunk) => ctx.artifact(chunk)),
-        }),
+        });
+      },
       what: `cache object ${key}`,
     };
   },

@@ -1,6 +1,6 @@
 import type { Repo } from '../../registry/repos.js';
 import { CRATES_IO_INDEX } from './proxy.js';
-import { versionKey } from './semver.js';
+import { versionKey } from './version-key.js';
 import type { CargoUrls } from './urls.js';
 
 /** The registry name the client snippets use for a repo: Cargo allows letters, digits, `-`, `_`. */

@@ -2,7 +2,6 @@
 import type { SourceParts } from '../../registry/source-parts.js';
 import { crateNameFromIndexPath, indexPath, normCrateName } from './names.js';
 import { cargoProxy } from './proxy.js';
-import { CargoService } from './service.js';
 import { cargoConfigJson, cargoUrls } from './urls.js';
 
 /** The name of the git history every Cargo repo serves at `git/index` (cargo.md §14). */
@@ -23,13 +22,16 @@ export const cargoParts: SourceParts = {
   },
   packageDoc: (crate) => indexPath(crate),
   hosted: {
+    // The service (publishes, archives, search) is loaded on first use, not by every start.
     async artifact(registry, repo, key) {
       const slash = key.indexOf('/');
+      const { CargoService } = await import('./service.js');
       const file = await new CargoService(registry, repo).crateFile(key.slice(0, slash), key.slice(slash + 1));
       return file ? { sha256: file.cksum, size: Number(file.size) } : null;
     },
     // crates.io's rule: names equal ignoring case and `-`/`_` are the same crate (findCrateRef compares normalised names).
-    hasPackage: async (registry, repo, crate) => (await new CargoService(registry, repo).findCrateRef(crate)) !== null,
+    hasPackage: async (registry, repo, crate) =>
+      (await new (await import('./service.js')).CargoService(registry, repo).findCrateRef(crate)) !== null,
   },
   proxy: cargoProxy,
   // The git index: every index file at the path the sparse index serves it at, plus config.json at the root.

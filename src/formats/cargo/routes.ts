@@ -16,16 +16,13 @@ import { requireHosted } from '../../http/gates.js';
 import { readPublishFrame } from './publish-frame.js';
 import { CargoService } from './service.js';
 import { cargoGitRoutes } from './git-routes.js';
+import { INDEX_CACHE_CONTROL, INDEX_CONTENT_TYPE } from './presentation.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     cargoPrincipal?: Principal | null;
   }
 }
-
-export const INDEX_CONTENT_TYPE = 'text/plain; charset=utf-8';
-// Cargo revalidates with If-None-Match; a max-age would hide new versions from `cargo publish`.
-export const INDEX_CACHE_CONTROL = 'no-cache';
 
 /** Cargo's sparse index and Web API for one hosted repo, mounted at `/{repo}`. */
 export async function cargoRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {

@@ -1,4 +1,8 @@
-import semver from 'semver';
+// The functions one by one: the whole package (ranges and all) is more to load at every start (cold start, issue 14).
+import semverGt from 'semver/functions/gt.js';
+import semverPrerelease from 'semver/functions/prerelease.js';
+import semverRcompare from 'semver/functions/rcompare.js';
+import semverValid from 'semver/functions/valid.js';
 import { fail } from '../../core/errors.js';
 
 // SemVer 2.0.0, exactly (no leading `v`, no leading zeros), as Cargo's `semver` crate accepts it.
@@ -16,11 +20,7 @@ export function validateVersion(vers: unknown): asserts vers is string {
   }
 }
 
-/** The version without build metadata: two versions that differ only there are the same release. */
-export function versionKey(vers: string): string {
-  const plus = vers.indexOf('+');
-  return plus < 0 ? vers : vers.slice(0, plus);
-}
+export { versionKey } from './version-key.js';
 
 const PART = '(?:0|[1-9]\\d*|\\*|x|X)';
 const COMPARATOR = new RegExp(
@@ -38,15 +38,15 @@ export function isVersionReq(req: unknown): req is string {
  * yanked, or the highest pre-release when no release is left; null when every version is yanked.
  */
 export function defaultVersion(versions: ReadonlyArray<{ vers: string; yanked: boolean }>): string | null {
-  const live = versions.filter((v) => !v.yanked && semver.valid(v.vers) !== null).map((v) => v.vers);
-  const releases = live.filter((v) => semver.prerelease(v) === null);
+  const live = versions.filter((v) => !v.yanked && semverValid(v.vers) !== null).map((v) => v.vers);
+  const releases = live.filter((v) => semverPrerelease(v) === null);
   const pool = releases.length > 0 ? releases : live;
-  return pool.length > 0 ? pool.reduce((a, b) => (semver.gt(b, a) ? b : a)) : null;
+  return pool.length > 0 ? pool.reduce((a, b) => (semverGt(b, a) ? b : a)) : null;
 }
 
 /** Sorts versions newest first by SemVer precedence (versions that do not parse go last, in their order). */
 export function newestFirst<T extends { vers: string }>(versions: readonly T[]): T[] {
-  const valid = versions.filter((v) => semver.valid(v.vers) !== null);
-  const invalid = versions.filter((v) => semver.valid(v.vers) === null);
-  return [...valid.sort((a, b) => semver.rcompare(a.vers, b.vers)), ...invalid];
+  const valid = versions.filter((v) => semverValid(v.vers) !== null);
+  const invalid = versions.filter((v) => semverValid(v.vers) === null);
+  return [...valid.sort((a, b) => semverRcompare(a.vers, b.vers)), ...invalid];
 }

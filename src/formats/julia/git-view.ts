@@ -6,7 +6,7 @@ import { syncGitHistory, type TreeSource } from '../../registry/git-history/buil
 import type { GitFile } from '../../registry/git-history/record.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
-import { juliaDb } from './store.js';
+import { juliaDb } from './db.js';
 import { juliaParts } from './parts.js';
 import { readTarEntries } from './tree-hash.js';
 

@@ -2,26 +2,37 @@ import type { FormatPlugin } from '../../http/format-plugin.js';
 import { juliaClientSetup } from './client-setup.js';
 import { REGISTRIES_DOC } from './ids.js';
 import { juliaParts } from './parts.js';
-import { juliaMigrations } from './migrations.js';
-import { findJuliaPackageRef } from './owners.js';
-import { noteRegistryConflicts } from './registry-conflicts.js';
-import { juliaRoutes, REGISTRIES_PATHS, REGISTRIES_PRESENTATION, TARBALL_PRESENTATION, tarballKey } from './routes.js';
-import { verifyJuliaRepo } from './verify.js';
-import { juliaWeb } from './web.js';
+import { lazyMigrations } from '../../storage/db.js';
+import { noteRegistryConflicts } from './registry-conflict-notes.js';
+import { REGISTRIES_PATHS, REGISTRIES_PRESENTATION, TARBALL_PRESENTATION, tarballKey } from './presentation.js';
 
-/** Julia: hosted registries, proxies of a Pkg server, and groups of both, served by the Pkg server protocol. */
+/**
+ * Julia: hosted registries, proxies of a Pkg server, and groups of both, served by the Pkg server protocol. Routes,
+ * verification and owners are loaded on first use.
+ */
 export const juliaFormat: FormatPlugin = {
   format: 'julia',
   kinds: ['hosted', 'proxy', 'group'],
-  migrations: juliaMigrations,
+  migrations: lazyMigrations(
+    [
+      'julia_0001_registries',
+      'julia_0003_registry_dependencies',
+      'julia_0002_commits',
+      'julia_0004_owners',
+      'julia_0005_git_history',
+      'julia_0006_search_entries',
+      'julia_0007_yank_reasons',
+    ],
+    async () => (await import('./migrations.js')).juliaMigrations,
+  ),
   parts: juliaParts,
-  routes: juliaRoutes,
-  verify: verifyJuliaRepo,
-  packageRef: findJuliaPackageRef,
+  routes: async (app, ctx) => (await import('./routes.js')).juliaRoutes(app, ctx),
+  verify: async (registry, repo) => (await import('./verify.js')).verifyJuliaRepo(registry, repo),
+  packageRef: async (registry, repo, name) => (await import('./owners.js')).findJuliaPackageRef(registry, repo, name),
   // The registry list under its three names; registry files travel in tarballs (artifacts), never as documents.
   staticPaths: (docPath) => (docPath === REGISTRIES_DOC ? ['registries', 'registries.eager', 'registries.conservative'] : []),
   clientSetup: juliaClientSetup,
-  web: juliaWeb,
+  web: async () => (await import('./web.js')).juliaWeb,
   // `/registries` is read on every Pkg update, by every client: answered from the cache like Cargo's index files.
   fastIndex({ registry, repo, source }) {
     if (repo.visibility !== 'public') return null;

@@ -5,7 +5,7 @@ import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import type { Db, Trx } from '../../storage/db.js';
 import { registryDocPath, UUID } from './ids.js';
-import { juliaDb } from './store.js';
+import { juliaDb } from './db.js';
 import type { JuliaTables } from './schema.js';
 
 /**

@@ -7,7 +7,7 @@ import type { SourceParts } from '../../registry/source-parts.js';
 import { parseTarballKey } from './ids.js';
 import { juliaGroup, juliaProxy } from './proxy.js';
 import { juliaPackageExists } from './owners.js';
-import { juliaDb } from './store.js';
+import { juliaDb } from './db.js';
 
 /** What Julia supplies to hosted, proxy and group sources. */
 export const juliaParts: SourceParts = {

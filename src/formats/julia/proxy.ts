@@ -9,7 +9,8 @@ import { unpackedLimit } from '../../core/config/unpacked-limits.js';
 import type { Registry } from '../../registry/registry.js';
 import type { GroupParts, MirrorPlan, ProxyContext, ProxyParts } from '../../registry/source-parts.js';
 import { parseTarballKey, REGISTRIES_DOC, TREE_HASH, UUID } from './ids.js';
-import { checkTarballTree, readTarballFiles } from './upstream-tarball.js';
+/** Tarball reading (tar, gzip, tree hashes) is loaded on first use, not by every start (cold start, issue 14). */
+const tarballs = () => import('./upstream-tarball.js');
 
 /** The public Pkg server (a load balancer that redirects to regional servers). */
 export const JULIA_DEFAULT_UPSTREAM = 'https://pkg.julialang.org';
@@ -62,7 +63,7 @@ async function registryView(ctx: ProxyContext, key: string, withFiles: boolean):
   const cached = views.get(tarball.sha256);
   if (cached && (cached.withFiles || !withFiles)) return cached;
   const wanted = (p: string) => p === 'Registry.toml' || (withFiles && /\/(Versions|Deps)\.toml$/.test(p));
-  const files = await readTarballFiles(tarball.blob.stream(), wanted, maxTarSize(ctx.registry, 'registry'));
+  const files = await (await tarballs()).readTarballFiles(tarball.blob.stream(), wanted, maxTarSize(ctx.registry, 'registry'));
   const listed = (tomlOf(files.get('Registry.toml')).packages ?? {}) as Record<string, { name?: unknown; path?: unknown }>;
   const packages = new Map<string, { name: string; path: string }>();
   for (const [uuid, p] of Object.entries(listed))
@@ -131,7 +132,9 @@ async function packageArtifacts(ctx: ProxyContext, key: string): Promise<string[
     return [];
   }
   if (!tarball) return [];
-  const files = await readTarballFiles(
+  const files = await (
+    await tarballs()
+  ).readTarballFiles(
     tarball.blob.stream(),
     (p) => p === 'Artifacts.toml' || p === 'JuliaArtifacts.toml',
     maxTarSize(ctx.registry, 'package'),
@@ -164,7 +167,7 @@ export const juliaProxy: ProxyParts = {
     return {
       url: `${ctx.upstream}/${key}`,
       trusted: true,
-      check: (body) => checkTarballTree(body, t.kind, t.hash, maxTar),
+      check: async (body) => (await tarballs()).checkTarballTree(body, t.kind, t.hash, maxTar),
       // Pkg servers answer zstd to clients that ask for it; Node can only inflate gzip to verify.
       headers: { 'accept-encoding': 'gzip' },
       what: t.kind === 'artifact' ? `artifact ${t.hash}` : `${t.kind} ${t.uuid} tree ${t.hash}`,

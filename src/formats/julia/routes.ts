@@ -9,24 +9,8 @@ import { juliaApiRoutes } from './api-routes.js';
 import { acceptGitBodies } from '../../http/git-smart.js';
 import { serveGit } from './git-view.js';
 import { REGISTRIES_DOC, TREE_HASH, UUID } from './ids.js';
-import { noteRegistryConflicts } from './registry-conflicts.js';
-
-/** The names Pkg asks for the registry list by (below `/{repo}/`), all answered with the same document. */
-export const REGISTRIES_PATHS = new Set(['registries', 'registries.eager', 'registries.conservative']);
-/** How `/registries` is labelled: Pkg revalidates it on every update. */
-export const REGISTRIES_PRESENTATION = { contentType: 'text/plain; charset=utf-8', cacheControl: 'no-cache' };
-
-/** How tarballs are labelled: content-addressed (a URL never changes its bytes), so cached for good. */
-export const TARBALL_PRESENTATION = { contentType: 'application/x-gzip', cacheControl: 'public, max-age=31536000, immutable' };
-
-/** The artifact key of a tarball URL below `/{repo}/` (`registry|package/{uuid}/{hash}`, `artifact/{hash}`), or null. */
-export function tarballKey(rest: string): string | null {
-  const [kind, a, b, more] = rest.split('/');
-  if (more !== undefined) return null;
-  if (kind === 'artifact') return b === undefined && TREE_HASH.test(a ?? '') ? `artifact/${a}` : null;
-  if (kind !== 'registry' && kind !== 'package') return null;
-  return UUID.test(a ?? '') && TREE_HASH.test(b ?? '') ? `${kind}/${a}/${b}` : null;
-}
+import { REGISTRIES_PATHS, REGISTRIES_PRESENTATION, TARBALL_PRESENTATION } from './presentation.js';
+import { noteRegistryConflicts } from './registry-conflict-notes.js';
 
 /**
  * The Pkg server protocol for one hosted Julia repo, mounted at `/{repo}` (the JULIA_PKG_SERVER

@@ -1,7 +1,6 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import type { Kysely } from 'kysely';
 import { parse as parseToml } from 'smol-toml';
 import { fail, LarderError } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
@@ -11,7 +10,6 @@ import { lockNamed } from '../../registry/locks.js';
 import type { Repo } from '../../registry/repos.js';
 import type { UnitOfWork } from '../../registry/tx.js';
 import type { StagedBlob } from '../../storage/blobs.js';
-import type { Database } from '../../storage/schema.js';
 import { REGISTRIES_DOC, registryDocPath, UUID } from './ids.js';
 import type { JuliaTables } from './schema.js';
 import { treeFileData } from './spool.js';
@@ -19,12 +17,7 @@ import { canonicalTar } from './tarball.js';
 import { tarTreeHashes, treeHash, type FileTree } from './tree-hash.js';
 import { storeBlob } from '../../registry/blob-records.js';
 
-export type JuliaDb = Kysely<Database & JuliaTables>;
-
-/** The Julia tables of a registry's database. */
-export function juliaDb(registry: Registry): JuliaDb {
-  return registry.db.withTables<JuliaTables>() as JuliaDb;
-}
+export { juliaDb, type JuliaDb } from './db.js';
 
 /** A tarball staged in blob storage and the tree hash it was verified to have. */
 export interface VerifiedTarball {

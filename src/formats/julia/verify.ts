@@ -3,7 +3,7 @@ import type { RepoVerification } from '../../registry/format.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Repo } from '../../registry/repos.js';
 import { REGISTRIES_DOC, registryDocPath } from './ids.js';
-import { juliaDb } from './store.js';
+import { juliaDb } from './db.js';
 import { tarTreeHashes, treeHash, type FileTree } from './tree-hash.js';
 
 /**

@@ -3,7 +3,8 @@
  * moon.mod.json plus `checksum`. Read the way moon reads them: a line that does not parse is skipped
  * when listing; the checksum of a version is the one on the last line naming it.
  */
-import semver from 'semver';
+// The one function: the whole package (ranges and all) is more to load at every start (cold start, issue 14).
+import parseSemver from 'semver/functions/parse.js';
 
 /** One version line as moon reads it (kebab-case manifest keys are kept as they are). */
 export interface IndexLine {
@@ -67,7 +68,7 @@ export const CORE_MODULE = 'moonbitlang/core';
 
 /** The canonical text of a SemVer 2.0 version (build metadata kept: `0.1.20240513+2813c901e`), or null when `v` is not SemVer. */
 export function canonicalVersion(v: string): string | null {
-  const parsed = semver.parse(v, { loose: false });
+  const parsed = parseSemver(v, { loose: false });
   if (!parsed) return null;
   return parsed.build.length ? `${parsed.version}+${parsed.build.join('.')}` : parsed.version;
 }

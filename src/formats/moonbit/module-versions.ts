@@ -2,7 +2,8 @@
  * The versions of one module as moon reads its index file, with their yank status: shared by moon's API
  * (catalogue.ts), search entries (search.ts) and the package page (web.ts).
  */
-import semver from 'semver';
+// The one function: the whole package (ranges and all) is more to load at every start (cold start, issue 14).
+import semverCompare from 'semver/functions/compare.js';
 import { canonicalVersion, parseIndexLines, type IndexLine } from './index-line.js';
 import { parseModuleName } from './names.js';
 
@@ -55,7 +56,7 @@ export function readModule(name: string, body: Uint8Array, yanked: ReadonlyMap<s
   for (const line of parseIndexLines(body)) if (canonicalVersion(line.version) === line.version) byVersion.set(line.version, line);
   if (byVersion.size === 0) return null;
   const versions = [...byVersion.values()]
-    .sort((a, b) => semver.compare(a.version, b.version))
+    .sort((a, b) => semverCompare(a.version, b.version))
     .map((line) => {
       const key = `${name}@${line.version}`;
       return { version: line.version, line, yanked: yanked.has(key), yankedReason: yanked.get(key) ?? null };

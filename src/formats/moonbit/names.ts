@@ -121,3 +121,11 @@ export function archiveRawPath(module: string, version: string): string {
     .map((c) => encodeURIComponent(c).replace(/%2B/g, '+'))
     .join('/')}.zip`;
 }
+
+/** Root-level files of an index besides `user/`: moonbit-registry-tools keeps `yanked.json` and `stats.json` there. */
+const ROOT_JSON = /^[A-Za-z0-9][A-Za-z0-9._-]*\.json$/;
+
+/** Whether the raw index view (`/index/*`) serves document `path`: a module's `.index` file or a JSON file at the root. */
+export function indexViewPath(path: string): boolean {
+  return moduleOfIndexPath(path) !== null || ROOT_JSON.test(path);
+}

@@ -10,19 +10,12 @@ import { acceptGitBodies, serveUploadPack } from '../../http/git-smart.js';
 import { sendArtifact, sendDoc, STALE_HEADER } from '../../http/send-doc.js';
 import { gitHistoryDir, syncGitHistory } from '../../registry/git-history/build.js';
 import { moonbitReader } from './access.js';
-import { archiveKey, moduleOfIndexPath, parseArchiveKey } from './names.js';
+import { archiveKey, indexViewPath, moduleOfIndexPath, parseArchiveKey } from './names.js';
 import { ASSET_PREFIX, parseAssetKey } from './parts.js';
 import { INDEX_BRANCH, INDEX_HISTORY } from './store.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const ZIP = { contentType: 'application/zip', cacheControl: IMMUTABLE };
-/** Root-level files of an index besides `user/`: moonbit-registry-tools keeps `yanked.json` and `stats.json` there. */
-const ROOT_JSON = /^[A-Za-z0-9][A-Za-z0-9._-]*\.json$/;
-
-/** Whether the raw index view (`/index/*`) serves document `path`: a module's `.index` file or a JSON file at the root. */
-export function indexViewPath(path: string): boolean {
-  return moduleOfIndexPath(path) !== null || ROOT_JSON.test(path);
-}
 
 /** The path a wildcard route matched, percent-decoded once by the router (`%2F` → `/`, `%2B` → `+`, a literal `+` kept). */
 const wildcard = (req: FastifyRequest) => (req.params as { '*': string })['*'];

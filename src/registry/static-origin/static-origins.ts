@@ -1,5 +1,5 @@
 /** The static origins of a registry's repositories, kept up to date after every commit of an index document. */
-import client from 'prom-client';
+import { LabelledCounter } from '../labelled-metrics.js';
 import type { Registry } from '../registry.js';
 import { StaticOrigin } from './origin.js';
 import { openStaticTarget } from './target.js';
@@ -10,26 +10,22 @@ const RETRY_DELAYS_MS = [100, 1_000];
 /** Every repo's static origin, hooked to the index documents' commits (IndexDocs.onCommitted). */
 export class StaticOrigins {
   private readonly byId = new Map<number, StaticOrigin>();
-  private readonly writes: client.Counter<'repo'>;
-  private readonly failures: client.Counter<'repo'>;
+  private readonly writes = new LabelledCounter<'repo'>(
+    'larder_static_origin_writes_total',
+    'Index documents brought up to date in a static origin after a commit, by repository',
+  );
+  private readonly failures = new LabelledCounter<'repo'>(
+    'larder_static_origin_write_failures_total',
+    'Index documents a static origin could not be brought up to date with after a commit (`larder static-origin sync` repairs them)',
+  );
 
   private constructor(
     private readonly registry: Registry,
     origins: StaticOrigin[],
   ) {
     for (const o of origins) this.byId.set(o.repo.id, o);
-    this.writes = new client.Counter({
-      name: 'larder_static_origin_writes_total',
-      help: 'Index documents brought up to date in a static origin after a commit, by repository',
-      labelNames: ['repo'] as const,
-      registers: [registry.metrics.registry],
-    });
-    this.failures = new client.Counter({
-      name: 'larder_static_origin_write_failures_total',
-      help: 'Index documents a static origin could not be brought up to date with after a commit (`larder static-origin sync` repairs them)',
-      labelNames: ['repo'] as const,
-      registers: [registry.metrics.registry],
-    });
+    registry.metrics.add(this.writes);
+    registry.metrics.add(this.failures);
   }
 
   /** Opens the static origin of every repo that has `static_origin` set and follows commits; null when none has. */

@@ -193,7 +193,7 @@ export function packageRoute(app: FastifyInstance, web: WebContext): void {
     // A repo or package the viewer may not read answers exactly as one that does not exist.
     const missing = () => new LarderError('PACKAGE_NOT_FOUND', `no package "${pkg}" in ${params.repo}; search for it from the start page`);
     if (!repo || !canRead(viewer, repo, pkg)) throw missing();
-    const web_ = web.registry.formats.get(repo.format)?.web;
+    const web_ = await web.registry.formats.get(repo.format)?.web?.();
     const source = web.registry.sources.get(repo.name);
     if (!web_ || !source) throw missing();
     const view = await web_.packageView(
