@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startBareNode } from './lib/bare-node.js';
 import { startLarder } from './lib/larder.js';
 import { startNginx } from './lib/nginx.js';
 import { run } from './lib/procs.js';
@@ -96,18 +97,24 @@ export async function resolveBench(dir: string): Promise<BenchReport> {
     root: www,
     tls: { cert: path.join(data, 'tls', 'server.pem'), key: path.join(data, 'tls', 'server-key.pem') },
   });
-  const times: Record<string, number[]> = { nginx: [], larder: [] };
+  fs.writeFileSync(
+    path.join(www, 'cargo', 'index', 'config.json'),
+    JSON.stringify({ dl: `${nginx.url}/cargo/api/v1/crates`, api: `${nginx.url}/cargo` }),
+  );
+  // Node's own HTTP/2 stack serving the same files from memory: what any Node server pays per request.
+  const bare = await startBareNode({
+    root: www,
+    certPath: path.join(data, 'tls', 'server.pem'),
+    keyPath: path.join(data, 'tls', 'server-key.pem'),
+  });
+  const times: Record<string, number[]> = { nginx: [], larder: [], bare: [] };
   const windows: Array<[number, number]> = [];
   try {
-    fs.writeFileSync(
-      path.join(www, 'cargo', 'index', 'config.json'),
-      JSON.stringify({ dl: `${nginx.url}/cargo/api/v1/crates`, api: `${nginx.url}/cargo` }),
-    );
-    const servers = { nginx: nginx.url, larder: larder.url };
+    const servers = { nginx: nginx.url, larder: larder.url, bare: bare.h2Url };
     for (const [name, url] of Object.entries(servers)) writeProject(path.join(dir, `project-${name}`), url);
     // Run 0 of each warms the server (and the OS caches for cargo) and is not counted.
     for (let i = 0; i <= RUNS; i++) {
-      for (const name of i % 2 ? ['larder', 'nginx'] : ['nginx', 'larder']) {
+      for (const name of i % 2 ? ['larder', 'bare', 'nginx'] : ['nginx', 'bare', 'larder']) {
         const from = Date.now();
         const ms = await resolveOnce(
           cargo,
@@ -122,6 +129,7 @@ export async function resolveBench(dir: string): Promise<BenchReport> {
   } finally {
     await larder.stop();
     await nginx.stop();
+    await bare.stop();
   }
   // Read after stop: Larder's log reaches the file through this process, a little behind.
   const flight = windows.map(([from, to]) => larderInFlight(path.join(data, 'larder.log'), from, to));
@@ -130,7 +138,7 @@ export async function resolveBench(dir: string): Promise<BenchReport> {
     .split('\n')
     .filter((l) => l.includes('"GET /cargo/index/'))
     .every((l) => l.includes('HTTP/2.0"'));
-  const [n, l] = [median(times.nginx), median(times.larder)];
+  const [n, l, b] = [median(times.nginx), median(times.larder), median(times.bare)];
   const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
   return {
     name: 'resolve',
@@ -138,6 +146,7 @@ export async function resolveBench(dir: string): Promise<BenchReport> {
       ['server', 'median ms', 'runs ms', 'ratio'],
       ['nginx', n.toFixed(0), fmt(times.nginx), ''],
       ['larder', l.toFixed(0), fmt(times.larder), ratio(l, n)],
+      ['bare Node (h2)', b.toFixed(0), fmt(times.bare), ratio(b, n)],
     ],
     targets: [
       { what: `resolve of ${DEPS} crates: Larder ${ratio(l, n)} of nginx's time (issue 14 target ≤ 1.05x)`, ok: l <= 1.05 * n },
@@ -149,6 +158,7 @@ export async function resolveBench(dir: string): Promise<BenchReport> {
     notes: [
       `cargo generate-lockfile, fresh CARGO_HOME per run, ${DEPS} index-only registry deps (1–3 versions each, no deps); median of ${RUNS} runs per server after one uncounted warm-up, servers alternating; every run exited 0 with all ${DEPS} packages in Cargo.lock.`,
       `TLS + HTTP/2 for both (same certificate); Larder logged ${flight.map((f) => f.requests).join(', ')} index requests per run; nginx access log ${nginxH2 ? 'shows HTTP/2.0 for every index request' : 'shows requests that were NOT HTTP/2'}.`,
+      `bare Node: node:http2 answering the same files from a Map (bench/lib/bare-node.ts), one process like Larder; Larder ${ratio(l, b)} of its time, so what Node's HTTP/2 + TLS stack costs per request is the part of the gap to nginx that is not Larder's.`,
       `1-min load average before the runs: ${load} (other work on the machine makes runs noisy).`,
     ],
   };
