@@ -7,7 +7,7 @@ import type { FormatPlugin } from './format-plugin.js';
 import { adminRoutes } from './admin-routes.js';
 import { S3_PREFIX, s3Routes } from './s3/routes.js';
 import { webRoutes } from '../web/plugin.js';
-import type { AccessLine } from './logger.js';
+import type { AccessLog } from './logger.js';
 import { observe, requestRecorder } from './observe.js';
 import { answerHttp1, answerHttp2, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
 import { answerArtifactHttp2Streams, fastArtifactAnswerer } from './fast-artifact.js';
@@ -26,7 +26,7 @@ export interface ServerOptions {
   /** A pino logger, or none (tests). */
   logger?: FastifyBaseLogger | null;
   /** Where one line per request goes (see http/logger.ts), or nowhere. */
-  accessLog?: ((line: AccessLine) => void) | null;
+  accessLog?: AccessLog | null;
   /** Told of every route as it is registered (the auth matrix test collects the route table with it). */
   onRoute?: (route: { method: string | string[]; url: string }) => void;
   /** The server's shutdown state (draining shows on /-/readyz); one is made when not given. */

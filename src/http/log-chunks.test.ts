@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { LineChunks } from './log-chunks.js';
+
+/** A sink that keeps what it was given and a copy made at the time. */
+function recording() {
+  const given: Array<{ bytes: Buffer; copy: string }> = [];
+  return { given, sink: (bytes: Buffer) => given.push({ bytes, copy: bytes.toString('utf8') }) };
+}
+
+describe('LineChunks', () => {
+  it('holds lines until 32 KiB are pending, then hands them out in order, in one piece', () => {
+    const { given, sink } = recording();
+    const chunks = new LineChunks(sink);
+    const lines = Array.from({ length: 400 }, (_, i) => `{"n":${i},"pad":"${'x'.repeat(200)}"}\n`);
+    let i = 0;
+    while (given.length === 0) chunks.append(lines[i++]);
+    expect(given[0].copy).toBe(lines.slice(0, i).join(''));
+    expect(given[0].bytes.length).toBeGreaterThanOrEqual(32 * 1024);
+    expect(chunks.pendingBytes).toBe(0);
+    for (; i < lines.length; i++) chunks.append(lines[i]);
+    chunks.flush();
+    expect(given.map((g) => g.copy).join('')).toBe(lines.join(''));
+  });
+
+  it('never writes again into bytes it has handed out (the sink writes them later)', () => {
+    const { given, sink } = recording();
+    const chunks = new LineChunks(sink);
+    for (let i = 0; i < 5_000; i++) {
+      chunks.append(`line ${i} ${'é'.repeat(i % 50)}\n`);
+      if (i % 7 === 0) chunks.flush();
+    }
+    chunks.flush();
+    for (const g of given) expect(g.bytes.toString('utf8')).toBe(g.copy);
+    expect(given.map((g) => g.copy).join('')).toBe(Array.from({ length: 5_000 }, (_, i) => `line ${i} ${'é'.repeat(i % 50)}\n`).join(''));
+  });
+
+  it('writes a line too long for a chunk on its own, after what was pending', () => {
+    const { given, sink } = recording();
+    const chunks = new LineChunks(sink);
+    chunks.append('first\n');
+    const long = `${'€'.repeat(40_000)}\n`;
+    chunks.append(long);
+    chunks.append('last\n');
+    chunks.flush();
+    expect(given.map((g) => g.copy)).toEqual(['first\n', long, 'last\n']);
+  });
+
+  it('hands out nothing when nothing is pending', () => {
+    const { given, sink } = recording();
+    const chunks = new LineChunks(sink);
+    chunks.flush();
+    expect(given).toEqual([]);
+  });
+});

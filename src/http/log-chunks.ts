@@ -1,0 +1,49 @@
+/** Bytes a chunk holds; a line that might need more gets a buffer of its own. */
+const CHUNK_BYTES = 64 * 1024;
+/** Written out once this much is pending: one system call per ~100 request lines. */
+const FLUSH_BYTES = 32 * 1024;
+/** Below this much room a chunk is replaced rather than written on after its written part. */
+const MIN_ROOM = 16 * 1024;
+
+/**
+ * Log lines encoded into a byte chunk as they come, handed to `sink` in batches. A line's string is garbage as soon
+ * as it is added: no array of pending strings lives through a scavenge into the old generation. The
+ * bytes handed out are never written again, so the sink may keep them until its asynchronous write is done.
+ */
+export class LineChunks {
+  private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  private used = 0;
+
+  constructor(private readonly sink: (bytes: Buffer) => void) {}
+
+  get pendingBytes(): number {
+    return this.used;
+  }
+
+  /** Adds one line (newline included). */
+  append(line: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const most = line.length * 3;
+    if (most > this.chunk.length - this.used) {
+      this.flush();
+      if (most > this.chunk.length) {
+        if (most > CHUNK_BYTES) {
+          this.sink(Buffer.from(line, 'utf8'));
+          return;
+        }
+        this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+      }
+    }
+    this.used += this.chunk.write(line, this.used);
+    if (this.used >= FLUSH_BYTES) this.flush();
+  }
+
+  /** Hands what is pending to the sink; the rest of the chunk takes the next lines. */
+  flush(): void {
+    if (this.used === 0) return;
+    const out = this.chunk.subarray(0, this.used);
+    this.chunk = this.chunk.length - this.used >= MIN_ROOM ? this.chunk.subarray(this.used) : Buffer.allocUnsafe(CHUNK_BYTES);
+    this.used = 0;
+    this.sink(out);
+  }
+}
