@@ -1,4 +1,4 @@
-/** Bytes a chunk holds; a line that might need more gets a buffer of its own. */
+/** Bytes a chunk holds; text that might need more gets a buffer of its own. */
 const CHUNK_BYTES = 64 * 1024;
 /** Written out once this much is pending: one system call per ~100 request lines. */
 const FLUSH_BYTES = 32 * 1024;
@@ -20,21 +20,21 @@ export class LineChunks {
     return this.used;
   }
 
-  /** Adds one line (newline included). */
-  append(line: string): void {
+  /** Adds text: one line or several (newlines included). */
+  append(text: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const most = line.length * 3;
+    const most = text.length * 3;
     if (most > this.chunk.length - this.used) {
       this.flush();
       if (most > this.chunk.length) {
         if (most > CHUNK_BYTES) {
-          this.sink(Buffer.from(line, 'utf8'));
+          this.sink(Buffer.from(text, 'utf8'));
           return;
         }
         this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
       }
     }
-    this.used += this.chunk.write(line, this.used);
+    this.used += this.chunk.write(text, this.used);
     if (this.used >= FLUSH_BYTES) this.flush();
   }
 

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { LineChunks } from './log-chunks.js';
+import { AccessBatch } from './access-batch.js';
 import { accessLineFormatter } from './access-line.js';
 
 export interface Logging {
@@ -31,22 +32,28 @@ export function createLogging(level: string): Logging {
   // Bytes, not strings: sonic-boom writes the chunks it is given without copying or re-encoding them.
   const destination = pino.destination({ dest: 1, sync: false, contentMode: 'buffer' });
   const chunks = new LineChunks((bytes) => destination.write(bytes as never));
+  const batch = new AccessBatch(accessLineFormatter({ pid: process.pid, hostname: hostname() }), chunks);
+  const flush = () => {
+    batch.drain();
+    chunks.flush();
+  };
+  // pino's own lines come after the request lines before them, and are written at once.
   const logger = pino(
     { level },
     {
       write(line: string) {
+        batch.drain();
         chunks.append(line);
         chunks.flush();
       },
     },
   );
-  const flush = () => chunks.flush();
   setInterval(flush, ACCESS_FLUSH_MS).unref();
   // pino ends the stream at 'beforeExit' once written (the request lines must be in by then), and
   // writes what it holds at 'exit'; the lines still here are written after it.
   process.on('beforeExit', flush);
   process.once('exit', () => {
-    if (chunks.pendingBytes === 0) return;
+    if (batch.pending === 0 && chunks.pendingBytes === 0) return;
     try {
       flush();
       destination.flushSync();
@@ -54,9 +61,8 @@ export function createLogging(level: string): Logging {
       // The stream has already ended (at 'beforeExit'): there is nowhere left to write.
     }
   });
-  const format = accessLineFormatter({ pid: process.pid, hostname: hostname() });
   const access: AccessLog | null = logger.isLevelEnabled('info')
-    ? (reqId, method, url, status, ms, repo) => chunks.append(format(reqId, method, url, status, ms, repo))
+    ? (reqId, method, url, status, ms, repo) => batch.add(reqId, method, url, status, ms, repo)
     : null;
   return { logger, access, flush };
 }

@@ -111,8 +111,9 @@ export function createServer(
       listener as never,
     );
     applyHttp1Timeouts(server, timeouts);
-    answerHttp2Streams(server, answer);
+    // Index reads first, as over HTTP/1.1: they are most of the reads, and each answerer's miss costs the other a lookup.
     answerArtifactHttp2Streams(server, artifacts);
+    answerHttp2Streams(server, answer);
     guardHttp2Sessions(server, timeouts);
     shutdown.track(server);
     return server;
