@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureSelfSignedTls } from '../src/http/tls.js';
@@ -23,8 +24,19 @@ const CLIENTS = 100;
 const SERVERS = new Set((process.env.BENCH_INDEX_SERVERS ?? 'nginx,bare,larder-1,larder-auto').split(','));
 /** A directory for `node --cpu-prof` profiles of bare Node and Larder (written when each stops), or none. */
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+/**
+ * Another checkout (its own `npm run build` done) whose Larder runs alongside as `baseline, workers 1`, in the same
+ * rounds: an A/B of CPU µs per request against, say, main. Not run unless set.
+ */
+const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : null;
 // A directory per server: each thread (tsx's loader thread in bare Node's process too) writes its own file there.
 const profArgs = (name: string) => (CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, name)] : []);
+
+/** The commit checked out at `root`, for the notes. */
+function baselineCommit(root: string): string {
+  const res = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  return res.status === 0 ? res.stdout.trim() : 'unknown';
+}
 
 /** index-read: random index files (Zipf) by 100 connections, Larder against nginx and against a bare Node server. */
 export async function indexRead(dir: string): Promise<BenchReport> {
@@ -132,6 +144,18 @@ export async function indexRead(dir: string): Promise<BenchReport> {
         });
         servers.push({ name: `larder, workers ${workers}`, key: `larder-${workers}`, url: larder.url, pid: larder.pid, stop: larder.stop });
       }
+      if (BASELINE) {
+        const own = path.join(dir, `baseline-${tls}`);
+        fs.cpSync(data, own, { recursive: true });
+        const larder = await startLarder({
+          data: own,
+          tls,
+          root: BASELINE,
+          env: { LARDER_WORKERS: '1', ...(CPU_PROF ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
+          nodeArgs: profArgs(`baseline-${tls ? 'h2' : 'h1'}`),
+        });
+        servers.push({ name: 'baseline, workers 1', key: 'baseline', url: larder.url, pid: larder.pid, stop: larder.stop });
+      }
       const runs: Record<string, Array<{ full: Measured; notModified: Measured }>> = {};
       for (let round = 0; round < ROUNDS; round++) {
         for (let i = 0; i < servers.length; i++) {
@@ -174,7 +198,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
           ...vs(n, name === 'nginx'),
           ...vs(b, name === 'nginx' || name === 'bare Node'),
           // Req/s-equivalent from CPU per request: what the ratio would be with the server alone on a core.
-          b?.cpuUs && l.cpuUs && name === 'larder, workers 1' ? ratio(b.cpuUs, l.cpuUs) : '',
+          b?.cpuUs && l.cpuUs && (name === 'larder, workers 1' || name === 'baseline, workers 1') ? ratio(b.cpuUs, l.cpuUs) : '',
         ]);
         if (!name.startsWith('larder')) continue;
         if (b && name === 'larder, workers 1')
@@ -201,6 +225,11 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       `${CRATES} index files, median ${sizes[CRATES >> 1]} B, p99 ${sizes[Math.floor(CRATES * 0.99)]} B, max ${sizes[CRATES - 1]} B; ${REQUESTS} requests per run by ${CLIENTS} connections (h2load, 10 streams each over h2), Zipf s=1 over crates; 304 rows: one hot file with its ETag in If-None-Match.`,
       `Servers started together and measured in ${ROUNDS} alternating rounds; req/s and p50 from the round with the median req/s, p99 and CPU µs the medians of the rounds (BENCH_ROUNDS).`,
       'nginx: worker_processes auto, access log on; Larder: request log on, one process and `workers = "auto"`; the load generator shares the 2 cores.',
+      ...(BASELINE
+        ? [
+            `baseline, workers 1: the build of ${BASELINE} (git ${baselineCommit(BASELINE)}), one process, in the same rounds (BENCH_BASELINE): an A/B of this checkout against it.`,
+          ]
+        : []),
       'bare Node (bench/lib/bare-node.ts): one process, node:http (HTTP/1.1) and node:http2 createSecureServer (same certificate, raw stream API) answering the same bytes from a Map with the same header set and If-None-Match → 304; no request log, no metrics. CPU µs/req: the server process\'s user + system CPU (with its child processes) over the run ÷ requests; "bare CPU ÷ Larder CPU" is the req/s ratio the two would have on an otherwise idle core.',
     ],
   };
