@@ -120,7 +120,9 @@ function serve(root: string, cert: string, key: string): void {
     (res as http.ServerResponse).end(a.body ?? undefined);
   };
   const h1 = http.createServer({ keepAliveTimeout: 60_000 }, onRequest);
-  const h2 = http2.createSecureServer({ cert, key, allowHTTP1: true });
+  // Whole bodies are written at once (a 2 MiB registry tarball on each of 10 streams): past Node's default 10 MB of
+  // session memory the session refuses new streams, where Larder streams from its blob store with backpressure.
+  const h2 = http2.createSecureServer({ cert, key, allowHTTP1: true, maxSessionMemory: 256 });
   h2.on('request', onRequest);
   // h2 streams on the raw stream API (as Larder's fast path), h1 fallback through 'request'.
   h2.removeAllListeners('stream');
