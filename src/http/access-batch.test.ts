@@ -17,7 +17,7 @@ describe('AccessBatch', () => {
     const { batch, chunks, written } = batchWithOutput();
     const before = Date.now();
     for (let i = 0; i < 70; i++) batch.add(`id-${i}`, i % 2 ? 'GET' : 'HEAD', `/r/${i}`, 200 + (i % 2) * 104, i / 3, 'r');
-    // 64 formatted into the chunk (not yet written: under 32 KiB), 6 held as fields.
+    // 64 formatted into the chunk (not yet written: under 128 KiB), 6 held as fields.
     expect(batch.pending).toBe(6);
     expect(chunks.pendingBytes).toBeGreaterThan(0);
     batch.drain();
@@ -28,6 +28,21 @@ describe('AccessBatch', () => {
       const { time } = JSON.parse(line) as { time: number };
       expect(time).toBeGreaterThanOrEqual(before);
       expect(`${line}\n`).toBe(accessLine(BINDINGS, time, `id-${i}`, i % 2 ? 'GET' : 'HEAD', `/r/${i}`, 200 + (i % 2) * 104, i / 3, 'r'));
+    });
+  });
+
+  it('writes batches with odd characters as UTF-8, and plain ones alike', () => {
+    const { batch, chunks, written } = batchWithOutput();
+    const ids = ['plain', 'caf\u00e9 "q" \\', '\u20ac\ud83d\ude00', '\ud800 lone', 'tab\t'];
+    const urls = ['/a', '/b"\\', '/\u00ff', '/x\u0001', '/\u2028'];
+    for (let i = 0; i < 200; i++) batch.add(ids[i % 5], 'GET', urls[(i * 3) % 5], 200, i, i % 2 ? 'r' : 'ré');
+    batch.drain();
+    chunks.flush();
+    const lines = written().split('\n').slice(0, -1);
+    expect(lines).toHaveLength(200);
+    lines.forEach((line, i) => {
+      const { time } = JSON.parse(line) as { time: number };
+      expect(`${line}\n`).toBe(accessLine(BINDINGS, time, ids[i % 5], 'GET', urls[(i * 3) % 5], 200, i, i % 2 ? 'r' : 'ré'));
     });
   });
 

@@ -8,14 +8,14 @@ function recording() {
 }
 
 describe('LineChunks', () => {
-  it('holds lines until 32 KiB are pending, then hands them out in order, in one piece', () => {
+  it('holds lines until 128 KiB are pending, then hands them out in order, in one piece', () => {
     const { given, sink } = recording();
     const chunks = new LineChunks(sink);
-    const lines = Array.from({ length: 400 }, (_, i) => `{"n":${i},"pad":"${'x'.repeat(200)}"}\n`);
+    const lines = Array.from({ length: 1_600 }, (_, i) => `{"n":${i},"pad":"${'x'.repeat(200)}"}\n`);
     let i = 0;
     while (given.length === 0) chunks.append(lines[i++]);
     expect(given[0].copy).toBe(lines.slice(0, i).join(''));
-    expect(given[0].bytes.length).toBeGreaterThanOrEqual(32 * 1024);
+    expect(given[0].bytes.length).toBeGreaterThanOrEqual(128 * 1024);
     expect(chunks.pendingBytes).toBe(0);
     for (; i < lines.length; i++) chunks.append(lines[i]);
     chunks.flush();
@@ -38,11 +38,22 @@ describe('LineChunks', () => {
     const { given, sink } = recording();
     const chunks = new LineChunks(sink);
     chunks.append('first\n');
-    const long = `${'€'.repeat(40_000)}\n`;
+    const long = `${'€'.repeat(100_000)}\n`;
     chunks.append(long);
     chunks.append('last\n');
     chunks.flush();
     expect(given.map((g) => g.copy)).toEqual(['first\n', long, 'last\n']);
+  });
+
+  it('copies text said to be ASCII byte for byte, as its UTF-8', () => {
+    const { given, sink } = recording();
+    const chunks = new LineChunks(sink);
+    const ascii = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c)).join('');
+    chunks.append('é\n');
+    chunks.append(`${ascii}\n`, true);
+    chunks.append('€\n');
+    chunks.flush();
+    expect(Buffer.concat(given.map((g) => g.bytes)).equals(Buffer.from(`é\n${ascii}\n€\n`, 'utf8'))).toBe(true);
   });
 
   it('hands out nothing when nothing is pending', () => {

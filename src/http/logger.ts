@@ -19,10 +19,11 @@ const ACCESS_FLUSH_MS = 200;
 /**
  * JSON lines on stdout. Request lines bypass pino's generic serialiser and are batched: with
  * one per request, pino's ~5 µs per line (and sonic-boom's own buffering, ~4 µs) were a
- * quarter of an index read's cost. Each line is encoded into a byte chunk as it comes
- * (http/log-chunks.ts): lines held as strings until a joined 32 KiB write lived through
- * scavenges into the old generation, and the major collections that followed cost more than
- * the lines. pino's own lines go through the same chunks, in order, written at once.
+ * quarter of an index read's cost. Request lines are held as fields and formatted 64 at a
+ * time (http/access-batch.ts) into byte chunks (http/log-chunks.ts), written 128 KiB at a time:
+ * lines held as strings until a joined write lived through scavenges into the old generation,
+ * and the major collections that followed cost more than the lines. pino's own lines go
+ * through the same chunks, after the request lines before them, and are written at once.
  * Request lines reach stdout within 200 ms.
  * The stream writes asynchronously: a synchronous write blocks the event loop while stdout's
  * reader is behind, and on a full non-blocking pipe (EAGAIN) sonic-boom sleeps 100 ms with
