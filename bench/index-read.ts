@@ -90,8 +90,8 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     if (warmUp) {
       // Every distinct file of the sample read once by each process first (one connection per CPU going through the
       // whole list, so each of `workers auto` sees each), as read-paths does: bare Node and nginx hold every file from
-      // the start, and a first read of a Zipf-tail file in Larder goes through Fastify and SQLite (~150 µs), which
-      // with 20,000 warm-up requests alone added ~3 µs to every measured request. Then the connections' warm-up.
+      // the start, and a first read of a Zipf-tail file in Larder goes through Fastify and SQLite: with 20,000 warm-up
+      // requests alone, those first reads landed in the measured rounds. Then the connections' warm-up.
       const cpus = os.availableParallelism();
       await h2load({ uris: distinctList(url), clients: cpus, requests: distinct.length * cpus, h1: !tls, dir });
       await h2load({ uris: list, clients: CLIENTS, requests: 20_000, h1: !tls, dir });
