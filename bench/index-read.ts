@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ensureSelfSignedTls } from '../src/http/tls.js';
 import { startBareNode } from './lib/bare-node.js';
@@ -23,8 +25,19 @@ const CLIENTS = 100;
 const SERVERS = new Set((process.env.BENCH_INDEX_SERVERS ?? 'nginx,bare,larder-1,larder-auto').split(','));
 /** A directory for `node --cpu-prof` profiles of bare Node and Larder (written when each stops), or none. */
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+/**
+ * Another checkout (its own `npm run build` done) whose Larder runs alongside as `baseline, workers 1`, in the same
+ * rounds: an A/B of CPU µs per request against, say, main. Not run unless set.
+ */
+const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : null;
 // A directory per server: each thread (tsx's loader thread in bare Node's process too) writes its own file there.
 const profArgs = (name: string) => (CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, name)] : []);
+
+/** The commit checked out at `root`, for the notes. */
+function baselineCommit(root: string): string {
+  const res = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  return res.status === 0 ? res.stdout.trim() : 'unknown';
+}
 
 /** index-read: random index files (Zipf) by 100 connections, Larder against nginx and against a bare Node server. */
 export async function indexRead(dir: string): Promise<BenchReport> {
@@ -40,6 +53,12 @@ export async function indexRead(dir: string): Promise<BenchReport> {
   const next = zipfSampler(CRATES, 1.0);
   const order = files.map((_, i) => i).sort((a, b) => ((a * 7919) % CRATES) - ((b * 7919) % CRATES));
   const sample = Array.from({ length: 100_000 }, () => files[order[next()]].path);
+  const distinct = [...new Set(sample)];
+  const distinctList = (base: string) => {
+    const file = path.join(dir, `distinct-${base.replace(/\W/g, '_')}.txt`);
+    fs.writeFileSync(file, distinct.map((p) => `${base}/cargo/index/${p}`).join('\n') + '\n');
+    return file;
+  };
   const uris = (base: string) => {
     const file = path.join(dir, `uris-${base.replace(/\W/g, '_')}.txt`);
     fs.writeFileSync(file, sample.map((p) => `${base}/cargo/index/${p}`).join('\n') + '\n');
@@ -68,7 +87,15 @@ export async function indexRead(dir: string): Promise<BenchReport> {
   /** One server under the Zipf load and under the 304 load. */
   const measure = async (name: string, url: string, ca: Buffer | null, tls: boolean, pid: number, warmUp: boolean) => {
     const list = uris(url);
-    if (warmUp) await h2load({ uris: list, clients: CLIENTS, requests: 20_000, h1: !tls, dir });
+    if (warmUp) {
+      // Every distinct file of the sample read once by each process first (one connection per CPU going through the
+      // whole list, so each of `workers auto` sees each), as read-paths does: bare Node and nginx hold every file from
+      // the start, and a first read of a Zipf-tail file in Larder goes through Fastify and SQLite: with 20,000 warm-up
+      // requests alone, those first reads landed in the measured rounds. Then the connections' warm-up.
+      const cpus = os.availableParallelism();
+      await h2load({ uris: distinctList(url), clients: cpus, requests: distinct.length * cpus, h1: !tls, dir });
+      await h2load({ uris: list, clients: CLIENTS, requests: 20_000, h1: !tls, dir });
+    }
     let cpu = cpuSeconds(pid);
     const full: Measured = await h2load({ uris: list, clients: CLIENTS, requests: REQUESTS, h1: !tls, dir });
     full.cpuUs = ((cpuSeconds(pid) - cpu) / full.requests) * 1e6;
@@ -132,6 +159,18 @@ export async function indexRead(dir: string): Promise<BenchReport> {
         });
         servers.push({ name: `larder, workers ${workers}`, key: `larder-${workers}`, url: larder.url, pid: larder.pid, stop: larder.stop });
       }
+      if (BASELINE) {
+        const own = path.join(dir, `baseline-${tls}`);
+        fs.cpSync(data, own, { recursive: true });
+        const larder = await startLarder({
+          data: own,
+          tls,
+          root: BASELINE,
+          env: { LARDER_WORKERS: '1', ...(CPU_PROF ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
+          nodeArgs: profArgs(`baseline-${tls ? 'h2' : 'h1'}`),
+        });
+        servers.push({ name: 'baseline, workers 1', key: 'baseline', url: larder.url, pid: larder.pid, stop: larder.stop });
+      }
       const runs: Record<string, Array<{ full: Measured; notModified: Measured }>> = {};
       for (let round = 0; round < ROUNDS; round++) {
         for (let i = 0; i < servers.length; i++) {
@@ -174,7 +213,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
           ...vs(n, name === 'nginx'),
           ...vs(b, name === 'nginx' || name === 'bare Node'),
           // Req/s-equivalent from CPU per request: what the ratio would be with the server alone on a core.
-          b?.cpuUs && l.cpuUs && name === 'larder, workers 1' ? ratio(b.cpuUs, l.cpuUs) : '',
+          b?.cpuUs && l.cpuUs && (name === 'larder, workers 1' || name === 'baseline, workers 1') ? ratio(b.cpuUs, l.cpuUs) : '',
         ]);
         if (!name.startsWith('larder')) continue;
         if (b && name === 'larder, workers 1')
@@ -199,8 +238,14 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     targets,
     notes: [
       `${CRATES} index files, median ${sizes[CRATES >> 1]} B, p99 ${sizes[Math.floor(CRATES * 0.99)]} B, max ${sizes[CRATES - 1]} B; ${REQUESTS} requests per run by ${CLIENTS} connections (h2load, 10 streams each over h2), Zipf s=1 over crates; 304 rows: one hot file with its ETag in If-None-Match.`,
+      `Warm-up before the first round, for every server alike: each of the ${distinct.length} distinct files of the sample read once per CPU (one connection per CPU through the whole list), then 20,000 requests of the sample; so the comparison is of serving, not of first loads.`,
       `Servers started together and measured in ${ROUNDS} alternating rounds; req/s and p50 from the round with the median req/s, p99 and CPU µs the medians of the rounds (BENCH_ROUNDS).`,
       'nginx: worker_processes auto, access log on; Larder: request log on, one process and `workers = "auto"`; the load generator shares the 2 cores.',
+      ...(BASELINE
+        ? [
+            `baseline, workers 1: the build of ${BASELINE} (git ${baselineCommit(BASELINE)}), one process, in the same rounds (BENCH_BASELINE): an A/B of this checkout against it.`,
+          ]
+        : []),
       'bare Node (bench/lib/bare-node.ts): one process, node:http (HTTP/1.1) and node:http2 createSecureServer (same certificate, raw stream API) answering the same bytes from a Map with the same header set and If-None-Match → 304; no request log, no metrics. CPU µs/req: the server process\'s user + system CPU (with its child processes) over the run ÷ requests; "bare CPU ÷ Larder CPU" is the req/s ratio the two would have on an otherwise idle core.',
     ],
   };

@@ -3,12 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureSelfSignedTls } from '../src/http/tls.js';
+import { startBareNode, writeBareResponses, type BareResponse } from './lib/bare-node.js';
 import { timeClones, startGitHttpBackend, type CloneTimes } from './lib/git-http.js';
 import { h2load, type LoadResult } from './lib/h2load.js';
 import { request } from './lib/http.js';
 import { BENCH_ADMIN_TOKEN, ROOT, startLarder } from './lib/larder.js';
 import { startNginx } from './lib/nginx.js';
-import { run } from './lib/procs.js';
+import { cpuSeconds, run } from './lib/procs.js';
 import { benchUuid, writeBazelRegistry, writeJuliaRegistry } from './lib/registries.js';
 import type { BenchReport } from './lib/results.js';
 import { ratio, zipfSampler } from './lib/stats.js';
@@ -32,6 +33,9 @@ const ONLY = process.env.BENCH_ONLY?.toLowerCase();
  * inherit the flag). The drain is turned off so the stop's SIGTERM lets each process write its profile and exit.
  */
 const PROFILE = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : null;
+
+/** A load run and the server's CPU time per request (µs) during it. */
+type Measured = LoadResult & { cpuUs?: number };
 
 /** One read path: the URL paths to request (the same below both servers' roots) and how hard. */
 interface ReadPath {
@@ -104,6 +108,29 @@ async function mirrorToNginx(url: string, www: string, paths: string[]): Promise
   }
 }
 
+/**
+ * What Larder answers at each path (status 200, headers and body), for the bare Node peer to answer the same way;
+ * `parallel` requests at a time.
+ */
+async function captureResponses(url: string, paths: string[], parallel = 16): Promise<BareResponse[]> {
+  const out: BareResponse[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < paths.length) {
+        const p = paths[next++];
+        const res = await request(`${url}${p}`);
+        if (res.status !== 200) throw new Error(`GET ${p}: ${res.status}`);
+        const headers = Object.entries(res.headers).flatMap(([name, v]): Array<[string, string]> =>
+          v === undefined ? [] : [[name, Array.isArray(v) ? v.join(', ') : v]],
+        );
+        out.push({ url: p, headers, body: res.body });
+      }
+    }),
+  );
+  return out;
+}
+
 /** Fails unless both servers answer `p` with the same bytes. */
 async function sameBytes(a: string, b: string, p: string, ca: Buffer | null): Promise<void> {
   const [x, y] = await Promise.all([request(`${a}${p}`, { ca }), request(`${b}${p}`, { ca })]);
@@ -133,6 +160,7 @@ export async function readPaths(dir: string): Promise<BenchReport> {
   // Package registrations need the HTTP API; then nginx gets the bytes Larder serves, and the git view is built once
   // (the bare repository is a cache) and copied for the peer, which then serves the very same packs.
   const gitRoot = path.join(dir, 'git');
+  const bareRoot = path.join(dir, 'bare');
   let julia: { registries: string; tarballs: string[]; packages: string[]; tree: string };
   {
     const larder = await startLarder({ data, tls: false, env: { LARDER_WORKERS: '1' } });
@@ -141,6 +169,14 @@ export async function readPaths(dir: string): Promise<BenchReport> {
       const registries = (await request(`${larder.url}/julia/registries`)).body.toString().trim().split('\n');
       const tarballs = registries.map((line) => `/julia${line}`);
       await mirrorToNginx(larder.url, www, ['/julia/registries', ...tarballs, ...packages]);
+      // The bare Node peer answers what Larder answered, headers included (its own request id and date).
+      const captured = await captureResponses(larder.url, [
+        ...bazelFiles.map((f) => `/bazel/${f}`),
+        '/julia/registries',
+        ...tarballs,
+        ...packages,
+      ]);
+      writeBareResponses(bareRoot, captured);
       const bigLine = registries.find((l) => l.includes(big.uuid));
       if (!bigLine) throw new Error(`/registries does not list ${big.name}`);
       julia = { registries: '/julia/registries', tarballs: [`/julia${bigLine}`], packages, tree: bigLine.split('/')[3] };
@@ -169,9 +205,25 @@ export async function readPaths(dir: string): Promise<BenchReport> {
 
   const readPaths = allReadPaths.filter((rp) => !ONLY || rp.name.toLowerCase().includes(ONLY));
   const clonesToo = !ONLY || 'git clone'.includes(ONLY);
-  const rows: string[][] = [['read path', 'transport', 'server', 'rate', 'p50', 'p99', 'non-200', 'rate ratio']];
+  const rows: string[][] = [
+    [
+      'read path',
+      'transport',
+      'server',
+      'rate',
+      'p50',
+      'p99',
+      'non-200',
+      'CPU µs/req',
+      'vs nginx',
+      'vs bare Node',
+      'bare CPU ÷ Larder CPU',
+    ],
+  ];
   const targets: BenchReport['targets'] = [];
-  const load = async (rp: ReadPath, url: string, h1: boolean) => {
+  const notes: string[] = [];
+  /** One read path's measured run, with the server's CPU per request (µs; its child processes included) over it. */
+  const load = async (rp: ReadPath, url: string, h1: boolean, pid: number): Promise<Measured> => {
     const list = path.join(dir, 'uris.txt');
     fs.writeFileSync(list, rp.paths.map((p) => `${url}${p}`).join('\n') + '\n');
     const opts = { uris: list, clients: rp.clients, h1, dir };
@@ -184,22 +236,38 @@ export async function readPaths(dir: string): Promise<BenchReport> {
     const cpus = os.availableParallelism();
     await h2load({ uris: every, clients: cpus, h1, dir, requests: distinct.length * cpus });
     await h2load({ ...opts, requests: Math.max(rp.clients, Math.round(rp.requests / 10)) }); // warm-up of the connections
-    return h2load({ ...opts, requests: rp.requests });
+    const cpu = cpuSeconds(pid);
+    const r: Measured = await h2load({ ...opts, requests: rp.requests });
+    r.cpuUs = ((cpuSeconds(pid) - cpu) / r.requests) * 1e6;
+    return r;
   };
   const non200 = (r: LoadResult) => r.requests - (r.statuses['200'] ?? 0);
 
   for (const secure of [false, true]) {
     const transport = secure ? 'TLS + HTTP/2' : 'HTTP/1.1';
-    const results = new Map<string, Map<string, LoadResult>>(readPaths.map((rp) => [rp.name, new Map()]));
+    const results = new Map<string, Map<string, Measured>>(readPaths.map((rp) => [rp.name, new Map()]));
     const nginx = await startNginx({
       dir: path.join(dir, `nginx-${secure}`),
       root: www,
       tls: secure ? { cert: tls.certPath, key: tls.keyPath } : undefined,
     });
     try {
-      for (const rp of readPaths) results.get(rp.name)!.set('nginx', await load(rp, nginx.url, !secure));
+      for (const rp of readPaths) results.get(rp.name)!.set('nginx', await load(rp, nginx.url, !secure, nginx.pid));
     } finally {
       await nginx.stop();
+    }
+    // Node's own ceiling: Larder's responses from a Map, one process, no request log or metrics.
+    const bare = await startBareNode({ root: bareRoot, certPath: tls.certPath, keyPath: tls.keyPath });
+    try {
+      const url = secure ? bare.h2Url : bare.h1Url;
+      for (const rp of readPaths) {
+        const got = await request(`${url}${rp.paths[0]}`, { ca: secure ? ca : null });
+        if (got.status !== 200 || !got.body.equals(fs.readFileSync(path.join(www, rp.paths[0]))))
+          throw new Error(`${rp.paths[0]}: bare Node answers ${got.status}, not nginx's bytes`);
+      }
+      for (const rp of readPaths) results.get(rp.name)!.set('bare Node', await load(rp, url, !secure, bare.pid));
+    } finally {
+      await bare.stop();
     }
     const clones = new Map<string, CloneTimes>();
     if (!secure && clonesToo) {
@@ -236,7 +304,7 @@ export async function readPaths(dir: string): Promise<BenchReport> {
             await peer.stop();
           }
         }
-        for (const rp of readPaths) results.get(rp.name)!.set(name, await load(rp, larder.url, !secure));
+        for (const rp of readPaths) results.get(rp.name)!.set(name, await load(rp, larder.url, !secure, larder.pid));
         if (!secure && clonesToo) {
           const url = `${larder.url}/julia/${big.name}.git`;
           await timeClones(url, { dir, concurrency: 1, rounds: 1, expectTree: julia.tree });
@@ -249,9 +317,15 @@ export async function readPaths(dir: string): Promise<BenchReport> {
     for (const rp of readPaths) {
       const byServer = results.get(rp.name)!;
       const n = byServer.get('nginx')!;
-      if (non200(n)) throw new Error(`nginx answered ${non200(n)} of ${n.requests} requests for ${rp.name} with something other than 200`);
+      const b = byServer.get('bare Node')!;
+      if (non200(n))
+        throw new Error(
+          `nginx answered ${non200(n)} of ${n.requests} requests for ${rp.name} with something other than 200: ${JSON.stringify(n.statuses)}`,
+        );
+      // bare Node's ratios are for reading, not targets: a miss there is reported, not fatal.
+      if (non200(b)) notes.push(`${rp.name}, ${transport}: bare Node's statuses ${JSON.stringify(b.statuses)} (h2load's -1: no response).`);
       for (const [server, r] of byServer) {
-        const peer = server === 'nginx';
+        const peer = server === 'nginx' || server === 'bare Node';
         rows.push([
           rp.name,
           transport,
@@ -260,14 +334,19 @@ export async function readPaths(dir: string): Promise<BenchReport> {
           `${r.p50ms.toFixed(2)} ms`,
           `${r.p99ms.toFixed(2)} ms`,
           String(non200(r)),
-          peer ? '' : ratio(r.reqPerSec, n.reqPerSec),
+          r.cpuUs === undefined ? '' : r.cpuUs.toFixed(1),
+          server === 'nginx' ? '' : ratio(r.reqPerSec, n.reqPerSec),
+          peer ? '' : ratio(r.reqPerSec, b.reqPerSec),
+          // One process each: the req/s ratio the two would have on an otherwise idle core.
+          server === 'larder, workers 1' && r.cpuUs && b.cpuUs ? ratio(b.cpuUs, r.cpuUs) : '',
         ]);
         if (peer) continue;
         targets.push({
           what: `${rp.name}, ${transport}, ${server}: ${ratio(r.reqPerSec, n.reqPerSec)} of nginx's req/s (target ≥ 0.8x)`,
           ok: r.reqPerSec >= 0.8 * n.reqPerSec,
         });
-        if (non200(r)) targets.push({ what: `${rp.name}, ${transport}, ${server}: every response was 200`, ok: false });
+        if (non200(r))
+          targets.push({ what: `${rp.name}, ${transport}, ${server}: every response was 200 (${JSON.stringify(r.statuses)})`, ok: false });
       }
     }
     const peerName = 'git http-backend (nginx + fcgiwrap)';
@@ -282,7 +361,10 @@ export async function readPaths(dir: string): Promise<BenchReport> {
         `${c.medianS.toFixed(2)} s`,
         '',
         '0',
+        '',
         peer || !peerClones ? '' : ratio(c.perSecond, peerClones.perSecond),
+        '',
+        '',
       ]);
       if (!peer && peerClones)
         targets.push({
@@ -296,9 +378,11 @@ export async function readPaths(dir: string): Promise<BenchReport> {
     table: rows,
     targets,
     notes: [
+      ...notes,
       `Bazel: a generated registry of ${BAZEL_MODULES} modules (${bazelFiles.length} files: metadata.json, MODULE.bazel, source.json), imported with \`larder import bazel\`; ${REQUESTS} requests by ${CLIENTS} connections, Zipf s=1 over files.`,
       `Julia: a generated registry of ${JULIA_PACKAGES} packages imported with \`larder import julia\` (registry tarball ${(tarballBytes / 1024).toFixed(0)} KiB, read by 10 connections), and ${PACKAGE_TARBALLS} registered packages (~30 KiB tarballs); nginx serves the bytes Larder answered, as static files.`,
       `git: \`git clone --bare\` of the ${JULIA_PACKAGES}-package registry's git view (${CLONES_AT_ONCE} at once, ${CLONE_ROUNDS} rounds, after one warm-up clone), against the same bare repository served by \`git http-backend\` behind nginx + fcgiwrap (8 CGI children).`,
+      'bare Node (bench/lib/bare-node.ts): one process, node:http (HTTP/1.1) and node:http2 createSecureServer (raw stream API) answering, from a Map, the status, headers (its own x-request-id and date) and bytes Larder answered at each URL, captured once from Larder; no request log, no metrics. "vs bare Node" is Larder ÷ bare Node req/s: bare Node\'s own ratio to nginx is what Node\'s HTTP stack costs, the rest is Larder\'s. CPU µs/req: the server\'s user + system CPU (its child processes included) over the measured run ÷ requests; "bare CPU ÷ Larder CPU" the req/s ratio one process each would have on an otherwise idle core.',
       'nginx: worker_processes auto, access log on; Larder: request log on; h2load uses 10 streams per connection over h2; the load generator shares the 2 cores.',
       ...(PROFILE
         ? [`Larder ran under \`node --cpu-prof\` (BENCH_PROFILE; sampling every 1 ms, a few % of its CPU), so its ratios are a little low.`]

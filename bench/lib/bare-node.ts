@@ -7,11 +7,12 @@ import path from 'node:path';
 import { rssBytes, stopChild } from './procs.js';
 
 /**
- * The bare Node peer of index-read: what Node's own HTTP stacks do with no application around them.
+ * The bare Node peer of index-read and read-paths: what Node's own HTTP stacks do with no application around them.
  * A `node:http` server (HTTP/1.1) and a `node:http2` secure server (TLS + h2, allowHTTP1) in one
  * process answer the same bytes from a Map keyed by URL, with the header set Larder sends
- * (x-request-id, etag, last-modified, cache-control, content-type, content-length) and
- * If-None-Match → 304. Run as its own process (`startBareNode`) so it never shares the bench's event loop.
+ * (index-read: x-request-id, etag, last-modified, cache-control, content-type, content-length; read-paths: the headers
+ * Larder answered each URL with, captured by `writeBareResponses`) and If-None-Match → 304. Run as its own process
+ * (`startBareNode`) so it never shares the bench's event loop.
  */
 
 interface Entry {
@@ -23,6 +24,49 @@ interface Entry {
 }
 
 const LAST_MODIFIED = new Date(Date.UTC(2025, 0, 1)).toUTCString();
+
+/** One response to copy: its URL path, the headers to send (in order; no x-request-id, date or connection) and body. */
+export interface BareResponse {
+  url: string;
+  headers: Array<[string, string]>;
+  body: Buffer;
+}
+
+const MANIFEST = 'bare-responses.json';
+/** Headers a server adds per response or per connection: the bare server makes its own. */
+const PER_RESPONSE = new Set(['x-request-id', 'date', 'connection', 'keep-alive', 'transfer-encoding']);
+/** Headers a 304 leaves out (RFC 9110 §15.4.5 keeps the validators and caching headers). */
+const BODY_HEADERS = new Set(['content-type', 'content-length', 'accept-ranges']);
+
+/** Writes responses for `startBareNode({ root: dir })` to serve instead of the files under a root. */
+export function writeBareResponses(dir: string, responses: BareResponse[]): void {
+  fs.mkdirSync(path.join(dir, 'bodies'), { recursive: true });
+  const manifest = responses.map((r, i) => {
+    fs.writeFileSync(path.join(dir, 'bodies', String(i)), r.body);
+    return { url: r.url, headers: r.headers.filter(([name]) => !PER_RESPONSE.has(name.toLowerCase())), body: String(i) };
+  });
+  fs.writeFileSync(path.join(dir, MANIFEST), JSON.stringify(manifest));
+}
+
+/** The responses `writeBareResponses` wrote, as Map entries. */
+function loadResponses(dir: string): Map<string, Entry> {
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as Array<{
+    url: string;
+    headers: Array<[string, string]>;
+    body: string;
+  }>;
+  const map = new Map<string, Entry>();
+  for (const m of manifest) {
+    const full = Object.fromEntries(m.headers);
+    map.set(m.url, {
+      body: fs.readFileSync(path.join(dir, 'bodies', m.body)),
+      etag: full.etag ?? '',
+      full,
+      notModified: Object.fromEntries(m.headers.filter(([name]) => !BODY_HEADERS.has(name.toLowerCase()))),
+    });
+  }
+  return map;
+}
 
 /** Loads every file under `root` into a Map keyed by its URL path. */
 function load(root: string): Map<string, Entry> {
@@ -50,7 +94,7 @@ function load(root: string): Map<string, Entry> {
 
 /** The child process: listens, prints `READY <h1 port> <h2 port>`, serves until killed. */
 function serve(root: string, cert: string, key: string): void {
-  const files = load(root);
+  const files = fs.existsSync(path.join(root, MANIFEST)) ? loadResponses(root) : load(root);
   let counter = 0;
   // The same length as a UUID, so header bytes match Larder's.
   const prefix = `${process.pid.toString(16).padStart(8, '0')}-0000-4000-8000-`;
@@ -58,7 +102,7 @@ function serve(root: string, cert: string, key: string): void {
   const answer = (url: string | undefined, inm: string | string[] | undefined) => {
     const e = url === undefined ? undefined : files.get(url);
     if (!e) return null;
-    const fresh = inm === e.etag;
+    const fresh = e.etag !== '' && inm === e.etag;
     return {
       status: fresh ? 304 : 200,
       headers: { 'x-request-id': nextId(), ...(fresh ? e.notModified : e.full) },
@@ -76,7 +120,9 @@ function serve(root: string, cert: string, key: string): void {
     (res as http.ServerResponse).end(a.body ?? undefined);
   };
   const h1 = http.createServer({ keepAliveTimeout: 60_000 }, onRequest);
-  const h2 = http2.createSecureServer({ cert, key, allowHTTP1: true });
+  // Whole bodies are written at once (a 2 MiB registry tarball on each of 10 streams): past Node's default 10 MB of
+  // session memory the session refuses new streams, where Larder streams from its blob store with backpressure.
+  const h2 = http2.createSecureServer({ cert, key, allowHTTP1: true, maxSessionMemory: 256 });
   h2.on('request', onRequest);
   // h2 streams on the raw stream API (as Larder's fast path), h1 fallback through 'request'.
   h2.removeAllListeners('stream');
@@ -109,7 +155,10 @@ export interface BareNodeProcess {
   stop(): Promise<void>;
 }
 
-/** Starts the bare Node server over the files under `root` (URL path = file path) with this certificate. */
+/**
+ * Starts the bare Node server over the files under `root` (URL path = file path), or the responses
+ * `writeBareResponses` wrote there, with this certificate.
+ */
 export async function startBareNode(opts: {
   root: string;
   certPath: string;

@@ -28,12 +28,15 @@ export async function startLarder(opts: {
   env?: Record<string, string>;
   /** Node options before the script, e.g. `--cpu-prof` (which NODE_OPTIONS does not take). */
   nodeArgs?: string[];
+  /** Another checkout's build to run (an A/B against it); this checkout's by default. */
+  root?: string;
 }): Promise<LarderProcess> {
-  if (!fs.existsSync(path.join(ROOT, 'dist/cli/main.js'))) throw new Error('build first: npm run build');
+  const root = opts.root ?? ROOT;
+  if (!fs.existsSync(path.join(root, 'dist/cli/main.js'))) throw new Error(`build first: npm run build (in ${root})`);
   const port = opts.port ?? (await freePort());
   const args = [
     ...(opts.nodeArgs ?? []),
-    path.join(ROOT, 'bin/larder.js'),
+    path.join(root, 'bin/larder.js'),
     'serve',
     '--data',
     opts.data,

@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Http2SecureServer, Http2ServerRequest } from 'node:http2';
 import type { Registry } from '../registry/registry.js';
 import type { FormatPlugin, RouteContext } from './format-plugin.js';
-import type { AccessLine } from './logger.js';
+import type { AccessLog } from './logger.js';
 import { requestRecorder, type RequestRecorder } from './observe.js';
 import { answerHttp1, answerHttp2, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
 import { answerArtifactHttp2Streams, fastArtifactAnswerer } from './fast-artifact.js';
@@ -21,7 +21,7 @@ export interface EarlyServerOptions {
   /** TLS key and certificate: the server then speaks HTTP/2 (ALPN h2) with HTTP/1.1 fallback. */
   tls?: TlsMaterial | null;
   /** Where one line per request goes (see http/logger.ts), or nowhere. */
-  accessLog?: ((line: AccessLine) => void) | null;
+  accessLog?: AccessLog | null;
   /** The server's shutdown state (draining shows on /-/readyz); one is made when not given. */
   shutdown?: Shutdown;
 }
@@ -141,8 +141,9 @@ export function earlyServer(registry: Registry, formats: FormatPlugin[], opts: E
       listener as never,
     );
     applyHttp1Timeouts(secure, timeouts);
-    answerHttp2Streams(secure, answer);
+    // Index reads first, as over HTTP/1.1: they are most of the reads, and each answerer's miss costs the other a lookup.
     answerArtifactHttp2Streams(secure, artifacts);
+    answerHttp2Streams(secure, answer);
     guardHttp2Sessions(secure, timeouts);
     return secure;
   }

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SecureServer, IncomingHttpHeaders as H2Headers, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import type { RequestSeries, RequestStats } from '../registry/request-stats.js';
 import type { Source } from '../registry/source.js';
@@ -168,7 +169,7 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
 
 export type FastArtifactAnswerer = ReturnType<typeof fastArtifactAnswerer>;
 
-/** Puts the artifact answerer in front of the HTTP/2 server's `stream` listeners (the fast index path and Fastify's). */
+/** Puts the artifact answerer in front of the HTTP/2 server's `stream` listeners (Fastify's compatibility layer). */
 export function answerArtifactHttp2Streams(server: Http2SecureServer, answer: FastArtifactAnswerer): void {
   const others = server.listeners('stream') as Array<(...args: unknown[]) => void>;
   server.removeAllListeners('stream');

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Http2SecureServer, IncomingHttpHeaders as H2Headers, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { IndexDoc } from '../registry/index-docs.js';
 import type { RequestSeries, RequestStats } from '../registry/request-stats.js';
@@ -25,6 +26,16 @@ interface PreparedRoute {
   series: RequestSeries;
   headers: WeakMap<IndexDoc, DocHeaders>;
 }
+
+/** A read's route and the document path its URL names. */
+interface Located {
+  prepared: PreparedRoute;
+  path: string;
+}
+
+/** URLs whose route and document path are remembered (`locate`), each at most LOCATED_URL_LENGTH long: a few MB at most. */
+const LOCATED_URLS = 16_384;
+const LOCATED_URL_LENGTH = 256;
 
 /** The answer to a cached index read, before it is written to HTTP/1.1 or HTTP/2. */
 interface FastAnswer {
@@ -66,14 +77,28 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
   const byFirstSegment = new Map<string, PreparedRoute>(
     routes.map((route) => [route.prefix.split('/')[1], { route, series: stats.of(route.repo, route.format), headers: new WeakMap() }]),
   );
-  /** The route and document path of a read this path may answer, cached or not. */
-  const locate = (method: string | undefined, url: string | undefined): { prepared: PreparedRoute; path: string } | null => {
-    if ((method !== 'GET' && method !== 'HEAD') || !url) return null;
+  /** The route and document path a URL names, cached or not; null when it is none of these reads. */
+  const locateUrl = (url: string): Located | null => {
     if (url.includes('?') || url.includes('%') || url.includes('//')) return null;
     const prepared = byFirstSegment.get(url.slice(1, url.indexOf('/', 1)));
     if (!prepared || !url.startsWith(prepared.route.prefix)) return null;
     const path = prepared.route.docPath(url.slice(prepared.route.prefix.length));
     return path === null ? null : { prepared, path };
+  };
+  // What each URL read lately names (null: none of these reads), so a hot URL costs one map lookup, not its parsing
+  // (docPath is a function of the URL alone). Bounded: emptied when full.
+  const located = new Map<string, Located | null>();
+  /** The route and document path of a read this path may answer, cached or not. */
+  const locate = (method: string | undefined, url: string | undefined): Located | null => {
+    if ((method !== 'GET' && method !== 'HEAD') || !url) return null;
+    let at = located.get(url);
+    if (at === undefined) {
+      at = locateUrl(url);
+      if (url.length > LOCATED_URL_LENGTH) return at;
+      if (located.size >= LOCATED_URLS) located.clear();
+      located.set(url, at);
+    }
+    return at;
   };
   const find = (method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders | H2Headers): FastAnswer | null => {
     const at = locate(method, url);
@@ -81,6 +106,7 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
     const { prepared, path } = at;
     const doc = prepared.route.source.peek(path);
     if (!doc) return null;
+    prepared.route.seen?.(doc);
     const started = performance.now();
     const incomingId = headers['x-request-id'];
     const reqId = typeof incomingId === 'string' && incomingId ? incomingId : nextRequestId();

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FormatCore } from '../registry/format.js';
 import type { Registry } from '../registry/registry.js';
 import type { Repo } from '../registry/repos.js';
-import type { Source } from '../registry/source.js';
+import type { Source, SourceDoc } from '../registry/source.js';
 import type { FastArtifactRoute } from './fast-artifact.js';
 
 /**
@@ -14,8 +14,13 @@ export interface FastIndexRoute {
   format: string;
   /** e.g. `/cargo/index/` */
   prefix: string;
-  /** The document path for the rest of the URL, or null when the route must decide. */
+  /**
+   * The document path for the rest of the URL, or null when the route must decide. A function of `rest` alone: its
+   * answer is remembered per URL.
+   */
   docPath(rest: string): string | null;
+  /** Told of each document answered from the cache, for what the route also does on every read (optional). */
+  seen?(doc: SourceDoc): void;
   source: Source;
   /** Fixed, or per document path where it depends on the file (computed once per cached document). */
   contentType: string | ((docPath: string) => string);

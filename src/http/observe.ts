@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from '../registry/registry.js';
 import type { RequestSeries } from '../registry/request-stats.js';
-import type { AccessLine } from './logger.js';
+import type { AccessLog } from './logger.js';
 
 /** Accounts for one answered request: metrics (its repo's series) and the access log line. */
 export type RequestRecorder = (series: RequestSeries, status: number, ms: number, reqId: string, method: string, url: string) => void;
@@ -16,10 +16,11 @@ function seriesOf(registry: Registry, req: FastifyRequest): RequestSeries {
 }
 
 /** The recorder behind every request, index reads included: plain counters, then the access log line. */
-export function requestRecorder(accessLog: ((line: AccessLine) => void) | null): RequestRecorder {
+export function requestRecorder(accessLog: AccessLog | null): RequestRecorder {
+  if (!accessLog) return (series, status, ms) => series.record(status, ms / 1000);
   return (series, status, ms, reqId, method, url) => {
     series.record(status, ms / 1000);
-    accessLog?.({ reqId, method, url, status, ms: Math.round(ms * 100) / 100, repo: series.repo });
+    accessLog(reqId, method, url, status, ms, series.repo);
   };
 }
 

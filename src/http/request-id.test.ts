@@ -7,4 +7,14 @@ describe('nextRequestId', () => {
     for (const id of ids.slice(0, 100)) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(new Set(ids).size).toBe(ids.length);
   });
+
+  it('counts on from one id to the next, across the low digits of the counter', () => {
+    const ids = Array.from({ length: 9_000 }, () => nextRequestId());
+    const prefix = ids[0].slice(0, 24);
+    const first = parseInt(ids[0].slice(24), 16);
+    ids.forEach((id, i) => {
+      expect(id.slice(0, 24)).toBe(prefix);
+      expect(id.slice(24)).toBe((first + i).toString(16).padStart(12, '0'));
+    });
+  });
 });

@@ -5,7 +5,7 @@ import type { FormatPlugin } from './format-plugin.js';
 import { adminRoutes } from './admin-routes.js';
 import { S3_PREFIX, s3Routes } from './s3/routes.js';
 import { webRoutes } from '../web/plugin.js';
-import type { AccessLine } from './logger.js';
+import type { AccessLog } from './logger.js';
 import { observe } from './observe.js';
 import { earlyServer, type EarlyServer, type TlsMaterial } from './early-server.js';
 import { Shutdown } from './graceful.js';
@@ -19,7 +19,7 @@ export interface ServerOptions {
   /** A pino logger, or none (tests). */
   logger?: FastifyBaseLogger | null;
   /** Where one line per request goes (see http/logger.ts), or nowhere. */
-  accessLog?: ((line: AccessLine) => void) | null;
+  accessLog?: AccessLog | null;
   /** Told of every route as it is registered (the auth matrix test collects the route table with it). */
   onRoute?: (route: { method: string | string[]; url: string }) => void;
   /** The server's shutdown state (draining shows on /-/readyz); one is made when not given. */

@@ -91,7 +91,9 @@ export function gitViewRules(
   };
 }
 
-const fresh = (doc: IndexDoc | null): SourceDoc | null => (doc ? Object.assign(doc, { stale: false }) : null);
+// Marked once: a cached document is handed out on every read, and Object.assign per read showed in index-read profiles.
+const fresh = (doc: IndexDoc | null): SourceDoc | null =>
+  doc === null ? null : (doc as SourceDoc).stale === false ? (doc as SourceDoc) : Object.assign(doc, { stale: false });
 
 /** The source of a hosted repo: the documents its publishes wrote, the blobs its rows name. */
 export class HostedSource implements Source {

@@ -41,13 +41,9 @@ export const juliaFormat: FormatPlugin = {
       repo: repo.name,
       format: 'julia',
       prefix: `/${repo.name}/`,
-      docPath: (rest) => {
-        if (!REGISTRIES_PATHS.has(rest)) return null;
-        // As the route does: registries listed together are checked once per listing (a map lookup after that).
-        const doc = source.peek(REGISTRIES_DOC);
-        if (doc) noteRegistryConflicts(registry, repo, source, doc);
-        return REGISTRIES_DOC;
-      },
+      docPath: (rest) => (REGISTRIES_PATHS.has(rest) ? REGISTRIES_DOC : null),
+      // As the route does: registries listed together are checked once per listing (a map lookup after that).
+      seen: (doc) => noteRegistryConflicts(registry, repo, source, doc),
       contentType: REGISTRIES_PRESENTATION.contentType,
       cacheControl: REGISTRIES_PRESENTATION.cacheControl,
     };

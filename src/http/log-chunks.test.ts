@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { LineChunks } from './log-chunks.js';
+
+/** A sink that keeps what it was given and a copy made at the time. */
+function recording() {
+  const given: Array<{ bytes: Buffer; copy: string }> = [];
+  return { given, sink: (bytes: Buffer) => given.push({ bytes, copy: bytes.toString('utf8') }) };
+}
+
+describe('LineChunks', () => {
+  it('holds lines until 128 KiB are pending, then hands them out in order, in one piece', () => {
+    const { given, sink } = recording();
+    const chunks = new LineChunks(sink);
+    const lines = Array.from({ length: 1_600 }, (_, i) => `{"n":${i},"pad":"${'x'.repeat(200)}"}\n`);
+    let i = 0;
+    while (given.length === 0) chunks.append(lines[i++]);
+    expect(given[0].copy).toBe(lines.slice(0, i).join(''));
+    expect(given[0].bytes.length).toBeGreaterThanOrEqual(128 * 1024);
+    expect(chunks.pendingBytes).toBe(0);
+    for (; i < lines.length; i++) chunks.append(lines[i]);
+    chunks.flush();
+    expect(given.map((g) => g.copy).join('')).toBe(lines.join(''));
+  });
+
+  it('never writes again into bytes it has handed out (the sink writes them later)', () => {
+    const { given, sink } = recording();
+    const chunks = new LineChunks(sink);
+    for (let i = 0; i < 5_000; i++) {
+      chunks.append(`line ${i} ${'é'.repeat(i % 50)}\n`);
+      if (i % 7 === 0) chunks.flush();
+    }
+    chunks.flush();
+    for (const g of given) expect(g.bytes.toString('utf8')).toBe(g.copy);
+    expect(given.map((g) => g.copy).join('')).toBe(Array.from({ length: 5_000 }, (_, i) => `line ${i} ${'é'.repeat(i % 50)}\n`).join(''));
+  });
+
+  it('writes a line too long for a chunk on its own, after what was pending', () => {
+    const { given, sink } = recording();
+    const chunks = new LineChunks(sink);
+    chunks.append('first\n');
+    const long = `${'€'.repeat(100_000)}\n`;
+    chunks.append(long);
+    chunks.append('last\n');
+    chunks.flush();
+    expect(given.map((g) => g.copy)).toEqual(['first\n', long, 'last\n']);
+  });
+
+  it('copies text said to be ASCII byte for byte, as its UTF-8', () => {
+    const { given, sink } = recording();
+    const chunks = new LineChunks(sink);
+    const ascii = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c)).join('');
+    chunks.append('é\n');
+    chunks.append(`${ascii}\n`, true);
+    chunks.append('€\n');
+    chunks.flush();
+    expect(Buffer.concat(given.map((g) => g.bytes)).equals(Buffer.from(`é\n${ascii}\n€\n`, 'utf8'))).toBe(true);
+  });
+
+  it('hands out nothing when nothing is pending', () => {
+    const { given, sink } = recording();
+    const chunks = new LineChunks(sink);
+    chunks.flush();
+    expect(given).toEqual([]);
+  });
+});

@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const LOGGER = path.join(import.meta.dirname, 'logger.ts');
+
+/** Runs `body` in a fresh process with `logging = createLogging(level)` and returns what it wrote to stdout, by line. */
+async function run(level: string, body: string): Promise<Array<Record<string, unknown>>> {
+  const script = `import { createLogging } from ${JSON.stringify(LOGGER)}; const logging = createLogging(${JSON.stringify(level)}); ${body}`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+const LINES = `
+  await logging.load();
+  logging.log.info({ a: 1 }, 'before');
+  for (let i = 0; i < 3000; i++) logging.access(\`id-\${i}\`, 'GET', \`/cargo/index/\${i}\`, i % 2 ? 200 : 304, i / 100, 'cargo');
+  logging.log.warn({}, 'after');
+`;
+
+describe('createLogging', () => {
+  it('writes every request line and pino line, in order, when the process ends by itself', async () => {
+    const lines = await run('info', LINES);
+    expect(lines).toHaveLength(3002);
+    expect(lines[0]).toMatchObject({ level: 30, msg: 'before', a: 1, pid: expect.any(Number), hostname: expect.any(String) });
+    expect(lines[1]).toMatchObject({
+      level: 30,
+      reqId: 'id-0',
+      method: 'GET',
+      url: '/cargo/index/0',
+      status: 304,
+      ms: 0,
+      repo: 'cargo',
+      msg: 'request',
+    });
+    expect(lines[2999]).toMatchObject({ reqId: 'id-2998', status: 304, ms: 29.98 });
+    expect(lines[3000]).toMatchObject({ reqId: 'id-2999', status: 200, ms: 29.99 });
+    expect(lines[3001]).toMatchObject({ level: 40, msg: 'after' });
+    expect(Object.keys(lines[1])).toEqual(['level', 'time', 'pid', 'hostname', 'reqId', 'method', 'url', 'status', 'ms', 'repo', 'msg']);
+  });
+
+  it('writes what is pending when the process exits at once', async () => {
+    const lines = await run('info', `${LINES}; logging.access('last', 'HEAD', '/x', 200, 0.5, '-'); process.exit(0);`);
+    expect(lines).toHaveLength(3003);
+    expect(lines.at(-1)).toMatchObject({ reqId: 'last', method: 'HEAD', url: '/x', status: 200, ms: 0.5, repo: '-' });
+  });
+
+  it('has no request lines above level info', async () => {
+    const lines = await run(
+      'warn',
+      `if (logging.access !== null) throw new Error('access'); await logging.load(); logging.log.info({}, 'hidden'); logging.log.warn({}, 'shown');`,
+    );
+    expect(lines.map((l) => l.msg)).toEqual(['shown']);
+  });
+
+  it('keeps what comes before pino is loaded and writes it first, in order', async () => {
+    const lines = await run(
+      'info',
+      `logging.access('a', 'GET', '/1', 200, 1, 'cargo'); logging.log.warn({ w: 1 }, 'early'); logging.access('b', 'GET', '/2', 200, 1, 'cargo');
+       await logging.load(); logging.access('c', 'GET', '/3', 200, 1, 'cargo');`,
+    );
+    expect(lines.map((l) => l.reqId ?? l.msg)).toEqual(['a', 'early', 'b', 'c']);
+    expect(lines[1]).toMatchObject({ level: 40, w: 1 });
+  });
+
+  it('writes the request lines of a process that ends before pino is loaded', async () => {
+    const lines = await run(
+      'info',
+      `logging.access('a', 'GET', '/1', 200, 1, 'cargo'); logging.access('b', 'GET', '/2', 304, 2, 'cargo'); process.exit(0);`,
+    );
+    expect(lines.map((l) => [l.reqId, l.status])).toEqual([
+      ['a', 200],
+      ['b', 304],
+    ]);
+  });
+});
