@@ -252,6 +252,9 @@ describe('search', () => {
       await eventually(() => results.innerText()).toContain('tokio_lite');
       await page.evaluate(() => ((window as unknown as { stillHere: boolean }).stillHere = true));
       await page.getByLabel('Words').pressSequentially('rand', { delay: 20 });
+      // The address follows the last answer: wait for the answer to "rand" itself (one to "ra" can already show
+      // the same package on a slow machine).
+      await eventually(async () => new URL(page.url()).searchParams.get('q')).toBe('rand');
       await eventually(() => results.innerText()).not.toContain('tokio_lite');
       expect(await results.innerText()).toContain('rand_lite');
       expect(await results.innerText()).toContain('1 package');
