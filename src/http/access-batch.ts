@@ -3,9 +3,6 @@ import type { LineChunks } from './log-chunks.js';
 
 /** Request lines held as fields before they are formatted: ~16 KB of lines. */
 const BATCH = 64;
-/** Text whose UTF-8 is its Latin-1 (nearly every batch: plain ids and URLs). */
-// eslint-disable-next-line no-control-regex -- every ASCII character, control characters included
-const ASCII = /^[\x00-\x7f]*$/;
 
 /**
  * Request lines kept as their fields and formatted a batch at a time. Formatting a line runs a good deal of code
@@ -56,6 +53,6 @@ export class AccessBatch {
     }
     this.n = 0;
     const text = lines.join('');
-    this.chunks.append(text, ASCII.test(text));
+    this.chunks.append(text);
   }
 }

@@ -54,6 +54,25 @@ describe('fastIndexAnswerer', () => {
     expect(docPath).toHaveBeenCalledTimes(1);
   });
 
+  it("reads through the source's peeker, made once per remembered URL, and sees each change", () => {
+    const docs = new Map<string, SourceDoc | null>([['doc/a', doc('v1')]]);
+    const { route } = repo('cargo', docs);
+    const peeker = vi.fn((p: string) => () => docs.get(p));
+    const peek = vi.fn(() => {
+      throw new Error('peek is not called when there is a peeker');
+    });
+    route.source = { peek, peeker } as unknown as Source;
+    const fast = answerer(route);
+    expect(body(fast.find('GET', '/cargo/index/doc/a', {}))).toBe('v1');
+    docs.set('doc/a', doc('v2'));
+    expect(body(fast.find('GET', '/cargo/index/doc/a', {}))).toBe('v2');
+    docs.delete('doc/a');
+    expect(fast.find('GET', '/cargo/index/doc/a', {})).toBeNull();
+    expect(peeker).toHaveBeenCalledTimes(1);
+    expect(peeker).toHaveBeenCalledWith('doc/a');
+    expect(peek).not.toHaveBeenCalled();
+  });
+
   it("answers each repo's URL from that repo's documents", () => {
     const one = repo('one', new Map([['doc/x', doc('one')]]));
     const two = repo('two', new Map([['doc/x', doc('two')]]));

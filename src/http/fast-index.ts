@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { performance } from 'node:perf_hooks';
 import type { Http2SecureServer, IncomingHttpHeaders as H2Headers, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { IndexDoc } from '../registry/index-docs.js';
+import type { SourceDoc } from '../registry/source.js';
 import type { RequestSeries, RequestStats } from '../registry/request-stats.js';
 import { notModified } from './conditional.js';
 import type { FastIndexRoute } from './format-plugin.js';
@@ -27,10 +28,11 @@ interface PreparedRoute {
   headers: WeakMap<IndexDoc, DocHeaders>;
 }
 
-/** A read's route and the document path its URL names. */
+/** A read's route, the document path its URL names and the source's `peek` of that path. */
 interface Located {
   prepared: PreparedRoute;
   path: string;
+  peek: () => SourceDoc | null | undefined;
 }
 
 /** URLs whose route and document path are remembered (`locate`), each at most LOCATED_URL_LENGTH long: a few MB at most. */
@@ -83,7 +85,9 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
     const prepared = byFirstSegment.get(url.slice(1, url.indexOf('/', 1)));
     if (!prepared || !url.startsWith(prepared.route.prefix)) return null;
     const path = prepared.route.docPath(url.slice(prepared.route.prefix.length));
-    return path === null ? null : { prepared, path };
+    if (path === null) return null;
+    const { source } = prepared.route;
+    return { prepared, path, peek: source.peeker?.(path) ?? (() => source.peek(path)) };
   };
   // What each URL read lately names (null: none of these reads), so a hot URL costs one map lookup, not its parsing
   // (docPath is a function of the URL alone). Bounded: emptied when full.
@@ -104,7 +108,7 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
     const at = locate(method, url);
     if (!at) return null;
     const { prepared, path } = at;
-    const doc = prepared.route.source.peek(path);
+    const doc = at.peek();
     if (!doc) return null;
     prepared.route.seen?.(doc);
     const started = performance.now();
@@ -123,7 +127,7 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
   const load = async (method: string | undefined, url: string | undefined): Promise<boolean> => {
     const at = locate(method, url);
     if (!at) return false;
-    if (at.prepared.route.source.peek(at.path) === undefined) await at.prepared.route.source.doc(at.path);
+    if (at.peek() === undefined) await at.prepared.route.source.doc(at.path);
     return true;
   };
   return { find, load, headersOf: (a: FastAnswer) => docHeaders(a.prepared, a.path, a.doc), done };
@@ -159,6 +163,10 @@ export function answerHttp2Streams(server: Http2SecureServer, answer: FastIndexA
   });
 }
 
+/** `respond`'s options, made once (node:http2 copies them). */
+const END_STREAM = Object.freeze({ endStream: true });
+const MORE_TO_COME = Object.freeze({ endStream: false });
+
 /** One HTTP/2 stream: true when it was answered. */
 export function answerHttp2(answer: FastIndexAnswerer, stream: ServerHttp2Stream, headers: H2Headers): boolean {
   const method = headers[':method']!;
@@ -169,7 +177,7 @@ export function answerHttp2(answer: FastIndexAnswerer, stream: ServerHttp2Stream
   const out = a.fresh ? h.h2NotModified : h.h2Full;
   out['x-request-id'] = a.reqId;
   const body = a.fresh || method === 'HEAD' ? null : a.doc.body;
-  stream.respond(out, { endStream: body === null });
+  stream.respond(out, body === null ? END_STREAM : MORE_TO_COME);
   if (body) stream.end(body);
   answer.done(a, method, url);
   return true;

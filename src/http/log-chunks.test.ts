@@ -45,15 +45,17 @@ describe('LineChunks', () => {
     expect(given.map((g) => g.copy)).toEqual(['first\n', long, 'last\n']);
   });
 
-  it('copies text said to be ASCII byte for byte, as its UTF-8', () => {
+  it('writes the UTF-8 of every line, ASCII or not, with no byte lost or reserved at the end of a chunk', () => {
     const { given, sink } = recording();
     const chunks = new LineChunks(sink);
     const ascii = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c)).join('');
-    chunks.append('é\n');
-    chunks.append(`${ascii}\n`, true);
-    chunks.append('€\n');
+    // Two- to four-byte characters, in lines that end chunks (100 KiB of ASCII, then 60 KB lines of three-byte ones).
+    const lines = ['é\n', `${ascii}\n`, '€ 𝄞\n', `${'a'.repeat(100 * 1024)}\n`];
+    for (let i = 0; i < 12; i++) lines.push(`${'€'.repeat(20_000)}${i}\n`, `ÿ${i}\n`);
+    for (const line of lines) chunks.append(line);
     chunks.flush();
-    expect(Buffer.concat(given.map((g) => g.bytes)).equals(Buffer.from(`é\n${ascii}\n€\n`, 'utf8'))).toBe(true);
+    expect(Buffer.concat(given.map((g) => g.bytes)).equals(Buffer.from(lines.join(''), 'utf8'))).toBe(true);
+    expect(given.length).toBeGreaterThan(1);
   });
 
   it('hands out nothing when nothing is pending', () => {

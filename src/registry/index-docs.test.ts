@@ -3,7 +3,7 @@ import vm from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../storage/db.js';
 import { strongEtag } from '../core/hash.js';
-import { entryBytes, IndexDocs, WHOLE_REPO, type IndexDoc } from './index-docs.js';
+import { docKey, entryBytes, IndexDocs, WHOLE_REPO, type IndexDoc } from './index-docs.js';
 import { inTransaction } from './tx.js';
 
 let handle: DatabaseHandle;
@@ -28,6 +28,21 @@ describe('IndexDocs cache', () => {
     expect(docs.peek(repoId, 'a')?.body.toString()).toBe('one');
     expect(await docs.get(repoId, 'absent')).toBeNull();
     expect(docs.peek(repoId, 'absent')).toBeNull();
+  });
+
+  it('peeks by a key made once as by repo and path, before and after a change', async () => {
+    const docs = new IndexDocs(handle.db);
+    const key = docKey(repoId, 'a');
+    expect(docs.peekKey(key)).toBeUndefined();
+    await inTransaction(handle, (uow) => docs.put(uow, repoId, 'a', Buffer.from('one')));
+    await docs.get(repoId, 'a');
+    expect(docs.peekKey(key)).toBe(docs.peek(repoId, 'a'));
+    expect(docs.peekKey(key)?.body.toString()).toBe('one');
+    await inTransaction(handle, (uow) => docs.put(uow, repoId, 'a', Buffer.from('two')));
+    expect(docs.peekKey(key)).toBeUndefined();
+    await docs.get(repoId, 'a');
+    expect(docs.peekKey(key)?.body.toString()).toBe('two');
+    expect(docs.peekKey(docKey(repoId + 1, 'a'))).toBeUndefined();
   });
 
   it('never caches a load that an invalidation overtook (it may hold the bytes from before the change)', async () => {

@@ -45,6 +45,11 @@ export interface IndexDocSubscriber {
  * key behind an in-memory LRU. Absent paths are cached too: Cargo probes `foo_bar` for
  * every unknown `foo-bar`, and a not-found must stay fast.
  */
+/** The cache key of a repo's document (`peekKey`). */
+export function docKey(repoId: number, path: string): string {
+  return `${repoId}\0${path}`;
+}
+
 export class IndexDocs {
   private readonly cache: LRUCache<string, Cached>;
   /**
@@ -85,7 +90,15 @@ export class IndexDocs {
    * absence, or undefined when only `get` can tell. Hot index reads stay on this path.
    */
   peek(repoId: number, path: string): IndexDoc | null | undefined {
-    const cached = this.cache.get(`${repoId}\0${path}`);
+    return this.peekKey(docKey(repoId, path));
+  }
+
+  /**
+   * `peek` by the key `docKey` made: a caller that reads one path again and again (the fast path's URL memo) makes
+   * the key once, rather than a string joined (and hashed) per read.
+   */
+  peekKey(key: string): IndexDoc | null | undefined {
+    const cached = this.cache.get(key);
     if (cached === undefined) return undefined;
     this.stats.hits++;
     return cached === MISSING ? null : cached;
@@ -95,7 +108,7 @@ export class IndexDocs {
   async get(repoId: number, path: string): Promise<IndexDoc | null> {
     const cached = this.peek(repoId, path);
     if (cached !== undefined) return cached;
-    const key = `${repoId}\0${path}`;
+    const key = docKey(repoId, path);
     this.stats.misses++;
     const pending = this.loading.get(key);
     if (pending) return pending;
@@ -265,7 +278,7 @@ export class IndexDocs {
    */
   invalidate(repoId: number, path: string): void {
     if (path === WHOLE_REPO) return this.forgetRepo(repoId);
-    const key = `${repoId}\0${path}`;
+    const key = docKey(repoId, path);
     this.cache.delete(key);
     this.loading.delete(key);
     for (const s of this.subscribers) s.changed?.(repoId, path);

@@ -9,7 +9,7 @@ import type { BlobHandle } from '../storage/blobs.js';
 import type { GitHistoryRef } from './git-history/record.js';
 import { beginHistory } from './git-history/state.js';
 import { syncGitView, type GitViewRules } from './git-history/view.js';
-import type { IndexDoc } from './index-docs.js';
+import { docKey, type IndexDoc } from './index-docs.js';
 import type { Registry } from './registry.js';
 import type { Repo } from './repos.js';
 import type { GitViewParts, SourceParts } from './source-parts.js';
@@ -46,6 +46,11 @@ export interface Source {
   readonly members?: readonly Source[];
   /** The cached answer without an asynchronous step: a document, null for a known absence, undefined when only `doc` can tell. */
   peek(path: string): SourceDoc | null | undefined;
+  /**
+   * `peek` of one path, to call again and again: what a call needs is made once (a hosted repo's cache key). For a
+   * caller that remembers paths (the fast path's URL memo); absent, such a caller calls `peek`.
+   */
+  peeker?(path: string): () => SourceDoc | null | undefined;
   /** The document at a path (registry-relative, as the client asks for it), or null. */
   doc(path: string): Promise<SourceDoc | null>;
   /** The artifact an artifact key names (the format decides the key's shape), or null. */
@@ -113,6 +118,14 @@ export class HostedSource implements Source {
   peek(path: string): SourceDoc | null | undefined {
     const doc = this.registry.docs.peek(this.repo.id, path);
     return doc === undefined ? undefined : fresh(doc);
+  }
+
+  peeker(path: string): () => SourceDoc | null | undefined {
+    const key = docKey(this.repo.id, path);
+    return () => {
+      const doc = this.registry.docs.peekKey(key);
+      return doc === undefined ? undefined : fresh(doc);
+    };
   }
 
   async doc(path: string): Promise<SourceDoc | null> {
