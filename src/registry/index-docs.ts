@@ -40,16 +40,16 @@ export interface IndexDocSubscriber {
   reset?(): void;
 }
 
-/**
- * Index documents, written inside the transaction that changes them and read by primary
- * key behind an in-memory LRU. Absent paths are cached too: Cargo probes `foo_bar` for
- * every unknown `foo-bar`, and a not-found must stay fast.
- */
 /** The cache key of a repo's document (`peekKey`). */
 export function docKey(repoId: number, path: string): string {
   return `${repoId}\0${path}`;
 }
 
+/**
+ * Index documents, written inside the transaction that changes them and read by primary
+ * key behind an in-memory LRU. Absent paths are cached too: Cargo probes `foo_bar` for
+ * every unknown `foo-bar`, and a not-found must stay fast.
+ */
 export class IndexDocs {
   private readonly cache: LRUCache<string, Cached>;
   /**
