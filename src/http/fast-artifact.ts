@@ -219,7 +219,7 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
     out['x-request-id'] = a.reqId;
     const body = a.fresh || method === 'HEAD' ? null : a.h.body;
     stream.respond(out, { endStream: body === null });
-    if (body) stream.end(body);
+    if (body) sendH2Body(stream, body);
     done(a, method, url);
     return true;
   };
@@ -236,6 +236,36 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
 }
 
 export type FastArtifactAnswerer = ReturnType<typeof fastArtifactAnswerer>;
+
+/** Slices of a large body written to an HTTP/2 stream at a time. */
+const H2_SLICE = 64 * 1024;
+
+/**
+ * Ends `stream` with `body`, a large one slice by slice as the stream drains: written whole, every stream's body
+ * would wait in the session's outgoing queue at once, and past the session's memory limit (Node's maxSessionMemory,
+ * 10 MB: five 2 MiB tarballs) new streams are refused. Slices are views of the held buffer, never copies.
+ */
+function sendH2Body(stream: ServerHttp2Stream, body: Buffer): void {
+  if (body.length <= H2_SLICE) {
+    stream.end(body);
+    return;
+  }
+  let at = 0;
+  const pump = () => {
+    while (at < body.length) {
+      if (stream.destroyed) return;
+      const end = Math.min(at + H2_SLICE, body.length);
+      const more = stream.write(body.subarray(at, end));
+      at = end;
+      if (!more && at < body.length) {
+        stream.once('drain', pump);
+        return;
+      }
+    }
+    stream.end();
+  };
+  pump();
+}
 
 /** Puts the artifact answerer in front of the HTTP/2 server's `stream` listeners (Fastify's compatibility layer). */
 export function answerArtifactHttp2Streams(server: Http2SecureServer, answer: FastArtifactAnswerer): void {
