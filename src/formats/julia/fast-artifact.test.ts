@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http2 from 'node:http2';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startTestLarder, type TestLarder } from '../../../test/support/larder.js';
 import { comparableHeaders, getH1 as tlsGet1, getH2 as tlsGet2 } from '../../../test/support/tls-get.js';
@@ -197,6 +198,30 @@ it('answers a hot large tarball from memory as the route does (304, HEAD), range
   expect(asked).not.toHaveBeenCalled();
   asked.mockRestore();
   expect(await downloads(BIG)).toBe(counted + gets + 2);
+
+  // Many at once on one HTTP/2 session, more bytes than the session may queue (Node's maxSessionMemory, 10 MB):
+  // every one answered in full, none refused.
+  const session = http2.connect(larder.url, { ca });
+  try {
+    const bodies = await Promise.all(
+      Array.from(
+        { length: 40 },
+        () =>
+          new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+            const req = session.request({ ':path': big });
+            let status = 0;
+            const chunks: Buffer[] = [];
+            req.on('response', (h) => (status = Number(h[':status'])));
+            req.on('data', (c: Buffer) => chunks.push(c));
+            req.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
+            req.on('error', reject);
+          }),
+      ),
+    );
+    for (const b of bodies) expect(b.status === 200 && b.body.equals(route.rawPayload)).toBe(true);
+  } finally {
+    session.close();
+  }
 
   // Ranges: the route's answers, byte for byte, over both transports.
   for (const get of [getH1, getH2])
