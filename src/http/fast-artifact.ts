@@ -24,10 +24,28 @@ export interface FastArtifactRoute {
   cacheControl: string;
 }
 
-/** Bytes of artifacts held in memory per process (bodies + keys + a per-entry overhead), a fixed budget. */
+/** Bytes of small artifacts held in memory per process (bodies + keys + a per-entry overhead), a fixed budget. */
 export const FAST_ARTIFACT_BUDGET = 16 * 1024 * 1024;
-/** Artifacts larger than this are always sent from the blob store (they gain little and would crowd out many). */
+/** Artifacts up to this size are small: held once the route answered them 200. */
 export const FAST_ARTIFACT_MAX_SIZE = 256 * 1024;
+/*
+ * Large artifacts (a registry tarball every Pkg client fetches after each registry change: 2 MiB for 10,000 packages)
+ * cost a blob read through a 64 KiB buffer per response, ~8x bare Node's CPU from memory. They get a budget of their
+ * own, so one of them never pushes out the dozens of small ones the same bytes hold, and they are held only when hot:
+ * the route answered the URL 200 a second time within FAST_ARTIFACT_LARGE_WINDOW_MS. Most large artifacts (a big
+ * package or a binary artifact) are fetched once per install, and reading one into memory costs as much as sending
+ * it; a one-off download of each of many large ones then never churns the budget. Each is at most
+ * FAST_ARTIFACT_LARGE_MAX_SIZE (so at least four fit) and one is read at a time: per process at most
+ * FAST_ARTIFACT_BUDGET + FAST_ARTIFACT_LARGE_BUDGET held, plus one large artifact being read.
+ */
+/** Bytes of large artifacts held in memory per process, apart from the small ones' budget. */
+export const FAST_ARTIFACT_LARGE_BUDGET = 32 * 1024 * 1024;
+/** Larger artifacts are always sent from the blob store. */
+export const FAST_ARTIFACT_LARGE_MAX_SIZE = 8 * 1024 * 1024;
+/** A large artifact is held when the route answered it 200 again within this time of the last time. */
+export const FAST_ARTIFACT_LARGE_WINDOW_MS = 5 * 60_000;
+/** URLs of large artifacts answered once, remembered for the window (the oldest forgotten first past this many). */
+const LARGE_SEEN_MAX = 1024;
 /** What an entry costs besides its body and URL: the header lists and objects, the LRU node (rounded up). */
 const ENTRY_OVERHEAD = 1024;
 
@@ -66,20 +84,33 @@ function held(route: FastArtifactRoute, series: RequestSeries, sha256: string, b
 }
 
 /**
- * Answers GET/HEAD of small artifacts held in memory before the router, without a `stat` or a read per request.
+ * Answers GET/HEAD of immutable artifacts held in memory before the router, without a `stat` or a read per request.
  * A URL not held goes through Fastify; once the route has answered it 200, the artifact is read into memory in the
- * background (bounded by FAST_ARTIFACT_BUDGET, least recently used dropped first). Range requests, query strings and
- * encoded paths always go to the route. Downloads are counted as the route counts them: a GET sent in full.
+ * background: a small one at once (FAST_ARTIFACT_BUDGET, least recently used dropped first), a large one only when hot
+ * (see FAST_ARTIFACT_LARGE_BUDGET). Range requests, query strings and encoded paths always go to the route. Downloads
+ * are counted as the route counts them: a GET sent in full.
  */
 export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: RequestStats, record: RequestRecorder) {
   const byFirstSegment = new Map(
     routes.map((route) => [route.prefix.split('/')[1], { route, series: stats.of(route.repo, route.format) }]),
   );
-  const cache = new LRUCache<string, Held>({
-    maxSize: FAST_ARTIFACT_BUDGET,
-    sizeCalculation: (h, url) => h.body.length + url.length * 2 + ENTRY_OVERHEAD,
-  });
+  const sizeCalculation = (h: Held, url: string) => h.body.length + url.length * 2 + ENTRY_OVERHEAD;
+  const small = new LRUCache<string, Held>({ maxSize: FAST_ARTIFACT_BUDGET, sizeCalculation });
+  const large = new LRUCache<string, Held>({ maxSize: FAST_ARTIFACT_LARGE_BUDGET, sizeCalculation });
   const loading = new Set<string>();
+  /** Large artifacts' URLs the route answered 200, with when it last did (insertion order = oldest first). */
+  const seen = new Map<string, number>();
+  let largeLoading = false;
+
+  /** True when a large artifact's URL was answered within the window before now; remembers this answer either way. */
+  const hot = (url: string): boolean => {
+    const now = Date.now();
+    const last = seen.get(url);
+    seen.delete(url);
+    seen.set(url, now);
+    if (seen.size > LARGE_SEEN_MAX) seen.delete(seen.keys().next().value!);
+    return last !== undefined && now - last <= FAST_ARTIFACT_LARGE_WINDOW_MS;
+  };
 
   /** The route and artifact key a URL names, or null when it is none of a fast route's. */
   const routeOf = (url: string) => {
@@ -90,25 +121,53 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
     return key === null ? null : { ...found, key };
   };
 
-  /** Reads the artifact at `url` into memory when it is small; failures leave it to the route. */
-  const fill = (url: string, found: NonNullable<ReturnType<typeof routeOf>>): void => {
-    if (loading.has(url) || cache.has(url)) return;
+  /** True when a large artifact at `url` may be read now: hot, and no other large one is being read. */
+  const admitLarge = (url: string): boolean => hot(url) && !largeLoading;
+
+  /**
+   * After the route answered `url` 200, with `length` bytes when the headers it sent can be read (NaN if not; a
+   * hijacked HTTP/1.1 reply's are not): reads the artifact into memory when it is small, or large and hot; failures
+   * leave it to the route.
+   */
+  const answered = (url: string, found: NonNullable<ReturnType<typeof routeOf>>, length: number): void => {
+    if (loading.has(url) || small.has(url) || large.has(url) || length > FAST_ARTIFACT_LARGE_MAX_SIZE) return;
+    // Large by the length sent: decided before the source is asked (a cold large artifact costs no lookup).
+    let isLarge = length > FAST_ARTIFACT_MAX_SIZE;
+    if (isLarge && !admitLarge(url)) return;
     loading.add(url);
+    if (isLarge) largeLoading = true;
     void (async () => {
       const artifact = await found.route.source.artifact(found.key);
-      if (!artifact || artifact.size > FAST_ARTIFACT_MAX_SIZE) return;
-      const chunks: Buffer[] = [];
-      for await (const chunk of artifact.blob.stream()) chunks.push(chunk as Buffer);
-      const body = Buffer.concat(chunks);
-      if (body.length === artifact.size) cache.set(url, held(found.route, found.series, artifact.sha256, body, artifact.countDownload));
+      if (!artifact || artifact.size > FAST_ARTIFACT_LARGE_MAX_SIZE) return;
+      if (artifact.size > FAST_ARTIFACT_MAX_SIZE && !isLarge) {
+        if (!admitLarge(url)) return;
+        isLarge = largeLoading = true;
+      }
+      // One buffer of the artifact's size, filled in place: no chunk list and no second copy of the whole.
+      const body = Buffer.allocUnsafeSlow(artifact.size);
+      let at = 0;
+      for await (const chunk of artifact.blob.stream()) {
+        const bytes = chunk as Buffer;
+        if (at + bytes.length > body.length) return;
+        at += bytes.copy(body, at);
+      }
+      if (at !== body.length) return;
+      (isLarge ? large : small).set(url, held(found.route, found.series, artifact.sha256, body, artifact.countDownload));
+      if (isLarge) seen.delete(url);
     })()
       .catch(() => undefined)
-      .finally(() => loading.delete(url));
+      .finally(() => {
+        loading.delete(url);
+        if (isLarge) largeLoading = false;
+      });
   };
+
+  /** The held artifact at `url`, if any. */
+  const heldAt = (url: string): Held | undefined => small.get(url) ?? (large.size > 0 ? large.get(url) : undefined);
 
   const find = (method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders | H2Headers) => {
     if ((method !== 'GET' && method !== 'HEAD') || !url || headers.range !== undefined) return null;
-    const h = cache.get(url);
+    const h = heldAt(url);
     if (!h) return null;
     const incomingId = headers['x-request-id'];
     const reqId = typeof incomingId === 'string' && incomingId ? incomingId : nextRequestId();
@@ -130,7 +189,7 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
       const found = (method === 'GET' || method === 'HEAD') && byFirstSegment.size > 0 ? routeOf(url) : null;
       if (found)
         res.once('finish', () => {
-          if (res.statusCode === 200) fill(url, found);
+          if (res.statusCode === 200) answered(url, found, Number(res.getHeader('content-length')));
         });
       return false;
     }
@@ -151,7 +210,8 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
       const found = (method === 'GET' || method === 'HEAD') && byFirstSegment.size > 0 ? routeOf(url) : null;
       if (found)
         stream.once('close', () => {
-          if (stream.sentHeaders?.[':status'] === 200) fill(url, found);
+          const sent = stream.sentHeaders;
+          if (sent?.[':status'] === 200) answered(url, found, Number(sent['content-length']));
         });
       return false;
     }
@@ -159,15 +219,53 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
     out['x-request-id'] = a.reqId;
     const body = a.fresh || method === 'HEAD' ? null : a.h.body;
     stream.respond(out, { endStream: body === null });
-    if (body) stream.end(body);
+    if (body) sendH2Body(stream, body);
     done(a, method, url);
     return true;
   };
 
-  return { http1, http2, held: () => ({ entries: cache.size, bytes: cache.calculatedSize }) };
+  return {
+    http1,
+    http2,
+    /** What is held, small and large apart (bytes as the budgets count them). */
+    held: () => ({
+      small: { entries: small.size, bytes: small.calculatedSize },
+      large: { entries: large.size, bytes: large.calculatedSize },
+    }),
+  };
 }
 
 export type FastArtifactAnswerer = ReturnType<typeof fastArtifactAnswerer>;
+
+/** Slices of a large body written to an HTTP/2 stream at a time. */
+const H2_SLICE = 64 * 1024;
+
+/**
+ * Ends `stream` with `body`, a large one slice by slice as the stream drains: written whole, every stream's body
+ * would wait in the session's outgoing queue at once, and past the session's memory limit (Node's maxSessionMemory,
+ * 10 MB: five 2 MiB tarballs) new streams are refused. Slices are views of the held buffer, never copies.
+ */
+function sendH2Body(stream: ServerHttp2Stream, body: Buffer): void {
+  if (body.length <= H2_SLICE) {
+    stream.end(body);
+    return;
+  }
+  let at = 0;
+  const pump = () => {
+    while (at < body.length) {
+      if (stream.destroyed) return;
+      const end = Math.min(at + H2_SLICE, body.length);
+      const more = stream.write(body.subarray(at, end));
+      at = end;
+      if (!more && at < body.length) {
+        stream.once('drain', pump);
+        return;
+      }
+    }
+    stream.end();
+  };
+  pump();
+}
 
 /** Puts the artifact answerer in front of the HTTP/2 server's `stream` listeners (Fastify's compatibility layer). */
 export function answerArtifactHttp2Streams(server: Http2SecureServer, answer: FastArtifactAnswerer): void {

@@ -1,15 +1,21 @@
 /**
- * Small Julia tarballs answered from memory before the router (src/http/fast-artifact.ts): the same status, headers and
- * bytes as the route over HTTP/1.1 and HTTP/2, 304 and HEAD alike, downloads counted as the route counts them.
+ * Julia tarballs answered from memory before the router (src/http/fast-artifact.ts): the same status, headers and
+ * bytes as the route over HTTP/1.1 and HTTP/2, 304 and HEAD alike, downloads counted as the route counts them; a large
+ * one once it is hot, ranges always by the route; a private repo's never.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http2 from 'node:http2';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startTestLarder, type TestLarder } from '../../../test/support/larder.js';
 import { comparableHeaders, getH1 as tlsGet1, getH2 as tlsGet2 } from '../../../test/support/tls-get.js';
 import { canonicalTarball } from './tarball.js';
+import { FAST_ARTIFACT_MAX_SIZE } from '../../http/fast-artifact.js';
 
 const REG = '3c4a6e2e-0000-4000-8000-00000000fa57';
 const PKG = '4d5b7f3f-0000-4000-8000-00000000fa57';
+const BIG = '5e6c8a4a-0000-4000-8000-00000000fa57';
+const SECRET_REG = '6f7d9b5b-0000-4000-8000-00000000fa57';
 let larder: TestLarder;
 let ca: Buffer;
 let url: string;
@@ -18,14 +24,46 @@ const getH1 = (path: string, headers?: Record<string, string>, method?: string) 
 const getH2 = (path: string, headers?: Record<string, string>, method?: string) => tlsGet2(larder.url, ca, path, headers, method);
 
 /** Downloads recorded for the package once flushed. */
-async function downloads(): Promise<number> {
+async function downloads(pkg = PKG): Promise<number> {
   await larder.registry.downloads.flush();
-  const row = await larder.registry.db.selectFrom('package_downloads').selectAll().where('package', '=', PKG).executeTakeFirst();
+  const row = await larder.registry.db.selectFrom('package_downloads').selectAll().where('package', '=', pkg).executeTakeFirst();
   return Number(row?.count ?? 0);
 }
 
+/** `n` bytes of text gzip cannot shrink much, so a tarball of it is about that large. */
+function noise(n: number): string {
+  let out = '';
+  for (let i = 0; out.length < n; i++) out += createHash('sha256').update(String(i)).digest('base64');
+  return out.slice(0, n);
+}
+
+/** Registers `name` (uuid `uuid`, `extra` bytes of noise in its source) in registry `reg` of `repo`; its tarball URL. */
+async function register(repo: string, reg: string, name: string, uuid: string, extra = 0): Promise<string> {
+  const tree = new Map([
+    [
+      'Project.toml',
+      { kind: 'file' as const, data: Buffer.from(`name = "${name}"\nuuid = "${uuid}"\nversion = "1.0.0"\n\n[compat]\njulia = "1.6"\n`) },
+    ],
+    [`src/${name}.jl`, { kind: 'file' as const, data: Buffer.from(`module ${name}\nconst DATA = "${noise(extra)}"\nend\n`) }],
+  ]);
+  const registered = await larder.app.inject({
+    method: 'PUT',
+    url: `/${repo}/api/registries/${reg}/packages`,
+    payload: await canonicalTarball(tree),
+    headers: { authorization: `Bearer ${larder.adminToken}`, 'content-type': 'application/gzip' },
+  });
+  expect(registered.statusCode).toBe(201);
+  return `/${repo}/package/${uuid}/${(JSON.parse(registered.body) as { packageTree: string }).packageTree}`;
+}
+
 beforeAll(async () => {
-  larder = await startTestLarder({ tls: true });
+  larder = await startTestLarder({
+    tls: true,
+    repos: [
+      { name: 'julia', format: 'julia', kind: 'hosted', visibility: 'public' },
+      { name: 'jlsecret', format: 'julia', kind: 'hosted', visibility: 'private' },
+    ],
+  });
   ca = fs.readFileSync(larder.caCertPath!);
   const auth = { authorization: `Bearer ${larder.adminToken}` };
   const created = await larder.app.inject({
@@ -113,4 +151,114 @@ it('leaves ranges and unknown tarballs to the route', async () => {
   const missing = await getH2(`/julia/package/${PKG}/${'0'.repeat(40)}`);
   expect(missing.status).toBe(404);
   expect((await getH1(`/julia/package/not-a-uuid/${'0'.repeat(40)}`)).status).toBe(404);
+});
+
+it('answers a hot large tarball from memory as the route does (304, HEAD), ranges still by the route', async () => {
+  const big = await register('julia', REG, 'Bulky', BIG, 400_000);
+  const route = await larder.app.inject({ url: big });
+  expect(route.statusCode).toBe(200);
+  expect(route.rawPayload.length).toBeGreaterThan(FAST_ARTIFACT_MAX_SIZE);
+  const etag = String(route.headers.etag);
+  const routed304 = await larder.app.inject({ url: big, headers: { 'if-none-match': etag } });
+  const routedHead = await larder.app.inject({ url: big, method: 'HEAD' });
+  const ranges = ['bytes=0-9', 'bytes=1000-', 'bytes=-77', `bytes=${route.rawPayload.length}-`, 'bytes=0-1,5-6'];
+  const routedRanges = await Promise.all(ranges.map((range) => larder.app.inject({ url: big, headers: { range } })));
+  const counted = await downloads(BIG);
+
+  // Cold: one answer does not hold it; answered again, it is read into memory and the source is no longer asked.
+  const source = larder.registry.sources.get('julia')!;
+  let gets = 0;
+  await vi.waitFor(async () => {
+    const asked = vi.spyOn(source, 'artifact');
+    try {
+      const got = await getH1(big);
+      gets++;
+      expect(got.body.equals(route.rawPayload)).toBe(true);
+      expect(asked).not.toHaveBeenCalled();
+    } finally {
+      asked.mockRestore();
+    }
+  });
+  expect(gets).toBeGreaterThan(2);
+  expect(await downloads(BIG)).toBe(counted + gets);
+
+  const asked = vi.spyOn(source, 'artifact');
+  for (const get of [getH1, getH2]) {
+    const full = await get(big);
+    expect(full.status).toBe(200);
+    expect(full.body.equals(route.rawPayload)).toBe(true);
+    expect(comparableHeaders(full.headers)).toEqual(comparableHeaders(route.headers));
+    const notModified = await get(big, { 'if-none-match': etag });
+    expect([notModified.status, notModified.body.length]).toEqual([304, 0]);
+    expect(comparableHeaders(notModified.headers)).toEqual(comparableHeaders(routed304.headers));
+    const head = await get(big, {}, 'HEAD');
+    expect([head.status, head.body.length]).toEqual([200, 0]);
+    expect(comparableHeaders(head.headers)).toEqual(comparableHeaders(routedHead.headers));
+  }
+  expect(asked).not.toHaveBeenCalled();
+  asked.mockRestore();
+  expect(await downloads(BIG)).toBe(counted + gets + 2);
+
+  // Many at once on one HTTP/2 session, more bytes than the session may queue (Node's maxSessionMemory, 10 MB):
+  // every one answered in full, none refused.
+  const session = http2.connect(larder.url, { ca });
+  try {
+    const bodies = await Promise.all(
+      Array.from(
+        { length: 40 },
+        () =>
+          new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+            const req = session.request({ ':path': big });
+            let status = 0;
+            const chunks: Buffer[] = [];
+            req.on('response', (h) => (status = Number(h[':status'])));
+            req.on('data', (c: Buffer) => chunks.push(c));
+            req.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
+            req.on('error', reject);
+          }),
+      ),
+    );
+    for (const b of bodies) expect(b.status === 200 && b.body.equals(route.rawPayload)).toBe(true);
+  } finally {
+    session.close();
+  }
+
+  // Ranges: the route's answers, byte for byte, over both transports.
+  for (const get of [getH1, getH2])
+    for (const [i, range] of ranges.entries()) {
+      const part = await get(big, { range });
+      expect(part.status).toBe(routedRanges[i].statusCode);
+      expect(part.body.equals(routedRanges[i].rawPayload)).toBe(true);
+      expect(comparableHeaders(part.headers)).toEqual(comparableHeaders(routedRanges[i].headers));
+    }
+});
+
+it("never holds a private repo's tarballs, small or large", async () => {
+  const auth = { authorization: `Bearer ${larder.adminToken}` };
+  const created = await larder.app.inject({
+    method: 'POST',
+    url: '/jlsecret/api/registries',
+    payload: { name: 'Secret', uuid: SECRET_REG },
+    headers: auth,
+  });
+  expect(created.statusCode).toBe(201);
+  const urls = [
+    await register('jlsecret', SECRET_REG, 'Hidden', '7a8e0c6c-0000-4000-8000-00000000fa57'),
+    await register('jlsecret', SECRET_REG, 'HiddenBulky', '8b9f1d7d-0000-4000-8000-00000000fa57', 400_000),
+  ];
+  const source = larder.registry.sources.get('jlsecret')!;
+  for (const u of urls) {
+    expect((await getH1(u)).status).toBe(401);
+    for (let i = 0; i < 3; i++) expect((await getH1(u, auth)).status).toBe(200);
+  }
+  // Whatever was started in the background has had time to end: every answer still asks the source (the route).
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const asked = vi.spyOn(source, 'artifact');
+  for (const u of urls) {
+    expect((await getH1(u, auth)).status).toBe(200);
+    expect((await getH2(u, auth)).status).toBe(200);
+  }
+  expect(asked).toHaveBeenCalledTimes(4);
+  asked.mockRestore();
+  expect((await getH1(urls[0])).status).toBe(401);
 });
