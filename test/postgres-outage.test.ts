@@ -119,10 +119,12 @@ describe('a PostgreSQL outage', () => {
 
     await takeDatabaseAway();
     try {
+      // Not ready as soon as a query fails; the LISTEN connection notices its loss a moment later (on a loaded
+      // machine the first 503 can come before it has).
       const ready = await until(
-        'node B to report not ready',
+        'node B to report not ready, its notifications reconnecting',
         () => get(b, '/-/readyz'),
-        (r) => r.statusCode === 503,
+        (r) => r.statusCode === 503 && (r.json() as { notifications?: string }).notifications === 'reconnecting',
       );
       expect(ready.json()).toMatchObject({ status: 'unavailable', notifications: 'reconnecting' });
       // Cached: the same bytes, as before the outage.
