@@ -69,14 +69,13 @@ describe('createLogging', () => {
     expect(lines[1]).toMatchObject({ level: 40, w: 1 });
   });
 
-  it('writes the request lines of a process that ends before pino is loaded', async () => {
+  it('writes the request lines and warnings of a process that ends before pino is loaded, in order', async () => {
     const lines = await run(
       'info',
-      `logging.access('a', 'GET', '/1', 200, 1, 'cargo'); logging.access('b', 'GET', '/2', 304, 2, 'cargo'); process.exit(0);`,
+      `logging.access('a', 'GET', '/1', 200, 1, 'cargo'); logging.log.warn({ w: 1 }, 'early'); logging.access('b', 'GET', '/2', 304, 2, 'cargo'); process.exit(0);`,
     );
-    expect(lines.map((l) => [l.reqId, l.status])).toEqual([
-      ['a', 200],
-      ['b', 304],
-    ]);
+    expect(lines.map((l) => l.reqId ?? l.msg)).toEqual(['a', 'early', 'b']);
+    expect(lines[1]).toMatchObject({ level: 40, w: 1, pid: expect.any(Number), hostname: expect.any(String), time: expect.any(Number) });
+    expect(lines[2]).toMatchObject({ status: 304 });
   });
 });

@@ -20,6 +20,8 @@ export interface Logging {
 /** One request line: its id, method, URL, status, duration in milliseconds and repo (`-` for Larder's own routes). */
 export type AccessLog = (reqId: string, method: string, url: string, status: number, ms: number, repo: string) => void;
 
+/** pino's numbers for the levels Larder logs through `RegistryLog`. */
+const PINO_LEVELS = { info: 30, warn: 40 } as const;
 /** pino's levels at or below `info`: those that write request lines. */
 const WRITES_REQUESTS = new Set(['info', 'debug', 'trace']);
 
@@ -96,11 +98,16 @@ export function createLogging(level: string): Logging {
       }
       return logger;
     }));
-  // A process that ends before pino was loaded still writes the request lines it answered.
+  // A process that ends before pino was loaded still writes what it logged, in pino's shape (warnings of a failed
+  // start included).
   process.once('exit', () => {
     if (destination) return;
     flush();
-    for (const entry of early.splice(0)) if (Buffer.isBuffer(entry)) writeSync(1, entry);
+    const bindings = { pid: process.pid, hostname: hostname() };
+    for (const entry of early.splice(0)) {
+      if (Buffer.isBuffer(entry)) writeSync(1, entry);
+      else writeSync(1, `${JSON.stringify({ level: PINO_LEVELS[entry[0]], time: Date.now(), ...bindings, ...entry[1], msg: entry[2] })}\n`);
+    }
   });
   const access: AccessLog | null = WRITES_REQUESTS.has(level)
     ? (reqId, method, url, status, ms, repo) => batch.add(reqId, method, url, status, ms, repo)
