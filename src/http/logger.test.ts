@@ -1,4 +1,7 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -78,4 +81,30 @@ describe('createLogging', () => {
     expect(lines[1]).toMatchObject({ level: 40, w: 1, pid: expect.any(Number), hostname: expect.any(String), time: expect.any(Number) });
     expect(lines[2]).toMatchObject({ status: 304 });
   });
+
+  it("exits when stdout's reader has stopped reading, with the lines it took whole and in order", async () => {
+    // 40,000 request lines (~6 MB) into a pipe nobody reads: the writes fail with EAGAIN until the process gives up.
+    const script = `import { createLogging } from ${JSON.stringify(LOGGER)}; const logging = createLogging('info');
+      await logging.load();
+      for (let i = 0; i < 40000; i++) logging.access(\`id-\${i}\`, 'GET', '/cargo/index/' + 'x'.repeat(64), 200, 1, 'cargo');
+      await logging.settle();
+      process.exit(0);`;
+    // The reader starts only once the process has exited (a marker file appears), so the pipe stays full until then.
+    const dir = await mkdtemp(path.join(tmpdir(), 'larder-log-'));
+    const shell = `{ "$NODE" --import tsx --input-type=module -e "$SCRIPT"; echo $? > "$DIR/code"; touch "$DIR/exited"; } | { while [ ! -e "$DIR/exited" ]; do sleep 0.1; done; cat; }`;
+    const child = spawn('sh', ['-c', shell], {
+      env: { ...process.env, NODE: process.execPath, SCRIPT: script, DIR: dir },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    await once(child, 'close');
+    expect(await readFile(path.join(dir, 'code'), 'utf8')).toBe('0\n');
+    await rm(dir, { recursive: true, force: true });
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+    const whole = lines.slice(0, -1).map((l) => JSON.parse(l) as { reqId: string });
+    expect(whole.length).toBeGreaterThan(0);
+    expect(whole.length).toBeLessThan(40000);
+    expect(whole.map((l) => l.reqId)).toEqual(whole.map((_, i) => `id-${i}`));
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import type { SonicBoom } from 'sonic-boom';
 import { importCjs } from '../core/cjs.js';
 import type { RegistryLog } from '../registry/registry.js';
 import { LineChunks } from './log-chunks.js';
@@ -15,6 +16,11 @@ export interface Logging {
   /** Loads pino (`larder serve` does once it listens: cold start, issue 14), then writes what was kept meanwhile. */
   load(): Promise<Logger>;
   flush(): void;
+  /**
+   * Writes what is held and waits until stdout's reader has taken it, at most EXIT_WRITE_MS; past that, what it has not
+   * taken is dropped at exit instead of blocking it (a stopping server must not hang on a stalled log reader).
+   */
+  settle(): Promise<void>;
 }
 
 /** One request line: its id, method, URL, status, duration in milliseconds and repo (`-` for Larder's own routes). */
@@ -26,6 +32,8 @@ const PINO_LEVELS = { info: 30, warn: 40 } as const;
 const WRITES_REQUESTS = new Set(['info', 'debug', 'trace']);
 
 const ACCESS_FLUSH_MS = 200;
+/** At exit, how long a write to stdout may keep failing with EAGAIN (its reader is behind) before the rest is dropped. */
+const EXIT_WRITE_MS = 5000;
 
 /**
  * JSON lines on stdout. Request lines bypass pino's generic serialiser and are batched: with
@@ -39,7 +47,9 @@ const ACCESS_FLUSH_MS = 200;
  * the bytes formatted before that are kept and written first.
  * The stream writes asynchronously: a synchronous write blocks the event loop while stdout's
  * reader is behind, and on a full non-blocking pipe (EAGAIN) sonic-boom sleeps 100 ms with
- * every request waiting. Whatever is pending is written synchronously when the process exits.
+ * every request waiting. Whatever is pending is written synchronously when the process exits, for at most
+ * EXIT_WRITE_MS while stdout's reader takes nothing (pino's own stream would retry forever: a stalled reader kept a
+ * stopping server from exiting).
  */
 export function createLogging(level: string): Logging {
   let destination: ((bytes: Buffer) => void) | null = null;
@@ -61,13 +71,30 @@ export function createLogging(level: string): Logging {
     warn: (fields, msg) => (logger ? logger.warn(fields, msg) : hold('warn', fields, msg)),
     info: (fields, msg) => (logger ? logger.info(fields, msg) : hold('info', fields, msg)),
   };
+  // Once the stream exists: bytes handed to it and bytes it has written, so `settle` knows when it is empty.
+  let stream: SonicBoom | null = null;
+  let handed = 0;
+  let written = 0;
+  // While writes to stdout failing with EAGAIN are retried (Infinity: always, until the process is stopping).
+  let retryUntil = Infinity;
   const load = () =>
-    (loading ??= importCjs(import('pino')).then(({ pino }) => {
+    (loading ??= Promise.all([importCjs(import('pino')), importCjs(import('sonic-boom'))]).then(([{ pino }, { SonicBoom: Boom }]) => {
       // Bytes, not strings: sonic-boom writes the chunks it is given without copying or re-encoding them.
-      const stream = pino.destination({ dest: 1, sync: false, contentMode: 'buffer' });
+      const out = new Boom({ fd: 1, sync: false, contentMode: 'buffer', retryEAGAIN: () => Date.now() < retryUntil });
+      stream = out;
+      out.on('write', (n: number) => (written += n));
+      out.on('error', (err: NodeJS.ErrnoException) => {
+        // The reader is gone (EPIPE) or stopped reading while the process stops: the lines have nowhere to go.
+        if (err.code !== 'EPIPE' && err.code !== 'EAGAIN' && err.code !== 'EBUSY') throw err;
+        destination = () => undefined;
+        written = handed;
+      });
       // Everything written so far joins `early` first, so it is written in the order it came.
       flush();
-      destination = (bytes) => stream.write(bytes as never);
+      destination = (bytes) => {
+        handed += bytes.length;
+        out.write(bytes as never);
+      };
       // pino's own lines come after the request lines before them, and are written at once.
       logger = pino(
         { level },
@@ -80,24 +107,42 @@ export function createLogging(level: string): Logging {
         },
       );
       setInterval(flush, ACCESS_FLUSH_MS).unref();
-      // pino ends the stream at 'beforeExit' once written (the request lines must be in by then), and
-      // writes what it holds at 'exit'; the lines still here are written after it.
+      // The asynchronous writes keep the event loop alive until they are done; what is left at 'exit' is written there.
       process.on('beforeExit', flush);
       process.once('exit', () => {
-        if (batch.pending === 0 && chunks.pendingBytes === 0) return;
+        flush();
+        if (written >= handed) return;
+        retryUntil = Math.min(retryUntil, Date.now() + EXIT_WRITE_MS);
         try {
-          flush();
-          stream.flushSync();
+          out.flushSync();
         } catch {
-          // The stream has already ended (at 'beforeExit'): there is nowhere left to write.
+          // stdout's reader took nothing for EXIT_WRITE_MS, or is gone: the rest is dropped rather than the exit blocked.
         }
       });
       for (const entry of early.splice(0)) {
-        if (Buffer.isBuffer(entry)) stream.write(entry as never);
+        if (Buffer.isBuffer(entry)) destination(entry);
         else logger[entry[0]](entry[1], entry[2]);
       }
       return logger;
     }));
+  const settle = async (ms = EXIT_WRITE_MS) => {
+    flush();
+    const out = stream;
+    if (!out || written >= handed) return;
+    retryUntil = Date.now() + ms;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        out.off('write', check);
+        out.off('error', done);
+        resolve();
+      };
+      const check = () => written >= handed && done();
+      const timer = setTimeout(done, ms);
+      out.on('write', check);
+      out.on('error', done);
+    });
+  };
   // A process that ends before pino was loaded still writes what it logged, in pino's shape (warnings of a failed
   // start included).
   process.once('exit', () => {
@@ -112,5 +157,5 @@ export function createLogging(level: string): Logging {
   const access: AccessLog | null = WRITES_REQUESTS.has(level)
     ? (reqId, method, url, status, ms, repo) => batch.add(reqId, method, url, status, ms, repo)
     : null;
-  return { log, access, load, flush };
+  return { log, access, load, flush, settle };
 }

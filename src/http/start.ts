@@ -134,7 +134,7 @@ export async function startLarder(config: LarderConfig, opts: StartOptions): Pro
       stopping ??= (async () => {
         await shutdown.stop(app, drainMs, config.timeouts.shutdownMs);
         await registry.close();
-        logging?.flush();
+        await logging?.settle();
       })();
       return stopping;
     }
