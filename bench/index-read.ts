@@ -30,6 +30,10 @@ const CPU_PROF = process.env.BENCH_CPU_PROF;
  * rounds: an A/B of CPU µs per request against, say, main. Not run unless set.
  */
 const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : null;
+/** Larder's stdout straight into its log file (as nginx's access log), not copied by this process: BENCH_LOG_PIPE=1 for the pipe. */
+const LOG_TO_FILE = process.env.BENCH_LOG_PIPE !== '1';
+/** Node options for the baseline only (space-separated, e.g. `--max-semi-space-size=64`): an A/B of a V8 setting on one build. */
+const BASELINE_NODE_ARGS = (process.env.BENCH_BASELINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 // A directory per server: each thread (tsx's loader thread in bare Node's process too) writes its own file there.
 const profArgs = (name: string) => (CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, name)] : []);
 
@@ -154,6 +158,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
         const larder = await startLarder({
           data: own,
           tls,
+          logToFile: LOG_TO_FILE,
           env: { LARDER_WORKERS: workers, ...(CPU_PROF ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
           nodeArgs: profArgs(`larder-${workers}-${tls ? 'h2' : 'h1'}`),
         });
@@ -166,8 +171,9 @@ export async function indexRead(dir: string): Promise<BenchReport> {
           data: own,
           tls,
           root: BASELINE,
+          logToFile: LOG_TO_FILE,
           env: { LARDER_WORKERS: '1', ...(CPU_PROF ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
-          nodeArgs: profArgs(`baseline-${tls ? 'h2' : 'h1'}`),
+          nodeArgs: [...BASELINE_NODE_ARGS, ...profArgs(`baseline-${tls ? 'h2' : 'h1'}`)],
         });
         servers.push({ name: 'baseline, workers 1', key: 'baseline', url: larder.url, pid: larder.pid, stop: larder.stop });
       }
@@ -240,10 +246,10 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       `${CRATES} index files, median ${sizes[CRATES >> 1]} B, p99 ${sizes[Math.floor(CRATES * 0.99)]} B, max ${sizes[CRATES - 1]} B; ${REQUESTS} requests per run by ${CLIENTS} connections (h2load, 10 streams each over h2), Zipf s=1 over crates; 304 rows: one hot file with its ETag in If-None-Match.`,
       `Warm-up before the first round, for every server alike: each of the ${distinct.length} distinct files of the sample read once per CPU (one connection per CPU through the whole list), then 20,000 requests of the sample; so the comparison is of serving, not of first loads.`,
       `Servers started together and measured in ${ROUNDS} alternating rounds; req/s and p50 from the round with the median req/s, p99 and CPU µs the medians of the rounds (BENCH_ROUNDS).`,
-      'nginx: worker_processes auto, access log on; Larder: request log on, one process and `workers = "auto"`; the load generator shares the 2 cores.',
+      'nginx: worker_processes auto, access log on; Larder: request log on (its stdout is the log file, as the access log of nginx; BENCH_LOG_PIPE=1 copies it through this process as before), one process and `workers = "auto"`; the load generator shares the 2 cores.',
       ...(BASELINE
         ? [
-            `baseline, workers 1: the build of ${BASELINE} (git ${baselineCommit(BASELINE)}), one process, in the same rounds (BENCH_BASELINE): an A/B of this checkout against it.`,
+            `baseline, workers 1: the build of ${BASELINE} (git ${baselineCommit(BASELINE)}), one process, in the same rounds (BENCH_BASELINE)${BASELINE_NODE_ARGS.length ? `, run with \`node ${BASELINE_NODE_ARGS.join(' ')}\`` : ''}: an A/B of this checkout against it.`,
           ]
         : []),
       'bare Node (bench/lib/bare-node.ts): one process, node:http (HTTP/1.1) and node:http2 createSecureServer (same certificate, raw stream API) answering the same bytes from a Map with the same header set and If-None-Match → 304; no request log, no metrics. CPU µs/req: the server process\'s user + system CPU (with its child processes) over the run ÷ requests; "bare CPU ÷ Larder CPU" is the req/s ratio the two would have on an otherwise idle core.',

@@ -288,6 +288,7 @@ export async function readPaths(dir: string): Promise<BenchReport> {
       const larder = await startLarder({
         data,
         tls: secure,
+        logToFile: true,
         env: { LARDER_WORKERS: workers, ...(PROFILE ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
         nodeArgs: PROFILE ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE, `${secure ? 'h2' : 'h1'}-workers-${workers}`)] : [],
       });
