@@ -17,6 +17,7 @@ export type {
   ConfigOverrides,
   DatabaseConfig,
   Format,
+  Http2Config,
   LarderConfig,
   OutboundConfig,
   RepoConfig,

@@ -7,6 +7,7 @@ import { requestRecorder, type RequestRecorder } from './observe.js';
 import { answerHttp1, answerHttp2, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
 import { answerArtifactHttp2Streams, fastArtifactAnswerer } from './fast-artifact.js';
 import { Shutdown } from './graceful.js';
+import { http2ServerOptions, widenConnectionWindows } from './h2-settings.js';
 import { applyHttp1Timeouts, guardHttp2Sessions, guardRequestBody, http1ServerOptions } from './timeouts.js';
 
 export interface TlsMaterial {
@@ -137,6 +138,7 @@ export function earlyServer(registry: Registry, formats: FormatPlugin[], opts: E
         key: tls.key,
         cert: tls.cert,
         ...(timeouts.headersMs > 0 ? { handshakeTimeout: timeouts.headersMs } : {}),
+        ...http2ServerOptions(registry.config.http2),
       },
       listener as never,
     );
@@ -145,6 +147,7 @@ export function earlyServer(registry: Registry, formats: FormatPlugin[], opts: E
     answerArtifactHttp2Streams(secure, artifacts);
     answerHttp2Streams(secure, answer);
     guardHttp2Sessions(secure, timeouts);
+    widenConnectionWindows(secure, registry.config.http2);
     return secure;
   }
 

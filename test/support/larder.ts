@@ -25,6 +25,8 @@ export interface TestLarderOptions {
   timeouts?: Partial<import('../../src/core/config.js').TimeoutsConfig>;
   /** [uploads] memory budget and wait. */
   uploads?: Partial<{ memory: number; waitMs: number }>;
+  /** [http2] settings of the TLS server. */
+  http2?: Partial<import('../../src/core/config.js').Http2Config>;
   /** Per-format unpacked limits ([unpacked_limits]). */
   unpackedLimits?: Partial<UnpackedLimits>;
   /** [cache] budgets, e.g. `{ indexDocuments: 2 ** 20 }`. */
@@ -53,6 +55,7 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
   Object.assign(config.limits, opts.limits ?? {});
   Object.assign(config.outbound, opts.outbound ?? {});
   Object.assign(config.timeouts, opts.timeouts ?? {});
+  Object.assign(config.http2, opts.http2 ?? {});
   Object.assign(config.uploads, opts.uploads ?? {});
   Object.assign(config.unpackedLimits, opts.unpackedLimits ?? {});
   Object.assign(config.cache, opts.cache ?? {});

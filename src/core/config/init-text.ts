@@ -67,6 +67,15 @@ request = "5m"
 # to finish before their connections are closed. SIGINT (Ctrl-C) skips the drain.
 drain = "5s"
 shutdown = "30s"
+
+[http2]
+# What the TLS server's HTTP/2 connections allow (plain HTTP is HTTP/1.1 only).
+# Requests one connection may have in flight at once; a client queues the rest (nginx's default, 128).
+max_concurrent_streams = 128
+# Request body bytes a client may send ahead of the server's reading, per request and per connection: an
+# upload goes at most this much per round trip (the protocol's default, 64KiB, is 1.3 MB/s at 50 ms).
+window = "1MiB"
+
 [uploads]
 # Request bodies the server holds in memory at once, over all repositories (per process with
 # workers > 1). An upload reserves its Content-Length before its body is read; when the budget

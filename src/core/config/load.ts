@@ -13,6 +13,7 @@ import { resolveBazelPolicy, type BazelPolicySettings } from './bazel-policy.js'
 import { OUTBOUND_DEFAULTS, resolveOutbound, type OutboundSettings } from './outbound.js';
 import { cliSource, envSource, fileSource, type Source } from './sources.js';
 import {
+  DEFAULT_HTTP2,
   DEFAULT_INDEX_CACHE_BYTES,
   DEFAULT_REPOS,
   type ConfigOverrides,
@@ -43,6 +44,7 @@ interface Settings {
   repos: RepoConfig[];
   outbound: OutboundSettings;
   timeouts: { idle: number; headers: number; body_idle: number; request: number; drain: number; shutdown: number };
+  http2: { max_concurrent_streams: number; window: number };
   uploads: { memory: number; wait: number };
   cache: { index_documents: number };
 }
@@ -68,6 +70,7 @@ function defaults(baseDir: string): Settings {
     repos: DEFAULT_REPOS,
     outbound: OUTBOUND_DEFAULTS,
     timeouts: { idle: 60_000, headers: 30_000, body_idle: 30_000, request: 300_000, drain: 5_000, shutdown: 30_000 },
+    http2: { max_concurrent_streams: DEFAULT_HTTP2.maxConcurrentStreams, window: DEFAULT_HTTP2.windowBytes },
     uploads: { memory: 256 * 2 ** 20, wait: 10_000 },
     cache: { index_documents: DEFAULT_INDEX_CACHE_BYTES },
   };
@@ -85,6 +88,7 @@ function overlay(s: Settings, layer: Layer): Settings {
     limits: { ...s.limits, ...defined(layer.limits ?? {}) },
     outbound: { ...s.outbound, ...defined(layer.outbound ?? {}) },
     timeouts: { ...s.timeouts, ...defined(layer.timeouts ?? {}) },
+    http2: { ...s.http2, ...defined(layer.http2 ?? {}) },
     uploads: { ...s.uploads, ...defined(layer.uploads ?? {}) },
     cache: { ...s.cache, ...defined(layer.cache ?? {}) },
     unpacked_limits: { ...s.unpacked_limits, ...defined(layer.unpacked_limits ?? {}) },
@@ -180,6 +184,7 @@ export function loadConfig(opts: {
       drainMs: s.timeouts.drain,
       shutdownMs: s.timeouts.shutdown,
     },
+    http2: { maxConcurrentStreams: s.http2.max_concurrent_streams, windowBytes: s.http2.window },
     uploads: { memory: s.uploads.memory, waitMs: s.uploads.wait },
     cache: { indexDocuments: s.cache.index_documents },
     file,

@@ -23,6 +23,8 @@
  *   LARDER_TIMEOUTS_DRAIN              timeouts.drain
  *   LARDER_TIMEOUTS_SHUTDOWN           timeouts.shutdown
  *   LARDER_CACHE_INDEX_DOCUMENTS       cache.index_documents
+ *   LARDER_HTTP2_MAX_CONCURRENT_STREAMS  http2.max_concurrent_streams
+ *   LARDER_HTTP2_WINDOW                http2.window
  * Other LARDER_* variables (LARDER_CONFIG, LARDER_ADMIN_TOKEN, ...) are not config keys and are ignored here.
  */
 import { readFileSync } from 'node:fs';
@@ -158,6 +160,8 @@ export function envSource(env: Record<string, string | undefined>, problems: str
       ['LARDER_TIMEOUTS_DRAIN', ['timeouts', 'drain'], get('LARDER_TIMEOUTS_DRAIN')],
       ['LARDER_TIMEOUTS_SHUTDOWN', ['timeouts', 'shutdown'], get('LARDER_TIMEOUTS_SHUTDOWN')],
       ['LARDER_CACHE_INDEX_DOCUMENTS', ['cache', 'index_documents'], get('LARDER_CACHE_INDEX_DOCUMENTS')],
+      ['LARDER_HTTP2_MAX_CONCURRENT_STREAMS', ['http2', 'max_concurrent_streams'], get('LARDER_HTTP2_MAX_CONCURRENT_STREAMS')],
+      ['LARDER_HTTP2_WINDOW', ['http2', 'window'], get('LARDER_HTTP2_WINDOW')],
     ],
     problems,
     cwd,

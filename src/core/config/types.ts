@@ -66,6 +66,8 @@ export interface LarderConfig {
   outbound: OutboundConfig;
   /** Connection and request timeouts in milliseconds; 0 turns one off. */
   timeouts: TimeoutsConfig;
+  /** [http2]: what the HTTP/2 server (TLS) announces in its SETTINGS frame and its connection window. */
+  http2: Http2Config;
   /** [uploads]: bytes of request bodies buffered at once (all repos of a process), and how long an upload waits for room before a 503. */
   uploads: { memory: number; waitMs: number };
   /** [cache]: bytes of memory each process may spend on cached index documents (an LRU; see registry/index-docs.ts). */
@@ -88,6 +90,14 @@ export interface TimeoutsConfig {
   /** Then: how long in-flight requests may take to finish before their connections are closed. */
   shutdownMs: number;
 }
+/** `[http2]`: limits a TLS server's HTTP/2 sessions announce to clients (http/h2-settings.ts). */
+export interface Http2Config {
+  /** Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); a client queues the rest. */
+  maxConcurrentStreams: number;
+  /** Bytes of request body a client may send ahead of the server's reading: per stream, and per connection. */
+  windowBytes: number;
+}
+
 export interface ConfigOverrides {
   listen?: string;
   data?: string;
@@ -101,6 +111,13 @@ export interface ConfigOverrides {
   /** A number or "auto". */
   workers?: string;
 }
+
+/**
+ * Default `[http2]`: 128 streams per connection (nginx's default; Node's own is unlimited, so one connection could hold
+ * thousands of requests in memory at once) and a 1 MiB receive window per stream and per connection (Node's is the
+ * protocol's 64 KiB, which caps an upload at 64 KiB per round trip: 1.3 MB/s at 50 ms).
+ */
+export const DEFAULT_HTTP2: Http2Config = { maxConcurrentStreams: 128, windowBytes: 2 ** 20 };
 
 /**
  * Default `[cache] index_documents`: 64 MiB, sized for a small server (a few hundred MB of RAM, one or two

@@ -65,6 +65,15 @@ function parseRepoName(v: string): string {
   return v;
 }
 
+/** An integer in [min, max], from TOML or from an environment string of digits. */
+function boundedInt(v: unknown, min: number, max: number, what: string): number {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`expected ${what} from ${min} to ${max}, got ${show(v)}`);
+  }
+  return n;
+}
+
 function nonEmpty(v: string): string {
   if (v === '') throw new Error('expected a path, got ""');
   return v;
@@ -136,6 +145,21 @@ const TimeoutsSchema = partial(
   }),
 );
 
+// [http2]: what the TLS server's HTTP/2 sessions announce (SETTINGS) and the connection window (http/h2-settings.ts).
+const Http2Schema = partial(
+  table({
+    // RFC 9113 §6.5.2 advises at least 100; 2^31 - 1 is the largest SETTINGS value.
+    max_concurrent_streams: parsed(unknown(), (v) => boundedInt(v, 1, 2 ** 31 - 1, 'a number of streams')),
+    // At least the protocol's 65,535 bytes, at most 2^31 - 1 (RFC 9113 §6.9.1).
+    window: parsed(unknown(), (v) => {
+      const bytes = parseSize(v as string | number);
+      if (bytes < 65_535 || bytes > 2 ** 31 - 1)
+        throw new Error(`expected a size from 65535 bytes to 2GiB - 1 (e.g. "1MiB"), got ${show(v)}`);
+      return bytes;
+    }),
+  }),
+);
+
 // [uploads]: the one bound on memory held by uploads buffered at once (registry/upload-budget.ts).
 const UploadsSchema = partial(
   table({
@@ -176,6 +200,7 @@ export const SettingsSchema = partial(
     repos: array(RepoSchema),
     outbound: OutboundSchema,
     timeouts: TimeoutsSchema,
+    http2: Http2Schema,
     uploads: UploadsSchema,
     cache: CacheSchema,
   }),
@@ -194,6 +219,7 @@ export const KNOWN_KEYS: Record<string, string[]> = {
   'repos.bazel_policy': Object.keys(BazelPolicySchema.shape),
   outbound: Object.keys(OutboundSchema.shape),
   timeouts: Object.keys(TimeoutsSchema.shape),
+  http2: Object.keys(Http2Schema.shape),
   uploads: Object.keys(UploadsSchema.shape),
   cache: Object.keys(CacheSchema.shape),
 };
