@@ -235,7 +235,10 @@ export async function readPaths(dir: string): Promise<BenchReport> {
     fs.writeFileSync(every, distinct.map((p) => `${url}${p}`).join('\n') + '\n');
     const cpus = os.availableParallelism();
     await h2load({ uris: every, clients: cpus, h1, dir, requests: distinct.length * cpus });
-    await h2load({ ...opts, requests: Math.max(rp.clients, Math.round(rp.requests / 10)) }); // warm-up of the connections
+    // Then as many requests as are measured: after a tenth of them, V8 was still compiling the serving code (its
+    // compiler threads and the main thread's first optimised calls were up to half of the measured run's CPU for
+    // Larder, a third for bare Node), so the run measured JIT warm-up more than serving.
+    await h2load({ ...opts, requests: Math.max(rp.clients, rp.requests) });
     const cpu = cpuSeconds(pid);
     const r: Measured = await h2load({ ...opts, requests: rp.requests });
     r.cpuUs = ((cpuSeconds(pid) - cpu) / r.requests) * 1e6;
@@ -387,7 +390,7 @@ export async function readPaths(dir: string): Promise<BenchReport> {
       ...(PROFILE
         ? [`Larder ran under \`node --cpu-prof\` (BENCH_PROFILE; sampling every 1 ms, a few % of its CPU), so its ratios are a little low.`]
         : []),
-      'Warm-up, for both servers alike: every distinct file of a read path is read once per CPU (one connection per CPU going through the whole list, so each of `workers auto` sees each file), then a tenth of the measured requests; so the comparison is of serving, not of first loads (nginx has the page cache, Larder’s document cache starts empty).',
+      'Warm-up, for both servers alike: every distinct file of a read path is read once per CPU (one connection per CPU going through the whole list, so each of `workers auto` sees each file), then as many requests as are measured (a process’s JIT warm-up is over by then); so the comparison is of serving, not of first loads or compiling (nginx has the page cache, Larder’s document cache starts empty).',
     ],
   };
 }
