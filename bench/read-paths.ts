@@ -12,7 +12,7 @@ import { startNginx } from './lib/nginx.js';
 import { cpuSeconds, run } from './lib/procs.js';
 import { benchUuid, writeBazelRegistry, writeJuliaRegistry } from './lib/registries.js';
 import type { BenchReport } from './lib/results.js';
-import { ratio, zipfSampler } from './lib/stats.js';
+import { median, ratio, zipfSampler } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
 import { canonicalTarball } from '../src/formats/julia/tarball.js';
 
@@ -21,6 +21,8 @@ const JULIA_PACKAGES = 10_000;
 /** Registered packages whose tarballs are read (one version each, ~30 KB). */
 const PACKAGE_TARBALLS = 20;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
+/** Measured runs per read path and server, after the warm-up (BENCH_ROUNDS). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CLIENTS = 100;
 const CLONES_AT_ONCE = 4;
 const CLONE_ROUNDS = 3;
@@ -235,11 +237,21 @@ export async function readPaths(dir: string): Promise<BenchReport> {
     fs.writeFileSync(every, distinct.map((p) => `${url}${p}`).join('\n') + '\n');
     const cpus = os.availableParallelism();
     await h2load({ uris: every, clients: cpus, h1, dir, requests: distinct.length * cpus });
-    await h2load({ ...opts, requests: Math.max(rp.clients, Math.round(rp.requests / 10)) }); // warm-up of the connections
-    const cpu = cpuSeconds(pid);
-    const r: Measured = await h2load({ ...opts, requests: rp.requests });
-    r.cpuUs = ((cpuSeconds(pid) - cpu) / r.requests) * 1e6;
-    return r;
+    // Then as many requests as are measured: after a tenth of them, V8 was still compiling the serving code (its
+    // compiler threads and the main thread's first optimised calls were up to half of the measured run's CPU for
+    // Larder, a third for bare Node), so the run measured JIT warm-up more than serving.
+    await h2load({ ...opts, requests: Math.max(rp.clients, rp.requests) });
+    // Measured in ROUNDS runs (a major collection of a grown heap, or another process's burst, lands in one of them):
+    // req/s and latencies from the run with the median req/s, CPU µs the median of the runs.
+    const runs: Measured[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const cpu = cpuSeconds(pid);
+      const r: Measured = await h2load({ ...opts, requests: rp.requests });
+      r.cpuUs = ((cpuSeconds(pid) - cpu) / r.requests) * 1e6;
+      runs.push(r);
+    }
+    runs.sort((a, b) => a.reqPerSec - b.reqPerSec);
+    return { ...runs[Math.floor(runs.length / 2)], cpuUs: median(runs.map((r) => r.cpuUs!)) };
   };
   const non200 = (r: LoadResult) => r.requests - (r.statuses['200'] ?? 0);
 
@@ -388,7 +400,7 @@ export async function readPaths(dir: string): Promise<BenchReport> {
       ...(PROFILE
         ? [`Larder ran under \`node --cpu-prof\` (BENCH_PROFILE; sampling every 1 ms, a few % of its CPU), so its ratios are a little low.`]
         : []),
-      'Warm-up, for both servers alike: every distinct file of a read path is read once per CPU (one connection per CPU going through the whole list, so each of `workers auto` sees each file), then a tenth of the measured requests; so the comparison is of serving, not of first loads (nginx has the page cache, Larder’s document cache starts empty).',
+      `Warm-up, for both servers alike: every distinct file of a read path is read once per CPU (one connection per CPU going through the whole list, so each of \`workers auto\` sees each file), then as many requests as are measured (a process’s JIT warm-up is over by then); so the comparison is of serving, not of first loads or compiling (nginx has the page cache, Larder’s document cache starts empty). Then ${ROUNDS} measured runs per read path and server (BENCH_ROUNDS): req/s and latencies from the run with the median req/s, CPU µs/req the median of the runs.`,
     ],
   };
 }

@@ -165,27 +165,28 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
   /** The held artifact at `url`, if any. */
   const heldAt = (url: string): Held | undefined => small.get(url) ?? (large.size > 0 ? large.get(url) : undefined);
 
-  const find = (method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders | H2Headers) => {
-    if ((method !== 'GET' && method !== 'HEAD') || !url || headers.range !== undefined) return null;
-    const h = heldAt(url);
-    if (!h) return null;
+  /** The held artifact a GET/HEAD without a Range asks for, if any. */
+  const find = (method: string, url: string, headers: IncomingHttpHeaders | H2Headers): Held | undefined =>
+    (method !== 'GET' && method !== 'HEAD') || !url || headers.range !== undefined ? undefined : heldAt(url);
+  /** The request's own `x-request-id`, or a new one. */
+  const requestId = (headers: IncomingHttpHeaders | H2Headers): string => {
     const incomingId = headers['x-request-id'];
-    const reqId = typeof incomingId === 'string' && incomingId ? incomingId : nextRequestId();
-    return { h, reqId, fresh: etagMatches(headers['if-none-match'], h.etag), started: performance.now() };
+    return typeof incomingId === 'string' && incomingId ? incomingId : nextRequestId();
   };
-  type Answer = NonNullable<ReturnType<typeof find>>;
-  const done = (a: Answer, method: string, url: string) => {
+  // Per answer no object is made: what `done` needs is passed to it as it is.
+  const done = (h: Held, fresh: boolean, started: number, reqId: string, method: string, url: string) => {
     // As sendArtifact: a GET sent in full is a download; HEAD and 304 are not.
-    if (!a.fresh && method === 'GET') a.h.countDownload?.();
-    record(a.h.series, a.fresh ? 304 : 200, performance.now() - a.started, a.reqId, method, url);
+    if (!fresh && method === 'GET') h.countDownload?.();
+    record(h.series, fresh ? 304 : 200, performance.now() - started, reqId, method, url);
   };
 
   /** HTTP/1.1: true when answered; otherwise the artifact is held once the route has answered it. */
   const http1 = (req: IncomingMessage, res: ServerResponse): boolean => {
     const method = req.method!;
     const url = req.url!;
-    const a = find(method, url, req.headers);
-    if (!a) {
+    const headers = req.headers;
+    const h = find(method, url, headers);
+    if (!h) {
       const found = (method === 'GET' || method === 'HEAD') && byFirstSegment.size > 0 ? routeOf(url) : null;
       if (found)
         res.once('finish', () => {
@@ -193,11 +194,14 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
         });
       return false;
     }
-    const list = a.fresh ? a.h.h1NotModified : a.h.h1Full;
-    list[1] = a.reqId;
-    res.writeHead(a.fresh ? 304 : 200, list as string[]);
-    res.end(a.fresh || method === 'HEAD' ? undefined : a.h.body);
-    done(a, method, url);
+    const reqId = requestId(headers);
+    const fresh = etagMatches(headers['if-none-match'], h.etag);
+    const started = performance.now();
+    const list = fresh ? h.h1NotModified : h.h1Full;
+    list[1] = reqId;
+    res.writeHead(fresh ? 304 : 200, list as string[]);
+    res.end(fresh || method === 'HEAD' ? undefined : h.body);
+    done(h, fresh, started, reqId, method, url);
     return true;
   };
 
@@ -205,8 +209,8 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
   const http2 = (stream: ServerHttp2Stream, headers: H2Headers): boolean => {
     const method = headers[':method']!;
     const url = headers[':path']!;
-    const a = find(method, url, headers);
-    if (!a) {
+    const h = find(method, url, headers);
+    if (!h) {
       const found = (method === 'GET' || method === 'HEAD') && byFirstSegment.size > 0 ? routeOf(url) : null;
       if (found)
         stream.once('close', () => {
@@ -215,12 +219,15 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
         });
       return false;
     }
-    const out = a.fresh ? a.h.h2NotModified : a.h.h2Full;
-    out['x-request-id'] = a.reqId;
-    const body = a.fresh || method === 'HEAD' ? null : a.h.body;
-    stream.respond(out, { endStream: body === null });
+    const reqId = requestId(headers);
+    const fresh = etagMatches(headers['if-none-match'], h.etag);
+    const started = performance.now();
+    const out = fresh ? h.h2NotModified : h.h2Full;
+    out['x-request-id'] = reqId;
+    const body = fresh || method === 'HEAD' ? null : h.body;
+    stream.respond(out, body === null ? END_STREAM : MORE_TO_COME);
     if (body) sendH2Body(stream, body);
-    done(a, method, url);
+    done(h, fresh, started, reqId, method, url);
     return true;
   };
 
@@ -236,6 +243,10 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
 }
 
 export type FastArtifactAnswerer = ReturnType<typeof fastArtifactAnswerer>;
+
+/** `respond`'s options, made once (node:http2 copies them). */
+const END_STREAM = Object.freeze({ endStream: true });
+const MORE_TO_COME = Object.freeze({ endStream: false });
 
 /** Slices of a large body written to an HTTP/2 stream at a time. */
 const H2_SLICE = 64 * 1024;

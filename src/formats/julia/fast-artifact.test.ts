@@ -137,6 +137,11 @@ it('answers a package tarball from memory with the status, headers and bytes of 
     expect(head.status).toBe(200);
     expect(head.body.length).toBe(0);
     expect(comparableHeaders(head.headers)).toEqual(comparableHeaders(routedHead.headers));
+    // A client's own request id is answered back; otherwise each answer gets a new one.
+    const traced = await get(url, { 'x-request-id': 'trace-pkg-1' }, 'HEAD');
+    expect(traced.headers['x-request-id']).toBe('trace-pkg-1');
+    expect(head.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(head.headers['x-request-id']).not.toBe(full.headers['x-request-id']);
   }
   expect(asked).not.toHaveBeenCalled();
   asked.mockRestore();
