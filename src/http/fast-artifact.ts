@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import type { RequestSeries, RequestStats } from '../registry/request-stats.js';
 import type { Source } from '../registry/source.js';
 import { etagMatches } from './conditional.js';
+import { END_STREAM, MORE_TO_COME } from './fast-index.js';
 import type { RequestRecorder } from './observe.js';
 import { nextRequestId } from './request-id.js';
 
@@ -243,10 +244,6 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
 }
 
 export type FastArtifactAnswerer = ReturnType<typeof fastArtifactAnswerer>;
-
-/** `respond`'s options, made once (node:http2 copies them). */
-const END_STREAM = Object.freeze({ endStream: true });
-const MORE_TO_COME = Object.freeze({ endStream: false });
 
 /** Slices of a large body written to an HTTP/2 stream at a time. */
 const H2_SLICE = 64 * 1024;

@@ -163,9 +163,9 @@ export function answerHttp2Streams(server: Http2SecureServer, answer: FastIndexA
   });
 }
 
-/** `respond`'s options, made once (node:http2 copies them). */
-const END_STREAM = Object.freeze({ endStream: true });
-const MORE_TO_COME = Object.freeze({ endStream: false });
+/** `respond`'s options, made once (node:http2 copies them); the artifact fast path uses them too. */
+export const END_STREAM = Object.freeze({ endStream: true });
+export const MORE_TO_COME = Object.freeze({ endStream: false });
 
 /** One HTTP/2 stream: true when it was answered. */
 export function answerHttp2(answer: FastIndexAnswerer, stream: ServerHttp2Stream, headers: H2Headers): boolean {
