@@ -7,7 +7,7 @@ import type { Source } from '../registry/source.js';
 import { etagMatches } from './conditional.js';
 import { END_STREAM, MORE_TO_COME } from './fast-index.js';
 import type { RequestRecorder } from './observe.js';
-import { nextRequestId } from './request-id.js';
+import { requestIdOf } from './request-id.js';
 
 /**
  * Small immutable artifacts of one public repo the HTTP layer may answer from memory: URLs under `prefix` whose rest
@@ -169,11 +169,6 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
   /** The held artifact a GET/HEAD without a Range asks for, if any. */
   const find = (method: string, url: string, headers: IncomingHttpHeaders | H2Headers): Held | undefined =>
     (method !== 'GET' && method !== 'HEAD') || !url || headers.range !== undefined ? undefined : heldAt(url);
-  /** The request's own `x-request-id`, or a new one. */
-  const requestId = (headers: IncomingHttpHeaders | H2Headers): string => {
-    const incomingId = headers['x-request-id'];
-    return typeof incomingId === 'string' && incomingId ? incomingId : nextRequestId();
-  };
   // Per answer no object is made: what `done` needs is passed to it as it is.
   const done = (h: Held, fresh: boolean, started: number, reqId: string, method: string, url: string) => {
     // As sendArtifact: a GET sent in full is a download; HEAD and 304 are not.
@@ -195,7 +190,7 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
         });
       return false;
     }
-    const reqId = requestId(headers);
+    const reqId = requestIdOf(headers);
     const fresh = etagMatches(headers['if-none-match'], h.etag);
     const started = performance.now();
     const list = fresh ? h.h1NotModified : h.h1Full;
@@ -220,7 +215,7 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
         });
       return false;
     }
-    const reqId = requestId(headers);
+    const reqId = requestIdOf(headers);
     const fresh = etagMatches(headers['if-none-match'], h.etag);
     const started = performance.now();
     const out = fresh ? h.h2NotModified : h.h2Full;

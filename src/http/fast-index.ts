@@ -7,7 +7,7 @@ import type { RequestSeries, RequestStats } from '../registry/request-stats.js';
 import { notModified } from './conditional.js';
 import type { FastIndexRoute } from './format-plugin.js';
 import type { RequestRecorder } from './observe.js';
-import { nextRequestId } from './request-id.js';
+import { requestIdOf } from './request-id.js';
 
 /**
  * A document's response headers, built once per (route, document) rather than per request: for HTTP/1.1 a flat
@@ -112,8 +112,7 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
     if (!doc) return null;
     prepared.route.seen?.(doc);
     const started = performance.now();
-    const incomingId = headers['x-request-id'];
-    const reqId = typeof incomingId === 'string' && incomingId ? incomingId : nextRequestId();
+    const reqId = requestIdOf(headers);
     const fresh = notModified(headers as { 'if-none-match'?: string }, doc.etag, doc.updatedAt);
     return { prepared, path, doc, fresh, reqId, started };
   };

@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders as Http2Headers } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 
 // A random UUID's first 24 characters (version and variant included), then a 12-digit hex counter: unique across
@@ -26,4 +28,10 @@ export function nextRequestId(): string {
         .toString(16)
         .padStart(9, '0');
   return high + LOW[low];
+}
+
+/** The id a fast path answers with: the client's own `x-request-id` (a proxy's, to follow a request through), or a new one. */
+export function requestIdOf(headers: IncomingHttpHeaders | Http2Headers): string {
+  const incoming = headers['x-request-id'];
+  return typeof incoming === 'string' && incoming ? incoming : nextRequestId();
 }
