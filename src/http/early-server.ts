@@ -111,6 +111,19 @@ export function earlyServer(registry: Registry, formats: FormatPlugin[], opts: E
     handler(req, res);
   };
 
+  /** EXPERIMENT: a first read of an index document is loaded and answered by the fast path, not Fastify. */
+  const loadThenRoute = async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      if (!shutdown.draining && (await answer.load(req.method, req.url))) {
+        const stream = (req as unknown as Http2ServerRequest).stream;
+        if (req.httpVersionMajor === 2 ? answerHttp2(answer, stream, req.headers as never) : answerHttp1(answer, req, res)) return;
+      }
+    } catch {
+      // The route meets the same failure and answers it in the client's terms.
+    }
+    handler!(req, res);
+  };
+
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     // A fast-path answer has ended by the time it returns, so the shutdown need not count it (a closure and a
     // listener per request); a shutdown with the socket idle then lets its bytes drain (destroySoon). While
@@ -119,7 +132,7 @@ export function earlyServer(registry: Registry, formats: FormatPlugin[], opts: E
     if (!shutdown.draining && (answerHttp1(answer, req, res) || artifacts.http1(req, res))) return;
     shutdown.onRequest(req, res);
     guardRequestBody(req, res, timeouts);
-    if (state === 'routed') handler!(req, res);
+    if (state === 'routed') void loadThenRoute(req, res);
     else void beforeRoutes(req, res);
   };
   const server = opts.tls ? secureServer(opts.tls) : http.createServer(http1ServerOptions(timeouts), listener);
