@@ -123,4 +123,42 @@ describe('a server listening before its routes are registered', () => {
     early.failed();
     expect((await health).status).toBe(503);
   });
+
+  it("answers a hosted repo's first index reads on the fast path once routed; a miss the path cannot answer goes to the route", async () => {
+    const { registry, formats, release } = await held();
+    release();
+    // What reaches the Cargo routes (Fastify), by URL.
+    const routed: string[] = [];
+    const counting = formats.map((f) =>
+      f.format === 'cargo'
+        ? {
+            ...f,
+            routes: async (...args: Parameters<FormatPlugin['routes']>) => {
+              args[0].addHook('onRequest', (req, _reply, done) => {
+                routed.push(req.url);
+                done();
+              });
+              await f.routes(...args);
+            },
+          }
+        : f,
+    );
+    const { app, ready } = createServer(registry, counting, { logger: null });
+    cleanups.push(() => app.close());
+    await ready;
+    await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => app.server.close(() => resolve())));
+    const port = (app.server.address() as AddressInfo).port;
+    registry.docs.invalidate(registry.repos.get('cargo')!.id, 'ea/rl/early');
+    expect(registry.sources.get('cargo')!.peek('ea/rl/early')).toBeUndefined();
+
+    const first = await get(port, '/cargo/index/ea/rl/early');
+    expect(first.status).toBe(200);
+    expect(first.body).toBe(INDEX_LINE);
+    const missing = await get(port, '/cargo/index/no/ne/nonesuch');
+    expect(missing.status).toBe(404);
+    expect(JSON.parse(missing.body)).toMatchObject({ errors: [{ detail: expect.stringContaining('nonesuch') }] });
+    // The first read never reached the router; the 404, which the fast path does not answer, did.
+    expect(routed).toEqual(['/cargo/index/no/ne/nonesuch']);
+  });
 });

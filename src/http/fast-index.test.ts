@@ -105,4 +105,23 @@ describe('fastIndexAnswerer', () => {
     expect(body(fast.find('GET', '/cargo/index/doc/0', {}))).toBe('zero');
     expect(docPath).toHaveBeenCalledTimes(1);
   });
+
+  it('loads a first read itself only when the source reads local storage and holds nothing for the path yet', () => {
+    const docs = new Map<string, SourceDoc | null>([['doc/a', doc('v1')]]);
+    const local = repo('cargo', docs);
+    (local.route.source as { readsLocally?: boolean }).readsLocally = true;
+    const upstream = repo('proxy', docs);
+    const fast = answerer(local.route, upstream.route);
+    // Cached, or a cached absence: nothing to load (a miss of the latter goes to the route's 404).
+    expect(fast.loadsFirst('GET', '/cargo/index/doc/a')).toBe(false);
+    docs.set('doc/a', null);
+    expect(fast.loadsFirst('GET', '/cargo/index/doc/a')).toBe(false);
+    // Not cached: a local source's first read is loaded by the fast path; a proxy's goes to its route (one upstream ask).
+    expect(fast.loadsFirst('GET', '/cargo/index/doc/b')).toBe(true);
+    expect(fast.loadsFirst('HEAD', '/cargo/index/doc/b')).toBe(true);
+    expect(fast.loadsFirst('GET', '/proxy/index/doc/b')).toBe(false);
+    // Not an index read at all.
+    expect(fast.loadsFirst('POST', '/cargo/index/doc/b')).toBe(false);
+    expect(fast.loadsFirst('GET', '/cargo/api/v1/crates')).toBe(false);
+  });
 });

@@ -129,7 +129,12 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
     if (at.peek() === undefined) await at.prepared.route.source.doc(at.path);
     return true;
   };
-  return { find, load, headersOf: (a: FastAnswer) => docHeaders(a.prepared, a.path, a.doc), done };
+  /** True for a read of a document not cached yet whose source reads only local storage: `load` then answers it itself. */
+  const loadsFirst = (method: string | undefined, url: string | undefined): boolean => {
+    const at = locate(method, url);
+    return at !== null && at.prepared.route.source.readsLocally === true && at.peek() === undefined;
+  };
+  return { find, load, loadsFirst, headersOf: (a: FastAnswer) => docHeaders(a.prepared, a.path, a.doc), done };
 }
 
 export type FastIndexAnswerer = ReturnType<typeof fastIndexAnswerer>;

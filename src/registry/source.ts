@@ -40,6 +40,11 @@ export interface Source {
    */
   readonly fetchesArtifacts?: boolean;
   /**
+   * True when `doc` reads only this node's own storage, never an upstream (a hosted repo, or a group of such): the
+   * index fast path then loads a first read itself (http/early-server.ts), since a failed read costs no upstream a retry.
+   */
+  readonly readsLocally?: boolean;
+  /**
    * A group's members in the order it looks a package up (hosted first, then the others as configured); the
    * first that holds a package serves it. Absent for a repo that holds its own files.
    */
@@ -102,6 +107,7 @@ const fresh = (doc: IndexDoc | null): SourceDoc | null =>
 
 /** The source of a hosted repo: the documents its publishes wrote, the blobs its rows name. */
 export class HostedSource implements Source {
+  readonly readsLocally = true;
   // Made on first use: an LRUCache with `max` allocates all its slots at once, and a start need not (issue 14).
   private artifactCache?: LRUCache<string, { sha256: string; size: number } | false>;
   private get artifacts(): LRUCache<string, { sha256: string; size: number } | false> {

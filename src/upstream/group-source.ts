@@ -43,6 +43,7 @@ export class GroupSource implements Source {
   private readonly warned = new Set<string>();
   readonly members: Source[];
   readonly fetchesArtifacts: boolean;
+  readonly readsLocally: boolean;
 
   constructor(
     private readonly registry: Registry,
@@ -55,6 +56,7 @@ export class GroupSource implements Source {
     this.others = members.filter((m) => !(m instanceof HostedSource));
     this.members = [...this.hosted, ...this.others];
     this.fetchesArtifacts = members.some((m) => m.fetchesArtifacts === true);
+    this.readsLocally = members.every((m) => m.readsLocally === true);
     const memberIds = new Set(memberRepos(members).map((r) => r.id));
     registry.docs.subscribe({
       changed: (repoId, path) => {
