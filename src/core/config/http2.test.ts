@@ -32,7 +32,10 @@ it('reads both keys from the file, the LARDER_HTTP2_* environment over it', () =
 
 it('names a value out of the protocol’s range, and a misspelt key', () => {
   expect(() => load('[http2]\nmax_concurrent_streams = 0\n')).toThrow(
-    /larder\.toml:2: http2\.max_concurrent_streams: expected a number of streams from 1 to 2147483647, got 0/,
+    /larder\.toml:2: http2\.max_concurrent_streams: expected at least 1, got 0/,
+  );
+  expect(() => load('', { LARDER_HTTP2_MAX_CONCURRENT_STREAMS: '2147483648' })).toThrow(
+    /LARDER_HTTP2_MAX_CONCURRENT_STREAMS: .*2147483647/,
   );
   expect(() => load('', { LARDER_HTTP2_MAX_CONCURRENT_STREAMS: 'many' })).toThrow(/LARDER_HTTP2_MAX_CONCURRENT_STREAMS: .*got "many"/);
   expect(() => load('[http2]\nwindow = "32KiB"\n')).toThrow(/larder\.toml:2: http2\.window: expected a size from 65535 bytes/);

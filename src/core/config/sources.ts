@@ -117,7 +117,6 @@ function bindingsSource(bindings: [label: string, path: Path, value: unknown][],
 /** The LARDER_* variables listed above, so containers and services can configure without a file. */
 export function envSource(env: Record<string, string | undefined>, problems: string[], cwd: string): Source {
   const get = (name: string) => env[name] || undefined;
-  const entries = get('LARDER_LIMITS_MAX_ARCHIVE_ENTRIES');
   return bindingsSource(
     [
       ['LARDER_LISTEN', ['listen'], get('LARDER_LISTEN')],
@@ -126,7 +125,7 @@ export function envSource(env: Record<string, string | undefined>, problems: str
       ['LARDER_BLOBS', ['blobs'], get('LARDER_BLOBS')],
       ['LARDER_PUBLIC_URL', ['public_url'], get('LARDER_PUBLIC_URL')],
       ['LARDER_LOG_LEVEL', ['log_level'], get('LARDER_LOG_LEVEL')],
-      ['LARDER_WORKERS', ['workers'], workersValue(get('LARDER_WORKERS'))],
+      ['LARDER_WORKERS', ['workers'], integerValue(get('LARDER_WORKERS'))],
       ['LARDER_TLS_MODE', ['tls', 'mode'], get('LARDER_TLS_MODE')],
       ['LARDER_TLS_CERT', ['tls', 'cert'], get('LARDER_TLS_CERT')],
       ['LARDER_TLS_KEY', ['tls', 'key'], get('LARDER_TLS_KEY')],
@@ -141,11 +140,7 @@ export function envSource(env: Record<string, string | undefined>, problems: str
       ['LARDER_LIMITS_MAX_CRATE_SIZE', ['limits', 'max_crate_size'], get('LARDER_LIMITS_MAX_CRATE_SIZE')],
       ['LARDER_LIMITS_MAX_UNPACKED_SIZE', ['limits', 'max_unpacked_size'], get('LARDER_LIMITS_MAX_UNPACKED_SIZE')],
       // Environment values are strings; the schema wants an integer here.
-      [
-        'LARDER_LIMITS_MAX_ARCHIVE_ENTRIES',
-        ['limits', 'max_archive_entries'],
-        entries && /^\d+$/.test(entries) ? Number(entries) : entries,
-      ],
+      ['LARDER_LIMITS_MAX_ARCHIVE_ENTRIES', ['limits', 'max_archive_entries'], integerValue(get('LARDER_LIMITS_MAX_ARCHIVE_ENTRIES'))],
       ['LARDER_LIMITS_MAX_METADATA_SIZE', ['limits', 'max_metadata_size'], get('LARDER_LIMITS_MAX_METADATA_SIZE')],
       ['LARDER_LIMITS_MAX_ARCHIVE_SIZE', ['limits', 'max_archive_size'], get('LARDER_LIMITS_MAX_ARCHIVE_SIZE')],
       [
@@ -160,7 +155,11 @@ export function envSource(env: Record<string, string | undefined>, problems: str
       ['LARDER_TIMEOUTS_DRAIN', ['timeouts', 'drain'], get('LARDER_TIMEOUTS_DRAIN')],
       ['LARDER_TIMEOUTS_SHUTDOWN', ['timeouts', 'shutdown'], get('LARDER_TIMEOUTS_SHUTDOWN')],
       ['LARDER_CACHE_INDEX_DOCUMENTS', ['cache', 'index_documents'], get('LARDER_CACHE_INDEX_DOCUMENTS')],
-      ['LARDER_HTTP2_MAX_CONCURRENT_STREAMS', ['http2', 'max_concurrent_streams'], get('LARDER_HTTP2_MAX_CONCURRENT_STREAMS')],
+      [
+        'LARDER_HTTP2_MAX_CONCURRENT_STREAMS',
+        ['http2', 'max_concurrent_streams'],
+        integerValue(get('LARDER_HTTP2_MAX_CONCURRENT_STREAMS')),
+      ],
       ['LARDER_HTTP2_WINDOW', ['http2', 'window'], get('LARDER_HTTP2_WINDOW')],
     ],
     problems,
@@ -179,7 +178,7 @@ export function cliSource(o: ConfigOverrides, problems: string[], cwd: string): 
       ['--database', ['database'], o.database],
       ['--public-url', ['public_url'], o.publicUrl],
       ['--log-level', ['log_level'], o.logLevel],
-      ['--workers', ['workers'], workersValue(o.workers)],
+      ['--workers', ['workers'], integerValue(o.workers)],
       [o.tls !== undefined ? '--tls' : '--tls-cert/--tls-key', ['tls', 'mode'], tlsMode],
       ['--tls-cert', ['tls', 'cert'], o.tlsCert],
       ['--tls-key', ['tls', 'key'], o.tlsKey],
@@ -190,6 +189,6 @@ export function cliSource(o: ConfigOverrides, problems: string[], cwd: string): 
 }
 
 /** Strings from the environment or a flag: digits become the integer the schema wants. */
-function workersValue(v: string | undefined): number | string | undefined {
+function integerValue(v: string | undefined): number | string | undefined {
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : v;
 }

@@ -65,15 +65,6 @@ function parseRepoName(v: string): string {
   return v;
 }
 
-/** An integer in [min, max], from TOML or from an environment string of digits. */
-function boundedInt(v: unknown, min: number, max: number, what: string): number {
-  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new Error(`expected ${what} from ${min} to ${max}, got ${show(v)}`);
-  }
-  return n;
-}
-
 function nonEmpty(v: string): string {
   if (v === '') throw new Error('expected a path, got ""');
   return v;
@@ -149,7 +140,7 @@ const TimeoutsSchema = partial(
 const Http2Schema = partial(
   table({
     // RFC 9113 §6.5.2 advises at least 100; 2^31 - 1 is the largest SETTINGS value.
-    max_concurrent_streams: parsed(unknown(), (v) => boundedInt(v, 1, 2 ** 31 - 1, 'a number of streams')),
+    max_concurrent_streams: int({ min: 1, max: 2 ** 31 - 1 }),
     // At least the protocol's 65,535 bytes, at most 2^31 - 1 (RFC 9113 §6.9.1).
     window: parsed(unknown(), (v) => {
       const bytes = parseSize(v as string | number);
