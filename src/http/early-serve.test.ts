@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +11,7 @@ import { inTransaction } from '../registry/tx.js';
 import { tempDir } from '../../test/support/tmp.js';
 import { createServer } from './server.js';
 import { earlyServer } from './early-server.js';
+import { ensureSelfSignedTls } from './tls.js';
 import type { FormatPlugin } from './format-plugin.js';
 
 const INDEX_LINE = '{"name":"early","vers":"1.0.0","deps":[],"cksum":"00","features":{},"yanked":false}\n';
@@ -124,41 +127,70 @@ describe('a server listening before its routes are registered', () => {
     expect((await health).status).toBe(503);
   });
 
-  it("answers a hosted repo's first index reads on the fast path once routed; a miss the path cannot answer goes to the route", async () => {
-    const { registry, formats, release } = await held();
-    release();
-    // What reaches the Cargo routes (Fastify), by URL.
-    const routed: string[] = [];
-    const counting = formats.map((f) =>
-      f.format === 'cargo'
-        ? {
-            ...f,
-            routes: async (...args: Parameters<FormatPlugin['routes']>) => {
-              args[0].addHook('onRequest', (req, _reply, done) => {
-                routed.push(req.url);
-                done();
-              });
-              await f.routes(...args);
-            },
-          }
-        : f,
-    );
-    const { app, ready } = createServer(registry, counting, { logger: null });
-    cleanups.push(() => app.close());
-    await ready;
-    await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => app.server.close(() => resolve())));
-    const port = (app.server.address() as AddressInfo).port;
-    registry.docs.invalidate(registry.repos.get('cargo')!.id, 'ea/rl/early');
-    expect(registry.sources.get('cargo')!.peek('ea/rl/early')).toBeUndefined();
+  it.each(['HTTP/1.1', 'TLS + HTTP/2'])(
+    "answers a hosted repo's first index reads on the fast path once routed (%s); a miss the path cannot answer goes to the route",
+    async (transport) => {
+      const { registry, formats, release } = await held();
+      release();
+      // What reaches the Cargo routes (Fastify), by URL.
+      const routed: string[] = [];
+      const counting = formats.map((f) =>
+        f.format === 'cargo'
+          ? {
+              ...f,
+              routes: async (...args: Parameters<FormatPlugin['routes']>) => {
+                args[0].addHook('onRequest', (req, _reply, done) => {
+                  routed.push(req.url);
+                  done();
+                });
+                await f.routes(...args);
+              },
+            }
+          : f,
+      );
+      const h2 = transport === 'TLS + HTTP/2';
+      const tls = h2 ? await ensureSelfSignedTls(path.join(registry.config.data, 'tls'), ['127.0.0.1']) : null;
+      const { app, ready } = createServer(registry, counting, { logger: null, tls });
+      cleanups.push(() => app.close());
+      await ready;
+      // HTTP/2 streams given to Node's compatibility layer (request and response objects), by path.
+      const compat: string[] = [];
+      app.server.on('request', (req: http.IncomingMessage) => compat.push(req.url!));
+      await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
+      cleanups.push(() => new Promise<void>((resolve) => app.server.close(() => resolve())));
+      const port = (app.server.address() as AddressInfo).port;
+      const read = h2 ? h2Reader(port, fs.readFileSync(tls!.caCertPath)) : (p: string) => get(port, p);
+      registry.docs.invalidate(registry.repos.get('cargo')!.id, 'ea/rl/early');
+      expect(registry.sources.get('cargo')!.peek('ea/rl/early')).toBeUndefined();
 
-    const first = await get(port, '/cargo/index/ea/rl/early');
-    expect(first.status).toBe(200);
-    expect(first.body).toBe(INDEX_LINE);
-    const missing = await get(port, '/cargo/index/no/ne/nonesuch');
-    expect(missing.status).toBe(404);
-    expect(JSON.parse(missing.body)).toMatchObject({ errors: [{ detail: expect.stringContaining('nonesuch') }] });
-    // The first read never reached the router; the 404, which the fast path does not answer, did.
-    expect(routed).toEqual(['/cargo/index/no/ne/nonesuch']);
-  });
+      const first = await read('/cargo/index/ea/rl/early');
+      expect(first.status).toBe(200);
+      expect(first.body).toBe(INDEX_LINE);
+      const missing = await read('/cargo/index/no/ne/nonesuch');
+      expect(missing.status).toBe(404);
+      expect(JSON.parse(missing.body)).toMatchObject({ errors: [{ detail: expect.stringContaining('nonesuch') }] });
+      // The first read never reached the router; the 404, which the fast path does not answer, did.
+      expect(routed).toEqual(['/cargo/index/no/ne/nonesuch']);
+      // Over HTTP/2 the first read was answered on the raw stream: no request object was made for it.
+      if (h2) expect(compat).toEqual(['/cargo/index/no/ne/nonesuch']);
+    },
+  );
 });
+
+/** GETs over one HTTP/2 session (closed after the test). */
+function h2Reader(port: number, ca: Buffer): (p: string) => Promise<Answer> {
+  const session = http2.connect(`https://127.0.0.1:${port}`, { ca });
+  cleanups.push(() => void session.close());
+  return (p) =>
+    new Promise((resolve, reject) => {
+      const req = session.request({ ':path': p });
+      let body = '';
+      let status = 0;
+      let headers: http.IncomingHttpHeaders = {};
+      req.setEncoding('utf8');
+      req.on('response', (h) => ((status = Number(h[':status'])), (headers = h as http.IncomingHttpHeaders)));
+      req.on('data', (c: string) => (body += c));
+      req.on('end', () => resolve({ status, headers, body }));
+      req.on('error', reject);
+    });
+}

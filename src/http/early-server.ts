@@ -1,10 +1,10 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Http2SecureServer, Http2ServerRequest } from 'node:http2';
+import type { Http2SecureServer } from 'node:http2';
 import type { Registry } from '../registry/registry.js';
 import type { FormatPlugin, RouteContext } from './format-plugin.js';
 import type { AccessLog } from './logger.js';
 import { requestRecorder, type RequestRecorder } from './observe.js';
-import { answerHttp1, answerHttp2, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
+import { answerHttp1, answerHttp2Streams, fastIndexAnswerer } from './fast-index.js';
 import { answerArtifactHttp2Streams, fastArtifactAnswerer } from './fast-artifact.js';
 import { Shutdown } from './graceful.js';
 import { http2ServerOptions, widenConnectionWindows } from './h2-settings.js';
@@ -92,17 +92,23 @@ export function earlyServer(registry: Registry, formats: FormatPlugin[], opts: E
   let wake: (() => void) | null = null;
 
   /**
-   * A request the fast path could not answer at once. An index read is loaded and answered by the fast path: before
+   * A request the fast path could not answer at once. An index read over HTTP/1.1 is loaded and answered by the fast
+   * path (over HTTP/2 that happens on the raw stream, in `answerHttp2Streams`, before a request object exists): before
    * the router exists, and after it when the document is a local source's not yet cached (its first read). Sent through
    * Fastify, first reads made Node's own HTTP code slower for every cached read after them (issue 14: bare Node's
    * handler in Larder's fast path cost 34.7 µs a read against 30.0 in bare Node); a proxy's first read still goes to its
-   * route, so a failing upstream is asked once. The rest wait for the router.
+   * route, so a failing upstream is asked once. A local source's small artifact is read and answered the same way
+   * (fast-artifact.ts, `loadsFirst`). The rest wait for the router.
    */
   const loadFirst = async (req: IncomingMessage, res: ServerResponse) => {
     try {
-      if (!shutdown.draining && (await answer.load(req.method, req.url))) {
-        const stream = (req as unknown as Http2ServerRequest).stream;
-        if (req.httpVersionMajor === 2 ? answerHttp2(answer, stream, req.headers as never) : answerHttp1(answer, req, res)) return;
+      // HTTP/2 reads were loaded on the raw stream already (`answerHttp2Streams`): this one is the route's.
+      if (req.httpVersionMajor !== 2 && !shutdown.draining) {
+        if (await answer.load(req.method, req.url)) {
+          if (answerHttp1(answer, req, res)) return;
+        } else if (artifacts.loadsFirst(req.method, req.url, req.headers) && (await artifacts.load(req.url!))) {
+          if (artifacts.http1(req, res)) return;
+        }
       }
     } catch {
       // The route meets the same failure and answers it in the client's terms.
@@ -127,7 +133,8 @@ export function earlyServer(registry: Registry, formats: FormatPlugin[], opts: E
     if (!shutdown.draining && (answerHttp1(answer, req, res) || artifacts.http1(req, res))) return;
     shutdown.onRequest(req, res);
     guardRequestBody(req, res, timeouts);
-    if (state === 'routed' && !answer.loadsFirst(req.method, req.url)) handler!(req, res);
+    if (state === 'routed' && !answer.loadsFirst(req.method, req.url) && !artifacts.loadsFirst(req.method, req.url, req.headers))
+      handler!(req, res);
     else void loadFirst(req, res);
   };
   const server = opts.tls ? secureServer(opts.tls) : http.createServer(http1ServerOptions(timeouts), listener);
@@ -152,8 +159,17 @@ export function earlyServer(registry: Registry, formats: FormatPlugin[], opts: E
     );
     applyHttp1Timeouts(secure, timeouts);
     // Index reads first, as over HTTP/1.1: they are most of the reads, and each answerer's miss costs the other a lookup.
-    answerArtifactHttp2Streams(secure, artifacts);
-    answerHttp2Streams(secure, answer);
+    answerArtifactHttp2Streams(
+      secure,
+      artifacts,
+      (method, url, headers) => !shutdown.draining && artifacts.loadsFirst(method, url, headers),
+    );
+    // First reads on the raw stream as well: those `loadFirst` answers over HTTP/1.1.
+    answerHttp2Streams(
+      secure,
+      answer,
+      (method, url) => !shutdown.draining && (state === 'routed' ? answer.loadsFirst(method, url) : answer.locates(method, url)),
+    );
     guardHttp2Sessions(secure, timeouts);
     widenConnectionWindows(secure, registry.config.http2);
     return secure;

@@ -3,7 +3,7 @@ import type { Http2SecureServer, IncomingHttpHeaders as H2Headers, OutgoingHttpH
 import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import type { RequestSeries, RequestStats } from '../registry/request-stats.js';
-import type { Source } from '../registry/source.js';
+import type { Source, SourceArtifact } from '../registry/source.js';
 import { etagMatches } from './conditional.js';
 import { END_STREAM, MORE_TO_COME } from './fast-index.js';
 import type { RequestRecorder } from './observe.js';
@@ -86,8 +86,9 @@ function held(route: FastArtifactRoute, series: RequestSeries, sha256: string, b
 
 /**
  * Answers GET/HEAD of immutable artifacts held in memory before the router, without a `stat` or a read per request.
- * A URL not held goes through Fastify; once the route has answered it 200, the artifact is read into memory in the
- * background: a small one at once (FAST_ARTIFACT_BUDGET, least recently used dropped first), a large one only when hot
+ * A small artifact of a source that reads only local storage is read at its first request and answered here
+ * (`loadsFirst`, `load`). Any other URL not held goes through Fastify; once the route has answered it 200, the artifact
+ * is read into memory in the background: a small one at once (FAST_ARTIFACT_BUDGET, least recently used dropped first), a large one only when hot
  * (see FAST_ARTIFACT_LARGE_BUDGET). Range requests, query strings and encoded paths always go to the route. Downloads
  * are counted as the route counts them: a GET sent in full.
  */
@@ -144,15 +145,8 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
         if (!admitLarge(url)) return;
         isLarge = largeLoading = true;
       }
-      // One buffer of the artifact's size, filled in place: no chunk list and no second copy of the whole.
-      const body = Buffer.allocUnsafeSlow(artifact.size);
-      let at = 0;
-      for await (const chunk of artifact.blob.stream()) {
-        const bytes = chunk as Buffer;
-        if (at + bytes.length > body.length) return;
-        at += bytes.copy(body, at);
-      }
-      if (at !== body.length) return;
+      const body = await readWhole(artifact);
+      if (!body) return;
       (isLarge ? large : small).set(url, held(found.route, found.series, artifact.sha256, body, artifact.countDownload));
       if (isLarge) seen.delete(url);
     })()
@@ -161,6 +155,36 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
         loading.delete(url);
         if (isLarge) largeLoading = false;
       });
+  };
+
+  /**
+   * True for a GET/HEAD (no Range) of an artifact not held yet whose source reads only local storage: `load` then
+   * reads it, so its first read is answered here too. Sent through Fastify, first reads made Node's own HTTP code
+   * slower for every read after them (issue 14, as for index documents); a proxy's still goes to its route.
+   */
+  const loadsFirst = (method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders | H2Headers): boolean => {
+    if ((method !== 'GET' && method !== 'HEAD') || !url || headers.range !== undefined || byFirstSegment.size === 0) return false;
+    const found = routeOf(url);
+    return found !== null && found.route.source.readsLocally === true && !loading.has(url) && heldAt(url) === undefined;
+  };
+  /** Reads a small artifact `loadsFirst` named into memory; true when it is held now (false: missing, large, unreadable). */
+  const load = async (url: string): Promise<boolean> => {
+    const found = routeOf(url);
+    if (!found || loading.has(url)) return false;
+    loading.add(url);
+    try {
+      const artifact = await found.route.source.artifact(found.key);
+      if (!artifact || artifact.size > FAST_ARTIFACT_MAX_SIZE) return false;
+      const body = await readWhole(artifact);
+      if (!body) return false;
+      small.set(url, held(found.route, found.series, artifact.sha256, body, artifact.countDownload));
+      return true;
+    } catch {
+      // The route meets the same failure and answers it in the client's terms.
+      return false;
+    } finally {
+      loading.delete(url);
+    }
   };
 
   /** The held artifact at `url`, if any. */
@@ -230,6 +254,8 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
   return {
     http1,
     http2,
+    loadsFirst,
+    load,
     /** What is held, small and large apart (bytes as the budgets count them). */
     held: () => ({
       small: { entries: small.size, bytes: small.calculatedSize },
@@ -239,6 +265,18 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
 }
 
 export type FastArtifactAnswerer = ReturnType<typeof fastArtifactAnswerer>;
+
+/** The artifact's bytes in one buffer of its size, filled in place (no chunk list, no second copy); null if not whole. */
+async function readWhole(artifact: SourceArtifact): Promise<Buffer | null> {
+  const body = Buffer.allocUnsafeSlow(artifact.size);
+  let at = 0;
+  for await (const chunk of artifact.blob.stream()) {
+    const bytes = chunk as Buffer;
+    if (at + bytes.length > body.length) return null;
+    at += bytes.copy(body, at);
+  }
+  return at === body.length ? body : null;
+}
 
 /** Slices of a large body written to an HTTP/2 stream at a time. */
 const H2_SLICE = 64 * 1024;
@@ -270,12 +308,29 @@ function sendH2Body(stream: ServerHttp2Stream, body: Buffer): void {
   pump();
 }
 
-/** Puts the artifact answerer in front of the HTTP/2 server's `stream` listeners (Fastify's compatibility layer). */
-export function answerArtifactHttp2Streams(server: Http2SecureServer, answer: FastArtifactAnswerer): void {
+/**
+ * Puts the artifact answerer in front of the HTTP/2 server's `stream` listeners (Fastify's compatibility layer). A
+ * first read `loadsFirst` allows is loaded and answered on the raw stream as well.
+ */
+export function answerArtifactHttp2Streams(
+  server: Http2SecureServer,
+  answer: FastArtifactAnswerer,
+  loadsFirst: (method: string | undefined, url: string | undefined, headers: H2Headers) => boolean = () => false,
+): void {
   const others = server.listeners('stream') as Array<(...args: unknown[]) => void>;
   server.removeAllListeners('stream');
+  const toOthers = (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
+    for (const listener of others) listener.call(server, stream, headers, flags, rawHeaders);
+  };
+  const loadThenAnswer = async (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
+    const loaded = await answer.load(headers[':path']!);
+    // A stream the client reset meanwhile has nobody to answer.
+    if (stream.destroyed) return;
+    if (!loaded || !answer.http2(stream, headers)) toOthers(stream, headers, flags, rawHeaders);
+  };
   server.on('stream', (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
     if (answer.http2(stream, headers)) return;
-    for (const listener of others) listener.call(server, stream, headers, flags, rawHeaders);
+    if (loadsFirst(headers[':method'], headers[':path'], headers)) void loadThenAnswer(stream, headers, flags, rawHeaders);
+    else toOthers(stream, headers, flags, rawHeaders);
   });
 }

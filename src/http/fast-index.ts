@@ -134,7 +134,9 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
     const at = locate(method, url);
     return at !== null && at.prepared.route.source.readsLocally === true && at.peek() === undefined;
   };
-  return { find, load, loadsFirst, headersOf: (a: FastAnswer) => docHeaders(a.prepared, a.path, a.doc), done };
+  /** True for a read `load` can load (before the router exists, every one of them is loaded by the fast path). */
+  const locates = (method: string | undefined, url: string | undefined): boolean => locate(method, url) !== null;
+  return { find, load, loadsFirst, locates, headersOf: (a: FastAnswer) => docHeaders(a.prepared, a.path, a.doc), done };
 }
 
 export type FastIndexAnswerer = ReturnType<typeof fastIndexAnswerer>;
@@ -157,13 +159,34 @@ export function answerHttp1(answer: FastIndexAnswerer, req: IncomingMessage, res
 /**
  * The HTTP/2 side, on the raw stream: Node's compatibility request/response objects cost a
  * third of an HTTP/2 read. Streams not answered here go on to the compatibility layer (and Fastify).
+ * A miss that `loadsFirst` names is loaded and answered here too, still on the raw stream: sent through the
+ * compatibility layer, each first read's request and response objects went through Node's stream code alongside the
+ * raw streams, and every cached read after them cost more (issue 14).
  */
-export function answerHttp2Streams(server: Http2SecureServer, answer: FastIndexAnswerer): void {
+export function answerHttp2Streams(
+  server: Http2SecureServer,
+  answer: FastIndexAnswerer,
+  loadsFirst: (method: string | undefined, url: string | undefined) => boolean = () => false,
+): void {
   const compat = server.listeners('stream') as Array<(...args: unknown[]) => void>;
   server.removeAllListeners('stream');
+  const toCompat = (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
+    for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
+  };
+  const loadThenAnswer = async (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
+    try {
+      await answer.load(headers[':method'], headers[':path']);
+    } catch {
+      // The route meets the same failure and answers it in the client's terms.
+    }
+    // A stream the client reset meanwhile has nobody to answer.
+    if (stream.destroyed) return;
+    if (!answerHttp2(answer, stream, headers)) toCompat(stream, headers, flags, rawHeaders);
+  };
   server.on('stream', (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
     if (answerHttp2(answer, stream, headers)) return;
-    for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
+    if (loadsFirst(headers[':method'], headers[':path'])) void loadThenAnswer(stream, headers, flags, rawHeaders);
+    else toCompat(stream, headers, flags, rawHeaders);
   });
 }
 

@@ -8,8 +8,8 @@ import { ErrorCatalogue } from '../core/errors.js';
  * HTTP/2's error codes and a frame flag (RFC 9113 §7 and §6.1), as node:http2's `constants` has them: written out so
  * that a plain HTTP start need not load node:http2 (cold start, issue 14; timeouts.test.ts compares them).
  */
-export const H2 = { NO_ERROR: 0x0, CANCEL: 0x8, FLAG_END_STREAM: 0x1 } as const;
-const { NO_ERROR: NGHTTP2_NO_ERROR, CANCEL: NGHTTP2_CANCEL, FLAG_END_STREAM: NGHTTP2_FLAG_END_STREAM } = H2;
+export const H2 = { NO_ERROR: 0x0, CANCEL: 0x8 } as const;
+const { NO_ERROR: NGHTTP2_NO_ERROR, CANCEL: NGHTTP2_CANCEL } = H2;
 
 /**
  * HTTP/1.1 (plain, or the fallback of the TLS server): keep-alive, headers and whole-request
@@ -40,14 +40,9 @@ export function applyHttp1Timeouts(server: http.Server | Http2SecureServer, t: T
 
 /**
  * HTTP/2 sessions with no open stream for `idleMs` are closed with GOAWAY (Node never closes
- * them by itself); streams that carry a request body are remembered for `guardRequestBody`.
- * Frames such as PING do not keep an idle session open; a stream in flight does.
+ * them by itself). Frames such as PING do not keep an idle session open; a stream in flight does.
  */
 export function guardHttp2Sessions(server: Http2SecureServer, t: TimeoutsConfig): void {
-  // Before the compatibility layer's listener, which emits 'request' synchronously.
-  server.prependListener('stream', (stream: ServerHttp2Stream, _headers: unknown, flags: number) => {
-    if (!(flags & NGHTTP2_FLAG_END_STREAM)) withBody.add(stream);
-  });
   // Fastify calls this on close (it does so only for servers it makes itself): without it a
   // client's open session would hold shutdown up until the idle timeout.
   const sessions = new Set<ServerHttp2Session>();
@@ -82,6 +77,12 @@ export function guardHttp2Sessions(server: Http2SecureServer, t: TimeoutsConfig)
       if (!timer) arm(t.idleMs);
     };
     session.on('stream', (stream: ServerHttp2Stream) => {
+      // A stream the fast path answered (it runs first, on the server's listener) is with nghttp2 now, and a GOAWAY
+      // lets it finish: only its start counts as activity. A listener per stream cost every read (issue 14).
+      if (stream.writableEnded) {
+        if (open === 0) idleSince = Date.now();
+        return;
+      }
       open++;
       stream.on('close', onStreamClose);
     });
@@ -92,8 +93,6 @@ export function guardHttp2Sessions(server: Http2SecureServer, t: TimeoutsConfig)
     arm(t.idleMs);
   });
 }
-
-const withBody = new WeakSet<ServerHttp2Stream>();
 
 function http1HasBody(headers: IncomingHttpHeaders): boolean {
   return headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
@@ -111,7 +110,7 @@ export function guardRequestBody(
   t: TimeoutsConfig,
 ): void {
   const h2 = 'stream' in req ? (req as Http2ServerRequest).stream : null;
-  if (h2 ? !withBody.has(h2) : !http1HasBody(req.headers as IncomingHttpHeaders)) return;
+  if (h2 ? h2.endAfterHeaders : !http1HasBody(req.headers as IncomingHttpHeaders)) return;
   let deadline: NodeJS.Timeout | null = null;
   const done = () => {
     if (deadline) clearTimeout(deadline);

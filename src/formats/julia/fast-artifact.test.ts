@@ -105,7 +105,7 @@ it('answers a package tarball from memory with the status, headers and bytes of 
   const routedHead = await larder.app.inject({ url, method: 'HEAD' });
   expect(await downloads()).toBe(1);
 
-  // The first GET over the wire goes through the route, which then has the tarball read into memory.
+  // The first GET over the wire reads the tarball into memory (a hosted repo's: the fast path loads it itself).
   let gets = 0;
   const first = await getH1(url);
   gets++;
@@ -147,6 +147,39 @@ it('answers a package tarball from memory with the status, headers and bytes of 
   asked.mockRestore();
   // Two full GETs counted; the 304s and HEADs are not downloads.
   expect(await downloads()).toBe(3 + gets);
+});
+
+it("answers a hosted repo's first read of a tarball on the fast path: the blob is read once, and no HTTP/2 request object is made", async () => {
+  const urls = [
+    await register('julia', REG, 'Firsth1', '9ca02e8e-0000-4000-8000-00000000fa57'),
+    await register('julia', REG, 'Firsth2', 'adb13f9f-0000-4000-8000-00000000fa57'),
+  ];
+  const routes = await Promise.all(urls.map((u) => larder.app.inject({ url: u })));
+  const counted = await downloads('9ca02e8e-0000-4000-8000-00000000fa57');
+  const asked = vi.spyOn(larder.registry.sources.get('julia')!, 'artifact');
+  // HTTP/2 streams given to Node's compatibility layer (and so to Fastify), by path.
+  const compat: string[] = [];
+  const onRequest = (req: { url: string }) => compat.push(req.url);
+  larder.app.server.on('request', onRequest);
+  try {
+    const h1 = await getH1(urls[0]);
+    const h2 = await getH2(urls[1]);
+    for (const [i, got] of [h1, h2].entries()) {
+      expect(got.status).toBe(200);
+      expect(got.body.equals(routes[i].rawPayload)).toBe(true);
+      expect(comparableHeaders(got.headers)).toEqual(comparableHeaders(routes[i].headers));
+    }
+    // One source lookup per tarball; through the route a first read cost two (the route's, then one to hold it).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(asked).toHaveBeenCalledTimes(2);
+    expect(compat.filter((u) => u === urls[1])).toEqual([]);
+    expect((await getH2(urls[1])).status).toBe(200);
+    expect(asked).toHaveBeenCalledTimes(2);
+    expect(await downloads('9ca02e8e-0000-4000-8000-00000000fa57')).toBe(counted + 1);
+  } finally {
+    asked.mockRestore();
+    larder.app.server.off('request', onRequest);
+  }
 });
 
 it('leaves ranges and unknown tarballs to the route', async () => {
