@@ -34,6 +34,20 @@ const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BAS
 const LOG_TO_FILE = process.env.BENCH_LOG_PIPE !== '1';
 /** Node options for the baseline only (space-separated, e.g. `--max-semi-space-size=64`): an A/B of a V8 setting on one build. */
 const BASELINE_NODE_ARGS = (process.env.BENCH_BASELINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Node options for this checkout's Larder (e.g. `--log-deopt --logfile=/tmp/v8-%p.log`): a look inside its process. */
+const LARDER_NODE_ARGS = (process.env.BENCH_LARDER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/**
+ * BENCH_PIN=CPU: h2load on that CPU (bench/lib/h2load.ts) and every one-process server (bare Node, Larder with one
+ * worker, the baseline) on the other, so the two never share a core; the multi-process servers are left unpinned.
+ */
+const PIN = process.env.BENCH_PIN;
+/**
+ * Every round starts each server afresh (and warms it up): one Node process of the same build and load lands in a fast
+ * or a slow steady state (CPU per request 37 vs 56 µs for bare Node's HTTP/2, 30 vs 63 µs for Larder's, in A/A runs of
+ * 2026-12-03), so the median of the rounds is the median of several processes. BENCH_SAME_PROCESS=1: one process for
+ * every round, as before.
+ */
+const FRESH_PROCESSES = process.env.BENCH_SAME_PROCESS !== '1';
 // A directory per server: each thread (tsx's loader thread in bare Node's process too) writes its own file there.
 const profArgs = (name: string) => (CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, name)] : []);
 
@@ -135,8 +149,10 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     const keyPath = path.join(data, 'tls', 'server-key.pem');
     // Every server is started first and measured in ROUNDS alternating rounds (the order rotates each round); each
     // figure is the median of its rounds, so a burst of other work on the machine moves one round, not the result.
-    const servers: Array<{ name: string; key: string; url: string; pid: number; stop: () => Promise<void> }> = [];
-    try {
+    type Running = { name: string; key: string; url: string; pid: number; stop: () => Promise<void> };
+    /** Starts every server of the run (Larder each on its own copy of the data, made once). */
+    const startServers = async (): Promise<Running[]> => {
+      const servers: Running[] = [];
       if (SERVERS.has('nginx')) {
         const nginx = await startNginx({
           dir: path.join(dir, `nginx-${tls}`),
@@ -154,19 +170,19 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       for (const workers of ['1', 'auto']) {
         if (!SERVERS.has(`larder-${workers}`)) continue;
         const own = path.join(dir, `larder-${workers}-${tls}`);
-        fs.cpSync(data, own, { recursive: true });
+        if (!fs.existsSync(own)) fs.cpSync(data, own, { recursive: true });
         const larder = await startLarder({
           data: own,
           tls,
           logToFile: LOG_TO_FILE,
           env: { LARDER_WORKERS: workers, ...(CPU_PROF ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
-          nodeArgs: profArgs(`larder-${workers}-${tls ? 'h2' : 'h1'}`),
+          nodeArgs: [...LARDER_NODE_ARGS, ...profArgs(`larder-${workers}-${tls ? 'h2' : 'h1'}`)],
         });
         servers.push({ name: `larder, workers ${workers}`, key: `larder-${workers}`, url: larder.url, pid: larder.pid, stop: larder.stop });
       }
       if (BASELINE) {
         const own = path.join(dir, `baseline-${tls}`);
-        fs.cpSync(data, own, { recursive: true });
+        if (!fs.existsSync(own)) fs.cpSync(data, own, { recursive: true });
         const larder = await startLarder({
           data: own,
           tls,
@@ -177,17 +193,29 @@ export async function indexRead(dir: string): Promise<BenchReport> {
         });
         servers.push({ name: 'baseline, workers 1', key: 'baseline', url: larder.url, pid: larder.pid, stop: larder.stop });
       }
+      if (PIN !== undefined) {
+        const other = PIN === '0' ? '1' : '0';
+        for (const s of servers)
+          if (s.key === 'bare' || s.key === 'larder-1' || s.key === 'baseline') spawnSync('taskset', ['-a', '-cp', other, String(s.pid)]);
+      }
+      return servers;
+    };
+    let servers: Running[] = [];
+    try {
+      if (!FRESH_PROCESSES) servers = await startServers();
       const runs: Record<string, Array<{ full: Measured; notModified: Measured }>> = {};
       for (let round = 0; round < ROUNDS; round++) {
+        if (FRESH_PROCESSES) servers = await startServers();
         for (let i = 0; i < servers.length; i++) {
           const s = servers[(i + round) % servers.length];
-          (runs[s.name] ??= []).push(await measure(s.key, s.url, tls ? ca : null, tls, s.pid, round === 0));
+          (runs[s.name] ??= []).push(await measure(s.key, s.url, tls ? ca : null, tls, s.pid, FRESH_PROCESSES || round === 0));
         }
+        if (FRESH_PROCESSES) for (const s of servers.splice(0)) await s.stop();
       }
-      for (const s of servers)
-        results[s.name] = {
-          full: medianOf(runs[s.name].map((r) => r.full)),
-          notModified: medianOf(runs[s.name].map((r) => r.notModified)),
+      for (const name of Object.keys(runs))
+        results[name] = {
+          full: medianOf(runs[name].map((r) => r.full)),
+          notModified: medianOf(runs[name].map((r) => r.notModified)),
         };
     } finally {
       for (const s of servers) await s.stop();
@@ -244,8 +272,11 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     targets,
     notes: [
       `${CRATES} index files, median ${sizes[CRATES >> 1]} B, p99 ${sizes[Math.floor(CRATES * 0.99)]} B, max ${sizes[CRATES - 1]} B; ${REQUESTS} requests per run by ${CLIENTS} connections (h2load, 10 streams each over h2), Zipf s=1 over crates; 304 rows: one hot file with its ETag in If-None-Match.`,
-      `Warm-up before the first round, for every server alike: each of the ${distinct.length} distinct files of the sample read once per CPU (one connection per CPU through the whole list), then 20,000 requests of the sample; so the comparison is of serving, not of first loads.`,
-      `Servers started together and measured in ${ROUNDS} alternating rounds; req/s and p50 from the round with the median req/s, p99 and CPU µs the medians of the rounds (BENCH_ROUNDS).`,
+      `Warm-up of each server process before it is measured, for every server alike: each of the ${distinct.length} distinct files of the sample read once per CPU (one connection per CPU through the whole list), then 20,000 requests of the sample; so the comparison is of serving, not of first loads.`,
+      FRESH_PROCESSES
+        ? `${ROUNDS} rounds, each starting every server afresh and measuring them in turn (the order rotates each round): a Node process lands in a fast or a slow steady state, so each figure is over ${ROUNDS} processes per server; req/s and p50 from the round with the median req/s, p99 and CPU µs the medians of the rounds (BENCH_ROUNDS).`
+        : `Servers started together and measured in ${ROUNDS} alternating rounds (BENCH_SAME_PROCESS=1); req/s and p50 from the round with the median req/s, p99 and CPU µs the medians of the rounds (BENCH_ROUNDS).`,
+      ...(PIN !== undefined ? [`BENCH_PIN=${PIN}: h2load on CPU ${PIN}, the one-process servers on the other CPU.`] : []),
       'nginx: worker_processes auto, access log on; Larder: request log on (its stdout is the log file, as the access log of nginx; BENCH_LOG_PIPE=1 copies it through this process as before), one process and `workers = "auto"`; the load generator shares the 2 cores.',
       ...(BASELINE
         ? [

@@ -74,7 +74,9 @@ async function main(): Promise<void> {
       else process.stderr.write('(--no-record: not appended to bench/RESULTS.md)\n');
       failed += report.targets.filter((t) => !t.ok).length;
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      // BENCH_KEEP=1 keeps the run's directory (servers' logs, data) for a look afterwards.
+      if (process.env.BENCH_KEEP === '1') process.stderr.write(`kept ${dir}\n`);
+      else fs.rmSync(dir, { recursive: true, force: true });
     }
   }
   if (failed) process.stderr.write(`\n${failed} target(s) missed${options.record ? '; see bench/RESULTS.md' : ''}\n`);

@@ -43,7 +43,9 @@ export async function h2load(opts: {
     ...(opts.h1 ? ['--h1'] : []),
     ...(opts.headers ?? []).flatMap((h) => ['-H', h]),
   ];
-  const res = await run('h2load', args);
+  // BENCH_PIN=CPU: the load generator on that CPU alone (the servers measured one process each are pinned elsewhere).
+  const pin = process.env.BENCH_PIN;
+  const res = pin ? await run('taskset', ['-c', pin, 'h2load', ...args]) : await run('h2load', args);
   if (res.code !== 0) throw new Error(`h2load failed (${res.code}): ${res.stderr || res.stdout}`);
   const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(res.stdout);
   const statuses: Record<string, number> = {};
