@@ -88,9 +88,9 @@ function held(route: FastArtifactRoute, series: RequestSeries, sha256: string, b
  * Answers GET/HEAD of immutable artifacts held in memory before the router, without a `stat` or a read per request.
  * A small artifact of a source that reads only local storage is read at its first request and answered here
  * (`loadsFirst`, `load`). Any other URL not held goes through Fastify; once the route has answered it 200, the artifact
- * is read into memory in the background: a small one at once (FAST_ARTIFACT_BUDGET, least recently used dropped first), a large one only when hot
- * (see FAST_ARTIFACT_LARGE_BUDGET). Range requests, query strings and encoded paths always go to the route. Downloads
- * are counted as the route counts them: a GET sent in full.
+ * is read into memory in the background: a small one at once (FAST_ARTIFACT_BUDGET, least recently used dropped
+ * first), a large one only when hot (see FAST_ARTIFACT_LARGE_BUDGET). Range requests, query strings and encoded paths
+ * always go to the route. Downloads are counted as the route counts them: a GET sent in full.
  */
 export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: RequestStats, record: RequestRecorder) {
   const byFirstSegment = new Map(
