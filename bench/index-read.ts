@@ -100,6 +100,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     ],
   ];
   const targets: BenchReport['targets'] = [];
+  const spread: string[] = [];
   const hot = files[order[0]];
 
   /** One server under the Zipf load and under the 304 load. */
@@ -212,6 +213,11 @@ export async function indexRead(dir: string): Promise<BenchReport> {
         }
         if (FRESH_PROCESSES) for (const s of servers.splice(0)) await s.stop();
       }
+      // Each round's CPU per request (one process each with fresh processes): the spread the medians hide.
+      for (const [name, list] of Object.entries(runs))
+        spread.push(
+          `${transport}, ${name}: CPU µs per request by round, 200s ${list.map((r) => r.full.cpuUs?.toFixed(1)).join(' / ')}; 304s ${list.map((r) => r.notModified.cpuUs?.toFixed(1)).join(' / ')}.`,
+        );
       for (const name of Object.keys(runs))
         results[name] = {
           full: medianOf(runs[name].map((r) => r.full)),
@@ -284,6 +290,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
           ]
         : []),
       'bare Node (bench/lib/bare-node.ts): one process, node:http (HTTP/1.1) and node:http2 createSecureServer (same certificate, raw stream API) answering the same bytes from a Map with the same header set and If-None-Match → 304; no request log, no metrics. CPU µs/req: the server process\'s user + system CPU (with its child processes) over the run ÷ requests; "bare CPU ÷ Larder CPU" is the req/s ratio the two would have on an otherwise idle core.',
+      ...spread,
     ],
   };
 }
