@@ -21,8 +21,10 @@ const JULIA_PACKAGES = 10_000;
 /** Registered packages whose tarballs are read (one version each, ~30 KB). */
 const PACKAGE_TARBALLS = 20;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
-/** Measured runs per read path and server, after the warm-up (BENCH_ROUNDS). */
+/** Processes measured per server, one run each after its warm-up (BENCH_ROUNDS); runs in one process with BENCH_SAME_PROCESS=1. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** A fresh process per server and round (see index-read): BENCH_SAME_PROCESS=1 for one process with ROUNDS runs. */
+const FRESH_PROCESSES = process.env.BENCH_SAME_PROCESS !== '1';
 const CLIENTS = 100;
 const CLONES_AT_ONCE = 4;
 const CLONE_ROUNDS = 3;
@@ -224,8 +226,9 @@ export async function readPaths(dir: string): Promise<BenchReport> {
   ];
   const targets: BenchReport['targets'] = [];
   const notes: string[] = [];
+  const spread: string[] = [];
   /** One read path's measured run, with the server's CPU per request (µs; its child processes included) over it. */
-  const load = async (rp: ReadPath, url: string, h1: boolean, pid: number): Promise<Measured> => {
+  const load = async (rp: ReadPath, url: string, h1: boolean, pid: number, measuredRuns: number): Promise<Measured> => {
     const list = path.join(dir, 'uris.txt');
     fs.writeFileSync(list, rp.paths.map((p) => `${url}${p}`).join('\n') + '\n');
     const opts = { uris: list, clients: rp.clients, h1, dir };
@@ -241,46 +244,119 @@ export async function readPaths(dir: string): Promise<BenchReport> {
     // compiler threads and the main thread's first optimised calls were up to half of the measured run's CPU for
     // Larder, a third for bare Node), so the run measured JIT warm-up more than serving.
     await h2load({ ...opts, requests: Math.max(rp.clients, rp.requests) });
-    // Measured in ROUNDS runs (a major collection of a grown heap, or another process's burst, lands in one of them):
-    // req/s and latencies from the run with the median req/s, CPU µs the median of the runs.
+    // Measured in `measuredRuns` runs (a major collection of a grown heap, or another process's burst, lands in one of
+    // them): req/s and latencies from the run with the median req/s, CPU µs the median of the runs.
     const runs: Measured[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < measuredRuns; round++) {
       const cpu = cpuSeconds(pid);
       const r: Measured = await h2load({ ...opts, requests: rp.requests });
       r.cpuUs = ((cpuSeconds(pid) - cpu) / r.requests) * 1e6;
       runs.push(r);
     }
-    runs.sort((a, b) => a.reqPerSec - b.reqPerSec);
-    return { ...runs[Math.floor(runs.length / 2)], cpuUs: median(runs.map((r) => r.cpuUs!)) };
+    return medianRun(runs);
+  };
+  /** The run with the median req/s, its CPU per request the median of the runs' (the two move apart under noise). */
+  const medianRun = (runs: Measured[]): Measured => {
+    const byRate = [...runs].sort((a, b) => a.reqPerSec - b.reqPerSec);
+    return { ...byRate[Math.floor(byRate.length / 2)], cpuUs: median(runs.map((r) => r.cpuUs!)) };
   };
   const non200 = (r: LoadResult) => r.requests - (r.statuses['200'] ?? 0);
 
   for (const secure of [false, true]) {
     const transport = secure ? 'TLS + HTTP/2' : 'HTTP/1.1';
     const results = new Map<string, Map<string, Measured>>(readPaths.map((rp) => [rp.name, new Map()]));
-    const nginx = await startNginx({
-      dir: path.join(dir, `nginx-${secure}`),
-      root: www,
-      tls: secure ? { cert: tls.certPath, key: tls.keyPath } : undefined,
-    });
-    try {
-      for (const rp of readPaths) results.get(rp.name)!.set('nginx', await load(rp, nginx.url, !secure, nginx.pid));
-    } finally {
-      await nginx.stop();
+    /** A server of this transport: started, measured on every read path, stopped. */
+    interface Server {
+      name: string;
+      start(): Promise<{ url: string; pid: number; stop: () => Promise<void> }>;
     }
-    // Node's own ceiling: Larder's responses from a Map, one process, no request log or metrics.
-    const bare = await startBareNode({ root: bareRoot, certPath: tls.certPath, keyPath: tls.keyPath });
-    try {
-      const url = secure ? bare.h2Url : bare.h1Url;
-      for (const rp of readPaths) {
-        const got = await request(`${url}${rp.paths[0]}`, { ca: secure ? ca : null });
-        if (got.status !== 200 || !got.body.equals(fs.readFileSync(path.join(www, rp.paths[0]))))
-          throw new Error(`${rp.paths[0]}: bare Node answers ${got.status}, not nginx's bytes`);
+    const servers: Server[] = [
+      {
+        name: 'nginx',
+        start: async () => {
+          const nginx = await startNginx({
+            dir: path.join(dir, `nginx-${secure}`),
+            root: www,
+            tls: secure ? { cert: tls.certPath, key: tls.keyPath } : undefined,
+          });
+          return { url: nginx.url, pid: nginx.pid, stop: nginx.stop };
+        },
+      },
+      {
+        // Node's own ceiling: Larder's responses from a Map, one process, no request log or metrics.
+        name: 'bare Node',
+        start: async () => {
+          const bare = await startBareNode({ root: bareRoot, certPath: tls.certPath, keyPath: tls.keyPath });
+          const url = secure ? bare.h2Url : bare.h1Url;
+          for (const rp of readPaths) {
+            const got = await request(`${url}${rp.paths[0]}`, { ca: secure ? ca : null });
+            if (got.status !== 200 || !got.body.equals(fs.readFileSync(path.join(www, rp.paths[0])))) {
+              await bare.stop();
+              throw new Error(`${rp.paths[0]}: bare Node answers ${got.status}, not nginx's bytes`);
+            }
+          }
+          return { url, pid: bare.pid, stop: bare.stop };
+        },
+      },
+      ...WORKERS.map((workers) => ({ name: `larder, workers ${workers}`, start: () => startLarderFor(workers) })),
+    ];
+    let checked = false;
+    const startLarderFor = async (workers: string) => {
+      const larder = await startLarder({
+        data,
+        tls: secure,
+        logToFile: true,
+        env: { LARDER_WORKERS: workers, ...(PROFILE ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
+        nodeArgs: PROFILE ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE, `${secure ? 'h2' : 'h1'}-workers-${workers}`)] : [],
+      });
+      if (!checked) {
+        checked = true;
+        const peer = await startNginx({
+          dir: path.join(dir, `nginx-check-${secure}`),
+          root: www,
+          tls: secure ? { cert: tls.certPath, key: tls.keyPath } : undefined,
+        });
+        try {
+          for (const rp of readPaths) await sameBytes(peer.url, larder.url, rp.paths[0], secure ? ca : null);
+        } catch (err) {
+          await larder.stop();
+          throw err;
+        } finally {
+          await peer.stop();
+        }
       }
-      for (const rp of readPaths) results.get(rp.name)!.set('bare Node', await load(rp, url, !secure, bare.pid));
-    } finally {
-      await bare.stop();
+      return { url: larder.url, pid: larder.pid, stop: larder.stop };
+    };
+    // Fresh processes each round (BENCH_SAME_PROCESS=1: one process per server, ROUNDS runs in it): one Node process of
+    // a build lands in a fast or a slow steady state (index-read's A/A runs differed by up to 30 %), so each figure is
+    // the median over ROUNDS processes, the servers' order rotating each round.
+    const runs = new Map<string, Measured[]>();
+    const processes = FRESH_PROCESSES ? ROUNDS : 1;
+    for (let round = 0; round < processes; round++) {
+      for (let i = 0; i < servers.length; i++) {
+        const server = servers[(i + round) % servers.length];
+        const running = await server.start();
+        try {
+          for (const rp of readPaths) {
+            const key = `${rp.name}\0${server.name}`;
+            const measured = await load(rp, running.url, !secure, running.pid, FRESH_PROCESSES ? 1 : ROUNDS);
+            runs.set(key, [...(runs.get(key) ?? []), measured]);
+          }
+        } finally {
+          await running.stop();
+        }
+      }
     }
+    for (const rp of readPaths)
+      for (const server of servers) results.get(rp.name)!.set(server.name, medianRun(runs.get(`${rp.name}\0${server.name}`)!));
+    for (const rp of readPaths)
+      for (const server of servers) {
+        const list = runs.get(`${rp.name}\0${server.name}`)!;
+        if (list.length > 1)
+          spread.push(
+            `${rp.name}, ${transport}, ${server.name}: CPU µs per request by process, ${list.map((r) => r.cpuUs!.toFixed(1)).join(' / ')}.`,
+          );
+      }
     const clones = new Map<string, CloneTimes>();
     if (!secure && clonesToo) {
       const gitPeer = await startGitHttpBackend({ dir: path.join(dir, 'git-peer'), projectRoot: gitRoot });
@@ -294,37 +370,15 @@ export async function readPaths(dir: string): Promise<BenchReport> {
       } finally {
         await gitPeer.stop();
       }
-    }
-    for (const workers of WORKERS) {
-      const name = `larder, workers ${workers}`;
-      const larder = await startLarder({
-        data,
-        tls: secure,
-        logToFile: true,
-        env: { LARDER_WORKERS: workers, ...(PROFILE ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
-        nodeArgs: PROFILE ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE, `${secure ? 'h2' : 'h1'}-workers-${workers}`)] : [],
-      });
-      try {
-        if (workers === WORKERS[0]) {
-          const peer = await startNginx({
-            dir: path.join(dir, `nginx-check-${secure}`),
-            root: www,
-            tls: secure ? { cert: tls.certPath, key: tls.keyPath } : undefined,
-          });
-          try {
-            for (const rp of readPaths) await sameBytes(peer.url, larder.url, rp.paths[0], secure ? ca : null);
-          } finally {
-            await peer.stop();
-          }
-        }
-        for (const rp of readPaths) results.get(rp.name)!.set(name, await load(rp, larder.url, !secure, larder.pid));
-        if (!secure && clonesToo) {
+      for (const workers of WORKERS) {
+        const larder = await startLarderFor(workers);
+        try {
           const url = `${larder.url}/julia/${big.name}.git`;
           await timeClones(url, { dir, concurrency: 1, rounds: 1, expectTree: julia.tree });
-          clones.set(name, await timeClones(url, { dir, concurrency: CLONES_AT_ONCE, rounds: CLONE_ROUNDS }));
+          clones.set(`larder, workers ${workers}`, await timeClones(url, { dir, concurrency: CLONES_AT_ONCE, rounds: CLONE_ROUNDS }));
+        } finally {
+          await larder.stop();
         }
-      } finally {
-        await larder.stop();
       }
     }
     for (const rp of readPaths) {
@@ -400,7 +454,8 @@ export async function readPaths(dir: string): Promise<BenchReport> {
       ...(PROFILE
         ? [`Larder ran under \`node --cpu-prof\` (BENCH_PROFILE; sampling every 1 ms, a few % of its CPU), so its ratios are a little low.`]
         : []),
-      `Warm-up, for both servers alike: every distinct file of a read path is read once per CPU (one connection per CPU going through the whole list, so each of \`workers auto\` sees each file), then as many requests as are measured (a process’s JIT warm-up is over by then); so the comparison is of serving, not of first loads or compiling (nginx has the page cache, Larder’s document cache starts empty). Then ${ROUNDS} measured runs per read path and server (BENCH_ROUNDS): req/s and latencies from the run with the median req/s, CPU µs/req the median of the runs.`,
+      `Warm-up, for both servers alike: every distinct file of a read path is read once per CPU (one connection per CPU going through the whole list, so each of \`workers auto\` sees each file), then as many requests as are measured (a process’s JIT warm-up is over by then); so the comparison is of serving, not of first loads or compiling (nginx has the page cache, Larder’s document cache starts empty). ${FRESH_PROCESSES ? `Then one measured run per read path in each of ${ROUNDS} processes per server (a fresh process each round, the servers' order rotating; BENCH_ROUNDS)` : `Then ${ROUNDS} measured runs per read path in one process per server (BENCH_SAME_PROCESS=1)`}: req/s and latencies from the run with the median req/s, CPU µs/req the median of the runs.`,
+      ...spread,
     ],
   };
 }
