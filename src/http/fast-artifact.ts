@@ -100,6 +100,12 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
   const small = new LRUCache<string, Held>({ maxSize: FAST_ARTIFACT_BUDGET, sizeCalculation });
   const large = new LRUCache<string, Held>({ maxSize: FAST_ARTIFACT_LARGE_BUDGET, sizeCalculation });
   const loading = new Set<string>();
+  /**
+   * URLs `load` found larger than FAST_ARTIFACT_MAX_SIZE (insertion order = oldest first, at most LARGE_SEEN_MAX): their
+   * reads go to the route, whose answers tell when one is hot. Loaded again and again instead, a large artifact read by
+   * several clients at once always had a load in flight, `answered` skipped the route's answers, and it was never held.
+   */
+  const knownLarge = new Set<string>();
   /** Large artifacts' URLs the route answered 200, with when it last did (insertion order = oldest first). */
   const seen = new Map<string, number>();
   let largeLoading = false;
@@ -165,7 +171,9 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
   const loadsFirst = (method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders | H2Headers): boolean => {
     if ((method !== 'GET' && method !== 'HEAD') || !url || headers.range !== undefined || byFirstSegment.size === 0) return false;
     const found = routeOf(url);
-    return found !== null && found.route.source.readsLocally === true && !loading.has(url) && heldAt(url) === undefined;
+    return (
+      found !== null && found.route.source.readsLocally === true && !loading.has(url) && !knownLarge.has(url) && heldAt(url) === undefined
+    );
   };
   /** Reads a small artifact `loadsFirst` named into memory; true when it is held now (false: missing, large, unreadable). */
   const load = async (url: string): Promise<boolean> => {
@@ -174,7 +182,12 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
     loading.add(url);
     try {
       const artifact = await found.route.source.artifact(found.key);
-      if (!artifact || artifact.size > FAST_ARTIFACT_MAX_SIZE) return false;
+      if (!artifact) return false;
+      if (artifact.size > FAST_ARTIFACT_MAX_SIZE) {
+        knownLarge.add(url);
+        if (knownLarge.size > LARGE_SEEN_MAX) knownLarge.delete(knownLarge.keys().next().value!);
+        return false;
+      }
       const body = await readWhole(artifact);
       if (!body) return false;
       small.set(url, held(found.route, found.series, artifact.sha256, body, artifact.countDownload));

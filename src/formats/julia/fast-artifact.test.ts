@@ -271,6 +271,33 @@ it('answers a hot large tarball from memory as the route does (304, HEAD), range
     }
 });
 
+it('reads a tarball found large through the route, one source lookup per read, until it is hot and held', async () => {
+  const big = await register('julia', REG, 'Roomy', 'bec24fa0-0000-4000-8000-00000000fa57', 400_000);
+  const asked = vi.spyOn(larder.registry.sources.get('julia')!, 'artifact');
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+  try {
+    expect((await getH1(big)).status).toBe(200);
+    await settle();
+    // The fast path looked first (a hosted repo's tarball) and found it large; the route answered; the answer, its
+    // length not known from the route's headers, was looked up to learn its size (large: not held after one answer).
+    expect(asked).toHaveBeenCalledTimes(3);
+    asked.mockClear();
+    // Known large now: the route's lookup and the one after its answer, which holds it (answered twice within the
+    // window). Looked up first again and again instead, a tarball read by several clients at once always had a lookup
+    // in flight, the route's answers were not counted, and it was never held.
+    expect((await getH1(big)).status).toBe(200);
+    await settle();
+    expect(asked).toHaveBeenCalledTimes(2);
+    asked.mockClear();
+    const held = await getH2(big);
+    expect(held.status).toBe(200);
+    expect(held.body.length).toBeGreaterThan(FAST_ARTIFACT_MAX_SIZE);
+    expect(asked).not.toHaveBeenCalled();
+  } finally {
+    asked.mockRestore();
+  }
+});
+
 it("never holds a private repo's tarballs, small or large", async () => {
   const auth = { authorization: `Bearer ${larder.adminToken}` };
   const created = await larder.app.inject({
