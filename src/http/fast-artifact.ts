@@ -5,7 +5,7 @@ import { LRUCache } from 'lru-cache';
 import type { RequestSeries, RequestStats } from '../registry/request-stats.js';
 import type { Source, SourceArtifact } from '../registry/source.js';
 import { etagMatches } from './conditional.js';
-import { END_STREAM, MORE_TO_COME } from './fast-index.js';
+import { END_STREAM, MORE_TO_COME, frontHttp2Streams } from './fast-index.js';
 import type { RequestRecorder } from './observe.js';
 import { requestIdOf } from './request-id.js';
 
@@ -330,20 +330,9 @@ export function answerArtifactHttp2Streams(
   answer: FastArtifactAnswerer,
   loadsFirst: (method: string | undefined, url: string | undefined, headers: H2Headers) => boolean = () => false,
 ): void {
-  const others = server.listeners('stream') as Array<(...args: unknown[]) => void>;
-  server.removeAllListeners('stream');
-  const toOthers = (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
-    for (const listener of others) listener.call(server, stream, headers, flags, rawHeaders);
-  };
-  const loadThenAnswer = async (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
-    const loaded = await answer.load(headers[':path']!);
-    // A stream the client reset meanwhile has nobody to answer.
-    if (stream.destroyed) return;
-    if (!loaded || !answer.http2(stream, headers)) toOthers(stream, headers, flags, rawHeaders);
-  };
-  server.on('stream', (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
-    if (answer.http2(stream, headers)) return;
-    if (loadsFirst(headers[':method'], headers[':path'], headers)) void loadThenAnswer(stream, headers, flags, rawHeaders);
-    else toOthers(stream, headers, flags, rawHeaders);
+  frontHttp2Streams(server, {
+    answer: (stream, headers) => answer.http2(stream, headers),
+    loadsFirst: (headers) => loadsFirst(headers[':method'], headers[':path'], headers),
+    load: (headers) => answer.load(headers[':path']!),
   });
 }

@@ -168,25 +168,48 @@ export function answerHttp2Streams(
   answer: FastIndexAnswerer,
   loadsFirst: (method: string | undefined, url: string | undefined) => boolean = () => false,
 ): void {
-  const compat = server.listeners('stream') as Array<(...args: unknown[]) => void>;
+  frontHttp2Streams(server, {
+    answer: (stream, headers) => answerHttp2(answer, stream, headers),
+    loadsFirst: (headers) => loadsFirst(headers[':method'], headers[':path']),
+    load: (headers) =>
+      answer.load(headers[':method'], headers[':path']).catch(
+        // The route meets the same failure and answers it in the client's terms.
+        () => false,
+      ),
+  });
+}
+
+/** What a fast path puts in front of the HTTP/2 server's `stream` listeners (`frontHttp2Streams`). */
+export interface Http2Front {
+  /** Answers the stream from memory: true when it did. */
+  answer(stream: ServerHttp2Stream, headers: H2Headers): boolean;
+  /** True for a miss this fast path loads itself (a first read), then answers. */
+  loadsFirst(headers: H2Headers): boolean;
+  /** Loads what `loadsFirst` named; false when `answer` cannot answer it now (the listeners behind then do). */
+  load(headers: H2Headers): Promise<boolean>;
+}
+
+/**
+ * Puts a fast path in front of the HTTP/2 server's `stream` listeners (those already there: Node's compatibility
+ * layer, or another fast path): a stream it answers stops there, a first read it loads is answered on the raw stream
+ * once loaded, and the rest go on to the listeners behind it.
+ */
+export function frontHttp2Streams(server: Http2SecureServer, front: Http2Front): void {
+  const behind = server.listeners('stream') as Array<(...args: unknown[]) => void>;
   server.removeAllListeners('stream');
-  const toCompat = (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
-    for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
+  const pass = (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
+    for (const listener of behind) listener.call(server, stream, headers, flags, rawHeaders);
   };
   const loadThenAnswer = async (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
-    try {
-      await answer.load(headers[':method'], headers[':path']);
-    } catch {
-      // The route meets the same failure and answers it in the client's terms.
-    }
+    const loaded = await front.load(headers);
     // A stream the client reset meanwhile has nobody to answer.
     if (stream.destroyed) return;
-    if (!answerHttp2(answer, stream, headers)) toCompat(stream, headers, flags, rawHeaders);
+    if (!loaded || !front.answer(stream, headers)) pass(stream, headers, flags, rawHeaders);
   };
   server.on('stream', (stream: ServerHttp2Stream, headers: H2Headers, flags: number, rawHeaders: string[]) => {
-    if (answerHttp2(answer, stream, headers)) return;
-    if (loadsFirst(headers[':method'], headers[':path'])) void loadThenAnswer(stream, headers, flags, rawHeaders);
-    else toCompat(stream, headers, flags, rawHeaders);
+    if (front.answer(stream, headers)) return;
+    if (front.loadsFirst(headers)) void loadThenAnswer(stream, headers, flags, rawHeaders);
+    else pass(stream, headers, flags, rawHeaders);
   });
 }
 
