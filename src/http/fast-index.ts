@@ -21,18 +21,22 @@ interface DocHeaders {
   h2NotModified: OutgoingHttpHeaders;
 }
 
-/** A public index route with what it needs per request resolved once: its metric series and header cache. */
+/** A public index route with what it needs per request resolved once: its metric series. */
 interface PreparedRoute {
   route: FastIndexRoute;
   series: RequestSeries;
-  headers: WeakMap<IndexDoc, DocHeaders>;
 }
 
-/** A read's route, the document path its URL names and the source's `peek` of that path. */
+/**
+ * A read's route, the document path its URL names and the source's `peek` of that path; then the document it last
+ * answered and that document's headers, so a hot URL's headers are found without a lookup.
+ */
 interface Located {
   prepared: PreparedRoute;
   path: string;
   peek: () => SourceDoc | null | undefined;
+  doc: IndexDoc | null;
+  headers: DocHeaders | null;
 }
 
 /** URLs whose route and document path are remembered (`locate`), each at most LOCATED_URL_LENGTH long: a few MB at most. */
@@ -41,18 +45,19 @@ const LOCATED_URL_LENGTH = 256;
 
 /** The answer to a cached index read, before it is written to HTTP/1.1 or HTTP/2. */
 interface FastAnswer {
-  prepared: PreparedRoute;
-  path: string;
+  at: Located;
   doc: IndexDoc;
   fresh: boolean;
   reqId: string;
   started: number;
 }
 
-function docHeaders(p: PreparedRoute, path: string, doc: IndexDoc): DocHeaders {
-  let h = p.headers.get(doc);
-  if (!h) {
-    const { route } = p;
+/** The headers of the document a read answers: those of the URL's last answer while its document is the same. */
+function docHeaders(at: Located, doc: IndexDoc): DocHeaders {
+  let h = at.headers;
+  if (at.doc !== doc || !h) {
+    const { path } = at;
+    const { route } = at.prepared;
     const cacheControl = typeof route.cacheControl === 'string' ? route.cacheControl : route.cacheControl(path);
     const contentType = typeof route.contentType === 'string' ? route.contentType : route.contentType(path);
     // The order the Fastify route sends them in (send-doc.ts), so both paths write the same bytes.
@@ -64,7 +69,8 @@ function docHeaders(p: PreparedRoute, path: string, doc: IndexDoc): DocHeaders {
       return o;
     };
     h = { h1Full: full, h1NotModified: common, h2Full: toObject(200, full), h2NotModified: toObject(304, common) };
-    p.headers.set(doc, h);
+    at.doc = doc;
+    at.headers = h;
   }
   return h;
 }
@@ -77,7 +83,7 @@ function docHeaders(p: PreparedRoute, path: string, doc: IndexDoc): DocHeaders {
  */
 export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats, record: RequestRecorder) {
   const byFirstSegment = new Map<string, PreparedRoute>(
-    routes.map((route) => [route.prefix.split('/')[1], { route, series: stats.of(route.repo, route.format), headers: new WeakMap() }]),
+    routes.map((route) => [route.prefix.split('/')[1], { route, series: stats.of(route.repo, route.format) }]),
   );
   /** The route and document path a URL names, cached or not; null when it is none of these reads. */
   const locateUrl = (url: string): Located | null => {
@@ -87,7 +93,7 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
     const path = prepared.route.docPath(url.slice(prepared.route.prefix.length));
     if (path === null) return null;
     const { source } = prepared.route;
-    return { prepared, path, peek: source.peeker?.(path) ?? (() => source.peek(path)) };
+    return { prepared, path, peek: source.peeker?.(path) ?? (() => source.peek(path)), doc: null, headers: null };
   };
   // What each URL read lately names (null: none of these reads), so a hot URL costs one map lookup, not its parsing
   // (docPath is a function of the URL alone). Bounded: emptied when full.
@@ -107,17 +113,16 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
   const find = (method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders | H2Headers): FastAnswer | null => {
     const at = locate(method, url);
     if (!at) return null;
-    const { prepared, path } = at;
     const doc = at.peek();
     if (!doc) return null;
-    prepared.route.seen?.(doc);
+    at.prepared.route.seen?.(doc);
     const started = performance.now();
     const reqId = requestIdOf(headers);
     const fresh = notModified(headers as { 'if-none-match'?: string }, doc.etag, doc.updatedAt);
-    return { prepared, path, doc, fresh, reqId, started };
+    return { at, doc, fresh, reqId, started };
   };
   const done = (a: FastAnswer, method: string, url: string) =>
-    record(a.prepared.series, a.fresh ? 304 : 200, performance.now() - a.started, a.reqId, method, url);
+    record(a.at.prepared.series, a.fresh ? 304 : 200, performance.now() - a.started, a.reqId, method, url);
   /**
    * Loads the document a read `find` would answer once cached (what the route does on a miss); false when the path is
    * not one of these reads. Used while the router is still being built (http/server.ts), so index reads are answered
@@ -136,7 +141,7 @@ export function fastIndexAnswerer(routes: FastIndexRoute[], stats: RequestStats,
   };
   /** True for a read `load` can load (before the router exists, every one of them is loaded by the fast path). */
   const locates = (method: string | undefined, url: string | undefined): boolean => locate(method, url) !== null;
-  return { find, load, loadsFirst, locates, headersOf: (a: FastAnswer) => docHeaders(a.prepared, a.path, a.doc), done };
+  return { find, load, loadsFirst, locates, headersOf: (a: FastAnswer) => docHeaders(a.at, a.doc), done };
 }
 
 export type FastIndexAnswerer = ReturnType<typeof fastIndexAnswerer>;

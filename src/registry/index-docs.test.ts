@@ -45,6 +45,32 @@ describe('IndexDocs cache', () => {
     expect(docs.peekKey(docKey(repoId + 1, 'a'))).toBeUndefined();
   });
 
+  it('has a peeker answer what the cache holds after every change, and count its hits', async () => {
+    const docs = new IndexDocs(handle.db);
+    const peek = docs.peeker(docKey(repoId, 'a'));
+    const absent = docs.peeker(docKey(repoId, 'absent'));
+    expect(peek()).toBeUndefined();
+    await inTransaction(handle, (uow) => docs.put(uow, repoId, 'a', Buffer.from('one')));
+    await docs.get(repoId, 'a');
+    await docs.get(repoId, 'absent');
+    const hits = docs.stats.hits;
+    expect(peek()?.body.toString()).toBe('one');
+    expect(peek()).toBe(docs.peek(repoId, 'a'));
+    expect(absent()).toBeNull();
+    expect(docs.stats.hits).toBe(hits + 4);
+    await inTransaction(handle, (uow) => docs.put(uow, repoId, 'a', Buffer.from('two')));
+    expect(peek()).toBeUndefined();
+    await docs.get(repoId, 'a');
+    expect(peek()?.body.toString()).toBe('two');
+    docs.invalidate(repoId, WHOLE_REPO);
+    expect(peek()).toBeUndefined();
+    expect(absent()).toBeUndefined();
+    await docs.get(repoId, 'a');
+    expect(peek()?.body.toString()).toBe('two');
+    docs.clear();
+    expect(peek()).toBeUndefined();
+  });
+
   it('never caches a load that an invalidation overtook (it may hold the bytes from before the change)', async () => {
     const docs = new IndexDocs(handle.db);
     await inTransaction(handle, (uow) => docs.put(uow, repoId, 'a', Buffer.from('one')));
@@ -123,6 +149,26 @@ describe('IndexDocs memory budget', () => {
     });
     return paths;
   }
+
+  it('never has a peeker answer an evicted document, and evicts a document read through one last', async () => {
+    const paths = await fill(60, 200);
+    const probe = new IndexDocs(handle.db);
+    await probe.get(repoId, paths[0]);
+    // Room for ten documents.
+    const docs = new IndexDocs(handle.db, null, null, probe.stats.bytes * 10.5);
+    const hot = docs.peeker(docKey(repoId, paths[0]));
+    const cold = docs.peeker(docKey(repoId, paths[1]));
+    await docs.get(repoId, paths[0]);
+    await docs.get(repoId, paths[1]);
+    expect(cold()?.body.subarray(0, paths[1].length).toString()).toBe(paths[1]);
+    for (const path of paths.slice(2)) {
+      await docs.get(repoId, path);
+      expect(hot()?.body.subarray(0, paths[0].length).toString()).toBe(paths[0]);
+    }
+    expect(docs.stats.entries).toBe(10);
+    expect(cold()).toBeUndefined();
+    expect(docs.peek(repoId, paths[1])).toBeUndefined();
+  });
 
   it('stays within its budget over 100,000 documents read through, and serves evicted ones from the database', async () => {
     const budget = 4 * 2 ** 20;

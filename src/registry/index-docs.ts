@@ -59,6 +59,11 @@ export class IndexDocs {
    */
   private readonly loading = new Map<string, Promise<IndexDoc | null>>();
   private readonly subscribers = new Set<IndexDocSubscriber>();
+  /**
+   * Changes whenever an entry is put in the cache or taken out (an eviction happens only inside a put): a `peeker`'s
+   * answer made at the current generation is still what the cache holds.
+   */
+  private generation = 0;
   readonly stats: IndexDocStats;
 
   constructor(
@@ -104,6 +109,23 @@ export class IndexDocs {
     return cached === MISSING ? null : cached;
   }
 
+  /**
+   * `peekKey` of one key, to call again and again (the fast path's URL memo): while the cache has not changed since the
+   * last call it answers what that call found, without a lookup. Recency then moves only on the first read of a key
+   * after each change, and evictions happen only at a change, so what is evicted is still what was read least lately.
+   */
+  peeker(key: string): () => IndexDoc | null | undefined {
+    let at = -1;
+    let found: IndexDoc | null | undefined;
+    return () => {
+      if (at !== this.generation) {
+        found = this.peekKey(key);
+        at = this.generation;
+      } else if (found !== undefined) this.stats.hits++;
+      return found;
+    };
+  }
+
   /** The document at `path` of a repo, or null. */
   async get(repoId: number, path: string): Promise<IndexDoc | null> {
     const cached = this.peek(repoId, path);
@@ -117,6 +139,7 @@ export class IndexDocs {
         if (this.loading.get(key) === load) {
           this.loading.delete(key);
           this.cache.set(key, doc ?? MISSING);
+          this.generation++;
         }
         return doc;
       },
@@ -280,6 +303,7 @@ export class IndexDocs {
     if (path === WHOLE_REPO) return this.forgetRepo(repoId);
     const key = docKey(repoId, path);
     this.cache.delete(key);
+    this.generation++;
     this.loading.delete(key);
     for (const s of this.subscribers) s.changed?.(repoId, path);
   }
@@ -287,6 +311,7 @@ export class IndexDocs {
   private forgetRepo(repoId: number): void {
     const prefix = `${repoId}\0`;
     for (const key of [...this.cache.keys()]) if (key.startsWith(prefix)) this.cache.delete(key);
+    this.generation++;
     for (const key of [...this.loading.keys()]) if (key.startsWith(prefix)) this.loading.delete(key);
     // Subscribers hear of paths; any path of the repo may have changed, so they start over.
     for (const s of this.subscribers) s.reset?.();
@@ -295,6 +320,7 @@ export class IndexDocs {
   /** Forgets every cached document (when change announcements may have been missed). */
   clear(): void {
     this.cache.clear();
+    this.generation++;
     this.loading.clear();
     for (const s of this.subscribers) s.reset?.();
   }

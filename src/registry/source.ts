@@ -127,9 +127,9 @@ export class HostedSource implements Source {
   }
 
   peeker(path: string): () => SourceDoc | null | undefined {
-    const key = docKey(this.repo.id, path);
+    const peek = this.registry.docs.peeker(docKey(this.repo.id, path));
     return () => {
-      const doc = this.registry.docs.peekKey(key);
+      const doc = peek();
       return doc === undefined ? undefined : fresh(doc);
     };
   }
