@@ -84,6 +84,8 @@ export async function openTestApp(
   opts: Omit<TestLarderOptions, 'tls'> & {
     publicUrl?: string;
     onRoute?: (route: { method: string | string[]; url: string }) => void;
+    /** Another app's `data`: a second node on its database and files (what a restart or a scale-out sees). */
+    data?: string;
   } = {},
 ): Promise<TestApp> {
   const { openRegistry } = await import('../../src/registry/registry.js');
@@ -93,7 +95,7 @@ export async function openTestApp(
     cwd: dir.path,
     env: {},
     overrides: {
-      data: path.join(dir.path, 'data'),
+      data: opts.data ?? path.join(dir.path, 'data'),
       database: opts.database ?? 'sqlite',
       publicUrl: opts.publicUrl ?? 'https://larder.test',
     },

@@ -22,6 +22,7 @@ export const juliaFormat: FormatPlugin = {
       'julia_0005_git_history',
       'julia_0006_search_entries',
       'julia_0007_yank_reasons',
+      'julia_0008_registry_checks',
     ],
     async () => (await import('./migrations.js')).juliaMigrations,
   ),

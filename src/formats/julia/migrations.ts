@@ -117,6 +117,17 @@ export const juliaMigrations: DialectMigration[] = [
         .execute();
     },
   },
+  {
+    name: 'julia_0008_registry_checks',
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('julia_registry_checks')
+        .addColumn('repo_id', 'integer', (c) => c.primaryKey().references('repos.id'))
+        .addColumn('registries_etag', 'text', (c) => c.notNull())
+        .addColumn('conflicts', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 ];
 
 /** julia_0006: the search entries of every hosted Julia package, from `registry/{uuid}/…` in index_docs (SQLite and PostgreSQL). */

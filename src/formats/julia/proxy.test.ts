@@ -279,6 +279,28 @@ describe('julia group', () => {
     expect(await conflicts()).toBe(1);
   });
 
+  it('checks a listing once for every node: a second node on the same data reports the conflict without reading tarballs', async () => {
+    const second = await openTestApp({
+      repos: larder.registry.config.repos,
+      outbound: { allowPrivate: ['127.0.0.1'], retries: 0 },
+      data: larder.data,
+    });
+    try {
+      // Both apps log through one silent logger, which `warn` spies on.
+      const fooWarnings = () => warn.mock.calls.map((c) => String(c[1])).filter((m) => m.includes(`Foo (${FOO})`)).length;
+      const warned = fooWarnings();
+      const opened = vi.spyOn(second.registry.blobs, 'open');
+      expect((await second.app.inject({ method: 'GET', url: '/all/registries' })).body).toContain(SMALL);
+      const conflicts = async () =>
+        (await second.registry.metrics.registryConflicts.get()).values.find((v) => v.labels.repo === 'all')?.value ?? 0;
+      await vi.waitFor(async () => expect(await conflicts()).toBe(1), { timeout: 5000 });
+      expect(fooWarnings()).toBe(warned + 1);
+      expect(opened).not.toHaveBeenCalled();
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('answers a package UUID a hosted member holds from that member only', async () => {
     up.resetHits();
     const hosted = await get(`/all/package/${FOO}/${fooHosted}`);

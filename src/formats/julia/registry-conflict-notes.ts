@@ -11,7 +11,8 @@ const state = new WeakMap<Registry, { checked: Map<string, string>; reported: Se
 
 /**
  * Checks, in the background and once per distinct `/registries` body, the registries a repo lists
- * together; each new conflict is logged once (`registry.log.warn`) and counted. Never fails a request.
+ * together (a check another process made is read back); each conflict is logged once per process
+ * (`registry.log.warn`) and counted. Never fails a request.
  */
 export function noteRegistryConflicts(registry: Registry, repo: Repo, source: Source, doc: SourceDoc): void {
   let s = state.get(registry);
@@ -20,7 +21,7 @@ export function noteRegistryConflicts(registry: Registry, repo: Repo, source: So
   if (checked.get(repo.name) === doc.etag) return;
   checked.set(repo.name, doc.etag);
   void import('./registry-conflicts.js')
-    .then(({ findRegistryConflicts }) => findRegistryConflicts(registry, source, doc.body))
+    .then(({ registryConflictsOf }) => registryConflictsOf(registry, repo, source, doc))
     .then(
       (conflicts) => {
         for (const c of conflicts) {

@@ -7,7 +7,9 @@
  */
 import { parse as parseToml } from 'smol-toml';
 import type { Registry } from '../../registry/registry.js';
-import type { Source } from '../../registry/source.js';
+import type { Repo } from '../../registry/repos.js';
+import type { Source, SourceDoc } from '../../registry/source.js';
+import { juliaDb } from './db.js';
 import { maxTarSize, registryLines } from './proxy.js';
 import { trustedRegistriesOf } from './registry-toml.js';
 import { readTarballFiles } from './upstream-tarball.js';
@@ -29,20 +31,54 @@ export interface RegistryConflict {
 }
 
 /**
- * The packages (same name and UUID) that two of the listed registries hold without mutual trust.
- * Reads each registry tarball through `source` (Registry.toml first, then only the shared packages'
- * Package.toml), so memory stays bounded for registries the size of General.
+ * The conflicts of a repo's `/registries` listing, checked once per listing for all processes and nodes: the result
+ * is stored by the listing's ETag, since a check reads whole registry tarballs (~0.7 s of CPU for 10,000 packages)
+ * and every process of every node would otherwise make it again at each start.
  */
-export async function findRegistryConflicts(registry: Registry, source: Source, registriesDoc: Buffer): Promise<RegistryConflict[]> {
+export async function registryConflictsOf(registry: Registry, repo: Repo, source: Source, listing: SourceDoc): Promise<RegistryConflict[]> {
+  const db = juliaDb(registry);
+  const stored = await db
+    .selectFrom('julia_registry_checks')
+    .select(['registries_etag', 'conflicts'])
+    .where('repo_id', '=', repo.id)
+    .executeTakeFirst();
+  if (stored?.registries_etag === listing.etag) return JSON.parse(stored.conflicts) as RegistryConflict[];
+  const { conflicts, complete } = await findRegistryConflicts(registry, source, listing.body);
+  // A registry whose tarball could not be found was left out: checked again with the next listing.
+  if (complete) {
+    const row = { registries_etag: listing.etag, conflicts: JSON.stringify(conflicts) };
+    await db
+      .insertInto('julia_registry_checks')
+      .values({ repo_id: repo.id, ...row })
+      .onConflict((oc) => oc.column('repo_id').doUpdateSet(row))
+      .execute();
+  }
+  return conflicts;
+}
+
+/**
+ * The packages (same name and UUID) that two of the listed registries hold without mutual trust, and whether every
+ * listed registry was read. Reads each registry tarball through `source` (Registry.toml first, then only the shared
+ * packages' Package.toml), so memory stays bounded for registries the size of General.
+ */
+export async function findRegistryConflicts(
+  registry: Registry,
+  source: Source,
+  registriesDoc: Buffer,
+): Promise<{ conflicts: RegistryConflict[]; complete: boolean }> {
   const listed = registryLines(registriesDoc);
-  if (listed.length < 2) return [];
+  if (listed.length < 2) return { conflicts: [], complete: true };
+  let complete = true;
   const maxTar = maxTarSize(registry, 'registry');
   const packages = new Map<string, Map<string, { name: string; path: string }>>();
   const keys = new Map<string, string>();
   for (const { uuid, hash } of listed) {
     const key = `registry/${uuid}/${hash}`;
     const tarball = await source.artifact(key);
-    if (!tarball) continue;
+    if (!tarball) {
+      complete = false;
+      continue;
+    }
     keys.set(uuid, key);
     const files = await readTarballFiles(tarball.blob.stream(), (p) => p === 'Registry.toml', maxTar);
     const held = new Map<string, { name: string; path: string }>();
@@ -59,14 +95,17 @@ export async function findRegistryConflicts(registry: Registry, source: Source, 
       if (holders.length > 1 && holders[0] === reg) shared.set(pkg, holders);
     }
   }
-  if (shared.size === 0) return [];
+  if (shared.size === 0) return { conflicts: [], complete };
   const trusted = new Map<string, Set<string>>(); // `${registry}/${package}` → trusted registry UUIDs
   for (const reg of regs) {
     const paths = new Map<string, string>();
     for (const [pkg, holders] of shared) if (holders.includes(reg)) paths.set(`${packages.get(reg)!.get(pkg)!.path}/Package.toml`, pkg);
     if (paths.size === 0) continue;
     const tarball = await source.artifact(keys.get(reg)!);
-    if (!tarball) continue;
+    if (!tarball) {
+      complete = false;
+      continue;
+    }
     const files = await readTarballFiles(tarball.blob.stream(), (p) => paths.has(p), maxTar);
     for (const [p, pkg] of paths) trusted.set(`${reg}/${pkg}`, new Set(trustedRegistriesOf(tomlOf(files.get(p)))));
   }
@@ -80,5 +119,5 @@ export async function findRegistryConflicts(registry: Registry, source: Source, 
       }
     }
   }
-  return conflicts;
+  return { conflicts, complete };
 }

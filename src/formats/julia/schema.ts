@@ -38,8 +38,20 @@ export interface JuliaYankReasonsTable {
   yanked_at: Millis;
 }
 
+/**
+ * The last dependency-confusion check of a repo's `/registries` listing (registry-conflicts.ts), by the listing's
+ * ETag: it reads whole registry tarballs, so it is made once per listing for every process and node, not once each.
+ */
+export interface JuliaRegistryChecksTable {
+  repo_id: number;
+  registries_etag: string;
+  /** JSON list of `RegistryConflict`. */
+  conflicts: string;
+}
+
 export type JuliaTables = {
   julia_registries: JuliaRegistriesTable;
   julia_tarballs: JuliaTarballsTable;
   julia_yank_reasons: JuliaYankReasonsTable;
+  julia_registry_checks: JuliaRegistryChecksTable;
 };
