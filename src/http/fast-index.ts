@@ -39,7 +39,11 @@ interface Located {
   headers: DocHeaders | null;
 }
 
-/** URLs whose route and document path are remembered (`locate`), each at most LOCATED_URL_LENGTH long: a few MB at most. */
+/**
+ * URLs whose route and document path are remembered (`locate`), each at most LOCATED_URL_LENGTH long: a few MB at most.
+ * Each also keeps the document it last answered alive (until read again or emptied), evicted from the cache or not:
+ * the most held beyond the cache's budget is this many documents.
+ */
 const LOCATED_URLS = 16_384;
 const LOCATED_URL_LENGTH = 256;
 
