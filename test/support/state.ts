@@ -21,8 +21,11 @@ export interface RegistryState {
 
 /** Columns a refused request may legitimately touch. */
 const VOLATILE = new Set(['last_used_at']);
-/** Tables a refused request may legitimately write: a proxy's upstream health records the failure it met (that is its job). */
-const VOLATILE_TABLES = new Set(['proxy_health']);
+/**
+ * Tables written beside requests, not by them: a proxy's upstream health records the failure it met (that is its job),
+ * and a Julia listing's read stores its dependency-confusion check in the background (what the tarballs say, cached).
+ */
+const VOLATILE_TABLES = new Set(['proxy_health', 'julia_registry_checks']);
 
 async function tableNames(registry: Registry): Promise<string[]> {
   const r = await sql<{

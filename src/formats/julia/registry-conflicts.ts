@@ -36,6 +36,8 @@ export interface RegistryConflict {
  * and every process of every node would otherwise make it again at each start.
  */
 export async function registryConflictsOf(registry: Registry, repo: Repo, source: Source, listing: SourceDoc): Promise<RegistryConflict[]> {
+  // One registry cannot conflict with itself: nothing to read, nothing to store.
+  if (registryLines(listing.body).length < 2) return [];
   const db = juliaDb(registry);
   const stored = await db
     .selectFrom('julia_registry_checks')
