@@ -36,8 +36,9 @@ export interface RegistryConflict {
  * and every process of every node would otherwise make it again at each start.
  */
 export async function registryConflictsOf(registry: Registry, repo: Repo, source: Source, listing: SourceDoc): Promise<RegistryConflict[]> {
+  const listed = registryLines(listing.body);
   // One registry cannot conflict with itself: nothing to read, nothing to store.
-  if (registryLines(listing.body).length < 2) return [];
+  if (listed.length < 2) return [];
   const db = juliaDb(registry);
   const stored = await db
     .selectFrom('julia_registry_checks')
@@ -45,7 +46,7 @@ export async function registryConflictsOf(registry: Registry, repo: Repo, source
     .where('repo_id', '=', repo.id)
     .executeTakeFirst();
   if (stored?.registries_etag === listing.etag) return JSON.parse(stored.conflicts) as RegistryConflict[];
-  const { conflicts, complete } = await findRegistryConflicts(registry, source, listing.body);
+  const { conflicts, complete } = await findRegistryConflicts(registry, source, listed);
   // A registry whose tarball could not be found was left out: checked again with the next listing.
   if (complete) {
     const row = { registries_etag: listing.etag, conflicts: JSON.stringify(conflicts) };
@@ -63,13 +64,11 @@ export async function registryConflictsOf(registry: Registry, repo: Repo, source
  * listed registry was read. Reads each registry tarball through `source` (Registry.toml first, then only the shared
  * packages' Package.toml), so memory stays bounded for registries the size of General.
  */
-export async function findRegistryConflicts(
+async function findRegistryConflicts(
   registry: Registry,
   source: Source,
-  registriesDoc: Buffer,
+  listed: Array<{ uuid: string; hash: string }>,
 ): Promise<{ conflicts: RegistryConflict[]; complete: boolean }> {
-  const listed = registryLines(registriesDoc);
-  if (listed.length < 2) return { conflicts: [], complete: true };
   let complete = true;
   const maxTar = maxTarSize(registry, 'registry');
   const packages = new Map<string, Map<string, { name: string; path: string }>>();
