@@ -6,6 +6,7 @@ import { parseBenchArgs, type BenchOptions } from './lib/args.js';
 import { bazelImport } from './bazel-import.js';
 import { coldStartBench } from './cold-start.js';
 import { download } from './download.js';
+import { fastPath } from './fast-path.js';
 import { indexMemory } from './index-memory.js';
 import { indexRead } from './index-read.js';
 import { mirrorBench } from './mirror.js';
@@ -27,6 +28,7 @@ type Bench = (dir: string, options: BenchOptions) => Promise<BenchReport>;
  */
 const BENCHES: Record<string, { run: Bench; peers: string[]; named?: boolean }> = {
   'index-read': { run: indexRead, peers: ['nginx', 'h2load'] },
+  'fast-path': { run: fastPath, peers: [] },
   'index-memory': { run: indexMemory, peers: [] },
   publish: { run: publish, peers: ['nginx'] },
   download: { run: download, peers: ['nginx'] },

@@ -68,14 +68,14 @@ export function run(
 /**
  * CPU seconds (user + system) used so far by a process and its children that are still running (nginx and
  * `workers = "auto"` serve from children); divided by requests it is the cost of one request, which a busy
- * shared machine changes far less than req/s.
+ * shared machine changes far less than req/s. `user`: user time alone (the process's own code, not the kernel's socket work).
  */
-export function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number, part: 'all' | 'user' = 'all'): number {
   const ticks = (p: string) => {
     const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // Fields after the name, 0-based from `state`: ppid = 1, utime = 11, stime = 12.
-    return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) };
+    return { ppid: Number(f[1]), cpu: Number(f[11]) + (part === 'user' ? 0 : Number(f[12])) };
   };
   let total = 0;
   for (const p of fs.readdirSync('/proc')) {
