@@ -1,10 +1,11 @@
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import { loadConfig } from '../src/core/config.js';
 import { FORMATS } from '../src/cli/context.js';
 import { AccessBatch } from '../src/http/access-batch.js';
 import { accessLineFormatter } from '../src/http/access-line.js';
-import { answerHttp1, fastIndexAnswerer } from '../src/http/fast-index.js';
+import { answerHttp1, answerHttp2, fastIndexAnswerer } from '../src/http/fast-index.js';
 import { LineChunks } from '../src/http/log-chunks.js';
 import { requestRecorder } from '../src/http/observe.js';
 import { openRegistry } from '../src/registry/registry.js';
@@ -77,30 +78,55 @@ export async function fastPath(dir: string): Promise<BenchReport> {
       writeHead: (status: number, headers: unknown) => (written += status + (headers === null ? 1 : 0)),
       end: (body?: Buffer) => (written += body ? body.length : 0),
     } as unknown as ServerResponse;
-    const bareAnswer = (req: { url: string; headers: { 'if-none-match'?: string } }) => {
-      const e = bare.get(req.url)!;
-      const fresh = req.headers['if-none-match'] === e.etag;
-      const headers = { 'x-request-id': prefix + (++counter).toString(16).padStart(12, '0'), ...(fresh ? e.notModified : e.full) };
-      res.writeHead(fresh ? 304 : 200, headers);
-      res.end(fresh ? undefined : e.body);
+    const stream = {
+      respond: (headers: Record<string, unknown>, options: { endStream: boolean }) => (written += options.endStream ? 1 : 2),
+      end: (body?: Buffer) => (written += body ? body.length : 0),
+    } as unknown as ServerHttp2Stream;
+    const bareAnswer = (url: string, inm: string | undefined) => {
+      const e = bare.get(url)!;
+      const fresh = inm === e.etag;
+      return {
+        status: fresh ? 304 : 200,
+        headers: { 'x-request-id': prefix + (++counter).toString(16).padStart(12, '0'), ...(fresh ? e.notModified : e.full) },
+        body: fresh ? null : e.body,
+      };
+    };
+    const bareHttp1: Contender = (url, inm) => {
+      const a = bareAnswer(url, inm);
+      res.writeHead(a.status, a.headers);
+      res.end(a.body ?? undefined);
+    };
+    const bareHttp2: Contender = (url, inm) => {
+      const a = bareAnswer(url, inm);
+      stream.respond({ ':status': a.status, ...a.headers }, { endStream: a.body === null });
+      if (a.body) stream.end(a.body);
     };
 
     // Each read's URL a new string, as Node's HTTP parser makes it (the same cost for every contender).
     const raw = urls.map((u) => Buffer.from(u, 'latin1'));
     const hotRaw = Buffer.from(hot, 'latin1');
-    const conditional = { 'if-none-match': hotDoc.etag };
-    type Contender = (req: { method: string; url: string; headers: Record<string, string> }) => void;
+    const etag = hotDoc.etag;
+    /** Answers one read of `url` (with If-None-Match `inm` or none). */
+    type Contender = (url: string, inm: string | undefined) => void;
+    const http1 = (answer: typeof larder): Contender => {
+      const conditional = { 'if-none-match': etag };
+      return (url, inm) => answerHttp1(answer, { method: 'GET', url, headers: inm ? conditional : {} } as unknown as IncomingMessage, res);
+    };
+    const http2 = (answer: typeof larder): Contender => {
+      return (url, inm) =>
+        answerHttp2(answer, stream, inm ? { ':method': 'GET', ':path': url, 'if-none-match': inm } : { ':method': 'GET', ':path': url });
+    };
     const contenders: Array<[string, Contender]> = [
-      ['bare Node', bareAnswer],
-      ['Larder', (req) => answerHttp1(larder, req as unknown as IncomingMessage, res)],
-      ['Larder, no access log', (req) => answerHttp1(unlogged, req as unknown as IncomingMessage, res)],
+      ['HTTP/1.1, bare Node', bareHttp1],
+      ['HTTP/1.1, Larder', http1(larder)],
+      ['HTTP/1.1, Larder, no access log', http1(unlogged)],
+      ['HTTP/2, bare Node', bareHttp2],
+      ['HTTP/2, Larder', http2(larder)],
+      ['HTTP/2, Larder, no access log', http2(unlogged)],
     ];
     const time = (answer: Contender, notModified: boolean): number => {
       const start = process.hrtime.bigint();
-      for (let i = 0; i < READS; i++) {
-        const url = (notModified ? hotRaw : raw[i]).toString('latin1');
-        answer({ method: 'GET', url, headers: notModified ? conditional : {} });
-      }
+      for (let i = 0; i < READS; i++) answer((notModified ? hotRaw : raw[i]).toString('latin1'), notModified ? etag : undefined);
       return Number(process.hrtime.bigint() - start) / READS;
     };
     const ns: Record<string, { full: number[]; notModified: number[] }> = {};
@@ -113,28 +139,27 @@ export async function fastPath(dir: string): Promise<BenchReport> {
     batch.drain();
     if (written === 0 || logged === 0) throw new Error('nothing was answered or logged');
 
-    const rows: string[][] = [['reads', 'code', 'ns per read (median)', 'rounds, ns', 'over bare Node, ns']];
-    for (const kind of ['full', 'notModified'] as const) {
-      const base = median(ns['bare Node'][kind]);
+    const rows: string[][] = [['reads', 'transport, code', 'ns per read (median)', 'rounds, ns', 'over bare Node, ns']];
+    for (const kind of ['full', 'notModified'] as const)
       for (const [name] of contenders) {
         const m = median(ns[name][kind]);
+        const base = median(ns[`${name.split(',')[0]}, bare Node`][kind]);
         rows.push([
-          kind === 'full' ? '200s (Zipf over 8,5k documents)' : '304s (one document)',
+          kind === 'full' ? '200s (Zipf over 8,548 documents)' : '304s (one document)',
           name,
           m.toFixed(0),
           ns[name][kind].map((v) => v.toFixed(0)).join(' / '),
-          name === 'bare Node' ? '' : `+${(m - base).toFixed(0)}`,
+          name.endsWith('bare Node') ? '' : `+${(m - base).toFixed(0)}`,
         ]);
       }
-    }
     return {
       name: 'fast-path',
       table: rows,
       targets: [],
       notes: [
-        `${ROUNDS} alternating rounds of ${READS.toLocaleString('en')} reads each; the code in one process, no sockets: a stub response takes writeHead and end.`,
-        "Larder: src/http/fast-index.ts answerHttp1 over the cargo repo's fast-index route, with its request metrics and the access log formatted and encoded into its byte chunks (not written to a file). bare Node: the handler of bench/lib/bare-node.ts.",
-        'What a read costs through Node and the kernel besides (index-read: 25–40 µs of CPU per HTTP/1.1 read for bare Node on this machine) is the same for both and not here.',
+        `${ROUNDS} alternating rounds of ${READS.toLocaleString('en')} reads each; the code in one process, no sockets: a stub response (HTTP/1.1) or stream (HTTP/2) takes the headers and body.`,
+        "Larder: src/http/fast-index.ts answerHttp1 / answerHttp2 over the cargo repo's fast-index route, with its request metrics and the access log formatted and encoded into its byte chunks (not written to a file). bare Node: the handlers of bench/lib/bare-node.ts (the request handler; the raw stream for HTTP/2).",
+        'What a read costs through Node and the kernel besides (index-read: 25–40 µs of CPU per HTTP/1.1 read and 35–60 µs per HTTP/2 read for bare Node on this machine) is the same for both and not here.',
       ],
     };
   } finally {
