@@ -19,11 +19,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 
 /**
  * fast-path (issue 14): Larder's own work per cached index read, without sockets or Node's HTTP code: the real
- * fast path (`answerHttp1` over the cargo route of a registry seeded with 10,000 crates: URL memo, the cache's
- * peeker, headers, request id, metrics, the access log encoded into its chunks) against bare Node's handler from
- * index-read (a Map lookup, a request id, a header object per read), in one process, alternating rounds. index-read
- * measures both through Node's HTTP stack, where machine noise moves a read's cost by ±30 % between processes; the
- * difference here is the part of that cost that is Larder's code.
+ * fast path (`answerHttp1` and `answerHttp2` over the cargo route of a registry seeded with 10,000 crates: URL memo,
+ * the cache's peeker, headers, request id, metrics, the access log encoded into its chunks) against bare Node's
+ * handlers from index-read (a Map lookup, a request id, a header object per read), in one process, alternating
+ * rounds. index-read measures both through Node's HTTP stack, where the machine moves a read's cost by ±30 % between
+ * processes; the difference here is the part of that cost that is Larder's code.
  */
 export async function fastPath(dir: string): Promise<BenchReport> {
   const files: IndexFile[] = [];

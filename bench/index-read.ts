@@ -143,7 +143,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     const cpus = list.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]));
     return { ...byRate[byRate.length >> 1], p99ms: median(list.map((r) => r.p99ms)), cpuUs: cpus.length ? median(cpus) : undefined };
   };
-  /** Each round's CPU per request with its user part: the kernel's socket work is most of the rest, the same for every server. */
+  /** Each round's CPU per request with its user part (the rest is the kernel's: socket reads and writes). */
   const byRound = (list: Measured[]) => list.map((r) => `${r.cpuUs?.toFixed(1)} (${r.userUs?.toFixed(1)})`).join(' / ');
   const non200 = (r: LoadResult, ok: string) => String(r.requests - (r.statuses[ok] ?? 0));
 
