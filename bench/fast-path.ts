@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { loadConfig } from '../src/core/config.js';
 import { FORMATS } from '../src/cli/context.js';
 import { AccessBatch } from '../src/http/access-batch.js';
@@ -9,6 +9,7 @@ import { answerHttp1, answerHttp2, fastIndexAnswerer } from '../src/http/fast-in
 import { LineChunks } from '../src/http/log-chunks.js';
 import { requestRecorder } from '../src/http/observe.js';
 import { openRegistry } from '../src/registry/registry.js';
+import { bareHandlers, type BareEntry } from './lib/bare-node.js';
 import type { BenchReport } from './lib/results.js';
 import { indexFile, seedCargoIndex, versionCount, type IndexFile } from './lib/seed.js';
 import { median, zipfSampler } from './lib/stats.js';
@@ -57,21 +58,19 @@ export async function fastPath(dir: string): Promise<BenchReport> {
     const hot = urls[0];
     const hotDoc = larder.find('GET', hot, {})!.doc;
 
-    // Bare Node's answer (bench/lib/bare-node.ts) over the same bytes and header set.
-    type Entry = { body: Buffer; etag: string; full: Record<string, string | number>; notModified: Record<string, string | number> };
-    const bare = new Map<string, Entry>();
+    // Bare Node's handlers (bench/lib/bare-node.ts) over the same bytes and header set.
+    const bareFiles = new Map<string, BareEntry>();
     for (const url of new Set(urls)) {
       const { doc } = larder.find('GET', url, {})!;
       const common = { etag: doc.etag, 'last-modified': doc.lastModified, 'cache-control': 'no-cache' };
-      bare.set(url, {
+      bareFiles.set(url, {
         body: doc.body,
         etag: doc.etag,
         full: { ...common, 'content-type': 'text/plain', 'content-length': doc.body.length },
         notModified: common,
       });
     }
-    let counter = 0;
-    const prefix = `${process.pid.toString(16).padStart(8, '0')}-0000-4000-8000-`;
+    const bare = bareHandlers(bareFiles);
 
     let written = 0;
     const res = {
@@ -79,50 +78,33 @@ export async function fastPath(dir: string): Promise<BenchReport> {
       end: (body?: Buffer) => (written += body ? body.length : 0),
     } as unknown as ServerResponse;
     const stream = {
-      respond: (headers: Record<string, unknown>, options: { endStream: boolean }) => (written += options.endStream ? 1 : 2),
+      respond: (headers: unknown, options: { endStream: boolean }) => (written += options.endStream ? 1 : 2),
       end: (body?: Buffer) => (written += body ? body.length : 0),
     } as unknown as ServerHttp2Stream;
-    const bareAnswer = (url: string, inm: string | undefined) => {
-      const e = bare.get(url)!;
-      const fresh = inm === e.etag;
-      return {
-        status: fresh ? 304 : 200,
-        headers: { 'x-request-id': prefix + (++counter).toString(16).padStart(12, '0'), ...(fresh ? e.notModified : e.full) },
-        body: fresh ? null : e.body,
-      };
-    };
-    const bareHttp1: Contender = (url, inm) => {
-      const a = bareAnswer(url, inm);
-      res.writeHead(a.status, a.headers);
-      res.end(a.body ?? undefined);
-    };
-    const bareHttp2: Contender = (url, inm) => {
-      const a = bareAnswer(url, inm);
-      stream.respond({ ':status': a.status, ...a.headers }, { endStream: a.body === null });
-      if (a.body) stream.end(a.body);
-    };
 
-    // Each read's URL a new string, as Node's HTTP parser makes it (the same cost for every contender).
+    // Each read's URL a new string, as Node's HTTP parser makes it, and its request (or stream headers) a new object:
+    // the same cost for every contender.
     const raw = urls.map((u) => Buffer.from(u, 'latin1'));
     const hotRaw = Buffer.from(hot, 'latin1');
     const etag = hotDoc.etag;
     /** Answers one read of `url` (with If-None-Match `inm` or none). */
     type Contender = (url: string, inm: string | undefined) => void;
-    const http1 = (answer: typeof larder): Contender => {
-      const conditional = { 'if-none-match': etag };
-      return (url, inm) => answerHttp1(answer, { method: 'GET', url, headers: inm ? conditional : {} } as unknown as IncomingMessage, res);
-    };
-    const http2 = (answer: typeof larder): Contender => {
-      return (url, inm) =>
-        answerHttp2(answer, stream, inm ? { ':method': 'GET', ':path': url, 'if-none-match': inm } : { ':method': 'GET', ':path': url });
-    };
+    const conditional = { 'if-none-match': etag };
+    const http1 =
+      (handle: (req: IncomingMessage, res: ServerResponse) => unknown): Contender =>
+      (url, inm) =>
+        handle({ method: 'GET', url, headers: inm ? conditional : {} } as unknown as IncomingMessage, res);
+    const http2 =
+      (handle: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => unknown): Contender =>
+      (url, inm) =>
+        handle(stream, inm ? { ':method': 'GET', ':path': url, 'if-none-match': inm } : { ':method': 'GET', ':path': url });
     const contenders: Array<[string, Contender]> = [
-      ['HTTP/1.1, bare Node', bareHttp1],
-      ['HTTP/1.1, Larder', http1(larder)],
-      ['HTTP/1.1, Larder, no access log', http1(unlogged)],
-      ['HTTP/2, bare Node', bareHttp2],
-      ['HTTP/2, Larder', http2(larder)],
-      ['HTTP/2, Larder, no access log', http2(unlogged)],
+      ['HTTP/1.1, bare Node', http1(bare.request)],
+      ['HTTP/1.1, Larder', http1((req, r) => answerHttp1(larder, req, r))],
+      ['HTTP/1.1, Larder, no access log', http1((req, r) => answerHttp1(unlogged, req, r))],
+      ['HTTP/2, bare Node', http2(bare.stream)],
+      ['HTTP/2, Larder', http2((st, h) => answerHttp2(larder, st, h))],
+      ['HTTP/2, Larder, no access log', http2((st, h) => answerHttp2(unlogged, st, h))],
     ];
     const time = (answer: Contender, notModified: boolean): number => {
       const start = process.hrtime.bigint();
@@ -149,7 +131,7 @@ export async function fastPath(dir: string): Promise<BenchReport> {
           name,
           m.toFixed(0),
           ns[name][kind].map((v) => v.toFixed(0)).join(' / '),
-          name.endsWith('bare Node') ? '' : `+${(m - base).toFixed(0)}`,
+          name.endsWith('bare Node') ? '' : `${m >= base ? '+' : '−'}${Math.abs(m - base).toFixed(0)}`,
         ]);
       }
     return {

@@ -10,7 +10,7 @@ import { startLarder } from './lib/larder.js';
 import { startNginx } from './lib/nginx.js';
 import type { BenchReport } from './lib/results.js';
 import { seedCargoIndex, indexFile, versionCount, type IndexFile } from './lib/seed.js';
-import { cpuSeconds } from './lib/procs.js';
+import { cpuTimes } from './lib/procs.js';
 import { median, ratio, zipfSampler } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
 
@@ -105,6 +105,12 @@ export async function indexRead(dir: string): Promise<BenchReport> {
 
   /** One server under the Zipf load and under the 304 load. */
   const measure = async (name: string, url: string, ca: Buffer | null, tls: boolean, pid: number, warmUp: boolean) => {
+    /** The server's CPU (and user) time per request of a run, from its times `before` it. */
+    const perRequest = (run: Measured, before: { total: number; user: number }) => {
+      const after = cpuTimes(pid);
+      run.cpuUs = ((after.total - before.total) / run.requests) * 1e6;
+      run.userUs = ((after.user - before.user) / run.requests) * 1e6;
+    };
     const list = uris(url);
     if (warmUp) {
       // Every distinct file of the sample read once by each process first (one connection per CPU going through the
@@ -115,16 +121,13 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       await h2load({ uris: distinctList(url), clients: cpus, requests: distinct.length * cpus, h1: !tls, dir });
       await h2load({ uris: list, clients: CLIENTS, requests: 20_000, h1: !tls, dir });
     }
-    let cpu = cpuSeconds(pid);
-    let user = cpuSeconds(pid, 'user');
+    let before = cpuTimes(pid);
     const full: Measured = await h2load({ uris: list, clients: CLIENTS, requests: REQUESTS, h1: !tls, dir });
-    full.cpuUs = ((cpuSeconds(pid) - cpu) / full.requests) * 1e6;
-    full.userUs = ((cpuSeconds(pid, 'user') - user) / full.requests) * 1e6;
+    perRequest(full, before);
     const etag = String((await request(`${url}/cargo/index/${hot.path}`, { ca })).headers.etag);
     const hotList = path.join(dir, `hot-${name}.txt`);
     fs.writeFileSync(hotList, `${url}/cargo/index/${hot.path}\n`);
-    cpu = cpuSeconds(pid);
-    user = cpuSeconds(pid, 'user');
+    before = cpuTimes(pid);
     const notModified: Measured = await h2load({
       uris: hotList,
       clients: CLIENTS,
@@ -133,8 +136,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       dir,
       headers: [`if-none-match: ${etag}`],
     });
-    notModified.cpuUs = ((cpuSeconds(pid) - cpu) / notModified.requests) * 1e6;
-    notModified.userUs = ((cpuSeconds(pid, 'user') - user) / notModified.requests) * 1e6;
+    perRequest(notModified, before);
     return { full, notModified };
   };
   /** The run with the median req/s, its CPU per request the median of the rounds' (the two move apart under noise). */

@@ -15,7 +15,8 @@ import { rssBytes, stopChild } from './procs.js';
  * (`startBareNode`) so it never shares the bench's event loop.
  */
 
-interface Entry {
+/** One URL's response: its body, validator and header sets. */
+export interface BareEntry {
   body: Buffer;
   etag: string;
   /** Every header but the request id, for a 200 and for a 304. */
@@ -49,13 +50,13 @@ export function writeBareResponses(dir: string, responses: BareResponse[]): void
 }
 
 /** The responses `writeBareResponses` wrote, as Map entries. */
-function loadResponses(dir: string): Map<string, Entry> {
+function loadResponses(dir: string): Map<string, BareEntry> {
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as Array<{
     url: string;
     headers: Array<[string, string]>;
     body: string;
   }>;
-  const map = new Map<string, Entry>();
+  const map = new Map<string, BareEntry>();
   for (const m of manifest) {
     const full = Object.fromEntries(m.headers);
     map.set(m.url, {
@@ -69,8 +70,8 @@ function loadResponses(dir: string): Map<string, Entry> {
 }
 
 /** Loads every file under `root` into a Map keyed by its URL path. */
-function load(root: string): Map<string, Entry> {
-  const map = new Map<string, Entry>();
+function load(root: string): Map<string, BareEntry> {
+  const map = new Map<string, BareEntry>();
   const walk = (dir: string) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
@@ -92,9 +93,11 @@ function load(root: string): Map<string, Entry> {
   return map;
 }
 
-/** The child process: listens, prints `READY <h1 port> <h2 port>`, serves until killed. */
-function serve(root: string, cert: string, key: string): void {
-  const files = fs.existsSync(path.join(root, MANIFEST)) ? loadResponses(root) : load(root);
+/**
+ * Bare Node's handlers over `files`: for a request (HTTP/1.1, and HTTP/2 through the compatibility layer) and for a raw
+ * HTTP/2 stream. The server process runs them; bench fast-path times them against Larder's fast path.
+ */
+export function bareHandlers(files: Map<string, BareEntry>) {
   let counter = 0;
   // The same length as a UUID, so header bytes match Larder's.
   const prefix = `${process.pid.toString(16).padStart(8, '0')}-0000-4000-8000-`;
@@ -109,7 +112,7 @@ function serve(root: string, cert: string, key: string): void {
       body: fresh ? null : e.body,
     };
   };
-  const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+  const request = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
     const a = answer(req.url, req.headers['if-none-match']);
     if (!a) {
       res.writeHead(404, { 'content-length': 0 });
@@ -119,6 +122,22 @@ function serve(root: string, cert: string, key: string): void {
     res.writeHead(a.status, a.headers);
     (res as http.ServerResponse).end(a.body ?? undefined);
   };
+  const stream = (s: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+    const a = answer(headers[':path'], headers['if-none-match']);
+    if (!a) {
+      s.respond({ ':status': 404 }, { endStream: true });
+      return;
+    }
+    s.respond({ ':status': a.status, ...a.headers }, { endStream: a.body === null });
+    if (a.body) s.end(a.body);
+  };
+  return { request, stream };
+}
+
+/** The child process: listens, prints `READY <h1 port> <h2 port>`, serves until killed. */
+function serve(root: string, cert: string, key: string): void {
+  const files = fs.existsSync(path.join(root, MANIFEST)) ? loadResponses(root) : load(root);
+  const { request: onRequest, stream: onStream } = bareHandlers(files);
   const h1 = http.createServer({ keepAliveTimeout: 60_000 }, onRequest);
   // Whole bodies are written at once (a 2 MiB registry tarball on each of 10 streams): past Node's default 10 MB of
   // session memory the session refuses new streams, where Larder streams from its blob store with backpressure.
@@ -126,15 +145,7 @@ function serve(root: string, cert: string, key: string): void {
   h2.on('request', onRequest);
   // h2 streams on the raw stream API (as Larder's fast path), h1 fallback through 'request'.
   h2.removeAllListeners('stream');
-  h2.on('stream', (stream, headers) => {
-    const a = answer(headers[':path'], headers['if-none-match']);
-    if (!a) {
-      stream.respond({ ':status': 404 }, { endStream: true });
-      return;
-    }
-    stream.respond({ ':status': a.status, ...a.headers }, { endStream: a.body === null });
-    if (a.body) stream.end(a.body);
-  });
+  h2.on('stream', onStream);
   // Exit (rather than die) on SIGTERM, so `--cpu-prof` writes its profile.
   process.once('SIGTERM', () => process.exit(0));
   h1.listen(0, '127.0.0.1', () => {

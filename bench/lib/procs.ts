@@ -68,24 +68,34 @@ export function run(
 /**
  * CPU seconds (user + system) used so far by a process and its children that are still running (nginx and
  * `workers = "auto"` serve from children); divided by requests it is the cost of one request, which a busy
- * shared machine changes far less than req/s. `user`: user time alone (the process's own code, not the kernel's socket work).
+ * shared machine changes far less than req/s.
  */
-export function cpuSeconds(pid: number, part: 'all' | 'user' = 'all'): number {
+export function cpuSeconds(pid: number): number {
+  return cpuTimes(pid).total;
+}
+
+/** `cpuSeconds`, and the user time within it (the process's own code; the rest is the kernel's, e.g. socket I/O). */
+export function cpuTimes(pid: number): { total: number; user: number } {
   const ticks = (p: string) => {
     const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // Fields after the name, 0-based from `state`: ppid = 1, utime = 11, stime = 12.
-    return { ppid: Number(f[1]), cpu: Number(f[11]) + (part === 'user' ? 0 : Number(f[12])) };
+    return { ppid: Number(f[1]), user: Number(f[11]), system: Number(f[12]) };
   };
   let total = 0;
+  let user = 0;
   for (const p of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
       const t = ticks(p);
-      if (Number(p) === pid || t.ppid === pid) total += t.cpu;
+      if (Number(p) === pid || t.ppid === pid) {
+        total += t.user + t.system;
+        user += t.user;
+      }
     } catch {
       // Exited meanwhile.
     }
   }
-  return total / 100; // USER_HZ
+  // USER_HZ
+  return { total: total / 100, user: user / 100 };
 }
