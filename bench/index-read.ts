@@ -4,23 +4,30 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureSelfSignedTls } from '../src/http/tls.js';
 import { startBareNode } from './lib/bare-node.js';
-import { h2load, type LoadResult } from './lib/h2load.js';
+import { combineLoads, h2load, type LoadResult } from './lib/h2load.js';
 import { request } from './lib/http.js';
 import { startLarder } from './lib/larder.js';
 import { startNginx } from './lib/nginx.js';
 import type { BenchReport } from './lib/results.js';
 import { seedCargoIndex, indexFile, versionCount, type IndexFile } from './lib/seed.js';
 import { cpuTimes } from './lib/procs.js';
-import { median, ratio, zipfSampler } from './lib/stats.js';
+import { median, zipfSampler } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
 
 const CRATES = 10_000;
 /** A load run and the server's CPU time per request (µs) during it. */
 type Measured = LoadResult & { cpuUs?: number; userUs?: number };
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100_000);
+const CLIENTS = 100;
 /** Alternating rounds per server; every figure is the median of its rounds. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CLIENTS = 100;
+/**
+ * Each round's run of a server is cut into this many slices, taken in turn with the other servers' (BENCH_SLICES):
+ * this machine's speed drifts by tens of percent over minutes, so servers measured one after the other were
+ * compared at different speeds. Each slice opens its connections anew (100 TLS handshakes over HTTP/2).
+ */
+const SLICES = Number(process.env.BENCH_SLICES ?? 4);
+const SLICE_REQUESTS = Math.ceil(REQUESTS / SLICES / CLIENTS) * CLIENTS;
 /** Which servers to run (comma-separated: nginx, bare, larder-1, larder-auto); all by default. For quick runs while developing. */
 const SERVERS = new Set((process.env.BENCH_INDEX_SERVERS ?? 'nginx,bare,larder-1,larder-auto').split(','));
 /** A directory for `node --cpu-prof` profiles of bare Node and Larder (written when each stops), or none. */
@@ -34,6 +41,13 @@ const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BAS
 const LOG_TO_FILE = process.env.BENCH_LOG_PIPE !== '1';
 /** Node options for the baseline only (space-separated, e.g. `--max-semi-space-size=64`): an A/B of a V8 setting on one build. */
 const BASELINE_NODE_ARGS = (process.env.BENCH_BASELINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Environment for the baseline only (space-separated NAME=value, e.g. `LARDER_LOG_LEVEL=warn`): an A/B of a setting. */
+const BASELINE_ENV = Object.fromEntries(
+  (process.env.BENCH_BASELINE_ENV ?? '')
+    .split(' ')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 /** Node options for this checkout's Larder (e.g. `--log-deopt --logfile=/tmp/v8-%p.log`): a look inside its process. */
 const LARDER_NODE_ARGS = (process.env.BENCH_LARDER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /**
@@ -77,9 +91,15 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     fs.writeFileSync(file, distinct.map((p) => `${base}/cargo/index/${p}`).join('\n') + '\n');
     return file;
   };
-  const uris = (base: string) => {
-    const file = path.join(dir, `uris-${base.replace(/\W/g, '_')}.txt`);
-    fs.writeFileSync(file, sample.map((p) => `${base}/cargo/index/${p}`).join('\n') + '\n');
+  /**
+   * The sample's URLs for slice `slice` of a run. h2load has every connection go through the list from its start, so
+   * each slice's list starts where the one before left off: the slices of a run read what one unsliced run reads.
+   */
+  const uris = (base: string, slice: number) => {
+    const file = path.join(dir, `uris-${base.replace(/\W/g, '_')}-${slice}.txt`);
+    const from = (slice * SLICE_REQUESTS) / CLIENTS;
+    const list = [...sample.slice(from), ...sample.slice(0, from)];
+    fs.writeFileSync(file, list.map((p) => `${base}/cargo/index/${p}`).join('\n') + '\n');
     return file;
   };
 
@@ -103,41 +123,52 @@ export async function indexRead(dir: string): Promise<BenchReport> {
   const spread: string[] = [];
   const hot = files[order[0]];
 
-  /** One server under the Zipf load and under the 304 load. */
-  const measure = async (name: string, url: string, ca: Buffer | null, tls: boolean, pid: number, warmUp: boolean) => {
-    /** The server's CPU (and user) time per request of a run, from its times `before` it. */
-    const perRequest = (run: Measured, before: { total: number; user: number }) => {
-      const after = cpuTimes(pid);
-      run.cpuUs = ((after.total - before.total) / run.requests) * 1e6;
-      run.userUs = ((after.user - before.user) / run.requests) * 1e6;
-    };
-    const list = uris(url);
-    if (warmUp) {
-      // Every distinct file of the sample read once by each process first (one connection per CPU going through the
-      // whole list, so each of `workers auto` sees each), as read-paths does: bare Node and nginx hold every file from
-      // the start, and a first read of a Zipf-tail file in Larder goes through Fastify and SQLite: with 20,000 warm-up
-      // requests alone, those first reads landed in the measured rounds. Then the connections' warm-up.
-      const cpus = os.availableParallelism();
-      await h2load({ uris: distinctList(url), clients: cpus, requests: distinct.length * cpus, h1: !tls, dir });
-      await h2load({ uris: list, clients: CLIENTS, requests: 20_000, h1: !tls, dir });
-    }
-    let before = cpuTimes(pid);
-    const full: Measured = await h2load({ uris: list, clients: CLIENTS, requests: REQUESTS, h1: !tls, dir });
-    perRequest(full, before);
+  /**
+   * Warms one server up: every distinct file of the sample read once by each process first (one connection per CPU
+   * going through the whole list, so each of `workers auto` sees each), as read-paths does: bare Node and nginx hold
+   * every file from the start, and a first read of a Zipf-tail file in Larder goes through Fastify and SQLite: with
+   * 20,000 warm-up requests alone, those first reads landed in the measured rounds. Then the connections' warm-up.
+   */
+  const warmUp = async (url: string, tls: boolean) => {
+    const cpus = os.availableParallelism();
+    await h2load({ uris: distinctList(url), clients: cpus, requests: distinct.length * cpus, h1: !tls, dir });
+    await h2load({ uris: uris(url, 0), clients: CLIENTS, requests: 20_000, h1: !tls, dir });
+  };
+  /** The If-None-Match list of one server: its hot document with the ETag it gives it. */
+  const hotList = async (name: string, url: string, ca: Buffer | null) => {
     const etag = String((await request(`${url}/cargo/index/${hot.path}`, { ca })).headers.etag);
-    const hotList = path.join(dir, `hot-${name}.txt`);
-    fs.writeFileSync(hotList, `${url}/cargo/index/${hot.path}\n`);
-    before = cpuTimes(pid);
-    const notModified: Measured = await h2load({
-      uris: hotList,
+    const file = path.join(dir, `hot-${name}.txt`);
+    fs.writeFileSync(file, `${url}/cargo/index/${hot.path}\n`);
+    return { file, etag };
+  };
+  /** Slice `slice` of one server's Zipf (`full`) or 304 run, with the server's CPU (and user) time per request. */
+  const measureSlice = async (
+    kind: 'full' | 'notModified',
+    slice: number,
+    s: { url: string; pid: number; hot: { file: string; etag: string } },
+    tls: boolean,
+  ): Promise<Measured> => {
+    const before = cpuTimes(s.pid);
+    const run: Measured = await h2load({
+      uris: kind === 'full' ? uris(s.url, slice) : s.hot.file,
       clients: CLIENTS,
-      requests: REQUESTS,
+      requests: SLICE_REQUESTS,
       h1: !tls,
       dir,
-      headers: [`if-none-match: ${etag}`],
+      keepLatencies: SLICES > 1,
+      headers: kind === 'full' ? [] : [`if-none-match: ${s.hot.etag}`],
     });
-    perRequest(notModified, before);
-    return { full, notModified };
+    const after = cpuTimes(s.pid);
+    run.cpuUs = ((after.total - before.total) / run.requests) * 1e6;
+    run.userUs = ((after.user - before.user) / run.requests) * 1e6;
+    return run;
+  };
+  /** A round's slices of one server as one run: CPU per request over them all. */
+  const joinSlices = (slices: Measured[]): Measured => {
+    if (slices.length === 1) return slices[0];
+    const requests = slices.reduce((n, r) => n + r.requests, 0);
+    const weighted = (f: (r: Measured) => number | undefined) => slices.reduce((t, r) => t + (f(r) ?? NaN) * r.requests, 0) / requests;
+    return { ...combineLoads(slices), cpuUs: weighted((r) => r.cpuUs), userUs: weighted((r) => r.userUs) };
   };
   /** The run with the median req/s, its CPU per request the median of the rounds' (the two move apart under noise). */
   const medianOf = (list: Measured[]): Measured => {
@@ -153,7 +184,6 @@ export async function indexRead(dir: string): Promise<BenchReport> {
   const ca = fs.readFileSync((await ensureSelfSignedTls(path.join(data, 'tls'), ['127.0.0.1'])).caCertPath);
   for (const tls of [true, false]) {
     const transport = tls ? 'TLS + HTTP/2' : 'HTTP/1.1';
-    const results: Record<string, { full: Measured; notModified: Measured }> = {};
     const certPath = path.join(data, 'tls', 'server.pem');
     const keyPath = path.join(data, 'tls', 'server-key.pem');
     // Every server is started first and measured in ROUNDS alternating rounds (the order rotates each round); each
@@ -197,7 +227,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
           tls,
           root: BASELINE,
           logToFile: LOG_TO_FILE,
-          env: { LARDER_WORKERS: '1', ...(CPU_PROF ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}) },
+          env: { LARDER_WORKERS: '1', ...(CPU_PROF ? { LARDER_TIMEOUTS_DRAIN: '0' } : {}), ...BASELINE_ENV },
           nodeArgs: [...BASELINE_NODE_ARGS, ...profArgs(`baseline-${tls ? 'h2' : 'h1'}`)],
         });
         servers.push({ name: 'baseline, workers 1', key: 'baseline', url: larder.url, pid: larder.pid, stop: larder.stop });
@@ -210,46 +240,67 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       return servers;
     };
     let servers: Running[] = [];
+    const runs: Record<string, Array<{ full: Measured; notModified: Measured }>> = {};
     try {
       if (!FRESH_PROCESSES) servers = await startServers();
-      const runs: Record<string, Array<{ full: Measured; notModified: Measured }>> = {};
       for (let round = 0; round < ROUNDS; round++) {
         if (FRESH_PROCESSES) servers = await startServers();
-        for (let i = 0; i < servers.length; i++) {
-          const s = servers[(i + round) % servers.length];
-          (runs[s.name] ??= []).push(await measure(s.key, s.url, tls ? ca : null, tls, s.pid, FRESH_PROCESSES || round === 0));
+        const hot = new Map<string, { file: string; etag: string }>();
+        for (const s of servers) {
+          if (FRESH_PROCESSES || round === 0) await warmUp(s.url, tls);
+          hot.set(s.key, await hotList(s.key, s.url, tls ? ca : null));
         }
+        // Slices of every server in turn (the order rotates each slice and round): each server's run of the round is
+        // spread over the same stretch of time as the others', so a slower minute of the machine is everyone's.
+        const slices: Record<string, { full: Measured[]; notModified: Measured[] }> = {};
+        for (const kind of ['full', 'notModified'] as const)
+          for (let slice = 0; slice < SLICES; slice++)
+            for (let i = 0; i < servers.length; i++) {
+              const s = servers[(i + round + slice) % servers.length];
+              const measured = await measureSlice(kind, slice, { url: s.url, pid: s.pid, hot: hot.get(s.key)! }, tls);
+              ((slices[s.name] ??= { full: [], notModified: [] })[kind] as Measured[]).push(measured);
+            }
+        for (const [name, own] of Object.entries(slices))
+          (runs[name] ??= []).push({ full: joinSlices(own.full), notModified: joinSlices(own.notModified) });
         if (FRESH_PROCESSES) for (const s of servers.splice(0)) await s.stop();
       }
-      // Each round's CPU per request (one process each with fresh processes): the spread the medians hide.
-      for (const [name, list] of Object.entries(runs))
-        spread.push(
-          `${transport}, ${name}: CPU µs per request by round (of which user time), 200s ${byRound(list.map((r) => r.full))}; 304s ${byRound(list.map((r) => r.notModified))}.`,
-        );
-      for (const name of Object.keys(runs))
-        results[name] = {
-          full: medianOf(runs[name].map((r) => r.full)),
-          notModified: medianOf(runs[name].map((r) => r.notModified)),
-        };
     } finally {
       for (const s of servers) await s.stop();
     }
+    // Each round's CPU per request (one process each with fresh processes): the spread the medians hide.
+    for (const [name, list] of Object.entries(runs))
+      spread.push(
+        `${transport}, ${name}: CPU µs per request by round (of which user time), 200s ${byRound(list.map((r) => r.full))}; 304s ${byRound(list.map((r) => r.notModified))}.`,
+      );
     for (const kind of ['full', 'notModified'] as const) {
       const label = kind === 'full' ? transport : `${transport}, 304`;
       const ok = kind === 'full' ? '200' : '304';
-      const n = results.nginx?.[kind];
-      const b = results['bare Node']?.[kind];
-      for (const [peer, r] of [
-        ['nginx', n],
-        ['bare Node', b],
-      ] as const) {
-        if (r && r.statuses[ok] !== r.requests)
-          throw new Error(`${peer} answered ${non200(r, ok)} of ${r.requests} requests with something other than ${ok}`);
+      /**
+       * The median over the rounds of `name`'s figure ÷ `peer`'s in the same round: paired, so what slows a whole round
+       * down cancels out, where a ratio of two medians of rounds would keep it.
+       */
+      const paired = (name: string, peer: string, figure: (r: Measured) => number | undefined): number | undefined => {
+        const mine = runs[name];
+        const theirs = runs[peer];
+        if (!mine || !theirs || name === peer) return undefined;
+        return median(mine.map((r, i) => (figure(r[kind]) ?? NaN) / (figure(theirs[i][kind]) ?? NaN)));
+      };
+      const byRoundVs = (name: string, peer: string) =>
+        runs[name].map((r, i) => (r[kind].reqPerSec / runs[peer][i][kind].reqPerSec).toFixed(2)).join(' / ');
+      for (const peer of ['nginx', 'bare Node']) {
+        const r = runs[peer]?.map((x) => x[kind]).find((x) => x.statuses[ok] !== x.requests);
+        if (r) throw new Error(`${peer} answered ${non200(r, ok)} of ${r.requests} requests with something other than ${ok}`);
       }
-      for (const [name, r] of Object.entries(results)) {
-        const l = r[kind];
-        const vs = (peer: Measured | undefined, self: boolean) =>
-          self || !peer ? ['', ''] : [ratio(l.reqPerSec, peer.reqPerSec), ratio(l.p99ms, peer.p99ms)];
+      const show = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '' : `${x.toFixed(2)}x`);
+      for (const name of Object.keys(runs)) {
+        const l = medianOf(runs[name].map((r) => r[kind]));
+        const vsNginx = name === 'nginx' ? undefined : paired(name, 'nginx', (r) => r.reqPerSec);
+        const p99VsNginx = name === 'nginx' ? undefined : paired(name, 'nginx', (r) => r.p99ms);
+        const fromBare = name !== 'nginx' && name !== 'bare Node';
+        const vsBare = fromBare ? paired(name, 'bare Node', (r) => r.reqPerSec) : undefined;
+        const onePro = name === 'larder, workers 1' || name === 'baseline, workers 1';
+        // Req/s-equivalent from CPU per request: what the ratio would be with the server alone on a core.
+        const cpuVsBare = onePro ? paired('bare Node', name, (r) => r.cpuUs) : undefined;
         rows.push([
           label,
           name,
@@ -258,23 +309,22 @@ export async function indexRead(dir: string): Promise<BenchReport> {
           l.p99ms.toFixed(2),
           l.cpuUs === undefined ? '' : l.cpuUs.toFixed(1),
           non200(l, ok),
-          ...vs(n, name === 'nginx'),
-          ...vs(b, name === 'nginx' || name === 'bare Node'),
-          // Req/s-equivalent from CPU per request: what the ratio would be with the server alone on a core.
-          b?.cpuUs && l.cpuUs && (name === 'larder, workers 1' || name === 'baseline, workers 1') ? ratio(b.cpuUs, l.cpuUs) : '',
+          show(vsNginx),
+          show(p99VsNginx),
+          show(vsBare),
+          fromBare ? show(paired(name, 'bare Node', (r) => r.p99ms)) : '',
+          show(cpuVsBare),
         ]);
+        if (vsBare !== undefined && onePro) spread.push(`${label}, ${name} ÷ bare Node, req/s by round: ${byRoundVs(name, 'bare Node')}.`);
         if (!name.startsWith('larder')) continue;
-        if (b && name === 'larder, workers 1')
+        if (vsBare !== undefined && name === 'larder, workers 1')
           targets.push({
-            what: `${label}, ${name}: req/s ${ratio(l.reqPerSec, b.reqPerSec)} of bare Node (one process each; target ≥ 0.9x)`,
-            ok: l.reqPerSec >= 0.9 * b.reqPerSec,
+            what: `${label}, ${name}: req/s ${show(vsBare)} of bare Node (one process each, median of the rounds' ratios; target ≥ 0.9x)`,
+            ok: vsBare >= 0.9,
           });
-        if (n) {
-          targets.push({
-            what: `${label}, ${name}: req/s ${ratio(l.reqPerSec, n.reqPerSec)} of nginx (issue 3 target ≥ 0.6x)`,
-            ok: l.reqPerSec >= 0.6 * n.reqPerSec,
-          });
-          targets.push({ what: `${label}, ${name}: p99 ${ratio(l.p99ms, n.p99ms)} of nginx (target ≤ 2x)`, ok: l.p99ms <= 2 * n.p99ms });
+        if (vsNginx !== undefined && p99VsNginx !== undefined) {
+          targets.push({ what: `${label}, ${name}: req/s ${show(vsNginx)} of nginx (issue 3 target ≥ 0.6x)`, ok: vsNginx >= 0.6 });
+          targets.push({ what: `${label}, ${name}: p99 ${show(p99VsNginx)} of nginx (target ≤ 2x)`, ok: p99VsNginx <= 2 });
         }
         if (l.statuses[ok] !== l.requests) targets.push({ what: `${label}, ${name}: every response was ${ok}`, ok: false });
       }
@@ -288,13 +338,15 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       `${CRATES} index files, median ${sizes[CRATES >> 1]} B, p99 ${sizes[Math.floor(CRATES * 0.99)]} B, max ${sizes[CRATES - 1]} B; ${REQUESTS} requests per run by ${CLIENTS} connections (h2load, 10 streams each over h2), Zipf s=1 over crates; 304 rows: one hot file with its ETag in If-None-Match.`,
       `Warm-up of each server process before it is measured, for every server alike: each of the ${distinct.length} distinct files of the sample read once per CPU (one connection per CPU through the whole list), then 20,000 requests of the sample; so the comparison is of serving, not of first loads.`,
       FRESH_PROCESSES
-        ? `${ROUNDS} rounds, each starting every server afresh and measuring them in turn (the order rotates each round): a Node process lands in a fast or a slow steady state, so each figure is over ${ROUNDS} processes per server; req/s and p50 from the round with the median req/s, p99 and CPU µs the medians of the rounds (BENCH_ROUNDS).`
-        : `Servers started together and measured in ${ROUNDS} alternating rounds (BENCH_SAME_PROCESS=1); req/s and p50 from the round with the median req/s, p99 and CPU µs the medians of the rounds (BENCH_ROUNDS).`,
+        ? `${ROUNDS} rounds, each starting every server afresh (a Node process lands in a fast or a slow steady state, so each figure is over ${ROUNDS} processes per server; BENCH_ROUNDS).`
+        : `Servers started together and measured in ${ROUNDS} rounds (BENCH_SAME_PROCESS=1; BENCH_ROUNDS).`,
+      `In a round each server's run is ${SLICES} slices of ${SLICE_REQUESTS} requests, taken in turn with the other servers' slices (the order rotates each slice and round; BENCH_SLICES), so that every server of a round is measured over the same stretch of time; each slice opens its ${CLIENTS} connections anew.`,
+      'req/s and p50: the round with the median req/s; p99 and CPU µs: medians of the rounds. Every "vs" column is paired: the median over the rounds of the two servers\' ratio within a round.',
       ...(PIN !== undefined ? [`BENCH_PIN=${PIN}: h2load on CPU ${PIN}, the one-process servers on the other CPU.`] : []),
       'nginx: worker_processes auto, access log on; Larder: request log on (its stdout is the log file, as the access log of nginx; BENCH_LOG_PIPE=1 copies it through this process as before), one process and `workers = "auto"`; the load generator shares the 2 cores.',
       ...(BASELINE
         ? [
-            `baseline, workers 1: the build of ${BASELINE} (git ${baselineCommit(BASELINE)}), one process, in the same rounds (BENCH_BASELINE)${BASELINE_NODE_ARGS.length ? `, run with \`node ${BASELINE_NODE_ARGS.join(' ')}\`` : ''}: an A/B of this checkout against it.`,
+            `baseline, workers 1: the build of ${BASELINE} (git ${baselineCommit(BASELINE)}), one process, in the same rounds (BENCH_BASELINE)${BASELINE_NODE_ARGS.length ? `, run with \`node ${BASELINE_NODE_ARGS.join(' ')}\`` : ''}${process.env.BENCH_BASELINE_ENV ? ` and \`${process.env.BENCH_BASELINE_ENV}\`` : ''}: an A/B of this checkout against it.`,
           ]
         : []),
       'bare Node (bench/lib/bare-node.ts): one process, node:http (HTTP/1.1) and node:http2 createSecureServer (same certificate, raw stream API) answering the same bytes from a Map with the same header set and If-None-Match → 304; no request log, no metrics. CPU µs/req: the server process\'s user + system CPU (with its child processes) over the run ÷ requests; "bare CPU ÷ Larder CPU" is the req/s ratio the two would have on an otherwise idle core.',

@@ -10,6 +10,30 @@ export interface LoadResult {
   p99ms: number;
   /** Responses by status code. */
   statuses: Record<string, number>;
+  /** Every request's latency (ms), when asked for (`keepLatencies`): to merge runs with `combineLoads`. */
+  latencies?: number[];
+}
+
+/**
+ * Several runs against one server as one: their requests over their summed time, percentiles of all their latencies.
+ * For a measurement cut into slices interleaved with another server's, so that both see the same stretch of time.
+ */
+export function combineLoads(runs: LoadResult[]): LoadResult {
+  const statuses: Record<string, number> = {};
+  for (const r of runs) for (const [code, n] of Object.entries(r.statuses)) statuses[code] = (statuses[code] ?? 0) + n;
+  const latencies = runs.flatMap((r) => {
+    if (!r.latencies) throw new Error('combineLoads needs runs made with keepLatencies');
+    return r.latencies;
+  });
+  const requests = runs.reduce((n, r) => n + r.requests, 0);
+  const seconds = runs.reduce((t, r) => t + r.requests / r.reqPerSec, 0);
+  return {
+    requests,
+    reqPerSec: requests / seconds,
+    p50ms: percentile(latencies, 50),
+    p99ms: percentile(latencies, 99),
+    statuses,
+  };
 }
 
 /**
@@ -25,6 +49,7 @@ export async function h2load(opts: {
   headers?: string[];
   dir: string;
   threads?: number;
+  keepLatencies?: boolean;
 }): Promise<LoadResult> {
   const log = path.join(opts.dir, `h2load-${Date.now()}.tsv`);
   const args = [
@@ -63,5 +88,6 @@ export async function h2load(opts: {
     p50ms: percentile(latencies, 50),
     p99ms: percentile(latencies, 99),
     statuses,
+    ...(opts.keepLatencies ? { latencies } : {}),
   };
 }
