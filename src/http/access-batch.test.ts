@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AccessBatch } from './access-batch.js';
 import { accessLine, accessLineFormatter } from './access-line.js';
 import { LineChunks } from './log-chunks.js';
+import type { RequestId } from './request-id.js';
 
 const BINDINGS = { pid: 7, hostname: 'h' };
 
@@ -16,7 +17,7 @@ describe('AccessBatch', () => {
   it('formats the lines it holds, in order, once a batch is full or when drained', () => {
     const { batch, chunks, written } = batchWithOutput();
     const before = Date.now();
-    for (let i = 0; i < 70; i++) batch.add(`id-${i}`, i % 2 ? 'GET' : 'HEAD', `/r/${i}`, 200 + (i % 2) * 104, i / 3, 'r');
+    for (let i = 0; i < 70; i++) batch.add(`id-${i}` as RequestId, i % 2 ? 'GET' : 'HEAD', `/r/${i}`, 200 + (i % 2) * 104, i / 3, 'r');
     // 64 formatted into the chunk (not yet written: under 128 KiB), 6 held as fields.
     expect(batch.pending).toBe(6);
     expect(chunks.pendingBytes).toBeGreaterThan(0);
@@ -33,7 +34,8 @@ describe('AccessBatch', () => {
 
   it('writes batches with odd characters as UTF-8, and plain ones alike', () => {
     const { batch, chunks, written } = batchWithOutput();
-    const ids = ['plain', 'caf\u00e9 "q" \\', '\u20ac\ud83d\ude00', '\ud800 lone', 'tab\t'];
+    // Ids are plain by their type (requestIdOf); URLs and repos may hold anything.
+    const ids = ['plain', 'with space', 'a-b_c.d', '~!#$%&', "'()*+,/:;<=>?@[]^`{|}"] as RequestId[];
     const urls = ['/a', '/b"\\', '/\u00ff', '/x\u0001', '/\u2028'];
     for (let i = 0; i < 200; i++) batch.add(ids[i % 5], 'GET', urls[(i * 3) % 5], 200, i, i % 2 ? 'r' : 'ré');
     batch.drain();

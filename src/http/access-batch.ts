@@ -1,5 +1,6 @@
 import type { AccessLineFormat } from './access-line.js';
 import type { LineChunks } from './log-chunks.js';
+import type { RequestId } from './request-id.js';
 
 /** Request lines held as fields before they are formatted: ~16 KB of lines. */
 const BATCH = 64;
@@ -14,7 +15,7 @@ export class AccessBatch {
   private readonly times = new Float64Array(BATCH);
   private readonly durations = new Float64Array(BATCH);
   private readonly statuses = new Int32Array(BATCH);
-  private readonly ids: string[] = new Array<string>(BATCH).fill('');
+  private readonly ids: RequestId[] = new Array<RequestId>(BATCH).fill('' as RequestId);
   private readonly methods: string[] = new Array<string>(BATCH).fill('');
   private readonly urls: string[] = new Array<string>(BATCH).fill('');
   private readonly repos: string[] = new Array<string>(BATCH).fill('');
@@ -29,7 +30,7 @@ export class AccessBatch {
   }
 
   /** One request line (its time is now). */
-  add(reqId: string, method: string, url: string, status: number, ms: number, repo: string): void {
+  add(reqId: RequestId, method: string, url: string, status: number, ms: number, repo: string): void {
     const i = this.n;
     this.times[i] = Date.now();
     this.ids[i] = reqId;
@@ -49,7 +50,8 @@ export class AccessBatch {
     for (let i = 0; i < n; i++) {
       lines[i] = format(times[i], ids[i], methods[i], urls[i], statuses[i], durations[i], repos[i]);
       // Not kept alive until overwritten (they would outlive a scavenge or two into the old generation).
-      ids[i] = urls[i] = '';
+      ids[i] = '' as RequestId;
+      urls[i] = '';
     }
     this.n = 0;
     const text = lines.join('');

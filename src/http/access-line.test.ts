@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { accessLine, accessLineFormatter, formatHundredths } from './access-line.js';
+import type { RequestId } from './request-id.js';
 
 describe('formatHundredths', () => {
   it('prints what Math.round(ms * 100) / 100 prints', () => {
@@ -26,8 +27,20 @@ describe('accessLine', () => {
       String.raw`\t","status":304,"ms":1,"repo":"ju\"lia","msg":"request"}` +
       '\n';
     expect(accessLine({ pid: 1, hostname: 'h"ost' }, 1_700_000_000_000, reqId, 'GET', url, 304, 1.005, 'ju"lia')).toBe(expected);
-    expect(accessLineFormatter({ pid: 1, hostname: 'h"ost' })(1_700_000_000_000, reqId, 'GET', url, 304, 1.005, 'ju"lia')).toBe(expected);
-    const plain = accessLineFormatter({ pid: 2, hostname: 'h' })(5, 'id-1', 'HEAD', '/cargo/index/se/rd/serde', 200, 12.3456, 'cargo');
+    // The formatter's ids are plain (RequestId); everything else may hold anything.
+    const id = 'trace 1-2_3' as RequestId;
+    expect(accessLineFormatter({ pid: 1, hostname: 'h"ost' })(1_700_000_000_000, id, 'GET', url, 304, 1.005, 'ju"lia')).toBe(
+      accessLine({ pid: 1, hostname: 'h"ost' }, 1_700_000_000_000, id, 'GET', url, 304, 1.005, 'ju"lia'),
+    );
+    const plain = accessLineFormatter({ pid: 2, hostname: 'h' })(
+      5,
+      'id-1' as RequestId,
+      'HEAD',
+      '/cargo/index/se/rd/serde',
+      200,
+      12.3456,
+      'cargo',
+    );
     expect(plain).toBe(
       '{"level":30,"time":5,"pid":2,"hostname":"h","reqId":"id-1","method":"HEAD","url":"/cargo/index/se/rd/serde","status":200,"ms":12.35,"repo":"cargo","msg":"request"}\n',
     );
@@ -35,18 +48,29 @@ describe('accessLine', () => {
 });
 
 describe('accessLineFormatter', () => {
-  it('writes the line the plain template writes, for any id, URL, method, status, duration and repo', () => {
+  it('writes the line the plain template writes, for any request id, URL, method, status, duration and repo', () => {
     const bindings = { pid: 4242, hostname: 'host "é"' };
     const format = accessLineFormatter(bindings);
     let now = 1_700_000_000_000;
-    // Printable ASCII (the usual id or URL, `"` and `\` included) or anything at all.
+    // Printable ASCII (the usual URL, `"` and `\` included) or anything at all.
     const text = fc.oneof(
       fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) }),
       fc.string({ unit: 'binary' }),
     );
+    // Any id requestIdOf keeps: printable ASCII but `"` and `\`.
+    const requestId = fc
+      .string({
+        unit: fc
+          .integer({ min: 0x20, max: 0x7e })
+          .filter((c) => c !== 0x22 && c !== 0x5c)
+          .map((c) => String.fromCharCode(c)),
+        minLength: 1,
+        maxLength: 200,
+      })
+      .map((id) => id as RequestId);
     fc.assert(
       fc.property(
-        text,
+        requestId,
         fc.constantFrom('GET', 'HEAD', 'PUT', 'DELETE'),
         text,
         fc.integer({ min: 100, max: 599 }),

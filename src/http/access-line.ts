@@ -1,3 +1,5 @@
+import type { RequestId } from './request-id.js';
+
 const LEVEL_INFO = 30;
 
 /**
@@ -20,7 +22,13 @@ export function formatHundredths(ms: number): string {
  */
 export function accessLine(
   bindings: { pid: number; hostname: string },
-  ...[time, reqId, method, url, status, ms, repo]: Parameters<AccessLineFormat>
+  time: number,
+  reqId: string,
+  method: string,
+  url: string,
+  status: number,
+  ms: number,
+  repo: string,
 ): string {
   return `{"level":${LEVEL_INFO},"time":${time},"pid":${bindings.pid},"hostname":${JSON.stringify(bindings.hostname)},"reqId":${JSON.stringify(reqId)},"method":"${method}","url":${JSON.stringify(url)},"status":${status},"ms":${Math.round(ms * 100) / 100},"repo":${JSON.stringify(repo)},"msg":"request"}\n`;
 }
@@ -31,7 +39,7 @@ const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 /** A request line from its time (ms since the epoch) and fields. */
 export type AccessLineFormat = (
   time: number,
-  reqId: string,
+  reqId: RequestId,
   method: string,
   url: string,
   status: number,
@@ -41,8 +49,9 @@ export type AccessLineFormat = (
 
 /**
  * Formats request lines as `accessLine` does, with less work per line: the time's text is reused within a millisecond,
- * each repo's JSON name and the fixed parts are made once, plain ids and URLs are quoted without JSON.stringify and the
- * duration printed from whole hundredths (a fraction printed by V8's shortest-decimal search cost more than the rest).
+ * each repo's JSON name and the fixed parts are made once, the id (a `RequestId`: plain by its type) and a plain URL
+ * are quoted without JSON.stringify and the duration printed from whole hundredths (a fraction printed by V8's
+ * shortest-decimal search cost more than the rest).
  */
 export function accessLineFormatter(bindings: { pid: number; hostname: string }): AccessLineFormat {
   const start = `{"level":${LEVEL_INFO},"time":`;
@@ -51,7 +60,7 @@ export function accessLineFormatter(bindings: { pid: number; hostname: string })
   let lastNowText = '';
   // Per repo, the end of the line from `,"repo":` on.
   const ends = new Map<string, string>();
-  return (now: number, reqId: string, method: string, url: string, status: number, ms: number, repo: string): string => {
+  return (now: number, reqId: RequestId, method: string, url: string, status: number, ms: number, repo: string): string => {
     if (now !== lastNow) {
       lastNow = now;
       lastNowText = `${start}${now}${afterTime}`;
@@ -61,9 +70,7 @@ export function accessLineFormatter(bindings: { pid: number; hostname: string })
       end = `,"repo":${JSON.stringify(repo)},"msg":"request"}\n`;
       if (ends.size < 10_000) ends.set(repo, end);
     }
-    // Plain id and URL (nearly always): quoted in place, one string fewer each.
-    return PLAIN.test(reqId) && PLAIN.test(url)
-      ? `${lastNowText}"${reqId}","method":"${method}","url":"${url}","status":${status},"ms":${formatHundredths(ms)}${end}`
-      : `${lastNowText}${JSON.stringify(reqId)},"method":"${method}","url":${JSON.stringify(url)},"status":${status},"ms":${formatHundredths(ms)}${end}`;
+    // A plain URL (nearly always) is quoted in place, one string fewer.
+    return `${lastNowText}"${reqId}","method":"${method}","url":${PLAIN.test(url) ? `"${url}"` : JSON.stringify(url)},"status":${status},"ms":${formatHundredths(ms)}${end}`;
   };
 }

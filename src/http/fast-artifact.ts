@@ -7,7 +7,7 @@ import type { Source, SourceArtifact } from '../registry/source.js';
 import { etagMatches } from './conditional.js';
 import { END_STREAM, MORE_TO_COME, frontHttp2Streams } from './fast-index.js';
 import type { RequestRecorder } from './observe.js';
-import { requestIdOf } from './request-id.js';
+import { requestIdOf, type RequestId } from './request-id.js';
 
 /**
  * Small immutable artifacts of one public repo the HTTP layer may answer from memory: URLs under `prefix` whose rest
@@ -207,7 +207,7 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
   const find = (method: string, url: string, headers: IncomingHttpHeaders | H2Headers): Held | undefined =>
     (method !== 'GET' && method !== 'HEAD') || !url || headers.range !== undefined ? undefined : heldAt(url);
   // Per answer no object is made: what `done` needs is passed to it as it is.
-  const done = (h: Held, fresh: boolean, started: number, reqId: string, method: string, url: string) => {
+  const done = (h: Held, fresh: boolean, started: number, reqId: RequestId, method: string, url: string) => {
     // As sendArtifact: a GET sent in full is a download; HEAD and 304 are not.
     if (!fresh && method === 'GET') h.countDownload?.();
     record(h.series, fresh ? 304 : 200, performance.now() - started, reqId, method, url);

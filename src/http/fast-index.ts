@@ -7,7 +7,7 @@ import type { RequestSeries, RequestStats } from '../registry/request-stats.js';
 import { notModified } from './conditional.js';
 import type { FastIndexRoute } from './format-plugin.js';
 import type { RequestRecorder } from './observe.js';
-import { requestIdOf } from './request-id.js';
+import { requestIdOf, type RequestId } from './request-id.js';
 
 /**
  * A document's response headers, built once per (route, document) rather than per request: for HTTP/1.1 a flat
@@ -52,7 +52,7 @@ interface FastAnswer {
   at: Located;
   doc: IndexDoc;
   fresh: boolean;
-  reqId: string;
+  reqId: RequestId;
   started: number;
 }
 

@@ -7,6 +7,7 @@ import type { RegistryLog } from '../registry/registry.js';
 import { LineChunks } from './log-chunks.js';
 import { AccessBatch } from './access-batch.js';
 import { accessLineFormatter } from './access-line.js';
+import type { RequestId } from './request-id.js';
 
 export interface Logging {
   /** What services log through: to pino once it is loaded (`load`), kept in order until then. */
@@ -24,7 +25,7 @@ export interface Logging {
 }
 
 /** One request line: its id, method, URL, status, duration in milliseconds and repo (`-` for Larder's own routes). */
-export type AccessLog = (reqId: string, method: string, url: string, status: number, ms: number, repo: string) => void;
+export type AccessLog = (reqId: RequestId, method: string, url: string, status: number, ms: number, repo: string) => void;
 
 /** pino's numbers for the levels Larder logs through `RegistryLog`. */
 const PINO_LEVELS = { info: 30, warn: 40 } as const;

@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from '../registry/registry.js';
 import type { RequestSeries } from '../registry/request-stats.js';
 import type { AccessLog } from './logger.js';
+import type { RequestId } from './request-id.js';
 
 /** Accounts for one answered request: metrics (its repo's series) and the access log line. */
-export type RequestRecorder = (series: RequestSeries, status: number, ms: number, reqId: string, method: string, url: string) => void;
+export type RequestRecorder = (series: RequestSeries, status: number, ms: number, reqId: RequestId, method: string, url: string) => void;
 
 /** The series of the repo a request's first path segment names (or `-` for Larder's own routes). */
 function seriesOf(registry: Registry, req: FastifyRequest): RequestSeries {
@@ -31,7 +32,8 @@ export function observe(app: FastifyInstance, registry: Registry, record: Reques
     done();
   });
   app.addHook('onResponse', (req, reply, done) => {
-    record(seriesOf(registry, req), reply.statusCode, reply.elapsedTime, req.id, req.method, req.url);
+    // Fastify's ids are requestIdOf's (server.ts, genReqId).
+    record(seriesOf(registry, req), reply.statusCode, reply.elapsedTime, req.id as RequestId, req.method, req.url);
     done();
   });
 }

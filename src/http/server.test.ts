@@ -75,6 +75,9 @@ describe('HTTP server', () => {
     expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     const kept = await getH1('/-/healthz', { 'x-request-id': 'trace-abc-123' });
     expect(kept.headers['x-request-id']).toBe('trace-abc-123');
+    // One the log could not hold as it is (a quote) is replaced, through Fastify as on the fast path (below).
+    const replaced = await getH1('/-/healthz', { 'x-request-id': 'a"b' });
+    expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('answers unknown paths with a 404 in the catalogue shape', async () => {
@@ -136,6 +139,7 @@ describe('HTTP server', () => {
     expect(revalidated.headers.etag).toBe(etag);
     const kept = await getH1(path, { 'x-request-id': 'fast-123' });
     expect(kept.headers['x-request-id']).toBe('fast-123');
+    expect((await getH1(path, { 'x-request-id': 'fast\\123' })).headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     // Headers are built once per document: each answer still carries its own id, never the previous one.
     const third = await getH1(path);
     expect(third.headers['x-request-id']).not.toBe(second.headers['x-request-id']);

@@ -9,7 +9,7 @@ import type { AccessLog } from './logger.js';
 import { observe } from './observe.js';
 import { earlyServer, type EarlyServer, type TlsMaterial } from './early-server.js';
 import { Shutdown } from './graceful.js';
-import { nextRequestId } from './request-id.js';
+import { requestIdOf } from './request-id.js';
 
 export type { TlsMaterial } from './early-server.js';
 
@@ -56,8 +56,9 @@ export function createServer(
     childLoggerFactory: (logger) => logger,
     // One log line per request (in `observe`) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    requestIdHeader: 'x-request-id',
-    genReqId: nextRequestId,
+    // Every request's id from requestIdOf, as on the fast paths: an incoming x-request-id only when it is plain text.
+    requestIdHeader: false,
+    genReqId: (req) => requestIdOf(req.headers),
     // Cargo builds `{api}/api/v1/…` by concatenation; a configured trailing slash doubles it.
     routerOptions: { ignoreDuplicateSlashes: true, maxParamLength: 500 },
     bodyLimit: 1024 * 1024,
