@@ -186,8 +186,8 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     const transport = tls ? 'TLS + HTTP/2' : 'HTTP/1.1';
     const certPath = path.join(data, 'tls', 'server.pem');
     const keyPath = path.join(data, 'tls', 'server-key.pem');
-    // Every server is started first and measured in ROUNDS alternating rounds (the order rotates each round); each
-    // figure is the median of its rounds, so a burst of other work on the machine moves one round, not the result.
+    // ROUNDS rounds of every server (started afresh each round unless BENCH_SAME_PROCESS=1); each figure is the median
+    // of its rounds, so a burst of other work on the machine moves one round, not the result.
     type Running = { name: string; key: string; url: string; pid: number; stop: () => Promise<void> };
     /** Starts every server of the run (Larder each on its own copy of the data, made once). */
     const startServers = async (): Promise<Running[]> => {
