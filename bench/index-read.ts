@@ -11,7 +11,7 @@ import { startNginx } from './lib/nginx.js';
 import type { BenchReport } from './lib/results.js';
 import { seedCargoIndex, indexFile, versionCount, type IndexFile } from './lib/seed.js';
 import { cpuTimes } from './lib/procs.js';
-import { median, zipfSampler } from './lib/stats.js';
+import { median, pairedRatio, times, zipfSampler } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
 
 const CRATES = 10_000;
@@ -95,11 +95,15 @@ export async function indexRead(dir: string): Promise<BenchReport> {
    * The sample's URLs for slice `slice` of a run. h2load has every connection go through the list from its start, so
    * each slice's list starts where the one before left off: the slices of a run read what one unsliced run reads.
    */
+  const uriFiles = new Set<string>();
   const uris = (base: string, slice: number) => {
     const file = path.join(dir, `uris-${base.replace(/\W/g, '_')}-${slice}.txt`);
+    // Written once: every round and kind of a server reads the same list (a server's URL is new when it restarts).
+    if (uriFiles.has(file)) return file;
     const from = (slice * SLICE_REQUESTS) / CLIENTS;
     const list = [...sample.slice(from), ...sample.slice(0, from)];
     fs.writeFileSync(file, list.map((p) => `${base}/cargo/index/${p}`).join('\n') + '\n');
+    uriFiles.add(file);
     return file;
   };
 
@@ -258,7 +262,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
             for (let i = 0; i < servers.length; i++) {
               const s = servers[(i + round + slice) % servers.length];
               const measured = await measureSlice(kind, slice, { url: s.url, pid: s.pid, hot: hot.get(s.key)! }, tls);
-              ((slices[s.name] ??= { full: [], notModified: [] })[kind] as Measured[]).push(measured);
+              (slices[s.name] ??= { full: [], notModified: [] })[kind].push(measured);
             }
         for (const [name, own] of Object.entries(slices))
           (runs[name] ??= []).push({ full: joinSlices(own.full), notModified: joinSlices(own.notModified) });
@@ -275,15 +279,11 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     for (const kind of ['full', 'notModified'] as const) {
       const label = kind === 'full' ? transport : `${transport}, 304`;
       const ok = kind === 'full' ? '200' : '304';
-      /**
-       * The median over the rounds of `name`'s figure ÷ `peer`'s in the same round: paired, so what slows a whole round
-       * down cancels out, where a ratio of two medians of rounds would keep it.
-       */
+      /** `name`'s figure against `peer`'s, round by round (`pairedRatio`); none against itself or a server not run. */
       const paired = (name: string, peer: string, figure: (r: Measured) => number | undefined): number | undefined => {
-        const mine = runs[name];
-        const theirs = runs[peer];
-        if (!mine || !theirs || name === peer) return undefined;
-        return median(mine.map((r, i) => (figure(r[kind]) ?? NaN) / (figure(theirs[i][kind]) ?? NaN)));
+        if (!runs[name] || !runs[peer] || name === peer) return undefined;
+        const of = (server: string) => runs[server].map((r) => figure(r[kind]) ?? NaN);
+        return pairedRatio(of(name), of(peer));
       };
       const byRoundVs = (name: string, peer: string) =>
         runs[name].map((r, i) => (r[kind].reqPerSec / runs[peer][i][kind].reqPerSec).toFixed(2)).join(' / ');
@@ -291,11 +291,11 @@ export async function indexRead(dir: string): Promise<BenchReport> {
         const r = runs[peer]?.map((x) => x[kind]).find((x) => x.statuses[ok] !== x.requests);
         if (r) throw new Error(`${peer} answered ${non200(r, ok)} of ${r.requests} requests with something other than ${ok}`);
       }
-      const show = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '' : `${x.toFixed(2)}x`);
+      const show = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '' : times(x));
       for (const name of Object.keys(runs)) {
         const l = medianOf(runs[name].map((r) => r[kind]));
-        const vsNginx = name === 'nginx' ? undefined : paired(name, 'nginx', (r) => r.reqPerSec);
-        const p99VsNginx = name === 'nginx' ? undefined : paired(name, 'nginx', (r) => r.p99ms);
+        const vsNginx = paired(name, 'nginx', (r) => r.reqPerSec);
+        const p99VsNginx = paired(name, 'nginx', (r) => r.p99ms);
         const fromBare = name !== 'nginx' && name !== 'bare Node';
         const vsBare = fromBare ? paired(name, 'bare Node', (r) => r.reqPerSec) : undefined;
         const onePro = name === 'larder, workers 1' || name === 'baseline, workers 1';

@@ -9,7 +9,7 @@ import { h2load } from './lib/h2load.js';
 import { run } from './lib/procs.js';
 import type { BenchReport } from './lib/results.js';
 import { indexFile, seedCargoIndex, type IndexFile } from './lib/seed.js';
-import { median, ratio } from './lib/stats.js';
+import { median, pairedRatio, ratio, times as x } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
 
 const DEPS = 200;
@@ -154,9 +154,11 @@ export async function resolveBench(dir: string): Promise<BenchReport> {
     .every((l) => l.includes('HTTP/2.0"'));
   const [n, l, b] = [median(times.nginx), median(times.larder), median(times.bare)];
   // Runs of one round were taken back to back: their ratio leaves out what moved between rounds.
-  const paired = (name: string, peer: string) => median(times[name].map((t, i) => t / times[peer][i]));
-  const [ln, bn, lb] = [paired('larder', 'nginx'), paired('bare', 'nginx'), paired('larder', 'bare')];
-  const x = (r: number) => `${r.toFixed(2)}x`;
+  const [ln, bn, lb] = [
+    pairedRatio(times.larder, times.nginx),
+    pairedRatio(times.bare, times.nginx),
+    pairedRatio(times.larder, times.bare),
+  ];
   const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
   return {
     name: 'resolve',

@@ -10,9 +10,22 @@ export function median(values: number[]): number {
   return percentile(values, 50);
 }
 
+/** A ratio as a table shows it: `1.05x`. */
+export function times(r: number): string {
+  return `${r.toFixed(2)}x`;
+}
+
 /** `a / b` rounded for a table: how Larder compares with its peer. */
 export function ratio(a: number, b: number): string {
-  return b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`;
+  return b === 0 ? 'n/a' : times(a / b);
+}
+
+/**
+ * The median of `mine[i] / theirs[i]`: two servers measured in the same rounds, compared round by round, so what
+ * slowed a whole round down cancels out where a ratio of two medians would keep it.
+ */
+export function pairedRatio(mine: number[], theirs: number[]): number {
+  return median(mine.map((m, i) => m / theirs[i]));
 }
 
 /** Zipf-distributed ranks in [0, n): a few hot items, a long tail, as real registries see. */

@@ -33,8 +33,10 @@ export function accessLine(
   return `{"level":${LEVEL_INFO},"time":${time},"pid":${bindings.pid},"hostname":${JSON.stringify(bindings.hostname)},"reqId":${JSON.stringify(reqId)},"method":"${method}","url":${JSON.stringify(url)},"status":${status},"ms":${Math.round(ms * 100) / 100},"repo":${JSON.stringify(repo)},"msg":"request"}\n`;
 }
 
-/** Characters a JSON string holds as they are: printable ASCII but `"` and `\` (JSON.stringify is a runtime call). */
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+/** Characters a JSON string holds as they are (a character class): printable ASCII but `"` and `\`. */
+export const JSON_PLAIN_CHARS = '\\x20\\x21\\x23-\\x5b\\x5d-\\x7e';
+/** Text a JSON string holds as it is (JSON.stringify is a runtime call). */
+const PLAIN = new RegExp(`^[${JSON_PLAIN_CHARS}]*$`);
 
 /** A request line from its time (ms since the epoch) and fields. */
 export type AccessLineFormat = (

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { IncomingHttpHeaders as Http2Headers } from 'node:http2';
 import { randomUUID } from 'node:crypto';
+import { JSON_PLAIN_CHARS } from './access-line.js';
 
 declare const plainId: unique symbol;
 /**
@@ -11,7 +12,7 @@ declare const plainId: unique symbol;
 export type RequestId = string & { readonly [plainId]: true };
 
 /** An incoming `x-request-id` Larder keeps (a front's, to follow a request through both logs); any other gets a new one. */
-const KEPT_ID = /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,200}$/;
+const KEPT_ID = new RegExp(`^[${JSON_PLAIN_CHARS}]{1,200}$`);
 
 // A random UUID's first 24 characters (version and variant included), then a 12-digit hex counter: unique across
 // processes and nodes through the 74 random bits, and within a process through the counter. randomUUID per request
