@@ -10,6 +10,7 @@ import { startLarder } from './lib/larder.js';
 import { startNginx } from './lib/nginx.js';
 import type { BenchReport } from './lib/results.js';
 import { seedCargoIndex, indexFile, versionCount, type IndexFile } from './lib/seed.js';
+import { PerfProfiles } from './lib/perf.js';
 import { cpuTimes } from './lib/procs.js';
 import { median, pairedRatio, times, zipfSampler } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
@@ -62,8 +63,19 @@ const PIN = process.env.BENCH_PIN;
  * every round, as before.
  */
 const FRESH_PROCESSES = process.env.BENCH_SAME_PROCESS !== '1';
+/**
+ * BENCH_PERF=DIR: `perf record` of each one-process server (bare Node, Larder with one worker, the baseline) during its
+ * measured slices, summed over the rounds; DIR/<transport>-<kind>-<server>.txt then compares each Larder with bare Node,
+ * symbol by symbol, in µs per request (bench/lib/perf.ts).
+ */
+const PERF = process.env.BENCH_PERF ? new PerfProfiles(path.resolve(process.env.BENCH_PERF)) : null;
+/** The servers BENCH_PERF samples: one process each, so `perf record -p` sees all of a server's work. */
+const PERF_SERVERS = new Set(['bare', 'larder-1', 'baseline']);
 // A directory per server: each thread (tsx's loader thread in bare Node's process too) writes its own file there.
-const profArgs = (name: string) => (CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, name)] : []);
+const profArgs = (name: string) => [
+  ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, name)] : []),
+  ...(PERF && PERF_SERVERS.has(name.replace(/-h[12]$/, '')) ? PerfProfiles.nodeArgs() : []),
+];
 
 /** The commit checked out at `root`, for the notes. */
 function baselineCommit(root: string): string {
@@ -74,6 +86,7 @@ function baselineCommit(root: string): string {
 /** index-read: random index files (Zipf) by 100 connections, Larder against nginx and against a bare Node server. */
 export async function indexRead(dir: string): Promise<BenchReport> {
   ensureTools(['nginx', 'h2load']);
+  if (PERF) PerfProfiles.check();
   const files: IndexFile[] = [];
   for (let i = 0; i < CRATES; i++) files.push(indexFile(`bench-crate-${i.toString(36)}`, versionCount(i)));
   const sizes = files.map((f) => f.body.length).sort((a, b) => a - b);
@@ -145,13 +158,15 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     fs.writeFileSync(file, `${url}/cargo/index/${hot.path}\n`);
     return { file, etag };
   };
+  type Measuring = { name: string; key: string; url: string; pid: number; hot: { file: string; etag: string } };
   /** Slice `slice` of one server's Zipf (`full`) or 304 run, with the server's CPU (and user) time per request. */
-  const measureSlice = async (
-    kind: 'full' | 'notModified',
-    slice: number,
-    s: { url: string; pid: number; hot: { file: string; etag: string } },
-    tls: boolean,
-  ): Promise<Measured> => {
+  const measureSlice = (kind: 'full' | 'notModified', slice: number, s: Measuring, tls: boolean): Promise<Measured> => {
+    if (!PERF || !PERF_SERVERS.has(s.key)) return loadSlice(kind, slice, s, tls);
+    const load = () => loadSlice(kind, slice, s, tls).then((r) => ({ ...r, cpuSeconds: (r.cpuUs! * r.requests) / 1e6 }));
+    return PERF.during(perfName(tls, kind, s.name), s.pid, load);
+  };
+  /** `measureSlice` without a profile. */
+  const loadSlice = async (kind: 'full' | 'notModified', slice: number, s: Measuring, tls: boolean): Promise<Measured> => {
     const before = cpuTimes(s.pid);
     const run: Measured = await h2load({
       uris: kind === 'full' ? uris(s.url, slice) : s.hot.file,
@@ -167,6 +182,12 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     run.userUs = ((after.user - before.user) / run.requests) * 1e6;
     return run;
   };
+  /** The name of a server's profile of one transport and kind (BENCH_PERF). */
+  const perfName = (tls: boolean, kind: 'full' | 'notModified', server: string) =>
+    `${tls ? 'TLS + HTTP/2' : 'HTTP/1.1'} ${kind === 'full' ? '200s' : '304s'}, ${server}`;
+  /** The file of a server's comparison with bare Node (BENCH_PERF): e.g. `h2-304s-larder-workers-1`. */
+  const perfFile = (tls: boolean, kind: 'full' | 'notModified', server: string) =>
+    `${tls ? 'h2' : 'h1'}-${kind === 'full' ? '200s' : '304s'}-${server.replace(/\W+/g, '-')}`;
   /** A round's slices of one server as one run: CPU per request over them all. */
   const joinSlices = (slices: Measured[]): Measured => {
     if (slices.length === 1) return slices[0];
@@ -236,6 +257,12 @@ export async function indexRead(dir: string): Promise<BenchReport> {
         });
         servers.push({ name: 'baseline, workers 1', key: 'baseline', url: larder.url, pid: larder.pid, stop: larder.stop });
       }
+      // Node leaves each profiled process's JIT symbol map in /tmp: gone with the process.
+      if (PERF)
+        for (const s of servers) {
+          const stop = s.stop;
+          s.stop = () => stop().then(() => PerfProfiles.forget(s.pid));
+        }
       if (PIN !== undefined) {
         const other = PIN === '0' ? '1' : '0';
         for (const s of servers)
@@ -261,7 +288,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
           for (let slice = 0; slice < SLICES; slice++)
             for (let i = 0; i < servers.length; i++) {
               const s = servers[(i + round + slice) % servers.length];
-              const measured = await measureSlice(kind, slice, { url: s.url, pid: s.pid, hot: hot.get(s.key)! }, tls);
+              const measured = await measureSlice(kind, slice, { ...s, hot: hot.get(s.key)! }, tls);
               (slices[s.name] ??= { full: [], notModified: [] })[kind].push(measured);
             }
         for (const [name, own] of Object.entries(slices))
@@ -316,6 +343,9 @@ export async function indexRead(dir: string): Promise<BenchReport> {
           show(cpuVsBare),
         ]);
         if (vsBare !== undefined && onePro) spread.push(`${label}, ${name} ÷ bare Node, req/s by round: ${byRoundVs(name, 'bare Node')}.`);
+        const profile =
+          PERF && onePro ? PERF.compare(perfFile(tls, kind, name), perfName(tls, kind, name), perfName(tls, kind, 'bare Node')) : null;
+        if (profile) spread.push(`${label}, ${name} against bare Node, where the time goes (perf): ${profile}.`);
         if (!name.startsWith('larder')) continue;
         if (vsBare !== undefined && name === 'larder, workers 1')
           targets.push({
