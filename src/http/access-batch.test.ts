@@ -8,7 +8,10 @@ const BINDINGS = { pid: 7, hostname: 'h' };
 
 function batchWithOutput() {
   let out = '';
-  const chunks = new LineChunks((bytes) => (out += bytes.toString('utf8')));
+  const chunks = new LineChunks((bytes) => {
+    out += bytes.toString('utf8');
+    return true;
+  });
   const batch = new AccessBatch(accessLineFormatter(BINDINGS), chunks);
   return { batch, chunks, written: () => out };
 }

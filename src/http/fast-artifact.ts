@@ -5,7 +5,7 @@ import { LRUCache } from 'lru-cache';
 import type { RequestSeries, RequestStats } from '../registry/request-stats.js';
 import type { Source, SourceArtifact } from '../registry/source.js';
 import { etagMatches } from './conditional.js';
-import { END_STREAM, MORE_TO_COME, frontHttp2Streams } from './fast-index.js';
+import { END_STREAM, MORE_TO_COME, NO_ID, frontHttp2Streams } from './fast-index.js';
 import type { RequestRecorder } from './observe.js';
 import { requestIdOf, type RequestId } from './request-id.js';
 
@@ -233,6 +233,7 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
     const list = fresh ? h.h1NotModified : h.h1Full;
     list[1] = reqId;
     res.writeHead(fresh ? 304 : 200, list as string[]);
+    list[1] = NO_ID;
     res.end(fresh || method === 'HEAD' ? undefined : h.body);
     done(h, fresh, started, reqId, method, url);
     return true;
@@ -259,6 +260,7 @@ export function fastArtifactAnswerer(routes: FastArtifactRoute[], stats: Request
     out['x-request-id'] = reqId;
     const body = fresh || method === 'HEAD' ? null : h.body;
     stream.respond(out, body === null ? END_STREAM : MORE_TO_COME);
+    out['x-request-id'] = NO_ID;
     if (body) sendH2Body(stream, body);
     done(h, fresh, started, reqId, method, url);
     return true;

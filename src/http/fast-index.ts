@@ -160,6 +160,7 @@ export function answerHttp1(answer: FastIndexAnswerer, req: IncomingMessage, res
   const list = a.fresh ? h.h1NotModified : h.h1Full;
   list[1] = a.reqId;
   res.writeHead(a.fresh ? 304 : 200, list as string[]);
+  list[1] = NO_ID;
   res.end(a.fresh || method === 'HEAD' ? undefined : a.doc.body);
   answer.done(a, method, url);
   return true;
@@ -222,6 +223,14 @@ export function frontHttp2Streams(server: Http2SecureServer, front: Http2Front):
   });
 }
 
+/**
+ * What a document's header list holds in its request-id slot between requests. Each read writes its id there, and the
+ * headers are written out (copied) at once; the slot is emptied right after, because a long-lived list holding the id
+ * of its document's last read kept that string alive through scavenges into the old generation (~8,500 of them with
+ * the index-read bench's Zipf reads; issue 14). The artifact fast path does the same.
+ */
+export const NO_ID = '';
+
 /** `respond`'s options, made once (node:http2 copies them); the artifact fast path uses them too. */
 export const END_STREAM = Object.freeze({ endStream: true });
 export const MORE_TO_COME = Object.freeze({ endStream: false });
@@ -237,6 +246,7 @@ export function answerHttp2(answer: FastIndexAnswerer, stream: ServerHttp2Stream
   out['x-request-id'] = a.reqId;
   const body = a.fresh || method === 'HEAD' ? null : a.doc.body;
   stream.respond(out, body === null ? END_STREAM : MORE_TO_COME);
+  out['x-request-id'] = NO_ID;
   if (body) stream.end(body);
   answer.done(a, method, url);
   return true;

@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { LineChunks } from './log-chunks.js';
 
-/** A sink that keeps what it was given and a copy made at the time. */
-function recording() {
+/** A sink that keeps what it was given and a copy made at the time (`done`: it says it is done with the bytes). */
+function recording(done: (call: number) => boolean = () => false) {
   const given: Array<{ bytes: Buffer; copy: string }> = [];
-  return { given, sink: (bytes: Buffer) => given.push({ bytes, copy: bytes.toString('utf8') }) };
+  return {
+    given,
+    sink: (bytes: Buffer) => {
+      given.push({ bytes, copy: bytes.toString('utf8') });
+      return done(given.length);
+    },
+  };
 }
 
 describe('LineChunks', () => {
@@ -32,6 +38,30 @@ describe('LineChunks', () => {
     chunks.flush();
     for (const g of given) expect(g.bytes.toString('utf8')).toBe(g.copy);
     expect(given.map((g) => g.copy).join('')).toBe(Array.from({ length: 5_000 }, (_, i) => `line ${i} ${'é'.repeat(i % 50)}\n`).join(''));
+  });
+
+  it('writes into the same bytes again once a sink says it is done with them, never into bytes a sink kept', () => {
+    const lines = Array.from({ length: 5_000 }, (_, i) => `line ${i} ${'é'.repeat(i % 50)}\n`);
+    // Done with every batch (a file written synchronously): one buffer for all of them.
+    const done = recording(() => true);
+    const reused = new LineChunks(done.sink);
+    for (let i = 0; i < lines.length; i++) {
+      reused.append(lines[i]);
+      if (i % 7 === 0) reused.flush();
+    }
+    reused.flush();
+    expect(done.given.map((g) => g.copy).join('')).toBe(lines.join(''));
+    expect(new Set(done.given.map((g) => g.bytes.buffer)).size).toBe(1);
+    // Kept at first (lines held until a stream exists), done later: what was kept is never written over.
+    const mixed = recording((call) => call > 3);
+    const chunks = new LineChunks(mixed.sink);
+    for (let i = 0; i < lines.length; i++) {
+      chunks.append(lines[i]);
+      if (i % 7 === 0) chunks.flush();
+    }
+    chunks.flush();
+    for (const g of mixed.given.slice(0, 3)) expect(g.bytes.toString('utf8')).toBe(g.copy);
+    expect(mixed.given.map((g) => g.copy).join('')).toBe(lines.join(''));
   });
 
   it('writes a line too long for a chunk on its own, after what was pending', () => {

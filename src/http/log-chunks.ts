@@ -9,15 +9,26 @@ const FLUSH_BYTES = 128 * 1024;
 const MIN_ROOM = 64 * 1024;
 
 /**
+ * Takes bytes handed out: true when it is done with them when it returns (written synchronously), so their space may
+ * be written again; otherwise it may keep them (an asynchronous write) and they are never written again.
+ */
+export type LineSink = (bytes: Buffer) => boolean | void;
+
+/**
  * Log lines encoded into a byte chunk as they come, handed to `sink` in batches. A line's string is garbage as soon
- * as it is added: no array of pending strings lives through a scavenge into the old generation. The
- * bytes handed out are never written again, so the sink may keep them until its asynchronous write is done.
+ * as it is added: no array of pending strings lives through a scavenge into the old generation. A sink that writes
+ * synchronously gets the same chunk over and over: each new 256 KiB chunk counts as external memory to V8, and one
+ * every ~1,000 requests brought a major collection of the whole heap every few seconds (issue 14).
  */
 export class LineChunks {
-  private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  /** The whole buffer `chunk` is the unwritten rest of. */
+  private base = Buffer.allocUnsafe(CHUNK_BYTES);
+  private chunk = this.base;
   private used = 0;
+  /** Whether the sink kept any bytes of `base`: then none of it is written again. */
+  private kept = false;
 
-  constructor(private readonly sink: (bytes: Buffer) => void) {}
+  constructor(private readonly sink: LineSink) {}
 
   get pendingBytes(): number {
     return this.used;
@@ -37,19 +48,29 @@ export class LineChunks {
           this.sink(Buffer.from(text, 'utf8'));
           return;
         }
-        this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+        this.fresh();
       }
     }
     this.used += this.chunk.write(text, this.used, bytes, 'utf8');
     if (this.used >= FLUSH_BYTES) this.flush();
   }
 
-  /** Hands what is pending to the sink; the rest of the chunk takes the next lines. */
+  /** Hands what is pending to the sink; the rest of the chunk takes the next lines (all of it, if the sink is done). */
   flush(): void {
     if (this.used === 0) return;
     const out = this.chunk.subarray(0, this.used);
-    this.chunk = this.chunk.length - this.used >= MIN_ROOM ? this.chunk.subarray(this.used) : Buffer.allocUnsafe(CHUNK_BYTES);
+    const rest = this.chunk.length - this.used;
     this.used = 0;
-    this.sink(out);
+    if (this.sink(out) === true && !this.kept) this.chunk = this.base;
+    else {
+      this.kept = true;
+      if (rest >= MIN_ROOM) this.chunk = this.chunk.subarray(this.chunk.length - rest);
+      else this.fresh();
+    }
+  }
+
+  private fresh(): void {
+    this.base = this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.kept = false;
   }
 }

@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,26 @@ async function run(level: string, body: string): Promise<Array<Record<string, un
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** `run` with stdout a file (`>> larder.log`): what the file holds afterwards, by line. */
+async function runIntoFile(level: string, body: string): Promise<Array<Record<string, unknown>>> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'larder-log-'));
+  try {
+    const file = path.join(dir, 'larder.log');
+    const fd = openSync(file, 'a');
+    const script = `import { createLogging } from ${JSON.stringify(LOGGER)}; const logging = createLogging(${JSON.stringify(level)}); ${body}`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', fd, 'inherit'] });
+    closeSync(fd);
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(0);
+    return (await readFile(file, 'utf8'))
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 const LINES = `
@@ -46,6 +67,18 @@ describe('createLogging', () => {
     expect(lines[3000]).toMatchObject({ reqId: 'id-2999', status: 200, ms: 29.99 });
     expect(lines[3001]).toMatchObject({ level: 40, msg: 'after' });
     expect(Object.keys(lines[1])).toEqual(['level', 'time', 'pid', 'hostname', 'reqId', 'method', 'url', 'status', 'ms', 'repo', 'msg']);
+  });
+
+  it('writes into a file as stdout every line, in order, as the process goes and when it exits at once', async () => {
+    // Past 128 KiB of lines some are written before the end; the rest at exit.
+    const body = `${LINES}; for (let i = 0; i < 2000; i++) logging.access(\`more-\${i}\`, 'GET', '/cargo/index/' + 'y'.repeat(100), 200, 1, 'cargo'); logging.access('last', 'HEAD', '/x', 200, 0.5, '-'); process.exit(0);`;
+    const lines = await runIntoFile('info', body);
+    expect(lines).toHaveLength(5003);
+    expect(lines[0]).toMatchObject({ msg: 'before' });
+    expect(lines.slice(1, 3001).map((l) => l.reqId)).toEqual(Array.from({ length: 3000 }, (_, i) => `id-${i}`));
+    expect(lines[3001]).toMatchObject({ level: 40, msg: 'after' });
+    expect(lines.slice(3002, 5002).map((l) => l.reqId)).toEqual(Array.from({ length: 2000 }, (_, i) => `more-${i}`));
+    expect(lines[5002]).toMatchObject({ reqId: 'last', method: 'HEAD', url: '/x', status: 200, ms: 0.5, repo: '-' });
   });
 
   it('writes what is pending when the process exits at once', async () => {

@@ -1,4 +1,4 @@
-import { writeSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { SonicBoom } from 'sonic-boom';
@@ -25,6 +25,15 @@ export interface Logging {
 }
 
 /** One request line: its id, method, URL, status, duration in milliseconds and repo (`-` for Larder's own routes). */
+/** Whether stdout is a regular file (a redirect into a log file), which takes a write at once. */
+function writesToFile(): boolean {
+  try {
+    return fstatSync(1).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export type AccessLog = (reqId: RequestId, method: string, url: string, status: number, ms: number, repo: string) => void;
 
 /** pino's numbers for the levels Larder logs through `RegistryLog`. */
@@ -46,19 +55,26 @@ const EXIT_WRITE_MS = 5000;
  * through the same chunks, after the request lines before them, and are written at once.
  * Request lines reach stdout within 200 ms of pino being loaded (`load`, once the server listens);
  * the bytes formatted before that are kept and written first.
- * The stream writes asynchronously: a synchronous write blocks the event loop while stdout's
- * reader is behind, and on a full non-blocking pipe (EAGAIN) sonic-boom sleeps 100 ms with
+ * When stdout is a file (`larder serve >> larder.log`), the batches are written to it synchronously, as nginx writes its
+ * access log: the page cache takes them at once, one chunk of bytes is reused for ever, and no write goes through
+ * libuv's thread pool. Otherwise (a pipe, a terminal) the stream writes asynchronously: a synchronous write blocks the
+ * event loop while stdout's reader is behind, and on a full non-blocking pipe (EAGAIN) sonic-boom sleeps 100 ms with
  * every request waiting. Whatever is pending is written synchronously when the process exits, for at most
  * EXIT_WRITE_MS while stdout's reader takes nothing (pino's own stream would retry forever: a stalled reader kept a
  * stopping server from exiting).
  */
 export function createLogging(level: string): Logging {
-  let destination: ((bytes: Buffer) => void) | null = null;
+  // Takes written bytes once the stream is loaded: true when it is done with them (see LineSink).
+  let destination: ((bytes: Buffer) => boolean) | null = null;
   let logger: Logger | null = null;
   let loading: Promise<Logger> | null = null;
   // What was written before pino (and its stream) were loaded, in order: request lines as bytes, pino's as its arguments.
   const early: Array<Buffer | [level: 'warn' | 'info', fields: object, msg: string]> = [];
-  const chunks = new LineChunks((bytes) => (destination ? destination(bytes) : early.push(bytes)));
+  const chunks = new LineChunks((bytes) => {
+    if (destination) return destination(bytes);
+    early.push(bytes);
+    return false;
+  });
   const batch = new AccessBatch(accessLineFormatter({ pid: process.pid, hostname: hostname() }), chunks);
   const flush = () => {
     batch.drain();
@@ -78,24 +94,42 @@ export function createLogging(level: string): Logging {
   let written = 0;
   // While writes to stdout failing with EAGAIN are retried (Infinity: always, until the process is stopping).
   let retryUntil = Infinity;
+  /** Bytes into a file, whole, at once; a failing write (a full disk) drops them and says so on stderr, once per cause. */
+  const failures = new Set<string>();
+  const toFile = (bytes: Buffer): boolean => {
+    try {
+      for (let at = 0; at < bytes.length;) at += writeSync(1, bytes, at);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      if (!failures.has(code)) {
+        failures.add(code);
+        process.stderr.write(`larder: cannot write the log to stdout (${code}); its lines are dropped while that lasts\n`);
+      }
+    }
+    return true;
+  };
   const load = () =>
     (loading ??= Promise.all([importCjs(import('pino')), importCjs(import('sonic-boom'))]).then(([{ pino }, { SonicBoom: Boom }]) => {
-      // Bytes, not strings: sonic-boom writes the chunks it is given without copying or re-encoding them.
-      const out = new Boom({ fd: 1, sync: false, contentMode: 'buffer', retryEAGAIN: () => Date.now() < retryUntil });
-      stream = out;
-      out.on('write', (n: number) => (written += n));
-      out.on('error', (err: NodeJS.ErrnoException) => {
-        // The reader is gone (EPIPE) or stopped reading while the process stops: the lines have nowhere to go.
-        if (err.code !== 'EPIPE' && err.code !== 'EAGAIN' && err.code !== 'EBUSY') throw err;
-        destination = () => undefined;
-        written = handed;
-      });
       // Everything written so far joins `early` first, so it is written in the order it came.
       flush();
-      destination = (bytes) => {
-        handed += bytes.length;
-        out.write(bytes as never);
-      };
+      if (writesToFile()) destination = toFile;
+      else {
+        // Bytes, not strings: sonic-boom writes the chunks it is given without copying or re-encoding them.
+        const out = new Boom({ fd: 1, sync: false, contentMode: 'buffer', retryEAGAIN: () => Date.now() < retryUntil });
+        stream = out;
+        out.on('write', (n: number) => (written += n));
+        out.on('error', (err: NodeJS.ErrnoException) => {
+          // The reader is gone (EPIPE) or stopped reading while the process stops: the lines have nowhere to go.
+          if (err.code !== 'EPIPE' && err.code !== 'EAGAIN' && err.code !== 'EBUSY') throw err;
+          destination = () => true;
+          written = handed;
+        });
+        destination = (bytes) => {
+          handed += bytes.length;
+          out.write(bytes as never);
+          return false;
+        };
+      }
       // pino's own lines come after the request lines before them, and are written at once.
       logger = pino(
         { level },
@@ -112,7 +146,8 @@ export function createLogging(level: string): Logging {
       process.on('beforeExit', flush);
       process.once('exit', () => {
         flush();
-        if (written >= handed) return;
+        const out = stream;
+        if (!out || written >= handed) return;
         retryUntil = Math.min(retryUntil, Date.now() + EXIT_WRITE_MS);
         try {
           out.flushSync();

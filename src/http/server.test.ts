@@ -39,11 +39,12 @@ function getH1(
 
 function getH2(
   path: string,
+  extra: Record<string, string> = {},
 ): Promise<{ status: number; body: string; alpn: string | false | undefined; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(larder.url, { ca });
     session.on('error', reject);
-    const req = session.request({ ':path': path });
+    const req = session.request({ ':path': path, ...extra });
     let status = 0;
     let body = '';
     let headers: Record<string, unknown> = {};
@@ -146,8 +147,14 @@ describe('HTTP server', () => {
     expect(third.headers['x-request-id']).not.toBe('fast-123');
     const again = await getH1(path, { 'if-none-match': etag });
     expect(again.headers['x-request-id']).not.toBe(revalidated.headers['x-request-id']);
+    // The same over HTTP/2, whose header objects are also built once per document.
+    expect((await getH2(path, { 'x-request-id': 'h2-fast-123' })).headers['x-request-id']).toBe('h2-fast-123');
+    const h2Again = await getH2(path, { 'if-none-match': etag });
+    expect(h2Again.status).toBe(304);
+    expect(h2Again.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(strip((await getH2(path)).headers)).toMatchObject({ etag });
     const metrics = (await getH1('/-/metrics')).body;
-    expect(metrics).toMatch(/larder_http_requests_total\{repo="cargo",format="cargo",status="304"\} 2/);
+    expect(metrics).toMatch(/larder_http_requests_total\{repo="cargo",format="cargo",status="304"\} 3/);
     expect(metrics).toMatch(/larder_http_request_duration_seconds_bucket\{le="\+Inf",repo="cargo",format="cargo"\} \d+/);
     expect(metrics).toMatch(/larder_http_request_duration_seconds_count\{repo="cargo",format="cargo"\} \d+/);
   });
