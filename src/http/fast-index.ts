@@ -226,8 +226,8 @@ export function frontHttp2Streams(server: Http2SecureServer, front: Http2Front):
 /**
  * What a document's header list holds in its request-id slot between requests. Each read writes its id there, and the
  * headers are written out (copied) at once; the slot is emptied right after, because a long-lived list holding the id
- * of its document's last read kept that string alive through scavenges into the old generation (~8,500 of them with
- * the index-read bench's Zipf reads; issue 14). The artifact fast path does the same.
+ * of its document's last read keeps that string alive through scavenges into the old generation (one per document
+ * read: ~8,500 in the index-read bench; issue 14). The artifact fast path does the same.
  */
 export const NO_ID = '';
 

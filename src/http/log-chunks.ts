@@ -17,8 +17,8 @@ export type LineSink = (bytes: Buffer) => boolean | void;
 /**
  * Log lines encoded into a byte chunk as they come, handed to `sink` in batches. A line's string is garbage as soon
  * as it is added: no array of pending strings lives through a scavenge into the old generation. A sink that writes
- * synchronously gets the same chunk over and over: each new 256 KiB chunk counts as external memory to V8, and one
- * every ~1,000 requests brought a major collection of the whole heap every few seconds (issue 14).
+ * synchronously gets the same chunk over and over: each new 256 KiB chunk (one per ~1,000 requests) counts toward the
+ * external memory at which V8 starts a major collection of the whole heap (issue 14).
  */
 export class LineChunks {
   /** The whole buffer `chunk` is the unwritten rest of. */

@@ -24,7 +24,6 @@ export interface Logging {
   settle(): Promise<void>;
 }
 
-/** One request line: its id, method, URL, status, duration in milliseconds and repo (`-` for Larder's own routes). */
 /** Whether stdout is a regular file (a redirect into a log file), which takes a write at once. */
 function writesToFile(): boolean {
   try {
@@ -34,6 +33,7 @@ function writesToFile(): boolean {
   }
 }
 
+/** One request line: its id, method, URL, status, duration in milliseconds and repo (`-` for Larder's own routes). */
 export type AccessLog = (reqId: RequestId, method: string, url: string, status: number, ms: number, repo: string) => void;
 
 /** pino's numbers for the levels Larder logs through `RegistryLog`. */
