@@ -55,6 +55,8 @@ export class PerfProfiles {
       },
     );
     fs.rmSync(file, { force: true });
+    // A perf that could not attach (perf_event_paranoid, a gone process) leaves no data: say so rather than compare nothing.
+    if (report.status !== 0) throw new Error(`perf report for ${name} failed: ${report.stderr.trim().split('\n').pop()}`);
     const profile = this.samples.get(name) ?? { bySymbol: new Map<string, number>(), requests: 0, cpuSeconds: 0 };
     for (const line of report.stdout.split('\n')) {
       if (line.startsWith('#') || !line.includes('|')) continue;
@@ -84,7 +86,10 @@ export class PerfProfiles {
     if (!mine || !theirs) return null;
     const byDso = (m: Map<string, number>) => {
       const out = new Map<string, number>();
-      for (const [key, us] of m) out.set(key.split('\t')[0], (out.get(key.split('\t')[0]) ?? 0) + us);
+      for (const [key, us] of m) {
+        const dso = key.slice(0, key.indexOf('\t'));
+        out.set(dso, (out.get(dso) ?? 0) + us);
+      }
       return out;
     };
     const diff = (a: Map<string, number>, b: Map<string, number>) =>
