@@ -18,7 +18,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await larder?.close();
+  await larder?.stop();
   await up?.close();
 });
 

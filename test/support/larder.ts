@@ -59,7 +59,13 @@ export async function startTestLarder(opts: TestLarderOptions = {}): Promise<Tes
   Object.assign(config.uploads, opts.uploads ?? {});
   Object.assign(config.unpackedLimits, opts.unpackedLimits ?? {});
   Object.assign(config.cache, opts.cache ?? {});
-  const running = await startLarder(config, { formats: opts.formats ?? FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN });
+  // A start that fails (a refused configuration) leaves no data directory behind.
+  const running = await startLarder(config, { formats: opts.formats ?? FORMATS, logger: false, adminToken: TEST_ADMIN_TOKEN }).catch(
+    (err: unknown) => {
+      dir.remove();
+      throw err;
+    },
+  );
   return {
     ...running,
     data: config.data,
@@ -108,7 +114,10 @@ export async function openTestApp(
   Object.assign(config.unpackedLimits, opts.unpackedLimits ?? {});
   Object.assign(config.cache, opts.cache ?? {});
   const formats = opts.formats ?? FORMATS;
-  const registry = await openRegistry(config, formats);
+  const registry = await openRegistry(config, formats).catch((err: unknown) => {
+    dir.remove();
+    throw err;
+  });
   let app: import('fastify').FastifyInstance;
   try {
     await registry.auth.bootstrapAdmin(TEST_ADMIN_TOKEN);
