@@ -20,6 +20,8 @@ if (process.argv.length === 3 && (process.argv[2] === '--version' || process.arg
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../package.json'), 'utf8'));
   process.stdout.write(`${typeof pkg.version === 'string' ? pkg.version : '0.0.0'}\n`);
 } else {
+  // Before anything is compiled: the flags are part of the code caches' names (bin/v8-flags.js).
+  require('./v8-flags.js').applyLarderV8Flags();
   const file = path.join(__dirname, '../dist/bundle/larder.cjs');
   const bundle = process.sourceMapsEnabled || process.env.LARDER_CODE_CACHE === 'off' ? createRequire(file)(file) : runCached(file);
   void bundle.main(process.argv);
