@@ -5,10 +5,10 @@ const v8 = require('node:v8');
 /**
  * V8 allocation-site pretenuring is off. V8 allocates an object literal's objects straight into the old generation once
  * most of them outlive a young-generation collection. A server's in-flight request objects live about as long as one
- * such interval, so while first reads are loaded from the database, the sites of Node's per-stream objects got
- * pretenured. From then on, each read's young objects were held from the old generation and promoted: 5x the promoted
- * bytes, twice as long a scavenge, 10–25 % more CPU a read in that process for good (a Node process's "fast or slow
- * steady state" of the benchmarks). An operator's own Node option naming the setting wins.
+ * such interval: a process that loaded thousands of documents through first reads under HTTP/2 load had a per-read
+ * site pretenured, and from then on each read's young objects were held from the old generation and promoted (5x the
+ * promoted bytes, twice as long a scavenge, ~18 % more CPU a read, for the life of the process). An operator's own Node
+ * option naming the setting wins.
  */
 const PRETENURING = 'allocation-site-pretenuring';
 
