@@ -7,7 +7,7 @@ const v8 = require('node:v8');
  * most of them outlive a young-generation collection. A server's in-flight request objects live about as long as one
  * such interval: a process that loaded thousands of documents through first reads under HTTP/2 load had a per-read
  * site pretenured, and from then on each read's young objects were held from the old generation and promoted (5x the
- * promoted bytes, twice as long a scavenge, ~18 % more CPU a read, for the life of the process). An operator's own Node
+ * promoted bytes, twice as long a scavenge, ~12 % more CPU a read, for the life of the process). An operator's own Node
  * option naming the setting wins.
  */
 const PRETENURING = 'allocation-site-pretenuring';
