@@ -51,6 +51,10 @@ const BASELINE_ENV = Object.fromEntries(
 );
 /** Node options for this checkout's Larder (e.g. `--log-deopt --logfile=/tmp/v8-%p.log`): a look inside its process. */
 const LARDER_NODE_ARGS = (process.env.BENCH_LARDER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Which transports to run (comma-separated: h2, h1); both by default. For quick runs while developing. */
+const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'h2,h1').split(',');
+/** Node options for bare Node (e.g. `--trace-gc`: what it prints goes to the bench's stderr): the same look at the peer. */
+const BARE_NODE_ARGS = (process.env.BENCH_BARE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /**
  * BENCH_PIN=CPU: h2load on that CPU (bench/lib/h2load.ts) and every one-process server (bare Node, Larder with one
  * worker, the baseline) on the other, so the two never share a core; the multi-process servers are left unpinned.
@@ -207,7 +211,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
 
   // The certificate Larder will use (it reuses these files), so nginx can serve the same one.
   const ca = fs.readFileSync((await ensureSelfSignedTls(path.join(data, 'tls'), ['127.0.0.1'])).caCertPath);
-  for (const tls of [true, false]) {
+  for (const tls of [true, false].filter((t) => TRANSPORTS.includes(t ? 'h2' : 'h1'))) {
     const transport = tls ? 'TLS + HTTP/2' : 'HTTP/1.1';
     const certPath = path.join(data, 'tls', 'server.pem');
     const keyPath = path.join(data, 'tls', 'server-key.pem');
@@ -227,7 +231,12 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       }
       // Node's own ceiling: the same bytes from a Map, one process, nothing else.
       if (SERVERS.has('bare')) {
-        const bare = await startBareNode({ root: nginxRoot, certPath, keyPath, nodeArgs: profArgs(`bare-${tls ? 'h2' : 'h1'}`) });
+        const bare = await startBareNode({
+          root: nginxRoot,
+          certPath,
+          keyPath,
+          nodeArgs: [...BARE_NODE_ARGS, ...profArgs(`bare-${tls ? 'h2' : 'h1'}`)],
+        });
         servers.push({ name: 'bare Node', key: 'bare', url: tls ? bare.h2Url : bare.h1Url, pid: bare.pid, stop: bare.stop });
       }
       // One process, then one per CPU (`workers = "auto"`, as nginx's `worker_processes auto`); each on its own copy of the data.
@@ -272,6 +281,8 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     };
     let servers: Running[] = [];
     const runs: Record<string, Array<{ full: Measured; notModified: Measured }>> = {};
+    /** Each server's 200 slices' CPU per request, round by round: one slow slice moves a round by a quarter of its size. */
+    const bySlice: Record<string, string[]> = {};
     try {
       if (!FRESH_PROCESSES) servers = await startServers();
       for (let round = 0; round < ROUNDS; round++) {
@@ -293,6 +304,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
             }
         for (const [name, own] of Object.entries(slices))
           (runs[name] ??= []).push({ full: joinSlices(own.full), notModified: joinSlices(own.notModified) });
+        for (const [name, own] of Object.entries(slices)) (bySlice[name] ??= []).push(own.full.map((r) => r.cpuUs?.toFixed(1)).join(' '));
         if (FRESH_PROCESSES) for (const s of servers.splice(0)) await s.stop();
       }
     } finally {
@@ -303,6 +315,9 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       spread.push(
         `${transport}, ${name}: CPU µs per request by round (of which user time), 200s ${byRound(list.map((r) => r.full))}; 304s ${byRound(list.map((r) => r.notModified))}.`,
       );
+    if (SLICES > 1)
+      for (const [name, list] of Object.entries(bySlice))
+        spread.push(`${transport}, ${name}: CPU µs per request of each 200s slice, round by round: ${list.join(' | ')}.`);
     for (const kind of ['full', 'notModified'] as const) {
       const label = kind === 'full' ? transport : `${transport}, 304`;
       const ok = kind === 'full' ? '200' : '304';

@@ -184,10 +184,16 @@ export async function startBareNode(opts: {
   );
   const ports = await new Promise<[number, number]>((resolve, reject) => {
     let out = '';
+    let ready = false;
     child.stdout!.on('data', (c: Buffer) => {
+      // After READY, what the server prints (Node options such as --trace-gc print to stdout) goes to the bench's stderr.
+      if (ready) return void process.stderr.write(c);
       out += c.toString();
       const m = /READY (\d+) (\d+)/.exec(out);
-      if (m) resolve([Number(m[1]), Number(m[2])]);
+      if (m) {
+        ready = true;
+        resolve([Number(m[1]), Number(m[2])]);
+      }
     });
     child.once('exit', (code) => reject(new Error(`bare Node server exited with ${code}: ${out}`)));
   });

@@ -115,6 +115,8 @@ export class PerfProfiles {
     ].join('\n');
     const out = path.join(this.dir, `${file}.txt`);
     fs.writeFileSync(out, text);
+    // Every symbol, for a look past the top and bottom.
+    fs.writeFileSync(path.join(this.dir, `${file}-all.txt`), symbols.map(row).join('\n') + '\n');
     return out;
   }
 
