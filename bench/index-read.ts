@@ -89,6 +89,8 @@ function baselineCommit(root: string): string {
 
 /** index-read: random index files (Zipf) by 100 connections, Larder against nginx and against a bare Node server. */
 export async function indexRead(dir: string): Promise<BenchReport> {
+  if (!TRANSPORTS.every((t) => t === 'h2' || t === 'h1'))
+    throw new Error(`BENCH_TRANSPORTS: h2, h1 or both (comma-separated), not ${TRANSPORTS.join(',')}`);
   ensureTools(['nginx', 'h2load']);
   if (PERF) PerfProfiles.check();
   const files: IndexFile[] = [];
