@@ -40,21 +40,22 @@ const CPU_PROF = process.env.BENCH_CPU_PROF;
 const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : null;
 /** Larder's stdout straight into its log file (as nginx's access log), not copied by this process: BENCH_LOG_PIPE=1 for the pipe. */
 const LOG_TO_FILE = process.env.BENCH_LOG_PIPE !== '1';
+/** The words of a space-separated environment variable (Node options, NAME=value pairs); none when unset. */
+function spaceSeparated(name: string): string[] {
+  return (process.env[name] ?? '').split(' ').filter(Boolean);
+}
 /** Node options for the baseline only (space-separated, e.g. `--max-semi-space-size=64`): an A/B of a V8 setting on one build. */
-const BASELINE_NODE_ARGS = (process.env.BENCH_BASELINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const BASELINE_NODE_ARGS = spaceSeparated('BENCH_BASELINE_NODE_ARGS');
 /** Environment for the baseline only (space-separated NAME=value, e.g. `LARDER_LOG_LEVEL=warn`): an A/B of a setting. */
 const BASELINE_ENV = Object.fromEntries(
-  (process.env.BENCH_BASELINE_ENV ?? '')
-    .split(' ')
-    .filter(Boolean)
-    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  spaceSeparated('BENCH_BASELINE_ENV').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
 /** Node options for this checkout's Larder (e.g. `--log-deopt --logfile=/tmp/v8-%p.log`): a look inside its process. */
-const LARDER_NODE_ARGS = (process.env.BENCH_LARDER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const LARDER_NODE_ARGS = spaceSeparated('BENCH_LARDER_NODE_ARGS');
 /** Which transports to run (comma-separated: h2, h1); both by default. For quick runs while developing. */
 const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'h2,h1').split(',');
 /** Node options for bare Node (e.g. `--trace-gc`: what it prints goes to the bench's stderr): the same look at the peer. */
-const BARE_NODE_ARGS = (process.env.BENCH_BARE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const BARE_NODE_ARGS = spaceSeparated('BENCH_BARE_NODE_ARGS');
 /**
  * BENCH_PIN=CPU: h2load on that CPU (bench/lib/h2load.ts) and every one-process server (bare Node, Larder with one
  * worker, the baseline) on the other, so the two never share a core; the multi-process servers are left unpinned.
@@ -304,9 +305,10 @@ export async function indexRead(dir: string): Promise<BenchReport> {
               const measured = await measureSlice(kind, slice, { ...s, hot: hot.get(s.key)! }, tls);
               (slices[s.name] ??= { full: [], notModified: [] })[kind].push(measured);
             }
-        for (const [name, own] of Object.entries(slices))
+        for (const [name, own] of Object.entries(slices)) {
           (runs[name] ??= []).push({ full: joinSlices(own.full), notModified: joinSlices(own.notModified) });
-        for (const [name, own] of Object.entries(slices)) (bySlice[name] ??= []).push(own.full.map((r) => r.cpuUs?.toFixed(1)).join(' '));
+          (bySlice[name] ??= []).push(own.full.map((r) => r.cpuUs?.toFixed(1)).join(' '));
+        }
         if (FRESH_PROCESSES) for (const s of servers.splice(0)) await s.stop();
       }
     } finally {

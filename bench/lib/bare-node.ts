@@ -192,6 +192,8 @@ export async function startBareNode(opts: {
       const m = /READY (\d+) (\d+)/.exec(out);
       if (m) {
         ready = true;
+        const rest = out.slice(m.index + m[0].length).replace(/^\n/, '');
+        if (rest) process.stderr.write(rest);
         resolve([Number(m[1]), Number(m[2])]);
       }
     });
