@@ -6,12 +6,12 @@ import { ensureSelfSignedTls } from '../src/http/tls.js';
 import { startBareNode } from './lib/bare-node.js';
 import { combineLoads, h2load, type LoadResult } from './lib/h2load.js';
 import { request } from './lib/http.js';
-import { startLarder } from './lib/larder.js';
+import { SERVE_NODE_OPTIONS, startLarder } from './lib/larder.js';
 import { startNginx } from './lib/nginx.js';
 import type { BenchReport } from './lib/results.js';
 import { seedCargoIndex, indexFile, versionCount, type IndexFile } from './lib/seed.js';
 import { PerfProfiles } from './lib/perf.js';
-import { cpuTimes } from './lib/procs.js';
+import { cpuTimes, peakRssOf } from './lib/procs.js';
 import { median, pairedRatio, times, zipfSampler } from './lib/stats.js';
 import { ensureTools } from './lib/tools.js';
 
@@ -286,6 +286,14 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     const runs: Record<string, Array<{ full: Measured; notModified: Measured }>> = {};
     /** Each server's 200 slices' CPU per request, round by round: one slow slice moves a round by a quarter of its size. */
     const bySlice: Record<string, string[]> = {};
+    /** Each server process's peak RSS (MB) when it stops, round by round: what the V8 settings cost in memory. */
+    const peakRss: Record<string, string[]> = {};
+    const stopAll = async (list: Running[]) => {
+      for (const s of list) {
+        (peakRss[s.name] ??= []).push((peakRssOf(s.pid) / 1e6).toFixed(0));
+        await s.stop();
+      }
+    };
     try {
       if (!FRESH_PROCESSES) servers = await startServers();
       for (let round = 0; round < ROUNDS; round++) {
@@ -309,15 +317,19 @@ export async function indexRead(dir: string): Promise<BenchReport> {
           (runs[name] ??= []).push({ full: joinSlices(own.full), notModified: joinSlices(own.notModified) });
           (bySlice[name] ??= []).push(own.full.map((r) => r.cpuUs?.toFixed(1)).join(' '));
         }
-        if (FRESH_PROCESSES) for (const s of servers.splice(0)) await s.stop();
+        if (FRESH_PROCESSES) await stopAll(servers.splice(0));
       }
     } finally {
-      for (const s of servers) await s.stop();
+      await stopAll(servers);
     }
     // Each round's CPU per request (one process each with fresh processes): the spread the medians hide.
     for (const [name, list] of Object.entries(runs))
       spread.push(
         `${transport}, ${name}: CPU µs per request by round (of which user time), 200s ${byRound(list.map((r) => r.full))}; 304s ${byRound(list.map((r) => r.notModified))}.`,
+      );
+    for (const [name, list] of Object.entries(peakRss))
+      spread.push(
+        `${transport}, ${name}: peak RSS of the server's main process (MB; nginx's master, the primary of workers auto), round by round: ${list.join(' / ')}.`,
       );
     if (SLICES > 1)
       for (const [name, list] of Object.entries(bySlice))
@@ -393,6 +405,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       'req/s and p50: the round with the median req/s; p99 and CPU µs: medians of the rounds. Every "vs" column is paired: the median over the rounds of the two servers\' ratio within a round.',
       ...(PIN !== undefined ? [`BENCH_PIN=${PIN}: h2load on CPU ${PIN}, the one-process servers on the other CPU.`] : []),
       'nginx: worker_processes auto, access log on; Larder: request log on (its stdout is the log file, as the access log of nginx; BENCH_LOG_PIPE=1 copies it through this process as before), one process and `workers = "auto"`; the load generator shares the 2 cores.',
+      `Larder and bare Node both run with \`node ${SERVE_NODE_OPTIONS.join(' ')}\`, the options Larder's launchers start \`larder serve\` with (bin/v8-flags.js): the same V8 settings, so the ratio is of code.`,
       ...(BASELINE
         ? [
             `baseline, workers 1: the build of ${BASELINE} (git ${baselineCommit(BASELINE)}), one process, in the same rounds (BENCH_BASELINE)${BASELINE_NODE_ARGS.length ? `, run with \`node ${BASELINE_NODE_ARGS.join(' ')}\`` : ''}${process.env.BENCH_BASELINE_ENV ? ` and \`${process.env.BENCH_BASELINE_ENV}\`` : ''}: an A/B of this checkout against it.`,
