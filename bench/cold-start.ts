@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from './lib/http.js';
-import { BENCH_ADMIN_TOKEN, ROOT, SERVE_NODE_OPTIONS, startLarder } from './lib/larder.js';
+import { BENCH_ADMIN_TOKEN, ROOT, startLarder } from './lib/larder.js';
 import { startNginx } from './lib/nginx.js';
 import { freePort, stopChild } from './lib/procs.js';
 import type { BenchReport } from './lib/results.js';
@@ -132,18 +132,7 @@ export async function coldStartBench(dir: string): Promise<BenchReport> {
   const larder = (data: string, flags: string[] = []) =>
     spawn(
       process.execPath,
-      [
-        ...SERVE_NODE_OPTIONS,
-        ...flags,
-        path.join(ROOT, 'bin/larder.js'),
-        'serve',
-        '--data',
-        data,
-        '--listen',
-        `127.0.0.1:${larderPort}`,
-        '--tls',
-        'off',
-      ],
+      [...flags, path.join(ROOT, 'bin/larder.js'), 'serve', '--data', data, '--listen', `127.0.0.1:${larderPort}`, '--tls', 'off'],
       { cwd: dir, env, stdio: ['ignore', log, log] },
     );
   const nginx = () => spawn('nginx', ['-p', nginxDir, '-c', path.join(nginxDir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });

@@ -6,7 +6,7 @@ import { ensureSelfSignedTls } from '../src/http/tls.js';
 import { startBareNode } from './lib/bare-node.js';
 import { combineLoads, h2load, type LoadResult } from './lib/h2load.js';
 import { request } from './lib/http.js';
-import { SERVE_NODE_OPTIONS, startLarder } from './lib/larder.js';
+import { startLarder } from './lib/larder.js';
 import { startNginx } from './lib/nginx.js';
 import type { BenchReport } from './lib/results.js';
 import { seedCargoIndex, indexFile, versionCount, type IndexFile } from './lib/seed.js';
@@ -405,7 +405,6 @@ export async function indexRead(dir: string): Promise<BenchReport> {
       'req/s and p50: the round with the median req/s; p99 and CPU µs: medians of the rounds. Every "vs" column is paired: the median over the rounds of the two servers\' ratio within a round.',
       ...(PIN !== undefined ? [`BENCH_PIN=${PIN}: h2load on CPU ${PIN}, the one-process servers on the other CPU.`] : []),
       'nginx: worker_processes auto, access log on; Larder: request log on (its stdout is the log file, as the access log of nginx; BENCH_LOG_PIPE=1 copies it through this process as before), one process and `workers = "auto"`; the load generator shares the 2 cores.',
-      `Larder and bare Node both run with \`node ${SERVE_NODE_OPTIONS.join(' ')}\`, the options Larder's launchers start \`larder serve\` with (bin/v8-flags.js): the same V8 settings, so the ratio is of code.`,
       ...(BASELINE
         ? [
             `baseline, workers 1: the build of ${BASELINE} (git ${baselineCommit(BASELINE)}), one process, in the same rounds (BENCH_BASELINE)${BASELINE_NODE_ARGS.length ? `, run with \`node ${BASELINE_NODE_ARGS.join(' ')}\`` : ''}${process.env.BENCH_BASELINE_ENV ? ` and \`${process.env.BENCH_BASELINE_ENV}\`` : ''}: an A/B of this checkout against it.`,

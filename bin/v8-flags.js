@@ -26,13 +26,4 @@ function applyLarderV8Flags() {
   for (const flag of larderV8Flags(process.execArgv, process.env.NODE_OPTIONS)) v8.setFlagsFromString(flag);
 }
 
-/**
- * The Node options Larder's own launchers start `larder serve` with (npm start, docs/deploy's systemd unit and
- * Kubernetes manifest, the benchmarks; test/v8-flags.test.ts checks they agree): V8 sizes its young generation only as
- * the process starts, so bin/larder.js cannot. Semi-spaces of 64 MiB (Node's default: 16): Node allocates 10-20 KB per
- * HTTP/2 read, and a quarter as many young-generation collections cut CPU per cached HTTP/2 read by ~10 %
- * (bench/RESULTS.md), for up to ~100 MB more RSS under load. Training the code caches uses them too (their V8 tag).
- */
-const SERVE_NODE_OPTIONS = ['--max-semi-space-size=64'];
-
-module.exports = { larderV8Flags, applyLarderV8Flags, SERVE_NODE_OPTIONS };
+module.exports = { larderV8Flags, applyLarderV8Flags };

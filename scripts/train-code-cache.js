@@ -1,10 +1,7 @@
 // Trains bin/larder.js's V8 code cache at build time: `larder serve` on a scratch data directory, a few requests, then
 // SIGTERM; the process writes what V8 compiled on its way out. The first start creates the database (migrations) and
-// its cache is dropped; the next ones are starts like every later one (issue 14, cold start): one with plain `node`
-// and one with the Node options Larder's launchers give `larder serve` (bin/v8-flags.js), since a cache is named by
-// the V8 flags it was made under.
+// its cache is dropped; the second is a start like every later one (issue 14, cold start).
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import console from 'node:console';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -14,14 +11,12 @@ import path from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const { SERVE_NODE_OPTIONS } = createRequire(import.meta.url)('../bin/v8-flags.js');
-
 /** Paths requested once the server answers: an index file (through Fastify's router, then cached), a miss, health. */
 const REQUESTS = ['/-/healthz', '/cargo/index/config.json', '/cargo/index/la/rd/larder-train', '/cargo/index/la/rd/larder-train'];
 
 /**
- * Writes `<file>.<build>.<v8 tag>.cache` for every pack and chunk a start of `larder serve` loads, for plain `node`
- * and for the launchers' Node options, by running the CLI three times; removes any cache a failed run left.
+ * Writes `<file>.<build>.<v8 tag>.cache` for every pack and chunk a start of `larder serve` loads by running the CLI
+ * twice; removes any cache a failed run left.
  */
 export async function trainCodeCache(bundle) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'larder-train-'));
@@ -32,9 +27,10 @@ export async function trainCodeCache(bundle) {
       .filter((f) => f.endsWith('.cache'))
       .map((f) => path.join(path.dirname(bundle), f));
   try {
-    await serveOnce(dir, []);
-    for (const f of caches()) fs.rmSync(f);
-    for (const nodeOptions of [[], SERVE_NODE_OPTIONS]) await serveOnce(dir, nodeOptions);
+    for (let run = 0; run < 2; run++) {
+      for (const f of caches()) fs.rmSync(f);
+      await serveOnce(dir);
+    }
     if (caches().length === 0) throw new Error(`training left no code cache beside ${bundle}`);
   } catch (err) {
     for (const f of caches()) fs.rmSync(f);
@@ -45,20 +41,15 @@ export async function trainCodeCache(bundle) {
   }
 }
 
-/** One start of `larder serve` with these Node options, answering REQUESTS, then stopped. */
-async function serveOnce(dir, nodeOptions) {
+async function serveOnce(dir) {
   const port = await freePort();
   // Defaults only (a developer's LARDER_* or NODE_OPTIONS would train another start than the usual one).
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LARDER_') && k !== 'NODE_OPTIONS'));
   Object.assign(env, { LARDER_CONFIG: '', LARDER_TIMEOUTS_DRAIN: '0' });
-  const child = spawn(
-    process.execPath,
-    [...nodeOptions, 'bin/larder.js', 'serve', '--data', dir, '--listen', `127.0.0.1:${port}`, '--tls', 'off'],
-    {
-      env,
-      stdio: 'ignore',
-    },
-  );
+  const child = spawn(process.execPath, ['bin/larder.js', 'serve', '--data', dir, '--listen', `127.0.0.1:${port}`, '--tls', 'off'], {
+    env,
+    stdio: 'ignore',
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
     const deadline = Date.now() + 60_000;

@@ -4,7 +4,6 @@ import fs from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import path from 'node:path';
-import { SERVE_NODE_OPTIONS } from './larder.js';
 import { rssBytes, stopChild } from './procs.js';
 
 /**
@@ -175,22 +174,12 @@ export async function startBareNode(opts: {
   root: string;
   certPath: string;
   keyPath: string;
-  /** Node options after Larder's own (SERVE_NODE_OPTIONS: the same V8 settings), e.g. `--cpu-prof`. */
+  /** Node options before the script, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
 }): Promise<BareNodeProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      ...SERVE_NODE_OPTIONS,
-      ...(opts.nodeArgs ?? []),
-      '--import',
-      'tsx',
-      import.meta.filename,
-      'serve',
-      opts.root,
-      opts.certPath,
-      opts.keyPath,
-    ],
+    [...(opts.nodeArgs ?? []), '--import', 'tsx', import.meta.filename, 'serve', opts.root, opts.certPath, opts.keyPath],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const ports = await new Promise<[number, number]>((resolve, reject) => {

@@ -1,17 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { freePort, rssBytes, stopChild } from './procs.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BENCH_ADMIN_TOKEN = 'larder_bench-admin-token-000000000000';
-/**
- * The Node options Larder's launchers start `larder serve` with (bin/v8-flags.js): every Larder here runs as users run
- * it, and bare Node, the yardstick for Larder's own code, runs on the same V8 settings.
- */
-export const SERVE_NODE_OPTIONS = (createRequire(import.meta.url)('../../bin/v8-flags.js') as { SERVE_NODE_OPTIONS: string[] })
-  .SERVE_NODE_OPTIONS;
 
 export interface LarderProcess {
   url: string;
@@ -33,7 +26,7 @@ export async function startLarder(opts: {
   tls: boolean;
   port?: number;
   env?: Record<string, string>;
-  /** Node options after SERVE_NODE_OPTIONS (so a V8 flag here wins), e.g. `--cpu-prof` (which NODE_OPTIONS does not take). */
+  /** Node options before the script, e.g. `--cpu-prof` (which NODE_OPTIONS does not take). */
   nodeArgs?: string[];
   /** Another checkout's build to run (an A/B against it); this checkout's by default. */
   root?: string;
@@ -48,7 +41,6 @@ export async function startLarder(opts: {
   if (!fs.existsSync(path.join(root, 'dist/cli/main.js'))) throw new Error(`build first: npm run build (in ${root})`);
   const port = opts.port ?? (await freePort());
   const args = [
-    ...SERVE_NODE_OPTIONS,
     ...(opts.nodeArgs ?? []),
     path.join(root, 'bin/larder.js'),
     'serve',
