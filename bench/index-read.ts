@@ -290,7 +290,13 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     const peakRss: Record<string, string[]> = {};
     const stopAll = async (list: Running[]) => {
       for (const s of list) {
-        (peakRss[s.name] ??= []).push((peakRssOf(s.pid) / 1e6).toFixed(0));
+        let mb = '?';
+        try {
+          mb = (peakRssOf(s.pid) / 1e6).toFixed(0);
+        } catch {
+          // A server that died has no /proc entry left: its stop (and the run's own error) still go ahead.
+        }
+        (peakRss[s.name] ??= []).push(mb);
         await s.stop();
       }
     };
