@@ -74,12 +74,15 @@ const FRESH_PROCESSES = process.env.BENCH_SAME_PROCESS !== '1';
  * symbol by symbol, in µs per request (bench/lib/perf.ts).
  */
 const PERF = process.env.BENCH_PERF ? new PerfProfiles(path.resolve(process.env.BENCH_PERF)) : null;
-/** The servers BENCH_PERF samples: one process each, so `perf record -p` sees all of a server's work. */
-const PERF_SERVERS = new Set(['bare', 'larder-1', 'baseline']);
+/**
+ * The one-process servers: all of a server's work is in one pid, so `perf record -p` (BENCH_PERF) sees it, BENCH_PIN can
+ * pin it, and its peak RSS is the server's.
+ */
+const ONE_PROCESS = new Set(['bare', 'larder-1', 'baseline']);
 // A directory per server: each thread (tsx's loader thread in bare Node's process too) writes its own file there.
 const profArgs = (name: string) => [
   ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, name)] : []),
-  ...(PERF && PERF_SERVERS.has(name.replace(/-h[12]$/, '')) ? PerfProfiles.nodeArgs() : []),
+  ...(PERF && ONE_PROCESS.has(name.replace(/-h[12]$/, '')) ? PerfProfiles.nodeArgs() : []),
 ];
 
 /** The commit checked out at `root`, for the notes. */
@@ -168,7 +171,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
   type Measuring = { name: string; key: string; url: string; pid: number; hot: { file: string; etag: string } };
   /** Slice `slice` of one server's Zipf (`full`) or 304 run, with the server's CPU (and user) time per request. */
   const measureSlice = (kind: 'full' | 'notModified', slice: number, s: Measuring, tls: boolean): Promise<Measured> => {
-    if (!PERF || !PERF_SERVERS.has(s.key)) return loadSlice(kind, slice, s, tls);
+    if (!PERF || !ONE_PROCESS.has(s.key)) return loadSlice(kind, slice, s, tls);
     const load = () => loadSlice(kind, slice, s, tls).then((r) => ({ ...r, cpuSeconds: (r.cpuUs! * r.requests) / 1e6 }));
     return PERF.during(perfName(tls, kind, s.name), s.pid, load);
   };
@@ -277,8 +280,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
         }
       if (PIN !== undefined) {
         const other = PIN === '0' ? '1' : '0';
-        for (const s of servers)
-          if (s.key === 'bare' || s.key === 'larder-1' || s.key === 'baseline') spawnSync('taskset', ['-a', '-cp', other, String(s.pid)]);
+        for (const s of servers) if (ONE_PROCESS.has(s.key)) spawnSync('taskset', ['-a', '-cp', other, String(s.pid)]);
       }
       return servers;
     };
@@ -286,17 +288,19 @@ export async function indexRead(dir: string): Promise<BenchReport> {
     const runs: Record<string, Array<{ full: Measured; notModified: Measured }>> = {};
     /** Each server's 200 slices' CPU per request, round by round: one slow slice moves a round by a quarter of its size. */
     const bySlice: Record<string, string[]> = {};
-    /** Each server process's peak RSS (MB) when it stops, round by round: what the V8 settings cost in memory. */
+    /** Each one-process server's peak RSS (MB) when it stops, round by round: what V8 settings cost in memory. */
     const peakRss: Record<string, string[]> = {};
     const stopAll = async (list: Running[]) => {
       for (const s of list) {
-        let mb = '?';
-        try {
-          mb = (peakRssOf(s.pid) / 1e6).toFixed(0);
-        } catch {
-          // A server that died has no /proc entry left: its stop (and the run's own error) still go ahead.
+        if (ONE_PROCESS.has(s.key)) {
+          let mb = '?';
+          try {
+            mb = (peakRssOf(s.pid) / 1e6).toFixed(0);
+          } catch {
+            // A server that died has no /proc entry left: its stop (and the run's own error) still go ahead.
+          }
+          (peakRss[s.name] ??= []).push(mb);
         }
-        (peakRss[s.name] ??= []).push(mb);
         await s.stop();
       }
     };
@@ -334,9 +338,7 @@ export async function indexRead(dir: string): Promise<BenchReport> {
         `${transport}, ${name}: CPU µs per request by round (of which user time), 200s ${byRound(list.map((r) => r.full))}; 304s ${byRound(list.map((r) => r.notModified))}.`,
       );
     for (const [name, list] of Object.entries(peakRss))
-      spread.push(
-        `${transport}, ${name}: peak RSS of the server's main process (MB; nginx's master, the primary of workers auto), round by round: ${list.join(' / ')}.`,
-      );
+      spread.push(`${transport}, ${name}: peak RSS (MB), round by round: ${list.join(' / ')}.`);
     if (SLICES > 1)
       for (const [name, list] of Object.entries(bySlice))
         spread.push(`${transport}, ${name}: CPU µs per request of each 200s slice, round by round: ${list.join(' | ')}.`);
